@@ -1,0 +1,455 @@
+/**
+ * The value-centric IR: Model → Graph → Node, wired by Values.
+ *
+ * A Value has at most one producer (a node output; none for graph inputs and initializers)
+ * and a use list. Node inputs change only through Node methods, which keep every use list
+ * right, so a pass can never leave a dangling use behind. Identity is by reference.
+ * Subgraphs (If/Loop/Scan bodies) are Graphs held by GRAPH attributes; a node inside a
+ * subgraph may read Values of enclosing graphs, and those uses are recorded like any other.
+ */
+import { CompilerError } from '../errors.js';
+import type { Attribute, AttrValue } from './attribute.js';
+import { bytesToString } from './attribute.js';
+import type { Int, KeyValue, Tensor } from './tensor.js';
+import type { StaticDim, TypeInfo, ValueInfo } from './types.js';
+import { elemTypeOf, shapeOf, tensorType } from './types.js';
+import type { SparseTensor } from './attribute.js';
+
+/** One use of a value: `use.node.inputs[use.index] === value`. */
+export interface Use { readonly node: Node; readonly index: number }
+
+export class Value {
+  name: string;
+  info: ValueInfo = {};
+  /** Constant data when this value is an initializer. */
+  initializer?: Tensor;
+  /** Constant data when this value is a sparse initializer. */
+  sparseInitializer?: SparseTensor;
+  #graph: Graph | null = null;
+  #producer: Node | null = null;
+  #producerIndex = -1;
+  readonly #uses = new Set<Use>();
+
+  constructor(name: string, info: ValueInfo = {}) {
+    this.name = name;
+    this.info = info;
+  }
+
+  /** The graph that defines this value (its scope). */
+  get graph(): Graph | null { return this.#graph; }
+  get producer(): Node | null { return this.#producer; }
+  get producerIndex(): number { return this.#producerIndex; }
+  get type(): TypeInfo | undefined { return this.info.type; }
+  set type(t: TypeInfo | undefined) { this.info.type = t; }
+  /** Static shape, or undefined when unknown. */
+  get shape(): StaticDim[] | undefined { return shapeOf(this.info.type); }
+  get elemType(): number | undefined { return elemTypeOf(this.info.type); }
+  setTensorType(elemType: number, shape: readonly StaticDim[] | undefined): void {
+    this.info.type = tensorType(elemType, shape);
+  }
+
+  /** Snapshot, safe to iterate while rewiring. */
+  uses(): readonly Use[] { return [...this.#uses]; }
+  get useCount(): number { return this.#uses.size; }
+  isConstant(): boolean { return this.initializer !== undefined; }
+  isGraphInput(): boolean { return this.#graph !== null && this.#graph.inputs.includes(this); }
+  isGraphOutput(): boolean { return this.#graph !== null && this.#graph.outputs.includes(this); }
+
+  /** Points every node use of this value at `next`. O(uses). */
+  replaceAllUsesWith(next: Value): void {
+    if (next === this) return;
+    for (const u of this.uses()) u.node.setInput(u.index, next);
+  }
+
+  /** @internal */ _addUse(u: Use): void { this.#uses.add(u); }
+  /** @internal */ _removeUse(u: Use): void { this.#uses.delete(u); }
+  /** @internal */ _setProducer(n: Node | null, index: number): void { this.#producer = n; this.#producerIndex = index; }
+  /** @internal */ _setGraph(g: Graph | null): void { this.#graph = g; }
+}
+
+export interface NodeInit {
+  opType: string;
+  domain?: string;
+  name?: string;
+  inputs?: readonly (Value | null)[];
+  /** Output values (fresh, unowned) or null for an omitted optional output. */
+  outputs?: readonly (Value | null)[];
+  attributes?: readonly Attribute[];
+}
+
+export class Node {
+  opType: string;
+  /** '' for the default ONNX domain. */
+  domain: string;
+  /** Whether the producer wrote the domain field (kept for round trips). */
+  domainWritten = false;
+  name: string | undefined;
+  overload?: string;
+  docString?: string;
+  metadataProps?: KeyValue[];
+  /** NodeProto fields the IR does not model (device_configurations), passed through. */
+  extra?: { deviceConfigurations?: unknown[] };
+  attributes: Attribute[];
+  #graph: Graph | null = null;
+  readonly #inputs: (Value | null)[] = [];
+  readonly #inputUses: (Use | null)[] = [];
+  readonly #outputs: (Value | null)[] = [];
+
+  constructor(init: NodeInit) {
+    this.opType = init.opType;
+    this.domain = init.domain ?? '';
+    this.name = init.name;
+    this.attributes = [...(init.attributes ?? [])];
+    for (const v of init.inputs ?? []) this.appendInput(v);
+    for (const v of init.outputs ?? []) this.appendOutput(v);
+  }
+
+  get graph(): Graph | null { return this.#graph; }
+  get inputs(): readonly (Value | null)[] { return this.#inputs; }
+  get outputs(): readonly (Value | null)[] { return this.#outputs; }
+
+  /** Name for messages: `graph/node` with a fallback to the op and first output. */
+  get where(): string {
+    const g = this.#graph?.name || 'main';
+    return `${g}/${this.name || `${this.opType}(${this.#outputs[0]?.name ?? '?'})`}`;
+  }
+
+  setInput(index: number, v: Value | null): void {
+    if (index < 0 || index >= this.#inputs.length) throw new CompilerError('IR_INVALID', `input index ${index} out of range for ${this.where}`);
+    const old = this.#inputUses[index];
+    if (old) this.#inputs[index]!._removeUse(old);
+    this.#inputs[index] = v;
+    if (v) {
+      const u = { node: this, index };
+      this.#inputUses[index] = u;
+      v._addUse(u);
+    } else this.#inputUses[index] = null;
+  }
+
+  appendInput(v: Value | null): void {
+    this.#inputs.push(null);
+    this.#inputUses.push(null);
+    this.setInput(this.#inputs.length - 1, v);
+  }
+
+  /** Removes inputs from `index` on (trailing optional inputs). */
+  truncateInputs(count: number): void {
+    while (this.#inputs.length > count) {
+      this.setInput(this.#inputs.length - 1, null);
+      this.#inputs.pop();
+      this.#inputUses.pop();
+    }
+  }
+
+  /** Replaces the whole input list, keeping use lists right. */
+  setInputs(vs: readonly (Value | null)[]): void {
+    this.truncateInputs(0);
+    for (const v of vs) this.appendInput(v);
+  }
+
+  appendOutput(v: Value | null): void {
+    if (v) {
+      if (v.producer) throw new CompilerError('IR_INVALID', `value "${v.name}" already has a producer (${v.producer.where})`);
+      v._setProducer(this, this.#outputs.length);
+      if (this.#graph) v._setGraph(this.#graph);
+    }
+    this.#outputs.push(v);
+  }
+
+  /** Replaces output `index` by a fresh value (the old one loses its producer). */
+  setOutput(index: number, v: Value | null): void {
+    const old = this.#outputs[index];
+    if (old) { old._setProducer(null, -1); old._setGraph(null); }
+    if (v) {
+      if (v.producer) throw new CompilerError('IR_INVALID', `value "${v.name}" already has a producer (${v.producer.where})`);
+      v._setProducer(this, index);
+      if (this.#graph) v._setGraph(this.#graph);
+    }
+    this.#outputs[index] = v;
+  }
+
+  // --- attributes --------------------------------------------------------------------
+
+  attr(name: string): Attribute | undefined { return this.attributes.find((a) => a.name === name); }
+  hasAttr(name: string): boolean { return this.attr(name) !== undefined; }
+
+  setAttr(a: Attribute): void {
+    const i = this.attributes.findIndex((x) => x.name === a.name);
+    if (i >= 0) this.attributes[i] = a; else this.attributes.push(a);
+  }
+
+  removeAttr(name: string): void {
+    this.attributes = this.attributes.filter((a) => a.name !== name);
+  }
+
+  attrInt(name: string, dflt: number): number;
+  attrInt(name: string): number | undefined;
+  attrInt(name: string, dflt?: number): number | undefined {
+    const a = this.attr(name);
+    return a && a.v.type === 2 ? Number(a.v.value) : dflt;
+  }
+
+  attrInts(name: string, dflt: number[]): number[];
+  attrInts(name: string): number[] | undefined;
+  attrInts(name: string, dflt?: number[]): number[] | undefined {
+    const a = this.attr(name);
+    return a && a.v.type === 7 ? a.v.value.map(Number) : dflt;
+  }
+
+  attrFloat(name: string, dflt: number): number;
+  attrFloat(name: string): number | undefined;
+  attrFloat(name: string, dflt?: number): number | undefined {
+    const a = this.attr(name);
+    return a && a.v.type === 1 ? a.v.value : dflt;
+  }
+
+  attrFloats(name: string): number[] | undefined {
+    const a = this.attr(name);
+    return a && a.v.type === 6 ? a.v.value : undefined;
+  }
+
+  attrString(name: string, dflt: string): string;
+  attrString(name: string): string | undefined;
+  attrString(name: string, dflt?: string): string | undefined {
+    const a = this.attr(name);
+    return a && a.v.type === 3 ? bytesToString(a.v.value) : dflt;
+  }
+
+  attrTensor(name: string): Tensor | undefined {
+    const a = this.attr(name);
+    return a && a.v.type === 4 ? a.v.value : undefined;
+  }
+
+  /** Every subgraph held by this node's attributes, in attribute order. */
+  subgraphs(): Graph[] {
+    const out: Graph[] = [];
+    for (const a of this.attributes) {
+      if (a.v.type === 5) out.push(a.v.value);
+      else if (a.v.type === 10) out.push(...a.v.value);
+    }
+    return out;
+  }
+
+  /** @internal */ _setGraph(g: Graph | null): void {
+    this.#graph = g;
+    for (const o of this.#outputs) if (o) o._setGraph(g);
+  }
+}
+
+export class Graph {
+  name: string | undefined;
+  docString?: string;
+  metadataProps?: KeyValue[];
+  inputs: Value[] = [];
+  outputs: Value[] = [];
+  /** Initializers, in file order; each has `initializer` set. */
+  initializers: Value[] = [];
+  sparseInitializers: Value[] = [];
+  /** Values that carry a value_info record, in file order. */
+  valueInfos: Value[] = [];
+  /** TensorAnnotation records, passed through. */
+  quantizationAnnotation?: { tensorName?: string; quantParameterTensorNames: KeyValue[] }[];
+  /** The enclosing graph, for subgraphs. */
+  parent: Graph | null = null;
+  /** The node whose attribute holds this graph. */
+  owner: Node | null = null;
+  #model: Model | null = null;
+  readonly #nodes: Node[] = [];
+
+  constructor(name?: string) { this.name = name; }
+
+  get nodes(): readonly Node[] { return this.#nodes; }
+  get model(): Model | null { return this.#model ?? this.parent?.model ?? null; }
+  /** @internal */ _setModel(m: Model | null): void { this.#model = m; }
+
+  /** Adds a graph input (or claims an existing unowned value as one). */
+  addInput(v: Value): Value {
+    v._setGraph(this);
+    this.inputs.push(v);
+    return v;
+  }
+
+  /** Adds a constant value; its tensor is stored under the value's name. */
+  addInitializer(v: Value, t: Tensor): Value {
+    v.initializer = t;
+    v._setGraph(this);
+    this.initializers.push(v);
+    return v;
+  }
+
+  /** Removes an unused initializer (and its graph-input entry, if any). */
+  removeInitializer(v: Value): void {
+    if (v.useCount > 0 || this.outputs.includes(v)) {
+      throw new CompilerError('IN_USE', `initializer "${v.name}" is still used`, { where: v.name });
+    }
+    this.initializers = this.initializers.filter((x) => x !== v);
+    this.inputs = this.inputs.filter((x) => x !== v);
+    this.valueInfos = this.valueInfos.filter((x) => x !== v);
+    v.initializer = undefined;
+    v._setGraph(null);
+  }
+
+  appendNode(n: Node): Node { return this.insertNodeAt(this.#nodes.length, n); }
+
+  insertBefore(ref: Node, n: Node): Node { return this.insertNodeAt(this.indexOf(ref), n); }
+
+  insertAfter(ref: Node, n: Node): Node { return this.insertNodeAt(this.indexOf(ref) + 1, n); }
+
+  insertNodeAt(index: number, n: Node): Node {
+    if (n.graph) throw new CompilerError('IR_INVALID', `node ${n.where} already belongs to a graph`);
+    this.#nodes.splice(index, 0, n);
+    n._setGraph(this);
+    for (const g of n.subgraphs()) g.parent = this;
+    return n;
+  }
+
+  indexOf(n: Node): number {
+    const i = this.#nodes.indexOf(n);
+    if (i < 0) throw new CompilerError('IR_INVALID', `node ${n.where} is not in graph "${this.name ?? 'main'}"`);
+    return i;
+  }
+
+  /**
+   * Removes a node. Checks first, then mutates: its outputs must be unused (unless
+   * `force`), and it drops its own input uses. O(nodes).
+   */
+  removeNode(n: Node, force = false): void {
+    const i = this.indexOf(n);
+    if (!force) {
+      for (const o of n.outputs) {
+        if (!o) continue;
+        if (o.useCount > 0) throw new CompilerError('IN_USE', `cannot remove ${n.where}: output "${o.name}" still has ${o.useCount} use(s)`, { where: n.where });
+        if (this.outputs.includes(o)) throw new CompilerError('IN_USE', `cannot remove ${n.where}: output "${o.name}" is a graph output`, { where: n.where });
+      }
+    }
+    n.truncateInputs(0);
+    for (const sg of n.subgraphs()) detachUses(sg);
+    this.#nodes.splice(i, 1);
+    n._setGraph(null);
+    this.valueInfos = this.valueInfos.filter((v) => v.producer !== n);
+  }
+
+  /** Reorders nodes (used by the topological sort); `order` must be a permutation. */
+  reorder(order: readonly Node[]): void {
+    if (order.length !== this.#nodes.length) throw new CompilerError('IR_INVALID', 'reorder: not a permutation');
+    this.#nodes.splice(0, this.#nodes.length, ...order);
+  }
+
+  /**
+   * Replaces `old` by `next` everywhere in this graph: node uses and graph outputs.
+   * When `old` is a graph output, `next` takes over its name (output names are the
+   * model's interface) and `old` gets a fresh one.
+   */
+  replaceValue(old: Value, next: Value): void {
+    old.replaceAllUsesWith(next);
+    if (this.outputs.includes(old)) {
+      const name = old.name;
+      const info = old.info;
+      old.name = this.model?.names.fresh(`${name}_old`) ?? `${name}_old`;
+      next.name = name;
+      if (!next.info.type && info.type) next.info = { ...info };
+      this.outputs = this.outputs.map((v) => (v === old ? next : v));
+    }
+  }
+
+  /** Every node of this graph and its subgraphs, depth-first, parents before children. */
+  *allNodes(): Generator<Node> {
+    for (const n of this.#nodes) {
+      yield n;
+      for (const g of n.subgraphs()) yield* g.allNodes();
+    }
+  }
+
+  /** Finds a value defined in this graph (not in enclosing ones) by name. O(nodes). */
+  findValue(name: string): Value | undefined {
+    for (const v of this.inputs) if (v.name === name) return v;
+    for (const v of this.initializers) if (v.name === name) return v;
+    for (const n of this.#nodes) for (const o of n.outputs) if (o && o.name === name) return o;
+    return undefined;
+  }
+
+  findNode(name: string): Node | undefined {
+    return this.#nodes.find((n) => n.name === name);
+  }
+}
+
+function detachUses(g: Graph): void {
+  for (const n of g.nodes) {
+    n.truncateInputs(0);
+    for (const sg of n.subgraphs()) detachUses(sg);
+  }
+}
+
+export interface OpsetId { domain: string; version: Int; /** False when the producer left the domain field out. */ domainWritten?: boolean }
+
+export class Model {
+  irVersion: Int | undefined;
+  opsetImports: OpsetId[] = [];
+  producerName?: string;
+  producerVersion?: string;
+  domain?: string;
+  modelVersion?: Int;
+  docString?: string;
+  metadataProps?: KeyValue[];
+  /** Fields the IR does not model, passed through as decoded: functions, training_info, configuration. */
+  extra: { functions?: unknown[]; trainingInfo?: unknown[]; configuration?: unknown[] } = {};
+  /** Folder the model was read from; external data resolves against it. */
+  baseDir?: string;
+  readonly names: NameAuthority;
+  #graph!: Graph;
+
+  constructor(graph: Graph) {
+    this.graph = graph;
+    this.names = new NameAuthority(this);
+  }
+
+  get graph(): Graph { return this.#graph; }
+  set graph(g: Graph) { this.#graph = g; g._setModel(this); }
+
+  /** The opset version imported for a domain ('' and 'ai.onnx' are the same). */
+  opset(domain = ''): number | undefined {
+    const d = domain === 'ai.onnx' ? '' : domain;
+    const o = this.opsetImports.find((x) => (x.domain === 'ai.onnx' ? '' : x.domain) === d);
+    return o === undefined ? undefined : Number(o.version);
+  }
+}
+
+/**
+ * Hands out names that are unique in the whole model (values and nodes share the
+ * check), deterministic for the same sequence of requests so printed IR is stable.
+ */
+export class NameAuthority {
+  readonly #model: Model;
+  #taken: Set<string> | null = null;
+  constructor(model: Model) { this.#model = model; }
+
+  #collect(): Set<string> {
+    const s = new Set<string>();
+    const walk = (g: Graph): void => {
+      for (const v of g.inputs) s.add(v.name);
+      for (const v of g.initializers) s.add(v.name);
+      for (const v of g.valueInfos) s.add(v.name);
+      for (const n of g.nodes) {
+        if (n.name) s.add(n.name);
+        for (const o of n.outputs) if (o) s.add(o.name);
+        for (const sg of n.subgraphs()) walk(sg);
+      }
+    };
+    walk(this.#model.graph);
+    return s;
+  }
+
+  /** `base` if free, else `base_1`, `base_2`, ... */
+  fresh(base: string): string {
+    this.#taken ??= this.#collect();
+    let name = base;
+    for (let i = 1; this.#taken.has(name); i++) name = `${base}_${i}`;
+    this.#taken.add(name);
+    return name;
+  }
+
+  /** Forget the cache (after bulk renames from outside the authority). */
+  reset(): void { this.#taken = null; }
+}
+
+export type { Attribute, AttrValue, StaticDim };

@@ -1,0 +1,379 @@
+/**
+ * ONNX protobuf → IR.
+ *
+ * Decoding keeps tensor payloads as views of the input buffer (protobufjs slices bytes
+ * fields without copying). Every field the IR models is read with its presence, so the
+ * writer can put back exactly what was there. Names are resolved through a scope chain,
+ * so a subgraph reads values of the graphs around it.
+ */
+import { closeSync, fstatSync, openSync, readFileSync, readSync, realpathSync } from 'node:fs';
+import { dirname, isAbsolute, relative, resolve, sep } from 'node:path';
+import { CompilerError } from '../errors.js';
+import type { Attribute, AttrValue, SparseTensor } from '../ir/attribute.js';
+import { AttrType } from '../ir/attribute.js';
+import { Graph, Model, Node, Value } from '../ir/core.js';
+import type { KeyValue, TensorData, TypedField } from '../ir/tensor.js';
+import { Tensor } from '../ir/tensor.js';
+import type { Dim, TypeInfo, ValueInfo } from '../ir/types.js';
+import { has, toInt } from './convert.js';
+import { modelType } from './schema.js';
+
+/* eslint-disable @typescript-eslint/no-explicit-any */
+type P = any; // a decoded protobufjs message
+
+export interface ReadOptions {
+  /** Folder that external data locations resolve against (defaults to the file's folder). */
+  baseDir?: string;
+}
+
+/** Reads a model file. @throws FILE_NOT_FOUND, PROTOBUF_TRUNCATED, PROTOBUF_INVALID, EXTERNAL_DATA_* */
+export function readModel(path: string, opts: ReadOptions = {}): Model {
+  let bytes: Buffer;
+  try {
+    bytes = readFileSync(path);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') throw new CompilerError('FILE_NOT_FOUND', `no such file: ${path}`, { where: path, hint: 'check the path' });
+    throw new CompilerError('FILE_READ_FAILED', `cannot read ${path}`, { where: path, cause: e });
+  }
+  return decodeModel(bytes, { baseDir: opts.baseDir ?? dirname(resolve(path)), source: path });
+}
+
+/** Decodes model bytes (a Buffer keeps tensors zero-copy). */
+export function decodeModel(bytes: Uint8Array, opts: ReadOptions & { source?: string } = {}): Model {
+  const where = opts.source ?? '<bytes>';
+  if (bytes.byteLength === 0) throw new CompilerError('MODEL_EMPTY', 'the file is empty', { where, hint: 'the file is not an ONNX model (0 bytes)' });
+  let mp: P;
+  try {
+    mp = modelType().decode(bytes);
+  } catch (e) {
+    const msg = e instanceof Error ? e.message : String(e);
+    if (/index out of range/.test(msg)) {
+      throw new CompilerError('PROTOBUF_TRUNCATED', `the model ends early (${bytes.byteLength} bytes): ${msg}`, { where, hint: 'the file is truncated; copy or export it again', cause: e });
+    }
+    throw new CompilerError('PROTOBUF_INVALID', `not a valid ONNX protobuf: ${msg}`, { where, hint: 'is this an ONNX model file?', cause: e });
+  }
+  if (!has(mp, 'graph')) {
+    throw new CompilerError('PROTOBUF_INVALID', 'the file has no graph: not an ONNX model', { where, hint: 'is this an ONNX model file?' });
+  }
+  const ctx = new ReadContext(opts.baseDir, where);
+  try {
+    return readModelProto(mp, ctx);
+  } finally {
+    ctx.close();
+  }
+}
+
+class Scope {
+  readonly values = new Map<string, Value>();
+  constructor(readonly parent: Scope | null) {}
+  lookup(name: string): Value | undefined {
+    return this.values.get(name) ?? this.parent?.lookup(name);
+  }
+}
+
+class ReadContext {
+  readonly #fds = new Map<string, { fd: number; size: number }>();
+  constructor(readonly baseDir: string | undefined, readonly source: string) {}
+
+  /** Reads an external tensor's bytes. Locations may not leave the model's folder. */
+  readExternal(location: string, offset: number, length: number | undefined, tensorName: string): Uint8Array {
+    if (this.baseDir === undefined) {
+      throw new CompilerError('EXTERNAL_DATA_MISSING', `tensor "${tensorName}" has external data ("${location}") but the model was read from bytes`, { where: tensorName, hint: 'read the model from its file so external data can be found' });
+    }
+    const base = resolve(this.baseDir);
+    const target = resolve(base, location);
+    const rel = relative(base, target);
+    if (isAbsolute(location) || rel === '' || rel.startsWith('..' + sep) || rel === '..' || isAbsolute(rel)) {
+      throw new CompilerError('EXTERNAL_DATA_ESCAPES', `tensor "${tensorName}": external data location "${location}" is outside the model's folder`, { where: tensorName, hint: 'external data must sit in the model folder or below it' });
+    }
+    let entry = this.#fds.get(target);
+    if (!entry) {
+      let real: string;
+      try {
+        real = realpathSync(target);
+      } catch (e) {
+        throw new CompilerError('EXTERNAL_DATA_MISSING', `tensor "${tensorName}": external data file "${location}" not found`, { where: tensorName, cause: e, hint: 'copy the .data file next to the model' });
+      }
+      const realRel = relative(realpathSync(base), real);
+      if (realRel.startsWith('..' + sep) || realRel === '..' || isAbsolute(realRel)) {
+        throw new CompilerError('EXTERNAL_DATA_ESCAPES', `tensor "${tensorName}": external data "${location}" links outside the model's folder`, { where: tensorName });
+      }
+      const fd = openSync(real, 'r');
+      entry = { fd, size: fstatSync(fd).size };
+      this.#fds.set(target, entry);
+    }
+    const len = length ?? entry.size - offset;
+    if (offset < 0 || len < 0 || offset + len > entry.size) {
+      throw new CompilerError('EXTERNAL_DATA_OUT_OF_RANGE', `tensor "${tensorName}": bytes ${offset}..${offset + len} of "${location}" requested; the file has ${entry.size}`, { where: tensorName, hint: 'the data file is truncated or belongs to another model' });
+    }
+    const buf = Buffer.allocUnsafe(len);
+    let done = 0;
+    while (done < len) {
+      const n = readSync(entry.fd, buf, done, len - done, offset + done);
+      if (n <= 0) break;
+      done += n;
+    }
+    return buf;
+  }
+
+  close(): void {
+    for (const { fd } of this.#fds.values()) closeSync(fd);
+    this.#fds.clear();
+  }
+}
+
+function kv(list: P[] | undefined): KeyValue[] | undefined {
+  if (!list || list.length === 0) return undefined;
+  return list.map((e: P) => ({ key: e.key ?? '', value: e.value ?? '' }));
+}
+
+function opt<T>(m: P, f: string): T | undefined {
+  return has(m, f) ? (m[f] as T) : undefined;
+}
+
+function readModelProto(mp: P, ctx: ReadContext): Model {
+  const graph = readGraph(mp.graph, null, new Scope(null), ctx);
+  const m = new Model(graph);
+  m.irVersion = has(mp, 'ir_version') ? toInt(mp.ir_version) : undefined;
+  m.opsetImports = (mp.opset_import as P[]).map((o: P) => ({ domain: o.domain ?? '', version: toInt(o.version ?? 0), domainWritten: has(o, 'domain') }));
+  m.producerName = opt(mp, 'producer_name');
+  m.producerVersion = opt(mp, 'producer_version');
+  m.domain = opt(mp, 'domain');
+  m.modelVersion = has(mp, 'model_version') ? toInt(mp.model_version) : undefined;
+  m.docString = opt(mp, 'doc_string');
+  m.metadataProps = kv(mp.metadata_props);
+  if (mp.functions?.length) m.extra.functions = mp.functions;
+  if (mp.training_info?.length) m.extra.trainingInfo = mp.training_info;
+  if (mp.configuration?.length) m.extra.configuration = mp.configuration;
+  m.baseDir = ctx.baseDir;
+  return m;
+}
+
+export function readTypeProto(tp: P): TypeInfo {
+  const denotation = opt<string>(tp, 'denotation');
+  const shape = (s: P) => (s ? { dims: (s.dim as P[]).map(readDim) } : undefined);
+  if (has(tp, 'tensor_type')) {
+    const t = tp.tensor_type;
+    return { kind: 'tensor', elemType: opt(t, 'elem_type'), shape: has(t, 'shape') ? shape(t.shape) : undefined, denotation };
+  }
+  if (has(tp, 'sparse_tensor_type')) {
+    const t = tp.sparse_tensor_type;
+    return { kind: 'sparse_tensor', elemType: opt(t, 'elem_type'), shape: has(t, 'shape') ? shape(t.shape) : undefined, denotation };
+  }
+  if (has(tp, 'sequence_type')) return { kind: 'sequence', elem: has(tp.sequence_type, 'elem_type') ? readTypeProto(tp.sequence_type.elem_type) : undefined, denotation };
+  if (has(tp, 'optional_type')) return { kind: 'optional', elem: has(tp.optional_type, 'elem_type') ? readTypeProto(tp.optional_type.elem_type) : undefined, denotation };
+  if (has(tp, 'map_type')) return { kind: 'map', keyType: opt(tp.map_type, 'key_type'), value: has(tp.map_type, 'value_type') ? readTypeProto(tp.map_type.value_type) : undefined, denotation };
+  if (has(tp, 'opaque_type')) return { kind: 'opaque', domain: opt(tp.opaque_type, 'domain'), name: opt(tp.opaque_type, 'name'), denotation };
+  return { kind: 'none', denotation };
+}
+
+function readDim(d: P): Dim {
+  const out: Dim = {};
+  if (has(d, 'dim_value')) out.value = toInt(d.dim_value);
+  if (has(d, 'dim_param')) out.param = d.dim_param;
+  if (has(d, 'denotation')) out.denotation = d.denotation;
+  return out;
+}
+
+function readValueInfo(vi: P): ValueInfo {
+  const info: ValueInfo = {};
+  if (has(vi, 'type')) info.type = readTypeProto(vi.type);
+  if (has(vi, 'doc_string')) info.docString = vi.doc_string;
+  const md = kv(vi.metadata_props);
+  if (md) info.metadataProps = md;
+  return info;
+}
+
+const TYPED_FIELDS: TypedField[] = ['float_data', 'int32_data', 'string_data', 'int64_data', 'double_data', 'uint64_data'];
+
+export function readTensor(tp: P, ctx: ReadContext): Tensor {
+  const name = opt<string>(tp, 'name');
+  const dims = (tp.dims as unknown[]).map(toInt);
+  let data: TensorData = { kind: 'none' };
+  let external: Tensor['external'];
+  if (has(tp, 'raw_data')) {
+    data = { kind: 'raw', bytes: tp.raw_data as Uint8Array };
+  } else if (tp.data_location === 1) {
+    const entries = kv(tp.external_data) ?? [];
+    const get = (k: string) => entries.find((e) => e.key === k)?.value;
+    const location = get('location');
+    if (location === undefined) {
+      throw new CompilerError('EXTERNAL_DATA_MISSING', `tensor "${name ?? ''}" is marked external but names no location`, { where: name });
+    }
+    const offset = get('offset') !== undefined ? Number(get('offset')) : 0;
+    const length = get('length') !== undefined ? Number(get('length')) : undefined;
+    const bytes = ctx.readExternal(location, offset, length, name ?? '');
+    data = { kind: 'raw', bytes };
+    external = { location, offset: get('offset') !== undefined ? offset : undefined, length, extra: entries.filter((e) => !['location', 'offset', 'length'].includes(e.key)) };
+  } else {
+    for (const f of TYPED_FIELDS) {
+      const vals = tp[f] as unknown[];
+      if (vals && vals.length > 0) {
+        data = { kind: 'typed', field: f, values: f === 'int64_data' || f === 'uint64_data' ? vals.map(toInt) : (vals as (number | Uint8Array)[]) };
+        break;
+      }
+    }
+  }
+  const t = new Tensor(name, tp.data_type ?? 0, dims, data);
+  if (!has(tp, 'data_type')) t.dataTypeWritten = false;
+  if (has(tp, 'doc_string')) t.docString = tp.doc_string;
+  const md = kv(tp.metadata_props);
+  if (md) t.metadataProps = md;
+  if (has(tp, 'segment')) t.segment = { begin: has(tp.segment, 'begin') ? toInt(tp.segment.begin) : undefined, end: has(tp.segment, 'end') ? toInt(tp.segment.end) : undefined };
+  if (external) t.external = external;
+  if (has(tp, 'data_location')) t.dataLocation = tp.data_location;
+  return t;
+}
+
+function readSparse(sp: P, ctx: ReadContext): SparseTensor {
+  return {
+    values: has(sp, 'values') ? readTensor(sp.values, ctx) : undefined,
+    indices: has(sp, 'indices') ? readTensor(sp.indices, ctx) : undefined,
+    dims: (sp.dims as unknown[]).map(toInt),
+  };
+}
+
+function readGraph(gp: P, parent: Graph | null, outer: Scope, ctx: ReadContext, owner: Node | null = null): Graph {
+  const g = new Graph(opt(gp, 'name'));
+  g.parent = parent;
+  g.owner = owner;
+  if (has(gp, 'doc_string')) g.docString = gp.doc_string;
+  g.metadataProps = kv(gp.metadata_props);
+  const scope = new Scope(outer);
+  const gname = g.name || 'main';
+  const define = (v: Value, what: string) => {
+    if (scope.values.has(v.name)) {
+      throw new CompilerError('DUPLICATE_VALUE', `value "${v.name}" is defined twice in graph "${gname}" (${what})`, { where: `${gname}/${v.name}`, hint: 'every value must have exactly one producer' });
+    }
+    scope.values.set(v.name, v);
+  };
+
+  for (const vi of gp.input as P[]) {
+    const v = new Value(vi.name ?? '', readValueInfo(vi));
+    define(v, 'graph input');
+    g.addInput(v);
+  }
+  for (const tp of gp.initializer as P[]) {
+    const t = readTensor(tp, ctx);
+    const name = t.name ?? '';
+    let v = scope.values.get(name);
+    if (v && (v.initializer || !g.inputs.includes(v))) {
+      throw new CompilerError('DUPLICATE_VALUE', `initializer "${name}" is defined twice in graph "${gname}"`, { where: `${gname}/${name}` });
+    }
+    if (!v) { v = new Value(name); define(v, 'initializer'); }
+    g.addInitializer(v, t);
+  }
+  for (const sp of gp.sparse_initializer as P[]) {
+    const s = readSparse(sp, ctx);
+    const name = s.values?.name ?? '';
+    let v = scope.values.get(name);
+    if (!v) { v = new Value(name); define(v, 'sparse initializer'); v._setGraph(g); }
+    v.sparseInitializer = s;
+    g.sparseInitializers.push(v);
+  }
+
+  // Two passes over nodes: define every output first (so a subgraph may read a value of
+  // this graph that a later node produces, as some exporters order them), then wire inputs.
+  const nodes: Node[] = [];
+  for (const np of gp.node as P[]) {
+    const n = new Node({ opType: np.op_type ?? '', domain: np.domain ?? '', name: opt(np, 'name') });
+    n.domainWritten = has(np, 'domain');
+    if (has(np, 'overload')) n.overload = np.overload;
+    if (has(np, 'doc_string')) n.docString = np.doc_string;
+    n.metadataProps = kv(np.metadata_props);
+    if (np.device_configurations?.length) n.extra = { deviceConfigurations: np.device_configurations };
+    for (const o of np.output as string[]) {
+      if (o === '') { n.appendOutput(null); continue; }
+      const v = new Value(o);
+      define(v, `output of ${n.name || n.opType}`);
+      n.appendOutput(v);
+    }
+    g.appendNode(n);
+    nodes.push(n);
+  }
+  (gp.node as P[]).forEach((np: P, i: number) => {
+    const n = nodes[i]!;
+    for (const name of np.input as string[]) {
+      if (name === '') { n.appendInput(null); continue; }
+      const v = scope.lookup(name);
+      if (!v) {
+        throw new CompilerError('MISSING_VALUE', `${n.opType} node reads "${name}", which no node, input or initializer defines`, { where: n.where, hint: 'the model is incomplete or was edited by hand; re-export it' });
+      }
+      n.appendInput(v);
+    }
+    n.attributes = (np.attribute as P[]).map((a: P) => readAttribute(a, g, scope, ctx, n));
+  });
+
+  for (const vi of gp.output as P[]) {
+    const name = vi.name ?? '';
+    const v = scope.lookup(name);
+    if (!v) {
+      throw new CompilerError('MISSING_VALUE', `graph output "${name}" is not computed by any node`, { where: `${gname}/${name}`, hint: 'the model is incomplete; re-export it' });
+    }
+    const info = readValueInfo(vi);
+    if (info.type || info.docString || info.metadataProps) v.info = { ...v.info, ...info };
+    g.outputs.push(v);
+  }
+  for (const vi of gp.value_info as P[]) {
+    const name = vi.name ?? '';
+    let v = scope.lookup(name);
+    if (!v) { v = new Value(name); v._setGraph(g); }
+    const info = readValueInfo(vi);
+    if (!v.info.type && !v.info.docString) v.info = info;
+    g.valueInfos.push(v);
+  }
+  if (gp.quantization_annotation?.length) {
+    g.quantizationAnnotation = (gp.quantization_annotation as P[]).map((q: P) => ({ tensorName: opt(q, 'tensor_name'), quantParameterTensorNames: kv(q.quant_parameter_tensor_names) ?? [] }));
+  }
+  return g;
+}
+
+function readAttribute(ap: P, g: Graph, scope: Scope, ctx: ReadContext, n: Node): Attribute {
+  let type: number = ap.type ?? 0;
+  const typeWritten = has(ap, 'type');
+  if (!typeWritten) type = inferAttrType(ap);
+  const sub = (gp: P) => readGraph(gp, g, scope, ctx, n);
+  let v: AttrValue;
+  switch (type) {
+    case AttrType.FLOAT: v = { type: 1, value: ap.f ?? 0 }; break;
+    case AttrType.INT: v = { type: 2, value: toInt(ap.i ?? 0) }; break;
+    case AttrType.STRING: v = { type: 3, value: ap.s ?? new Uint8Array(0) }; break;
+    case AttrType.TENSOR: v = { type: 4, value: readTensor(ap.t ?? {}, ctx) }; break;
+    case AttrType.GRAPH: v = { type: 5, value: sub(ap.g ?? { node: [], input: [], output: [], initializer: [], sparse_initializer: [], value_info: [] }) }; break;
+    case AttrType.FLOATS: v = { type: 6, value: [...ap.floats] }; break;
+    case AttrType.INTS: v = { type: 7, value: (ap.ints as unknown[]).map(toInt) }; break;
+    case AttrType.STRINGS: v = { type: 8, value: [...ap.strings] }; break;
+    case AttrType.TENSORS: v = { type: 9, value: (ap.tensors as P[]).map((t) => readTensor(t, ctx)) }; break;
+    case AttrType.GRAPHS: v = { type: 10, value: (ap.graphs as P[]).map(sub) }; break;
+    case AttrType.SPARSE_TENSOR: v = { type: 11, value: readSparse(ap.sparse_tensor ?? { dims: [] }, ctx) }; break;
+    case AttrType.SPARSE_TENSORS: v = { type: 12, value: (ap.sparse_tensors as P[]).map((s) => readSparse(s, ctx)) }; break;
+    case AttrType.TYPE_PROTO: v = { type: 13, value: readTypeProto(ap.tp ?? {}) }; break;
+    case AttrType.TYPE_PROTOS: v = { type: 14, value: (ap.type_protos as P[]).map(readTypeProto) }; break;
+    default: v = { type: 0, value: undefined };
+  }
+  const a: Attribute = { name: ap.name ?? '', v };
+  if (has(ap, 'ref_attr_name')) a.refAttrName = ap.ref_attr_name;
+  if (has(ap, 'doc_string')) a.docString = ap.doc_string;
+  if (!typeWritten) a.typeWritten = false;
+  return a;
+}
+
+/** IR v1 files leave AttributeProto.type out: the filled field tells the kind. */
+function inferAttrType(ap: P): number {
+  if (has(ap, 'f')) return AttrType.FLOAT;
+  if (has(ap, 'i')) return AttrType.INT;
+  if (has(ap, 's')) return AttrType.STRING;
+  if (has(ap, 't')) return AttrType.TENSOR;
+  if (has(ap, 'g')) return AttrType.GRAPH;
+  if (has(ap, 'sparse_tensor')) return AttrType.SPARSE_TENSOR;
+  if (has(ap, 'tp')) return AttrType.TYPE_PROTO;
+  if (ap.floats?.length) return AttrType.FLOATS;
+  if (ap.ints?.length) return AttrType.INTS;
+  if (ap.strings?.length) return AttrType.STRINGS;
+  if (ap.tensors?.length) return AttrType.TENSORS;
+  if (ap.graphs?.length) return AttrType.GRAPHS;
+  if (ap.sparse_tensors?.length) return AttrType.SPARSE_TENSORS;
+  if (ap.type_protos?.length) return AttrType.TYPE_PROTOS;
+  return AttrType.UNDEFINED;
+}

@@ -1,0 +1,313 @@
+/**
+ * IR → ONNX protobuf, and saving to disk.
+ *
+ * The writer emits exactly the fields the reader found (presence included), so reading a
+ * file and writing it back gives the same model field for field. Files are written
+ * atomically (temp file, then rename) and never over the input unless asked. Large tensors
+ * go to an external data file next to the model when the model would pass protobuf's 2 GiB
+ * limit, when the input had external data, or when asked.
+ */
+import { closeSync, fsyncSync, openSync, renameSync, rmSync, writeSync, existsSync, realpathSync } from 'node:fs';
+import { basename, dirname, resolve } from 'node:path';
+import { CompilerError } from '../errors.js';
+import type { Attribute, SparseTensor } from '../ir/attribute.js';
+import type { Graph, Model, Node, Value } from '../ir/core.js';
+import type { KeyValue, Tensor } from '../ir/tensor.js';
+import type { Dim, TypeInfo, ValueInfo } from '../ir/types.js';
+import { asBuffer, toWireInt } from './convert.js';
+import { modelType } from './schema.js';
+
+/* eslint-disable @typescript-eslint/no-explicit-any */
+type P = any;
+
+/** Protobuf cannot encode a message of 2 GiB or more. */
+export const PROTOBUF_LIMIT = 2 ** 31 - 1;
+
+export interface ExternalPlan {
+  /** File name of the data file, relative to the model's folder. */
+  location: string;
+  /** Tensors with at least this many bytes go to the data file. */
+  threshold: number;
+  /** Collected chunks, in file order, filled by the encoder. */
+  chunks: { bytes: Uint8Array; offset: number }[];
+  size: number;
+}
+
+/** Encodes a model to protobuf bytes. With `external`, big tensors are collected there instead. */
+export function encodeModel(model: Model, external?: ExternalPlan): Uint8Array {
+  const obj = writeModel(model, external);
+  return modelType().encode(obj).finish();
+}
+
+export interface SaveOptions {
+  /** 'auto': external when the input had it or the model is too big for one file. */
+  externalData?: 'auto' | 'always' | 'never';
+  /** Minimum tensor size in bytes that goes external (default 1024). */
+  externalThreshold?: number;
+  /** The file the model was read from: refused as an output unless `overwrite`. */
+  inputPath?: string;
+  overwrite?: boolean;
+}
+
+export interface SaveResult { path: string; bytes: number; dataPath?: string; dataBytes?: number }
+
+/** Writes the model atomically. @throws OUTPUT_IS_INPUT, MODEL_TOO_LARGE, FILE_WRITE_FAILED */
+export function saveModel(model: Model, path: string, opts: SaveOptions = {}): SaveResult {
+  const out = resolve(path);
+  if (opts.inputPath && !opts.overwrite && sameFile(out, resolve(opts.inputPath))) {
+    throw new CompilerError('OUTPUT_IS_INPUT', `refusing to write over the input model ${opts.inputPath}`, { where: path, hint: 'name another output file (or pass --overwrite)' });
+  }
+  const mode = opts.externalData ?? 'auto';
+  const threshold = opts.externalThreshold ?? 1024;
+  const payload = totalTensorBytes(model);
+  const hadExternal = anyExternal(model);
+  const goExternal = mode === 'always' || (mode === 'auto' && (hadExternal || payload > PROTOBUF_LIMIT - 64 * 1024 * 1024));
+  if (!goExternal && payload > PROTOBUF_LIMIT) {
+    throw new CompilerError('MODEL_TOO_LARGE', `the model holds ${(payload / 2 ** 30).toFixed(2)} GiB of tensors; one protobuf file holds at most 2 GiB`, { hint: 'save with external data (--external-data always)' });
+  }
+  let plan: ExternalPlan | undefined;
+  if (goExternal) plan = { location: `${basename(out)}.data`, threshold, chunks: [], size: 0 };
+  const bytes = encodeModel(model, plan);
+  if (plan) {
+    const dataPath = resolve(dirname(out), plan.location);
+    if (opts.inputPath && !opts.overwrite && model.baseDir && anyExternalAt(model, dataPath)) {
+      throw new CompilerError('OUTPUT_IS_INPUT', `the external data file ${dataPath} belongs to the input model`, { hint: 'name another output file' });
+    }
+    atomicWrite(dataPath, plan.chunks.map((c) => c.bytes), plan.chunks.map((c) => c.offset));
+    atomicWrite(out, [bytes]);
+    return { path: out, bytes: bytes.byteLength, dataPath, dataBytes: plan.size };
+  }
+  atomicWrite(out, [bytes]);
+  return { path: out, bytes: bytes.byteLength };
+}
+
+function sameFile(a: string, b: string): boolean {
+  if (a === b) return true;
+  try { return existsSync(a) && existsSync(b) && realpathSync(a) === realpathSync(b); } catch { return false; }
+}
+
+/** Writes chunks to a temp file beside `path`, syncs it, then renames it into place. */
+export function atomicWrite(path: string, chunks: readonly Uint8Array[], offsets?: readonly number[]): void {
+  const tmp = `${path}.tmp-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
+  let fd: number | undefined;
+  try {
+    fd = openSync(tmp, 'w');
+    let pos = 0;
+    chunks.forEach((c, i) => {
+      const at = offsets ? offsets[i]! : pos;
+      let done = 0;
+      while (done < c.byteLength) done += writeSync(fd!, c, done, c.byteLength - done, at + done);
+      pos = at + c.byteLength;
+    });
+    fsyncSync(fd);
+    closeSync(fd);
+    fd = undefined;
+    renameSync(tmp, path);
+  } catch (e) {
+    if (fd !== undefined) try { closeSync(fd); } catch { /* already failing */ }
+    rmSync(tmp, { force: true });
+    throw new CompilerError('FILE_WRITE_FAILED', `cannot write ${path}: ${(e as Error).message}`, { where: path, cause: e });
+  }
+}
+
+function forEachTensor(model: Model, f: (t: Tensor) => void): void {
+  const walk = (g: Graph) => {
+    for (const v of g.initializers) f(v.initializer!);
+    for (const n of g.nodes) for (const sg of n.subgraphs()) walk(sg);
+  };
+  walk(model.graph);
+}
+
+function totalTensorBytes(model: Model): number {
+  let n = 0;
+  forEachTensor(model, (t) => { n += t.data.kind === 'raw' ? t.data.bytes.byteLength : 0; });
+  return n;
+}
+
+function anyExternal(model: Model): boolean {
+  let found = false;
+  forEachTensor(model, (t) => { if (t.external) found = true; });
+  return found;
+}
+
+function anyExternalAt(model: Model, dataPath: string): boolean {
+  let found = false;
+  forEachTensor(model, (t) => { if (t.external && resolve(model.baseDir!, t.external.location) === dataPath) found = true; });
+  return found;
+}
+
+// --- IR → protobufjs plain objects ------------------------------------------------------
+
+function kv(list: KeyValue[] | undefined): P[] | undefined {
+  return list?.map((e) => ({ key: e.key, value: e.value }));
+}
+
+function set(o: P, f: string, v: unknown): void {
+  if (v !== undefined) o[f] = v;
+}
+
+function writeModel(m: Model, ext?: ExternalPlan): P {
+  const o: P = {};
+  if (m.irVersion !== undefined) o.ir_version = toWireInt(m.irVersion);
+  o.opset_import = m.opsetImports.map((x) => {
+    const r: P = { version: toWireInt(x.version) };
+    if (x.domain !== '' || x.domainWritten !== false) r.domain = x.domain;
+    return r;
+  });
+  set(o, 'producer_name', m.producerName);
+  set(o, 'producer_version', m.producerVersion);
+  set(o, 'domain', m.domain);
+  if (m.modelVersion !== undefined) o.model_version = toWireInt(m.modelVersion);
+  set(o, 'doc_string', m.docString);
+  o.graph = writeGraph(m.graph, ext);
+  set(o, 'metadata_props', kv(m.metadataProps));
+  set(o, 'training_info', m.extra.trainingInfo);
+  set(o, 'functions', m.extra.functions);
+  set(o, 'configuration', m.extra.configuration);
+  return o;
+}
+
+export function writeType(t: TypeInfo): P {
+  const o: P = {};
+  const shape = (s: { dims: Dim[] } | undefined) => (s ? { dim: s.dims.map(writeDim) } : undefined);
+  switch (t.kind) {
+    case 'tensor': o.tensor_type = {}; set(o.tensor_type, 'elem_type', t.elemType); set(o.tensor_type, 'shape', shape(t.shape)); break;
+    case 'sparse_tensor': o.sparse_tensor_type = {}; set(o.sparse_tensor_type, 'elem_type', t.elemType); set(o.sparse_tensor_type, 'shape', shape(t.shape)); break;
+    case 'sequence': o.sequence_type = {}; if (t.elem) o.sequence_type.elem_type = writeType(t.elem); break;
+    case 'optional': o.optional_type = {}; if (t.elem) o.optional_type.elem_type = writeType(t.elem); break;
+    case 'map': o.map_type = {}; set(o.map_type, 'key_type', t.keyType); if (t.value) o.map_type.value_type = writeType(t.value); break;
+    case 'opaque': o.opaque_type = {}; set(o.opaque_type, 'domain', t.domain); set(o.opaque_type, 'name', t.name); break;
+    default: break;
+  }
+  set(o, 'denotation', t.denotation);
+  return o;
+}
+
+function writeDim(d: Dim): P {
+  const o: P = {};
+  if (d.value !== undefined) o.dim_value = toWireInt(d.value);
+  if (d.param !== undefined) o.dim_param = d.param;
+  set(o, 'denotation', d.denotation);
+  return o;
+}
+
+function writeValueInfo(name: string, info: ValueInfo): P {
+  const o: P = { name };
+  if (info.type) o.type = writeType(info.type);
+  set(o, 'doc_string', info.docString);
+  set(o, 'metadata_props', kv(info.metadataProps));
+  return o;
+}
+
+function writeGraph(g: Graph, ext?: ExternalPlan): P {
+  const o: P = {};
+  o.node = g.nodes.map((n) => writeNode(n, ext));
+  set(o, 'name', g.name);
+  o.initializer = g.initializers.map((v) => writeTensor(v.initializer!, ext, v.name));
+  o.sparse_initializer = g.sparseInitializers.map((v) => writeSparse(v.sparseInitializer!, ext));
+  set(o, 'doc_string', g.docString);
+  o.input = g.inputs.map((v) => writeValueInfo(v.name, v.info));
+  o.output = g.outputs.map((v) => writeValueInfo(v.name, v.info));
+  o.value_info = g.valueInfos.map((v) => writeValueInfo(v.name, v.info));
+  if (g.quantizationAnnotation) {
+    o.quantization_annotation = g.quantizationAnnotation.map((q) => {
+      const r: P = { quant_parameter_tensor_names: kv(q.quantParameterTensorNames) };
+      set(r, 'tensor_name', q.tensorName);
+      return r;
+    });
+  }
+  set(o, 'metadata_props', kv(g.metadataProps));
+  return o;
+}
+
+function writeNode(n: Node, ext?: ExternalPlan): P {
+  const o: P = {
+    input: n.inputs.map((v: Value | null) => (v ? v.name : '')),
+    output: n.outputs.map((v: Value | null) => (v ? v.name : '')),
+  };
+  set(o, 'name', n.name);
+  o.op_type = n.opType;
+  if (n.domain !== '' || n.domainWritten) o.domain = n.domain;
+  set(o, 'overload', n.overload);
+  o.attribute = n.attributes.map((a) => writeAttribute(a, ext));
+  set(o, 'doc_string', n.docString);
+  set(o, 'metadata_props', kv(n.metadataProps));
+  if (n.extra?.deviceConfigurations) o.device_configurations = n.extra.deviceConfigurations;
+  return o;
+}
+
+function writeAttribute(a: Attribute, ext?: ExternalPlan): P {
+  const o: P = { name: a.name };
+  set(o, 'ref_attr_name', a.refAttrName);
+  set(o, 'doc_string', a.docString);
+  if (a.typeWritten !== false) o.type = a.v.type;
+  const v = a.v;
+  switch (v.type) {
+    case 1: o.f = v.value; break;
+    case 2: o.i = toWireInt(v.value); break;
+    case 3: o.s = asBuffer(v.value); break;
+    case 4: o.t = writeTensor(v.value, undefined); break;
+    case 5: o.g = writeGraph(v.value, ext); break;
+    case 6: o.floats = v.value; break;
+    case 7: o.ints = v.value.map((x) => toWireInt(x)); break;
+    case 8: o.strings = v.value.map(asBuffer); break;
+    case 9: o.tensors = v.value.map((t) => writeTensor(t, undefined)); break;
+    case 10: o.graphs = v.value.map((g) => writeGraph(g, ext)); break;
+    case 11: o.sparse_tensor = writeSparse(v.value, undefined); break;
+    case 12: o.sparse_tensors = v.value.map((s) => writeSparse(s, undefined)); break;
+    case 13: o.tp = writeType(v.value); break;
+    case 14: o.type_protos = v.value.map(writeType); break;
+    default: break;
+  }
+  return o;
+}
+
+function writeSparse(s: SparseTensor, ext?: ExternalPlan): P {
+  const o: P = { dims: s.dims.map((d) => toWireInt(d)) };
+  if (s.values) o.values = writeTensor(s.values, ext);
+  if (s.indices) o.indices = writeTensor(s.indices, ext);
+  return o;
+}
+
+/** A tensor; `name` overrides (initializers are named by their value). */
+export function writeTensor(t: Tensor, ext?: ExternalPlan, name = t.name): P {
+  const o: P = { dims: t.dims.map((d) => toWireInt(d)) };
+  if (t.dataTypeWritten !== false) o.data_type = t.dataType;
+  if (t.segment) {
+    o.segment = {};
+    if (t.segment.begin !== undefined) o.segment.begin = toWireInt(t.segment.begin);
+    if (t.segment.end !== undefined) o.segment.end = toWireInt(t.segment.end);
+  }
+  set(o, 'name', name);
+  set(o, 'doc_string', t.docString);
+  set(o, 'metadata_props', kv(t.metadataProps));
+  const d = t.data;
+  if (d.kind === 'raw') {
+    if (ext && d.bytes.byteLength >= ext.threshold) {
+      const align = 64;
+      const offset = Math.ceil(ext.size / align) * align;
+      ext.chunks.push({ bytes: d.bytes, offset });
+      ext.size = offset + d.bytes.byteLength;
+      o.data_location = 1;
+      o.external_data = [
+        { key: 'location', value: ext.location },
+        { key: 'offset', value: String(offset) },
+        { key: 'length', value: String(d.bytes.byteLength) },
+        ...(t.external?.extra ?? []).filter((e) => e.key !== 'checksum'),
+      ];
+      return o;
+    }
+    o.raw_data = asBuffer(d.bytes);
+    if (t.dataLocation !== undefined && t.dataLocation !== 1) o.data_location = t.dataLocation;
+    else if (t.dataLocation === 1) o.data_location = 0;
+  } else if (d.kind === 'typed') {
+    if (d.field === 'int64_data') o.int64_data = d.values.map((x) => toWireInt(x as number | bigint));
+    else if (d.field === 'uint64_data') o.uint64_data = d.values.map((x) => toWireInt(x as number | bigint, true));
+    else if (d.field === 'string_data') o.string_data = d.values.map((x) => asBuffer(x as Uint8Array));
+    else o[d.field] = d.values;
+    set(o, 'data_location', t.dataLocation);
+  } else {
+    set(o, 'data_location', t.dataLocation);
+  }
+  return o;
+}
