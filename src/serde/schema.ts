@@ -1,5 +1,5 @@
 /** The ONNX protobuf schema (src/serde/onnx.proto), loaded once with protobufjs. */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { dirname, resolve } from 'node:path';
 import protobuf from 'protobufjs';
@@ -12,10 +12,14 @@ protobuf.configure();
 
 const here = dirname(fileURLToPath(import.meta.url));
 
-/** Finds onnx.proto next to this module, in source or in dist/. */
+/** Finds onnx.proto: next to this module in source, or in src/serde of an enclosing folder when compiled. */
 function protoPath(): string {
-  for (const p of [resolve(here, 'onnx.proto'), resolve(here, '../../../src/serde/onnx.proto')]) {
-    try { readFileSync(p); return p; } catch { /* try the next */ }
+  let dir = here;
+  for (let i = 0; i < 8; i++) {
+    for (const p of [resolve(dir, 'onnx.proto'), resolve(dir, 'src/serde/onnx.proto')]) {
+      if (existsSync(p)) return p;
+    }
+    dir = dirname(dir);
   }
   throw new Error('onnx.proto not found next to the serde module');
 }

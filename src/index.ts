@@ -1,0 +1,20 @@
+/**
+ * The library surface of sculpt: the only module that passes/, models/, the CLI and users
+ * import from.
+ */
+export * from './errors.js';
+export * from './ir/data-type.js';
+export * from './ir/tensor.js';
+export * from './ir/types.js';
+export * from './ir/attribute.js';
+export * from './ir/core.js';
+export * from './ir/builder.js';
+export * from './ir/toposort.js';
+export * from './ir/verify.js';
+export * from './ir/printer.js';
+export * from './pass.js';
+export * from './serde/read.js';
+export * from './serde/write.js';
+export * from './serde/compare.js';
+export * from './util/rng.js';
+export * from './validate/ort.js';
