@@ -1,0 +1,46 @@
+/**
+ * The data interface shared by the trainer and the validator: a labelled image (or vector)
+ * set read batch by batch, so memory stays bounded however large the set is.
+ * Samples are float32, NCHW per sample (or flat for vector data), pixels scaled to [0,1]
+ * unless the spec asks for other normalisation.
+ */
+export interface Batch {
+  /** n samples, row-major: n × inputShape. */
+  readonly x: Float32Array;
+  /** n class indices. */
+  readonly y: Int32Array;
+  readonly n: number;
+}
+
+export interface BatchOptions {
+  shuffle?: boolean;
+  seed?: number;
+  /** Drop a last batch smaller than the batch size (training). */
+  dropLast?: boolean;
+}
+
+export interface Dataset {
+  /** What was loaded, for reports: `mnist:test`, `folder:/data/x:train`, ... */
+  readonly name: string;
+  readonly size: number;
+  /** Shape of one sample, e.g. [1, 28, 28] or [784]. */
+  readonly inputShape: readonly number[];
+  readonly numClasses: number;
+  /** Class names when the source has them (folder datasets), else undefined. */
+  readonly classNames?: readonly string[];
+  batches(batchSize: number, opts?: BatchOptions): Iterable<Batch>;
+}
+
+export type Split = 'train' | 'test';
+
+export interface LoadOptions {
+  split?: Split;
+  /** Keep only the first n samples (after a seeded shuffle when `seed` is given). */
+  limit?: number;
+  seed?: number;
+  /** Resize/reshape samples to this per-sample shape (e.g. [1,32,32] or [784]). */
+  shape?: readonly number[];
+  /** Per-channel normalisation applied after scaling to [0,1]. */
+  mean?: readonly number[];
+  std?: readonly number[];
+}
