@@ -1,8 +1,14 @@
 /** The pass registry: every pass `sculpt transform --passes` can name. */
 import type { Pass } from '../src/index.js';
+import { constantsToInitializersPass } from './constants-to-initializers.js';
+import { foldBatchNormPass } from './fold-batchnorm.js';
 
-const registry = new Map<string, () => Pass>();
+const registry = new Map<string, () => Pass>([
+  ['constants-to-initializers', constantsToInitializersPass],
+  ['fold-batchnorm', foldBatchNormPass],
+]);
 
+/** Adds a pass factory (passes defined outside this folder). */
 export function registerPass(name: string, factory: () => Pass): void {
   registry.set(name, factory);
 }

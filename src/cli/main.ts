@@ -10,8 +10,9 @@ import { formatError, isCompilerError } from '../errors.js';
 import { commands } from './commands/index.js';
 import { EXIT } from './exit.js';
 
+class UsageError extends Error {}
+
 export async function main(argv: string[]): Promise<number> {
-  let usageError: string | null = null;
   const parser = yargs(argv)
     .scriptName('sculpt')
     .usage('sculpt <command> [options]\n\nCompress ONNX models: TissueNet units, one-step pruning-recovery, GWCS channel search.\nEvery command takes --help; data-producing commands take --json.')
@@ -25,12 +26,16 @@ export async function main(argv: string[]): Promise<number> {
     .exitProcess(false)
     .fail((msg, err) => {
       if (err) throw err;
-      usageError = msg;
+      throw new UsageError(msg);
     });
   for (const c of commands) parser.command(c);
   try {
     await parser.parseAsync();
   } catch (e) {
+    if (e instanceof UsageError) {
+      process.stderr.write(`usage error: ${e.message}\n(see sculpt --help, or sculpt <command> --help)\n`);
+      return EXIT.USAGE;
+    }
     if (isCompilerError(e)) {
       process.stderr.write(`${formatError(e)}\n`);
       return EXIT.ERROR;
@@ -41,10 +46,6 @@ export async function main(argv: string[]): Promise<number> {
     process.stderr.write(`${formatError(e)}\n`);
     if (process.env.SCULPT_DEBUG) process.stderr.write(`${(e as Error).stack}\n`);
     return EXIT.ERROR;
-  }
-  if (usageError !== null) {
-    process.stderr.write(`\nusage error: ${usageError}\n`);
-    return EXIT.USAGE;
   }
   return process.exitCode === undefined ? EXIT.OK : Number(process.exitCode);
 }

@@ -48,7 +48,7 @@ export function decodeModel(bytes: Uint8Array, opts: ReadOptions & { source?: st
     mp = modelType().decode(bytes);
   } catch (e) {
     const msg = e instanceof Error ? e.message : String(e);
-    if (/index out of range/.test(msg)) {
+    if (scanTopLevel(bytes) === 'truncated') {
       throw new CompilerError('PROTOBUF_TRUNCATED', `the model ends early (${bytes.byteLength} bytes): ${msg}`, { where, hint: 'the file is truncated; copy or export it again', cause: e });
     }
     throw new CompilerError('PROTOBUF_INVALID', `not a valid ONNX protobuf: ${msg}`, { where, hint: 'is this an ONNX model file?', cause: e });
@@ -62,6 +62,44 @@ export function decodeModel(bytes: Uint8Array, opts: ReadOptions & { source?: st
   } finally {
     ctx.close();
   }
+}
+
+/** ModelProto field number → wire type (0 varint, 2 length-delimited). */
+const MODEL_FIELDS = new Map<number, number>([[1, 0], [2, 2], [3, 2], [4, 2], [5, 0], [6, 2], [7, 2], [8, 2], [14, 2], [20, 2], [25, 2], [26, 2]]);
+
+/**
+ * Tells a truncated model from garbage: walks the top-level ModelProto fields. Every tag
+ * must be a known field with its wire type; a truncated file is one whose last field runs
+ * past the end. Anything else is not (or no longer) an ONNX model.
+ */
+function scanTopLevel(b: Uint8Array): 'truncated' | 'invalid' | 'complete' {
+  let pos = 0;
+  const varint = (): number | undefined => {
+    let x = 0;
+    for (let shift = 0; shift < 64; shift += 7) {
+      if (pos >= b.length) return undefined;
+      const byte = b[pos++]!;
+      x += (byte & 0x7f) * 2 ** shift;
+      if ((byte & 0x80) === 0) return x;
+    }
+    return NaN;
+  };
+  while (pos < b.length) {
+    const tag = varint();
+    if (tag === undefined) return 'truncated';
+    if (Number.isNaN(tag)) return 'invalid';
+    const field = Math.floor(tag / 8);
+    const wire = tag % 8;
+    if (MODEL_FIELDS.get(field) !== wire) return 'invalid';
+    const v = varint();
+    if (v === undefined) return 'truncated';
+    if (Number.isNaN(v)) return 'invalid';
+    if (wire === 2) {
+      if (pos + v > b.length) return 'truncated';
+      pos += v;
+    }
+  }
+  return 'complete';
 }
 
 class Scope {

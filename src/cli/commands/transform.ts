@@ -1,0 +1,74 @@
+/** `sculpt transform` and `sculpt passes`: run named passes over a model, or list them. */
+import type { CommandModule } from 'yargs';
+import { CompilerError } from '../../errors.js';
+import { readModel } from '../../serde/read.js';
+import { saveModel } from '../../serde/write.js';
+import { verifyModel } from '../../ir/verify.js';
+import { runPasses } from '../../pass.js';
+import type { Pass } from '../../pass.js';
+import { createPass, passNames } from '../../../passes/index.js';
+import { printJson, say } from '../output.js';
+
+interface TransformArgs {
+  model: string;
+  output: string;
+  passes?: string;
+  timings: boolean;
+  'print-ir-after-change': boolean;
+  explain: boolean;
+  json: boolean;
+  overwrite: boolean;
+  'external-data': 'auto' | 'always' | 'never';
+}
+
+export const transformCommand: CommandModule<object, TransformArgs> = {
+  command: 'transform <model>',
+  describe: 'read a model, run passes, verify, write it (no passes: a lossless rewrite)',
+  builder: (y) => y
+    .positional('model', { type: 'string', demandOption: true, describe: 'input .onnx file' })
+    .option('output', { alias: 'o', type: 'string', demandOption: true, describe: 'output .onnx file (written atomically; never the input)' })
+    .option('passes', { type: 'string', describe: `comma-separated pass names, run in order (see \`sculpt passes\`)` })
+    .option('timings', { type: 'boolean', default: false, describe: 'print how long each pass took' })
+    .option('print-ir-after-change', { type: 'boolean', default: false, describe: 'print the IR (stderr) after every pass that changed it' })
+    .option('explain', { type: 'boolean', default: false, describe: 'print why rewrites did not apply (remarks)' })
+    .option('external-data', { choices: ['auto', 'always', 'never'] as const, default: 'auto' as const, describe: 'tensor data in a separate <out>.data file: auto = when the input had it or the model passes 2 GiB' })
+    .option('overwrite', { type: 'boolean', default: false, describe: 'allow the output to be the input file' })
+    .option('json', { type: 'boolean', default: false, describe: 'print a JSON summary on stdout' })
+    .example('$0 transform model.onnx -o copy.onnx', 'lossless rewrite (read, verify, write)')
+    .example('$0 transform model.onnx -o folded.onnx --passes constants-to-initializers,fold-batchnorm --timings', 'fold BatchNorm into Conv'),
+  handler: (a) => {
+    const names = (a.passes ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+    const passes: Pass[] = names.map((n) => {
+      const p = createPass(n);
+      if (!p) throw new CompilerError('UNKNOWN_PASS', `no pass named "${n}"`, { hint: `known passes: ${passNames().join(', ')}` });
+      return p;
+    });
+    const model = readModel(a.model);
+    verifyModel(model, 'input model');
+    const r = runPasses(model, passes, {
+      printAfterChange: a['print-ir-after-change'] ? (p, text) => process.stderr.write(`// after ${p}\n${text}`) : undefined,
+    });
+    const saved = saveModel(model, a.output, { inputPath: a.model, overwrite: a.overwrite, externalData: a['external-data'] });
+    if (a.json) {
+      printJson({ input: a.model, output: saved.path, bytes: saved.bytes, dataPath: saved.dataPath, passes: r.passes, remarks: r.remarks });
+      return;
+    }
+    for (const p of r.passes) {
+      const stats = Object.entries(p.stats).map(([k, v]) => `${k}=${v}`).join(' ');
+      say(`${p.name}: ${p.changed ? 'changed' : 'no change'}${stats ? ` (${stats})` : ''}${a.timings ? ` in ${p.ms.toFixed(1)} ms` : ''}`);
+    }
+    if (a.explain) for (const rm of r.remarks) say(`remark [${rm.pass}] ${rm.where}: ${rm.message}`);
+    say(`wrote ${saved.path} (${saved.bytes} bytes${saved.dataPath ? `, data in ${saved.dataPath}` : ''})`);
+  },
+};
+
+export const passesCommand: CommandModule<object, { json: boolean }> = {
+  command: 'passes',
+  describe: 'list the passes `transform --passes` accepts',
+  builder: (y) => y.option('json', { type: 'boolean', default: false, describe: 'JSON list on stdout' }),
+  handler: (a) => {
+    const list = passNames().map((n) => ({ name: n, summary: createPass(n)!.summary }));
+    if (a.json) printJson(list);
+    else for (const p of list) say(`${p.name.padEnd(28)} ${p.summary}`);
+  },
+};

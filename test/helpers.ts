@@ -1,0 +1,38 @@
+/** Shared test helpers: temp folders, running the CLI, seeded inputs. */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { Rng } from '../src/index.js';
+import type { HostTensor, Model } from '../src/index.js';
+
+export const ROOT = resolve(fileURLToPath(import.meta.url), '../../..');
+export const CLI = join(ROOT, 'dist/src/cli/main.js');
+
+/** A fresh temp folder, removed when the process exits. */
+export function tempDir(prefix = 'sculpt-test-'): string {
+  const d = mkdtempSync(join(tmpdir(), prefix));
+  process.on('exit', () => rmSync(d, { recursive: true, force: true }));
+  return d;
+}
+
+export interface CliResult { code: number; stdout: string; stderr: string }
+
+export function runCli(args: string[], opts: { cwd?: string; env?: Record<string, string> } = {}): CliResult {
+  const r = spawnSync(process.execPath, [CLI, ...args], { cwd: opts.cwd ?? ROOT, encoding: 'utf8', env: { ...process.env, ...opts.env }, timeout: 300_000 });
+  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** Seeded float inputs for every graph input with a static shape (symbolic dims → `batch`). */
+export function seededFeeds(model: Model, seed = 1, batch = 2, lo = 0, hi = 1): Record<string, HostTensor> {
+  const rng = new Rng(seed);
+  const feeds: Record<string, HostTensor> = {};
+  for (const v of model.graph.inputs) {
+    if (v.initializer) continue;
+    const dims = (v.shape ?? []).map((d) => (typeof d === 'number' ? d : batch));
+    const n = dims.reduce((a, b) => a * b, 1);
+    feeds[v.name] = { data: rng.uniformArray(n, lo, hi), dims };
+  }
+  return feeds;
+}
