@@ -119,6 +119,17 @@ export interface NetBuilderOptions {
   metadata?: Record<string, string>;
 }
 
+const DEFAULT_GAMMA = [0.5, 1.5] as const;
+
+/**
+ * BN scale range for the last BN of a residual branch. With random weights and fixed
+ * running statistics every residual Add roughly doubles the activation variance (ResNet-50's
+ * logits reached ~3e4 with unit-scale gammas); a branch gain near 0.2 keeps the variance
+ * growth per block near 4%, so deep nets give logits of ordinary size while the BN stays far
+ * from the identity (the idea of zero-init-residual, without hiding the branch).
+ */
+export const RESIDUAL_GAMMA = [0.1, 0.3] as const;
+
 /** Lowest and highest default-domain opset the builders emit (the range sculpt supports). */
 export const MIN_OPSET = 7;
 export const MAX_OPSET = 21;
@@ -212,17 +223,18 @@ export class NetBuilder {
   }
 
   /**
-   * BatchNormalization in inference form with seeded statistics: gamma in [0.5, 1.5),
-   * beta ~ N(0, 0.1), running mean ~ N(0, 0.1), running variance in [0.5, 1.5).
+   * BatchNormalization in inference form with seeded statistics: gamma uniform in `gamma`
+   * (default [0.5, 1.5)), beta ~ N(0, 0.1), running mean ~ N(0, 0.1), running variance in
+   * [0.5, 1.5).
    */
-  batchNorm(x: Feature, name: string): Feature {
+  batchNorm(x: Feature, name: string, gamma: readonly [number, number] = DEFAULT_GAMMA): Feature {
     const c = x.channels;
-    const gamma = this.b.floats(`${name}.weight`, [c], this.rng.uniformArray(c, 0.5, 1.5));
+    const g = this.b.floats(`${name}.weight`, [c], this.rng.uniformArray(c, gamma[0], gamma[1]));
     const beta = this.b.floats(`${name}.bias`, [c], this.rng.normalArray(c, 0.1));
     const mean = this.b.floats(`${name}.running_mean`, [c], this.rng.normalArray(c, 0.1));
     const variance = this.b.floats(`${name}.running_var`, [c], this.rng.uniformArray(c, 0.5, 1.5));
     const attrs = [attrFloat('epsilon', 1e-5), attrFloat('momentum', 0.9)];
-    return { ...x, value: this.b.op('BatchNormalization', [x.value, gamma, beta, mean, variance], attrs, name) };
+    return { ...x, value: this.b.op('BatchNormalization', [x.value, g, beta, mean, variance], attrs, name) };
   }
 
   relu<T extends Feature | Vec>(x: T, name: string): T {
@@ -249,10 +261,10 @@ export class NetBuilder {
 
   /**
    * Conv (no bias unless asked) → BatchNormalization → activation, with the node names
-   * given (the activation's defaults to `<bn>.<act>`).
+   * given (the activation's defaults to `<bn>.<act>`). `gamma` is the BN scale's range.
    */
-  convBn(x: Feature, names: { conv: string; bn: string; act?: string }, o: ConvOptions, act: Activation): Feature {
-    const y = this.batchNorm(this.conv(x, names.conv, { ...o, bias: o.bias ?? false }), names.bn);
+  convBn(x: Feature, names: { conv: string; bn: string; act?: string }, o: ConvOptions, act: Activation, gamma?: readonly [number, number]): Feature {
+    const y = this.batchNorm(this.conv(x, names.conv, { ...o, bias: o.bias ?? false }), names.bn, gamma);
     return this.activation(y, act, names.act ?? `${names.bn}.${act}`);
   }
 

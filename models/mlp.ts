@@ -4,7 +4,7 @@
  * Relu → fc3 → logits. Each layer is a Gemm with its weight stored [out, in] (transB = 1),
  * as PyTorch exports nn.Linear. `width` scales the hidden layers (500, 300).
  *
- * Params at the defaults: 784·500+500 + 500·300+300 + 300·10+10 = 535,818.
+ * Params at the defaults: 784·500+500 + 500·300+300 + 300·10+10 = 545,810.
  */
 import type { Model } from '../src/index.js';
 import { netFor, scaled, type ResolvedOptions } from './layers.js';

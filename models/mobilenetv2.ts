@@ -16,7 +16,7 @@
  * keeps 1280 for width ≤ 1).
  */
 import type { Model } from '../src/index.js';
-import { makeDivisible, netFor, type Feature, type NetBuilder, type ResolvedOptions } from './layers.js';
+import { makeDivisible, netFor, RESIDUAL_GAMMA, type Feature, type NetBuilder, type ResolvedOptions } from './layers.js';
 
 export const MOBILENETV2_DEFAULTS = { size: 32, channels: 3, numClasses: 10 } as const;
 
@@ -36,8 +36,9 @@ function invertedResidual(net: NetBuilder, x: Feature, p: string, expand: number
   let y = x;
   if (expand !== 1) y = net.convBn(y, { conv: `${p}.expand.conv`, bn: `${p}.expand.bn`, act: `${p}.expand.relu6` }, { out: hidden, kernel: 1, pad: 0 }, 'relu6');
   y = net.convBn(y, { conv: `${p}.dw.conv`, bn: `${p}.dw.bn`, act: `${p}.dw.relu6` }, { out: hidden, kernel: 3, stride, group: hidden }, 'relu6');
-  y = net.convBn(y, { conv: `${p}.project.conv`, bn: `${p}.project.bn` }, { out, kernel: 1, pad: 0 }, 'none');
-  return stride === 1 && x.channels === out ? net.add(y, x, `${p}.add`) : y;
+  const residual = stride === 1 && x.channels === out;
+  y = net.convBn(y, { conv: `${p}.project.conv`, bn: `${p}.project.bn` }, { out, kernel: 1, pad: 0 }, 'none', residual ? RESIDUAL_GAMMA : undefined);
+  return residual ? net.add(y, x, `${p}.add`) : y;
 }
 
 export function buildMobilenetv2(o: ResolvedOptions): Model {

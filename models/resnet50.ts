@@ -11,7 +11,7 @@
  * 53,120 BN running statistics.
  */
 import type { Model } from '../src/index.js';
-import { netFor, scaled, type Feature, type NetBuilder, type ResolvedOptions } from './layers.js';
+import { netFor, RESIDUAL_GAMMA, scaled, type Feature, type NetBuilder, type ResolvedOptions } from './layers.js';
 
 export const RESNET50_DEFAULTS = { size: 224, channels: 3, numClasses: 1000 } as const;
 
@@ -21,7 +21,7 @@ export const RESNET50_LAYERS: readonly number[] = [3, 4, 6, 3];
 function bottleneck(net: NetBuilder, x: Feature, p: string, width: number, out: number, stride: number): Feature {
   let y = net.convBn(x, { conv: `${p}.conv1`, bn: `${p}.bn1`, act: `${p}.relu1` }, { out: width, kernel: 1, pad: 0 }, 'relu');
   y = net.convBn(y, { conv: `${p}.conv2`, bn: `${p}.bn2`, act: `${p}.relu2` }, { out: width, kernel: 3, stride }, 'relu');
-  y = net.convBn(y, { conv: `${p}.conv3`, bn: `${p}.bn3` }, { out, kernel: 1, pad: 0 }, 'none');
+  y = net.convBn(y, { conv: `${p}.conv3`, bn: `${p}.bn3` }, { out, kernel: 1, pad: 0 }, 'none', RESIDUAL_GAMMA);
   const shortcut = stride !== 1 || x.channels !== out
     ? net.convBn(x, { conv: `${p}.downsample.0`, bn: `${p}.downsample.1` }, { out, kernel: 1, stride, pad: 0 }, 'none')
     : x;

@@ -74,11 +74,12 @@ function tryFold(model: Model, bn: Node, ctx: PassContext): boolean {
   bNew.setTensorType(DataType.FLOAT, [cout]);
   conv.setInput(1, wNew);
   if (conv.inputs.length > 2) conv.setInput(2, bNew); else conv.appendInput(bNew);
+  const bnParams = bn.inputs.slice(1);
   const y = bn.outputs[0]!;
   g.replaceValue(y, x);
   if (y.type && !x.type) x.info.type = y.type;
   g.removeNode(bn, true);
-  for (const old of [wv, bv, ...bn.inputs.slice(1)]) {
+  for (const old of [wv, bv, ...bnParams]) {
     if (old && old.initializer && old.useCount === 0 && !g.outputs.includes(old) && old.graph === g) g.removeInitializer(old);
   }
   return true;

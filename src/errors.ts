@@ -40,6 +40,14 @@ export type ErrorCode =
   | 'NUMERIC_MISMATCH'
   | 'RUNTIME_FAILED'
   | 'UNKNOWN_MODEL'
+  // data and training
+  | 'DATA_SPEC_INVALID'
+  | 'DATA_UNAVAILABLE'
+  | 'DATA_CORRUPT'
+  | 'DATA_UNSUPPORTED'
+  | 'DATA_LABEL_MISMATCH'
+  | 'DATA_SHAPE_MISMATCH'
+  | 'TRAIN_DIVERGED'
   | 'INTERNAL';
 
 export interface ErrorDetails {

@@ -17,6 +17,11 @@ export interface BatchOptions {
   seed?: number;
   /** Drop a last batch smaller than the batch size (training). */
   dropLast?: boolean;
+  /**
+   * Apply the augmentation the dataset was loaded with (default true when it has one).
+   * Augmented samples are made batch by batch, never stored.
+   */
+  augment?: boolean;
 }
 
 export interface Dataset {
@@ -31,7 +36,20 @@ export interface Dataset {
   batches(batchSize: number, opts?: BatchOptions): Iterable<Batch>;
 }
 
-export type Split = 'train' | 'test';
+/**
+ * Which part of the source. Sources without their own split (digits, a single idx/npy pair,
+ * a folder without train/ and test/) hold out a fixed, seed-independent fraction as `test`;
+ * `all` takes every sample.
+ */
+export type Split = 'train' | 'test' | 'all';
+
+/** On-the-fly augmentation, applied in image space (C,H,W) before normalisation. */
+export interface Augment {
+  /** Mirror left-right with probability 1/2. */
+  flip?: boolean;
+  /** Random translation by up to this many pixels, zero-filled (pad-and-crop). */
+  crop?: number;
+}
 
 export interface LoadOptions {
   split?: Split;
@@ -43,4 +61,15 @@ export interface LoadOptions {
   /** Per-channel normalisation applied after scaling to [0,1]. */
   mean?: readonly number[];
   std?: readonly number[];
+  /**
+   * Allow spatial resizing (and gray↔RGB conversion) to reach `shape`. Default: true for
+   * `folder:` (images come in any size), false otherwise, so a model that does not fit the
+   * data is an error rather than a silent resample.
+   */
+  resize?: boolean;
+  augment?: Augment;
+  /** Fraction held out as `test` for sources without their own split (default 0.2). */
+  holdout?: number;
+  /** Files larger than this are read sample by sample from disk (default 256 MiB). */
+  maxInMemoryBytes?: number;
 }

@@ -169,7 +169,7 @@ export class Tensor {
   /** A deep copy whose payload is owned. */
   clone(name = this.name): Tensor {
     const t = new Tensor(name, this.dataType, [...this.dims], this.data.kind === 'raw'
-      ? { kind: 'raw', bytes: this.data.bytes.slice() }
+      ? { kind: 'raw', bytes: Uint8Array.prototype.slice.call(this.data.bytes) }
       : this.data.kind === 'typed' ? { kind: 'typed', field: this.data.field, values: [...this.data.values] } : { kind: 'none' });
     t.docString = this.docString;
     t.metadataProps = this.metadataProps?.map((p) => ({ ...p }));
@@ -189,7 +189,8 @@ export function copyAligned<T extends ArrayBufferView>(bytes: Uint8Array, Ctor: 
   if (bytes.byteOffset % Ctor.BYTES_PER_ELEMENT === 0) {
     return new Ctor(bytes.buffer as ArrayBuffer, bytes.byteOffset, count);
   }
-  const copy = bytes.slice(0, need);
+  // Uint8Array's slice copies; Buffer's would only make another view (at offset 0 of a pool).
+  const copy = Uint8Array.prototype.slice.call(bytes, 0, need);
   return new Ctor(copy.buffer, 0, count);
 }
 

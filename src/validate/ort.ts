@@ -24,7 +24,12 @@ export interface SessionOptions {
 
 export interface OpenSession { session: ort.InferenceSession; provider: Provider }
 
-export interface HostTensor { data: Float32Array | BigInt64Array | Int32Array | Uint8Array | Float64Array; dims: number[] }
+export interface HostTensor {
+  data: Float32Array | BigInt64Array | Int32Array | Uint8Array | Float64Array;
+  dims: number[];
+  /** Set for bool tensors (held as Uint8Array). */
+  type?: 'bool';
+}
 
 /** Creates a session from a model or encoded bytes. CUDA falls back to cpu, loudly. */
 export async function openSession(model: Model | Uint8Array, opts: SessionOptions = {}): Promise<OpenSession> {
@@ -59,7 +64,7 @@ export function toOrt(t: HostTensor): ort.Tensor {
   if (t.data instanceof BigInt64Array) return new ort.Tensor('int64', t.data, t.dims);
   if (t.data instanceof Int32Array) return new ort.Tensor('int32', t.data, t.dims);
   if (t.data instanceof Float64Array) return new ort.Tensor('float64', t.data, t.dims);
-  return new ort.Tensor('uint8', t.data, t.dims);
+  return new ort.Tensor(t.type === 'bool' ? 'bool' : 'uint8', t.data, t.dims);
 }
 
 /** Runs a session; returns the requested outputs (all by default) as host tensors. */

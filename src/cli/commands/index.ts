@@ -1,9 +1,11 @@
 /** Every `sculpt` command, in the order `--help` lists them. One file per command. */
 import type { CommandModule } from 'yargs';
 import { passesCommand, transformCommand } from './transform.js';
+import { modelsCommand } from './models.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export const commands: CommandModule<any, any>[] = [
   transformCommand,
   passesCommand,
+  modelsCommand,
 ];
