@@ -48,6 +48,8 @@ export type ErrorCode =
   | 'DATA_LABEL_MISMATCH'
   | 'DATA_SHAPE_MISMATCH'
   | 'TRAIN_DIVERGED'
+  // validation and reports
+  | 'REPORT_INVALID'
   | 'INTERNAL';
 
 export interface ErrorDetails {

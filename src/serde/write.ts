@@ -39,6 +39,58 @@ export function encodeModel(model: Model, external?: ExternalPlan): Uint8Array {
   return modelType().encode(obj).finish();
 }
 
+/** Tensors at least this big are written as their own chunk instead of copied into the message. */
+const ZERO_COPY_MIN = 64 * 1024;
+
+function varint(n: number): number[] {
+  const out: number[] = [];
+  while (n >= 0x80) { out.push((n % 0x80) | 0x80); n = Math.floor(n / 0x80); }
+  out.push(n);
+  return out;
+}
+
+function chunksLength(chunks: readonly Uint8Array[]): number {
+  let n = 0;
+  for (const c of chunks) n += c.byteLength;
+  return n;
+}
+
+/** A length-delimited field (tag + length) heading `body`. */
+function fieldHeader(field: number, bodyLength: number): Uint8Array {
+  return Uint8Array.from([...varint(field * 8 + 2), ...varint(bodyLength)]);
+}
+
+/**
+ * Encodes a model as a list of chunks whose concatenation is the protobuf message, so big
+ * tensor payloads are written straight from their buffers instead of being copied into one
+ * message buffer first. Main-graph initializers are emitted after the graph's other fields
+ * (protobuf readers accept any field order; repeated fields keep their order).
+ */
+export function encodeModelChunks(model: Model, external?: ExternalPlan): Uint8Array[] {
+  const root = modelType();
+  const tensorType = root.lookupType('onnx.TensorProto');
+  const graphType = root.lookupType('onnx.GraphProto');
+  const obj = writeModel(model, external);
+  const graph = obj.graph;
+  delete obj.graph;
+  const inits: P[] = graph.initializer;
+  graph.initializer = [];
+  const graphChunks: Uint8Array[] = [graphType.encode(graph).finish()];
+  for (const t of inits) {
+    const raw: Uint8Array | undefined = t.raw_data;
+    if (raw && raw.byteLength >= ZERO_COPY_MIN) {
+      delete t.raw_data;
+      const head = tensorType.encode(t).finish();
+      const rawHead = fieldHeader(9, raw.byteLength);
+      graphChunks.push(fieldHeader(5, head.byteLength + rawHead.byteLength + raw.byteLength), head, rawHead, raw);
+    } else {
+      const body = tensorType.encode(t).finish();
+      graphChunks.push(fieldHeader(5, body.byteLength), body);
+    }
+  }
+  return [root.encode(obj).finish(), fieldHeader(7, chunksLength(graphChunks)), ...graphChunks];
+}
+
 export interface SaveOptions {
   /** 'auto': external when the input had it or the model is too big for one file. */
   externalData?: 'auto' | 'always' | 'never';
@@ -47,6 +99,8 @@ export interface SaveOptions {
   /** The file the model was read from: refused as an output unless `overwrite`. */
   inputPath?: string;
   overwrite?: boolean;
+  /** fsync before the rename, so the file survives a power loss too (slower on big models). */
+  durable?: boolean;
 }
 
 export interface SaveResult { path: string; bytes: number; dataPath?: string; dataBytes?: number }
@@ -67,17 +121,18 @@ export function saveModel(model: Model, path: string, opts: SaveOptions = {}): S
   }
   let plan: ExternalPlan | undefined;
   if (goExternal) plan = { location: `${basename(out)}.data`, threshold, chunks: [], size: 0 };
-  const bytes = encodeModel(model, plan);
+  const chunks = encodeModelChunks(model, plan);
+  const bytes = { byteLength: chunksLength(chunks) };
   if (plan) {
     const dataPath = resolve(dirname(out), plan.location);
     if (opts.inputPath && !opts.overwrite && model.baseDir && anyExternalAt(model, dataPath)) {
       throw new CompilerError('OUTPUT_IS_INPUT', `the external data file ${dataPath} belongs to the input model`, { hint: 'name another output file' });
     }
-    atomicWrite(dataPath, plan.chunks.map((c) => c.bytes), plan.chunks.map((c) => c.offset));
-    atomicWrite(out, [bytes]);
+    atomicWrite(dataPath, plan.chunks.map((c) => c.bytes), plan.chunks.map((c) => c.offset), opts.durable);
+    atomicWrite(out, chunks, undefined, opts.durable);
     return { path: out, bytes: bytes.byteLength, dataPath, dataBytes: plan.size };
   }
-  atomicWrite(out, [bytes]);
+  atomicWrite(out, chunks, undefined, opts.durable);
   return { path: out, bytes: bytes.byteLength };
 }
 
@@ -86,8 +141,12 @@ function sameFile(a: string, b: string): boolean {
   try { return existsSync(a) && existsSync(b) && realpathSync(a) === realpathSync(b); } catch { return false; }
 }
 
-/** Writes chunks to a temp file beside `path`, syncs it, then renames it into place. */
-export function atomicWrite(path: string, chunks: readonly Uint8Array[], offsets?: readonly number[]): void {
+/**
+ * Writes chunks to a temp file beside `path`, then renames it into place: readers see the
+ * old file or the whole new one, never a part, and a failed write leaves nothing behind.
+ * With `durable`, the data is fsynced before the rename.
+ */
+export function atomicWrite(path: string, chunks: readonly Uint8Array[], offsets?: readonly number[], durable = false): void {
   const tmp = `${path}.tmp-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
   let fd: number | undefined;
   try {
@@ -99,7 +158,7 @@ export function atomicWrite(path: string, chunks: readonly Uint8Array[], offsets
       while (done < c.byteLength) done += writeSync(fd!, c, done, c.byteLength - done, at + done);
       pos = at + c.byteLength;
     });
-    fsyncSync(fd);
+    if (durable) fsyncSync(fd);
     closeSync(fd);
     fd = undefined;
     renameSync(tmp, path);

@@ -6,7 +6,7 @@
 import { DataType } from '../../ir/data-type.js';
 import type { StaticDim } from '../../ir/types.js';
 import type { OutInfo, Rule, RuleContext, Shape } from './common.js';
-import { broadcast, isNum, normAxis, unifyDim } from './common.js';
+import { UnknownShape, broadcast, isNum, normAxis, unifyDim } from './common.js';
 
 interface Window { kernel: number[]; strides: number[]; dilations: number[]; pads: number[]; autoPad: string }
 
@@ -24,31 +24,29 @@ function windowAttrs(ctx: RuleContext, spatial: number, kernel: number[]): Windo
   return { kernel, strides, dilations, pads, autoPad };
 }
 
-/** Output size of a sliding window along one axis (onnxruntime's formula, incl. ceil_mode). */
+/**
+ * Output size of a sliding window along one axis, as onnxruntime computes it: SAME pads
+ * for ceil(d / s) positions of the undilated kernel, and with ceil_mode a last window that
+ * would start in the end padding is dropped.
+ */
 function windowOut(ctx: RuleContext, d: StaticDim, k: number, s: number, dil: number, padB: number, padE: number, autoPad: string, ceil: boolean): StaticDim {
   if (!isNum(d)) return null;
-  const eff = dil * (k - 1) + 1;
-  let size: number;
+  let padTotal: number;
+  let padHead: number;
   switch (autoPad) {
     case 'SAME_UPPER': case 'SAME_LOWER': {
-      // onnxruntime pads so that the output has ceil(d / s) positions for an undilated kernel.
-      const target = Math.ceil(d / s);
-      const padNeeded = Math.max(0, (target - 1) * s + k - d);
-      size = sized(d + padNeeded - dil * (k - 1) - 1, s, ceil) + 1;
+      padTotal = (Math.ceil(d / s) - 1) * s + k - d;
+      padHead = autoPad === 'SAME_LOWER' ? Math.floor((padTotal + 1) / 2) : Math.floor(padTotal / 2);
       break;
     }
-    case 'VALID':
-      size = sized(d - eff, s, ceil) + 1;
-      break;
-    case 'NOTSET': case '': {
-      size = sized(d + padB + padE - eff, s, ceil) + 1;
-      // A last window that would start in the end padding is dropped (ceil_mode only).
-      if (ceil && (size - 1) * s >= d + padB) size--;
-      break;
-    }
+    case 'VALID': padTotal = 0; padHead = 0; break;
+    case 'NOTSET': case '': padTotal = padB + padE; padHead = padB; break;
     default: ctx.fail(`unknown auto_pad "${autoPad}"`);
   }
-  if (size <= 0) ctx.fail(`window of ${eff} (kernel ${k}, dilation ${dil}) does not fit an input of ${d} with pads ${padB}+${padE}`);
+  const num = d + padTotal - dil * (k - 1) - 1;
+  let size = sized(num, s, ceil) + 1;
+  if (ceil && (size - 1) * s >= d + padHead) size--;
+  if (size <= 0) ctx.fail(`window of ${dil * (k - 1) + 1} (kernel ${k}, dilation ${dil}) does not fit an input of ${d} with pads ${padB}+${padE}`);
   return size;
 }
 
@@ -56,7 +54,7 @@ function sized(num: number, s: number, ceil: boolean): number {
   return ceil ? Math.ceil(num / s) : Math.floor(num / s);
 }
 
-const conv: Rule = (ctx) => {
+const conv: Rule = (ctx: RuleContext) => {
   const x = ctx.shape(0);
   const w = ctx.shape(1);
   if (x.length < 3) ctx.fail(`input must be [N, C, spatial...], got rank ${x.length}`);
@@ -64,7 +62,7 @@ const conv: Rule = (ctx) => {
   const group = ctx.node.attrInt('group', 1);
   const spatial = x.length - 2;
   const kernel = ctx.node.attrInts('kernel_shape') ?? w.slice(2).map((d) => {
-    if (!isNum(d)) throw new Error('kernel');
+    if (!isNum(d)) throw new UnknownShape('the weight has symbolic spatial dims and there is no kernel_shape');
     return d;
   });
   const win = windowAttrs(ctx, spatial, kernel);
@@ -90,7 +88,7 @@ const conv: Rule = (ctx) => {
   return [{ shape: out }];
 };
 
-const convTranspose: Rule = (ctx) => {
+const convTranspose: Rule = (ctx: RuleContext) => {
   const x = ctx.shape(0);
   const w = ctx.shape(1);
   if (x.length < 3) ctx.fail(`input must be [N, C, spatial...], got rank ${x.length}`);
@@ -99,7 +97,7 @@ const convTranspose: Rule = (ctx) => {
   const group = n.attrInt('group', 1);
   const spatial = x.length - 2;
   const kernel = n.attrInts('kernel_shape') ?? w.slice(2).map((d) => {
-    if (!isNum(d)) throw new Error('kernel');
+    if (!isNum(d)) throw new UnknownShape('the weight has symbolic spatial dims and there is no kernel_shape');
     return d;
   });
   const win = windowAttrs(ctx, spatial, kernel);
@@ -131,7 +129,7 @@ const convTranspose: Rule = (ctx) => {
 };
 
 function pool(ceilAllowed: boolean): Rule {
-  return (ctx) => {
+  return (ctx: RuleContext) => {
     const x = ctx.shape(0);
     if (x.length < 3) ctx.fail(`input must be [N, C, spatial...], got rank ${x.length}`);
     const spatial = x.length - 2;
@@ -149,13 +147,13 @@ function pool(ceilAllowed: boolean): Rule {
   };
 }
 
-const globalPool: Rule = (ctx) => {
+const globalPool: Rule = (ctx: RuleContext) => {
   const x = ctx.shape(0);
   if (x.length < 3) ctx.fail(`input must be [N, C, spatial...], got rank ${x.length}`);
   return [{ shape: [x[0]!, x[1]!, ...x.slice(2).map(() => 1)] }];
 };
 
-const gemm: Rule = (ctx) => {
+const gemm: Rule = (ctx: RuleContext) => {
   const a = ctx.shape(0);
   const b = ctx.shape(1);
   if (a.length !== 2 || b.length !== 2) ctx.fail(`A and B must be 2-D, got ranks ${a.length} and ${b.length}`);
@@ -190,7 +188,7 @@ export function matmulShape(ctx: RuleContext, a: Shape, b: Shape): Shape {
   return out;
 }
 
-const matmul: Rule = (ctx) => [{ shape: matmulShape(ctx, ctx.shape(0), ctx.shape(1)) }];
+const matmul: Rule = (ctx: RuleContext) => [{ shape: matmulShape(ctx, ctx.shape(0), ctx.shape(1)) }];
 
 function channelParams(ctx: RuleContext, from: number, to: number, c: StaticDim, what: string): void {
   for (let i = from; i <= to; i++) {
@@ -201,7 +199,7 @@ function channelParams(ctx: RuleContext, from: number, to: number, c: StaticDim,
   }
 }
 
-const batchNorm: Rule = (ctx) => {
+const batchNorm: Rule = (ctx: RuleContext) => {
   const x = ctx.shape(0);
   if (x.length < 2) ctx.fail(`input must have a channel axis, got rank ${x.length}`);
   const c = x[1]!;
@@ -212,14 +210,14 @@ const batchNorm: Rule = (ctx) => {
   return outs;
 };
 
-const instanceNorm: Rule = (ctx) => {
+const instanceNorm: Rule = (ctx: RuleContext) => {
   const x = ctx.shape(0);
   if (x.length < 3) ctx.fail(`input must be [N, C, spatial...], got rank ${x.length}`);
   channelParams(ctx, 1, 2, x[1]!, 'InstanceNormalization');
   return [{ shape: x }];
 };
 
-const layerNorm: Rule = (ctx) => {
+const layerNorm: Rule = (ctx: RuleContext) => {
   const x = ctx.shape(0);
   const axis = normAxis(ctx, ctx.node.attrInt('axis', -1), x.length);
   const stats = x.map((d, i) => (i < axis ? d : 1));
@@ -227,16 +225,16 @@ const layerNorm: Rule = (ctx) => {
   return [{ shape: x }, { shape: stats, elem: statElem }, { shape: stats, elem: statElem }];
 };
 
-const convInteger: Rule = (ctx) => conv(ctx).map((o) => ({ ...o, elem: DataType.INT32 }));
+const convInteger: Rule = (ctx: RuleContext) => conv(ctx).map((o) => ({ ...o, elem: DataType.INT32 }));
 
 /** QLinearConv reads x at 0 and w at 3: reuse the Conv rule on a remapped view. */
-const qlinearConv: Rule = (ctx) => {
+const qlinearConv: Rule = (ctx: RuleContext) => {
   const view: RuleContext = { ...ctx, has: (i) => ctx.has(i === 0 ? 0 : i === 1 ? 3 : i === 2 ? 8 : -1), shape: (i) => ctx.shape(i === 0 ? 0 : i === 1 ? 3 : 8) };
   return conv(view).map((o) => ({ ...o, elem: ctx.elem(7) }));
 };
 
-const qlinearMatMul: Rule = (ctx) => [{ shape: matmulShape(ctx, ctx.shape(0), ctx.shape(3)), elem: ctx.elem(7) }];
-const matmulInteger: Rule = (ctx) => [{ shape: matmulShape(ctx, ctx.shape(0), ctx.shape(1)), elem: DataType.INT32 }];
+const qlinearMatMul: Rule = (ctx: RuleContext) => [{ shape: matmulShape(ctx, ctx.shape(0), ctx.shape(3)), elem: ctx.elem(7) }];
+const matmulInteger: Rule = (ctx: RuleContext) => [{ shape: matmulShape(ctx, ctx.shape(0), ctx.shape(1)), elem: DataType.INT32 }];
 
 export const nnRules: Record<string, Rule> = {
   Conv: conv,

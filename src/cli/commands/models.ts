@@ -35,7 +35,7 @@ const listCommand: CommandModule<object, ListArgs> = {
     .example('$0 models list', 'names, summaries and default input shapes'),
   handler: (a) => {
     if (a.json) { printJson(MODEL_CATALOG); return; }
-    for (const m of MODEL_CATALOG) say(`${m.name.padEnd(12)} ${m.input.padEnd(22)} ${m.summary}`);
+    for (const m of MODEL_CATALOG) say(`${m.name.padEnd(12)} ${m.input.padEnd(14)} ${m.summary}`);
   },
 };
 

@@ -1,0 +1,133 @@
+/**
+ * Optimisers over tfjs variables, written out rather than taken from tf.train so that the
+ * update rules are exactly PyTorch's (and testable against hand-computed steps):
+ *
+ * SGD (momentum µ, dampening 0, weight decay λ):
+ *   g ← ∇ + λ·p;  v ← µ·v + g;  p ← p − lr·(nesterov ? g + µ·v : v)
+ * Adam (β1, β2, ε; weight decay λ added to the gradient, as torch.optim.Adam):
+ *   g ← ∇ + λ·p;  m ← β1·m + (1−β1)·g;  v ← β2·v + (1−β2)·g²;
+ *   p ← p − lr·(m/(1−β1ᵗ)) / (√(v/(1−β2ᵗ)) + ε)
+ * AdamW: as Adam without λ in g, then p ← p − lr·λ·p (decoupled, applied first).
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { CompilerError } from '../errors.js';
+
+export type OptimizerName = 'sgd' | 'adam' | 'adamw';
+export const OPTIMIZERS: readonly OptimizerName[] = ['sgd', 'adam', 'adamw'];
+
+export interface OptimizerOptions {
+  momentum?: number;
+  nesterov?: boolean;
+  beta1?: number;
+  beta2?: number;
+  epsilon?: number;
+  weightDecay?: number;
+  /**
+   * Which variables weight decay applies to. Default: tensors of rank ≥ 2 (conv and dense
+   * weights), not biases, BatchNorm scales/shifts or β vectors, the usual practice.
+   */
+  decay?: (v: tf.Variable) => boolean;
+}
+
+export interface Optimizer {
+  readonly name: OptimizerName;
+  /** Number of steps applied so far. */
+  readonly steps: number;
+  /** One update of every variable that has a gradient, at learning rate `lr`. */
+  apply(vars: readonly tf.Variable[], grads: ReadonlyMap<tf.Variable, tf.Tensor>, lr: number): void;
+  dispose(): void;
+}
+
+const defaultDecay = (v: tf.Variable) => v.rank >= 2;
+
+function slot(map: Map<tf.Variable, tf.Variable>, v: tf.Variable): tf.Variable {
+  let s = map.get(v);
+  if (!s) {
+    s = tf.variable(tf.zerosLike(v), false);
+    map.set(v, s);
+  }
+  return s;
+}
+
+class Sgd implements Optimizer {
+  readonly name = 'sgd' as const;
+  steps = 0;
+  readonly #v = new Map<tf.Variable, tf.Variable>();
+  constructor(readonly o: Required<Pick<OptimizerOptions, 'momentum' | 'nesterov' | 'weightDecay'>> & { decay: (v: tf.Variable) => boolean }) {}
+  apply(vars: readonly tf.Variable[], grads: ReadonlyMap<tf.Variable, tf.Tensor>, lr: number): void {
+    const { momentum: mu, nesterov, weightDecay: wd } = this.o;
+    tf.tidy(() => {
+      for (const p of vars) {
+        const g0 = grads.get(p);
+        if (!g0) continue;
+        const g = wd !== 0 && this.o.decay(p) ? tf.add(g0, tf.mul(p, wd)) : g0;
+        let step: tf.Tensor = g;
+        if (mu !== 0) {
+          const v = slot(this.#v, p);
+          // torch: the first step sets v = g (no µ·0 term); the same as zeros-init here.
+          const nv = tf.add(tf.mul(v, mu), g);
+          v.assign(nv);
+          step = nesterov ? tf.add(g, tf.mul(nv, mu)) : nv;
+        }
+        p.assign(tf.sub(p, tf.mul(step, lr)));
+      }
+    });
+    this.steps++;
+  }
+  dispose(): void { for (const v of this.#v.values()) v.dispose(); this.#v.clear(); }
+}
+
+class Adam implements Optimizer {
+  steps = 0;
+  readonly #m = new Map<tf.Variable, tf.Variable>();
+  readonly #v = new Map<tf.Variable, tf.Variable>();
+  constructor(readonly name: 'adam' | 'adamw', readonly o: Required<Pick<OptimizerOptions, 'beta1' | 'beta2' | 'epsilon' | 'weightDecay'>> & { decay: (v: tf.Variable) => boolean }) {}
+  apply(vars: readonly tf.Variable[], grads: ReadonlyMap<tf.Variable, tf.Tensor>, lr: number): void {
+    const { beta1: b1, beta2: b2, epsilon: eps, weightDecay: wd } = this.o;
+    const t = this.steps + 1;
+    const c1 = 1 - b1 ** t;
+    const c2 = 1 - b2 ** t;
+    tf.tidy(() => {
+      for (const p of vars) {
+        const g0 = grads.get(p);
+        if (!g0) continue;
+        const decays = wd !== 0 && this.o.decay(p);
+        const g = decays && this.name === 'adam' ? tf.add(g0, tf.mul(p, wd)) : g0;
+        const m = slot(this.#m, p);
+        const v = slot(this.#v, p);
+        const nm = tf.add(tf.mul(m, b1), tf.mul(g, 1 - b1));
+        const nv = tf.add(tf.mul(v, b2), tf.mul(tf.square(g), 1 - b2));
+        m.assign(nm);
+        v.assign(nv);
+        const base = decays && this.name === 'adamw' ? tf.mul(p, 1 - lr * wd) : p;
+        const upd = tf.div(tf.div(nm, c1), tf.add(tf.sqrt(tf.div(nv, c2)), eps));
+        p.assign(tf.sub(base, tf.mul(upd, lr)));
+      }
+    });
+    this.steps++;
+  }
+  dispose(): void {
+    for (const v of [...this.#m.values(), ...this.#v.values()]) v.dispose();
+    this.#m.clear();
+    this.#v.clear();
+  }
+}
+
+/** Creates an optimiser. @throws INVALID_OPTION */
+export function createOptimizer(name: string, opts: OptimizerOptions = {}): Optimizer {
+  const wd = opts.weightDecay ?? 0;
+  if (!(wd >= 0)) throw new CompilerError('INVALID_OPTION', `weight decay must be ≥ 0, not ${wd}`);
+  const decay = opts.decay ?? defaultDecay;
+  switch (name) {
+    case 'sgd': {
+      const momentum = opts.momentum ?? 0.9;
+      if (!(momentum >= 0 && momentum < 1)) throw new CompilerError('INVALID_OPTION', `momentum must be in [0, 1), not ${momentum}`);
+      return new Sgd({ momentum, nesterov: opts.nesterov ?? false, weightDecay: wd, decay });
+    }
+    case 'adam':
+    case 'adamw':
+      return new Adam(name, { beta1: opts.beta1 ?? 0.9, beta2: opts.beta2 ?? 0.999, epsilon: opts.epsilon ?? 1e-8, weightDecay: wd, decay });
+    default:
+      throw new CompilerError('INVALID_OPTION', `unknown optimizer "${name}"`, { hint: `use one of ${OPTIMIZERS.join(', ')}` });
+  }
+}
