@@ -59,6 +59,8 @@ export interface CostReport { total: Cost; nodes: NodeCost[] }
 export interface CostOptions {
   /** Value of every symbolic dim (the batch), default 1. */
   batch?: number;
+  /** The caller has just run inferShapes on this model: skip re-inferring. */
+  inferred?: boolean;
 }
 
 /** Ops whose listed input slots are never parameters. */
@@ -104,7 +106,7 @@ export function isParamInput(n: Node, i: number): boolean {
 export function computeCost(model: Model, opts: CostOptions = {}): CostReport {
   const batch = opts.batch ?? 1;
   if (!Number.isInteger(batch) || batch < 1) throw new CompilerError('INVALID_OPTION', `batch must be a positive integer; got ${batch}`, { where: 'batch' });
-  inferShapes(model);
+  if (!opts.inferred) inferShapes(model);
   const counted = new Set<Value>();
   const total: Cost = { macs: 0, flops: 0, params: 0, weightBytes: 0, activationBytes: 0 };
   const nodes: NodeCost[] = [];

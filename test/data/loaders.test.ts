@@ -133,23 +133,23 @@ test('batches: seeded shuffle is a permutation, repeatable, dropLast; normalisat
 test('idx: raw and gzip give the same samples; HWC colour is transposed to CHW; the streaming path reads the same', () => {
   const dir = tempDir();
   const n = 5;
-  const img = new Uint8Array(n * 3 * 4 * 2);
+  const img = new Uint8Array(n * 3 * 5 * 2);
   for (let i = 0; i < img.length; i++) img[i] = (i * 37) % 256;
   const lab = Uint8Array.from([0, 1, 2, 1, 0]);
-  writeFileSync(join(dir, 'x.idx'), idx([n, 4, 2, 3], img));
-  writeFileSync(join(dir, 'x.idx.gz'), gzipSync(idx([n, 4, 2, 3], img)));
+  writeFileSync(join(dir, 'x.idx'), idx([n, 5, 2, 3], img));
+  writeFileSync(join(dir, 'x.idx.gz'), gzipSync(idx([n, 5, 2, 3], img)));
   writeFileSync(join(dir, 'y.idx'), idx([n], lab));
   const raw = loadDataset(`idx:${join(dir, 'x.idx')},${join(dir, 'y.idx')}`, { split: 'all' });
   const gz = loadDataset(`idx:${join(dir, 'x.idx.gz')},${join(dir, 'y.idx')}`, { split: 'all' });
   const disk = loadDataset(`idx:${join(dir, 'x.idx')},${join(dir, 'y.idx')}`, { split: 'all', maxInMemoryBytes: 16 });
-  assert.deepEqual(raw.inputShape, [3, 4, 2]);
+  assert.deepEqual(raw.inputShape, [3, 5, 2]);
   assert.equal(raw.numClasses, 3);
   const a = all(raw);
   assert.deepEqual([...all(gz).x], [...a.x]);
   assert.deepEqual([...all(disk, 2, { shuffle: true, seed: 1 }).x].sort(), [...a.x].sort());
-  // sample 2, channel c, row y, col x  ==  file byte at ((2*4 + y)*2 + x)*3 + c
-  for (let c = 0; c < 3; c++) for (let y = 0; y < 4; y++) for (let x = 0; x < 2; x++) {
-    assert.equal(a.x[2 * 24 + c * 8 + y * 2 + x], Math.fround(img[2 * 24 + (y * 2 + x) * 3 + c]! / 255));
+  // sample 2, channel c, row y, col x  ==  file byte at 2*30 + (y*2 + x)*3 + c
+  for (let c = 0; c < 3; c++) for (let y = 0; y < 5; y++) for (let x = 0; x < 2; x++) {
+    assert.equal(a.x[2 * 30 + c * 10 + y * 2 + x], Math.fround(img[2 * 30 + (y * 2 + x) * 3 + c]! / 255));
   }
   assert.deepEqual([...a.y], [0, 1, 2, 1, 0]);
   // four files: explicit train and test
@@ -258,7 +258,10 @@ test('augmentation: flip mirrors exactly, crop shifts with zero fill, nothing is
       assert.ok(ok);
     }
   }
-  assert.equal(code(() => loadDataset('digits', { shape: [64], augment: { flip: true } })), 'INVALID_OPTION');
+  // vectors have no left and right
+  writeFileSync(join(dir, 'v.npy'), encodeNpy([n, 16], new Float32Array(n * 16)));
+  writeFileSync(join(dir, 'vy.npy'), encodeNpy([n], new Int32Array(n)));
+  assert.equal(code(() => loadDataset(`npy:${join(dir, 'v.npy')},${join(dir, 'vy.npy')}`, { augment: { flip: true } })), 'INVALID_OPTION');
 });
 
 test('named errors: corrupt files, label/image count mismatch, shape mismatch, bad spec, missing file', () => {

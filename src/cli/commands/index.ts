@@ -2,9 +2,11 @@
 import type { CommandModule } from 'yargs';
 import { passesCommand, transformCommand } from './transform.js';
 import { modelsCommand } from './models.js';
+import { inspectCommand } from './inspect.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export const commands: CommandModule<any, any>[] = [
+  inspectCommand,
   transformCommand,
   passesCommand,
   modelsCommand,

@@ -1,0 +1,55 @@
+/**
+ * `sculpt diff <a> <b>`: which layers changed between two models (an original and its
+ * compressed version), as text for terminals and code review, JSON for pipelines, or one
+ * self-contained HTML page with charts (and validate's numbers with --validation).
+ */
+import type { CommandModule } from 'yargs';
+import { readModel } from '../../serde/read.js';
+import { diffModels } from '../../report/diff.js';
+import { renderDiffText } from '../../report/text.js';
+import { renderDiffJson } from '../../report/json.js';
+import { renderDiffHtml } from '../../report/html.js';
+import { writeReportFile } from '../../report/write.js';
+import { readValidationReport } from '../../validate/validate.js';
+
+interface DiffArgs {
+  a: string;
+  b: string;
+  format?: 'text' | 'json' | 'html';
+  json: boolean;
+  output?: string;
+  validation?: string;
+  all: boolean;
+  title?: string;
+}
+
+export const diffCommand: CommandModule<object, DiffArgs> = {
+  command: 'diff <a> <b>',
+  describe: 'compare two models layer by layer: channels, kernels/groups, params and MACs; added, removed and replaced nodes',
+  builder: (y) => y
+    .positional('a', { type: 'string', demandOption: true, describe: 'the original model (.onnx)' })
+    .positional('b', { type: 'string', demandOption: true, describe: 'the changed model (.onnx)' })
+    .option('format', { alias: 'f', choices: ['text', 'json', 'html'] as const, describe: 'text (default; fits 100 columns), json (docs/diff-schema.md) or html (one self-contained page)' })
+    .option('json', { type: 'boolean', default: false, describe: 'same as --format json' })
+    .option('output', { alias: 'o', type: 'string', describe: 'write to this file (atomically) instead of stdout' })
+    .option('validation', { type: 'string', describe: 'a `sculpt validate --json` report of b against a: its accuracy/latency go into the HTML page' })
+    .option('all', { type: 'boolean', default: false, describe: 'text: also list unchanged nodes without weights' })
+    .option('title', { type: 'string', describe: 'html: page title' })
+    .example('$0 diff resnet20.onnx pruned.onnx', 'per-layer table for a terminal')
+    .example('$0 diff resnet20.onnx pruned.onnx --json > diff.json', 'for a pipeline (schemaVersion 1)')
+    .example('$0 validate pruned.onnx --baseline resnet20.onnx --data mnist --latency --json > v.json && $0 diff resnet20.onnx pruned.onnx -f html --validation v.json -o report.html', 'an HTML review page with accuracy and latency'),
+  handler: (a) => {
+    const format = a.format ?? (a.json ? 'json' : 'text');
+    const ma = readModel(a.a);
+    const mb = readModel(a.b);
+    const d = diffModels(ma, mb, { labelA: a.a, labelB: a.b });
+    const validation = a.validation ? readValidationReport(a.validation) : undefined;
+    const text = format === 'json' ? renderDiffJson(d)
+      : format === 'html' ? renderDiffHtml(d, { validation, title: a.title })
+        : renderDiffText(d, { all: a.all });
+    if (a.output) {
+      writeReportFile(a.output, text, [a.a, a.b, ...(a.validation ? [a.validation] : [])]);
+      process.stderr.write(`wrote ${a.output}\n`);
+    } else process.stdout.write(text);
+  },
+};

@@ -1,0 +1,401 @@
+/**
+ * Gradient functions for the tfjs kernels the executor and the losses use.
+ *
+ * `@tensorflow/tfjs-core` ships its gradient table only inside the `@tensorflow/tfjs` union
+ * package (its own `register_all_gradients` module is extension-less ESM that Node cannot
+ * load), so with core + backends alone `tf.grad` knows no kernel at all. These are our own,
+ * each checked against finite differences in test/train/grad-*.test.ts. A gradient that is
+ * already registered (e.g. by `@tensorflow/tfjs`, which `tfjs-node` brings) is left alone,
+ * except for the pooling ones, whose padding handling is what this project relies on.
+ *
+ * Every function returns float32 gradients of exactly the input's shape: broadcasting
+ * binary ops sum over the broadcast axes (`unbroadcast`).
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import type { GradConfig, NamedAttrMap, Tensor } from '@tensorflow/tfjs-core';
+
+type Grads = Record<string, () => Tensor>;
+type GradFn = (dy: Tensor, saved: Tensor[], attrs: NamedAttrMap) => Grads | (() => Tensor)[];
+
+/** Sums `dy` over the axes along which an input of `shape` was broadcast. */
+export function unbroadcast(dy: Tensor, shape: readonly number[]): Tensor {
+  const axes = tf.broadcast_util.getReductionAxes([...shape], dy.shape);
+  const r = axes.length > 0 ? tf.sum(dy, axes) : dy;
+  return tf.reshape(r, [...shape]);
+}
+
+function f32(t: Tensor): Tensor { return t.dtype === 'float32' ? t : tf.cast(t, 'float32'); }
+
+function axesOf(axis: unknown, shape: number[]): number[] {
+  return tf.util.parseAxisParam((axis ?? null) as number | number[], shape);
+}
+
+/** dy of a reduction, broadcast back to the input's shape (keepDims or not). */
+function expandReduced(dy: Tensor, xShape: number[], axes: number[]): Tensor {
+  const kept = xShape.map((d, i) => (axes.includes(i) ? 1 : d));
+  return tf.reshape(dy, kept);
+}
+
+function unaryFromX(fn: (x: Tensor, dy: Tensor) => Tensor): { inputsToSave: string[]; gradFunc: GradFn } {
+  return { inputsToSave: ['x'], gradFunc: (dy, [x]) => ({ x: () => fn(x!, dy) }) };
+}
+
+function unaryFromY(fn: (y: Tensor, dy: Tensor) => Tensor): { outputsToSave: boolean[]; gradFunc: GradFn } {
+  return { outputsToSave: [true], gradFunc: (dy, [y]) => ({ x: () => fn(y!, dy) }) };
+}
+
+function zeroGrad(names: string[]): { inputsToSave: string[]; gradFunc: GradFn } {
+  return {
+    inputsToSave: names,
+    gradFunc: (_dy, saved) => Object.fromEntries(names.map((n, i) => [n, () => tf.zeros(saved[i]!.shape, 'float32')])),
+  };
+}
+
+const binaryInputs = ['a', 'b'];
+
+const CONFIGS: Record<string, Omit<GradConfig, 'kernelName' | 'gradFunc'> & { gradFunc: GradFn }> = {
+  // --- elementwise binary ------------------------------------------------------------
+  Add: { inputsToSave: binaryInputs, gradFunc: (dy, [a, b]) => ({ a: () => unbroadcast(dy, a!.shape), b: () => unbroadcast(dy, b!.shape) }) },
+  Sub: { inputsToSave: binaryInputs, gradFunc: (dy, [a, b]) => ({ a: () => unbroadcast(dy, a!.shape), b: () => tf.neg(unbroadcast(dy, b!.shape)) }) },
+  Multiply: {
+    inputsToSave: binaryInputs,
+    gradFunc: (dy, [a, b]) => ({ a: () => unbroadcast(tf.mul(dy, f32(b!)), a!.shape), b: () => unbroadcast(tf.mul(dy, f32(a!)), b!.shape) }),
+  },
+  RealDiv: {
+    inputsToSave: binaryInputs,
+    gradFunc: (dy, [a, b]) => ({
+      a: () => unbroadcast(tf.div(dy, f32(b!)), a!.shape),
+      b: () => unbroadcast(tf.neg(tf.div(tf.mul(dy, f32(a!)), tf.square(f32(b!)))), b!.shape),
+    }),
+  },
+  Maximum: {
+    inputsToSave: binaryInputs,
+    gradFunc: (dy, [a, b]) => ({
+      a: () => unbroadcast(tf.mul(dy, f32(tf.greaterEqual(a!, b!))), a!.shape),
+      b: () => unbroadcast(tf.mul(dy, f32(tf.less(a!, b!))), b!.shape),
+    }),
+  },
+  Minimum: {
+    inputsToSave: binaryInputs,
+    gradFunc: (dy, [a, b]) => ({
+      a: () => unbroadcast(tf.mul(dy, f32(tf.lessEqual(a!, b!))), a!.shape),
+      b: () => unbroadcast(tf.mul(dy, f32(tf.greater(a!, b!))), b!.shape),
+    }),
+  },
+  Pow: {
+    inputsToSave: binaryInputs,
+    outputsToSave: [true],
+    gradFunc: (dy, [a, b, y]) => ({
+      a: () => unbroadcast(tf.mul(dy, tf.mul(f32(b!), tf.pow(f32(a!), tf.sub(f32(b!), 1)))), a!.shape),
+      b: () => {
+        const positive = tf.greater(a!, 0);
+        const logA = tf.where(positive, tf.log(f32(a!)), tf.zerosLike(f32(a!)));
+        return unbroadcast(tf.mul(dy, tf.mul(f32(y!), logA)), b!.shape);
+      },
+    }),
+  },
+  SquaredDifference: {
+    inputsToSave: binaryInputs,
+    gradFunc: (dy, [a, b]) => {
+      const two = tf.scalar(2);
+      return {
+        a: () => unbroadcast(tf.mul(dy, tf.mul(two, tf.sub(a!, b!))), a!.shape),
+        b: () => unbroadcast(tf.mul(dy, tf.mul(two, tf.sub(b!, a!))), b!.shape),
+      };
+    },
+  },
+  AddN: { saveAllInputs: true, gradFunc: (dy, saved) => saved.map(() => () => tf.clone(dy)) },
+
+  // --- elementwise unary -------------------------------------------------------------
+  Neg: { gradFunc: (dy) => ({ x: () => tf.neg(dy) }) },
+  Abs: unaryFromX((x, dy) => tf.mul(dy, tf.sign(f32(x)))),
+  Exp: unaryFromY((y, dy) => tf.mul(dy, y)),
+  Log: unaryFromX((x, dy) => tf.div(dy, f32(x))),
+  Log1p: unaryFromX((x, dy) => tf.div(dy, tf.add(f32(x), 1))),
+  Sqrt: unaryFromX((x, dy) => tf.div(dy, tf.mul(tf.sqrt(f32(x)), 2))),
+  Rsqrt: unaryFromX((x, dy) => tf.div(dy, tf.mul(tf.pow(f32(x), 1.5), -2))),
+  Reciprocal: unaryFromX((x, dy) => tf.div(dy, tf.neg(tf.square(f32(x))))),
+  Square: unaryFromX((x, dy) => tf.mul(dy, tf.mul(f32(x), 2))),
+  Relu: unaryFromX((x, dy) => tf.mul(dy, f32(tf.greater(x, 0)))),
+  Relu6: unaryFromX((x, dy) => tf.mul(dy, f32(tf.logicalAnd(tf.greater(x, 0), tf.lessEqual(x, 6))))),
+  LeakyRelu: {
+    inputsToSave: ['x'],
+    gradFunc: (dy, [x], attrs) => ({ x: () => tf.mul(dy, tf.where(tf.greater(x!, 0), tf.onesLike(dy), tf.fill(dy.shape, attrs.alpha as number))) }),
+  },
+  Prelu: {
+    inputsToSave: ['x', 'alpha'],
+    gradFunc: (dy, [x, alpha]) => {
+      const pos = tf.greater(x!, 0);
+      return {
+        x: () => tf.where(pos, dy, tf.mul(dy, alpha!)),
+        alpha: () => unbroadcast(tf.where(pos, tf.zerosLike(dy), tf.mul(dy, x!)), alpha!.shape),
+      };
+    },
+  },
+  Elu: { outputsToSave: [true], gradFunc: (dy, [y]) => ({ x: () => tf.engine().runKernel('EluGrad', { dy, y: y! }) as Tensor }) },
+  Selu: unaryFromX((x, dy) => {
+    const scale = 1.0507009873554804934193349852946;
+    const alpha = 1.6732632423543772848170429916717;
+    return tf.mul(dy, tf.where(tf.greater(x, 0), tf.fill(x.shape, scale), tf.mul(tf.exp(f32(x)), scale * alpha)));
+  }),
+  Sigmoid: unaryFromY((y, dy) => tf.mul(dy, tf.mul(y, tf.sub(1, y)))),
+  Tanh: unaryFromY((y, dy) => tf.mul(dy, tf.sub(1, tf.square(y)))),
+  Softplus: unaryFromX((x, dy) => tf.mul(dy, tf.sigmoid(x))),
+  Erf: unaryFromX((x, dy) => tf.mul(dy, tf.mul(tf.exp(tf.neg(tf.square(f32(x)))), 2 / Math.sqrt(Math.PI)))),
+  Sin: unaryFromX((x, dy) => tf.mul(dy, tf.cos(f32(x)))),
+  Cos: unaryFromX((x, dy) => tf.neg(tf.mul(dy, tf.sin(f32(x))))),
+  ClipByValue: {
+    inputsToSave: ['x'],
+    gradFunc: (dy, [x], attrs) => ({
+      x: () => tf.mul(dy, f32(tf.logicalAnd(tf.greaterEqual(x!, attrs.clipValueMin as number), tf.lessEqual(x!, attrs.clipValueMax as number)))),
+    }),
+  },
+  Softmax: {
+    outputsToSave: [true],
+    gradFunc: (dy, [y], attrs) => {
+      const dim = axesOf(attrs.dim, y!.shape);
+      return { logits: () => tf.mul(y!, tf.sub(dy, tf.sum(tf.mul(dy, y!), dim, true))) };
+    },
+  },
+  Cast: { gradFunc: (dy) => ({ x: () => tf.clone(dy) }) },
+  Identity: { gradFunc: (dy) => ({ x: () => tf.clone(dy) }) },
+
+  // Piecewise-constant and comparison kernels: zero gradient, so a loss that reads a mask
+  // made from a trainable value still differentiates.
+  Floor: zeroGrad(['x']),
+  Ceil: zeroGrad(['x']),
+  Round: zeroGrad(['x']),
+  Sign: zeroGrad(['x']),
+  Step: zeroGrad(['x']),
+  Equal: zeroGrad(binaryInputs),
+  NotEqual: zeroGrad(binaryInputs),
+  Greater: zeroGrad(binaryInputs),
+  GreaterEqual: zeroGrad(binaryInputs),
+  Less: zeroGrad(binaryInputs),
+  LessEqual: zeroGrad(binaryInputs),
+  FloorDiv: zeroGrad(binaryInputs),
+  ArgMax: zeroGrad(['x']),
+  ArgMin: zeroGrad(['x']),
+  Select: {
+    inputsToSave: ['condition'],
+    gradFunc: (dy, [cond]) => ({
+      condition: () => tf.zeros(cond!.shape, 'float32'),
+      t: () => tf.mul(dy, f32(cond!)),
+      e: () => tf.mul(dy, f32(tf.logicalNot(cond!))),
+    }),
+  },
+
+  // --- reductions ------------------------------------------------------------------
+  Sum: {
+    inputsToSave: ['x'],
+    gradFunc: (dy, [x], attrs) => {
+      const axes = axesOf(attrs.axis, x!.shape);
+      return { x: () => tf.mul(expandReduced(dy, x!.shape, axes), tf.ones(x!.shape)) };
+    },
+  },
+  Mean: {
+    inputsToSave: ['x'],
+    gradFunc: (dy, [x], attrs) => {
+      const axes = axesOf(attrs.axis, x!.shape);
+      const count = axes.reduce((n, a) => n * x!.shape[a]!, 1);
+      return { x: () => tf.div(tf.mul(expandReduced(dy, x!.shape, axes), tf.ones(x!.shape)), count) };
+    },
+  },
+  Max: minMaxGrad('reductionIndices'),
+  Min: minMaxGrad('axis'),
+  Prod: {
+    inputsToSave: ['x'],
+    outputsToSave: [true],
+    gradFunc: (dy, [x, y], attrs) => {
+      // Exact for inputs without zeros; the trainer never multiplies trainable values this way.
+      const axes = axesOf(attrs.axis, x!.shape);
+      return { x: () => tf.div(tf.mul(expandReduced(dy, x!.shape, axes), expandReduced(y!, x!.shape, axes)), x!) };
+    },
+  },
+
+  // --- layout --------------------------------------------------------------------
+  Reshape: { inputsToSave: ['x'], gradFunc: (dy, [x]) => ({ x: () => tf.reshape(dy, x!.shape) }) },
+  ExpandDims: { inputsToSave: ['input'], gradFunc: (dy, [x]) => ({ input: () => tf.reshape(dy, x!.shape) }) },
+  Transpose: {
+    gradFunc: (dy, _s, attrs) => ({ x: () => tf.transpose(dy, tf.backend_util.getUndoAxesPermutation(attrs.perm as number[])) }),
+  },
+  Concat: {
+    saveAllInputs: true,
+    gradFunc: (dy, saved, attrs) => {
+      const axis = axesOf(attrs.axis, saved[0]!.shape)[0]!;
+      const sizes = saved.map((t) => t.shape[axis]!);
+      const parts = tf.split(dy, sizes, axis);
+      return parts.map((p) => () => p);
+    },
+  },
+  SplitV: {
+    gradFunc: (dy, _s, attrs) => {
+      const dys = dy as unknown as Tensor[];
+      return { x: () => tf.concat(dys, axesOf(attrs.axis, dys[0]!.shape)[0]!) };
+    },
+  },
+  Pack: {
+    saveAllInputs: true,
+    gradFunc: (dy, saved, attrs) => tf.unstack(dy, attrs.axis as number).map((t) => () => t),
+  },
+  Unpack: {
+    gradFunc: (dy, _s, attrs) => ({ value: () => tf.stack(dy as unknown as Tensor[], attrs.axis as number) }),
+  },
+  Slice: {
+    inputsToSave: ['x'],
+    gradFunc: (dy, [x], attrs) => {
+      const [begin, size] = tf.slice_util.parseSliceParams(x!, attrs.begin as number | number[], attrs.size as number | number[]);
+      const paddings = x!.shape.map((d, i) => [begin[i]!, d - begin[i]! - size[i]!] as [number, number]);
+      return { x: () => tf.pad(dy, paddings) };
+    },
+  },
+  PadV2: {
+    inputsToSave: ['x'],
+    gradFunc: (dy, [x], attrs) => {
+      const begin = (attrs.paddings as [number, number][]).map((p) => p[0]);
+      return { x: () => tf.slice(dy, begin, x!.shape) };
+    },
+  },
+  Reverse: {
+    gradFunc: (dy, _s, attrs) => ({ x: () => tf.reverse(dy, axesOf(attrs.dims, dy.shape)) }),
+  },
+  Tile: {
+    inputsToSave: ['x'],
+    gradFunc: (dy, [x], attrs) => {
+      // dy viewed as [r0, x0, r1, x1, ...]: summing the r axes undoes the tiling.
+      const reps = attrs.reps as number[];
+      const shape = x!.shape;
+      const split: number[] = [];
+      shape.forEach((d, i) => split.push(reps[i]!, d));
+      const repAxes = shape.map((_, i) => 2 * i);
+      return { x: () => tf.reshape(tf.sum(tf.reshape(dy, split), repAxes), shape) };
+    },
+  },
+  GatherV2: {
+    inputsToSave: ['x', 'indices'],
+    gradFunc: (dy, [x, indices], attrs) => {
+      if ((attrs.batchDims as number | undefined) && (attrs.batchDims as number) !== 0) {
+        throw new Error('gradient of gather with batchDims > 0 is not implemented');
+      }
+      const axis = axesOf(attrs.axis, x!.shape)[0]!;
+      return {
+        x: () => {
+          const shape = x!.shape;
+          const outer = shape.slice(0, axis);
+          const inner = shape.slice(axis + 1);
+          const n = indices!.size;
+          const values = tf.reshape(dy, [...outer, n, ...inner]);
+          const perm = [outer.length, ...outer.map((_, i) => i), ...inner.map((_, i) => outer.length + 1 + i)];
+          const moved = tf.transpose(values, perm);
+          const summed = tf.unsortedSegmentSum(moved, tf.reshape(tf.cast(indices!, 'int32'), [n]), shape[axis]!);
+          return tf.transpose(summed, tf.backend_util.getUndoAxesPermutation(perm));
+        },
+        indices: () => tf.zeros(indices!.shape, 'float32'),
+      };
+    },
+  },
+
+  // --- matmul and conv -------------------------------------------------------------
+  BatchMatMul: {
+    inputsToSave: binaryInputs,
+    gradFunc: (dy, [a, b], attrs) => {
+      const ta = attrs.transposeA as boolean;
+      const tb = attrs.transposeB as boolean;
+      let da: () => Tensor;
+      let db: () => Tensor;
+      if (!ta && !tb) { da = () => tf.matMul(dy, b!, false, true); db = () => tf.matMul(a!, dy, true, false); }
+      else if (!ta && tb) { da = () => tf.matMul(dy, b!, false, false); db = () => tf.matMul(dy, a!, true, false); }
+      else if (ta && !tb) { da = () => tf.matMul(b!, dy, false, true); db = () => tf.matMul(a!, dy, false, false); }
+      else { da = () => tf.matMul(b!, dy, true, true); db = () => tf.matMul(dy, a!, true, true); }
+      return { a: () => unbroadcast(da(), a!.shape), b: () => unbroadcast(db(), b!.shape) };
+    },
+  },
+  Conv2D: {
+    inputsToSave: ['x', 'filter'],
+    gradFunc: (dy, [x, filter], attrs) => {
+      assertUnitDilation('Conv2D', attrs.dilations);
+      const { strides, pad, dataFormat, dimRoundingMode } = attrs;
+      return {
+        x: () => tf.engine().runKernel('Conv2DBackpropInput', { dy, filter: filter! }, { strides, pad, dataFormat, dimRoundingMode, inputShape: x!.shape }) as Tensor,
+        filter: () => tf.engine().runKernel('Conv2DBackpropFilter', { x: x!, dy }, { strides, pad, dataFormat, dimRoundingMode, filterShape: filter!.shape }) as Tensor,
+      };
+    },
+  },
+  Conv2DBackpropInput: {
+    inputsToSave: ['dy', 'filter'],
+    gradFunc: (ddx, [dy, filter], attrs) => {
+      const { strides, pad, dataFormat, dimRoundingMode } = attrs;
+      return {
+        dy: () => tf.engine().runKernel('Conv2D', { x: ddx, filter: filter! }, { strides, pad, dataFormat, dilations: 1, dimRoundingMode }) as Tensor,
+        filter: () => tf.engine().runKernel('Conv2DBackpropFilter', { x: ddx, dy: dy! }, { strides, pad, dataFormat, dimRoundingMode, filterShape: filter!.shape }) as Tensor,
+      };
+    },
+  },
+  DepthwiseConv2dNative: {
+    inputsToSave: ['x', 'filter'],
+    gradFunc: (dy, [x, filter], attrs) => {
+      const { strides, pad, dilations, dimRoundingMode } = attrs;
+      return {
+        x: () => tf.engine().runKernel('DepthwiseConv2dNativeBackpropInput', { dy, filter: filter! }, { strides, pad, dilations: dilations ?? 1, dimRoundingMode, inputShape: x!.shape }) as Tensor,
+        filter: () => tf.engine().runKernel('DepthwiseConv2dNativeBackpropFilter', { x: x!, dy }, { strides, pad, dilations: dilations ?? 1, dimRoundingMode, filterShape: filter!.shape }) as Tensor,
+      };
+    },
+  },
+
+  // --- pooling: the kernels behind these are ours on cpu/wasm (pool.ts) -------------
+  MaxPool: {
+    inputsToSave: ['x'],
+    outputsToSave: [true],
+    gradFunc: (dy, [x, y], attrs) => ({
+      x: () => tf.engine().runKernel('MaxPoolGrad', { dy, input: x!, output: y! }, { filterSize: attrs.filterSize, strides: attrs.strides, pad: attrs.pad, dimRoundingMode: attrs.dimRoundingMode }) as Tensor,
+    }),
+  },
+  AvgPool: {
+    inputsToSave: ['x'],
+    gradFunc: (dy, [x], attrs) => ({
+      x: () => tf.engine().runKernel('AvgPoolGrad', { dy, input: x! }, { filterSize: attrs.filterSize, strides: attrs.strides, pad: attrs.pad, dimRoundingMode: attrs.dimRoundingMode }) as Tensor,
+    }),
+  },
+};
+
+function minMaxGrad(axisAttr: string): { inputsToSave: string[]; outputsToSave: boolean[]; gradFunc: GradFn } {
+  return {
+    inputsToSave: ['x'],
+    outputsToSave: [true],
+    gradFunc: (dy, [x, y], attrs) => {
+      const axes = axesOf(attrs[axisAttr], x!.shape);
+      return {
+        x: () => {
+          const yk = expandReduced(y!, x!.shape, axes);
+          return tf.mul(expandReduced(dy, x!.shape, axes), f32(tf.equal(x!, yk)));
+        },
+      };
+    },
+  };
+}
+
+function assertUnitDilation(kernel: string, d: unknown): void {
+  const ds = Array.isArray(d) ? d : [d ?? 1, d ?? 1];
+  if (ds.some((v) => v !== 1)) throw new Error(`gradient of ${kernel} with dilations ${ds.join('x')} is not implemented (the executor dilates the filter instead)`);
+}
+
+/** Kernels whose gradient we always install, even over an existing one. */
+const ALWAYS = new Set(['MaxPool', 'AvgPool']);
+
+let registered = false;
+
+/** Registers the gradient table (idempotent). Returns the kernel names it installed. */
+export function registerGradients(): string[] {
+  if (registered) return [];
+  registered = true;
+  const installed: string[] = [];
+  for (const [kernelName, cfg] of Object.entries(CONFIGS)) {
+    if (!ALWAYS.has(kernelName) && tf.getGradient(kernelName) !== undefined) continue;
+    tf.registerGradient({ kernelName, ...cfg } as unknown as GradConfig);
+    installed.push(kernelName);
+  }
+  return installed;
+}
+
+/** Kernel names this table covers. */
+export const GRADIENT_KERNELS: readonly string[] = Object.keys(CONFIGS);
