@@ -4,18 +4,31 @@
  * Exit codes: 0 success, 1 error (a CompilerError, printed with its code), 2 usage error,
  * 3 a quality gate failed (validate).
  */
-import yargs from 'yargs';
-import { hideBin } from 'yargs/helpers';
+import { createRequire } from 'node:module';
+import type yargsType from 'yargs';
 import { formatError, isCompilerError } from '../errors.js';
 import { commands } from './commands/index.js';
 import { EXIT } from './exit.js';
+
+// yargs' ESM build lays help out with a wrapper that splits words mid-way; its CommonJS
+// build uses wrap-ansi and breaks lines between words.
+const require = createRequire(import.meta.url);
+const yargs = require('yargs') as typeof yargsType;
+const hideBin = (argv: string[]) => argv.slice(2);
 
 class UsageError extends Error {}
 
 export async function main(argv: string[]): Promise<number> {
   const parser = yargs(argv)
     .scriptName('sculpt')
-    .usage('sculpt <command> [options]\n\nCompress ONNX models: TissueNet units, one-step pruning-recovery, GWCS channel search.\nEvery command takes --help; data-producing commands take --json.')
+    .usage([
+      'sculpt <command> [options]',
+      '',
+      'Compress ONNX models: TissueNet units, one-step',
+      'pruning-recovery, GWCS channel search; validate and diff.',
+      'Every command takes --help; commands that report data take --json.',
+      'Exit codes: 0 ok, 1 error (code on stderr), 2 usage, 3 gate failed.',
+    ].join('\n'))
     .strict()
     .demandCommand(1, 'name a command (see the list above)')
     .recommendCommands()

@@ -17,19 +17,19 @@ function tensorSummary(t: Tensor): string {
   return `${dataTypeName(t.dataType)}[${t.shape.join(',')}]`;
 }
 
-function attrText(a: Attribute, indent: string): string {
+function attrText(a: Attribute): string {
   const v = a.v;
   switch (v.type) {
     case 1: return String(Number(v.value.toPrecision(7)));
     case 2: return String(v.value);
     case 3: return JSON.stringify(bytesToString(v.value));
     case 4: return `tensor ${tensorSummary(v.value)}`;
-    case 5: return `\n${printGraph(v.value, indent + '    ')}`;
+    case 5: return `<graph ${v.value.name || '?'}>`;
     case 6: return `[${v.value.map((x) => Number(x.toPrecision(7))).join(',')}]`;
     case 7: return `[${v.value.join(',')}]`;
     case 8: return `[${v.value.map((s) => JSON.stringify(bytesToString(s))).join(',')}]`;
     case 9: return `[${v.value.map(tensorSummary).join(',')}]`;
-    case 10: return `[${v.value.map((g) => `\n${printGraph(g, indent + '    ')}`).join(',')}]`;
+    case 10: return `[${v.value.map((g) => `<graph ${g.name || '?'}>`).join(',')}]`;
     case 11: return 'sparse';
     case 12: return 'sparse[]';
     case 13: return formatType(v.value);
@@ -50,11 +50,15 @@ export function printGraph(g: Graph, indent = ''): string {
   for (const v of g.initializers) lines.push(`${indent}  init %${v.name}: ${tensorSummary(v.initializer!)}`);
   for (const n of g.nodes) {
     const attrs = [...n.attributes].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
-      .map((a) => `${a.name}=${attrText(a, indent)}`);
+      .map((a) => `${a.name}=${attrText(a)}`);
     const op = n.domain ? `${n.domain}.${n.opType}` : n.opType;
     const outs = n.outputs.map(val).join(', ');
     const attrPart = attrs.length ? ` {${attrs.join(', ')}}` : '';
     lines.push(`${indent}  ${outs} = ${op}(${n.inputs.map(val).join(', ')})${attrPart}${n.name ? `  # ${n.name}` : ''}`);
+    for (const a of [...n.attributes].sort((x, y) => (x.name < y.name ? -1 : 1))) {
+      const gs = a.v.type === 5 ? [a.v.value] : a.v.type === 10 ? a.v.value : [];
+      for (const g of gs) lines.push(`${indent}    ${a.name}:`, printGraph(g, `${indent}      `));
+    }
   }
   return lines.join('\n');
 }

@@ -3,6 +3,8 @@ import type { CommandModule } from 'yargs';
 import { passesCommand, transformCommand } from './transform.js';
 import { modelsCommand } from './models.js';
 import { inspectCommand } from './inspect.js';
+import { validateCommand } from './validate.js';
+import { diffCommand } from './diff.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export const commands: CommandModule<any, any>[] = [
@@ -10,4 +12,6 @@ export const commands: CommandModule<any, any>[] = [
   transformCommand,
   passesCommand,
   modelsCommand,
+  validateCommand,
+  diffCommand,
 ];

@@ -73,7 +73,7 @@ export const inspectCommand: CommandModule<object, InspectArgs> = {
     .option('json', { type: 'boolean', default: false, describe: 'print the report as JSON on stdout (schema: InspectReport in src/cli/commands/inspect.ts)' })
     .example('$0 inspect resnet20.onnx', 'interface, opsets and totals')
     .example('$0 inspect resnet20.onnx --layers', 'a per-layer table of channels, kernels, MACs and params')
-    .example('$0 inspect model.onnx --json --batch 32 | jq .totals.flops', 'FLOPs of a batch of 32, for scripts')
+    .example('$0 inspect m.onnx --json --batch 32', 'JSON for scripts; MACs and bytes for a batch of 32')
     .epilog('MACs count Conv, ConvTranspose, Gemm and MatMul; BatchNorm, activations, pooling and other\n'
       + 'elementwise ops count 0. FLOPs = 2 x MACs. Params count weights, biases and BN scale/shift\n'
       + '(not BN running statistics, which count in weight bytes only).'),
@@ -194,10 +194,10 @@ export function formatReport(r: InspectReport): string {
   return lines.join('\n');
 }
 
-/** name 26, op 14, in 6, out 6, kernel 7, stride 6, groups 6, MACs 8, params 8: 95 columns. */
+/** name 24, op 18, in 6, out 6, kernel 7, stride 6, groups 6, MACs 8, params 8: 97 columns. */
 function layerTable(rows: readonly InspectLayer[]): string {
   const cols: [string, number, 'l' | 'r'][] = [
-    ['name', 26, 'l'], ['op', 14, 'l'], ['in', 6, 'r'], ['out', 6, 'r'], ['kernel', 7, 'r'],
+    ['name', 24, 'l'], ['op', 18, 'l'], ['in', 6, 'r'], ['out', 6, 'r'], ['kernel', 7, 'r'],
     ['stride', 6, 'r'], ['groups', 6, 'r'], ['MACs', 8, 'r'], ['params', 8, 'r'],
   ];
   const line = (cells: string[]) => cells.map((c, i) => {

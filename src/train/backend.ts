@@ -1,0 +1,102 @@
+/**
+ * Picking the TensorFlow.js backend the trainer runs on, best first:
+ * `tfjs-node-gpu` (libtensorflow with CUDA) → `tfjs-node` (libtensorflow, CPU) → `wasm`
+ * (XNNPACK, with our gradient kernels) → `cpu` (plain JS, slow but always there).
+ *
+ * The native packages download libtensorflow at install time and cannot install offline,
+ * so they are optional: each is loaded with a dynamic import inside try/catch, and a
+ * package that loads into a different copy of tfjs-core than ours (version skew) is
+ * reported and skipped rather than half-used.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { CompilerError } from '../errors.js';
+import { registerSculptKernels } from './kernels/index.js';
+
+export type BackendName = 'tfjs-node-gpu' | 'tfjs-node' | 'wasm' | 'cpu';
+
+/** Every backend name, best first. */
+export const BACKEND_NAMES: readonly BackendName[] = ['tfjs-node-gpu', 'tfjs-node', 'wasm', 'cpu'];
+
+/** The tfjs-core registry name of each backend. */
+const TF_NAME: Record<BackendName, string> = { 'tfjs-node-gpu': 'tensorflow', 'tfjs-node': 'tensorflow', wasm: 'wasm', cpu: 'cpu' };
+
+export function isBackendName(s: string): s is BackendName {
+  return (BACKEND_NAMES as readonly string[]).includes(s);
+}
+
+async function tryNative(pkg: 'tfjs-node-gpu' | 'tfjs-node'): Promise<string | null> {
+  const spec = `@tensorflow/${pkg}`;
+  try {
+    await import(spec);
+  } catch (e) {
+    return `${spec} is not installed (${firstLine(e)})`;
+  }
+  if (!tf.findBackendFactory('tensorflow')) {
+    return `${spec} loaded, but registered its backend in another copy of @tensorflow/tfjs-core (install the same version as @tensorflow/tfjs-core ${tf.version_core})`;
+  }
+  return null;
+}
+
+function firstLine(e: unknown): string {
+  const m = e instanceof Error ? e.message : String(e);
+  return m.split('\n')[0]!.slice(0, 160);
+}
+
+async function activate(name: BackendName): Promise<string | null> {
+  if (name === 'tfjs-node-gpu' || name === 'tfjs-node') {
+    const why = await tryNative(name);
+    if (why) return why;
+  }
+  try {
+    const ok = await tf.setBackend(TF_NAME[name]);
+    if (!ok) return `the ${name} backend failed to initialise`;
+    await tf.ready();
+    return null;
+  } catch (e) {
+    return `the ${name} backend failed to initialise (${firstLine(e)})`;
+  }
+}
+
+/**
+ * Selects, initialises and returns the tfjs backend. With `pref` 'auto' (default) the first
+ * that works in the order tfjs-node-gpu → tfjs-node → wasm → cpu; with a name, exactly that
+ * one. Says which it picked (and why better ones were skipped) through `log`.
+ * @throws INVALID_OPTION for an unknown name; RUNTIME_FAILED when a forced backend cannot start.
+ */
+export async function selectBackend(pref: BackendName | 'auto' = 'auto', log: (m: string) => void = () => {}): Promise<{ name: BackendName; tf: typeof import('@tensorflow/tfjs-core') }> {
+  // The cpu backend's one-time "install tfjs-node" banner is noise next to our own line.
+  tf.env().set('PROD', true);
+  registerSculptKernels();
+  if (pref !== 'auto' && !isBackendName(pref)) {
+    throw new CompilerError('INVALID_OPTION', `unknown backend "${String(pref)}"`, { hint: `choose one of: auto, ${BACKEND_NAMES.join(', ')}` });
+  }
+  const order = pref === 'auto' ? BACKEND_NAMES : [pref];
+  const skipped: string[] = [];
+  for (const name of order) {
+    const why = await activate(name);
+    if (why === null) {
+      selected = name;
+      const note = skipped.length ? ` (skipped: ${skipped.join('; ')})` : '';
+      log(`backend: ${name}${name === 'tfjs-node-gpu' ? ' (uses the GPU where CUDA is available)' : ''}${note}`);
+      return { name, tf };
+    }
+    if (pref !== 'auto') {
+      throw new CompilerError('RUNTIME_FAILED', `cannot use the ${name} backend: ${why}`, {
+        hint: name.startsWith('tfjs-node') ? `install @tensorflow/${name}@${tf.version_core} (it downloads libtensorflow), or use --backend wasm` : 'use --backend auto',
+      });
+    }
+    skipped.push(why);
+  }
+  throw new CompilerError('RUNTIME_FAILED', `no TensorFlow.js backend could start: ${skipped.join('; ')}`);
+}
+
+/** The backend selectBackend picked last, so `currentBackend` can tell tfjs-node-gpu from tfjs-node. */
+let selected: BackendName | undefined;
+
+/** The backend tfjs is on now, in our names (undefined when it is none of ours). */
+export function currentBackend(): BackendName | undefined {
+  const n = tf.getBackend();
+  if (n === 'wasm' || n === 'cpu') return n;
+  if (n === 'tensorflow') return selected === 'tfjs-node-gpu' ? selected : 'tfjs-node';
+  return undefined;
+}

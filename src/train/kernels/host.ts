@@ -1,0 +1,35 @@
+/**
+ * Plumbing shared by the JS kernels: reading a kernel input's values on the host and
+ * registering a kernel over whatever a backend package registered before.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import type { KernelBackend, KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
+
+/** The values of a kernel input as float32 (a copy on wasm, the backing store on cpu: read only). */
+export function readF32(backend: KernelBackend, t: TensorInfo): Float32Array {
+  const v = backend.readSync(t.dataId);
+  if (v instanceof Float32Array) return v;
+  return Float32Array.from(v as ArrayLike<number>);
+}
+
+export function readI32(backend: KernelBackend, t: TensorInfo): Int32Array {
+  const v = backend.readSync(t.dataId);
+  if (v instanceof Int32Array) return v;
+  return Int32Array.from(v as ArrayLike<number>);
+}
+
+export type SimpleKernel = (args: { inputs: Record<string, TensorInfo>; backend: KernelBackend; attrs: Record<string, unknown> }) => TensorInfo | TensorInfo[];
+
+/** Installs `kernelFunc` for `kernelName` on `backendName`, replacing an existing one quietly. */
+export function installKernel(kernelName: string, backendName: string, kernelFunc: SimpleKernel): void {
+  if (tf.getKernel(kernelName, backendName) !== undefined) tf.unregisterKernel(kernelName, backendName);
+  const config: KernelConfig = { kernelName, backendName, kernelFunc: kernelFunc as unknown as KernelFunc };
+  tf.registerKernel(config);
+}
+
+/** [h, w] from a tfjs `number | [number, number]` attribute. */
+export function pair(v: unknown, dflt = 1): [number, number] {
+  if (Array.isArray(v)) return [Number(v[0]), Number(v[1])];
+  const n = v === undefined || v === null ? dflt : Number(v);
+  return [n, n];
+}

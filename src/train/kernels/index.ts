@@ -1,0 +1,50 @@
+/**
+ * Installs sculpt's kernels and gradients into tfjs: the gradient table (gradients.ts) for
+ * every backend, and JS kernels where a backend lacks one or has a wrong one:
+ *
+ * | kernel                               | wasm          | cpu           |
+ * |--------------------------------------|---------------|---------------|
+ * | Conv2DBackpropFilter                 | missing → ours| own           |
+ * | DepthwiseConv2dNativeBackpropFilter  | missing → ours| own           |
+ * | DepthwiseConv2dNativeBackpropInput   | missing → ours| own           |
+ * | UnsortedSegmentSum (gather gradient) | missing → ours| own           |
+ * | MaxPoolGrad                          | wrong → ours  | own (correct) |
+ * | AvgPoolGrad (padded windows)         | wrong → ours  | wrong → ours  |
+ *
+ * Native backends (tfjs-node, tfjs-node-gpu) have correct kernels of their own.
+ */
+import '@tensorflow/tfjs-backend-cpu';
+import '@tensorflow/tfjs-backend-wasm';
+import { conv2DBackpropFilter, depthwiseConv2dNativeBackpropFilter, depthwiseConv2dNativeBackpropInput, unsortedSegmentSum } from './conv.js';
+import { registerGradients } from './gradients.js';
+import { installKernel, type SimpleKernel } from './host.js';
+import { avgPoolGrad, maxPoolGrad } from './pool.js';
+
+export { registerGradients, unbroadcast, GRADIENT_KERNELS } from './gradients.js';
+
+/** Which of our kernels go on which backend. */
+export const SCULPT_KERNELS: Readonly<Record<'wasm' | 'cpu', Readonly<Record<string, SimpleKernel>>>> = {
+  wasm: {
+    Conv2DBackpropFilter: conv2DBackpropFilter,
+    DepthwiseConv2dNativeBackpropFilter: depthwiseConv2dNativeBackpropFilter,
+    DepthwiseConv2dNativeBackpropInput: depthwiseConv2dNativeBackpropInput,
+    UnsortedSegmentSum: unsortedSegmentSum,
+    MaxPoolGrad: maxPoolGrad,
+    AvgPoolGrad: avgPoolGrad,
+  },
+  cpu: {
+    AvgPoolGrad: avgPoolGrad,
+  },
+};
+
+let installed = false;
+
+/** Registers our gradients and kernels (idempotent; cheap after the first call). */
+export function registerSculptKernels(): void {
+  if (installed) return;
+  installed = true;
+  registerGradients();
+  for (const [backend, kernels] of Object.entries(SCULPT_KERNELS)) {
+    for (const [name, fn] of Object.entries(kernels)) installKernel(name, backend, fn);
+  }
+}
