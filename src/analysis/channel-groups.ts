@@ -253,14 +253,15 @@ export function analyzeChannelGroups(model: Model, opts: ChannelAnalysisOptions 
   // Seeds: the channel axes of every weighted layer. Everything else is reached from them.
   const seed = (v: Value | null | undefined, axis: number): void => {
     if (!v) return;
-    const r = makeSlot(v, axis);
-    void r;
+    // A slot whose size is unknown is not an error here: a rule may still reach it with a size.
+    makeSlot(v, axis);
   };
   for (const n of g.nodes) {
     if (n.domain !== '' && n.domain !== 'ai.onnx') continue;
     switch (n.opType) {
       case 'Conv': case 'ConvTranspose':
-        seed(n.inputs[1], 0); seed(n.inputs[1], 1); seed(n.inputs[0], 1); seed(n.outputs[0], 1);
+        // Not the weight's axis 1: for a depthwise conv it is a size-1 axis that never prunes.
+        seed(n.inputs[1], 0); seed(n.inputs[0], 1); seed(n.outputs[0], 1);
         break;
       case 'Gemm': case 'MatMul': {
         const b = n.inputs[1];
