@@ -36,10 +36,16 @@ export type ErrorCode =
   | 'PASS_FAILED'
   | 'VERIFY_FAILED'
   | 'MASK_SHAPE_MISMATCH'
+  | 'MASK_INVALID'
+  | 'GROUP_FROZEN'
   | 'INVALID_OPTION'
   | 'NUMERIC_MISMATCH'
   | 'RUNTIME_FAILED'
   | 'UNKNOWN_MODEL'
+  // TissueNet (stacked basic units)
+  | 'TISSUE_SPEC_INVALID'
+  | 'TISSUE_NO_LAYERS'
+  | 'TISSUE_NOT_REPLACEABLE'
   // data and training
   | 'DATA_SPEC_INVALID'
   | 'DATA_UNAVAILABLE'
@@ -48,6 +54,8 @@ export type ErrorCode =
   | 'DATA_LABEL_MISMATCH'
   | 'DATA_SHAPE_MISMATCH'
   | 'TRAIN_DIVERGED'
+  | 'FEED_MISSING'
+  | 'FEED_SHAPE_MISMATCH'
   // validation and reports
   | 'REPORT_INVALID'
   | 'INTERNAL';

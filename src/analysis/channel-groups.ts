@@ -413,7 +413,7 @@ function groupName(members: readonly ChannelGroupMember[]): string {
 }
 
 /** Whether a group may lose channels. */
-export function isPrunable(g: ChannelGroup): boolean {
+export function isGroupPrunable(g: ChannelGroup): boolean {
   return g.frozen.length === 0 && g.size > 1;
 }
 
@@ -425,20 +425,20 @@ export function describeGroups(a: ChannelAnalysis): object {
       name: g.name,
       size: g.size,
       width: g.width,
-      prunable: isPrunable(g),
+      prunable: isGroupPrunable(g),
       frozen: g.frozen,
       members: g.members.map((m) => ({ name: m.slot.value.name, axis: m.slot.axis, channels: m.slot.size, per: m.per, kind: m.slot.kind, roles: m.slot.roles.map((r) => `${r.role}:${r.node.name ?? r.node.opType}`) })),
     })),
-    summary: summarize(a),
+    summary: summarizeGroups(a),
   };
 }
 
 export interface GroupSummary { groups: number; prunable: number; frozen: number; prunableChannels: number; frozenChannels: number }
 
-export function summarize(a: ChannelAnalysis): GroupSummary {
+export function summarizeGroups(a: ChannelAnalysis): GroupSummary {
   let prunable = 0, frozen = 0, pc = 0, fc = 0;
   for (const g of a.groups) {
-    if (isPrunable(g)) { prunable++; pc += g.width; } else { frozen++; fc += g.width; }
+    if (isGroupPrunable(g)) { prunable++; pc += g.width; } else { frozen++; fc += g.width; }
   }
   return { groups: a.groups.length, prunable, frozen, prunableChannels: pc, frozenChannels: fc };
 }
@@ -471,10 +471,10 @@ export function removedPerSlot(a: ChannelAnalysis, keep: ReadonlyMap<number, rea
 /** Text listing of the groups (`sculpt groups`); `explain` adds members and every freeze reason. */
 export function formatGroups(a: ChannelAnalysis, explain = false): string {
   const lines: string[] = [];
-  const s = summarize(a);
+  const s = summarizeGroups(a);
   lines.push(`${s.groups} channel groups: ${s.prunable} prunable (${s.prunableChannels} channels), ${s.frozen} frozen (${s.frozenChannels} channels)`);
   for (const g of a.groups) {
-    const state = isPrunable(g) ? 'prunable' : g.frozen.length ? 'frozen' : 'single channel';
+    const state = isGroupPrunable(g) ? 'prunable' : g.frozen.length ? 'frozen' : 'single channel';
     const mult = g.mult > 1 ? ` (${g.size}×${g.mult})` : '';
     lines.push(`  #${g.id} ${g.name}: ${g.width} channels${mult}, ${g.members.length} tensors, ${state}`);
     if (!explain && g.frozen.length) lines.push(`      why: ${g.frozen[0]}${g.frozen.length > 1 ? ` (+${g.frozen.length - 1} more; --explain)` : ''}`);

@@ -77,9 +77,10 @@ export function inferShapes(model: Model, opts: InferShapesOptions = {}): ShapeI
 }
 
 /**
- * The integer contents of `v` when it is a constant or folds to one (initializer, Constant,
- * Shape of a static shape, and Gather/Concat/Unsqueeze/Cast/Slice/arithmetic on those).
- * Undefined when any element is unknown or symbolic. Reads shapes already inferred.
+ * The contents of `v` (row-major, as numbers) when it is a small constant or folds to one:
+ * an initializer or Constant of at most 4096 elements, Shape of a static shape, and
+ * Gather/Concat/Unsqueeze/Cast/Slice/arithmetic on those. Undefined when any element is
+ * unknown or symbolic. Reads the shapes already recorded (run inferShapes first). O(chain).
  */
 export function constantValue(v: Value): number[] | undefined {
   const d = symbolicValue(v);
@@ -113,7 +114,8 @@ function inferGraph(model: Model, g: Graph, folder: Folder, res: ShapeInferenceR
       folder.forget(o);
       const info = outs?.[i];
       const shape = info?.shape;
-      const elem = info?.elem ?? defaultElem(n);
+      // Without a rule even the element type would be a guess.
+      const elem = info?.elem ?? (outs ? defaultElem(n) : undefined);
       if (shape !== undefined) {
         o.info.type = merged(o, elem, shape);
         if (res) res.inferred++;

@@ -107,15 +107,29 @@ export interface DiffOptions {
 
 // --- describing a node ----------------------------------------------------------------
 
+/**
+ * The shortest decimal that reads back as the same float32: attributes held as JS doubles in
+ * memory and as float32 in a file then print alike (1e-5, not 0.000009999999747378752).
+ */
+function float32Text(x: number): string {
+  const f = Math.fround(x);
+  if (!Number.isFinite(f)) return String(f);
+  for (let p = 1; p <= 9; p++) {
+    const s = Number(f.toPrecision(p));
+    if (Math.fround(s) === f) return String(s);
+  }
+  return String(f);
+}
+
 function attrText(a: Attribute): string {
   const v = a.v;
   switch (v.type) {
-    case 1: return String(v.value);
+    case 1: return float32Text(v.value);
     case 2: return String(v.value);
     case 3: return JSON.stringify(bytesToString(v.value));
     case 4: return `tensor ${dataTypeName(v.value.dataType)}[${v.value.shape.join(',')}]`;
     case 5: return `graph(${v.value.nodes.length} nodes)`;
-    case 6: return `[${v.value.join(',')}]`;
+    case 6: return `[${v.value.map(float32Text).join(',')}]`;
     case 7: return `[${v.value.join(',')}]`;
     case 8: return `[${v.value.map((s) => JSON.stringify(bytesToString(s))).join(',')}]`;
     case 9: return `[${v.value.map((t) => `tensor ${dataTypeName(t.dataType)}[${t.shape.join(',')}]`).join(',')}]`;

@@ -64,7 +64,7 @@ function card(title: string, before: number, after: number, fmt: (x: number) => 
   const pc = percentChange(before, after);
   const cls = after < before ? 'down' : after > before ? 'up' : '';
   return `<div class="card"><div class="k">${escapeHtml(title)}</div><div class="v">${escapeHtml(fmt(after))}</div>`
-    + `<div class="d">from ${escapeHtml(fmt(before))}${pc ? ` <span class="${cls}">${escapeHtml(pc)}</span>` : ''}</div></div>`;
+    + `<div class="d">${before === after ? 'unchanged' : `from ${escapeHtml(fmt(before))}${pc ? ` <span class="${cls}">${escapeHtml(pc)}</span>` : ''}`}</div></div>`;
 }
 
 function entryName(e: DiffEntry): string {
@@ -72,16 +72,19 @@ function entryName(e: DiffEntry): string {
   return l.name || `#${l.index}`;
 }
 
-/** Layers with weights: the ones whose channels and MACs the charts show. */
-function chartEntries(d: ModelDiff): DiffEntry[] {
-  return d.entries.filter((e) => e.status !== 'added' && (e.params.before > 0 || e.params.after > 0) && e.before.some((l) => l.outChannels !== null));
+/**
+ * The layers the charts show: those that do multiply-accumulates (Conv, Gemm, MatMul, ...),
+ * present in the original. BatchNorm and friends follow their conv and would only repeat it.
+ */
+export function chartEntries(d: ModelDiff): DiffEntry[] {
+  return d.entries.filter((e) => e.status !== 'added' && e.macs.before > 0 && e.before.some((l) => l.outChannels !== null));
 }
 
 interface Bar { label: string; values: number[]; tip: string }
 
 /** A vertical grouped bar chart as inline SVG; `overlay` draws the series on top of each other. */
 function barChart(bars: Bar[], colors: string[], opts: { overlay: boolean; yLabel: string; fmt: (x: number) => string }): string {
-  if (bars.length === 0) return '<p class="note">no layers with weights</p>';
+  if (bars.length === 0) return '<p class="note">no layers with multiply-accumulates</p>';
   const series = colors.length;
   const slot = Math.max(10, Math.min(34, Math.floor(960 / bars.length)));
   const left = 56;

@@ -4,6 +4,6 @@ export type { ModelDiff, DiffEntry, LayerInfo, ModelSummary, EntryStatus, MatchK
 export { renderDiffText, humanCount, humanBytes, percentChange, TEXT_WIDTH } from './text.js';
 export type { TextOptions } from './text.js';
 export { renderDiffJson } from './json.js';
-export { renderDiffHtml, escapeHtml } from './html.js';
+export { renderDiffHtml, escapeHtml, chartEntries } from './html.js';
 export type { HtmlOptions } from './html.js';
 export { writeReportFile } from './write.js';

@@ -34,9 +34,10 @@ export function humanBytes(x: number): string {
   return `${v.toFixed(v >= 100 ? 0 : 1)} ${units[i]}`;
 }
 
-/** Signed percent change b vs a ("-50.0%"), or "" when a is 0. */
+/** Signed percent change b vs a ("-50.0%"); "" when equal, "new" from 0. */
 export function percentChange(a: number, b: number): string {
-  if (!a) return b ? 'new' : '';
+  if (a === b) return '';
+  if (!a) return 'new';
   const p = ((b - a) / a) * 100;
   return `${p > 0 ? '+' : ''}${p.toFixed(1)}%`;
 }

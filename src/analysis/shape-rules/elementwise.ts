@@ -23,8 +23,16 @@ const BINARY = ['Add', 'Sub', 'Mul', 'Div', 'Pow', 'Mod', 'BitShift', 'BitwiseAn
 
 const LOGIC = ['Equal', 'Less', 'Greater', 'LessOrEqual', 'GreaterOrEqual', 'And', 'Or', 'Xor'];
 
-/** Every present input broadcast together. */
+/** Ops that broadcast numpy-style from opset 8 (7 for the rest of BINARY and LOGIC). */
+const VARIADIC = new Set(['Max', 'Min', 'Mean', 'Sum']);
+
+/**
+ * Every present input broadcast together. Before numpy broadcasting (opset 7, or 8 for the
+ * variadic ops) the result had the first input's shape: B broadcast onto A one way with the
+ * `broadcast`/`axis` attributes, or the shapes were equal.
+ */
 const broadcastAll: Rule = (ctx: RuleContext) => {
+  if (ctx.opset < (VARIADIC.has(ctx.node.opType) ? 8 : 7)) return [{ shape: ctx.shape(0) }];
   const shapes = ctx.node.inputs.map((v, i) => (v ? ctx.shape(i) : null)).filter((s) => s !== null);
   return [{ shape: broadcast(ctx, shapes) }];
 };
@@ -47,9 +55,10 @@ const dropout: Rule = (ctx: RuleContext) => {
   return [{ shape: s }, { shape: s, elem: ctx.opset >= 10 ? DataType.BOOL : ctx.elem(0) }];
 };
 
-/** PRelu's slope broadcasts onto X, never the other way. */
+/** PRelu's slope broadcasts onto X, never the other way (before opset 7: one slope per channel). */
 const prelu: Rule = (ctx: RuleContext) => {
   const x = ctx.shape(0);
+  if (ctx.opset < 7) return [{ shape: x }];
   const out = broadcast(ctx, [x, ctx.shape(1)]);
   if (out.length !== x.length) ctx.fail(`slope of rank ${ctx.shape(1).length} does not broadcast onto X of rank ${x.length}`);
   return [{ shape: x.map((d, i) => (d === null ? out[i]! : d)) }];

@@ -118,6 +118,7 @@ function arith(op: string, elem: number): ((x: StaticDim, y: StaticDim) => Stati
 }
 
 const COMPARE = new Set(['Equal', 'Less', 'Greater', 'LessOrEqual', 'GreaterOrEqual', 'And', 'Or']);
+const ARITH_OPS = new Set(['Add', 'Sub', 'Mul', 'Div', 'Mod', 'Max', 'Min', 'Pow', ...COMPARE]);
 
 function castValue(x: StaticDim, to: number): StaticDim {
   if (!isNum(x)) return x;
@@ -342,11 +343,12 @@ export class Folder {
         return { dims: keep ? [1] : [], data: [acc], elem: x.elem };
       }
       default: {
-        const fn = arith(n.opType, this.fold(n.inputs[0])?.elem ?? DataType.FLOAT);
-        if (!fn || n.inputs.length !== 2 || out !== 0) return undefined;
+        // Decide by op type before folding inputs: recursing into a conv's input would walk
+        // the whole network for nothing.
+        if (!ARITH_OPS.has(n.opType) || n.inputs.length !== 2 || out !== 0) return undefined;
         const a = inp(0), b = inp(1);
         if (!a || !b) return undefined;
-        return elementwise(a, b, COMPARE.has(n.opType) ? DataType.BOOL : a.elem, fn);
+        return elementwise(a, b, COMPARE.has(n.opType) ? DataType.BOOL : a.elem, arith(n.opType, a.elem)!);
       }
     }
   }

@@ -225,7 +225,11 @@ const layerNorm: Rule = (ctx: RuleContext) => {
   return [{ shape: x }, { shape: stats, elem: statElem }, { shape: stats, elem: statElem }];
 };
 
-const convInteger: Rule = (ctx: RuleContext) => conv(ctx).map((o) => ({ ...o, elem: DataType.INT32 }));
+/** ConvInteger's inputs 2 and 3 are zero points, not a bias. */
+const convInteger: Rule = (ctx: RuleContext) => {
+  const view: RuleContext = { ...ctx, has: (i) => i < 2 && ctx.has(i) };
+  return conv(view).map((o) => ({ ...o, elem: DataType.INT32 }));
+};
 
 /** QLinearConv reads x at 0 and w at 3: reuse the Conv rule on a remapped view. */
 const qlinearConv: Rule = (ctx: RuleContext) => {

@@ -5,6 +5,9 @@ import { modelsCommand } from './models.js';
 import { inspectCommand } from './inspect.js';
 import { validateCommand } from './validate.js';
 import { diffCommand } from './diff.js';
+import { trainCommand } from './train.js';
+import { groupsCommand } from './groups.js';
+import { pruneCommand } from './prune.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export const commands: CommandModule<any, any>[] = [
@@ -14,4 +17,7 @@ export const commands: CommandModule<any, any>[] = [
   modelsCommand,
   validateCommand,
   diffCommand,
+  trainCommand,
+  groupsCommand,
+  pruneCommand,
 ];

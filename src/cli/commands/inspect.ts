@@ -168,9 +168,9 @@ export function formatReport(r: InspectReport): string {
   const producer = [r.producer.name, r.producer.version].filter(Boolean).join(' ') || '?';
   lines.push(`model     ${r.file} (${humanBytes(r.fileBytes)})`);
   lines.push(`ir        ${r.irVersion ?? '?'}   producer ${producer}   opsets ${opsets}`);
+  const w = Math.min(40, Math.max(0, ...[...r.inputs, ...r.outputs].map((v) => v.name.length)));
   const io = (label: string, vs: InspectValue[]) => {
     if (vs.length === 0) lines.push(`${label.padEnd(10)}(none)`);
-    const w = Math.min(40, Math.max(...vs.map((v) => v.name.length)));
     vs.forEach((v, i) => lines.push(`${(i === 0 ? label : '').padEnd(10)}${fit(v.name, 40).padEnd(w)}  ${shapeText(v)}`));
   };
   io('inputs', r.inputs);

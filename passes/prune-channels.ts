@@ -1,0 +1,62 @@
+/**
+ * prune-channels: removes channels group by group, slicing every coupled tensor.
+ *
+ * Options (from `sculpt prune` or a caller of runPasses):
+ *   analysis?  ChannelAnalysis of this model (computed here when absent)
+ *   keep?      Map<group id, kept group-channel indices> (or a plain object of the same)
+ *   mask?      MaskSpec or a path to a mask file (see src/prune/mask.ts)
+ *   onApplied? (r: ApplyResult) => void   receives the pruned-tensor list for the report
+ *
+ * Cases:
+ *  1. Conv → BN → Relu → Conv: filters, bias and BN parameters lose rows; the next conv's
+ *     weight loses input columns; value shapes shrink.
+ *  2. Residual Add / Concat / Split / Slice: every coupled slot loses the same channels at
+ *     its own positions (index maps from the analysis); Split sizes and Slice bounds are
+ *     rewritten.
+ *  3. Depthwise conv: input, output and weight lose the channel; `group` follows.
+ *  4. Flatten/Reshape → Gemm: the Gemm weight loses each removed channel's H×W columns;
+ *     a Reshape target with an explicit channel count is rewritten.
+ *  5. Weights in Constant nodes: the node's tensor is sliced in place.
+ *  6. A frozen group asked to lose channels → GROUP_FROZEN; nothing changes.
+ *
+ *   before:  %y = Conv(%x, %w[64,32,3,3], %b[64])   %z = Conv(%y, %w2[16,64,3,3])
+ *   after:   %y = Conv(%x, %w[40,32,3,3], %b[40])   %z = Conv(%y, %w2[16,40,3,3])
+ */
+import { CompilerError, analyzeChannelGroups, applyChannelPruning, inferShapes, maskToKeep, readMaskFile } from '../src/index.js';
+import type { ApplyResult, ChannelAnalysis, MaskSpec, Model, Pass, PassContext, PassResult } from '../src/index.js';
+
+export interface PruneChannelsOptions {
+  analysis?: ChannelAnalysis;
+  keep?: ReadonlyMap<number, readonly number[]> | Record<string, readonly number[]>;
+  mask?: MaskSpec | string;
+  onApplied?: (r: ApplyResult) => void;
+}
+
+function toMap(k: PruneChannelsOptions['keep']): Map<number, readonly number[]> {
+  if (!k) return new Map();
+  if (k instanceof Map) return new Map(k);
+  return new Map(Object.entries(k).map(([g, v]) => [Number(g), v]));
+}
+
+export function pruneChannelsPass(): Pass {
+  return {
+    name: 'prune-channels',
+    summary: 'remove channels per coupled group (kept indices or a mask), slicing every weight, bias, BN parameter and shape',
+    run(model: Model, ctx: PassContext): PassResult {
+      const o = ctx.options as PruneChannelsOptions;
+      if (!o.keep && !o.mask) {
+        throw new CompilerError('INVALID_OPTION', 'prune-channels needs kept channels (keep) or a mask', { hint: 'use `sculpt prune model.onnx -o out.onnx --ratio 0.5` or `--mask m.json`' });
+      }
+      let a = o.analysis;
+      if (!a || a.model !== model) {
+        inferShapes(model);
+        a = analyzeChannelGroups(model);
+      }
+      const keep = o.keep ? toMap(o.keep) : maskToKeep(a, typeof o.mask === 'string' ? readMaskFile(o.mask) : o.mask!);
+      const r = applyChannelPruning(model, a, keep);
+      for (const g of a.groups) if (g.frozen.length > 0) ctx.remark(g.name, `group ${g.id} frozen: ${g.frozen.join('; ')}`);
+      o.onApplied?.(r);
+      return { changed: r.pruned.length > 0, stats: { groupsPruned: r.groupsPruned, channelsRemoved: r.channelsRemoved, tensorsChanged: r.pruned.length, tensorsSliced: r.tensorsSliced } };
+    },
+  };
+}

@@ -1,0 +1,136 @@
+/** `sculpt prune <model> -o <out>`: dependency-aware channel pruning with a report and masked-equivalence check. */
+import type { CommandModule } from 'yargs';
+import { CompilerError } from '../../errors.js';
+import { analyzeChannelGroups } from '../../analysis/channel-groups.js';
+import { computeCost } from '../../analysis/cost.js';
+import { verifyModel } from '../../ir/verify.js';
+import { runPasses } from '../../pass.js';
+import { CRITERIA } from '../../prune/criteria.js';
+import type { PruneCriterion } from '../../prune/criteria.js';
+import { readMaskFile, readScoresFile } from '../../prune/mask.js';
+import { planPruning } from '../../prune/plan.js';
+import type { PruneScope } from '../../prune/plan.js';
+import { buildPruneReport, formatPruneReport } from '../../prune/report.js';
+import { retieConstants, untieSharedConstants } from '../../prune/untie.js';
+import { verifyMaskedEquivalence } from '../../prune/verify.js';
+import type { ApplyResult } from '../../prune/apply.js';
+import { readModel } from '../../serde/read.js';
+import { atomicWrite, saveModel } from '../../serde/write.js';
+import { pruneChannelsPass } from '../../../passes/prune-channels.js';
+import { printJson, progress, say } from '../output.js';
+import { resolve } from 'node:path';
+
+interface PruneArgs {
+  model: string;
+  output: string;
+  ratio?: number;
+  'flops-target'?: number;
+  criterion?: PruneCriterion;
+  scores?: string;
+  mask?: string;
+  scope: PruneScope;
+  'round-to': number;
+  'min-channels': number;
+  'max-ratio': number;
+  seed: number;
+  report?: string;
+  verify: boolean;
+  explain: boolean;
+  json: boolean;
+  untie: boolean;
+  overwrite: boolean;
+}
+
+export const pruneCommand: CommandModule<object, PruneArgs> = {
+  command: 'prune <model>',
+  describe: 'remove channels (coupled groups) from a CNN: a smaller model that computes what the masked original computes',
+  builder: (y) => y
+    .positional('model', { type: 'string', demandOption: true, describe: 'input .onnx file (never overwritten)' })
+    .option('output', { alias: 'o', type: 'string', demandOption: true, describe: 'pruned .onnx file (written atomically)' })
+    .option('ratio', { type: 'number', describe: 'fraction of the prunable channels to REMOVE, in [0, 1): 0.5 removes half' })
+    .option('flops-target', { type: 'number', describe: 'fraction of the FLOPs to KEEP, in (0, 1]: 0.5 halves the FLOPs (searches the ratio)' })
+    .option('criterion', { choices: CRITERIA, describe: 'which channels go: l1/l2 = smallest filter norm (BN-scaled), random (seeded), first-k (keep the lowest indices), scores (--scores), mask (--mask); default l1, or scores/mask when that file is given' })
+    .option('scores', { type: 'string', describe: 'JSON per-channel importance: { "scores": { "<tensor>": [numbers...] } }; higher = keep' })
+    .option('mask', { type: 'string', describe: 'JSON kept channels: { "keep": { "<tensor>": [indices] } }, { "mask": { "<tensor>": [0/1...] } }, or a prune report ({ "pruned": [...] })' })
+    .option('scope', { choices: ['global', 'layer'] as const, default: 'layer' as const, describe: 'layer: the same ratio in every group; global: rank all channels together (scores normalised per group)' })
+    .option('round-to', { type: 'number', default: 8, describe: 'kept channel counts are a multiple of this (onnxruntime\'s fast conv layout wants 8); 1 = exact' })
+    .option('min-channels', { type: 'number', default: 1, describe: 'fewest channels any group keeps' })
+    .option('max-ratio', { type: 'number', default: 0.9, describe: 'largest fraction of any one group removed (a group never goes to zero)' })
+    .option('seed', { type: 'number', default: 0, describe: 'seed for --criterion random' })
+    .option('report', { type: 'string', describe: 'write the JSON report here: "pruned" lists every input tensor that lost channels as {name, axis, removed}, plus per-layer channels/MACs/params before and after' })
+    .option('verify', { type: 'boolean', default: false, describe: 'run the pruned model against the original with the removed channels zeroed (onnxruntime, seeded inputs); fail if they differ by more than 1e-4 of the output scale' })
+    .option('explain', { type: 'boolean', default: false, describe: 'also print per-layer channels, frozen groups with reasons, and remarks' })
+    .option('untie', { type: 'boolean', default: true, describe: 'give each reader of a shared constant its own copy first (--no-untie keeps such layers coupled)' })
+    .option('overwrite', { type: 'boolean', default: false, describe: 'allow the output to be the input file' })
+    .option('json', { type: 'boolean', default: false, describe: 'print the report as JSON on stdout (progress goes to stderr)' })
+    .example('$0 prune resnet.onnx -o small.onnx --flops-target 0.5 --verify', 'half the FLOPs, L1 criterion, checked in onnxruntime')
+    .example('$0 prune net.onnx -o p.onnx --ratio 0.3 --scope global --round-to 1 --report r.json', 'remove 30% of channels, ranked across layers, exact counts')
+    .example('$0 prune net.onnx -o p.onnx --criterion scores --scores beta.json --flops-target 0.6', 'prune by learned importance')
+    .example('$0 prune net.onnx -o p.onnx --mask r.json', 'apply an explicit mask (or a previous report)')
+    .example('$0 groups net.onnx --explain', 'see what can be pruned and what is frozen, and why')
+    .check((a) => {
+      if (a.ratio !== undefined && a['flops-target'] !== undefined) throw new Error('give --ratio or --flops-target, not both');
+      if (a.mask === undefined && a.ratio === undefined && a['flops-target'] === undefined) throw new Error('give --ratio, --flops-target or --mask');
+      return true;
+    }),
+  handler: async (a) => {
+    if (!a.overwrite && resolve(a.output) === resolve(a.model)) {
+      throw new CompilerError('OUTPUT_IS_INPUT', `the output "${a.output}" is the input model`, { hint: 'choose another -o path (or pass --overwrite)' });
+    }
+    if (a.report && resolve(a.report) === resolve(a.model)) throw new CompilerError('OUTPUT_IS_INPUT', 'the report path is the input model', { hint: 'choose another --report path' });
+    const steps = a.verify ? 6 : 5;
+    const bar = progress('prune', steps, { quiet: a.json });
+    const timings: Record<string, number> = {};
+    let t = performance.now();
+    const lap = (name: string, done: number) => {
+      const now = performance.now();
+      timings[name] = (now - t) / 1000;
+      t = now;
+      bar.update(done, { step: name });
+    };
+    try {
+      const mask = a.mask ? readMaskFile(a.mask) : undefined;
+      const scores = a.scores ? readScoresFile(a.scores) : undefined;
+      const model = readModel(a.model);
+      verifyModel(model, 'input model');
+      const before = computeCost(model);
+      lap('read', 1);
+      const untied = a.untie ? untieSharedConstants(model) : [];
+      const analysis = analyzeChannelGroups(model);
+      lap('analysis', 2);
+      const plan = planPruning(model, analysis, before, {
+        ratio: a.ratio, flopsTarget: a['flops-target'], criterion: a.criterion, scores, mask,
+        scope: a.scope, roundTo: a['round-to'], minChannels: a['min-channels'], maxRatio: a['max-ratio'], seed: a.seed,
+      });
+      lap('plan', 3);
+      let applied: ApplyResult | undefined;
+      const run = runPasses(model, [pruneChannelsPass()], { options: { analysis, keep: plan.keep, onApplied: (r: ApplyResult) => { applied = r; } } });
+      retieConstants(model, untied);
+      verifyModel(model, 'pruned model');
+      const after = computeCost(model);
+      lap('prune', 4);
+      const options = { ratio: a.ratio, flopsTarget: a['flops-target'], criterion: plan.ratio === undefined ? 'mask' : (a.criterion ?? (scores ? 'scores' : 'l1')), scope: a.scope, roundTo: a['round-to'], minChannels: a['min-channels'], maxRatio: a['max-ratio'], seed: a.seed, mask: a.mask, scores: a.scores, searchedRatio: plan.ratio };
+      const report = buildPruneReport({ analysis, plan, applied: applied!, before, after, options, input: a.model, output: a.output, untied, remarks: run.remarks.length && a.explain ? [] : [] });
+      if (a.verify) {
+        const original = readModel(a.model);
+        report.verify = await verifyMaskedEquivalence(original, model, applied!.pruned, { untied });
+        lap('verify', 5);
+        if (!report.verify.ok) {
+          if (a.report) atomicWrite(a.report, [new TextEncoder().encode(`${JSON.stringify(report, null, 2)}\n`)]);
+          const w = report.verify.outputs.reduce((x, y) => (y.relative > x.relative ? y : x));
+          throw new CompilerError('NUMERIC_MISMATCH', `the pruned model differs from the masked original at "${w.name}" (relative ${w.relative.toExponential(3)} > ${report.verify.tolerance}); nothing was written`, { where: w.name, hint: 'this is a bug in a channel rule: please report it with the model' });
+        }
+      }
+      const saved = saveModel(model, a.output, { inputPath: a.model, overwrite: a.overwrite });
+      lap('save', steps);
+      report.timings = timings;
+      if (a.report) atomicWrite(a.report, [new TextEncoder().encode(`${JSON.stringify(report, null, 2)}\n`)]);
+      bar.stop();
+      if (a.json) { printJson(report); return; }
+      say(formatPruneReport(report, a.explain));
+      say(`wrote ${saved.path} (${saved.bytes} bytes)${a.report ? `, report ${a.report}` : ''}`);
+    } finally {
+      bar.stop();
+    }
+  },
+};

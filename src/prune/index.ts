@@ -1,0 +1,62 @@
+/**
+ * Channel pruning as a library: plan (criteria, scope, FLOPs target, rounding), apply
+ * (slice every coupled tensor), report, and verify by masked equivalence.
+ *
+ * ```ts
+ * const model = readModel('resnet.onnx');
+ * const out = pruneModel(model, { flopsTarget: 0.5, criterion: 'l1' });   // in place
+ * await checkMaskedEquivalence(readModel('resnet.onnx'), model, out.applied.pruned, { untied: out.report.untied });
+ * ```
+ */
+import { analyzeChannelGroups } from '../analysis/channel-groups.js';
+import type { ChannelAnalysis } from '../analysis/channel-groups.js';
+import { computeCost } from '../analysis/cost.js';
+import type { CostReport } from '../analysis/cost.js';
+import type { Model } from '../ir/core.js';
+import { sortTopologically } from '../ir/toposort.js';
+import { verifyModel } from '../ir/verify.js';
+import { applyChannelPruning } from './apply.js';
+import type { ApplyResult } from './apply.js';
+import { planPruning } from './plan.js';
+import type { PlanOptions, PrunePlan } from './plan.js';
+import { buildPruneReport } from './report.js';
+import type { PruneReport } from './report.js';
+import { retieConstants, untieSharedConstants } from './untie.js';
+
+export * from './apply.js';
+export * from './criteria.js';
+export * from './mask.js';
+export * from './plan.js';
+export * from './report.js';
+export * from './untie.js';
+export * from './verify.js';
+
+export interface PruneOutcome {
+  readonly analysis: ChannelAnalysis;
+  readonly plan: PrunePlan;
+  readonly applied: ApplyResult;
+  readonly before: CostReport;
+  readonly after: CostReport;
+  readonly report: PruneReport;
+}
+
+/**
+ * Plans and applies a channel pruning in place: shape inference, channel groups, cost,
+ * plan, slicing and fixups, IR verification, cost after, report. Keep a copy of the input
+ * (e.g. `decodeModel(encodeModel(m))`) to verify against.
+ * @throws INVALID_OPTION, the mask codes, SHAPE_INFERENCE_FAILED, VERIFY_FAILED (a bug)
+ */
+export function pruneModel(model: Model, opts: PlanOptions & { untie?: boolean }): PruneOutcome {
+  // Cost first: untying adds copies that would count as params of the input.
+  const before = computeCost(model);
+  const untied = opts.untie === false ? [] : untieSharedConstants(model);
+  const analysis = analyzeChannelGroups(model);
+  const plan = planPruning(model, analysis, before, opts);
+  const applied = applyChannelPruning(model, analysis, plan.keep);
+  retieConstants(model, untied);
+  sortTopologically(model.graph);
+  verifyModel(model, 'after channel pruning');
+  const after = computeCost(model);
+  const report = buildPruneReport({ analysis, plan, applied, before, after, options: { ...opts, mask: undefined, scores: undefined }, untied });
+  return { analysis, plan, applied, before, after, report };
+}

@@ -1,0 +1,291 @@
+/**
+ * Deciding how many and which channels each group keeps.
+ *
+ * - `--ratio r`: remove the fraction r of the prunable channels, either of every group
+ *   (`scope: 'layer'`) or overall, lowest importance first across groups (`'global'`,
+ *   scores normalised by their group's mean so wide and narrow layers compare).
+ * - `--flops-target f`: the smallest ratio whose estimated MACs are at most f of the
+ *   model's, found by bisection. The estimate is exact for Conv/Gemm/MatMul MACs: a layer's
+ *   MACs scale with the kept fraction of every prunable axis of its weight.
+ * - Kept counts are rounded to a multiple of `roundTo` feature-map channels (onnxruntime's
+ *   NCHWc conv kernels want multiples of 8), never below `minChannels`, never more than
+ *   `maxRatio` of a group removed, never to zero; a group narrower than one rounding unit
+ *   stays whole.
+ */
+import { CompilerError } from '../errors.js';
+import type { ChannelAnalysis, ChannelGroup, ChannelSlot } from '../analysis/channel-groups.js';
+import { isGroupPrunable } from '../analysis/channel-groups.js';
+import type { CostReport } from '../analysis/cost.js';
+import { weightInputKind } from '../analysis/cost.js';
+import type { Model, Value } from '../ir/core.js';
+import { Rng } from '../util/rng.js';
+import type { PruneCriterion, ScoreEntry } from './criteria.js';
+import { CRITERIA, groupImportance } from './criteria.js';
+import type { MaskSpec } from './mask.js';
+import { maskToKeep } from './mask.js';
+
+export type PruneScope = 'global' | 'layer';
+
+export interface PlanOptions {
+  /** Fraction of prunable channels to remove, in [0, 1). */
+  ratio?: number;
+  /** Fraction of the model's FLOPs to keep, in (0, 1]. */
+  flopsTarget?: number;
+  /** Default 'l1'. */
+  criterion?: PruneCriterion;
+  scores?: ReadonlyMap<string, ScoreEntry>;
+  mask?: MaskSpec;
+  /** Default 'layer'. */
+  scope?: PruneScope;
+  /** Kept feature-map channels are a multiple of this (default 8; 1 = no rounding). */
+  roundTo?: number;
+  /** Fewest feature-map channels a group keeps (default 1). */
+  minChannels?: number;
+  /** Largest fraction of one group that may be removed (default 0.9). */
+  maxRatio?: number;
+  /** Seed of the random criterion (default 0). */
+  seed?: number;
+}
+
+/** What the plan does to one prunable group. */
+export interface GroupPlan {
+  readonly id: number;
+  readonly name: string;
+  readonly size: number;
+  readonly width: number;
+  readonly kept: number;
+  readonly keptWidth: number;
+}
+
+export interface CostEstimate { macs: number; params: number }
+
+export interface PrunePlan {
+  /** Group id → kept group channels (sorted), for every group that loses channels. */
+  readonly keep: Map<number, number[]>;
+  readonly groups: GroupPlan[];
+  readonly before: CostEstimate;
+  readonly after: CostEstimate;
+  /** The removal fraction used (after a FLOPs-target search); undefined for masks. */
+  readonly ratio?: number;
+  /** Why some groups were left alone, or a target was missed. */
+  readonly remarks: string[];
+}
+
+function gcd(a: number, b: number): number {
+  while (b) [a, b] = [b, a % b];
+  return a;
+}
+
+/**
+ * MACs and params of the model as a function of the kept channel count of every group.
+ * Built once from a cost report of the unpruned model; evaluating a plan is O(layers).
+ */
+export class CostModel {
+  readonly #terms: { macs: number; factors: ChannelSlot[] }[] = [];
+  readonly #params: { size: number; factors: ChannelSlot[] }[] = [];
+  readonly #slotGroups = new Map<ChannelSlot, { gid: number; per: number }[]>();
+  readonly before: CostEstimate;
+
+  constructor(readonly analysis: ChannelAnalysis, cost: CostReport) {
+    for (const g of analysis.groups) {
+      for (const m of g.members) {
+        let l = this.#slotGroups.get(m.slot);
+        if (!l) this.#slotGroups.set(m.slot, (l = []));
+        l.push({ gid: g.id, per: m.per });
+      }
+    }
+    const slotsOf = (v: Value | null | undefined, skipAxis = -1) => (v ? analysis.slotsOf(v).filter((s) => s.axis !== skipAxis) : []);
+    let macs = 0;
+    for (const nc of cost.nodes) {
+      if (nc.macs <= 0) continue;
+      macs += nc.macs;
+      const n = nc.node;
+      let factors: ChannelSlot[];
+      if (n.opType === 'Conv' || n.opType === 'ConvTranspose' || n.opType === 'ConvInteger') {
+        // MACs = weight elements × positions; positions do not change.
+        factors = slotsOf(n.inputs[1]);
+      } else if (n.opType === 'Gemm' || n.opType === 'MatMul') {
+        const rb = n.inputs[1]?.shape?.length ?? 2;
+        const kAxis = n.opType === 'Gemm' ? (n.attrInt('transB', 0) ? 1 : 0) : rb >= 2 ? rb - 2 : 0;
+        factors = [...slotsOf(n.inputs[0]), ...slotsOf(n.inputs[1], kAxis)];
+      } else {
+        factors = n.outputs.flatMap((o) => slotsOf(o));
+      }
+      this.#terms.push({ macs: nc.macs, factors });
+    }
+    const seen = new Set<Value>();
+    let params = 0;
+    for (const n of analysis.model.graph.nodes) {
+      n.inputs.forEach((v, i) => {
+        if (!v || seen.has(v) || weightInputKind(n, i) !== 'param') return;
+        seen.add(v);
+        const size = v.initializer!.size;
+        params += size;
+        this.#params.push({ size, factors: slotsOf(v) });
+      });
+    }
+    this.before = { macs, params };
+  }
+
+  /** Estimated MACs and params when group g keeps `kept(g)` group channels. */
+  evaluate(kept: (gid: number) => number): CostEstimate {
+    const frac = new Map<ChannelSlot, number>();
+    const f = (s: ChannelSlot): number => {
+      let x = frac.get(s);
+      if (x !== undefined) return x;
+      let removed = 0;
+      for (const { gid, per } of this.#slotGroups.get(s) ?? []) removed += (this.analysis.groups[gid]!.size - kept(gid)) * per;
+      x = s.size > 0 ? (s.size - removed) / s.size : 1;
+      frac.set(s, x);
+      return x;
+    };
+    let macs = 0;
+    for (const t of this.#terms) macs += t.factors.reduce((m, s) => m * f(s), t.macs);
+    let params = 0;
+    for (const p of this.#params) params += p.factors.reduce((m, s) => m * f(s), p.size);
+    return { macs, params };
+  }
+}
+
+interface Limits { unit: number; minKeep: number }
+
+function limitsOf(g: ChannelGroup, roundTo: number, minChannels: number, maxRatio: number): Limits {
+  const unit = roundTo / gcd(roundTo, g.mult);
+  const minKeep = Math.max(1, Math.ceil(minChannels / g.mult), Math.ceil((1 - maxRatio) * g.size - 1e-9));
+  return { unit, minKeep };
+}
+
+/** Nearest allowed kept count to `k`: a multiple of the unit within the limits, or the whole group. */
+function roundKept(k: number, size: number, l: Limits): number {
+  if (k >= size) return size;
+  const lowest = Math.ceil(l.minKeep / l.unit) * l.unit;
+  if (lowest >= size) return size;
+  const down = Math.max(lowest, Math.floor(k / l.unit) * l.unit);
+  const up = Math.ceil(k / l.unit) * l.unit;
+  const cand = [down, Math.max(lowest, up) >= size ? size : Math.max(lowest, up)];
+  return Math.abs(cand[0]! - k) < Math.abs(cand[1]! - k) ? cand[0]! : cand[1]!;
+}
+
+function checkOptions(o: PlanOptions): Required<Pick<PlanOptions, 'criterion' | 'scope' | 'roundTo' | 'minChannels' | 'maxRatio' | 'seed'>> {
+  const criterion = o.criterion ?? (o.mask ? 'mask' : o.scores ? 'scores' : 'l1');
+  if (!CRITERIA.includes(criterion)) throw new CompilerError('INVALID_OPTION', `unknown criterion "${criterion}"`, { hint: `choose one of ${CRITERIA.join(', ')}` });
+  const scope = o.scope ?? 'layer';
+  if (scope !== 'global' && scope !== 'layer') throw new CompilerError('INVALID_OPTION', `scope must be global or layer; got "${scope as string}"`);
+  const roundTo = o.roundTo ?? 8;
+  const minChannels = o.minChannels ?? 1;
+  const maxRatio = o.maxRatio ?? 0.9;
+  const seed = o.seed ?? 0;
+  if (!Number.isInteger(roundTo) || roundTo < 1) throw new CompilerError('INVALID_OPTION', `--round-to must be a positive integer; got ${roundTo}`);
+  if (!Number.isInteger(minChannels) || minChannels < 1) throw new CompilerError('INVALID_OPTION', `--min-channels must be a positive integer; got ${minChannels}`);
+  if (!(maxRatio >= 0 && maxRatio < 1)) throw new CompilerError('INVALID_OPTION', `--max-ratio must be in [0, 1); got ${maxRatio}`, { hint: 'a group may never lose every channel' });
+  if (!Number.isInteger(seed) || seed < 0) throw new CompilerError('INVALID_OPTION', `--seed must be a non-negative integer; got ${seed}`);
+  if (criterion === 'mask') {
+    if (!o.mask) throw new CompilerError('INVALID_OPTION', 'the mask criterion needs a mask (--mask file.json)');
+    if (o.ratio !== undefined || o.flopsTarget !== undefined) throw new CompilerError('INVALID_OPTION', 'a mask decides the kept channels itself: drop --ratio / --flops-target');
+  } else {
+    if ((o.ratio === undefined) === (o.flopsTarget === undefined)) throw new CompilerError('INVALID_OPTION', 'give exactly one of --ratio and --flops-target', { hint: 'e.g. --ratio 0.5 removes half of the prunable channels; --flops-target 0.5 keeps half of the FLOPs' });
+    if (o.ratio !== undefined && !(o.ratio >= 0 && o.ratio < 1)) throw new CompilerError('INVALID_OPTION', `--ratio is the fraction of channels removed, in [0, 1); got ${o.ratio}`);
+    if (o.flopsTarget !== undefined && !(o.flopsTarget > 0 && o.flopsTarget <= 1)) throw new CompilerError('INVALID_OPTION', `--flops-target is the fraction of FLOPs kept, in (0, 1]; got ${o.flopsTarget}`);
+    if (criterion === 'scores' && !o.scores) throw new CompilerError('INVALID_OPTION', 'the scores criterion needs --scores file.json');
+  }
+  return { criterion, scope, roundTo, minChannels, maxRatio, seed };
+}
+
+/**
+ * Plans a pruning of `model` (already analysed): kept channels per group and the cost
+ * estimate. `cost` is a cost report of the unpruned model (computeCost). Deterministic for
+ * the same options and seed. O(channels · log channels) plus O(layers) per search step.
+ * @throws INVALID_OPTION for bad options; the mask codes (MASK_*, GROUP_FROZEN) for a mask
+ */
+export function planPruning(model: Model, a: ChannelAnalysis, cost: CostReport, opts: PlanOptions): PrunePlan {
+  if (a.model !== model) throw new CompilerError('PRECONDITION_FAILED', 'the channel analysis was computed on another model');
+  const o = checkOptions(opts);
+  const cm = new CostModel(a, cost);
+  const remarks: string[] = [];
+  const finish = (keep: Map<number, number[]>, ratio?: number): PrunePlan => {
+    const kept = (gid: number) => keep.get(gid)?.length ?? a.groups[gid]!.size;
+    const groups = a.groups.filter(isGroupPrunable).map((g) => ({ id: g.id, name: g.name, size: g.size, width: g.width, kept: kept(g.id), keptWidth: kept(g.id) * g.mult }));
+    return { keep, groups, before: cm.before, after: cm.evaluate(kept), ratio, remarks };
+  };
+  if (o.criterion === 'mask') return finish(maskToKeep(a, opts.mask!));
+
+  const rng = new Rng(o.seed);
+  const cache = new Map<string, Float64Array>();
+  const cands: { g: ChannelGroup; score: Float64Array; limits: Limits }[] = [];
+  for (const g of a.groups) {
+    if (!isGroupPrunable(g)) continue;
+    const score = groupImportance(a, g, o.criterion, { rng, scores: opts.scores }, cache);
+    if (!score) { remarks.push(`group ${g.id} (${g.name}): no scores given; left whole`); continue; }
+    const limits = limitsOf(g, o.roundTo, o.minChannels, o.maxRatio);
+    if (roundKept(0, g.size, limits) >= g.size) { remarks.push(`group ${g.id} (${g.name}): ${g.width} channels cannot be rounded to a multiple of ${o.roundTo} above the minimum; left whole`); continue; }
+    cands.push({ g, score, limits });
+  }
+  if (opts.scores && o.criterion === 'scores' && cands.length === 0) {
+    throw new CompilerError('MASK_INVALID', 'the scores name no tensor of a prunable group', { hint: 'list the prunable tensors with `sculpt groups model.onnx --explain`' });
+  }
+
+  // Global order: every candidate channel by normalised score (ties: group, then index).
+  let order: { c: number; k: number }[] = [];
+  if (o.scope === 'global') {
+    const norm = cands.map(({ score }) => {
+      if (o.criterion === 'scores') return 1;
+      let s = 0;
+      for (const x of score) s += x;
+      const mean = s / Math.max(1, score.length);
+      return mean > 0 ? mean : 1;
+    });
+    cands.forEach((cd, c) => { for (let k = 0; k < cd.g.size; k++) order.push({ c, k }); });
+    order = order.sort((x, y) => cands[x.c]!.score[x.k]! / norm[x.c]! - cands[y.c]!.score[y.k]! / norm[y.c]! || x.c - y.c || x.k - y.k);
+  }
+  const totalWidth = cands.reduce((s, cd) => s + cd.g.width, 0);
+
+  /** Kept counts per candidate for removal fraction r. */
+  const counts = (r: number): number[] => {
+    if (o.scope === 'layer') return cands.map(({ g, limits }) => roundKept(g.size - r * g.size, g.size, limits));
+    const removed = new Array<number>(cands.length).fill(0);
+    const goal = r * totalWidth;
+    let width = 0;
+    for (const { c, k } of order) {
+      if (width >= goal - 1e-9) break;
+      void k;
+      const { g, limits } = cands[c]!;
+      if (g.size - removed[c]! <= limits.minKeep) continue;
+      removed[c]!++;
+      width += g.mult;
+    }
+    return cands.map(({ g, limits }, c) => roundKept(g.size - removed[c]!, g.size, limits));
+  };
+  const macsOf = (cnt: number[]): number => {
+    const byGid = new Map(cands.map((cd, c) => [cd.g.id, cnt[c]!]));
+    return cm.evaluate((gid) => byGid.get(gid) ?? a.groups[gid]!.size).macs;
+  };
+
+  let ratio = opts.ratio ?? 0;
+  if (opts.flopsTarget !== undefined) {
+    if (cm.before.macs <= 0) throw new CompilerError('INVALID_OPTION', 'the model has no MACs to reduce (no Conv/Gemm/MatMul with known shapes)', { hint: 'use --ratio' });
+    const goal = opts.flopsTarget * cm.before.macs;
+    if (macsOf(counts(0)) <= goal) ratio = 0;
+    else if (macsOf(counts(1)) > goal) {
+      ratio = 1;
+      const best = macsOf(counts(1)) / cm.before.macs;
+      remarks.push(`FLOPs target ${opts.flopsTarget} not reachable within the limits (--max-ratio ${o.maxRatio}, --min-channels ${o.minChannels}, frozen groups): best is ${best.toFixed(3)}`);
+    } else {
+      let lo = 0, hi = 1;
+      for (let it = 0; it < 40; it++) {
+        const mid = (lo + hi) / 2;
+        if (macsOf(counts(mid)) <= goal) hi = mid; else lo = mid;
+      }
+      ratio = hi;
+    }
+  }
+
+  const cnt = counts(ratio);
+  const keep = new Map<number, number[]>();
+  cands.forEach(({ g, score }, c) => {
+    const k = cnt[c]!;
+    if (k >= g.size) return;
+    const idx = Array.from({ length: g.size }, (_, i) => i).sort((x, y) => score[y]! - score[x]! || x - y);
+    keep.set(g.id, idx.slice(0, k).sort((x, y) => x - y));
+  });
+  return finish(keep, ratio);
+}

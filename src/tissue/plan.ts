@@ -1,0 +1,517 @@
+/**
+ * The TissueNet planner: which layers become stacked layers, and of which units
+ * (METHODS.md §1). Pure data: the `tissue` pass turns a plan into nodes.
+ *
+ * Strategies:
+ *  - `all`: every replaceable layer, in topological order, except one whose input comes only
+ *    from stacked layers (through non-mixing ops: BN, activations, pooling, Add, depthwise
+ *    convs, ...): units never talk, so a normal layer must stay between stacked ones (or, with
+ *    `shuffle`, a channel shuffle does the mixing and both may be stacked). An input that
+ *    adds a normal branch to a stacked one (a residual Add) carries mixing and is fine.
+ *  - `r`: the same, restricted to the intermediate stages: conv layers whose output
+ *    resolution is neither the first nor the last conv stage's (dense heads stay normal);
+ *    in a model without convs, the dense layers but the first and last.
+ *  - `select`: exactly the named layers (names or globs); a named layer that cannot take its
+ *    spec is an error, and consecutive stacked layers are allowed (a remark says so).
+ *
+ * Specs: `groups` (m equal units sized from the layer), `units` (one unit = equal units;
+ * several = hybrid, each position drawn at random with `seed` among the units that still
+ * leave a fillable remainder, or a fixed mix with `*count`). `groups: 'auto'` searches m:
+ * the smallest m whose model FLOPs meet `flopsTarget`, with every unit keeping at least
+ * `minGroupChannels` channels per group (onnxruntime's NCHWc conv layout needs 16;
+ * DESIGN.md).
+ */
+import { computeCost } from '../analysis/cost.js';
+import { CompilerError } from '../errors.js';
+import type { Model, Node } from '../ir/core.js';
+import { Rng } from '../util/rng.js';
+import type { LayerCost, PlannedUnit } from './cost.js';
+import { denseEquivalentCost, originalLayerCost, stackedLayerCost } from './cost.js';
+import type { TissueLayer, TissueScan } from './layers.js';
+import { scanTissueLayers, upstreamMixing } from './layers.js';
+import type { LayerSpec, TissueActivation, TissueInit, TissueStrategy } from './spec.js';
+import { checkActivation, formatUnit, globMatch, TISSUE_INITS, TISSUE_STRATEGIES } from './spec.js';
+
+export interface TissueOptions {
+  /** Default `all`; `select` when `select` is given. */
+  strategy?: TissueStrategy;
+  /** Layer names or globs (strategy `select`). */
+  select?: readonly string[];
+  /** Layer names or globs never replaced. */
+  exclude?: readonly string[];
+  /** The spec of every chosen layer (default: 4 equal units, `{ kind: 'groups', groups: 4 }`). */
+  spec?: LayerSpec;
+  /** Per-layer specs (first matching pattern wins), over `spec`. */
+  layerSpecs?: readonly { pattern: string; spec: LayerSpec }[];
+  /** Between a unit's two layers (default relu). */
+  activation?: TissueActivation;
+  /** Slope of leaky-relu (default 0.01). */
+  leakyAlpha?: number;
+  /** Weights from scratch (`he`, default) or fitted to the original layer (`original`). */
+  init?: TissueInit;
+  /** Channel shuffle between consecutive stacked layers instead of a normal layer. */
+  shuffle?: boolean;
+  /** Seed of hybrid position draws and random weights (default 0). */
+  seed?: number;
+  /** Hybrid units with counts: positions shuffled with the seed (`random`, default) or as listed. */
+  hybridOrder?: 'random' | 'listed';
+  /** `groups: 'auto'`: fraction of the model's FLOPs to keep (default 0.5). */
+  flopsTarget?: number;
+  /** `groups: 'auto'`: least channels per group in every unit layer (default 16). */
+  minGroupChannels?: number;
+}
+
+/** Consecutive equal units: one grouped layer pair of `count` groups. */
+export interface UnitRun {
+  readonly unit: PlannedUnit;
+  readonly count: number;
+  /** First position. */
+  readonly position: number;
+  /** Channel offsets of the run's first unit in the layer input, hidden and output. */
+  readonly inOffset: number;
+  readonly hiddenOffset: number;
+  readonly outOffset: number;
+  /** Explicit pads of the first conv (null when auto_pad SAME_* is kept). */
+  readonly pads1: readonly number[] | null;
+  readonly autoPad1: string;
+  /** 'same' pads of the second conv. */
+  readonly pads2: readonly number[];
+}
+
+export interface LayerPlan {
+  readonly layer: TissueLayer;
+  /** Unit at each position, in channel order. */
+  readonly units: readonly PlannedUnit[];
+  readonly runs: readonly UnitRun[];
+  /** All positions hold the same unit. */
+  readonly equal: boolean;
+  /** The second weight layer adds a bias (when the original had one). */
+  readonly bias2: boolean;
+  /** Channel-shuffle groups applied to this layer's input, when it reads a stacked layer. */
+  readonly shuffleGroups?: number;
+  /** The spec the layer was planned from, in CLI words. */
+  readonly spec: string;
+  readonly original: LayerCost;
+  readonly stacked: LayerCost;
+  readonly denseEquivalent: LayerCost;
+}
+
+export interface SkippedLayer { readonly name: string; readonly reason: string }
+
+export interface AutoTrial { groups: number; macs: number; ratio: number; layers: number }
+
+export interface AutoChoice {
+  /** Fraction of model FLOPs asked for. */
+  readonly target: number;
+  readonly minGroupChannels: number;
+  /** The m chosen (per layer: the largest allowed m not above it). */
+  readonly groups: number | null;
+  /** Whether the chosen plan meets the target. */
+  readonly met: boolean;
+  readonly tried: readonly AutoTrial[];
+}
+
+export interface TissuePlan {
+  readonly strategy: TissueStrategy;
+  readonly activation: TissueActivation;
+  readonly leakyAlpha: number;
+  readonly init: TissueInit;
+  readonly shuffle: boolean;
+  readonly seed: number;
+  readonly layers: readonly LayerPlan[];
+  readonly skipped: readonly SkippedLayer[];
+  /** Remarks: why something was or was not done. */
+  readonly notes: readonly { where: string; message: string }[];
+  readonly auto?: AutoChoice;
+  /** Model totals at batch 1: before, and after the plan (analytic). */
+  readonly before: { macs: number; params: number };
+  readonly after: { macs: number; params: number };
+}
+
+interface Resolved {
+  strategy: TissueStrategy;
+  select: readonly string[];
+  exclude: readonly string[];
+  spec: LayerSpec;
+  layerSpecs: readonly { pattern: string; spec: LayerSpec }[];
+  activation: TissueActivation;
+  leakyAlpha: number;
+  init: TissueInit;
+  shuffle: boolean;
+  seed: number;
+  hybridOrder: 'random' | 'listed';
+  flopsTarget: number;
+  minGroupChannels: number;
+}
+
+function optionError(what: string, msg: string, hint?: string): CompilerError {
+  return new CompilerError('INVALID_OPTION', msg, { where: what, hint });
+}
+
+function resolveOptions(o: TissueOptions): Resolved {
+  const select = o.select ?? [];
+  const strategy = o.strategy ?? (select.length ? 'select' : 'all');
+  if (!TISSUE_STRATEGIES.includes(strategy)) throw optionError('strategy', `unknown strategy "${strategy}"`, `choose one of: ${TISSUE_STRATEGIES.join(', ')}`);
+  if (strategy === 'select' && select.length === 0) throw optionError('select', 'strategy select needs layer names or patterns', 'pass --select conv1,fc*');
+  if (strategy !== 'select' && select.length) throw optionError('select', `--select chooses the layers itself; it cannot be combined with strategy ${strategy}`, 'drop --strategy, or use --exclude to narrow a strategy');
+  const init = o.init ?? 'he';
+  if (!TISSUE_INITS.includes(init)) throw optionError('init', `unknown init "${init}"`, `choose one of: ${TISSUE_INITS.join(', ')}`);
+  const seed = o.seed ?? 0;
+  if (!Number.isInteger(seed) || seed < 0) throw optionError('seed', `seed must be a non-negative integer; got ${seed}`);
+  const flopsTarget = o.flopsTarget ?? 0.5;
+  if (!(flopsTarget > 0 && flopsTarget <= 1)) throw optionError('flops-target', `the FLOPs target is a fraction of the model's FLOPs in (0, 1]; got ${flopsTarget}`);
+  const minGroupChannels = o.minGroupChannels ?? 16;
+  if (!Number.isInteger(minGroupChannels) || minGroupChannels < 1) throw optionError('min-group-channels', `min-group-channels must be a positive integer; got ${minGroupChannels}`);
+  const leakyAlpha = o.leakyAlpha ?? 0.01;
+  if (!(leakyAlpha >= 0 && leakyAlpha < 1)) throw optionError('leaky-alpha', `leaky-relu slope must be in [0, 1); got ${leakyAlpha}`);
+  const spec = o.spec ?? { kind: 'groups', groups: 4 };
+  checkSpec(spec);
+  for (const l of o.layerSpecs ?? []) checkSpec(l.spec);
+  return {
+    strategy, select, exclude: o.exclude ?? [], spec, layerSpecs: o.layerSpecs ?? [],
+    activation: checkActivation(o.activation ?? 'relu'), leakyAlpha, init, shuffle: o.shuffle ?? false, seed,
+    hybridOrder: o.hybridOrder ?? 'random', flopsTarget, minGroupChannels,
+  };
+}
+
+function checkSpec(s: LayerSpec): void {
+  if (s.kind === 'groups') {
+    if (s.groups !== 'auto' && (!Number.isInteger(s.groups) || s.groups < 1)) throw new CompilerError('TISSUE_SPEC_INVALID', `groups must be a positive integer or auto; got ${s.groups}`, { where: 'groups' });
+    if (s.hidden !== undefined && (!Number.isInteger(s.hidden) || s.hidden < 1)) throw new CompilerError('TISSUE_SPEC_INVALID', `hidden must be a positive integer; got ${s.hidden}`, { where: 'hidden' });
+    for (const k of [s.k1, s.k2]) if (k !== undefined && (!Number.isInteger(k) || k < 1)) throw new CompilerError('TISSUE_SPEC_INVALID', `kernel sizes must be positive integers; got ${k}`, { where: 'kernel' });
+  } else if (s.units.length === 0) {
+    throw new CompilerError('TISSUE_SPEC_INVALID', 'a unit list needs at least one unit', { where: 'units' });
+  }
+}
+
+function specText(s: LayerSpec, groups?: number): string {
+  if (s.kind === 'units') return s.units.map(formatUnit).join(',');
+  const g = groups ?? s.groups;
+  return `g${g}${s.hidden !== undefined ? `h${s.hidden}` : ''}${s.k1 !== undefined ? `k${s.k1}` : ''}${s.k2 !== undefined ? `:${s.k2}` : ''}`;
+}
+
+/** Positions of a layer's units, or why the spec does not fit it. */
+function resolveUnits(layer: TissueLayer, spec: LayerSpec, groups: number | undefined, o: Resolved): PlannedUnit[] | string {
+  const { cIn, cOut } = layer;
+  const sd = layer.kernel.length;
+  const kernels = (k1: number | undefined, k2: number | undefined): { k1: number[]; k2: number[] } | string => {
+    if (layer.kind === 'dense') {
+      if ((k1 ?? 1) !== 1 || (k2 ?? 1) !== 1) return `dense units have no kernel; got k1=${k1 ?? 1}, k2=${k2 ?? 1}`;
+      return { k1: [], k2: [] };
+    }
+    return { k1: k1 === undefined ? [...layer.kernel] : new Array<number>(sd).fill(k1), k2: new Array<number>(sd).fill(k2 ?? 1) };
+  };
+  if (spec.kind === 'groups') {
+    const m = groups ?? (spec.groups === 'auto' ? undefined : spec.groups);
+    if (m === undefined) return 'no group count';
+    if (cIn % m !== 0 || cOut % m !== 0) return `C_in=${cIn} and C_out=${cOut} are not both divisible by m=${m}`;
+    const k = kernels(spec.k1, spec.k2);
+    if (typeof k === 'string') return k;
+    const u: PlannedUnit = { n1: cIn / m, n2: spec.hidden ?? cOut / m, n3: cOut / m, ...k };
+    return new Array<PlannedUnit>(m).fill(u);
+  }
+  const planned: PlannedUnit[] = [];
+  for (const s of spec.units) {
+    const k = kernels(s.k1, s.k2);
+    if (typeof k === 'string') return k;
+    planned.push({ n1: s.n1, n2: s.n2, n3: s.n3, ...k });
+  }
+  const us = spec.units;
+  if (us.length === 1 && us[0]!.count === undefined) {
+    const u = planned[0]!;
+    if (cIn % u.n1 !== 0) return `n1=${u.n1} does not divide C_in=${cIn}`;
+    const m = cIn / u.n1;
+    if (m * u.n3 !== cOut) return `n1=${u.n1} gives m=${m} units, and m·n3 = ${m * u.n3} ≠ C_out=${cOut}`;
+    return new Array<PlannedUnit>(m).fill(u);
+  }
+  const rng = new Rng(o.seed * 7919 + layer.index + 1);
+  if (us.every((s) => s.count !== undefined)) {
+    let sIn = 0;
+    let sOut = 0;
+    const positions: PlannedUnit[] = [];
+    us.forEach((s, i) => {
+      sIn += s.count! * s.n1;
+      sOut += s.count! * s.n3;
+      for (let c = 0; c < s.count!; c++) positions.push(planned[i]!);
+    });
+    if (sIn !== cIn || sOut !== cOut) return `the unit mix reads Σ count·n1 = ${sIn} and writes Σ count·n3 = ${sOut} channels; the layer has C_in=${cIn}, C_out=${cOut}`;
+    return o.hybridOrder === 'random' ? rng.shuffle(positions) : positions;
+  }
+  return drawHybrid(cIn, cOut, planned, rng) ?? `no mix of the units ${us.map(formatUnit).join(', ')} reads exactly C_in=${cIn} and writes exactly C_out=${cOut} channels`;
+}
+
+/**
+ * Draws a unit for each position at random among those that leave a remainder the units can
+ * still fill exactly (a reachability table over (channels in, channels out) left). Null when
+ * no mix fills the layer. O(C_in · C_out · units).
+ */
+function drawHybrid(cIn: number, cOut: number, units: readonly PlannedUnit[], rng: Rng): PlannedUnit[] | null {
+  const w = cOut + 1;
+  const reach = new Uint8Array((cIn + 1) * w);
+  reach[0] = 1;
+  for (let a = 0; a <= cIn; a++) {
+    for (let b = 0; b <= cOut; b++) {
+      if (!reach[a * w + b]) continue;
+      for (const u of units) if (a + u.n1 <= cIn && b + u.n3 <= cOut) reach[(a + u.n1) * w + b + u.n3] = 1;
+    }
+  }
+  if (!reach[cIn * w + cOut]) return null;
+  const out: PlannedUnit[] = [];
+  let ra = cIn;
+  let rb = cOut;
+  while (ra > 0 || rb > 0) {
+    const ok = units.filter((u) => u.n1 <= ra && u.n3 <= rb && reach[(ra - u.n1) * w + rb - u.n3]);
+    const u = ok[rng.int(ok.length)]!;
+    out.push(u);
+    ra -= u.n1;
+    rb -= u.n3;
+  }
+  return out;
+}
+
+function sameUnit(a: PlannedUnit, b: PlannedUnit): boolean {
+  return a.n1 === b.n1 && a.n2 === b.n2 && a.n3 === b.n3 && a.k1.join() === b.k1.join() && a.k2.join() === b.k2.join();
+}
+
+/** Pads of the first conv for kernel k1 keeping the original output size, or why impossible. */
+function firstPads(layer: TissueLayer, k1: readonly number[]): { pads: number[] | null; autoPad: string } | string {
+  if (layer.kind === 'dense') return { pads: [], autoPad: 'NOTSET' };
+  if (layer.autoPad === 'SAME_UPPER' || layer.autoPad === 'SAME_LOWER') return { pads: null, autoPad: layer.autoPad };
+  const sd = layer.kernel.length;
+  const base = layer.autoPad === 'VALID' ? new Array<number>(2 * sd).fill(0) : layer.pads;
+  const pads = new Array<number>(2 * sd);
+  for (let i = 0; i < sd; i++) {
+    const delta = (layer.dilations[i] ?? 1) * (k1[i]! - layer.kernel[i]!);
+    pads[i] = base[i]! + Math.floor(delta / 2);
+    pads[i + sd] = base[i + sd]! + delta - Math.floor(delta / 2);
+    if (pads[i]! < 0 || pads[i + sd]! < 0) return `k1=${k1[i]} is smaller than the kernel ${layer.kernel[i]} by more than its padding allows (the output size would change)`;
+  }
+  return { pads, autoPad: 'NOTSET' };
+}
+
+function samePads(k2: readonly number[]): number[] {
+  const begin = k2.map((k) => Math.floor((k - 1) / 2));
+  return [...begin, ...k2.map((k, i) => k - 1 - begin[i]!)];
+}
+
+function makeRuns(layer: TissueLayer, units: readonly PlannedUnit[]): UnitRun[] | string {
+  const runs: UnitRun[] = [];
+  let inOff = 0;
+  let hidOff = 0;
+  let outOff = 0;
+  for (let p = 0; p < units.length;) {
+    const u = units[p]!;
+    let c = 1;
+    while (p + c < units.length && sameUnit(units[p + c]!, u)) c++;
+    const fp = firstPads(layer, u.k1);
+    if (typeof fp === 'string') return fp;
+    runs.push({ unit: u, count: c, position: p, inOffset: inOff, hiddenOffset: hidOff, outOffset: outOff, pads1: fp.pads, autoPad1: fp.autoPad, pads2: samePads(u.k2) });
+    inOff += c * u.n1;
+    hidOff += c * u.n2;
+    outOff += c * u.n3;
+    p += c;
+  }
+  return runs;
+}
+
+/** The group counts `--groups auto` may give a layer: m ≥ 2 dividing both sides, every unit layer keeping ≥ minGroupChannels channels per group. */
+export function allowedGroups(layer: TissueLayer, hidden: number | undefined, minGroupChannels: number): number[] {
+  const out: number[] = [];
+  for (let m = 2; m <= Math.min(layer.cIn, layer.cOut); m++) {
+    if (layer.cIn % m || layer.cOut % m) continue;
+    const n2 = hidden ?? layer.cOut / m;
+    if (layer.cIn / m >= minGroupChannels && layer.cOut / m >= minGroupChannels && n2 >= minGroupChannels) out.push(m);
+  }
+  return out;
+}
+
+interface Candidate { layer: TissueLayer; spec: LayerSpec; explicit: boolean }
+
+function chooseCandidates(scan: TissueScan, o: Resolved): { candidates: Candidate[]; skipped: SkippedLayer[] } {
+  const skipped: SkippedLayer[] = [];
+  let chosen: TissueLayer[];
+  const named = new Set<TissueLayer>();
+  if (o.strategy === 'select') {
+    const set = new Set<TissueLayer>();
+    for (const p of o.select) {
+      const hits = scan.layers.filter((l) => globMatch(p, l.name));
+      const rej = scan.rejected.filter((r) => globMatch(p, r.name));
+      if (!hits.length && !rej.length) {
+        throw new CompilerError('TISSUE_NO_LAYERS', `"${p}" names no Conv, Gemm or MatMul layer`, { where: p, hint: 'list the layers with `sculpt inspect --layers`' });
+      }
+      const exact = rej.find((r) => r.name === p);
+      if (exact) throw new CompilerError('TISSUE_NOT_REPLACEABLE', `layer ${exact.name} cannot become a stacked layer: ${exact.reason}`, { where: exact.node.where });
+      for (const r of rej) skipped.push({ name: r.name, reason: r.reason });
+      for (const h of hits) {
+        set.add(h);
+        if (h.name === p) named.add(h);
+      }
+    }
+    chosen = scan.layers.filter((l) => set.has(l));
+  } else {
+    for (const r of scan.rejected) skipped.push({ name: r.name, reason: r.reason });
+    chosen = o.strategy === 'all' ? [...scan.layers] : middleStages(scan.layers, skipped);
+  }
+  const excluded = chosen.filter((l) => o.exclude.some((p) => globMatch(p, l.name)));
+  for (const l of excluded) skipped.push({ name: l.name, reason: 'excluded' });
+  chosen = chosen.filter((l) => !excluded.includes(l));
+  const candidates = chosen.map((layer) => {
+    const ls = o.layerSpecs.find((s) => globMatch(s.pattern, layer.name));
+    return { layer, spec: ls?.spec ?? o.spec, explicit: named.has(layer) || ls?.pattern === layer.name };
+  });
+  return { candidates, skipped };
+}
+
+/** Strategy r: conv layers outside the first and last conv stage; without convs, dense layers but the first and last. */
+function middleStages(layers: readonly TissueLayer[], skipped: SkippedLayer[]): TissueLayer[] {
+  const convs = layers.filter((l) => l.kind === 'conv');
+  let keep: TissueLayer[];
+  if (convs.length) {
+    const stages = [...new Set(convs.map((l) => l.stage))];
+    const first = stages[0];
+    const last = stages[stages.length - 1];
+    keep = convs.filter((l) => stages.length > 2 && l.stage !== first && l.stage !== last);
+    for (const l of layers) if (!keep.includes(l)) skipped.push({ name: l.name, reason: l.kind === 'dense' ? 'strategy r: dense head stays normal' : `strategy r: stage ${l.stage} is the first or last stage` });
+  } else {
+    keep = layers.slice(1, -1);
+    for (const l of layers) if (!keep.includes(l)) skipped.push({ name: l.name, reason: 'strategy r: first and last layer stay normal' });
+  }
+  return keep;
+}
+
+function layerError(layer: TissueLayer, reason: string): CompilerError {
+  return new CompilerError('TISSUE_SPEC_INVALID', `layer ${layer.name} (C_in=${layer.cIn}, C_out=${layer.cOut}${layer.kernel.length ? `, kernel ${layer.kernel.join('x')}` : ''}): ${reason}`, {
+    where: layer.node.where, hint: 'choose units whose n1 sum to C_in and n3 to C_out (equal units: m = C_in/n1 = C_out/n3)',
+  });
+}
+
+interface Built {
+  layers: LayerPlan[];
+  skipped: SkippedLayer[];
+  notes: { where: string; message: string }[];
+}
+
+function build(candidates: readonly Candidate[], scan: TissueScan, o: Resolved, autoGroups: (l: TissueLayer, spec: LayerSpec) => number | undefined): Built {
+  const layers: LayerPlan[] = [];
+  const skipped: SkippedLayer[] = [];
+  const notes: { where: string; message: string }[] = [];
+  const stackedBy = new Map<Node, LayerPlan>();
+  for (const c of candidates) {
+    const { layer, spec } = c;
+    let groups: number | undefined;
+    if (spec.kind === 'groups' && spec.groups === 'auto') {
+      groups = autoGroups(layer, spec);
+      if (groups === undefined) {
+        skipped.push({ name: layer.name, reason: `groups auto: no m keeps ≥ ${o.minGroupChannels} channels per group (C_in=${layer.cIn}, C_out=${layer.cOut})` });
+        continue;
+      }
+    }
+    let units = resolveUnits(layer, spec, groups, o);
+    let runs: UnitRun[] | string = typeof units === 'string' ? units : makeRuns(layer, units);
+    if (typeof units === 'string' || typeof runs === 'string') {
+      const reason = typeof units === 'string' ? units : (runs as string);
+      if (c.explicit) throw layerError(layer, reason);
+      skipped.push({ name: layer.name, reason });
+      continue;
+    }
+    units = units as PlannedUnit[];
+    runs = runs as UnitRun[];
+    // Units see only their own input piece: the input must carry some normal layer's mixing.
+    // A residual Add of a stacked and a normal branch does; a stacked layer alone does not.
+    const upAll = [...upstreamMixing(layer.node, scan.mixing)];
+    const ups = upAll.filter((n) => stackedBy.has(n));
+    let shuffleGroups: number | undefined;
+    if (ups.length && ups.length === upAll.length) {
+      const up = stackedBy.get(ups[0]!)!;
+      if (o.shuffle) {
+        const g = [up.units.length, units.length].find((x) => x > 1 && layer.cIn % x === 0);
+        if (g !== undefined) shuffleGroups = g;
+        else if (o.strategy !== 'select') {
+          skipped.push({ name: layer.name, reason: `reads stacked layer ${up.layer.name} and no shuffle group count divides C_in=${layer.cIn}` });
+          continue;
+        }
+      } else if (o.strategy !== 'select') {
+        skipped.push({ name: layer.name, reason: `reads stacked layer ${up.layer.name}: a normal layer stays between stacked layers (or pass --shuffle)` });
+        continue;
+      }
+      if (shuffleGroups === undefined) notes.push({ where: layer.name, message: `stacked layer reads stacked layer ${up.layer.name} with no normal layer or shuffle between: its units see only their own units' outputs` });
+    }
+    const bias2 = layer.hasBias;
+    const plan: LayerPlan = {
+      layer, units, runs, equal: runs.length === 1, bias2, shuffleGroups, spec: specText(spec, groups),
+      original: originalLayerCost(layer), stacked: stackedLayerCost(layer, units, bias2), denseEquivalent: denseEquivalentCost(layer, units),
+    };
+    layers.push(plan);
+    stackedBy.set(layer.node, plan);
+  }
+  return { layers, skipped, notes };
+}
+
+function totals(before: { macs: number; params: number }, layers: readonly LayerPlan[]): { macs: number; params: number } {
+  let macs = before.macs;
+  let params = before.params;
+  for (const l of layers) {
+    macs += l.stacked.macs - l.original.macs;
+    params += l.stacked.params - l.original.params;
+  }
+  return { macs, params };
+}
+
+/**
+ * Plans a TissueNet rewrite of `model`: chosen layers, their units (per position), unit
+ * runs, padding, and analytic costs. Runs shape inference on the model (value types are
+ * updated in place); changes nothing else. O(nodes + C_in·C_out per hybrid layer).
+ * @throws INVALID_OPTION for bad options; TISSUE_SPEC_INVALID for a spec that does not fit a
+ *   layer named explicitly (names and numbers in the message); TISSUE_NO_LAYERS when a
+ *   select pattern matches nothing or no layer can be replaced; TISSUE_NOT_REPLACEABLE for a
+ *   named layer that cannot be replaced (depthwise, non-constant weights, ...)
+ */
+export function planTissue(model: Model, options: TissueOptions = {}): TissuePlan {
+  const o = resolveOptions(options);
+  const scan = scanTissueLayers(model);
+  const cost = computeCost(model, { inferred: true }).total;
+  const before = { macs: cost.macs, params: cost.params };
+  const { candidates, skipped } = chooseCandidates(scan, o);
+  if (candidates.length === 0) {
+    throw new CompilerError('TISSUE_NO_LAYERS', `strategy ${o.strategy} leaves no layer to replace`, { hint: skipped.length ? `skipped: ${skipped.slice(0, 4).map((s) => `${s.name} (${s.reason})`).join('; ')}` : 'the model has no Conv, Gemm or MatMul layer' });
+  }
+  const usesAuto = candidates.some((c) => c.spec.kind === 'groups' && c.spec.groups === 'auto');
+  let built: Built;
+  let auto: AutoChoice | undefined;
+  if (usesAuto) {
+    const allowed = new Map<TissueLayer, number[]>();
+    for (const c of candidates) {
+      if (c.spec.kind === 'groups' && c.spec.groups === 'auto') allowed.set(c.layer, allowedGroups(c.layer, c.spec.hidden, o.minGroupChannels));
+    }
+    const values = [...new Set([...allowed.values()].flat())].sort((a, b) => a - b);
+    const tried: AutoTrial[] = [];
+    let best: { m: number; built: Built; macs: number } | null = null;
+    let chosen: { m: number; built: Built } | null = null;
+    for (const m of values) {
+      const b = build(candidates, scan, o, (l) => {
+        const ok = (allowed.get(l) ?? []).filter((x) => x <= m);
+        return ok.length ? ok[ok.length - 1] : undefined;
+      });
+      const macs = totals(before, b.layers).macs;
+      tried.push({ groups: m, macs, ratio: before.macs ? macs / before.macs : 1, layers: b.layers.length });
+      if (!best || macs < best.macs) best = { m, built: b, macs };
+      if (before.macs > 0 && macs <= o.flopsTarget * before.macs) { chosen = { m, built: b }; break; }
+    }
+    const pick = chosen ?? (best ? { m: best.m, built: best.built } : null);
+    built = pick?.built ?? build(candidates, scan, o, () => undefined);
+    auto = { target: o.flopsTarget, minGroupChannels: o.minGroupChannels, groups: pick?.m ?? null, met: chosen !== null, tried };
+    if (!chosen) built.notes.push({ where: 'groups auto', message: pick ? `no m meets the FLOPs target ${o.flopsTarget}; m=${pick.m} comes closest (${(tried.find((t) => t.groups === pick.m)!.ratio * 100).toFixed(1)}% of FLOPs)` : `no layer allows m ≥ 2 with ${o.minGroupChannels} channels per group` });
+  } else {
+    built = build(candidates, scan, o, () => undefined);
+  }
+  if (built.layers.length === 0) {
+    const why = [...skipped, ...built.skipped].slice(0, 4).map((s) => `${s.name}: ${s.reason}`).join('; ');
+    throw new CompilerError('TISSUE_NO_LAYERS', 'no layer can take the spec', { hint: why || undefined });
+  }
+  return {
+    strategy: o.strategy, activation: o.activation, leakyAlpha: o.leakyAlpha, init: o.init, shuffle: o.shuffle, seed: o.seed,
+    layers: built.layers, skipped: [...skipped, ...built.skipped], notes: built.notes, auto,
+    before, after: totals(before, built.layers),
+  };
+}
+

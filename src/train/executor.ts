@@ -1,0 +1,322 @@
+/**
+ * Runs an IR graph in TensorFlow.js, so whatever a pass emits can be trained without a
+ * second model format.
+ *
+ * `TfExecutor.create(model)` compiles every node once (attributes parsed, unsupported ops
+ * refused up front, naming the node) and turns float initializers into tf.Variables.
+ * `run(feeds)` evaluates the nodes the requested values need, inside one `tf.tidy`, and
+ * returns NCHW tensors; `tf.variableGrads(() => loss(exec.run(...)))` differentiates it.
+ * BatchNormalization either uses its running statistics ('frozen') or, in training runs,
+ * batch statistics with momentum updates of the running statistics ('train'), which
+ * `writeBack` stores into the model with the trained weights.
+ *
+ * ```ts
+ * const { tf } = await selectBackend('auto', console.error);
+ * const exec = TfExecutor.create(model, { trainable: 'all', batchNorm: 'train' });
+ * const { value, grads } = tf.variableGrads(() => lossOf(exec.run({ input: x }, { training: true }).logits));
+ * exec.writeBack(model);
+ * exec.dispose();
+ * ```
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import type { Tensor, Variable } from '@tensorflow/tfjs-core';
+import { CompilerError } from './../errors.js';
+import type { Model, Node } from '../ir/core.js';
+import { DataType } from '../ir/data-type.js';
+import { topologicalOrder } from '../ir/toposort.js';
+import type { StaticDim } from '../ir/types.js';
+import { Rng } from '../util/rng.js';
+import { registerSculptKernels } from './kernels/index.js';
+import { unsupportedError, type CompileCtx, type OpRun, type RunCtx } from './ops/context.js';
+import { OPS, supportedOps } from './ops/index.js';
+import { constantValue } from './ops/tensor.js';
+import { nchw, tfv, type RtVal } from './ops/values.js';
+
+export interface ExecutorOptions {
+  /** Which initializers become trainable tf.Variables: all float initializers, none, names, or a predicate. */
+  trainable?: 'all' | 'none' | readonly string[] | ((name: string) => boolean);
+  /** BatchNormalization in training: 'train' uses batch statistics and updates running stats
+   *  (momentum from the node); 'frozen' uses running stats. Default 'frozen'. */
+  batchNorm?: 'train' | 'frozen';
+  /** Seed of the executor's random stream (dropout masks); default 0. */
+  seed?: number;
+}
+
+interface Step {
+  readonly node: Node;
+  readonly run: OpRun;
+  readonly inputs: readonly string[];
+  readonly outputs: readonly string[];
+}
+
+interface GraphInput { readonly name: string; readonly shape: StaticDim[] | undefined }
+
+/** Executors alive at once get distinct tf variable names (tfjs keeps a global registry). */
+let executorCount = 0;
+
+export class TfExecutor {
+  readonly #steps: readonly Step[];
+  readonly #producer: ReadonlyMap<string, number>;
+  readonly #vars: Map<string, Variable>;
+  readonly #trainable: ReadonlySet<string>;
+  readonly #consts: ReadonlyMap<string, RtVal>;
+  readonly #inputs: readonly GraphInput[];
+  readonly #outputs: readonly string[];
+  readonly #retained: Tensor[];
+  readonly #batchNorm: 'train' | 'frozen';
+  readonly #rng: Rng;
+  readonly #plans = new Map<string, readonly number[]>();
+  /** Variables a run has assigned (BN running statistics); writeBack stores these too. */
+  readonly #touched = new Set<string>();
+  #disposed = false;
+
+  private constructor(init: {
+    steps: Step[]; producer: Map<string, number>; vars: Map<string, Variable>; trainable: Set<string>; consts: Map<string, RtVal>;
+    inputs: GraphInput[]; outputs: string[]; retained: Tensor[]; batchNorm: 'train' | 'frozen'; seed: number;
+  }) {
+    this.#steps = init.steps;
+    this.#producer = init.producer;
+    this.#vars = init.vars;
+    this.#trainable = init.trainable;
+    this.#consts = init.consts;
+    this.#inputs = init.inputs;
+    this.#outputs = init.outputs;
+    this.#retained = init.retained;
+    this.#batchNorm = init.batchNorm;
+    this.#rng = new Rng(init.seed);
+  }
+
+  /**
+   * Compiles `model`'s main graph. O(nodes + initializer bytes).
+   * @throws UNSUPPORTED_OP naming the first node the trainer cannot run (op type, domain,
+   *   subgraph, or an attribute value it does not implement); INVALID_OPTION for a
+   *   `trainable` name that is not a float initializer; GRAPH_CYCLE.
+   */
+  static create(model: Model, opts: ExecutorOptions = {}): TfExecutor {
+    registerSculptKernels();
+    const graph = model.graph;
+    const opset = model.opset('') ?? 0;
+    if (opset < 7) {
+      throw new CompilerError('OPSET_OUT_OF_RANGE', `the trainer runs default-domain opsets 7 to 21; this model imports ${opset || 'none'}`, { hint: 'convert the model to a newer opset first' });
+    }
+    const retained: Tensor[] = [];
+    const retain = (t: Tensor): Tensor => { retained.push(tf.keep(t)); return t; };
+    const steps: Step[] = [];
+    const producer = new Map<string, number>();
+    try {
+      for (const node of topologicalOrder(graph)) {
+        if (node.domain !== '' && node.domain !== 'ai.onnx') throw unsupportedError(node, `domain "${node.domain}" is not supported`);
+        if (node.subgraphs().length > 0) throw unsupportedError(node, 'ops with subgraphs (If/Loop/Scan) are not supported');
+        const compile = OPS[node.opType];
+        if (!compile) throw unsupportedError(node, `the trainer has no implementation of ${node.opType} (it runs: ${supportedOps().join(', ')})`);
+        const ctx: CompileCtx = {
+          node,
+          opset,
+          inputNames: node.inputs.map((v) => v?.name ?? ''),
+          unsupported: (why) => { throw unsupportedError(node, why); },
+          retain,
+        };
+        const run = compile(ctx);
+        const index = steps.length;
+        steps.push({ node, run, inputs: ctx.inputNames, outputs: node.outputs.map((v) => v?.name ?? '') });
+        for (const o of node.outputs) if (o) producer.set(o.name, index);
+      }
+    } catch (e) {
+      for (const t of retained) t.dispose();
+      throw e;
+    }
+
+    // BatchNormalization statistics are state, never trained.
+    const stats = new Set<string>();
+    for (const s of steps) {
+      if (s.node.opType === 'BatchNormalization') for (const i of [3, 4]) if (s.inputs[i]) stats.add(s.inputs[i]!);
+    }
+    const floatInits = graph.initializers.filter((v) => v.initializer!.dataType === DataType.FLOAT).map((v) => v.name);
+    const isTrainable = trainablePredicate(opts.trainable ?? 'all', new Set(floatInits));
+    const id = executorCount++;
+    const vars = new Map<string, Variable>();
+    const trainable = new Set<string>();
+    const consts = new Map<string, RtVal>();
+    for (const v of graph.initializers) {
+      const t = v.initializer!;
+      if (t.dataType === DataType.FLOAT) {
+        const train = isTrainable(v.name) && !stats.has(v.name);
+        const initial = tf.tensor(t.toFloat32(), t.shape, 'float32');
+        vars.set(v.name, tf.variable(initial, train, `sculpt${id}/${v.name}`));
+        initial.dispose();
+        if (train) trainable.add(v.name);
+      } else {
+        const c = constantValue(t, retain);
+        if (c) consts.set(v.name, c);
+      }
+    }
+    const inputs = graph.inputs.filter((v) => !v.initializer).map((v) => ({ name: v.name, shape: v.shape }));
+    return new TfExecutor({
+      steps, producer, vars, trainable, consts, inputs, outputs: graph.outputs.map((v) => v.name), retained,
+      batchNorm: opts.batchNorm ?? 'frozen', seed: opts.seed ?? 0,
+    });
+  }
+
+  /** Initializer name → variable (float32 initializers; BN statistics are non-trainable ones). */
+  get variables(): ReadonlyMap<string, Variable> { return this.#vars; }
+
+  /** Names of the graph inputs run() expects in `feeds`. */
+  get inputNames(): string[] { return this.#inputs.map((i) => i.name); }
+
+  /** Names of the graph outputs run() returns by default. */
+  get outputNames(): string[] { return [...this.#outputs]; }
+
+  /** The variables an optimizer should update, in initializer order. */
+  trainableVariables(): Variable[] {
+    return [...this.#vars].filter(([name]) => this.#trainable.has(name)).map(([, v]) => v);
+  }
+
+  /**
+   * Runs the main graph. feeds: NCHW tf tensors by graph-input name. Returns the requested
+   * values (graph outputs by default; any intermediate value name allowed) as NCHW tensors
+   * the caller owns. With `training`, dropout is active and (batchNorm 'train') BN uses
+   * batch statistics and updates its running statistics.
+   * @throws MISSING_VALUE for an unknown output name; FEED_MISSING; FEED_SHAPE_MISMATCH;
+   *   RUNTIME_FAILED naming the node when an op fails on the given shapes.
+   */
+  run(feeds: Record<string, Tensor>, opts: { training?: boolean; outputs?: readonly string[] } = {}): Record<string, Tensor> {
+    if (this.#disposed) throw new CompilerError('PRECONDITION_FAILED', 'this executor has been disposed');
+    const wanted = opts.outputs ?? this.#outputs;
+    const plan = this.#plan(wanted);
+    this.#checkFeeds(feeds, plan, wanted);
+    const training = opts.training ?? false;
+    const pending: [string, Tensor][] = [];
+    const ctx: RunCtx = {
+      training,
+      bnTrain: training && this.#batchNorm === 'train',
+      nextSeed: () => this.#rng.int(2 ** 31 - 1),
+      variable: (name) => this.#vars.get(name),
+      assign: (name, value) => { pending.push([name, value]); },
+    };
+    const external = new Set<Tensor>([...Object.values(feeds), ...this.#vars.values(), ...this.#retained]);
+    return tf.tidy(() => {
+      const env = new Map<string, RtVal>();
+      const get = (name: string): RtVal | undefined => {
+        if (name === '') return undefined;
+        const v = env.get(name);
+        if (v) return v;
+        const feed = feeds[name];
+        if (feed) return tfv(feed);
+        const variable = this.#vars.get(name);
+        if (variable) return tfv(variable);
+        return this.#consts.get(name);
+      };
+      for (const i of plan) {
+        const step = this.#steps[i]!;
+        let outs: (RtVal | undefined)[];
+        try {
+          outs = step.run(step.inputs.map(get), ctx);
+        } catch (e) {
+          if (e instanceof CompilerError) throw e;
+          throw new CompilerError('RUNTIME_FAILED', `${step.node.opType} at ${step.node.where} failed: ${(e as Error).message}`, {
+            where: step.node.where, cause: e,
+            hint: `input shapes: ${step.inputs.map((n) => { const v = get(n); return v ? `[${v.shape.join(',')}]` : '-'; }).join(' ')}`,
+          });
+        }
+        step.outputs.forEach((name, k) => { const v = outs[k]; if (name && v) env.set(name, v); });
+      }
+      for (const [name, value] of pending) {
+        this.#vars.get(name)!.assign(value);
+        this.#touched.add(name);
+      }
+      const result: Record<string, Tensor> = {};
+      for (const name of wanted) {
+        const v = get(name);
+        if (!v) throw new CompilerError('MISSING_VALUE', `value "${name}" was not computed`, { where: name });
+        const t = nchw(v);
+        result[name] = external.has(t) ? tf.clone(t) : t;
+      }
+      return result;
+    });
+  }
+
+  /**
+   * Writes variable values (and BN running stats) back into the model's initializers:
+   * every trainable variable and every variable a run assigned; the rest are unchanged.
+   * @throws MISSING_VALUE when `model` lacks one of those initializers.
+   */
+  writeBack(model: Model): void {
+    if (this.#disposed) throw new CompilerError('PRECONDITION_FAILED', 'this executor has been disposed');
+    const byName = new Map(model.graph.initializers.map((v) => [v.name, v]));
+    for (const [name, variable] of this.#vars) {
+      if (!this.#trainable.has(name) && !this.#touched.has(name)) continue;
+      const v = byName.get(name);
+      if (!v?.initializer) throw new CompilerError('MISSING_VALUE', `the model has no initializer "${name}" to write back`, { where: name });
+      const want = v.initializer.size;
+      if (want !== variable.size) {
+        throw new CompilerError('MASK_SHAPE_MISMATCH', `initializer "${name}" has ${want} values; the trained variable has ${variable.size}`, { where: name });
+      }
+      v.initializer.setFloat32(Float32Array.from(variable.dataSync() as Float32Array));
+    }
+  }
+
+  /** Frees the variables and constants. The executor cannot run afterwards. */
+  dispose(): void {
+    if (this.#disposed) return;
+    this.#disposed = true;
+    for (const v of this.#vars.values()) v.dispose();
+    for (const t of this.#retained) t.dispose();
+  }
+
+  /** Step indices needed for `wanted`, in order (cached per output list). O(steps). */
+  #plan(wanted: readonly string[]): readonly number[] {
+    const key = wanted.join('\u0000');
+    const hit = this.#plans.get(key);
+    if (hit) return hit;
+    const known = (n: string) => this.#producer.has(n) || this.#vars.has(n) || this.#consts.has(n) || this.#inputs.some((i) => i.name === n);
+    for (const n of wanted) {
+      if (!known(n)) throw new CompilerError('MISSING_VALUE', `no value named "${n}" in the main graph`, { where: n, hint: 'ask for a graph output, an intermediate value, an input or an initializer by its exact name' });
+    }
+    const need = new Set<number>();
+    const stack = [...wanted];
+    while (stack.length) {
+      const n = stack.pop()!;
+      const i = this.#producer.get(n);
+      if (i === undefined || need.has(i)) continue;
+      need.add(i);
+      for (const inp of this.#steps[i]!.inputs) if (inp) stack.push(inp);
+    }
+    const plan = [...need].sort((a, b) => a - b);
+    this.#plans.set(key, plan);
+    return plan;
+  }
+
+  #checkFeeds(feeds: Record<string, Tensor>, plan: readonly number[], wanted: readonly string[]): void {
+    const read = new Set<string>(wanted);
+    for (const i of plan) for (const n of this.#steps[i]!.inputs) read.add(n);
+    for (const input of this.#inputs) {
+      if (!read.has(input.name)) continue;
+      const t = feeds[input.name];
+      if (!t) {
+        throw new CompilerError('FEED_MISSING', `no tensor given for graph input "${input.name}"`, { where: input.name, hint: `feed every input: ${this.inputNames.join(', ')}` });
+      }
+      const s = input.shape;
+      if (!s) continue;
+      const bad = t.rank !== s.length || s.some((d, k) => typeof d === 'number' && d !== t.shape[k]);
+      if (bad) {
+        throw new CompilerError('FEED_SHAPE_MISMATCH', `input "${input.name}" expects [${s.map((d) => d ?? '?').join(',')}]; got [${t.shape.join(',')}]`, { where: input.name });
+      }
+    }
+  }
+}
+
+function trainablePredicate(spec: NonNullable<ExecutorOptions['trainable']>, floatInits: ReadonlySet<string>): (name: string) => boolean {
+  if (spec === 'all') return () => true;
+  if (spec === 'none') return () => false;
+  if (typeof spec === 'function') return spec;
+  const names = new Set(spec);
+  for (const n of names) {
+    if (!floatInits.has(n)) {
+      throw new CompilerError('INVALID_OPTION', `"${n}" is not a float32 initializer of the model, so it cannot be trained`, { where: n, hint: 'list the initializers with `sculpt inspect --layers`' });
+    }
+  }
+  return (name) => names.has(name);
+}
+
+/** Op types the executor runs (default domain). */
+export function trainerOps(): string[] { return supportedOps(); }

@@ -1,0 +1,9 @@
+/** The trainer: losses, optimisers, schedules and the training loop over the tfjs executor. */
+export * from './losses.js';
+export * from './optim.js';
+export * from './schedule.js';
+export * from './loop.js';
+export { selectBackend, currentBackend, BACKEND_NAMES } from './backend.js';
+export type { BackendName } from './backend.js';
+export { TfExecutor } from './executor.js';
+export type { ExecutorOptions } from './executor.js';
