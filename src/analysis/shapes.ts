@@ -118,6 +118,8 @@ function inferGraph(model: Model, g: Graph, folder: Folder, res: ShapeInferenceR
       const elem = info?.elem ?? (outs ? defaultElem(n) : undefined);
       if (shape !== undefined) {
         o.info.type = merged(o, elem, shape);
+        // Folding now, in topological order, keeps fold recursion one level deep.
+        folder.fold(o);
         if (res) res.inferred++;
         return;
       }

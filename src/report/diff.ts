@@ -101,7 +101,7 @@ export interface ModelDiff {
 export interface DiffOptions {
   labelA?: string;
   labelB?: string;
-  /** Above this many cells the position match is greedy instead of an LCS. Default 4e7. */
+  /** Above this many cells the position match is greedy instead of an LCS. Default 1e7 (a 40 MB table). */
   lcsLimit?: number;
 }
 
@@ -286,7 +286,7 @@ export function diffModels(a: Model, b: Model, opts: DiffOptions = {}): ModelDif
   if (restA.length && restB.length) {
     const ka = restA.map(opKey);
     const kb = restB.map(opKey);
-    const pairs = restA.length * restB.length <= (opts.lcsLimit ?? 4e7) ? lcsPairs(ka, kb) : greedyPairs(ka, kb);
+    const pairs = restA.length * restB.length <= (opts.lcsLimit ?? 1e7) ? lcsPairs(ka, kb) : greedyPairs(ka, kb);
     for (const [i, j] of pairs) pair(restA[i]!, restB[j]!, 'position');
   }
 
@@ -320,7 +320,6 @@ export function diffModels(a: Model, b: Model, opts: DiffOptions = {}): ModelDif
   for (const [x, y] of [...pairAB]) {
     if (!configChanged(infoA(x), infoB(y))) continue;
     if (!neighbours(y).some((m) => added.has(m))) continue;
-    if (neighbours(x).some((m) => removed.has(m))) continue;
     pairAB.delete(x); pairBA.delete(y); how.delete(x);
     added.add(y); removed.add(x);
   }

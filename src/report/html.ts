@@ -68,8 +68,7 @@ function card(title: string, before: number, after: number, fmt: (x: number) => 
 }
 
 function entryName(e: DiffEntry): string {
-  const l = (e.after[0] ?? e.before[0])!;
-  return l.name || `#${l.index}`;
+  return (e.status === 'replaced' ? e.before[0]! : (e.after[0] ?? e.before[0])!).name;
 }
 
 /**
@@ -163,17 +162,19 @@ function layerTable(d: ModelDiff): string {
     const op = e.before.length > 1 || e.after.length > 1
       ? `${e.before.map((l) => l.op).join('+') || '∅'} → ${e.after.map((l) => l.op).join('+') || '∅'}`
       : a && b ? pairText(a.op, b.op) : (a ?? b)!.op;
-    const cin = pairText(a ? num(a.inChannels) : '', b ? num(b.inChannels) : '');
-    const cout = pairText(lastA ? num(lastA.outChannels) : '', lastB ? num(lastB.outChannels) : '');
+    const group = e.before.length > 1 || e.after.length > 1;
+    // A replacement group keeps the interface of what it replaced: show the original's channels.
+    const cin = group ? num(a!.inChannels) : pairText(a ? num(a.inChannels) : '', b ? num(b.inChannels) : '');
+    const cout = group ? num(lastA!.outChannels) : pairText(lastA ? num(lastA.outChannels) : '', lastB ? num(lastB.outChannels) : '');
     const side = (f: (x: { before: number; after: number }) => string, v: { before: number; after: number }) => f(v);
     const counts = (v: { before: number; after: number }) => (e.status === 'added' ? humanCount(v.after) : e.status === 'removed' ? humanCount(v.before) : pairText(humanCount(v.before), humanCount(v.after)));
     rows.push(`<tr class="st-${e.status}${quiet ? ' quiet' : ''}"><td>${e.status}</td><td>${escapeHtml(entryName(e))}</td><td>${escapeHtml(op)}</td>`
-      + `<td class="num">${escapeHtml(cin)}</td><td class="num">${escapeHtml(cout)}</td><td>${escapeHtml(pairText(kg(a), kg(b)))}</td>`
+      + `<td class="num">${escapeHtml(cin)}</td><td class="num">${escapeHtml(cout)}</td><td>${escapeHtml(group ? kg(a) : pairText(kg(a), kg(b)))}</td>`
       + `<td class="num">${escapeHtml(side(counts, e.params))}</td><td class="num">${escapeHtml(side(counts, e.macs))}</td>`
       + `<td class="num">${escapeHtml(e.status === 'same' ? '' : percentChange(e.macs.before, e.macs.after))}</td></tr>`);
-    if (e.status === 'replaced' && (e.before.length > 1 || e.after.length > 1)) {
+    if (group) {
       for (const l of e.after) {
-        rows.push(`<tr class="sub"><td></td><td>&nbsp;&nbsp;› ${escapeHtml(l.name || `#${l.index}`)}</td><td>${escapeHtml(l.op)}</td><td class="num">${num(l.inChannels)}</td>`
+        rows.push(`<tr class="sub"><td></td><td>&nbsp;&nbsp;› ${escapeHtml(l.name)}</td><td>${escapeHtml(l.op)}</td><td class="num">${num(l.inChannels)}</td>`
           + `<td class="num">${num(l.outChannels)}</td><td>${escapeHtml(kg(l))}</td><td class="num">${humanCount(l.params)}</td><td class="num">${humanCount(l.macs)}</td><td></td></tr>`);
       }
     }

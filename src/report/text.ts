@@ -86,22 +86,22 @@ function side(l: LayerInfo | undefined, f: (l: LayerInfo) => string): string { r
 function entryRows(e: DiffEntry): string[] {
   const a = e.before[0];
   const b = e.after[0];
-  const name = (b ?? a)!.name || `#${(b ?? a)!.index}`;
+  const name = (b ?? a)!.name;
   const params = e.status === 'added' ? humanCount(e.params.after) : e.status === 'removed' ? humanCount(e.params.before) : pair(humanCount(e.params.before), humanCount(e.params.after));
   const macs = e.status === 'added' ? humanCount(e.macs.after) : e.status === 'removed' ? humanCount(e.macs.before) : pair(humanCount(e.macs.before), humanCount(e.macs.after));
   if (e.status === 'replaced' && (e.before.length > 1 || e.after.length > 1)) {
-    const first = e.after[0]!;
-    const last = e.after[e.after.length - 1]!;
+    // The group keeps the interface of what it replaced: the header row shows the original's
+    // channels and kernel; the new nodes follow, named relative to it where they share its prefix.
     const firstA = e.before[0]!;
     const lastA = e.before[e.before.length - 1]!;
+    const parent = firstA.name;
     const ops = `${e.before.length > 1 ? `[${e.before.length}]` : opName(firstA)}→[${e.after.length}]`;
     const rows = [row({
-      mark: MARK.replaced, name: firstA.name || `#${firstA.index}`, op: ops,
-      cin: pair(optNum(firstA.inChannels), optNum(first.inChannels)), cout: pair(optNum(lastA.outChannels), optNum(last.outChannels)),
-      kg: pair(kg(firstA), kg(first)), params, macs,
+      mark: MARK.replaced, name: parent, op: ops, cin: optNum(firstA.inChannels), cout: optNum(lastA.outChannels), kg: kg(firstA), params, macs,
     })];
     for (const l of e.after) {
-      rows.push(row({ mark: '', name: `> ${l.name || `#${l.index}`}`, op: opName(l), cin: optNum(l.inChannels), cout: optNum(l.outChannels), kg: kg(l), params: humanCount(l.params), macs: humanCount(l.macs) }));
+      const rel = l.name.startsWith(`${parent}.`) && l.name.length > parent.length + 1 ? `…${l.name.slice(parent.length)}` : l.name;
+      rows.push(row({ mark: '', name: `> ${rel}`, op: opName(l), cin: optNum(l.inChannels), cout: optNum(l.outChannels), kg: kg(l), params: humanCount(l.params), macs: humanCount(l.macs) }));
     }
     return rows;
   }

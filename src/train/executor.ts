@@ -33,7 +33,10 @@ import { constantValue } from './ops/tensor.js';
 import { nchw, tfv, type RtVal } from './ops/values.js';
 
 export interface ExecutorOptions {
-  /** Which initializers become trainable tf.Variables: all float initializers, none, names, or a predicate. */
+  /** Which initializers become trainable tf.Variables: all float initializers, none, names, or a predicate.
+   *  'all' means every float32 initializer that some node reads as data or weight (not BN
+   *  running statistics, not settings such as Clip bounds or Resize scales); names and a
+   *  predicate may pick any float32 initializer except BN statistics. */
   trainable?: 'all' | 'none' | readonly string[] | ((name: string) => boolean);
   /** BatchNormalization in training: 'train' uses batch statistics and updates running stats
    *  (momentum from the node); 'frozen' uses running stats. Default 'frozen'. */
@@ -50,6 +53,17 @@ interface Step {
 }
 
 interface GraphInput { readonly name: string; readonly shape: StaticDim[] | undefined }
+
+/**
+ * Input slots that hold settings rather than data or weights (shapes, bounds, scales, pads).
+ * A float initializer used only there does not become trainable under `trainable: 'all'`.
+ */
+const SETTING_SLOTS: Readonly<Record<string, readonly number[]>> = {
+  Clip: [1, 2], Pad: [1, 2, 3], Resize: [1, 2, 3], Upsample: [1], Dropout: [1, 2], Reshape: [1], Slice: [1, 2, 3, 4],
+  Split: [1], Squeeze: [1], Unsqueeze: [1], Tile: [1], Expand: [1], ConstantOfShape: [0], Range: [0, 1, 2],
+  ReduceMean: [1], ReduceSum: [1], ReduceMax: [1], ReduceMin: [1], ReduceProd: [1], ReduceL1: [1], ReduceL2: [1],
+  ReduceSumSquare: [1], ReduceLogSum: [1], ReduceLogSumExp: [1],
+};
 
 /** Executors alive at once get distinct tf variable names (tfjs keeps a global registry). */
 let executorCount = 0;
@@ -126,13 +140,20 @@ export class TfExecutor {
       throw e;
     }
 
-    // BatchNormalization statistics are state, never trained.
+    // BatchNormalization statistics are state, never trained. A float initializer read only
+    // as a setting (Clip bounds, Resize scales, Pad values, ...) is not a parameter either.
     const stats = new Set<string>();
+    const parameters = new Set<string>();
     for (const s of steps) {
-      if (s.node.opType === 'BatchNormalization') for (const i of [3, 4]) if (s.inputs[i]) stats.add(s.inputs[i]!);
+      const fixed = SETTING_SLOTS[s.node.opType] ?? [];
+      s.inputs.forEach((name, i) => {
+        if (!name) return;
+        if (s.node.opType === 'BatchNormalization' && (i === 3 || i === 4)) stats.add(name);
+        else if (!fixed.includes(i)) parameters.add(name);
+      });
     }
-    const floatInits = graph.initializers.filter((v) => v.initializer!.dataType === DataType.FLOAT).map((v) => v.name);
-    const isTrainable = trainablePredicate(opts.trainable ?? 'all', new Set(floatInits));
+    const floatInits = new Set(graph.initializers.filter((v) => v.initializer!.dataType === DataType.FLOAT).map((v) => v.name));
+    const isTrainable = trainablePredicate(opts.trainable ?? 'all', floatInits, parameters, stats);
     const id = executorCount++;
     const vars = new Map<string, Variable>();
     const trainable = new Set<string>();
@@ -305,14 +326,19 @@ export class TfExecutor {
   }
 }
 
-function trainablePredicate(spec: NonNullable<ExecutorOptions['trainable']>, floatInits: ReadonlySet<string>): (name: string) => boolean {
-  if (spec === 'all') return () => true;
+function trainablePredicate(
+  spec: NonNullable<ExecutorOptions['trainable']>, floatInits: ReadonlySet<string>, parameters: ReadonlySet<string>, stats: ReadonlySet<string>,
+): (name: string) => boolean {
+  if (spec === 'all') return (name) => parameters.has(name);
   if (spec === 'none') return () => false;
   if (typeof spec === 'function') return spec;
   const names = new Set(spec);
   for (const n of names) {
     if (!floatInits.has(n)) {
       throw new CompilerError('INVALID_OPTION', `"${n}" is not a float32 initializer of the model, so it cannot be trained`, { where: n, hint: 'list the initializers with `sculpt inspect --layers`' });
+    }
+    if (stats.has(n)) {
+      throw new CompilerError('INVALID_OPTION', `"${n}" holds BatchNormalization running statistics; they are updated by batchNorm: 'train', not trained`, { where: n });
     }
   }
   return (name) => names.has(name);

@@ -50,6 +50,7 @@ export interface TrainOptions {
   momentum?: number;
   nesterov?: boolean;
   weightDecay?: number;
+  /** Learning-rate schedule after warm-up (default constant; the CLI defaults to cosine). */
   schedule?: ScheduleName;
   warmupSteps?: number;
   /** step schedule: decay factor and milestones (in steps). */
@@ -193,11 +194,14 @@ export async function train(model: Model, o: TrainOptions): Promise<TrainResult>
   const backend = await selectBackend(o.backend ?? 'auto', log);
   const input = dataInputOf(model).name;
   const logitsName = logitsNameOf(model);
-  const teacher = o.teacher ? await OrtTeacher.open(o.teacher, [...new Set([...(lossName === 'kd' ? [logitsNameOf(o.teacher)] : []), ...mimic.map((p) => p.teacher)])]) : null;
   const teacherLogits = o.teacher && lossName === 'kd' ? logitsNameOf(o.teacher) : null;
-  const exec = TfExecutor.create(model, { trainable: o.trainable ?? 'all', batchNorm: o.batchNorm ?? 'train', seed: o.seed ?? 0 });
   const opt = createOptimizer(o.optimizer ?? 'sgd', { momentum: o.momentum, nesterov: o.nesterov, weightDecay: o.weightDecay });
+  const exec = TfExecutor.create(model, { trainable: o.trainable ?? 'all', batchNorm: o.batchNorm ?? 'train', seed: o.seed ?? 0 });
+  let teacher: OrtTeacher | null = null;
+  // The teacher pass in flight, awaited before the session closes (also after an error).
+  let inFlight: Promise<unknown> | null = null;
   try {
+    if (o.teacher) teacher = await OrtTeacher.open(o.teacher, [...new Set([...(teacherLogits ? [teacherLogits] : []), ...mimic.map((p) => p.teacher)])]);
     const vars = exec.trainableVariables();
     if (vars.length === 0) throw new CompilerError('INVALID_OPTION', 'no parameter is trainable', { hint: 'check --trainable' });
     const l1Vars = o.l1 ? [...exec.variables].filter(([name]) => o.l1!.select(name)).map(([, v]) => v) : [];
@@ -240,6 +244,7 @@ export async function train(model: Model, o: TrainOptions): Promise<TrainResult>
     const t0 = Date.now();
     let cur = stream.next().value!;
     let curTeacher = teacher ? teacher.run(cur.b, shape) : null;
+    inFlight = curTeacher;
     for (let step = 0; step < totalSteps; step++) {
       const ts = Date.now();
       const { b, epoch } = cur;
@@ -248,6 +253,7 @@ export async function train(model: Model, o: TrainOptions): Promise<TrainResult>
         cur = stream.next().value!;
         // Start the next teacher pass now: it runs on onnxruntime's thread during this step.
         curTeacher = teacher ? teacher.run(cur.b, shape) : null;
+        inFlight = curTeacher;
       }
       const lr = lrAt(step);
       const [lossV, correct] = tf.tidy(() => {
@@ -318,6 +324,7 @@ export async function train(model: Model, o: TrainOptions): Promise<TrainResult>
   } finally {
     opt.dispose();
     exec.dispose();
+    if (inFlight) await inFlight.catch(() => {});
     await teacher?.close();
   }
 }
@@ -326,7 +333,7 @@ export async function train(model: Model, o: TrainOptions): Promise<TrainResult>
  * Accuracy of a model on a data set with the tfjs executor (inference mode).
  * Selects a backend when none is active.
  */
-export async function evaluate(model: Model, ds: Dataset, opts: { batchSize?: number; backend?: BackendPreference; log?: (m: string) => void } = {}): Promise<{ loss: number; accuracy: number; samples: number }> {
+export async function evaluateTf(model: Model, ds: Dataset, opts: { batchSize?: number; backend?: BackendPreference; log?: (m: string) => void } = {}): Promise<{ loss: number; accuracy: number; samples: number }> {
   checkModelFitsData(model, ds);
   await selectBackend(opts.backend ?? 'auto', opts.log);
   const exec = TfExecutor.create(model, { trainable: 'none' });

@@ -170,3 +170,30 @@ test('a pruned ResNet-20 against its original: channels, params and MACs per lay
   assert.ok(all.split('\n').length > text.split('\n').length);
   assert.ok(d.ratios.params! < 1 && d.ratios.macs! < 1);
 });
+
+test('models rewritten by `sculpt tissue`: every stacked layer is one replacement of the layer it replaced', () => {
+  const src = join(dir, 'r20-src.onnx');
+  saveModel(buildModel('resnet20', { seed: 1 }), src);
+  const mlp = join(dir, 'mlp-src.onnx');
+  saveModel(buildModel('mlp', { seed: 1 }), mlp);
+  const runs: [string, string[]][] = [
+    [src, ['--strategy', 'r', '--groups', '4']],
+    [src, ['--strategy', 'r', '--hybrid', '8:8:8,16:16:16', '--seed', '1']],
+    [mlp, ['--groups', '4']],
+  ];
+  for (const [input, args] of runs) {
+    const out = join(dir, `tissue-${args.join('_').replace(/[^\w]/g, '')}.onnx`);
+    const r = runCli(['tissue', input, '-o', out, ...args, '--json']);
+    assert.equal(r.code, 0, r.stderr);
+    const layers = (JSON.parse(r.stdout) as { tissue: { layers: { name: string; stacked: { params: number; macs: number } }[] } }).tissue.layers;
+    assert.ok(layers.length > 0);
+    const d = diffModels(readModel(input), readModel(out));
+    const rep = d.entries.filter((e) => e.status === 'replaced');
+    assert.deepEqual(rep.map((e) => e.before.map((l) => l.name)), layers.map((l) => [l.name]), args.join(' '));
+    assert.equal(d.counts.added + d.counts.removed + d.counts.changed, 0, args.join(' '));
+    for (const [i, e] of rep.entries()) {
+      assert.equal(e.match, 'structure');
+      assert.equal(e.macs.after, layers[i]!.stacked.macs);
+    }
+  }
+});

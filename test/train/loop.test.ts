@@ -9,7 +9,7 @@ import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { CompilerError, evaluate, loadDatasetFor, readModel, selectBackend, train } from '../../src/index.js';
+import { CompilerError, evaluateTf, loadDatasetFor, readModel, selectBackend, train } from '../../src/index.js';
 import type { Model, TrainOptions } from '../../src/index.js';
 import { buildModel } from '../../models/index.js';
 import { digitsCnn, weights } from './fixtures.js';
@@ -30,7 +30,7 @@ let trained: Model | undefined;
 
 test('training on digits raises test accuracy from chance to > 90%, and writes BN running stats back', async () => {
   const m = digitsCnn(1);
-  const before0 = await evaluate(m, data(m).evalData, { backend: 'cpu' });
+  const before0 = await evaluateTf(m, data(m).evalData, { backend: 'cpu' });
   assert.ok(before0.accuracy < 0.3, `untrained accuracy ${before0.accuracy}`);
   const w0 = weights(m);
   const r = await train(m, { ...base, ...data(m), epochs: 2 } as TrainOptions);
@@ -39,7 +39,7 @@ test('training on digits raises test accuracy from chance to > 90%, and writes B
   assert.equal(r.evals.length, 2);
   trained = m;
   // the model's own initializers now hold the trained weights: ORT-free re-evaluation agrees
-  const again = await evaluate(m, data(m).evalData, { backend: 'cpu' });
+  const again = await evaluateTf(m, data(m).evalData, { backend: 'cpu' });
   assert.equal(again.accuracy, r.evalAccuracy);
   const w1 = weights(m);
   for (const name of ['conv.weight', 'fc.weight', 'bn.weight', 'bn.running_mean', 'bn.running_var']) {
@@ -48,10 +48,10 @@ test('training on digits raises test accuracy from chance to > 90%, and writes B
   assert.ok([...w1.get('bn.running_var')!].every((v) => v > 0));
 });
 
-test('the same seed gives bit-identical weights on cpu; another seed does not', async () => {
-  const run = async (seed: number) => {
+test('the same seed gives bit-identical weights on cpu and on wasm; another seed does not', async () => {
+  const run = async (seed: number, backend: 'cpu' | 'wasm' = 'cpu') => {
     const m = digitsCnn(3);
-    await train(m, { ...base, ...data(m), evalData: undefined, steps: 8, seed } as TrainOptions);
+    await train(m, { ...base, ...data(m), evalData: undefined, steps: 8, seed, backend } as TrainOptions);
     return weights(m);
   };
   const a = await run(7);
@@ -59,6 +59,10 @@ test('the same seed gives bit-identical weights on cpu; another seed does not', 
   const c = await run(8);
   for (const [k, v] of a) assert.deepEqual(v, b.get(k), `${k} identical`);
   assert.notDeepEqual(a.get('fc.weight'), c.get('fc.weight'));
+  const w1 = await run(7, 'wasm');
+  const w2 = await run(7, 'wasm');
+  for (const [k, v] of w1) assert.deepEqual(v, w2.get(k), `${k} identical on wasm`);
+  await selectBackend('cpu');
 });
 
 test('only the chosen parameters train; BN frozen keeps its running statistics; an L1 penalty shrinks its target', async () => {
@@ -78,7 +82,7 @@ test('only the chosen parameters train; BN frozen keeps its running statistics; 
 
 test('distillation and feature mimicking pull an untrained student towards a trained teacher', async () => {
   const teacher = trained!;
-  const t = await evaluate(teacher, data(teacher).evalData, { backend: 'cpu' });
+  const t = await evaluateTf(teacher, data(teacher).evalData, { backend: 'cpu' });
   const kd = digitsCnn(5, 4);
   const r = await train(kd, { ...base, ...data(kd), steps: 60, teacher, loss: 'kd', kd: { temperature: 4, rho: 0.9 } } as TrainOptions);
   assert.ok(r.evalAccuracy! > 0.8, `KD student accuracy ${r.evalAccuracy} (teacher ${t.accuracy})`);

@@ -7,7 +7,7 @@
  * do not) is a `SHAPE_INFERENCE_FAILED` CompilerError naming the node.
  */
 import { CompilerError } from '../../errors.js';
-import type { Node, Value } from '../../ir/core.js';
+import type { Node } from '../../ir/core.js';
 import type { StaticDim } from '../../ir/types.js';
 
 export type Shape = StaticDim[];
@@ -119,17 +119,8 @@ function broadcastDim(ctx: RuleContext, a: StaticDim, b: StaticDim, axis: number
   return null;
 }
 
-/** The value an input slot reads, or undefined for an absent optional input. */
-export function inputValue(node: Node, i: number): Value | undefined {
-  return node.inputs[i] ?? undefined;
-}
-
 /** `attr` ints, or the constant ints of input `i` when the opset moved the attribute to an input. */
 export function intsFromAttrOrInput(ctx: RuleContext, attr: string, i: number): number[] | undefined {
-  if (ctx.has(i)) {
-    const f = ctx.folded(i);
-    if (f && f.data.length === 0) return [];
-    return ctx.ints(i, attr);
-  }
+  if (ctx.has(i)) return ctx.ints(i, attr);
   return ctx.node.attrInts(attr);
 }

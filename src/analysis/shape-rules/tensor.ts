@@ -7,7 +7,7 @@
  */
 import { DataType } from '../../ir/data-type.js';
 import type { StaticDim } from '../../ir/types.js';
-import type { OutInfo, Rule, RuleContext, Shape } from './common.js';
+import type { Rule, RuleContext, Shape } from './common.js';
 import { UnknownShape, broadcast, intsFromAttrOrInput, isNum, normAxis, prodDims, unifyDim } from './common.js';
 import { constantNodeFolded, sliceRange } from './fold.js';
 
@@ -459,4 +459,3 @@ export const tensorRules: Record<string, Rule> = {
   ...Object.fromEntries(REDUCE_OPS.map((op) => [op, reduce])),
 };
 
-export type { OutInfo };

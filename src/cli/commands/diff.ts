@@ -44,6 +44,11 @@ export const diffCommand: CommandModule<object, DiffArgs> = {
     const mb = readModel(a.b);
     const d = diffModels(ma, mb, { labelA: a.a, labelB: a.b });
     const validation = a.validation ? readValidationReport(a.validation) : undefined;
+    // A report of other models is easy to pass by mistake; the counts tell.
+    if (validation && (validation.model.params !== d.b.params || (validation.baseline && validation.baseline.params !== d.a.params))) {
+      process.stderr.write(`warning: ${a.validation} measured models of ${validation.baseline ? `${validation.baseline.params} and ` : ''}${validation.model.params} parameters; `
+        + `these have ${d.a.params} and ${d.b.params} (is it the report of ${a.b} against ${a.a}?)\n`);
+    }
     const text = format === 'json' ? renderDiffJson(d)
       : format === 'html' ? renderDiffHtml(d, { validation, title: a.title })
         : renderDiffText(d, { all: a.all });

@@ -8,6 +8,7 @@ import { diffCommand } from './diff.js';
 import { trainCommand } from './train.js';
 import { groupsCommand } from './groups.js';
 import { pruneCommand } from './prune.js';
+import { tissueCommand } from './tissue.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export const commands: CommandModule<any, any>[] = [
@@ -20,4 +21,5 @@ export const commands: CommandModule<any, any>[] = [
   trainCommand,
   groupsCommand,
   pruneCommand,
+  tissueCommand,
 ];

@@ -18,6 +18,7 @@ import { readModel } from '../../serde/read.js';
 import { atomicWrite, saveModel } from '../../serde/write.js';
 import { pruneChannelsPass } from '../../../passes/prune-channels.js';
 import { printJson, progress, say } from '../output.js';
+import { EXIT, ExitWith } from '../exit.js';
 import { resolve } from 'node:path';
 
 interface PruneArgs {
@@ -68,12 +69,13 @@ export const pruneCommand: CommandModule<object, PruneArgs> = {
     .example('$0 prune net.onnx -o p.onnx --criterion scores --scores beta.json --flops-target 0.6', 'prune by learned importance')
     .example('$0 prune net.onnx -o p.onnx --mask r.json', 'apply an explicit mask (or a previous report)')
     .example('$0 groups net.onnx --explain', 'see what can be pruned and what is frozen, and why')
-    .check((a) => {
-      if (a.ratio !== undefined && a['flops-target'] !== undefined) throw new Error('give --ratio or --flops-target, not both');
-      if (a.mask === undefined && a.ratio === undefined && a['flops-target'] === undefined) throw new Error('give --ratio, --flops-target or --mask');
-      return true;
-    }),
+    .conflicts('ratio', 'flops-target')
+    .conflicts('mask', ['ratio', 'flops-target']),
   handler: async (a) => {
+    if (a.mask === undefined && a.ratio === undefined && a['flops-target'] === undefined) {
+      process.stderr.write('usage error: give --ratio, --flops-target or --mask (see sculpt prune --help)\n');
+      throw new ExitWith(EXIT.USAGE);
+    }
     if (!a.overwrite && resolve(a.output) === resolve(a.model)) {
       throw new CompilerError('OUTPUT_IS_INPUT', `the output "${a.output}" is the input model`, { hint: 'choose another -o path (or pass --overwrite)' });
     }
@@ -104,13 +106,13 @@ export const pruneCommand: CommandModule<object, PruneArgs> = {
       });
       lap('plan', 3);
       let applied: ApplyResult | undefined;
-      const run = runPasses(model, [pruneChannelsPass()], { options: { analysis, keep: plan.keep, onApplied: (r: ApplyResult) => { applied = r; } } });
+      runPasses(model, [pruneChannelsPass()], { options: { analysis, keep: plan.keep, onApplied: (r: ApplyResult) => { applied = r; } } });
       retieConstants(model, untied);
       verifyModel(model, 'pruned model');
       const after = computeCost(model);
       lap('prune', 4);
       const options = { ratio: a.ratio, flopsTarget: a['flops-target'], criterion: plan.ratio === undefined ? 'mask' : (a.criterion ?? (scores ? 'scores' : 'l1')), scope: a.scope, roundTo: a['round-to'], minChannels: a['min-channels'], maxRatio: a['max-ratio'], seed: a.seed, mask: a.mask, scores: a.scores, searchedRatio: plan.ratio };
-      const report = buildPruneReport({ analysis, plan, applied: applied!, before, after, options, input: a.model, output: a.output, untied, remarks: run.remarks.length && a.explain ? [] : [] });
+      const report = buildPruneReport({ analysis, plan, applied: applied!, before, after, options, input: a.model, output: a.output, untied });
       if (a.verify) {
         const original = readModel(a.model);
         report.verify = await verifyMaskedEquivalence(original, model, applied!.pruned, { untied });
@@ -125,7 +127,6 @@ export const pruneCommand: CommandModule<object, PruneArgs> = {
       lap('save', steps);
       report.timings = timings;
       if (a.report) atomicWrite(a.report, [new TextEncoder().encode(`${JSON.stringify(report, null, 2)}\n`)]);
-      bar.stop();
       if (a.json) { printJson(report); return; }
       say(formatPruneReport(report, a.explain));
       say(`wrote ${saved.path} (${saved.bytes} bytes)${a.report ? `, report ${a.report}` : ''}`);

@@ -1,4 +1,5 @@
 /** `sculpt train`: fine-tune, train from scratch or distil a model in tfjs; write the weights back. */
+import { existsSync, realpathSync } from 'node:fs';
 import type { CommandModule } from 'yargs';
 import { CompilerError } from '../../errors.js';
 import { readModel } from '../../serde/read.js';
@@ -46,7 +47,7 @@ interface TrainArgs {
   limit?: number;
   'eval-limit'?: number;
   'eval-every': number;
-  'no-eval': boolean;
+  eval: boolean;
   flip: boolean;
   crop: number;
   resize: boolean;
@@ -116,7 +117,7 @@ export const trainCommand: CommandModule<object, TrainArgs> = {
     .option('limit', { type: 'number', describe: 'use only this many training samples' })
     .option('eval-limit', { type: 'number', describe: 'evaluate on only this many test samples' })
     .option('eval-every', { type: 'number', default: 1, describe: 'evaluate on the test split every n epochs (and at the end)' })
-    .option('no-eval', { type: 'boolean', default: false, describe: 'skip evaluation' })
+    .option('eval', { type: 'boolean', default: true, describe: 'evaluate on the test split (--no-eval to skip)' })
     .option('flip', { type: 'boolean', default: false, describe: 'augment: random left-right flips' })
     .option('crop', { type: 'number', default: 0, describe: 'augment: random shifts of up to n pixels (pad and crop)' })
     .option('resize', { type: 'boolean', default: false, describe: 'resample images to the model\'s input size (else a size mismatch is an error)' })
@@ -132,6 +133,10 @@ export const trainCommand: CommandModule<object, TrainArgs> = {
     .example('$0 train pruned.onnx -o rec.onnx --data mnist --teacher orig.onnx --loss none --mimic relu1_out:relu1_out,relu2_out:relu2_out --mimic-loss kl', 'one-step recovery by feature mimicking'),
   handler: async (a) => {
     if (a.epochs !== undefined && a.steps !== undefined) throw new CompilerError('INVALID_OPTION', 'give --epochs or --steps, not both');
+    if (!a.overwrite && existsSync(a.output) && realpathSync(a.output) === realpathSync(a.model)) {
+      // Checked before training too, so a long run cannot end in a refused save.
+      throw new CompilerError('OUTPUT_IS_INPUT', `refusing to write over the input model ${a.model}`, { where: a.output, hint: 'name another output file (or pass --overwrite)' });
+    }
     const model = readModel(a.model);
     verifyModel(model, 'input model');
     const teacher = a.teacher ? readModel(a.teacher) : undefined;
@@ -146,7 +151,7 @@ export const trainCommand: CommandModule<object, TrainArgs> = {
     let test: LoadedDataset | undefined;
     try {
       data = loadDatasetFor(model, a.data, { split: 'train', limit: a.limit, seed: a.limit ? a.seed : undefined, resize: a.resize, augment });
-      if (!a['no-eval']) test = loadDatasetFor(model, a.data, { split: 'test', limit: a['eval-limit'], resize: a.resize });
+      if (a.eval) test = loadDatasetFor(model, a.data, { split: 'test', limit: a['eval-limit'], resize: a.resize });
       const stepsPerEpoch = Math.max(1, Math.floor(data.size / a.batch));
       const milestones = a['lr-milestones'] ? a['lr-milestones'].split(',').map((s) => {
         const e = Number(s);

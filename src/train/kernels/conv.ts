@@ -25,6 +25,51 @@ function channelsLast(attrs: Record<string, unknown>, kernel: string): void {
   if (f !== undefined && f !== 'NHWC' && f !== 'channelsLast') throw new Error(`${kernel}: only NHWC is implemented, got ${f}`);
 }
 
+/**
+ * One reusable im2col buffer: a fresh 20–30 MB Float32Array per layer and step cost more in
+ * allocation and GC than the copy itself. Zeroed on every hand-out (padding reads zeros).
+ */
+let scratchBuf = new Float32Array(0);
+function scratch(n: number): Float32Array {
+  if (scratchBuf.length < n) scratchBuf = new Float32Array(n);
+  const v = scratchBuf.subarray(0, n);
+  v.fill(0);
+  return v;
+}
+
+/** Sizes of a 2-D window op (NHWC): input, output, kernel, stride, dilation, leading pads. */
+interface Geometry { H: number; W: number; C: number; OH: number; OW: number; FH: number; FW: number; sh: number; sw: number; dh: number; dw: number; pt: number; pl: number }
+
+/**
+ * Writes colsᵀ [FH·FW·C, rows] for images n0 … n0+nb−1 (rows = nb·OH·OW), zeros where the
+ * window leaves the image. Reads are contiguous C-vectors; each write run stays within C
+ * destination rows, so both sides stay in cache. A top-level function so V8 optimises it
+ * once for all calls.
+ */
+function im2colT(xv: Float32Array, colsT: Float32Array, g: Geometry, n0: number, nb: number, rows: number): void {
+  const { H, W, C, OH, OW, FH, FW, sh, sw, dh, dw, pt, pl } = g;
+  let r0 = 0;
+  for (let n = n0; n < n0 + nb; n++) {
+    for (let oh = 0; oh < OH; oh++, r0 += OW) {
+      for (let fh = 0; fh < FH; fh++) {
+        const ih = oh * sh - pt + fh * dh;
+        if (ih < 0 || ih >= H) continue;
+        const rowBase = (n * H + ih) * W;
+        for (let fw = 0; fw < FW; fw++) {
+          const k0 = (fh * FW + fw) * C;
+          for (let ow = 0; ow < OW; ow++) {
+            const iw = ow * sw - pl + fw * dw;
+            if (iw < 0 || iw >= W) continue;
+            const src = (rowBase + iw) * C;
+            let dst = k0 * rows + r0 + ow;
+            for (let c = 0; c < C; c++, dst += rows) colsT[dst] = xv[src + c]!;
+          }
+        }
+      }
+    }
+  }
+}
+
 /** dW of a (dense) 2-D convolution. */
 export const conv2DBackpropFilter: SimpleKernel = ({ inputs, backend, attrs }) => {
   channelsLast(attrs, 'Conv2DBackpropFilter');
@@ -39,6 +84,7 @@ export const conv2DBackpropFilter: SimpleKernel = ({ inputs, backend, attrs }) =
   const K = FH * FW * Ci;
   const perImage = OH * OW * K;
   const chunk = Math.max(1, Math.min(N, Math.floor(COLS_BUDGET / Math.max(1, perImage))));
+  const g: Geometry = { H, W, C: Ci, OH, OW, FH, FW, sh, sw, dh, dw, pt, pl };
   const xv = readF32(backend, x);
   const dyv = readF32(backend, dy);
   return tf.tidy(() => {
@@ -46,30 +92,70 @@ export const conv2DBackpropFilter: SimpleKernel = ({ inputs, backend, attrs }) =
     for (let n0 = 0; n0 < N; n0 += chunk) {
       const nb = Math.min(chunk, N - n0);
       const rows = nb * OH * OW;
-      const cols = new Float32Array(rows * K);
-      let row = 0;
-      for (let n = n0; n < n0 + nb; n++) {
-        for (let oh = 0; oh < OH; oh++) {
-          for (let ow = 0; ow < OW; ow++, row++) {
-            const base = row * K;
-            for (let fh = 0; fh < FH; fh++) {
-              const ih = oh * sh - pt + fh * dh;
-              if (ih < 0 || ih >= H) continue;
-              for (let fw = 0; fw < FW; fw++) {
-                const iw = ow * sw - pl + fw * dw;
-                if (iw < 0 || iw >= W) continue;
-                const src = ((n * H + ih) * W + iw) * Ci;
-                cols.set(xv.subarray(src, src + Ci), base + (fh * FW + fw) * Ci);
-              }
-            }
-          }
-        }
-      }
+      // colsᵀ [K, rows] so that dW = colsᵀ · dy is a GEMM whose left side has K rows:
+      // XNNPACK is ~10x slower on a left side with few rows (dyᵀ · cols) or a transpose flag.
+      const colsT = scratch(K * rows);
+      im2colT(xv, colsT, g, n0, nb, rows);
       const dyChunk = dyv.subarray(n0 * OH * OW * Co, (n0 + nb) * OH * OW * Co);
-      const part = tf.matMul(tf.tensor2d(cols, [rows, K]), tf.tensor2d(dyChunk, [rows, Co]), true, false);
+      const part = tf.matMul(tf.tensor2d(colsT, [K, rows]), tf.tensor2d(dyChunk, [rows, Co]));
       acc = acc === null ? part : tf.add(acc, part);
     }
     return tf.reshape(acc!, filterShape);
+  });
+};
+
+/**
+ * dx of a (dense) 2-D convolution as a forward convolution, which wasm runs with XNNPACK
+ * (its own Conv2DBackpropInput is a plain loop, ~6x slower): dy is spread by the stride
+ * (zeros between rows and columns), the filter is flipped and its in/out channels swapped,
+ * and the padding becomes (k−1)·d − p on the leading side.
+ */
+export const conv2DBackpropInput: SimpleKernel = ({ inputs, backend, attrs }) => {
+  channelsLast(attrs, 'Conv2DBackpropInput');
+  const { dy, filter } = inputs as { dy: TensorInfo; filter: TensorInfo };
+  const inShape = attrs.inputShape as Shape4;
+  const filterShape = filter.shape as Shape4;
+  const info = tf.backend_util.computeConv2DInfo(inShape, filterShape, attrs.strides as number, 1, attrs.pad as 'valid', attrs.dimRoundingMode as 'floor' | undefined, false, 'channelsLast');
+  const [N, H, W, Ci] = inShape;
+  const [FH, FW, , Co] = filterShape;
+  const { outHeight: OH, outWidth: OW, strideHeight: sh, strideWidth: sw } = info;
+  const LH = (OH - 1) * sh + 1;
+  const LW = (OW - 1) * sw + 1;
+  const fv = readF32(backend, filter);
+  const flipped = new Float32Array(fv.length);
+  for (let kh = 0; kh < FH; kh++) {
+    for (let kw = 0; kw < FW; kw++) {
+      const src = ((FH - 1 - kh) * FW + (FW - 1 - kw)) * Ci * Co;
+      const dst = (kh * FW + kw) * Co * Ci;
+      for (let ci = 0; ci < Ci; ci++) for (let co = 0; co < Co; co++) flipped[dst + co * Ci + ci] = fv[src + ci * Co + co]!;
+    }
+  }
+  let spread: Float32Array | undefined;
+  if (sh !== 1 || sw !== 1) {
+    const dyv = readF32(backend, dy);
+    spread = new Float32Array(N * LH * LW * Co);
+    for (let n = 0; n < N; n++) {
+      for (let oh = 0; oh < OH; oh++) {
+        for (let ow = 0; ow < OW; ow++) {
+          const src = ((n * OH + oh) * OW + ow) * Co;
+          spread.set(dyv.subarray(src, src + Co), ((n * LH + oh * sh) * LW + ow * sw) * Co);
+        }
+      }
+    }
+  }
+  const top = FH - 1 - info.padInfo.top;
+  const left = FW - 1 - info.padInfo.left;
+  const bottom = H - LH + info.padInfo.top;
+  const right = W - LW + info.padInfo.left;
+  return tf.tidy(() => {
+    // A tensor over dy's data needs its own backend reference: disposing it drops one.
+    if (!spread) backend.incRef(dy.dataId);
+    const src = spread ? tf.tensor4d(spread, [N, LH, LW, Co]) : tf.engine().makeTensorFromTensorInfo(dy, backend);
+    const y = tf.conv2d(src as tf.Tensor4D, tf.tensor4d(flipped, [FH, FW, Co, Ci]), 1,
+      [[0, 0], [Math.max(0, top), Math.max(0, bottom)], [Math.max(0, left), Math.max(0, right)], [0, 0]]);
+    // A padding larger than the kernel makes a side negative: crop instead of padding.
+    if (top >= 0 && left >= 0 && y.shape[1] === H && y.shape[2] === W) return y;
+    return tf.slice(y, [0, Math.max(0, -top), Math.max(0, -left), 0], [N, H, W, Ci]);
   });
 };
 
@@ -163,6 +249,17 @@ export const depthwiseConv2dNativeBackpropInput: SimpleKernel = ({ inputs, backe
     }
   }
   return tf.tensor4d(dx, inShape);
+};
+
+/**
+ * Identity that shares the input's data (as the cpu backend does) instead of copying it.
+ * tfjs clones every tensor it saves for the backward pass; wasm's copying Identity made
+ * those clones ~8% of a ResNet-20 training step. Safe because no kernel writes in place.
+ */
+export const identityShared: SimpleKernel = ({ inputs, backend }) => {
+  const { x } = inputs as { x: TensorInfo };
+  backend.incRef(x.dataId);
+  return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
 };
 
 /** out[s, ...] = Σ_{i: ids[i] = s} x[i, ...]; the gradient of gather. Ids outside [0, numSegments) are dropped, as in TF. */

@@ -24,6 +24,16 @@ export function unbroadcast(dy: Tensor, shape: readonly number[]): Tensor {
   return tf.reshape(r, [...shape]);
 }
 
+/**
+ * matMul with transpose flags. wasm's GEMM runs ~10x slower when a transpose flag is set
+ * (it falls back to a plain loop), so there the operand is transposed explicitly first.
+ */
+export function matMulT(a: Tensor, b: Tensor, transposeA = false, transposeB = false): Tensor {
+  if (tf.getBackend() !== 'wasm' || (!transposeA && !transposeB)) return tf.matMul(a, b, transposeA, transposeB);
+  const swap = (t: Tensor) => tf.transpose(t, [...Array(t.rank - 2).keys(), t.rank - 1, t.rank - 2]);
+  return tf.matMul(transposeA ? swap(a) : a, transposeB ? swap(b) : b);
+}
+
 function f32(t: Tensor): Tensor { return t.dtype === 'float32' ? t : tf.cast(t, 'float32'); }
 
 function axesOf(axis: unknown, shape: number[]): number[] {
@@ -303,10 +313,10 @@ const CONFIGS: Record<string, Omit<GradConfig, 'kernelName' | 'gradFunc'> & { gr
       const tb = attrs.transposeB as boolean;
       let da: () => Tensor;
       let db: () => Tensor;
-      if (!ta && !tb) { da = () => tf.matMul(dy, b!, false, true); db = () => tf.matMul(a!, dy, true, false); }
-      else if (!ta && tb) { da = () => tf.matMul(dy, b!, false, false); db = () => tf.matMul(dy, a!, true, false); }
-      else if (ta && !tb) { da = () => tf.matMul(b!, dy, false, true); db = () => tf.matMul(a!, dy, false, false); }
-      else { da = () => tf.matMul(b!, dy, true, true); db = () => tf.matMul(dy, a!, true, true); }
+      if (!ta && !tb) { da = () => matMulT(dy, b!, false, true); db = () => matMulT(a!, dy, true, false); }
+      else if (!ta && tb) { da = () => matMulT(dy, b!, false, false); db = () => matMulT(dy, a!, true, false); }
+      else if (ta && !tb) { da = () => matMulT(b!, dy, false, true); db = () => matMulT(a!, dy, false, false); }
+      else { da = () => matMulT(b!, dy, true, true); db = () => matMulT(dy, a!, true, true); }
       return { a: () => unbroadcast(da(), a!.shape), b: () => unbroadcast(db(), b!.shape) };
     },
   },

@@ -20,9 +20,21 @@ export function readI32(backend: KernelBackend, t: TensorInfo): Int32Array {
 
 export type SimpleKernel = (args: { inputs: Record<string, TensorInfo>; backend: KernelBackend; attrs: Record<string, unknown> }) => TensorInfo | TensorInfo[];
 
+/** The backends' own kernels we replaced, by `backend/kernel` (tests show why they were replaced). */
+const replaced = new Map<string, KernelConfig>();
+
+/** The kernel a backend package had registered before ours, if any. */
+export function originalKernel(kernelName: string, backendName: string): KernelConfig | undefined {
+  return replaced.get(`${backendName}/${kernelName}`);
+}
+
 /** Installs `kernelFunc` for `kernelName` on `backendName`, replacing an existing one quietly. */
 export function installKernel(kernelName: string, backendName: string, kernelFunc: SimpleKernel): void {
-  if (tf.getKernel(kernelName, backendName) !== undefined) tf.unregisterKernel(kernelName, backendName);
+  const existing = tf.getKernel(kernelName, backendName);
+  if (existing !== undefined) {
+    replaced.set(`${backendName}/${kernelName}`, existing);
+    tf.unregisterKernel(kernelName, backendName);
+  }
   const config: KernelConfig = { kernelName, backendName, kernelFunc: kernelFunc as unknown as KernelFunc };
   tf.registerKernel(config);
 }

@@ -5,6 +5,8 @@
  * | kernel                               | wasm          | cpu           |
  * |--------------------------------------|---------------|---------------|
  * | Conv2DBackpropFilter                 | missing → ours| own           |
+ * | Conv2DBackpropInput (via Conv2D)     | slow → ours   | own           |
+ * | Identity (shares data, no copy)      | copies → ours | own           |
  * | DepthwiseConv2dNativeBackpropFilter  | missing → ours| own           |
  * | DepthwiseConv2dNativeBackpropInput   | missing → ours| own           |
  * | UnsortedSegmentSum (gather gradient) | missing → ours| own           |
@@ -15,9 +17,11 @@
  */
 import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-wasm';
-import { conv2DBackpropFilter, depthwiseConv2dNativeBackpropFilter, depthwiseConv2dNativeBackpropInput, unsortedSegmentSum } from './conv.js';
+import { conv2DBackpropFilter, conv2DBackpropInput, depthwiseConv2dNativeBackpropFilter, identityShared, depthwiseConv2dNativeBackpropInput, unsortedSegmentSum } from './conv.js';
 import { registerGradients } from './gradients.js';
 import { installKernel, type SimpleKernel } from './host.js';
+
+export { originalKernel } from './host.js';
 import { avgPoolGrad, maxPoolGrad } from './pool.js';
 
 export { registerGradients, unbroadcast, GRADIENT_KERNELS } from './gradients.js';
@@ -26,11 +30,13 @@ export { registerGradients, unbroadcast, GRADIENT_KERNELS } from './gradients.js
 export const SCULPT_KERNELS: Readonly<Record<'wasm' | 'cpu', Readonly<Record<string, SimpleKernel>>>> = {
   wasm: {
     Conv2DBackpropFilter: conv2DBackpropFilter,
+    Conv2DBackpropInput: conv2DBackpropInput,
     DepthwiseConv2dNativeBackpropFilter: depthwiseConv2dNativeBackpropFilter,
     DepthwiseConv2dNativeBackpropInput: depthwiseConv2dNativeBackpropInput,
     UnsortedSegmentSum: unsortedSegmentSum,
     MaxPoolGrad: maxPoolGrad,
     AvgPoolGrad: avgPoolGrad,
+    Identity: identityShared,
   },
   cpu: {
     AvgPoolGrad: avgPoolGrad,

@@ -15,6 +15,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { Tensor } from '@tensorflow/tfjs-core';
 import type { CompileCtx, OpCompiler, OpRun, RunCtx } from './context.js';
 import { need } from './context.js';
+import { matMulT } from '../kernels/gradients.js';
 import { nchw, nhwc, tfv, type RtVal } from './values.js';
 
 type Pad4 = [[number, number], [number, number], [number, number], [number, number]];
@@ -114,17 +115,21 @@ function convCompiler(c: CompileCtx): OpRun {
     const pad: Pad4 = [[0, 0], ph, pw, [0, 0]];
     const strides: [number, number] = [a.strides[0]!, a.strides[1]!];
     const [dh, dw] = a.dilations as [number, number];
+    // tfjs-node's Conv2D binding takes only 'valid'/'same' padding: pad the input there.
+    const prePad = tf.getBackend() === 'tensorflow' && pad.some(([b, e]) => b > 0 || e > 0);
+    const xin = prePad ? tf.pad(xt, pad) : xt;
+    const padArg: Pad4 | 'valid' = prePad ? 'valid' : pad;
     let y: Tensor;
     if (group === 1) {
-      y = tf.conv2d(xt as tf.Tensor4D, dilateFilter(tf.transpose(wt, [2, 3, 1, 0]), dh, dw) as tf.Tensor4D, strides, pad);
+      y = tf.conv2d(xin as tf.Tensor4D, dilateFilter(tf.transpose(wt, [2, 3, 1, 0]), dh, dw) as tf.Tensor4D, strides, padArg);
     } else if (Cig === 1 && Co % Ci === 0) {
       const f = tf.transpose(tf.reshape(wt, [Ci, Co / Ci, KH, KW]), [2, 3, 0, 1]);
-      y = tf.depthwiseConv2d(xt as tf.Tensor4D, dilateFilter(f, dh, dw) as tf.Tensor4D, strides, pad);
+      y = tf.depthwiseConv2d(xin as tf.Tensor4D, dilateFilter(f, dh, dw) as tf.Tensor4D, strides, padArg);
     } else {
       if (Co % group !== 0) return c.unsupported(`${Co} output channels do not split into ${group} groups`);
-      const xs = tf.split(xt, group, 3);
+      const xs = tf.split(xin, group, 3);
       const ws = tf.split(wt, group, 0);
-      y = tf.concat(xs.map((xg, g) => tf.conv2d(xg as tf.Tensor4D, dilateFilter(tf.transpose(ws[g]!, [2, 3, 1, 0]), dh, dw) as tf.Tensor4D, strides, pad)), 3);
+      y = tf.concat(xs.map((xg, g) => tf.conv2d(xg as tf.Tensor4D, dilateFilter(tf.transpose(ws[g]!, [2, 3, 1, 0]), dh, dw) as tf.Tensor4D, strides, padArg)), 3);
     }
     if (ins[2]) y = tf.add(y, nchw(ins[2]));
     return [fromNhwc2d(y, oneD)];
@@ -360,7 +365,7 @@ function gemmCompiler(c: CompileCtx): OpRun {
     const a = nchw(need(ins, 0, c.node));
     const b = nchw(need(ins, 1, c.node));
     if (a.rank !== 2 || b.rank !== 2) return c.unsupported(`Gemm of rank-${a.rank} and rank-${b.rank} inputs`);
-    let y = tf.matMul(a, b, transA, transB);
+    let y = matMulT(a, b, transA, transB);
     if (alpha !== 1) y = tf.mul(y, alpha);
     if (ins[2] && beta !== 0) {
       const cc = nchw(ins[2]);

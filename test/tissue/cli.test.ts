@@ -1,0 +1,100 @@
+/**
+ * `sculpt tissue` end to end through the CLI: rewrite → (distil) → validate, the JSON
+ * summary, `--groups auto` with measured latency, and errors that leave no output file.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { readModel, runModel, saveModel } from '../../src/index.js';
+import { buildModel } from '../../models/index.js';
+import { runCli, seededFeeds, tempDir } from '../helpers.js';
+
+const dir = tempDir('sculpt-tissue-');
+const mlp = join(dir, 'mlp.onnx');
+const resnet = join(dir, 'resnet.onnx');
+saveModel(buildModel('mlp', { seed: 2 }), mlp);
+saveModel(buildModel('resnet20', { seed: 2, width: 2 }), resnet);
+
+test('sculpt tissue --json: the TissueNet MLP, analytic = counted, validated against the original', async () => {
+  const out = join(dir, 'mlp-t.onnx');
+  const r = runCli(['tissue', mlp, '-o', out, '--select', 'fc1,fc2', '--groups', '4', '--hidden', '20', '--shuffle', '--json']);
+  assert.equal(r.code, 0, r.stderr);
+  const s = JSON.parse(r.stdout);
+  assert.deepEqual(s.tissue.layers.map((l: { name: string }) => l.name), ['fc1', 'fc2']);
+  assert.ok(s.tissue.layers.every((l: { matches: boolean }) => l.matches));
+  assert.equal(s.tissue.after.params, 45_650);
+  assert.equal(s.validation.model.params, 45_650);
+  assert.equal(s.validation.baseline.params, 545_810);
+  assert.ok(Math.abs(s.validation.comparison.flops.ratio - 89_360 / 1_090_000) < 1e-12);
+  const m = readModel(out);
+  const y = await runModel(m, seededFeeds(m, 1, 3));
+  assert.deepEqual(Object.values(y)[0]!.dims, [3, 10]);
+});
+
+test('sculpt tissue --train with the original as teacher: accuracy, CE and SE on MNIST', () => {
+  const out = join(dir, 'mlp-kd.onnx');
+  const r = runCli(['tissue', mlp, '-o', out, '--select', 'fc1,fc2', '--groups', '4', '--hidden', '20', '--shuffle', '--init', 'original',
+    '--train', '--data', 'mnist', '--teacher', 'original', '--limit', '1024', '--eval-limit', '500', '--epochs', '1', '--backend', 'cpu', '--json']);
+  assert.equal(r.code, 0, r.stderr);
+  const s = JSON.parse(r.stdout);
+  assert.equal(s.train.steps, 8); // 1024 / 128
+  assert.equal(s.validation.model.accuracy.samples, 500);
+  const c = s.validation.comparison;
+  const accRatio = s.validation.model.accuracy.top1 / s.validation.baseline.accuracy.top1;
+  assert.ok(Math.abs(c.ce - accRatio / c.flops.ratio) < 1e-9);
+  assert.ok(Math.abs(c.se - accRatio / c.params.ratio) < 1e-9);
+  assert.ok(s.tissue.layers[0].fitError > 0 && s.tissue.layers[0].fitError < 1);
+});
+
+test('sculpt tissue --groups auto: FLOPs target met at >= 16 channels per group, latency measured', () => {
+  const out = join(dir, 'resnet-t.onnx');
+  const r = runCli(['tissue', resnet, '-o', out, '--groups', 'auto', '--flops-target', '0.8', '--json']);
+  assert.equal(r.code, 0, r.stderr);
+  const s = JSON.parse(r.stdout);
+  assert.equal(s.tissue.auto.met, true);
+  assert.ok(s.tissue.after.flops <= 0.8 * s.tissue.before.flops);
+  for (const l of s.tissue.layers) {
+    for (const run of l.runs) {
+      const [n1, n2, n3] = run.unit.split(':').map(Number);
+      assert.ok(n1 >= 16 && n2 >= 16 && n3 >= 16, `${l.name} ${run.unit}`);
+    }
+  }
+  assert.ok(s.validation.model.latency.batch1.medianMs > 0);
+  assert.ok(s.validation.baseline.latency.batch1.medianMs > 0);
+  assert.ok(s.validation.comparison.speedup.batch1 > 0);
+});
+
+test('sculpt tissue: text summary, --explain remarks, --help with examples', () => {
+  const out = join(dir, 'mlp-text.onnx');
+  const r = runCli(['tissue', mlp, '-o', out, '--groups', '4', '--explain', '--no-validate']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /fc1\s+196:125:125x4/);
+  assert.match(r.stdout, /remark fc2: reads stacked layer fc1/);
+  const h = runCli(['tissue', '--help']);
+  assert.equal(h.code, 0);
+  assert.match(h.stdout, /--hybrid/);
+  assert.match(h.stdout, /Examples:/);
+});
+
+test('sculpt tissue errors: named code, exit 1, no output file', () => {
+  const cases: [string[], string][] = [
+    [['--select', 'fc3', '--groups', '4'], 'TISSUE_SPEC_INVALID'],
+    [['--select', 'fc1', '--unit', '100:10:50'], 'TISSUE_SPEC_INVALID'],
+    [['--unit', '196:x:125'], 'TISSUE_SPEC_INVALID'],
+    [['--select', 'nothing'], 'TISSUE_NO_LAYERS'],
+    [['--unit', '196:20:125', '--groups', '4'], 'INVALID_OPTION'],
+    [['--train'], 'INVALID_OPTION'],
+    [['--layer', 'fc1'], 'INVALID_OPTION'],
+  ];
+  for (const [args, want] of cases) {
+    const out = join(dir, `bad-${want}.onnx`);
+    const r = runCli(['tissue', mlp, '-o', out, '--no-validate', ...args]);
+    assert.equal(r.code, 1, `${args.join(' ')}: ${r.stderr}`);
+    assert.match(r.stderr, new RegExp(`error ${want}`), args.join(' '));
+    assert.ok(!existsSync(out), `${args.join(' ')} wrote ${out}`);
+  }
+  const same = runCli(['tissue', mlp, '-o', mlp, '--no-validate']);
+  assert.equal(same.code, 1);
+  assert.match(same.stderr, /OUTPUT_IS_INPUT/);
+});

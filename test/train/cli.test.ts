@@ -1,0 +1,76 @@
+/**
+ * `sculpt train` end to end: a round trip that changes weights and BN statistics and
+ * nothing else (the printed IR of input and output is identical), the JSON summary,
+ * determinism across processes, and named errors with no output file.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { encodeNpy, printModel, readModel, saveModel } from '../../src/index.js';
+import { digitsCnn, weights } from './fixtures.js';
+import { runCli, tempDir } from '../helpers.js';
+
+const dir = tempDir();
+const input = join(dir, 'in.onnx');
+saveModel(digitsCnn(1), input);
+
+test('round trip: trained weights and BN statistics change, the printed IR does not', () => {
+  const out = join(dir, 'out.onnx');
+  const r = runCli(['train', input, '-o', out, '--data', 'digits', '--epochs', '1', '--batch', '32', '--lr', '0.05', '--backend', 'cpu', '--seed', '1', '--json']);
+  assert.equal(r.code, 0, r.stderr);
+  const s = JSON.parse(r.stdout) as { testAccuracy: number; steps: number; backend: string; evals: unknown[]; output: string };
+  assert.equal(s.backend, 'cpu');
+  assert.equal(s.steps, Math.floor(1438 / 32));
+  assert.ok(s.testAccuracy > 0.8, `accuracy ${s.testAccuracy}`);
+  assert.match(r.stderr, /backend: cpu/);
+  assert.match(r.stderr, /test accuracy/);
+  const a = readModel(input);
+  const b = readModel(out);
+  assert.equal(printModel(b), printModel(a));
+  const wa = weights(a);
+  const wb = weights(b);
+  for (const k of ['conv.weight', 'fc.weight', 'bn.running_mean', 'bn.running_var']) assert.notDeepEqual(wb.get(k), wa.get(k), k);
+  // metadata, opsets and IR version are kept
+  assert.equal(b.irVersion, a.irVersion);
+  assert.deepEqual(b.opsetImports, a.opsetImports);
+  // the same command again gives a byte-identical file (deterministic on cpu)
+  const out2 = join(dir, 'out2.onnx');
+  const r2 = runCli(['train', input, '-o', out2, '--data', 'digits', '--epochs', '1', '--batch', '32', '--lr', '0.05', '--backend', 'cpu', '--seed', '1', '--json', '--no-eval']);
+  assert.equal(r2.code, 0, r2.stderr);
+  assert.deepEqual(readFileSync(out2), readFileSync(out));
+});
+
+test('named errors: data that does not fit, bad mimic names, output over input; no output file', () => {
+  const before = readFileSync(input);
+  const npx = join(dir, 'x.npy');
+  const npy = join(dir, 'y.npy');
+  writeFileSync(npx, encodeNpy([4, 5], new Float32Array(20)));
+  writeFileSync(npy, encodeNpy([4], BigInt64Array.from([0n, 1n, 2n, 3n])));
+  const cases: [string[], string][] = [
+    [['--data', 'mnist'], 'DATA_SHAPE_MISMATCH'],
+    [['--data', `npy:${npx},${npy}`], 'DATA_SHAPE_MISMATCH'],
+    [['--data', 'digits', '--teacher', input, '--mimic', 'relu_out:nope'], 'MISSING_VALUE'],
+    [['--data', 'digits', '--loss', 'kd'], 'INVALID_OPTION'],
+    [['--data', 'cifar10'], 'DATA_SPEC_INVALID'],
+  ];
+  for (const [extra, code] of cases) {
+    const out = join(dir, `bad-${code}.onnx`);
+    const r = runCli(['train', input, '-o', out, '--steps', '1', '--backend', 'cpu', ...extra]);
+    assert.equal(r.code, 1, `${extra.join(' ')}: ${r.stderr}`);
+    assert.match(r.stderr, new RegExp(`error ${code}`));
+    assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
+    assert.ok(!existsSync(out), 'no output written');
+  }
+  const r = runCli(['train', input, '-o', input, '--data', 'digits', '--steps', '1', '--backend', 'cpu', '--no-eval']);
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /OUTPUT_IS_INPUT/);
+  assert.deepEqual(readFileSync(input), before);
+  assert.ok(statSync(input).size > 0);
+});
+
+test('--help teaches: options and examples', () => {
+  const r = runCli(['train', '--help']);
+  assert.equal(r.code, 0);
+  for (const s of ['--teacher', '--mimic', '--loss', '--optimizer', '--epochs', '--steps', '--backend', '--seed', '--limit', 'Examples:']) assert.ok(r.stdout.includes(s), s);
+});
