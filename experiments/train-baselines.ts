@@ -42,12 +42,12 @@ function args(): { names: string[]; backend: string; out: string } {
 function runs(out: string, backend: string): Run[] {
   const b = ['--backend', backend];
   const vggTeacher = join(out, 'vgg-fashion.onnx');
-  const studentTrain = (teacher: boolean) => ['--data', 'fashion-mnist', '--epochs', '3', '--batch', '128', '--lr', '0.05', '--weight-decay', '5e-4', '--schedule', 'cosine', '--flip', '--crop', '2', '--seed', '1',
+  const studentTrain = (teacher: boolean) => ['--data', 'fashion-mnist', '--epochs', '2', '--batch', '128', '--lr', '0.05', '--weight-decay', '5e-4', '--schedule', 'cosine', '--flip', '--crop', '2', '--seed', '1',
     ...(teacher ? ['--teacher', vggTeacher, '--loss', 'kd', '-T', '4', '--rho', '0.9'] : []), ...b];
   return [
     { name: 'mlp-mnist', target: 0.98, build: ['mlp', '--seed', '1'], train: ['--data', 'mnist', '--epochs', '20', '--batch', '128', '--lr', '0.05', '--weight-decay', '5e-4', '--schedule', 'cosine', '--seed', '1', ...b] },
-    { name: 'lenet5-mnist', target: 0.988, build: ['lenet5', '--seed', '1'], train: ['--data', 'mnist', '--epochs', '15', '--batch', '64', '--lr', '0.05', '--weight-decay', '5e-4', '--schedule', 'cosine', '--seed', '1', ...b] },
-    { name: 'vgg-fashion', target: 0.91, build: ['vgg', '--seed', '1'], train: ['--data', 'fashion-mnist', '--epochs', '12', '--batch', '128', '--lr', '0.05', '--weight-decay', '5e-4', '--schedule', 'cosine', '--flip', '--crop', '2', '--seed', '1', ...b] },
+    { name: 'lenet5-mnist', target: 0.988, build: ['lenet5', '--seed', '1'], train: ['--data', 'mnist', '--epochs', '10', '--batch', '128', '--lr', '0.05', '--weight-decay', '5e-4', '--schedule', 'cosine', '--seed', '1', ...b] },
+    { name: 'vgg-fashion', target: 0.91, build: ['vgg', '--seed', '1'], train: ['--data', 'fashion-mnist', '--epochs', '8', '--batch', '128', '--lr', '0.05', '--weight-decay', '5e-4', '--schedule', 'cosine', '--flip', '--crop', '2', '--seed', '1', ...b] },
     { name: 'vgg-half-scratch', build: ['vgg', '--width', '0.5', '--seed', '2'], train: studentTrain(false) },
     { name: 'vgg-half-kd', build: ['vgg', '--width', '0.5', '--seed', '2'], train: studentTrain(true), needs: vggTeacher },
   ];

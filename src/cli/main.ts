@@ -63,6 +63,14 @@ export async function main(argv: string[]): Promise<number> {
   return process.exitCode === undefined ? EXIT.OK : Number(process.exitCode);
 }
 
+// `sculpt diff a b | head` closes stdout early: that is the reader's choice, not an error.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+    throw e;
+  });
+}
+
 main(hideBin(process.argv)).then((code) => {
   process.exitCode = code;
 });
