@@ -105,6 +105,8 @@ class Emitter {
   readonly nodes: string[] = [];
   readonly inits: string[] = [];
   readonly opset: number;
+  /** Clip's bounds, shared by every unit run of the layer. */
+  clipBounds?: [Value, Value];
 
   constructor(readonly model: Model, readonly at: Node, readonly base: string, readonly plan: TissuePlan) {
     this.b = new GraphBuilder(model);
@@ -140,7 +142,8 @@ class Emitter {
       case 'sigmoid': return this.op('Sigmoid', [x], [], name);
       case 'relu6':
         if (this.opset < 11) return this.op('Clip', [x], [attrFloat('max', 6), attrFloat('min', 0)], name);
-        return this.op('Clip', [x, this.floats(`${name}.min`, [], Float32Array.of(0)), this.floats(`${name}.max`, [], Float32Array.of(6))], [], name);
+        this.clipBounds ??= [this.floats('relu6.min', [], Float32Array.of(0)), this.floats('relu6.max', [], Float32Array.of(6))];
+        return this.op('Clip', [x, ...this.clipBounds], [], name);
       case 'none': return x;
     }
   }

@@ -102,7 +102,7 @@ const CASES: OpCase[] = [
     const x = b.input('x', [2, 4]);
     return b.op('Where', [b.op('Less', [x, b.floats('t', [], [0.1])]), x, b.op('Mul', [x, b.floats('k', [], [3])])]);
   } },
-  { name: 'Mean and Sum of three', build: (b) => b.op('Mean', [b.input('x', [2, 3]), b.input('y', [3]), b.input('z', [2, 1])]) },
+  { name: 'Mean and Sum of three', build: (b) => b.op('Mean', [b.input('p', [2, 3]), b.input('q', [3]), b.input('r', [2, 1])]) },
 
   // --- shape and data movement ---------------------------------------------------------
   { name: 'exporter shape chain: Shape → Gather → Unsqueeze → Concat → Reshape', build: (b, w) => {

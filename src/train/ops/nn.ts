@@ -166,11 +166,10 @@ function convTransposeCompiler(c: CompileCtx): OpRun {
       let begin: number;
       let out: number;
       if (given !== undefined || a.autoPad === 'SAME_UPPER' || a.autoPad === 'SAME_LOWER') {
-        // onnxruntime (conv_transpose_attributes.h): the odd pixel goes to the head for
-        // SAME_UPPER, to the tail otherwise.
+        // ONNX: the odd pixel goes to the end for SAME_UPPER, to the start otherwise.
         out = given ?? sizes[i]! * a.strides[i]!;
         const p = total - out;
-        begin = a.autoPad === 'SAME_UPPER' ? p - Math.floor(p / 2) : Math.floor(p / 2);
+        begin = a.autoPad === 'SAME_UPPER' ? Math.floor(p / 2) : p - Math.floor(p / 2);
       } else {
         const pb = a.autoPad === 'VALID' ? 0 : a.pads[i] ?? 0;
         const pe = a.autoPad === 'VALID' ? 0 : a.pads[i + 2] ?? 0;
