@@ -10,7 +10,8 @@
  *   vgg     the VGG-style CNN on Fashion-MNIST with strategy r (first and last block and the
  *           head stay normal), distilled from the original.
  * Every run is validated against its baseline in onnxruntime (CPU, 1 thread): top-1, CE,
- * SE, params, FLOPs, median latency at batch 1 and 32, speed-up and speed-up ÷ FLOPs ratio.
+ * SE, params, FLOPs; then, after all training is done, `sculpt validate --latency` measures
+ * the median latency at batch 1 and 32 of each, the speed-up and speed-up ÷ FLOPs ratio.
  *
  * Baselines: fixtures/trained/{mlp-mnist,lenet5-mnist,vgg-fashion}.onnx (made by
  * experiments/train-baselines.ts); a missing one is trained here with the same recipe.
@@ -126,6 +127,8 @@ interface Row {
   /** Measured speed-up ÷ ideal speed-up (FLOPs_b / FLOPs). */
   speedupVsFlops: number | null;
   trainSeconds: number | null;
+  /** The `sculpt validate` command that measured the latency. */
+  latencyCommand?: string;
 }
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
@@ -152,18 +155,25 @@ const f = (x: number | null, d = 2, scale = 1, suffix = '') => (x === null ? '-'
 function markdown(rows: Row[]): string {
   const head = '| run | what | top-1 | baseline | drop (pts) | params | FLOPs | CE | SE | latency b1 (ms) | baseline (ms) | speed-up b1 / b32 | speed-up ÷ FLOPs ratio |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|';
   const lines = rows.map((r) => `| ${r.run} | ${r.note} | ${f(r.top1, 2, 100, '%')} | ${f(r.baselineTop1, 2, 100, '%')} | ${f(r.dropPoints, 2)} | ${r.params} (${f(r.params / r.baselineParams, 1, 100, '%')}) | ${r.flops} (${f(r.flops / r.baselineFlops, 1, 100, '%')}) | ${f(r.ce)} | ${f(r.se)} | ${f(r.latencyMs, 4)} | ${f(r.baselineLatencyMs, 4)} | ${f(r.speedup)}x / ${f(r.speedup32)}x | ${f(r.speedupVsFlops)} |`);
-  const cmds = rows.map((r) => `- ${r.run}: \`${r.command}\``);
+  const cmds = rows.map((r) => `- ${r.run}: \`${r.command}\`${r.latencyCommand ? `; latency: \`${r.latencyCommand}\`` : ''}`);
   return `${head}\n${lines.join('\n')}\n\nCommands (run from the repository root; seeds as given):\n\n${cmds.join('\n')}\n`;
 }
 
 const { groups, out, backend, scale } = options();
 mkdirSync(out, { recursive: true });
 const rows: Row[] = [];
+const done: { r: Run; base: string; dest: string; row: Row }[] = [];
+const save = () => {
+  writeFileSync(join(out, 'results.json'), `${JSON.stringify(rows, null, 2)}\n`);
+  writeFileSync(join(out, 'results.md'), markdown(rows));
+};
+// Phase 1: rewrite, train, and measure accuracy. No latency here: the runs share the CPU
+// with training, which would make the timings worthless.
 for (const r of runs(scale, backend).filter((x) => groups.includes(x.group))) {
   const base = ensureBaseline(BASELINES[r.group], out, backend);
   const dest = join(out, `${r.name}.onnx`);
   const data = r.args.includes('--data') ? [] : ['--data', BASELINES[r.group].data];
-  const argv = ['tissue', base, '-o', dest, ...r.args, ...data, '--latency', '--json'];
+  const argv = ['tissue', base, '-o', dest, ...r.args, ...data, '--json'];
   const command = `sculpt ${argv.map((a) => (a === base ? relative(ROOT, base) : a === dest ? `${relative(ROOT, out)}/${r.name}.onnx` : a)).map(quote).join(' ')}`;
   process.stderr.write(`\n== ${r.name}: ${command}\n`);
   const t = sculpt(argv);
@@ -171,8 +181,24 @@ for (const r of runs(scale, backend).filter((x) => groups.includes(x.group))) {
   writeFileSync(join(out, `${r.name}.json`), t.stdout);
   const rw = row(r, command, JSON.parse(t.stdout));
   rows.push(rw);
+  done.push({ r, base, dest, row: rw });
   process.stderr.write(`${JSON.stringify(rw)}\n`);
-  writeFileSync(join(out, 'results.json'), `${JSON.stringify(rows, null, 2)}\n`);
-  writeFileSync(join(out, 'results.md'), markdown(rows));
+  save();
+}
+// Phase 2: latency of each rewritten model against its baseline, one after another
+// (onnxruntime CPU, 1 intra-op thread; validate's warm-up and stable-median rule).
+for (const d of done) {
+  const argv = ['validate', d.dest, '--baseline', d.base, '--latency', '--json'];
+  const t = sculpt(argv);
+  if (t.code !== 0) { process.stderr.write(`${d.r.name}: sculpt validate exited ${t.code}\n`); continue; }
+  const v = JSON.parse(t.stdout);
+  const c = v.comparison;
+  d.row.latencyMs = v.model.latency.batch1.medianMs;
+  d.row.baselineLatencyMs = v.baseline.latency.batch1.medianMs;
+  d.row.speedup = c.speedup.batch1;
+  d.row.speedup32 = c.speedup.batch;
+  d.row.speedupVsFlops = c.speedup.batch1 !== null ? c.speedup.batch1 * (d.row.flops / d.row.baselineFlops) : null;
+  d.row.latencyCommand = `sculpt validate ${relative(ROOT, out)}/${d.r.name}.onnx --baseline ${relative(ROOT, d.base)} --latency --json`;
+  save();
 }
 process.stdout.write(markdown(rows));

@@ -175,12 +175,31 @@ function sliceBytes(t: Tensor, cuts: readonly { axis: number; removed: Int32Arra
       if (last && last[0] + last[1] === k) last[1]++; else runs.push([k, 1]);
     }
     const out = new Uint8Array(outer * keepIdx.length * inner);
-    let at = 0;
-    for (let o = 0; o < outer; o++) {
-      const base = o * D * inner;
-      for (const [start, len] of runs) {
-        out.set(bytes.subarray(base + start * inner, base + (start + len) * inner), at);
-        at += len * inner;
+    if (inner % 4 === 0 && inner * keepIdx.length < 64 * runs.length) {
+      // Short runs (1×1 kernels, scattered kept channels): copying 32-bit words in a loop
+      // beats one subarray+set per run by an order of magnitude.
+      const src = bytes.byteOffset % 4 === 0 ? bytes : bytes.slice();
+      const s32 = new Uint32Array(src.buffer, src.byteOffset, src.byteLength >> 2);
+      const o32 = new Uint32Array(out.buffer);
+      const w = inner >> 2;
+      let at = 0;
+      for (let o = 0; o < outer; o++) {
+        const base = o * D * w;
+        for (const [start, len] of runs) {
+          const from = base + start * w;
+          const n = len * w;
+          for (let i = 0; i < n; i++) o32[at + i] = s32[from + i]!;
+          at += n;
+        }
+      }
+    } else {
+      let at = 0;
+      for (let o = 0; o < outer; o++) {
+        const base = o * D * inner;
+        for (const [start, len] of runs) {
+          out.set(bytes.subarray(base + start * inner, base + (start + len) * inner), at);
+          at += len * inner;
+        }
       }
     }
     bytes = out;

@@ -19,7 +19,8 @@
  * planner chose); a k2 > 1 second kernel uses its centre tap only. Hidden units beyond the
  * fit get small random first-layer weights and zero second-layer weights, so they change
  * nothing yet still learn. The off-diagonal blocks are lost: that is the stacked layer's
- * approximation error, reported as `fitError`.
+ * approximation error, reported as `fitError`. A layer behind a channel shuffle reads its
+ * input permuted; its blocks are taken from the original weight's permuted columns.
  */
 import type { Rng } from '../util/rng.js';
 import type { LayerPlan } from './plan.js';
@@ -103,6 +104,10 @@ export function initStackedLayer(
   let kept = 0;
   let total = 0;
   for (const x of original.w) total += x * x;
+  // Behind a channel shuffle the units read permuted channels: unit input c is original
+  // channel (c mod g)·(C/g) + ⌊c/g⌋, so the fit reads the original weight's columns that way.
+  const g = plan.shuffleGroups ?? 1;
+  const inChannel = Int32Array.from({ length: cIn }, (_, c) => (c % g) * (cIn / g) + Math.floor(c / g));
   for (const u of plan.units) {
     const k1 = prod(u.k1);
     const k2 = prod(u.k2);
@@ -114,7 +119,7 @@ export function initStackedLayer(
       for (let i = 0; i < u.n1; i++) {
         for (let t = 0; t < k1; t++) {
           const src = map[t]!;
-          if (src >= 0) block[o * cols + i * k1 + t] = original.w[((outOff + o) * cIn + inOff + i) * kOrig + src]!;
+          if (src >= 0) block[o * cols + i * k1 + t] = original.w[((outOff + o) * cIn + inChannel[inOff + i]!) * kOrig + src]!;
         }
       }
     }

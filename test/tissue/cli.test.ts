@@ -81,11 +81,11 @@ test('sculpt tissue errors: named code, exit 1, no output file', () => {
   const cases: [string[], string][] = [
     [['--select', 'fc3', '--groups', '4'], 'TISSUE_SPEC_INVALID'],
     [['--select', 'fc1', '--unit', '100:10:50'], 'TISSUE_SPEC_INVALID'],
-    [['--unit', '196:x:125'], 'TISSUE_SPEC_INVALID'],
     [['--select', 'nothing'], 'TISSUE_NO_LAYERS'],
     [['--unit', '196:20:125', '--groups', '4'], 'INVALID_OPTION'],
     [['--train'], 'INVALID_OPTION'],
     [['--layer', 'fc1'], 'INVALID_OPTION'],
+    [['--strategy', 'r', '--select', 'fc1'], 'INVALID_OPTION'],
   ];
   for (const [args, want] of cases) {
     const out = join(dir, `bad-${want}.onnx`);

@@ -135,6 +135,23 @@ test('init original on a dense layer: error = the off-diagonal blocks plus the d
   assert.ok(r2.layers[0]!.fitError! > r.layers[0]!.fitError!);
 });
 
+test('init original behind a channel shuffle fits the permuted columns of the original weight', () => {
+  const model = buildModel('mlp', { seed: 6 });
+  const w = model.graph.findNode('fc2')!.inputs[1]!.initializer!.toFloat32(); // [300, 500]
+  const r = rewrite(model, { select: ['fc1', 'fc2'], shuffle: true, init: 'original', activation: 'none', spec: { kind: 'groups', groups: 4, hidden: 75 } });
+  assert.equal(r.layers[1]!.shuffleGroups, 4);
+  // Unit input c' is original channel (c' mod 4)·125 + ⌊c'/4⌋; full rank: only the blocks off
+  // the diagonal in those coordinates are lost.
+  let total = 0;
+  let off = 0;
+  for (let o = 0; o < 300; o++) for (let c = 0; c < 500; c++) {
+    const v = w[o * 500 + (c % 4) * 125 + Math.floor(c / 4)]!;
+    total += v * v;
+    if (Math.floor(o / 75) !== Math.floor(c / 125)) off += v * v;
+  }
+  assert.ok(Math.abs(r.layers[1]!.fitError! - Math.sqrt(off / total)) < 1e-6, `${r.layers[1]!.fitError} vs ${Math.sqrt(off / total)}`);
+});
+
 test('init he: seeded, std √(2/fan_in), zero biases; the same seed gives the same weights', () => {
   const get = (seed: number) => {
     const m = buildModel('vgg', { seed: 0 });

@@ -70,6 +70,16 @@ test('MLP, strategy all, equal dense units: fc1 stacked, fc2 kept normal after i
   assert.ok(r.skipped.some((s) => s.name === 'fc3' && /not both divisible/.test(s.reason)));
 });
 
+test('MLP, strategy all, m = 2: the classifier producing the graph output is stacked too; the output keeps its name', async () => {
+  const r = await checkRewrite('mlp', { spec: { kind: 'groups', groups: 2 }, activation: 'none' }, ['fc1', 'fc3']);
+  const m = buildModel('mlp', { seed: 3 });
+  rewrite(m, { spec: { kind: 'groups', groups: 2 } });
+  assert.equal(m.graph.outputs[0]!.name, 'logits');
+  assert.equal(m.graph.outputs[0]!.producer!.name, 'fc3.tissue.reshape_out');
+  assert.ok(!m.graph.initializers.some((v) => v.name === 'fc3.weight' || v.name === 'fc1.weight'), 'old weights removed');
+  assert.equal(r.layers[1]!.stacked.params, 2 * (150 * 5 + 5 * 5) + 2 * 5 + 10);
+});
+
 test('MLP, select fc1,fc2 with shuffle: the TissueNet MLP at < 10% of FLOPs and params', async () => {
   const r = await checkRewrite('mlp', { select: ['fc1', 'fc2'], spec: { kind: 'groups', groups: 4, hidden: 20 }, shuffle: true }, ['fc1', 'fc2']);
   assert.equal(r.layers[1]!.shuffleGroups, 4);

@@ -191,6 +191,29 @@ for (const backend of BACKENDS) {
       exec.dispose();
     });
 
+    test('Dropout: active only in training runs, scaled by 1/(1-ratio), reproducible with the seed', () => {
+      const b = GraphBuilder.newModel({ opset: 17 });
+      const x = b.input('x', [64, 32]);
+      b.output(b.node('Dropout', [x, b.floats('ratio', [], [0.25])], [], { outputs: 1 })[0]!, 'y');
+      const ones = tf.ones([64, 32]);
+      const run = (seed: number, training: boolean) => {
+        const e = TfExecutor.create(b.model, { seed });
+        const y = e.run({ x: ones }, { training }).y!;
+        const v = Array.from(y.dataSync());
+        y.dispose();
+        e.dispose();
+        return v;
+      };
+      assert.ok(run(1, false).every((v) => v === 1), 'inference: identity');
+      const a = run(1, true);
+      assert.ok(a.every((v) => v === 0 || Math.abs(v - 1 / 0.75) < 1e-6), 'kept values are scaled by 1/(1-ratio)');
+      const dropped = a.filter((v) => v === 0).length / a.length;
+      assert.ok(Math.abs(dropped - 0.25) < 0.05, `about a quarter dropped (${dropped})`);
+      assert.deepEqual(run(1, true), a, 'same seed, same mask');
+      assert.notDeepEqual(run(2, true), a, 'another seed, another mask');
+      ones.dispose();
+    });
+
     test('named errors: unsupported op, missing or misshapen feed, unknown value, disposed executor', async () => {
       const b = GraphBuilder.newModel({ opset: 17 });
       const x = b.input('x', ['N', 4]);

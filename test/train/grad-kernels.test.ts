@@ -4,8 +4,9 @@
  * - every gradient the trainer relies on agrees with central finite differences (float64
  *   accumulation; gradcheck.ts), for the tf ops themselves, with broadcasting, strides,
  *   padding and dilation where the op has them;
- * - our wasm kernels (Conv2DBackpropFilter/Input, depthwise filter/input, MaxPoolGrad,
- *   AvgPoolGrad, UnsortedSegmentSum) equal the cpu backend's reference kernels;
+ * - our kernels (Conv2DBackpropFilter on cpu and wasm; Conv2DBackpropInput, depthwise
+ *   filter/input, MaxPoolGrad, AvgPoolGrad, UnsortedSegmentSum on wasm) equal the cpu
+ *   backend's own kernels;
  * - the two backend bugs we replace are real: wasm's own MaxPoolGrad misroutes an
  *   all-negative window, and cpu's/wasm's own AvgPoolGrad divide padded windows by k·k.
  */
@@ -220,13 +221,22 @@ describe('our kernels equal the cpu reference, and the replaced ones were wrong'
 
   after(async () => { await selectBackend('cpu'); });
 
-  test('Conv2DBackpropFilter and Conv2DBackpropInput (wasm: ours) match cpu', async () => {
+  test('Conv2DBackpropFilter (ours on both) and Conv2DBackpropInput (wasm: ours) match cpu\'s own kernels', async () => {
+    const cpuFilter = originalKernel('Conv2DBackpropFilter', 'cpu');
+    assert.ok(cpuFilter, 'cpu had its own Conv2DBackpropFilter');
     for (const c of CONV_CASES) {
       const x = f(c.x);
       const probe = tf.tidy(() => tf.conv2d(tf.zeros(c.x) as tf.Tensor4D, tf.zeros(c.f) as tf.Tensor4D, c.stride, c.pad).shape);
       const dy = f(probe);
-      const [a, b] = await onBoth('Conv2DBackpropFilter', { x, dy }, { strides: c.stride, pad: c.pad, dataFormat: 'NHWC', filterShape: c.f });
-      assert.ok(maxDiff(a, b) < 1e-4, `filter grad ${c.name}: ${maxDiff(a, b)}`);
+      const attrs = { strides: c.stride, pad: c.pad, dataFormat: 'NHWC', filterShape: c.f };
+      const [a, b] = await onBoth('Conv2DBackpropFilter', { x, dy }, attrs);
+      await selectBackend('cpu');
+      const ref = tf.tidy(() => {
+        const t = cpuFilter.kernelFunc({ inputs: { x: tf.tensor(x.values, x.shape), dy: tf.tensor(dy.values, dy.shape) }, attrs: attrs as tf.NamedAttrMap, backend: tf.backend() }) as tf.TensorInfo;
+        return Float32Array.from(tf.backend().readSync(t.dataId) as Float32Array);
+      });
+      assert.ok(maxDiff(a, ref) < 1e-4, `cpu filter grad ${c.name}: ${maxDiff(a, ref)}`);
+      assert.ok(maxDiff(b, ref) < 1e-4, `wasm filter grad ${c.name}: ${maxDiff(b, ref)}`);
       const [p, q] = await onBoth('Conv2DBackpropInput', { dy, filter: f(c.f) }, { strides: c.stride, pad: c.pad, dataFormat: 'NHWC', inputShape: c.x });
       assert.ok(maxDiff(p, q) < 1e-4, `input grad ${c.name}: ${maxDiff(p, q)}`);
     }

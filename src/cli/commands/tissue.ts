@@ -108,7 +108,7 @@ export function tissueOptionsFromArgs(a: TissueArgs): TissueOptions {
   });
   const select = csv(a.select);
   return {
-    strategy: select.length ? 'select' : a.strategy ?? 'all',
+    strategy: a.strategy,
     select, exclude: csv(a.exclude), spec, layerSpecs, activation: a.activation, init: a.init, shuffle: a.shuffle, seed: a.seed,
     hybridOrder: a['hybrid-order'], flopsTarget: a['flops-target'], minGroupChannels: a['min-group-channels'],
   };

@@ -13,7 +13,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { Tensor, TensorInfo } from '@tensorflow/tfjs-core';
-import { readF32, type SimpleKernel } from './host.js';
+import { asTensor, readF32, type SimpleKernel } from './host.js';
 
 type Shape4 = [number, number, number, number];
 
@@ -28,6 +28,8 @@ function channelsLast(attrs: Record<string, unknown>, kernel: string): void {
 /**
  * One reusable im2col buffer: a fresh 20–30 MB Float32Array per layer and step cost more in
  * allocation and GC than the copy itself. Zeroed on every hand-out (padding reads zeros).
+ * The cpu backend wraps a typed array without copying, so a tensor made from this buffer
+ * must be consumed before the next hand-out (the kernel's matmul runs synchronously).
  */
 let scratchBuf = new Float32Array(0);
 function scratch(n: number): Float32Array {
@@ -105,6 +107,30 @@ export const conv2DBackpropFilter: SimpleKernel = ({ inputs, backend, attrs }) =
 };
 
 /**
+ * dW of a (dense) 2-D convolution as one forward convolution, for backends whose forward
+ * conv is fast (wasm/XNNPACK): batch and channels swap roles,
+ *   dW[kh,kw,ci,co] = Σ_{n,oh,ow} x[n, oh·s + kh − p, ow·s + kw − p, ci] · dy[n, oh, ow, co]
+ * is a conv of xᵀ [Ci, H, W, N] with the filter dyᵀ [OH, OW, N, Co], stride 1, dilation s,
+ * the forward pass's padding; its first FH × FW outputs, transposed, are dW. No im2col on
+ * the host: ~2x faster than `conv2DBackpropFilter` on ResNet-20's layers.
+ */
+export const conv2DBackpropFilterViaConv: SimpleKernel = ({ inputs, backend, attrs }) => {
+  channelsLast(attrs, 'Conv2DBackpropFilter');
+  const { x, dy } = inputs as { x: TensorInfo; dy: TensorInfo };
+  const filterShape = attrs.filterShape as Shape4;
+  const info = tf.backend_util.computeConv2DInfo(x.shape as Shape4, filterShape, attrs.strides as number, 1, attrs.pad as 'valid', attrs.dimRoundingMode as 'floor' | undefined, false, 'channelsLast');
+  const [FH, FW, Ci, Co] = filterShape;
+  const { top, bottom, left, right } = info.padInfo;
+  return tf.tidy(() => {
+    const xt = tf.transpose(asTensor(backend, x), [3, 1, 2, 0]);
+    const ft = tf.transpose(asTensor(backend, dy), [1, 2, 0, 3]);
+    const y = tf.conv2d(xt as tf.Tensor4D, ft as tf.Tensor4D, 1, [[0, 0], [top, bottom], [left, right], [0, 0]], 'NHWC', [info.strideHeight, info.strideWidth]);
+    const cropped = y.shape[1] === FH && y.shape[2] === FW ? y : tf.slice(y, [0, 0, 0, 0], [Ci, FH, FW, Co]);
+    return tf.transpose(cropped, [1, 2, 0, 3]);
+  });
+};
+
+/**
  * dx of a (dense) 2-D convolution as a forward convolution, which wasm runs with XNNPACK
  * (its own Conv2DBackpropInput is a plain loop, ~6x slower): dy is spread by the stride
  * (zeros between rows and columns), the filter is flipped and its in/out channels swapped,
@@ -148,9 +174,7 @@ export const conv2DBackpropInput: SimpleKernel = ({ inputs, backend, attrs }) =>
   const bottom = H - LH + info.padInfo.top;
   const right = W - LW + info.padInfo.left;
   return tf.tidy(() => {
-    // A tensor over dy's data needs its own backend reference: disposing it drops one.
-    if (!spread) backend.incRef(dy.dataId);
-    const src = spread ? tf.tensor4d(spread, [N, LH, LW, Co]) : tf.engine().makeTensorFromTensorInfo(dy, backend);
+    const src = spread ? tf.tensor4d(spread, [N, LH, LW, Co]) : asTensor(backend, dy);
     const y = tf.conv2d(src as tf.Tensor4D, tf.tensor4d(flipped, [FH, FW, Co, Ci]), 1,
       [[0, 0], [Math.max(0, top), Math.max(0, bottom)], [Math.max(0, left), Math.max(0, right)], [0, 0]]);
     // A padding larger than the kernel makes a side negative: crop instead of padding.

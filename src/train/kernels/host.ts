@@ -3,7 +3,7 @@
  * registering a kernel over whatever a backend package registered before.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import type { KernelBackend, KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
+import type { KernelBackend, KernelConfig, KernelFunc, Tensor, TensorInfo } from '@tensorflow/tfjs-core';
 
 /** The values of a kernel input as float32 (a copy on wasm, the backing store on cpu: read only). */
 export function readF32(backend: KernelBackend, t: TensorInfo): Float32Array {
@@ -16,6 +16,16 @@ export function readI32(backend: KernelBackend, t: TensorInfo): Int32Array {
   const v = backend.readSync(t.dataId);
   if (v instanceof Int32Array) return v;
   return Int32Array.from(v as ArrayLike<number>);
+}
+
+/**
+ * A kernel input as a Tensor for use with ops inside the kernel (call within tf.tidy). A
+ * new Tensor over the same data takes its own backend reference, since disposing it drops one.
+ */
+export function asTensor(backend: KernelBackend, t: TensorInfo): Tensor {
+  if (t instanceof tf.Tensor) return t;
+  backend.incRef(t.dataId);
+  return tf.engine().makeTensorFromTensorInfo(t, backend);
 }
 
 export type SimpleKernel = (args: { inputs: Record<string, TensorInfo>; backend: KernelBackend; attrs: Record<string, unknown> }) => TensorInfo | TensorInfo[];
