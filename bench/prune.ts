@@ -13,7 +13,6 @@ import {
   analyzeChannelGroups, applyChannelPruning, computeCost, decodeModel, encodeModel, inferShapes, measureLatency, openSession,
   planPruning, retieConstants, runSession, saveModel, seededInputs, untieSharedConstants, verifyMaskedEquivalence,
 } from '../src/index.js';
-import type { Model } from '../src/index.js';
 import { buildModel } from '../models/index.js';
 import type { ModelName } from '../models/index.js';
 import { table } from './util.js';

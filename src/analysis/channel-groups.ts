@@ -27,9 +27,8 @@
  */
 import { CompilerError } from '../errors.js';
 import type { Model, Node, Value } from '../ir/core.js';
-import type { Tensor } from '../ir/tensor.js';
 import type { StaticDim } from '../ir/types.js';
-import type { ChannelRuleContext, ChannelSlot, Fixup, FixupContext, Origin, SlotRole } from './channel-rules/context.js';
+import type { ChannelRuleContext, ChannelSlot, Fixup, Origin, SlotRole } from './channel-rules/context.js';
 import { channelRules, constantTensor, foldedOf } from './channel-rules/index.js';
 
 export type { ChannelSlot, SlotKind, SlotRole, Fixup, FixupContext } from './channel-rules/context.js';
@@ -485,6 +484,3 @@ export function formatGroups(a: ChannelAnalysis, explain = false): string {
   }
   return lines.join('\n');
 }
-
-/** Replaces a node input by a fresh constant (fixups and the pass use it). */
-export type SetConstInput = (node: Node, i: number, t: Tensor) => void;

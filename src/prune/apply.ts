@@ -178,7 +178,7 @@ function sliceBytes(t: Tensor, cuts: readonly { axis: number; removed: Int32Arra
     if (inner % 4 === 0 && inner * keepIdx.length < 64 * runs.length) {
       // Short runs (1×1 kernels, scattered kept channels): copying 32-bit words in a loop
       // beats one subarray+set per run by an order of magnitude.
-      const src = bytes.byteOffset % 4 === 0 ? bytes : bytes.slice();
+      const src = bytes.byteOffset % 4 === 0 ? bytes : new Uint8Array(bytes); // Buffer.slice would not copy
       const s32 = new Uint32Array(src.buffer, src.byteOffset, src.byteLength >> 2);
       const o32 = new Uint32Array(out.buffer);
       const w = inner >> 2;

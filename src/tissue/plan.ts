@@ -187,7 +187,8 @@ function checkSpec(s: LayerSpec): void {
 function specText(s: LayerSpec, groups?: number): string {
   if (s.kind === 'units') return s.units.map(formatUnit).join(',');
   const g = groups ?? s.groups;
-  return `g${g}${s.hidden !== undefined ? `h${s.hidden}` : ''}${s.k1 !== undefined ? `k${s.k1}` : ''}${s.k2 !== undefined ? `:${s.k2}` : ''}`;
+  const k = [s.k1 !== undefined ? ` k1=${s.k1}` : '', s.k2 !== undefined ? ` k2=${s.k2}` : ''].join('');
+  return `g${g}${s.hidden !== undefined ? `h${s.hidden}` : ''}${k}`;
 }
 
 /** Positions of a layer's units, or why the spec does not fit it. */

@@ -12,6 +12,13 @@ import * as tf from '@tensorflow/tfjs-core';
 import { CompilerError } from '../errors.js';
 import { registerSculptKernels } from './kernels/index.js';
 
+/**
+ * Installs sculpt's gradient table and kernels (idempotent). selectBackend and
+ * TfExecutor.create call it; call it yourself before `tf.grad` when using neither:
+ * tfjs-core alone ships no gradients.
+ */
+export { registerSculptKernels };
+
 export type BackendName = 'tfjs-node-gpu' | 'tfjs-node' | 'wasm' | 'cpu';
 
 /** Every backend name, best first. */
@@ -60,7 +67,8 @@ async function activate(name: BackendName): Promise<string | null> {
 /**
  * Selects, initialises and returns the tfjs backend. With `pref` 'auto' (default) the first
  * that works in the order tfjs-node-gpu → tfjs-node → wasm → cpu; with a name, exactly that
- * one. Says which it picked (and why better ones were skipped) through `log`.
+ * one. Says which it picked (and why better ones were skipped) through `log`. Also installs
+ * sculpt's gradients and kernels and sets tfjs' PROD flag (silences its console banners).
  * @throws INVALID_OPTION for an unknown name; RUNTIME_FAILED when a forced backend cannot start.
  */
 export async function selectBackend(pref: BackendName | 'auto' = 'auto', log: (m: string) => void = () => {}): Promise<{ name: BackendName; tf: typeof import('@tensorflow/tfjs-core') }> {

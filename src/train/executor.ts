@@ -20,7 +20,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { Tensor, Variable } from '@tensorflow/tfjs-core';
-import { CompilerError } from './../errors.js';
+import { CompilerError } from '../errors.js';
 import type { Model, Node } from '../ir/core.js';
 import { DataType } from '../ir/data-type.js';
 import { topologicalOrder } from '../ir/toposort.js';
@@ -34,9 +34,10 @@ import { nchw, tfv, type RtVal } from './ops/values.js';
 
 export interface ExecutorOptions {
   /** Which initializers become trainable tf.Variables: all float initializers, none, names, or a predicate.
-   *  'all' means every float32 initializer that some node reads as data or weight (not BN
-   *  running statistics, not settings such as Clip bounds or Resize scales); names and a
-   *  predicate may pick any float32 initializer except BN statistics. */
+   *  Every float32 initializer that a node reads as data or weight becomes a variable, and
+   *  BN running statistics become non-trainable ones; initializers that only hold settings
+   *  (Clip bounds, Resize scales, Pad values, ...) stay constants. 'all' trains every
+   *  variable except BN statistics; names and a predicate choose among them. */
   trainable?: 'all' | 'none' | readonly string[] | ((name: string) => boolean);
   /** BatchNormalization in training: 'train' uses batch statistics and updates running stats
    *  (momentum from the node); 'frozen' uses running stats. Default 'frozen'. */
@@ -152,7 +153,11 @@ export class TfExecutor {
         else if (!fixed.includes(i)) parameters.add(name);
       });
     }
-    const floatInits = new Set(graph.initializers.filter((v) => v.initializer!.dataType === DataType.FLOAT).map((v) => v.name));
+    // Float initializers that only hold settings stay constants: reading a variable's value
+    // on the host every run would force a device sync per Clip on a GPU backend.
+    const floatInits = new Set(graph.initializers
+      .filter((v) => v.initializer!.dataType === DataType.FLOAT && (parameters.has(v.name) || stats.has(v.name)))
+      .map((v) => v.name));
     const isTrainable = trainablePredicate(opts.trainable ?? 'all', floatInits, parameters, stats);
     const id = executorCount++;
     const vars = new Map<string, Variable>();
@@ -160,7 +165,7 @@ export class TfExecutor {
     const consts = new Map<string, RtVal>();
     for (const v of graph.initializers) {
       const t = v.initializer!;
-      if (t.dataType === DataType.FLOAT) {
+      if (floatInits.has(v.name)) {
         const train = isTrainable(v.name) && !stats.has(v.name);
         const initial = tf.tensor(t.toFloat32(), t.shape, 'float32');
         vars.set(v.name, tf.variable(initial, train, `sculpt${id}/${v.name}`));
@@ -178,7 +183,7 @@ export class TfExecutor {
     });
   }
 
-  /** Initializer name → variable (float32 initializers; BN statistics are non-trainable ones). */
+  /** Initializer name → variable (float32 weights and data; BN statistics are non-trainable ones). */
   get variables(): ReadonlyMap<string, Variable> { return this.#vars; }
 
   /** Names of the graph inputs run() expects in `feeds`. */
@@ -335,7 +340,7 @@ function trainablePredicate(
   const names = new Set(spec);
   for (const n of names) {
     if (!floatInits.has(n)) {
-      throw new CompilerError('INVALID_OPTION', `"${n}" is not a float32 initializer of the model, so it cannot be trained`, { where: n, hint: 'list the initializers with `sculpt inspect --layers`' });
+      throw new CompilerError('INVALID_OPTION', `"${n}" is not a float32 initializer that a node reads as data or weight, so it cannot be trained`, { where: n, hint: 'list the initializers with `sculpt inspect --layers`; settings such as Clip bounds or Resize scales are not trainable' });
     }
     if (stats.has(n)) {
       throw new CompilerError('INVALID_OPTION', `"${n}" holds BatchNormalization running statistics; they are updated by batchNorm: 'train', not trained`, { where: n });

@@ -9,7 +9,7 @@ import fc from 'fast-check';
 import { computeCost, decodeModel, encodeModel, inferShapes, pruneModel, runPasses, shapeOf, verifyMaskedEquivalence } from '../../src/index.js';
 import type { Model, PruneCriterion, PruneScope } from '../../src/index.js';
 import { createPass } from '../../passes/index.js';
-import { CONSTRUCTS, construct } from './graphs.js';
+import { CONSTRUCTS, construct, randomNet } from './graphs.js';
 
 function copy(m: Model): Model { return decodeModel(encodeModel(m)); }
 
@@ -66,11 +66,22 @@ test('constructs keep the exact pruned channel counts in weights, group attribut
   pruneModel(s, { ratio: 0.5, roundTo: 1, criterion: 'first-k' });
   const split = s.graph.nodes.find((n) => n.opType === 'Split')!;
   assert.deepEqual(split.inputs[1]!.initializer!.toNumbers(), [3, 5]);
+  const s9 = construct('split-slice-opset9').build(1, true);
+  pruneModel(s9, { ratio: 0.5, roundTo: 1, criterion: 'first-k' });
+  assert.deepEqual(s9.graph.nodes.find((n) => n.opType === 'Split')!.attrInts('split'), [3, 5]);
+  const sl9 = s9.graph.nodes.find((n) => n.opType === 'Slice')!;
+  // The Slice took [4, 14) of the concat; its rewritten bounds span exactly the positions kept inside that range.
+  assert.equal(sl9.attrInts('ends')![0]! - sl9.attrInts('starts')![0]!, sl9.outputs[0]!.shape![1]);
   const g = construct('grouped-conv').build(1, true);
   pruneModel(g, { ratio: 0.5, roundTo: 1, criterion: 'l1' });
   const gc = g.graph.nodes.find((n) => n.name === 'gconv')!;
   assert.equal(gc.attrInt('group'), 4, 'a grouped conv keeps its groups, each smaller');
   assert.deepEqual(gc.inputs[1]!.initializer!.shape, [12, 2, 3, 3]);
+  const l = construct('layout-ops').build(1, true);
+  pruneModel(l, { ratio: 0.5, roundTo: 1, criterion: 'first-k' });
+  const ex = l.graph.nodes.find((n) => n.opType === 'Expand')!;
+  assert.deepEqual(ex.inputs[1]!.initializer!.toNumbers(), [1, 6, 8, 3], 'the Expand target follows the channel count');
+  assert.deepEqual(l.graph.nodes.find((n) => n.opType === 'MatMul')!.inputs[1]!.initializer!.shape, [8, 6]);
 });
 
 test('BN kept and BN folded rank channels the same (L1 of the BN-scaled filter)', () => {
@@ -96,6 +107,19 @@ test('property: any construct, ratio, seed, criterion and scope gives a masked-e
       const { v } = await pruneAndVerify(m, { ratio, criterion: criteria[crit]!, seed, scope: global ? 'global' : 'layer' });
       assert.ok(v.ok, `worst ${v.worst}`);
     }), { numRuns: 60, seed: 7 });
+});
+
+test('property: random compositions of the constructs prune to valid, masked-equivalent models', async () => {
+  const block = fc.record({ kind: fc.nat(6), width: fc.integer({ min: 2, max: 12 }) });
+  await fc.assert(fc.asyncProperty(
+    fc.array(block, { minLength: 1, maxLength: 6 }), fc.double({ min: 0.1, max: 0.8, noNaN: true }), fc.nat(1000), fc.boolean(), fc.boolean(),
+    async (blocks, ratio, seed, bnKept, global) => {
+      const m = randomNet(blocks, seed, bnKept);
+      const { out, v } = await pruneAndVerify(m, { ratio, criterion: seed % 2 ? 'l1' : 'random', seed, scope: global ? 'global' : 'layer' });
+      assert.ok(v.ok, `worst ${v.worst} for ${JSON.stringify(blocks)}`);
+      // Every removed group channel went from every slot of its group.
+      for (const [gid, kept] of out.plan.keep) assert.ok(kept.length >= 1 && kept.length < out.analysis.groups[gid]!.size);
+    }), { numRuns: 40, seed: 11 });
 });
 
 test('verification catches a wrong pruning (a removed channel left out of the list)', async () => {

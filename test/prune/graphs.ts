@@ -234,6 +234,20 @@ function splitSlice(seed: number, bnKept: boolean): Model {
   return n.head(n.cbr(sl, 10, 8, 3, { bnKept, name: 'after' }), 8);
 }
 
+/** The same Split and Slice at opset 9, where sizes and bounds are attributes (and Unsqueeze axes too). */
+function splitSliceOpset9(seed: number, bnKept: boolean): Model {
+  const n = new Net(seed, 9);
+  const x = n.cbr(n.input(3, 8), 3, 16, 3, { bnKept, name: 'stem' });
+  const [a, c] = n.b.node('Split', [x], [attrInt('axis', 1), attrInts('split', [6, 10])], { outputs: 2 });
+  const ya = n.cbr(a!, 6, 8, 3, { bnKept, name: 'ba' });
+  const yc = n.cbr(c!, 10, 8, 3, { bnKept, name: 'bc' });
+  const cat = n.concat([ya, yc]);
+  const sl = n.b.op('Slice', [cat], [attrInts('starts', [4]), attrInts('ends', [14]), attrInts('axes', [1])]);
+  const u = n.b.op('Unsqueeze', [sl], [attrInts('axes', [0])]);
+  const q = n.b.op('Squeeze', [u], [attrInts('axes', [0])]);
+  return n.head(n.cbr(q, 10, 8, 3, { bnKept, name: 'after' }), 8);
+}
+
 /** Per-channel constants (Add, Mul, PRelu slope), Pad on spatial axes, Resize with sizes, ConvTranspose. */
 function perChannel(seed: number, bnKept: boolean): Model {
   const n = new Net(seed);
@@ -247,6 +261,25 @@ function perChannel(seed: number, bnKept: boolean): Model {
   const wt = n.weights('deconv.weight', [12, 8, 2, 2], 12 * 4);
   const dc = n.b.op('ConvTranspose', [up, wt, n.vec('deconv.bias', 8)], [attrInts('kernel_shape', [2, 2]), attrInts('strides', [2, 2])]);
   return n.head(n.relu(dc), 8);
+}
+
+/** Layout ops between layers: Transpose → MatMul over the channel-last axis, a channel sum, Unsqueeze/Squeeze, Gather, Expand, Tile. */
+function layoutOps(seed: number, bnKept: boolean): Model {
+  const n = new Net(seed);
+  const x = n.cbr(n.input(3, 8), 3, 16, 3, { bnKept, name: 'stem' });
+  const t = n.b.op('Transpose', [x], [attrInts('perm', [0, 2, 3, 1])]);
+  const mm = n.b.op('MatMul', [t, n.weights('mm.weight', [16, 12], 16)]);
+  const back = n.b.op('Transpose', [mm], [attrInts('perm', [0, 3, 1, 2])]);
+  // A sum over the channels: zeroed and removed channels add the same nothing.
+  const sum = n.b.op('ReduceSum', [back, n.b.int64s('sum.axes', [1], [1])], [attrInt('keepdims', 1)]);
+  const scaled = n.b.op('Mul', [back, n.b.op('Sigmoid', [sum])]);
+  const u = n.b.op('Unsqueeze', [scaled, n.b.int64s('unsq.axes', [1], [2])]);
+  const q = n.b.op('Squeeze', [u, n.b.int64s('sq.axes', [1], [2])]);
+  const g = n.b.op('Gather', [q, n.b.int64s('cols', [3], [0, 2, 4])], [attrInt('axis', 3)]);
+  const ex = n.b.op('Expand', [n.b.floats('offset', [1, 12, 1, 1], n.rng.uniformArray(12, -0.5, 0.5)), n.b.int64s('ex.shape', [4], [1, 12, 8, 3])]);
+  const added = n.b.op('Add', [g, ex]);
+  const tiled = n.b.op('Tile', [added, n.b.int64s('reps', [4], [1, 1, 1, 2])]);
+  return n.head(n.cbr(tiled, 12, 8, 3, { bnKept, name: 'after' }), 8);
 }
 
 export const CONSTRUCTS: readonly Construct[] = [
@@ -264,7 +297,9 @@ export const CONSTRUCTS: readonly Construct[] = [
   { name: 'reshape-matmul', build: reshapeMatMul },
   { name: 'constant-weights', build: constantWeights },
   { name: 'split-slice', build: splitSlice },
+  { name: 'split-slice-opset9', build: splitSliceOpset9 },
   { name: 'per-channel-ops', build: perChannel },
+  { name: 'layout-ops', build: layoutOps },
 ];
 
 export function construct(name: string): Construct {
@@ -274,3 +309,35 @@ export function construct(name: string): Construct {
 }
 
 export { DataType, Node };
+
+/** One block of a random network: kind (0 conv, 1 residual, 2 concat, 3 depthwise, 4 grouped, 5 SE, 6 split) and a width. */
+export interface BlockSpec { kind: number; width: number }
+
+/** A random composition of the constructs, for property tests. */
+export function randomNet(blocks: readonly BlockSpec[], seed: number, bnKept: boolean): Model {
+  const n = new Net(seed);
+  let x = n.cbr(n.input(3, 6), 3, 8, 3, { bnKept });
+  let c = 8;
+  for (const { kind, width } of blocks) {
+    const w = 2 * Math.max(1, Math.round(width / 2));
+    switch (kind % 7) {
+      case 0: x = n.cbr(x, c, w, 3, { bnKept }); c = w; break;
+      case 1: { const h = n.cbr(x, c, w, 3, { bnKept }); x = n.relu(n.add(x, n.cbr(h, w, c, 1, { bnKept, act: false }))); break; }
+      case 2: { const h = n.cbr(x, c, w, 1, { bnKept }); x = n.concat([h, x]); c += w; break; }
+      case 3: x = n.cbr(x, c, c, 3, { group: c, bnKept }); break;
+      case 4: if (c % 2 === 0) { x = n.cbr(x, c, w, 3, { group: 2, bnKept }); c = w; } break;
+      case 5: {
+        const sq = n.relu(n.conv(n.gap(x), c, 4, 1));
+        x = n.b.op('Mul', [x, n.b.op('Sigmoid', [n.conv(sq, 4, c, 1)])]);
+        break;
+      }
+      default: {
+        const k = Math.max(1, Math.floor(c / 3));
+        const [p, q] = n.b.node('Split', [x, n.b.int64s('split', [2], [k, c - k])], [attrInt('axis', 1)], { outputs: 2 });
+        x = n.concat([n.cbr(q!, c - k, w, 3, { bnKept }), p!]);
+        c = w + k;
+      }
+    }
+  }
+  return n.head(x, c);
+}

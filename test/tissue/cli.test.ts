@@ -12,9 +12,7 @@ import { runCli, seededFeeds, tempDir } from '../helpers.js';
 
 const dir = tempDir('sculpt-tissue-');
 const mlp = join(dir, 'mlp.onnx');
-const resnet = join(dir, 'resnet.onnx');
 saveModel(buildModel('mlp', { seed: 2 }), mlp);
-saveModel(buildModel('resnet20', { seed: 2, width: 2 }), resnet);
 
 test('sculpt tissue --json: the TissueNet MLP, analytic = counted, validated against the original', async () => {
   const out = join(dir, 'mlp-t.onnx');
@@ -47,13 +45,17 @@ test('sculpt tissue --train with the original as teacher: accuracy, CE and SE on
   assert.ok(s.tissue.layers[0].fitError > 0 && s.tissue.layers[0].fitError < 1);
 });
 
-test('sculpt tissue --groups auto: FLOPs target met at >= 16 channels per group, latency measured', () => {
-  const out = join(dir, 'resnet-t.onnx');
-  const r = runCli(['tissue', resnet, '-o', out, '--groups', 'auto', '--flops-target', '0.8', '--json']);
+test('sculpt tissue --groups auto: the smallest m meeting the FLOPs target at >= 16 channels per group, latency measured', () => {
+  const out = join(dir, 'mlp-auto.onnx');
+  const r = runCli(['tissue', mlp, '-o', out, '--groups', 'auto', '--flops-target', '0.7', '--json']);
   assert.equal(r.code, 0, r.stderr);
   const s = JSON.parse(r.stdout);
+  // fc1 784 → 500 with n2 = n3: m = 2 keeps (784 + 500)·250 + 150,000 + 3,000 MACs (87.3%),
+  // m = 4 (784 + 500)·125 + 153,000 (57.5%); fc2 then reads stacked fc1, fc3 has 10 outputs.
+  assert.deepEqual(s.tissue.auto.tried.map((t: { groups: number }) => t.groups), [2, 4]);
+  assert.equal(s.tissue.auto.groups, 4);
   assert.equal(s.tissue.auto.met, true);
-  assert.ok(s.tissue.after.flops <= 0.8 * s.tissue.before.flops);
+  assert.equal(s.tissue.after.macs, (784 + 500) * 125 + 153_000);
   for (const l of s.tissue.layers) {
     for (const run of l.runs) {
       const [n1, n2, n3] = run.unit.split(':').map(Number);

@@ -52,6 +52,7 @@ test('named errors: data that does not fit, bad mimic names, output over input; 
     [['--data', `npy:${npx},${npy}`], 'DATA_SHAPE_MISMATCH'],
     [['--data', 'digits', '--teacher', input, '--mimic', 'relu_out:nope'], 'MISSING_VALUE'],
     [['--data', 'digits', '--loss', 'kd'], 'INVALID_OPTION'],
+    [['--data', 'digits', '--mimic', 'relu_out:relu_out'], 'INVALID_OPTION'],
     [['--data', 'cifar10'], 'DATA_SPEC_INVALID'],
   ];
   for (const [extra, code] of cases) {

@@ -245,3 +245,23 @@ for (const backend of BACKENDS) {
     });
   });
 }
+
+describe('backend selection', () => {
+  test('auto picks the best backend that starts and says which; a forced one that cannot start is a named error', async () => {
+    const lines: string[] = [];
+    const picked = await selectBackend('auto', (m) => lines.push(m));
+    assert.equal(lines.length, 1);
+    assert.match(lines[0]!, new RegExp(`^backend: ${picked.name}\\b`));
+    assert.equal(picked.tf.getBackend(), picked.name === 'wasm' || picked.name === 'cpu' ? picked.name : 'tensorflow');
+    const native = async (pkg: string) => { try { await import(pkg); return true; } catch { return false; } };
+    if (!(await native('@tensorflow/tfjs-node-gpu')) && !(await native('@tensorflow/tfjs-node'))) {
+      assert.equal(picked.name, 'wasm', 'without native packages, wasm is the best');
+      assert.match(lines[0]!, /skipped: @tensorflow\/tfjs-node-gpu is not installed/);
+      await expectCode('RUNTIME_FAILED', () => selectBackend('tfjs-node'));
+    }
+    await expectCode('INVALID_OPTION', () => selectBackend('gpu' as never));
+    const forced = await selectBackend('cpu');
+    assert.equal(forced.tf.getBackend(), 'cpu');
+  });
+});
+

@@ -47,15 +47,6 @@ function assertOk(results: GradCheckResult[], what: string): void {
   }
 }
 
-function close(a: Tensor, b: Tensor, tol: number, what: string): void {
-  assert.deepEqual(a.shape, b.shape, `${what}: shapes`);
-  const x = a.dataSync();
-  const y = b.dataSync();
-  let worst = 0;
-  for (let i = 0; i < x.length; i++) worst = Math.max(worst, Math.abs(Number(x[i]) - Number(y[i])));
-  assert.ok(worst <= tol, `${what}: max |Δ| ${worst} > ${tol}`);
-}
-
 type Shape4 = [number, number, number, number];
 type Pad = 'valid' | 'same' | [[number, number], [number, number], [number, number], [number, number]];
 

@@ -14,7 +14,7 @@
  */
 import { attrInt } from '../../ir/attribute.js';
 import type { Value } from '../../ir/core.js';
-import type { ChannelRule, ChannelRuleContext, ChannelSlot } from './context.js';
+import type { ChannelRule, ChannelRuleContext } from './context.js';
 import { normAxis } from './context.js';
 import { extraOutputsUsed, linkClass, rankOf } from './helpers.js';
 
@@ -280,4 +280,3 @@ export const layerRules: Record<string, ChannelRule> = {
   LRN: normalisesChannels('LRN'),
 };
 
-export type { ChannelSlot };

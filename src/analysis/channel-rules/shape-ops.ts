@@ -11,7 +11,7 @@
  *   Reshape: [N, C, H, W] → [N, g, C/g, H, W]   frozen (channel shuffle)
  */
 import { attrInts } from '../../ir/attribute.js';
-import type { Node, Value } from '../../ir/core.js';
+import type { Node } from '../../ir/core.js';
 import type { StaticDim } from '../../ir/types.js';
 import type { ChannelRule, ChannelRuleContext } from './context.js';
 import { normAxis } from './context.js';
@@ -397,11 +397,12 @@ const expand: ChannelRule = (ctx) => {
   if (!ys || el === undefined || el === 1) return;
   ctx.fixup('shape', (fc) => {
     const t = constantTensor(sv)!;
-    const next = t.toNumbers();
+    const cur = t.toNumbers();
+    const next = [...cur];
     const s = fc.slotOf(y, outAxis);
     const at = outAxis - (R - next.length);
     if (s && next[at] !== 1) next[at] = fc.newSize(s);
-    fc.setConstInput(n, 1, intTensor(next, t));
+    if (next[at] !== cur[at]) fc.setConstInput(n, 1, intTensor(next, t));
   });
 };
 
@@ -420,4 +421,3 @@ export const shapeChannelRules: Record<string, ChannelRule> = {
   Expand: expand,
 };
 
-export type { Value };

@@ -141,11 +141,11 @@ export const trainCommand: CommandModule<object, TrainArgs> = {
     verifyModel(model, 'input model');
     const teacher = a.teacher ? readModel(a.teacher) : undefined;
     const mimic = parseMimic(a.mimic);
-    if (mimic.length) {
-      checkValues(teacher!, mimic.map((p) => p.teacher), 'the teacher');
+    if (mimic.length && !teacher) throw new CompilerError('INVALID_OPTION', '--mimic needs --teacher', { hint: 'pass --teacher original.onnx' });
+    if (teacher && mimic.length) {
+      checkValues(teacher, mimic.map((p) => p.teacher), 'the teacher');
       checkValues(model, mimic.map((p) => p.student), 'the model');
     }
-    if (mimic.length && !teacher) throw new CompilerError('INVALID_OPTION', '--mimic needs --teacher');
     const augment = a.flip || a.crop > 0 ? { flip: a.flip, crop: a.crop } : undefined;
     let data: LoadedDataset | undefined;
     let test: LoadedDataset | undefined;
@@ -180,7 +180,11 @@ export const trainCommand: CommandModule<object, TrainArgs> = {
         // Evaluation lines go to stderr even with --json (stdout carries only the JSON).
         log: (m) => { if (!m.startsWith('eval')) log(m); },
         onProgress,
-        onEval: (e) => { (bar as Progress | null)?.stop(); bar = null; log(`epoch ${e.epoch.toFixed(e.epoch % 1 ? 2 : 0)}: test accuracy ${(100 * e.accuracy).toFixed(2)}% (loss ${e.loss.toFixed(4)}, ${e.samples} samples)`); },
+        onEval: (e) => {
+          // A TTY bar must end before a line is printed; plain progress lines just continue.
+          if (process.stderr.isTTY) { (bar as Progress | null)?.stop(); bar = null; }
+          log(`epoch ${e.epoch.toFixed(e.epoch % 1 ? 2 : 0)}: test accuracy ${(100 * e.accuracy).toFixed(2)}% (loss ${e.loss.toFixed(4)}, ${e.samples} samples)`);
+        },
       });
       (bar as Progress | null)?.stop();
       const saved = saveModel(model, a.output, { inputPath: a.model, overwrite: a.overwrite });

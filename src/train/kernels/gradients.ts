@@ -245,8 +245,7 @@ const CONFIGS: Record<string, Omit<GradConfig, 'kernelName' | 'gradFunc'> & { gr
     },
   },
   Pack: {
-    saveAllInputs: true,
-    gradFunc: (dy, saved, attrs) => tf.unstack(dy, attrs.axis as number).map((t) => () => t),
+    gradFunc: (dy, _saved, attrs) => tf.unstack(dy, attrs.axis as number).map((t) => () => t),
   },
   Unpack: {
     gradFunc: (dy, _s, attrs) => ({ value: () => tf.stack(dy as unknown as Tensor[], attrs.axis as number) }),

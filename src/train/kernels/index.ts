@@ -2,28 +2,30 @@
  * Installs sculpt's kernels and gradients into tfjs: the gradient table (gradients.ts) for
  * every backend, and JS kernels where a backend lacks one or has a wrong one:
  *
- * | kernel                               | wasm          | cpu           |
- * |--------------------------------------|---------------|---------------|
- * | Conv2DBackpropFilter                 | missing → ours (as a Conv2D) | slow → ours (im2col + GEMM) |
- * | Conv2DBackpropInput (via Conv2D)     | slow → ours   | own           |
- * | Identity (shares data, no copy)      | copies → ours | own           |
- * | DepthwiseConv2dNativeBackpropFilter  | missing → ours| own           |
- * | DepthwiseConv2dNativeBackpropInput   | missing → ours| own           |
- * | UnsortedSegmentSum (gather gradient) | missing → ours| own           |
- * | MaxPoolGrad                          | wrong → ours  | own (correct) |
- * | AvgPoolGrad (padded windows)         | wrong → ours  | wrong → ours  |
+ * | kernel                               | wasm                    | cpu                          |
+ * |--------------------------------------|-------------------------|------------------------------|
+ * | Conv2DBackpropFilter                 | missing → ours (a Conv2D)| slow → ours (im2col + GEMM) |
+ * | Conv2DBackpropInput                  | slow → ours (a Conv2D)  | own                          |
+ * | DepthwiseConv2dNativeBackpropFilter  | missing → ours          | own                          |
+ * | DepthwiseConv2dNativeBackpropInput   | missing → ours          | own                          |
+ * | UnsortedSegmentSum (gather gradient) | missing → ours          | own                          |
+ * | MaxPoolGrad                          | wrong → ours            | own (correct)                |
+ * | AvgPoolGrad (padded windows)         | wrong → ours            | wrong → ours                 |
+ * | Identity (tfjs clones saved tensors) | copies → ours (shares)  | own (shares)                 |
  *
  * Native backends (tfjs-node, tfjs-node-gpu) have correct kernels of their own.
  */
 import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-wasm';
-import { conv2DBackpropFilter, conv2DBackpropFilterViaConv, conv2DBackpropInput, depthwiseConv2dNativeBackpropFilter, identityShared, depthwiseConv2dNativeBackpropInput, unsortedSegmentSum } from './conv.js';
+import {
+  conv2DBackpropFilter, conv2DBackpropFilterViaConv, conv2DBackpropInput, depthwiseConv2dNativeBackpropFilter, depthwiseConv2dNativeBackpropInput,
+  identityShared, unsortedSegmentSum,
+} from './conv.js';
 import { registerGradients } from './gradients.js';
 import { installKernel, type SimpleKernel } from './host.js';
-
-export { originalKernel } from './host.js';
 import { avgPoolGrad, maxPoolGrad } from './pool.js';
 
+export { originalKernel } from './host.js';
 export { registerGradients, unbroadcast, GRADIENT_KERNELS } from './gradients.js';
 
 /** Which of our kernels go on which backend. */

@@ -65,7 +65,6 @@ export function sizeOf(dims: readonly number[]): number {
   return n;
 }
 
-export function shapeOf(v: RtVal): number[] { return v.shape; }
 export function rankOf(v: RtVal): number { return v.rank; }
 
 export function isNhwc(v: RtVal): boolean { return v.kind === 'tf' && v.nhwc; }

@@ -1,0 +1,44 @@
+/**
+ * Golden tests for the prune-channels pass: fixtures/passes/prune-channels/<case>/ holds
+ * the printed input, the expected printed output (weight shapes, `group` attributes, Split
+ * sizes, Reshape targets) and the pass statistics; UPDATE_GOLDEN=1 rewrites them. The
+ * kept channels come from the deterministic first-k criterion.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { analyzeChannelGroups, computeCost, planPruning, printModel, runPasses } from '../../src/index.js';
+import { createPass } from '../../passes/index.js';
+import { ROOT } from '../helpers.js';
+import { construct } from './graphs.js';
+
+const CASES = ['residual', 'inverted-residual', 'grouped-conv', 'split-slice', 'reshape-matmul', 'channel-shuffle'];
+
+for (const name of CASES) {
+  test(`prune-channels / ${name}: golden IR`, () => {
+    const dir = join(ROOT, 'fixtures/passes/prune-channels', name);
+    const model = construct(name).build(1, name !== 'grouped-conv');
+    const cost = computeCost(model);
+    const inputText = printModel(model);
+    const analysis = analyzeChannelGroups(model);
+    const plan = planPruning(model, analysis, cost, { ratio: 0.5, criterion: 'first-k', roundTo: 1 });
+    const r = runPasses(model, [createPass('prune-channels')!], { options: { analysis, keep: plan.keep } });
+    const outText = printModel(model);
+    const stats = `${JSON.stringify({ changed: r.changed, stats: r.passes[0]!.stats }, null, 2)}\n`;
+    if (process.env.UPDATE_GOLDEN || !existsSync(join(dir, 'expected.txt'))) {
+      mkdirSync(dir, { recursive: true });
+      writeFileSync(join(dir, 'input.txt'), inputText);
+      writeFileSync(join(dir, 'expected.txt'), outText);
+      writeFileSync(join(dir, 'stats.json'), stats);
+    }
+    assert.equal(inputText, readFileSync(join(dir, 'input.txt'), 'utf8'));
+    assert.equal(outText, readFileSync(join(dir, 'expected.txt'), 'utf8'));
+    assert.equal(stats, readFileSync(join(dir, 'stats.json'), 'utf8'));
+  });
+}
+
+test('prune-channels without kept channels or a mask is INVALID_OPTION', () => {
+  const model = construct('residual').build(1, true);
+  assert.throws(() => runPasses(model, [createPass('prune-channels')!]), (e: { code?: string }) => e.code === 'INVALID_OPTION');
+});
