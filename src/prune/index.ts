@@ -28,6 +28,7 @@ export * from './criteria.js';
 export * from './mask.js';
 export * from './plan.js';
 export * from './report.js';
+export * from './round-to.js';
 export * from './untie.js';
 export * from './verify.js';
 
