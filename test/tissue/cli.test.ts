@@ -79,6 +79,17 @@ test('sculpt tissue: text summary, --explain remarks, --help with examples', () 
   assert.match(h.stdout, /Examples:/);
 });
 
+test('sculpt transform --passes tissue: the registered pass with its defaults (4 equal units, strategy all)', () => {
+  const out = join(dir, 'mlp-transform.onnx');
+  const r = runCli(['transform', mlp, '-o', out, '--passes', 'tissue', '--json']);
+  assert.equal(r.code, 0, r.stderr);
+  const s = JSON.parse(r.stdout);
+  assert.equal(s.passes[0].name, 'tissue');
+  assert.equal(s.passes[0].stats.stacked, 1);
+  assert.equal(s.passes[0].stats.paramsAfter, 4 * (196 * 125 + 125 * 125) + 500 + 500 + 150_300 + 3_010);
+  assert.ok(s.remarks.some((x: { where: string }) => x.where === 'fc2'));
+});
+
 test('sculpt tissue errors: named code, exit 1, no output file', () => {
   const cases: [string[], string][] = [
     [['--select', 'fc3', '--groups', '4'], 'TISSUE_SPEC_INVALID'],
