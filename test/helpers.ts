@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { Rng } from '../src/index.js';
+import { DataType, Rng } from '../src/index.js';
 import type { HostTensor, Model } from '../src/index.js';
 
 export const ROOT = resolve(fileURLToPath(import.meta.url), '../../..');
@@ -24,7 +24,7 @@ export function runCli(args: string[], opts: { cwd?: string; env?: Record<string
   return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
 }
 
-/** Seeded float inputs for every graph input with a static shape (symbolic dims → `batch`). */
+/** Seeded inputs for every graph input: floats uniform in [lo, hi), int64 zeros; symbolic dims → `batch`. */
 export function seededFeeds(model: Model, seed = 1, batch = 2, lo = 0, hi = 1): Record<string, HostTensor> {
   const rng = new Rng(seed);
   const feeds: Record<string, HostTensor> = {};
@@ -32,7 +32,7 @@ export function seededFeeds(model: Model, seed = 1, batch = 2, lo = 0, hi = 1): 
     if (v.initializer) continue;
     const dims = (v.shape ?? []).map((d) => (typeof d === 'number' ? d : batch));
     const n = dims.reduce((a, b) => a * b, 1);
-    feeds[v.name] = { data: rng.uniformArray(n, lo, hi), dims };
+    feeds[v.name] = v.elemType === DataType.INT64 ? { data: new BigInt64Array(n), dims } : { data: rng.uniformArray(n, lo, hi), dims };
   }
   return feeds;
 }

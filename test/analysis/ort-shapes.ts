@@ -3,22 +3,13 @@
  * `inferShapes` records, so a test can assert they agree value by value.
  */
 import assert from 'node:assert/strict';
+import { seededFeeds } from '../helpers.js';
 import { DataType, Rng, decodeModel, encodeModel, inferShapes, runModel } from '../../src/index.js';
 import type { HostTensor, Model, ShapeInferenceResult, StaticDim } from '../../src/index.js';
 
 /** Seeded feeds for every graph input: float uniform in [0,1), int64 zeros; symbolic dims = batch. */
 export function feedsFor(model: Model, batch: number, seed = 1): Record<string, HostTensor> {
-  const rng = new Rng(seed);
-  const feeds: Record<string, HostTensor> = {};
-  for (const v of model.graph.inputs) {
-    if (v.initializer) continue;
-    const dims = (v.shape ?? []).map((d) => (typeof d === 'number' ? d : batch));
-    const n = dims.reduce((a, b) => a * b, 1);
-    feeds[v.name] = v.elemType === DataType.INT64
-      ? { data: new BigInt64Array(n), dims }
-      : { data: rng.uniformArray(n, 0, 1), dims };
-  }
-  return feeds;
+  return seededFeeds(model, seed, batch);
 }
 
 export interface ShapeCheck { result: ShapeInferenceResult; compared: number }

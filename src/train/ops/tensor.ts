@@ -11,6 +11,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Tensor } from '@tensorflow/tfjs-core';
 import { DataType } from '../../ir/data-type.js';
+import { sliceRange } from '../../analysis/shape-rules/fold.js';
 import type { Tensor as IrTensor } from '../../ir/tensor.js';
 import type { CompileCtx, OpCompiler, OpRun } from './context.js';
 import { need } from './context.js';
@@ -193,20 +194,6 @@ function splitCompiler(c: CompileCtx): OpRun {
   };
 }
 
-/** Start, step and count of a Slice along an axis of size `d` (ONNX clamping rules). */
-export function sliceRange(d: number, start: number, end: number, step: number): { start: number; step: number; count: number } {
-  let s = start < 0 ? start + d : start;
-  let e = end < 0 ? end + d : end;
-  if (step > 0) {
-    s = Math.min(Math.max(s, 0), d);
-    e = Math.min(Math.max(e, 0), d);
-    return { start: s, step, count: Math.max(0, Math.ceil((e - s) / step)) };
-  }
-  s = Math.min(Math.max(s, 0), d - 1);
-  e = Math.min(Math.max(e, -1), d - 1);
-  return { start: s, step, count: Math.max(0, Math.ceil((s - e) / -step)) };
-}
-
 function sliceCompiler(c: CompileCtx): OpRun {
   const old = c.opset < 10;
   return (ins) => {
@@ -223,7 +210,7 @@ function sliceCompiler(c: CompileCtx): OpRun {
     axes.forEach((a0, i) => {
       const a = axisOrFail(c, a0, r);
       if (steps[i] === 0) return c.unsupported('a step of 0');
-      const rg = sliceRange(shape[a]!, starts[i]!, ends[i]!, steps[i]!);
+      const rg = sliceRange(shape[a]!, starts[i]!, ends[i]!, steps[i]!)!; // step 0 refused above
       begin[a] = rg.start;
       count[a] = rg.count;
       step[a] = rg.step;
