@@ -18,11 +18,12 @@
  *
  * Usage (after `npm run build`; long, run it with `nice`, one at a time):
  *   node dist/experiments/tissuenet.js [mlp lenet5 vgg] [--out .tmp/tissuenet] [--backend auto] [--epochs-scale 1]
+ *   node dist/experiments/tissuenet.js --latency-only [--out ...]   (re-measure latency of finished runs)
  * Writes <out>/<run>.onnx, <out>/<run>.json (the full `sculpt tissue --json` summary),
  * <out>/results.json and <out>/results.md (the table), and prints the table.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -39,13 +40,15 @@ interface Run {
   note: string;
 }
 
-function options(): { groups: string[]; out: string; backend: string; scale: number } {
+function options(): { groups: string[]; out: string; backend: string; scale: number; latencyOnly: boolean } {
   const a = process.argv.slice(2);
+  const flag = (k: string) => { const i = a.indexOf(k); if (i >= 0) a.splice(i, 1); return i >= 0; };
+  const latencyOnly = flag('--latency-only');
   const opt = (k: string, d: string) => { const i = a.indexOf(k); return i >= 0 ? a.splice(i, 2)[1]! : d; };
   const out = resolve(opt('--out', join(ROOT, '.tmp/tissuenet')));
   const backend = opt('--backend', 'auto');
   const scale = Number(opt('--epochs-scale', '1'));
-  return { groups: a.length ? a : ['mlp', 'lenet5', 'vgg'], out, backend, scale };
+  return { groups: a.length ? a : ['mlp', 'lenet5', 'vgg'], out, backend, scale, latencyOnly };
 }
 
 const BASELINES: Record<Run['group'], Baseline> = {
@@ -159,9 +162,9 @@ function markdown(rows: Row[]): string {
   return `${head}\n${lines.join('\n')}\n\nCommands (run from the repository root; seeds as given):\n\n${cmds.join('\n')}\n`;
 }
 
-const { groups, out, backend, scale } = options();
+const { groups, out, backend, scale, latencyOnly } = options();
 mkdirSync(out, { recursive: true });
-const rows: Row[] = [];
+const rows: Row[] = latencyOnly && existsSync(join(out, 'results.json')) ? JSON.parse(readFileSync(join(out, 'results.json'), 'utf8')) as Row[] : [];
 const done: { r: Run; base: string; dest: string; row: Row }[] = [];
 const save = () => {
   writeFileSync(join(out, 'results.json'), `${JSON.stringify(rows, null, 2)}\n`);
@@ -170,6 +173,12 @@ const save = () => {
 // Phase 1: rewrite, train, and measure accuracy. No latency here: the runs share the CPU
 // with training, which would make the timings worthless.
 for (const r of runs(scale, backend).filter((x) => groups.includes(x.group))) {
+  if (latencyOnly) {
+    // Re-measure latency only (e.g. on a quiet machine) for the runs already in results.json.
+    const have = rows.find((x) => x.run === r.name);
+    if (have && existsSync(join(out, `${r.name}.onnx`))) done.push({ r, base: ensureBaseline(BASELINES[r.group], out, backend), dest: join(out, `${r.name}.onnx`), row: have });
+    continue;
+  }
   const base = ensureBaseline(BASELINES[r.group], out, backend);
   const dest = join(out, `${r.name}.onnx`);
   const data = r.args.includes('--data') ? [] : ['--data', BASELINES[r.group].data];
