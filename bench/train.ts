@@ -176,5 +176,11 @@ export async function benchTrain(): Promise<Row[]> {
 }
 
 if (process.argv[2] === '--worker') {
-  await worker(process.argv[3]!, process.argv[4] as Net);
+  try {
+    await worker(process.argv[3]!, process.argv[4] as Net);
+  } catch (e) {
+    // One line the parent can show as the reason this backend has no number.
+    process.stderr.write(`error ${(e as { code?: string }).code ?? ''}: ${(e as Error).message.split('\n')[0]}\n`);
+    process.exitCode = 1;
+  }
 }

@@ -5,13 +5,12 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { DataType, decodeModel, encodeModel, maxAbsDiff, printModel, runModel, runPasses } from '../../src/index.js';
 import type { HostTensor, Model } from '../../src/index.js';
 import { createPass } from '../../passes/index.js';
 import { constantsCases, foldBatchNormCases } from './cases.js';
-import { ROOT, seededFeeds } from '../helpers.js';
+import { seededFeeds } from '../helpers.js';
+import { checkGolden, statsText } from '../golden.js';
 
 const suites: [string, Record<string, () => Model>][] = [
   ['fold-batchnorm', foldBatchNormCases],
@@ -27,22 +26,12 @@ function feedsFor(m: Model): Record<string, HostTensor> {
 for (const [passName, cases] of suites) {
   for (const [caseName, build] of Object.entries(cases)) {
     test(`${passName} / ${caseName}: golden IR and numerical equivalence`, async () => {
-      const dir = join(ROOT, 'fixtures/passes', passName, caseName);
       const original = build();
       const model = decodeModel(encodeModel(original));
       const inputText = printModel(model);
       const r = runPasses(model, [createPass(passName)!]);
       const outText = printModel(model);
-      const stats = `${JSON.stringify({ changed: r.changed, stats: r.passes[0]!.stats, remarks: r.remarks.map((x) => `${x.where}: ${x.message}`) }, null, 2)}\n`;
-      if (process.env.UPDATE_GOLDEN || !existsSync(join(dir, 'expected.txt'))) {
-        mkdirSync(dir, { recursive: true });
-        writeFileSync(join(dir, 'input.txt'), inputText);
-        writeFileSync(join(dir, 'expected.txt'), outText);
-        writeFileSync(join(dir, 'stats.json'), stats);
-      }
-      assert.equal(inputText, readFileSync(join(dir, 'input.txt'), 'utf8'));
-      assert.equal(outText, readFileSync(join(dir, 'expected.txt'), 'utf8'));
-      assert.equal(stats, readFileSync(join(dir, 'stats.json'), 'utf8'));
+      checkGolden(passName, caseName, { input: inputText, expected: outText, stats: statsText(r) });
       // Training-mode BN cannot run as inference in onnxruntime with one output; compare only runnable cases.
       if (caseName.includes('training')) return;
       const feeds = feedsFor(original);

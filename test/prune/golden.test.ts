@@ -6,18 +6,15 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { analyzeChannelGroups, computeCost, planPruning, printModel, runPasses } from '../../src/index.js';
 import { createPass } from '../../passes/index.js';
-import { ROOT } from '../helpers.js';
+import { checkGolden, statsText } from '../golden.js';
 import { construct } from './graphs.js';
 
 const CASES = ['residual', 'inverted-residual', 'grouped-conv', 'split-slice', 'reshape-matmul', 'channel-shuffle'];
 
 for (const name of CASES) {
   test(`prune-channels / ${name}: golden IR`, () => {
-    const dir = join(ROOT, 'fixtures/passes/prune-channels', name);
     const model = construct(name).build(1, name !== 'grouped-conv');
     const cost = computeCost(model);
     const inputText = printModel(model);
@@ -25,16 +22,7 @@ for (const name of CASES) {
     const plan = planPruning(model, analysis, cost, { ratio: 0.5, criterion: 'first-k', roundTo: 1 });
     const r = runPasses(model, [createPass('prune-channels')!], { options: { analysis, keep: plan.keep } });
     const outText = printModel(model);
-    const stats = `${JSON.stringify({ changed: r.changed, stats: r.passes[0]!.stats }, null, 2)}\n`;
-    if (process.env.UPDATE_GOLDEN || !existsSync(join(dir, 'expected.txt'))) {
-      mkdirSync(dir, { recursive: true });
-      writeFileSync(join(dir, 'input.txt'), inputText);
-      writeFileSync(join(dir, 'expected.txt'), outText);
-      writeFileSync(join(dir, 'stats.json'), stats);
-    }
-    assert.equal(inputText, readFileSync(join(dir, 'input.txt'), 'utf8'));
-    assert.equal(outText, readFileSync(join(dir, 'expected.txt'), 'utf8'));
-    assert.equal(stats, readFileSync(join(dir, 'stats.json'), 'utf8'));
+    checkGolden('prune-channels', name, { input: inputText, expected: outText, stats: statsText(r, false) });
   });
 }
 

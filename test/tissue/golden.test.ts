@@ -6,13 +6,12 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { GraphBuilder, Rng, attrInt, attrInts, printModel, runModel, runPasses } from '../../src/index.js';
 import type { Model, Value } from '../../src/index.js';
 import { tissuePass } from '../../passes/tissue.js';
 import type { TissuePassOptions } from '../../passes/tissue.js';
-import { ROOT, seededFeeds } from '../helpers.js';
+import { seededFeeds } from '../helpers.js';
+import { checkGolden, statsText } from '../golden.js';
 
 function conv(b: GraphBuilder, x: Value, cin: number, cout: number, name: string, rng: Rng, k = 3): Value {
   return b.op('Conv', [x, b.floats(`${name}.weight`, [cout, cin, k, k], rng.normalArray(cout * cin * k * k, 0.3)), b.floats(`${name}.bias`, [cout], rng.normalArray(cout, 0.1))],
@@ -83,21 +82,11 @@ const cases: Record<string, { build: () => Model; options: TissuePassOptions }> 
 
 for (const [name, c] of Object.entries(cases)) {
   test(`tissue / ${name}: golden IR, stats and remarks`, async () => {
-    const dir = join(ROOT, 'fixtures/passes/tissue', name);
     const model = c.build();
     const inputText = printModel(model);
     const r = runPasses(model, [tissuePass()], { options: { tissue: c.options } });
     const outText = printModel(model);
-    const stats = `${JSON.stringify({ changed: r.changed, stats: r.passes[0]!.stats, remarks: r.remarks.map((x) => `${x.where}: ${x.message}`) }, null, 2)}\n`;
-    if (process.env.UPDATE_GOLDEN || !existsSync(join(dir, 'expected.txt'))) {
-      mkdirSync(dir, { recursive: true });
-      writeFileSync(join(dir, 'input.txt'), inputText);
-      writeFileSync(join(dir, 'expected.txt'), outText);
-      writeFileSync(join(dir, 'stats.json'), stats);
-    }
-    assert.equal(inputText, readFileSync(join(dir, 'input.txt'), 'utf8'));
-    assert.equal(outText, readFileSync(join(dir, 'expected.txt'), 'utf8'));
-    assert.equal(stats, readFileSync(join(dir, 'stats.json'), 'utf8'));
+    checkGolden('tissue', name, { input: inputText, expected: outText, stats: statsText(r) });
     const y = await runModel(model, seededFeeds(model, 3, 2));
     assert.ok(Object.values(y).every((t) => Array.from(t.data as Float32Array).every(Number.isFinite)));
   });

@@ -1,0 +1,30 @@
+/**
+ * Golden files for pass tests: fixtures/passes/<pass>/<case>/ holds the printed input, the
+ * expected printed output and the pass statistics side by side. A missing folder is written
+ * on the first run; UPDATE_GOLDEN=1 rewrites them all (review the diff before committing).
+ */
+import assert from 'node:assert/strict';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { RunPassesResult } from '../src/index.js';
+import { ROOT } from './helpers.js';
+
+export interface GoldenTexts { input: string; expected: string; stats: string }
+
+/** The stats file's text for a pass run: changed, statistics and (optionally) remarks. */
+export function statsText(r: RunPassesResult, withRemarks = true): string {
+  const body: Record<string, unknown> = { changed: r.changed, stats: r.passes[0]!.stats };
+  if (withRemarks) body.remarks = r.remarks.map((x) => `${x.where}: ${x.message}`);
+  return `${JSON.stringify(body, null, 2)}\n`;
+}
+
+/** Compares (or, when asked or missing, writes) the golden files of one case. */
+export function checkGolden(pass: string, name: string, got: GoldenTexts): void {
+  const dir = join(ROOT, 'fixtures/passes', pass, name);
+  const files: [string, string][] = [['input.txt', got.input], ['expected.txt', got.expected], ['stats.json', got.stats]];
+  if (process.env.UPDATE_GOLDEN || !existsSync(join(dir, 'expected.txt'))) {
+    mkdirSync(dir, { recursive: true });
+    for (const [f, text] of files) writeFileSync(join(dir, f), text);
+  }
+  for (const [f, text] of files) assert.equal(text, readFileSync(join(dir, f), 'utf8'), `${pass}/${name}/${f}`);
+}
