@@ -26,7 +26,9 @@ export function progress(label: string, total: number, opts: { quiet?: boolean; 
       stream: process.stderr,
       hideCursor: true,
     }, Presets.shades_classic);
-    bar.start(total, 0);
+    // Custom tokens in `format` ({loss}, {acc}, ...) would show raw until the first update.
+    const blank = Object.fromEntries([...(opts.format ?? '').matchAll(/\{(\w+)\}/g)].map((m) => [m[1]!, '-']));
+    bar.start(total, 0, blank);
     return { update: (d, info) => bar.update(d, info), stop: () => bar.stop() };
   }
   let last = 0;
