@@ -8,6 +8,9 @@ import * as ort from 'onnxruntime-node';
 import { CompilerError, encodeModel, evaluateAccuracy, labelRank, loadDataset, modelIo, openSession, validateModel } from '../../src/index.js';
 import type { Dataset, Model } from '../../src/index.js';
 import { centroidClassifier } from './classifier.js';
+import { join } from 'node:path';
+import { readModel } from '../../src/index.js';
+import { ROOT } from '../helpers.js';
 
 const LIMIT = 3000;
 
@@ -54,6 +57,20 @@ test('top-1, top-5 and per-class accuracy equal an independent onnxruntime count
   // Meaningful: neither trivial nor perfect.
   assert.ok(r.top1 > 0.6 && r.top1 < 0.95, `top-1 ${r.top1}`);
   assert.ok(r.topK > r.top1);
+  data.close();
+});
+
+test('on the trained MNIST MLP in fixtures/trained, sculpt counts what onnxruntime counts', async () => {
+  const model = readModel(join(ROOT, 'fixtures/trained/mlp-mnist.onnx'));
+  const data = loadDataset('mnist', { split: 'test', limit: LIMIT, shape: [784] });
+  const ref = await independentCount(model, data, 100, (n) => [n, 784]);
+  const r = await validateModel(model, { data, latency: false });
+  const acc = r.model.accuracy!;
+  assert.equal(acc.samples, LIMIT);
+  assert.equal(acc.top1Correct, ref.top1);
+  assert.equal(acc.topKCorrect, ref.top5);
+  assert.deepEqual(acc.perClass.map((c) => c.correct), ref.perClass);
+  assert.ok(ref.top1 / LIMIT > 0.97, `trained MLP top-1 ${ref.top1 / LIMIT}`);
   data.close();
 });
 
