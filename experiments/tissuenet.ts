@@ -9,6 +9,8 @@
  *   lenet5  LeNet-5 on MNIST, single vs hybrid units at equal cost (paper Table 5), 3 seeds.
  *   vgg     the VGG-style CNN on Fashion-MNIST with strategy r (first and last block and the
  *           head stay normal), distilled from the original.
+ *   auto    `--groups auto` on ResNet-20 x4 (seeded, untrained; latency only) against fixed m
+ *           that leave fewer than 16 channels per group.
  * Every run is validated against its baseline in onnxruntime (CPU, 1 thread): top-1, CE,
  * SE, params, FLOPs; then, after all training is done, `sculpt validate --latency` measures
  * the median latency at batch 1 and 32 of each, the speed-up and speed-up ÷ FLOPs ratio.
@@ -26,14 +28,16 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { Rng, openSession, readModel, runSession } from '../src/index.js';
 
 const ROOT = resolve(fileURLToPath(import.meta.url), '../../..');
 const CLI = join(ROOT, 'dist/src/cli/main.js');
 
-interface Baseline { file: string; build: string[]; train: string[]; data: string }
+/** `train: null`: the seeded, untrained model is the baseline (latency-only runs). */
+interface Baseline { file: string; build: string[]; train: string[] | null; data: string | null }
 
 interface Run {
-  group: 'mlp' | 'lenet5' | 'vgg';
+  group: 'mlp' | 'lenet5' | 'vgg' | 'auto';
   name: string;
   /** `sculpt tissue` arguments after `<baseline> -o <out>`. */
   args: string[];
@@ -48,12 +52,13 @@ function options(): { groups: string[]; out: string; backend: string; scale: num
   const out = resolve(opt('--out', join(ROOT, '.tmp/tissuenet')));
   const backend = opt('--backend', 'auto');
   const scale = Number(opt('--epochs-scale', '1'));
-  return { groups: a.length ? a : ['mlp', 'lenet5', 'vgg'], out, backend, scale, latencyOnly };
+  return { groups: a.length ? a : ['mlp', 'lenet5', 'vgg', 'auto'], out, backend, scale, latencyOnly };
 }
 
 const BASELINES: Record<Run['group'], Baseline> = {
   mlp: { file: 'fixtures/trained/mlp-mnist.onnx', data: 'mnist', build: ['mlp', '--seed', '1'], train: ['--data', 'mnist', '--epochs', '20', '--batch', '128', '--lr', '0.05', '--weight-decay', '5e-4', '--schedule', 'cosine', '--seed', '1'] },
   lenet5: { file: 'fixtures/trained/lenet5-mnist.onnx', data: 'mnist', build: ['lenet5', '--seed', '1'], train: ['--data', 'mnist', '--epochs', '10', '--batch', '128', '--lr', '0.05', '--weight-decay', '5e-4', '--schedule', 'cosine', '--seed', '1'] },
+  auto: { file: '', data: null, build: ['resnet20', '--width', '4', '--seed', '1'], train: null },
   vgg: { file: 'fixtures/trained/vgg-fashion.onnx', data: 'fashion-mnist', build: ['vgg', '--seed', '1'], train: ['--data', 'fashion-mnist', '--epochs', '8', '--batch', '128', '--lr', '0.05', '--weight-decay', '5e-4', '--schedule', 'cosine', '--flip', '--crop', '2', '--seed', '1'] },
 };
 
@@ -84,6 +89,11 @@ function runs(scale: number, backend: string): Run[] {
   out.push(
     { group: 'vgg', name: 'vgg-r-g4-shuffle-original-kd', args: ['--strategy', 'r', '--groups', '4', '--shuffle', '--init', 'original', ...fit('fashion-mnist', 5, 1, true)], note: 'strategy r, m=4, shuffle, init original, KD' },
     { group: 'vgg', name: 'vgg-r-g4-shuffle-he-kd', args: ['--strategy', 'r', '--groups', '4', '--shuffle', '--init', 'he', ...fit('fashion-mnist', 5, 1, true)], note: 'strategy r, m=4, shuffle, init he, KD' },
+    // --groups auto on a CNN wide enough for onnxruntime's NCHWc layout (ResNet-20 x4:
+    // 64/128/256 channels, seeded, untrained: latency only), against fixed m below 16 per group.
+    { group: 'auto', name: 'resnet20x4-auto', args: ['--groups', 'auto', '--flops-target', '0.7'], note: 'groups auto (FLOPs ≤ 70%, ≥ 16 channels per group)' },
+    { group: 'auto', name: 'resnet20x4-g8', args: ['--groups', '8'], note: 'm = 8 (8 channels per group in stage 1)' },
+    { group: 'auto', name: 'resnet20x4-g16', args: ['--groups', '16'], note: 'm = 16 (4 channels per group in stage 1)' },
     { group: 'vgg', name: 'vgg-r-g2-original-kd', args: ['--strategy', 'r', '--groups', '2', '--init', 'original', ...fit('fashion-mnist', 5, 1, true)], note: 'strategy r, m=2 (block2.conv1 only), init original, KD' },
   );
   return out;
@@ -100,11 +110,12 @@ function quote(a: string): string {
 
 function ensureBaseline(b: Baseline, out: string, backend: string): string {
   const have = join(ROOT, b.file);
-  if (existsSync(have)) return have;
+  if (b.file && existsSync(have)) return have;
   const dest = join(out, `baseline-${b.build[0]}.onnx`);
   if (existsSync(dest)) return dest;
-  const init = join(out, `baseline-${b.build[0]}-init.onnx`);
+  const init = b.train ? join(out, `baseline-${b.build[0]}-init.onnx`) : dest;
   if (sculpt(['models', 'build', ...b.build, '-o', init]).code !== 0) throw new Error(`sculpt models build ${b.build.join(' ')} failed`);
+  if (!b.train) return dest;
   process.stderr.write(`training the missing baseline ${b.file} into ${dest}\n`);
   if (sculpt(['train', init, '-o', dest, ...b.train, '--backend', backend, '--json']).code !== 0) throw new Error(`baseline training for ${b.file} failed`);
   return dest;
@@ -129,8 +140,11 @@ interface Row {
   speedup32: number | null;
   /** Measured speed-up ÷ ideal speed-up (FLOPs_b / FLOPs). */
   speedupVsFlops: number | null;
+  latency32Ms?: number;
+  baselineLatency32Ms?: number;
+  speedup32VsFlops?: number;
   trainSeconds: number | null;
-  /** The `sculpt validate` command that measured the latency. */
+  /** The command that measured the latency. */
   latencyCommand?: string;
 }
 
@@ -153,11 +167,51 @@ function row(r: Run, command: string, s: any): Row {
   };
 }
 
+function median(xs: number[]): number {
+  const a = [...xs].sort((x, y) => x - y);
+  const m = a.length >> 1;
+  return a.length % 2 ? a[m]! : (a[m - 1]! + a[m]!) / 2;
+}
+
+/** Median ms per run of two models, timed in alternating rounds on the same seeded input. */
+async function interleaved(modelPath: string, basePath: string, batch: number): Promise<{ model: number; baseline: number }> {
+  const open = async (p: string) => {
+    const m = readModel(p);
+    const { session } = await openSession(m, { threads: 1 });
+    const x = m.graph.inputs.find((v) => !v.initializer)!;
+    const dims = x.shape!.map((dd) => (typeof dd === 'number' ? dd : batch));
+    const feeds = { [x.name]: { data: new Rng(1).uniformArray(dims.reduce((a, b) => a * b, 1)), dims } };
+    return { session, feeds };
+  };
+  const [a, b] = [await open(modelPath), await open(basePath)];
+  const time = async (s: typeof a, n: number, out: number[] | null) => {
+    for (let i = 0; i < n; i++) {
+      const t0 = performance.now();
+      await runSession(s.session, s.feeds);
+      out?.push(performance.now() - t0);
+    }
+  };
+  await time(a, 20, null);
+  await time(b, 20, null);
+  const probe: number[] = [];
+  await time(b, 10, probe);
+  const per = Math.max(5, Math.min(100, Math.round(50 / Math.max(median(probe), 1e-3))));
+  const ta: number[] = [];
+  const tb: number[] = [];
+  for (let r = 0; r < 20; r++) {
+    await time(a, per, ta);
+    await time(b, per, tb);
+  }
+  await a.session.release();
+  await b.session.release();
+  return { model: median(ta), baseline: median(tb) };
+}
+
 const f = (x: number | null, d = 2, scale = 1, suffix = '') => (x === null ? '-' : `${(x * scale).toFixed(d)}${suffix}`);
 
 function markdown(rows: Row[]): string {
-  const head = '| run | what | top-1 | baseline | drop (pts) | params | FLOPs | CE | SE | latency b1 (ms) | baseline (ms) | speed-up b1 / b32 | speed-up ÷ FLOPs ratio |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|';
-  const lines = rows.map((r) => `| ${r.run} | ${r.note} | ${f(r.top1, 2, 100, '%')} | ${f(r.baselineTop1, 2, 100, '%')} | ${f(r.dropPoints, 2)} | ${r.params} (${f(r.params / r.baselineParams, 1, 100, '%')}) | ${r.flops} (${f(r.flops / r.baselineFlops, 1, 100, '%')}) | ${f(r.ce)} | ${f(r.se)} | ${f(r.latencyMs, 4)} | ${f(r.baselineLatencyMs, 4)} | ${f(r.speedup)}x / ${f(r.speedup32)}x | ${f(r.speedupVsFlops)} |`);
+  const head = '| run | what | top-1 | baseline | drop (pts) | params | FLOPs | CE | SE | ms b1 (base) | ms b32 (base) | speed-up b1 / b32 | speed-up ÷ ideal b1 / b32 |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|';
+  const lines = rows.map((r) => `| ${r.run} | ${r.note} | ${f(r.top1, 2, 100, '%')} | ${f(r.baselineTop1, 2, 100, '%')} | ${f(r.dropPoints, 2)} | ${r.params} (${f(r.params / r.baselineParams, 1, 100, '%')}) | ${r.flops} (${f(r.flops / r.baselineFlops, 1, 100, '%')}) | ${f(r.ce)} | ${f(r.se)} | ${f(r.latencyMs, 4)} (${f(r.baselineLatencyMs, 4)}) | ${f(r.latency32Ms ?? null, 3)} (${f(r.baselineLatency32Ms ?? null, 3)}) | ${f(r.speedup)}x / ${f(r.speedup32)}x | ${f(r.speedupVsFlops)} / ${f(r.speedup32VsFlops ?? null)} |`);
   const cmds = rows.map((r) => `- ${r.run}: \`${r.command}\`${r.latencyCommand ? `; latency: \`${r.latencyCommand}\`` : ''}`);
   return `${head}\n${lines.join('\n')}\n\nCommands (run from the repository root; seeds as given):\n\n${cmds.join('\n')}\n`;
 }
@@ -181,7 +235,8 @@ for (const r of runs(scale, backend).filter((x) => groups.includes(x.group))) {
   }
   const base = ensureBaseline(BASELINES[r.group], out, backend);
   const dest = join(out, `${r.name}.onnx`);
-  const data = r.args.includes('--data') ? [] : ['--data', BASELINES[r.group].data];
+  const bd = BASELINES[r.group].data;
+  const data = r.args.includes('--data') || !bd ? [] : ['--data', bd];
   const argv = ['tissue', base, '-o', dest, ...r.args, ...data, '--json'];
   const command = `sculpt ${argv.map((a) => (a === base ? relative(ROOT, base) : a === dest ? `${relative(ROOT, out)}/${r.name}.onnx` : a)).map(quote).join(' ')}`;
   process.stderr.write(`\n== ${r.name}: ${command}\n`);
@@ -194,20 +249,24 @@ for (const r of runs(scale, backend).filter((x) => groups.includes(x.group))) {
   process.stderr.write(`${JSON.stringify(rw)}\n`);
   save();
 }
-// Phase 2: latency of each rewritten model against its baseline, one after another
-// (onnxruntime CPU, 1 intra-op thread; validate's warm-up and stable-median rule).
+// Phase 2: latency of each rewritten model against its baseline, after all training
+// (onnxruntime CPU, 1 intra-op thread, graph optimisations on). The two sessions run
+// interleaved, round by round, so drift of the shared machine hits both alike; each
+// number is the median of 100–2000 timed runs (20 rounds of 5–100). Batch-1 times of these nets are tens of
+// microseconds, mostly per-call overhead: batch 32 is the one that shows compute.
 for (const d of done) {
-  const argv = ['validate', d.dest, '--baseline', d.base, '--latency', '--json'];
-  const t = sculpt(argv);
-  if (t.code !== 0) { process.stderr.write(`${d.r.name}: sculpt validate exited ${t.code}\n`); continue; }
-  const v = JSON.parse(t.stdout);
-  const c = v.comparison;
-  d.row.latencyMs = v.model.latency.batch1.medianMs;
-  d.row.baselineLatencyMs = v.baseline.latency.batch1.medianMs;
-  d.row.speedup = c.speedup.batch1;
-  d.row.speedup32 = c.speedup.batch;
-  d.row.speedupVsFlops = c.speedup.batch1 !== null ? c.speedup.batch1 * (d.row.flops / d.row.baselineFlops) : null;
-  d.row.latencyCommand = `sculpt validate ${relative(ROOT, out)}/${d.r.name}.onnx --baseline ${relative(ROOT, d.base)} --latency --json`;
+  const b1 = await interleaved(d.dest, d.base, 1);
+  const b32 = await interleaved(d.dest, d.base, 32);
+  d.row.latencyMs = b1.model;
+  d.row.baselineLatencyMs = b1.baseline;
+  d.row.latency32Ms = b32.model;
+  d.row.baselineLatency32Ms = b32.baseline;
+  d.row.speedup = b1.baseline / b1.model;
+  d.row.speedup32 = b32.baseline / b32.model;
+  d.row.speedupVsFlops = d.row.speedup * (d.row.flops / d.row.baselineFlops);
+  d.row.speedup32VsFlops = d.row.speedup32 * (d.row.flops / d.row.baselineFlops);
+  d.row.latencyCommand = `node dist/experiments/tissuenet.js ${d.r.group} --latency-only --out ${relative(ROOT, out)}`;
+  process.stderr.write(`${d.r.name}: batch 1 ${b1.model.toFixed(4)} vs ${b1.baseline.toFixed(4)} ms, batch 32 ${b32.model.toFixed(3)} vs ${b32.baseline.toFixed(3)} ms\n`);
   save();
 }
 process.stdout.write(markdown(rows));
