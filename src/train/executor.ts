@@ -55,6 +55,13 @@ interface Step {
 
 interface GraphInput { readonly name: string; readonly shape: StaticDim[] | undefined }
 
+/** The steps a set of outputs needs, in order, and where each value is read for the last time. */
+interface Plan {
+  readonly steps: readonly number[];
+  /** Per plan position: the values whose last reader is that step (freed right after it). */
+  readonly dying: readonly (readonly string[])[];
+}
+
 /**
  * Input slots that hold settings rather than data or weights (shapes, bounds, scales, pads).
  * A float initializer used only there does not become trainable under `trainable: 'all'`.
@@ -79,8 +86,8 @@ export class TfExecutor {
   readonly #outputs: readonly string[];
   readonly #retained: Tensor[];
   readonly #batchNorm: 'train' | 'frozen';
-  readonly #rng: Rng;
-  readonly #plans = new Map<string, readonly number[]>();
+  #rng: Rng;
+  readonly #plans = new Map<string, Plan>();
   /** Variables a run has assigned (BN running statistics); writeBack stores these too. */
   readonly #touched = new Set<string>();
   #disposed = false;
@@ -202,6 +209,11 @@ export class TfExecutor {
    * values (graph outputs by default; any intermediate value name allowed) as NCHW tensors
    * the caller owns. With `training`, dropout is active and (batchNorm 'train') BN uses
    * batch statistics and updates its running statistics.
+   *
+   * An intermediate value is freed as soon as its last reader has run, so a forward pass
+   * holds only the live values (inference peaks at a few layers' activations, not the sum
+   * of all of them). Under a gradient tape this is safe: tfjs keeps its own references to
+   * the tensors a gradient needs.
    * @throws MISSING_VALUE for an unknown output name; FEED_MISSING; FEED_SHAPE_MISMATCH;
    *   RUNTIME_FAILED naming the node when an op fails on the given shapes.
    */
@@ -220,6 +232,7 @@ export class TfExecutor {
       assign: (name, value) => { pending.push([name, value]); },
     };
     const external = new Set<Tensor>([...Object.values(feeds), ...this.#vars.values(), ...this.#retained]);
+    const keepNames = new Set(wanted);
     return tf.tidy(() => {
       const env = new Map<string, RtVal>();
       const get = (name: string): RtVal | undefined => {
@@ -232,7 +245,20 @@ export class TfExecutor {
         if (variable) return tfv(variable);
         return this.#consts.get(name);
       };
-      for (const i of plan) {
+      // Frees a value whose last reader has run, unless another live value, a pending
+      // assignment or something the caller owns shares one of its tensors.
+      const release = (name: string) => {
+        const v = env.get(name);
+        if (!v || v.kind !== 'tf' || keepNames.has(name)) return;
+        env.delete(name);
+        const doomed = v.tensors().filter((t) => !external.has(t));
+        if (doomed.length === 0) return;
+        const shared = new Set<Tensor>();
+        for (const other of env.values()) if (other.kind === 'tf') for (const t of other.tensors()) shared.add(t);
+        for (const [, t] of pending) shared.add(t);
+        for (const t of doomed) if (!shared.has(t) && !t.isDisposed) t.dispose();
+      };
+      plan.steps.forEach((i, pos) => {
         const step = this.#steps[i]!;
         let outs: (RtVal | undefined)[];
         try {
@@ -245,7 +271,8 @@ export class TfExecutor {
           });
         }
         step.outputs.forEach((name, k) => { const v = outs[k]; if (name && v) env.set(name, v); });
-      }
+        for (const name of plan.dying[pos]!) release(name);
+      });
       for (const [name, value] of pending) {
         this.#vars.get(name)!.assign(value);
         this.#touched.add(name);
@@ -260,6 +287,9 @@ export class TfExecutor {
       return result;
     });
   }
+
+  /** Restarts the random stream of dropout masks (the loop reseeds per epoch, so a resumed run draws the same masks). */
+  reseed(seed: number): void { this.#rng = new Rng(seed); }
 
   /**
    * Writes variable values (and BN running stats) back into the model's initializers:
@@ -289,8 +319,8 @@ export class TfExecutor {
     for (const t of this.#retained) t.dispose();
   }
 
-  /** Step indices needed for `wanted`, in order (cached per output list). O(steps). */
-  #plan(wanted: readonly string[]): readonly number[] {
+  /** Steps needed for `wanted`, in order, with each value's last reader (cached per output list). O(steps). */
+  #plan(wanted: readonly string[]): Plan {
     const key = wanted.join('\u0000');
     const hit = this.#plans.get(key);
     if (hit) return hit;
@@ -307,14 +337,23 @@ export class TfExecutor {
       need.add(i);
       for (const inp of this.#steps[i]!.inputs) if (inp) stack.push(inp);
     }
-    const plan = [...need].sort((a, b) => a - b);
+    const steps = [...need].sort((a, b) => a - b);
+    // Only values some step produces are freed; an output nobody reads dies with the run.
+    const last = new Map<string, number>();
+    steps.forEach((i, pos) => {
+      for (const n of this.#steps[i]!.inputs) if (n && this.#producer.has(n)) last.set(n, pos);
+      for (const n of this.#steps[i]!.outputs) if (n && !last.has(n)) last.set(n, pos);
+    });
+    const dying: string[][] = steps.map(() => []);
+    for (const [n, pos] of last) dying[pos]!.push(n);
+    const plan = { steps, dying };
     this.#plans.set(key, plan);
     return plan;
   }
 
-  #checkFeeds(feeds: Record<string, Tensor>, plan: readonly number[], wanted: readonly string[]): void {
+  #checkFeeds(feeds: Record<string, Tensor>, plan: Plan, wanted: readonly string[]): void {
     const read = new Set<string>(wanted);
-    for (const i of plan) for (const n of this.#steps[i]!.inputs) read.add(n);
+    for (const i of plan.steps) for (const n of this.#steps[i]!.inputs) read.add(n);
     for (const input of this.#inputs) {
       if (!read.has(input.name)) continue;
       const t = feeds[input.name];
