@@ -54,6 +54,8 @@ export type ErrorCode =
   | 'DATA_LABEL_MISMATCH'
   | 'DATA_SHAPE_MISMATCH'
   | 'TRAIN_DIVERGED'
+  | 'TRAIN_EVAL_FAILED'
+  | 'CHECKPOINT_INVALID'
   | 'FEED_MISSING'
   | 'FEED_SHAPE_MISMATCH'
   // validation and reports

@@ -193,6 +193,23 @@ export class TfExecutor {
   /** Initializer name → variable (float32 weights and data; BN statistics are non-trainable ones). */
   get variables(): ReadonlyMap<string, Variable> { return this.#vars; }
 
+  /**
+   * BatchNormalization nodes by whether a training run updates their running statistics
+   * (`updated`: both statistics are variables) or must keep them (`fixed`: they are not
+   * float32 initializers, so they run on those statistics in training too: training on
+   * batch statistics that inference never sees is how a model collapses to one class).
+   */
+  batchNormNodes(): { updated: string[]; fixed: string[] } {
+    const updated: string[] = [];
+    const fixed: string[] = [];
+    for (const s of this.#steps) {
+      if (s.node.opType !== 'BatchNormalization') continue;
+      const ok = [3, 4].every((i) => s.inputs[i] && this.#vars.has(s.inputs[i]!));
+      (ok ? updated : fixed).push(s.node.where);
+    }
+    return { updated, fixed };
+  }
+
   /** Names of the graph inputs run() expects in `feeds`. */
   get inputNames(): string[] { return this.#inputs.map((i) => i.name); }
 
@@ -217,7 +234,7 @@ export class TfExecutor {
    * @throws MISSING_VALUE for an unknown output name; FEED_MISSING; FEED_SHAPE_MISMATCH;
    *   RUNTIME_FAILED naming the node when an op fails on the given shapes.
    */
-  run(feeds: Record<string, Tensor>, opts: { training?: boolean; outputs?: readonly string[] } = {}): Record<string, Tensor> {
+  run(feeds: Record<string, Tensor>, opts: { training?: boolean; outputs?: readonly string[]; bnMomentum?: number; measurePeak?: boolean } = {}): Record<string, Tensor> {
     if (this.#disposed) throw new CompilerError('PRECONDITION_FAILED', 'this executor has been disposed');
     const wanted = opts.outputs ?? this.#outputs;
     const plan = this.#plan(wanted);
@@ -226,14 +243,19 @@ export class TfExecutor {
     const pending: [string, Tensor][] = [];
     const ctx: RunCtx = {
       training,
-      bnTrain: training && this.#batchNorm === 'train',
+      // A momentum override (statistics recalibration) runs BN on batch statistics even
+      // outside training, so dropout stays off while the statistics are measured.
+      bnTrain: (training && this.#batchNorm === 'train') || opts.bnMomentum !== undefined,
+      bnMomentum: opts.bnMomentum,
       nextSeed: () => this.#rng.int(2 ** 31 - 1),
       variable: (name) => this.#vars.get(name),
       assign: (name, value) => { pending.push([name, value]); },
     };
     const external = new Set<Tensor>([...Object.values(feeds), ...this.#vars.values(), ...this.#retained]);
     const keepNames = new Set(wanted);
-    return tf.tidy(() => {
+    const base = opts.measurePeak ? tf.memory().numBytes : 0;
+    let peak = base;
+    const result = tf.tidy(() => {
       const env = new Map<string, RtVal>();
       const get = (name: string): RtVal | undefined => {
         if (name === '') return undefined;
@@ -271,6 +293,7 @@ export class TfExecutor {
           });
         }
         step.outputs.forEach((name, k) => { const v = outs[k]; if (name && v) env.set(name, v); });
+        if (opts.measurePeak) peak = Math.max(peak, tf.memory().numBytes);
         for (const name of plan.dying[pos]!) release(name);
       });
       for (const [name, value] of pending) {
@@ -286,7 +309,12 @@ export class TfExecutor {
       }
       return result;
     });
+    if (opts.measurePeak) this.lastPeakBytes = peak - base;
+    return result;
   }
+
+  /** Peak tensor bytes above the starting level of the last run with `measurePeak`. */
+  lastPeakBytes = 0;
 
   /** Restarts the random stream of dropout masks (the loop reseeds per epoch, so a resumed run draws the same masks). */
   reseed(seed: number): void { this.#rng = new Rng(seed); }

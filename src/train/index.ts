@@ -3,6 +3,8 @@ export * from './losses.js';
 export * from './optim.js';
 export * from './schedule.js';
 export * from './loop.js';
+export * from './evaluate.js';
+export * from './checkpoint.js';
 export { selectBackend, currentBackend, BACKEND_NAMES } from './backend.js';
 export type { BackendName } from './backend.js';
 export { TfExecutor } from './executor.js';

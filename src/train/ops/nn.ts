@@ -302,7 +302,10 @@ function batchNormCompiler(c: CompileCtx): OpRun {
     const rm = nchw(need(ins, 3, c.node));
     const rv = nchw(need(ins, 4, c.node));
     const { t, back } = channelsLastView(x);
-    if (!(ctx.bnTrain || trainingMode)) {
+    // Statistics that cannot be updated (not float32 initializers) are used as they are in
+    // training too: batch statistics here would differ from what inference sees.
+    const updatable = !!(meanName && varName && ctx.variable(meanName) && ctx.variable(varName));
+    if (!((ctx.bnTrain && updatable) || trainingMode)) {
       const k = tf.mul(scale, tf.rsqrt(tf.add(rv, eps)));
       return [back(tf.add(tf.mul(t, k), tf.sub(bias, tf.mul(rm, k))))];
     }
@@ -314,11 +317,12 @@ function batchNormCompiler(c: CompileCtx): OpRun {
     const n = t.size / Math.max(1, t.shape[t.rank - 1]!);
     // Running variance takes the unbiased batch variance, as PyTorch does (ONNX leaves it open).
     const unbiased = n > 1 ? tf.mul(variance, n / (n - 1)) : variance;
-    const newMean = tf.add(tf.mul(rm, momentum), tf.mul(mean, 1 - momentum));
-    const newVar = tf.add(tf.mul(rv, momentum), tf.mul(unbiased, 1 - momentum));
-    if (ctx.bnTrain) {
-      if (meanName && ctx.variable(meanName)) ctx.assign(meanName, newMean);
-      if (varName && ctx.variable(varName)) ctx.assign(varName, newVar);
+    const mom = ctx.bnMomentum ?? momentum;
+    const newMean = tf.add(tf.mul(rm, mom), tf.mul(mean, 1 - mom));
+    const newVar = tf.add(tf.mul(rv, mom), tf.mul(unbiased, 1 - mom));
+    if (ctx.bnTrain && updatable) {
+      ctx.assign(meanName, newMean);
+      ctx.assign(varName, newVar);
     }
     return [back(y), tfv(newMean), tfv(newVar)];
   };
