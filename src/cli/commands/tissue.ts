@@ -217,6 +217,8 @@ export const tissueCommand: CommandModule<object, TissueArgs> = {
           data, evalData: test, epochs: a.epochs, lr: a.lr, optimizer: a.optimizer, schedule: a.schedule, warmupSteps: a['warmup-steps'],
           weightDecay: a['weight-decay'], batchSize: a.batch, backend: a.backend, seed: a.seed,
           loss: a.loss ?? (teacher ? 'kd' : 'ce'), teacher, kd: { temperature: a.temperature, rho: a.rho },
+          // Written before the trainer's final evaluation, so a failing evaluation loses nothing.
+          output: { path: a.output, inputPath: a.model, overwrite: a.overwrite },
           log,
           onProgress: (p) => {
             bar ??= progress('train', p.totalSteps, { quiet: a.json });

@@ -118,7 +118,7 @@ export const trainCommand: CommandModule<object, TrainArgs> = {
     .option('backend', { choices: ['auto', 'tfjs-node-gpu', 'tfjs-node', 'wasm', 'cpu'] as const, default: 'auto' as const, describe: 'tfjs backend (auto: the fastest installed, printed at start)' })
     .option('seed', { type: 'number', default: 1, describe: 'seed for data order and augmentation (bit-identical results on cpu/wasm)' })
     .option('limit', { type: 'number', describe: 'use only this many training samples' })
-    .option('eval-limit', { type: 'number', describe: 'evaluate on only this many test samples' })
+    .option('eval-limit', { type: 'number', describe: 'evaluate on only this many test samples (a fixed random subset)' })
     .option('eval-every', { type: 'number', default: 1, describe: 'evaluate on the test split every n epochs (and at the end)' })
     .option('eval', { type: 'boolean', default: true, describe: 'evaluate on the test split (--no-eval to skip)' })
     .option('flip', { type: 'boolean', default: false, describe: 'augment: random left-right flips' })
@@ -160,7 +160,8 @@ export const trainCommand: CommandModule<object, TrainArgs> = {
     let test: LoadedDataset | undefined;
     try {
       data = loadDatasetFor(model, a.data, { split: 'train', limit: a.limit, seed: a.limit ? a.seed : undefined, resize: a.resize, augment });
-      if (a.eval) test = loadDatasetFor(model, a.data, { split: 'test', limit: a['eval-limit'], resize: a.resize });
+      // A fixed seed: the first n of a folder set sorted by class would be one class.
+      if (a.eval) test = loadDatasetFor(model, a.data, { split: 'test', limit: a['eval-limit'], seed: a['eval-limit'] ? 0 : undefined, resize: a.resize });
       const stepsPerEpoch = Math.max(1, Math.floor(data.size / a.batch));
       const milestones = a['lr-milestones'] ? a['lr-milestones'].split(',').map((s) => {
         const e = Number(s);
