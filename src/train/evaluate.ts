@@ -88,7 +88,13 @@ export async function restartBackend(): Promise<boolean> {
   if (!factory) return false;
   try {
     tf.removeBackend(name);
-  } catch { /* disposing a dead module may throw; the registry entry is gone either way */ }
+  } catch {
+    // Disposing the dead module threw before tfjs let go of it: drop it by hand.
+    const eng = tf.engine() as unknown as { registry: Record<string, unknown>; registryFactory: Record<string, unknown>; backendName: string | null; backendInstance: unknown; pendingBackendInit: unknown };
+    delete eng.registry[name];
+    delete eng.registryFactory[name];
+    if (eng.backendName === name) { eng.backendName = null; eng.backendInstance = null; eng.pendingBackendInit = null; }
+  }
   tf.registerBackend(name, factory);
   try {
     if (!(await tf.setBackend(name))) return false;
