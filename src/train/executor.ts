@@ -234,7 +234,7 @@ export class TfExecutor {
    * @throws MISSING_VALUE for an unknown output name; FEED_MISSING; FEED_SHAPE_MISMATCH;
    *   RUNTIME_FAILED naming the node when an op fails on the given shapes.
    */
-  run(feeds: Record<string, Tensor>, opts: { training?: boolean; outputs?: readonly string[]; bnMomentum?: number; measurePeak?: boolean } = {}): Record<string, Tensor> {
+  run(feeds: Record<string, Tensor>, opts: { training?: boolean; outputs?: readonly string[]; bnMomentum?: number; measurePeak?: boolean; timings?: Map<string, { ms: number; count: number }> } = {}): Record<string, Tensor> {
     if (this.#disposed) throw new CompilerError('PRECONDITION_FAILED', 'this executor has been disposed');
     const wanted = opts.outputs ?? this.#outputs;
     const plan = this.#plan(wanted);
@@ -283,6 +283,7 @@ export class TfExecutor {
       plan.steps.forEach((i, pos) => {
         const step = this.#steps[i]!;
         let outs: (RtVal | undefined)[];
+        const t0 = opts.timings ? performance.now() : 0;
         try {
           outs = step.run(step.inputs.map(get), ctx);
         } catch (e) {
@@ -291,6 +292,13 @@ export class TfExecutor {
             where: step.node.where, cause: e,
             hint: `input shapes: ${step.inputs.map((n) => { const v = get(n); return v ? `[${v.shape.join(',')}]` : '-'; }).join(' ')}`,
           });
+        }
+        if (opts.timings) {
+          // Kernels run synchronously on cpu, wasm and tfjs-node: wall time is the op's cost.
+          const e = opts.timings.get(step.node.opType) ?? { ms: 0, count: 0 };
+          e.ms += performance.now() - t0;
+          e.count++;
+          opts.timings.set(step.node.opType, e);
         }
         step.outputs.forEach((name, k) => { const v = outs[k]; if (name && v) env.set(name, v); });
         if (opts.measurePeak) peak = Math.max(peak, tf.memory().numBytes);
