@@ -5,7 +5,7 @@ export * from './schedule.js';
 export * from './loop.js';
 export * from './evaluate.js';
 export * from './checkpoint.js';
-export { selectBackend, currentBackend, BACKEND_NAMES } from './backend.js';
+export { selectBackend, currentBackend, BACKEND_NAMES, nativeBackendAdvice, MEASURED_NATIVE_SPEEDUP } from './backend.js';
 export type { BackendName } from './backend.js';
 export { TfExecutor } from './executor.js';
 export type { ExecutorOptions } from './executor.js';

@@ -23,7 +23,7 @@ import { openSession, runSession, withOutputs } from '../validate/ort.js';
 import type { HostTensor } from '../validate/ort.js';
 import type { Batch, Dataset } from '../data/dataset.js';
 import { checkModelFitsData, dataInputOf } from '../data/fit.js';
-import { selectBackend } from './backend.js';
+import { nativeBackendAdvice, selectBackend } from './backend.js';
 import { TfExecutor } from './executor.js';
 import { correctCount, crossEntropy, distillationLoss, l1Penalty, mimicLoss } from './losses.js';
 import type { KdOptions, MimicKind } from './losses.js';
@@ -251,6 +251,8 @@ export async function train(model: Model, o: TrainOptions): Promise<TrainResult>
   }
 
   const backend = await selectBackend(o.backend ?? 'auto', log);
+  const advice = nativeBackendAdvice(backend.name);
+  if (advice) log(advice);
   const input = dataInputOf(model).name;
   const logitsName = logitsNameOf(model);
   const teacherLogits = o.teacher && lossName === 'kd' ? logitsNameOf(o.teacher) : null;
