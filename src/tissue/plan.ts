@@ -59,6 +59,11 @@ export interface TissueOptions {
   flopsTarget?: number;
   /** `groups: 'auto'`: least channels per group in every unit layer (default 16). */
   minGroupChannels?: number;
+  /**
+   * Write the stacked layers' weights as initializers even where the original layer's
+   * weight was a Constant node (default false: the form it came in; src/ir/weights.ts).
+   */
+  canonicalize?: boolean;
 }
 
 /** Consecutive equal units: one grouped layer pair of `count` groups. */
@@ -118,6 +123,7 @@ export interface TissuePlan {
   readonly init: TissueInit;
   readonly shuffle: boolean;
   readonly seed: number;
+  readonly canonicalize: boolean;
   readonly layers: readonly LayerPlan[];
   readonly skipped: readonly SkippedLayer[];
   /** Remarks: why something was or was not done. */
@@ -511,7 +517,7 @@ export function planTissue(model: Model, options: TissueOptions = {}): TissuePla
   }
   return {
     strategy: o.strategy, activation: o.activation, leakyAlpha: o.leakyAlpha, init: o.init, shuffle: o.shuffle, seed: o.seed,
-    layers: built.layers, skipped: [...skipped, ...built.skipped], notes: built.notes, auto,
+    canonicalize: options.canonicalize ?? false, layers: built.layers, skipped: [...skipped, ...built.skipped], notes: built.notes, auto,
     before, after: totals(before, built.layers),
   };
 }
