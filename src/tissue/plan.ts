@@ -474,7 +474,7 @@ function build(candidates: readonly Candidate[], scan: TissueScan, o: Resolved, 
     // Never replace a layer by units that cost more than it (1×1 expansions, narrow layers).
     const stacked = stackedLayerCost(layer, units, bias2);
     const original = originalLayerCost(layer);
-    const grows = stacked.macs >= original.macs || stacked.params > original.params;
+    const grows = stacked.macs > original.macs || stacked.params > original.params;
     if (grows) {
       const why = `units would cost ${pct(stacked.macs, original.macs)} of the layer's MACs and ${pct(stacked.params, original.params)} of its params`;
       if (!c.explicit) { skipped.push({ name: layer.name, reason: why }); continue; }
