@@ -98,6 +98,8 @@ export interface TissueReport {
 export interface TissuePassOptions extends TissueOptions {
   /** Receives the full report (the CLI prints it). */
   onReport?: (r: TissueReport) => void;
+  /** Called after each stacked layer is initialised and written (progress). */
+  onLayer?: (done: number, total: number) => void;
 }
 
 class Emitter {
@@ -294,16 +296,17 @@ function countLayer(model: Model, nodes: readonly string[]): { params: number; m
  * @throws the planner's errors: INVALID_OPTION, TISSUE_SPEC_INVALID, TISSUE_NO_LAYERS,
  *   TISSUE_NOT_REPLACEABLE
  */
-export function applyTissue(model: Model, options: TissueOptions = {}): TissueReport {
+export function applyTissue(model: Model, options: TissueOptions & { onLayer?: (done: number, total: number) => void } = {}): TissueReport {
   const plan = planTissue(model, options);
   const before = computeCost(model, { inferred: true }).total;
   const emitted: { lp: LayerPlan; nodes: string[]; inits: string[]; fitError?: number }[] = [];
-  for (const lp of plan.layers) {
+  for (const [i, lp] of plan.layers.entries()) {
     const rng = new Rng(plan.seed * 104729 + lp.layer.index + 3);
     const original = plan.init === 'original' ? originalWeights(lp.layer) : undefined;
     const sw = initStackedLayer(lp, plan.init, plan.activation, rng, original, plan.leakyAlpha);
     const { nodes, inits } = emitLayer(model, plan, lp, sw.units);
     emitted.push({ lp, nodes, inits, fitError: sw.fitError });
+    options.onLayer?.(i + 1, plan.layers.length);
   }
   inferShapes(model);
   const after = computeCost(model, { inferred: true }).total;

@@ -208,7 +208,13 @@ export const tissueCommand: CommandModule<object, TissueArgs> = {
     const model = readModel(a.model);
     verifyModel(model, 'input model');
     let report: TissueReport | undefined;
-    const r = runPasses(model, [tissuePass()], { options: { tissue: { ...opts, onReport: (x: TissueReport) => { report = x; } } } });
+    let rewriting: Progress | undefined;
+    const onLayer = (done: number, total: number): void => {
+      rewriting ??= progress('tissue', total, { quiet: a.json });
+      rewriting.update(done);
+      if (done >= total) rewriting.stop();
+    };
+    const r = runPasses(model, [tissuePass()], { options: { tissue: { ...opts, onLayer, onReport: (x: TissueReport) => { report = x; } } } });
     if (!report) throw new CompilerError('INTERNAL', 'the tissue pass gave no report');
     let trained: TrainResult | undefined;
     let data: LoadedDataset | undefined;
