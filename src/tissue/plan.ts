@@ -567,8 +567,7 @@ function blockingLayers(model: Model, scan: TissueScan, built: Built, skippedBef
     const lp = stacked.get(n);
     const name = scan.layers.find((l) => l.node === n)?.name ?? scan.rejected.find((r) => r.node === n)?.name ?? n.name ?? n.opType;
     if (lp) {
-      const opts = options.get(lp.layer);
-      out.push({ name, share: lp.stacked.macs / total, reason: `stacked at its largest m=${lp.units.length}${opts ? '' : ''} (≥ ${o.minGroupChannels} channels per group)` });
+      out.push({ name, share: lp.stacked.macs / total, reason: `stacked at its largest m=${lp.units.length} (≥ ${o.minGroupChannels} channels per group)` });
     } else {
       const layer = scan.layers.find((l) => l.node === n);
       const noOpts = layer && options.has(layer) && options.get(layer)!.length === 0;
@@ -649,7 +648,7 @@ export function planTissue(model: Model, options: TissueOptions = {}): TissuePla
     throw new CompilerError('TISSUE_NO_LAYERS', 'no layer can take the spec', { hint: why || undefined });
   }
   return {
-    strategy: o.strategy, activation: o.activation, leakyAlpha: o.leakyAlpha, init: o.init, shuffle: o.shuffle, seed: o.seed,
+    strategy: o.strategy, activation: o.activation, leakyAlpha: o.leakyAlpha, init: o.init, shuffle: o.shuffle || (auto?.shuffle ?? false), seed: o.seed,
     canonicalize: options.canonicalize ?? false, layers: built.layers, skipped: [...skipped, ...built.skipped], notes: built.notes, auto,
     before, after: totals(before, built.layers),
   };
