@@ -111,7 +111,7 @@ export function currentBackend(): BackendName | undefined {
 
 /**
  * Training speed of the native backend against the others, from `npm run bench -- train` on
- * this project's 2-core machines (README, "Training"): ms per step, tfjs-node vs wasm vs cpu.
+ * this project's 2-core machines (docs/benchmarks.md, "Training"): ms per step, tfjs-node vs wasm vs cpu.
  * Update both together when the bench is rerun with tfjs-node.
  */
 export const MEASURED_NATIVE_SPEEDUP = {
