@@ -16,7 +16,10 @@
 import { existsSync } from 'node:fs';
 import * as tf from '@tensorflow/tfjs-core';
 import { CompilerError } from '../errors.js';
-import type { Model } from '../ir/core.js';
+import type { Model, Value } from '../ir/core.js';
+import { DataType } from '../ir/data-type.js';
+import { Tensor as IrTensor } from '../ir/tensor.js';
+import { constantData, setConstantData } from '../ir/weights.js';
 import { readModel } from '../serde/read.js';
 import { saveModel } from '../serde/write.js';
 import { openSession, runSession, withOutputs } from '../validate/ort.js';
@@ -154,6 +157,13 @@ export function logitsNameOf(model: Model): string {
   return out.name;
 }
 
+/** Initializers and Constant-node outputs by name: where weights live (as the executor reads them). */
+function weightValues(model: Model): Map<string, Value> {
+  const out = new Map<string, Value>(model.graph.initializers.map((v) => [v.name, v]));
+  for (const n of model.graph.nodes) if (n.opType === 'Constant' && n.outputs[0] && !out.has(n.outputs[0].name)) out.set(n.outputs[0].name, n.outputs[0]);
+  return out;
+}
+
 function hostToTf(t: HostTensor): tf.Tensor {
   return tf.tensor(t.data as Float32Array, t.dims, 'float32');
 }
@@ -242,11 +252,12 @@ export async function train(model: Model, o: TrainOptions): Promise<TrainResult>
   }
   if (saved) {
     // The checkpoint's weights (and BN statistics) replace the model's before anything compiles.
-    const from = ckDir!.readModel(saved);
-    const byName = new Map(from.graph.initializers.map((v) => [v.name, v.initializer!]));
-    for (const v of model.graph.initializers) {
-      const t = byName.get(v.name);
-      if (t && t.dataType === v.initializer!.dataType && t.size === v.initializer!.size) v.initializer!.setFloat32(t.toFloat32());
+    const from = weightValues(ckDir!.readModel(saved));
+    for (const [name, v] of weightValues(model)) {
+      const src = from.get(name);
+      const t = src ? constantData(src) : undefined;
+      const mine = constantData(v);
+      if (t && mine && t.dataType === DataType.FLOAT && mine.dataType === DataType.FLOAT && t.size === mine.size) setConstantData(v, IrTensor.fromFloat32(name, mine.shape, t.toFloat32()));
     }
   }
 
@@ -317,8 +328,10 @@ export async function train(model: Model, o: TrainOptions): Promise<TrainResult>
     const better = (a: EvalRecord, b: EvalRecord | undefined) => !b || a.accuracy > b.accuracy || (a.accuracy === b.accuracy && a.loss < b.loss);
     /** Host copies of what writeBack stores: the weights an epoch is evaluated with. */
     const snapshot = () => {
-      const inits = new Map(model.graph.initializers.map((v) => [v.name, v.initializer!]));
-      return new Map([...exec.variables.keys()].map((n) => [n, inits.get(n)!.toFloat32().slice()]));
+      const values = weightValues(model);
+      const out = new Map<string, Float32Array>();
+      for (const n of exec.variables.keys()) { const t = values.get(n) && constantData(values.get(n)!); if (t) out.set(n, t.toFloat32().slice()); }
+      return out;
     };
     // After training only: a backend restarted mid-run would have lost the optimiser state.
     const rebuild = () => { try { exec.dispose(); } catch { /* its backend is gone */ } exec = TfExecutor.create(model, execOpts); return exec; };
@@ -450,13 +463,15 @@ export async function train(model: Model, o: TrainOptions): Promise<TrainResult>
     let kept: EvalRecord | undefined;
     if (keep === 'best' && best && !bestWeights && ckDir && existsSync(ckDir.bestPath)) {
       // The best epoch was before a resume: its weights are on disk.
-      bestWeights = new Map(readModel(ckDir.bestPath).graph.initializers.filter((v) => exec.variables.has(v.name)).map((v) => [v.name, v.initializer!.toFloat32().slice()]));
+      bestWeights = new Map();
+      for (const [n, v] of weightValues(readModel(ckDir.bestPath))) { const t = exec.variables.has(n) ? constantData(v) : undefined; if (t) bestWeights.set(n, t.toFloat32().slice()); }
     }
     if (keep === 'best' && best && bestWeights && evalError === undefined && best.step !== evals.at(-1)?.step) {
       kept = best;
-      for (const v of model.graph.initializers) {
-        const w = bestWeights.get(v.name);
-        if (w) v.initializer!.setFloat32(w);
+      for (const [n, v] of weightValues(model)) {
+        const w = bestWeights.get(n);
+        const t = w ? constantData(v) : undefined;
+        if (w && t) setConstantData(v, IrTensor.fromFloat32(n, t.shape, w));
       }
       if (o.output) saveModel(model, o.output.path, { inputPath: o.output.inputPath ?? o.inputPath, overwrite: o.output.overwrite });
       log(`kept the weights of epoch ${best.epoch} (accuracy ${(100 * best.accuracy).toFixed(2)}%), the best evaluated`);
