@@ -68,13 +68,17 @@ async function worker(backend: string, net: Net): Promise<void> {
   const common = { data, batchSize: cfg.batch, optimizer: 'sgd' as const, lr: 0.01, momentum: 0.9, backend: backend as 'cpu', seed: 1, recalibrateBatchNorm: 0 };
   await train(model, { ...common, steps: cfg.warmup });
   const mem: { tensors: number; rss: number }[] = [];
+  // Process CPU time as well as wall time: on a shared machine wall time swings 2x with the
+  // neighbours' load, while the CPU time of a one-thread backend (wasm, cpu) stays put.
+  const cpu0 = process.cpuUsage();
   const r = await train(model, {
     ...common, steps: cfg.steps,
     onProgress: () => { mem.push({ tensors: tf.memory().numTensors, rss: process.memoryUsage().rss }); },
   });
+  const cpu = process.cpuUsage(cpu0);
   const first = mem[0]!;
   const last = mem.at(-1)!;
-  process.stdout.write(`${JSON.stringify({ imagesPerSec: r.imagesPerSec, msPerStep: (1000 * cfg.batch) / r.imagesPerSec, backend: r.backend, tensorGrowth: last.tensors - first.tensors, rssGrowthMiB: (last.rss - first.rss) / 2 ** 20, steps: mem.length })}\n`);
+  process.stdout.write(`${JSON.stringify({ imagesPerSec: r.imagesPerSec, msPerStep: (1000 * cfg.batch) / r.imagesPerSec, cpuMsPerStep: (cpu.user + cpu.system) / 1000 / cfg.steps, backend: r.backend, tensorGrowth: last.tensors - first.tensors, rssGrowthMiB: (last.rss - first.rss) / 2 ** 20, steps: mem.length })}\n`);
 }
 
 interface ProfileRow { what: string; msPerStep: number; calls: number }
@@ -274,7 +278,7 @@ export async function benchTrain(): Promise<Row[]> {
         rows.push({ net, runner: `sculpt (${backend})`, note: `not available: ${why}` });
         continue;
       }
-      rows.push({ net, runner: `sculpt (${backend})`, imagesPerSec: Number(j.imagesPerSec), msPerStep: Number(j.msPerStep), note: `tensors ${Number(j.tensorGrowth) >= 0 ? '+' : ''}${j.tensorGrowth}, RSS ${Number(j.rssGrowthMiB) >= 0 ? '+' : ''}${Number(j.rssGrowthMiB).toFixed(1)} MiB over ${j.steps} steps` });
+      rows.push({ net, runner: `sculpt (${backend})`, imagesPerSec: Number(j.imagesPerSec), msPerStep: Number(j.msPerStep), note: `CPU ${Number(j.cpuMsPerStep).toFixed(0)} ms/step; tensors ${Number(j.tensorGrowth) >= 0 ? '+' : ''}${j.tensorGrowth}, RSS ${Number(j.rssGrowthMiB) >= 0 ? '+' : ''}${Number(j.rssGrowthMiB).toFixed(1)} MiB over ${j.steps} steps` });
       if (profile) {
         const p = spawnWorker(self, '--profile-worker', backend, net);
         if (p.json) profiles.push(renderProfile(net, backend, p.json));
