@@ -312,7 +312,7 @@ export async function benchTrain(): Promise<Row[]> {
 function renderProfile(net: Net, backend: string, j: Record<string, unknown>): string {
   const phase = j.phaseMs as Record<string, number>;
   const kernelMs = Number(j.kernelMs);
-  const head = `### profile: ${net} (batch ${NETS[net].batch}) on ${backend}: ${Number(j.plainMs).toFixed(1)} ms/step (${Number(j.profiledMs).toFixed(1)} profiled); kernels: forward ${phase.forward!.toFixed(1)} ms, backward ${phase.backward!.toFixed(1)} ms, optimizer ${phase.optimizer!.toFixed(1)} ms; outside kernels ${(Number(j.profiledMs) - kernelMs).toFixed(1)} ms`;
+  const head = `### profile: ${net} (batch ${NETS[net].batch}) on ${backend}: ${Number(j.plainMs).toFixed(1)} ms/step (${Number(j.profiledMs).toFixed(1)} profiled); kernels: forward ${phase.forward!.toFixed(1)} ms, backward ${phase.backward!.toFixed(1)} ms, optimizer ${phase.optimizer!.toFixed(1)} ms; outside kernels ${(Number(j.profiledMs) - kernelMs).toFixed(1)} ms (a kernel that our JS kernels call, such as Conv2D inside Conv2DBackpropFilter on wasm, is counted in both)`;
   const k = table(['phase kernel', 'ms/step', 'share', 'calls/step'], (j.kernels as ProfileRow[]).map((r) => [r.what, r.msPerStep.toFixed(2), `${((100 * r.msPerStep) / Number(j.profiledMs)).toFixed(1)}%`, r.calls.toFixed(0)]));
   const o = table(['forward by ONNX op', 'ms/step', 'nodes/step'], (j.ops as ProfileRow[]).map((r) => [r.what, r.msPerStep.toFixed(2), r.calls.toFixed(0)]));
   return `${head}\n\n${k}\n\n${o}`;
