@@ -26,6 +26,7 @@ import { retieConstants, untieSharedConstants } from './untie.js';
 export * from './apply.js';
 export * from './criteria.js';
 export * from './mask.js';
+export * from './nan.js';
 export * from './plan.js';
 export * from './report.js';
 export * from './round-to.js';

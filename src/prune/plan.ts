@@ -20,7 +20,9 @@ import { weightInputKind } from '../analysis/cost.js';
 import type { Model, Value } from '../ir/core.js';
 import { Rng } from '../util/rng.js';
 import type { PruneCriterion, ScoreEntry } from './criteria.js';
-import { CRITERIA, groupImportance } from './criteria.js';
+import { CRITERIA, groupImportance, locateNonFinite } from './criteria.js';
+import type { NanPolicy } from './nan.js';
+import { applyNanPolicy, compareAsc, compareScoreDesc, parseNanPolicy } from './nan.js';
 import type { MaskSpec } from './mask.js';
 import { maskToKeep } from './mask.js';
 
@@ -45,6 +47,8 @@ export interface PlanOptions {
   maxRatio?: number;
   /** Seed of the random criterion (default 0). */
   seed?: number;
+  /** What to do with channels whose importance is NaN/Inf (default 'error'). */
+  nan?: NanPolicy;
 }
 
 /** What the plan does to one prunable group. */
@@ -209,6 +213,7 @@ export function planPruning(model: Model, a: ChannelAnalysis, cost: CostReport, 
   };
   if (o.criterion === 'mask') return finish(maskToKeep(a, opts.mask!));
 
+  const nan = parseNanPolicy(opts.nan);
   const rng = new Rng(o.seed);
   const cache = new Map<string, Float64Array>();
   const cands: { g: ChannelGroup; score: Float64Array; limits: Limits }[] = [];
@@ -216,6 +221,8 @@ export function planPruning(model: Model, a: ChannelAnalysis, cost: CostReport, 
     if (!isGroupPrunable(g)) continue;
     const score = groupImportance(a, g, o.criterion, { rng, scores: opts.scores }, cache);
     if (!score) { remarks.push(`group ${g.id} (${g.name}): no scores given; left whole`); continue; }
+    const bad = applyNanPolicy(score, nan, g.name, (k) => locateNonFinite(g, k, o.criterion, opts.scores));
+    if (bad) remarks.push(`group ${g.id} (${g.name}): ${bad} channel(s) with NaN/Inf importance ${nan === 'keep' ? 'ranked first (kept)' : 'ranked last (removed first)'} (--nan ${nan})`);
     const limits = limitsOf(g, o.roundTo, o.minChannels, o.maxRatio);
     if (roundKept(0, g.size, limits) >= g.size) { remarks.push(`group ${g.id} (${g.name}): ${g.width} channels cannot be rounded to a multiple of ${o.roundTo} above the minimum; left whole`); continue; }
     cands.push({ g, score, limits });
@@ -229,13 +236,14 @@ export function planPruning(model: Model, a: ChannelAnalysis, cost: CostReport, 
   if (o.scope === 'global') {
     const norm = cands.map(({ score }) => {
       if (o.criterion === 'scores') return 1;
-      let s = 0;
-      for (const x of score) s += x;
-      const mean = s / Math.max(1, score.length);
-      return mean > 0 ? mean : 1;
+      // Over finite scores only: the --nan policy turned the others into ±Inf.
+      let s = 0, n = 0;
+      for (const x of score) if (Number.isFinite(x)) { s += x; n++; }
+      const mean = s / Math.max(1, n);
+      return mean > 0 && Number.isFinite(mean) ? mean : 1;
     });
     cands.forEach((cd, c) => { for (let k = 0; k < cd.g.size; k++) order.push({ c, k }); });
-    order = order.sort((x, y) => cands[x.c]!.score[x.k]! / norm[x.c]! - cands[y.c]!.score[y.k]! / norm[y.c]! || x.c - y.c || x.k - y.k);
+    order = order.sort((x, y) => compareAsc(cands[x.c]!.score[x.k]! / norm[x.c]!, cands[y.c]!.score[y.k]! / norm[y.c]!) || x.c - y.c || x.k - y.k);
   }
   const totalWidth = cands.reduce((s, cd) => s + cd.g.width, 0);
 
@@ -284,7 +292,7 @@ export function planPruning(model: Model, a: ChannelAnalysis, cost: CostReport, 
   cands.forEach(({ g, score }, c) => {
     const k = cnt[c]!;
     if (k >= g.size) return;
-    const idx = Array.from({ length: g.size }, (_, i) => i).sort((x, y) => score[y]! - score[x]! || x - y);
+    const idx = Array.from({ length: g.size }, (_, i) => i).sort((x, y) => compareScoreDesc(score[x]!, score[y]!) || x - y);
     keep.set(g.id, idx.slice(0, k).sort((x, y) => x - y));
   });
   return finish(keep, ratio);

@@ -7,13 +7,14 @@ import { computeCost } from '../../analysis/cost.js';
 import { verifyModel } from '../../ir/verify.js';
 import { runPasses } from '../../pass.js';
 import { CRITERIA } from '../../prune/criteria.js';
+import { NAN_POLICIES, parseNanPolicy } from '../../prune/nan.js';
 import type { PruneCriterion } from '../../prune/criteria.js';
 import { readMaskFile, readScoresFile } from '../../prune/mask.js';
 import { planPruning } from '../../prune/plan.js';
 import type { PruneScope } from '../../prune/plan.js';
 import { buildPruneReport, formatPruneReport } from '../../prune/report.js';
 import { retieConstants, untieSharedConstants } from '../../prune/untie.js';
-import { verifyMaskedEquivalence } from '../../prune/verify.js';
+import { verifyMaskedEquivalence, verifyMismatchError } from '../../prune/verify.js';
 import type { ApplyResult } from '../../prune/apply.js';
 import { readModel } from '../../serde/read.js';
 import { atomicWrite, saveModel } from '../../serde/write.js';
@@ -35,6 +36,7 @@ interface PruneArgs {
   'min-channels': number;
   'max-ratio': number;
   seed: number;
+  nan?: string;
   report?: string;
   verify: boolean;
   explain: boolean;
@@ -59,6 +61,7 @@ export const pruneCommand: CommandModule<object, PruneArgs> = {
     .option('min-channels', { type: 'number', default: 1, describe: 'fewest channels any group keeps' })
     .option('max-ratio', { type: 'number', default: 0.9, describe: 'largest fraction of any one group removed (a group never goes to zero)' })
     .option('seed', { type: 'number', default: 0, describe: 'seed for --criterion random' })
+    .option('nan', { choices: NAN_POLICIES, describe: 'channels whose importance is NaN/Inf (bad weights): error (default: stop, naming the node and channel), prune-first (remove them first), keep (keep them)' })
     .option('report', { type: 'string', describe: 'write the JSON report here: "pruned" lists every input tensor that lost channels as {name, axis, removed}, plus per-layer channels/MACs/params before and after' })
     .option('verify', { type: 'boolean', default: false, describe: 'run the pruned model against the original with the removed channels zeroed (onnxruntime, seeded inputs); fail if they differ by more than 1e-4 of the output scale' })
     .option('explain', { type: 'boolean', default: false, describe: 'also print per-layer channels, frozen groups with reasons, and remarks' })
@@ -103,7 +106,7 @@ export const pruneCommand: CommandModule<object, PruneArgs> = {
       lap('analysis', 2);
       const plan = planPruning(model, analysis, before, {
         ratio: a.ratio, flopsTarget: a['flops-target'], criterion: a.criterion, scores, mask,
-        scope: a.scope, roundTo: parseRoundTo(a['round-to']), minChannels: a['min-channels'], maxRatio: a['max-ratio'], seed: a.seed,
+        scope: a.scope, roundTo: parseRoundTo(a['round-to']), minChannels: a['min-channels'], maxRatio: a['max-ratio'], seed: a.seed, nan: parseNanPolicy(a.nan),
       });
       lap('plan', 3);
       let applied: ApplyResult | undefined;
@@ -112,7 +115,7 @@ export const pruneCommand: CommandModule<object, PruneArgs> = {
       verifyModel(model, 'pruned model');
       const after = computeCost(model);
       lap('prune', 4);
-      const options = { ratio: a.ratio, flopsTarget: a['flops-target'], criterion: plan.ratio === undefined ? 'mask' : (a.criterion ?? (scores ? 'scores' : 'l1')), scope: a.scope, roundTo: parseRoundTo(a['round-to']), minChannels: a['min-channels'], maxRatio: a['max-ratio'], seed: a.seed, mask: a.mask, scores: a.scores, searchedRatio: plan.ratio };
+      const options = { ratio: a.ratio, flopsTarget: a['flops-target'], criterion: plan.ratio === undefined ? 'mask' : (a.criterion ?? (scores ? 'scores' : 'l1')), scope: a.scope, roundTo: parseRoundTo(a['round-to']), minChannels: a['min-channels'], maxRatio: a['max-ratio'], seed: a.seed, nan: parseNanPolicy(a.nan), mask: a.mask, scores: a.scores, searchedRatio: plan.ratio };
       const report = buildPruneReport({ analysis, plan, applied: applied!, before, after, options, input: a.model, output: a.output, untied });
       if (a.verify) {
         const original = readModel(a.model);
@@ -120,8 +123,7 @@ export const pruneCommand: CommandModule<object, PruneArgs> = {
         lap('verify', 5);
         if (!report.verify.ok) {
           if (a.report) atomicWrite(a.report, [new TextEncoder().encode(`${JSON.stringify(report, null, 2)}\n`)]);
-          const w = report.verify.outputs.reduce((x, y) => (y.relative > x.relative ? y : x));
-          throw new CompilerError('NUMERIC_MISMATCH', `the pruned model differs from the masked original at "${w.name}" (relative ${w.relative.toExponential(3)} > ${report.verify.tolerance}); nothing was written`, { where: w.name, hint: 'this is a bug in a channel rule: please report it with the model' });
+          throw verifyMismatchError(report.verify, '; nothing was written');
         }
       }
       const saved = saveModel(model, a.output, { inputPath: a.model, overwrite: a.overwrite });
