@@ -30,6 +30,7 @@ export * from './nan.js';
 export * from './plan.js';
 export * from './report.js';
 export * from './round-to.js';
+export * from './rounding.js';
 export * from './untie.js';
 export * from './verify.js';
 

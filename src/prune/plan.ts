@@ -7,10 +7,11 @@
  * - `--flops-target f`: the smallest ratio whose estimated MACs are at most f of the
  *   model's, found by bisection. The estimate is exact for Conv/Gemm/MatMul MACs: a layer's
  *   MACs scale with the kept fraction of every prunable axis of its weight.
- * - Kept counts are rounded to a multiple of `roundTo` feature-map channels (onnxruntime's
- *   NCHWc conv kernels want multiples of 8), never below `minChannels`, never more than
- *   `maxRatio` of a group removed, never to zero; a group narrower than one rounding unit
- *   stays whole.
+ * - Kept counts follow the kernel (rounding.ts): feature maps keep a multiple of `roundTo`
+ *   channels, and a grouped conv keeps a multiple of `roundTo` channels PER CONV GROUP
+ *   (onnxruntime's NCHWc conv kernels want blocks of 8 or 16), never below `minChannels`,
+ *   never more than `maxRatio` of a group removed, never to zero; a group narrower than
+ *   one rounding unit stays whole.
  */
 import { CompilerError } from '../errors.js';
 import type { ChannelAnalysis, ChannelGroup, ChannelSlot } from '../analysis/channel-groups.js';
@@ -23,6 +24,7 @@ import type { PruneCriterion, ScoreEntry } from './criteria.js';
 import { CRITERIA, groupImportance, locateNonFinite } from './criteria.js';
 import type { NanPolicy } from './nan.js';
 import { applyNanPolicy, compareAsc, compareScoreDesc, parseNanPolicy } from './nan.js';
+import { roundingUnit } from './rounding.js';
 import type { MaskSpec } from './mask.js';
 import { maskToKeep } from './mask.js';
 
@@ -153,10 +155,10 @@ export class CostModel {
 
 interface Limits { unit: number; minKeep: number }
 
-function limitsOf(g: ChannelGroup, roundTo: number, minChannels: number, maxRatio: number): Limits {
-  const unit = roundTo / gcd(roundTo, g.mult);
+function limitsOf(a: ChannelAnalysis, g: ChannelGroup, roundTo: number, minChannels: number, maxRatio: number): Limits & { groupedBy: readonly string[] } {
+  const { unit, groupedBy } = roundingUnit(a, g, roundTo);
   const minKeep = Math.max(1, Math.ceil(minChannels / g.mult), Math.ceil((1 - maxRatio) * g.size - 1e-9));
-  return { unit, minKeep };
+  return { unit, minKeep, groupedBy };
 }
 
 /** Nearest allowed kept count to `k`: a multiple of the unit within the limits, or the whole group. */
@@ -223,8 +225,12 @@ export function planPruning(model: Model, a: ChannelAnalysis, cost: CostReport, 
     if (!score) { remarks.push(`group ${g.id} (${g.name}): no scores given; left whole`); continue; }
     const bad = applyNanPolicy(score, nan, g.name, (k) => locateNonFinite(g, k, o.criterion, opts.scores));
     if (bad) remarks.push(`group ${g.id} (${g.name}): ${bad} channel(s) with NaN/Inf importance ${nan === 'keep' ? 'ranked first (kept)' : 'ranked last (removed first)'} (--nan ${nan})`);
-    const limits = limitsOf(g, o.roundTo, o.minChannels, o.maxRatio);
-    if (roundKept(0, g.size, limits) >= g.size) { remarks.push(`group ${g.id} (${g.name}): ${g.width} channels cannot be rounded to a multiple of ${o.roundTo} above the minimum; left whole`); continue; }
+    const limits = limitsOf(a, g, o.roundTo, o.minChannels, o.maxRatio);
+    if (roundKept(0, g.size, limits) >= g.size) {
+      const per = limits.groupedBy.length ? ` per conv group of ${limits.groupedBy.join(', ')}` : '';
+      remarks.push(`group ${g.id} (${g.name}): ${g.width} channels cannot be rounded to a multiple of ${o.roundTo}${per} above the minimum; left whole`);
+      continue;
+    }
     cands.push({ g, score, limits });
   }
   if (opts.scores && o.criterion === 'scores' && cands.length === 0) {
