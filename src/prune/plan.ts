@@ -25,6 +25,8 @@ import { CRITERIA, groupImportance, locateNonFinite } from './criteria.js';
 import type { NanPolicy } from './nan.js';
 import { applyNanPolicy, compareAsc, compareScoreDesc, parseNanPolicy } from './nan.js';
 import { roundingUnit } from './rounding.js';
+import type { RoundToOption } from './round-to.js';
+import { resolveRoundTo } from './round-to.js';
 import type { MaskSpec } from './mask.js';
 import { maskToKeep } from './mask.js';
 
@@ -41,8 +43,10 @@ export interface PlanOptions {
   mask?: MaskSpec;
   /** Default 'layer'. */
   scope?: PruneScope;
-  /** Kept feature-map channels are a multiple of this (default 8; 1 = no rounding). */
-  roundTo?: number;
+  /** Kept channels are a multiple of this (rounding.ts); 'auto' (default) decides from the CPU / provider (round-to.ts); 1 = no rounding. */
+  roundTo?: RoundToOption;
+  /** Execution provider the model is for ('cpu' default, 'cuda'): used by `roundTo: 'auto'`. */
+  provider?: string;
   /** Fewest feature-map channels a group keeps (default 1). */
   minChannels?: number;
   /** Largest fraction of one group that may be removed (default 0.9). */
@@ -75,6 +79,9 @@ export interface PrunePlan {
   readonly ratio?: number;
   /** Why some groups were left alone, or a target was missed. */
   readonly remarks: string[];
+  /** The rounding multiple used (the resolved `auto`), and why. */
+  readonly roundTo: number;
+  readonly roundToReason: string;
 }
 
 function gcd(a: number, b: number): number {
@@ -172,16 +179,15 @@ function roundKept(k: number, size: number, l: Limits): number {
   return Math.abs(cand[0]! - k) < Math.abs(cand[1]! - k) ? cand[0]! : cand[1]!;
 }
 
-function checkOptions(o: PlanOptions): Required<Pick<PlanOptions, 'criterion' | 'scope' | 'roundTo' | 'minChannels' | 'maxRatio' | 'seed'>> {
+function checkOptions(o: PlanOptions): Required<Pick<PlanOptions, 'criterion' | 'scope' | 'minChannels' | 'maxRatio' | 'seed'>> & { roundTo: number; roundToReason: string } {
   const criterion = o.criterion ?? (o.mask ? 'mask' : o.scores ? 'scores' : 'l1');
   if (!CRITERIA.includes(criterion)) throw new CompilerError('INVALID_OPTION', `unknown criterion "${criterion}"`, { hint: `choose one of ${CRITERIA.join(', ')}` });
   const scope = o.scope ?? 'layer';
   if (scope !== 'global' && scope !== 'layer') throw new CompilerError('INVALID_OPTION', `scope must be global or layer; got "${scope as string}"`);
-  const roundTo = o.roundTo ?? 8;
+  const { value: roundTo, reason: roundToReason } = resolveRoundTo(o.roundTo, o.provider);
   const minChannels = o.minChannels ?? 1;
   const maxRatio = o.maxRatio ?? 0.9;
   const seed = o.seed ?? 0;
-  if (!Number.isInteger(roundTo) || roundTo < 1) throw new CompilerError('INVALID_OPTION', `--round-to must be a positive integer; got ${roundTo}`);
   if (!Number.isInteger(minChannels) || minChannels < 1) throw new CompilerError('INVALID_OPTION', `--min-channels must be a positive integer; got ${minChannels}`);
   if (!(maxRatio >= 0 && maxRatio < 1)) throw new CompilerError('INVALID_OPTION', `--max-ratio must be in [0, 1); got ${maxRatio}`, { hint: 'a group may never lose every channel' });
   if (!Number.isInteger(seed) || seed < 0) throw new CompilerError('INVALID_OPTION', `--seed must be a non-negative integer; got ${seed}`);
@@ -194,7 +200,7 @@ function checkOptions(o: PlanOptions): Required<Pick<PlanOptions, 'criterion' | 
     if (o.flopsTarget !== undefined && !(o.flopsTarget > 0 && o.flopsTarget <= 1)) throw new CompilerError('INVALID_OPTION', `--flops-target is the fraction of FLOPs kept, in (0, 1]; got ${o.flopsTarget}`);
     if (criterion === 'scores' && !o.scores) throw new CompilerError('INVALID_OPTION', 'the scores criterion needs --scores file.json');
   }
-  return { criterion, scope, roundTo, minChannels, maxRatio, seed };
+  return { criterion, scope, roundTo, roundToReason, minChannels, maxRatio, seed };
 }
 
 /**
@@ -211,7 +217,7 @@ export function planPruning(model: Model, a: ChannelAnalysis, cost: CostReport, 
   const finish = (keep: Map<number, number[]>, ratio?: number): PrunePlan => {
     const kept = (gid: number) => keep.get(gid)?.length ?? a.groups[gid]!.size;
     const groups = a.groups.filter(isGroupPrunable).map((g) => ({ id: g.id, name: g.name, size: g.size, width: g.width, kept: kept(g.id), keptWidth: kept(g.id) * g.mult }));
-    return { keep, groups, before: cm.before, after: cm.evaluate(kept), ratio, remarks };
+    return { keep, groups, before: cm.before, after: cm.evaluate(kept), ratio, remarks, roundTo: o.roundTo, roundToReason: o.roundToReason };
   };
   if (o.criterion === 'mask') return finish(maskToKeep(a, opts.mask!));
 

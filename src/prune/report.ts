@@ -80,7 +80,8 @@ export function buildPruneReport(args: {
   return {
     input: args.input,
     output: args.output,
-    options: args.options ?? {},
+    // The resolved rounding, so `--round-to auto` runs are reproducible with the number.
+    options: args.plan ? { ...(args.options ?? {}), roundTo: args.plan.roundTo, ...(args.plan.roundToReason !== 'given' ? { roundToAuto: args.plan.roundToReason } : {}) } : args.options ?? {},
     summary: {
       groups: s.groups,
       prunableGroups: s.prunable,

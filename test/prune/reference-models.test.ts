@@ -37,7 +37,7 @@ const CASES: [ModelName, PlanOptions][] = [
 for (const [name, opts] of CASES) {
   test(`${name} ${JSON.stringify(opts)}: masked equivalence, target, rounding`, async () => {
     const out = await check(name, opts);
-    const roundTo = opts.roundTo ?? 8;
+    const roundTo = out.plan.roundTo;
     // The plan's estimate is the cost of the pruned model, exactly.
     assert.ok(Math.abs(out.plan.after.macs - out.after.total.macs) <= 1e-6 * out.after.total.macs, `estimate ${out.plan.after.macs} vs ${out.after.total.macs}`);
     if (opts.flopsTarget !== undefined && out.plan.remarks.every((r) => !r.includes('not reachable'))) {

@@ -33,6 +33,7 @@ interface PruneArgs {
   mask?: string;
   scope: PruneScope;
   'round-to': string;
+  provider: string;
   'min-channels': number;
   'max-ratio': number;
   seed: number;
@@ -57,7 +58,8 @@ export const pruneCommand: CommandModule<object, PruneArgs> = {
     .option('scores', { type: 'string', describe: 'JSON per-channel importance: { "scores": { "<tensor>": [numbers...] } }; higher = keep' })
     .option('mask', { type: 'string', describe: 'JSON kept channels: { "keep": { "<tensor>": [indices] } }, { "mask": { "<tensor>": [0/1...] } }, or a prune report ({ "pruned": [...] })' })
     .option('scope', { choices: ['global', 'layer'] as const, default: 'layer' as const, describe: 'layer: the same ratio in every group; global: rank all channels together (scores normalised per group)' })
-    .option('round-to', { type: 'string', default: '8', describe: 'kept channel counts are a multiple of this (onnxruntime\'s fast conv layout wants 8; 16 on AVX-512 CPUs); auto = detect from this CPU (not portable); 1 = exact' })
+    .option('round-to', { type: 'string', default: 'auto', describe: 'kept channels are a multiple of this, per conv group for grouped convs (docs/pruning.md); auto = what the kernels want here: 16 on AVX-512 CPUs, 8 with AVX2 or CUDA (the report records the number: pass it to reproduce the run elsewhere); 1 = exact' })
+    .option('provider', { choices: ['cpu', 'cuda'], default: 'cpu', describe: 'execution provider the pruned model is for (decides --round-to auto)' })
     .option('min-channels', { type: 'number', default: 1, describe: 'fewest channels any group keeps' })
     .option('max-ratio', { type: 'number', default: 0.9, describe: 'largest fraction of any one group removed (a group never goes to zero)' })
     .option('seed', { type: 'number', default: 0, describe: 'seed for --criterion random' })
@@ -106,7 +108,7 @@ export const pruneCommand: CommandModule<object, PruneArgs> = {
       lap('analysis', 2);
       const plan = planPruning(model, analysis, before, {
         ratio: a.ratio, flopsTarget: a['flops-target'], criterion: a.criterion, scores, mask,
-        scope: a.scope, roundTo: parseRoundTo(a['round-to']), minChannels: a['min-channels'], maxRatio: a['max-ratio'], seed: a.seed, nan: parseNanPolicy(a.nan),
+        scope: a.scope, roundTo: parseRoundTo(a['round-to']), provider: a.provider, minChannels: a['min-channels'], maxRatio: a['max-ratio'], seed: a.seed, nan: parseNanPolicy(a.nan),
       });
       lap('plan', 3);
       let applied: ApplyResult | undefined;
@@ -115,7 +117,7 @@ export const pruneCommand: CommandModule<object, PruneArgs> = {
       verifyModel(model, 'pruned model');
       const after = computeCost(model);
       lap('prune', 4);
-      const options = { ratio: a.ratio, flopsTarget: a['flops-target'], criterion: plan.ratio === undefined ? 'mask' : (a.criterion ?? (scores ? 'scores' : 'l1')), scope: a.scope, roundTo: parseRoundTo(a['round-to']), minChannels: a['min-channels'], maxRatio: a['max-ratio'], seed: a.seed, nan: parseNanPolicy(a.nan), mask: a.mask, scores: a.scores, searchedRatio: plan.ratio };
+      const options = { ratio: a.ratio, flopsTarget: a['flops-target'], criterion: plan.ratio === undefined ? 'mask' : (a.criterion ?? (scores ? 'scores' : 'l1')), scope: a.scope, roundTo: plan.roundTo, minChannels: a['min-channels'], maxRatio: a['max-ratio'], seed: a.seed, nan: parseNanPolicy(a.nan), mask: a.mask, scores: a.scores, searchedRatio: plan.ratio };
       const report = buildPruneReport({ analysis, plan, applied: applied!, before, after, options, input: a.model, output: a.output, untied });
       if (a.verify) {
         const original = readModel(a.model);
