@@ -5,7 +5,8 @@
  *   (`scope: 'layer'`) or overall, lowest importance first across groups (`'global'`,
  *   scores normalised by their group's mean so wide and narrow layers compare).
  * - `--flops-target f`: the smallest ratio whose estimated MACs are at most f of the
- *   model's, found by bisection. The estimate is exact for Conv/Gemm/MatMul MACs: a layer's
+ *   model's, found by bisection, then refined one rounding unit at a time up to the target
+ *   (within 1% whenever the rounding allows; a remark says when it does not). The estimate is exact for Conv/Gemm/MatMul MACs: a layer's
  *   MACs scale with the kept fraction of every prunable axis of its weight.
  * - Kept counts follow the kernel (rounding.ts): feature maps keep a multiple of `roundTo`
  *   channels, and a grouped conv keeps a multiple of `roundTo` channels PER CONV GROUP
@@ -82,11 +83,6 @@ export interface PrunePlan {
   /** The rounding multiple used (the resolved `auto`), and why. */
   readonly roundTo: number;
   readonly roundToReason: string;
-}
-
-function gcd(a: number, b: number): number {
-  while (b) [a, b] = [b, a % b];
-  return a;
 }
 
 /**
@@ -280,26 +276,107 @@ export function planPruning(model: Model, a: ChannelAnalysis, cost: CostReport, 
     return cm.evaluate((gid) => byGid.get(gid) ?? a.groups[gid]!.size).macs;
   };
 
+  // Per candidate: its channels best first, and the normalised score of each (for refinement).
+  const ranked = cands.map(({ score }) => Array.from({ length: score.length }, (_, i) => i).sort((x, y) => compareScoreDesc(score[x]!, score[y]!) || x - y));
+  const meanOf = cands.map(({ score }) => {
+    let s = 0, n = 0;
+    for (const x of score) if (Number.isFinite(x)) { s += x; n++; }
+    const m = s / Math.max(1, n);
+    return m > 0 && Number.isFinite(m) ? m : 1;
+  });
+
+  /**
+   * Fits a budget: the smallest removal fraction whose rounded counts cost at most `goal`
+   * (bisection; cost falls monotonically with the fraction), then a refinement that gives
+   * channels back one rounding unit at a time while the cost stays within the goal — the
+   * rounding of the last groups would otherwise leave it up to a unit per group below.
+   * Layer scope gives back to the most-pruned group first, global scope to the group whose
+   * best removed channel scores highest. O((40 + refinements · groups) · layers).
+   */
+  const fit = (costOf: (cnt: number[]) => number, goal: number, what: string, fmt: (x: number) => string): { cnt: number[]; ratio: number } => {
+    if (costOf(counts(0)) <= goal) return { cnt: counts(0), ratio: 0 };
+    if (costOf(counts(1)) > goal) {
+      remarks.push(`${what} not reachable within the limits (--max-ratio ${o.maxRatio}, --min-channels ${o.minChannels}, rounding to ${o.roundTo}, frozen groups): best is ${fmt(costOf(counts(1)))}`);
+      return { cnt: counts(1), ratio: 1 };
+    }
+    let lo = 0, hi = 1;
+    for (let it = 0; it < 40; it++) {
+      const mid = (lo + hi) / 2;
+      if (costOf(counts(mid)) <= goal) hi = mid; else lo = mid;
+    }
+    const cnt = counts(hi);
+    let cost = costOf(cnt);
+    const fill = () => { for (;;) {
+      let best = -1, bestKey = -Infinity, bestCost = cost, bestK = 0;
+      cands.forEach(({ g, limits }, c) => {
+        const k = cnt[c]!;
+        if (k >= g.size) return;
+        const next = k + limits.unit >= g.size ? g.size : k + limits.unit;
+        const old = cnt[c]!;
+        cnt[c] = next;
+        const t = costOf(cnt);
+        cnt[c] = old;
+        if (t > goal) return;
+        const key = o.scope === 'layer' ? -k / g.size : cands[c]!.score[ranked[c]![k]!]! / meanOf[c]!;
+        if (key > bestKey || (key === bestKey && best < 0)) { best = c; bestKey = key; bestCost = t; bestK = next; }
+      });
+      if (best < 0) break;
+      cnt[best] = bestK;
+      cost = bestCost;
+    } };
+    fill();
+    // Still more than 1% below: trade one unit of one group for one of another (the
+    // pair whose cost comes closest to the goal), then fill again. Bounded rounds.
+    const up = (c: number) => { const { g, limits } = cands[c]!; return cnt[c]! + limits.unit >= g.size ? g.size : cnt[c]! + limits.unit; };
+    const down = (c: number) => {
+      const { g, limits } = cands[c]!;
+      const lowest = Math.ceil(limits.minKeep / limits.unit) * limits.unit;
+      const k = cnt[c]! >= g.size ? Math.ceil(g.size / limits.unit) * limits.unit - limits.unit : cnt[c]! - limits.unit;
+      return k >= lowest && k >= 1 ? k : -1;
+    };
+    for (let round = 0; round < 50 && cost < 0.99 * goal && cands.length <= 600; round++) {
+      let pa = -1, pb = -1, pCost = cost, pka = 0, pkb = 0;
+      for (let x = 0; x < cands.length; x++) {
+        const kx = down(x);
+        if (kx < 0) continue;
+        const ox = cnt[x]!;
+        cnt[x] = kx;
+        for (let y = 0; y < cands.length; y++) {
+          if (y === x || cnt[y]! >= cands[y]!.g.size) continue;
+          const oy = cnt[y]!;
+          const ky = up(y);
+          cnt[y] = ky;
+          const t = costOf(cnt);
+          cnt[y] = oy;
+          if (t <= goal && t > pCost) { pa = x; pb = y; pCost = t; pka = kx; pkb = ky; }
+        }
+        cnt[x] = ox;
+      }
+      if (pa < 0) break;
+      cnt[pa] = pka;
+      cnt[pb] = pkb;
+      cost = pCost;
+      fill();
+    }
+    return { cnt, ratio: hi };
+  };
+
   let ratio = opts.ratio ?? 0;
+  let cnt: number[];
   if (opts.flopsTarget !== undefined) {
     if (cm.before.macs <= 0) throw new CompilerError('INVALID_OPTION', 'the model has no MACs to reduce (no Conv/Gemm/MatMul with known shapes)', { hint: 'use --ratio' });
     const goal = opts.flopsTarget * cm.before.macs;
-    if (macsOf(counts(0)) <= goal) ratio = 0;
-    else if (macsOf(counts(1)) > goal) {
-      ratio = 1;
-      const best = macsOf(counts(1)) / cm.before.macs;
-      remarks.push(`FLOPs target ${opts.flopsTarget} not reachable within the limits (--max-ratio ${o.maxRatio}, --min-channels ${o.minChannels}, frozen groups): best is ${best.toFixed(3)}`);
-    } else {
-      let lo = 0, hi = 1;
-      for (let it = 0; it < 40; it++) {
-        const mid = (lo + hi) / 2;
-        if (macsOf(counts(mid)) <= goal) hi = mid; else lo = mid;
-      }
-      ratio = hi;
+    const r = fit(macsOf, goal, `FLOPs target ${opts.flopsTarget}`, (x) => (x / cm.before.macs).toFixed(3));
+    cnt = r.cnt;
+    ratio = r.ratio;
+    const got = macsOf(cnt);
+    if (got < 0.99 * goal && r.ratio > 0 && r.ratio < 1) {
+      remarks.push(`FLOPs target ${opts.flopsTarget}: landed at ${(got / cm.before.macs).toFixed(4)} (${(100 * (1 - got / goal)).toFixed(1)}% below): no group can keep one more rounding unit (--round-to ${o.roundTo}) without exceeding the target; --round-to 1 gives finer steps`);
     }
+  } else {
+    cnt = counts(ratio);
   }
 
-  const cnt = counts(ratio);
   const keep = new Map<number, number[]>();
   cands.forEach(({ g, score }, c) => {
     const k = cnt[c]!;
