@@ -38,6 +38,10 @@ export interface PlanOptions {
   ratio?: number;
   /** Fraction of the model's FLOPs to keep, in (0, 1]. */
   flopsTarget?: number;
+  /** Fraction of the predicted latency to keep, in (0, 1]; needs `latencyModel` (latency.ts). */
+  latencyTarget?: number;
+  /** Predicts latency from kept counts (a measured per-layer table: `buildLatencyModel`). */
+  latencyModel?: LatencyPredictor;
   /** Default 'l1'. */
   criterion?: PruneCriterion;
   scores?: ReadonlyMap<string, ScoreEntry>;
@@ -56,6 +60,11 @@ export interface PlanOptions {
   seed?: number;
   /** What to do with channels whose importance is NaN/Inf (default 'error'). */
   nan?: NanPolicy;
+}
+
+/** Latency (ms) as a function of the kept count of every group. */
+export interface LatencyPredictor {
+  predict(kept: (gid: number) => number): number;
 }
 
 /** What the plan does to one prunable group. */
@@ -136,10 +145,10 @@ export class CostModel {
     this.before = { macs, params };
   }
 
-  /** Estimated MACs and params when group g keeps `kept(g)` group channels. */
-  evaluate(kept: (gid: number) => number): CostEstimate {
+  /** The kept fraction of every slot's positions when group g keeps `kept(g)` group channels (memoised). */
+  fractions(kept: (gid: number) => number): (s: ChannelSlot) => number {
     const frac = new Map<ChannelSlot, number>();
-    const f = (s: ChannelSlot): number => {
+    return (s: ChannelSlot): number => {
       let x = frac.get(s);
       if (x !== undefined) return x;
       let removed = 0;
@@ -148,6 +157,11 @@ export class CostModel {
       frac.set(s, x);
       return x;
     };
+  }
+
+  /** Estimated MACs and params when group g keeps `kept(g)` group channels. */
+  evaluate(kept: (gid: number) => number): CostEstimate {
+    const f = this.fractions(kept);
     let macs = 0;
     for (const t of this.#terms) macs += t.factors.reduce((m, s) => m * f(s), t.macs);
     let params = 0;
@@ -189,9 +203,11 @@ function checkOptions(o: PlanOptions): Required<Pick<PlanOptions, 'criterion' | 
   if (!Number.isInteger(seed) || seed < 0) throw new CompilerError('INVALID_OPTION', `--seed must be a non-negative integer; got ${seed}`);
   if (criterion === 'mask') {
     if (!o.mask) throw new CompilerError('INVALID_OPTION', 'the mask criterion needs a mask (--mask file.json)');
-    if (o.ratio !== undefined || o.flopsTarget !== undefined) throw new CompilerError('INVALID_OPTION', 'a mask decides the kept channels itself: drop --ratio / --flops-target');
+    if (o.ratio !== undefined || o.flopsTarget !== undefined || o.latencyTarget !== undefined) throw new CompilerError('INVALID_OPTION', 'a mask decides the kept channels itself: drop --ratio / --flops-target / --latency-target');
   } else {
-    if ((o.ratio === undefined) === (o.flopsTarget === undefined)) throw new CompilerError('INVALID_OPTION', 'give exactly one of --ratio and --flops-target', { hint: 'e.g. --ratio 0.5 removes half of the prunable channels; --flops-target 0.5 keeps half of the FLOPs' });
+    if ([o.ratio, o.flopsTarget, o.latencyTarget].filter((x) => x !== undefined).length !== 1) throw new CompilerError('INVALID_OPTION', 'give exactly one of --ratio, --flops-target and --latency-target', { hint: 'e.g. --ratio 0.5 removes half of the prunable channels; --flops-target 0.5 keeps half of the FLOPs; --latency-target 0.5 halves the measured latency' });
+    if (o.latencyTarget !== undefined && !(o.latencyTarget > 0 && o.latencyTarget <= 1)) throw new CompilerError('INVALID_OPTION', `--latency-target is the fraction of the latency kept, in (0, 1]; got ${o.latencyTarget}`);
+    if (o.latencyTarget !== undefined && !o.latencyModel) throw new CompilerError('INVALID_OPTION', 'a latency target needs a latency model (buildLatencyModel, or `sculpt prune --latency-target`)');
     if (o.ratio !== undefined && !(o.ratio >= 0 && o.ratio < 1)) throw new CompilerError('INVALID_OPTION', `--ratio is the fraction of channels removed, in [0, 1); got ${o.ratio}`);
     if (o.flopsTarget !== undefined && !(o.flopsTarget > 0 && o.flopsTarget <= 1)) throw new CompilerError('INVALID_OPTION', `--flops-target is the fraction of FLOPs kept, in (0, 1]; got ${o.flopsTarget}`);
     if (criterion === 'scores' && !o.scores) throw new CompilerError('INVALID_OPTION', 'the scores criterion needs --scores file.json');
@@ -372,6 +388,21 @@ export function planPruning(model: Model, a: ChannelAnalysis, cost: CostReport, 
     const got = macsOf(cnt);
     if (got < 0.99 * goal && r.ratio > 0 && r.ratio < 1) {
       remarks.push(`FLOPs target ${opts.flopsTarget}: landed at ${(got / cm.before.macs).toFixed(4)} (${(100 * (1 - got / goal)).toFixed(1)}% below): no group can keep one more rounding unit (--round-to ${o.roundTo}) without exceeding the target; --round-to 1 gives finer steps`);
+    }
+  } else if (opts.latencyTarget !== undefined) {
+    const lm = opts.latencyModel!;
+    const latOf = (cnt: number[]): number => {
+      const byGid = new Map(cands.map((cd, c) => [cd.g.id, cnt[c]!]));
+      return lm.predict((gid) => byGid.get(gid) ?? a.groups[gid]!.size);
+    };
+    const full = lm.predict((gid) => a.groups[gid]!.size);
+    const goal = opts.latencyTarget * full;
+    const r = fit(latOf, goal, `latency target ${opts.latencyTarget}`, (x) => (x / full).toFixed(3));
+    cnt = r.cnt;
+    ratio = r.ratio;
+    const got = latOf(cnt);
+    if (got < 0.99 * goal && r.ratio > 0 && r.ratio < 1) {
+      remarks.push(`latency target ${opts.latencyTarget}: predicted ${(got / full).toFixed(4)} (${(100 * (1 - got / goal)).toFixed(1)}% below): no group can keep one more rounding unit (--round-to ${o.roundTo}) within the target`);
     }
   } else {
     cnt = counts(ratio);

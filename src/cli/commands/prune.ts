@@ -11,6 +11,9 @@ import { NAN_POLICIES, parseNanPolicy } from '../../prune/nan.js';
 import type { PruneCriterion } from '../../prune/criteria.js';
 import { readMaskFile, readScoresFile } from '../../prune/mask.js';
 import { planPruning } from '../../prune/plan.js';
+import { planForLatency } from '../../prune/latency.js';
+import type { LatencyClock } from '../../prune/latency.js';
+import type { Provider } from '../../validate/ort.js';
 import type { PruneScope } from '../../prune/plan.js';
 import { buildPruneReport, formatPruneReport } from '../../prune/report.js';
 import { retieConstants, untieSharedConstants } from '../../prune/untie.js';
@@ -38,6 +41,10 @@ interface PruneArgs {
   'max-ratio': number;
   seed: number;
   nan?: string;
+  'latency-target'?: number;
+  threads: number;
+  batch: number;
+  'latency-clock': LatencyClock;
   report?: string;
   verify: boolean;
   explain: boolean;
@@ -53,7 +60,11 @@ export const pruneCommand: CommandModule<object, PruneArgs> = {
     .positional('model', { type: 'string', demandOption: true, describe: 'input .onnx file (never overwritten)' })
     .option('output', { alias: 'o', type: 'string', demandOption: true, describe: 'pruned .onnx file (written atomically)' })
     .option('ratio', { type: 'number', describe: 'fraction of the prunable channels to REMOVE, in [0, 1): 0.5 removes half' })
-    .option('flops-target', { type: 'number', describe: 'fraction of the FLOPs to KEEP, in (0, 1]: 0.5 halves the FLOPs (searches the ratio)' })
+    .option('flops-target', { type: 'number', describe: 'fraction of the FLOPs to KEEP, in (0, 1]: 0.5 halves the FLOPs (lands within 1% when the rounding allows, else a remark says why)' })
+    .option('latency-target', { type: 'number', describe: 'fraction of the measured latency to KEEP, in (0, 1]: times the model and each layer in onnxruntime (--provider, --threads, --batch; table cached in $XDG_CACHE_HOME/sculpt), picks per-group widths, then measures the result; the report gives predicted vs measured' })
+    .option('threads', { type: 'number', default: 1, describe: 'onnxruntime intra-op threads for --latency-target' })
+    .option('batch', { type: 'number', default: 1, describe: 'batch size (symbolic batch dim) for --latency-target' })
+    .option('latency-clock', { choices: ['cpu', 'wall'] as const, default: 'cpu' as const, describe: 'what --latency-target times: process CPU time (robust on a busy machine; with 1 thread) or wall time' })
     .option('criterion', { choices: CRITERIA, describe: 'which channels go: l1/l2 = smallest filter norm (BN-scaled), random (seeded), first-k (keep the lowest indices), scores (--scores), mask (--mask); default l1, or scores/mask when that file is given' })
     .option('scores', { type: 'string', describe: 'JSON per-channel importance: { "scores": { "<tensor>": [numbers...] } }; higher = keep' })
     .option('mask', { type: 'string', describe: 'JSON kept channels: { "keep": { "<tensor>": [indices] } }, { "mask": { "<tensor>": [0/1...] } }, or a prune report ({ "pruned": [...] })' })
@@ -74,12 +85,15 @@ export const pruneCommand: CommandModule<object, PruneArgs> = {
     .example('$0 prune net.onnx -o p.onnx --ratio 0.3 --scope global --round-to 1 --report r.json', 'remove 30% of channels, ranked across layers, exact counts')
     .example('$0 prune net.onnx -o p.onnx --criterion scores --scores beta.json --flops-target 0.6', 'prune by learned importance')
     .example('$0 prune net.onnx -o p.onnx --mask r.json', 'apply an explicit mask (or a previous report)')
+    .example('$0 prune resnet.onnx -o fast.onnx --latency-target 0.5 --threads 1', 'half the measured CPU latency, widths chosen from a per-layer latency table')
+    .example('$0 prune net.onnx -o p.onnx --ratio 0.5 --nan prune-first', 'a model with NaN weights: remove those channels first')
     .example('$0 groups net.onnx --explain', 'see what can be pruned and what is frozen, and why')
-    .conflicts('ratio', 'flops-target')
-    .conflicts('mask', ['ratio', 'flops-target']),
+    .conflicts('ratio', ['flops-target', 'latency-target'])
+    .conflicts('flops-target', 'latency-target')
+    .conflicts('mask', ['ratio', 'flops-target', 'latency-target']),
   handler: async (a) => {
-    if (a.mask === undefined && a.ratio === undefined && a['flops-target'] === undefined) {
-      process.stderr.write('usage error: give --ratio, --flops-target or --mask (see sculpt prune --help)\n');
+    if (a.mask === undefined && a.ratio === undefined && a['flops-target'] === undefined && a['latency-target'] === undefined) {
+      process.stderr.write('usage error: give --ratio, --flops-target, --latency-target or --mask (see sculpt prune --help)\n');
       throw new ExitWith(EXIT.USAGE);
     }
     if (!a.overwrite && resolve(a.output) === resolve(a.model)) {
@@ -106,10 +120,13 @@ export const pruneCommand: CommandModule<object, PruneArgs> = {
       const untied = a.untie ? untieSharedConstants(model) : [];
       const analysis = analyzeChannelGroups(model);
       lap('analysis', 2);
-      const plan = planPruning(model, analysis, before, {
+      const planOpts = {
         ratio: a.ratio, flopsTarget: a['flops-target'], criterion: a.criterion, scores, mask,
-        scope: a.scope, roundTo: parseRoundTo(a['round-to']), provider: a.provider, minChannels: a['min-channels'], maxRatio: a['max-ratio'], seed: a.seed, nan: parseNanPolicy(a.nan),
-      });
+        scope: a.scope, roundTo: parseRoundTo(a['round-to']), provider: a.provider as Provider, minChannels: a['min-channels'], maxRatio: a['max-ratio'], seed: a.seed, nan: parseNanPolicy(a.nan),
+      };
+      const run = { provider: a.provider as Provider, threads: a.threads, batch: a.batch, clock: a['latency-clock'], onProgress: a.json ? undefined : (m: string) => process.stderr.write(`prune: ${m}\n`) };
+      const lt = a['latency-target'] !== undefined ? await planForLatency(model, analysis, before, { ...planOpts, latencyTarget: a['latency-target'] }, run) : undefined;
+      const plan = lt ? lt.plan : planPruning(model, analysis, before, planOpts);
       lap('plan', 3);
       let applied: ApplyResult | undefined;
       runPasses(model, [pruneChannelsPass()], { options: { analysis, keep: plan.keep, onApplied: (r: ApplyResult) => { applied = r; } } });
@@ -118,7 +135,8 @@ export const pruneCommand: CommandModule<object, PruneArgs> = {
       const after = computeCost(model);
       lap('prune', 4);
       const options = { ratio: a.ratio, flopsTarget: a['flops-target'], criterion: plan.ratio === undefined ? 'mask' : (a.criterion ?? (scores ? 'scores' : 'l1')), scope: a.scope, roundTo: plan.roundTo, minChannels: a['min-channels'], maxRatio: a['max-ratio'], seed: a.seed, nan: parseNanPolicy(a.nan), mask: a.mask, scores: a.scores, searchedRatio: plan.ratio };
-      const report = buildPruneReport({ analysis, plan, applied: applied!, before, after, options, input: a.model, output: a.output, untied });
+      const report = buildPruneReport({ analysis, plan, applied: applied!, before, after, options: { ...options, ...(lt ? { latencyTarget: a['latency-target'], provider: a.provider, threads: a.threads, batch: a.batch } : {}) }, input: a.model, output: a.output, untied });
+      if (lt) report.latency = lt.latency;
       if (a.verify) {
         const original = readModel(a.model);
         report.verify = await verifyMaskedEquivalence(original, model, applied!.pruned, { untied });
