@@ -346,7 +346,8 @@ export async function buildLatencyModel(model: Model, a: ChannelAnalysis, cost: 
     b.output(b.op('Relu', [b.input('x', [1, 1])]), 'y');
     return measureModelMs(encodeModel(b.model), run, layerLat);
   });
-  const net = (ms: number) => Math.max(ms - overheadMs, 1e-6);
+  // Never below a tenth of the raw time: a layer faster than the overhead is noise-bound.
+  const net = (ms: number) => Math.max(ms - overheadMs, 0.1 * ms, 1e-6);
   cache.hits = 0;
   cache.lookups = 0;
   const profiles: Profile[] = [];
@@ -394,8 +395,10 @@ export async function buildLatencyModel(model: Model, a: ChannelAnalysis, cost: 
         const s = p.spec;
         const ci = s.xSlot ? s.ci * f(s.xSlot) : s.ci;
         const co = s.ySlot ? s.co * f(s.ySlot) : s.co;
-        const tin = interp(p.inCurve, ci);
-        t += p.outCurve ? (tin * interp(p.outCurve, co)) / p.base : tin;
+        // As ratios to the full-width time, bounded so one noisy sample cannot dominate.
+        const rin = Math.min(2, Math.max(0, interp(p.inCurve, ci) / p.base));
+        const rout = p.outCurve ? Math.min(2, Math.max(0, interp(p.outCurve, co) / p.base)) : 1;
+        t += p.base * rin * rout;
       }
       let of = 1;
       if (otherTotal > 0) {

@@ -397,7 +397,7 @@ export function planPruning(model: Model, a: ChannelAnalysis, cost: CostReport, 
     };
     const full = lm.predict((gid) => a.groups[gid]!.size);
     const goal = opts.latencyTarget * full;
-    const r = fit(latOf, goal, `latency target ${opts.latencyTarget}`, (x) => (x / full).toFixed(3));
+    const r = fit(latOf, goal, `latency target ${opts.latencyTarget} (as predicted by the layer table)`, (x) => (x / full).toFixed(3));
     cnt = r.cnt;
     ratio = r.ratio;
     const got = latOf(cnt);
