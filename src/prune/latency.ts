@@ -18,8 +18,9 @@
  * 4. The plan fits the predicted latency to f of the baseline (plan.ts `fit`: bisection,
  *    then refinement to within 1%), the pruned model is built on a copy and measured against
  *    the original in interleaved rounds; when the measured ratio misses f by more than 5%
- *    the prediction is corrected by the measured/predicted ratio and the plan refitted (at
- *    most twice). The report gives predicted and measured latency of the chosen plan.
+ *    the goal is moved to where the measurements put f (proportionally after one attempt,
+ *    by the secant through the last two after that) and the plan refitted (at most twice).
+ *    The report gives predicted and measured latency of the chosen plan.
  *
  * Measurements use CPU time of this process by default (robust to other load on the
  * machine when threads = 1); `clock: 'wall'` for wall time (use it with threads > 1).
@@ -448,8 +449,15 @@ export async function planForLatency(model: Model, a: ChannelAnalysis, cost: Cos
     attempts.push({ planned: goal, predictedRatio, measuredRatio });
     if (!best || Math.abs(measuredRatio - target) < Math.abs(best.measuredMs / best.baselineMs - target)) best = { plan, predictedMs, measuredMs: p, baselineMs: b };
     if (Math.abs(measuredRatio / target - 1) <= 0.05 || !(predictedRatio > 0) || plan.keep.size === 0) break;
-    // The table is off by measured/predicted at this width: aim the prediction there.
-    const next = Math.min(1, Math.max(0.01, goal * (target / measuredRatio)));
+    // The table is off at these widths: aim the prediction where the measurements say the
+    // target lies — proportionally from one attempt, by the secant through the last two.
+    let next = predictedRatio * (target / measuredRatio);
+    if (attempts.length >= 2) {
+      const [p0, p1] = attempts.slice(-2);
+      const slope = (p1!.measuredRatio - p0!.measuredRatio) / (p1!.predictedRatio - p0!.predictedRatio);
+      if (Number.isFinite(slope) && slope > 0) next = p1!.predictedRatio + (target - p1!.measuredRatio) / slope;
+    }
+    next = Math.min(1, Math.max(0.01, next));
     if (Math.abs(next - goal) < 1e-4) break;
     goal = next;
   }
