@@ -434,7 +434,7 @@ export async function planForLatency(model: Model, a: ChannelAnalysis, cost: Cos
   let goal = target;
   const tried = new Set<string>();
   for (let attempt = 0; attempt < 3; attempt++) {
-    const plan = planPruning(model, a, cost, { ...opts, latencyModel: lm, latencyTarget: goal });
+    const plan = planPruning(model, a, cost, { ...opts, provider: opts.provider ?? run.provider, latencyModel: lm, latencyTarget: goal });
     const id = JSON.stringify([...plan.keep.entries()].map(([g, k]) => [g, k.length]));
     if (tried.has(id)) break; // the correction did not change the widths
     tried.add(id);
