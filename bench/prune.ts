@@ -91,6 +91,7 @@ async function benchOne(src: Source, opts: { latency: boolean; rounds: number },
     const lt = await pruneModelToLatency(m2, { latencyTarget: 0.5, criterion: 'l1', scope: 'layer' }, { threads: 1, batch: 1, clock: 'cpu', rounds: opts.rounds, onProgress: (s) => say(`  ${s}`) });
     const t = process.cpuUsage(t0);
     const l = lt.report.latency!;
+    row.remarks.push(...lt.plan.remarks.filter((r) => /latency target/.test(r)));
     row.latency = { measuredRatio: l.measuredRatio, predictedRatio: l.predictedRatio, baselineMs: l.baselineMs, measuredMs: l.measuredMs, flopsKept: lt.report.summary.flopsRatio, attempts: l.attempts.length, tableS: (t.user + t.system) / 1e6 };
   }
   return row;
