@@ -18,8 +18,8 @@
  * 4. The plan fits the predicted latency to f of the baseline (plan.ts `fit`: bisection,
  *    then refinement to within 1%), the pruned model is built on a copy and measured against
  *    the original in interleaved rounds; when the measured ratio misses f by more than 5%
- *    the goal is moved to where the measurements put f (proportionally after one attempt,
- *    by the secant through the last two after that) and the plan refitted (at most twice).
+ *    the goal is moved to where the measurements put f (linear interpolation through the
+ *    attempts and the unpruned model) and the plan refitted (at most 4 attempts).
  *    The report gives predicted and measured latency of the chosen plan.
  *
  * Measurements use CPU time of this process by default (robust to other load on the
@@ -413,10 +413,34 @@ export async function buildLatencyModel(model: Model, a: ChannelAnalysis, cost: 
   return lm;
 }
 
+const MAX_ATTEMPTS = 4;
+
+/**
+ * Where to aim the prediction next so the measurement lands on `target`. The map from
+ * predicted to measured ratio is taken as piecewise linear through every attempt and
+ * (1, 1) (the unpruned model): interpolate between the nearest points measured below and
+ * above the target, or extrapolate from the two lowest when all are above.
+ */
+function nextGoal(attempts: readonly { predictedRatio: number; measuredRatio: number }[], target: number): number | undefined {
+  const pts = [...attempts.map((x) => [x.predictedRatio, x.measuredRatio] as const), [1, 1] as const].filter(([p, m]) => Number.isFinite(p) && Number.isFinite(m));
+  const below = pts.filter(([, m]) => m < target).sort((x, y) => y[1] - x[1])[0];
+  const above = pts.filter(([, m]) => m >= target).sort((x, y) => x[1] - y[1])[0];
+  let lo: readonly [number, number], hi: readonly [number, number];
+  if (below && above) [lo, hi] = [below, above];
+  else if (above) {
+    const two = pts.sort((x, y) => x[1] - y[1]).slice(0, 2);
+    if (two.length < 2) return undefined;
+    [lo, hi] = [two[0]!, two[1]!];
+  } else return undefined;
+  if (hi[1] === lo[1]) return undefined;
+  const next = lo[0] + ((target - lo[1]) * (hi[0] - lo[0])) / (hi[1] - lo[1]);
+  return Number.isFinite(next) ? Math.min(1, Math.max(0.01, next)) : undefined;
+}
+
 /**
  * Plans a pruning to `opts.latencyTarget` of the measured latency: builds (or reads) the
  * table, plans, builds the pruned model on a copy and measures it against the original in
- * interleaved rounds, correcting the prediction up to twice when the measured ratio misses
+ * interleaved rounds, correcting the goal (at most 4 attempts) while the measured ratio misses
  * the target by more than 5%. Returns the chosen plan (apply it to `model` with the same
  * analysis) and the latency report. `model` is not changed.
  * @throws INVALID_OPTION; RUNTIME_FAILED
@@ -433,7 +457,7 @@ export async function planForLatency(model: Model, a: ChannelAnalysis, cost: Cos
   let best: { plan: PrunePlan; predictedMs: number; measuredMs: number; baselineMs: number } | undefined;
   let goal = target;
   const tried = new Set<string>();
-  for (let attempt = 0; attempt < 3; attempt++) {
+  for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
     const plan = planPruning(model, a, cost, { ...opts, provider: opts.provider ?? run.provider, latencyModel: lm, latencyTarget: goal });
     const id = JSON.stringify([...plan.keep.entries()].map(([g, k]) => [g, k.length]));
     if (tried.has(id)) break; // the correction did not change the widths
@@ -448,21 +472,15 @@ export async function planForLatency(model: Model, a: ChannelAnalysis, cost: Cos
     const predictedRatio = predictedMs / lm.baselineMs;
     attempts.push({ planned: goal, predictedRatio, measuredRatio });
     if (!best || Math.abs(measuredRatio - target) < Math.abs(best.measuredMs / best.baselineMs - target)) best = { plan, predictedMs, measuredMs: p, baselineMs: b };
-    if (Math.abs(measuredRatio / target - 1) <= 0.05 || !(predictedRatio > 0) || plan.keep.size === 0) break;
-    // The table is off at these widths: aim the prediction where the measurements say the
-    // target lies — proportionally from one attempt, by the secant through the last two.
-    let next = predictedRatio * (target / measuredRatio);
-    if (attempts.length >= 2) {
-      const [p0, p1] = attempts.slice(-2);
-      const slope = (p1!.measuredRatio - p0!.measuredRatio) / (p1!.predictedRatio - p0!.predictedRatio);
-      if (Number.isFinite(slope) && slope > 0) next = p1!.predictedRatio + (target - p1!.measuredRatio) / slope;
-    }
-    next = Math.min(1, Math.max(0.01, next));
-    if (Math.abs(next - goal) < 1e-4) break;
+    if (Math.abs(measuredRatio / target - 1) <= 0.05 || !(predictedRatio > 0)) break;
+    const next = nextGoal(attempts, target);
+    if (next === undefined || Math.abs(next - goal) < 1e-4) break;
     goal = next;
   }
   const b = best!;
+  // Remarks about the internal goals of the correction would only confuse: say it once.
   const remarks = b.plan.remarks;
+  for (let i = remarks.length - 1; i >= 0; i--) if (remarks[i]!.startsWith('latency target')) remarks.splice(i, 1);
   const measuredRatio = b.measuredMs / b.baselineMs;
   if (Math.abs(measuredRatio / target - 1) > 0.1) remarks.push(`latency target ${target}: measured ${measuredRatio.toFixed(3)} of the baseline (predicted ${(b.predictedMs / lm.baselineMs).toFixed(3)}); rounding and the kernels' steps did not allow closer`);
   return {
