@@ -86,7 +86,7 @@ test('pruneModelToLatency: a masked-equivalent model and a report with predicted
   assert.ok(l.attempts.length >= 1 && l.attempts.length <= 3);
   assert.equal(l.attempts[0]!.planned, 0.5);
   // What the table predicts depends on this machine's timings: only its sanity is asserted.
-  for (const t of l.attempts) assert.ok(t.predictedRatio > 0 && t.predictedRatio <= 1 + 1e-9 && t.measuredRatio > 0);
+  for (const t of l.attempts) assert.ok(t.predictedRatio > 0 && Number.isFinite(t.predictedRatio) && t.measuredRatio > 0);
   assert.ok(out.applied.channelsRemoved > 0);
   assert.equal(out.report.options.roundTo, 8);
   const v = await verifyMaskedEquivalence(original, m, out.applied.pruned, { untied: out.report.untied, trials: 1 });
