@@ -20,6 +20,8 @@ export * from './serde/read.js';
 export * from './serde/write.js';
 export * from './serde/compare.js';
 export * from './util/rng.js';
+export { guardOutputs, checkOutputPath, dataSpecInputs } from './util/output-guard.js';
+export type { GuardInput, GuardOutput, GuardSpec } from './util/output-guard.js';
 export * from './validate/ort.js';
 export * from './validate/accuracy.js';
 export * from './validate/latency.js';

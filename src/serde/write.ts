@@ -17,6 +17,7 @@ import type { Dim, TypeInfo, ValueInfo } from '../ir/types.js';
 import { asBuffer, toWireInt } from './convert.js';
 import { modelType } from './schema.js';
 import { atomicWrite, commitModel } from '../util/write-protocol.js';
+import { checkOutputPath } from '../util/output-guard.js';
 
 export { atomicWrite };
 
@@ -113,8 +114,12 @@ export interface SaveOptions {
 
 export interface SaveResult { path: string; bytes: number; dataPath?: string; dataBytes?: number }
 
-/** Writes the model atomically. @throws OUTPUT_IS_INPUT, MODEL_TOO_LARGE, FILE_WRITE_FAILED */
+/**
+ * Writes the model (and its external data) with the protocol of util/write-protocol.ts.
+ * @throws OUTPUT_IS_INPUT, OUTPUT_PATH_INVALID, OUTPUT_NOT_REGULAR, OUTPUT_LOCKED, MODEL_TOO_LARGE, FILE_WRITE_FAILED
+ */
 export function saveModel(model: Model, path: string, opts: SaveOptions = {}): SaveResult {
+  checkOutputPath(path);
   const out = resolve(path);
   if (opts.inputPath && !opts.overwrite && sameFile(out, resolve(opts.inputPath))) {
     throw new CompilerError('OUTPUT_IS_INPUT', `refusing to write over the input model ${opts.inputPath}`, { where: path, hint: 'name another output file (or pass --overwrite)' });
@@ -133,6 +138,11 @@ export function saveModel(model: Model, path: string, opts: SaveOptions = {}): S
   const obj = writeModel(model, plan);
   const protect = new Set<string>();
   if (model.baseDir) forEachTensor(model, (t) => { if (t.external) addReal(protect, resolve(model.baseDir!, t.external.location)); });
+  const outReal = new Set<string>();
+  addReal(outReal, out);
+  if ([...outReal].some((p) => protect.has(p))) {
+    throw new CompilerError('OUTPUT_IS_INPUT', `${path} is the external data file of the model being saved`, { where: path, hint: 'name another output file' });
+  }
   const r = commitModel({
     path: out,
     data: plan && plan.chunks.length > 0 ? { chunks: plan.chunks.map((c) => c.bytes), offsets: plan.chunks.map((c) => c.offset), size: plan.size } : undefined,

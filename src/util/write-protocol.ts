@@ -25,6 +25,7 @@ import {
 import { hostname } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { CompilerError } from '../errors.js';
+import { checkOutputPath } from './output-guard.js';
 
 /** The steps of a model+data commit, in order; a fault hook may stop the writer at any. */
 export type WriteStep = 'temp-written' | 'data-written' | 'data-renamed' | 'model-written' | 'model-renamed' | 'old-data-removed';
@@ -202,6 +203,7 @@ export function discardTemp(tmp: string): void {
  * With `durable`, the data is fsynced before the rename. @throws FILE_WRITE_FAILED
  */
 export function atomicWrite(path: string, chunks: readonly Uint8Array[], offsets?: readonly number[], durable = false): void {
+  checkOutputPath(path);
   const tmp = writeTemp(path, chunks, { offsets, durable });
   commitTemp(tmp, path, durable);
 }
@@ -216,6 +218,7 @@ export class StagedFiles {
   readonly #staged: { tmp: string; path: string }[] = [];
 
   stage(path: string, data: Uint8Array | string): void {
+    checkOutputPath(path);
     const bytes = typeof data === 'string' ? new TextEncoder().encode(data) : data;
     this.#staged.push({ tmp: writeTemp(resolve(path), [bytes]), path: resolve(path) });
   }
@@ -375,6 +378,7 @@ function isOurDataName(base: string, name: string): boolean {
  * @throws OUTPUT_LOCKED, FILE_WRITE_FAILED
  */
 export function commitModel(c: ModelCommit): CommitResult {
+  checkOutputPath(c.path);
   const out = resolve(c.path);
   const dir = dirname(out);
   const base = basename(out);
