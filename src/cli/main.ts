@@ -9,6 +9,8 @@ import type yargsType from 'yargs';
 import { formatError, isCompilerError } from '../errors.js';
 import { commands } from './commands/index.js';
 import { EXIT } from './exit.js';
+import { OptionRangeError, checkOptionRanges } from './option-ranges.js';
+import { readFileSync } from 'node:fs';
 
 // yargs' ESM build lays help out with a wrapper that splits words mid-way; its CommonJS
 // build uses wrap-ansi and breaks lines between words.
@@ -17,6 +19,15 @@ const yargs = require('yargs') as typeof yargsType;
 const hideBin = (argv: string[]) => argv.slice(2);
 
 class UsageError extends Error {}
+
+/** The version in package.json (dist/src/cli/main.js → the package root). */
+export function packageVersion(): string {
+  try {
+    return (JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version?: string }).version ?? 'unknown';
+  } catch {
+    return 'unknown';
+  }
+}
 
 export async function main(argv: string[]): Promise<number> {
   const parser = yargs(argv)
@@ -34,7 +45,14 @@ export async function main(argv: string[]): Promise<number> {
     .recommendCommands()
     .help()
     .alias('h', 'help')
-    .version()
+    .version(packageVersion())
+    // Ranges of numeric options, before any command reads a file (option-ranges.ts).
+    .middleware((args) => {
+      try { checkOptionRanges(args as Record<string, unknown>, argv); } catch (e) {
+        if (e instanceof OptionRangeError) throw new UsageError(e.message);
+        throw e;
+      }
+    })
     .wrap(Math.min(100, process.stdout.columns || 100))
     .exitProcess(false)
     .fail((msg, err) => {
