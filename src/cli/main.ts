@@ -10,7 +10,7 @@ import { formatError, isCompilerError } from '../errors.js';
 import { commands } from './commands/index.js';
 import { EXIT } from './exit.js';
 import { OptionRangeError, checkOptionRanges } from './option-ranges.js';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeSync } from 'node:fs';
 
 // yargs' ESM build lays help out with a wrapper that splits words mid-way; its CommonJS
 // build uses wrap-ansi and breaks lines between words.
@@ -82,10 +82,15 @@ export async function main(argv: string[]): Promise<number> {
 }
 
 // `sculpt diff a b | head` closes stdout early: that is the reader's choice, not an error.
+// Any other failure to write stdout (`> /dev/full`: ENOSPC) ends the run with exit 1 and a
+// one-line note, never a stack trace; a broken stderr ends it silently.
 for (const stream of [process.stdout, process.stderr]) {
   stream.on('error', (e: NodeJS.ErrnoException) => {
     if (e.code === 'EPIPE') process.exit(process.exitCode ?? 0);
-    throw e;
+    if (stream === process.stdout) {
+      try { writeSync(2, `error FILE_WRITE_FAILED: cannot write to stdout (${e.code ?? e.message})\n  hint: check where stdout goes (a full disk?)\n`); } catch { /* stderr is gone too */ }
+    }
+    process.exit(EXIT.ERROR);
   });
 }
 
