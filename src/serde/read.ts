@@ -284,14 +284,14 @@ function externalNumber(text: string | undefined, key: string, tensor: string): 
 function readDims(tp: P, name: string): number[] {
   const dims: number[] = [];
   let count = 1;
-  for (const raw of tp.dims as unknown[]) {
+  for (const raw of (tp.dims ?? []) as unknown[]) {
     const d = toInt(raw);
     if (typeof d !== 'number' || !Number.isSafeInteger(d) || d < 0) {
       throw new CompilerError('TENSOR_DIMS_INVALID', `tensor "${name}" has dimension ${String(d)}; dimensions are whole numbers from 0 to 2^53`, { where: name, hint: 'the model file is damaged or was edited by hand; re-export it' });
     }
     count *= d;
     if (!Number.isSafeInteger(count)) {
-      throw new CompilerError('TENSOR_DIMS_INVALID', `tensor "${name}" has more than 2^53 elements (dims [${(tp.dims as unknown[]).map(String).join(',')}])`, { where: name, hint: 'the model file is damaged or was edited by hand; re-export it' });
+      throw new CompilerError('TENSOR_DIMS_INVALID', `tensor "${name}" has more than 2^53 elements (dims [${((tp.dims ?? []) as unknown[]).map(String).join(',')}])`, { where: name, hint: 'the model file is damaged or was edited by hand; re-export it' });
     }
     dims.push(d);
   }
@@ -370,7 +370,7 @@ function readSparse(sp: P, ctx: ReadContext): SparseTensor {
   return {
     values: has(sp, 'values') ? readTensor(sp.values, ctx) : undefined,
     indices: has(sp, 'indices') ? readTensor(sp.indices, ctx) : undefined,
-    dims: (sp.dims as unknown[]).map(toInt),
+    dims: ((sp.dims ?? []) as unknown[]).map(toInt),
   };
 }
 
