@@ -122,3 +122,19 @@ test('staged files are all renamed into place on commit, none on abort', () => {
   t.commit();
   assert.deepEqual(files(d), ['a.json']);
 });
+
+test('external data asked for but no tensor big enough: one file, no empty .data', () => {
+  const d = tempDir();
+  const r = saveModel(seededPairModel(1), join(d, 'm.onnx'), { externalData: 'always', externalThreshold: 1 << 30 });
+  assert.equal(r.dataPath, undefined);
+  assert.deepEqual(files(d), ['m.onnx']);
+  assert.equal(readPairSeed(join(d, 'm.onnx')), 1);
+});
+
+test('saving over a pair with a single-file model removes the old data file', () => {
+  const d = tempDir();
+  saveModel(seededPairModel(1), join(d, 'm.onnx'), { externalData: 'always' });
+  saveModel(seededPairModel(2), join(d, 'm.onnx'), { externalData: 'never' });
+  assert.deepEqual(files(d), ['m.onnx']);
+  assert.equal(readPairSeed(join(d, 'm.onnx')), 2);
+});
