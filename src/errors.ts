@@ -68,6 +68,9 @@ export type ErrorCode =
   | 'FEED_SHAPE_MISMATCH'
   // validation and reports
   | 'REPORT_INVALID'
+  // pipelines (sculpt run)
+  | 'RECIPE_INVALID'
+  | 'STEP_FAILED'
   // limits of this machine
   | 'RESOURCE_EXHAUSTED'
   | 'INTERNAL';

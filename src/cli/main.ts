@@ -8,9 +8,10 @@ import { createRequire } from 'node:module';
 import type yargsType from 'yargs';
 import { formatError, isCompilerError } from '../errors.js';
 import { commands } from './commands/index.js';
-import { EXIT } from './exit.js';
+import { EXIT, ExitWith } from './exit.js';
 import { OptionRangeError, checkOptionRanges } from './option-ranges.js';
-import { readFileSync, writeSync } from 'node:fs';
+import { writeSync } from 'node:fs';
+import { toolVersion } from '../util/version.js';
 
 // yargs' ESM build lays help out with a wrapper that splits words mid-way; its CommonJS
 // build uses wrap-ansi and breaks lines between words.
@@ -19,15 +20,6 @@ const yargs = require('yargs') as typeof yargsType;
 const hideBin = (argv: string[]) => argv.slice(2);
 
 class UsageError extends Error {}
-
-/** The version in package.json (dist/src/cli/main.js → the package root). */
-export function packageVersion(): string {
-  try {
-    return (JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version?: string }).version ?? 'unknown';
-  } catch {
-    return 'unknown';
-  }
-}
 
 export async function main(argv: string[]): Promise<number> {
   const parser = yargs(argv)
@@ -45,7 +37,7 @@ export async function main(argv: string[]): Promise<number> {
     .recommendCommands()
     .help()
     .alias('h', 'help')
-    .version(packageVersion())
+    .version(toolVersion())
     // Ranges of numeric options, before any command reads a file (option-ranges.ts).
     .middleware((args) => {
       try { checkOptionRanges(args as Record<string, unknown>, argv); } catch (e) {
@@ -59,6 +51,12 @@ export async function main(argv: string[]): Promise<number> {
       if (err) throw err;
       throw new UsageError(msg);
     });
+  // SCULPT_CHECK_ARGS=1: parse and validate only, run nothing (`sculpt run` checks a recipe's
+  // steps this way before doing any work).
+  // The middleware runs after yargs' validation and before any handler, nested ones included.
+  if (process.env.SCULPT_CHECK_ARGS === '1') {
+    parser.middleware(() => { throw new ExitWith(EXIT.OK, 'arguments checked'); }, false);
+  }
   for (const c of commands) parser.command(c);
   try {
     await parser.parseAsync();
