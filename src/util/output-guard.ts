@@ -87,6 +87,8 @@ export function checkOutputPath(path: string | undefined, what = 'output'): void
   }
 }
 
+const SCAN_LIMIT = 256 * 1024 * 1024;
+
 /**
  * The external data files a model file references (resolved), found without decoding the
  * whole model: each `location` entry is a short string field. Unreadable files give none
@@ -94,7 +96,9 @@ export function checkOutputPath(path: string | undefined, what = 'output'): void
  */
 export function externalDataFiles(modelPath: string): string[] {
   const st = statOrUndefined(modelPath);
-  if (!st || !st.isFile() || st.size > 2 ** 31 - 1) return [];
+  // Models with external data are small files; a big one is scanned by saveModel instead
+  // (it refuses to write over the data files of the model it saves).
+  if (!st || !st.isFile() || st.size > SCAN_LIMIT) return [];
   let bytes: Buffer;
   try { bytes = readFileSync(modelPath); } catch { return []; }
   const out = new Set<string>();
