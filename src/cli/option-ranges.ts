@@ -48,6 +48,7 @@ export const COMMON: Readonly<Record<string, Range>> = {
   'eval-limit': int(1, 2 ** 40, 'a number of samples'),
   ratio: real(0, 1, { max: true }, 'the fraction of channels to remove'),
   'flops-target': real(0, 1, { min: true }, 'the fraction of FLOPs to keep'),
+  'latency-target': real(0, 1, { min: true }, 'the fraction of latency to keep'),
   'min-channels': int(1, 1 << 20),
   'max-ratio': real(0, 1, { max: true }, 'the largest fraction of one group removed'),
   'min-group-channels': int(1, 1 << 20),
