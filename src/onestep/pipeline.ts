@@ -207,6 +207,10 @@ export async function runOnestep(o: OnestepOptions): Promise<OnestepResult> {
   })();
   const doc: ScoresDoc = withCrucial(scored, o.crucial ?? 'auto', lastLayer, sc.layerScore ?? scored.layerScore);
   const mimic = doc.layers.filter((l) => l.crucial).map((l) => l.mimic);
+  const kind = o.recover?.mimicLoss ?? 'kl';
+  if ((kind === 'kl' || kind === 'js') && mimic.length < 2) {
+    throw new CompilerError('INVALID_OPTION', `--mimic ${kind} needs at least two crucial layers (METHODS.md §2.6); the crucial set is ${doc.crucial.join(', ')}`, { hint: 'ask for more crucial layers (--crucial 3) or use --mimic mse' });
+  }
 
   // 2. prune
   const pruneKey = hash(['prune', scoreKey, doc.crucial, o.prune]);
