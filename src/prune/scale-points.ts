@@ -231,19 +231,24 @@ export function insertScales(model: Model, points: readonly ScalePoint[], source
     let vec = sources[pi]!;
     if (opts.abs) vec = emit('Abs', [vec], [p.group.size]);
     let padded: Value | undefined;
+    // Sites whose positions are the group's channels in order share one reshaped vector per rank.
+    const shared = new Map<number, Value>();
     for (const site of p.sites) {
       let sv = vec;
-      if (!site.identity) {
+      const rank = site.value.shape?.length ?? (site.axis + 1);
+      const trailing = rank - site.axis - 1;
+      const reuse = site.identity ? shared.get(trailing) : undefined;
+      if (reuse) sv = reuse;
+      else if (!site.identity) {
         padded ??= emit('Concat', [vec, constant(`${base}_one`, Tensor.fromFloat32(undefined, [1], [1]), constants)], [p.group.size + 1], [attrInt('axis', 0)]);
         const idx = Array.from(site.channelOf, (k) => (k < 0 ? p.group.size : k));
         sv = emit('Gather', [padded, constant(`${base}_index`, Tensor.fromInt64(undefined, [site.size], idx), constants)], [site.size], [attrInt('axis', 0)]);
       }
-      const rank = site.value.shape?.length ?? (site.axis + 1);
-      const trailing = rank - site.axis - 1;
-      if (trailing > 0) {
+      if (!reuse && trailing > 0) {
         const dims = [site.size, ...new Array<number>(trailing).fill(1)];
         sv = emit('Reshape', [sv, constant(`${base}_shape`, Tensor.fromInt64(undefined, [dims.length], dims), constants)], dims);
       }
+      if (site.identity) shared.set(trailing, sv);
       // Uses of a site may already read different values (another group's Mul on a shared value).
       const byInput = new Map<Value, Use[]>();
       for (const u of site.uses) {
