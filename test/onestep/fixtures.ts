@@ -5,20 +5,20 @@
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Rng, encodeNpy } from '../../src/index.js';
+import { Rng, attrInt, encodeNpy } from '../../src/index.js';
 import type { Model } from '../../src/index.js';
 import { Net } from '../prune/graphs.js';
 
 export const CLASSES = 4;
 
 /** input [N,1,8,8] → cbr(8) → cbr(8) → MaxPool → cbr(16) → cbr(16) → GAP → Flatten → Gemm(4). */
-export function tinyCnn(seed = 1): Model {
+export function tinyCnn(seed = 1, bnKept = true): Model {
   const n = new Net(seed);
-  let x = n.cbr(n.input(1, 8), 1, 8, 3, { name: 'c1' });
-  x = n.cbr(x, 8, 8, 3, { name: 'c2' });
+  let x = n.cbr(n.input(1, 8), 1, 8, 3, { name: 'c1', bnKept });
+  x = n.cbr(x, 8, 8, 3, { name: 'c2', bnKept });
   x = n.maxpool(x);
-  x = n.cbr(x, 8, 16, 3, { name: 'c3' });
-  x = n.cbr(x, 16, 16, 3, { name: 'c4' });
+  x = n.cbr(x, 8, 16, 3, { name: 'c3', bnKept });
+  x = n.cbr(x, 16, 16, 3, { name: 'c4', bnKept });
   return n.head(x, 16, CLASSES);
 }
 
@@ -55,4 +55,11 @@ export function writeQuadrantData(dir: string, n = 256, seed = 1): string {
   make(n, 'train-');
   make(Math.max(CLASSES, n >> 1), 'test-');
   return `npy:${join(dir, 'train-x.npy')},${join(dir, 'train-y.npy')},${join(dir, 'test-x.npy')},${join(dir, 'test-y.npy')}`;
+}
+
+/** A linear classifier (Flatten → Gemm): no channel group can be pruned. */
+export function linearModel(seed = 1): Model {
+  const n = new Net(seed);
+  const f = n.flatten(n.input(1, 8));
+  return n.finish(n.b.op('Gemm', [f, n.weights('fc.weight', [CLASSES, 64], 64), n.vec('fc.bias', CLASSES)], [attrInt('transB', 1)], 'fc'));
 }
