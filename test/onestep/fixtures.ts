@@ -23,7 +23,7 @@ export function tinyCnn(seed = 1, bnKept = true): Model {
 }
 
 /** A two-block residual net: stem(8) → [conv, conv] + x → Relu → [conv, conv] + x → Relu → head. */
-export function tinyResnet(seed = 1): Model {
+export function tinyResnet(seed = 1, tail = false): Model {
   const n = new Net(seed);
   let x = n.cbr(n.input(1, 8), 1, 8, 3, { name: 'stem' });
   for (const b of ['b1', 'b2']) {
@@ -31,6 +31,8 @@ export function tinyResnet(seed = 1): Model {
     const y = n.cbr(h, 8, 8, 3, { name: `${b}.conv2`, act: false });
     x = n.relu(n.add(y, x));
   }
+  // With `tail`, a last conv after the stage, so the stage itself may be pruned.
+  if (tail) return n.head(n.cbr(x, 8, 8, 3, { name: 'tail' }), 8, CLASSES);
   return n.head(x, 8, CLASSES);
 }
 
