@@ -11,6 +11,7 @@ import { pruneCommand } from './prune.js';
 import { tissueCommand } from './tissue.js';
 import { scoreCommand } from './score.js';
 import { onestepCommand } from './onestep.js';
+import { runCommand } from './run.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export const commands: CommandModule<any, any>[] = [
@@ -26,4 +27,5 @@ export const commands: CommandModule<any, any>[] = [
   tissueCommand,
   scoreCommand,
   onestepCommand,
+  runCommand,
 ];
