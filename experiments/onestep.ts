@@ -7,7 +7,8 @@
  *              recovery budget, crucial layers kept whole for all (paper Fig. 5b)
  *   mimic      KL vs JS vs MSE vs L1 as the recovery loss (Fig. 5a)
  *   layers     1..4 mimicked layers, MSE (Fig. 2b; KL needs ≥ 2)
- *   location   auto-picked crucial layers vs hand-picked shallow ones (Fig. 2a)
+ *   location   auto-picked crucial layers vs hand-picked shallow (and deep) ones (Fig. 2a)
+ *   criteria30 the criteria at 30% FLOPs kept with 1 best layer + the last conv crucial
  *   baseline   one-step recovery vs plain cross-entropy fine-tuning, equal epochs
  *
  * Networks: the trained VGG of fixtures/trained (Fashion-MNIST, 92.39%), and `resnet`
@@ -120,6 +121,9 @@ async function main(): Promise<void> {
   const records = insertBeta(probeBeta).records;
   const lastLayer = lastConvLayer(teacher, records);
   const shallow = records.filter((r) => r.conv).slice(0, 2).map((r) => r.group);
+  // The two deepest layers before the last conv's (junctions first in residual nets).
+  const convs = records.filter((r) => r.conv && r.group !== lastLayer);
+  const deep = (convs.some((r) => r.junction) ? convs.filter((r) => r.junction) : convs).slice(-2).map((r) => r.group);
 
   for (const seed of SEEDS) {
     const data = load('train', TRAIN, seed);
@@ -139,15 +143,15 @@ async function main(): Promise<void> {
     const done = new Map<string, Row>();
     const keyOf = new WeakMap<ScoresDoc, string>();
     /** Prune by `doc` to `target`, recover, evaluate. */
-    const run = async (section: string, config: string, doc: ScoresDoc, target: number, opts: { mimic?: MimicKind; epochs?: number; ce?: boolean; recover?: boolean } = {}) => {
-      const key = JSON.stringify([keyOf.get(doc) ?? doc.entries.map((e) => e.values.slice(0, 3)), doc.crucial, target, opts.mimic ?? 'kl', opts.epochs, opts.ce, opts.recover]);
+    const run = async (section: string, config: string, doc: ScoresDoc, target: number, opts: { mimic?: MimicKind; epochs?: number; ce?: boolean; recover?: boolean; mimicValues?: string[] } = {}) => {
+      const key = JSON.stringify([keyOf.get(doc) ?? doc.entries.map((e) => e.values.slice(0, 3)), doc.crucial, target, opts.mimic ?? 'kl', opts.epochs, opts.ce, opts.recover, opts.mimicValues]);
       const hit = done.get(key);
       if (hit) { record({ ...hit, section, config, seconds: hit.seconds }); return; }
       const at = rows.length;
       await runOnce(section, config, doc, target, opts);
       if (rows.length > at) done.set(key, rows[rows.length - 1]!);
     };
-    const runOnce = async (section: string, config: string, doc: ScoresDoc, target: number, opts: { mimic?: MimicKind; epochs?: number; ce?: boolean; recover?: boolean } = {}) => {
+    const runOnce = async (section: string, config: string, doc: ScoresDoc, target: number, opts: { mimic?: MimicKind; epochs?: number; ce?: boolean; recover?: boolean; mimicValues?: string[] } = {}) => {
       const t0 = Date.now();
       const m = copy(teacher);
       let out;
@@ -162,7 +166,7 @@ async function main(): Promise<void> {
       if (opts.recover !== false) {
         if (opts.ce) await finetuneModel(m, { data, epochs: opts.epochs ?? RECOVER_EPOCHS, lr: 1e-3, batchSize: BATCH, seed });
         else {
-          const mimic = doc.layers.filter((l) => l.crucial).map((l) => l.mimic);
+          const mimic = opts.mimicValues ?? doc.layers.filter((l) => l.crucial).map((l) => l.mimic);
           await recoverModel(m, { data, teacher, mimic, mimicLoss: opts.mimic ?? 'kl', epochs: opts.epochs ?? RECOVER_EPOCHS, batchSize: BATCH, seed });
         }
       }
@@ -181,19 +185,28 @@ async function main(): Promise<void> {
       const c = docs(beta);
       for (const target of [0.5, 0.3]) for (const k of ['beta', 'l1', 'random', 'first-k'] as const) await run('criteria', `${k} @${target}`, c[k], target);
     }
+    if (SECTIONS.includes('criteria30')) {
+      // 30% is out of reach with 2 best + the last conv kept whole on the VGG: 1 best + the last conv.
+      const c = docs(withCrucial(beta, 1, lastLayer));
+      for (const k of ['beta', 'l1', 'random', 'first-k'] as const) await run('criteria', `${k} @0.3, crucial 1+last`, c[k], 0.3);
+    }
     if (SECTIONS.includes('mimic')) {
       for (const k of ['kl', 'js', 'mse', 'l1'] as MimicKind[]) await run('mimic', k, beta, 0.5, { mimic: k });
     }
     if (SECTIONS.includes('layers')) {
-      for (const n of [0, 1, 2, 3]) {
-        // n best layers + the last conv: 1..4 mimicked layers (n = 0 → the last conv alone).
-        const d = withCrucial(beta, n, lastLayer);
-        await run('layers', `${d.crucial.length} mimicked`, d, 0.5, { mimic: 'mse' });
+      // One pruned network (3 best + the last conv kept whole); recovery mimics the last conv
+      // and the k best of the others, k = 0..3, so only the number of mimicked layers changes.
+      const d = withCrucial(beta, 3, lastLayer);
+      const byName = new Map(d.layers.map((l) => [l.name, l.mimic]));
+      for (let k = 0; k < d.crucial.length; k++) {
+        const values = [...d.crucial.slice(0, k), d.crucial[d.crucial.length - 1]!].map((n) => byName.get(n)!);
+        await run('layers', `${k + 1} mimicked of ${d.crucial.length} kept`, d, 0.5, { mimic: 'mse', mimicValues: values });
       }
     }
     if (SECTIONS.includes('location')) {
       await run('location', `auto (${withCrucial(beta, 2, lastLayer).crucial.join(', ')})`, withCrucial(beta, 2, lastLayer), 0.5);
       await run('location', `shallow (${withCrucial(beta, shallow, lastLayer).crucial.join(', ')})`, withCrucial(beta, shallow, lastLayer), 0.5);
+      await run('location', `deep (${withCrucial(beta, deep, lastLayer).crucial.join(', ')})`, withCrucial(beta, deep, lastLayer), 0.5);
     }
     if (SECTIONS.includes('baseline')) {
       await run('baseline', 'one-step recovery (KL)', beta, 0.5);
