@@ -1,5 +1,5 @@
 /**
- * β vectors of one-step pruning (METHODS.md §2.1): one learnable vector per prunable
+ * β vectors of one-step pruning (docs/methods.md §2.1): one learnable vector per prunable
  * channel group, initialised to 1, applied as `|β| ⊙ X` at the group's scale points
  * (src/prune/scale-points.ts: after BatchNorm and the activation, one vector for coupled
  * channels, a site per value a layer outside the group reads). The weights are never

@@ -1,5 +1,5 @@
 /**
- * One-step pruning-recovery (METHODS.md §2) as a library, one module per phase:
+ * One-step pruning-recovery (docs/methods.md §2) as a library, one module per phase:
  * β insertion (beta.ts), β learning and scores (score.ts, scores.ts), global pruning with
  * crucial layers kept (prune.ts), one-step recovery and fine-tuning (recover.ts), and the
  * resumable pipeline `sculpt onestep` runs (pipeline.ts).

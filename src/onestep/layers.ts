@@ -1,7 +1,7 @@
 /**
  * Which layers are the classifier (copied from the original and frozen during recovery,
  * never pruned, never crucial) and which is the last convolution (always crucial).
- * METHODS.md §2.4 and §2.6.
+ * docs/methods.md §2.4 and §2.6.
  */
 import { constantTensor } from '../analysis/channel-groups.js';
 import type { Model, Node } from '../ir/core.js';

@@ -55,6 +55,7 @@ export interface OnestepOptions {
   /** Use this scores file instead of scoring. */
   scores?: string;
   score?: { lambda?: number; lr?: number; epochs?: number; teacher?: string; unlabeled?: boolean; layerScore?: LayerScoreKind };
+  /** Default: auto when scoring, the scores file's own choice with `scores`. */
   crucial?: CrucialSpec;
   prune: { flopsTarget?: number; ratio?: number; roundTo?: number; maxRatio?: number };
   recover?: { mimicLoss?: MimicKind; epochs?: number; lr?: number; decayEvery?: number };
@@ -205,11 +206,12 @@ export async function runOnestep(o: OnestepOptions): Promise<OnestepResult> {
     const probe = copyModel(original);
     return lastConvLayer(original, insertBeta(probe).records);
   })();
-  const doc: ScoresDoc = withCrucial(scored, o.crucial ?? 'auto', lastLayer, sc.layerScore ?? scored.layerScore);
+  // Without a crucial spec, a given scores file's own crucial layers stand.
+  const doc: ScoresDoc = withCrucial(scored, o.crucial ?? [...scored.crucial], lastLayer, sc.layerScore ?? scored.layerScore);
   const mimic = doc.layers.filter((l) => l.crucial).map((l) => l.mimic);
   const kind = o.recover?.mimicLoss ?? 'kl';
   if ((kind === 'kl' || kind === 'js') && mimic.length < 2) {
-    throw new CompilerError('INVALID_OPTION', `--mimic ${kind} needs at least two crucial layers (METHODS.md §2.6); the crucial set is ${doc.crucial.join(', ')}`, { hint: 'ask for more crucial layers (--crucial 3) or use --mimic mse' });
+    throw new CompilerError('INVALID_OPTION', `--mimic ${kind} needs at least two crucial layers (docs/methods.md §2.6); the crucial set is ${doc.crucial.join(', ')}`, { hint: 'ask for more crucial layers (--crucial 3) or use --mimic mse' });
   }
 
   // 2. prune

@@ -1,5 +1,5 @@
 /**
- * Phase 2: global pruning by |β| (METHODS.md §2.5). Every channel of the non-crucial layers
+ * Phase 2: global pruning by |β| (docs/methods.md §2.5). Every channel of the non-crucial layers
  * is ranked by its |β| together (a coupled group is one β, so its channels go together in
  * every tensor); the lowest go until `ratio` of those channels is removed or the FLOPs fall
  * to `flopsTarget`; per-layer rates fall out. Crucial layers keep every channel. The

@@ -1,5 +1,5 @@
 /**
- * Phases 3 and 4: one-step recovery and the optional fine-tune (METHODS.md §2.6). The
+ * Phases 3 and 4: one-step recovery and the optional fine-tune (docs/methods.md §2.6). The
  * pruned student mimics the original teacher at every crucial layer at once,
  * `Loss = (1/N) Σ_l Loss_l` on the post-activation values β scaled (the same names in both
  * models: crucial layers kept every channel), with MSE, L1, KL or JS (KL/JS over the
@@ -56,7 +56,7 @@ export async function recoverModel(student: Model, o: RecoverOptions): Promise<T
   if (!MIMIC_KINDS.includes(kind)) throw new CompilerError('INVALID_OPTION', `--mimic must be one of ${MIMIC_KINDS.join(', ')}; got ${String(kind)}`);
   if (o.mimic.length === 0) throw new CompilerError('INVALID_OPTION', 'one-step recovery needs at least one crucial layer to mimic');
   if ((kind === 'kl' || kind === 'js') && o.mimic.length < 2) {
-    throw new CompilerError('INVALID_OPTION', `--mimic ${kind} needs at least two crucial layers (the last conv alone is too weak a constraint, METHODS.md §2.6); got ${o.mimic.length}`, { hint: 'use --mimic mse, or more crucial layers' });
+    throw new CompilerError('INVALID_OPTION', `--mimic ${kind} needs at least two crucial layers (the last conv alone is too weak a constraint, docs/methods.md §2.6); got ${o.mimic.length}`, { hint: 'use --mimic mse, or more crucial layers' });
   }
   for (const name of o.mimic) {
     for (const [who, m] of [['student', student], ['teacher', o.teacher]] as const) {

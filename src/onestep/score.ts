@@ -1,5 +1,5 @@
 /**
- * Phase 1 of one-step pruning-recovery: learn β (METHODS.md §2.2–2.4). A copy of the model
+ * Phase 1 of one-step pruning-recovery: learn β (docs/methods.md §2.2–2.4). A copy of the model
  * gets a β per prunable layer (insert-beta), every weight is frozen (BatchNorm uses and keeps
  * its running statistics), and only β trains on `CE + λ·‖β‖₁` with Adam — or, with a
  * teacher or without labels, on distillation from the original plus λ·‖β‖₁. The result is

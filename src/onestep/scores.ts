@@ -4,7 +4,7 @@
  * in the format `sculpt prune --criterion scores --scores` reads, holding only the
  * non-crucial layers, so prune ranks exactly what one-step pruning may remove.
  *
- * Crucial layers (METHODS.md §2.4): `auto` takes the N best-scoring layers (default 4),
+ * Crucial layers (docs/methods.md §2.4): `auto` takes the N best-scoring layers (default 4),
  * junction outputs first in residual nets (the paper's automatic picks were all block
  * outputs), plus the layer of the last conv always; `N` the same with another N; or names.
  */
@@ -139,7 +139,7 @@ export function buildScores(model: Model, records: readonly BetaRecord[], beta: 
 export function withCrucial(doc: ScoresDoc, spec: CrucialSpec, lastConvLayer: string | undefined, kind: LayerScoreKind = doc.layerScore): ScoresDoc {
   const rescored = doc.layers.map((l) => ({ ...l, score: layerScore(l.beta, kind) }));
   const { names, mimic } = chooseCrucial(rescored, spec, lastConvLayer);
-  const layers = rescored.map((l) => ({ ...l, crucial: names.includes(l.name), mimic: mimic.get(l.name) ?? l.sites[l.sites.length - 1] ?? l.mimic }));
+  const layers = rescored.map((l) => ({ ...l, crucial: names.includes(l.name), mimic: mimic.get(l.name) ?? l.mimic }));
   return { ...doc, layerScore: kind, layers, crucial: names, entries: layers.filter((l) => !l.crucial).map((l) => ({ name: l.value, axis: l.axis, values: l.beta })) };
 }
 

@@ -22,7 +22,7 @@ interface OnestepArgs {
   'work-dir'?: string;
   'flops-target'?: number;
   ratio?: number;
-  crucial: string;
+  crucial?: string;
   scores?: string;
   lambda: number;
   'score-lr': number;
@@ -81,7 +81,7 @@ export const onestepCommand: CommandModule<object, OnestepArgs> = {
     .option('work-dir', { type: 'string', describe: 'keep scores.json, pruned.onnx, recovered.onnx, report.json here; rerun with it to resume (default <output>.work)' })
     .option('flops-target', { type: 'number', describe: 'fraction of the FLOPs to keep, in (0, 1]' })
     .option('ratio', { type: 'number', describe: 'fraction of the non-crucial channels to remove, in [0, 1)' })
-    .option('crucial', { type: 'string', default: 'auto', describe: 'crucial layers (kept whole, mimicked): auto (4 best, junctions first, + last conv), N, or names' })
+    .option('crucial', { type: 'string', describe: 'crucial layers (kept whole, mimicked): auto (4 best, junctions first, + last conv), N, or names (default auto; with --scores, the file\'s)' })
     .option('scores', { type: 'string', describe: 'use this scores.json (from `sculpt score`) instead of scoring' })
     .option('lambda', { type: 'number', default: 1.0, describe: 'score: weight of λ·‖β‖₁' })
     .option('score-lr', { type: 'number', default: 1e-3, describe: 'score: Adam learning rate of β' })
@@ -116,7 +116,7 @@ export const onestepCommand: CommandModule<object, OnestepArgs> = {
     for (const [flag, v] of [['--recover-epochs', a['recover-epochs']], ['--finetune-epochs', a['finetune-epochs']], ['--score-epochs', a['score-epochs']]] as const) {
       if (!(Number.isFinite(v) && v >= 0)) throw new CompilerError('INVALID_OPTION', `${flag} must be ≥ 0; got ${v}`);
     }
-    const crucial = parseCrucial(a.crucial);
+    const crucial = a.crucial === undefined ? undefined : parseCrucial(a.crucial);
     // Load data against the model's input before anything else: a mismatch writes nothing.
     const probe = readModel(a.model);
     let data: LoadedDataset | undefined;
