@@ -12,14 +12,15 @@
  *   baseline   one-step recovery vs plain cross-entropy fine-tuning, equal epochs
  *
  * Networks: the trained VGG of fixtures/trained (Fashion-MNIST, 92.39%), and `resnet`
- * (a ResNet-20-style net, width 0.25, trained here first on a Fashion-MNIST subset).
+ * (ResNet-20 at width 0.25 on 28×28×1, trained here first on a Fashion-MNIST subset).
  * Everything runs through the library API of src/onestep, on subsets small enough for a
  * shared 2-core machine. Results: one JSON line per run on stdout, and a Markdown summary
  * (mean ± spread over seeds) at the end.
  *
  * Usage (after `npm run build`):
  *   nice -n 10 node dist/experiments/onestep.js [--net vgg|resnet] [--sections a,b] [--seeds 1,2]
- *     [--train 1024] [--test 1000] [--score-steps 32] [--recover-epochs 1] [--out dir]
+ *     [--train 1024] [--test 1000] [--score-steps 32] [--recover-epochs 1] [--targets 0.5,0.3]
+ *     [--teacher-epochs 2] [--teacher-train 4096] [--resnet-width 0.25] [--out dir]
  */
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -50,6 +51,9 @@ const LAMBDA = Number(arg('lambda', '0.01'));
 // β learning for these short runs: λ = 0.01, Adam lr 0.05, 32 steps (see the calibrate section).
 const SCORE_LR = Number(arg('score-lr', '0.05'));
 const OUT = resolve(arg('out', '/tmp/sculpt-onestep-exp'));
+const TEACHER_EPOCHS = Number(arg('teacher-epochs', '2'));
+const RESNET_WIDTH = Number(arg('resnet-width', '0.25'));
+const TARGETS = arg('targets', '0.5,0.3').split(',').map(Number);
 const BATCH = 64;
 mkdirSync(OUT, { recursive: true });
 
@@ -72,10 +76,10 @@ async function teacherModel(train_: Dataset, test: Dataset): Promise<Model> {
   if (NET === 'vgg') return readModel(join(ROOT, 'fixtures/trained/vgg-fashion.onnx'));
   const path = join(OUT, 'resnet-fashion.onnx');
   if (existsSync(path)) return readModel(path);
-  const m = buildModel('resnet20', { seed: 1, width: 0.5, size: 28, channels: 1 });
+  const m = buildModel('resnet20', { seed: 1, width: RESNET_WIDTH, size: 28, channels: 1 });
   const t0 = Date.now();
   // Trained on the experiment's training subset only: a weak but real teacher.
-  const r = await train(m, { data: train_, evalData: test, epochs: 6, batchSize: BATCH, optimizer: 'sgd', lr: 0.05, momentum: 0.9, schedule: 'cosine', weightDecay: 5e-4, seed: 1, log: (s) => process.stderr.write(`${s}\n`) });
+  const r = await train(m, { data: train_, evalData: test, epochs: TEACHER_EPOCHS, batchSize: BATCH, optimizer: 'sgd', lr: 0.05, momentum: 0.9, schedule: 'cosine', weightDecay: 5e-4, seed: 1, log: (s) => process.stderr.write(`${s}\n`) });
   saveModel(m, path);
   process.stderr.write(`resnet teacher: ${(100 * (r.evalAccuracy ?? 0)).toFixed(2)}% after ${r.epochs} epochs, ${((Date.now() - t0) / 1000).toFixed(0)} s\n`);
   return m;
@@ -105,7 +109,7 @@ function criterionDoc(model: Model, doc: ScoresDoc, criterion: 'l1' | 'random' |
 }
 
 async function main(): Promise<void> {
-  const probe = NET === 'vgg' ? readModel(join(ROOT, 'fixtures/trained/vgg-fashion.onnx')) : buildModel('resnet20', { seed: 1, width: 0.5, size: 28, channels: 1 });
+  const probe = NET === 'vgg' ? readModel(join(ROOT, 'fixtures/trained/vgg-fashion.onnx')) : buildModel('resnet20', { seed: 1, width: RESNET_WIDTH, size: 28, channels: 1 });
   const tests: LoadedDataset[] = [];
   const load = (split: 'train' | 'test', limit: number, seed: number) => {
     const d = loadDatasetFor(probe, 'fashion-mnist', { split, limit, seed });
@@ -113,7 +117,7 @@ async function main(): Promise<void> {
     return d;
   };
   const test = load('test', TEST, 99);
-  const teacherData = load('train', NET === 'vgg' ? TRAIN : 4 * TRAIN, 7);
+  const teacherData = load('train', NET === 'vgg' ? TRAIN : Number(arg('teacher-train', '4096')), 7);
   const teacher = await teacherModel(teacherData, test);
   const base = await accuracy(teacher, test);
   record({ net: NET, section: 'teacher', config: 'original', seed: 0, acc: base, flops: 1, seconds: 0 });
@@ -183,7 +187,7 @@ async function main(): Promise<void> {
     }
     if (SECTIONS.includes('criteria')) {
       const c = docs(beta);
-      for (const target of [0.5, 0.3]) for (const k of ['beta', 'l1', 'random', 'first-k'] as const) await run('criteria', `${k} @${target}`, c[k], target);
+      for (const target of TARGETS) for (const k of ['beta', 'l1', 'random', 'first-k'] as const) await run('criteria', `${k} @${target}`, c[k], target);
     }
     if (SECTIONS.includes('criteria30')) {
       // 30% is out of reach with 2 best + the last conv kept whole on the VGG: 1 best + the last conv.

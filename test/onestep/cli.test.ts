@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileSync } from 'node:fs';
-import { encodeNpy, runOnestep, loadDatasetFor, readModel, saveModel, selectBackend } from '../../src/index.js';
+import { encodeNpy, runOnestep, loadDatasetFor, readModel, readScoresDoc, saveModel, selectBackend } from '../../src/index.js';
 import type { OnestepOptions, Phase } from '../../src/index.js';
 import { runCli, tempDir } from '../helpers.js';
 import { linearModel, tinyCnn, tinyResnet, writeQuadrantData } from './fixtures.js';
@@ -53,6 +53,11 @@ test('resume: a rerun skips every finished phase; a changed recovery option reru
   assert.equal(second.validation.model.accuracy!.top1, first.validation.model.accuracy!.top1);
   const third = await runOnestep({ ...opts, recover: { epochs: 1, lr: 5e-4 } });
   assert.deepEqual(third.phases.map((p) => `${p.phase}:${p.status}`), ['score:skipped', 'prune:skipped', 'recover:ran', 'finetune:ran', 'validate:ran']);
+  // A scores file given without a crucial spec keeps the file's own crucial layers.
+  const scores = readScoresDoc(join(work, 'scores.json'));
+  const reuse = await runOnestep({ ...opts, crucial: undefined, scores: join(work, 'scores.json'), workDir: join(dir, 'w-reuse'), finetune: { epochs: 0 } });
+  assert.deepEqual(reuse.crucial, scores.crucial);
+  assert.equal(reuse.phases[0]!.status, 'ran', 'the scores file is copied in as the score phase');
   data.close();
   test_.close();
 });
