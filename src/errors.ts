@@ -67,6 +67,11 @@ export type ErrorCode =
   | 'DATA_TOO_LARGE'
   | 'DATA_LINK_LOOP'
   | 'TRAIN_DIVERGED'
+  // one-step pruning-recovery
+  | 'NO_PRUNABLE_GROUP'
+  | 'CRUCIAL_LAYER_NOT_FOUND'
+  | 'SCORES_MODEL_MISMATCH'
+  | 'TARGET_UNREACHABLE'
   | 'FEED_MISSING'
   | 'FEED_SHAPE_MISMATCH'
   // validation and reports
