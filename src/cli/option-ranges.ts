@@ -69,6 +69,14 @@ export const COMMON: Readonly<Record<string, Range>> = {
   channels: int(1, 4096, 'input channels'),
   classes: int(1, 1_000_000, 'classes'),
   opset: int(1, 1000),
+  lambda: real(0, 1e12, {}, 'a penalty weight'),
+  'score-lr': real(0, 1e6, { min: true }, 'a learning rate'),
+  'finetune-lr': real(0, 1e6, { min: true }, 'a learning rate'),
+  'score-epochs': int(0, 1_000_000, 'epochs'),
+  'recover-epochs': int(0, 1_000_000, 'epochs'),
+  'finetune-epochs': int(0, 1_000_000, 'epochs'),
+  'decay-every': int(1, 1_000_000, 'epochs'),
+  'round-to': int(1, 1 << 16, 'a channel multiple'),
 };
 
 /** Per-command rules, by the command words (`models build`). */
