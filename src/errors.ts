@@ -56,6 +56,9 @@ export type ErrorCode =
   | 'TRAIN_DIVERGED'
   | 'FEED_MISSING'
   | 'FEED_SHAPE_MISMATCH'
+  // GWCS channel search
+  | 'BUDGET_UNREACHABLE'
+  | 'SEARCH_STATE_MISMATCH'
   // validation and reports
   | 'REPORT_INVALID'
   | 'INTERNAL';
