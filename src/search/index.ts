@@ -6,3 +6,6 @@ export * from './budget.js';
 export * from './scorer.js';
 export * from './pool.js';
 export * from './search.js';
+export * from './feature.js';
+export * from './expose.js';
+export * from './prepare.js';

@@ -66,14 +66,15 @@ function resolutionOf(a: ChannelAnalysis, gid: number): number {
 }
 
 /**
- * Builds the search space of an analysed model (shapes inferred, groups analysed).
+ * Builds the search space of an analysed model (shapes inferred, groups analysed); `only`
+ * limits it to those group ids (the groups a mask input reaches).
  * @throws PRECONDITION_FAILED when no group is prunable
  */
-export function buildSearchSpace(a: ChannelAnalysis, cost: CostReport, grouping: Grouping = 'ggs'): SearchSpace {
+export function buildSearchSpace(a: ChannelAnalysis, cost: CostReport, grouping: Grouping = 'ggs', only?: ReadonlySet<number>): SearchSpace {
   const groups: SearchGroup[] = [];
   let offset = 0;
   for (const g of a.groups) {
-    if (!isGroupPrunable(g)) continue;
+    if (!isGroupPrunable(g) || (only && !only.has(g.id))) continue;
     groups.push({ gid: g.id, name: g.name, size: g.size, offset, resolution: resolutionOf(a, g.id) });
     offset += g.size;
   }
