@@ -9,3 +9,4 @@ export * from './search.js';
 export * from './feature.js';
 export * from './expose.js';
 export * from './prepare.js';
+export * from './gwcs.js';
