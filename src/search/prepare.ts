@@ -28,6 +28,8 @@ export interface PreparedSearch {
   /** The encoded masked network. */
   readonly masked: Uint8Array;
   readonly masks: readonly ExposedMask[];
+  /** Groups left whole because their mask cannot change the feature (they come after it). */
+  readonly unsearched: readonly string[];
   /** Mask inputs in genome order, for the scorer. */
   readonly scorerMasks: readonly { name: string; offset: number; size: number }[];
   /** The fitness feature: its name in the masked network, and the unmasked value's name in the input model. */
@@ -52,6 +54,22 @@ function unmaskedName(masked: Model, name: string, maskInputs: ReadonlySet<strin
   return v.name;
 }
 
+/** Names of the mask inputs from which `feature` can be reached. O(nodes). */
+function masksReaching(net: Model, feature: string, maskNames: ReadonlySet<string>): Set<string> {
+  // Walk backwards from the feature over producers.
+  const seen = new Set<Value>();
+  const stack: Value[] = [valueNamed(net, feature)];
+  const out = new Set<string>();
+  while (stack.length > 0) {
+    const v = stack.pop()!;
+    if (seen.has(v)) continue;
+    seen.add(v);
+    if (maskNames.has(v.name)) out.add(v.name);
+    for (const x of v.producer?.inputs ?? []) if (x && !seen.has(x)) stack.push(x);
+  }
+  return out;
+}
+
 /**
  * Prepares a search of `input` (not changed). `feature` is a value name or "last-conv".
  * @throws PRECONDITION_FAILED (no prunable group, no Conv, not one data input), MISSING_VALUE
@@ -69,15 +87,21 @@ export function prepareSearch(input: Model, o: { grouping?: Grouping; feature?: 
   const featureMasked = out.names[0]!;
   const maskNames = new Set(masks.map((m) => m.name));
   const featureOriginal = unmaskedName(net, featureMasked, maskNames);
+  // Groups whose mask cannot reach the feature (layers after it, e.g. a classifier's hidden
+  // layer) would be searched blind: they are left whole.
+  const reaching = masksReaching(net, featureMasked, maskNames);
+  const unsearched = masks.filter((m) => !reaching.has(m.name)).map((m) => m.groupName);
+  const searched = masks.filter((m) => reaching.has(m.name));
+  if (searched.length === 0) throw new CompilerError('PRECONDITION_FAILED', `no prunable group comes before the fitness feature "${featureMasked}"`, { where: featureMasked, hint: 'choose a later value with --feature' });
   const a: ChannelAnalysis = analyzeChannelGroups(model);
-  const space = buildSearchSpace(a, computeCost(model, { inferred: true }), o.grouping ?? 'ggs', new Set(masks.map((m) => m.group)));
+  const space = buildSearchSpace(a, computeCost(model, { inferred: true }), o.grouping ?? 'ggs', new Set(searched.map((m) => m.group)));
   const byGid = new Map(masks.map((m) => [m.group, m]));
   const scorerMasks = space.groups.map((g) => {
     const m = byGid.get(g.gid)!;
     if (m.size !== g.size) throw new CompilerError('INTERNAL', `mask ${m.name} has ${m.size} entries; group ${g.gid} has ${g.size}`);
     return { name: m.name, offset: g.offset, size: g.size };
   });
-  return { model, space, masked: encodeModel(net), masks, scorerMasks, feature: { masked: featureMasked, original: featureOriginal }, dataInput: dataInputs[0]!.name };
+  return { model, space, masked: encodeModel(net), masks, scorerMasks, unsearched, feature: { masked: featureMasked, original: featureOriginal }, dataInput: dataInputs[0]!.name };
 }
 
 /**
