@@ -96,7 +96,7 @@ export async function gwcs(model: Model, o: GwcsOptions): Promise<GwcsResult> {
   const workers = o.workers ?? availableParallelism();
   if (!Number.isInteger(workers) || workers < 0) throw new CompilerError('INVALID_OPTION', `--workers must be a non-negative integer; got ${workers}`);
   const fitness = o.fitness ?? 'wca';
-  const pool = await ScorerPool.open({ model: prepared.masked, dataInput: prepared.dataInput, x: o.x, xDims: o.xDims, feature: prepared.feature.masked, masks: prepared.scorerMasks, fitness }, workers);
+  const pool = await ScorerPool.open({ model: prepared.masked, dataInput: prepared.dataInput, x: o.x, xDims: o.xDims, feature: prepared.feature.masked, masks: prepared.scorerMasks, ones: prepared.ones, fitness }, workers);
   let search: SearchResult;
   try {
     search = await runSearch(prepared.space, budget, pool, { ...o, iterations, fingerprint: o.state ? searchFingerprint(model, o, iterations) : undefined });
@@ -125,7 +125,7 @@ export async function checkGenome(prepared: PreparedSearch, genome: Uint8Array, 
   const feeds = { [prepared.dataInput]: { data: x, dims: [...xDims] } };
   const r = await runModel(pruned, feeds, [prepared.feature.original]);
   const got = scatterFeature(prepared.space, genome, prepared.feature.original, r[prepared.feature.original]!);
-  const sc = await Scorer.open({ model: prepared.masked, dataInput: prepared.dataInput, x, xDims, feature: prepared.feature.masked, masks: prepared.scorerMasks, fitness: 'gap' });
+  const sc = await Scorer.open({ model: prepared.masked, dataInput: prepared.dataInput, x, xDims, feature: prepared.feature.masked, masks: prepared.scorerMasks, ones: prepared.ones, fitness: 'gap' });
   try {
     const want = await sc.feature(genome);
     const d = maxAbsDiff(want, got);

@@ -30,6 +30,8 @@ export interface PreparedSearch {
   readonly masks: readonly ExposedMask[];
   /** Groups left whole because their mask cannot change the feature (they come after it). */
   readonly unsearched: readonly string[];
+  /** Their mask inputs, fed all ones. */
+  readonly ones: readonly { name: string; size: number }[];
   /** Mask inputs in genome order, for the scorer. */
   readonly scorerMasks: readonly { name: string; offset: number; size: number }[];
   /** The fitness feature: its name in the masked network, and the unmasked value's name in the input model. */
@@ -101,7 +103,7 @@ export function prepareSearch(input: Model, o: { grouping?: Grouping; feature?: 
     if (m.size !== g.size) throw new CompilerError('INTERNAL', `mask ${m.name} has ${m.size} entries; group ${g.gid} has ${g.size}`);
     return { name: m.name, offset: g.offset, size: g.size };
   });
-  return { model, space, masked: encodeModel(net), masks, scorerMasks, unsearched, feature: { masked: featureMasked, original: featureOriginal }, dataInput: dataInputs[0]!.name };
+  return { model, space, masked: encodeModel(net), masks, scorerMasks, unsearched, ones: masks.filter((m) => !reaching.has(m.name)).map((m) => ({ name: m.name, size: m.size })), feature: { masked: featureMasked, original: featureOriginal }, dataInput: dataInputs[0]!.name };
 }
 
 /**

@@ -23,6 +23,8 @@ export interface ScorerInit {
   /** Mask inputs in genome order: name, first genome bit, length. */
   readonly masks: readonly { name: string; offset: number; size: number }[];
   readonly fitness: FitnessKind;
+  /** Mask inputs held at all ones (groups left out of the search). */
+  readonly ones?: readonly { name: string; size: number }[];
   /** onnxruntime intra-op threads of this session (default 1). */
   readonly threads?: number;
 }
@@ -39,6 +41,7 @@ export class Scorer {
   /** The feature map for a genome (one 0/1 per bit). */
   async feature(genome: Uint8Array): Promise<HostTensor> {
     const feeds: Record<string, HostTensor> = { [this.init.dataInput]: { data: this.init.x, dims: [...this.init.xDims] } };
+    for (const m of this.init.ones ?? []) feeds[m.name] = { data: new Float32Array(m.size).fill(1), dims: [m.size] };
     for (const m of this.init.masks) {
       const a = new Float32Array(m.size);
       for (let i = 0; i < m.size; i++) a[i] = genome[m.offset + i]!;
