@@ -28,7 +28,7 @@ import type { BudgetMode } from '../../search/budget.js';
 import type { Grouping } from '../../search/space.js';
 import { printJson, progress, say } from '../output.js';
 import type { Progress } from '../output.js';
-import { ExitWith } from '../exit.js';
+import { EXIT, ExitWith } from '../exit.js';
 
 interface SearchArgs {
   model: string;
@@ -67,6 +67,24 @@ interface SearchArgs {
 
 function maskPathOf(out: string): string { return out.replace(/\.onnx$/i, '') + '.mask.json'; }
 
+/** The option problems found before any file is read (usage errors, exit 2). */
+function usageProblem(a: SearchArgs): string | undefined {
+  const f = a['flops-target'], p = a['params-target'];
+  if ((f === undefined) === (p === undefined)) return 'give exactly one of --flops-target and --params-target';
+  const t = (f ?? p)!;
+  if (!(t > 0 && t < 1)) return `--${f !== undefined ? 'flops' : 'params'}-target is the fraction to keep, in (0, 1); got ${t}`;
+  if (!(Number.isInteger(a.calibration) && a.calibration >= 1)) return `--calibration must be a positive integer; got ${a.calibration}`;
+  if (!(Number.isInteger(a.workers) && a.workers >= 0)) return `--workers must be a non-negative integer; got ${a.workers}`;
+  if (!(a.mutation >= 0 && a.mutation <= 1)) return `--mutation is a fraction in [0, 1]; got ${a.mutation}`;
+  for (const k of ['population', 'parents', 'offspring', 'survivors'] as const) if (!(Number.isInteger(a[k]) && a[k] >= 1)) return `--${k} must be a positive integer; got ${a[k]}`;
+  if (a.parents < 2) return '--parents must be at least 2 (crossover needs two)';
+  if (a.iterations !== undefined && !/^\d+(,\d+)*$/.test(a.iterations)) return `--iterations is a comma-separated list of generation counts, e.g. 10,10,5; got "${a.iterations}"`;
+  if (!(a.rho >= 0 && a.rho <= 1)) return `--rho is in [0, 1]; got ${a.rho}`;
+  if (!(a.temperature > 0)) return `--temperature must be positive; got ${a.temperature}`;
+  if (!(Number.isInteger(a['recover-epochs']) && a['recover-epochs'] >= 0)) return `--recover-epochs must be a non-negative integer; got ${a['recover-epochs']}`;
+  return undefined;
+}
+
 export const searchCommand: CommandModule<object, SearchArgs> = {
   command: 'search <model>',
   describe: 'GWCS: genetic wavelet channel search for which channels to keep, then prune, distil and validate',
@@ -103,28 +121,17 @@ export const searchCommand: CommandModule<object, SearchArgs> = {
     .option('validate', { type: 'boolean', default: true, describe: 'validate against the original in onnxruntime (--no-validate skips)' })
     .option('json', { type: 'boolean', default: false, describe: 'print the summary (with the fitness history) as JSON on stdout' })
     .option('overwrite', { type: 'boolean', default: false, describe: 'allow the output to be the input file' })
-    .check((a) => {
-      const f = a['flops-target'], p = a['params-target'];
-      if ((f === undefined) === (p === undefined)) throw new Error('give exactly one of --flops-target and --params-target');
-      const t = (f ?? p)!;
-      if (!(t > 0 && t < 1)) throw new Error(`--${f !== undefined ? 'flops' : 'params'}-target is the fraction to keep, in (0, 1); got ${t}`);
-      if (!(Number.isInteger(a.calibration) && a.calibration >= 1)) throw new Error(`--calibration must be a positive integer; got ${a.calibration}`);
-      if (!(Number.isInteger(a.workers) && a.workers >= 0)) throw new Error(`--workers must be a non-negative integer; got ${a.workers}`);
-      if (!(a.mutation >= 0 && a.mutation <= 1)) throw new Error(`--mutation is a fraction in [0, 1]; got ${a.mutation}`);
-      for (const k of ['population', 'parents', 'offspring', 'survivors'] as const) if (!(Number.isInteger(a[k]) && a[k] >= 1)) throw new Error(`--${k} must be a positive integer; got ${a[k]}`);
-      if (a.parents < 2) throw new Error('--parents must be at least 2 (crossover needs two)');
-      if (a.iterations !== undefined && !/^\d+(,\d+)*$/.test(a.iterations)) throw new Error(`--iterations is a comma-separated list of generation counts, e.g. 10,10,5; got "${a.iterations}"`);
-      if (!(a.rho >= 0 && a.rho <= 1)) throw new Error(`--rho is in [0, 1]; got ${a.rho}`);
-      if (!(a.temperature > 0)) throw new Error(`--temperature must be positive; got ${a.temperature}`);
-      if (!(Number.isInteger(a['recover-epochs']) && a['recover-epochs'] >= 0)) throw new Error(`--recover-epochs must be a non-negative integer; got ${a['recover-epochs']}`);
-      return true;
-    })
     .example('$0 search resnet.onnx --data folder:cifar -o small.onnx --flops-target 0.5', 'GWCS (WCA fitness, GGS) to half the FLOPs, prune, validate')
     .example('$0 search vgg.onnx --data fashion-mnist -o s.onnx --flops-target 0.4 --recover-epochs 2 --state s.json', 'resumable search, then 2 epochs of KD from the original')
     .example('$0 search net.onnx --data mnist -o s.onnx --params-target 0.3 --fitness gap --grouping ogs --workers 1', 'ablations: GAP fitness, all stages at once')
     .example('$0 prune net.onnx -o again.onnx --mask s.mask.json --verify', 'apply the searched mask again, checked by masked equivalence')
     .epilogue('The fitness runs in one onnxruntime session per worker whose channel masks are graph inputs (passes expose-masks, expose-outputs): no model is rebuilt per genome. The written model is checked to give the searched masked features.'),
   handler: async (a) => {
+    const problem = usageProblem(a);
+    if (problem) {
+      process.stderr.write(`usage error: ${problem} (see sculpt search --help)\n`);
+      throw new ExitWith(EXIT.USAGE);
+    }
     if (!a.overwrite && resolve(a.output) === resolve(a.model)) {
       throw new CompilerError('OUTPUT_IS_INPUT', `the output "${a.output}" is the input model`, { hint: 'choose another -o path (or pass --overwrite)' });
     }
