@@ -13,11 +13,11 @@
  *
  * Small on purpose (2 shared cores): calibration 64 images, population 20, parents 8,
  * children 20, survivors 12, iterations [4, 4, 2] (the defaults are 50/20/50/30 and
- * [10, 10, 5]); recovery 100 SGD steps (batch 64, lr 0.01, momentum 0.9) by KD (T 4,
+ * [10, 10, 5]); recovery 30 SGD steps (--recovery-steps) (batch 64, lr 0.01, momentum 0.9) by KD (T 4,
  * ρ 0.9) on a seeded 6400-image sample of the train split; accuracy on the first 2000 test
  * images. The β method (one-step pruning-recovery) is not compared: not merged yet.
  *
- * Usage: node dist/experiments/gwcs.js [--seeds 1,2] [--out .tmp/gwcs] [--recovery-steps 100] [--curve-steps 300]
+ * Usage: node dist/experiments/gwcs.js [--seeds 1,2] [--out .tmp/gwcs] [--recovery-steps 30] [--curve-steps 100]
  * Writes <out>/results.json and prints the tables (Markdown).
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -39,8 +39,8 @@ function opt(name: string, d: string): string {
 
 const seeds = opt('--seeds', '1,2').split(',').map(Number);
 const out = resolve(opt('--out', join(ROOT, '.tmp/gwcs')));
-const recoverySteps = Number(opt('--recovery-steps', '100'));
-const curveSteps = Number(opt('--curve-steps', '300'));
+const recoverySteps = Number(opt('--recovery-steps', '30'));
+const curveSteps = Number(opt('--curve-steps', '100'));
 const TARGET = 0.5;
 const GA = { population: 20, parents: 8, offspring: 20, survivors: 12, iterations: [4, 4, 2] };
 
@@ -66,6 +66,7 @@ async function main(): Promise<void> {
   mkdirSync(out, { recursive: true });
   const base = readModel(join(ROOT, 'fixtures/trained/vgg-fashion.onnx'));
   const test = loadDatasetFor(base, 'fashion-mnist', { split: 'test', limit: 2000 });
+  const curveTest = loadDatasetFor(base, 'fashion-mnist', { split: 'test', limit: 500 });
   const baseAcc = await accuracy(base, test);
   const baseParams = computeCost(base).total.params;
   const rows: Row[] = [];
@@ -96,8 +97,8 @@ async function main(): Promise<void> {
       if (variant === 'WCA GGS' && seed === seeds[0] && curveSteps > 0) {
         for (const loss of ['kd', 'ce'] as const) {
           const c = copy(unrecovered);
-          const t = await recover(c, base, trainSet, test, seed, loss, curveSteps, 25);
-          curves[loss] = [{ step: 0, accuracy: await accuracy(unrecovered, test) }, ...t.evals.map((e) => ({ step: e.step, accuracy: e.accuracy }))];
+          const t = await recover(c, base, trainSet, curveTest, seed, loss, curveSteps, 20);
+          curves[loss] = [{ step: 0, accuracy: await accuracy(unrecovered, curveTest) }, ...t.evals.map((e) => ({ step: e.step, accuracy: e.accuracy }))];
           log(`curve ${loss}: ${curves[loss]!.map((e) => `${e.step}:${(100 * e.accuracy).toFixed(1)}`).join(' ')}`);
         }
       }
@@ -130,6 +131,7 @@ async function main(): Promise<void> {
   writeFileSync(join(out, 'results.md'), md);
   process.stdout.write(md);
   test.close();
+  curveTest.close();
 }
 
 await main();

@@ -9,6 +9,11 @@ import { inferShapes } from '../analysis/shapes.js';
 import { Value } from '../ir/core.js';
 import type { Model } from '../ir/core.js';
 import { DataType } from '../ir/data-type.js';
+import { Node } from '../ir/core.js';
+import { attrInt, attrInts } from '../ir/attribute.js';
+import { Tensor } from '../ir/tensor.js';
+import type { FitnessKind } from './fitness.js';
+import type { StaticDim } from '../ir/types.js';
 import { findScalePoints, insertScales } from '../prune/scale-points.js';
 import { lastConvFeature, valueNamed } from './feature.js';
 
@@ -77,4 +82,44 @@ export function exposeOutputs(model: Model, names: readonly string[] = ['last-co
     added++;
   }
   return { names: values.map((v) => v.name), added };
+}
+
+/**
+ * Appends the fitness summary of the [N, C, H, W] value `feature` to the graph and makes it
+ * an output [N, C, 1, 1]: WCA as two stride-2 depthwise 2×2 convs (the Haar LL and HH
+ * filters) then GlobalAveragePool(LL) + GlobalMaxPool(HH); GAP, GMP, GAP+GMP with the
+ * global pools. Computes what `summarize` computes, in float32. Returns the output name.
+ * @throws INVALID_OPTION when the feature is not 4-D with static channels (or < 2×2 for WCA)
+ */
+export function appendSummary(model: Model, feature: string, kind: FitnessKind): string {
+  const g = model.graph;
+  const f = valueNamed(model, feature);
+  const s = f.shape;
+  const c = s?.[1];
+  if (!s || s.length !== 4 || typeof c !== 'number') throw new CompilerError('INVALID_OPTION', `the fitness summary runs in the graph only on a 4-D feature with static channels; "${feature}" is [${s?.join(',') ?? '?'}]`, { where: feature });
+  if (kind === 'wca' && ((typeof s[2] === 'number' && s[2] < 2) || (typeof s[3] === 'number' && s[3] < 2))) throw new CompilerError('INVALID_OPTION', `WCA needs feature maps of at least 2×2; "${feature}" is [${s.join(',')}]`, { where: feature, hint: 'use --fitness gap or gmp' });
+  const outShape: StaticDim[] = [s[0]!, c, 1, 1];
+  const node = (opType: string, inputs: Value[], name: string, attributes: Node['attributes'] = [], shape: readonly StaticDim[] = outShape): Value => {
+    const o = new Value(model.names.fresh(name));
+    o.setTensorType(DataType.FLOAT, shape);
+    g.appendNode(new Node({ opType, name: model.names.fresh(name), inputs, outputs: [o], attributes }));
+    return o;
+  };
+  const haar = (name: string, k: readonly number[]): Value => {
+    const w = new Value(model.names.fresh(`${name}_w`));
+    const data = new Float32Array(c * 4);
+    for (let i = 0; i < c; i++) data.set(k, i * 4);
+    g.addInitializer(w, Tensor.fromFloat32(w.name, [c, 1, 2, 2], data));
+    w.setTensorType(DataType.FLOAT, [c, 1, 2, 2]);
+    const half = (d: StaticDim | undefined): StaticDim => (typeof d === 'number' ? d >> 1 : null);
+    return node('Conv', [f, w], name, [attrInt('group', c), attrInts('kernel_shape', [2, 2]), attrInts('strides', [2, 2])], [s[0]!, c, half(s[2]), half(s[3])]);
+  };
+  let out: Value;
+  if (kind === 'wca') {
+    out = node('Add', [node('GlobalMaxPool', [haar('haar_hh', [0.5, -0.5, -0.5, 0.5])], 'hh_max'), node('GlobalAveragePool', [haar('haar_ll', [0.5, 0.5, 0.5, 0.5])], 'll_mean')], 'wca');
+  } else if (kind === 'gap') out = node('GlobalAveragePool', [f], 'gap');
+  else if (kind === 'gmp') out = node('GlobalMaxPool', [f], 'gmp');
+  else out = node('Add', [node('GlobalAveragePool', [f], 'gap'), node('GlobalMaxPool', [f], 'gmp')], 'gap_gmp');
+  g.outputs.push(out);
+  return out.name;
 }

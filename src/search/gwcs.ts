@@ -38,6 +38,8 @@ export interface GwcsOptions extends Omit<GeneticOptions, 'iterations'> {
   grouping?: Grouping;
   /** Generations per stage (default: `defaultIterations` of the GGS stage count; OGS: their sum). */
   iterations?: readonly number[];
+  /** Summarise the feature inside the graph (default true where it is 4-D). */
+  summaryInGraph?: boolean;
   /** Value compared by the fitness (default "last-conv"). */
   feature?: string;
   /** Worker threads, each with its own session (default: the cores; 0 = this thread). */
@@ -66,7 +68,7 @@ export function searchFingerprint(model: Model, o: GwcsOptions, iterations: read
   h.update(encodeModel(model));
   h.update(new Uint8Array(o.x.buffer, o.x.byteOffset, o.x.byteLength));
   h.update(JSON.stringify({
-    xDims: o.xDims, budget: { ...o.budget, mode: o.budget.mode ?? 'repair' }, fitness: o.fitness ?? 'wca', grouping: o.grouping ?? 'ggs', iterations, feature: o.feature ?? 'last-conv',
+    xDims: o.xDims, budget: { ...o.budget, mode: o.budget.mode ?? 'repair' }, fitness: o.fitness ?? 'wca', summaryInGraph: o.summaryInGraph !== false, grouping: o.grouping ?? 'ggs', iterations, feature: o.feature ?? 'last-conv',
     population: o.population ?? 50, parents: o.parents ?? 20, offspring: o.offspring ?? 50, survivors: o.survivors ?? 30, mutation: o.mutation ?? 0.1, seed: o.seed ?? 0,
   }));
   return h.digest('hex');
@@ -85,7 +87,8 @@ export function iterationsFor(prepared: PreparedSearch, ggsStages: number, given
  */
 export async function gwcs(model: Model, o: GwcsOptions): Promise<GwcsResult> {
   const grouping = o.grouping ?? 'ggs';
-  const prepared = prepareSearch(model, { grouping, feature: o.feature });
+  const fitness = o.fitness ?? 'wca';
+  const prepared = prepareSearch(model, { grouping, feature: o.feature, fitness, summaryInGraph: o.summaryInGraph });
   const ggsStages = grouping === 'ggs' ? prepared.space.stages.length : prepareSearch(model, { grouping: 'ggs', feature: o.feature }).space.stages.length;
   const iterations = iterationsFor(prepared, ggsStages, o.iterations);
   const budget = new Budget(prepared.space, o.budget);
@@ -95,8 +98,7 @@ export async function gwcs(model: Model, o: GwcsOptions): Promise<GwcsResult> {
   }
   const workers = o.workers ?? availableParallelism();
   if (!Number.isInteger(workers) || workers < 0) throw new CompilerError('INVALID_OPTION', `--workers must be a non-negative integer; got ${workers}`);
-  const fitness = o.fitness ?? 'wca';
-  const pool = await ScorerPool.open({ model: prepared.masked, dataInput: prepared.dataInput, x: o.x, xDims: o.xDims, feature: prepared.feature.masked, masks: prepared.scorerMasks, ones: prepared.ones, fitness }, workers);
+  const pool = await ScorerPool.open({ model: prepared.masked, dataInput: prepared.dataInput, x: o.x, xDims: o.xDims, feature: prepared.feature.masked, masks: prepared.scorerMasks, ones: prepared.ones, summaryOutput: prepared.summaryOutput, fitness }, workers);
   let search: SearchResult;
   try {
     search = await runSearch(prepared.space, budget, pool, { ...o, iterations, fingerprint: o.state ? searchFingerprint(model, o, iterations) : undefined });

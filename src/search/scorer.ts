@@ -20,6 +20,8 @@ export interface ScorerInit {
   readonly x: Float32Array;
   readonly xDims: readonly number[];
   readonly feature: string;
+  /** An output holding the summary [N, C, 1, 1] computed in the graph (`appendSummary`); else the feature is summarised in JS. */
+  readonly summaryOutput?: string;
   /** Mask inputs in genome order: name, first genome bit, length. */
   readonly masks: readonly { name: string; offset: number; size: number }[];
   readonly fitness: FitnessKind;
@@ -38,8 +40,8 @@ export class Scorer {
     return new Scorer(init, session);
   }
 
-  /** The feature map for a genome (one 0/1 per bit). */
-  async feature(genome: Uint8Array): Promise<HostTensor> {
+  /** The session's inputs for a genome: the calibration batch and one 0/1 mask per group. */
+  feeds(genome: Uint8Array): Record<string, HostTensor> {
     const feeds: Record<string, HostTensor> = { [this.init.dataInput]: { data: this.init.x, dims: [...this.init.xDims] } };
     for (const m of this.init.ones ?? []) feeds[m.name] = { data: new Float32Array(m.size).fill(1), dims: [m.size] };
     for (const m of this.init.masks) {
@@ -47,13 +49,22 @@ export class Scorer {
       for (let i = 0; i < m.size; i++) a[i] = genome[m.offset + i]!;
       feeds[m.name] = { data: a, dims: [m.size] };
     }
-    const out = await runSession(this.session, feeds, [this.init.feature]);
+    return feeds;
+  }
+
+  /** The feature map for a genome (one 0/1 per bit). */
+  async feature(genome: Uint8Array): Promise<HostTensor> {
+    const out = await runSession(this.session, this.feeds(genome), [this.init.feature]);
     const f = out[this.init.feature];
     if (!f) throw new CompilerError('INTERNAL', `the masked network gave no "${this.init.feature}"`);
     return f;
   }
 
   async summary(genome: Uint8Array): Promise<Float64Array> {
+    if (this.init.summaryOutput) {
+      const out = await runSession(this.session, this.feeds(genome), [this.init.summaryOutput]);
+      return Float64Array.from(out[this.init.summaryOutput]!.data as Float32Array);
+    }
     const f = await this.feature(genome);
     return summarize(this.init.fitness, f.data as Float32Array, f.dims);
   }

@@ -72,3 +72,27 @@ test('expose-masks and expose-outputs as passes: one float [size] input per reac
   assert.throws(() => runPasses(m2, [exposeOutputsPass()], { options: { outputs: ['nope'] } }), (e: { code?: string }) => e.code === 'MISSING_VALUE');
   assert.equal(m2.graph.outputs.length, 1);
 });
+
+test('the fitness summary computed in the graph equals the JS summary, for every kind', async () => {
+  const model = buildModel('resnet20', { seed: 4, width: 0.5 });
+  const rng = new Rng(12);
+  const dims = [2, 3, 32, 32];
+  const x = rng.uniformArray(2 * 3 * 32 * 32);
+  for (const fitness of ['wca', 'gap', 'gmp', 'gap+gmp'] as const) {
+    const p = prepareSearch(model, { fitness });
+    assert.ok(p.summaryOutput);
+    const init = { model: p.masked, dataInput: p.dataInput, x, xDims: dims, feature: p.feature.masked, masks: p.scorerMasks, ones: p.ones, fitness };
+    const [inGraph, js] = [await Scorer.open({ ...init, summaryOutput: p.summaryOutput }), await Scorer.open(init)];
+    try {
+      const g = randomGenome(p.space.length, 0.6, rng);
+      for (const st of p.space.stages) ensureNonEmpty(g, st, p.space, rng);
+      const [a, b] = [await inGraph.summary(g), await js.summary(g)];
+      assert.equal(a.length, b.length);
+      const scale = Math.max(...b.map(Math.abs));
+      for (let i = 0; i < a.length; i++) assert.ok(Math.abs(a[i]! - b[i]!) <= 1e-5 * scale, `${fitness} [${i}]: ${a[i]} vs ${b[i]}`);
+    } finally {
+      await inGraph.release();
+      await js.release();
+    }
+  }
+});
