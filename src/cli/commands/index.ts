@@ -10,6 +10,7 @@ import { groupsCommand } from './groups.js';
 import { pruneCommand } from './prune.js';
 import { tissueCommand } from './tissue.js';
 import { searchCommand } from './search.js';
+import { runCommand } from './run.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export const commands: CommandModule<any, any>[] = [
@@ -24,4 +25,5 @@ export const commands: CommandModule<any, any>[] = [
   pruneCommand,
   tissueCommand,
   searchCommand,
+  runCommand,
 ];
