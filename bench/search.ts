@@ -63,7 +63,7 @@ async function rebuildRate(model: Model, p: PreparedSearch, x: Float32Array, xDi
 
 /** The same genomes scored with the WCA summary computed in the graph (`appendSummary`). */
 async function inGraphRate(model: Model, x: Float32Array, xDims: number[], gs: Uint8Array[]): Promise<number> {
-  const p = prepareSearch(model, { fitness: 'wca' });
+  const p = prepareSearch(model, { fitness: 'wca', summaryInGraph: true });
   const sc = await Scorer.open({ model: p.masked, dataInput: p.dataInput, x, xDims, feature: p.feature.masked, masks: p.scorerMasks, ones: p.ones, summaryOutput: p.summaryOutput, fitness: 'wca' });
   try {
     sc.setTeacher(await sc.summary(new Uint8Array(p.space.length).fill(1)));

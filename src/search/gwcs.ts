@@ -38,7 +38,7 @@ export interface GwcsOptions extends Omit<GeneticOptions, 'iterations'> {
   grouping?: Grouping;
   /** Generations per stage (default: `defaultIterations` of the GGS stage count; OGS: their sum). */
   iterations?: readonly number[];
-  /** Summarise the feature inside the graph (default true where it is 4-D). */
+  /** Summarise the feature inside the graph (`appendSummary`; default false: summarised in JS). */
   summaryInGraph?: boolean;
   /** Value compared by the fitness (default "last-conv"). */
   feature?: string;
@@ -68,7 +68,7 @@ export function searchFingerprint(model: Model, o: GwcsOptions, iterations: read
   h.update(encodeModel(model));
   h.update(new Uint8Array(o.x.buffer, o.x.byteOffset, o.x.byteLength));
   h.update(JSON.stringify({
-    xDims: o.xDims, budget: { ...o.budget, mode: o.budget.mode ?? 'repair' }, fitness: o.fitness ?? 'wca', summaryInGraph: o.summaryInGraph !== false, grouping: o.grouping ?? 'ggs', iterations, feature: o.feature ?? 'last-conv',
+    xDims: o.xDims, budget: { ...o.budget, mode: o.budget.mode ?? 'repair' }, fitness: o.fitness ?? 'wca', summaryInGraph: o.summaryInGraph === true, grouping: o.grouping ?? 'ggs', iterations, feature: o.feature ?? 'last-conv',
     population: o.population ?? 50, parents: o.parents ?? 20, offspring: o.offspring ?? 50, survivors: o.survivors ?? 30, mutation: o.mutation ?? 0.1, seed: o.seed ?? 0,
   }));
   return h.digest('hex');

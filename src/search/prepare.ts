@@ -77,7 +77,7 @@ function masksReaching(net: Model, feature: string, maskNames: ReadonlySet<strin
 
 /**
  * Prepares a search of `input` (not changed). `feature` is a value name or "last-conv";
- * with `fitness`, its summary is computed in the graph (unless `summaryInGraph: false`).
+ * with `fitness` and `summaryInGraph: true`, its summary is computed in the graph.
  * @throws PRECONDITION_FAILED (no prunable group, no Conv, not one data input), MISSING_VALUE
  */
 export function prepareSearch(input: Model, o: { grouping?: Grouping; feature?: string; fitness?: FitnessKind; summaryInGraph?: boolean } = {}): PreparedSearch {
@@ -107,11 +107,12 @@ export function prepareSearch(input: Model, o: { grouping?: Grouping; feature?: 
     if (m.size !== g.size) throw new CompilerError('INTERNAL', `mask ${m.name} has ${m.size} entries; group ${g.gid} has ${g.size}`);
     return { name: m.name, offset: g.offset, size: g.size };
   });
-  // The summary in the graph saves copying the feature map out (bench: a few % faster); a
-  // feature it cannot handle (not 4-D, symbolic channels) is summarised in JS instead.
+  // The summary in the graph saves copying the feature map out; the bench found no
+  // consistent gain on the shared cores (docs/gwcs.md), so it is opt-in. A feature it
+  // cannot handle (not 4-D, symbolic channels) is summarised in JS.
   let summaryOutput: string | undefined;
   const fs = valueNamed(net, featureMasked).shape;
-  if (o.fitness && o.summaryInGraph !== false && fs?.length === 4 && typeof fs[1] === 'number') summaryOutput = appendSummary(net, featureMasked, o.fitness);
+  if (o.fitness && o.summaryInGraph === true && fs?.length === 4 && typeof fs[1] === 'number') summaryOutput = appendSummary(net, featureMasked, o.fitness);
   return { summaryOutput, model, space, masked: encodeModel(net), masks, scorerMasks, unsearched, ones: masks.filter((m) => !reaching.has(m.name)).map((m) => ({ name: m.name, size: m.size })), feature: { masked: featureMasked, original: featureOriginal }, dataInput: dataInputs[0]!.name };
 }
 

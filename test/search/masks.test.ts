@@ -79,7 +79,7 @@ test('the fitness summary computed in the graph equals the JS summary, for every
   const dims = [2, 3, 32, 32];
   const x = rng.uniformArray(2 * 3 * 32 * 32);
   for (const fitness of ['wca', 'gap', 'gmp', 'gap+gmp'] as const) {
-    const p = prepareSearch(model, { fitness });
+    const p = prepareSearch(model, { fitness, summaryInGraph: true });
     assert.ok(p.summaryOutput);
     const init = { model: p.masked, dataInput: p.dataInput, x, xDims: dims, feature: p.feature.masked, masks: p.scorerMasks, ones: p.ones, fitness };
     const [inGraph, js] = [await Scorer.open({ ...init, summaryOutput: p.summaryOutput }), await Scorer.open(init)];
