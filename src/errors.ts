@@ -74,6 +74,9 @@ export type ErrorCode =
   | 'TARGET_UNREACHABLE'
   | 'FEED_MISSING'
   | 'FEED_SHAPE_MISMATCH'
+  // GWCS channel search
+  | 'BUDGET_UNREACHABLE'
+  | 'SEARCH_STATE_MISMATCH'
   // validation and reports
   | 'REPORT_INVALID'
   // pipelines (sculpt run)

@@ -40,3 +40,4 @@ export * from './train/backend.js';
 export * from './train/gradcheck.js';
 export * from './tissue/index.js';
 export * from './onestep/index.js';
+export * from './search/index.js';
