@@ -77,6 +77,15 @@ export const COMMON: Readonly<Record<string, Range>> = {
   'finetune-epochs': int(0, 1_000_000, 'epochs'),
   'decay-every': int(1, 1_000_000, 'epochs'),
   'round-to': int(1, 1 << 16, 'a channel multiple'),
+  calibration: int(1, 2 ** 40, 'a number of images'),
+  'params-target': real(0, 1, { min: true }, 'the fraction of params to keep'),
+  'penalty-weight': real(0, 1e12),
+  population: int(1, 1_000_000),
+  parents: int(1, 1_000_000),
+  offspring: int(1, 1_000_000),
+  survivors: int(1, 1_000_000),
+  mutation: real(0, 1, {}, 'a fraction of bits'),
+  workers: int(1, 256, 'worker threads'),
 };
 
 /** Per-command rules, by the command words (`models build`). */

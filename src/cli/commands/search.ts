@@ -28,6 +28,7 @@ import type { BudgetMode } from '../../search/budget.js';
 import type { Grouping } from '../../search/space.js';
 import { printJson, progress, say } from '../output.js';
 import type { Progress } from '../output.js';
+import { dataSpecInputs, guardOutputs } from '../../util/output-guard.js';
 import { EXIT, ExitWith } from '../exit.js';
 
 interface SearchArgs {
@@ -138,6 +139,11 @@ export const searchCommand: CommandModule<object, SearchArgs> = {
       throw new CompilerError('OUTPUT_IS_INPUT', `the output "${a.output}" is the input model`, { hint: 'choose another -o path (or pass --overwrite)' });
     }
     const maskPath = a.mask ?? maskPathOf(a.output);
+    guardOutputs({
+      inputs: [{ path: a.model, what: 'the input model', kind: 'model' }, ...dataSpecInputs(a.data)],
+      outputs: [{ path: a.output, what: '-o', kind: 'model' }, { path: maskPath, what: '--mask' }, { path: a.state, what: '--state' }],
+      overwrite: a.overwrite,
+    });
     for (const [what, p] of [['mask', maskPath], ['state', a.state]] as const) {
       if (p && resolve(p) === resolve(a.model)) throw new CompilerError('OUTPUT_IS_INPUT', `the ${what} path is the input model`, { hint: `choose another --${what} path` });
     }
