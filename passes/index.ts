@@ -1,14 +1,22 @@
 /** The pass registry: every pass `sculpt transform --passes` can name. */
 import type { Pass } from '../src/index.js';
 import { constantsToInitializersPass } from './constants-to-initializers.js';
+import { exposeMasksPass } from './expose-masks.js';
+import { exposeOutputsPass } from './expose-outputs.js';
 import { foldBatchNormPass } from './fold-batchnorm.js';
+import { insertBetaPass } from './insert-beta.js';
 import { pruneChannelsPass } from './prune-channels.js';
+import { stripBetaPass } from './strip-beta.js';
 import { tissuePass } from './tissue.js';
 
 const registry = new Map<string, () => Pass>([
   ['constants-to-initializers', constantsToInitializersPass],
+  ['expose-masks', exposeMasksPass],
+  ['expose-outputs', exposeOutputsPass],
   ['fold-batchnorm', foldBatchNormPass],
+  ['insert-beta', insertBetaPass],
   ['prune-channels', pruneChannelsPass],
+  ['strip-beta', stripBetaPass],
   ['tissue', tissuePass],
 ]);
 
