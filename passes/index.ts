@@ -2,12 +2,14 @@
 import type { Pass } from '../src/index.js';
 import { constantsToInitializersPass } from './constants-to-initializers.js';
 import { foldBatchNormPass } from './fold-batchnorm.js';
+import { inferShapesPass } from './infer-shapes.js';
 import { pruneChannelsPass } from './prune-channels.js';
 import { tissuePass } from './tissue.js';
 
 const registry = new Map<string, () => Pass>([
   ['constants-to-initializers', constantsToInitializersPass],
   ['fold-batchnorm', foldBatchNormPass],
+  ['infer-shapes', inferShapesPass],
   ['prune-channels', pruneChannelsPass],
   ['tissue', tissuePass],
 ]);

@@ -22,7 +22,7 @@
  *   before:  %y = Conv(%x, %w[64,32,3,3], %b[64])   %z = Conv(%y, %w2[16,64,3,3])
  *   after:   %y = Conv(%x, %w[40,32,3,3], %b[40])   %z = Conv(%y, %w2[16,40,3,3])
  */
-import { CompilerError, analyzeChannelGroups, applyChannelPruning, inferShapes, maskToKeep, readMaskFile } from '../src/index.js';
+import { CompilerError, applyChannelPruning, channelGroupsAnalysis, maskToKeep, readMaskFile } from '../src/index.js';
 import type { ApplyResult, ChannelAnalysis, MaskSpec, Model, Pass, PassContext, PassResult } from '../src/index.js';
 
 export interface PruneChannelsOptions {
@@ -47,11 +47,7 @@ export function pruneChannelsPass(): Pass {
       if (!o.keep && !o.mask) {
         throw new CompilerError('INVALID_OPTION', 'prune-channels needs kept channels (keep) or a mask', { hint: 'use `sculpt prune model.onnx -o out.onnx --ratio 0.5` or `--mask m.json`' });
       }
-      let a = o.analysis;
-      if (!a || a.model !== model) {
-        inferShapes(model);
-        a = analyzeChannelGroups(model);
-      }
+      const a = o.analysis && o.analysis.model === model ? o.analysis : ctx.analyses.get(channelGroupsAnalysis);
       const keep = o.keep ? toMap(o.keep) : maskToKeep(a, typeof o.mask === 'string' ? readMaskFile(o.mask) : o.mask!);
       const r = applyChannelPruning(model, a, keep);
       for (const g of a.groups) if (g.frozen.length > 0) ctx.remark(g.name, `group ${g.id} frozen: ${g.frozen.join('; ')}`);

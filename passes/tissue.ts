@@ -38,11 +38,11 @@
  *            %y = Reshape(Transpose[1,0,2](%o), [0,500])
  */
 import {
-  DataType, GraphBuilder, Rng, attrFloat, attrInt, attrInts, attrString, computeCost, initStackedLayer, inferShapes, isParamInput,
+  DataType, GraphBuilder, Rng, attrFloat, attrInt, attrInts, attrString, AnalysisManager, costAnalysis, costContext, initStackedLayer, isParamInput, resolveTensor, shapesAnalysis,
   nodeCost, originalWeights, planTissue,
 } from '../src/index.js';
 import type {
-  AutoChoice, LayerCost, LayerPlan, Model, Node, Pass, PassContext, PassResult, SkippedLayer, TissueActivation, TissueOptions,
+  AutoChoice, CostContext, LayerCost, LayerPlan, Model, Node, Pass, PassContext, PassResult, SkippedLayer, TissueActivation, TissueOptions,
   TissuePlan, UnitRun, UnitWeights, Value,
 } from '../src/index.js';
 
@@ -267,16 +267,17 @@ function emitLayer(model: Model, plan: TissuePlan, lp: LayerPlan, ws: readonly U
   return { nodes: e.nodes, inits: e.inits };
 }
 
-function countLayer(model: Model, nodes: readonly string[]): { params: number; macs: number } {
+function countLayer(model: Model, nodes: readonly string[], ctx: CostContext): { params: number; macs: number } {
   let macs = 0;
   let params = 0;
   const seen = new Set<Value>();
   for (const name of nodes) {
     const nd = model.graph.findNode(name);
     if (!nd) continue;
-    macs += nodeCost(nd).macs;
+    macs += nodeCost(nd, ctx).macs;
     nd.inputs.forEach((v, i) => {
-      if (v && isParamInput(nd, i) && !seen.has(v)) { seen.add(v); params += v.initializer!.size; }
+      const t = isParamInput(nd, i) ? resolveTensor(v) : undefined;
+      if (t && !seen.has(t.source)) { seen.add(t.source); params += t.tensor.size; }
     });
   }
   return { params, macs };
@@ -288,9 +289,9 @@ function countLayer(model: Model, nodes: readonly string[]): { params: number; m
  * @throws the planner's errors: INVALID_OPTION, TISSUE_SPEC_INVALID, TISSUE_NO_LAYERS,
  *   TISSUE_NOT_REPLACEABLE
  */
-export function applyTissue(model: Model, options: TissueOptions = {}): TissueReport {
-  const plan = planTissue(model, options);
-  const before = computeCost(model, { inferred: true }).total;
+export function applyTissue(model: Model, options: TissueOptions = {}, analyses: AnalysisManager = new AnalysisManager(model)): TissueReport {
+  const plan = planTissue(model, options, analyses);
+  const before = analyses.get(costAnalysis).total;
   const emitted: { lp: LayerPlan; nodes: string[]; inits: string[]; fitError?: number }[] = [];
   for (const lp of plan.layers) {
     const rng = new Rng(plan.seed * 104729 + lp.layer.index + 3);
@@ -299,10 +300,10 @@ export function applyTissue(model: Model, options: TissueOptions = {}): TissueRe
     const { nodes, inits } = emitLayer(model, plan, lp, sw.units);
     emitted.push({ lp, nodes, inits, fitError: sw.fitError });
   }
-  inferShapes(model);
-  const after = computeCost(model, { inferred: true }).total;
+  const after = analyses.get(costAnalysis).total;
+  const afterCtx = costContext(model, analyses.get(shapesAnalysis).shapes);
   const layers = emitted.map(({ lp, nodes, inits, fitError }): TissueLayerReport => {
-    const counted = countLayer(model, nodes);
+    const counted = countLayer(model, nodes, afterCtx);
     const runs = lp.runs.map((r) => ({ unit: unitText(r), count: r.count }));
     return {
       name: lp.layer.name, op: lp.layer.op, kind: lp.layer.kind, cIn: lp.layer.cIn, cOut: lp.layer.cOut, kernel: [...lp.layer.kernel],
@@ -327,7 +328,7 @@ function unitText(r: UnitRun): string {
 
 function run(model: Model, ctx: PassContext): PassResult {
   const opts = (ctx.options['tissue'] ?? {}) as TissuePassOptions;
-  const report = applyTissue(model, opts);
+  const report = applyTissue(model, opts, ctx.analyses);
   for (const s of report.skipped) ctx.remark(s.name, s.reason);
   for (const n of report.notes) ctx.remark(n.where, n.message);
   opts.onReport?.(report);

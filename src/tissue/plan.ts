@@ -21,7 +21,8 @@
  * `minGroupChannels` channels per group (onnxruntime's NCHWc conv layout needs 16;
  * DESIGN.md).
  */
-import { computeCost } from '../analysis/cost.js';
+import { requireExactCost } from '../analysis/cost.js';
+import { AnalysisManager, costAnalysis, shapesAnalysis } from '../analysis/manager.js';
 import { CompilerError } from '../errors.js';
 import type { Model, Node } from '../ir/core.js';
 import { Rng } from '../util/rng.js';
@@ -460,23 +461,25 @@ function totals(before: { macs: number; params: number }, layers: readonly Layer
 
 /**
  * Plans a TissueNet rewrite of `model`: chosen layers, their units (per position), unit
- * runs, padding, and analytic costs. Runs shape inference on the model (value types are
- * updated in place); changes nothing else. O(nodes + C_in·C_out per hybrid layer).
+ * runs, padding, and analytic costs. Shapes and cost come from `analyses` (cached; a fresh
+ * manager when absent); the model is not changed. O(nodes + C_in·C_out per hybrid layer).
  * @throws INVALID_OPTION for bad options; TISSUE_SPEC_INVALID for a spec that does not fit a
  *   layer named explicitly (names and numbers in the message); TISSUE_NO_LAYERS when a
  *   select pattern matches nothing or no layer can be replaced; TISSUE_NOT_REPLACEABLE for a
  *   named layer that cannot be replaced (depthwise, non-constant weights, ...)
  */
-export function planTissue(model: Model, options: TissueOptions = {}): TissuePlan {
+export function planTissue(model: Model, options: TissueOptions = {}, analyses: AnalysisManager = new AnalysisManager(model)): TissuePlan {
   const o = resolveOptions(options);
-  const scan = scanTissueLayers(model);
-  const cost = computeCost(model, { inferred: true }).total;
+  const scan = scanTissueLayers(model, analyses.get(shapesAnalysis).shapes);
+  const costReport = analyses.get(costAnalysis);
+  const cost = costReport.total;
   const before = { macs: cost.macs, params: cost.params };
   const { candidates, skipped } = chooseCandidates(scan, o);
   if (candidates.length === 0) {
     throw new CompilerError('TISSUE_NO_LAYERS', `strategy ${o.strategy} leaves no layer to replace`, { hint: skipped.length ? `skipped: ${skipped.slice(0, 4).map((s) => `${s.name} (${s.reason})`).join('; ')}` : 'the model has no Conv, Gemm or MatMul layer' });
   }
   const usesAuto = candidates.some((c) => c.spec.kind === 'groups' && c.spec.groups === 'auto');
+  if (usesAuto) requireExactCost(costReport, '--groups auto');
   let built: Built;
   let auto: AutoChoice | undefined;
   if (usesAuto) {
