@@ -21,8 +21,8 @@
  * whose weights are Constant nodes diffs like one with initializers.
  *
  * A matched node is `changed` only when something of its own changed (op configuration,
- * attributes, weights, params); a node whose tensors only got smaller because a neighbour
- * was pruned (a Relu after a pruned conv) stays `same` and lists that in `derived`.
+ * attributes, weights, params, channels); a node whose tensors only got smaller because a
+ * neighbour was pruned (a Relu after a pruned conv) stays `same` and lists that in `derived`.
  */
 import { createHash } from 'node:crypto';
 import { computeCost } from '../analysis/cost.js';
@@ -74,9 +74,9 @@ export interface DiffEntry {
   before: LayerInfo[];
   /** B-side nodes (none when removed). */
   after: LayerInfo[];
-  /** For 1:1 entries, the node's own LayerInfo fields that differ (op, attributes, weights, params, kernel, ...); ['structure'] or [] otherwise. */
+  /** For 1:1 entries, the node's own LayerInfo fields that differ (op, attributes, weights, params, channels, kernel, ...); ['structure'] or [] otherwise. */
   changes: string[];
-  /** For 1:1 entries, fields that differ only as a consequence of neighbours (channels, MACs, output shape). */
+  /** For 1:1 entries, fields that differ only as a consequence of the input's size (MACs, output shape). */
   derived: string[];
   /** Sums over the sides. */
   params: { before: number; after: number };
@@ -192,8 +192,12 @@ function describe(n: Node, index: number, cost: NodeCost | undefined): LayerInfo
 }
 
 const COMPARED: readonly (keyof LayerInfo)[] = ['op', 'domain', 'inChannels', 'outChannels', 'kernel', 'stride', 'groups', 'params', 'macs', 'outputShape', 'attributes', 'weights'];
-/** Fields that are the node's own: a difference in one of them means the node changed. */
-const OWN = new Set<keyof LayerInfo>(['op', 'domain', 'kernel', 'stride', 'groups', 'params', 'attributes', 'weights']);
+/**
+ * Fields that are the node's own: a difference in one of them means the node changed.
+ * Channels count as own: they are set only for weight layers and normalisations, where they
+ * are the weight's shape. MACs and the output shape follow from the input's size.
+ */
+const OWN = new Set<keyof LayerInfo>(['op', 'domain', 'inChannels', 'outChannels', 'kernel', 'stride', 'groups', 'params', 'attributes', 'weights']);
 
 /** The LayerInfo fields that differ between two descriptions. */
 export function layerChanges(a: LayerInfo, b: LayerInfo): string[] {

@@ -3,10 +3,11 @@
  * original computes with the removed channels zeroed — BN kept and BN folded (conv bias),
  * at several ratios, seeds and criteria (a fast-check property over all of them).
  */
+import { inferInto } from '../helpers.js';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { computeCost, decodeModel, encodeModel, inferShapes, pruneModel, runPasses, shapeOf, verifyMaskedEquivalence } from '../../src/index.js';
+import { computeCost, decodeModel, encodeModel, pruneModel, runPasses, shapeOf, verifyMaskedEquivalence } from '../../src/index.js';
 import type { Model, PruneCriterion, PruneScope } from '../../src/index.js';
 import { createPass } from '../../passes/index.js';
 import { CONSTRUCTS, construct, randomNet } from './graphs.js';
@@ -17,7 +18,7 @@ function copy(m: Model): Model { return decodeModel(encodeModel(m)); }
 function assertShapesConsistent(m: Model): void {
   const written = new Map<string, string>();
   for (const n of m.graph.nodes) for (const o of n.outputs) if (o?.shape) written.set(o.name, JSON.stringify(o.shape));
-  inferShapes(m);
+  inferInto(m);
   for (const n of m.graph.nodes) {
     for (const o of n.outputs) {
       const w = o ? written.get(o.name) : undefined;
