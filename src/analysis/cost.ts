@@ -160,8 +160,16 @@ export function computeCost(model: Model, opts: CostOptions = {}): CostReport {
   }
   total.flops = 2 * total.macs;
   const exact = nodes.every((c) => c.incomplete === undefined);
-  if (!exact && unknown.size === 0) unknown.add('?');
-  return { total, nodes, exact, unknownDims: [...unknown].sort(), batch };
+  if (!exact) {
+    // Unknown dims downstream (a conv's output H) come from the inputs' symbolic dims: name those.
+    for (const v of model.graph.inputs) {
+      if (v.initializer) continue;
+      for (const d of shapes.shape(v) ?? []) if (typeof d === 'string' && !ctx.batchDims.has(d)) unknown.add(d);
+    }
+    if ([...unknown].some((d) => d !== '?')) unknown.delete('?');
+    if (unknown.size === 0) unknown.add('?');
+  }
+  return { total, nodes, exact, unknownDims: exact ? [] : [...unknown].sort(), batch };
 }
 
 /** The counting context for `model` with `shapes`: the batch dims are the symbolic axis 0 of its graph inputs. */

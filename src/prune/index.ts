@@ -29,6 +29,7 @@ export * from './mask.js';
 export * from './plan.js';
 export * from './report.js';
 export * from './round-to.js';
+export * from './target-remarks.js';
 export * from './untie.js';
 export * from './verify.js';
 

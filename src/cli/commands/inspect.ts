@@ -195,12 +195,14 @@ export function formatReport(r: InspectReport): string {
   const given = r.analysedInputs.filter((v, i) => JSON.stringify(v.shape) !== JSON.stringify(r.inputs[i]?.shape ?? null));
   const at = given.length ? `; inputs at ${given.map((v) => `${v.name} [${(v.shape ?? []).join(',')}]`).join(', ')}` : '';
   lines.push(`totals    (batch ${r.batch}${at})`);
-  const ge = r.lowerBound ? '>=' : '  ';
-  lines.push(`  params        ${grouped(t.params).padStart(16)}  (${humanCount(t.params)})`);
-  lines.push(`  MACs       ${ge} ${grouped(t.macs).padStart(16)}  (${humanCount(t.macs)})`);
-  lines.push(`  FLOPs      ${ge} ${grouped(t.flops).padStart(16)}  (${humanCount(t.flops)}, 2 x MACs)`);
-  lines.push(`  weights       ${humanBytes(t.weightBytes).padStart(16)}`);
-  lines.push(`  activations${ge} ${humanBytes(t.activationBytes).padStart(16)}`);
+  // Lower bounds read ">= 67,992": the label column is 14 wide, the value 16.
+  const row = (label: string, value: string, bound: boolean) => `  ${label.padEnd(12)}${bound ? '>=' : '  '}${value.padStart(16)}`;
+  const lb = r.lowerBound;
+  lines.push(`${row('params', grouped(t.params), false)}  (${humanCount(t.params)})`);
+  lines.push(`${row('MACs', grouped(t.macs), lb)}  (${humanCount(t.macs)})`);
+  lines.push(`${row('FLOPs', grouped(t.flops), lb)}  (${humanCount(t.flops)}, 2 x MACs)`);
+  lines.push(row('weights', humanBytes(t.weightBytes), false));
+  lines.push(row('activations', humanBytes(t.activationBytes), lb));
   lines.push(`  file          ${humanBytes(t.fileBytes).padStart(16)}`);
   if (r.lowerBound) {
     const dims = r.unknown.filter((d) => d !== '?');

@@ -118,7 +118,7 @@ export const pruneCommand: CommandModule<object, PruneArgs> = {
       verifyModel(model, 'pruned model');
       const after = am.get(costAnalysis);
       lap('prune', 4);
-      const options = { ratio: a.ratio, flopsTarget: a['flops-target'], criterion: plan.ratio === undefined ? 'mask' : (a.criterion ?? (scores ? 'scores' : 'l1')), scope: a.scope, roundTo: parseRoundTo(a['round-to']), minChannels: a['min-channels'], maxRatio: a['max-ratio'], seed: a.seed, mask: a.mask, scores: a.scores, searchedRatio: plan.ratio };
+      const options = { ratio: a.ratio, flopsTarget: a['flops-target'], criterion: plan.ratio === undefined ? 'mask' : (a.criterion ?? (scores ? 'scores' : 'l1')), scope: a.scope, roundTo: parseRoundTo(a['round-to']), minChannels: a['min-channels'], maxRatio: a['max-ratio'], seed: a.seed, mask: a.mask, scores: a.scores, searchedRatio: plan.ratio, ...(Object.keys(inputShapes).length ? { inputShapes } : {}) };
       const report = buildPruneReport({ analysis, plan, applied: applied!, before, after, options, input: a.model, output: a.output, untied });
       if (a.verify) {
         const original = readModel(a.model);
