@@ -38,7 +38,8 @@ export async function main(argv: string[]): Promise<number> {
     .wrap(Math.min(100, process.stdout.columns || 100))
     .exitProcess(false)
     .fail((msg, err) => {
-      if (err) throw err;
+      // A `.check()` that returns a message hands it over as `err` too (a string): usage.
+      if (err && typeof err !== 'string') throw err;
       throw new UsageError(msg);
     });
   for (const c of commands) parser.command(c);

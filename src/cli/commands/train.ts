@@ -7,6 +7,8 @@ import { saveModel } from '../../serde/write.js';
 import { verifyModel } from '../../ir/verify.js';
 import { DATA_SPECS } from '../../data/loader.js';
 import { loadDatasetFor } from '../../data/fit.js';
+import { fixInputShapes, inputShapesFor, withInputShape } from '../options/input-shape.js';
+import type { InputShapeArgs } from '../options/input-shape.js';
 import type { LoadedDataset } from '../../data/loader.js';
 import { train } from '../../train/loop.js';
 import type { BackendPreference, LossName, MimicPair, TrainProgress } from '../../train/loop.js';
@@ -19,7 +21,7 @@ import type { ScheduleName } from '../../train/schedule.js';
 import { printJson, progress, say } from '../output.js';
 import type { Progress } from '../output.js';
 
-interface TrainArgs {
+interface TrainArgs extends InputShapeArgs {
   model: string;
   output: string;
   data: string;
@@ -89,7 +91,7 @@ function checkValues(model: ReturnType<typeof readModel>, names: string[], what:
 export const trainCommand: CommandModule<object, TrainArgs> = {
   command: 'train <model>',
   describe: 'train, fine-tune or distil a model in TensorFlow.js and write the weights back into the ONNX file',
-  builder: (y) => y
+  builder: (y) => withInputShape(y, { fix: true })
     .positional('model', { type: 'string', demandOption: true, describe: 'input .onnx model (its weights are the starting point)' })
     .option('output', { alias: 'o', type: 'string', demandOption: true, describe: 'output .onnx: the same graph with trained weights and BatchNorm running statistics' })
     .option('data', { type: 'string', demandOption: true, describe: `training data: ${DATA_SPECS.join(' | ')}; its test split is used for evaluation` })
@@ -139,6 +141,7 @@ export const trainCommand: CommandModule<object, TrainArgs> = {
     }
     const model = readModel(a.model);
     verifyModel(model, 'input model');
+    inputShapesFor(a, model); // names and ranks checked before any training
     const teacher = a.teacher ? readModel(a.teacher) : undefined;
     const mimic = parseMimic(a.mimic);
     if (mimic.length && !teacher) throw new CompilerError('INVALID_OPTION', '--mimic needs --teacher', { hint: 'pass --teacher original.onnx' });
@@ -187,6 +190,7 @@ export const trainCommand: CommandModule<object, TrainArgs> = {
         },
       });
       (bar as Progress | null)?.stop();
+      if (a['fix-input-shape']) fixInputShapes(model, inputShapesFor(a, model));
       const saved = saveModel(model, a.output, { inputPath: a.model, overwrite: a.overwrite });
       const summary = {
         input: a.model, output: saved.path, data: data.name, samples: data.size, backend: r.backend,

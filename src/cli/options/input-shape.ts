@@ -20,7 +20,6 @@ import type { Model } from '../../ir/core.js';
 import { runPasses } from '../../pass.js';
 import { inferShapesPass } from '../../../passes/infer-shapes.js';
 import type { InferShapesPassOptions } from '../../../passes/infer-shapes.js';
-import { EXIT, ExitWith } from '../exit.js';
 
 /** Parsed `--input-shape` values: named shapes and at most one bare shape. */
 export interface InputShapeSpec {
@@ -29,7 +28,8 @@ export interface InputShapeSpec {
 }
 
 export interface InputShapeArgs {
-  'input-shape'?: InputShapeSpec;
+  /** Raw values; `inputShapesFor` parses them (the syntax was checked when the arguments were parsed). */
+  'input-shape'?: (string | number)[];
   'fix-input-shape'?: boolean;
 }
 
@@ -79,17 +79,18 @@ export function withInputShape<T>(y: Argv<T>, opts: { fix?: boolean } = {}): Arg
     describe: 'size of a graph input whose dims are symbolic (N, H, W), for cost and targets: "1,3,224,224" for the only input, '
       + '"name:1,3,224,224" per input (repeatable). Written models keep their symbolic dims'
       + (opts.fix ? ' unless --fix-input-shape' : ''),
-    coerce: (v: (string | number)[] | undefined) => {
-      try {
-        return parseInputShapeSpec(v);
-      } catch (e) {
-        process.stderr.write(`usage error: ${(e as Error).message}\n`);
-        throw new ExitWith(EXIT.USAGE);
-      }
-    },
+  }).check((argv) => {
+    // A malformed value is a usage error (exit 2), reported before any file is read.
+    try {
+      parseInputShapeSpec(argv['input-shape'] as (string | number)[] | undefined);
+      return true;
+    } catch (e) {
+      return (e as Error).message;
+    }
   }) as unknown as Argv<T & InputShapeArgs>;
   if (opts.fix) {
-    out = out.option('fix-input-shape', { type: 'boolean', default: false, describe: 'write the --input-shape sizes into the output model\'s inputs (and the inferred sizes into its outputs)' }) as unknown as Argv<T & InputShapeArgs>;
+    out = out.option('fix-input-shape', { type: 'boolean', default: false, describe: 'write the --input-shape sizes into the output model\'s inputs (and the inferred sizes into its outputs)' })
+      .implies('fix-input-shape', 'input-shape') as unknown as Argv<T & InputShapeArgs>;
   }
   return out;
 }
@@ -119,7 +120,7 @@ export function resolveInputShapeSpec(spec: InputShapeSpec | undefined, model: M
 
 /** `--input-shape` of parsed args, resolved against `model` (empty when not given). */
 export function inputShapesFor(args: InputShapeArgs, model: Model): Record<string, number[]> {
-  return resolveInputShapeSpec(args['input-shape'], model);
+  return resolveInputShapeSpec(parseInputShapeSpec(args['input-shape']), model);
 }
 
 /**
@@ -132,4 +133,18 @@ export function fixInputShapes(model: Model, shapes: Readonly<Record<string, rea
   if (Object.keys(shapes).length === 0) throw new CompilerError('INVALID_OPTION', '--fix-input-shape needs --input-shape', { where: '--fix-input-shape', hint: 'e.g. --input-shape 1,3,224,224 --fix-input-shape' });
   const options: InferShapesPassOptions = { inputShapes: shapes, fixInputs: true, scope: 'interface' };
   runPasses(model, [inferShapesPass()], { options: { 'infer-shapes': options } });
+}
+
+/**
+ * Input shapes from a data set's sample shape: batch 1 × the sample for the model's single
+ * (or first) graph input whose rank is one more than the sample's, filling only its
+ * non-numeric dims. Empty when nothing fits (the data loader reports misfits itself).
+ */
+export function inputShapesFromSample(model: Model, sample: readonly number[]): Record<string, number[]> {
+  const x = model.graph.inputs.find((v) => !v.initializer);
+  const s = x?.shape;
+  if (!x || !s || s.length !== sample.length + 1 || s.every((d) => typeof d === 'number')) return {};
+  const dims = [1, ...sample];
+  if (s.some((d, i) => typeof d === 'number' && i > 0 && d !== dims[i])) return {};
+  return { [x.name]: s.map((d, i) => (typeof d === 'number' ? d : dims[i]!)) };
 }
