@@ -90,7 +90,7 @@ export function withInputShape<T>(y: Argv<T>, opts: { fix?: boolean } = {}): Arg
   }) as unknown as Argv<T & InputShapeArgs>;
   if (opts.fix) {
     out = out.option('fix-input-shape', { type: 'boolean', default: false, describe: 'write the --input-shape sizes into the output model\'s inputs (and the inferred sizes into its outputs)' })
-      .implies('fix-input-shape', 'input-shape') as unknown as Argv<T & InputShapeArgs>;
+      .check((argv) => (argv['fix-input-shape'] === true && !hasInputShapes(parseInputShapeSpec(argv['input-shape'] as (string | number)[] | undefined)) ? '--fix-input-shape needs --input-shape' : true)) as unknown as Argv<T & InputShapeArgs>;
   }
   return out;
 }
