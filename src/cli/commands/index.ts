@@ -9,6 +9,7 @@ import { trainCommand } from './train.js';
 import { groupsCommand } from './groups.js';
 import { pruneCommand } from './prune.js';
 import { tissueCommand } from './tissue.js';
+import { runCommand } from './run.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export const commands: CommandModule<any, any>[] = [
@@ -22,4 +23,5 @@ export const commands: CommandModule<any, any>[] = [
   groupsCommand,
   pruneCommand,
   tissueCommand,
+  runCommand,
 ];
