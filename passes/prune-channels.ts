@@ -5,7 +5,10 @@
  *   analysis?  ChannelAnalysis of this model (computed here when absent)
  *   keep?      Map<group id, kept group-channel indices> (or a plain object of the same)
  *   mask?      MaskSpec or a path to a mask file (see src/prune/mask.ts)
- *   onApplied? (r: ApplyResult) => void   receives the pruned-tensor list for the report
+ *   onApplied? (r: ApplyResult, untied: UntiedConstant[]) => void   receives the pruned-tensor list
+ *              for the report, and the shared constants untied first (for a masked reference)
+ *   untie?     when the pass computes the analysis itself: give every reader of a shared
+ *              constant its own copy first, as `sculpt groups` and `sculpt prune` do (default true)
  *
  * Cases:
  *  1. Conv → BN → Relu → Conv: filters, bias and BN parameters lose rows; the next conv's
@@ -16,20 +19,23 @@
  *  3. Depthwise conv: input, output and weight lose the channel; `group` follows.
  *  4. Flatten/Reshape → Gemm: the Gemm weight loses each removed channel's H×W columns;
  *     a Reshape target with an explicit channel count is rewritten.
- *  5. Weights in Constant nodes: the node's tensor is sliced in place.
+ *  5. Weights in Constant nodes: the node's tensor is sliced in place (it stays a Constant).
+ *  7. Shared weights (de-duplicated initializers read through Identity, tied weights): each
+ *     reader gets its own copy first, copies still equal afterwards are tied back.
  *  6. A frozen group asked to lose channels → GROUP_FROZEN; nothing changes.
  *
  *   before:  %y = Conv(%x, %w[64,32,3,3], %b[64])   %z = Conv(%y, %w2[16,64,3,3])
  *   after:   %y = Conv(%x, %w[40,32,3,3], %b[40])   %z = Conv(%y, %w2[16,40,3,3])
  */
-import { CompilerError, applyChannelPruning, channelGroupsAnalysis, maskToKeep, readMaskFile } from '../src/index.js';
-import type { ApplyResult, ChannelAnalysis, MaskSpec, Model, Pass, PassContext, PassResult } from '../src/index.js';
+import { CompilerError, applyChannelPruning, channelGroupsAnalysis, maskToKeep, readMaskFile, retieConstants, untieSharedConstants } from '../src/index.js';
+import type { ApplyResult, ChannelAnalysis, MaskSpec, Model, Pass, PassContext, PassResult, UntiedConstant } from '../src/index.js';
 
 export interface PruneChannelsOptions {
   analysis?: ChannelAnalysis;
   keep?: ReadonlyMap<number, readonly number[]> | Record<string, readonly number[]>;
   mask?: MaskSpec | string;
-  onApplied?: (r: ApplyResult) => void;
+  onApplied?: (r: ApplyResult, untied: UntiedConstant[]) => void;
+  untie?: boolean;
 }
 
 function toMap(k: PruneChannelsOptions['keep']): Map<number, readonly number[]> {
@@ -47,11 +53,17 @@ export function pruneChannelsPass(): Pass {
       if (!o.keep && !o.mask) {
         throw new CompilerError('INVALID_OPTION', 'prune-channels needs kept channels (keep) or a mask', { hint: 'use `sculpt prune model.onnx -o out.onnx --ratio 0.5` or `--mask m.json`' });
       }
-      const a = o.analysis && o.analysis.model === model ? o.analysis : ctx.analyses.get(channelGroupsAnalysis);
+      let a = o.analysis && o.analysis.model === model ? o.analysis : undefined;
+      let untied: UntiedConstant[] = [];
+      if (!a) {
+        if (o.untie !== false) untied = untieSharedConstants(model);
+        a = ctx.analyses.get(channelGroupsAnalysis);
+      }
       const keep = o.keep ? toMap(o.keep) : maskToKeep(a, typeof o.mask === 'string' ? readMaskFile(o.mask) : o.mask!);
       const r = applyChannelPruning(model, a, keep);
+      retieConstants(model, untied);
       for (const g of a.groups) if (g.frozen.length > 0) ctx.remark(g.name, `group ${g.id} frozen: ${g.frozen.join('; ')}`);
-      o.onApplied?.(r);
+      o.onApplied?.(r, untied);
       return { changed: r.pruned.length > 0, stats: { groupsPruned: r.groupsPruned, channelsRemoved: r.channelsRemoved, tensorsChanged: r.pruned.length, tensorsSliced: r.tensorsSliced } };
     },
   };

@@ -38,12 +38,12 @@
  *            %y = Reshape(Transpose[1,0,2](%o), [0,500])
  */
 import {
-  DataType, GraphBuilder, Rng, attrFloat, attrInt, attrInts, attrString, AnalysisManager, costAnalysis, costContext, initStackedLayer, isParamInput, resolveTensor, shapesAnalysis,
-  nodeCost, originalWeights, planTissue,
+  DataType, GraphBuilder, Rng, Tensor, addConstant, attrFloat, attrInt, attrInts, attrString, AnalysisManager, costAnalysis, costContext, dropIfUnused, initStackedLayer,
+  nodeCost, originalWeights, planTissue, resolveWeight, shapesAnalysis,
 } from '../src/index.js';
 import type {
   AutoChoice, CostContext, LayerCost, LayerPlan, Model, Node, Pass, PassContext, PassResult, SkippedLayer, TissueActivation, TissueOptions,
-  TissuePlan, UnitRun, UnitWeights, Value,
+  TissuePlan, UnitRun, UnitWeights, Value, WeightForm,
 } from '../src/index.js';
 
 /** What the pass did to one layer. */
@@ -98,6 +98,8 @@ export interface TissueReport {
 export interface TissuePassOptions extends TissueOptions {
   /** Receives the full report (the CLI prints it). */
   onReport?: (r: TissueReport) => void;
+  /** Called after each stacked layer is initialised and written (progress). */
+  onLayer?: (done: number, total: number) => void;
 }
 
 class Emitter {
@@ -108,7 +110,7 @@ class Emitter {
   /** Clip's bounds, shared by every unit run of the layer. */
   clipBounds?: [Value, Value];
 
-  constructor(readonly model: Model, readonly at: Node, readonly base: string, readonly plan: TissuePlan) {
+  constructor(readonly model: Model, readonly at: Node, readonly base: string, readonly plan: TissuePlan, readonly form: WeightForm) {
     this.b = new GraphBuilder(model);
     this.b.insertBefore = at;
     this.opset = model.opset('') ?? 21;
@@ -120,8 +122,12 @@ class Emitter {
     return v;
   }
 
+  /** A float weight, in the form the original layer's weight came in (initializer or Constant node). */
   floats(name: string, dims: number[], data: Float32Array): Value {
-    const v = this.b.floats(`${this.base}.tissue.${name}`, dims, data);
+    const base = `${this.base}.tissue.${name}`;
+    const v = this.plan.canonicalize || this.form === 'initializer'
+      ? this.b.floats(base, dims, data)
+      : addConstant(this.model, this.at.graph!, 'constant', base, Tensor.fromFloat32(undefined, dims, data), this.at);
     v.setTensorType(DataType.FLOAT, dims);
     this.inits.push(v.name);
     return v;
@@ -240,7 +246,7 @@ function denseRun(e: Emitter, x: Value, lp: LayerPlan, run: UnitRun, ws: readonl
 function emitLayer(model: Model, plan: TissuePlan, lp: LayerPlan, ws: readonly UnitWeights[]): { nodes: string[]; inits: string[] } {
   const n = lp.layer.node;
   const g = n.graph!;
-  const e = new Emitter(model, n, lp.layer.name, plan);
+  const e = new Emitter(model, n, lp.layer.name, plan, lp.layer.weightForm);
   const dense = lp.layer.kind === 'dense';
   const axis = dense ? lp.layer.rank - 1 : 1;
   let x = n.inputs[0]!;
@@ -261,9 +267,8 @@ function emitLayer(model: Model, plan: TissuePlan, lp: LayerPlan, ws: readonly U
   n.setOutput(0, null);
   g.removeNode(n, true);
   last.setOutput(out.producerIndex, y);
-  for (const v of old.slice(1)) {
-    if (v?.initializer && v.useCount === 0 && !g.outputs.includes(v) && v.graph === g) g.removeInitializer(v);
-  }
+  // The old weights go when nothing else reads them (with the Identity chain they were read through).
+  for (const v of old.slice(1)) if (v?.graph === g) dropIfUnused(v);
   return { nodes: e.nodes, inits: e.inits };
 }
 
@@ -276,8 +281,10 @@ function countLayer(model: Model, nodes: readonly string[], ctx: CostContext): {
     if (!nd) continue;
     macs += nodeCost(nd, ctx).macs;
     nd.inputs.forEach((v, i) => {
-      const t = isParamInput(nd, i) ? resolveTensor(v) : undefined;
-      if (t && !seen.has(t.source)) { seen.add(t.source); params += t.tensor.size; }
+      const r = resolveWeight(v);
+      if (!r || seen.has(r.source) || r.tensor.dataType !== DataType.FLOAT || (nd.opType === 'Clip' && i > 0)) return;
+      seen.add(r.source);
+      params += r.tensor.size;
     });
   }
   return { params, macs };
@@ -289,16 +296,17 @@ function countLayer(model: Model, nodes: readonly string[], ctx: CostContext): {
  * @throws the planner's errors: INVALID_OPTION, TISSUE_SPEC_INVALID, TISSUE_NO_LAYERS,
  *   TISSUE_NOT_REPLACEABLE
  */
-export function applyTissue(model: Model, options: TissueOptions = {}, analyses: AnalysisManager = new AnalysisManager(model)): TissueReport {
+export function applyTissue(model: Model, options: TissueOptions & { onLayer?: (done: number, total: number) => void } = {}, analyses: AnalysisManager = new AnalysisManager(model)): TissueReport {
   const plan = planTissue(model, options, analyses);
   const before = analyses.get(costAnalysis).total;
   const emitted: { lp: LayerPlan; nodes: string[]; inits: string[]; fitError?: number }[] = [];
-  for (const lp of plan.layers) {
+  for (const [i, lp] of plan.layers.entries()) {
     const rng = new Rng(plan.seed * 104729 + lp.layer.index + 3);
     const original = plan.init === 'original' ? originalWeights(lp.layer) : undefined;
     const sw = initStackedLayer(lp, plan.init, plan.activation, rng, original, plan.leakyAlpha);
     const { nodes, inits } = emitLayer(model, plan, lp, sw.units);
     emitted.push({ lp, nodes, inits, fitError: sw.fitError });
+    options.onLayer?.(i + 1, plan.layers.length);
   }
   const after = analyses.get(costAnalysis).total;
   const afterCtx = costContext(model, analyses.get(shapesAnalysis).shapes);

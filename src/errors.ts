@@ -48,6 +48,7 @@ export type ErrorCode =
   | 'TISSUE_SPEC_INVALID'
   | 'TISSUE_NO_LAYERS'
   | 'TISSUE_NOT_REPLACEABLE'
+  | 'TISSUE_TARGET_NOT_MET'
   // data and training
   | 'DATA_SPEC_INVALID'
   | 'DATA_UNAVAILABLE'

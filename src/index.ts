@@ -12,6 +12,10 @@ export * from './ir/builder.js';
 export * from './ir/toposort.js';
 export * from './ir/verify.js';
 export * from './ir/printer.js';
+export {
+  resolveWeight, weightOf, isFloatWeight, constantData, constantNodeTensor, setWeight, setConstantData, untieWeight, addConstant, dropIfUnused, floatWeights,
+} from './ir/weights.js';
+export type { ResolvedWeight, WeightForm, SetWeightOptions } from './ir/weights.js';
 export * from './pass.js';
 export * from './analysis/index.js';
 export * from './analysis/channel-groups.js';

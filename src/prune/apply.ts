@@ -9,7 +9,7 @@
 import { CompilerError } from '../errors.js';
 import type { ChannelAnalysis, ChannelSlot, FixupContext } from '../analysis/channel-groups.js';
 import { constantTensor, isGroupPrunable, removedPerSlot } from '../analysis/channel-groups.js';
-import { attrTensor } from '../ir/attribute.js';
+import { setConstantData } from '../ir/weights.js';
 import { Value } from '../ir/core.js';
 import type { Model, Node } from '../ir/core.js';
 import { DataType, bitsPerElement, dataTypeName } from '../ir/data-type.js';
@@ -94,13 +94,13 @@ export function applyChannelPruning(model: Model, a: ChannelAnalysis, keep: Read
     if (ss[0]!.kind === 'constant') {
       const t = constantTensor(v)!;
       const { bytes, dims } = sliceBytes(t, cuts);
-      const producer = v.producer;
       if (v.initializer) {
         v.initializer.setRaw(bytes, dims);
-      } else if (producer && producer.opType === 'Constant') {
+      } else {
+        // A Constant node keeps its form (`value`, or `value_floats` for a 1-D float vector).
         const nt = t.clone();
         nt.setRaw(bytes, dims);
-        producer.setAttr(attrTensor('value', nt));
+        setConstantData(v, nt);
       }
       tensorsSliced++;
       if (v.info.type || v.initializer) v.setTensorType(t.dataType, dims);
