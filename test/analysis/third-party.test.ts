@@ -155,6 +155,21 @@ describe('third-party model: Constant-node weights and symbolic N/H/W', () => {
     assert.deepEqual(d2.a.unknownDims, ['H', 'W']);
   });
 
+  it('tissue: --groups auto without a size is COST_UNKNOWN; with --input-shape the rewrite keeps N/H/W and its validation counts exact FLOPs', () => {
+    const t = join(dir, 'tp-tissue.onnx');
+    const refused = runCli(['tissue', src, '-o', t, '--groups', 'auto', '--flops-target', '0.5']);
+    assert.equal(refused.code, 1);
+    assert.match(refused.stderr, /COST_UNKNOWN/);
+    const r = runCli(['tissue', src, '-o', t, '--groups', '2', '--strategy', 'r', '--input-shape', SHAPE.join(','), '--json']);
+    assert.equal(r.code, 0, r.stderr);
+    const m = readModel(t);
+    assert.deepEqual(m.graph.inputs[0]!.shape, ['N', 3, 'H', 'W']);
+    assert.deepEqual(m.graph.outputs[0]!.shape, ['N', 10]);
+    const v = JSON.parse(runCli(['validate', t, '--baseline', src, '--input-shape', SHAPE.join(','), '--json']).stdout) as { comparison: { costExact: boolean; flops: { ratio: number } } };
+    assert.equal(v.comparison.costExact, true);
+    assert.ok(v.comparison.flops.ratio < 1);
+  });
+
   it('the library path agrees: pruneModel with inputShapes refuses nothing and leaves the symbolic input alone', () => {
     const m = decodeModel(encodeModel(model));
     const o = pruneModel(m, { flopsTarget: 0.6, inputShapes: { input: SHAPE }, roundTo: 1 });

@@ -254,7 +254,7 @@ export const tissueCommand: CommandModule<object, TissueArgs> = {
       const latency = a.latency || report.auto !== undefined;
       if (a.validate) {
         validation = await validateModel(saved.path, {
-          data: test, baseline: a.model, latency, threads: a.threads, seed: a.seed,
+          data: test, baseline: a.model, latency, threads: a.threads, seed: a.seed, inputShapes,
           onProgress: (label, done, total) => {
             bar ??= progress(label, total, { quiet: a.json });
             bar.update(done);
