@@ -42,6 +42,8 @@ export type ErrorCode =
   | 'GROUP_FROZEN'
   | 'INVALID_OPTION'
   | 'NUMERIC_MISMATCH'
+  | 'NON_FINITE_WEIGHTS'
+  | 'NON_FINITE_OUTPUT'
   | 'RUNTIME_FAILED'
   | 'UNKNOWN_MODEL'
   // TissueNet (stacked basic units)

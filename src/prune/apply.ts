@@ -15,6 +15,7 @@ import type { Model, Node } from '../ir/core.js';
 import { DataType, bitsPerElement, dataTypeName } from '../ir/data-type.js';
 import { Tensor } from '../ir/tensor.js';
 import type { StaticDim } from '../ir/types.js';
+import { compareAsc } from './nan.js';
 
 /** One tensor of the input model that lost channels, as the report lists it. */
 export interface PrunedTensor {
@@ -43,7 +44,7 @@ export function checkKeep(a: ChannelAnalysis, keep: ReadonlyMap<number, readonly
   for (const [gid, kept] of keep) {
     const g = a.groups[gid];
     if (!g) throw new CompilerError('MASK_SHAPE_MISMATCH', `there is no channel group ${gid} (the model has ${a.groups.length})`, { hint: 'list the groups with `sculpt groups model.onnx`' });
-    const set = [...new Set(kept)].sort((x, y) => x - y);
+    const set = [...new Set(kept)].sort(compareAsc);
     for (const k of set) {
       if (!Number.isInteger(k) || k < 0 || k >= g.size) {
         throw new CompilerError('MASK_SHAPE_MISMATCH', `group ${gid} (${g.name}) has ${g.size} channels; kept index ${k} is out of range`, { where: g.name, hint: 'list the groups with `sculpt groups model.onnx`' });

@@ -18,6 +18,8 @@ import { verifyModel } from '../ir/verify.js';
 import { applyChannelPruning } from './apply.js';
 import type { ApplyResult } from './apply.js';
 import { planPruning } from './plan.js';
+import { planForLatency } from './latency.js';
+import type { LatencyRunOptions } from './latency.js';
 import type { PlanOptions, PrunePlan } from './plan.js';
 import { buildPruneReport } from './report.js';
 import type { PruneReport } from './report.js';
@@ -25,10 +27,13 @@ import { retieConstants, untieSharedConstants } from './untie.js';
 
 export * from './apply.js';
 export * from './criteria.js';
+export * from './latency.js';
 export * from './mask.js';
+export * from './nan.js';
 export * from './plan.js';
 export * from './report.js';
 export * from './round-to.js';
+export * from './rounding.js';
 export * from './target-remarks.js';
 export * from './untie.js';
 export * from './verify.js';
@@ -64,5 +69,28 @@ export function pruneModel(model: Model, opts: PlanOptions & { untie?: boolean; 
   verifyModel(model, 'after channel pruning');
   const after = am.get(costAnalysis);
   const report = buildPruneReport({ analysis, plan, applied, before, after, options: { ...opts, mask: undefined, scores: undefined }, untied });
+  return { analysis, plan, applied, before, after, report };
+}
+
+/**
+ * `pruneModel` for a latency target (`opts.latencyTarget`, a fraction of the measured
+ * latency in onnxruntime): measures a per-layer table (cached on disk), plans, checks the
+ * pruned model's latency against the original and corrects (latency.ts). In place; the
+ * report's `latency` has the baseline, predicted and measured latency.
+ * @throws the `pruneModel` codes; RUNTIME_FAILED
+ */
+export async function pruneModelToLatency(model: Model, opts: PlanOptions & { latencyTarget: number; untie?: boolean; inputShapes?: Readonly<Record<string, readonly number[]>> }, run: LatencyRunOptions = {}, analyses?: AnalysisManager): Promise<PruneOutcome> {
+  const am = analyses ?? new AnalysisManager(model, { inputShapes: opts.inputShapes });
+  const before = am.get(costAnalysis);
+  const untied = opts.untie === false ? [] : untieSharedConstants(model);
+  const analysis = am.get(channelGroupsAnalysis);
+  const { plan, latency } = await planForLatency(model, analysis, before, opts, run);
+  const applied = applyChannelPruning(model, analysis, plan.keep);
+  retieConstants(model, untied);
+  sortTopologically(model.graph);
+  verifyModel(model, 'after channel pruning');
+  const after = am.get(costAnalysis);
+  const report = buildPruneReport({ analysis, plan, applied, before, after, options: { ...opts, latencyModel: undefined, mask: undefined, scores: undefined, provider: run.provider ?? 'cpu', threads: run.threads ?? 1, batch: run.batch ?? 1 }, untied });
+  report.latency = latency;
   return { analysis, plan, applied, before, after, report };
 }

@@ -110,7 +110,7 @@ describe('third-party model: Constant-node weights and symbolic N/H/W', () => {
   });
 
   it('prune --flops-target --input-shape: counted at the size, output keeps N/H/W and Constant weights, masked-equivalent', async () => {
-    const r = runCli(['prune', src, '-o', out, '--flops-target', '0.5', '--input-shape', SHAPE.join(','), '--verify', '--report', report, '--json']);
+    const r = runCli(['prune', src, '-o', out, '--flops-target', '0.5', '--round-to', '1', '--input-shape', SHAPE.join(','), '--verify', '--report', report, '--json']);
     assert.equal(r.code, 0, r.stderr);
     const rep = JSON.parse(r.stdout) as { summary: { flops: [number, number]; flopsRatio: number; params: [number, number] }; remarks: string[]; verify: { ok: boolean }; pruned: { name: string; axis: number; removed: number[] }[]; untied: never[] };
     assert.equal(rep.verify.ok, true);
