@@ -3,14 +3,18 @@ import type { Pass } from '../src/index.js';
 import { constantsToInitializersPass } from './constants-to-initializers.js';
 import { foldBatchNormPass } from './fold-batchnorm.js';
 import { inferShapesPass } from './infer-shapes.js';
+import { insertBetaPass } from './insert-beta.js';
 import { pruneChannelsPass } from './prune-channels.js';
+import { stripBetaPass } from './strip-beta.js';
 import { tissuePass } from './tissue.js';
 
 const registry = new Map<string, () => Pass>([
   ['constants-to-initializers', constantsToInitializersPass],
   ['fold-batchnorm', foldBatchNormPass],
   ['infer-shapes', inferShapesPass],
+  ['insert-beta', insertBetaPass],
   ['prune-channels', pruneChannelsPass],
+  ['strip-beta', stripBetaPass],
   ['tissue', tissuePass],
 ]);
 

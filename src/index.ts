@@ -37,3 +37,4 @@ export * from './train/executor.js';
 export * from './train/backend.js';
 export * from './train/gradcheck.js';
 export * from './tissue/index.js';
+export * from './onestep/index.js';

@@ -9,6 +9,8 @@ import { trainCommand } from './train.js';
 import { groupsCommand } from './groups.js';
 import { pruneCommand } from './prune.js';
 import { tissueCommand } from './tissue.js';
+import { scoreCommand } from './score.js';
+import { onestepCommand } from './onestep.js';
 import { runCommand } from './run.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -23,5 +25,7 @@ export const commands: CommandModule<any, any>[] = [
   groupsCommand,
   pruneCommand,
   tissueCommand,
+  scoreCommand,
+  onestepCommand,
   runCommand,
 ];
