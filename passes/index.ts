@@ -1,6 +1,8 @@
 /** The pass registry: every pass `sculpt transform --passes` can name. */
 import type { Pass } from '../src/index.js';
 import { constantsToInitializersPass } from './constants-to-initializers.js';
+import { exposeMasksPass } from './expose-masks.js';
+import { exposeOutputsPass } from './expose-outputs.js';
 import { foldBatchNormPass } from './fold-batchnorm.js';
 import { inferShapesPass } from './infer-shapes.js';
 import { insertBetaPass } from './insert-beta.js';
@@ -10,6 +12,8 @@ import { tissuePass } from './tissue.js';
 
 const registry = new Map<string, () => Pass>([
   ['constants-to-initializers', constantsToInitializersPass],
+  ['expose-masks', exposeMasksPass],
+  ['expose-outputs', exposeOutputsPass],
   ['fold-batchnorm', foldBatchNormPass],
   ['infer-shapes', inferShapesPass],
   ['insert-beta', insertBetaPass],

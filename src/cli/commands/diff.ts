@@ -14,6 +14,7 @@ import { writeReportFile } from '../../report/write.js';
 import { readValidationReport } from '../../validate/validate.js';
 import { inputShapesFor, withInputShape } from '../options/input-shape.js';
 import type { InputShapeArgs } from '../options/input-shape.js';
+import { guardOutputs } from '../../util/output-guard.js';
 
 interface DiffArgs extends InputShapeArgs {
   a: string;
@@ -44,6 +45,10 @@ export const diffCommand: CommandModule<object, DiffArgs> = {
     .example('$0 validate pruned.onnx --baseline resnet20.onnx --data mnist --latency --json > v.json && $0 diff resnet20.onnx pruned.onnx -f html --validation v.json -o report.html', 'an HTML review page with accuracy and latency'),
   handler: (a) => {
     const format = a.format ?? (a.json ? 'json' : 'text');
+    guardOutputs({
+      inputs: [{ path: a.a, what: 'model a', kind: 'model' }, { path: a.b, what: 'model b', kind: 'model' }, { path: a.validation, what: '--validation' }],
+      outputs: [{ path: a.output, what: '-o' }],
+    });
     const ma = readModel(a.a);
     const mb = readModel(a.b);
     // Shapes are named by the original's inputs; the changed model normally has the same.

@@ -11,6 +11,7 @@ import { pruneCommand } from './prune.js';
 import { tissueCommand } from './tissue.js';
 import { scoreCommand } from './score.js';
 import { onestepCommand } from './onestep.js';
+import { searchCommand } from './search.js';
 import { runCommand } from './run.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -27,5 +28,6 @@ export const commands: CommandModule<any, any>[] = [
   tissueCommand,
   scoreCommand,
   onestepCommand,
+  searchCommand,
   runCommand,
 ];

@@ -26,6 +26,8 @@ import { printJson, progress, say } from '../output.js';
 import { EXIT, ExitWith } from '../exit.js';
 import { fixInputShapes, inputShapesFor, withInputShape } from '../options/input-shape.js';
 import type { InputShapeArgs } from '../options/input-shape.js';
+import { guardOutputs } from '../../util/output-guard.js';
+import { StagedFiles } from '../../util/write-protocol.js';
 import { resolve } from 'node:path';
 
 interface PruneArgs extends InputShapeArgs {
@@ -99,10 +101,11 @@ export const pruneCommand: CommandModule<object, PruneArgs> = {
       process.stderr.write('usage error: give --ratio, --flops-target, --latency-target or --mask (see sculpt prune --help)\n');
       throw new ExitWith(EXIT.USAGE);
     }
-    if (!a.overwrite && resolve(a.output) === resolve(a.model)) {
-      throw new CompilerError('OUTPUT_IS_INPUT', `the output "${a.output}" is the input model`, { hint: 'choose another -o path (or pass --overwrite)' });
-    }
-    if (a.report && resolve(a.report) === resolve(a.model)) throw new CompilerError('OUTPUT_IS_INPUT', 'the report path is the input model', { hint: 'choose another --report path' });
+    guardOutputs({
+      inputs: [{ path: a.model, what: 'the input model', kind: 'model' }, { path: a.mask, what: '--mask' }, { path: a.scores, what: '--scores' }],
+      outputs: [{ path: a.output, what: '-o', kind: 'model' }, { path: a.report, what: '--report' }],
+      overwrite: a.overwrite,
+    });
     const steps = a.verify ? 6 : 5;
     const bar = progress('prune', steps, { quiet: a.json });
     const timings: Record<string, number> = {};
@@ -153,10 +156,19 @@ export const pruneCommand: CommandModule<object, PruneArgs> = {
         }
       }
       if (a['fix-input-shape']) fixInputShapes(model, inputShapes);
-      const saved = saveModel(model, a.output, { inputPath: a.model, overwrite: a.overwrite });
-      lap('save', steps);
+      // The report is written to a temp first: a report that cannot be written stops the
+      // run before the model is replaced, so no output is left without the other.
       report.timings = timings;
-      if (a.report) atomicWrite(a.report, [new TextEncoder().encode(`${JSON.stringify(report, null, 2)}\n`)]);
+      const staged = new StagedFiles();
+      let saved: ReturnType<typeof saveModel>;
+      try {
+        if (a.report) staged.stage(a.report, `${JSON.stringify(report, null, 2)}\n`);
+        saved = saveModel(model, a.output, { inputPath: a.model, overwrite: a.overwrite });
+        staged.commit();
+      } finally {
+        staged.abort();
+      }
+      lap('save', steps);
       if (a.json) { printJson(report); return; }
       say(formatPruneReport(report, a.explain));
       say(`wrote ${saved.path} (${saved.bytes} bytes)${a.report ? `, report ${a.report}` : ''}`);

@@ -32,6 +32,7 @@ import type { TissueOptions } from '../../tissue/plan.js';
 import { tissuePass } from '../../../passes/tissue.js';
 import type { TissueReport } from '../../../passes/tissue.js';
 import { printJson, progress, say } from '../output.js';
+import { dataSpecInputs, guardOutputs } from '../../util/output-guard.js';
 import type { Progress } from '../output.js';
 
 interface TissueArgs extends InputShapeArgs {
@@ -207,6 +208,11 @@ export const tissueCommand: CommandModule<object, TissueArgs> = {
     if (a.train && !a.data) throw usage('--train needs --data');
     if ((a.teacher !== undefined || a.loss !== undefined) && !a.train) throw usage('--teacher and --loss go with --train');
     if (a.loss === 'kd' && a.teacher === undefined) throw usage('--loss kd needs --teacher (a path, or "original")');
+    guardOutputs({
+      inputs: [{ path: a.model, what: 'the input model', kind: 'model' }, { path: a.teacher === 'original' ? undefined : a.teacher, what: '--teacher', kind: 'model' }, ...dataSpecInputs(a.data)],
+      outputs: [{ path: a.output, what: '-o', kind: 'model' }],
+      overwrite: a.overwrite,
+    });
     const log = (m: string): void => { process.stderr.write(`${m}\n`); };
     const model = readModel(a.model);
     verifyModel(model, 'input model');

@@ -1,5 +1,4 @@
 /** `sculpt train`: fine-tune, train from scratch or distil a model in tfjs; write the weights back. */
-import { existsSync, realpathSync } from 'node:fs';
 import type { CommandModule } from 'yargs';
 import { CompilerError } from '../../errors.js';
 import { readModel } from '../../serde/read.js';
@@ -19,6 +18,7 @@ import type { OptimizerName } from '../../train/optim.js';
 import { SCHEDULES } from '../../train/schedule.js';
 import type { ScheduleName } from '../../train/schedule.js';
 import { printJson, progress, say } from '../output.js';
+import { dataSpecInputs, guardOutputs } from '../../util/output-guard.js';
 import type { Progress } from '../output.js';
 
 interface TrainArgs extends InputShapeArgs {
@@ -135,10 +135,12 @@ export const trainCommand: CommandModule<object, TrainArgs> = {
     .example('$0 train pruned.onnx -o rec.onnx --data mnist --teacher orig.onnx --loss none --mimic relu1_out:relu1_out,relu2_out:relu2_out --mimic-loss kl', 'one-step recovery by feature mimicking'),
   handler: async (a) => {
     if (a.epochs !== undefined && a.steps !== undefined) throw new CompilerError('INVALID_OPTION', 'give --epochs or --steps, not both');
-    if (!a.overwrite && existsSync(a.output) && realpathSync(a.output) === realpathSync(a.model)) {
-      // Checked before training too, so a long run cannot end in a refused save.
-      throw new CompilerError('OUTPUT_IS_INPUT', `refusing to write over the input model ${a.model}`, { where: a.output, hint: 'name another output file (or pass --overwrite)' });
-    }
+    // Checked before training, so a long run cannot end in a refused save.
+    guardOutputs({
+      inputs: [{ path: a.model, what: 'the input model', kind: 'model' }, { path: a.teacher, what: '--teacher', kind: 'model' }, ...dataSpecInputs(a.data)],
+      outputs: [{ path: a.output, what: '-o', kind: 'model' }, { path: a.checkpoint, what: '--checkpoint', kind: 'model' }],
+      overwrite: a.overwrite,
+    });
     const model = readModel(a.model);
     verifyModel(model, 'input model');
     inputShapesFor(a, model); // names and ranks checked before any training
