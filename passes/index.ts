@@ -4,6 +4,7 @@ import { constantsToInitializersPass } from './constants-to-initializers.js';
 import { exposeMasksPass } from './expose-masks.js';
 import { exposeOutputsPass } from './expose-outputs.js';
 import { foldBatchNormPass } from './fold-batchnorm.js';
+import { inferShapesPass } from './infer-shapes.js';
 import { insertBetaPass } from './insert-beta.js';
 import { pruneChannelsPass } from './prune-channels.js';
 import { stripBetaPass } from './strip-beta.js';
@@ -14,6 +15,7 @@ const registry = new Map<string, () => Pass>([
   ['expose-masks', exposeMasksPass],
   ['expose-outputs', exposeOutputsPass],
   ['fold-batchnorm', foldBatchNormPass],
+  ['infer-shapes', inferShapesPass],
   ['insert-beta', insertBetaPass],
   ['prune-channels', pruneChannelsPass],
   ['strip-beta', stripBetaPass],

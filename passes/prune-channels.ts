@@ -27,7 +27,7 @@
  *   before:  %y = Conv(%x, %w[64,32,3,3], %b[64])   %z = Conv(%y, %w2[16,64,3,3])
  *   after:   %y = Conv(%x, %w[40,32,3,3], %b[40])   %z = Conv(%y, %w2[16,40,3,3])
  */
-import { CompilerError, analyzeChannelGroups, applyChannelPruning, inferShapes, maskToKeep, readMaskFile, retieConstants, untieSharedConstants } from '../src/index.js';
+import { CompilerError, applyChannelPruning, channelGroupsAnalysis, maskToKeep, readMaskFile, retieConstants, untieSharedConstants } from '../src/index.js';
 import type { ApplyResult, ChannelAnalysis, MaskSpec, Model, Pass, PassContext, PassResult, UntiedConstant } from '../src/index.js';
 
 export interface PruneChannelsOptions {
@@ -53,12 +53,11 @@ export function pruneChannelsPass(): Pass {
       if (!o.keep && !o.mask) {
         throw new CompilerError('INVALID_OPTION', 'prune-channels needs kept channels (keep) or a mask', { hint: 'use `sculpt prune model.onnx -o out.onnx --ratio 0.5` or `--mask m.json`' });
       }
-      let a = o.analysis;
+      let a = o.analysis && o.analysis.model === model ? o.analysis : undefined;
       let untied: UntiedConstant[] = [];
-      if (!a || a.model !== model) {
+      if (!a) {
         if (o.untie !== false) untied = untieSharedConstants(model);
-        inferShapes(model);
-        a = analyzeChannelGroups(model);
+        a = ctx.analyses.get(channelGroupsAnalysis);
       }
       const keep = o.keep ? toMap(o.keep) : maskToKeep(a, typeof o.mask === 'string' ? readMaskFile(o.mask) : o.mask!);
       const r = applyChannelPruning(model, a, keep);

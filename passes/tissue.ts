@@ -38,11 +38,11 @@
  *            %y = Reshape(Transpose[1,0,2](%o), [0,500])
  */
 import {
-  DataType, GraphBuilder, Rng, Tensor, addConstant, attrFloat, attrInt, attrInts, attrString, computeCost, dropIfUnused, initStackedLayer, inferShapes,
-  nodeCost, originalWeights, planTissue, resolveWeight,
+  DataType, GraphBuilder, Rng, Tensor, addConstant, attrFloat, attrInt, attrInts, attrString, AnalysisManager, costAnalysis, costContext, dropIfUnused, initStackedLayer,
+  nodeCost, originalWeights, planTissue, resolveWeight, shapesAnalysis,
 } from '../src/index.js';
 import type {
-  AutoChoice, LayerCost, LayerPlan, Model, Node, Pass, PassContext, PassResult, SkippedLayer, TissueActivation, TissueOptions,
+  AutoChoice, CostContext, LayerCost, LayerPlan, Model, Node, Pass, PassContext, PassResult, SkippedLayer, TissueActivation, TissueOptions,
   TissuePlan, UnitRun, UnitWeights, Value, WeightForm,
 } from '../src/index.js';
 
@@ -272,14 +272,14 @@ function emitLayer(model: Model, plan: TissuePlan, lp: LayerPlan, ws: readonly U
   return { nodes: e.nodes, inits: e.inits };
 }
 
-function countLayer(model: Model, nodes: readonly string[]): { params: number; macs: number } {
+function countLayer(model: Model, nodes: readonly string[], ctx: CostContext): { params: number; macs: number } {
   let macs = 0;
   let params = 0;
   const seen = new Set<Value>();
   for (const name of nodes) {
     const nd = model.graph.findNode(name);
     if (!nd) continue;
-    macs += nodeCost(nd).macs;
+    macs += nodeCost(nd, ctx).macs;
     nd.inputs.forEach((v, i) => {
       const r = resolveWeight(v);
       if (!r || seen.has(r.source) || r.tensor.dataType !== DataType.FLOAT || (nd.opType === 'Clip' && i > 0)) return;
@@ -296,9 +296,9 @@ function countLayer(model: Model, nodes: readonly string[]): { params: number; m
  * @throws the planner's errors: INVALID_OPTION, TISSUE_SPEC_INVALID, TISSUE_NO_LAYERS,
  *   TISSUE_NOT_REPLACEABLE
  */
-export function applyTissue(model: Model, options: TissueOptions & { onLayer?: (done: number, total: number) => void } = {}): TissueReport {
-  const plan = planTissue(model, options);
-  const before = computeCost(model, { inferred: true }).total;
+export function applyTissue(model: Model, options: TissueOptions & { onLayer?: (done: number, total: number) => void } = {}, analyses: AnalysisManager = new AnalysisManager(model)): TissueReport {
+  const plan = planTissue(model, options, analyses);
+  const before = analyses.get(costAnalysis).total;
   const emitted: { lp: LayerPlan; nodes: string[]; inits: string[]; fitError?: number }[] = [];
   for (const [i, lp] of plan.layers.entries()) {
     const rng = new Rng(plan.seed * 104729 + lp.layer.index + 3);
@@ -308,10 +308,10 @@ export function applyTissue(model: Model, options: TissueOptions & { onLayer?: (
     emitted.push({ lp, nodes, inits, fitError: sw.fitError });
     options.onLayer?.(i + 1, plan.layers.length);
   }
-  inferShapes(model);
-  const after = computeCost(model, { inferred: true }).total;
+  const after = analyses.get(costAnalysis).total;
+  const afterCtx = costContext(model, analyses.get(shapesAnalysis).shapes);
   const layers = emitted.map(({ lp, nodes, inits, fitError }): TissueLayerReport => {
-    const counted = countLayer(model, nodes);
+    const counted = countLayer(model, nodes, afterCtx);
     const runs = lp.runs.map((r) => ({ unit: unitText(r), count: r.count }));
     return {
       name: lp.layer.name, op: lp.layer.op, kind: lp.layer.kind, cIn: lp.layer.cIn, cOut: lp.layer.cOut, kernel: [...lp.layer.kernel],
@@ -336,7 +336,7 @@ function unitText(r: UnitRun): string {
 
 function run(model: Model, ctx: PassContext): PassResult {
   const opts = (ctx.options['tissue'] ?? {}) as TissuePassOptions;
-  const report = applyTissue(model, opts);
+  const report = applyTissue(model, opts, ctx.analyses);
   for (const s of report.skipped) ctx.remark(s.name, s.reason);
   for (const n of report.notes) ctx.remark(n.where, n.message);
   opts.onReport?.(report);

@@ -36,6 +36,8 @@ export type ErrorCode =
   | 'IN_USE'
   // analysis and passes
   | 'SHAPE_INFERENCE_FAILED'
+  | 'INPUT_SHAPE_MISMATCH'
+  | 'COST_UNKNOWN'
   | 'UNSUPPORTED_OP'
   | 'UNSUPPORTED_DATA_TYPE'
   | 'OPSET_OUT_OF_RANGE'

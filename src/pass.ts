@@ -3,13 +3,20 @@
  * order, keeps node order topological, verifies the IR after every pass that changed it,
  * and records timings, statistics and remarks (why a rewrite did not apply).
  */
+import { AnalysisManager } from './analysis/manager.js';
+import type { PreservedAnalyses } from './analysis/manager.js';
 import { CompilerError } from './errors.js';
 import type { Model } from './ir/core.js';
 import { printModel } from './ir/printer.js';
 import { sortTopologically } from './ir/toposort.js';
 import { verifyModel } from './ir/verify.js';
 
-export interface PassResult { readonly changed: boolean; readonly stats?: Record<string, number> }
+export interface PassResult {
+  readonly changed: boolean;
+  readonly stats?: Record<string, number>;
+  /** Analyses still valid after a change (by name, e.g. ['channel-groups']); all others are dropped. Ignored when unchanged. */
+  readonly preserved?: PreservedAnalyses;
+}
 
 /** A note from a pass: why something was or was not rewritten (`--explain`). */
 export interface Remark { readonly pass: string; readonly where: string; readonly message: string }
@@ -18,6 +25,8 @@ export interface PassContext {
   /** Pass-specific options (from the CLI or the caller). */
   readonly options: Record<string, unknown>;
   remark(where: string, message: string): void;
+  /** Cached analyses of the model (shapes, cost, channel groups): ask here rather than recomputing. */
+  readonly analyses: AnalysisManager;
 }
 
 export interface Pass {
@@ -38,6 +47,8 @@ export interface RunPassesOptions {
   options?: Record<string, unknown>;
   /** Called with printed IR after each pass that changed the model. */
   printAfterChange?: (pass: string, text: string) => void;
+  /** The analysis manager of this model (a fresh one when absent); invalidated after each changing pass unless preserved. */
+  analyses?: AnalysisManager;
 }
 
 export interface RunPassesResult { passes: PassRecord[]; remarks: Remark[]; changed: boolean }
@@ -46,10 +57,12 @@ export interface RunPassesResult { passes: PassRecord[]; remarks: Remark[]; chan
 export function runPasses(model: Model, passes: readonly Pass[], opts: RunPassesOptions = {}): RunPassesResult {
   const remarks: Remark[] = [];
   const records: PassRecord[] = [];
+  const analyses = opts.analyses?.model === model ? opts.analyses : new AnalysisManager(model, opts.analyses?.options);
   for (const p of passes) {
     const ctx: PassContext = {
       options: opts.options ?? {},
       remark: (where, message) => remarks.push({ pass: p.name, where, message }),
+      analyses,
     };
     const t0 = performance.now();
     p.requires?.(model);
@@ -65,6 +78,8 @@ export function runPasses(model: Model, passes: readonly Pass[], opts: RunPasses
       }
       opts.printAfterChange?.(p.name, printModel(model));
     }
+    // An unchanged model keeps every analysis (MLIR's markAllAnalysesPreserved).
+    analyses.afterPass(r.changed ? r.preserved : 'all');
     records.push({ name: p.name, changed: r.changed, ms: performance.now() - t0, stats: { ...(r.stats ?? {}) } });
   }
   return { passes: records, remarks, changed: records.some((r) => r.changed) };

@@ -4,8 +4,8 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { DataType, Rng } from '../src/index.js';
-import type { HostTensor, Model } from '../src/index.js';
+import { DataType, Rng, inferShapes } from '../src/index.js';
+import type { HostTensor, InferShapesOptions, Model, ShapeInferenceResult } from '../src/index.js';
 
 export const ROOT = resolve(fileURLToPath(import.meta.url), '../../..');
 export const CLI = join(ROOT, 'dist/src/cli/main.js');
@@ -35,4 +35,15 @@ export function seededFeeds(model: Model, seed = 1, batch = 2, lo = 0, hi = 1): 
     feeds[v.name] = v.elemType === DataType.INT64 ? { data: new BigInt64Array(n), dims } : { data: rng.uniformArray(n, lo, hi), dims };
   }
   return feeds;
+}
+
+/**
+ * Shape inference with its side table copied into the values' types, for tests that read
+ * `value.shape` afterwards (the product never does this: analyses return side tables and
+ * only the infer-shapes pass writes types).
+ */
+export function inferInto(model: Model, opts: InferShapesOptions = {}): ShapeInferenceResult {
+  const r = inferShapes(model, opts);
+  for (const [v, t] of r.shapes.entries()) v.info.type = t;
+  return r;
 }

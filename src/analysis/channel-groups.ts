@@ -15,8 +15,7 @@
  * Frozen structure never yields a wrong model, only fewer prunable channels.
  *
  * ```ts
- * inferShapes(model);
- * const a = analyzeChannelGroups(model);
+ * const a = analyzeChannelGroups(model);   // or new AnalysisManager(model).get(channelGroupsAnalysis)
  * for (const g of a.groups) console.log(g.name, g.size, g.frozen);
  * ```
  * Worked example (ResNet basic block with identity shortcut): `x` [N,16,H,W] feeds conv1
@@ -30,6 +29,8 @@ import type { Model, Node, Value } from '../ir/core.js';
 import type { StaticDim } from '../ir/types.js';
 import type { ChannelRuleContext, ChannelSlot, Fixup, Origin, SlotRole } from './channel-rules/context.js';
 import { channelRules, constantTensor, foldedOf } from './channel-rules/index.js';
+import type { ShapeLookup } from './shape-table.js';
+import { inferShapes } from './shapes.js';
 
 export type { ChannelSlot, SlotKind, SlotRole, Fixup, FixupContext } from './channel-rules/context.js';
 export { constantTensor } from './channel-rules/index.js';
@@ -59,6 +60,8 @@ export interface ChannelGroup {
 
 export interface ChannelAnalysis {
   readonly model: Model;
+  /** The shapes the analysis read (slot sizes come from them). */
+  readonly shapes: ShapeLookup;
   readonly slots: readonly ChannelSlot[];
   readonly groups: readonly ChannelGroup[];
   /** Per atom (slot.base + position): the group id and the group channel it belongs to. */
@@ -74,6 +77,8 @@ export interface ChannelAnalysis {
 export interface ChannelAnalysisOptions {
   /** Also freeze groups with fewer than this many channels (default 1: none). */
   minGroupSize?: number;
+  /** Value shapes to read (an inferShapes table); inferred here, without writing the model, when absent. */
+  shapes?: ShapeLookup;
 }
 
 /** The constant data of a value, when it is an initializer or a Constant node's output. */
@@ -115,9 +120,9 @@ class UnionFind {
 }
 
 /**
- * Finds the channel groups of the main graph. Reads value shapes (run shape inference
- * first; where a shape is unknown the slots it would need are frozen). Pure: the model is
- * not changed. O(atoms · α) after one visit per (node, slot).
+ * Finds the channel groups of the main graph. Reads value shapes from `opts.shapes` (or
+ * infers them; where a shape is unknown the slots it would need are frozen). Pure: the
+ * model is not changed. O(atoms · α) after one visit per (node, slot).
  * @throws INTERNAL only on a bug in a rule
  */
 export function analyzeChannelGroups(model: Model, opts: ChannelAnalysisOptions = {}): ChannelAnalysis {
@@ -130,10 +135,11 @@ export function analyzeChannelGroups(model: Model, opts: ChannelAnalysisOptions 
   const fixups = new Map<Node, Map<string, Fixup>>();
   const outputs = new Set(g.outputs);
   const inputs = new Set(g.inputs.filter((v) => !v.initializer));
+  const shapes = opts.shapes ?? inferShapes(model).shapes;
 
   const shapeOf = (v: Value | null | undefined): StaticDim[] | undefined => {
     if (!v) return undefined;
-    return constantDims(v) ?? v.shape;
+    return constantDims(v) ?? shapes.shape(v);
   };
 
   const getSlot = (v: Value, axis: number): ChannelSlot | undefined => byValue.get(v)?.get(axis);
@@ -183,9 +189,9 @@ export function analyzeChannelGroups(model: Model, opts: ChannelAnalysisOptions 
     const ctx: ChannelRuleContext = {
       model, node, origin, opset,
       shape: shapeOf,
-      folded: (v) => (v ? foldedOf(v) : undefined),
+      folded: (v) => (v ? foldedOf(v, shapes) : undefined),
       ints: (v) => {
-        const f = v ? foldedOf(v) : undefined;
+        const f = v ? foldedOf(v, shapes) : undefined;
         if (!f || f.data.some((d) => typeof d !== 'number')) return undefined;
         return f.data as number[];
       },
@@ -369,14 +375,14 @@ export function analyzeChannelGroups(model: Model, opts: ChannelAnalysisOptions 
     });
     const frozen = [...b.frozen];
     if (frozen.length === 0 && size < minGroup) frozen.push(`only ${size} channel(s)`);
-    groups.push({ id, name: groupName(members), size, mult: groupMult(members), width: size * groupMult(members), members, frozen });
+    groups.push({ id, name: groupName(members), size, mult: groupMult(members, shapes), width: size * groupMult(members, shapes), members, frozen });
   }
 
   const fixupList: { node: Node; key: string; run: Fixup }[] = [];
   for (const [node, m] of fixups) for (const [key, run] of m) fixupList.push({ node, key, run });
 
   return {
-    model, slots, groups, atomGroup, atomChannel, fixups: fixupList,
+    model, shapes, slots, groups, atomGroup, atomChannel, fixups: fixupList,
     slotOf: getSlot,
     slotsOf: (v) => [...(byValue.get(v)?.values() ?? [])].sort((x, y) => x.axis - y.axis),
   };
@@ -387,11 +393,11 @@ function gcd(a: number, b: number): number {
   return a;
 }
 
-function groupMult(members: readonly ChannelGroupMember[]): number {
+function groupMult(members: readonly ChannelGroupMember[], shapes: ShapeLookup): number {
   // Feature maps (rank ≥ 3 activations) decide; a grouped conv's input couples the same
   // local channel of every group, so each group channel is `groups` feature-map channels.
   const acts = members.filter((m) => m.slot.kind === 'activation');
-  const maps = acts.filter((m) => (m.slot.value.shape?.length ?? 0) >= 3);
+  const maps = acts.filter((m) => (shapes.shape(m.slot.value)?.length ?? 0) >= 3);
   const pick = maps.length > 0 ? maps : acts;
   if (pick.length === 0) return 1;
   return pick.reduce((a, m) => gcd(a, m.per), 0) || 1;

@@ -48,7 +48,8 @@ export async function main(argv: string[]): Promise<number> {
     .wrap(Math.min(100, process.stdout.columns || 100))
     .exitProcess(false)
     .fail((msg, err) => {
-      if (err) throw err;
+      // A `.check()` that returns a message hands it over as `err` too (a string): usage.
+      if (err && typeof err !== 'string') throw err;
       throw new UsageError(msg);
     });
   // SCULPT_CHECK_ARGS=1: parse and validate only, run nothing (`sculpt run` checks a recipe's

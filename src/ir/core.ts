@@ -20,9 +20,8 @@ export interface Use { readonly node: Node; readonly index: number }
 
 export class Value {
   name: string;
-  info: ValueInfo = {};
-  /** Constant data when this value is an initializer. */
-  initializer?: Tensor;
+  #info: ValueInfo = {};
+  #initializer: Tensor | undefined;
   /** Constant data when this value is a sparse initializer. */
   sparseInitializer?: SparseTensor;
   #graph: Graph | null = null;
@@ -32,20 +31,28 @@ export class Value {
 
   constructor(name: string, info: ValueInfo = {}) {
     this.name = name;
-    this.info = info;
+    this.#info = info;
   }
+
+  /** What a ValueInfoProto says about the value (declared or written type). Setting it is a mutation. */
+  get info(): ValueInfo { return this.#info; }
+  set info(i: ValueInfo) { this.#info = i; this.#graph?._touch(); }
+  /** Constant data when this value is an initializer. Setting it is a mutation. */
+  get initializer(): Tensor | undefined { return this.#initializer; }
+  set initializer(t: Tensor | undefined) { this.#initializer = t; this.#graph?._touch(); }
 
   /** The graph that defines this value (its scope). */
   get graph(): Graph | null { return this.#graph; }
   get producer(): Node | null { return this.#producer; }
   get producerIndex(): number { return this.#producerIndex; }
   get type(): TypeInfo | undefined { return this.info.type; }
-  set type(t: TypeInfo | undefined) { this.info.type = t; }
+  set type(t: TypeInfo | undefined) { this.#info.type = t; this.#graph?._touch(); }
   /** Static shape, or undefined when unknown. */
   get shape(): StaticDim[] | undefined { return shapeOf(this.info.type); }
   get elemType(): number | undefined { return elemTypeOf(this.info.type); }
   setTensorType(elemType: number, shape: readonly StaticDim[] | undefined): void {
-    this.info.type = tensorType(elemType, shape);
+    this.#info.type = tensorType(elemType, shape);
+    this.#graph?._touch();
   }
 
   /** Snapshot, safe to iterate while rewiring. */
@@ -119,6 +126,7 @@ export class Node {
     const old = this.#inputUses[index];
     if (old) this.#inputs[index]!._removeUse(old);
     this.#inputs[index] = v;
+    this.#graph?._touch();
     if (v) {
       const u = { node: this, index };
       this.#inputUses[index] = u;
@@ -139,6 +147,7 @@ export class Node {
       this.#inputs.pop();
       this.#inputUses.pop();
     }
+    this.#graph?._touch();
   }
 
   /** Replaces the whole input list, keeping use lists right. */
@@ -154,6 +163,7 @@ export class Node {
       if (this.#graph) v._setGraph(this.#graph);
     }
     this.#outputs.push(v);
+    this.#graph?._touch();
   }
 
   /** Replaces output `index` by a fresh value (the old one loses its producer). */
@@ -166,6 +176,7 @@ export class Node {
       if (this.#graph) v._setGraph(this.#graph);
     }
     this.#outputs[index] = v;
+    this.#graph?._touch();
   }
 
   // --- attributes --------------------------------------------------------------------
@@ -176,10 +187,12 @@ export class Node {
   setAttr(a: Attribute): void {
     const i = this.attributes.findIndex((x) => x.name === a.name);
     if (i >= 0) this.attributes[i] = a; else this.attributes.push(a);
+    this.#graph?._touch();
   }
 
   removeAttr(name: string): void {
     this.attributes = this.attributes.filter((a) => a.name !== name);
+    this.#graph?._touch();
   }
 
   attrInt(name: string, dflt: number): number;
@@ -261,19 +274,23 @@ export class Graph {
   get nodes(): readonly Node[] { return this.#nodes; }
   get model(): Model | null { return this.#model ?? this.parent?.model ?? null; }
   /** @internal */ _setModel(m: Model | null): void { this.#model = m; }
+  /** @internal Records a mutation: bumps the owning model's revision (analyses cached for the old one go stale). */
+  _touch(): void { this.model?._bump(); }
 
   /** Adds a graph input (or claims an existing unowned value as one). */
   addInput(v: Value): Value {
     v._setGraph(this);
     this.inputs.push(v);
+    this._touch();
     return v;
   }
 
   /** Adds a constant value; its tensor is stored under the value's name. */
   addInitializer(v: Value, t: Tensor): Value {
-    v.initializer = t;
     v._setGraph(this);
+    v.initializer = t;
     this.initializers.push(v);
+    this._touch();
     return v;
   }
 
@@ -287,6 +304,7 @@ export class Graph {
     this.valueInfos = this.valueInfos.filter((x) => x !== v);
     v.initializer = undefined;
     v._setGraph(null);
+    this._touch();
   }
 
   appendNode(n: Node): Node { return this.insertNodeAt(this.#nodes.length, n); }
@@ -300,6 +318,7 @@ export class Graph {
     this.#nodes.splice(index, 0, n);
     n._setGraph(this);
     for (const g of n.subgraphs()) g.parent = this;
+    this._touch();
     return n;
   }
 
@@ -327,12 +346,14 @@ export class Graph {
     this.#nodes.splice(i, 1);
     n._setGraph(null);
     this.valueInfos = this.valueInfos.filter((v) => v.producer !== n);
+    this._touch();
   }
 
   /** Reorders nodes (used by the topological sort); `order` must be a permutation. */
   reorder(order: readonly Node[]): void {
     if (order.length !== this.#nodes.length) throw new CompilerError('IR_INVALID', 'reorder: not a permutation');
     this.#nodes.splice(0, this.#nodes.length, ...order);
+    this._touch();
   }
 
   /**
@@ -349,6 +370,7 @@ export class Graph {
       next.name = name;
       if (!next.info.type && info.type) next.info = { ...info };
       this.outputs = this.outputs.map((v) => (v === old ? next : v));
+      this._touch();
     }
   }
 
@@ -397,6 +419,7 @@ export class Model {
   baseDir?: string;
   readonly names: NameAuthority;
   #graph!: Graph;
+  #revision = 0;
 
   constructor(graph: Graph) {
     this.graph = graph;
@@ -404,7 +427,16 @@ export class Model {
   }
 
   get graph(): Graph { return this.#graph; }
-  set graph(g: Graph) { this.#graph = g; g._setModel(this); }
+  set graph(g: Graph) { this.#graph = g; g._setModel(this); this.#revision++; }
+
+  /**
+   * Counts mutations: every IR method that changes the model (node inputs/outputs and
+   * attributes, nodes added/removed/reordered, graph inputs, initializers, value types)
+   * bumps it. Analyses are cached per revision (src/analysis/manager.ts).
+   */
+  get revision(): number { return this.#revision; }
+  /** @internal Records a mutation made without an IR method (raw array edits). */
+  _bump(): void { this.#revision++; }
 
   /** The opset version imported for a domain ('' and 'ai.onnx' are the same). */
   opset(domain = ''): number | undefined {

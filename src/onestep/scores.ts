@@ -8,6 +8,7 @@
  * junction outputs first in residual nets (the paper's automatic picks were all block
  * outputs), plus the layer of the last conv always; `N` the same with another N; or names.
  */
+import { inferShapes } from '../analysis/shapes.js';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { CompilerError } from '../errors.js';
@@ -181,9 +182,11 @@ export function checkScoresFit(doc: ScoresDoc, model: Model, source = 'scores'):
     throw new CompilerError('SCORES_MODEL_MISMATCH', `${source} was made for another model (fingerprint ${doc.model.fingerprint}; this model is ${fp})`, { where: source, hint: 'score this model: `sculpt score model.onnx --data <spec> -o scores.json`' });
   }
   const g = model.graph;
+  // Activation shapes come from the shapes analysis (a side table; the model is not written).
+  const shapes = inferShapes(model).shapes;
   const shapeOf = (name: string) => {
     const v = g.initializers.find((x) => x.name === name) ?? g.findValue(name);
-    return v?.initializer?.shape ?? v?.shape;
+    return v?.initializer?.shape ?? (v ? shapes.shape(v) : undefined);
   };
   for (const l of doc.layers) {
     const s = shapeOf(l.value);

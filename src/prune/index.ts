@@ -8,10 +8,10 @@
  * await checkMaskedEquivalence(readModel('resnet.onnx'), model, out.applied.pruned, { untied: out.report.untied });
  * ```
  */
-import { analyzeChannelGroups } from '../analysis/channel-groups.js';
 import type { ChannelAnalysis } from '../analysis/channel-groups.js';
-import { computeCost } from '../analysis/cost.js';
+import { requireExactCost } from '../analysis/cost.js';
 import type { CostReport } from '../analysis/cost.js';
+import { AnalysisManager, channelGroupsAnalysis, costAnalysis } from '../analysis/manager.js';
 import type { Model } from '../ir/core.js';
 import { sortTopologically } from '../ir/toposort.js';
 import { verifyModel } from '../ir/verify.js';
@@ -35,6 +35,7 @@ export * from './report.js';
 export * from './round-to.js';
 export * from './rounding.js';
 export * from './scale-points.js';
+export * from './target-remarks.js';
 export * from './untie.js';
 export * from './verify.js';
 
@@ -50,20 +51,24 @@ export interface PruneOutcome {
 /**
  * Plans and applies a channel pruning in place: shape inference, channel groups, cost,
  * plan, slicing and fixups, IR verification, cost after, report. Keep a copy of the input
- * (e.g. `decodeModel(encodeModel(m))`) to verify against.
- * @throws INVALID_OPTION, the mask codes, SHAPE_INFERENCE_FAILED, VERIFY_FAILED (a bug)
+ * (e.g. `decodeModel(encodeModel(m))`) to verify against. Analyses come from `analyses`
+ * (a fresh manager at `inputShapes` when absent).
+ * @throws INVALID_OPTION, the mask codes, SHAPE_INFERENCE_FAILED, VERIFY_FAILED (a bug);
+ *   COST_UNKNOWN for a FLOPs target on a model whose cost depends on unknown dims
  */
-export function pruneModel(model: Model, opts: PlanOptions & { untie?: boolean }): PruneOutcome {
+export function pruneModel(model: Model, opts: PlanOptions & { untie?: boolean; inputShapes?: Readonly<Record<string, readonly number[]>> }, analyses?: AnalysisManager): PruneOutcome {
+  const am = analyses ?? new AnalysisManager(model, { inputShapes: opts.inputShapes });
   // Cost first: untying adds copies that would count as params of the input.
-  const before = computeCost(model);
+  const before = am.get(costAnalysis);
+  if (opts.flopsTarget !== undefined) requireExactCost(before, '--flops-target');
   const untied = opts.untie === false ? [] : untieSharedConstants(model);
-  const analysis = analyzeChannelGroups(model);
+  const analysis = am.get(channelGroupsAnalysis);
   const plan = planPruning(model, analysis, before, opts);
   const applied = applyChannelPruning(model, analysis, plan.keep);
   retieConstants(model, untied);
   sortTopologically(model.graph);
   verifyModel(model, 'after channel pruning');
-  const after = computeCost(model);
+  const after = am.get(costAnalysis);
   const report = buildPruneReport({ analysis, plan, applied, before, after, options: { ...opts, mask: undefined, scores: undefined }, untied });
   return { analysis, plan, applied, before, after, report };
 }
@@ -75,16 +80,17 @@ export function pruneModel(model: Model, opts: PlanOptions & { untie?: boolean }
  * report's `latency` has the baseline, predicted and measured latency.
  * @throws the `pruneModel` codes; RUNTIME_FAILED
  */
-export async function pruneModelToLatency(model: Model, opts: PlanOptions & { latencyTarget: number; untie?: boolean }, run: LatencyRunOptions = {}): Promise<PruneOutcome> {
-  const before = computeCost(model);
+export async function pruneModelToLatency(model: Model, opts: PlanOptions & { latencyTarget: number; untie?: boolean; inputShapes?: Readonly<Record<string, readonly number[]>> }, run: LatencyRunOptions = {}, analyses?: AnalysisManager): Promise<PruneOutcome> {
+  const am = analyses ?? new AnalysisManager(model, { inputShapes: opts.inputShapes });
+  const before = am.get(costAnalysis);
   const untied = opts.untie === false ? [] : untieSharedConstants(model);
-  const analysis = analyzeChannelGroups(model);
+  const analysis = am.get(channelGroupsAnalysis);
   const { plan, latency } = await planForLatency(model, analysis, before, opts, run);
   const applied = applyChannelPruning(model, analysis, plan.keep);
   retieConstants(model, untied);
   sortTopologically(model.graph);
   verifyModel(model, 'after channel pruning');
-  const after = computeCost(model);
+  const after = am.get(costAnalysis);
   const report = buildPruneReport({ analysis, plan, applied, before, after, options: { ...opts, latencyModel: undefined, mask: undefined, scores: undefined, provider: run.provider ?? 'cpu', threads: run.threads ?? 1, batch: run.batch ?? 1 }, untied });
   report.latency = latency;
   return { analysis, plan, applied, before, after, report };

@@ -34,7 +34,7 @@ import { CompilerError } from '../errors.js';
 import type { ChannelAnalysis, ChannelSlot } from '../analysis/channel-groups.js';
 import { analyzeChannelGroups, constantTensor } from '../analysis/channel-groups.js';
 import type { CostReport } from '../analysis/cost.js';
-import { computeCost } from '../analysis/cost.js';
+import type { ShapeLookup } from '../analysis/shape-table.js';
 import { attrInt } from '../ir/attribute.js';
 import { GraphBuilder } from '../ir/builder.js';
 import type { Model, Node, Value } from '../ir/core.js';
@@ -144,8 +144,8 @@ interface Curve { widths: number[]; ms: number[] }
 
 interface Profile { spec: LayerSpec; base: number; inCurve: Curve; outCurve?: Curve }
 
-function staticShape(v: Value | null | undefined, batch: number): number[] | undefined {
-  const s = v?.shape;
+function staticShape(v: Value | null | undefined, batch: number, shapes: ShapeLookup): number[] | undefined {
+  const s = v ? shapes.shape(v) : undefined;
   if (!s) return undefined;
   const out: number[] = [];
   for (const [i, d] of s.entries()) {
@@ -164,7 +164,7 @@ function layerSpecs(a: ChannelAnalysis, batch: number): LayerSpec[] {
     const w = n.inputs[1];
     const y = n.outputs[0];
     if (!x || !w || !y || !constantTensor(w)) continue;
-    const xShape = staticShape(x, batch);
+    const xShape = staticShape(x, batch, a.shapes);
     const wShape = constantTensor(w)!.shape.map(Number);
     if (!xShape) continue;
     if (n.opType === 'Conv') {
@@ -380,7 +380,7 @@ export async function buildLatencyModel(model: Model, a: ChannelAnalysis, cost: 
   for (const nc of cost.nodes) {
     if (profiled.has(nc.node)) continue;
     const o = nc.node.outputs[0];
-    const shape = o ? staticShape(o, batch) : undefined;
+    const shape = o ? staticShape(o, batch, a.shapes) : undefined;
     if (!o || !shape) continue;
     const elems = shape.reduce((p, d) => p * d, 1);
     if (elems > 0) others.push({ slot: a.slotsOf(o).find((sl) => sl.axis === 1), elems });
@@ -464,7 +464,6 @@ export async function planForLatency(model: Model, a: ChannelAnalysis, cost: Cos
     tried.add(id);
     const predictedMs = lm.predict((gid) => plan.keep.get(gid)?.length ?? full(gid));
     const copy = decodeModel(original, { baseDir: model.baseDir });
-    computeCost(copy);
     applyChannelPruning(copy, analyzeChannelGroups(copy), plan.keep);
     say(`measuring the pruned model against the original (attempt ${attempt + 1})`);
     const [b, p] = await compareModelsMs(original, encodeModel(copy), run);

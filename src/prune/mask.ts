@@ -18,7 +18,7 @@
 import { readFileSync } from 'node:fs';
 import { CompilerError } from '../errors.js';
 import type { ChannelAnalysis, ChannelSlot } from '../analysis/channel-groups.js';
-import { isGroupPrunable } from '../analysis/channel-groups.js';
+import { constantTensor, isGroupPrunable } from '../analysis/channel-groups.js';
 import type { Model, Value } from '../ir/core.js';
 import type { ScoreEntry } from './criteria.js';
 
@@ -124,13 +124,14 @@ export function maskToKeep(a: ChannelAnalysis, spec: MaskSpec): Map<number, numb
     const v = findValue(a.model, e.name);
     if (!v) throw new CompilerError('MASK_INVALID', `the mask names "${e.name}", which is not a value of the model`, { where: e.name, hint: 'list the prunable tensors with `sculpt groups model.onnx --explain`' });
     const slots = a.slotsOf(v);
-    const rank = v.shape?.length ?? 0;
+    const shape = constantTensor(v)?.shape ?? a.shapes.shape(v);
+    const rank = shape?.length ?? 0;
     const axis = e.axis !== undefined && e.axis < 0 ? e.axis + rank : e.axis;
     if (axis === undefined && slots.length > 1) {
       throw new CompilerError('MASK_INVALID', `"${e.name}" has several channel axes (${slots.map((s) => s.axis).join(', ')}); give "axis"`, { where: e.name, hint: 'use the { "pruned": [{ "name", "axis", "removed" }] } form' });
     }
     const slot: ChannelSlot | undefined = axis !== undefined ? slots.find((s) => s.axis === axis) : slots[0];
-    const size = slot?.size ?? v.shape?.[axis ?? 1];
+    const size = slot?.size ?? shape?.[axis ?? 1];
     const where = `${e.name}${e.axis !== undefined ? ` axis ${e.axis}` : ''}`;
     // Work out the removed positions and check the length against the tensor.
     let removed: number[];

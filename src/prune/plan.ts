@@ -19,6 +19,7 @@ import type { ChannelAnalysis, ChannelGroup, ChannelSlot } from '../analysis/cha
 import { isGroupPrunable } from '../analysis/channel-groups.js';
 import type { CostReport } from '../analysis/cost.js';
 import { weightInputKind } from '../analysis/cost.js';
+import { resolveTensor } from '../analysis/weights.js';
 import type { Model, Value } from '../ir/core.js';
 import { Rng } from '../util/rng.js';
 import type { PruneCriterion, ScoreEntry } from './criteria.js';
@@ -123,7 +124,8 @@ export class CostModel {
         // MACs = weight elements × positions; positions do not change.
         factors = slotsOf(n.inputs[1]);
       } else if (n.opType === 'Gemm' || n.opType === 'MatMul') {
-        const rb = n.inputs[1]?.shape?.length ?? 2;
+        const wv = n.inputs[1];
+        const rb = (wv ? resolveTensor(wv)?.tensor.shape ?? analysis.shapes.shape(wv) : undefined)?.length ?? 2;
         const kAxis = n.opType === 'Gemm' ? (n.attrInt('transB', 0) ? 1 : 0) : rb >= 2 ? rb - 2 : 0;
         factors = [...slotsOf(n.inputs[0]), ...slotsOf(n.inputs[1], kAxis)];
       } else {
@@ -135,9 +137,10 @@ export class CostModel {
     let params = 0;
     for (const n of analysis.model.graph.nodes) {
       n.inputs.forEach((v, i) => {
-        if (!v || seen.has(v) || weightInputKind(n, i) !== 'param') return;
-        seen.add(v);
-        const size = v.initializer!.size;
+        const r = weightInputKind(n, i) === 'param' ? resolveTensor(v) : undefined;
+        if (!v || !r || seen.has(r.source)) return;
+        seen.add(r.source);
+        const size = r.tensor.size;
         params += size;
         this.#params.push({ size, factors: slotsOf(v) });
       });

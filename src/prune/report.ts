@@ -3,6 +3,7 @@
  * `"pruned"` (each `{ name, axis, removed }`; the file is itself a valid `--mask`), the
  * per-layer channels, MACs and params before and after, group decisions and totals.
  */
+import { targetRemarks } from './target-remarks.js';
 import type { ChannelAnalysis } from '../analysis/channel-groups.js';
 import { isGroupPrunable, summarizeGroups } from '../analysis/channel-groups.js';
 import type { CostReport } from '../analysis/cost.js';
@@ -101,7 +102,8 @@ export function buildPruneReport(args: {
     layers,
     pruned: applied.pruned,
     untied: args.untied ?? [],
-    remarks: [...(args.plan?.remarks ?? []), ...(args.remarks ?? [])],
+    remarks: [...(args.plan?.remarks ?? []), ...(args.remarks ?? []),
+      ...targetRemarks({ options: args.options ?? {}, analysis, plan: args.plan, before, after, channelsRemoved: applied.channelsRemoved })],
   };
 }
 

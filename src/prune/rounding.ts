@@ -23,6 +23,7 @@
  * …, i.e. 2, 4, … per conv group); rule 2 gives 16 — the group stays whole, since 16 per
  * conv group is the narrowest fast width. At `roundTo` 8: unit 8, so 8 or 16 per group.
  */
+import { resolveWeight } from '../ir/weights.js';
 import type { ChannelAnalysis, ChannelGroup } from '../analysis/channel-groups.js';
 import type { Node, Value } from '../ir/core.js';
 
@@ -39,7 +40,8 @@ function lcm(a: number, b: number): number {
 function groupedSide(n: Node, v: Value): { groups: number; perGroup: number } | undefined {
   if (n.opType !== 'Conv' && n.opType !== 'ConvTranspose') return undefined;
   const g = n.attrInt('group', 1);
-  const w = n.inputs[1]?.shape;
+  // The weight's own dims (an initializer's type need not be declared).
+  const w = resolveWeight(n.inputs[1])?.tensor.shape ?? n.inputs[1]?.shape;
   if (g <= 1 || !w || typeof w[0] !== 'number' || typeof w[1] !== 'number') return undefined;
   // Conv W [M, C/g, ...]; ConvTranspose W [C, M/g, ...].
   const [C, M] = n.opType === 'Conv' ? [w[1] * g, w[0]] : [w[0], w[1] * g];

@@ -42,6 +42,8 @@
 import { CompilerError } from '../errors.js';
 import type { ChannelAnalysis, ChannelGroup, ChannelSlot } from '../analysis/channel-groups.js';
 import { isGroupPrunable } from '../analysis/channel-groups.js';
+import { inferShapes } from '../analysis/shapes.js';
+import { resolveWeight } from '../ir/weights.js';
 import { attrInt } from '../ir/attribute.js';
 import { Node, Value } from '../ir/core.js';
 import type { Model, Use } from '../ir/core.js';
@@ -88,7 +90,8 @@ function groupSlot(a: ChannelAnalysis, v: Value, gid: number): ChannelSlot | und
 function isReader(a: ChannelAnalysis, n: Node, index: number, gid: number): boolean {
   if (isDefaultDomain(n)) {
     if ((n.opType === 'Conv' || n.opType === 'ConvTranspose') && index === 0) {
-      const w = n.inputs[1]?.shape;
+      const wv = n.inputs[1];
+      const w = resolveWeight(wv)?.tensor.shape ?? (wv ? a.shapes.shape(wv) : undefined);
       const g = n.attrInt('group', 1);
       const depthwise = n.opType === 'Conv' ? g > 1 && w?.[1] === 1 : g > 1 && typeof w?.[0] === 'number' && w[0] === g;
       return !depthwise;
@@ -198,9 +201,11 @@ export function insertScales(model: Model, points: readonly ScalePoint[], source
   const opset = model.opset('') ?? 1;
   if (opset < 5) throw new CompilerError('OPSET_OUT_OF_RANGE', `inserting channel scales needs opset ≥ 5 (Reshape with a shape input); the model has ${opset}`, { hint: 'convert the model to a newer opset first' });
   const prefix = opts.prefix ?? 'scale';
+  // Ranks of the sites come from the shapes analysis (analyses do not write value types).
+  const shapes = inferShapes(model).shapes;
   const sources = points.map((p) => {
     const s = source(p);
-    const shape = s.initializer ? s.initializer.shape : s.shape;
+    const shape = s.initializer ? s.initializer.shape : shapes.shape(s);
     if (shape && (shape.length !== 1 || (typeof shape[0] === 'number' && shape[0] !== p.group.size))) {
       throw new CompilerError('MASK_SHAPE_MISMATCH', `the scale for group ${p.group.id} (${p.group.name}) has shape [${shape.join(',')}]; it needs [${p.group.size}]`, { where: s.name, hint: 'give one entry per group channel (`sculpt groups model.onnx`)' });
     }
@@ -235,7 +240,7 @@ export function insertScales(model: Model, points: readonly ScalePoint[], source
     const shared = new Map<number, Value>();
     for (const site of p.sites) {
       let sv = vec;
-      const rank = site.value.shape?.length ?? (site.axis + 1);
+      const rank = shapes.shape(site.value)?.length ?? (site.axis + 1);
       const trailing = rank - site.axis - 1;
       const reuse = site.identity ? shared.get(trailing) : undefined;
       if (reuse) sv = reuse;

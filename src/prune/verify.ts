@@ -48,7 +48,7 @@ function findValue(m: Model, name: string): Value | undefined {
 export function maskedModel(original: Model, pruned: readonly PrunedTensor[], untied: readonly UntiedConstant[] = []): Model {
   const m = decodeModel(encodeModel(original), { baseDir: original.baseDir });
   replayUntie(m, untied);
-  inferShapes(m);
+  const shapes = inferShapes(m).shapes;
   const g = m.graph;
   const byName = new Map<string, PrunedTensor[]>();
   for (const e of pruned) {
@@ -69,9 +69,9 @@ export function maskedModel(original: Model, pruned: readonly PrunedTensor[], un
   for (const [name, entries] of byName) {
     const v = findValue(m, name);
     if (!v) throw new CompilerError('MISSING_VALUE', `the pruned list names "${name}", which the model lacks`, { where: name });
-    const shape = constantTensor(v)?.shape ?? v.shape;
+    const shape = constantTensor(v)?.shape ?? shapes.shape(v);
     if (!shape) throw new CompilerError('MASK_SHAPE_MISMATCH', `the shape of "${name}" is unknown, so its mask cannot be built`, { where: name, hint: 'run shape inference on the model first' });
-    const elem = constantTensor(v)?.dataType ?? v.elemType ?? DataType.FLOAT;
+    const elem = constantTensor(v)?.dataType ?? shapes.elemType(v) ?? DataType.FLOAT;
     if (elem !== DataType.FLOAT) throw new CompilerError('UNSUPPORTED_DATA_TYPE', `masking "${name}" needs float32 data`, { where: name });
     const uses = v.uses();
     const wasOutput = g.outputs.includes(v);
@@ -89,7 +89,8 @@ export function maskedModel(original: Model, pruned: readonly PrunedTensor[], un
       const mdims = [size, ...new Array<number>(shape.length - e.axis - 1).fill(1)];
       const mv = new Value(m.names.fresh(`${name}_mask${e.axis}`));
       const out = new Value(m.names.fresh(`${name}_masked`));
-      out.info = { type: v.info.type ? structuredClone(v.info.type) : undefined };
+      const vt = shapes.type(v);
+      out.info = { type: vt ? structuredClone(vt) : undefined };
       if (useWhere) {
         g.addInitializer(mv, new Tensor(mv.name, DataType.BOOL, mdims, { kind: 'raw', bytes: Uint8Array.from(mask) }));
         mv.setTensorType(DataType.BOOL, mdims);
@@ -111,8 +112,10 @@ export function maskedModel(original: Model, pruned: readonly PrunedTensor[], un
 export interface VerifyOptions {
   /** Seed of the random inputs (default 1). */
   seed?: number;
-  /** Value for symbolic dims (the batch; default 2). */
+  /** Value for symbolic dims not given by `inputShapes` (default 2). */
   batch?: number;
+  /** Sizes of graph inputs whose dims are symbolic (`--input-shape`); they win over `batch`. */
+  inputShapes?: Readonly<Record<string, readonly number[]>>;
   /** Number of seeded input sets (default 2). */
   trials?: number;
   /** Allowed max |diff| relative to the largest |masked output| (default 1e-4). */
@@ -154,14 +157,18 @@ function diffNanAware(a: HostTensor, b: HostTensor): { maxAbs: number; scale: nu
   return { maxAbs, scale, nonFinite };
 }
 
-/** Seeded float inputs for every graph input (symbolic dims → batch). @throws UNSUPPORTED_DATA_TYPE for non-float inputs */
-export function seededInputs(model: Model, seed: number, batch: number, range: [number, number] = [0, 1]): Record<string, HostTensor> {
+/**
+ * Seeded float inputs for every graph input: `inputShapes[name]` where given, else the
+ * declared shape with symbolic dims as `batch`. @throws UNSUPPORTED_DATA_TYPE for non-float inputs
+ */
+export function seededInputs(model: Model, seed: number, batch: number, range: [number, number] = [0, 1], inputShapes: Readonly<Record<string, readonly number[]>> = {}): Record<string, HostTensor> {
   const rng = new Rng(seed);
   const feeds: Record<string, HostTensor> = {};
   for (const v of model.graph.inputs) {
     if (v.initializer) continue;
     if ((v.elemType ?? DataType.FLOAT) !== DataType.FLOAT) throw new CompilerError('UNSUPPORTED_DATA_TYPE', `input "${v.name}" is not float32; give your own inputs`, { where: v.name });
-    const dims = (v.shape ?? []).map((d) => (typeof d === 'number' ? d : batch));
+    const given = inputShapes[v.name];
+    const dims = given ? [...given] : (v.shape ?? []).map((d) => (typeof d === 'number' ? d : batch));
     const n = dims.reduce((a, b) => a * b, 1);
     feeds[v.name] = { data: rng.uniformArray(n, range[0], range[1]), dims };
   }
@@ -180,7 +187,7 @@ export async function verifyMaskedEquivalence(original: Model, pruned: Model, en
   const worstBy = new Map<string, OutputCheck>();
   let nonFinite = 0;
   for (let t = 0; t < (opts.trials ?? 2); t++) {
-    const feeds = seededInputs(original, (opts.seed ?? 1) + t, opts.batch ?? 2, opts.range);
+    const feeds = seededInputs(original, (opts.seed ?? 1) + t, opts.batch ?? 2, opts.range, opts.inputShapes);
     const [a, b] = [await runModel(ref, feeds, undefined, { threads: opts.threads }), await runModel(pruned, feeds, undefined, { threads: opts.threads })];
     for (const name of names) {
       const x = a[name];

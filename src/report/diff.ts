@@ -15,10 +15,19 @@
  *
  * Entry order is stable: by position in A; added nodes follow the A node matched to their
  * nearest matched predecessor in B, in B order.
+ *
+ * Constant nodes (and Identity of a constant) are data, not layers: they are left out of the
+ * entries, and the weights they hold are compared as their readers' weights, so a model
+ * whose weights are Constant nodes diffs like one with initializers.
+ *
+ * A matched node is `changed` only when something of its own changed (op configuration,
+ * attributes, weights, params, channels); a node whose tensors only got smaller because a
+ * neighbour was pruned (a Relu after a pruned conv) stays `same` and lists that in `derived`.
  */
 import { createHash } from 'node:crypto';
 import { computeCost } from '../analysis/cost.js';
 import type { NodeCost } from '../analysis/cost.js';
+import { resolveTensor } from '../analysis/weights.js';
 
 type CostTotals = ReturnType<typeof computeCost>['total'];
 import type { Attribute } from '../ir/attribute.js';
@@ -65,8 +74,10 @@ export interface DiffEntry {
   before: LayerInfo[];
   /** B-side nodes (none when removed). */
   after: LayerInfo[];
-  /** For 1:1 entries, the LayerInfo fields that differ; ['op'] or [] otherwise. */
+  /** For 1:1 entries, the node's own LayerInfo fields that differ (op, attributes, weights, params, channels, kernel, ...); ['structure'] or [] otherwise. */
   changes: string[];
+  /** For 1:1 entries, fields that differ only as a consequence of the input's size (MACs, output shape). */
+  derived: string[];
   /** Sums over the sides. */
   params: { before: number; after: number };
   macs: { before: number; after: number };
@@ -83,6 +94,10 @@ export interface ModelSummary {
   activationBytes: number;
   inputs: { name: string; shape: StaticDim[] | null }[];
   outputs: { name: string; shape: StaticDim[] | null }[];
+  /** False when macs/flops are lower bounds (dims left symbolic; give inputShapes). */
+  costExact: boolean;
+  /** The symbolic or unknown ('?') dims the cost depends on; empty when exact. */
+  unknownDims: string[];
 }
 
 export interface ModelDiff {
@@ -93,7 +108,7 @@ export interface ModelDiff {
   /** True when every node matched with no change and the totals agree. */
   identical: boolean;
   counts: Record<EntryStatus, number> & { matchedBy: Record<MatchKind, number> };
-  /** b / a (null when a's is 0). */
+  /** b / a (null when a's is 0, and for macs/flops when either count is a lower bound). */
   ratios: { params: number | null; macs: number | null; flops: number | null };
   entries: DiffEntry[];
 }
@@ -103,6 +118,8 @@ export interface DiffOptions {
   labelB?: string;
   /** Above this many cells the position match is greedy instead of an LCS. Default 1e7 (a 40 MB table). */
   lcsLimit?: number;
+  /** Sizes of graph inputs with symbolic dims (`--input-shape`); names a model lacks are ignored. */
+  inputShapes?: Readonly<Record<string, readonly number[]>>;
 }
 
 // --- describing a node ----------------------------------------------------------------
@@ -142,7 +159,7 @@ function weightsHash(n: Node): string | null {
   const h = createHash('sha256');
   let any = false;
   for (const v of n.inputs) {
-    const t = v?.initializer;
+    const t = resolveTensor(v)?.tensor;
     if (!t) continue;
     any = true;
     h.update(`${t.dataType}:${t.shape.join(',')};`);
@@ -175,10 +192,29 @@ function describe(n: Node, index: number, cost: NodeCost | undefined): LayerInfo
 }
 
 const COMPARED: readonly (keyof LayerInfo)[] = ['op', 'domain', 'inChannels', 'outChannels', 'kernel', 'stride', 'groups', 'params', 'macs', 'outputShape', 'attributes', 'weights'];
+/**
+ * Fields that are the node's own: a difference in one of them means the node changed.
+ * Channels count as own: they are set only for weight layers and normalisations, where they
+ * are the weight's shape. MACs and the output shape follow from the input's size.
+ */
+const OWN = new Set<keyof LayerInfo>(['op', 'domain', 'inChannels', 'outChannels', 'kernel', 'stride', 'groups', 'params', 'attributes', 'weights']);
 
 /** The LayerInfo fields that differ between two descriptions. */
 export function layerChanges(a: LayerInfo, b: LayerInfo): string[] {
   return COMPARED.filter((k) => JSON.stringify(a[k]) !== JSON.stringify(b[k]));
+}
+
+/** The differing fields split into the node's own and those that follow from its neighbours. */
+export function splitChanges(a: LayerInfo, b: LayerInfo): { own: string[]; derived: string[] } {
+  const all = layerChanges(a, b);
+  return { own: all.filter((k) => OWN.has(k as keyof LayerInfo)), derived: all.filter((k) => !OWN.has(k as keyof LayerInfo)) };
+}
+
+/** A Constant node, or an Identity of a constant: data the diff folds into its readers. */
+function isDataNode(n: Node): boolean {
+  if (n.domain !== '' && n.domain !== 'ai.onnx') return false;
+  if (n.opType === 'Constant') return true;
+  return n.opType === 'Identity' && resolveTensor(n.outputs[0]) !== undefined;
 }
 
 /** Whether a node's op configuration (not just its size) changed: op, kernel, groups. */
@@ -188,16 +224,20 @@ function configChanged(a: LayerInfo, b: LayerInfo): boolean {
 
 // --- matching ---------------------------------------------------------------------------
 
-interface Side { model: Model; nodes: readonly Node[]; index: Map<Node, number>; info: LayerInfo[]; total: CostTotals }
+interface Side { model: Model; nodes: readonly Node[]; index: Map<Node, number>; info: LayerInfo[]; total: CostTotals; exact: boolean; unknownDims: string[] }
 
-function side(model: Model): Side {
-  const nodes = model.graph.nodes;
-  const cost = computeCost(model, { batch: 1 });
+function side(model: Model, inputShapes: Readonly<Record<string, readonly number[]>>): Side {
+  const names = new Set(model.graph.inputs.map((v) => v.name));
+  const shapes = Object.fromEntries(Object.entries(inputShapes).filter(([k]) => names.has(k)));
+  const position = new Map<Node, number>();
+  model.graph.nodes.forEach((n, i) => position.set(n, i));
+  const nodes = model.graph.nodes.filter((n) => !isDataNode(n));
+  const cost = computeCost(model, { batch: 1, inputShapes: shapes });
   const byNode = new Map<Node, NodeCost>();
   for (const c of cost.nodes) byNode.set(c.node, c);
   const index = new Map<Node, number>();
   nodes.forEach((n, i) => index.set(n, i));
-  return { model, nodes, index, info: nodes.map((n, i) => describe(n, i, byNode.get(n))), total: cost.total };
+  return { model, nodes, index, info: nodes.map((n) => describe(n, position.get(n)!, byNode.get(n))), total: cost.total, exact: cost.exact, unknownDims: cost.unknownDims };
 }
 
 function uniqueBy<T>(xs: readonly T[], key: (x: T) => string | undefined): Map<string, T> {
@@ -262,8 +302,8 @@ function neighbours(n: Node): Node[] {
  * @throws what computeCost throws for a model it cannot analyse (SHAPE_INFERENCE_FAILED, ...).
  */
 export function diffModels(a: Model, b: Model, opts: DiffOptions = {}): ModelDiff {
-  const A = side(a);
-  const B = side(b);
+  const A = side(a, opts.inputShapes ?? {});
+  const B = side(b, opts.inputShapes ?? {});
   const pairAB = new Map<Node, Node>();
   const pairBA = new Map<Node, Node>();
   const how = new Map<Node, MatchKind>();
@@ -292,6 +332,7 @@ export function diffModels(a: Model, b: Model, opts: DiffOptions = {}): ModelDif
 
   const infoA = (n: Node) => A.info[A.index.get(n)!]!;
   const infoB = (n: Node) => B.info[B.index.get(n)!]!;
+  const posA = (n: Node) => A.index.get(n)!;
 
   // A position pair must sit in a consistent place: some neighbour (or graph input) of one
   // side is paired with a neighbour (or the same graph input) of the other. Otherwise the LCS
@@ -388,34 +429,34 @@ export function diffModels(a: Model, b: Model, opts: DiffOptions = {}): ModelDif
   // matched predecessor is paired with.
   const entries: { key: number; sub: number; e: DiffEntry }[] = [];
   const sum = (xs: LayerInfo[], k: 'params' | 'macs') => xs.reduce((s, x) => s + x[k], 0);
-  const make = (status: EntryStatus, match: MatchKind | null, before: LayerInfo[], after: LayerInfo[], changes: string[]): DiffEntry => ({
-    status, match, before, after, changes,
+  const make = (status: EntryStatus, match: MatchKind | null, before: LayerInfo[], after: LayerInfo[], changes: string[], derived: string[] = []): DiffEntry => ({
+    status, match, before, after, changes, derived,
     params: { before: sum(before, 'params'), after: sum(after, 'params') },
     macs: { before: sum(before, 'macs'), after: sum(after, 'macs') },
   });
   const keyOfAdded = (n: Node): number => {
     for (let i = B.index.get(n)! - 1; i >= 0; i--) {
       const x = pairBA.get(B.nodes[i]!);
-      if (x) return A.index.get(x)! + 0.5;
+      if (x) return posA(x) + 0.5;
     }
     return -0.5;
   };
   for (const [x, y] of pairAB) {
     const ia = infoA(x);
     const ib = infoB(y);
-    const changes = layerChanges(ia, ib);
-    const status: EntryStatus = ia.op !== ib.op || ia.domain !== ib.domain ? 'replaced' : changes.length ? 'changed' : 'same';
-    entries.push({ key: ia.index, sub: 0, e: make(status, how.get(x)!, [ia], [ib], changes) });
+    const { own, derived } = splitChanges(ia, ib);
+    const status: EntryStatus = ia.op !== ib.op || ia.domain !== ib.domain ? 'replaced' : own.length ? 'changed' : 'same';
+    entries.push({ key: posA(x), sub: 0, e: make(status, how.get(x)!, [ia], [ib], own, derived) });
   }
   const inReplacement = new Set<Node>();
   for (const r of replacements) {
     for (const n of [...r.a.nodes, ...r.b.nodes]) inReplacement.add(n);
     const before = r.a.nodes.map(infoA);
     const after = r.b.nodes.map(infoB);
-    const changes = before.length === 1 && after.length === 1 ? layerChanges(before[0]!, after[0]!) : ['structure'];
-    entries.push({ key: before[0]!.index, sub: 0, e: make('replaced', 'structure', before, after, changes) });
+    const split = before.length === 1 && after.length === 1 ? splitChanges(before[0]!, after[0]!) : { own: ['structure'], derived: [] };
+    entries.push({ key: posA(r.a.nodes[0]!), sub: 0, e: make('replaced', 'structure', before, after, split.own, split.derived) });
   }
-  for (const x of removed) if (!inReplacement.has(x)) entries.push({ key: infoA(x).index, sub: 0, e: make('removed', null, [infoA(x)], [], []) });
+  for (const x of removed) if (!inReplacement.has(x)) entries.push({ key: posA(x), sub: 0, e: make('removed', null, [infoA(x)], [], []) });
   for (const y of added) if (!inReplacement.has(y)) entries.push({ key: keyOfAdded(y), sub: B.index.get(y)!, e: make('added', null, [], [infoB(y)], []) });
   entries.sort((p, q) => p.key - q.key || p.sub - q.sub);
 
@@ -436,7 +477,8 @@ export function diffModels(a: Model, b: Model, opts: DiffOptions = {}): ModelDif
     b: sb,
     identical,
     counts,
-    ratios: { params: ratio(sa.params, sb.params), macs: ratio(sa.macs, sb.macs), flops: ratio(sa.flops, sb.flops) },
+    // A ratio of lower bounds is not a ratio of costs.
+    ratios: { params: ratio(sa.params, sb.params), macs: A.exact && B.exact ? ratio(sa.macs, sb.macs) : null, flops: A.exact && B.exact ? ratio(sa.flops, sb.flops) : null },
     entries: entries.map((x) => x.e),
   };
 }
@@ -456,5 +498,7 @@ function summary(m: Model, S: Side, label: string): ModelSummary {
     activationBytes: Number(t.activationBytes),
     inputs: g.inputs.filter((v) => !inits.has(v)).map(io),
     outputs: g.outputs.map(io),
+    costExact: S.exact,
+    unknownDims: S.unknownDims,
   };
 }

@@ -60,7 +60,11 @@ const SCRIPT = `
 (function(){var b=document.getElementById('show-all');if(!b)return;b.addEventListener('change',function(){document.body.classList.toggle('show-all',b.checked);});})();
 `;
 
-function card(title: string, before: number, after: number, fmt: (x: number) => string = humanCount): string {
+function card(title: string, before: number, after: number, fmt: (x: number) => string = humanCount, lowerBound = false): string {
+  if (lowerBound) {
+    return `<div class="card"><div class="k">${escapeHtml(title)}</div><div class="v">≥ ${escapeHtml(fmt(after))}</div>`
+      + `<div class="d">from ≥ ${escapeHtml(fmt(before))}; unknown: give --input-shape</div></div>`;
+  }
   const pc = percentChange(before, after);
   const cls = after < before ? 'down' : after > before ? 'up' : '';
   return `<div class="card"><div class="k">${escapeHtml(title)}</div><div class="v">${escapeHtml(fmt(after))}</div>`
@@ -201,7 +205,7 @@ function validationSection(v: ValidationReport): string {
     ['latency, batch 1 (runs)', (x) => (x.latency ? `${x.latency.batch1.runs}${x.latency.batch1.stable ? '' : ` (${x.latency.batch1.stopReason})`}` : '–'), ''],
     [`latency, batch ${m.latency?.batchSize ?? ''} (median)`, (x) => ms(x.latency?.batch?.medianMs), v.comparison?.speedup.batch != null ? `${v.comparison.speedup.batch.toFixed(2)}× speed-up` : ''],
     ['params', (x) => humanCount(x.params), b ? percentChange(b.params, m.params) : ''],
-    ['FLOPs', (x) => humanCount(x.flops), b ? percentChange(b.flops, m.flops) : ''],
+    ['FLOPs', (x) => `${x.costExact === false ? '≥ ' : ''}${humanCount(x.flops)}`, b && v.comparison?.costExact !== false ? percentChange(b.flops, m.flops) : ''],
     ['file size', (x) => (x.fileBytes === null ? '–' : humanBytes(x.fileBytes)), b && b.fileBytes !== null && m.fileBytes !== null ? percentChange(b.fileBytes, m.fileBytes) : ''],
   ];
   const body = rows.map(([k, f, d]) => `<tr><td>${escapeHtml(k)}</td>${b ? `<td class="num">${escapeHtml(f(b))}</td>` : ''}<td class="num">${escapeHtml(f(m))}</td>${b ? `<td class="num">${escapeHtml(d)}</td>` : ''}</tr>`).join('');
@@ -222,8 +226,8 @@ export function renderDiffHtml(d: ModelDiff, opts: HtmlOptions = {}): string {
   const c = d.counts;
   const cards = [
     card('params', d.a.params, d.b.params),
-    card('MACs', d.a.macs, d.b.macs),
-    card('FLOPs', d.a.flops, d.b.flops),
+    card('MACs', d.a.macs, d.b.macs, humanCount, d.a.costExact === false || d.b.costExact === false),
+    card('FLOPs', d.a.flops, d.b.flops, humanCount, d.a.costExact === false || d.b.costExact === false),
     card('nodes', d.a.nodes, d.b.nodes),
     `<div class="card"><div class="k">layers</div><div class="v">${d.identical ? 'no change' : `${c.changed + c.replaced + c.added + c.removed} differ`}</div>`
       + `<div class="d">${c.same} same · ${c.changed} changed · ${c.replaced} replaced · ${c.removed} removed · ${c.added} added</div></div>`,

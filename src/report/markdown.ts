@@ -66,8 +66,11 @@ export function renderDiffMarkdown(d: ModelDiff, opts: MarkdownOptions = {}): st
   out.push(`### sculpt diff: \`${cell(d.a.label)}\` → \`${cell(d.b.label)}\``, '');
   out.push('| | before | after | after / before |', '|---|---:|---:|---:|');
   out.push(`| params | ${exact(d.a.params)} | ${exact(d.b.params)} | ${ratio(d.ratios.params)} |`);
-  out.push(`| MACs | ${exact(d.a.macs)} | ${exact(d.b.macs)} | ${ratio(d.ratios.macs)} |`);
-  out.push(`| FLOPs | ${exact(d.a.flops)} | ${exact(d.b.flops)} | ${ratio(d.ratios.flops)} |`);
+  // Lower bounds (dims left symbolic) read "≥" and get no ratio (it is null in the JSON too).
+  const lb = (side: ModelDiff['a']) => (side.costExact === false ? '≥ ' : '');
+  const unknownNote = d.a.costExact === false || d.b.costExact === false ? 'unknown: give --input-shape' : '';
+  out.push(`| MACs | ${lb(d.a)}${exact(d.a.macs)} | ${lb(d.b)}${exact(d.b.macs)} | ${unknownNote || ratio(d.ratios.macs)} |`);
+  out.push(`| FLOPs | ${lb(d.a)}${exact(d.a.flops)} | ${lb(d.b)}${exact(d.b.flops)} | ${unknownNote || ratio(d.ratios.flops)} |`);
   out.push(`| nodes | ${d.a.nodes} | ${d.b.nodes} | |`);
   const v = opts.validation;
   if (v?.baseline?.accuracy && v.model.accuracy) {

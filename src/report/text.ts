@@ -131,8 +131,12 @@ export function renderDiffText(d: ModelDiff, opts: TextOptions = {}): string {
   out.push(`  b: ${fit(d.b.label, TEXT_WIDTH - 5).trimEnd()}`);
   const tot = (label: string, x: number, y: number) => `  ${label.padEnd(8)}${pair(humanCount(x), humanCount(y)).padEnd(24)}${percentChange(x, y)}`;
   out.push(tot('params', d.a.params, d.b.params));
-  out.push(tot('MACs', d.a.macs, d.b.macs));
-  out.push(tot('FLOPs', d.a.flops, d.b.flops));
+  // Lower bounds (dims left symbolic) get no percentage: a ratio of bounds is no ratio.
+  const exact = d.a.costExact !== false && d.b.costExact !== false;
+  const bound = (label: string, x: number, y: number) => (exact ? tot(label, x, y)
+    : `  ${label.padEnd(8)}${pair(`>=${humanCount(x)}`, `>=${humanCount(y)}`).padEnd(24)}unknown: give --input-shape (${[...new Set([...d.a.unknownDims, ...d.b.unknownDims])].join(', ')})`);
+  out.push(bound('MACs', d.a.macs, d.b.macs));
+  out.push(bound('FLOPs', d.a.flops, d.b.flops));
   out.push(tot('nodes', d.a.nodes, d.b.nodes));
   const matched = d.counts.matchedBy;
   out.push(`  layers  ${c.same} same, ${c.changed} changed, ${c.replaced} replaced, ${c.removed} removed, ${c.added} added`);

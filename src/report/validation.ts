@@ -15,7 +15,7 @@ function pts(x: number | null): string { return x === null ? '' : `${x >= 0 ? '+
 
 function sizeLine(label: string, m: ModelMeasurement): string {
   const size = m.fileBytes === null ? 'in memory' : humanBytes(m.fileBytes);
-  return `${label.padEnd(10)}${(m.path ?? '').padEnd(28)} ${size.padStart(10)}  ${humanCount(m.params).padStart(7)} params  ${humanCount(m.macs).padStart(7)} MACs  ${humanCount(m.flops).padStart(7)} FLOPs`;
+  return `${label.padEnd(10)}${(m.path ?? '').padEnd(28)} ${size.padStart(10)}  ${humanCount(m.params).padStart(7)} params  ${m.costExact === false ? '>=' : ''}${humanCount(m.macs).padStart(7)} MACs  ${m.costExact === false ? '>=' : ''}${humanCount(m.flops).padStart(7)} FLOPs${m.costExact === false ? ` (unknown dims ${m.unknownDims.join(', ')}: give --input-shape)` : ''}`;
 }
 
 function lat(s: LatencyStats | null | undefined): string {

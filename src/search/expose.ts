@@ -6,6 +6,7 @@
 import { CompilerError } from '../errors.js';
 import { analyzeChannelGroups } from '../analysis/channel-groups.js';
 import { inferShapes } from '../analysis/shapes.js';
+import type { Model as IrModel } from '../ir/core.js';
 import { Value } from '../ir/core.js';
 import type { Model } from '../ir/core.js';
 import { DataType } from '../ir/data-type.js';
@@ -43,7 +44,7 @@ export interface ExposeMasksOptions {
  */
 export function exposeMasks(model: Model, o: ExposeMasksOptions = {}): ExposedMask[] {
   const prefix = o.prefix ?? 'mask';
-  inferShapes(model);
+  writeInferredTypes(model);
   const a = analyzeChannelGroups(model);
   const want = o.groups ? new Set(o.groups) : undefined;
   for (const id of want ?? []) {
@@ -72,7 +73,7 @@ export function exposeMasks(model: Model, o: ExposeMasksOptions = {}): ExposedMa
  * Returns the resolved names. @throws MISSING_VALUE, PRECONDITION_FAILED (no Conv)
  */
 export function exposeOutputs(model: Model, names: readonly string[] = ['last-conv']): { names: string[]; added: number } {
-  if (names.includes('last-conv')) inferShapes(model);
+  if (names.includes('last-conv')) writeInferredTypes(model);
   const values = names.map((n) => (n === 'last-conv' ? lastConvFeature(model) : valueNamed(model, n)));
   const g = model.graph;
   let added = 0;
@@ -122,4 +123,14 @@ export function appendSummary(model: Model, feature: string, kind: FitnessKind):
   else out = node('Add', [node('GlobalAveragePool', [f], 'gap'), node('GlobalMaxPool', [f], 'gmp')], 'gap_gmp');
   g.outputs.push(out);
   return out.name;
+}
+
+/**
+ * Writes inferred types into the search's own working copy of the model (an explicit write,
+ * as the infer-shapes pass does; analyses themselves never write the IR), for the readers
+ * of value shapes below.
+ */
+export function writeInferredTypes(model: IrModel): void {
+  const r = inferShapes(model);
+  for (const [v, t] of r.shapes.entries()) if (t) v.type = t;
 }

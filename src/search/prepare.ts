@@ -7,14 +7,13 @@
 import { analyzeChannelGroups } from '../analysis/channel-groups.js';
 import type { ChannelAnalysis } from '../analysis/channel-groups.js';
 import { computeCost } from '../analysis/cost.js';
-import { inferShapes } from '../analysis/shapes.js';
 import { CompilerError } from '../errors.js';
 import type { Model, Value } from '../ir/core.js';
 import { untieSharedConstants } from '../prune/untie.js';
 import { decodeModel } from '../serde/read.js';
 import { encodeModel } from '../serde/write.js';
 import type { HostTensor } from '../validate/ort.js';
-import { appendSummary, exposeMasks, exposeOutputs } from './expose.js';
+import { appendSummary, exposeMasks, exposeOutputs, writeInferredTypes } from './expose.js';
 import type { FitnessKind } from './fitness.js';
 import type { ExposedMask } from './expose.js';
 import { valueNamed } from './feature.js';
@@ -83,7 +82,7 @@ function masksReaching(net: Model, feature: string, maskNames: ReadonlySet<strin
 export function prepareSearch(input: Model, o: { grouping?: Grouping; feature?: string; fitness?: FitnessKind; summaryInGraph?: boolean } = {}): PreparedSearch {
   const model = copyOf(input);
   untieSharedConstants(model);
-  inferShapes(model);
+  writeInferredTypes(model);
   const dataInputs = model.graph.inputs.filter((v) => !v.initializer);
   if (dataInputs.length !== 1) throw new CompilerError('PRECONDITION_FAILED', `the model has ${dataInputs.length} data inputs; the search feeds one calibration batch`, { hint: 'export the model with a single image input' });
   const net = copyOf(model);
@@ -100,7 +99,7 @@ export function prepareSearch(input: Model, o: { grouping?: Grouping; feature?: 
   const searched = masks.filter((m) => reaching.has(m.name));
   if (searched.length === 0) throw new CompilerError('PRECONDITION_FAILED', `no prunable group comes before the fitness feature "${featureMasked}"`, { where: featureMasked, hint: 'choose a later value with --feature' });
   const a: ChannelAnalysis = analyzeChannelGroups(model);
-  const space = buildSearchSpace(a, computeCost(model, { inferred: true }), o.grouping ?? 'ggs', new Set(searched.map((m) => m.group)));
+  const space = buildSearchSpace(a, computeCost(model), o.grouping ?? 'ggs', new Set(searched.map((m) => m.group)));
   const byGid = new Map(masks.map((m) => [m.group, m]));
   const scorerMasks = space.groups.map((g) => {
     const m = byGid.get(g.gid)!;

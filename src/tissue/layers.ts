@@ -16,7 +16,7 @@
  * nothing) is a "mixing layer": it is what carries information between units, so the
  * strategies look for mixing layers upstream of each candidate.
  */
-import { inferShapes } from '../analysis/shapes.js';
+import type { ShapeLookup } from '../analysis/shape-table.js';
 import type { Model, Node, Value } from '../ir/core.js';
 import type { Tensor } from '../ir/tensor.js';
 import { DataType } from '../ir/data-type.js';
@@ -100,7 +100,7 @@ function positionsOf(shape: readonly (number | string | null)[] | undefined, ski
   return p;
 }
 
-function describeConv(n: Node, index: number): TissueLayer | string {
+function describeConv(n: Node, index: number, shapes: ShapeLookup): TissueLayer | string {
   const [x, w, b] = [n.inputs[0], n.inputs[1], n.inputs[2]];
   if (n.attrInt('group', 1) !== 1) return `group=${n.attrInt('group', 1)}: grouped and depthwise convs are already units`;
   if (!x || !floatConst(w)) return 'the weight is not a float32 constant';
@@ -114,7 +114,8 @@ function describeConv(n: Node, index: number): TissueLayer | string {
   const dilations = n.attrInts('dilations') ?? kernel.map(() => 1);
   const autoPad = n.attrString('auto_pad', 'NOTSET') || 'NOTSET';
   const pads = n.attrInts('pads') ?? new Array<number>(2 * sd).fill(0);
-  const outShape = n.outputs[0]?.shape;
+  const out0 = n.outputs[0];
+  const outShape = out0 ? shapes.shape(out0) : undefined;
   const outPositions = positionsOf(outShape, 1);
   if (outPositions === undefined || !outShape) return 'the output shape is unknown (shape inference could not compute it)';
   const spatial = outShape.slice(2);
@@ -125,14 +126,14 @@ function describeConv(n: Node, index: number): TissueLayer | string {
   };
 }
 
-function describeDense(n: Node, index: number): TissueLayer | string {
+function describeDense(n: Node, index: number, shapes: ShapeLookup): TissueLayer | string {
   const x = n.inputs[0];
   const w = n.inputs[1];
   if (!x) return 'no data input';
   if (!floatConst(w)) return n.opType === 'MatMul' && floatConst(x) ? 'the constant is the left operand' : 'the weight is not a float32 constant';
   const wd = floatConst(w)!.shape;
   if (wd.length !== 2) return `weight rank ${wd.length}; a dense layer needs a 2-D weight`;
-  const xs = x.shape;
+  const xs = shapes.shape(x);
   let cIn: number;
   let cOut: number;
   let hasBias = false;
@@ -165,12 +166,10 @@ function describeDense(n: Node, index: number): TissueLayer | string {
 }
 
 /**
- * Finds every replaceable layer (and the mixing layers that are not). Runs shape inference
- * first, so output sizes are current. O(nodes).
- * @throws SHAPE_INFERENCE_FAILED on a model whose shapes contradict each other
+ * Finds every replaceable layer (and the mixing layers that are not), reading value
+ * shapes from `shapes` (the shapes analysis: `am.get(shapesAnalysis).shapes`). O(nodes).
  */
-export function scanTissueLayers(model: Model): TissueScan {
-  inferShapes(model);
+export function scanTissueLayers(model: Model, shapes: ShapeLookup): TissueScan {
   const layers: TissueLayer[] = [];
   const rejected: RejectedLayer[] = [];
   const mixing = new Set<Node>();
@@ -183,7 +182,7 @@ export function scanTissueLayers(model: Model): TissueScan {
       if (isMixing(n)) rejected.push({ node: n, name: layerName(n), reason: `${n.opType} is not a Conv, Gemm or MatMul` });
       continue;
     }
-    const d = isConv ? describeConv(n, index) : describeDense(n, index);
+    const d = isConv ? describeConv(n, index, shapes) : describeDense(n, index, shapes);
     index++;
     if (typeof d === 'string') rejected.push({ node: n, name: layerName(n), reason: d });
     else layers.push(d);

@@ -21,7 +21,9 @@
  * `minGroupChannels` channels per group (onnxruntime's NCHWc conv layout needs 16;
  * DESIGN.md).
  */
-import { computeCost } from '../analysis/cost.js';
+import { requireExactCost } from '../analysis/cost.js';
+import type { CostReport } from '../analysis/cost.js';
+import { AnalysisManager, costAnalysis, shapesAnalysis } from '../analysis/manager.js';
 import { CompilerError } from '../errors.js';
 import type { Model, Node } from '../ir/core.js';
 import { Rng } from '../util/rng.js';
@@ -553,8 +555,7 @@ function greedy(candidates: readonly Candidate[], scan: TissueScan, o: Resolved,
 }
 
 /** The largest layers that stayed normal (or at their largest m) in a plan that misses the target, and why. */
-function blockingLayers(model: Model, scan: TissueScan, built: Built, skippedBefore: readonly SkippedLayer[], options: Map<TissueLayer, { m: number; macs: number }[]>, o: Resolved): BlockingLayer[] {
-  const cost = computeCost(model, { inferred: true });
+function blockingLayers(cost: CostReport, scan: TissueScan, built: Built, skippedBefore: readonly SkippedLayer[], options: Map<TissueLayer, { m: number; macs: number }[]>, o: Resolved): BlockingLayer[] {
   const total = cost.total.macs || 1;
   const macsOf = new Map(cost.nodes.map((n) => [n.node, n.macs]));
   const why = new Map<string, string>();
@@ -578,7 +579,7 @@ function blockingLayers(model: Model, scan: TissueScan, built: Built, skippedBef
   return out.sort((a, b) => Number(a.reason.startsWith('stacked')) - Number(b.reason.startsWith('stacked')) || b.share - a.share).slice(0, 6);
 }
 
-function searchAuto(candidates: readonly Candidate[], scan: TissueScan, o: Resolved, before: { macs: number; params: number }, model: Model): { built: Built; auto: AutoChoice } {
+function searchAuto(candidates: readonly Candidate[], scan: TissueScan, o: Resolved, before: { macs: number; params: number }, cost: CostReport): { built: Built; auto: AutoChoice } {
   const options = new Map<TissueLayer, { m: number; macs: number }[]>();
   for (const c of candidates) if (c.spec.kind === 'groups' && c.spec.groups === 'auto') options.set(c.layer, autoOptions(c.layer, c.spec, o));
   const tried: AutoTrial[] = [];
@@ -593,7 +594,7 @@ function searchAuto(candidates: readonly Candidate[], scan: TissueScan, o: Resol
   const ms = Object.values(perLayer);
   const ratio = before.macs ? run.macs / before.macs : 1;
   const skippedBefore = chooseCandidates(scan, o).skipped;
-  const blocking = run.met ? [] : blockingLayers(model, scan, run.built, skippedBefore, options, o);
+  const blocking = run.met ? [] : blockingLayers(cost, scan, run.built, skippedBefore, options, o);
   const auto: AutoChoice = {
     target: o.flopsTarget, minGroupChannels: o.minGroupChannels, groups: ms.length ? Math.max(...ms) : null, perLayer, met: run.met,
     shuffle: run.shuffle, ratio, blocking, tried,
@@ -617,27 +618,29 @@ function searchAuto(candidates: readonly Candidate[], scan: TissueScan, o: Resol
 
 /**
  * Plans a TissueNet rewrite of `model`: chosen layers, their units (per position), unit
- * runs, padding, and analytic costs. Runs shape inference on the model (value types are
- * updated in place); changes nothing else. O(nodes + C_in·C_out per hybrid layer).
+ * runs, padding, and analytic costs. Shapes and cost come from `analyses` (cached; a fresh
+ * manager when absent); the model is not changed. O(nodes + C_in·C_out per hybrid layer).
  * @throws INVALID_OPTION for bad options; TISSUE_SPEC_INVALID for a spec that does not fit a
  *   layer named explicitly (names and numbers in the message); TISSUE_NO_LAYERS when a
  *   select pattern matches nothing or no layer can be replaced; TISSUE_NOT_REPLACEABLE for a
  *   named layer that cannot be replaced (depthwise, non-constant weights, ...)
  */
-export function planTissue(model: Model, options: TissueOptions = {}): TissuePlan {
+export function planTissue(model: Model, options: TissueOptions = {}, analyses: AnalysisManager = new AnalysisManager(model)): TissuePlan {
   const o = resolveOptions(options);
-  const scan = scanTissueLayers(model);
-  const cost = computeCost(model, { inferred: true }).total;
+  const scan = scanTissueLayers(model, analyses.get(shapesAnalysis).shapes);
+  const costReport = analyses.get(costAnalysis);
+  const cost = costReport.total;
   const before = { macs: cost.macs, params: cost.params };
   const { candidates, skipped } = chooseCandidates(scan, o);
   if (candidates.length === 0) {
     throw new CompilerError('TISSUE_NO_LAYERS', `strategy ${o.strategy} leaves no layer to replace`, { hint: skipped.length ? `skipped: ${skipped.slice(0, 4).map((s) => `${s.name} (${s.reason})`).join('; ')}` : 'the model has no Conv, Gemm or MatMul layer' });
   }
   const usesAuto = candidates.some((c) => c.spec.kind === 'groups' && c.spec.groups === 'auto');
+  if (usesAuto) requireExactCost(costReport, '--groups auto');
   let built: Built;
   let auto: AutoChoice | undefined;
   if (usesAuto) {
-    const r = searchAuto(candidates, scan, o, before, model);
+    const r = searchAuto(candidates, scan, o, before, costReport);
     built = r.built;
     auto = r.auto;
   } else {

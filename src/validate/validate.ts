@@ -45,6 +45,10 @@ export interface ModelMeasurement {
   /** 2 × MACs (METHODS.md). */
   flops: number;
   weightBytes: number;
+  /** False when MACs/FLOPs are lower bounds (dims left symbolic: give inputShapes or data). */
+  costExact: boolean;
+  /** The symbolic or unknown ('?') dims the cost depends on; empty when exact. */
+  unknownDims: string[];
   input: string;
   output: string;
   accuracy: AccuracyResult | null;
@@ -66,6 +70,8 @@ export interface Comparison {
   ce: number | null;
   /** SE = (Acc/Acc_b) / (Params/Params_b). */
   se: number | null;
+  /** False when either FLOPs count is a lower bound: the FLOPs/MACs ratios and CE are then null. */
+  costExact: boolean;
   /** Baseline median latency / model median latency (null without latency). */
   speedup: { batch1: number | null; batch: number | null };
 }
@@ -104,6 +110,12 @@ export interface ValidateOptions {
   io?: { input?: string; output?: string };
   /** Seed of the random latency input. Default 0. */
   seed?: number;
+  /**
+   * Sizes of graph inputs with symbolic dims (`--input-shape`), for cost and latency; names
+   * a model lacks are ignored (the baseline and the model may differ). Without them the
+   * sample shape of `data` sizes the fed input (batch 1).
+   */
+  inputShapes?: Readonly<Record<string, readonly number[]>>;
   warn?: (msg: string) => void;
   onProgress?: (label: string, done: number, total: number) => void;
 }
@@ -122,13 +134,15 @@ export function modelFileBytes(path: string, model: Model): number {
   return bytes;
 }
 
-function randomFeed(model: Model, io: ModelIo, batch: number, data: Dataset | undefined, rng: Rng): HostTensor {
+function randomFeed(model: Model, io: ModelIo, batch: number, data: Dataset | undefined, rng: Rng, inputShapes?: Readonly<Record<string, readonly number[]>>): HostTensor {
+  const given = inputShapes?.[io.input];
   const dims = io.inputShape.map((d, i) => {
     if (i === 0) return batch;
     if (typeof d === 'number') return d;
+    if (given?.[i] !== undefined) return given[i]!;
     const fromData = data?.inputShape[i - 1];
     if (fromData !== undefined) return fromData;
-    throw new CompilerError('INVALID_OPTION', `input "${io.input}" has a symbolic dimension ${i} ("${d ?? '?'}"); latency needs a concrete shape`, { where: io.input, hint: 'give --data so the sample shape is known, or export with a static shape' });
+    throw new CompilerError('INVALID_OPTION', `input "${io.input}" has a symbolic dimension ${i} ("${d ?? '?'}"); latency needs a concrete shape`, { where: io.input, hint: 'give --input-shape or --data so the sample shape is known, or export with a static shape' });
   });
   const n = dims.reduce((a, b) => a * b, 1);
   const elem = model.graph.inputs.find((v) => v.name === io.input)?.elemType ?? DataType.FLOAT;
@@ -150,14 +164,29 @@ async function open(src: string | Model, opts: ValidateOptions): Promise<Subject
 
 function hasExternalData(m: Model): boolean { return m.graph.initializers.some((v) => v.initializer?.external !== undefined); }
 
-function staticCost(m: Model): { params: number; macs: number; flops: number; weightBytes: number } {
-  const c = computeCost(m, { batch: 1 }).total;
-  return { params: Number(c.params), macs: Number(c.macs), flops: Number(c.flops), weightBytes: Number(c.weightBytes) };
+/** The input shapes `m` is costed at: the given ones it has, else batch 1 × the data's sample shape for the fed input. */
+function costShapes(m: Model, io: ModelIo, opts: ValidateOptions): Record<string, number[]> {
+  const names = new Set(m.graph.inputs.filter((v) => !v.initializer).map((v) => v.name));
+  const out: Record<string, number[]> = {};
+  for (const [k, s] of Object.entries(opts.inputShapes ?? {})) if (names.has(k)) out[k] = [...s];
+  const sample = opts.data?.inputShape;
+  if (!out[io.input] && sample && io.inputShape.length === sample.length + 1) {
+    const dims = [1, ...sample];
+    // Only where it fits what the model declares (a misfit is reported by the accuracy check).
+    if (io.inputShape.every((d, i) => typeof d !== 'number' || d === dims[i] || i === 0)) out[io.input] = io.inputShape.map((d, i) => (typeof d === 'number' ? d : dims[i]!));
+  }
+  return out;
+}
+
+function staticCost(m: Model, io: ModelIo, opts: ValidateOptions): { params: number; macs: number; flops: number; weightBytes: number; costExact: boolean; unknownDims: string[] } {
+  const r = computeCost(m, { batch: 1, inputShapes: costShapes(m, io, opts) });
+  const c = r.total;
+  return { params: Number(c.params), macs: Number(c.macs), flops: Number(c.flops), weightBytes: Number(c.weightBytes), costExact: r.exact, unknownDims: r.unknownDims };
 }
 
 async function latencyOf(s: Subject, opts: ValidateOptions, batch: number): Promise<LatencyResult> {
   const rng = new Rng(opts.seed ?? 0);
-  const one = randomFeed(s.model, s.io, 1, opts.data, rng);
+  const one = randomFeed(s.model, s.io, 1, opts.data, rng, opts.inputShapes);
   const fixed = typeof s.io.inputShape[0] === 'number' ? (s.io.inputShape[0] as number) : undefined;
   if (fixed !== undefined && fixed !== 1) {
     throw new CompilerError('PRECONDITION_FAILED', `input "${s.io.input}" has a fixed batch of ${fixed}; batch-1 latency cannot be measured`, { where: s.io.input, hint: 'export the model with batch 1 or a free batch dimension' });
@@ -165,12 +194,12 @@ async function latencyOf(s: Subject, opts: ValidateOptions, batch: number): Prom
   const time = async (feed: HostTensor) => measureLatency(() => runSession(s.session, { [s.io.input]: feed }, [s.io.output]), opts.latencyOptions);
   const batch1 = await time(one);
   let stats: LatencyStats | null = null;
-  if (batch > 1 && fixed === undefined) stats = await time(randomFeed(s.model, s.io, batch, opts.data, rng));
+  if (batch > 1 && fixed === undefined) stats = await time(randomFeed(s.model, s.io, batch, opts.data, rng, opts.inputShapes));
   return { batch1, batchSize: batch, batch: stats };
 }
 
 async function measure(s: Subject, opts: ValidateOptions, withLatency: boolean, label: string): Promise<ModelMeasurement> {
-  const cost = staticCost(s.model);
+  const cost = staticCost(s.model, s.io, opts);
   const batch = Math.max(1, opts.batch ?? 32);
   const accuracy = opts.data
     ? await evaluateAccuracy(s.session, s.model, opts.data, { batch, io: s.io, onProgress: (d, t) => opts.onProgress?.(`accuracy ${label}`, d, t) })
@@ -195,15 +224,18 @@ function delta(before: number, after: number): Delta {
 export function compareMeasurements(m: ModelMeasurement, b: ModelMeasurement): Comparison {
   const acc = m.accuracy && b.accuracy ? { a: m.accuracy, b: b.accuracy } : null;
   const accRatio = acc && acc.b.top1 > 0 ? acc.a.top1 / acc.b.top1 : null;
-  const flopsRatio = b.flops ? m.flops / b.flops : null;
+  // A ratio of lower bounds means nothing: no FLOPs ratio (nor CE) unless both are exact.
+  const costExact = m.costExact !== false && b.costExact !== false;
+  const flopsRatio = b.flops && costExact ? m.flops / b.flops : null;
   const paramsRatio = b.params ? m.params / b.params : null;
   const speed = (x: LatencyStats | null | undefined, y: LatencyStats | null | undefined) => (x && y && x.medianMs > 0 ? y.medianMs / x.medianMs : null);
   return {
     top1DeltaPoints: acc ? (acc.a.top1 - acc.b.top1) * 100 : null,
     topKDeltaPoints: acc ? (acc.a.topK - acc.b.topK) * 100 : null,
     params: delta(b.params, m.params),
-    macs: delta(b.macs, m.macs),
-    flops: delta(b.flops, m.flops),
+    macs: costExact ? delta(b.macs, m.macs) : { ...delta(b.macs, m.macs), ratio: null },
+    flops: costExact ? delta(b.flops, m.flops) : { ...delta(b.flops, m.flops), ratio: null },
+    costExact,
     fileBytes: m.fileBytes !== null && b.fileBytes !== null ? delta(b.fileBytes, m.fileBytes) : null,
     ce: accRatio !== null && flopsRatio ? accRatio / flopsRatio : null,
     se: accRatio !== null && paramsRatio ? accRatio / paramsRatio : null,

@@ -2,16 +2,17 @@
  * Channel groups: which channels are coupled, with what index maps, and what is frozen
  * and why — on tiny graphs for every construct, with property tests over random keep sets.
  */
+import { inferInto } from '../helpers.js';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import * as IR from '../../src/index.js';
-import { Node, Rng, Value, analyzeChannelGroups, describeGroups, formatGroups, inferShapes, isGroupPrunable, removedPerSlot, untieSharedConstants } from '../../src/index.js';
+import { Node, Rng, Value, analyzeChannelGroups, describeGroups, formatGroups, isGroupPrunable, removedPerSlot, untieSharedConstants } from '../../src/index.js';
 import type { ChannelAnalysis, ChannelGroup, Model } from '../../src/index.js';
 import { CONSTRUCTS, construct } from '../prune/graphs.js';
 
 function analyse(m: Model): ChannelAnalysis {
-  inferShapes(m);
+  inferInto(m);
   return analyzeChannelGroups(m);
 }
 

@@ -161,14 +161,17 @@ describe('op conventions', () => {
     assert.equal(c.weightBytes, 20 * 4);
   });
 
-  it('a node with unknown shapes says its cost is incomplete', () => {
+  it('a node with unknown shapes says its cost is a lower bound (never 0 for a conv)', () => {
     const b = GraphBuilder.newModel({ opset: 17 });
     b.model.opsetImports.push({ domain: 'com.example', version: 1 });
     const x = b.input('x', [1, 3, 8, 8]);
     const y = b.node('Custom', [x], [], { domain: 'com.example' })[0]!;
     b.op('Conv', [y, zeros(b, 'w', [2, 3, 1, 1])], [], 'conv');
     const r = computeCost(b.model);
-    assert.equal(layer(r, 'conv').macs, 0);
+    // Never 0 for a conv: its 2 filters of 3×1×1 count once (one output position) as a lower bound.
+    assert.equal(layer(r, 'conv').macs, 6);
+    assert.equal(r.exact, false);
+    assert.deepEqual(r.unknownDims, ['?']);
     assert.match(layer(r, 'conv').incomplete ?? '', /unknown/);
     assert.equal(layer(r, 'conv').params, 6);
     assert.equal(r.nodes[0]!.activationBytes, 0);

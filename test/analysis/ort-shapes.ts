@@ -3,8 +3,8 @@
  * `inferShapes` records, so a test can assert they agree value by value.
  */
 import assert from 'node:assert/strict';
-import { seededFeeds } from '../helpers.js';
-import { DataType, Rng, decodeModel, encodeModel, inferShapes, runModel } from '../../src/index.js';
+import { seededFeeds, inferInto } from '../helpers.js';
+import { DataType, Rng, decodeModel, encodeModel, runModel } from '../../src/index.js';
 import type { HostTensor, Model, ShapeInferenceResult, StaticDim } from '../../src/index.js';
 
 /** Seeded feeds for every graph input: float uniform in [0,1), int64 zeros; symbolic dims = batch. */
@@ -26,13 +26,13 @@ export async function assertShapesMatchOrt(model: Model, opts: { batch?: number;
   for (const n of pristine.graph.nodes) for (const o of n.outputs) if (o) names.push(o.name);
   const feeds = opts.feeds ?? feedsFor(pristine, batch);
   const got = await runModel(pristine, feeds, names);
-  const result = inferShapes(model);
+  const result = inferInto(model);
   assert.deepEqual(result.unknown.map((u) => `${u.value.name}: ${u.reason}`), [], 'every value has an inferred shape');
   let compared = 0;
   for (const n of model.graph.nodes) {
     for (const o of n.outputs) {
       if (!o) continue;
-      const inferred = o.shape;
+      const inferred = result.shapes.shape(o);
       assert.ok(inferred, `no shape for ${o.name}`);
       const resolved = inferred.map((d: StaticDim) => (typeof d === 'string' ? batch : d));
       assert.deepEqual(resolved, got[o.name]!.dims, `${n.opType} ${n.where} output "${o.name}": inferred [${inferred}] vs onnxruntime [${got[o.name]!.dims}]`);

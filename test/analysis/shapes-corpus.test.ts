@@ -4,11 +4,12 @@
  * inferred, and every fully known result must equal the dims of the reference output tensor.
  * Unknown is allowed (many tests feed shapes and axes as runtime inputs); wrong never is.
  */
+import { inferInto } from '../helpers.js';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { DataType, Rng, decodeModel, encodeModel, hasShapeRule, inferShapes, readModel, runModel } from '../../src/index.js';
+import { DataType, Rng, decodeModel, encodeModel, hasShapeRule, readModel, runModel } from '../../src/index.js';
 import type { HostTensor, Model } from '../../src/index.js';
 
 const CORPUS = '/usr/share/libonnx-testdata/data';
@@ -63,7 +64,7 @@ test('conformance node tests: inferred output shapes equal the reference outputs
     if (!supported(m)) continue;
     for (const o of m.graph.outputs) if (o.type?.kind === 'tensor') o.type = { kind: 'tensor', elemType: o.type.elemType };
     try {
-      inferShapes(m);
+      inferInto(m);
     } catch (e) {
       wrong.push(`${t}: ${(e as Error).message}`);
       continue;
@@ -113,7 +114,7 @@ test('PyTorch-exported corpus models: every intermediate shape equals onnxruntim
       for (const o of m.graph.outputs) if (o.type?.kind === 'tensor') o.type = { kind: 'tensor', elemType: o.type.elemType };
       for (const v of m.graph.valueInfos) v.info.type = undefined;
       try {
-        inferShapes(m);
+        inferInto(m);
       } catch (e) {
         wrong.push(`${dir}/${t}: ${(e as Error).message}`);
         continue;

@@ -3,6 +3,7 @@
  * node, inputShapes overrides, constant folding (`constantValue`/`symbolicValue`), declared
  * types kept where nothing can be computed, subgraphs best-effort.
  */
+import { inferInto } from '../helpers.js';
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import {
@@ -28,7 +29,7 @@ describe('contradictions', () => {
     const x = b.input('x', ['N', 3, 8, 8]);
     const y = b.op('Conv', [x, zeros(b, 'w1', [4, 3, 3, 3])], [attrInts('kernel_shape', [3, 3])], 'stem');
     b.op('Conv', [y, zeros(b, 'w2', [8, 5, 3, 3])], [attrInts('kernel_shape', [3, 3])], 'block1.conv');
-    throwsShape(() => inferShapes(b.model), /block1\.conv/);
+    throwsShape(() => inferInto(b.model), /block1\.conv/);
   });
 
   it('grouped conv channel mismatch, MatMul/Gemm inner dims, broadcasting, Concat, Reshape counts, BN lengths', () => {
@@ -47,22 +48,39 @@ describe('contradictions', () => {
     for (const [name, build] of cases) {
       const b = GraphBuilder.newModel({ opset: 17 });
       build(b);
-      throwsShape(() => inferShapes(b.model), new RegExp(`main/${name}\\b`));
+      throwsShape(() => inferInto(b.model), new RegExp(`main/${name}\\b`));
     }
   });
 });
 
 describe('inputs and declared types', () => {
-  it('inputShapes replaces a declared input shape; an unknown name is INVALID_OPTION', () => {
+  it('inputShapes resolve symbolic dims in the table only; a declared number or rank cannot change; an unknown name is INVALID_OPTION', () => {
     const b = GraphBuilder.newModel({ opset: 17 });
-    const x = b.input('x', ['N', 3, 8, 8]);
+    const x = b.input('x', ['N', 3, 'H', 'W']);
     const y = b.op('Conv', [x, zeros(b, 'w', [4, 3, 3, 3])], [attrInts('strides', [2, 2])]);
-    inferShapes(b.model);
-    assert.deepEqual(y.shape, ['N', 4, 3, 3]);
-    inferShapes(b.model, { inputShapes: { x: [5, 3, 32, 32] } });
-    assert.deepEqual(x.shape, [5, 3, 32, 32]);
-    assert.deepEqual(y.shape, [5, 4, 15, 15]);
-    assert.throws(() => inferShapes(b.model, { inputShapes: { nope: [1] } }), (e: unknown) => e instanceof CompilerError && e.code === 'INVALID_OPTION');
+    assert.deepEqual(inferShapes(b.model).shapes.shape(y), ['N', 4, null, null]);
+    const r = inferShapes(b.model, { inputShapes: { x: [5, 3, 32, 32] } });
+    assert.deepEqual(r.shapes.shape(x), [5, 3, 32, 32]);
+    assert.deepEqual(r.shapes.shape(y), [5, 4, 15, 15]);
+    assert.deepEqual(r.inputs, { x: [5, 3, 32, 32] });
+    // The model keeps what it declares (the old inferShapes overwrote the input's type).
+    assert.deepEqual(x.shape, ['N', 3, 'H', 'W']);
+    assert.equal(y.shape, undefined);
+    const code = (c: string) => (e: unknown) => e instanceof CompilerError && e.code === c;
+    assert.throws(() => inferShapes(b.model, { inputShapes: { x: [5, 4, 32, 32] } }), code('INPUT_SHAPE_MISMATCH'));
+    assert.throws(() => inferShapes(b.model, { inputShapes: { x: [5, 3, 32] } }), code('INPUT_SHAPE_MISMATCH'));
+    assert.throws(() => inferShapes(b.model, { inputShapes: { nope: [1] } }), code('INVALID_OPTION'));
+  });
+
+  it('a symbolic dim resolved in one input is resolved in every input that shares it', () => {
+    const b = GraphBuilder.newModel({ opset: 17 });
+    const x = b.input('x', ['N', 3]);
+    const z = b.input('z', ['N', 3]);
+    const s = b.op('Add', [x, z]);
+    const r = inferShapes(b.model, { inputShapes: { x: [7, 3] } });
+    assert.deepEqual(r.shapes.shape(z), [7, 3]);
+    assert.deepEqual(r.shapes.shape(s), [7, 3]);
+    assert.throws(() => inferShapes(b.model, { inputShapes: { x: [7, 3], z: [6, 3] } }), (e: unknown) => e instanceof CompilerError && e.code === 'INPUT_SHAPE_MISMATCH');
   });
 
   it('re-running after a weight changes updates stale shapes', () => {
@@ -70,11 +88,11 @@ describe('inputs and declared types', () => {
     const x = b.input('x', [1, 3, 8, 8]);
     const w = zeros(b, 'w', [4, 3, 1, 1]);
     const y = b.op('Conv', [x, w]);
-    inferShapes(b.model);
+    inferInto(b.model);
     assert.deepEqual(y.shape, [1, 4, 8, 8]);
     const w2 = zeros(b, 'w2', [6, 3, 1, 1]);
     y.producer!.setInput(1, w2);
-    inferShapes(b.model);
+    inferInto(b.model);
     assert.deepEqual(y.shape, [1, 6, 8, 8]);
   });
 
@@ -85,7 +103,7 @@ describe('inputs and declared types', () => {
     const y = b.node('Custom', [x], [], { domain: 'com.example' })[0]!;
     y.setTensorType(DataType.FLOAT, [2, 7]);
     const z = b.op('Relu', [y]);
-    const r = inferShapes(b.model);
+    const r = inferInto(b.model);
     assert.deepEqual(y.shape, [2, 7]);
     assert.deepEqual(z.shape, [2, 7]);
     assert.equal(r.unknown.length, 1);
@@ -98,7 +116,7 @@ describe('inputs and declared types', () => {
     const y = b.op('Relu', [x]);
     b.output(y, 'y');
     y.setTensorType(DataType.FLOAT, ['batch', null]);
-    inferShapes(b.model);
+    inferInto(b.model);
     assert.deepEqual(y.shape, ['batch', 4]);
   });
 });
@@ -113,7 +131,7 @@ describe('constant folding', () => {
     const un = b.op('Unsqueeze', [n, b.int64s('ax', [1], [0])]);
     const target = b.op('Concat', [un, b.int64s('m1', [1], [-1])], [attrInt('axis', 0)]);
     const prod = b.op('Mul', [c, b.int64s('two', [], [2])]);
-    inferShapes(b.model);
+    inferInto(b.model);
     assert.deepEqual(symbolicValue(target), ['N', -1]);
     assert.equal(constantValue(target), undefined);
     assert.deepEqual(constantValue(c), [4, 3]);
@@ -128,7 +146,7 @@ describe('constant folding', () => {
     const t = b.op('Constant', [], [{ name: 'value_ints', v: { type: 7, value: [3, -1, 2] } } as Attribute]);
     const t32 = b.op('Cast', [b.op('Cast', [t], [attrInt('to', DataType.INT32)])], [attrInt('to', DataType.INT64)]);
     const r = b.op('Reshape', [x, t32]);
-    inferShapes(b.model);
+    inferInto(b.model);
     assert.deepEqual(t.shape, [3]);
     assert.equal(t32.elemType, DataType.INT64);
     assert.deepEqual(r.shape, [3, 4, 2]);
@@ -160,7 +178,7 @@ describe('subgraphs', () => {
       { name: 'else_branch', v: { type: 5, value: branch('else', [6, 1]) } },
     ] });
     b.graph.appendNode(n);
-    const r = inferShapes(b.model);
+    const r = inferInto(b.model);
     assert.deepEqual(out.shape, [null, null]);
     assert.equal(r.unknown.length, 0);
     assert.deepEqual(n.subgraphs()[0]!.outputs[0]!.shape, [3, 2]);

@@ -2,15 +2,16 @@
  * Mask and score files: the three mask forms agree, a report is a mask, and a mask that
  * does not fit gives a named error before anything changes.
  */
+import { inferInto } from '../helpers.js';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { analyzeChannelGroups, decodeModel, encodeModel, inferShapes, maskToKeep, parseMask, parseScores, planPruning, computeCost, pruneModel } from '../../src/index.js';
+import { analyzeChannelGroups, decodeModel, encodeModel, maskToKeep, parseMask, parseScores, planPruning, computeCost, pruneModel } from '../../src/index.js';
 import type { ChannelAnalysis, Model } from '../../src/index.js';
 import { construct } from './graphs.js';
 
 function analysed(name: string, seed = 1): { m: Model; a: ChannelAnalysis } {
   const m = construct(name).build(seed, true);
-  inferShapes(m);
+  inferInto(m);
   return { m, a: analyzeChannelGroups(m) };
 }
 

@@ -197,3 +197,19 @@ test('models rewritten by `sculpt tissue`: every stacked layer is one replacemen
     }
   }
 });
+
+test('a pruned ResNet-20: only nodes whose own fields changed are "changed" (Relu, Add, pooling stay "same")', () => {
+  const a = buildModel('resnet20', { seed: 1 });
+  const b = pruneResnetBlocks(a, 0.5);
+  const d = diffModels(a, b);
+  const changed = d.entries.filter((e) => e.status === 'changed');
+  assert.ok(changed.length > 0);
+  for (const e of changed) assert.ok(['Conv', 'BatchNormalization'].includes(e.before[0]!.op), `${e.before[0]!.name} (${e.before[0]!.op}) marked changed: ${e.changes.join(',')}`);
+  for (const e of d.entries.filter((x) => ['Relu', 'Add'].includes(x.before[0]?.op ?? ''))) {
+    assert.equal(e.status, 'same');
+    assert.deepEqual(e.changes, []);
+  }
+  // A Relu after a pruned conv: same, with the smaller output listed as derived.
+  assert.ok(d.entries.some((e) => e.before[0]?.op === 'Relu' && e.derived.includes('outputShape')));
+  assert.ok(d.counts.same > d.counts.changed);
+});

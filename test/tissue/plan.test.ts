@@ -4,7 +4,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { CompilerError, GraphBuilder, Rng, allowedGroups, attrInts, formatUnit, globMatch, parseLayerSpec, parseUnit, parseUnitList, planTissue, scanTissueLayers, upstreamMixing } from '../../src/index.js';
+import { CompilerError, GraphBuilder, Rng, allowedGroups, attrInts, formatUnit, globMatch, inferShapes, parseLayerSpec, parseUnit, parseUnitList, planTissue, scanTissueLayers, upstreamMixing } from '../../src/index.js';
 import type { LayerSpec, Model, TissueOptions } from '../../src/index.js';
 import { buildModel } from '../../models/index.js';
 import { tissuePass } from '../../passes/tissue.js';
@@ -92,7 +92,7 @@ test('strategy all never stacks a layer whose input comes only from stacked laye
     for (const groups of [2, 4]) {
       const model = buildModel(name, { seed: 0 });
       const p = planTissue(model, { spec: { kind: 'groups', groups } });
-      const scan = scanTissueLayers(model);
+      const scan = scanTissueLayers(model, inferShapes(model).shapes);
       const stacked = new Set(p.layers.map((l) => l.layer.node));
       for (const l of p.layers) {
         const ups = [...upstreamMixing(l.layer.node, scan.mixing)];
@@ -157,7 +157,7 @@ test('analytic cost follows METHODS.md: params m·(k1²·n1·n2 + k2²·n2·n3) 
 
 test('groups auto: m per layer, stopping at the first plan meeting the FLOPs target, >= 16 channels per group everywhere', () => {
   const model = buildModel('resnet20', { seed: 0, width: 4 });
-  assert.deepEqual(allowedGroups(scanTissueLayers(model).layers.find((l) => l.name === 'layer3.0.conv2')!, undefined, 16), [2, 4, 8, 16]);
+  assert.deepEqual(allowedGroups(scanTissueLayers(model, inferShapes(model).shapes).layers.find((l) => l.name === 'layer3.0.conv2')!, undefined, 16), [2, 4, 8, 16]);
   for (const target of [0.9, 0.75, 0.65]) {
     const p = planTissue(model, { spec: { kind: 'groups', groups: 'auto' }, flopsTarget: target });
     assert.ok(p.auto);
@@ -196,7 +196,7 @@ test('shapes come from inference: a Conv whose output size is unknown is not rep
   b.output(b.op('Conv', [z, b.floats('w', [8, 8, 1, 1], rng.normalArray(64))], [attrInts('kernel_shape', [1, 1])], 'c'), 'out');
   b.model.opsetImports.push({ domain: 'my.domain', version: 1 });
   const m: Model = b.model;
-  const scan = scanTissueLayers(m);
+  const scan = scanTissueLayers(m, inferShapes(m).shapes);
   assert.equal(scan.layers.length, 0);
   assert.match(scan.rejected[0]!.reason, /shape/);
 });

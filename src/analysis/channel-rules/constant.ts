@@ -2,6 +2,8 @@
 import type { Value } from '../../ir/core.js';
 import type { Tensor } from '../../ir/tensor.js';
 import type { StaticDim } from '../../ir/types.js';
+import type { ShapeLookup } from '../shape-table.js';
+import { DECLARED_SHAPES } from '../shape-table.js';
 import { symbolicValue } from '../shapes.js';
 import { constantData } from '../../ir/weights.js';
 
@@ -17,7 +19,7 @@ export function constantTensor(v: Value): Tensor | undefined {
 const MAX_SMALL = 4096;
 
 /** Small constant or foldable (shape-chain) contents of a value, entries possibly symbolic. */
-export function foldedOf(v: Value): { dims: number[]; data: StaticDim[] } | undefined {
+export function foldedOf(v: Value, shapes: ShapeLookup = DECLARED_SHAPES): { dims: number[]; data: StaticDim[] } | undefined {
   const t = constantTensor(v);
   if (t) {
     if (t.size > MAX_SMALL) return undefined;
@@ -27,7 +29,8 @@ export function foldedOf(v: Value): { dims: number[]; data: StaticDim[] } | unde
       return undefined;
     }
   }
-  const d = symbolicValue(v);
+  const d = symbolicValue(v, shapes);
   if (!d) return undefined;
-  return { dims: v.shape?.every((x) => typeof x === 'number') ? (v.shape as number[]) : [d.length], data: d };
+  const s = shapes.shape(v);
+  return { dims: s?.every((x) => typeof x === 'number') ? (s as number[]) : [d.length], data: d };
 }

@@ -6,13 +6,15 @@
  * Reshape target `[N, -1]` is still understood when the batch is symbolic.
  *
  * Folding is on demand and memoised per `Folder`; it reads the shapes already recorded on
- * values (so Shape folds once its input's shape is known). Only tensors up to
+ * values in its shape table (so Shape folds once its input's shape is known). Only tensors up to
  * `MAX_FOLD_ELEMENTS` elements fold: weights never do.
  */
 import type { Node, Value } from '../../ir/core.js';
 import { DataType, isFloatType } from '../../ir/data-type.js';
 import type { Tensor } from '../../ir/tensor.js';
 import type { StaticDim } from '../../ir/types.js';
+import type { ShapeLookup } from '../shape-table.js';
+import { DECLARED_SHAPES } from '../shape-table.js';
 import type { Folded } from './common.js';
 import { isNum, prodDims } from './common.js';
 
@@ -168,8 +170,10 @@ export function sliceRange(d: number, start: number, end: number, step: number):
 export class Folder {
   readonly #memo = new Map<Value, Folded | null>();
   readonly #opset: (domain: string) => number;
+  readonly #shapes: ShapeLookup;
 
-  constructor(opset: (domain: string) => number) { this.#opset = opset; }
+  /** `shapes`: where Shape/Size/Reshape read value shapes (default: the declared types). */
+  constructor(opset: (domain: string) => number, shapes: ShapeLookup = DECLARED_SHAPES) { this.#opset = opset; this.#shapes = shapes; }
 
   /** Folded contents of `v`, or undefined when it is not a small computable constant. */
   fold(v: Value | null | undefined): Folded | undefined {
@@ -206,7 +210,7 @@ export class Folder {
       case 'Identity': return inp(0);
       case 'Shape': {
         const x = n.inputs[0];
-        const s = x?.shape;
+        const s = x ? this.#shapes.shape(x) : undefined;
         if (!s) return undefined;
         const r = s.length;
         let start = n.attrInt('start', 0);
@@ -219,7 +223,8 @@ export class Folder {
         return { dims: [data.length], data, elem: DataType.INT64 };
       }
       case 'Size': {
-        const s = n.inputs[0]?.shape;
+        const x = n.inputs[0];
+        const s = x ? this.#shapes.shape(x) : undefined;
         if (!s) return undefined;
         return { dims: [], data: [prodDims(s)], elem: DataType.INT64 };
       }
@@ -232,7 +237,7 @@ export class Folder {
       case 'Reshape': case 'Flatten': case 'Squeeze': case 'Unsqueeze': {
         // Data order is unchanged; the dims come from shape inference of this node.
         const x = inp(0);
-        const s = v.shape;
+        const s = this.#shapes.shape(v);
         if (!x || !s || !s.every(isNum)) return undefined;
         return { dims: s as number[], data: x.data, elem: x.elem };
       }

@@ -12,9 +12,11 @@ import { renderDiffHtml } from '../../report/html.js';
 import { renderDiffMarkdown } from '../../report/markdown.js';
 import { writeReportFile } from '../../report/write.js';
 import { readValidationReport } from '../../validate/validate.js';
+import { inputShapesFor, withInputShape } from '../options/input-shape.js';
+import type { InputShapeArgs } from '../options/input-shape.js';
 import { guardOutputs } from '../../util/output-guard.js';
 
-interface DiffArgs {
+interface DiffArgs extends InputShapeArgs {
   a: string;
   b: string;
   format?: 'text' | 'json' | 'html' | 'markdown';
@@ -28,7 +30,7 @@ interface DiffArgs {
 export const diffCommand: CommandModule<object, DiffArgs> = {
   command: 'diff <a> <b>',
   describe: 'compare two models layer by layer: channels, kernels/groups, params and MACs; added, removed and replaced nodes',
-  builder: (y) => y
+  builder: (y) => withInputShape(y)
     .positional('a', { type: 'string', demandOption: true, describe: 'the original model (.onnx)' })
     .positional('b', { type: 'string', demandOption: true, describe: 'the changed model (.onnx)' })
     .option('format', { alias: 'f', choices: ['text', 'json', 'html', 'markdown'] as const, describe: 'text (default; fits 100 columns), json (docs/diff-schema.md), markdown (a pull-request comment) or html (one self-contained page)' })
@@ -49,7 +51,8 @@ export const diffCommand: CommandModule<object, DiffArgs> = {
     });
     const ma = readModel(a.a);
     const mb = readModel(a.b);
-    const d = diffModels(ma, mb, { labelA: a.a, labelB: a.b });
+    // Shapes are named by the original's inputs; the changed model normally has the same.
+    const d = diffModels(ma, mb, { labelA: a.a, labelB: a.b, inputShapes: inputShapesFor(a, ma) });
     const validation = a.validation ? readValidationReport(a.validation) : undefined;
     // A report of other models is easy to pass by mistake; the counts tell.
     if (validation && (validation.model.params !== d.b.params || (validation.baseline && validation.baseline.params !== d.a.params))) {

@@ -1,18 +1,20 @@
 /** `sculpt groups <model>`: the coupled channel groups of a model, prunable or frozen and why. */
 import type { CommandModule } from 'yargs';
-import { analyzeChannelGroups, describeGroups, formatGroups } from '../../analysis/channel-groups.js';
-import { inferShapes } from '../../analysis/shapes.js';
+import { describeGroups, formatGroups } from '../../analysis/channel-groups.js';
+import { AnalysisManager, channelGroupsAnalysis } from '../../analysis/manager.js';
 import { verifyModel } from '../../ir/verify.js';
 import { untieSharedConstants } from '../../prune/untie.js';
 import { readModel } from '../../serde/read.js';
 import { printJson, say } from '../output.js';
+import { inputShapesFor, withInputShape } from '../options/input-shape.js';
+import type { InputShapeArgs } from '../options/input-shape.js';
 
-interface GroupsArgs { model: string; json: boolean; explain: boolean; untie: boolean }
+interface GroupsArgs extends InputShapeArgs { model: string; json: boolean; explain: boolean; untie: boolean }
 
 export const groupsCommand: CommandModule<object, GroupsArgs> = {
   command: 'groups <model>',
   describe: 'list the channel groups: channels that must be pruned together, prunable or frozen and why',
-  builder: (y) => y
+  builder: (y) => withInputShape(y)
     .positional('model', { type: 'string', demandOption: true, describe: 'input .onnx file' })
     .option('explain', { type: 'boolean', default: false, describe: 'list every tensor of every group and every reason a group is frozen' })
     .option('untie', { type: 'boolean', default: true, describe: 'give each reader of a shared constant its own copy first, as `sculpt prune` does (--no-untie to see the raw coupling)' })
@@ -30,9 +32,9 @@ export const groupsCommand: CommandModule<object, GroupsArgs> = {
   handler: (a) => {
     const model = readModel(a.model);
     verifyModel(model, 'input model');
-    inferShapes(model);
+    const am = new AnalysisManager(model, { inputShapes: inputShapesFor(a, model) });
     if (a.untie) untieSharedConstants(model);
-    const an = analyzeChannelGroups(model);
+    const an = am.get(channelGroupsAnalysis);
     if (a.json) { printJson(describeGroups(an)); return; }
     say(formatGroups(an, a.explain));
   },

@@ -5,17 +5,18 @@
  */
 import { statSync } from 'node:fs';
 import type { CommandModule } from 'yargs';
-import { computeCost } from '../../analysis/cost.js';
 import type { NodeCost } from '../../analysis/cost.js';
-import { inferShapes } from '../../analysis/shapes.js';
+import { AnalysisManager, costAnalysis, shapesAnalysis } from '../../analysis/manager.js';
 import { CompilerError } from '../../errors.js';
-import type { Value } from '../../ir/core.js';
+import type { Model, Value } from '../../ir/core.js';
 import { dataTypeName } from '../../ir/data-type.js';
 import type { StaticDim } from '../../ir/types.js';
 import { readModel } from '../../serde/read.js';
 import { printJson, say } from '../output.js';
+import { inputShapesFor, withInputShape } from '../options/input-shape.js';
+import type { InputShapeArgs } from '../options/input-shape.js';
 
-interface InspectArgs {
+interface InspectArgs extends InputShapeArgs {
   model: string;
   layers: boolean;
   all: boolean;
@@ -54,9 +55,16 @@ export interface InspectReport {
   opsets: { domain: string; version: number }[];
   inputs: InspectValue[];
   outputs: InspectValue[];
-  /** The count every symbolic dim was given. */
+  /** The count the batch (a symbolic axis 0 of an input) was given. */
   batch: number;
+  /** The shape each input was analysed at (--input-shape, else declared). */
+  analysedInputs: { name: string; shape: StaticDim[] | null }[];
+  /** With `lowerBound` true, macs/flops/activationBytes are lower bounds (unknown dims counted as 1). */
   totals: { params: number; macs: number; flops: number; weightBytes: number; activationBytes: number; fileBytes: number };
+  /** Whether MACs/FLOPs/activation bytes are only lower bounds. */
+  lowerBound: boolean;
+  /** The symbolic or unknown ('?') dims the counts depend on; empty when exact. */
+  unknown: string[];
   shapeInference: { inferred: number; unknown: { value: string; reason: string }[] };
   /** With --layers: weight and window layers (every node with --all), in topological order. */
   layers?: InspectLayer[];
@@ -65,35 +73,40 @@ export interface InspectReport {
 export const inspectCommand: CommandModule<object, InspectArgs> = {
   command: 'inspect <model>',
   describe: 'show a model\'s interface, opsets and cost (params, MACs, FLOPs, bytes), per layer with --layers',
-  builder: (y) => y
+  builder: (y) => withInputShape(y)
     .positional('model', { type: 'string', demandOption: true, describe: 'the .onnx file to inspect' })
     .option('layers', { type: 'boolean', default: false, describe: 'add a per-layer table: name, op, in/out channels, kernel, stride, groups, MACs, params' })
     .option('all', { type: 'boolean', default: false, describe: 'with --layers: list every node, not only layers with weights or windows' })
-    .option('batch', { type: 'number', default: 1, describe: 'count symbolic dims (the batch) as this many when computing MACs and bytes' })
+    .option('batch', { type: 'number', default: 1, describe: 'count a symbolic batch dim (axis 0 of an input) as this many when computing MACs and bytes' })
     .option('json', { type: 'boolean', default: false, describe: 'print the report as JSON on stdout (schema: InspectReport in src/cli/commands/inspect.ts)' })
     .example('$0 inspect resnet20.onnx', 'interface, opsets and totals')
     .example('$0 inspect resnet20.onnx --layers', 'a per-layer table of channels, kernels, MACs and params')
     .example('$0 inspect m.onnx --json --batch 32', 'JSON for scripts; MACs and bytes for a batch of 32')
+    .example('$0 inspect ocr.onnx --input-shape 1,3,48,192', 'a model with symbolic N/H/W: cost at this input size')
     .epilog('MACs count Conv, ConvTranspose, Gemm and MatMul; BatchNorm, activations, pooling and other\n'
       + 'elementwise ops count 0. FLOPs = 2 x MACs. Params count weights, biases and BN scale/shift\n'
-      + '(not BN running statistics, which count in weight bytes only).'),
+      + '(not BN running statistics, which count in weight bytes only). Weights stored as Constant\n'
+      + 'nodes count like initializers. A dim left symbolic (H, W) is never guessed: the totals\n'
+      + 'then read "MACs >= X" and name the dims; give --input-shape.'),
   handler: (a) => {
     if (!Number.isInteger(a.batch) || a.batch < 1) {
       throw new CompilerError('INVALID_OPTION', `--batch must be a positive integer; got ${a.batch}`, { where: '--batch' });
     }
-    const report = inspectModel(a.model, { layers: a.layers, all: a.all, batch: a.batch });
+    const model = readModel(a.model);
+    const report = inspectModel(a.model, { layers: a.layers, all: a.all, batch: a.batch, inputShapes: inputShapesFor(a, model), model });
     if (a.json) printJson(report);
     else say(formatReport(report));
   },
 };
 
 /** Builds the inspect report of a model file. @throws readModel's codes, SHAPE_INFERENCE_FAILED */
-export function inspectModel(path: string, opts: { layers?: boolean; all?: boolean; batch?: number } = {}): InspectReport {
+export function inspectModel(path: string, opts: { layers?: boolean; all?: boolean; batch?: number; inputShapes?: Record<string, number[]>; model?: Model } = {}): InspectReport {
   const batch = opts.batch ?? 1;
-  const model = readModel(path);
+  const model = opts.model ?? readModel(path);
   const fileBytes = statSync(path).size;
-  const shapes = inferShapes(model);
-  const cost = computeCost(model, { batch, inferred: true });
+  const am = new AnalysisManager(model, { inputShapes: opts.inputShapes, batch });
+  const shapes = am.get(shapesAnalysis);
+  const cost = am.get(costAnalysis);
   const report: InspectReport = {
     file: path,
     fileBytes,
@@ -103,7 +116,10 @@ export function inspectModel(path: string, opts: { layers?: boolean; all?: boole
     inputs: model.graph.inputs.filter((v) => !v.initializer).map(describeValue),
     outputs: model.graph.outputs.map(describeValue),
     batch,
+    analysedInputs: Object.entries(shapes.inputs).map(([name, shape]) => ({ name, shape: shape ?? null })),
     totals: { ...cost.total, fileBytes },
+    lowerBound: !cost.exact,
+    unknown: cost.unknownDims,
     shapeInference: { inferred: shapes.inferred, unknown: shapes.unknown.map((u) => ({ value: u.value.name, reason: u.reason })) },
   };
   if (opts.layers) report.layers = cost.nodes.filter((c) => opts.all || isLayer(c)).map(layerRow);
@@ -176,13 +192,22 @@ export function formatReport(r: InspectReport): string {
   io('inputs', r.inputs);
   io('outputs', r.outputs);
   const t = r.totals;
-  lines.push(`totals    (symbolic dims counted as ${r.batch})`);
-  lines.push(`  params        ${grouped(t.params).padStart(16)}  (${humanCount(t.params)})`);
-  lines.push(`  MACs          ${grouped(t.macs).padStart(16)}  (${humanCount(t.macs)})`);
-  lines.push(`  FLOPs         ${grouped(t.flops).padStart(16)}  (${humanCount(t.flops)}, 2 x MACs)`);
-  lines.push(`  weights       ${humanBytes(t.weightBytes).padStart(16)}`);
-  lines.push(`  activations   ${humanBytes(t.activationBytes).padStart(16)}`);
+  const given = r.analysedInputs.filter((v, i) => JSON.stringify(v.shape) !== JSON.stringify(r.inputs[i]?.shape ?? null));
+  const at = given.length ? `; inputs at ${given.map((v) => `${v.name} [${(v.shape ?? []).join(',')}]`).join(', ')}` : '';
+  lines.push(`totals    (batch ${r.batch}${at})`);
+  // Lower bounds read ">= 67,992": the label column is 14 wide, the value 16.
+  const row = (label: string, value: string, bound: boolean) => `  ${label.padEnd(12)}${bound ? '>=' : '  '}${value.padStart(16)}`;
+  const lb = r.lowerBound;
+  lines.push(`${row('params', grouped(t.params), false)}  (${humanCount(t.params)})`);
+  lines.push(`${row('MACs', grouped(t.macs), lb)}  (${humanCount(t.macs)})`);
+  lines.push(`${row('FLOPs', grouped(t.flops), lb)}  (${humanCount(t.flops)}, 2 x MACs)`);
+  lines.push(row('weights', humanBytes(t.weightBytes), false));
+  lines.push(row('activations', humanBytes(t.activationBytes), lb));
   lines.push(`  file          ${humanBytes(t.fileBytes).padStart(16)}`);
+  if (r.lowerBound) {
+    const dims = r.unknown.filter((d) => d !== '?');
+    lines.push(`  MACs >= ${humanCount(t.macs)}, unknown: ${dims.length ? `dims ${dims.join(', ')} are symbolic` : 'some shapes are unknown'}; give --input-shape (e.g. --input-shape ${exampleShape(r)})`);
+  }
   const unk = r.shapeInference.unknown;
   lines.push(`shapes    ${r.shapeInference.inferred} values inferred, ${unk.length} unknown`);
   for (const u of unk.slice(0, 10)) lines.push(`  ${fit(u.value, 30)}: ${fit(u.reason, 64)}`);
@@ -192,6 +217,12 @@ export function formatReport(r: InspectReport): string {
     lines.push(layerTable(r.layers));
   }
   return lines.join('\n');
+}
+
+function exampleShape(r: InspectReport): string {
+  const ins = r.analysedInputs;
+  const one = (v: { name: string; shape: StaticDim[] | null }) => (v.shape ?? [1, 3, 224, 224]).map((d, i) => (typeof d === 'number' ? d : i === 0 ? 1 : 224)).join(',');
+  return ins.length === 1 ? one(ins[0]!) : ins.map((v) => `${v.name}:${one(v)}`).join(' --input-shape ');
 }
 
 /** name 24, op 18, in 6, out 6, kernel 7, stride 6, groups 6, MACs 8, params 8: 97 columns. */
@@ -211,7 +242,7 @@ function layerTable(rows: readonly InspectLayer[]): string {
     out.push(line([
       r.name, r.op, r.inChannels === null ? '' : String(r.inChannels), r.outChannels === null ? '' : String(r.outChannels),
       dims(r.kernel), dims(r.stride), r.groups === null ? '' : String(r.groups),
-      `${humanCount(r.macs)}${r.incomplete && r.macs === 0 ? '?' : ''}`, humanCount(r.params),
+      `${r.incomplete && r.macs > 0 ? '>=' : ''}${humanCount(r.macs)}${r.incomplete && r.macs === 0 ? '?' : ''}`, humanCount(r.params),
     ]));
   }
   return out.join('\n');

@@ -2,8 +2,8 @@
 import type { CommandModule } from 'yargs';
 import { parseRoundTo } from '../../prune/round-to.js';
 import { CompilerError } from '../../errors.js';
-import { analyzeChannelGroups } from '../../analysis/channel-groups.js';
-import { computeCost } from '../../analysis/cost.js';
+import { requireExactCost } from '../../analysis/cost.js';
+import { AnalysisManager, channelGroupsAnalysis, costAnalysis } from '../../analysis/manager.js';
 import { verifyModel } from '../../ir/verify.js';
 import { runPasses } from '../../pass.js';
 import { CRITERIA } from '../../prune/criteria.js';
@@ -24,10 +24,13 @@ import { atomicWrite, saveModel } from '../../serde/write.js';
 import { pruneChannelsPass } from '../../../passes/prune-channels.js';
 import { printJson, progress, say } from '../output.js';
 import { EXIT, ExitWith } from '../exit.js';
+import { fixInputShapes, inputShapesFor, withInputShape } from '../options/input-shape.js';
+import type { InputShapeArgs } from '../options/input-shape.js';
 import { guardOutputs } from '../../util/output-guard.js';
 import { StagedFiles } from '../../util/write-protocol.js';
+import { resolve } from 'node:path';
 
-interface PruneArgs {
+interface PruneArgs extends InputShapeArgs {
   model: string;
   output: string;
   ratio?: number;
@@ -57,7 +60,7 @@ interface PruneArgs {
 export const pruneCommand: CommandModule<object, PruneArgs> = {
   command: 'prune <model>',
   describe: 'remove channels (coupled groups) from a CNN: a smaller model that computes what the masked original computes',
-  builder: (y) => y
+  builder: (y) => withInputShape(y, { fix: true })
     .positional('model', { type: 'string', demandOption: true, describe: 'input .onnx file (never overwritten)' })
     .option('output', { alias: 'o', type: 'string', demandOption: true, describe: 'pruned .onnx file (written atomically)' })
     .option('ratio', { type: 'number', describe: 'fraction of the prunable channels to REMOVE, in [0, 1): 0.5 removes half' })
@@ -89,6 +92,7 @@ export const pruneCommand: CommandModule<object, PruneArgs> = {
     .example('$0 prune resnet.onnx -o fast.onnx --latency-target 0.5 --threads 1', 'half the measured CPU latency, widths chosen from a per-layer latency table')
     .example('$0 prune net.onnx -o p.onnx --ratio 0.5 --nan prune-first', 'a model with NaN weights: remove those channels first')
     .example('$0 groups net.onnx --explain', 'see what can be pruned and what is frozen, and why')
+    .example('$0 prune ocr.onnx -o p.onnx --flops-target 0.5 --input-shape 1,3,48,192', 'a model with symbolic H/W: FLOPs counted at this size (the output keeps N/H/W)')
     .conflicts('ratio', ['flops-target', 'latency-target'])
     .conflicts('flops-target', 'latency-target')
     .conflicts('mask', ['ratio', 'flops-target', 'latency-target']),
@@ -117,10 +121,13 @@ export const pruneCommand: CommandModule<object, PruneArgs> = {
       const scores = a.scores ? readScoresFile(a.scores) : undefined;
       const model = readModel(a.model);
       verifyModel(model, 'input model');
-      const before = computeCost(model);
+      const inputShapes = inputShapesFor(a, model);
+      const am = new AnalysisManager(model, { inputShapes });
+      const before = am.get(costAnalysis);
+      if (a['flops-target'] !== undefined) requireExactCost(before, '--flops-target');
       lap('read', 1);
       const untied = a.untie ? untieSharedConstants(model) : [];
-      const analysis = analyzeChannelGroups(model);
+      const analysis = am.get(channelGroupsAnalysis);
       lap('analysis', 2);
       const planOpts = {
         ratio: a.ratio, flopsTarget: a['flops-target'], criterion: a.criterion, scores, mask,
@@ -131,23 +138,24 @@ export const pruneCommand: CommandModule<object, PruneArgs> = {
       const plan = lt ? lt.plan : planPruning(model, analysis, before, planOpts);
       lap('plan', 3);
       let applied: ApplyResult | undefined;
-      runPasses(model, [pruneChannelsPass()], { options: { analysis, keep: plan.keep, onApplied: (r: ApplyResult) => { applied = r; } } });
+      runPasses(model, [pruneChannelsPass()], { analyses: am, options: { analysis, keep: plan.keep, onApplied: (r: ApplyResult) => { applied = r; } } });
       retieConstants(model, untied);
       verifyModel(model, 'pruned model');
-      const after = computeCost(model);
+      const after = am.get(costAnalysis);
       lap('prune', 4);
-      const options = { ratio: a.ratio, flopsTarget: a['flops-target'], criterion: plan.ratio === undefined ? 'mask' : (a.criterion ?? (scores ? 'scores' : 'l1')), scope: a.scope, roundTo: plan.roundTo, minChannels: a['min-channels'], maxRatio: a['max-ratio'], seed: a.seed, nan: parseNanPolicy(a.nan), mask: a.mask, scores: a.scores, searchedRatio: plan.ratio };
+      const options = { ratio: a.ratio, flopsTarget: a['flops-target'], criterion: plan.ratio === undefined ? 'mask' : (a.criterion ?? (scores ? 'scores' : 'l1')), scope: a.scope, roundTo: plan.roundTo, minChannels: a['min-channels'], maxRatio: a['max-ratio'], seed: a.seed, nan: parseNanPolicy(a.nan), mask: a.mask, scores: a.scores, searchedRatio: plan.ratio, ...(Object.keys(inputShapes).length ? { inputShapes } : {}) };
       const report = buildPruneReport({ analysis, plan, applied: applied!, before, after, options: { ...options, ...(lt ? { latencyTarget: a['latency-target'], provider: a.provider, threads: a.threads, batch: a.batch } : {}) }, input: a.model, output: a.output, untied });
       if (lt) report.latency = lt.latency;
       if (a.verify) {
         const original = readModel(a.model);
-        report.verify = await verifyMaskedEquivalence(original, model, applied!.pruned, { untied });
+        report.verify = await verifyMaskedEquivalence(original, model, applied!.pruned, { untied, inputShapes });
         lap('verify', 5);
         if (!report.verify.ok) {
           if (a.report) atomicWrite(a.report, [new TextEncoder().encode(`${JSON.stringify(report, null, 2)}\n`)]);
           throw verifyMismatchError(report.verify, '; nothing was written');
         }
       }
+      if (a['fix-input-shape']) fixInputShapes(model, inputShapes);
       // The report is written to a temp first: a report that cannot be written stops the
       // run before the model is replaced, so no output is left without the other.
       report.timings = timings;

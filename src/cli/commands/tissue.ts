@@ -10,6 +10,9 @@ import { readModel } from '../../serde/read.js';
 import { saveModel } from '../../serde/write.js';
 import { verifyModel } from '../../ir/verify.js';
 import { runPasses } from '../../pass.js';
+import { AnalysisManager } from '../../analysis/manager.js';
+import { fixInputShapes, inputShapesFor, inputShapesFromSample, withInputShape } from '../options/input-shape.js';
+import type { InputShapeArgs } from '../options/input-shape.js';
 import type { Model } from '../../ir/core.js';
 import { DATA_SPECS } from '../../data/loader.js';
 import type { LoadedDataset } from '../../data/loader.js';
@@ -32,7 +35,7 @@ import { printJson, progress, say } from '../output.js';
 import { dataSpecInputs, guardOutputs } from '../../util/output-guard.js';
 import type { Progress } from '../output.js';
 
-interface TissueArgs {
+interface TissueArgs extends InputShapeArgs {
   model: string;
   output: string;
   strategy?: 'all' | 'r';
@@ -150,7 +153,7 @@ function renderReport(r: TissueReport): string {
 export const tissueCommand: CommandModule<object, TissueArgs> = {
   command: 'tissue <model>',
   describe: 'TissueNet: replace layers by stacked layers of small independent units; optionally train/distil; validate',
-  builder: (y) => y
+  builder: (y) => withInputShape(y, { fix: true })
     .positional('model', { type: 'string', demandOption: true, describe: 'input .onnx model (the original; also the baseline and, with --teacher original, the teacher)' })
     .option('output', { alias: 'o', type: 'string', demandOption: true, describe: 'output .onnx (written atomically; never the input)' })
     .option('strategy', { choices: ['all', 'r'] as const, describe: 'all: every replaceable layer, a normal layer kept between stacked ones (default); r: only the intermediate stages (first and last stage and the dense head stay normal)' })
@@ -214,13 +217,19 @@ export const tissueCommand: CommandModule<object, TissueArgs> = {
     const model = readModel(a.model);
     verifyModel(model, 'input model');
     let report: TissueReport | undefined;
+    let inputShapes = inputShapesFor(a, model);
+    if (Object.keys(inputShapes).length === 0 && a.data) {
+      // The data's sample shape sizes a symbolic input (for --groups auto and the reported cost).
+      const probe = loadDatasetFor(model, a.data, { split: 'test', limit: 1 });
+      try { inputShapes = inputShapesFromSample(model, probe.inputShape); } finally { probe.close(); }
+    }
     let rewriting: Progress | undefined;
     const onLayer = (done: number, total: number): void => {
       rewriting ??= progress('tissue', total, { quiet: a.json });
       rewriting.update(done);
       if (done >= total) rewriting.stop();
     };
-    const r = runPasses(model, [tissuePass()], { options: { tissue: { ...opts, onLayer, onReport: (x: TissueReport) => { report = x; } } } });
+    const r = runPasses(model, [tissuePass()], { analyses: new AnalysisManager(model, { inputShapes }), options: { tissue: { ...opts, onLayer, onReport: (x: TissueReport) => { report = x; } } } });
     if (!report) throw new CompilerError('INTERNAL', 'the tissue pass gave no report');
     let trained: TrainResult | undefined;
     let data: LoadedDataset | undefined;
@@ -247,12 +256,13 @@ export const tissueCommand: CommandModule<object, TissueArgs> = {
         bar?.stop();
         bar = undefined;
       }
+      if (a['fix-input-shape']) fixInputShapes(model, inputShapesFor(a, model));
       const saved = saveModel(model, a.output, { inputPath: a.model, overwrite: a.overwrite });
       let validation: ValidationReport | undefined;
       const latency = a.latency || report.auto !== undefined;
       if (a.validate) {
         validation = await validateModel(saved.path, {
-          data: test, baseline: a.model, latency, threads: a.threads, seed: a.seed,
+          data: test, baseline: a.model, latency, threads: a.threads, seed: a.seed, inputShapes,
           onProgress: (label, done, total) => {
             bar ??= progress(label, total, { quiet: a.json });
             bar.update(done);

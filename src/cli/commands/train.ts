@@ -2,9 +2,12 @@
 import type { CommandModule } from 'yargs';
 import { CompilerError } from '../../errors.js';
 import { readModel } from '../../serde/read.js';
+import { saveModel } from '../../serde/write.js';
 import { verifyModel } from '../../ir/verify.js';
 import { DATA_SPECS } from '../../data/loader.js';
 import { loadDatasetFor } from '../../data/fit.js';
+import { fixInputShapes, inputShapesFor, withInputShape } from '../options/input-shape.js';
+import type { InputShapeArgs } from '../options/input-shape.js';
 import type { LoadedDataset } from '../../data/loader.js';
 import { train } from '../../train/loop.js';
 import type { BackendPreference, LossName, MimicPair, TrainProgress } from '../../train/loop.js';
@@ -18,7 +21,7 @@ import { printJson, progress, say } from '../output.js';
 import { dataSpecInputs, guardOutputs } from '../../util/output-guard.js';
 import type { Progress } from '../output.js';
 
-interface TrainArgs {
+interface TrainArgs extends InputShapeArgs {
   model: string;
   output: string;
   data: string;
@@ -92,7 +95,7 @@ function checkValues(model: ReturnType<typeof readModel>, names: string[], what:
 export const trainCommand: CommandModule<object, TrainArgs> = {
   command: 'train <model>',
   describe: 'train, fine-tune or distil a model in TensorFlow.js and write the weights back into the ONNX file',
-  builder: (y) => y
+  builder: (y) => withInputShape(y, { fix: true })
     .positional('model', { type: 'string', demandOption: true, describe: 'input .onnx model (its weights are the starting point)' })
     .option('output', { alias: 'o', type: 'string', demandOption: true, describe: 'output .onnx: the same graph with trained weights and BatchNorm running statistics' })
     .option('data', { type: 'string', demandOption: true, describe: `training data: ${DATA_SPECS.join(' | ')}; its test split is used for evaluation` })
@@ -151,6 +154,7 @@ export const trainCommand: CommandModule<object, TrainArgs> = {
     });
     const model = readModel(a.model);
     verifyModel(model, 'input model');
+    inputShapesFor(a, model); // names and ranks checked before any training
     const teacher = a.teacher ? readModel(a.teacher) : undefined;
     const mimic = parseMimic(a.mimic);
     if (mimic.length && !teacher) throw new CompilerError('INVALID_OPTION', '--mimic needs --teacher', { hint: 'pass --teacher original.onnx' });
@@ -203,6 +207,12 @@ export const trainCommand: CommandModule<object, TrainArgs> = {
       });
       (bar as Progress | null)?.stop();
       const outPath = r.outputPath!;
+      // The trainer wrote the trained model (keeping symbolic dims); --fix-input-shape
+      // rewrites it with the given sizes fixed.
+      if (a['fix-input-shape']) {
+        fixInputShapes(model, inputShapesFor(a, model));
+        saveModel(model, outPath, { inputPath: a.model, overwrite: true });
+      }
       const summary = {
         input: a.model, output: outPath, data: data.name, samples: data.size, backend: r.backend,
         loss: a.loss, teacher: a.teacher, optimizer: a.optimizer, lr: a.lr, batch: r.batchSize, seed: a.seed,

@@ -5,12 +5,16 @@ import { readModel } from '../../serde/read.js';
 import { saveModel } from '../../serde/write.js';
 import { verifyModel } from '../../ir/verify.js';
 import { runPasses } from '../../pass.js';
+import { AnalysisManager } from '../../analysis/manager.js';
+import { fixInputShapes, inputShapesFor, withInputShape } from '../options/input-shape.js';
+import type { InputShapeArgs } from '../options/input-shape.js';
+
 import type { Pass } from '../../pass.js';
 import { createPass, passNames } from '../../../passes/index.js';
 import { printJson, say } from '../output.js';
 import { guardOutputs } from '../../util/output-guard.js';
 
-interface TransformArgs {
+interface TransformArgs extends InputShapeArgs {
   model: string;
   output: string;
   passes?: string;
@@ -25,7 +29,7 @@ interface TransformArgs {
 export const transformCommand: CommandModule<object, TransformArgs> = {
   command: 'transform <model>',
   describe: 'read a model, run passes, verify, write it (no passes: a lossless rewrite)',
-  builder: (y) => y
+  builder: (y) => withInputShape(y, { fix: true })
     .positional('model', { type: 'string', demandOption: true, describe: 'input .onnx file' })
     .option('output', { alias: 'o', type: 'string', demandOption: true, describe: 'output .onnx file (written atomically; never the input)' })
     .option('passes', { type: 'string', describe: `comma-separated pass names, run in order (see \`sculpt passes\`)` })
@@ -47,9 +51,12 @@ export const transformCommand: CommandModule<object, TransformArgs> = {
     guardOutputs({ inputs: [{ path: a.model, what: 'the input model', kind: 'model' }], outputs: [{ path: a.output, what: '-o', kind: 'model' }], overwrite: a.overwrite });
     const model = readModel(a.model);
     verifyModel(model, 'input model');
+    const inputShapes = inputShapesFor(a, model);
     const r = runPasses(model, passes, {
+      analyses: new AnalysisManager(model, { inputShapes }),
       printAfterChange: a['print-ir-after-change'] ? (p, text) => process.stderr.write(`// after ${p}\n${text}`) : undefined,
     });
+    if (a['fix-input-shape']) fixInputShapes(model, inputShapes);
     const saved = saveModel(model, a.output, { inputPath: a.model, overwrite: a.overwrite, externalData: a['external-data'] });
     if (a.json) {
       printJson({ input: a.model, output: saved.path, bytes: saved.bytes, dataPath: saved.dataPath, passes: r.passes, remarks: r.remarks });

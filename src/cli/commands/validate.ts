@@ -17,11 +17,13 @@ import { renderDiffHtml } from '../../report/html.js';
 import { renderValidationText } from '../../report/validation.js';
 import { writeReportFile } from '../../report/write.js';
 import { EXIT, ExitWith } from '../exit.js';
+import { inputShapesFor, withInputShape } from '../options/input-shape.js';
+import type { InputShapeArgs } from '../options/input-shape.js';
 import { printJson, progress } from '../output.js';
 import { dataSpecInputs, guardOutputs } from '../../util/output-guard.js';
 import type { Progress } from '../output.js';
 
-interface ValidateArgs {
+interface ValidateArgs extends InputShapeArgs {
   model: string;
   data?: string;
   limit?: number;
@@ -52,7 +54,7 @@ interface ValidateArgs {
 export const validateCommand: CommandModule<object, ValidateArgs> = {
   command: 'validate <model>',
   describe: 'measure accuracy, latency and size in onnxruntime; compare with the original (CE, SE, speed-up); enforce gates',
-  builder: (y) => y
+  builder: (y) => withInputShape(y)
     .positional('model', { type: 'string', demandOption: true, describe: 'the model to validate (.onnx)' })
     .option('data', { type: 'string', describe: `test data: ${DATA_SPECS.join(' | ')} (its test split is used)` })
     .option('limit', { type: 'number', describe: 'evaluate only the first n test samples' })
@@ -93,6 +95,7 @@ export const validateCommand: CommandModule<object, ValidateArgs> = {
     let data: LoadedDataset | undefined;
     let bar: Progress | undefined;
     try {
+      const inputShapes = inputShapesFor(a, readModel(a.model));
       if (a.data) {
         // The model's own input shape decides the sample shape, so a misfit fails here.
         data = loadDatasetFor(readModel(a.model), a.data, { split: 'test', limit: a.limit, resize: a.resize });
@@ -109,6 +112,7 @@ export const validateCommand: CommandModule<object, ValidateArgs> = {
         gates: { maxDrop: a['max-drop'], minSpeedup: a['min-speedup'], maxParams: a['max-params'] },
         io: { input: a['input-name'], output: a['output-name'] },
         seed: a.seed,
+        inputShapes,
         onProgress: (label, done, total) => {
           if (!bar) bar = progress(label, total, { quiet: a.json });
           bar.update(done);
