@@ -49,7 +49,7 @@ function run(model: Model, ctx: PassContext): PassResult {
         kept++;
         continue;
       }
-      if (g.outputs.includes(out)) {
+      if (out.isGraphOutput()) {
         ctx.remark(n.where, `"${out.name}" is a graph output; kept as a Constant node`);
         kept++;
         continue;
@@ -59,7 +59,7 @@ function run(model: Model, ctx: PassContext): PassResult {
       t.name = out.name;
       g.addInitializer(out, t);
       if (!out.type) out.setTensorType(t.dataType ?? DataType.FLOAT, t.shape);
-      if (model.irVersion !== undefined && Number(model.irVersion) < 4) g.inputs.push(out);
+      if (model.irVersion !== undefined && Number(model.irVersion) < 4) g.addInput(out);
       converted++;
     }
   };

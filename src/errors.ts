@@ -26,6 +26,9 @@ export type ErrorCode =
   | 'MISSING_OPSET'
   | 'IR_INVALID'
   | 'IN_USE'
+  | 'DUPLICATE_OUTPUT'
+  | 'OUTPUT_LOST'
+  | 'NAME_CONFLICT'
   // analysis and passes
   | 'SHAPE_INFERENCE_FAILED'
   | 'UNSUPPORTED_OP'

@@ -7,7 +7,7 @@ import { CompilerError } from './errors.js';
 import type { Model } from './ir/core.js';
 import { printModel } from './ir/printer.js';
 import { sortTopologically } from './ir/toposort.js';
-import { verifyModel } from './ir/verify.js';
+import { lostOutputs, verifyModel } from './ir/verify.js';
 
 export interface PassResult { readonly changed: boolean; readonly stats?: Record<string, number> }
 
@@ -27,6 +27,8 @@ export interface Pass {
   readonly summary: string;
   /** Throws PRECONDITION_FAILED when the model is out of scope. */
   requires?(model: Model): void;
+  /** True for a pass that may drop graph outputs (the manager checks that others keep them). */
+  readonly removesOutputs?: boolean;
   run(model: Model, ctx: PassContext): PassResult;
 }
 
@@ -53,11 +55,14 @@ export function runPasses(model: Model, passes: readonly Pass[], opts: RunPasses
     };
     const t0 = performance.now();
     p.requires?.(model);
+    const outputsBefore = model.graph.outputs.map((v) => v.name);
     const r = p.run(model, ctx);
     if (r.changed) {
       sortTopologically(model.graph);
       if (opts.verify !== false) {
         try {
+          const lost = p.removesOutputs ? [] : lostOutputs(model, outputsBefore);
+          if (lost.length > 0) throw new CompilerError('OUTPUT_LOST', `after pass ${p.name}: graph output(s) ${lost.map((n) => `"${n}"`).join(', ')} disappeared`, { where: lost[0] });
           verifyModel(model, `after pass ${p.name}`);
         } catch (e) {
           throw new CompilerError('VERIFY_FAILED', `pass ${p.name} left invalid IR: ${(e as Error).message}`, { cause: e, where: (e as CompilerError).where, hint: 'this is a bug in the pass; please report it with the model' });

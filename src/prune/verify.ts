@@ -59,7 +59,7 @@ export function maskedModel(original: Model, pruned: readonly PrunedTensor[], un
     const elem = constantTensor(v)?.dataType ?? v.elemType ?? DataType.FLOAT;
     if (elem !== DataType.FLOAT) throw new CompilerError('UNSUPPORTED_DATA_TYPE', `masking "${name}" needs float32 data`, { where: name });
     const uses = v.uses();
-    const wasOutput = g.outputs.includes(v);
+    const outSlot = g.outputs.indexOf(v);
     let cur = v;
     for (const e of entries) {
       const size = shape[e.axis];
@@ -81,7 +81,13 @@ export function maskedModel(original: Model, pruned: readonly PrunedTensor[], un
       cur = out;
     }
     for (const u of uses) u.node.setInput(u.index, cur);
-    if (wasOutput) g.outputs = g.outputs.map((x) => (x === v ? cur : x));
+    if (outSlot >= 0) {
+      // The output keeps its name (the interface); the unmasked value gets a fresh one.
+      g.setOutput(outSlot, cur);
+      const outName = v.name;
+      v.name = m.names.fresh(`${outName}_unmasked`);
+      cur.name = outName;
+    }
   }
   sortTopologically(g);
   return m;

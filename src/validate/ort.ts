@@ -96,7 +96,7 @@ export function withOutputs(model: Model, names: readonly string[]): Model {
   for (const name of names) {
     const v = byName.get(name);
     if (!v) throw new CompilerError('MISSING_VALUE', `no value named "${name}" in the main graph`, { where: name });
-    if (!g.outputs.includes(v)) g.outputs.push(v);
+    if (!g.outputs.includes(v)) g.addOutput(v);
   }
   return copy;
 }
