@@ -16,7 +16,7 @@
  *   after:   init %w: float[8,3,3,3]                             %y = Conv(%x, %w)
  */
 import { DataType, Tensor } from '../src/index.js';
-import type { Graph, Model, Node, Pass, PassContext, PassResult } from '../src/index.js';
+import type { Graph, Model, Node, Pass, PassDefinition, PassContext, PassResult } from '../src/index.js';
 
 function constantTensor(n: Node): Tensor | string {
   const a = n.attributes[0];
@@ -74,3 +74,6 @@ export function constantsToInitializersPass(): Pass {
     run,
   };
 }
+
+/** No options. */
+export const constantsToInitializers: PassDefinition<Record<string, never>> = { name: 'constants-to-initializers', summary: constantsToInitializersPass().summary, cli: {}, create: () => constantsToInitializersPass() };

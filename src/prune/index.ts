@@ -41,23 +41,51 @@ export interface PruneOutcome {
   readonly report: PruneReport;
 }
 
+/** Options of the pruning pipeline: the plan's, plus how the run is described in the report. */
+export interface PruneModelOptions extends PlanOptions {
+  /** Untie shared constants first (default true): each reader gets its own copy. */
+  untie?: boolean;
+  /** Paths the mask / scores came from (recorded in the report's options). */
+  sources?: { mask?: string; scores?: string };
+  /** Recorded in the report. */
+  input?: string;
+  output?: string;
+  /** Progress: called after each step with its name and seconds taken. */
+  onStep?: (step: 'analysis' | 'plan' | 'prune', seconds: number) => void;
+}
+
 /**
- * Plans and applies a channel pruning in place: shape inference, channel groups, cost,
- * plan, slicing and fixups, IR verification, cost after, report. Keep a copy of the input
- * (e.g. `decodeModel(encodeModel(m))`) to verify against.
+ * The channel-pruning pipeline (the one `sculpt prune` runs): cost before, untie shared
+ * constants, channel groups, plan, slice every coupled tensor, re-tie, IR verification,
+ * cost after, report. In place; keep a copy of the input (e.g. `readModel` again, or
+ * `decodeModel(encodeModel(m))`) to verify against with `verifyMaskedEquivalence`.
  * @throws INVALID_OPTION, the mask codes, SHAPE_INFERENCE_FAILED, VERIFY_FAILED (a bug)
  */
-export function pruneModel(model: Model, opts: PlanOptions & { untie?: boolean }): PruneOutcome {
+export function pruneModel(model: Model, opts: PruneModelOptions): PruneOutcome {
+  let t = performance.now();
+  const lap = (step: 'analysis' | 'plan' | 'prune') => {
+    const now = performance.now();
+    opts.onStep?.(step, (now - t) / 1000);
+    t = now;
+  };
   // Cost first: untying adds copies that would count as params of the input.
   const before = computeCost(model);
   const untied = opts.untie === false ? [] : untieSharedConstants(model);
   const analysis = analyzeChannelGroups(model);
+  lap('analysis');
   const plan = planPruning(model, analysis, before, opts);
+  lap('plan');
   const applied = applyChannelPruning(model, analysis, plan.keep);
   retieConstants(model, untied);
   sortTopologically(model.graph);
   verifyModel(model, 'after channel pruning');
   const after = computeCost(model);
-  const report = buildPruneReport({ analysis, plan, applied, before, after, options: { ...opts, mask: undefined, scores: undefined }, untied });
+  lap('prune');
+  const criterion = plan.ratio === undefined ? 'mask' : (opts.criterion ?? (opts.scores ? 'scores' : 'l1'));
+  const options = {
+    ratio: opts.ratio, flopsTarget: opts.flopsTarget, criterion, scope: opts.scope ?? 'layer', roundTo: opts.roundTo, minChannels: opts.minChannels,
+    maxRatio: opts.maxRatio, seed: opts.seed, mask: opts.sources?.mask, scores: opts.sources?.scores, searchedRatio: plan.ratio,
+  };
+  const report = buildPruneReport({ analysis, plan, applied, before, after, options, input: opts.input, output: opts.output, untied });
   return { analysis, plan, applied, before, after, report };
 }

@@ -129,6 +129,3 @@ export function maxAbsDiff(a: HostTensor, b: HostTensor): { maxAbs: number; scal
   return { maxAbs, scale };
 }
 
-export const ortElemType: Record<number, string> = {
-  [DataType.FLOAT]: 'float32', [DataType.INT64]: 'int64', [DataType.INT32]: 'int32', [DataType.DOUBLE]: 'float64', [DataType.UINT8]: 'uint8', [DataType.BOOL]: 'bool',
-};

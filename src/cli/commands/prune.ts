@@ -2,22 +2,16 @@
 import type { CommandModule } from 'yargs';
 import { parseRoundTo } from '../../prune/round-to.js';
 import { CompilerError } from '../../errors.js';
-import { analyzeChannelGroups } from '../../analysis/channel-groups.js';
-import { computeCost } from '../../analysis/cost.js';
 import { verifyModel } from '../../ir/verify.js';
-import { runPasses } from '../../pass.js';
 import { CRITERIA } from '../../prune/criteria.js';
 import type { PruneCriterion } from '../../prune/criteria.js';
 import { readMaskFile, readScoresFile } from '../../prune/mask.js';
-import { planPruning } from '../../prune/plan.js';
 import type { PruneScope } from '../../prune/plan.js';
-import { buildPruneReport, formatPruneReport } from '../../prune/report.js';
-import { retieConstants, untieSharedConstants } from '../../prune/untie.js';
+import { pruneModel } from '../../prune/index.js';
+import { formatPruneReport } from '../../prune/report.js';
 import { verifyMaskedEquivalence } from '../../prune/verify.js';
-import type { ApplyResult } from '../../prune/apply.js';
 import { readModel } from '../../serde/read.js';
 import { atomicWrite, saveModel } from '../../serde/write.js';
-import { pruneChannelsPass } from '../../../passes/prune-channels.js';
 import { printJson, progress, say } from '../output.js';
 import { EXIT, ExitWith } from '../exit.js';
 import { resolve } from 'node:path';
@@ -96,27 +90,17 @@ export const pruneCommand: CommandModule<object, PruneArgs> = {
       const scores = a.scores ? readScoresFile(a.scores) : undefined;
       const model = readModel(a.model);
       verifyModel(model, 'input model');
-      const before = computeCost(model);
       lap('read', 1);
-      const untied = a.untie ? untieSharedConstants(model) : [];
-      const analysis = analyzeChannelGroups(model);
-      lap('analysis', 2);
-      const plan = planPruning(model, analysis, before, {
+      let done = 1;
+      const { applied, report } = pruneModel(model, {
         ratio: a.ratio, flopsTarget: a['flops-target'], criterion: a.criterion, scores, mask,
         scope: a.scope, roundTo: parseRoundTo(a['round-to']), minChannels: a['min-channels'], maxRatio: a['max-ratio'], seed: a.seed,
+        untie: a.untie, sources: { mask: a.mask, scores: a.scores }, input: a.model, output: a.output,
+        onStep: (step, seconds) => { timings[step] = seconds; t = performance.now(); bar.update(++done, { step }); },
       });
-      lap('plan', 3);
-      let applied: ApplyResult | undefined;
-      runPasses(model, [pruneChannelsPass()], { options: { analysis, keep: plan.keep, onApplied: (r: ApplyResult) => { applied = r; } } });
-      retieConstants(model, untied);
-      verifyModel(model, 'pruned model');
-      const after = computeCost(model);
-      lap('prune', 4);
-      const options = { ratio: a.ratio, flopsTarget: a['flops-target'], criterion: plan.ratio === undefined ? 'mask' : (a.criterion ?? (scores ? 'scores' : 'l1')), scope: a.scope, roundTo: parseRoundTo(a['round-to']), minChannels: a['min-channels'], maxRatio: a['max-ratio'], seed: a.seed, mask: a.mask, scores: a.scores, searchedRatio: plan.ratio };
-      const report = buildPruneReport({ analysis, plan, applied: applied!, before, after, options, input: a.model, output: a.output, untied });
       if (a.verify) {
         const original = readModel(a.model);
-        report.verify = await verifyMaskedEquivalence(original, model, applied!.pruned, { untied });
+        report.verify = await verifyMaskedEquivalence(original, model, applied.pruned, { untied: report.untied });
         lap('verify', 5);
         if (!report.verify.ok) {
           if (a.report) atomicWrite(a.report, [new TextEncoder().encode(`${JSON.stringify(report, null, 2)}\n`)]);
