@@ -29,8 +29,8 @@ export { encodeModel, encodeModelChunks, saveModel, atomicWrite, PROTOBUF_LIMIT 
 export type { ExternalPlan, SaveOptions, SaveResult } from './serde/write.js';
 export * from './util/rng.js';
 export { humanCount, humanBytes } from './util/format.js';
-export { openSession, runSession, runModel, withOutputs, maxAbsDiff } from './validate/ort.js';
-export type { Provider, SessionOptions, OpenSession, HostTensor } from './validate/ort.js';
+export { openSession, runSession, runModel, withOutputs, maxAbsDiff, seededInputs } from './runtime/index.js';
+export type { Provider, SessionOptions, OpenSession, HostTensor, Session } from './runtime/index.js';
 export * from './validate/accuracy.js';
 export * from './validate/latency.js';
 export * from './validate/gates.js';

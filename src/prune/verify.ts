@@ -15,9 +15,9 @@ import { Tensor } from '../ir/tensor.js';
 import { sortTopologically } from '../ir/toposort.js';
 import { decodeModel } from '../serde/read.js';
 import { encodeModel } from '../serde/write.js';
-import { Rng } from '../util/rng.js';
-import type { HostTensor } from '../validate/ort.js';
-import { maxAbsDiff, runModel } from '../validate/ort.js';
+import type { HostTensor } from '../runtime/session.js';
+import { maxAbsDiff, runModel } from '../runtime/session.js';
+import { seededInputs } from '../runtime/feeds.js';
 import { constantTensor } from '../analysis/channel-groups.js';
 import { inferShapes } from '../analysis/shapes.js';
 import type { PrunedTensor } from './apply.js';
@@ -121,19 +121,7 @@ export interface VerifyResult {
   readonly masks: number;
 }
 
-/** Seeded float inputs for every graph input (symbolic dims → batch). @throws UNSUPPORTED_DATA_TYPE for non-float inputs */
-export function seededInputs(model: Model, seed: number, batch: number, range: [number, number] = [0, 1]): Record<string, HostTensor> {
-  const rng = new Rng(seed);
-  const feeds: Record<string, HostTensor> = {};
-  for (const v of model.graph.inputs) {
-    if (v.initializer) continue;
-    if ((v.elemType ?? DataType.FLOAT) !== DataType.FLOAT) throw new CompilerError('UNSUPPORTED_DATA_TYPE', `input "${v.name}" is not float32; give your own inputs`, { where: v.name });
-    const dims = (v.shape ?? []).map((d) => (typeof d === 'number' ? d : batch));
-    const n = dims.reduce((a, b) => a * b, 1);
-    feeds[v.name] = { data: rng.uniformArray(n, range[0], range[1]), dims };
-  }
-  return feeds;
-}
+export { seededInputs } from '../runtime/feeds.js';
 
 /**
  * Runs the pruned model and the masked original on seeded inputs and compares every

@@ -11,7 +11,7 @@ import { DATA_SPECS } from '../../data/loader.js';
 import type { LoadedDataset } from '../../data/loader.js';
 import { validateModel } from '../../validate/validate.js';
 import { LATENCY_DEFAULTS } from '../../validate/latency.js';
-import type { Provider } from '../../validate/ort.js';
+import type { Provider } from '../../runtime/session.js';
 import { diffModels } from '../../report/diff.js';
 import { renderDiffHtml } from '../../report/html.js';
 import { renderValidationText } from '../../report/validation.js';

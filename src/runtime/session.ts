@@ -1,12 +1,11 @@
 /**
- * onnxruntime-node, the judge of every transformation: sessions, runs, and reading out
+ * onnxruntime-node, the judge of every transformation (the runtime layer): sessions, runs, and reading out
  * intermediate values (which onnxruntime returns only when they are graph outputs, so a
  * copy of the model gets them added as outputs with a name-only ValueInfo).
  */
 import * as ort from 'onnxruntime-node';
 import { CompilerError } from '../errors.js';
 import type { Model } from '../ir/core.js';
-import { DataType } from '../ir/data-type.js';
 import { decodeModel } from '../serde/read.js';
 import { encodeModel } from '../serde/write.js';
 
@@ -22,7 +21,10 @@ export interface SessionOptions {
   warn?: (msg: string) => void;
 }
 
-export interface OpenSession { session: ort.InferenceSession; provider: Provider }
+/** An open onnxruntime session (callers need not import onnxruntime-node themselves). */
+export type Session = ort.InferenceSession;
+
+export interface OpenSession { session: Session; provider: Provider }
 
 export interface HostTensor {
   data: Float32Array | BigInt64Array | Int32Array | Uint8Array | Float64Array;
