@@ -15,7 +15,6 @@ import { Tensor } from '../ir/tensor.js';
 import { sortTopologically } from '../ir/toposort.js';
 import { decodeModel } from '../serde/read.js';
 import { encodeModel } from '../serde/write.js';
-import type { HostTensor } from '../runtime/session.js';
 import { maxAbsDiff, runModel } from '../runtime/session.js';
 import { seededInputs } from '../runtime/feeds.js';
 import { constantTensor } from '../analysis/channel-groups.js';

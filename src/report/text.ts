@@ -10,7 +10,7 @@
  * hidden unless `all` is set (their count is printed).
  */
 import type { DiffEntry, LayerInfo, ModelDiff } from './diff.js';
-import { humanBytes, humanCount } from '../util/format.js';
+import { humanCount } from '../util/format.js';
 
 export const TEXT_WIDTH = 100;
 

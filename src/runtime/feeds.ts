@@ -11,7 +11,8 @@ export function seededInputs(model: Model, seed: number, batch: number, range: [
   const feeds: Record<string, HostTensor> = {};
   for (const v of model.graph.inputs) {
     if (v.initializer) continue;
-    if ((v.elemType ?? DataType.FLOAT) !== DataType.FLOAT) throw new CompilerError('UNSUPPORTED_DATA_TYPE', `input "${v.name}" is not float32; give your own inputs`, { where: v.name });
+    if ((v.elemType ?? DataType.FLOAT) !== DataType.FLOAT)
+      throw new CompilerError('UNSUPPORTED_DATA_TYPE', `input "${v.name}" is not float32; give your own inputs`, { where: v.name });
     const dims = (v.shape ?? []).map((d) => (typeof d === 'number' ? d : batch));
     const n = dims.reduce((a, b) => a * b, 1);
     feeds[v.name] = { data: rng.uniformArray(n, range[0], range[1]), dims };

@@ -4,7 +4,12 @@
 export function humanCount(x: number): string {
   const a = Math.abs(x);
   if (a < 1000) return Number.isInteger(x) ? String(x) : x.toFixed(2);
-  const units: [number, string][] = [[1e12, 'T'], [1e9, 'G'], [1e6, 'M'], [1e3, 'K']];
+  const units: [number, string][] = [
+    [1e12, 'T'],
+    [1e9, 'G'],
+    [1e6, 'M'],
+    [1e3, 'K'],
+  ];
   for (const [v, u] of units) if (a >= v) return `${(x / v).toFixed(a / v >= 100 ? 0 : a / v >= 10 ? 1 : 2)}${u}`;
   return String(x);
 }
@@ -15,6 +20,9 @@ export function humanBytes(x: number): string {
   const units = ['KiB', 'MiB', 'GiB', 'TiB'];
   let v = x;
   let i = -1;
-  while (v >= 1024 && i < units.length - 1) { v /= 1024; i++; }
+  while (v >= 1024 && i < units.length - 1) {
+    v /= 1024;
+    i++;
+  }
   return `${v.toFixed(v >= 100 ? 0 : 1)} ${units[i]}`;
 }

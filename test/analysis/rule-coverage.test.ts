@@ -11,10 +11,18 @@ import type { ChannelRuleContext } from '../../src/index.js';
 test('every op with a channel rule has a shape rule; every seeding (weighted) op has a cost rule', () => {
   const ops = channelRuleOps();
   assert.ok(ops.length > 30, `${ops.length} ops`);
-  assert.deepEqual(ops.filter((op) => !hasShapeRule(op)), [], 'ops with a channel rule but no shape rule');
+  assert.deepEqual(
+    ops.filter((op) => !hasShapeRule(op)),
+    [],
+    'ops with a channel rule but no shape rule',
+  );
   const seeding = ops.filter((op) => channelRuleFor(op)?.seeds);
   assert.deepEqual(seeding, ['BatchNormalization', 'Conv', 'ConvTranspose', 'Gemm', 'InstanceNormalization', 'MatMul']);
-  assert.deepEqual(seeding.filter((op) => !hasCostRule(op)), [], 'seeding ops without a cost formula');
+  assert.deepEqual(
+    seeding.filter((op) => !hasCostRule(op)),
+    [],
+    'seeding ops without a cost formula',
+  );
 });
 
 /** conv1 → custom op → conv2: the custom op passes channels through unchanged. */
@@ -38,17 +46,27 @@ test('registerChannelRule: an op of a custom domain stops freezing its group onc
     return a.groups[a.atomGroup[a.slotOf(w1, 0)!.base]!]!;
   };
   const before = groupOf(customModel());
-  assert.ok(before.frozen.some((r) => /Scale2 has no channel rule/.test(r)), before.frozen.join('; '));
-  registerChannelRule('Scale2', {
-    rule: (ctx: ChannelRuleContext) => {
-      const o = ctx.origin;
-      ctx.identityTo(o.slot, o.side === 'in' ? ctx.node.outputs[0] : ctx.node.inputs[0], o.axis);
+  assert.ok(
+    before.frozen.some((r) => /Scale2 has no channel rule/.test(r)),
+    before.frozen.join('; '),
+  );
+  registerChannelRule(
+    'Scale2',
+    {
+      rule: (ctx: ChannelRuleContext) => {
+        const o = ctx.origin;
+        ctx.identityTo(o.slot, o.side === 'in' ? ctx.node.outputs[0] : ctx.node.inputs[0], o.axis);
+      },
     },
-  }, 'com.example');
+    'com.example',
+  );
   const after = groupOf(customModel());
   assert.deepEqual(after.frozen, []);
   assert.equal(after.size, 8);
-  assert.ok(after.members.some((m) => m.slot.value.name === 'w2' && m.slot.axis === 1), 'conv2 input channels joined the group');
+  assert.ok(
+    after.members.some((m) => m.slot.value.name === 'w2' && m.slot.axis === 1),
+    'conv2 input channels joined the group',
+  );
 });
 
 test('registerChannelRule: a custom weighted op declares its own seeds', () => {
@@ -56,22 +74,34 @@ test('registerChannelRule: a custom weighted op declares its own seeds', () => {
   b.model.opsetImports.push({ domain: 'com.example', version: 1 });
   const x = b.input('x', [1, 4]);
   const w = b.floats('w', [6, 4], new Float32Array(24).fill(1));
-  const [y] = b.node("MyDense", [x, w], [], { name: 'dense', domain: 'com.example' });
+  const [y] = b.node('MyDense', [x, w], [], { name: 'dense', domain: 'com.example' });
   y!.setTensorType(1, [1, 6]);
   b.output(b.op('Relu', [y!], [], 'relu'), 'out').setTensorType(1, [1, 6]);
-  registerChannelRule('MyDense', {
-    rule: (ctx) => {
-      const n = ctx.node;
-      const ws = ctx.slot(n.inputs[1]!, 0, 6);
-      if (ws) { ctx.role(ws, 'out'); ctx.identityTo(ws, n.outputs[0], 1); }
+  registerChannelRule(
+    'MyDense',
+    {
+      rule: (ctx) => {
+        const n = ctx.node;
+        const ws = ctx.slot(n.inputs[1]!, 0, 6);
+        if (ws) {
+          ctx.role(ws, 'out');
+          ctx.identityTo(ws, n.outputs[0], 1);
+        }
+      },
+      seeds: (n, seed) => {
+        seed(n.inputs[1], 0);
+      },
     },
-    seeds: (n, seed) => { seed(n.inputs[1], 0); },
-  }, 'com.example');
+    'com.example',
+  );
   const a = analyzeChannelGroups(b.model);
   const wv = b.graph.initializers.find((v) => v.name === 'w')!;
   const s = a.slotOf(wv, 0);
   assert.ok(s, 'the seed created a slot on the weight');
   const g = a.groups[a.atomGroup[s.base]!]!;
   assert.deepEqual(g.members.map((m) => m.slot.value.name).sort(), ['dense_out', 'out', 'w']);
-  assert.ok(g.frozen.some((r) => /graph output/.test(r)), 'reached the output through Relu and froze there');
+  assert.ok(
+    g.frozen.some((r) => /graph output/.test(r)),
+    'reached the output through Relu and froze there',
+  );
 });

@@ -10,7 +10,10 @@ test('no product module imports a layer above its own (or an unlisted module)', 
   const edges = edgesOf(ROOT);
   assert.ok(edges.length > 200, `${edges.length} imports found`);
   const bad = violations(edges);
-  assert.deepEqual(bad.map((v) => `${v.from}:${v.line} -> ${v.to}: ${v.why}`), []);
+  assert.deepEqual(
+    bad.map((v) => `${v.from}:${v.line} -> ${v.to}: ${v.why}`),
+    [],
+  );
 });
 
 test('the checker catches an upward import, a sideways one, a dynamic one and a type-only one', () => {
@@ -24,11 +27,17 @@ test('the checker catches an upward import, a sideways one, a dynamic one and a 
   ];
   assert.equal(edges.length, 6);
   const bad = violations(edges);
-  assert.deepEqual(bad.map((v) => v.from), ['src/ir/core.ts', 'src/prune/plan.ts', 'src/serde/read.ts', 'src/analysis/cost.ts']);
+  assert.deepEqual(
+    bad.map((v) => v.from),
+    ['src/ir/core.ts', 'src/prune/plan.ts', 'src/serde/read.ts', 'src/analysis/cost.ts'],
+  );
 });
 
 test('only src/runtime/ imports onnxruntime-node', () => {
   const users = productFiles(ROOT).filter((f) => /from 'onnxruntime-node'|import\('onnxruntime-node'\)/.test(readFileSync(join(ROOT, f), 'utf8')));
-  assert.deepEqual(users.filter((f) => !f.startsWith('src/runtime/')), []);
+  assert.deepEqual(
+    users.filter((f) => !f.startsWith('src/runtime/')),
+    [],
+  );
   assert.ok(users.length > 0);
 });

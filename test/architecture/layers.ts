@@ -36,7 +36,11 @@ export function moduleOf(path: string): string {
   return parts[0]!;
 }
 
-export interface ImportEdge { readonly from: string; readonly spec: string; readonly line: number }
+export interface ImportEdge {
+  readonly from: string;
+  readonly spec: string;
+  readonly line: number;
+}
 
 /** Relative imports (static, type-only, re-exports, dynamic) of a source file. */
 export function importsOf(path: string, text: string): ImportEdge[] {
@@ -49,7 +53,12 @@ export function importsOf(path: string, text: string): ImportEdge[] {
   return out;
 }
 
-export interface Violation { readonly from: string; readonly to: string; readonly line: number; readonly why: string }
+export interface Violation {
+  readonly from: string;
+  readonly to: string;
+  readonly line: number;
+  readonly why: string;
+}
 
 /** Edges that go up (or sideways between two modules of one layer), or touch an unlisted module. */
 export function violations(edges: readonly ImportEdge[]): Violation[] {
@@ -62,7 +71,12 @@ export function violations(edges: readonly ImportEdge[]): Violation[] {
     const la = LAYERS[a];
     const lb = LAYERS[b];
     if (la === undefined || lb === undefined) {
-      bad.push({ from: e.from, to, line: e.line, why: `module ${la === undefined ? a : b} has no layer: add it to test/architecture/layers.ts and docs/architecture.md` });
+      bad.push({
+        from: e.from,
+        to,
+        line: e.line,
+        why: `module ${la === undefined ? a : b} has no layer: add it to test/architecture/layers.ts and docs/architecture.md`,
+      });
     } else if (lb >= la) {
       bad.push({ from: e.from, to, line: e.line, why: `${a} (layer ${la}) may not import ${b} (layer ${lb})` });
     }

@@ -65,8 +65,7 @@ test('low-rank factors: exact on a rank-r matrix; the truncation error is the dr
 });
 
 function rewrite(model: Model, opts: TissuePassOptions): TissueReport {
-  let report: TissueReport | undefined;
-  report = runPass(model, tissuePass(opts)).report;
+  const report: TissueReport | undefined = runPass(model, tissuePass(opts)).report;
   return report!;
 }
 

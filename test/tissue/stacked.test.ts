@@ -26,8 +26,7 @@ function feedsFor(model: Model, seed = 7, batch = 2): Record<string, HostTensor>
 }
 
 function rewrite(model: Model, opts: TissuePassOptions): TissueReport {
-  let report: TissueReport | undefined;
-  report = runPass(model, tissuePass(opts)).report;
+  const report: TissueReport | undefined = runPass(model, tissuePass(opts)).report;
   verifyModel(model);
   return report!;
 }
