@@ -7,7 +7,7 @@
 import { createRequire } from 'node:module';
 import type yargsType from 'yargs';
 import { formatError, isCompilerError } from '../errors.js';
-import { commands } from './commands/index.js';
+import { commandsFor } from './commands/index.js';
 import { EXIT } from './exit.js';
 
 // yargs' ESM build lays help out with a wrapper that splits words mid-way; its CommonJS
@@ -41,7 +41,7 @@ export async function main(argv: string[]): Promise<number> {
       if (err) throw err;
       throw new UsageError(msg);
     });
-  for (const c of commands) parser.command(c);
+  for (const c of await commandsFor(argv)) parser.command(c);
   try {
     await parser.parseAsync();
   } catch (e) {
