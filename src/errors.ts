@@ -61,6 +61,9 @@ export type ErrorCode =
   | 'FEED_SHAPE_MISMATCH'
   // validation and reports
   | 'REPORT_INVALID'
+  // pipelines (sculpt run)
+  | 'RECIPE_INVALID'
+  | 'STEP_FAILED'
   | 'INTERNAL';
 
 export interface ErrorDetails {

@@ -8,7 +8,7 @@ import { createRequire } from 'node:module';
 import type yargsType from 'yargs';
 import { formatError, isCompilerError } from '../errors.js';
 import { commandsFor } from './commands/index.js';
-import { EXIT } from './exit.js';
+import { EXIT, ExitWith } from './exit.js';
 
 // yargs' ESM build lays help out with a wrapper that splits words mid-way; its CommonJS
 // build uses wrap-ansi and breaks lines between words.
@@ -41,6 +41,12 @@ export async function main(argv: string[]): Promise<number> {
       if (err) throw err;
       throw new UsageError(msg);
     });
+  // SCULPT_CHECK_ARGS=1: parse and validate only, run nothing (`sculpt run` checks a recipe's
+  // steps this way before doing any work).
+  // The middleware runs after yargs' validation and before any handler, nested ones included.
+  if (process.env.SCULPT_CHECK_ARGS === '1') {
+    parser.middleware(() => { throw new ExitWith(EXIT.OK, 'arguments checked'); }, false);
+  }
   for (const c of await commandsFor(argv)) parser.command(c);
   try {
     await parser.parseAsync();

@@ -23,6 +23,7 @@ export const LAYERS: Readonly<Record<string, number>> = {
   'src/validate': 80,
   'src/report': 90,
   'src/index': 95,
+  'src/run': 100,
   passes: 100,
   models: 100,
   'src/cli': 110,

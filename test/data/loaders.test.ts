@@ -17,6 +17,7 @@ import { CompilerError, encodeNpy, loadDataset, loadDatasetFor, GraphBuilder } f
 import type { Batch, Dataset } from '../../src/index.js';
 import { buildModel } from '../../models/index.js';
 import { tempDir } from '../helpers.js';
+import { needData } from '../data-available.js';
 
 const require = createRequire(import.meta.url);
 const { PNG } = require('pngjs') as { PNG: { new(o: { width: number; height: number }): { data: Buffer }; sync: { write(p: unknown): Buffer } } };
@@ -49,7 +50,7 @@ function idx(dims: number[], data: Uint8Array, type = 0x08): Uint8Array {
 
 const DIGITS_CSV = '/usr/lib/python3/dist-packages/sklearn/datasets/data/digits.csv.gz';
 
-test('digits: 1797 samples of 8x8 split 80/20 by a fixed permutation, pixels = csv/16', () => {
+test('digits: 1797 samples of 8x8 split 80/20 by a fixed permutation, pixels = csv/16', { skip: needData('digits') }, () => {
   const tr = loadDataset('digits', { split: 'train' });
   const te = loadDataset('digits', { split: 'test' });
   const every = loadDataset('digits', { split: 'all' });
@@ -97,7 +98,7 @@ test('mnist slice: first test labels, value range, limit and seeded limit', () =
   assert.deepEqual([...flat.x], [...a.x]);
 });
 
-test('fashion-mnist (gzipped IDX from Debian): sizes, first labels, mean pixel', () => {
+test('fashion-mnist (gzipped IDX from Debian): sizes, first labels, mean pixel', { skip: needData('fashion-mnist') }, () => {
   const te = loadDataset('fashion-mnist', { split: 'test' });
   assert.equal(te.size, 10000);
   assert.equal(te.numClasses, 10);
@@ -112,7 +113,7 @@ test('fashion-mnist (gzipped IDX from Debian): sizes, first labels, mean pixel',
   assert.ok(Math.abs(s / a.x.length - 0.2868) < 5e-4, `mean ${s / a.x.length}`);
 });
 
-test('batches: seeded shuffle is a permutation, repeatable, dropLast; normalisation is (x-mean)/std', () => {
+test('batches: seeded shuffle is a permutation, repeatable, dropLast; normalisation is (x-mean)/std', { skip: needData('digits') }, () => {
   const ds = loadDataset('digits', { split: 'test' });
   const ref = all(ds);
   const o1 = all(ds, 64, { shuffle: true, seed: 3 });
@@ -264,7 +265,7 @@ test('augmentation: flip mirrors exactly, crop shifts with zero fill, nothing is
   assert.equal(code(() => loadDataset(`npy:${join(dir, 'v.npy')},${join(dir, 'vy.npy')}`, { augment: { flip: true } })), 'INVALID_OPTION');
 });
 
-test('named errors: corrupt files, label/image count mismatch, shape mismatch, bad spec, missing file', () => {
+test('named errors: corrupt files, label/image count mismatch, shape mismatch, bad spec, missing file', { skip: needData('digits') }, () => {
   const dir = tempDir();
   const img = idx([3, 2, 2], new Uint8Array(12));
   writeFileSync(join(dir, 'x.idx'), img);

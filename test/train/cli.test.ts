@@ -10,12 +10,13 @@ import { join } from 'node:path';
 import { encodeNpy, printModel, readModel, saveModel } from '../../src/index.js';
 import { digitsCnn, weights } from './fixtures.js';
 import { runCli, tempDir } from '../helpers.js';
+import { needData } from '../data-available.js';
 
 const dir = tempDir();
 const input = join(dir, 'in.onnx');
 saveModel(digitsCnn(1), input);
 
-test('round trip: trained weights and BN statistics change, the printed IR does not', () => {
+test('round trip: trained weights and BN statistics change, the printed IR does not', { skip: needData('digits') }, () => {
   const out = join(dir, 'out.onnx');
   const r = runCli(['train', input, '-o', out, '--data', 'digits', '--epochs', '1', '--batch', '32', '--lr', '0.05', '--backend', 'cpu', '--seed', '1', '--json']);
   assert.equal(r.code, 0, r.stderr);
@@ -41,7 +42,7 @@ test('round trip: trained weights and BN statistics change, the printed IR does 
   assert.deepEqual(readFileSync(out2), readFileSync(out));
 });
 
-test('named errors: data that does not fit, bad mimic names, output over input; no output file', () => {
+test('named errors: data that does not fit, bad mimic names, output over input; no output file', { skip: needData('digits') }, () => {
   const before = readFileSync(input);
   const npx = join(dir, 'x.npy');
   const npy = join(dir, 'y.npy');

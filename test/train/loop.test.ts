@@ -14,6 +14,7 @@ import type { Model, TrainOptions } from '../../src/index.js';
 import { buildModel } from '../../models/index.js';
 import { digitsCnn, weights } from './fixtures.js';
 import { tempDir } from '../helpers.js';
+import { needData } from '../data-available.js';
 
 before(async () => { await selectBackend('cpu'); });
 
@@ -28,7 +29,7 @@ async function code(p: Promise<unknown>): Promise<string> {
 /** The model trained by the first test, the teacher of the KD test. */
 let trained: Model | undefined;
 
-test('training on digits raises test accuracy from chance to > 90%, and writes BN running stats back', async () => {
+test('training on digits raises test accuracy from chance to > 90%, and writes BN running stats back', { skip: needData('digits') }, async () => {
   const m = digitsCnn(1);
   const before0 = await evaluateTf(m, data(m).evalData, { backend: 'cpu' });
   assert.ok(before0.accuracy < 0.3, `untrained accuracy ${before0.accuracy}`);
@@ -48,7 +49,7 @@ test('training on digits raises test accuracy from chance to > 90%, and writes B
   assert.ok([...w1.get('bn.running_var')!].every((v) => v > 0));
 });
 
-test('the same seed gives bit-identical weights on cpu and on wasm; another seed does not', async () => {
+test('the same seed gives bit-identical weights on cpu and on wasm; another seed does not', { skip: needData('digits') }, async () => {
   const run = async (seed: number, backend: 'cpu' | 'wasm' = 'cpu') => {
     const m = digitsCnn(3);
     await train(m, { ...base, ...data(m), evalData: undefined, steps: 8, seed, backend } as TrainOptions);
@@ -65,7 +66,7 @@ test('the same seed gives bit-identical weights on cpu and on wasm; another seed
   await selectBackend('cpu');
 });
 
-test('only the chosen parameters train; BN frozen keeps its running statistics; an L1 penalty shrinks its target', async () => {
+test('only the chosen parameters train; BN frozen keeps its running statistics; an L1 penalty shrinks its target', { skip: needData('digits') }, async () => {
   const m = digitsCnn(2);
   const w0 = weights(m);
   await train(m, { ...base, ...data(m), evalData: undefined, steps: 20, trainable: (n) => n.startsWith('fc.'), batchNorm: 'frozen' } as TrainOptions);
@@ -80,7 +81,7 @@ test('only the chosen parameters train; BN frozen keeps its running statistics; 
   assert.ok(sumAbs(weights(withL1).get('bn.weight')!) < 0.6 * sumAbs(w0.get('bn.weight')!), 'L1 alone pulls the BN scales towards 0');
 });
 
-test('distillation and feature mimicking pull an untrained student towards a trained teacher', async () => {
+test('distillation and feature mimicking pull an untrained student towards a trained teacher', { skip: needData('digits') }, async () => {
   const teacher = trained!;
   const t = await evaluateTf(teacher, data(teacher).evalData, { backend: 'cpu' });
   const kd = digitsCnn(5, 4);
@@ -93,7 +94,7 @@ test('distillation and feature mimicking pull an untrained student towards a tra
   assert.ok(r2.evalAccuracy! > 0.8, `mimic-only student accuracy ${r2.evalAccuracy}`);
 });
 
-test('checkpoints are written atomically during training', async () => {
+test('checkpoints are written atomically during training', { skip: needData('digits') }, async () => {
   const dir = tempDir();
   const m = digitsCnn(4);
   const path = join(dir, 'ck.onnx');
@@ -103,7 +104,7 @@ test('checkpoints are written atomically during training', async () => {
   for (const [k, v] of weights(m)) assert.deepEqual(ck.get(k), v, `${k} in checkpoint`);
 });
 
-test('named errors before the first step: data that does not fit, a missing teacher, divergence', async () => {
+test('named errors before the first step: data that does not fit, a missing teacher, divergence', { skip: needData('digits') }, async () => {
   const lenet = buildModel('lenet5');
   const digits = loadDatasetFor(digitsCnn(), 'digits');
   assert.equal(await code(train(lenet, { ...base, data: digits, steps: 1 } as TrainOptions)), 'DATA_SHAPE_MISMATCH');

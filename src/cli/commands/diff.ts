@@ -9,13 +9,14 @@ import { diffModels } from '../../report/diff.js';
 import { renderDiffText } from '../../report/text.js';
 import { renderDiffJson } from '../../report/json.js';
 import { renderDiffHtml } from '../../report/html.js';
+import { renderDiffMarkdown } from '../../report/markdown.js';
 import { writeReportFile } from '../../report/write.js';
 import { readValidationReport } from '../../validate/validate.js';
 
 interface DiffArgs {
   a: string;
   b: string;
-  format?: 'text' | 'json' | 'html';
+  format?: 'text' | 'json' | 'html' | 'markdown';
   json: boolean;
   output?: string;
   validation?: string;
@@ -29,7 +30,7 @@ export const diffCommand: CommandModule<object, DiffArgs> = {
   builder: (y) => y
     .positional('a', { type: 'string', demandOption: true, describe: 'the original model (.onnx)' })
     .positional('b', { type: 'string', demandOption: true, describe: 'the changed model (.onnx)' })
-    .option('format', { alias: 'f', choices: ['text', 'json', 'html'] as const, describe: 'text (default; fits 100 columns), json (docs/diff-schema.md) or html (one self-contained page)' })
+    .option('format', { alias: 'f', choices: ['text', 'json', 'html', 'markdown'] as const, describe: 'text (default; fits 100 columns), json (docs/diff-schema.md), markdown (a pull-request comment) or html (one self-contained page)' })
     .option('json', { type: 'boolean', default: false, describe: 'same as --format json' })
     .option('output', { alias: 'o', type: 'string', describe: 'write to this file (atomically) instead of stdout' })
     .option('validation', { type: 'string', describe: 'a `sculpt validate --json` report of b against a: its accuracy/latency go into the HTML page' })
@@ -37,6 +38,7 @@ export const diffCommand: CommandModule<object, DiffArgs> = {
     .option('title', { type: 'string', describe: 'html: page title' })
     .example('$0 diff resnet20.onnx pruned.onnx', 'per-layer table for a terminal')
     .example('$0 diff resnet20.onnx pruned.onnx --json > diff.json', 'for a pipeline (schemaVersion 1)')
+    .example('$0 diff resnet20.onnx pruned.onnx -f markdown -o diff.md', 'a summary to paste into a pull-request comment')
     .example('$0 validate pruned.onnx --baseline resnet20.onnx --data mnist --latency --json > v.json && $0 diff resnet20.onnx pruned.onnx -f html --validation v.json -o report.html', 'an HTML review page with accuracy and latency'),
   handler: (a) => {
     const format = a.format ?? (a.json ? 'json' : 'text');
@@ -51,6 +53,7 @@ export const diffCommand: CommandModule<object, DiffArgs> = {
     }
     const text = format === 'json' ? renderDiffJson(d)
       : format === 'html' ? renderDiffHtml(d, { validation, title: a.title })
+        : format === 'markdown' ? renderDiffMarkdown(d, { validation })
         : renderDiffText(d, { all: a.all });
     if (a.output) {
       writeReportFile(a.output, text, [a.a, a.b, ...(a.validation ? [a.validation] : [])]);
