@@ -1,25 +1,30 @@
 /**
  * `npm run bench [-- <name>...]`: speed and size targets, each printed as ratios against a
- * peer measured in the same run. Names: serde, prune, train (default: all available).
+ * peer measured in the same run. Names: serde, prune, train, tissue (default: all available).
  */
 import { benchSerde } from './serde.js';
 
-type Bench = () => Promise<object>;
+type Bench = (args: readonly string[]) => Promise<object>;
 
 async function load(name: string): Promise<Bench | undefined> {
   switch (name) {
     case 'serde': return () => benchSerde();
-    case 'prune': try { return (await import('./prune.js' as string)).benchPrune; } catch { return undefined; }
-    case 'train': try { return (await import('./train.js' as string)).benchTrain; } catch { return undefined; }
+    case 'prune': try { const { benchPrune } = await import('./prune.js' as string); return (args) => benchPrune(args); } catch { return undefined; }
+    case 'train': try { const { benchTrain } = await import('./train.js' as string); return () => benchTrain(); } catch { return undefined; }
+    case 'tissue': try { const { benchTissue } = await import('./tissue.js' as string); return () => benchTissue(); } catch { return undefined; }
     default: return undefined;
   }
 }
 
-const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));
-const names = wanted.length ? wanted : ['serde', 'prune', 'train'];
+// Names are the known benches; everything else (--size 128, --models a,b) goes to the prune bench.
+const KNOWN = ['serde', 'prune', 'train', 'tissue'];
+const argv = process.argv.slice(2);
+const wanted = argv.filter((a) => KNOWN.includes(a));
+const rest = argv.filter((a) => !KNOWN.includes(a));
+const names = wanted.length ? wanted : KNOWN;
 for (const n of names) {
   const b = await load(n);
   if (!b) { console.log(`## ${n}: not available`); continue; }
   console.log(`## ${n}`);
-  await b();
+  await b(rest);
 }

@@ -38,12 +38,12 @@
  *            %y = Reshape(Transpose[1,0,2](%o), [0,500])
  */
 import {
-  DataType, GraphBuilder, Rng, attrFloat, attrInt, attrInts, attrString, computeCost, initStackedLayer, inferShapes, isParamInput,
-  nodeCost, originalWeights, parseLayerSpec, parseUnit, parseUnitList, passOption, planTissue, TISSUE_ACTIVATIONS, TISSUE_INITS,
+  DataType, GraphBuilder, Rng, Tensor, addConstant, attrFloat, attrInt, attrInts, attrString, computeCost, dropIfUnused, initStackedLayer, inferShapes,
+  nodeCost, originalWeights, parseLayerSpec, parseUnit, parseUnitList, passOption, planTissue, resolveWeight, TISSUE_ACTIVATIONS, TISSUE_INITS,
 } from '../src/index.js';
 import type {
   AutoChoice, LayerCost, LayerPlan, LayerSpec, Model, Node, Pass, PassContext, PassDefinition, PassOption, PassResult, SkippedLayer, TissueActivation, TissueOptions,
-  TissuePlan, UnitRun, UnitWeights, Value,
+  TissuePlan, UnitRun, UnitWeights, Value, WeightForm,
 } from '../src/index.js';
 
 /** What the pass did to one layer. */
@@ -94,8 +94,11 @@ export interface TissueReport {
   planned: { macs: number; params: number };
 }
 
-/** Options of the pass: the planner's options (src/tissue/plan.ts). */
-export type TissuePassOptions = TissueOptions;
+/** Options of the pass: the planner's options (src/tissue/plan.ts), and a progress hook. */
+export interface TissuePassOptions extends TissueOptions {
+  /** Called after each stacked layer is initialised and written (progress). */
+  onLayer?: (done: number, total: number) => void;
+}
 
 class Emitter {
   readonly b: GraphBuilder;
@@ -105,7 +108,7 @@ class Emitter {
   /** Clip's bounds, shared by every unit run of the layer. */
   clipBounds?: [Value, Value];
 
-  constructor(readonly model: Model, readonly at: Node, readonly base: string, readonly plan: TissuePlan) {
+  constructor(readonly model: Model, readonly at: Node, readonly base: string, readonly plan: TissuePlan, readonly form: WeightForm) {
     this.b = new GraphBuilder(model);
     this.b.insertBefore = at;
     this.opset = model.opset('') ?? 21;
@@ -117,8 +120,12 @@ class Emitter {
     return v;
   }
 
+  /** A float weight, in the form the original layer's weight came in (initializer or Constant node). */
   floats(name: string, dims: number[], data: Float32Array): Value {
-    const v = this.b.floats(`${this.base}.tissue.${name}`, dims, data);
+    const base = `${this.base}.tissue.${name}`;
+    const v = this.plan.canonicalize || this.form === 'initializer'
+      ? this.b.floats(base, dims, data)
+      : addConstant(this.model, this.at.graph!, 'constant', base, Tensor.fromFloat32(undefined, dims, data), this.at);
     v.setTensorType(DataType.FLOAT, dims);
     this.inits.push(v.name);
     return v;
@@ -237,7 +244,7 @@ function denseRun(e: Emitter, x: Value, lp: LayerPlan, run: UnitRun, ws: readonl
 function emitLayer(model: Model, plan: TissuePlan, lp: LayerPlan, ws: readonly UnitWeights[]): { nodes: string[]; inits: string[] } {
   const n = lp.layer.node;
   const g = n.graph!;
-  const e = new Emitter(model, n, lp.layer.name, plan);
+  const e = new Emitter(model, n, lp.layer.name, plan, lp.layer.weightForm);
   const dense = lp.layer.kind === 'dense';
   const axis = dense ? lp.layer.rank - 1 : 1;
   let x = n.inputs[0]!;
@@ -258,9 +265,8 @@ function emitLayer(model: Model, plan: TissuePlan, lp: LayerPlan, ws: readonly U
   n.setOutput(0, null);
   g.removeNode(n, true);
   last.setOutput(out.producerIndex, y);
-  for (const v of old.slice(1)) {
-    if (v?.initializer && v.useCount === 0 && !g.outputs.includes(v) && v.graph === g) g.removeInitializer(v);
-  }
+  // The old weights go when nothing else reads them (with the Identity chain they were read through).
+  for (const v of old.slice(1)) if (v?.graph === g) dropIfUnused(v);
   return { nodes: e.nodes, inits: e.inits };
 }
 
@@ -273,7 +279,10 @@ function countLayer(model: Model, nodes: readonly string[]): { params: number; m
     if (!nd) continue;
     macs += nodeCost(nd).macs;
     nd.inputs.forEach((v, i) => {
-      if (v && isParamInput(nd, i) && !seen.has(v)) { seen.add(v); params += v.initializer!.size; }
+      const r = resolveWeight(v);
+      if (!r || seen.has(r.source) || r.tensor.dataType !== DataType.FLOAT || (nd.opType === 'Clip' && i > 0)) return;
+      seen.add(r.source);
+      params += r.tensor.size;
     });
   }
   return { params, macs };
@@ -285,16 +294,17 @@ function countLayer(model: Model, nodes: readonly string[]): { params: number; m
  * @throws the planner's errors: INVALID_OPTION, TISSUE_SPEC_INVALID, TISSUE_NO_LAYERS,
  *   TISSUE_NOT_REPLACEABLE
  */
-export function applyTissue(model: Model, options: TissueOptions = {}): TissueReport {
+export function applyTissue(model: Model, options: TissueOptions & { onLayer?: (done: number, total: number) => void } = {}): TissueReport {
   const plan = planTissue(model, options);
   const before = computeCost(model, { inferred: true }).total;
   const emitted: { lp: LayerPlan; nodes: string[]; inits: string[]; fitError?: number }[] = [];
-  for (const lp of plan.layers) {
+  for (const [i, lp] of plan.layers.entries()) {
     const rng = new Rng(plan.seed * 104729 + lp.layer.index + 3);
     const original = plan.init === 'original' ? originalWeights(lp.layer) : undefined;
     const sw = initStackedLayer(lp, plan.init, plan.activation, rng, original, plan.leakyAlpha);
     const { nodes, inits } = emitLayer(model, plan, lp, sw.units);
     emitted.push({ lp, nodes, inits, fitError: sw.fitError });
+    options.onLayer?.(i + 1, plan.layers.length);
   }
   inferShapes(model);
   const after = computeCost(model, { inferred: true }).total;

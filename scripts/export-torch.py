@@ -5,9 +5,13 @@ Run with Debian's python3 (it has python3-torch / python3-torchvision), not the 
 
     /usr/bin/python3 scripts/export-torch.py --out-dir /tmp/tv --models resnet18,mobilenet_v2 --size 64
 
-Every model is written twice:
+Every model is written in each of --variants (default the first two):
   <name>.bnfold.onnx  eval-mode export with constant folding: BatchNorm folded into Conv
   <name>.bnkept.onnx  do_constant_folding=False, training=PRESERVE: BatchNormalization nodes kept
+  <name>.bninit.onnx  as bnfold, BatchNorm left at its initial values (a freshly built or
+                      BN-recalibrated net): the folded biases are equal, so the exporter
+                      de-duplicates them into shared initializers read through Identity nodes
+Besides torchvision's models, resnext26_32x4d: a ResNeXt-26 (grouped 3x3 convs).
 Weights are random but seeded, and BatchNorm statistics/affine parameters are randomised so
 that folding them is visible in the numbers. Prints one JSON line per file written.
 """
@@ -20,6 +24,11 @@ import time
 
 def build(name, num_classes):
     import torchvision.models as tvm
+    if name == "resnext26_32x4d":
+        # ResNeXt-26 (32 groups of 4 channels in the first stage): torchvision's ResNet with
+        # grouped bottlenecks, two blocks per stage.
+        from torchvision.models.resnet import Bottleneck, ResNet
+        return ResNet(Bottleneck, [2, 2, 2, 2], num_classes=num_classes, groups=32, width_per_group=4)
     ctor = getattr(tvm, name, None)
     if ctor is None:
         raise SystemExit(f"unknown torchvision model {name}")
@@ -59,10 +68,17 @@ def main():
         gen = torch.Generator().manual_seed(a.seed)
         torch.manual_seed(a.seed)
         model = build(name, a.classes)
-        randomise_bn(model, gen)
         model.eval()
         x = torch.rand(1, 3, a.size, a.size, generator=gen)
-        for variant in [v for v in a.variants.split(",") if v]:
+        variants = [v for v in a.variants.split(",") if v]
+        if "bninit" in variants:
+            path = os.path.join(a.out_dir, f"{name}.bninit.onnx")
+            t0 = time.time()
+            torch.onnx.export(model, x, path, opset_version=a.opset, input_names=["input"], output_names=["logits"],
+                              dynamic_axes={"input": {0: "N"}, "logits": {0: "N"}})
+            print(json.dumps({"model": name, "variant": "bninit", "path": path, "seconds": round(time.time() - t0, 2)}), flush=True)
+        randomise_bn(model, gen)
+        for variant in [v for v in variants if v != "bninit"]:
             path = os.path.join(a.out_dir, f"{name}.{variant}.onnx")
             t0 = time.time()
             kept = variant == "bnkept"

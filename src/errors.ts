@@ -43,12 +43,15 @@ export type ErrorCode =
   | 'GROUP_FROZEN'
   | 'INVALID_OPTION'
   | 'NUMERIC_MISMATCH'
+  | 'NON_FINITE_WEIGHTS'
+  | 'NON_FINITE_OUTPUT'
   | 'RUNTIME_FAILED'
   | 'UNKNOWN_MODEL'
   // TissueNet (stacked basic units)
   | 'TISSUE_SPEC_INVALID'
   | 'TISSUE_NO_LAYERS'
   | 'TISSUE_NOT_REPLACEABLE'
+  | 'TISSUE_TARGET_NOT_MET'
   // data and training
   | 'DATA_SPEC_INVALID'
   | 'DATA_UNAVAILABLE'

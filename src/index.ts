@@ -15,6 +15,10 @@ export { topologicalOrder, sortTopologically } from './ir/toposort.js';
 export * from './ir/verify.js';
 export * from './ir/printer.js';
 export { SETTING_SLOTS, isSettingSlot } from './ir/op-slots.js';
+export {
+  resolveWeight, weightOf, isFloatWeight, constantData, constantNodeTensor, setWeight, setConstantData, untieWeight, addConstant, dropIfUnused, floatWeights,
+} from './ir/weights.js';
+export type { ResolvedWeight, WeightForm, SetWeightOptions } from './ir/weights.js';
 export * from './pass.js';
 export * from './analysis/index.js';
 export * from './analysis/channel-groups.js';
@@ -32,7 +36,7 @@ export { humanCount, humanBytes } from './util/format.js';
 export { openSession, runSession, runModel, withOutputs, maxAbsDiff, seededInputs } from './runtime/index.js';
 export type { Provider, SessionOptions, OpenSession, HostTensor, Session } from './runtime/index.js';
 export * from './validate/accuracy.js';
-export * from './validate/latency.js';
+export * from './runtime/latency.js';
 export * from './validate/gates.js';
 export * from './validate/validate.js';
 export * from './report/index.js';

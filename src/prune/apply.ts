@@ -9,12 +9,13 @@
 import { CompilerError } from '../errors.js';
 import type { ChannelAnalysis, ChannelSlot, FixupContext } from '../analysis/channel-groups.js';
 import { constantTensor, isGroupPrunable, removedPerSlot } from '../analysis/channel-groups.js';
-import { attrTensor } from '../ir/attribute.js';
+import { setConstantData } from '../ir/weights.js';
 import { Value } from '../ir/core.js';
 import type { Model, Node } from '../ir/core.js';
 import { DataType, bitsPerElement, dataTypeName } from '../ir/data-type.js';
 import { Tensor } from '../ir/tensor.js';
 import type { StaticDim } from '../ir/types.js';
+import { compareAsc } from './nan.js';
 
 /** One tensor of the input model that lost channels, as the report lists it. */
 export interface PrunedTensor {
@@ -43,7 +44,7 @@ export function checkKeep(a: ChannelAnalysis, keep: ReadonlyMap<number, readonly
   for (const [gid, kept] of keep) {
     const g = a.groups[gid];
     if (!g) throw new CompilerError('MASK_SHAPE_MISMATCH', `there is no channel group ${gid} (the model has ${a.groups.length})`, { hint: 'list the groups with `sculpt groups model.onnx`' });
-    const set = [...new Set(kept)].sort((x, y) => x - y);
+    const set = [...new Set(kept)].sort(compareAsc);
     for (const k of set) {
       if (!Number.isInteger(k) || k < 0 || k >= g.size) {
         throw new CompilerError('MASK_SHAPE_MISMATCH', `group ${gid} (${g.name}) has ${g.size} channels; kept index ${k} is out of range`, { where: g.name, hint: 'list the groups with `sculpt groups model.onnx`' });
@@ -94,13 +95,13 @@ export function applyChannelPruning(model: Model, a: ChannelAnalysis, keep: Read
     if (ss[0]!.kind === 'constant') {
       const t = constantTensor(v)!;
       const { bytes, dims } = sliceBytes(t, cuts);
-      const producer = v.producer;
       if (v.initializer) {
         v.initializer.setRaw(bytes, dims);
-      } else if (producer && producer.opType === 'Constant') {
+      } else {
+        // A Constant node keeps its form (`value`, or `value_floats` for a 1-D float vector).
         const nt = t.clone();
         nt.setRaw(bytes, dims);
-        producer.setAttr(attrTensor('value', nt));
+        setConstantData(v, nt);
       }
       tensorsSliced++;
       if (v.info.type || v.initializer) v.setTensorType(t.dataType, dims);

@@ -15,6 +15,7 @@ import type { ChannelAnalysis, ChannelGroup, ChannelSlot } from '../analysis/cha
 import { constantTensor } from '../analysis/channel-groups.js';
 import type { Node } from '../ir/core.js';
 import type { Rng } from '../util/rng.js';
+import type { NonFiniteSource } from './nan.js';
 
 export type PruneCriterion = 'l1' | 'l2' | 'random' | 'first-k' | 'scores' | 'mask';
 
@@ -133,4 +134,54 @@ export function groupImportance(a: ChannelAnalysis, g: ChannelGroup, criterion: 
     default:
       throw new CompilerError('INVALID_OPTION', `unknown criterion "${criterion as string}"`, { hint: `choose one of ${CRITERIA.join(', ')}` });
   }
+}
+
+/** The first non-finite element at position `i` of `s.axis` of a constant slot, or undefined. */
+function nonFiniteAt(s: ChannelSlot, i: number): number | undefined {
+  const t = constantTensor(s.value);
+  if (!t) return undefined;
+  const data = t.toFloat32();
+  const dims = t.shape;
+  let inner = 1;
+  for (let d = s.axis + 1; d < dims.length; d++) inner *= dims[d]!;
+  const D = dims[s.axis]!;
+  const outer = data.length / (D * inner);
+  for (let o = 0; o < outer; o++) {
+    const base = (o * D + i) * inner;
+    for (let r = 0; r < inner; r++) if (!Number.isFinite(data[base + r]!)) return data[base + r]!;
+  }
+  return undefined;
+}
+
+/**
+ * Names the tensor, reader node and channel that make group channel `k`'s importance
+ * non-finite (for NON_FINITE_WEIGHTS), or undefined when no single source is found.
+ * O(size of the group's member tensors).
+ */
+export function locateNonFinite(g: ChannelGroup, k: number, criterion: PruneCriterion, scores?: ReadonlyMap<string, ScoreEntry>): NonFiniteSource | undefined {
+  for (const m of g.members) {
+    for (let t = 0; t < m.per; t++) {
+      const i = m.indices[k * m.per + t]!;
+      if (criterion === 'scores') {
+        const e = scores?.get(m.slot.value.name);
+        const x = e ? Number(e.values[i]) : 0;
+        if (e && !Number.isFinite(x)) return { tensor: `scores for ${e.name}`, index: i, axis: m.slot.axis, value: x };
+        continue;
+      }
+      if (m.slot.kind !== 'constant') continue;
+      const x = nonFiniteAt(m.slot, i);
+      if (x !== undefined) return { tensor: m.slot.value.name, node: m.slot.roles[0]?.node.name, index: i, axis: m.slot.axis, value: x };
+      const role = m.slot.roles.find((r) => r.role === 'out');
+      const bn = role ? role.node.outputs[0]?.uses()[0]?.node : undefined;
+      if (bn?.opType === 'BatchNormalization') {
+        for (const j of [1, 4]) {
+          const v = bn.inputs[j];
+          const c = v ? constantTensor(v) : undefined;
+          const y = c ? c.toFloat32()[i] : undefined;
+          if (v && y !== undefined && !Number.isFinite(y)) return { tensor: v.name, node: bn.name, index: i, axis: 0, value: y };
+        }
+      }
+    }
+  }
+  return undefined;
 }

@@ -18,6 +18,8 @@ import { verifyModel } from '../ir/verify.js';
 import { applyChannelPruning } from './apply.js';
 import type { ApplyResult } from './apply.js';
 import { planPruning } from './plan.js';
+import { planForLatency } from './latency.js';
+import type { LatencyReport, LatencyRunOptions } from './latency.js';
 import type { PlanOptions, PrunePlan } from './plan.js';
 import { buildPruneReport } from './report.js';
 import type { PruneReport } from './report.js';
@@ -25,10 +27,13 @@ import { retieConstants, untieSharedConstants } from './untie.js';
 
 export * from './apply.js';
 export * from './criteria.js';
+export * from './latency.js';
 export * from './mask.js';
+export * from './nan.js';
 export * from './plan.js';
 export * from './report.js';
 export * from './round-to.js';
+export * from './rounding.js';
 export * from './untie.js';
 export * from './verify.js';
 
@@ -54,14 +59,10 @@ export interface PruneModelOptions extends PlanOptions {
   onStep?: (step: 'analysis' | 'plan' | 'prune', seconds: number) => void;
 }
 
-/**
- * The channel-pruning pipeline (the one `sculpt prune` runs): cost before, untie shared
- * constants, channel groups, plan, slice every coupled tensor, re-tie, IR verification,
- * cost after, report. In place; keep a copy of the input (e.g. `readModel` again, or
- * `decodeModel(encodeModel(m))`) to verify against with `verifyMaskedEquivalence`.
- * @throws INVALID_OPTION, the mask codes, SHAPE_INFERENCE_FAILED, VERIFY_FAILED (a bug)
- */
-export function pruneModel(model: Model, opts: PruneModelOptions): PruneOutcome {
+type Planner = (model: Model, analysis: ChannelAnalysis, before: CostReport) => Promise<{ plan: PrunePlan; latency?: LatencyReport; extra?: Record<string, unknown> }> | { plan: PrunePlan; latency?: LatencyReport; extra?: Record<string, unknown> };
+
+/** The one pipeline behind `pruneModel` and `pruneModelToLatency`; only the planner differs. */
+function runPipeline<T>(model: Model, opts: PruneModelOptions, planner: Planner, wrap: (finish: (r: Awaited<ReturnType<Planner>>) => PruneOutcome, planned: ReturnType<Planner>) => T): T {
   let t = performance.now();
   const lap = (step: 'analysis' | 'plan' | 'prune') => {
     const now = performance.now();
@@ -73,19 +74,47 @@ export function pruneModel(model: Model, opts: PruneModelOptions): PruneOutcome 
   const untied = opts.untie === false ? [] : untieSharedConstants(model);
   const analysis = analyzeChannelGroups(model);
   lap('analysis');
-  const plan = planPruning(model, analysis, before, opts);
-  lap('plan');
-  const applied = applyChannelPruning(model, analysis, plan.keep);
-  retieConstants(model, untied);
-  sortTopologically(model.graph);
-  verifyModel(model, 'after channel pruning');
-  const after = computeCost(model);
-  lap('prune');
-  const criterion = plan.ratio === undefined ? 'mask' : (opts.criterion ?? (opts.scores ? 'scores' : 'l1'));
-  const options = {
-    ratio: opts.ratio, flopsTarget: opts.flopsTarget, criterion, scope: opts.scope ?? 'layer', roundTo: opts.roundTo, minChannels: opts.minChannels,
-    maxRatio: opts.maxRatio, seed: opts.seed, mask: opts.sources?.mask, scores: opts.sources?.scores, searchedRatio: plan.ratio,
+  const finish = ({ plan, latency, extra }: Awaited<ReturnType<Planner>>): PruneOutcome => {
+    lap('plan');
+    const applied = applyChannelPruning(model, analysis, plan.keep);
+    retieConstants(model, untied);
+    sortTopologically(model.graph);
+    verifyModel(model, 'after channel pruning');
+    const after = computeCost(model);
+    lap('prune');
+    const criterion = plan.ratio === undefined ? 'mask' : (opts.criterion ?? (opts.scores ? 'scores' : 'l1'));
+    const options = {
+      ratio: opts.ratio, flopsTarget: opts.flopsTarget, criterion, scope: opts.scope ?? 'layer', roundTo: plan.roundTo, minChannels: opts.minChannels,
+      maxRatio: opts.maxRatio, seed: opts.seed, nan: opts.nan, mask: opts.sources?.mask, scores: opts.sources?.scores, searchedRatio: plan.ratio, ...extra,
+    };
+    const report = buildPruneReport({ analysis, plan, applied, before, after, options, input: opts.input, output: opts.output, untied });
+    if (latency) report.latency = latency;
+    return { analysis, plan, applied, before, after, report };
   };
-  const report = buildPruneReport({ analysis, plan, applied, before, after, options, input: opts.input, output: opts.output, untied });
-  return { analysis, plan, applied, before, after, report };
+  return wrap(finish, planner(model, analysis, before));
+}
+
+/**
+ * The channel-pruning pipeline (the one `sculpt prune` runs): cost before, untie shared
+ * constants, channel groups, plan, slice every coupled tensor, re-tie, IR verification,
+ * cost after, report. In place; keep a copy of the input (e.g. `readModel` again, or
+ * `decodeModel(encodeModel(m))`) to verify against with `verifyMaskedEquivalence`.
+ * @throws INVALID_OPTION, the mask codes, SHAPE_INFERENCE_FAILED, VERIFY_FAILED (a bug)
+ */
+export function pruneModel(model: Model, opts: PruneModelOptions): PruneOutcome {
+  return runPipeline(model, opts, (m, a, before) => ({ plan: planPruning(m, a, before, opts) }), (finish, planned) => finish(planned as Awaited<ReturnType<Planner>>));
+}
+
+/**
+ * `pruneModel` for a latency target (`opts.latencyTarget`, a fraction of the measured
+ * latency in onnxruntime): measures a per-layer table (cached on disk), plans, checks the
+ * pruned model's latency against the original and corrects (latency.ts). In place; the
+ * report's `latency` has the baseline, predicted and measured latency.
+ * @throws the `pruneModel` codes; RUNTIME_FAILED
+ */
+export async function pruneModelToLatency(model: Model, opts: PruneModelOptions & { latencyTarget: number }, run: LatencyRunOptions = {}): Promise<PruneOutcome> {
+  return runPipeline(model, opts, async (m, a, before) => {
+    const { plan, latency } = await planForLatency(m, a, before, opts, run);
+    return { plan, latency, extra: { latencyTarget: opts.latencyTarget, provider: run.provider ?? 'cpu', threads: run.threads ?? 1, batch: run.batch ?? 1 } };
+  }, async (finish, planned) => finish(await planned));
 }

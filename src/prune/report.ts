@@ -10,6 +10,7 @@ import type { ApplyResult, PrunedTensor } from './apply.js';
 import type { PrunePlan } from './plan.js';
 import type { VerifyResult } from './verify.js';
 import type { UntiedConstant } from './untie.js';
+import type { LatencyReport } from './latency.js';
 
 export interface LayerChange {
   name: string;
@@ -46,6 +47,8 @@ export interface PruneReport {
   remarks: string[];
   timings?: Record<string, number>;
   verify?: VerifyResult;
+  /** For `--latency-target`: baseline, predicted and measured latency of the pruned model. */
+  latency?: LatencyReport;
 }
 
 const LAYER_OPS = new Set(['Conv', 'ConvTranspose', 'Gemm', 'MatMul', 'BatchNormalization', 'InstanceNormalization']);
@@ -80,7 +83,8 @@ export function buildPruneReport(args: {
   return {
     input: args.input,
     output: args.output,
-    options: args.options ?? {},
+    // The resolved rounding, so `--round-to auto` runs are reproducible with the number.
+    options: args.plan ? { ...(args.options ?? {}), roundTo: args.plan.roundTo, ...(args.plan.roundToReason !== 'given' ? { roundToAuto: args.plan.roundToReason } : {}) } : args.options ?? {},
     summary: {
       groups: s.groups,
       prunableGroups: s.prunable,
@@ -122,6 +126,10 @@ export function formatPruneReport(r: PruneReport, explain = false): string {
       for (const g of frozen) lines.push(`  #${g.id} ${g.name} (${g.channels} channels): ${g.frozen!.join('; ')}`);
     }
     for (const rm of r.remarks) lines.push(`remark: ${rm}`);
+  }
+  if (r.latency) {
+    const l = r.latency;
+    lines.push(`latency (${l.provider}, ${l.threads} thread${l.threads === 1 ? '' : 's'}, batch ${l.batch}, ${l.clock} time): ${l.baselineMs.toFixed(2)} → ${l.measuredMs.toFixed(2)} ms measured (${(100 * l.measuredRatio).toFixed(1)}%; target ${(100 * l.target).toFixed(1)}%, predicted ${(100 * l.predictedRatio).toFixed(1)}%)`);
   }
   if (r.verify) {
     const v = r.verify;

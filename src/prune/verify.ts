@@ -5,6 +5,12 @@
  * tensor's producer, or applied to the weight itself). Both run in onnxruntime on seeded
  * inputs; every graph output must agree within `tolerance × max|masked output|`.
  *
+ * The mask is a `Where(mask, x, 0)` (opset >= 9), not a `Mul`: a removed channel that holds
+ * NaN/Inf (`--nan prune-first`) must read 0 in the reference, and `NaN × 0` is NaN. Outputs
+ * compare NaN-to-NaN and Inf-to-same-Inf as equal; when the reference itself computes
+ * non-finite values the result says so (`nonFinite`), and a mismatch then is reported as
+ * NON_FINITE_OUTPUT, not as a channel-rule bug.
+ *
  * Other commands (search, one-step recovery) reuse `maskedModel` to build the reference.
  */
 import { CompilerError } from '../errors.js';
@@ -16,6 +22,7 @@ import { sortTopologically } from '../ir/toposort.js';
 import { decodeModel } from '../serde/read.js';
 import { encodeModel } from '../serde/write.js';
 import { maxAbsDiff, runModel } from '../runtime/session.js';
+import type { HostTensor } from '../runtime/session.js';
 import { seededInputs } from '../runtime/feeds.js';
 import { constantTensor } from '../analysis/channel-groups.js';
 import { inferShapes } from '../analysis/shapes.js';
@@ -50,6 +57,15 @@ export function maskedModel(original: Model, pruned: readonly PrunedTensor[], un
     if (!l) byName.set(e.name, (l = []));
     l.push(e);
   }
+  const useWhere = (m.opset('') ?? 1) >= 9;
+  let zeroValue: Value | undefined;
+  const zero = (): Value => {
+    if (zeroValue) return zeroValue;
+    zeroValue = new Value(m.names.fresh('mask_zero'));
+    g.addInitializer(zeroValue, Tensor.fromFloat32(zeroValue.name, [], [0]));
+    zeroValue.setTensorType(DataType.FLOAT, []);
+    return zeroValue;
+  };
   for (const [name, entries] of byName) {
     const v = findValue(m, name);
     if (!v) throw new CompilerError('MISSING_VALUE', `the pruned list names "${name}", which the model lacks`, { where: name });
@@ -72,11 +88,17 @@ export function maskedModel(original: Model, pruned: readonly PrunedTensor[], un
       }
       const mdims = [size, ...new Array<number>(shape.length - e.axis - 1).fill(1)];
       const mv = new Value(m.names.fresh(`${name}_mask${e.axis}`));
-      g.addInitializer(mv, Tensor.fromFloat32(mv.name, mdims, mask));
-      mv.setTensorType(DataType.FLOAT, mdims);
       const out = new Value(m.names.fresh(`${name}_masked`));
       out.info = { type: v.info.type ? structuredClone(v.info.type) : undefined };
-      g.appendNode(new Node({ opType: 'Mul', name: m.names.fresh(`${name}_mask_mul`), inputs: [cur, mv], outputs: [out] }));
+      if (useWhere) {
+        g.addInitializer(mv, new Tensor(mv.name, DataType.BOOL, mdims, { kind: 'raw', bytes: Uint8Array.from(mask) }));
+        mv.setTensorType(DataType.BOOL, mdims);
+        g.appendNode(new Node({ opType: 'Where', name: m.names.fresh(`${name}_mask_where`), inputs: [mv, cur, zero()], outputs: [out] }));
+      } else {
+        g.addInitializer(mv, Tensor.fromFloat32(mv.name, mdims, mask));
+        mv.setTensorType(DataType.FLOAT, mdims);
+        g.appendNode(new Node({ opType: 'Mul', name: m.names.fresh(`${name}_mask_mul`), inputs: [cur, mv], outputs: [out] }));
+      }
       cur = out;
     }
     for (const u of uses) u.node.setInput(u.index, cur);
@@ -116,8 +138,26 @@ export interface VerifyResult {
   /** The worst relative difference over outputs and trials. */
   readonly worst: number;
   readonly outputs: OutputCheck[];
-  /** Mul nodes inserted into the reference. */
+  /** Mask nodes (Where, or Mul below opset 9) inserted into the reference. */
   readonly masks: number;
+  /** Non-finite (NaN/Inf) elements in the reference's outputs (NaN weights, overflow). */
+  readonly nonFinite: number;
+}
+
+/** Largest |a - b| (NaN = NaN and equal infinities count as equal), scale max|a| over finite a, non-finite count of a. */
+function diffNanAware(a: HostTensor, b: HostTensor): { maxAbs: number; scale: number; nonFinite: number } {
+  if (a.data.length !== b.data.length) return { ...maxAbsDiff(a, b), nonFinite: 0 };
+  let maxAbs = 0, scale = 0, nonFinite = 0;
+  for (let i = 0; i < a.data.length; i++) {
+    const x = Number(a.data[i]);
+    const y = Number(b.data[i]);
+    if (!Number.isFinite(x)) nonFinite++;
+    else if (Math.abs(x) > scale) scale = Math.abs(x);
+    if (x === y || (Number.isNaN(x) && Number.isNaN(y))) continue;
+    const d = Math.abs(x - y);
+    maxAbs = Number.isNaN(d) ? Infinity : Math.max(maxAbs, d);
+  }
+  return { maxAbs, scale, nonFinite };
 }
 
 export { seededInputs } from '../runtime/feeds.js';
@@ -132,6 +172,7 @@ export async function verifyMaskedEquivalence(original: Model, pruned: Model, en
   const ref = maskedModel(original, entries, opts.untied);
   const names = pruned.graph.outputs.map((v) => v.name);
   const worstBy = new Map<string, OutputCheck>();
+  let nonFinite = 0;
   for (let t = 0; t < (opts.trials ?? 2); t++) {
     const feeds = seededInputs(original, (opts.seed ?? 1) + t, opts.batch ?? 2, opts.range);
     const [a, b] = [await runModel(ref, feeds, undefined, { threads: opts.threads }), await runModel(pruned, feeds, undefined, { threads: opts.threads })];
@@ -140,7 +181,8 @@ export async function verifyMaskedEquivalence(original: Model, pruned: Model, en
       const y = b[name];
       if (!x || !y) throw new CompilerError('NUMERIC_MISMATCH', `output "${name}" is missing from ${x ? 'the pruned' : 'the masked'} model`, { where: name });
       if (x.dims.join(',') !== y.dims.join(',')) throw new CompilerError('NUMERIC_MISMATCH', `output "${name}" has shape [${y.dims}] after pruning, [${x.dims}] before`, { where: name });
-      const { maxAbs, scale } = maxAbsDiff(x, y);
+      const { maxAbs, scale, nonFinite: nf } = diffNanAware(x, y);
+      nonFinite += nf;
       const relative = maxAbs / Math.max(scale, 1e-12);
       const prev = worstBy.get(name);
       if (!prev || relative > prev.relative) worstBy.set(name, { name, maxAbs, scale, relative: maxAbs === 0 ? 0 : relative });
@@ -148,16 +190,27 @@ export async function verifyMaskedEquivalence(original: Model, pruned: Model, en
   }
   const outputs = [...worstBy.values()];
   const worst = outputs.reduce((w, o) => Math.max(w, o.relative), 0);
-  const masks = ref.graph.nodes.filter((n) => n.opType === 'Mul' && n.name?.includes('_mask_mul')).length;
-  return { ok: outputs.every((o) => o.maxAbs <= tolerance * Math.max(o.scale, 1e-6)), tolerance, worst, outputs, masks };
+  const masks = ref.graph.nodes.filter((n) => n.name?.includes('_mask_mul') || n.name?.includes('_mask_where')).length;
+  return { ok: outputs.every((o) => o.maxAbs <= tolerance * Math.max(o.scale, 1e-6)), tolerance, worst, outputs, masks, nonFinite };
+}
+
+/**
+ * The error for a failed check: NON_FINITE_OUTPUT when the masked original itself computes
+ * NaN/Inf (the weights, not a channel rule, are at fault), else NUMERIC_MISMATCH.
+ */
+export function verifyMismatchError(r: VerifyResult, suffix = ''): CompilerError {
+  const w = r.outputs.reduce((a, b) => (b.relative > a.relative ? b : a));
+  if (r.nonFinite > 0) {
+    return new CompilerError('NON_FINITE_OUTPUT', `the masked original computes ${r.nonFinite} NaN/Inf output value(s) on seeded inputs, and the pruned model differs at "${w.name}"${suffix}`, {
+      where: w.name, hint: 'the model has NaN/Inf weights or overflows: fix the weights (see --nan), then prune and verify again',
+    });
+  }
+  return new CompilerError('NUMERIC_MISMATCH', `the pruned model differs from the masked original at "${w.name}": max |diff| ${w.maxAbs.toExponential(3)} vs scale ${w.scale.toExponential(3)} (relative ${w.relative.toExponential(3)} > ${r.tolerance})${suffix}`, { where: w.name, hint: 'this is a bug in a channel rule; please report it with the model' });
 }
 
 /** `verifyMaskedEquivalence` that throws NUMERIC_MISMATCH naming the worst output when it fails. */
 export async function checkMaskedEquivalence(original: Model, pruned: Model, entries: readonly PrunedTensor[], opts: VerifyOptions = {}): Promise<VerifyResult> {
   const r = await verifyMaskedEquivalence(original, pruned, entries, opts);
-  if (!r.ok) {
-    const w = r.outputs.reduce((a, b) => (b.relative > a.relative ? b : a));
-    throw new CompilerError('NUMERIC_MISMATCH', `the pruned model differs from the masked original at "${w.name}": max |diff| ${w.maxAbs.toExponential(3)} vs scale ${w.scale.toExponential(3)} (relative ${w.relative.toExponential(3)} > ${r.tolerance})`, { where: w.name, hint: 'this is a bug in a channel rule; please report it with the model' });
-  }
+  if (!r.ok) throw verifyMismatchError(r);
   return r;
 }

@@ -59,6 +59,11 @@ export async function openSession(model: Model | Uint8Array, opts: SessionOption
   }
 }
 
+/** onnxruntime's version ('?' when it does not say): part of any cache key of measured timings. */
+export function runtimeVersion(): string {
+  return (ort as unknown as { env?: { versions?: { common?: string } } }).env?.versions?.common ?? '?';
+}
+
 function firstLine(s: string): string { return s.split('\n')[0]!.slice(0, 300); }
 
 export function toOrt(t: HostTensor): ort.Tensor {

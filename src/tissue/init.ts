@@ -125,7 +125,7 @@ export function initStackedLayer(
     }
     const paired = activation === 'relu' || activation === 'relu6' || activation === 'leaky-relu';
     const r = paired ? Math.floor(u.n2 / 2) : u.n2;
-    const { a, b } = lowRankFactors(block, u.n3, cols, r);
+    const { a, b, singular } = lowRankFactors(block, u.n3, cols, r);
     const w1 = new Float32Array(u.n2 * cols);
     const b1 = new Float32Array(u.n2);
     const w2 = new Float32Array(u.n3 * u.n2 * k2);
@@ -157,15 +157,9 @@ export function initStackedLayer(
     const used = paired ? 2 * r : r;
     const std = 0.1 * Math.sqrt(2 / cols);
     for (let h = used; h < u.n2; h++) for (let k = 0; k < cols; k++) w1[h * cols + k] = rng.normal() * std;
-    // The linear map kept: B·A restricted to rank r, compared with the block.
-    for (let o = 0; o < u.n3; o++) {
-      for (let k = 0; k < cols; k++) {
-        let s = 0;
-        for (let c = 0; c < r; c++) s += b[o * r + c]! * a[c * cols + k]!;
-        const d = block[o * cols + k]! - s;
-        kept += block[o * cols + k]! ** 2 - d * d;
-      }
-    }
+    // The linear map kept: B·A, the block's rank-r truncated SVD, so
+    // ‖block‖² − ‖block − B·A‖² = Σ_{c<r} σ_c² (Eckart–Young).
+    for (let c = 0; c < r; c++) kept += singular[c]! ** 2;
     units.push({ unit: u, w1, b1, w2, b2 });
     inOff += u.n1;
     outOff += u.n3;

@@ -3,6 +3,9 @@
  * planner, the initialiser and the emitter need: channel counts, kernel geometry, output
  * size, the original weights as one [C_out, C_in, K] array.
  *
+ * Constant means data from an initializer or a Constant node, read directly or through
+ * Identity nodes, shared or not (src/ir/weights.ts resolves it).
+ *
  * Replaceable (a "tissue layer"):
  *  1. Conv, group 1, float32 constant weight [C_out, C_in, k...], constant bias or none
  *  2. Gemm, transA 0, float32 constant B (either transB), constant C broadcastable to
@@ -15,8 +18,11 @@
  */
 import { inferShapes } from '../analysis/shapes.js';
 import type { Model, Node, Value } from '../ir/core.js';
+import type { Tensor } from '../ir/tensor.js';
 import { DataType } from '../ir/data-type.js';
 import { topologicalOrder } from '../ir/toposort.js';
+import { resolveWeight } from '../ir/weights.js';
+import type { WeightForm } from '../ir/weights.js';
 
 /** A layer the tissue pass can replace. */
 export interface TissueLayer {
@@ -43,6 +49,8 @@ export interface TissueLayer {
   readonly outSpatial?: readonly number[];
   /** Whether the original layer adds a bias. */
   readonly hasBias: boolean;
+  /** Form the weight came in (the stacked layer's weights are written in the same form). */
+  readonly weightForm: WeightForm;
   /** Position among all channel-mixing layers, topological. */
   readonly index: number;
   /** Stage key: output resolution for conv (`14x14`), `dense` for dense layers. */
@@ -64,8 +72,10 @@ export function layerName(n: Node): string {
   return n.name || `${n.opType}(${n.outputs[0]?.name ?? '?'})`;
 }
 
-function floatConst(v: Value | null | undefined): boolean {
-  return !!v?.initializer && v.initializer.dataType === DataType.FLOAT;
+/** Float32 constant data behind `v` (an initializer or Constant node, read directly or through Identity), or undefined. */
+function floatConst(v: Value | null | undefined): Tensor | undefined {
+  const r = resolveWeight(v);
+  return r && r.tensor.dataType === DataType.FLOAT ? r.tensor : undefined;
 }
 
 /** Whether `n` mixes channels: dense layers and ungrouped convs. */
@@ -95,7 +105,7 @@ function describeConv(n: Node, index: number): TissueLayer | string {
   if (n.attrInt('group', 1) !== 1) return `group=${n.attrInt('group', 1)}: grouped and depthwise convs are already units`;
   if (!x || !floatConst(w)) return 'the weight is not a float32 constant';
   if (b && !floatConst(b)) return 'the bias is not a float32 constant';
-  const wd = w!.initializer!.shape;
+  const wd = floatConst(w)!.shape;
   if (wd.length < 3) return `weight rank ${wd.length}`;
   const [cOut, cIn] = [wd[0]!, wd[1]!];
   const kernel = wd.slice(2);
@@ -111,7 +121,7 @@ function describeConv(n: Node, index: number): TissueLayer | string {
   const outSpatial = spatial.every((d) => typeof d === 'number') ? (spatial as number[]) : undefined;
   return {
     node: n, name: layerName(n), op: 'Conv', kind: 'conv', cIn, cOut, kernel, strides, pads, dilations, autoPad,
-    rank: sd + 2, outPositions, outSpatial, hasBias: !!b, index, stage: outSpatial ? outSpatial.join('x') : `conv?${index}`,
+    rank: sd + 2, outPositions, outSpatial, hasBias: !!b, weightForm: resolveWeight(w)!.form, index, stage: outSpatial ? outSpatial.join('x') : `conv?${index}`,
   };
 }
 
@@ -120,7 +130,7 @@ function describeDense(n: Node, index: number): TissueLayer | string {
   const w = n.inputs[1];
   if (!x) return 'no data input';
   if (!floatConst(w)) return n.opType === 'MatMul' && floatConst(x) ? 'the constant is the left operand' : 'the weight is not a float32 constant';
-  const wd = w!.initializer!.shape;
+  const wd = floatConst(w)!.shape;
   if (wd.length !== 2) return `weight rank ${wd.length}; a dense layer needs a 2-D weight`;
   const xs = x.shape;
   let cIn: number;
@@ -133,8 +143,8 @@ function describeDense(n: Node, index: number): TissueLayer | string {
     const c = n.inputs[2];
     if (c) {
       if (!floatConst(c)) return 'the bias C is not a float32 constant';
-      const cs = c.initializer!.shape;
-      const size = c.initializer!.size;
+      const cs = floatConst(c)!.shape;
+      const size = floatConst(c)!.size;
       if (!(size === 1 || (size === cOut && cs[cs.length - 1] === cOut))) return `bias C of shape [${cs.join(',')}] is not per output unit`;
       hasBias = true;
     }
@@ -150,7 +160,7 @@ function describeDense(n: Node, index: number): TissueLayer | string {
   if (rows === undefined) return 'the input shape is unknown';
   return {
     node: n, name: layerName(n), op: n.opType as 'Gemm' | 'MatMul', kind: 'dense', cIn, cOut, kernel: [], strides: [], pads: [], dilations: [],
-    autoPad: 'NOTSET', rank: xs.length, outPositions: rows, hasBias, index, stage: 'dense',
+    autoPad: 'NOTSET', rank: xs.length, outPositions: rows, hasBias, weightForm: resolveWeight(w)!.form, index, stage: 'dense',
   };
 }
 
@@ -204,10 +214,10 @@ export function upstreamMixing(n: Node, mixing: ReadonlySet<Node>): Set<Node> {
 /** The original weights as [C_out, C_in, K] (K = kernel elements, 1 for dense) with alpha folded, and the bias (beta folded) or null. */
 export function originalWeights(layer: TissueLayer): { w: Float32Array; bias: Float32Array | null } {
   const n = layer.node;
-  const raw = n.inputs[1]!.initializer!.toFloat32();
+  const raw = floatConst(n.inputs[1])!.toFloat32();
   const { cIn, cOut } = layer;
   if (layer.op === 'Conv') {
-    const b = n.inputs[2]?.initializer?.toFloat32() ?? null;
+    const b = floatConst(n.inputs[2])?.toFloat32() ?? null;
     return { w: raw, bias: b };
   }
   const w = new Float32Array(cOut * cIn);
@@ -219,7 +229,7 @@ export function originalWeights(layer: TissueLayer): { w: Float32Array; bias: Fl
   const beta = n.attrFloat('beta', 1);
   const transB = n.attrInt('transB', 0) !== 0;
   for (let o = 0; o < cOut; o++) for (let i = 0; i < cIn; i++) w[o * cIn + i] = alpha * (transB ? raw[o * cIn + i]! : raw[i * cOut + o]!);
-  const c = n.inputs[2]?.initializer?.toFloat32();
+  const c = floatConst(n.inputs[2])?.toFloat32();
   if (!c) return { w, bias: null };
   const bias = new Float32Array(cOut);
   for (let o = 0; o < cOut; o++) bias[o] = beta * (c.length === 1 ? c[0]! : c[o]!);

@@ -5,57 +5,160 @@
 
 /**
  * Eigenvalues (descending) and eigenvectors (columns of `vectors`, n×n row-major) of a
- * symmetric n×n matrix, by cyclic Jacobi rotations. O(n³) per sweep, ~6–10 sweeps.
+ * symmetric n×n matrix: Householder reduction to tridiagonal form, then the implicit QL
+ * method (tred2/tql2 of EISPACK, as in JAMA). O(n³), about 6n³ flops in all, where cyclic
+ * Jacobi took that per sweep: the from-original init of a 256-channel layer went from
+ * about a second per unit to a tenth.
  */
 export function symmetricEigen(a: Float64Array, n: number): { values: Float64Array; vectors: Float64Array } {
-  const A = Float64Array.from(a);
-  const V = new Float64Array(n * n);
-  for (let i = 0; i < n; i++) V[i * n + i] = 1;
-  let norm = 0;
-  for (let i = 0; i < n * n; i++) norm += A[i]! * A[i]!;
-  for (let sweep = 0; sweep < 60; sweep++) {
-    let off = 0;
-    for (let p = 0; p < n; p++) for (let q = p + 1; q < n; q++) off += A[p * n + q]! * A[p * n + q]!;
-    if (off <= 1e-30 * norm || off === 0) break;
-    for (let p = 0; p < n; p++) {
-      for (let q = p + 1; q < n; q++) {
-        const apq = A[p * n + q]!;
-        if (Math.abs(apq) < 1e-300) continue;
-        const app = A[p * n + p]!;
-        const aqq = A[q * n + q]!;
-        const theta = (aqq - app) / (2 * apq);
-        const t = (theta >= 0 ? 1 : -1) / (Math.abs(theta) + Math.sqrt(theta * theta + 1));
-        const c = 1 / Math.sqrt(t * t + 1);
-        const s = t * c;
-        for (let k = 0; k < n; k++) {
-          const akp = A[k * n + p]!;
-          const akq = A[k * n + q]!;
-          A[k * n + p] = c * akp - s * akq;
-          A[k * n + q] = s * akp + c * akq;
-        }
-        for (let k = 0; k < n; k++) {
-          const apk = A[p * n + k]!;
-          const aqk = A[q * n + k]!;
-          A[p * n + k] = c * apk - s * aqk;
-          A[q * n + k] = s * apk + c * aqk;
-        }
-        for (let k = 0; k < n; k++) {
-          const vkp = V[k * n + p]!;
-          const vkq = V[k * n + q]!;
-          V[k * n + p] = c * vkp - s * vkq;
-          V[k * n + q] = s * vkp + c * vkq;
-        }
-      }
-    }
-  }
-  const order = Array.from({ length: n }, (_, i) => i).sort((i, j) => A[j * n + j]! - A[i * n + i]!);
+  // W is V stored column-major (W[j*n + k] = V[k][j]): the rotations below walk columns.
+  const W = Float64Array.from(a.subarray(0, n * n)); // A is symmetric: its transpose is itself
+  const d = new Float64Array(n);
+  const e = new Float64Array(n);
+  if (n === 0) return { values: d, vectors: new Float64Array(0) };
+  tred2(W, d, e, n);
+  tql2(W, d, e, n);
+  const order = Array.from({ length: n }, (_, i) => i).sort((i, j) => d[j]! - d[i]!);
   const values = new Float64Array(n);
   const vectors = new Float64Array(n * n);
   order.forEach((src, dst) => {
-    values[dst] = A[src * n + src]!;
-    for (let k = 0; k < n; k++) vectors[k * n + dst] = V[k * n + src]!;
+    values[dst] = d[src]!;
+    for (let k = 0; k < n; k++) vectors[k * n + dst] = W[src * n + k]!;
   });
   return { values, vectors };
+}
+
+function tred2(W: Float64Array, d: Float64Array, e: Float64Array, n: number): void {
+  const at = (k: number, j: number): number => j * n + k; // V[k][j]
+  for (let j = 0; j < n; j++) d[j] = W[at(n - 1, j)]!;
+  for (let i = n - 1; i > 0; i--) {
+    let scale = 0;
+    let h = 0;
+    for (let k = 0; k < i; k++) scale += Math.abs(d[k]!);
+    if (scale === 0) {
+      e[i] = d[i - 1]!;
+      for (let j = 0; j < i; j++) {
+        d[j] = W[at(i - 1, j)]!;
+        W[at(i, j)] = 0;
+        W[at(j, i)] = 0;
+      }
+    } else {
+      for (let k = 0; k < i; k++) { d[k] = d[k]! / scale; h += d[k]! * d[k]!; }
+      let f = d[i - 1]!;
+      let g = Math.sqrt(h);
+      if (f > 0) g = -g;
+      e[i] = scale * g;
+      h -= f * g;
+      d[i - 1] = f - g;
+      for (let j = 0; j < i; j++) e[j] = 0;
+      for (let j = 0; j < i; j++) {
+        f = d[j]!;
+        W[at(j, i)] = f;
+        g = e[j]! + W[at(j, j)]! * f;
+        const col = j * n;
+        for (let k = j + 1; k <= i - 1; k++) {
+          g += W[col + k]! * d[k]!;
+          e[k] = e[k]! + W[col + k]! * f;
+        }
+        e[j] = g;
+      }
+      f = 0;
+      for (let j = 0; j < i; j++) { e[j] = e[j]! / h; f += e[j]! * d[j]!; }
+      const hh = f / (h + h);
+      for (let j = 0; j < i; j++) e[j] = e[j]! - hh * d[j]!;
+      for (let j = 0; j < i; j++) {
+        f = d[j]!;
+        g = e[j]!;
+        const col = j * n;
+        for (let k = j; k <= i - 1; k++) W[col + k] = W[col + k]! - (f * e[k]! + g * d[k]!);
+        d[j] = W[at(i - 1, j)]!;
+        W[at(i, j)] = 0;
+      }
+    }
+    d[i] = h;
+  }
+  for (let i = 0; i < n - 1; i++) {
+    W[at(n - 1, i)] = W[at(i, i)]!;
+    W[at(i, i)] = 1;
+    const h = d[i + 1]!;
+    const next = (i + 1) * n;
+    if (h !== 0) {
+      for (let k = 0; k <= i; k++) d[k] = W[next + k]! / h;
+      for (let j = 0; j <= i; j++) {
+        const col = j * n;
+        let g = 0;
+        for (let k = 0; k <= i; k++) g += W[next + k]! * W[col + k]!;
+        for (let k = 0; k <= i; k++) W[col + k] = W[col + k]! - g * d[k]!;
+      }
+    }
+    for (let k = 0; k <= i; k++) W[next + k] = 0;
+  }
+  for (let j = 0; j < n; j++) { d[j] = W[at(n - 1, j)]!; W[at(n - 1, j)] = 0; }
+  W[at(n - 1, n - 1)] = 1;
+  e[0] = 0;
+}
+
+function tql2(W: Float64Array, d: Float64Array, e: Float64Array, n: number): void {
+  for (let i = 1; i < n; i++) e[i - 1] = e[i]!;
+  e[n - 1] = 0;
+  let f = 0;
+  let tst1 = 0;
+  const eps = 2 ** -52;
+  for (let l = 0; l < n; l++) {
+    tst1 = Math.max(tst1, Math.abs(d[l]!) + Math.abs(e[l]!));
+    let m = l;
+    while (m < n) {
+      if (Math.abs(e[m]!) <= eps * tst1) break;
+      m++;
+    }
+    if (m > l) {
+      for (let iter = 0; iter < 64; iter++) {
+        let g = d[l]!;
+        let p = (d[l + 1]! - g) / (2 * e[l]!);
+        let r = Math.hypot(p, 1);
+        if (p < 0) r = -r;
+        d[l] = e[l]! / (p + r);
+        d[l + 1] = e[l]! * (p + r);
+        const dl1 = d[l + 1]!;
+        let h = g - d[l]!;
+        for (let i = l + 2; i < n; i++) d[i] = d[i]! - h;
+        f += h;
+        p = d[m]!;
+        let c = 1;
+        let c2 = c;
+        let c3 = c;
+        const el1 = e[l + 1]!;
+        let s = 0;
+        let s2 = 0;
+        for (let i = m - 1; i >= l; i--) {
+          c3 = c2;
+          c2 = c;
+          s2 = s;
+          g = c * e[i]!;
+          h = c * p;
+          r = Math.hypot(p, e[i]!);
+          e[i + 1] = s * r;
+          s = e[i]! / r;
+          c = p / r;
+          p = c * d[i]! - s * g;
+          d[i + 1] = h + s * (c * g + s * d[i]!);
+          const ci = i * n;
+          const cj = (i + 1) * n;
+          for (let k = 0; k < n; k++) {
+            const hk = W[cj + k]!;
+            W[cj + k] = s * W[ci + k]! + c * hk;
+            W[ci + k] = c * W[ci + k]! - s * hk;
+          }
+        }
+        p = (-s * s2 * c3 * el1 * e[l]!) / dl1;
+        e[l] = s * p;
+        d[l] = c * p;
+        if (!(Math.abs(e[l]!) > eps * tst1)) break;
+      }
+    }
+    d[l] = d[l]! + f;
+    e[l] = 0;
+  }
 }
 
 /**
@@ -103,10 +206,13 @@ export function lowRankFactors(m: Float64Array | Float32Array, rows: number, col
     singular[c] = sigma;
     if (byRows) {
       // u = eigenvector (rows); Vᵀ row = uᵀM/σ; A row = √σ·Vᵀ row = uᵀM/√σ; B col = √σ·u.
-      for (let k = 0; k < cols; k++) {
-        let s = 0;
-        for (let i = 0; i < rows; i++) s += vectors[i * p + c]! * m[i * cols + k]!;
-        a[c * cols + k] = s / root;
+      // Row by row, so the inner loop walks M contiguously.
+      const out = c * cols;
+      for (let i = 0; i < rows; i++) {
+        const coef = vectors[i * p + c]! / root;
+        if (coef === 0) continue;
+        const row = i * cols;
+        for (let k = 0; k < cols; k++) a[out + k] = a[out + k]! + coef * m[row + k]!;
       }
       for (let i = 0; i < rows; i++) b[i * r + c] = vectors[i * p + c]! * root;
     } else {

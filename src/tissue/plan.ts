@@ -47,9 +47,16 @@ export interface TissueOptions {
   activation?: TissueActivation;
   /** Slope of leaky-relu (default 0.01). */
   leakyAlpha?: number;
-  /** Weights from scratch (`he`, default) or fitted to the original layer (`original`). */
+  /**
+   * Weights fitted to the original layer (`original`, default: it measured better, before
+   * and after training; experiments/tissuenet-results.md) or from scratch (`he`).
+   */
   init?: TissueInit;
-  /** Channel shuffle between consecutive stacked layers instead of a normal layer. */
+  /**
+   * Channel shuffle between consecutive stacked layers instead of a normal layer. Unset:
+   * off, except that `groups: 'auto'` turns it on when the FLOPs target cannot be met
+   * without it (a note says so); false forbids it.
+   */
   shuffle?: boolean;
   /** Seed of hybrid position draws and random weights (default 0). */
   seed?: number;
@@ -59,6 +66,16 @@ export interface TissueOptions {
   flopsTarget?: number;
   /** `groups: 'auto'`: least channels per group in every unit layer (default 16). */
   minGroupChannels?: number;
+  /**
+   * Write the stacked layers' weights as initializers even where the original layer's
+   * weight was a Constant node (default false: the form it came in; src/ir/weights.ts).
+   */
+  canonicalize?: boolean;
+  /**
+   * `groups: 'auto'`: accept a plan that misses the FLOPs target (a note names the layers
+   * that blocked it) instead of failing with TISSUE_TARGET_NOT_MET.
+   */
+  bestEffort?: boolean;
 }
 
 /** Consecutive equal units: one grouped layer pair of `count` groups. */
@@ -98,16 +115,28 @@ export interface LayerPlan {
 
 export interface SkippedLayer { readonly name: string; readonly reason: string }
 
-export interface AutoTrial { groups: number; macs: number; ratio: number; layers: number }
+/** One plan the `groups: 'auto'` search evaluated: the largest m in it, its model MACs, the layers stacked. */
+export interface AutoTrial { groups: number; macs: number; ratio: number; layers: number; shuffle: boolean }
+
+/** A layer that kept the `groups: 'auto'` search from its target: its share of the model's MACs and why it stayed as it is. */
+export interface BlockingLayer { readonly name: string; readonly share: number; readonly reason: string }
 
 export interface AutoChoice {
   /** Fraction of model FLOPs asked for. */
   readonly target: number;
   readonly minGroupChannels: number;
-  /** The m chosen (per layer: the largest allowed m not above it). */
+  /** The largest m in the chosen plan (null when no layer could be stacked). */
   readonly groups: number | null;
+  /** m chosen per stacked layer. */
+  readonly perLayer: Readonly<Record<string, number>>;
   /** Whether the chosen plan meets the target. */
   readonly met: boolean;
+  /** Whether the plan uses channel shuffles between consecutive stacked layers. */
+  readonly shuffle: boolean;
+  /** The chosen plan's MACs as a fraction of the model's. */
+  readonly ratio: number;
+  /** When the target is not met: the largest layers left normal (or stacked at their largest m), and why. */
+  readonly blocking: readonly BlockingLayer[];
   readonly tried: readonly AutoTrial[];
 }
 
@@ -118,6 +147,7 @@ export interface TissuePlan {
   readonly init: TissueInit;
   readonly shuffle: boolean;
   readonly seed: number;
+  readonly canonicalize: boolean;
   readonly layers: readonly LayerPlan[];
   readonly skipped: readonly SkippedLayer[];
   /** Remarks: why something was or was not done. */
@@ -138,6 +168,9 @@ interface Resolved {
   leakyAlpha: number;
   init: TissueInit;
   shuffle: boolean;
+  /** shuffle was not given: `groups: 'auto'` may turn it on. */
+  shuffleAuto: boolean;
+  bestEffort: boolean;
   seed: number;
   hybridOrder: 'random' | 'listed';
   flopsTarget: number;
@@ -154,7 +187,7 @@ function resolveOptions(o: TissueOptions): Resolved {
   if (!TISSUE_STRATEGIES.includes(strategy)) throw optionError('strategy', `unknown strategy "${strategy}"`, `choose one of: ${TISSUE_STRATEGIES.join(', ')}`);
   if (strategy === 'select' && select.length === 0) throw optionError('select', 'strategy select needs layer names or patterns', 'pass --select conv1,fc*');
   if (strategy !== 'select' && select.length) throw optionError('select', `--select chooses the layers itself; it cannot be combined with strategy ${strategy}`, 'drop --strategy, or use --exclude to narrow a strategy');
-  const init = o.init ?? 'he';
+  const init = o.init ?? 'original';
   if (!TISSUE_INITS.includes(init)) throw optionError('init', `unknown init "${init}"`, `choose one of: ${TISSUE_INITS.join(', ')}`);
   const seed = o.seed ?? 0;
   if (!Number.isInteger(seed) || seed < 0) throw optionError('seed', `seed must be a non-negative integer; got ${seed}`);
@@ -169,7 +202,7 @@ function resolveOptions(o: TissueOptions): Resolved {
   for (const l of o.layerSpecs ?? []) checkSpec(l.spec);
   return {
     strategy, select, exclude: o.exclude ?? [], spec, layerSpecs: o.layerSpecs ?? [],
-    activation: checkActivation(o.activation ?? 'relu'), leakyAlpha, init, shuffle: o.shuffle ?? false, seed,
+    activation: checkActivation(o.activation ?? 'relu'), leakyAlpha, init, shuffle: o.shuffle ?? false, shuffleAuto: o.shuffle === undefined, bestEffort: o.bestEffort ?? false, seed,
     hybridOrder: o.hybridOrder ?? 'random', flopsTarget, minGroupChannels,
   };
 }
@@ -403,7 +436,7 @@ function build(candidates: readonly Candidate[], scan: TissueScan, o: Resolved, 
     if (spec.kind === 'groups' && spec.groups === 'auto') {
       groups = autoGroups(layer, spec);
       if (groups === undefined) {
-        skipped.push({ name: layer.name, reason: `groups auto: no m keeps ≥ ${o.minGroupChannels} channels per group (C_in=${layer.cIn}, C_out=${layer.cOut})` });
+        skipped.push({ name: layer.name, reason: `groups auto: no m keeps ≥ ${o.minGroupChannels} channels per group with units cheaper than the layer (C_in=${layer.cIn}, C_out=${layer.cOut}${layer.kernel.length ? `, kernel ${layer.kernel.join('x')}` : ''})` });
         continue;
       }
     }
@@ -438,14 +471,27 @@ function build(candidates: readonly Candidate[], scan: TissueScan, o: Resolved, 
       if (shuffleGroups === undefined) notes.push({ where: layer.name, message: `stacked layer reads stacked layer ${up.layer.name} with no normal layer or shuffle between: its units see only their own units' outputs` });
     }
     const bias2 = layer.hasBias;
+    // Never replace a layer by units that cost more than it (1×1 expansions, narrow layers).
+    const stacked = stackedLayerCost(layer, units, bias2);
+    const original = originalLayerCost(layer);
+    const grows = stacked.macs > original.macs || stacked.params > original.params;
+    if (grows) {
+      const why = `units would cost ${pct(stacked.macs, original.macs)} of the layer's MACs and ${pct(stacked.params, original.params)} of its params`;
+      if (!c.explicit) { skipped.push({ name: layer.name, reason: why }); continue; }
+      notes.push({ where: layer.name, message: `${why} (stacked because it was named)` });
+    }
     const plan: LayerPlan = {
       layer, units, runs, equal: runs.length === 1, bias2, shuffleGroups, spec: specText(spec, groups),
-      original: originalLayerCost(layer), stacked: stackedLayerCost(layer, units, bias2), denseEquivalent: denseEquivalentCost(layer, units),
+      original, stacked, denseEquivalent: denseEquivalentCost(layer, units),
     };
     layers.push(plan);
     stackedBy.set(layer.node, plan);
   }
   return { layers, skipped, notes };
+}
+
+function pct(a: number, b: number): string {
+  return b > 0 ? `${((100 * a) / b).toFixed(1)}%` : '-';
 }
 
 function totals(before: { macs: number; params: number }, layers: readonly LayerPlan[]): { macs: number; params: number } {
@@ -456,6 +502,117 @@ function totals(before: { macs: number; params: number }, layers: readonly Layer
     params += l.stacked.params - l.original.params;
   }
   return { macs, params };
+}
+
+/** The m a layer may take under `groups: 'auto'`, ascending, with the stacked MACs: ≥ minGroupChannels per group, units cheaper than the layer. */
+function autoOptions(layer: TissueLayer, spec: LayerSpec & { kind: 'groups' }, o: Resolved): { m: number; macs: number }[] {
+  const out: { m: number; macs: number }[] = [];
+  const original = originalLayerCost(layer);
+  for (const m of allowedGroups(layer, spec.hidden, o.minGroupChannels)) {
+    const units = resolveUnits(layer, spec, m, o);
+    if (typeof units === 'string' || typeof makeRuns(layer, units) === 'string') continue;
+    const c = stackedLayerCost(layer, units, layer.hasBias);
+    if (c.macs < original.macs && c.params <= original.params) out.push({ m, macs: c.macs });
+  }
+  return out;
+}
+
+interface AutoRun { built: Built; macs: number; met: boolean; shuffle: boolean; level: Map<TissueLayer, number> }
+
+/**
+ * Greedy per-layer m: every auto layer starts at its smallest useful m; while the model is
+ * over the target, the stacked layer whose next larger m saves the most MACs takes it.
+ * Deterministic. O(steps · candidates · nodes).
+ */
+function greedy(candidates: readonly Candidate[], scan: TissueScan, o: Resolved, before: { macs: number; params: number }, options: Map<TissueLayer, { m: number; macs: number }[]>, tried: AutoTrial[]): AutoRun {
+  const level = new Map<TissueLayer, number>();
+  for (const [l, opts] of options) if (opts.length) level.set(l, 0);
+  const pick = (l: TissueLayer): number | undefined => {
+    const i = level.get(l);
+    return i === undefined ? undefined : options.get(l)![i]!.m;
+  };
+  for (;;) {
+    const built = build(candidates, scan, o, pick);
+    const macs = totals(before, built.layers).macs;
+    const ms = built.layers.map((l) => l.units.length);
+    tried.push({ groups: ms.length ? Math.max(...ms) : 0, macs, ratio: before.macs ? macs / before.macs : 1, layers: built.layers.length, shuffle: o.shuffle });
+    const met = before.macs > 0 && macs <= o.flopsTarget * before.macs;
+    if (met) return { built, macs, met, shuffle: o.shuffle, level };
+    let best: TissueLayer | undefined;
+    let gain = 0;
+    for (const lp of built.layers) {
+      const i = level.get(lp.layer);
+      const opts = options.get(lp.layer);
+      if (i === undefined || !opts || i + 1 >= opts.length) continue;
+      const g = opts[i]!.macs - opts[i + 1]!.macs;
+      if (g > gain) { gain = g; best = lp.layer; }
+    }
+    if (!best) return { built, macs, met, shuffle: o.shuffle, level };
+    level.set(best, level.get(best)! + 1);
+  }
+}
+
+/** The largest layers that stayed normal (or at their largest m) in a plan that misses the target, and why. */
+function blockingLayers(model: Model, scan: TissueScan, built: Built, skippedBefore: readonly SkippedLayer[], options: Map<TissueLayer, { m: number; macs: number }[]>, o: Resolved): BlockingLayer[] {
+  const cost = computeCost(model, { inferred: true });
+  const total = cost.total.macs || 1;
+  const macsOf = new Map(cost.nodes.map((n) => [n.node, n.macs]));
+  const why = new Map<string, string>();
+  for (const s of [...skippedBefore, ...built.skipped]) if (!why.has(s.name)) why.set(s.name, s.reason);
+  const stacked = new Map(built.layers.map((l) => [l.layer.node, l]));
+  const out: BlockingLayer[] = [];
+  for (const n of scan.mixing) {
+    const macs = macsOf.get(n) ?? 0;
+    if (macs <= 0) continue;
+    const lp = stacked.get(n);
+    const name = scan.layers.find((l) => l.node === n)?.name ?? scan.rejected.find((r) => r.node === n)?.name ?? n.name ?? n.opType;
+    if (lp) {
+      out.push({ name, share: lp.stacked.macs / total, reason: `stacked at its largest m=${lp.units.length} (≥ ${o.minGroupChannels} channels per group)` });
+    } else {
+      const layer = scan.layers.find((l) => l.node === n);
+      const noOpts = layer && options.has(layer) && options.get(layer)!.length === 0;
+      out.push({ name, share: macs / total, reason: why.get(name) ?? (noOpts ? `no m gives units cheaper than the layer with ≥ ${o.minGroupChannels} channels per group` : 'left normal') });
+    }
+  }
+  // Normal layers first (they hold the most that could still go), largest first.
+  return out.sort((a, b) => Number(a.reason.startsWith('stacked')) - Number(b.reason.startsWith('stacked')) || b.share - a.share).slice(0, 6);
+}
+
+function searchAuto(candidates: readonly Candidate[], scan: TissueScan, o: Resolved, before: { macs: number; params: number }, model: Model): { built: Built; auto: AutoChoice } {
+  const options = new Map<TissueLayer, { m: number; macs: number }[]>();
+  for (const c of candidates) if (c.spec.kind === 'groups' && c.spec.groups === 'auto') options.set(c.layer, autoOptions(c.layer, c.spec, o));
+  const tried: AutoTrial[] = [];
+  let run = greedy(candidates, scan, o, before, options, tried);
+  let shuffledOn = false;
+  if (!run.met && o.shuffleAuto && !o.shuffle) {
+    const withShuffle = greedy(candidates, scan, { ...o, shuffle: true }, before, options, tried);
+    if (withShuffle.met || withShuffle.macs < run.macs) { run = withShuffle; shuffledOn = true; }
+  }
+  const perLayer: Record<string, number> = {};
+  for (const l of run.built.layers) perLayer[l.layer.name] = l.units.length;
+  const ms = Object.values(perLayer);
+  const ratio = before.macs ? run.macs / before.macs : 1;
+  const skippedBefore = chooseCandidates(scan, o).skipped;
+  const blocking = run.met ? [] : blockingLayers(model, scan, run.built, skippedBefore, options, o);
+  const auto: AutoChoice = {
+    target: o.flopsTarget, minGroupChannels: o.minGroupChannels, groups: ms.length ? Math.max(...ms) : null, perLayer, met: run.met,
+    shuffle: run.shuffle, ratio, blocking, tried,
+  };
+  if (shuffledOn && run.built.layers.some((l) => l.shuffleGroups)) {
+    run.built.notes.push({ where: 'groups auto', message: `the target needs consecutive stacked layers: a channel shuffle goes between them (--no-shuffle forbids it)` });
+  }
+  if (!run.met) {
+    const list = blocking.map((b) => `${b.name} (${(100 * b.share).toFixed(1)}% of MACs: ${b.reason})`).join('; ');
+    const msg = `groups auto keeps ${(100 * ratio).toFixed(1)}% of the FLOPs at best, above the target ${(100 * o.flopsTarget).toFixed(1)}%; blocking: ${list || 'no layer can be stacked'}`;
+    if (!o.bestEffort) {
+      throw new CompilerError('TISSUE_TARGET_NOT_MET', msg, {
+        where: blocking[0]?.name,
+        hint: 'raise --flops-target, lower --min-group-channels, allow --shuffle, or pass --best-effort to accept the closest plan',
+      });
+    }
+    run.built.notes.push({ where: 'groups auto', message: `${msg} (--best-effort: kept)` });
+  }
+  return { built: run.built, auto };
 }
 
 /**
@@ -480,38 +637,19 @@ export function planTissue(model: Model, options: TissueOptions = {}): TissuePla
   let built: Built;
   let auto: AutoChoice | undefined;
   if (usesAuto) {
-    const allowed = new Map<TissueLayer, number[]>();
-    for (const c of candidates) {
-      if (c.spec.kind === 'groups' && c.spec.groups === 'auto') allowed.set(c.layer, allowedGroups(c.layer, c.spec.hidden, o.minGroupChannels));
-    }
-    const values = [...new Set([...allowed.values()].flat())].sort((a, b) => a - b);
-    const tried: AutoTrial[] = [];
-    let best: { m: number; built: Built; macs: number } | null = null;
-    let chosen: { m: number; built: Built } | null = null;
-    for (const m of values) {
-      const b = build(candidates, scan, o, (l) => {
-        const ok = (allowed.get(l) ?? []).filter((x) => x <= m);
-        return ok.length ? ok[ok.length - 1] : undefined;
-      });
-      const macs = totals(before, b.layers).macs;
-      tried.push({ groups: m, macs, ratio: before.macs ? macs / before.macs : 1, layers: b.layers.length });
-      if (!best || macs < best.macs) best = { m, built: b, macs };
-      if (before.macs > 0 && macs <= o.flopsTarget * before.macs) { chosen = { m, built: b }; break; }
-    }
-    const pick = chosen ?? (best ? { m: best.m, built: best.built } : null);
-    built = pick?.built ?? build(candidates, scan, o, () => undefined);
-    auto = { target: o.flopsTarget, minGroupChannels: o.minGroupChannels, groups: pick?.m ?? null, met: chosen !== null, tried };
-    if (!chosen) built.notes.push({ where: 'groups auto', message: pick ? `no m meets the FLOPs target ${o.flopsTarget}; m=${pick.m} comes closest (${(tried.find((t) => t.groups === pick.m)!.ratio * 100).toFixed(1)}% of FLOPs)` : `no layer allows m ≥ 2 with ${o.minGroupChannels} channels per group` });
+    const r = searchAuto(candidates, scan, o, before, model);
+    built = r.built;
+    auto = r.auto;
   } else {
     built = build(candidates, scan, o, () => undefined);
   }
-  if (built.layers.length === 0) {
+  if (built.layers.length === 0 && !(auto && !auto.met)) {
     const why = [...skipped, ...built.skipped].slice(0, 4).map((s) => `${s.name}: ${s.reason}`).join('; ');
     throw new CompilerError('TISSUE_NO_LAYERS', 'no layer can take the spec', { hint: why || undefined });
   }
   return {
-    strategy: o.strategy, activation: o.activation, leakyAlpha: o.leakyAlpha, init: o.init, shuffle: o.shuffle, seed: o.seed,
-    layers: built.layers, skipped: [...skipped, ...built.skipped], notes: built.notes, auto,
+    strategy: o.strategy, activation: o.activation, leakyAlpha: o.leakyAlpha, init: o.init, shuffle: o.shuffle || (auto?.shuffle ?? false), seed: o.seed,
+    canonicalize: options.canonicalize ?? false, layers: built.layers, skipped: [...skipped, ...built.skipped], notes: built.notes, auto,
     before, after: totals(before, built.layers),
   };
 }

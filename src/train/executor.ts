@@ -24,6 +24,8 @@ import { CompilerError } from '../errors.js';
 import type { Model, Node } from '../ir/core.js';
 import { DataType } from '../ir/data-type.js';
 import { topologicalOrder } from '../ir/toposort.js';
+import { Tensor as IrTensor } from '../ir/tensor.js';
+import { constantData, setConstantData } from '../ir/weights.js';
 import type { StaticDim } from '../ir/types.js';
 import { Rng } from '../util/rng.js';
 import { registerSculptKernels } from './kernels/index.js';
@@ -148,6 +150,22 @@ export class TfExecutor {
     const floatInits = new Set(graph.initializers
       .filter((v) => v.initializer!.dataType === DataType.FLOAT && (parameters.has(v.name) || stats.has(v.name)))
       .map((v) => v.name));
+    // Weights in Constant nodes (converters from other frameworks write them so) are
+    // parameters like initializers: their step goes, a variable named after the output takes
+    // its place, and writeBack stores into the Constant node in the form it came in.
+    const liftedConstants = new Map<string, IrTensor>();
+    for (const s of steps) {
+      const out = s.node.outputs[0];
+      if (s.node.opType !== 'Constant' || !out || !(parameters.has(out.name) || stats.has(out.name))) continue;
+      const t = constantData(out);
+      if (t && t.dataType === DataType.FLOAT) { liftedConstants.set(out.name, t); floatInits.add(out.name); }
+    }
+    if (liftedConstants.size) {
+      const kept = steps.filter((s) => !liftedConstants.has(s.outputs[0] ?? ''));
+      steps.splice(0, steps.length, ...kept);
+      producer.clear();
+      steps.forEach((s, i) => { for (const o of s.outputs) if (o) producer.set(o, i); });
+    }
     const isTrainable = trainablePredicate(opts.trainable ?? 'all', floatInits, parameters, stats);
     const id = executorCount++;
     const vars = new Map<string, Variable>();
@@ -165,6 +183,13 @@ export class TfExecutor {
         const c = constantValue(t, retain);
         if (c) consts.set(v.name, c);
       }
+    }
+    for (const [name, t] of liftedConstants) {
+      const train = isTrainable(name) && !stats.has(name);
+      const initial = tf.tensor(t.toFloat32(), t.shape, 'float32');
+      vars.set(name, tf.variable(initial, train, `sculpt${id}/${name}`));
+      initial.dispose();
+      if (train) trainable.add(name);
     }
     const inputs = graph.inputs.filter((v) => !v.initializer).map((v) => ({ name: v.name, shape: v.shape }));
     return new TfExecutor({
@@ -252,22 +277,25 @@ export class TfExecutor {
   }
 
   /**
-   * Writes variable values (and BN running stats) back into the model's initializers:
-   * every trainable variable and every variable a run assigned; the rest are unchanged.
+   * Writes variable values (and BN running stats) back into the model's initializers and
+   * Constant nodes (each in the form it came in): every trainable variable and every
+   * variable a run assigned; the rest are unchanged.
    * @throws MISSING_VALUE when `model` lacks one of those initializers.
    */
   writeBack(model: Model): void {
     if (this.#disposed) throw new CompilerError('PRECONDITION_FAILED', 'this executor has been disposed');
     const byName = new Map(model.graph.initializers.map((v) => [v.name, v]));
+    for (const n of model.graph.nodes) if (n.opType === 'Constant' && n.outputs[0] && !byName.has(n.outputs[0].name)) byName.set(n.outputs[0].name, n.outputs[0]);
     for (const [name, variable] of this.#vars) {
       if (!this.#trainable.has(name) && !this.#touched.has(name)) continue;
       const v = byName.get(name);
-      if (!v?.initializer) throw new CompilerError('MISSING_VALUE', `the model has no initializer "${name}" to write back`, { where: name });
-      const want = v.initializer.size;
-      if (want !== variable.size) {
-        throw new CompilerError('MASK_SHAPE_MISMATCH', `initializer "${name}" has ${want} values; the trained variable has ${variable.size}`, { where: name });
+      const t = v ? constantData(v) : undefined;
+      if (!v || !t) throw new CompilerError('MISSING_VALUE', `the model has no initializer or Constant node "${name}" to write back`, { where: name });
+      if (t.size !== variable.size) {
+        throw new CompilerError('MASK_SHAPE_MISMATCH', `weight "${name}" has ${t.size} values; the trained variable has ${variable.size}`, { where: name });
       }
-      v.initializer.setFloat32(Float32Array.from(variable.dataSync() as Float32Array));
+      // In place, in the form the weight came in (initializer, or Constant node attribute).
+      setConstantData(v, IrTensor.fromFloat32(name, t.shape, Float32Array.from(variable.dataSync() as Float32Array)));
     }
   }
 

@@ -17,8 +17,8 @@ import type { AccuracyResult, ModelIo } from './accuracy.js';
 import { evaluateAccuracy, modelIo } from './accuracy.js';
 import type { GateLimits, GateResult } from './gates.js';
 import { evaluateGates, gateNeeds, checkGateLimits } from './gates.js';
-import type { LatencyOptions, LatencyStats } from './latency.js';
-import { measureLatency } from './latency.js';
+import type { LatencyOptions, LatencyStats } from '../runtime/latency.js';
+import { measureLatency } from '../runtime/latency.js';
 import type { HostTensor, Provider, Session } from '../runtime/session.js';
 import { openSession, runSession } from '../runtime/session.js';
 

@@ -26,7 +26,7 @@ test('the diff page of a pruned ResNet-20 opens in headless Chromium: no console
   if (!existsSync(CHROMIUM)) { t.skip(`${CHROMIUM} not found: install Debian's chromium (apt-get install -y chromium)`); return; }
   const original = buildModel('resnet20', { seed: 1 });
   const pruned = decodeModel(encodeModel(original));
-  pruneModel(pruned, { flopsTarget: 0.5, scope: 'global', criterion: 'l1' });
+  pruneModel(pruned, { flopsTarget: 0.5, scope: 'global', criterion: 'l1', roundTo: 8 });
   const a = join(dir, 'resnet20.onnx');
   const b = join(dir, 'resnet20-pruned.onnx');
   saveModel(original, a);

@@ -65,7 +65,7 @@ const cases: Record<string, { build: () => Model; options: TissuePassOptions }> 
       b.output(h, 'y');
       return b.model;
     },
-    options: { spec: { kind: 'groups', groups: 2 }, exclude: ['c3'], shuffle: true },
+    options: { spec: { kind: 'groups', groups: 2, hidden: 1 }, exclude: ['c3'], shuffle: true },
   },
   'strategy-all-keeps-normal-layer': {
     build: () => {
@@ -76,7 +76,7 @@ const cases: Record<string, { build: () => Model; options: TissuePassOptions }> 
       b.output(h, 'y');
       return b.model;
     },
-    options: { spec: { kind: 'groups', groups: 2 } },
+    options: { spec: { kind: 'groups', groups: 2, hidden: 1 } },
   },
 };
 

@@ -154,7 +154,7 @@ test('init original behind a channel shuffle fits the permuted columns of the or
 test('init he: seeded, std √(2/fan_in), zero biases; the same seed gives the same weights', () => {
   const get = (seed: number) => {
     const m = buildModel('vgg', { seed: 0 });
-    const r = rewrite(m, { select: ['block3.conv1'], spec: { kind: 'groups', groups: 2, hidden: 64 }, seed });
+    const r = rewrite(m, { select: ['block3.conv1'], spec: { kind: 'groups', groups: 2, hidden: 64 }, init: 'he', seed });
     const find = (suffix: string) => m.graph.initializers.find((v) => v.name === `block3.conv1.tissue.${suffix}`)!.initializer!.toFloat32();
     return { r, w1: find('w1'), b1: find('b1'), w2: find('w2') };
   };

@@ -8,7 +8,7 @@
  * rewritten model's own value. `countedParams` counts the initializer elements the layer's
  * weight nodes read, independently of computeCost.
  */
-import { DataType, GraphBuilder, attrFloat, attrInt, attrInts, runModel } from '../../src/index.js';
+import { DataType, GraphBuilder, attrFloat, attrInt, attrInts, constantData, runModel } from '../../src/index.js';
 import type { HostTensor, Model, Node, Value } from '../../src/index.js';
 import type { TissueLayerReport, TissueReport } from '../../passes/tissue.js';
 
@@ -29,7 +29,8 @@ function node(model: Model, name: string): Node {
 function init(model: Model, l: TissueLayerReport, suffix: string): Float32Array | null {
   const name = l.initializers.find((n) => n === `${l.name}.tissue.${suffix}` || n.startsWith(`${l.name}.tissue.${suffix}_`));
   if (!name) return null;
-  return model.graph.initializers.find((v) => v.name === name)!.initializer!.toFloat32();
+  // An initializer or a Constant node's output (the stacked layer keeps the original's weight form).
+  return constantData(model.graph.findValue(name)!)!.toFloat32();
 }
 
 /** The value a stacked layer's units read (after a shuffle, if any) and the value it writes. */
@@ -142,10 +143,11 @@ export function countedParams(model: Model, l: TissueLayerReport): number {
   for (const name of l.nodes) {
     const nd = node(model, name);
     nd.inputs.forEach((v, i) => {
-      if (!v?.initializer || seen.has(v)) return;
-      if (v.initializer.dataType !== DataType.FLOAT || (nd.opType === 'Clip' && i > 0)) return;
+      const t = v ? constantData(v) : undefined;
+      if (!v || !t || seen.has(v)) return;
+      if (t.dataType !== DataType.FLOAT || (nd.opType === 'Clip' && i > 0)) return;
       seen.add(v);
-      n += v.initializer.size;
+      n += t.size;
     });
   }
   return n;

@@ -3,16 +3,15 @@ import type { Value } from '../../ir/core.js';
 import type { Tensor } from '../../ir/tensor.js';
 import type { StaticDim } from '../../ir/types.js';
 import { symbolicValue } from '../shapes.js';
+import { constantData } from '../../ir/weights.js';
 
 /**
- * The tensor behind a constant value: an initializer's, or the `value` of the Constant node
- * that produces it (exporters often store weights that way). Undefined for computed values.
+ * The tensor behind a constant value: an initializer's, or the one the Constant node that
+ * produces it holds (`value`, `value_float(s)`, `value_int(s)`; exporters often store
+ * weights that way). Undefined for computed values. See src/ir/weights.ts.
  */
 export function constantTensor(v: Value): Tensor | undefined {
-  if (v.initializer) return v.initializer;
-  const p = v.producer;
-  if (p && p.opType === 'Constant' && (p.domain === '' || p.domain === 'ai.onnx')) return p.attrTensor('value');
-  return undefined;
+  return constantData(v);
 }
 
 const MAX_SMALL = 4096;

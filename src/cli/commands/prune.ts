@@ -4,12 +4,16 @@ import { parseRoundTo } from '../../prune/round-to.js';
 import { CompilerError } from '../../errors.js';
 import { verifyModel } from '../../ir/verify.js';
 import { CRITERIA } from '../../prune/criteria.js';
+import { NAN_POLICIES, parseNanPolicy } from '../../prune/nan.js';
 import type { PruneCriterion } from '../../prune/criteria.js';
 import { readMaskFile, readScoresFile } from '../../prune/mask.js';
+import type { Provider } from '../../runtime/session.js';
 import type { PruneScope } from '../../prune/plan.js';
-import { pruneModel } from '../../prune/index.js';
+import type { LatencyClock } from '../../prune/latency.js';
+import { pruneModel, pruneModelToLatency } from '../../prune/index.js';
+import type { PruneModelOptions } from '../../prune/index.js';
 import { formatPruneReport } from '../../prune/report.js';
-import { verifyMaskedEquivalence } from '../../prune/verify.js';
+import { verifyMaskedEquivalence, verifyMismatchError } from '../../prune/verify.js';
 import { readModel } from '../../serde/read.js';
 import { atomicWrite, saveModel } from '../../serde/write.js';
 import { printJson, progress, say } from '../output.js';
@@ -26,9 +30,15 @@ interface PruneArgs {
   mask?: string;
   scope: PruneScope;
   'round-to': string;
+  provider: string;
   'min-channels': number;
   'max-ratio': number;
   seed: number;
+  nan?: string;
+  'latency-target'?: number;
+  threads: number;
+  batch: number;
+  'latency-clock': LatencyClock;
   report?: string;
   verify: boolean;
   explain: boolean;
@@ -44,15 +54,21 @@ export const pruneCommand: CommandModule<object, PruneArgs> = {
     .positional('model', { type: 'string', demandOption: true, describe: 'input .onnx file (never overwritten)' })
     .option('output', { alias: 'o', type: 'string', demandOption: true, describe: 'pruned .onnx file (written atomically)' })
     .option('ratio', { type: 'number', describe: 'fraction of the prunable channels to REMOVE, in [0, 1): 0.5 removes half' })
-    .option('flops-target', { type: 'number', describe: 'fraction of the FLOPs to KEEP, in (0, 1]: 0.5 halves the FLOPs (searches the ratio)' })
+    .option('flops-target', { type: 'number', describe: 'fraction of the FLOPs to KEEP, in (0, 1]: 0.5 halves the FLOPs (lands within 1% when the rounding allows, else a remark says why)' })
+    .option('latency-target', { type: 'number', describe: 'fraction of the measured latency to KEEP, in (0, 1]: times the model and each layer in onnxruntime (--provider, --threads, --batch; table cached in $XDG_CACHE_HOME/sculpt), picks per-group widths, then measures the result; the report gives predicted vs measured' })
+    .option('threads', { type: 'number', default: 1, describe: 'onnxruntime intra-op threads for --latency-target' })
+    .option('batch', { type: 'number', default: 1, describe: 'batch size (symbolic batch dim) for --latency-target' })
+    .option('latency-clock', { choices: ['cpu', 'wall'] as const, default: 'cpu' as const, describe: 'what --latency-target times: process CPU time (robust on a busy machine; with 1 thread) or wall time' })
     .option('criterion', { choices: CRITERIA, describe: 'which channels go: l1/l2 = smallest filter norm (BN-scaled), random (seeded), first-k (keep the lowest indices), scores (--scores), mask (--mask); default l1, or scores/mask when that file is given' })
     .option('scores', { type: 'string', describe: 'JSON per-channel importance: { "scores": { "<tensor>": [numbers...] } }; higher = keep' })
     .option('mask', { type: 'string', describe: 'JSON kept channels: { "keep": { "<tensor>": [indices] } }, { "mask": { "<tensor>": [0/1...] } }, or a prune report ({ "pruned": [...] })' })
     .option('scope', { choices: ['global', 'layer'] as const, default: 'layer' as const, describe: 'layer: the same ratio in every group; global: rank all channels together (scores normalised per group)' })
-    .option('round-to', { type: 'string', default: '8', describe: 'kept channel counts are a multiple of this (onnxruntime\'s fast conv layout wants 8; 16 on AVX-512 CPUs); auto = detect from this CPU (not portable); 1 = exact' })
+    .option('round-to', { type: 'string', default: 'auto', describe: 'kept channels are a multiple of this, per conv group for grouped convs (docs/pruning.md); auto = what the kernels want here: 16 on AVX-512 CPUs, 8 with AVX2 or CUDA (the report records the number: pass it to reproduce the run elsewhere); 1 = exact' })
+    .option('provider', { choices: ['cpu', 'cuda'], default: 'cpu', describe: 'execution provider the pruned model is for (decides --round-to auto)' })
     .option('min-channels', { type: 'number', default: 1, describe: 'fewest channels any group keeps' })
     .option('max-ratio', { type: 'number', default: 0.9, describe: 'largest fraction of any one group removed (a group never goes to zero)' })
     .option('seed', { type: 'number', default: 0, describe: 'seed for --criterion random' })
+    .option('nan', { choices: NAN_POLICIES, describe: 'channels whose importance is NaN/Inf (bad weights): error (default: stop, naming the node and channel), prune-first (remove them first), keep (keep them)' })
     .option('report', { type: 'string', describe: 'write the JSON report here: "pruned" lists every input tensor that lost channels as {name, axis, removed}, plus per-layer channels/MACs/params before and after' })
     .option('verify', { type: 'boolean', default: false, describe: 'run the pruned model against the original with the removed channels zeroed (onnxruntime, seeded inputs); fail if they differ by more than 1e-4 of the output scale' })
     .option('explain', { type: 'boolean', default: false, describe: 'also print per-layer channels, frozen groups with reasons, and remarks' })
@@ -63,12 +79,15 @@ export const pruneCommand: CommandModule<object, PruneArgs> = {
     .example('$0 prune net.onnx -o p.onnx --ratio 0.3 --scope global --round-to 1 --report r.json', 'remove 30% of channels, ranked across layers, exact counts')
     .example('$0 prune net.onnx -o p.onnx --criterion scores --scores beta.json --flops-target 0.6', 'prune by learned importance')
     .example('$0 prune net.onnx -o p.onnx --mask r.json', 'apply an explicit mask (or a previous report)')
+    .example('$0 prune resnet.onnx -o fast.onnx --latency-target 0.5 --threads 1', 'half the measured CPU latency, widths chosen from a per-layer latency table')
+    .example('$0 prune net.onnx -o p.onnx --ratio 0.5 --nan prune-first', 'a model with NaN weights: remove those channels first')
     .example('$0 groups net.onnx --explain', 'see what can be pruned and what is frozen, and why')
-    .conflicts('ratio', 'flops-target')
-    .conflicts('mask', ['ratio', 'flops-target']),
+    .conflicts('ratio', ['flops-target', 'latency-target'])
+    .conflicts('flops-target', 'latency-target')
+    .conflicts('mask', ['ratio', 'flops-target', 'latency-target']),
   handler: async (a) => {
-    if (a.mask === undefined && a.ratio === undefined && a['flops-target'] === undefined) {
-      process.stderr.write('usage error: give --ratio, --flops-target or --mask (see sculpt prune --help)\n');
+    if (a.mask === undefined && a.ratio === undefined && a['flops-target'] === undefined && a['latency-target'] === undefined) {
+      process.stderr.write('usage error: give --ratio, --flops-target, --latency-target or --mask (see sculpt prune --help)\n');
       throw new ExitWith(EXIT.USAGE);
     }
     if (!a.overwrite && resolve(a.output) === resolve(a.model)) {
@@ -92,20 +111,23 @@ export const pruneCommand: CommandModule<object, PruneArgs> = {
       verifyModel(model, 'input model');
       lap('read', 1);
       let done = 1;
-      const { applied, report } = pruneModel(model, {
+      const opts: PruneModelOptions = {
         ratio: a.ratio, flopsTarget: a['flops-target'], criterion: a.criterion, scores, mask,
-        scope: a.scope, roundTo: parseRoundTo(a['round-to']), minChannels: a['min-channels'], maxRatio: a['max-ratio'], seed: a.seed,
+        scope: a.scope, roundTo: parseRoundTo(a['round-to']), provider: a.provider as Provider, minChannels: a['min-channels'], maxRatio: a['max-ratio'], seed: a.seed, nan: parseNanPolicy(a.nan),
         untie: a.untie, sources: { mask: a.mask, scores: a.scores }, input: a.model, output: a.output,
         onStep: (step, seconds) => { timings[step] = seconds; t = performance.now(); bar.update(++done, { step }); },
-      });
+      };
+      const run = { provider: a.provider as Provider, threads: a.threads, batch: a.batch, clock: a['latency-clock'] as LatencyClock, onProgress: a.json ? undefined : (m: string) => process.stderr.write(`prune: ${m}\n`) };
+      const { applied, report } = a['latency-target'] !== undefined
+        ? await pruneModelToLatency(model, { ...opts, latencyTarget: a['latency-target'] }, run)
+        : pruneModel(model, opts);
       if (a.verify) {
         const original = readModel(a.model);
         report.verify = await verifyMaskedEquivalence(original, model, applied.pruned, { untied: report.untied });
         lap('verify', 5);
         if (!report.verify.ok) {
           if (a.report) atomicWrite(a.report, [new TextEncoder().encode(`${JSON.stringify(report, null, 2)}\n`)]);
-          const w = report.verify.outputs.reduce((x, y) => (y.relative > x.relative ? y : x));
-          throw new CompilerError('NUMERIC_MISMATCH', `the pruned model differs from the masked original at "${w.name}" (relative ${w.relative.toExponential(3)} > ${report.verify.tolerance}); nothing was written`, { where: w.name, hint: 'this is a bug in a channel rule: please report it with the model' });
+          throw verifyMismatchError(report.verify, '; nothing was written');
         }
       }
       const saved = saveModel(model, a.output, { inputPath: a.model, overwrite: a.overwrite });

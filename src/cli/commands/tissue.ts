@@ -46,8 +46,10 @@ interface TissueArgs {
   layer?: string[];
   activation: TissueActivation;
   init: TissueInit;
-  shuffle: boolean;
+  shuffle?: boolean;
   seed: number;
+  'best-effort': boolean;
+  canonicalize: boolean;
   'hybrid-order': 'random' | 'listed';
   'flops-target': number;
   'min-group-channels': number;
@@ -111,6 +113,7 @@ export function tissueOptionsFromArgs(a: TissueArgs): TissueOptions {
     strategy: a.strategy,
     select, exclude: csv(a.exclude), spec, layerSpecs, activation: a.activation, init: a.init, shuffle: a.shuffle, seed: a.seed,
     hybridOrder: a['hybrid-order'], flopsTarget: a['flops-target'], minGroupChannels: a['min-group-channels'],
+    bestEffort: a['best-effort'], canonicalize: a.canonicalize,
   };
 }
 
@@ -129,8 +132,9 @@ function renderReport(r: TissueReport): string {
   const lines: string[] = [];
   lines.push(`strategy ${r.strategy}, activation ${r.activation}, init ${r.init}, seed ${r.seed}${r.shuffle ? ', shuffle' : ''}`);
   if (r.auto) {
-    lines.push(`groups auto: target ${(r.auto.target * 100).toFixed(0)}% of FLOPs, >= ${r.auto.minGroupChannels} channels per group -> m=${r.auto.groups ?? '-'}${r.auto.met ? '' : ' (target not met)'}`);
-    lines.push(`  tried: ${r.auto.tried.map((t) => `m=${t.groups} ${(t.ratio * 100).toFixed(1)}%`).join(', ')}`);
+    const ms = [...new Set(Object.values(r.auto.perLayer))].sort((a, b) => a - b);
+    lines.push(`groups auto: target ${(r.auto.target * 100).toFixed(0)}% of FLOPs, >= ${r.auto.minGroupChannels} channels per group -> m per layer ${ms.join('/') || '-'}${r.auto.shuffle ? ', shuffle' : ''}: ${(r.auto.ratio * 100).toFixed(1)}%${r.auto.met ? '' : ' (target not met)'} after ${r.auto.tried.length} plan(s)`);
+    for (const b of r.auto.blocking) lines.push(`  blocking: ${b.name} (${(100 * b.share).toFixed(1)}% of MACs): ${b.reason}`);
   }
   lines.push('layer                          units                      params orig -> stacked       MACs orig -> stacked      analytic=counted');
   for (const l of r.layers) {
@@ -152,19 +156,21 @@ export const tissueCommand: CommandModule<object, TissueArgs> = {
     .option('select', { type: 'string', describe: 'exactly these layers: comma-separated names or globs (* and ?), e.g. fc1,fc2 or "block2.*"' })
     .option('exclude', { type: 'string', describe: 'layers never replaced (names or globs)' })
     .option('unit', { type: 'string', describe: 'equal units n1:n2:n3[:k1:k2] (m = C_in/n1 = C_out/n3; k1 defaults to the original kernel, k2 to 1)' })
-    .option('groups', { type: 'string', describe: 'm equal units sized from each layer (n1 = C_in/m, n3 = C_out/m), or auto: the smallest m meeting --flops-target with >= --min-group-channels per group (default 4)' })
+    .option('groups', { type: 'string', describe: 'm equal units sized from each layer (n1 = C_in/m, n3 = C_out/m), or auto: m per layer meeting --flops-target with >= --min-group-channels per group, never units costing more than the layer; grouped/depthwise layers stay (default 4)' })
     .option('hidden', { type: 'number', describe: 'with --groups: hidden channels n2 of each unit (default n3)' })
     .option('k1', { type: 'number', describe: 'with --groups: first kernel size (default the original kernel)' })
     .option('k2', { type: 'number', describe: 'with --groups: second kernel size (default 1)' })
     .option('hybrid', { type: 'string', describe: 'hybrid units: a comma-separated unit list; each position draws one at random (--seed) so the n1 sum to C_in and the n3 to C_out; n1:n2:n3*count fixes the mix' })
     .option('layer', { type: 'string', array: true, describe: 'per-layer spec NAME=SPEC (repeatable; NAME may be a glob): SPEC is a unit, a unit list, or gM / gMhN (groups, hidden)' })
     .option('activation', { choices: TISSUE_ACTIVATIONS, default: 'relu' as TissueActivation, describe: 'activation between a unit\'s two weight layers' })
-    .option('init', { choices: TISSUE_INITS, default: 'he' as TissueInit, describe: 'he: from scratch (seeded); original: fit each unit to the original layer\'s diagonal block (low-rank)' })
-    .option('shuffle', { type: 'boolean', default: false, describe: 'allow consecutive stacked layers, with a channel shuffle between them instead of a normal layer' })
+    .option('init', { choices: TISSUE_INITS, default: 'original' as TissueInit, describe: 'original: fit each unit to the original layer\'s diagonal block (low-rank; measured better, see experiments/tissuenet-results.md); he: from scratch (seeded)' })
+    .option('shuffle', { type: 'boolean', describe: 'allow consecutive stacked layers, with a channel shuffle between them instead of a normal layer (default: off; --groups auto turns it on when the target needs it; --no-shuffle forbids it)' })
     .option('seed', { type: 'number', default: 0, describe: 'seed of hybrid draws, random weights and training' })
     .option('hybrid-order', { choices: ['random', 'listed'] as const, default: 'random' as const, describe: 'hybrid units with counts: positions in random (seeded) or listed order' })
     .option('flops-target', { type: 'number', default: 0.5, describe: '--groups auto: fraction of the model\'s FLOPs to keep' })
     .option('min-group-channels', { type: 'number', default: 16, describe: '--groups auto: least channels per group in every unit layer (onnxruntime\'s fast conv layout needs 16)' })
+    .option('best-effort', { type: 'boolean', default: false, describe: '--groups auto: when the FLOPs target cannot be met, write the closest plan and exit 0 (the remark names the blocking layers) instead of failing with TISSUE_TARGET_NOT_MET' })
+    .option('canonicalize', { type: 'boolean', default: false, describe: 'write the stacked layers\' weights as initializers even where the original weights were Constant nodes (default: the form they came in)' })
     .option('train', { type: 'boolean', default: false, describe: 'train the rewritten model (needs --data); with --teacher, distil' })
     .option('data', { type: 'string', describe: `data: ${DATA_SPECS.join(' | ')}; train split for --train, test split for accuracy, CE and SE` })
     .option('teacher', { type: 'string', describe: 'with --train: teacher .onnx for knowledge distillation, or "original" for the input model' })
@@ -190,7 +196,8 @@ export const tissueCommand: CommandModule<object, TissueArgs> = {
     .example('$0 tissue mlp.onnx -o t.onnx --select fc1,fc2 --groups 4 --hidden 20 --shuffle', 'the MNIST MLP as TissueNet: fc1 and fc2 as 4 units with 20 hidden each, a shuffle between')
     .example('$0 tissue vgg.onnx -o t.onnx --strategy r --groups 2 --train --data fashion-mnist --teacher original --epochs 3', 'VGG strategy r, distilled from the original, then CE/SE')
     .example('$0 tissue lenet.onnx -o t.onnx --select conv2 --hybrid 2:8:4,1:4:2,3:12:6 --seed 1', 'hybrid units drawn per position')
-    .example('$0 tissue resnet.onnx -o t.onnx --groups auto --flops-target 0.6 --latency', 'pick m for 60% of the FLOPs, >= 16 channels per group, with measured latency')
+    .example('$0 tissue resnet.onnx -o t.onnx --groups auto --flops-target 0.5', 'pick m per layer for 50% of the FLOPs, >= 16 channels per group, with measured latency; exits 1 naming the blocking layers if 50% cannot be reached')
+    .example('$0 tissue mobilenet.onnx -o t.onnx --groups auto --flops-target 0.7 --best-effort', 'as close to 70% as the model allows, exit 0 with a remark')
     .epilogue('Every stacked layer\'s params and MACs are given by METHODS.md\'s formulas and checked against the counted graph ("analytic=counted").'),
   handler: async (a) => {
     const opts = tissueOptionsFromArgs(a);
@@ -200,7 +207,13 @@ export const tissueCommand: CommandModule<object, TissueArgs> = {
     const log = (m: string): void => { process.stderr.write(`${m}\n`); };
     const model = readModel(a.model);
     verifyModel(model, 'input model');
-    const r = runPass(model, tissuePass(opts));
+    let rewriting: Progress | undefined;
+    const onLayer = (done: number, total: number): void => {
+      rewriting ??= progress('tissue', total, { quiet: a.json });
+      rewriting.update(done);
+      if (done >= total) rewriting.stop();
+    };
+    const r = runPass(model, tissuePass({ ...opts, onLayer }));
     const report = r.report;
     if (!report) throw new CompilerError('INTERNAL', 'the tissue pass gave no report');
     let trained: TrainResult | undefined;
@@ -243,6 +256,7 @@ export const tissueCommand: CommandModule<object, TissueArgs> = {
         printJson({ input: a.model, output: saved.path, bytes: saved.bytes, tissue: report, remarks: r.remarks, train: trained ?? null, validation: validation ?? null });
         return;
       }
+      if (report.auto && !report.auto.met) say(`groups auto: the FLOPs target was not met (--best-effort); see the blocking layers above`);
       process.stdout.write(renderReport(report));
       if (a.explain) for (const rm of r.remarks) say(`remark ${rm.where}: ${rm.message}`);
       if (trained) say(`trained ${trained.epochs} epoch(s) on ${trained.backend}: test accuracy ${trained.evalAccuracy !== undefined ? (100 * trained.evalAccuracy).toFixed(2) + '%' : '-'}`);

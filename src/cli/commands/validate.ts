@@ -10,7 +10,7 @@ import { loadDatasetFor } from '../../data/fit.js';
 import { DATA_SPECS } from '../../data/loader.js';
 import type { LoadedDataset } from '../../data/loader.js';
 import { validateModel } from '../../validate/validate.js';
-import { LATENCY_DEFAULTS } from '../../validate/latency.js';
+import { LATENCY_DEFAULTS } from '../../runtime/latency.js';
 import type { Provider } from '../../runtime/session.js';
 import { diffModels } from '../../report/diff.js';
 import { renderDiffHtml } from '../../report/html.js';
