@@ -1,6 +1,6 @@
 /**
  * `npm run bench [-- <name>...]`: speed and size targets, each printed as ratios against a
- * peer measured in the same run. Names: serde, prune, train, tissue (default: all available).
+ * peer measured in the same run. Names: serde, prune, train, tissue, onestep (default: all available).
  */
 import { benchSerde } from './serde.js';
 
@@ -12,12 +12,13 @@ async function load(name: string): Promise<Bench | undefined> {
     case 'prune': try { const { benchPrune } = await import('./prune.js' as string); return (args) => benchPrune(args); } catch { return undefined; }
     case 'train': try { const { benchTrain } = await import('./train.js' as string); return () => benchTrain(); } catch { return undefined; }
     case 'tissue': try { const { benchTissue } = await import('./tissue.js' as string); return () => benchTissue(); } catch { return undefined; }
+    case 'onestep': try { const { benchOnestep } = await import('./onestep.js' as string); return () => benchOnestep(); } catch { return undefined; }
     default: return undefined;
   }
 }
 
 // Names are the known benches; everything else (--size 128, --models a,b) goes to the prune bench.
-const KNOWN = ['serde', 'prune', 'train', 'tissue'];
+const KNOWN = ['serde', 'prune', 'train', 'tissue', 'onestep'];
 const argv = process.argv.slice(2);
 const wanted = argv.filter((a) => KNOWN.includes(a));
 const rest = argv.filter((a) => !KNOWN.includes(a));

@@ -10,7 +10,9 @@ import { legacyPassDefinition, parsePassOptions } from '../src/index.js';
 import type { Pass, PassDefinition } from '../src/index.js';
 import { constantsToInitializers } from './constants-to-initializers.js';
 import { foldBatchNorm } from './fold-batchnorm.js';
+import { insertBetaPass } from './insert-beta.js';
 import { pruneChannels } from './prune-channels.js';
+import { stripBetaPass } from './strip-beta.js';
 import { tissue } from './tissue.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -19,7 +21,9 @@ type PassEntry = PassDefinition<any, any> | (() => Pass);
 const registry = new Map<string, PassEntry>([
   ['constants-to-initializers', constantsToInitializers],
   ['fold-batchnorm', foldBatchNorm],
+  ['insert-beta', insertBetaPass],
   ['prune-channels', pruneChannels],
+  ['strip-beta', stripBetaPass],
   ['tissue', tissue],
 ]);
 

@@ -60,6 +60,11 @@ export type ErrorCode =
   | 'DATA_LABEL_MISMATCH'
   | 'DATA_SHAPE_MISMATCH'
   | 'TRAIN_DIVERGED'
+  // one-step pruning-recovery
+  | 'NO_PRUNABLE_GROUP'
+  | 'CRUCIAL_LAYER_NOT_FOUND'
+  | 'SCORES_MODEL_MISMATCH'
+  | 'TARGET_UNREACHABLE'
   | 'FEED_MISSING'
   | 'FEED_SHAPE_MISMATCH'
   // validation and reports

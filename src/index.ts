@@ -33,7 +33,7 @@ export { encodeModel, encodeModelChunks, saveModel, atomicWrite, PROTOBUF_LIMIT 
 export type { ExternalPlan, SaveOptions, SaveResult } from './serde/write.js';
 export * from './util/rng.js';
 export { humanCount, humanBytes } from './util/format.js';
-export { openSession, runSession, runModel, withOutputs, maxAbsDiff, seededInputs } from './runtime/index.js';
+export { openSession, runSession, runModel, withOutputs, maxAbsDiff, seededInputs, toOrt, runtimeVersion } from './runtime/index.js';
 export type { Provider, SessionOptions, OpenSession, HostTensor, Session } from './runtime/index.js';
 export * from './validate/accuracy.js';
 export * from './runtime/latency.js';
@@ -44,3 +44,4 @@ export { renderValidationText } from './report/validation.js';
 export * from './data/index.js';
 export * from './train/index.js';
 export * from './tissue/index.js';
+export * from './onestep/index.js';

@@ -34,6 +34,7 @@ export * from './plan.js';
 export * from './report.js';
 export * from './round-to.js';
 export * from './rounding.js';
+export * from './scale-points.js';
 export * from './untie.js';
 export * from './verify.js';
 

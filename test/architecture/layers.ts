@@ -21,6 +21,7 @@ export const LAYERS: Readonly<Record<string, number>> = {
   'src/search': 70,
   'src/train': 70,
   'src/validate': 80,
+  'src/onestep': 85,
   'src/report': 90,
   'src/index': 95,
   'src/run': 100,
