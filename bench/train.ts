@@ -1,39 +1,56 @@
 /**
  * Training throughput (images/s) of `sculpt train`'s loop for the MLP 784-500-300-10
- * (batch 128) and ResNet-20 at 32x32x3 (batch 32), on every tfjs backend that starts here,
+ * (batch 128), ResNet-20 at 32x32x3 (batch 32), MobileNetV2 at 64x64x3 (batch 16) and a
+ * depthwise + SE + hard-swish net at 3x48x192 (batch 32; mobile-se.ts), on every tfjs backend that starts here,
  * beside PyTorch (Debian python3-torch, /usr/bin/python3) and Keras/TensorFlow (where
  * `import tensorflow` works) training the same networks with the same optimiser in the
  * same run. Goal (issue 4): within 2x of them on a native backend.
  *
  * Each tfjs backend runs in its own child process (a backend owns its tensors), on
  * seeded random data, so data loading is not what is measured. Threads: whatever each
- * framework uses by default on this machine (2 cores).
+ * framework uses by default on this machine (2 cores). Each worker also reports tensor
+ * count and RSS after its first and last step (flat = nothing leaks per step).
+ *
+ * `--profile` adds, per network and backend, where a step's time goes: tfjs kernels by
+ * phase (forward, backward, optimiser; from tf.profile) and the forward pass per ONNX op
+ * type (the executor's own timings), the top costs first.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { Rng, train } from '../src/index.js';
-import type { Batch, BatchOptions, Dataset } from '../src/index.js';
+import * as tf from '@tensorflow/tfjs-core';
+import { Rng, TfExecutor, createOptimizer, crossEntropy, dataInputOf, logitsNameOf, selectBackend, train } from '../src/index.js';
+import type { Batch, BatchOptions, Dataset, Model } from '../src/index.js';
 import { buildModel } from '../models/index.js';
+import { buildMobileSe, MOBILE_SE_SHAPE } from './mobile-se.js';
 import { table } from './util.js';
 
-type Net = 'mlp' | 'resnet20';
-const NETS: Record<Net, { batch: number; shape: number[]; steps: number; warmup: number }> = {
-  mlp: { batch: 128, shape: [784], steps: 30, warmup: 5 },
-  resnet20: { batch: 32, shape: [3, 32, 32], steps: 8, warmup: 2 },
+type Net = 'mlp' | 'resnet20' | 'mobilenetv2' | 'mobile-se';
+const NETS: Record<Net, { batch: number; shape: number[]; steps: number; warmup: number; classes: number }> = {
+  mlp: { batch: 128, shape: [784], steps: 30, warmup: 5, classes: 10 },
+  resnet20: { batch: 32, shape: [3, 32, 32], steps: 8, warmup: 2, classes: 10 },
+  mobilenetv2: { batch: 16, shape: [3, 64, 64], steps: 4, warmup: 1, classes: 10 },
+  'mobile-se': { batch: 32, shape: MOBILE_SE_SHAPE, steps: 6, warmup: 2, classes: 2 },
 };
+
+function netModel(net: Net): Model {
+  if (net === 'mobile-se') return buildMobileSe(1);
+  if (net === 'mobilenetv2') return buildModel('mobilenetv2', { seed: 1, size: 64 });
+  return buildModel(net, { seed: 1 });
+}
 
 /** A fixed pool of seeded random samples, served as batches. */
 class RandomData implements Dataset {
   readonly name = 'random';
-  readonly numClasses = 10;
   readonly #x: Float32Array;
   readonly #y: Int32Array;
-  constructor(readonly size: number, readonly inputShape: number[], seed: number) {
+  readonly numClasses: number;
+  constructor(readonly size: number, readonly inputShape: number[], seed: number, classes = 10) {
     const rng = new Rng(seed);
     const per = inputShape.reduce((a, b) => a * b, 1);
     this.#x = rng.uniformArray(size * per);
-    this.#y = Int32Array.from({ length: size }, () => rng.int(10));
+    this.#y = Int32Array.from({ length: size }, () => rng.int(classes));
+    this.numClasses = classes;
   }
   *batches(batchSize: number, _opts?: BatchOptions): Generator<Batch> {
     const per = this.inputShape.reduce((a, b) => a * b, 1);
@@ -43,15 +60,85 @@ class RandomData implements Dataset {
   }
 }
 
-/** Child process: one backend, one net; prints {imagesPerSec, msPerStep} as JSON. */
+/** Child process: one backend, one net; prints {imagesPerSec, msPerStep, memory} as JSON. */
 async function worker(backend: string, net: Net): Promise<void> {
   const cfg = NETS[net];
-  const model = buildModel(net, { seed: 1 });
-  const data = new RandomData(cfg.batch * 4, cfg.shape, 7);
-  const common = { data, batchSize: cfg.batch, optimizer: 'sgd' as const, lr: 0.01, momentum: 0.9, backend: backend as 'cpu', seed: 1 };
+  const model = netModel(net);
+  const data = new RandomData(cfg.batch * 4, cfg.shape, 7, cfg.classes);
+  const common = { data, batchSize: cfg.batch, optimizer: 'sgd' as const, lr: 0.01, momentum: 0.9, backend: backend as 'cpu', seed: 1, recalibrateBatchNorm: 0 };
   await train(model, { ...common, steps: cfg.warmup });
-  const r = await train(model, { ...common, steps: cfg.steps });
-  process.stdout.write(`${JSON.stringify({ imagesPerSec: r.imagesPerSec, msPerStep: (1000 * cfg.batch) / r.imagesPerSec, backend: r.backend })}\n`);
+  const mem: { tensors: number; rss: number }[] = [];
+  // Process CPU time as well as wall time: on a shared machine wall time swings 2x with the
+  // neighbours' load, while the CPU time of a one-thread backend (wasm, cpu) stays put.
+  const cpu0 = process.cpuUsage();
+  const r = await train(model, {
+    ...common, steps: cfg.steps,
+    onProgress: () => { mem.push({ tensors: tf.memory().numTensors, rss: process.memoryUsage().rss }); },
+  });
+  const cpu = process.cpuUsage(cpu0);
+  const first = mem[0]!;
+  const last = mem.at(-1)!;
+  process.stdout.write(`${JSON.stringify({ imagesPerSec: r.imagesPerSec, msPerStep: (1000 * cfg.batch) / r.imagesPerSec, cpuMsPerStep: (cpu.user + cpu.system) / 1000 / cfg.steps, backend: r.backend, tensorGrowth: last.tensors - first.tensors, rssGrowthMiB: (last.rss - first.rss) / 2 ** 20, steps: mem.length })}\n`);
+}
+
+interface ProfileRow { what: string; msPerStep: number; calls: number }
+
+/** Child process: where one training step's time goes (kernels by phase; forward by ONNX op). */
+async function profileWorker(backend: string, net: Net): Promise<void> {
+  const cfg = NETS[net];
+  await selectBackend(backend as 'cpu');
+  const model = netModel(net);
+  const exec = TfExecutor.create(model, { trainable: 'all', batchNorm: 'train', seed: 1 });
+  const opt = createOptimizer('sgd', { momentum: 0.9 });
+  const vars = exec.trainableVariables();
+  const input = dataInputOf(model).name;
+  const logits = logitsNameOf(model);
+  const rng = new Rng(3);
+  const x = tf.tensor(rng.uniformArray(cfg.batch * cfg.shape.reduce((a, b) => a * b, 1)), [cfg.batch, ...cfg.shape]);
+  const y = tf.tensor1d(Int32Array.from({ length: cfg.batch }, () => rng.int(cfg.classes)), 'int32');
+  const marks: number[][] = [];
+  const kernelsSoFar = () => (tf.engine().state as unknown as { activeProfile: { kernels: unknown[] } }).activeProfile.kernels.length;
+  const step = (timings?: Map<string, { ms: number; count: number }>) => tf.tidy(() => {
+    const m: number[] = [];
+    const { value, grads } = tf.variableGrads(() => {
+      const out = exec.run({ [input]: x }, { training: true, outputs: [logits], timings });
+      if (timings) m.push(kernelsSoFar());
+      return crossEntropy(out[logits]!, y);
+    }, vars);
+    if (timings) m.push(kernelsSoFar());
+    opt.apply(vars, new Map(vars.map((v) => [v, grads[v.name]!])), 0.01);
+    value.dataSync();
+    if (timings) { m.push(kernelsSoFar()); marks.push(m); }
+  });
+  for (let i = 0; i < cfg.warmup; i++) step();
+  const n = Math.max(2, Math.ceil(cfg.steps / 2));
+  let t0 = performance.now();
+  for (let i = 0; i < n; i++) step();
+  const plainMs = (performance.now() - t0) / n;
+  const timings = new Map<string, { ms: number; count: number }>();
+  t0 = performance.now();
+  const info = await tf.profile(() => { for (let i = 0; i < n; i++) step(timings); });
+  const profiledMs = (performance.now() - t0) / n;
+  const byKernel = new Map<string, ProfileRow>();
+  let start = 0;
+  const phases = ['forward', 'backward', 'optimizer'];
+  for (const m of marks) {
+    for (let i = start; i < m[2]!; i++) {
+      const k = info.kernels[i]!;
+      const phase = phases[i < m[0]! ? 0 : i < m[1]! ? 1 : 2]!;
+      const key = `${phase} ${k.name}`;
+      const row = byKernel.get(key) ?? { what: key, msPerStep: 0, calls: 0 };
+      row.msPerStep += Number(await k.kernelTimeMs) / n;
+      row.calls += 1 / n;
+      byKernel.set(key, row);
+    }
+    start = m[2]!;
+  }
+  const kernels = [...byKernel.values()].sort((a, b) => b.msPerStep - a.msPerStep);
+  const kernelMs = kernels.reduce((a, r) => a + r.msPerStep, 0);
+  const phaseMs = Object.fromEntries(phases.map((p) => [p, kernels.filter((r) => r.what.startsWith(p)).reduce((a, r) => a + r.msPerStep, 0)]));
+  const ops = [...timings].map(([op, t]) => ({ what: op, msPerStep: t.ms / n, calls: t.count / n })).sort((a, b) => b.msPerStep - a.msPerStep);
+  process.stdout.write(`${JSON.stringify({ plainMs, profiledMs, kernelMs, phaseMs, kernels: kernels.slice(0, 12), ops: ops.slice(0, 8) })}\n`);
 }
 
 const TORCH = `
@@ -66,8 +153,26 @@ class Block(nn.Module):
         s.body = nn.Sequential(*cbn(i, o, st), nn.ReLU(), *cbn(o, o))
         s.short = nn.Sequential(*cbn(i, o, st, 1)) if st != 1 or i != o else nn.Identity()
     def forward(s, x): return torch.relu(s.body(x) + s.short(x))
+class SE(nn.Module):
+    def __init__(s, c):
+        super().__init__(); r = max(8, c // 4)
+        s.f = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Conv2d(c, r, 1), nn.ReLU(), nn.Conv2d(r, c, 1), nn.Hardsigmoid())
+    def forward(s, x): return x * s.f(x)
+class IR(nn.Module):
+    def __init__(s, i, h, o, st):
+        super().__init__(); s.res = st == 1 and i == o
+        s.body = nn.Sequential(*cbn(i, h, 1, 1), nn.Hardswish(), nn.Conv2d(h, h, 3, st, 1, groups=h, bias=False), nn.BatchNorm2d(h), nn.Hardswish(), SE(h), *cbn(h, o, 1, 1))
+    def forward(s, x): return x + s.body(x) if s.res else s.body(x)
+ncls = 10
 if net == 'mlp':
     m = nn.Sequential(nn.Linear(784, 500), nn.ReLU(), nn.Linear(500, 300), nn.ReLU(), nn.Linear(300, 10)); shape = (784,)
+elif net == 'mobilenetv2':
+    import torchvision; m = torchvision.models.mobilenet_v2(num_classes=10); shape = (3, 64, 64)
+elif net == 'mobile-se':
+    layers, c = [*cbn(3, 16, 2), nn.Hardswish()], 16
+    for h, o, st in [(64, 24, 2), (72, 24, 1), (96, 40, 2), (120, 48, 1)]:
+        layers.append(IR(c, h, o, st)); c = o
+    m = nn.Sequential(*layers, *cbn(c, 192, 1, 1), nn.Hardswish(), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(192, 2)); shape = (3, 48, 192); ncls = 2
 else:
     layers, c = [*cbn(3, 16), nn.ReLU()], 16
     for si, o in enumerate([16, 32, 64]):
@@ -75,15 +180,15 @@ else:
             layers.append(Block(c, o, 2 if si > 0 and bi == 0 else 1)); c = o
     m = nn.Sequential(*layers, nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(64, 10)); shape = (3, 32, 32)
 opt = torch.optim.SGD(m.parameters(), lr=0.01, momentum=0.9)
-x = torch.rand(batch, *shape); y = torch.randint(0, 10, (batch,))
+x = torch.rand(batch, *shape); y = torch.randint(0, ncls, (batch,))
 lossf = nn.CrossEntropyLoss()
 def step():
     opt.zero_grad(); l = lossf(m(x), y); l.backward(); opt.step()
 for _ in range(warm): step()
-t0 = time.perf_counter()
+t0 = time.perf_counter(); c0 = time.process_time()
 for _ in range(steps): step()
-dt = time.perf_counter() - t0
-print(json.dumps({'imagesPerSec': batch * steps / dt, 'msPerStep': 1000 * dt / steps, 'threads': torch.get_num_threads(), 'version': torch.__version__}))
+dt = time.perf_counter() - t0; dc = time.process_time() - c0
+print(json.dumps({'imagesPerSec': batch * steps / dt, 'msPerStep': 1000 * dt / steps, 'cpuMsPerStep': 1000 * dc / steps, 'threads': torch.get_num_threads(), 'version': torch.__version__}))
 `;
 
 const KERAS = `
@@ -116,13 +221,13 @@ def step():
     with tf.GradientTape() as t: l = lossf(y, m(x, training=True))
     opt.apply_gradients(zip(t.gradient(l, m.trainable_variables), m.trainable_variables))
 for _ in range(warm): step()
-t0 = time.perf_counter()
+t0 = time.perf_counter(); c0 = time.process_time()
 for _ in range(steps): step()
-dt = time.perf_counter() - t0
-print(json.dumps({'imagesPerSec': batch * steps / dt, 'msPerStep': 1000 * dt / steps, 'version': tf.__version__}))
+dt = time.perf_counter() - t0; dc = time.process_time() - c0
+print(json.dumps({'imagesPerSec': batch * steps / dt, 'msPerStep': 1000 * dt / steps, 'cpuMsPerStep': 1000 * dc / steps, 'version': tf.__version__}))
 `;
 
-interface Row { net: Net; runner: string; imagesPerSec?: number; msPerStep?: number; note?: string }
+interface Row { net: Net; runner: string; imagesPerSec?: number; msPerStep?: number; cpuMsPerStep?: number; note?: string }
 
 function lastJson(stdout: string): Record<string, number | string> | undefined {
   const line = stdout.trim().split('\n').reverse().find((l) => l.startsWith('{'));
@@ -134,50 +239,89 @@ function python(code: string, exe: string, net: Net): Row {
   const r = spawnSync(exe, ['-c', code, net, String(cfg.batch), String(cfg.steps * (net === 'mlp' ? 4 : 2)), String(cfg.warmup)], { encoding: 'utf8', timeout: 600_000 });
   const j = r.status === 0 ? lastJson(r.stdout) : undefined;
   if (!j) return { net, runner: exe, note: `failed: ${(r.stderr || r.error?.message || '').trim().split('\n').at(-1)?.slice(0, 120)}` };
-  return { net, runner: '', imagesPerSec: Number(j.imagesPerSec), msPerStep: Number(j.msPerStep), note: `${j.version ?? ''}${j.threads ? `, ${j.threads} threads` : ''}` };
+  return { net, runner: '', imagesPerSec: Number(j.imagesPerSec), msPerStep: Number(j.msPerStep), cpuMsPerStep: Number(j.cpuMsPerStep), note: `${j.version ?? ''}${j.threads ? `, ${j.threads} threads` : ''}` };
 }
 
 function canImport(exe: string, mod: string): boolean {
   return existsSync(exe) || exe === 'python3' ? spawnSync(exe, ['-c', `import ${mod}`], { encoding: 'utf8', timeout: 120_000 }).status === 0 : false;
 }
 
-/** Measures and prints the table; returns the rows. */
+function spawnWorker(self: string, mode: string, backend: string, net: Net): { json?: Record<string, unknown>; why: string } {
+  const r = spawnSync(process.execPath, [self, mode, backend, net], { encoding: 'utf8', timeout: 900_000 });
+  const j = r.status === 0 ? lastJson(r.stdout) : undefined;
+  const why = (r.stderr || '').trim().split('\n').find((l) => l.startsWith('error')) ?? (r.stderr || '').trim().split('\n').at(-1) ?? 'no output';
+  return { json: j as Record<string, unknown> | undefined, why: why.slice(0, 140) };
+}
+
+/** The Python that imports tensorflow: $KERAS_PYTHON, else python3 or /usr/bin/python3. */
+function kerasPython(): string | undefined {
+  return [process.env.KERAS_PYTHON, 'python3', '/usr/bin/python3'].filter((e): e is string => !!e).find((e) => canImport(e, 'tensorflow'));
+}
+
+/** Measures and prints the table (and with --profile, where the time goes); returns the rows. */
 export async function benchTrain(): Promise<Row[]> {
   const self = fileURLToPath(import.meta.url);
+  const profile = process.argv.includes('--profile');
+  const only = process.env.SCULPT_BENCH_NETS?.split(',') as Net[] | undefined;
+  const nets = (Object.keys(NETS) as Net[]).filter((n) => !only || only.includes(n));
   const rows: Row[] = [];
-  for (const net of ['mlp', 'resnet20'] as Net[]) {
+  const profiles: string[] = [];
+  const kerasExe = kerasPython();
+  for (const net of nets) {
     for (const backend of ['tfjs-node-gpu', 'tfjs-node', 'wasm', 'cpu']) {
-      if (backend === 'cpu' && net === 'resnet20') {
-        rows.push({ net, runner: `sculpt (${backend})`, note: 'skipped: the pure-JS cpu backend takes minutes per ResNet-20 step (DESIGN.md: ~400 s)' });
+      if (backend === 'cpu' && net !== 'mlp') {
+        rows.push({ net, runner: `sculpt (${backend})`, note: 'skipped: the pure-JS cpu backend takes minutes per conv-net step (DESIGN.md: ~400 s for ResNet-20)' });
         continue;
       }
-      const r = spawnSync(process.execPath, [self, '--worker', backend, net], { encoding: 'utf8', timeout: 900_000 });
-      const j = r.status === 0 ? lastJson(r.stdout) : undefined;
+      const { json: j, why } = spawnWorker(self, '--worker', backend, net);
       if (!j) {
-        const why = (r.stderr || '').trim().split('\n').find((l) => l.startsWith('error')) ?? (r.stderr || '').trim().split('\n').at(-1) ?? 'no output';
-        rows.push({ net, runner: `sculpt (${backend})`, note: `not available: ${why.slice(0, 140)}` });
+        rows.push({ net, runner: `sculpt (${backend})`, note: `not available: ${why}` });
         continue;
       }
-      rows.push({ net, runner: `sculpt (${backend})`, imagesPerSec: Number(j.imagesPerSec), msPerStep: Number(j.msPerStep) });
+      rows.push({ net, runner: `sculpt (${backend})`, imagesPerSec: Number(j.imagesPerSec), msPerStep: Number(j.msPerStep), cpuMsPerStep: Number(j.cpuMsPerStep), note: `tensors ${Number(j.tensorGrowth) >= 0 ? '+' : ''}${j.tensorGrowth}, RSS ${Number(j.rssGrowthMiB) >= 0 ? '+' : ''}${Number(j.rssGrowthMiB).toFixed(1)} MiB over ${j.steps} steps` });
+      if (profile) {
+        const p = spawnWorker(self, '--profile-worker', backend, net);
+        if (p.json) profiles.push(renderProfile(net, backend, p.json));
+        else profiles.push(`### ${net} on ${backend}: profile failed: ${p.why}`);
+      }
     }
     if (canImport('/usr/bin/python3', 'torch')) rows.push({ ...python(TORCH, '/usr/bin/python3', net), runner: 'PyTorch (Debian python3-torch)' });
     else rows.push({ net, runner: 'PyTorch', note: 'skipped: /usr/bin/python3 cannot import torch (apt-get install python3-torch)' });
-    const kerasExe = ['python3', '/usr/bin/python3'].find((e) => canImport(e, 'tensorflow'));
-    if (kerasExe) rows.push({ ...python(KERAS, kerasExe, net), runner: `Keras/TensorFlow (${kerasExe})` });
-    else rows.push({ net, runner: 'Keras/TensorFlow', note: 'skipped: no python3 here imports tensorflow (pip install --no-index --find-links <wheel folder> tensorflow_cpu)' });
+    if (net !== 'mlp' && net !== 'resnet20') rows.push({ net, runner: 'Keras/TensorFlow', note: 'not written for this network yet' });
+    else if (kerasExe) rows.push({ ...python(KERAS, kerasExe, net), runner: `Keras/TensorFlow (${kerasExe})` });
+    else rows.push({ net, runner: 'Keras/TensorFlow', note: 'skipped: no python3 here imports tensorflow (pip install --no-index --find-links <wheel folder> tensorflow_cpu; point KERAS_PYTHON at it)' });
   }
   const best = (net: Net, re: RegExp) => Math.max(0, ...rows.filter((r) => r.net === net && re.test(r.runner) && r.imagesPerSec).map((r) => r.imagesPerSec!));
-  console.log(table(['network (batch)', 'runner', 'images/s', 'ms/step', 'vs PyTorch', 'note'], rows.map((r) => {
-    const torch = best(r.net, /PyTorch/);
+  const cpuOf = (net: Net, re: RegExp) => rows.find((r) => r.net === net && re.test(r.runner) && r.cpuMsPerStep)?.cpuMsPerStep;
+  // Wall time swings with the neighbours' load on a shared machine; process CPU time per step
+  // (all threads) is the steadier measure of work, so the ratios are given for both.
+  console.log(table(['network (batch)', 'runner', 'images/s', 'ms/step', 'CPU ms/step', 'vs PyTorch (wall / CPU)', 'vs Keras (wall / CPU)', 'note'], rows.map((r) => {
+    const ratio = (re: RegExp) => {
+      const wall = best(r.net, re);
+      const cpu = cpuOf(r.net, re);
+      if (!r.imagesPerSec || !wall) return '-';
+      return `${(r.imagesPerSec / wall).toFixed(2)}x / ${cpu && r.cpuMsPerStep ? (cpu / r.cpuMsPerStep).toFixed(2) : '-'}x`;
+    };
     return [`${r.net} (${NETS[r.net].batch})`, r.runner, r.imagesPerSec ? r.imagesPerSec.toFixed(0) : '-', r.msPerStep ? r.msPerStep.toFixed(1) : '-',
-      r.imagesPerSec && torch ? `${(r.imagesPerSec / torch).toFixed(2)}x` : '-', r.note ?? ''];
+      r.cpuMsPerStep ? r.cpuMsPerStep.toFixed(0) : '-', ratio(/PyTorch/), ratio(/Keras/), r.note ?? ''];
   })));
+  for (const p of profiles) console.log(`\n${p}`);
   return rows;
 }
 
-if (process.argv[2] === '--worker') {
+function renderProfile(net: Net, backend: string, j: Record<string, unknown>): string {
+  const phase = j.phaseMs as Record<string, number>;
+  const kernelMs = Number(j.kernelMs);
+  const head = `### profile: ${net} (batch ${NETS[net].batch}) on ${backend}: ${Number(j.plainMs).toFixed(1)} ms/step (${Number(j.profiledMs).toFixed(1)} profiled); kernels: forward ${phase.forward!.toFixed(1)} ms, backward ${phase.backward!.toFixed(1)} ms, optimizer ${phase.optimizer!.toFixed(1)} ms; outside kernels ${(Number(j.profiledMs) - kernelMs).toFixed(1)} ms (a kernel that our JS kernels call, such as Conv2D inside Conv2DBackpropFilter on wasm, is counted in both)`;
+  const k = table(['phase kernel', 'ms/step', 'share', 'calls/step'], (j.kernels as ProfileRow[]).map((r) => [r.what, r.msPerStep.toFixed(2), `${((100 * r.msPerStep) / Number(j.profiledMs)).toFixed(1)}%`, r.calls.toFixed(0)]));
+  const o = table(['forward by ONNX op', 'ms/step', 'nodes/step'], (j.ops as ProfileRow[]).map((r) => [r.what, r.msPerStep.toFixed(2), r.calls.toFixed(0)]));
+  return `${head}\n\n${k}\n\n${o}`;
+}
+
+if (process.argv[2] === '--worker' || process.argv[2] === '--profile-worker') {
   try {
-    await worker(process.argv[3]!, process.argv[4] as Net);
+    if (process.argv[2] === '--worker') await worker(process.argv[3]!, process.argv[4] as Net);
+    else await profileWorker(process.argv[3]!, process.argv[4] as Net);
   } catch (e) {
     // One line the parent can show as the reason this backend has no number.
     process.stderr.write(`error ${(e as { code?: string }).code ?? ''}: ${(e as Error).message.split('\n')[0]}\n`);

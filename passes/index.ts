@@ -9,6 +9,8 @@
 import { legacyPassDefinition, parsePassOptions } from '../src/index.js';
 import type { Pass, PassDefinition } from '../src/index.js';
 import { constantsToInitializers } from './constants-to-initializers.js';
+import { exposeMasksPass } from './expose-masks.js';
+import { exposeOutputsPass } from './expose-outputs.js';
 import { foldBatchNorm } from './fold-batchnorm.js';
 import { insertBetaPass } from './insert-beta.js';
 import { pruneChannels } from './prune-channels.js';
@@ -20,6 +22,8 @@ type PassEntry = PassDefinition<any, any> | (() => Pass);
 
 const registry = new Map<string, PassEntry>([
   ['constants-to-initializers', constantsToInitializers],
+  ['expose-masks', exposeMasksPass],
+  ['expose-outputs', exposeOutputsPass],
   ['fold-batchnorm', foldBatchNorm],
   ['insert-beta', insertBetaPass],
   ['prune-channels', pruneChannels],

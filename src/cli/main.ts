@@ -9,6 +9,9 @@ import type yargsType from 'yargs';
 import { formatError, isCompilerError } from '../errors.js';
 import { commandsFor } from './commands/index.js';
 import { EXIT, ExitWith } from './exit.js';
+import { OptionRangeError, checkOptionRanges } from './option-ranges.js';
+import { writeSync } from 'node:fs';
+import { toolVersion } from '../util/version.js';
 
 // yargs' ESM build lays help out with a wrapper that splits words mid-way; its CommonJS
 // build uses wrap-ansi and breaks lines between words.
@@ -34,7 +37,14 @@ export async function main(argv: string[]): Promise<number> {
     .recommendCommands()
     .help()
     .alias('h', 'help')
-    .version()
+    .version(toolVersion())
+    // Ranges of numeric options, before any command reads a file (option-ranges.ts).
+    .middleware((args) => {
+      try { checkOptionRanges(args as Record<string, unknown>, argv); } catch (e) {
+        if (e instanceof OptionRangeError) throw new UsageError(e.message);
+        throw e;
+      }
+    })
     .wrap(Math.min(100, process.stdout.columns || 100))
     .exitProcess(false)
     .fail((msg, err) => {
@@ -70,10 +80,15 @@ export async function main(argv: string[]): Promise<number> {
 }
 
 // `sculpt diff a b | head` closes stdout early: that is the reader's choice, not an error.
+// Any other failure to write stdout (`> /dev/full`: ENOSPC) ends the run with exit 1 and a
+// one-line note, never a stack trace; a broken stderr ends it silently.
 for (const stream of [process.stdout, process.stderr]) {
   stream.on('error', (e: NodeJS.ErrnoException) => {
     if (e.code === 'EPIPE') process.exit(process.exitCode ?? 0);
-    throw e;
+    if (stream === process.stdout) {
+      try { writeSync(2, `error FILE_WRITE_FAILED: cannot write to stdout (${e.code ?? e.message})\n  hint: check where stdout goes (a full disk?)\n`); } catch { /* stderr is gone too */ }
+    }
+    process.exit(EXIT.ERROR);
   });
 }
 

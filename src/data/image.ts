@@ -20,6 +20,38 @@ export interface DecodedImage {
 
 export const IMAGE_EXTENSIONS = ['.png', '.jpg', '.jpeg'];
 
+/** Largest decoded image (RGBA bytes) a data set may hold: 64 Mpx, 256 MiB. */
+export const MAX_DECODED_BYTES = 256 * 1024 * 1024;
+
+/**
+ * Width and height from the header, without decoding: PNG's IHDR, or a JPEG's first
+ * start-of-frame marker. Undefined when the header is not where it should be.
+ */
+export function imageHeaderSize(buf: Uint8Array, kind: 'png' | 'jpeg'): { width: number; height: number } | undefined {
+  const dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+  if (kind === 'png') {
+    // 8-byte signature, then the IHDR chunk: length(4) "IHDR"(4) width(4) height(4).
+    if (buf.length < 24 || buf[12] !== 0x49 || buf[13] !== 0x48 || buf[14] !== 0x44 || buf[15] !== 0x52) return undefined;
+    return { width: dv.getUint32(16), height: dv.getUint32(20) };
+  }
+  let pos = 2;
+  while (pos + 4 <= buf.length) {
+    if (buf[pos] !== 0xff) return undefined;
+    const marker = buf[pos + 1]!;
+    if (marker === 0xff) { pos++; continue; }
+    if (marker === 0xd8 || marker === 0x01 || (marker >= 0xd0 && marker <= 0xd7)) { pos += 2; continue; }
+    const len = dv.getUint16(pos + 2);
+    // SOF0..SOF15 except DHT (c4), JPG (c8), DAC (cc): precision(1) height(2) width(2).
+    if (marker >= 0xc0 && marker <= 0xcf && marker !== 0xc4 && marker !== 0xc8 && marker !== 0xcc) {
+      if (pos + 9 > buf.length) return undefined;
+      return { width: dv.getUint16(pos + 7), height: dv.getUint16(pos + 5) };
+    }
+    if (marker === 0xda || len < 2) return undefined;
+    pos += 2 + len;
+  }
+  return undefined;
+}
+
 /** Decodes a PNG or JPEG file (by content, not name). @throws FILE_NOT_FOUND, DATA_CORRUPT, DATA_UNSUPPORTED */
 export function decodeImage(path: string): DecodedImage {
   let buf: Buffer;
@@ -28,13 +60,20 @@ export function decodeImage(path: string): DecodedImage {
   }
   const isPng = buf.length >= 8 && buf[0] === 0x89 && buf[1] === 0x50 && buf[2] === 0x4e && buf[3] === 0x47;
   const isJpeg = buf.length >= 3 && buf[0] === 0xff && buf[1] === 0xd8 && buf[2] === 0xff;
+  // A few hundred KB of PNG can inflate to gigabytes: the header's size decides first.
+  if (isPng || isJpeg) {
+    const size = imageHeaderSize(buf, isPng ? 'png' : 'jpeg');
+    if (size && size.width * size.height * 4 > MAX_DECODED_BYTES) {
+      throw new CompilerError('DATA_TOO_LARGE', `${path} is ${size.width}×${size.height} pixels: ${((size.width * size.height * 4) / 2 ** 20).toFixed(0)} MiB decoded, over the ${MAX_DECODED_BYTES / 2 ** 20} MiB limit per image`, { where: path, hint: 'shrink the image (training uses the model\'s input size anyway) or move it out of the data folder' });
+    }
+  }
   try {
     if (isPng) {
       const p = PNG.sync.read(buf);
       return { width: p.width, height: p.height, rgba: new Uint8Array(p.data.buffer, p.data.byteOffset, p.data.byteLength) };
     }
     if (isJpeg) {
-      const j = jpeg.decode(buf, { useTArray: true, formatAsRGBA: true });
+      const j = jpeg.decode(buf, { useTArray: true, formatAsRGBA: true, maxResolutionInMP: MAX_DECODED_BYTES / 4 / 1e6, maxMemoryUsageInMB: 2 * MAX_DECODED_BYTES / 2 ** 20 });
       return { width: j.width, height: j.height, rgba: j.data };
     }
   } catch (e) {

@@ -3,7 +3,8 @@
  * augmentation (loader.ts). A source reads one sample at a time in its native layout
  * (CHW images or flat vectors), scaled to [0,1] for integer pixels.
  */
-import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, realpathSync, statSync } from 'node:fs';
+import type { Stats } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, extname, join, resolve } from 'node:path';
 import { gunzipSync } from 'node:zlib';
@@ -247,18 +248,36 @@ class FolderSource implements Source {
   close(): void {}
 }
 
+/** stat that turns a link loop (ELOOP) into DATA_LINK_LOOP. */
+function statIn(p: string): Stats {
+  try {
+    return statSync(p);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ELOOP') throw new CompilerError('DATA_LINK_LOOP', `${p} is a symbolic link loop`, { where: p, hint: 'fix or remove the link' });
+    if (code === 'ENOENT') throw new CompilerError('FILE_NOT_FOUND', `${p} is a broken link or vanished while listing`, { where: p, cause: e, hint: 'fix or remove the link' });
+    throw new CompilerError('FILE_READ_FAILED', `cannot read ${p}: ${(e as Error).message}`, { where: p, cause: e, hint: 'check permissions' });
+  }
+}
+
 function listClasses(dir: string): { names: string[]; files: string[]; labels: number[] } {
-  const names = readdirSync(dir).filter((n) => !n.startsWith('.') && statSync(join(dir, n)).isDirectory()).sort();
+  const names = readdirSync(dir).filter((n) => !n.startsWith('.') && statIn(join(dir, n)).isDirectory()).sort();
   const files: string[] = [];
   const labels: number[] = [];
   names.forEach((n, label) => {
+    // Real paths of the folders on the way down: a link back up would walk forever.
+    const onPath = new Set<string>();
     const walk = (d: string) => {
+      const real = realpathSync(d);
+      if (onPath.has(real)) throw new CompilerError('DATA_LINK_LOOP', `${d} links back to a folder above it (${real})`, { where: d, hint: 'remove the link, or point it outside the data folder tree' });
+      onPath.add(real);
       for (const f of readdirSync(d).sort()) {
         if (f.startsWith('.')) continue;
         const p = join(d, f);
-        if (statSync(p).isDirectory()) walk(p);
+        if (statIn(p).isDirectory()) walk(p);
         else if (IMAGE_EXTENSIONS.includes(extname(f).toLowerCase())) { files.push(p); labels.push(label); }
       }
+      onPath.delete(real);
     };
     walk(join(dir, n));
   });

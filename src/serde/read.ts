@@ -6,7 +6,9 @@
  * writer can put back exactly what was there. Names are resolved through a scope chain,
  * so a subgraph reads values of the graphs around it.
  */
-import { closeSync, fstatSync, openSync, readFileSync, readSync, realpathSync } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, readFileSync, readSync, realpathSync, statSync } from 'node:fs';
+import type { Stats } from 'node:fs';
+import { constants as bufferConstants } from 'node:buffer';
 import { dirname, isAbsolute, relative, resolve, sep } from 'node:path';
 import { CompilerError } from '../errors.js';
 import type { Attribute, AttrValue, SparseTensor } from '../ir/attribute.js';
@@ -14,6 +16,7 @@ import { AttrType } from '../ir/attribute.js';
 import { Graph, Model, Node, Value } from '../ir/core.js';
 import type { KeyValue, TensorData, TypedField } from '../ir/tensor.js';
 import { Tensor } from '../ir/tensor.js';
+import { DataType, bitsPerElement, dataTypeName, rawByteLength } from '../ir/data-type.js';
 import type { Dim, TypeInfo, ValueInfo } from '../ir/types.js';
 import { has, toInt } from './convert.js';
 import { modelType } from './schema.js';
@@ -30,11 +33,19 @@ export interface ReadOptions {
 export function readModel(path: string, opts: ReadOptions = {}): Model {
   let bytes: Buffer;
   try {
+    // A FIFO or device would block or never end: only regular files are models.
+    const st = statSync(path);
+    if (!st.isFile()) throw notRegular(path, st, 'the model');
+    if (st.size > PROTOBUF_MAX) {
+      throw new CompilerError('MODEL_TOO_LARGE', `${path} is ${(st.size / 2 ** 30).toFixed(2)} GiB; a protobuf file holds at most 2 GiB`, { where: path, hint: 'large weights belong in external data: save the model with external data (onnx.save(..., save_as_external_data=True))' });
+    }
     bytes = readFileSync(path);
   } catch (e) {
+    if (e instanceof CompilerError) throw e;
     const code = (e as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') throw new CompilerError('FILE_NOT_FOUND', `no such file: ${path}`, { where: path, hint: 'check the path' });
-    throw new CompilerError('FILE_READ_FAILED', `cannot read ${path}`, { where: path, cause: e });
+    if (code === 'ELOOP') throw new CompilerError('FILE_READ_FAILED', `${path}: too many levels of symbolic links (a link loop)`, { where: path, cause: e, hint: 'fix the link so it points at a file' });
+    throw new CompilerError('FILE_READ_FAILED', `cannot read ${path}: ${(e as Error).message}`, { where: path, cause: e, hint: 'check that the file exists and is readable' });
   }
   return decodeModel(bytes, { baseDir: opts.baseDir ?? dirname(resolve(path)), source: path });
 }
@@ -62,6 +73,24 @@ export function decodeModel(bytes: Uint8Array, opts: ReadOptions & { source?: st
   } finally {
     ctx.close();
   }
+}
+
+/** Protobuf cannot hold a message of 2 GiB or more. */
+const PROTOBUF_MAX = 2 ** 31 - 1;
+/** Bytes per read call (Node refuses 2 GiB or more in one call). */
+const READ_SLICE = 256 * 1024 * 1024;
+
+function kindOf(st: Stats): string {
+  if (st.isDirectory()) return 'a directory';
+  if (st.isFIFO()) return 'a FIFO (named pipe)';
+  if (st.isCharacterDevice()) return 'a character device';
+  if (st.isBlockDevice()) return 'a block device';
+  if (st.isSocket()) return 'a socket';
+  return 'not a regular file';
+}
+
+function notRegular(path: string, st: Stats, what: string): CompilerError {
+  return new CompilerError('FILE_NOT_REGULAR', `${what} ${path} is ${kindOf(st)}, not a regular file`, { where: path, hint: 'name a regular file' });
 }
 
 /** ModelProto field number → wire type (0 varint, 2 length-delimited). */
@@ -114,7 +143,10 @@ class ReadContext {
   readonly #fds = new Map<string, { fd: number; size: number }>();
   constructor(readonly baseDir: string | undefined, readonly source: string) {}
 
-  /** Reads an external tensor's bytes. Locations may not leave the model's folder. */
+  /**
+   * Reads an external tensor's bytes in slices (any size a Buffer can hold). Locations may
+   * not leave the model's folder and must be regular files: a FIFO would block forever.
+   */
   readExternal(location: string, offset: number, length: number | undefined, tensorName: string): Uint8Array {
     if (this.baseDir === undefined) {
       throw new CompilerError('EXTERNAL_DATA_MISSING', `tensor "${tensorName}" has external data ("${location}") but the model was read from bytes`, { where: tensorName, hint: 'read the model from its file so external data can be found' });
@@ -131,25 +163,40 @@ class ReadContext {
       try {
         real = realpathSync(target);
       } catch (e) {
-        throw new CompilerError('EXTERNAL_DATA_MISSING', `tensor "${tensorName}": external data file "${location}" not found`, { where: tensorName, cause: e, hint: 'copy the .data file next to the model' });
+        const loop = (e as NodeJS.ErrnoException).code === 'ELOOP';
+        throw new CompilerError(loop ? 'EXTERNAL_DATA_INVALID' : 'EXTERNAL_DATA_MISSING', `tensor "${tensorName}": external data file "${location}" ${loop ? 'is a symbolic link loop' : 'not found'}`, { where: tensorName, cause: e, hint: loop ? 'fix the link' : 'copy the .data file next to the model' });
       }
       const realRel = relative(realpathSync(base), real);
       if (realRel.startsWith('..' + sep) || realRel === '..' || isAbsolute(realRel)) {
-        throw new CompilerError('EXTERNAL_DATA_ESCAPES', `tensor "${tensorName}": external data "${location}" links outside the model's folder`, { where: tensorName });
+        throw new CompilerError('EXTERNAL_DATA_ESCAPES', `tensor "${tensorName}": external data "${location}" links outside the model's folder`, { where: tensorName, hint: 'external data must sit in the model folder or below it' });
       }
-      const fd = openSync(real, 'r');
-      entry = { fd, size: fstatSync(fd).size };
+      const st = statSync(real);
+      if (!st.isFile()) throw notRegular(location, st, `tensor "${tensorName}": external data`);
+      let fd: number;
+      try {
+        // O_NONBLOCK: if the file was swapped for a FIFO since the stat, open does not hang.
+        fd = openSync(real, constants.O_RDONLY | constants.O_NONBLOCK);
+      } catch (e) {
+        throw new CompilerError('FILE_READ_FAILED', `tensor "${tensorName}": cannot open external data "${location}": ${(e as Error).message}`, { where: tensorName, cause: e, hint: 'check the file\'s permissions' });
+      }
+      const fst = fstatSync(fd);
+      if (!fst.isFile()) { closeSync(fd); throw notRegular(location, fst, `tensor "${tensorName}": external data`); }
+      entry = { fd, size: fst.size };
       this.#fds.set(target, entry);
     }
     const len = length ?? entry.size - offset;
     if (offset < 0 || len < 0 || offset + len > entry.size) {
       throw new CompilerError('EXTERNAL_DATA_OUT_OF_RANGE', `tensor "${tensorName}": bytes ${offset}..${offset + len} of "${location}" requested; the file has ${entry.size}`, { where: tensorName, hint: 'the data file is truncated or belongs to another model' });
     }
+    if (len > bufferConstants.MAX_LENGTH) {
+      throw new CompilerError('TENSOR_TOO_LARGE', `tensor "${tensorName}" has ${(len / 2 ** 30).toFixed(2)} GiB of data; one tensor can hold at most ${(bufferConstants.MAX_LENGTH / 2 ** 30).toFixed(0)} GiB in this Node.js`, { where: tensorName, hint: 'split the tensor, or use a Node.js whose Buffers hold more (v22+)' });
+    }
     const buf = Buffer.allocUnsafe(len);
-    let done = 0;
-    while (done < len) {
-      const n = readSync(entry.fd, buf, done, len - done, offset + done);
-      if (n <= 0) break;
+    for (let done = 0; done < len;) {
+      const n = readSync(entry.fd, buf, done, Math.min(READ_SLICE, len - done), offset + done);
+      if (n <= 0) {
+        throw new CompilerError('EXTERNAL_DATA_OUT_OF_RANGE', `tensor "${tensorName}": "${location}" ended after ${offset + done} bytes while reading`, { where: tensorName, hint: 'the data file changed while it was read, or is truncated' });
+      }
       done += n;
     }
     return buf;
@@ -225,9 +272,60 @@ function readValueInfo(vi: P): ValueInfo {
 
 const TYPED_FIELDS: TypedField[] = ['float_data', 'int32_data', 'string_data', 'int64_data', 'double_data', 'uint64_data'];
 
+/** An external_data offset or length: a plain decimal integer below 2^53, nothing else. */
+function externalNumber(text: string | undefined, key: string, tensor: string): number | undefined {
+  if (text === undefined) return undefined;
+  if (!/^[0-9]{1,16}$/.test(text) || !Number.isSafeInteger(Number(text))) {
+    throw new CompilerError('EXTERNAL_DATA_INVALID', `tensor "${tensor}": external data ${key} "${text}" is not a whole number of bytes`, { where: tensor, hint: `${key} must be a decimal integer such as 4096; the model file is damaged or was edited by hand` });
+  }
+  return Number(text);
+}
+
+function readDims(tp: P, name: string): number[] {
+  const dims: number[] = [];
+  let count = 1;
+  for (const raw of (tp.dims ?? []) as unknown[]) {
+    const d = toInt(raw);
+    if (typeof d !== 'number' || !Number.isSafeInteger(d) || d < 0) {
+      throw new CompilerError('TENSOR_DIMS_INVALID', `tensor "${name}" has dimension ${String(d)}; dimensions are whole numbers from 0 to 2^53`, { where: name, hint: 'the model file is damaged or was edited by hand; re-export it' });
+    }
+    count *= d;
+    if (!Number.isSafeInteger(count)) {
+      throw new CompilerError('TENSOR_DIMS_INVALID', `tensor "${name}" has more than 2^53 elements (dims [${((tp.dims ?? []) as unknown[]).map(String).join(',')}])`, { where: name, hint: 'the model file is damaged or was edited by hand; re-export it' });
+    }
+    dims.push(d);
+  }
+  return dims;
+}
+
+/** Values a typed field must hold for `n` elements of type `t` (a list when packing allows two forms). */
+function typedCounts(t: number, field: TypedField, n: number): number[] | undefined {
+  if (t === DataType.COMPLEX64 || t === DataType.COMPLEX128) return [2 * n];
+  if (field === 'int32_data') {
+    const bits = bitsPerElement(t);
+    if (bits > 0 && bits < 8) return [Math.ceil((n * bits) / 32) , Math.ceil((n * bits) / 8), n];
+  }
+  if (bitsPerElement(t) === 0 && field !== 'string_data') return undefined;
+  return [n];
+}
+
+function checkDataSize(t: Tensor, name: string): void {
+  const n = t.size;
+  const d = t.data;
+  const mismatch = (have: string, want: string) => new CompilerError('TENSOR_DATA_SIZE_MISMATCH', `tensor "${name}" of type ${dataTypeName(t.dataType)} and shape [${t.dims.join(',')}] needs ${want}; it has ${have}`, { where: name, hint: 'the model file is damaged, truncated or edited by hand; re-export it' });
+  if (d.kind === 'raw') {
+    if (bitsPerElement(t.dataType) === 0) return; // a kind newer than our table, or strings
+    const want = rawByteLength(t.dataType, n);
+    if (d.bytes.byteLength !== want) throw mismatch(`${d.bytes.byteLength} bytes`, `${want} bytes`);
+  } else if (d.kind === 'typed') {
+    const want = typedCounts(t.dataType, d.field, n);
+    if (want && !want.includes(d.values.length)) throw mismatch(`${d.values.length} values in ${d.field}`, `${want[0]} values`);
+  }
+}
+
 export function readTensor(tp: P, ctx: ReadContext): Tensor {
   const name = opt<string>(tp, 'name');
-  const dims = (tp.dims as unknown[]).map(toInt);
+  const dims = readDims(tp, name ?? '');
   let data: TensorData = { kind: 'none' };
   let external: Tensor['external'];
   if (has(tp, 'raw_data')) {
@@ -239,8 +337,11 @@ export function readTensor(tp: P, ctx: ReadContext): Tensor {
     if (location === undefined) {
       throw new CompilerError('EXTERNAL_DATA_MISSING', `tensor "${name ?? ''}" is marked external but names no location`, { where: name });
     }
-    const offset = get('offset') !== undefined ? Number(get('offset')) : 0;
-    const length = get('length') !== undefined ? Number(get('length')) : undefined;
+    if (location === '') {
+      throw new CompilerError('EXTERNAL_DATA_INVALID', `tensor "${name ?? ''}": external data location is empty`, { where: name, hint: 'the model file is damaged; re-export it with its data file' });
+    }
+    const offset = externalNumber(get('offset'), 'offset', name ?? '') ?? 0;
+    const length = externalNumber(get('length'), 'length', name ?? '');
     const bytes = ctx.readExternal(location, offset, length, name ?? '');
     data = { kind: 'raw', bytes };
     external = { location, offset: get('offset') !== undefined ? offset : undefined, length, extra: entries.filter((e) => !['location', 'offset', 'length'].includes(e.key)) };
@@ -261,6 +362,7 @@ export function readTensor(tp: P, ctx: ReadContext): Tensor {
   if (has(tp, 'segment')) t.segment = { begin: has(tp.segment, 'begin') ? toInt(tp.segment.begin) : undefined, end: has(tp.segment, 'end') ? toInt(tp.segment.end) : undefined };
   if (external) t.external = external;
   if (has(tp, 'data_location')) t.dataLocation = tp.data_location;
+  if (!t.segment) checkDataSize(t, name ?? '');
   return t;
 }
 
@@ -268,7 +370,7 @@ function readSparse(sp: P, ctx: ReadContext): SparseTensor {
   return {
     values: has(sp, 'values') ? readTensor(sp.values, ctx) : undefined,
     indices: has(sp, 'indices') ? readTensor(sp.indices, ctx) : undefined,
-    dims: (sp.dims as unknown[]).map(toInt),
+    dims: ((sp.dims ?? []) as unknown[]).map(toInt),
   };
 }
 

@@ -7,8 +7,8 @@
  * go to an external data file next to the model when the model would pass protobuf's 2 GiB
  * limit, when the input had external data, or when asked.
  */
-import { closeSync, fsyncSync, openSync, renameSync, rmSync, writeSync, existsSync, realpathSync } from 'node:fs';
-import { basename, dirname, resolve } from 'node:path';
+import { existsSync, realpathSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { CompilerError } from '../errors.js';
 import type { Attribute, SparseTensor } from '../ir/attribute.js';
 import type { Graph, Model, Node, Value } from '../ir/core.js';
@@ -16,6 +16,10 @@ import type { KeyValue, Tensor } from '../ir/tensor.js';
 import type { Dim, TypeInfo, ValueInfo } from '../ir/types.js';
 import { asBuffer, toWireInt } from './convert.js';
 import { modelType } from './schema.js';
+import { atomicWrite, commitModel } from '../util/write-protocol.js';
+import { checkOutputPath } from '../util/output-guard.js';
+
+export { atomicWrite };
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
 type P = any;
@@ -31,6 +35,8 @@ export interface ExternalPlan {
   /** Collected chunks, in file order, filled by the encoder. */
   chunks: { bytes: Uint8Array; offset: number }[];
   size: number;
+  /** The `location` entries written, so the name can be set once the data's hash is known. */
+  entries?: { key: string; value: string }[];
 }
 
 /** Encodes a model to protobuf bytes. With `external`, big tensors are collected there instead. */
@@ -67,10 +73,13 @@ function fieldHeader(field: number, bodyLength: number): Uint8Array {
  * (protobuf readers accept any field order; repeated fields keep their order).
  */
 export function encodeModelChunks(model: Model, external?: ExternalPlan): Uint8Array[] {
+  return encodeObjectChunks(writeModel(model, external));
+}
+
+function encodeObjectChunks(obj: P): Uint8Array[] {
   const root = modelType();
   const tensorType = root.lookupType('onnx.TensorProto');
   const graphType = root.lookupType('onnx.GraphProto');
-  const obj = writeModel(model, external);
   const graph = obj.graph;
   delete obj.graph;
   const inits: P[] = graph.initializer;
@@ -105,8 +114,12 @@ export interface SaveOptions {
 
 export interface SaveResult { path: string; bytes: number; dataPath?: string; dataBytes?: number }
 
-/** Writes the model atomically. @throws OUTPUT_IS_INPUT, MODEL_TOO_LARGE, FILE_WRITE_FAILED */
+/**
+ * Writes the model (and its external data) with the protocol of util/write-protocol.ts.
+ * @throws OUTPUT_IS_INPUT, OUTPUT_PATH_INVALID, OUTPUT_NOT_REGULAR, OUTPUT_LOCKED, MODEL_TOO_LARGE, FILE_WRITE_FAILED
+ */
 export function saveModel(model: Model, path: string, opts: SaveOptions = {}): SaveResult {
+  checkOutputPath(path);
   const out = resolve(path);
   if (opts.inputPath && !opts.overwrite && sameFile(out, resolve(opts.inputPath))) {
     throw new CompilerError('OUTPUT_IS_INPUT', `refusing to write over the input model ${opts.inputPath}`, { where: path, hint: 'name another output file (or pass --overwrite)' });
@@ -120,20 +133,31 @@ export function saveModel(model: Model, path: string, opts: SaveOptions = {}): S
     throw new CompilerError('MODEL_TOO_LARGE', `the model holds ${(payload / 2 ** 30).toFixed(2)} GiB of tensors; one protobuf file holds at most 2 GiB`, { hint: 'save with external data (--external-data always)' });
   }
   let plan: ExternalPlan | undefined;
-  if (goExternal) plan = { location: `${basename(out)}.data`, threshold, chunks: [], size: 0 };
-  const chunks = encodeModelChunks(model, plan);
-  const bytes = { byteLength: chunksLength(chunks) };
-  if (plan) {
-    const dataPath = resolve(dirname(out), plan.location);
-    if (opts.inputPath && !opts.overwrite && model.baseDir && anyExternalAt(model, dataPath)) {
-      throw new CompilerError('OUTPUT_IS_INPUT', `the external data file ${dataPath} belongs to the input model`, { hint: 'name another output file' });
-    }
-    atomicWrite(dataPath, plan.chunks.map((c) => c.bytes), plan.chunks.map((c) => c.offset), opts.durable);
-    atomicWrite(out, chunks, undefined, opts.durable);
-    return { path: out, bytes: bytes.byteLength, dataPath, dataBytes: plan.size };
+  // The data file's name is set once its content hash is known (write-protocol.ts).
+  if (goExternal) plan = { location: '', threshold, chunks: [], size: 0, entries: [] };
+  const obj = writeModel(model, plan);
+  const protect = new Set<string>();
+  if (model.baseDir) forEachTensor(model, (t) => { if (t.external) addReal(protect, resolve(model.baseDir!, t.external.location)); });
+  const outReal = new Set<string>();
+  addReal(outReal, out);
+  if ([...outReal].some((p) => protect.has(p))) {
+    throw new CompilerError('OUTPUT_IS_INPUT', `${path} is the external data file of the model being saved`, { where: path, hint: 'name another output file' });
   }
-  atomicWrite(out, chunks, undefined, opts.durable);
-  return { path: out, bytes: bytes.byteLength };
+  const r = commitModel({
+    path: out,
+    data: plan && plan.chunks.length > 0 ? { chunks: plan.chunks.map((c) => c.bytes), offsets: plan.chunks.map((c) => c.offset), size: plan.size } : undefined,
+    encode: (location) => {
+      for (const e of plan?.entries ?? []) e.value = location ?? '';
+      return encodeObjectChunks(obj);
+    },
+    durable: opts.durable,
+    protect,
+  });
+  return r;
+}
+
+function addReal(set: Set<string>, p: string): void {
+  try { set.add(realpathSync(p)); } catch { set.add(p); }
 }
 
 function sameFile(a: string, b: string): boolean {
@@ -141,38 +165,17 @@ function sameFile(a: string, b: string): boolean {
   try { return existsSync(a) && existsSync(b) && realpathSync(a) === realpathSync(b); } catch { return false; }
 }
 
-/**
- * Writes chunks to a temp file beside `path`, then renames it into place: readers see the
- * old file or the whole new one, never a part, and a failed write leaves nothing behind.
- * With `durable`, the data is fsynced before the rename.
- */
-export function atomicWrite(path: string, chunks: readonly Uint8Array[], offsets?: readonly number[], durable = false): void {
-  const tmp = `${path}.tmp-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
-  let fd: number | undefined;
-  try {
-    fd = openSync(tmp, 'w');
-    let pos = 0;
-    chunks.forEach((c, i) => {
-      const at = offsets ? offsets[i]! : pos;
-      let done = 0;
-      while (done < c.byteLength) done += writeSync(fd!, c, done, c.byteLength - done, at + done);
-      pos = at + c.byteLength;
-    });
-    if (durable) fsyncSync(fd);
-    closeSync(fd);
-    fd = undefined;
-    renameSync(tmp, path);
-  } catch (e) {
-    if (fd !== undefined) try { closeSync(fd); } catch { /* already failing */ }
-    rmSync(tmp, { force: true });
-    throw new CompilerError('FILE_WRITE_FAILED', `cannot write ${path}: ${(e as Error).message}`, { where: path, cause: e });
-  }
-}
-
+/** Every dense tensor of the model: initializers and tensor attributes (Constant values), subgraphs included. */
 function forEachTensor(model: Model, f: (t: Tensor) => void): void {
   const walk = (g: Graph) => {
     for (const v of g.initializers) f(v.initializer!);
-    for (const n of g.nodes) for (const sg of n.subgraphs()) walk(sg);
+    for (const n of g.nodes) {
+      for (const a of n.attributes) {
+        if (a.v.type === 4) f(a.v.value);
+        else if (a.v.type === 9) a.v.value.forEach(f);
+      }
+      for (const sg of n.subgraphs()) walk(sg);
+    }
   };
   walk(model.graph);
 }
@@ -186,12 +189,6 @@ function totalTensorBytes(model: Model): number {
 function anyExternal(model: Model): boolean {
   let found = false;
   forEachTensor(model, (t) => { if (t.external) found = true; });
-  return found;
-}
-
-function anyExternalAt(model: Model, dataPath: string): boolean {
-  let found = false;
-  forEachTensor(model, (t) => { if (t.external && resolve(model.baseDir!, t.external.location) === dataPath) found = true; });
   return found;
 }
 
@@ -305,12 +302,12 @@ function writeAttribute(a: Attribute, ext?: ExternalPlan): P {
     case 1: o.f = v.value; break;
     case 2: o.i = toWireInt(v.value); break;
     case 3: o.s = asBuffer(v.value); break;
-    case 4: o.t = writeTensor(v.value, undefined); break;
+    case 4: o.t = writeTensor(v.value, ext); break;
     case 5: o.g = writeGraph(v.value, ext); break;
     case 6: o.floats = v.value; break;
     case 7: o.ints = v.value.map((x) => toWireInt(x)); break;
     case 8: o.strings = v.value.map(asBuffer); break;
-    case 9: o.tensors = v.value.map((t) => writeTensor(t, undefined)); break;
+    case 9: o.tensors = v.value.map((t) => writeTensor(t, ext)); break;
     case 10: o.graphs = v.value.map((g) => writeGraph(g, ext)); break;
     case 11: o.sparse_tensor = writeSparse(v.value, undefined); break;
     case 12: o.sparse_tensors = v.value.map((s) => writeSparse(s, undefined)); break;
@@ -348,8 +345,10 @@ export function writeTensor(t: Tensor, ext?: ExternalPlan, name = t.name): P {
       ext.chunks.push({ bytes: d.bytes, offset });
       ext.size = offset + d.bytes.byteLength;
       o.data_location = 1;
+      const loc = { key: 'location', value: ext.location };
+      ext.entries?.push(loc);
       o.external_data = [
-        { key: 'location', value: ext.location },
+        loc,
         { key: 'offset', value: String(offset) },
         { key: 'length', value: String(d.bytes.byteLength) },
         ...(t.external?.extra ?? []).filter((e) => e.key !== 'checksum'),

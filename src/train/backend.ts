@@ -108,3 +108,31 @@ export function currentBackend(): BackendName | undefined {
   if (n === 'tensorflow') return selected === 'tfjs-node-gpu' ? selected : 'tfjs-node';
   return undefined;
 }
+
+/**
+ * Training speed of the native backend against the others, from `npm run bench -- train` on
+ * this project's 2-core machines (docs/benchmarks.md, "Training"): ms per step, tfjs-node vs wasm vs cpu.
+ * Update both together when the bench is rerun with tfjs-node.
+ */
+export const MEASURED_NATIVE_SPEEDUP = {
+  source: 'npm run bench -- train, 2-core machine, before issue 12',
+  wasm: { 'ResNet-20 (batch 32)': 877 / 479, 'MLP (batch 128)': 37.0 / 23.6 },
+  cpu: { 'MLP (batch 128)': 626 / 23.6 },
+} as const;
+
+let advised = false;
+
+/**
+ * Once per process, for training on wasm or cpu: how much faster the native backend trained
+ * here, and the command that installs it (on a machine with internet access: the packages
+ * download libtensorflow at install time). Undefined on a native backend or after the first call.
+ */
+export function nativeBackendAdvice(name: BackendName): string | undefined {
+  if (advised || (name !== 'wasm' && name !== 'cpu')) return undefined;
+  advised = true;
+  const speed = Object.entries(MEASURED_NATIVE_SPEEDUP[name]).map(([net, x]) => `${x.toFixed(1)}x on ${net}`).join(', ');
+  return `training on ${name}: the native backend trained ${speed} faster (${MEASURED_NATIVE_SPEEDUP.source}). ` +
+    `Install it where there is internet access: npm install @tensorflow/tfjs-node@${tf.version_core} ` +
+    `(NVIDIA GPU with CUDA: npm install @tensorflow/tfjs-node-gpu@${tf.version_core}); sculpt picks it up by itself.`;
+}
+

@@ -58,6 +58,14 @@ interface Step {
 
 interface GraphInput { readonly name: string; readonly shape: StaticDim[] | undefined }
 
+/** The steps a set of outputs needs, in order, and where each value is read for the last time. */
+interface Plan {
+  readonly steps: readonly number[];
+  /** Per plan position: the values whose last reader is that step (freed right after it). */
+  readonly dying: readonly (readonly string[])[];
+}
+
+
 /** Executors alive at once get distinct tf variable names (tfjs keeps a global registry). */
 let executorCount = 0;
 
@@ -71,8 +79,8 @@ export class TfExecutor {
   readonly #outputs: readonly string[];
   readonly #retained: Tensor[];
   readonly #batchNorm: 'train' | 'frozen';
-  readonly #rng: Rng;
-  readonly #plans = new Map<string, readonly number[]>();
+  #rng: Rng;
+  readonly #plans = new Map<string, Plan>();
   /** Variables a run has assigned (BN running statistics); writeBack stores these too. */
   readonly #touched = new Set<string>();
   #disposed = false;
@@ -201,6 +209,23 @@ export class TfExecutor {
   /** Initializer name → variable (float32 weights and data; BN statistics are non-trainable ones). */
   get variables(): ReadonlyMap<string, Variable> { return this.#vars; }
 
+  /**
+   * BatchNormalization nodes by whether a training run updates their running statistics
+   * (`updated`: both statistics are variables) or must keep them (`fixed`: they are not
+   * float32 initializers, so they run on those statistics in training too: training on
+   * batch statistics that inference never sees is how a model collapses to one class).
+   */
+  batchNormNodes(): { updated: string[]; fixed: string[] } {
+    const updated: string[] = [];
+    const fixed: string[] = [];
+    for (const s of this.#steps) {
+      if (s.node.opType !== 'BatchNormalization') continue;
+      const ok = [3, 4].every((i) => s.inputs[i] && this.#vars.has(s.inputs[i]!));
+      (ok ? updated : fixed).push(s.node.where);
+    }
+    return { updated, fixed };
+  }
+
   /** Names of the graph inputs run() expects in `feeds`. */
   get inputNames(): string[] { return this.#inputs.map((i) => i.name); }
 
@@ -217,10 +242,15 @@ export class TfExecutor {
    * values (graph outputs by default; any intermediate value name allowed) as NCHW tensors
    * the caller owns. With `training`, dropout is active and (batchNorm 'train') BN uses
    * batch statistics and updates its running statistics.
+   *
+   * An intermediate value is freed as soon as its last reader has run, so a forward pass
+   * holds only the live values (inference peaks at a few layers' activations, not the sum
+   * of all of them). Under a gradient tape this is safe: tfjs keeps its own references to
+   * the tensors a gradient needs.
    * @throws MISSING_VALUE for an unknown output name; FEED_MISSING; FEED_SHAPE_MISMATCH;
    *   RUNTIME_FAILED naming the node when an op fails on the given shapes.
    */
-  run(feeds: Record<string, Tensor>, opts: { training?: boolean; outputs?: readonly string[] } = {}): Record<string, Tensor> {
+  run(feeds: Record<string, Tensor>, opts: { training?: boolean; outputs?: readonly string[]; bnMomentum?: number; measurePeak?: boolean; timings?: Map<string, { ms: number; count: number }> } = {}): Record<string, Tensor> {
     if (this.#disposed) throw new CompilerError('PRECONDITION_FAILED', 'this executor has been disposed');
     const wanted = opts.outputs ?? this.#outputs;
     const plan = this.#plan(wanted);
@@ -229,13 +259,19 @@ export class TfExecutor {
     const pending: [string, Tensor][] = [];
     const ctx: RunCtx = {
       training,
-      bnTrain: training && this.#batchNorm === 'train',
+      // A momentum override (statistics recalibration) runs BN on batch statistics even
+      // outside training, so dropout stays off while the statistics are measured.
+      bnTrain: (training && this.#batchNorm === 'train') || opts.bnMomentum !== undefined,
+      bnMomentum: opts.bnMomentum,
       nextSeed: () => this.#rng.int(2 ** 31 - 1),
       variable: (name) => this.#vars.get(name),
       assign: (name, value) => { pending.push([name, value]); },
     };
     const external = new Set<Tensor>([...Object.values(feeds), ...this.#vars.values(), ...this.#retained]);
-    return tf.tidy(() => {
+    const keepNames = new Set(wanted);
+    const base = opts.measurePeak ? tf.memory().numBytes : 0;
+    let peak = base;
+    const result = tf.tidy(() => {
       const env = new Map<string, RtVal>();
       const get = (name: string): RtVal | undefined => {
         if (name === '') return undefined;
@@ -247,9 +283,23 @@ export class TfExecutor {
         if (variable) return tfv(variable);
         return this.#consts.get(name);
       };
-      for (const i of plan) {
+      // Frees a value whose last reader has run, unless another live value, a pending
+      // assignment or something the caller owns shares one of its tensors.
+      const release = (name: string) => {
+        const v = env.get(name);
+        if (!v || v.kind !== 'tf' || keepNames.has(name)) return;
+        env.delete(name);
+        const doomed = v.tensors().filter((t) => !external.has(t));
+        if (doomed.length === 0) return;
+        const shared = new Set<Tensor>();
+        for (const other of env.values()) if (other.kind === 'tf') for (const t of other.tensors()) shared.add(t);
+        for (const [, t] of pending) shared.add(t);
+        for (const t of doomed) if (!shared.has(t) && !t.isDisposed) t.dispose();
+      };
+      plan.steps.forEach((i, pos) => {
         const step = this.#steps[i]!;
         let outs: (RtVal | undefined)[];
+        const t0 = opts.timings ? performance.now() : 0;
         try {
           outs = step.run(step.inputs.map(get), ctx);
         } catch (e) {
@@ -259,8 +309,17 @@ export class TfExecutor {
             hint: `input shapes: ${step.inputs.map((n) => { const v = get(n); return v ? `[${v.shape.join(',')}]` : '-'; }).join(' ')}`,
           });
         }
+        if (opts.timings) {
+          // Kernels run synchronously on cpu, wasm and tfjs-node: wall time is the op's cost.
+          const e = opts.timings.get(step.node.opType) ?? { ms: 0, count: 0 };
+          e.ms += performance.now() - t0;
+          e.count++;
+          opts.timings.set(step.node.opType, e);
+        }
         step.outputs.forEach((name, k) => { const v = outs[k]; if (name && v) env.set(name, v); });
-      }
+        if (opts.measurePeak) peak = Math.max(peak, tf.memory().numBytes);
+        for (const name of plan.dying[pos]!) release(name);
+      });
       for (const [name, value] of pending) {
         this.#vars.get(name)!.assign(value);
         this.#touched.add(name);
@@ -274,7 +333,15 @@ export class TfExecutor {
       }
       return result;
     });
+    if (opts.measurePeak) this.lastPeakBytes = peak - base;
+    return result;
   }
+
+  /** Peak tensor bytes above the starting level of the last run with `measurePeak`. */
+  lastPeakBytes = 0;
+
+  /** Restarts the random stream of dropout masks (the loop reseeds per epoch, so a resumed run draws the same masks). */
+  reseed(seed: number): void { this.#rng = new Rng(seed); }
 
   /**
    * Writes variable values (and BN running stats) back into the model's initializers and
@@ -307,8 +374,8 @@ export class TfExecutor {
     for (const t of this.#retained) t.dispose();
   }
 
-  /** Step indices needed for `wanted`, in order (cached per output list). O(steps). */
-  #plan(wanted: readonly string[]): readonly number[] {
+  /** Steps needed for `wanted`, in order, with each value's last reader (cached per output list). O(steps). */
+  #plan(wanted: readonly string[]): Plan {
     const key = wanted.join('\u0000');
     const hit = this.#plans.get(key);
     if (hit) return hit;
@@ -325,14 +392,23 @@ export class TfExecutor {
       need.add(i);
       for (const inp of this.#steps[i]!.inputs) if (inp) stack.push(inp);
     }
-    const plan = [...need].sort((a, b) => a - b);
+    const steps = [...need].sort((a, b) => a - b);
+    // Only values some step produces are freed; an output nobody reads dies with the run.
+    const last = new Map<string, number>();
+    steps.forEach((i, pos) => {
+      for (const n of this.#steps[i]!.inputs) if (n && this.#producer.has(n)) last.set(n, pos);
+      for (const n of this.#steps[i]!.outputs) if (n && !last.has(n)) last.set(n, pos);
+    });
+    const dying: string[][] = steps.map(() => []);
+    for (const [n, pos] of last) dying[pos]!.push(n);
+    const plan = { steps, dying };
     this.#plans.set(key, plan);
     return plan;
   }
 
-  #checkFeeds(feeds: Record<string, Tensor>, plan: readonly number[], wanted: readonly string[]): void {
+  #checkFeeds(feeds: Record<string, Tensor>, plan: Plan, wanted: readonly string[]): void {
     const read = new Set<string>(wanted);
-    for (const i of plan) for (const n of this.#steps[i]!.inputs) read.add(n);
+    for (const i of plan.steps) for (const n of this.#steps[i]!.inputs) read.add(n);
     for (const input of this.#inputs) {
       if (!read.has(input.name)) continue;
       const t = feeds[input.name];

@@ -13,19 +13,27 @@
  * Determinism: data order, augmentation and the teacher are seeded or exact; on the cpu
  * and wasm backends the same seed gives bit-identical weights.
  */
+import { existsSync } from 'node:fs';
 import * as tf from '@tensorflow/tfjs-core';
 import { CompilerError } from '../errors.js';
-import type { Model } from '../ir/core.js';
+import type { Model, Value } from '../ir/core.js';
+import { DataType } from '../ir/data-type.js';
+import { Tensor as IrTensor } from '../ir/tensor.js';
+import { constantData, setConstantData } from '../ir/weights.js';
+import { readModel } from '../serde/read.js';
 import { saveModel } from '../serde/write.js';
 import { openSession, runSession, withOutputs } from '../runtime/session.js';
 import type { HostTensor } from '../runtime/session.js';
 import type { Batch, Dataset } from '../data/dataset.js';
 import { checkModelFitsData, dataInputOf } from '../data/fit.js';
-import { selectBackend } from './backend.js';
+import { nativeBackendAdvice, selectBackend } from './backend.js';
 import { TfExecutor } from './executor.js';
 import { correctCount, crossEntropy, distillationLoss, l1Penalty, mimicLoss } from './losses.js';
 import type { KdOptions, MimicKind } from './losses.js';
 import { createOptimizer } from './optim.js';
+import { CheckpointDir, identityMismatch } from './checkpoint.js';
+import type { CheckpointState, RunIdentity } from './checkpoint.js';
+import { backendAlive, evaluateFitted, recalibrateBatchNorm } from './evaluate.js';
 import type { OptimizerName } from './optim.js';
 import { createSchedule } from './schedule.js';
 import type { ScheduleName } from './schedule.js';
@@ -73,9 +81,30 @@ export interface TrainOptions {
   seed?: number;
   evalEvery?: number;
   evalEverySteps?: number;
+  /** Largest evaluation batch (default 256); the batch used is the largest that fits in memory. */
   evalBatchSize?: number;
-  /** Atomic saves of the written-back model during training. */
-  checkpoint?: { path: string; everySteps?: number; everyEpochs?: number; inputPath?: string };
+  /**
+   * Folder for a checkpoint after every epoch and at the end: the model, the optimiser state
+   * and the run's place (checkpoint.ts), plus best.onnx, the best evaluated epoch. Atomic.
+   */
+  checkpointDir?: string;
+  /** Continue from the checkpoint in `checkpointDir` (same run settings), not from the model's weights. */
+  resume?: boolean;
+  /** The weights the model holds at the end: the last step's (default) or the best evaluated epoch's. */
+  keep?: 'last' | 'best';
+  /**
+   * Where the trained model is written (atomically). It is written before the final
+   * evaluation, so when that fails the trained model is still there (TRAIN_EVAL_FAILED says so).
+   */
+  output?: { path: string; inputPath?: string; overwrite?: boolean };
+  /** The file the model was read from, never written over by checkpoints. */
+  inputPath?: string;
+  /**
+   * BatchNorm running statistics recomputed at the current weights before every evaluation
+   * and at the end, over up to this many training batches (evaluate.ts, "precise BN");
+   * 0 turns it off. Default: enough batches for 4096 samples, at most one epoch's.
+   */
+  recalibrateBatchNorm?: number;
   backend?: BackendPreference;
   /** Messages for the user (backend choice, evaluations). */
   log?: (msg: string) => void;
@@ -111,6 +140,12 @@ export interface TrainResult {
   /** The last evaluation, when there was evaluation data. */
   evalAccuracy?: number;
   bestEvalAccuracy?: number;
+  /** The evaluation whose weights the model holds with keep 'best' (undefined: the last step's). */
+  kept?: EvalRecord;
+  /** Where the trained model was written (`output`), when it was. */
+  outputPath?: string;
+  /** The step the run started from (> 0 when resumed). */
+  resumedAt: number;
 }
 
 /** The value holding logits: the graph output, or the input of a final Softmax/LogSoftmax. */
@@ -120,6 +155,13 @@ export function logitsNameOf(model: Model): string {
   const p = out.producer;
   if (p && (p.opType === 'Softmax' || p.opType === 'LogSoftmax') && p.inputs[0]) return p.inputs[0].name;
   return out.name;
+}
+
+/** Initializers and Constant-node outputs by name: where weights live (as the executor reads them). */
+function weightValues(model: Model): Map<string, Value> {
+  const out = new Map<string, Value>(model.graph.initializers.map((v) => [v.name, v]));
+  for (const n of model.graph.nodes) if (n.opType === 'Constant' && n.outputs[0] && !out.has(n.outputs[0].name)) out.set(n.outputs[0].name, n.outputs[0]);
+  return out;
 }
 
 function hostToTf(t: HostTensor): tf.Tensor {
@@ -168,8 +210,17 @@ export function evaluateExecutor(exec: TfExecutor, model: Model, ds: Dataset, ba
 
 /**
  * Trains `model` in place: on return its initializers hold the trained weights and BN
- * running statistics; nothing else in the graph changes.
- * @throws INVALID_OPTION, DATA_SHAPE_MISMATCH, TRAIN_DIVERGED (loss became NaN/∞), and the
+ * running statistics (the last step's, or the best evaluated epoch's with keep 'best');
+ * nothing else in the graph changes.
+ *
+ * Nothing trained is lost: with `checkpointDir` the model and optimiser state are saved
+ * after every epoch (and `resume` continues from there, bit-identically on cpu and wasm);
+ * with `output` the trained model is written before the final evaluation. An evaluation
+ * that fails (after the batch has been shrunk down to 1 on out-of-memory errors) stops
+ * further evaluation, training goes on, and the run ends with TRAIN_EVAL_FAILED naming
+ * where the trained model was written.
+ * @throws INVALID_OPTION, DATA_SHAPE_MISMATCH, TRAIN_DIVERGED (loss became NaN/∞),
+ *   TRAIN_EVAL_FAILED, CHECKPOINT_INVALID (resume from a missing or different run), and the
  *   executor's UNSUPPORTED_OP for an op tfjs cannot run
  */
 export async function train(model: Model, o: TrainOptions): Promise<TrainResult> {
@@ -182,6 +233,9 @@ export async function train(model: Model, o: TrainOptions): Promise<TrainResult>
     throw new CompilerError('INVALID_OPTION', `${lossName === 'kd' ? '--loss kd' : '--mimic'} needs a teacher model`, { hint: 'pass --teacher original.onnx' });
   }
   if (lossName === 'none' && mimic.length === 0 && !o.l1) throw new CompilerError('INVALID_OPTION', '--loss none leaves nothing to minimise', { hint: 'add --mimic pairs or an --l1 penalty' });
+  if (o.resume && !o.checkpointDir) throw new CompilerError('INVALID_OPTION', 'resume needs a checkpoint folder', { hint: 'pass --checkpoint-dir, the folder the interrupted run wrote' });
+  const keep = o.keep ?? 'last';
+  if (keep !== 'last' && keep !== 'best') throw new CompilerError('INVALID_OPTION', `keep must be best or last, not ${String(keep)}`);
   checkModelFitsData(model, o.data);
   if (o.evalData) checkModelFitsData(model, o.evalData);
   const shape = o.data.inputShape;
@@ -190,13 +244,32 @@ export async function train(model: Model, o: TrainOptions): Promise<TrainResult>
   if (o.data.size === 0) throw new CompilerError('INVALID_OPTION', `the training set ${o.data.name} is empty`);
   const totalSteps = o.steps ?? Math.round((o.epochs ?? 1) * stepsPerEpoch);
   if (!(Number.isInteger(totalSteps) && totalSteps >= 1)) throw new CompilerError('INVALID_OPTION', `the run must have at least one step (got ${totalSteps})`);
+  const seed = o.seed ?? 0;
+  const ckDir = o.checkpointDir ? new CheckpointDir(o.checkpointDir) : undefined;
+  const saved: CheckpointState | undefined = o.resume ? ckDir!.read() : undefined;
+  if (o.resume && !saved) {
+    throw new CompilerError('CHECKPOINT_INVALID', `${ckDir!.dir} holds no checkpoint (no state.json)`, { where: ckDir!.dir, hint: 'start the run without --resume; it writes a checkpoint after every epoch' });
+  }
+  if (saved) {
+    // The checkpoint's weights (and BN statistics) replace the model's before anything compiles.
+    const from = weightValues(ckDir!.readModel(saved));
+    for (const [name, v] of weightValues(model)) {
+      const src = from.get(name);
+      const t = src ? constantData(src) : undefined;
+      const mine = constantData(v);
+      if (t && mine && t.dataType === DataType.FLOAT && mine.dataType === DataType.FLOAT && t.size === mine.size) setConstantData(v, IrTensor.fromFloat32(name, mine.shape, t.toFloat32()));
+    }
+  }
 
   const backend = await selectBackend(o.backend ?? 'auto', log);
+  const advice = nativeBackendAdvice(backend.name);
+  if (advice) log(advice);
   const input = dataInputOf(model).name;
   const logitsName = logitsNameOf(model);
   const teacherLogits = o.teacher && lossName === 'kd' ? logitsNameOf(o.teacher) : null;
   const opt = createOptimizer(o.optimizer ?? 'sgd', { momentum: o.momentum, nesterov: o.nesterov, weightDecay: o.weightDecay });
-  const exec = TfExecutor.create(model, { trainable: o.trainable ?? 'all', batchNorm: o.batchNorm ?? 'train', seed: o.seed ?? 0 });
+  const execOpts = { trainable: o.trainable ?? 'all', batchNorm: o.batchNorm ?? 'train', seed } as const;
+  let exec = TfExecutor.create(model, execOpts);
   let teacher: OrtTeacher | null = null;
   // The teacher pass in flight, awaited before the session closes (also after an error).
   let inFlight: Promise<unknown> | null = null;
@@ -204,16 +277,42 @@ export async function train(model: Model, o: TrainOptions): Promise<TrainResult>
     if (o.teacher) teacher = await OrtTeacher.open(o.teacher, [...new Set([...(teacherLogits ? [teacherLogits] : []), ...mimic.map((p) => p.teacher)])]);
     const vars = exec.trainableVariables();
     if (vars.length === 0) throw new CompilerError('INVALID_OPTION', 'no parameter is trainable', { hint: 'check --trainable' });
+    const nameOf = new Map([...exec.variables].map(([n, v]) => [v, n]));
+    const identity: RunIdentity = { totalSteps, stepsPerEpoch, batchSize, seed, optimizer: opt.name, trainable: vars.map((v) => nameOf.get(v)!) };
+    if (saved) {
+      const why = identityMismatch(saved.run, identity);
+      if (why) throw new CompilerError('CHECKPOINT_INVALID', `the checkpoint in ${ckDir!.dir} is of another run: ${why}`, { where: ckDir!.dir, hint: 'resume with the same options as the interrupted run, or start afresh in another --checkpoint-dir' });
+      const byName = new Map([...exec.variables]);
+      const host = ckDir!.readSlots(saved);
+      opt.importState({
+        steps: host.steps,
+        slots: host.slots.map((x) => {
+          const variable = byName.get(x.name);
+          if (!variable) throw new CompilerError('CHECKPOINT_INVALID', `the checkpoint has optimizer state for "${x.name}", which is not a parameter here`, { where: x.name });
+          return { kind: x.kind, variable, data: x.data };
+        }),
+      });
+      log(`resuming at step ${saved.step} (epoch ${saved.epoch}) from ${ckDir!.dir}`);
+    }
+    const bn = exec.batchNormNodes();
+    const bnTrain = (o.batchNorm ?? 'train') === 'train';
+    if (bnTrain && bn.fixed.length) log(`BatchNormalization ${bn.fixed.slice(0, 3).join(', ')}${bn.fixed.length > 3 ? ` and ${bn.fixed.length - 3} more` : ''} keep their running statistics (they are not float32 initializers, so training cannot update them)`);
+    const recalBatches = bnTrain && bn.updated.length ? (o.recalibrateBatchNorm ?? Math.max(1, Math.min(stepsPerEpoch, Math.ceil(4096 / batchSize)))) : 0;
+    if (!(Number.isInteger(recalBatches) && recalBatches >= 0)) throw new CompilerError('INVALID_OPTION', `recalibrateBatchNorm must be a whole number of batches ≥ 0, not ${recalBatches}`);
+    // Before every evaluation and at the end. Running statistics never feed a training step,
+    // and the k-th batch's weight 1/(k+1) replaces the old statistics entirely, so the result
+    // does not depend on whether (or how often) the run evaluated.
+    const recalibrate = () => { if (recalBatches > 0) recalibrateBatchNorm(exec, model, o.data, batchSize, recalBatches, logitsName); };
     const l1Vars = o.l1 ? [...exec.variables].filter(([name]) => o.l1!.select(name)).map(([, v]) => v) : [];
     if (o.l1 && l1Vars.length === 0) throw new CompilerError('INVALID_OPTION', 'the L1 penalty selects no parameter');
     const lrAt = createSchedule({ kind: o.schedule ?? 'constant', lr: o.lr ?? (o.optimizer === 'adam' || o.optimizer === 'adamw' ? 1e-3 : 0.05), totalSteps, warmupSteps: o.warmupSteps, gamma: o.gamma, milestones: o.milestones, minLr: o.minLr });
     const studentOuts = [...new Set([logitsName, ...mimic.map((p) => p.student)])];
     const mimicKind = o.mimicLoss ?? 'kl';
     const mimicWeight = o.mimicWeight ?? 1;
-    const seed = o.seed ?? 0;
+    const firstStep = saved?.step ?? 0;
 
     const stream = (function* (): Generator<{ b: Batch; epoch: number }> {
-      for (let epoch = 0; ; epoch++) {
+      for (let epoch = Math.floor(firstStep / stepsPerEpoch); ; epoch++) {
         let k = 0;
         for (const b of o.data.batches(batchSize, { shuffle: true, seed: seed * 7919 + epoch, dropLast })) {
           yield { b, epoch };
@@ -222,32 +321,70 @@ export async function train(model: Model, o: TrainOptions): Promise<TrainResult>
       }
     })();
 
-    const evals: EvalRecord[] = [];
-    const runEval = (step: number, epoch: number) => {
-      if (!o.evalData) return;
-      const r = evaluateExecutor(exec, model, o.evalData, o.evalBatchSize ?? 256);
-      const rec = { step, epoch, ...r };
-      evals.push(rec);
-      o.onEval?.(rec);
-      log(`eval step ${step} epoch ${epoch}: accuracy ${(100 * r.accuracy).toFixed(2)}% loss ${r.loss.toFixed(4)} on ${r.samples} samples (${o.evalData.name})`);
+    const evals: EvalRecord[] = saved ? [...saved.evals] : [];
+    let best: EvalRecord | undefined = saved?.best ? evals.find((e) => e.step === saved.best!.step) : undefined;
+    let bestWeights: Map<string, Float32Array> | undefined;
+    let evalError: unknown;
+    const better = (a: EvalRecord, b: EvalRecord | undefined) => !b || a.accuracy > b.accuracy || (a.accuracy === b.accuracy && a.loss < b.loss);
+    /** Host copies of what writeBack stores: the weights an epoch is evaluated with. */
+    const snapshot = () => {
+      const values = weightValues(model);
+      const out = new Map<string, Float32Array>();
+      for (const n of exec.variables.keys()) { const t = values.get(n) && constantData(values.get(n)!); if (t) out.set(n, t.toFloat32().slice()); }
+      return out;
     };
-    const checkpoint = () => {
-      if (!o.checkpoint) return;
-      exec.writeBack(model);
-      saveModel(model, o.checkpoint.path, { inputPath: o.checkpoint.inputPath });
+    // After training only: a backend restarted mid-run would have lost the optimiser state.
+    const rebuild = () => { try { exec.dispose(); } catch { /* its backend is gone */ } exec = TfExecutor.create(model, execOpts); return exec; };
+
+    /** Evaluates the weights already written back to `model`; a failure is kept, not thrown. */
+    const runEval = async (step: number, epoch: number, final = false): Promise<EvalRecord | undefined> => {
+      if (!o.evalData || evalError !== undefined) return undefined;
+      try {
+        const r = await evaluateFitted(exec, model, o.evalData, logitsName, { maxBatchSize: o.evalBatchSize, log, rebuild: final ? rebuild : undefined });
+        const rec = { step, epoch, loss: r.loss, accuracy: r.accuracy, samples: r.samples };
+        evals.push(rec);
+        o.onEval?.(rec);
+        log(`eval step ${step} epoch ${epoch}: accuracy ${(100 * r.accuracy).toFixed(2)}% loss ${r.loss.toFixed(4)} on ${r.samples} samples (${o.evalData.name})`);
+        if (better(rec, best)) {
+          best = rec;
+          if (keep === 'best') bestWeights = snapshot();
+          if (ckDir) ckDir.writeBest(model, o.inputPath);
+        }
+        return rec;
+      } catch (e) {
+        evalError = e;
+        log(`evaluation failed at step ${step}: ${(e as Error).message.split('\n')[0]}; training goes on without evaluation`);
+        return undefined;
+      }
     };
 
-    let trainMs = 0;
-    let images = 0;
+    let trainMs = saved?.trainMs ?? 0;
+    let images = saved?.images ?? 0;
+    let ckState: CheckpointState | undefined;
+    const writeCheckpoint = (step: number, epoch: number) => {
+      if (!ckDir) return;
+      const st = opt.exportState();
+      const host = { steps: st.steps, slots: st.slots.map((x) => ({ name: nameOf.get(x.variable)!, kind: x.kind, data: x.data })) };
+      ckDir.write(model, host, { run: identity, step, epoch, evals, trainMs, images }, o.inputPath);
+      ckState = ckDir.read();
+    };
+    const updateState = () => {
+      if (!ckDir || !ckState) return;
+      ckState = { ...ckState, evals: [...evals], best: best ? { step: best.step, epoch: best.epoch, accuracy: best.accuracy, loss: best.loss, file: 'best.onnx' } : undefined };
+      ckDir.writeState(ckState);
+    };
+
     let winLoss = 0; let winCorrect = 0; let winN = 0; let winSteps = 0;
     let lastLoss = NaN; let lastAcc = NaN;
     const t0 = Date.now();
-    let cur = stream.next().value!;
-    let curTeacher = teacher ? teacher.run(cur.b, shape) : null;
+    let cur = firstStep < totalSteps ? stream.next().value! : undefined;
+    let curTeacher = teacher && cur ? teacher.run(cur.b, shape) : null;
     inFlight = curTeacher;
-    for (let step = 0; step < totalSteps; step++) {
+    for (let step = firstStep; step < totalSteps; step++) {
       const ts = Date.now();
-      const { b, epoch } = cur;
+      const { b, epoch } = cur!;
+      // Dropout masks restart per epoch, so a resumed run draws what an unbroken one would.
+      if (step % stepsPerEpoch === 0) exec.reseed(seed * 1_000_003 + epoch);
       const tOut = curTeacher ? await curTeacher : null;
       if (step + 1 < totalSteps) {
         cur = stream.next().value!;
@@ -298,15 +435,55 @@ export async function train(model: Model, o: TrainOptions): Promise<TrainResult>
       const endOfEpoch = done % stepsPerEpoch === 0;
       const epochsDone = Math.floor(done / stepsPerEpoch);
       if (done < totalSteps) {
-        const evalNow = o.evalEverySteps ? done % o.evalEverySteps === 0 : endOfEpoch && epochsDone % (o.evalEvery ?? 1) === 0;
-        if (evalNow) runEval(done, epochsDone);
-        const ck = o.checkpoint;
-        if (ck && ((ck.everySteps && done % ck.everySteps === 0) || (endOfEpoch && epochsDone % (ck.everyEpochs ?? 1) === 0 && !ck.everySteps))) checkpoint();
+        const evalNow = !!o.evalData && evalError === undefined && (o.evalEverySteps ? done % o.evalEverySteps === 0 : endOfEpoch && epochsDone % (o.evalEvery ?? 1) === 0);
+        if (evalNow) recalibrate();
+        if (evalNow || (endOfEpoch && ckDir)) {
+          // On the host first: a checkpoint, and a copy that survives a crashing evaluation.
+          exec.writeBack(model);
+          if (endOfEpoch) writeCheckpoint(done, epochsDone);
+        }
+        if (evalNow) {
+          await runEval(done, epochsDone);
+          updateState();
+          if (evalError !== undefined && !backendAlive()) break;
+        }
       }
     }
-    runEval(totalSteps, totalSteps / stepsPerEpoch);
-    exec.writeBack(model);
-    if (o.checkpoint) saveModel(model, o.checkpoint.path, { inputPath: o.checkpoint.inputPath });
+    const crashed = evalError !== undefined && !backendAlive();
+    if (!crashed) {
+      recalibrate();
+      exec.writeBack(model);
+    }
+    const stepsDone = crashed ? (ckState?.step ?? firstStep) : totalSteps;
+    const epochsDone = stepsDone / stepsPerEpoch;
+    if (!crashed && firstStep < totalSteps) writeCheckpoint(totalSteps, Math.ceil(epochsDone));
+    const outputPath = o.output ? saveModel(model, o.output.path, { inputPath: o.output.inputPath ?? o.inputPath, overwrite: o.output.overwrite }).path : undefined;
+    if (!crashed) await runEval(totalSteps, epochsDone, true);
+    updateState();
+    let kept: EvalRecord | undefined;
+    if (keep === 'best' && best && !bestWeights && ckDir && existsSync(ckDir.bestPath)) {
+      // The best epoch was before a resume: its weights are on disk.
+      bestWeights = new Map();
+      for (const [n, v] of weightValues(readModel(ckDir.bestPath))) { const t = exec.variables.has(n) ? constantData(v) : undefined; if (t) bestWeights.set(n, t.toFloat32().slice()); }
+    }
+    if (keep === 'best' && best && bestWeights && evalError === undefined && best.step !== evals.at(-1)?.step) {
+      kept = best;
+      for (const [n, v] of weightValues(model)) {
+        const w = bestWeights.get(n);
+        const t = w ? constantData(v) : undefined;
+        if (w && t) setConstantData(v, IrTensor.fromFloat32(n, t.shape, w));
+      }
+      if (o.output) saveModel(model, o.output.path, { inputPath: o.output.inputPath ?? o.inputPath, overwrite: o.output.overwrite });
+      log(`kept the weights of epoch ${best.epoch} (accuracy ${(100 * best.accuracy).toFixed(2)}%), the best evaluated`);
+    }
+    if (evalError !== undefined) {
+      const where = outputPath ?? (ckState ? ckDir!.modelPath(ckState.epoch) : undefined);
+      const what = crashed ? `the weights after step ${stepsDone} of ${totalSteps} (the backend stopped working)` : `the trained model (${totalSteps} steps)`;
+      throw new CompilerError('TRAIN_EVAL_FAILED', `evaluation failed${crashed ? ' and stopped training' : ' after training'}: ${(evalError as Error).message.split('\n')[0]}; ${what} ${where ? `was written to ${where}` : 'is in the model object (give an output or a checkpoint folder to have it written)'}`, {
+        where, cause: evalError,
+        hint: crashed && ckDir ? 'continue with --resume from the checkpoint folder, with a smaller --eval-batch' : 'evaluate the written model with `sculpt validate`, or retry with a smaller --eval-batch',
+      });
+    }
     const seconds = (Date.now() - t0) / 1000;
     return {
       backend: backend.name,
@@ -320,22 +497,32 @@ export async function train(model: Model, o: TrainOptions): Promise<TrainResult>
       evals,
       evalAccuracy: evals.at(-1)?.accuracy,
       bestEvalAccuracy: evals.length ? Math.max(...evals.map((e) => e.accuracy)) : undefined,
+      kept,
+      outputPath,
+      resumedAt: firstStep,
     };
   } finally {
-    opt.dispose();
-    exec.dispose();
+    // After a backend crash these tensors are gone with it.
+    try { opt.dispose(); } catch { /* nothing left to free */ }
+    try { exec.dispose(); } catch { /* nothing left to free */ }
     if (inFlight) await inFlight.catch(() => {});
     await teacher?.close();
   }
 }
 
 /**
- * Accuracy of a model on a data set with the tfjs executor (inference mode).
- * Selects a backend when none is active.
+ * Accuracy of a model on a data set with the tfjs executor (inference mode), with a batch
+ * that fits in memory (at most `batchSize`, default 256). Selects a backend when none is active.
  */
 export async function evaluateTf(model: Model, ds: Dataset, opts: { batchSize?: number; backend?: BackendPreference; log?: (m: string) => void } = {}): Promise<{ loss: number; accuracy: number; samples: number }> {
   checkModelFitsData(model, ds);
   await selectBackend(opts.backend ?? 'auto', opts.log);
-  const exec = TfExecutor.create(model, { trainable: 'none' });
-  try { return evaluateExecutor(exec, model, ds, opts.batchSize); } finally { exec.dispose(); }
+  let exec = TfExecutor.create(model, { trainable: 'none' });
+  try {
+    const rebuild = () => { try { exec.dispose(); } catch { /* its backend is gone */ } exec = TfExecutor.create(model, { trainable: 'none' }); return exec; };
+    const r = await evaluateFitted(exec, model, ds, logitsNameOf(model), { maxBatchSize: opts.batchSize, log: opts.log, rebuild });
+    return { loss: r.loss, accuracy: r.accuracy, samples: r.samples };
+  } finally {
+    try { exec.dispose(); } catch { /* nothing left to free */ }
+  }
 }

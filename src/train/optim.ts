@@ -35,7 +35,27 @@ export interface Optimizer {
   readonly steps: number;
   /** One update of every variable that has a gradient, at learning rate `lr`. */
   apply(vars: readonly tf.Variable[], grads: ReadonlyMap<tf.Variable, tf.Tensor>, lr: number): void;
+  /** The step count and every slot (momentum, Adam moments) on the host, for a checkpoint. */
+  exportState(): OptimizerState;
+  /** Restores a state from exportState; `variable` of each slot must be one this optimiser updates. */
+  importState(s: OptimizerState): void;
   dispose(): void;
+}
+
+/** An optimiser's state on the host: slot `kind` ('v' for SGD momentum, 'm'/'v' for Adam) per variable. */
+export interface OptimizerState {
+  steps: number;
+  slots: { kind: string; variable: tf.Variable; data: Float32Array }[];
+}
+
+function exportSlots(kind: string, map: Map<tf.Variable, tf.Variable>): OptimizerState['slots'] {
+  return [...map].map(([variable, s]) => ({ kind, variable, data: Float32Array.from(s.dataSync() as Float32Array) }));
+}
+
+function importSlot(map: Map<tf.Variable, tf.Variable>, variable: tf.Variable, data: Float32Array): void {
+  if (data.length !== variable.size) throw new CompilerError('CHECKPOINT_INVALID', `optimizer state for ${variable.name} has ${data.length} values; the variable has ${variable.size}`);
+  map.get(variable)?.dispose();
+  map.set(variable, tf.variable(tf.tensor(data, variable.shape, 'float32'), false));
 }
 
 const defaultDecay = (v: tf.Variable) => v.rank >= 2;
@@ -74,6 +94,11 @@ class Sgd implements Optimizer {
     });
     this.steps++;
   }
+  exportState(): OptimizerState { return { steps: this.steps, slots: exportSlots('v', this.#v) }; }
+  importState(s: OptimizerState): void {
+    this.steps = s.steps;
+    for (const { kind, variable, data } of s.slots) if (kind === 'v') importSlot(this.#v, variable, data);
+  }
   dispose(): void { for (const v of this.#v.values()) v.dispose(); this.#v.clear(); }
 }
 
@@ -105,6 +130,11 @@ class Adam implements Optimizer {
       }
     });
     this.steps++;
+  }
+  exportState(): OptimizerState { return { steps: this.steps, slots: [...exportSlots('m', this.#m), ...exportSlots('v', this.#v)] }; }
+  importState(s: OptimizerState): void {
+    this.steps = s.steps;
+    for (const { kind, variable, data } of s.slots) importSlot(kind === 'm' ? this.#m : this.#v, variable, data);
   }
   dispose(): void {
     for (const v of [...this.#m.values(), ...this.#v.values()]) v.dispose();

@@ -91,6 +91,9 @@ describe('sculpt inspect', () => {
     const r = runCli(['inspect', p]);
     assertCleanError(r, 'SHAPE_INFERENCE_FAILED');
     assert.match(r.stderr, /bad_conv/);
-    assertCleanError(runCli(['inspect', r20, '--batch', '0']), 'INVALID_OPTION');
+    // A bad --batch is a usage error (exit 2), found before the model is read.
+    const bad = runCli(['inspect', r20, '--batch', '0']);
+    assert.equal(bad.code, 2, bad.stderr);
+    assert.match(bad.stderr, /^usage error: --batch 0/);
   });
 });

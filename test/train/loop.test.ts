@@ -97,8 +97,8 @@ test('distillation and feature mimicking pull an untrained student towards a tra
 test('checkpoints are written atomically during training', { skip: needData('digits') }, async () => {
   const dir = tempDir();
   const m = digitsCnn(4);
-  const path = join(dir, 'ck.onnx');
-  await train(m, { ...base, ...data(m), evalData: undefined, steps: 6, checkpoint: { path, everySteps: 3 } } as TrainOptions);
+  await train(m, { ...base, ...data(m), evalData: undefined, steps: 6, checkpointDir: dir } as TrainOptions);
+  const path = join(dir, 'epoch-1.onnx');
   assert.ok(existsSync(path));
   const ck = weights(readModel(path));
   for (const [k, v] of weights(m)) assert.deepEqual(ck.get(k), v, `${k} in checkpoint`);

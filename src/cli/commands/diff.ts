@@ -12,6 +12,7 @@ import { renderDiffHtml } from '../../report/html.js';
 import { renderDiffMarkdown } from '../../report/markdown.js';
 import { writeReportFile } from '../../report/write.js';
 import { readValidationReport } from '../../validate/validate.js';
+import { guardOutputs } from '../../util/output-guard.js';
 
 interface DiffArgs {
   a: string;
@@ -42,6 +43,10 @@ export const diffCommand: CommandModule<object, DiffArgs> = {
     .example('$0 validate pruned.onnx --baseline resnet20.onnx --data mnist --latency --json > v.json && $0 diff resnet20.onnx pruned.onnx -f html --validation v.json -o report.html', 'an HTML review page with accuracy and latency'),
   handler: (a) => {
     const format = a.format ?? (a.json ? 'json' : 'text');
+    guardOutputs({
+      inputs: [{ path: a.a, what: 'model a', kind: 'model' }, { path: a.b, what: 'model b', kind: 'model' }, { path: a.validation, what: '--validation' }],
+      outputs: [{ path: a.output, what: '-o' }],
+    });
     const ma = readModel(a.a);
     const mb = readModel(a.b);
     const d = diffModels(ma, mb, { labelA: a.a, labelB: a.b });

@@ -30,6 +30,7 @@ export const commands: readonly LazyCommand[] = [
   { name: 'tissue', command: 'tissue <model>', describe: 'TissueNet: replace layers by stacked layers of small independent units; optionally train/distil; validate', load: async () => (await import('./tissue.js')).tissueCommand },
   { name: 'score', command: 'score <model>', describe: 'learn a channel-importance vector β per prunable layer (weights frozen) and write scores.json (one-step pruning, step 1)', load: async () => (await import('./score.js')).scoreCommand },
   { name: 'onestep', command: 'onestep <model>', describe: 'one-step pruning-recovery: learn β, prune globally to a target with crucial layers kept, recover by mimicking them, fine-tune, validate', load: async () => (await import('./onestep.js')).onestepCommand },
+  { name: 'search', command: 'search <model>', describe: 'GWCS: genetic wavelet channel search for which channels to keep, then prune, distil and validate', load: async () => (await import('./search.js')).searchCommand },
   { name: 'run', command: 'run <recipe>', describe: 'run a whole pipeline from a recipe (JSON or YAML): model, data, then prune/onestep/search/tissue/train/validate/diff steps; resumable', load: async () => (await import('./run.js')).runCommand },
 ];
 

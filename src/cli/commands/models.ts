@@ -10,6 +10,7 @@ import { verifyModel } from '../../ir/verify.js';
 import { buildModel, MODEL_CATALOG, resolveModelOptions, isModelName, MIN_OPSET, MAX_OPSET } from '../../../models/index.js';
 import type { BuildOptions } from '../../../models/index.js';
 import { CompilerError } from '../../errors.js';
+import { guardOutputs } from '../../util/output-guard.js';
 import { printJson, say } from '../output.js';
 
 interface ListArgs { json: boolean }
@@ -61,6 +62,7 @@ const buildCommand: CommandModule<object, BuildArgs> = {
     if (!isModelName(a.name)) {
       throw new CompilerError('UNKNOWN_MODEL', `no reference model named "${a.name}"`, { where: a.name, hint: `choose one of: ${MODEL_CATALOG.map((m) => m.name).join(', ')} (sculpt models list)` });
     }
+    guardOutputs({ inputs: [], outputs: [{ path: a.output, what: '-o', kind: 'model' }] });
     const opts: BuildOptions = {
       seed: a.seed, size: a.size, channels: a.channels, numClasses: a.classes, width: a.width, opset: a.opset,
       batch: /^\d+$/.test(a.batch) ? Number(a.batch) : a.batch,

@@ -13,6 +13,7 @@ import type { OnestepResult, Phase } from '../../onestep/pipeline.js';
 import type { LayerScoreKind } from '../../onestep/scores.js';
 import { EXIT, ExitWith } from '../exit.js';
 import { printJson, say } from '../output.js';
+import { dataSpecInputs, guardOutputs } from '../../util/output-guard.js';
 import { parseCrucial, trainBar } from './score.js';
 
 interface OnestepArgs {
@@ -117,6 +118,10 @@ export const onestepCommand: CommandModule<object, OnestepArgs> = {
       if (!(Number.isFinite(v) && v >= 0)) throw new CompilerError('INVALID_OPTION', `${flag} must be ≥ 0; got ${v}`);
     }
     const crucial = a.crucial === undefined ? undefined : parseCrucial(a.crucial);
+    guardOutputs({
+      inputs: [{ path: a.model, what: 'the input model', kind: 'model' }, { path: a.teacher, what: '--teacher', kind: 'model' }, { path: a.scores, what: '--scores' }, ...dataSpecInputs(a.data)],
+      outputs: [{ path: a.output, what: '-o', kind: 'model' }],
+    });
     // Load data against the model's input before anything else: a mismatch writes nothing.
     const probe = readModel(a.model);
     let data: LoadedDataset | undefined;

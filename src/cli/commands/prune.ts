@@ -1,7 +1,6 @@
 /** `sculpt prune <model> -o <out>`: dependency-aware channel pruning with a report and masked-equivalence check. */
 import type { CommandModule } from 'yargs';
 import { parseRoundTo } from '../../prune/round-to.js';
-import { CompilerError } from '../../errors.js';
 import { verifyModel } from '../../ir/verify.js';
 import { CRITERIA } from '../../prune/criteria.js';
 import { NAN_POLICIES, parseNanPolicy } from '../../prune/nan.js';
@@ -18,7 +17,8 @@ import { readModel } from '../../serde/read.js';
 import { atomicWrite, saveModel } from '../../serde/write.js';
 import { printJson, progress, say } from '../output.js';
 import { EXIT, ExitWith } from '../exit.js';
-import { resolve } from 'node:path';
+import { guardOutputs } from '../../util/output-guard.js';
+import { StagedFiles } from '../../util/write-protocol.js';
 
 interface PruneArgs {
   model: string;
@@ -90,10 +90,11 @@ export const pruneCommand: CommandModule<object, PruneArgs> = {
       process.stderr.write('usage error: give --ratio, --flops-target, --latency-target or --mask (see sculpt prune --help)\n');
       throw new ExitWith(EXIT.USAGE);
     }
-    if (!a.overwrite && resolve(a.output) === resolve(a.model)) {
-      throw new CompilerError('OUTPUT_IS_INPUT', `the output "${a.output}" is the input model`, { hint: 'choose another -o path (or pass --overwrite)' });
-    }
-    if (a.report && resolve(a.report) === resolve(a.model)) throw new CompilerError('OUTPUT_IS_INPUT', 'the report path is the input model', { hint: 'choose another --report path' });
+    guardOutputs({
+      inputs: [{ path: a.model, what: 'the input model', kind: 'model' }, { path: a.mask, what: '--mask' }, { path: a.scores, what: '--scores' }],
+      outputs: [{ path: a.output, what: '-o', kind: 'model' }, { path: a.report, what: '--report' }],
+      overwrite: a.overwrite,
+    });
     const steps = a.verify ? 6 : 5;
     const bar = progress('prune', steps, { quiet: a.json });
     const timings: Record<string, number> = {};
@@ -130,10 +131,19 @@ export const pruneCommand: CommandModule<object, PruneArgs> = {
           throw verifyMismatchError(report.verify, '; nothing was written');
         }
       }
-      const saved = saveModel(model, a.output, { inputPath: a.model, overwrite: a.overwrite });
-      lap('save', steps);
+      // The report is written to a temp first: a report that cannot be written stops the
+      // run before the model is replaced, so no output is left without the other.
       report.timings = timings;
-      if (a.report) atomicWrite(a.report, [new TextEncoder().encode(`${JSON.stringify(report, null, 2)}\n`)]);
+      const staged = new StagedFiles();
+      let saved: ReturnType<typeof saveModel>;
+      try {
+        if (a.report) staged.stage(a.report, `${JSON.stringify(report, null, 2)}\n`);
+        saved = saveModel(model, a.output, { inputPath: a.model, overwrite: a.overwrite });
+        staged.commit();
+      } finally {
+        staged.abort();
+      }
+      lap('save', steps);
       if (a.json) { printJson(report); return; }
       say(formatPruneReport(report, a.explain));
       say(`wrote ${saved.path} (${saved.bytes} bytes)${a.report ? `, report ${a.report}` : ''}`);

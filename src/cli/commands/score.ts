@@ -12,6 +12,7 @@ import type { BackendPreference, TrainProgress } from '../../train/loop.js';
 import { scoreModel } from '../../onestep/score.js';
 import type { CrucialSpec, LayerScoreKind } from '../../onestep/scores.js';
 import { printJson, progress, say } from '../output.js';
+import { dataSpecInputs, guardOutputs } from '../../util/output-guard.js';
 import type { Progress } from '../output.js';
 
 interface ScoreArgs {
@@ -85,6 +86,10 @@ export const scoreCommand: CommandModule<object, ScoreArgs> = {
   handler: async (a) => {
     if (a.epochs !== undefined && a.steps !== undefined) throw new CompilerError('INVALID_OPTION', 'give --epochs or --steps, not both');
     if (resolve(a.output) === resolve(a.model)) throw new CompilerError('OUTPUT_IS_INPUT', `refusing to write the scores over the input model ${a.model}`, { where: a.output, hint: 'name a .json output' });
+    guardOutputs({
+      inputs: [{ path: a.model, what: 'the input model', kind: 'model' }, { path: a.teacher, what: '--teacher', kind: 'model' }, ...dataSpecInputs(a.data)],
+      outputs: [{ path: a.output, what: '-o' }, { path: a['beta-model'], what: '--beta-model', kind: 'model' }],
+    });
     const crucial = parseCrucial(a.crucial);
     const model = readModel(a.model);
     verifyModel(model, 'input model');

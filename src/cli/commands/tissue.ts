@@ -29,6 +29,7 @@ import type { TissueOptions } from '../../tissue/plan.js';
 import { tissuePass } from '../../../passes/tissue.js';
 import type { TissueReport } from '../../../passes/tissue.js';
 import { printJson, progress, say } from '../output.js';
+import { dataSpecInputs, guardOutputs } from '../../util/output-guard.js';
 import type { Progress } from '../output.js';
 
 interface TissueArgs {
@@ -204,6 +205,11 @@ export const tissueCommand: CommandModule<object, TissueArgs> = {
     if (a.train && !a.data) throw usage('--train needs --data');
     if ((a.teacher !== undefined || a.loss !== undefined) && !a.train) throw usage('--teacher and --loss go with --train');
     if (a.loss === 'kd' && a.teacher === undefined) throw usage('--loss kd needs --teacher (a path, or "original")');
+    guardOutputs({
+      inputs: [{ path: a.model, what: 'the input model', kind: 'model' }, { path: a.teacher === 'original' ? undefined : a.teacher, what: '--teacher', kind: 'model' }, ...dataSpecInputs(a.data)],
+      outputs: [{ path: a.output, what: '-o', kind: 'model' }],
+      overwrite: a.overwrite,
+    });
     const log = (m: string): void => { process.stderr.write(`${m}\n`); };
     const model = readModel(a.model);
     verifyModel(model, 'input model');
@@ -230,6 +236,8 @@ export const tissueCommand: CommandModule<object, TissueArgs> = {
           data, evalData: test, epochs: a.epochs, lr: a.lr, optimizer: a.optimizer, schedule: a.schedule, warmupSteps: a['warmup-steps'],
           weightDecay: a['weight-decay'], batchSize: a.batch, backend: a.backend, seed: a.seed,
           loss: a.loss ?? (teacher ? 'kd' : 'ce'), teacher, kd: { temperature: a.temperature, rho: a.rho },
+          // Written before the trainer's final evaluation, so a failing evaluation loses nothing.
+          output: { path: a.output, inputPath: a.model, overwrite: a.overwrite },
           log,
           onProgress: (p) => {
             bar ??= progress('train', p.totalSteps, { quiet: a.json });

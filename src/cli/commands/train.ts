@@ -1,9 +1,7 @@
 /** `sculpt train`: fine-tune, train from scratch or distil a model in tfjs; write the weights back. */
-import { existsSync, realpathSync } from 'node:fs';
 import type { CommandModule } from 'yargs';
 import { CompilerError } from '../../errors.js';
 import { readModel } from '../../serde/read.js';
-import { saveModel } from '../../serde/write.js';
 import { verifyModel } from '../../ir/verify.js';
 import { DATA_SPECS } from '../../data/loader.js';
 import { loadDatasetFor } from '../../data/fit.js';
@@ -17,6 +15,7 @@ import type { OptimizerName } from '../../train/optim.js';
 import { SCHEDULES } from '../../train/schedule.js';
 import type { ScheduleName } from '../../train/schedule.js';
 import { printJson, progress, say } from '../output.js';
+import { dataSpecInputs, guardOutputs } from '../../util/output-guard.js';
 import type { Progress } from '../output.js';
 
 interface TrainArgs {
@@ -55,7 +54,11 @@ interface TrainArgs {
   'freeze-bn': boolean;
   l1?: string;
   'l1-lambda': number;
-  checkpoint?: string;
+  'checkpoint-dir'?: string;
+  resume: boolean;
+  keep: 'best' | 'last';
+  'eval-batch': number;
+  'recalibrate-bn'?: number;
   json: boolean;
   overwrite: boolean;
 }
@@ -115,7 +118,7 @@ export const trainCommand: CommandModule<object, TrainArgs> = {
     .option('backend', { choices: ['auto', 'tfjs-node-gpu', 'tfjs-node', 'wasm', 'cpu'] as const, default: 'auto' as const, describe: 'tfjs backend (auto: the fastest installed, printed at start)' })
     .option('seed', { type: 'number', default: 1, describe: 'seed for data order and augmentation (bit-identical results on cpu/wasm)' })
     .option('limit', { type: 'number', describe: 'use only this many training samples' })
-    .option('eval-limit', { type: 'number', describe: 'evaluate on only this many test samples' })
+    .option('eval-limit', { type: 'number', describe: 'evaluate on only this many test samples (a fixed random subset)' })
     .option('eval-every', { type: 'number', default: 1, describe: 'evaluate on the test split every n epochs (and at the end)' })
     .option('eval', { type: 'boolean', default: true, describe: 'evaluate on the test split (--no-eval to skip)' })
     .option('flip', { type: 'boolean', default: false, describe: 'augment: random left-right flips' })
@@ -125,18 +128,27 @@ export const trainCommand: CommandModule<object, TrainArgs> = {
     .option('freeze-bn', { type: 'boolean', default: false, describe: 'BatchNormalization uses and keeps its running statistics' })
     .option('l1', { type: 'string', describe: 'regular expression: L1 penalty on the initializers whose names match' })
     .option('l1-lambda', { type: 'number', default: 1e-4, describe: 'weight of the L1 penalty' })
-    .option('checkpoint', { type: 'string', describe: 'write the model here (atomically) after every evaluation epoch' })
+    .option('checkpoint-dir', { type: 'string', describe: 'folder for a checkpoint after every epoch (model, optimizer state, best.onnx; atomic)' })
+    .option('resume', { type: 'boolean', default: false, describe: 'continue the run in --checkpoint-dir from its last epoch (same options)' })
+    .option('keep', { choices: ['last', 'best'] as const, default: 'last' as const, describe: 'weights written to --output: the last step\'s, or the best evaluated epoch\'s' })
+    .option('eval-batch', { type: 'number', default: 256, describe: 'largest evaluation batch; smaller when memory says so (and on out-of-memory errors)' })
+    .option('recalibrate-bn', { type: 'number', describe: 'recompute BatchNorm statistics before each evaluation and at the end over n training batches (default: 4096 samples, at most an epoch; 0: off)' })
     .option('overwrite', { type: 'boolean', default: false, describe: 'allow the output to be the input file' })
     .option('json', { type: 'boolean', default: false, describe: 'print a JSON summary on stdout (no progress bar)' })
     .example('$0 train mlp.onnx -o mlp-trained.onnx --data mnist --epochs 20 --lr 0.05 --batch 128', 'train the MLP from its initial weights on MNIST')
     .example('$0 train small.onnx -o small-kd.onnx --data fashion-mnist --teacher vgg.onnx --loss kd -T 4 --rho 0.9 --epochs 10', 'distil a teacher into a smaller student')
+    .example('$0 train mlp.onnx -o out.onnx --data mnist --epochs 20 --checkpoint-dir ck --keep best', 'a checkpoint every epoch; the output holds the best evaluated epoch')
+    .example('$0 train mlp.onnx -o out.onnx --data mnist --epochs 20 --checkpoint-dir ck --resume', 'continue an interrupted run where its last epoch ended')
     .example('$0 train pruned.onnx -o rec.onnx --data mnist --teacher orig.onnx --loss none --mimic relu1_out:relu1_out,relu2_out:relu2_out --mimic-loss kl', 'one-step recovery by feature mimicking'),
   handler: async (a) => {
     if (a.epochs !== undefined && a.steps !== undefined) throw new CompilerError('INVALID_OPTION', 'give --epochs or --steps, not both');
-    if (!a.overwrite && existsSync(a.output) && realpathSync(a.output) === realpathSync(a.model)) {
-      // Checked before training too, so a long run cannot end in a refused save.
-      throw new CompilerError('OUTPUT_IS_INPUT', `refusing to write over the input model ${a.model}`, { where: a.output, hint: 'name another output file (or pass --overwrite)' });
-    }
+    // Checked before training, so a long run cannot end in a refused save.
+    guardOutputs({
+      inputs: [{ path: a.model, what: 'the input model', kind: 'model' }, { path: a.teacher, what: '--teacher', kind: 'model' }, ...dataSpecInputs(a.data)],
+      // --checkpoint-dir is a folder of the trainer's own files (epoch-<e>.onnx, state.json), not one output file.
+      outputs: [{ path: a.output, what: '-o', kind: 'model' }],
+      overwrite: a.overwrite,
+    });
     const model = readModel(a.model);
     verifyModel(model, 'input model');
     const teacher = a.teacher ? readModel(a.teacher) : undefined;
@@ -151,7 +163,8 @@ export const trainCommand: CommandModule<object, TrainArgs> = {
     let test: LoadedDataset | undefined;
     try {
       data = loadDatasetFor(model, a.data, { split: 'train', limit: a.limit, seed: a.limit ? a.seed : undefined, resize: a.resize, augment });
-      if (a.eval) test = loadDatasetFor(model, a.data, { split: 'test', limit: a['eval-limit'], resize: a.resize });
+      // A fixed seed: the first n of a folder set sorted by class would be one class.
+      if (a.eval) test = loadDatasetFor(model, a.data, { split: 'test', limit: a['eval-limit'], seed: a['eval-limit'] ? 0 : undefined, resize: a.resize });
       const stepsPerEpoch = Math.max(1, Math.floor(data.size / a.batch));
       const milestones = a['lr-milestones'] ? a['lr-milestones'].split(',').map((s) => {
         const e = Number(s);
@@ -176,7 +189,9 @@ export const trainCommand: CommandModule<object, TrainArgs> = {
         trainable: trainableRe ? (n: string) => trainableRe.test(n) : 'all',
         batchNorm: a['freeze-bn'] ? 'frozen' : 'train',
         seed: a.seed, evalEvery: a['eval-every'], backend: a.backend,
-        checkpoint: a.checkpoint ? { path: a.checkpoint, inputPath: a.model } : undefined,
+        checkpointDir: a['checkpoint-dir'], resume: a.resume, keep: a.keep, evalBatchSize: a['eval-batch'], recalibrateBatchNorm: a['recalibrate-bn'],
+        // Written by the trainer before its final evaluation, so a failing evaluation loses nothing.
+        output: { path: a.output, inputPath: a.model, overwrite: a.overwrite }, inputPath: a.model,
         // Evaluation lines go to stderr even with --json (stdout carries only the JSON).
         log: (m) => { if (!m.startsWith('eval')) log(m); },
         onProgress,
@@ -187,18 +202,19 @@ export const trainCommand: CommandModule<object, TrainArgs> = {
         },
       });
       (bar as Progress | null)?.stop();
-      const saved = saveModel(model, a.output, { inputPath: a.model, overwrite: a.overwrite });
+      const outPath = r.outputPath!;
       const summary = {
-        input: a.model, output: saved.path, data: data.name, samples: data.size, backend: r.backend,
+        input: a.model, output: outPath, data: data.name, samples: data.size, backend: r.backend,
         loss: a.loss, teacher: a.teacher, optimizer: a.optimizer, lr: a.lr, batch: r.batchSize, seed: a.seed,
         steps: r.steps, epochs: r.epochs, seconds: r.seconds, imagesPerSec: r.imagesPerSec,
         finalLoss: r.finalLoss, trainAccuracy: r.trainAccuracy, testAccuracy: r.evalAccuracy, bestTestAccuracy: r.bestEvalAccuracy,
-        evals: r.evals,
+        evals: r.evals, kept: r.kept ?? null, resumedAt: r.resumedAt,
       };
       if (a.json) { printJson(summary); return; }
       say(`trained ${r.steps} steps (${r.epochs.toFixed(2)} epochs) on ${r.backend} in ${r.seconds.toFixed(1)} s, ${Math.round(r.imagesPerSec)} images/s`);
       if (r.evalAccuracy !== undefined) say(`test accuracy ${(100 * r.evalAccuracy).toFixed(2)}% (best ${(100 * r.bestEvalAccuracy!).toFixed(2)}%) on ${test!.name}`);
-      say(`wrote ${saved.path}`);
+      if (r.kept) say(`kept the weights of epoch ${r.kept.epoch} (test accuracy ${(100 * r.kept.accuracy).toFixed(2)}%)`);
+      say(`wrote ${outPath}`);
     } finally {
       data?.close();
       test?.close();

@@ -8,6 +8,7 @@ import { runPasses } from '../../pass.js';
 import type { Pass } from '../../pass.js';
 import { createPass, passDefinition, passNames } from '../../../passes/index.js';
 import { printJson, say } from '../output.js';
+import { guardOutputs } from '../../util/output-guard.js';
 
 interface TransformArgs {
   model: string;
@@ -48,6 +49,7 @@ export const transformCommand: CommandModule<object, TransformArgs> = {
       if (!p) throw new CompilerError('UNKNOWN_PASS', `no pass named "${n}"`, { hint: `known passes: ${passNames().join(', ')}` });
       return p;
     });
+    guardOutputs({ inputs: [{ path: a.model, what: 'the input model', kind: 'model' }], outputs: [{ path: a.output, what: '-o', kind: 'model' }], overwrite: a.overwrite });
     const model = readModel(a.model);
     verifyModel(model, 'input model');
     const r = runPasses(model, passes, {

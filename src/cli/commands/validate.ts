@@ -18,6 +18,7 @@ import { renderValidationText } from '../../report/validation.js';
 import { writeReportFile } from '../../report/write.js';
 import { EXIT, ExitWith } from '../exit.js';
 import { printJson, progress } from '../output.js';
+import { dataSpecInputs, guardOutputs } from '../../util/output-guard.js';
 import type { Progress } from '../output.js';
 
 interface ValidateArgs {
@@ -85,6 +86,10 @@ export const validateCommand: CommandModule<object, ValidateArgs> = {
   handler: async (a) => {
     if (a.report && !a.output) throw new CompilerError('INVALID_OPTION', '--report needs --output <file>');
     if (a.output && !a.report) throw new CompilerError('INVALID_OPTION', '--output is the file for --report; say which (--report html or --report json)');
+    guardOutputs({
+      inputs: [{ path: a.model, what: 'the model', kind: 'model' }, { path: a.baseline, what: '--baseline', kind: 'model' }, ...dataSpecInputs(a.data)],
+      outputs: [{ path: a.output, what: '-o' }],
+    });
     let data: LoadedDataset | undefined;
     let bar: Progress | undefined;
     try {

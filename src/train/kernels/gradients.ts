@@ -17,11 +17,39 @@ import type { GradConfig, NamedAttrMap, Tensor } from '@tensorflow/tfjs-core';
 type Grads = Record<string, () => Tensor>;
 type GradFn = (dy: Tensor, saved: Tensor[], attrs: NamedAttrMap) => Grads | (() => Tensor)[];
 
+/**
+ * Sum (or mean) of `t` over its first `k` axes. wasm and cpu reduce only along the innermost
+ * axis, so a per-channel reduction of an NHWC map [N,H,W,C] costs them a full transpose
+ * first. An average pool over the whole H×W window keeps C innermost (on wasm one XNNPACK
+ * kernel), leaving a small [N,C] sum; its gradient is a plain broadcast (customGrad, so the
+ * pool's own gradient kernel never runs). Native backends reduce any axis well: tf.sum.
+ */
+export function reduceLeading(t: Tensor, k: number, mean = false): Tensor {
+  const keep = t.shape.slice(k);
+  const b = tf.getBackend();
+  if ((b !== 'wasm' && b !== 'cpu') || t.rank !== 4 || k !== 3 || t.dtype !== 'float32') {
+    const axes = [...Array(k).keys()];
+    return mean ? tf.mean(t, axes) : tf.sum(t, axes);
+  }
+  const [n, h, w, c] = t.shape as [number, number, number, number];
+  const scale = mean ? 1 / n : h * w;
+  const f = tf.customGrad(((x: Tensor) => {
+    const pooled = h * w === 1 ? tf.reshape(x, [n, c]) : tf.reshape(tf.avgPool(x as tf.Tensor4D, [h, w], [h, w], 'valid'), [n, c]);
+    const value = tf.mul(tf.sum(pooled, 0), scale);
+    const per = mean ? 1 / (n * h * w) : 1;
+    // A broadcasting multiply, not broadcastTo: wasm's Tile is a slow generic loop.
+    return { value, gradFunc: (dy: Tensor) => tf.mul(tf.ones([n, h, w, c]), tf.reshape(tf.mul(dy, per), [1, 1, 1, c])) };
+  }) as unknown as Parameters<typeof tf.customGrad>[0]);
+  return tf.reshape(f(t), keep);
+}
+
 /** Sums `dy` over the axes along which an input of `shape` was broadcast. */
 export function unbroadcast(dy: Tensor, shape: readonly number[]): Tensor {
   const axes = tf.broadcast_util.getReductionAxes([...shape], dy.shape);
-  const r = axes.length > 0 ? tf.sum(dy, axes) : dy;
-  return tf.reshape(r, [...shape]);
+  if (axes.length === 0) return tf.reshape(dy, [...shape]);
+  // The common case, a per-channel operand of an NHWC map: the reduced axes lead.
+  if (axes.every((a, i) => a === i)) return tf.reshape(reduceLeading(dy, axes.length), [...shape]);
+  return tf.reshape(tf.sum(dy, axes), [...shape]);
 }
 
 /**
@@ -157,7 +185,10 @@ const CONFIGS: Record<string, Omit<GradConfig, 'kernelName' | 'gradFunc'> & { gr
   ClipByValue: {
     inputsToSave: ['x'],
     gradFunc: (dy, [x], attrs) => ({
-      x: () => tf.mul(dy, f32(tf.logicalAnd(tf.greaterEqual(x!, attrs.clipValueMin as number), tf.lessEqual(x!, attrs.clipValueMax as number)))),
+      // In range ⇔ clip(x) = x (bounds included, NaN excluded, as lo ≤ x ≤ hi): one comparison
+      // and a select instead of two comparisons, an AND, a cast and a multiply (wasm runs
+      // comparisons slowly; this halves hard-swish/hard-sigmoid/ReLU6 backward there).
+      x: () => tf.where(tf.equal(tf.clipByValue(x!, attrs.clipValueMin as number, attrs.clipValueMax as number), x!), f32(dy), tf.zerosLike(f32(dy))),
     }),
   },
   Softmax: {

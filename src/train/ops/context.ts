@@ -21,6 +21,8 @@ export interface RunCtx {
   readonly training: boolean;
   /** BatchNormalization uses batch statistics and updates its running statistics. */
   readonly bnTrain: boolean;
+  /** Overrides every BatchNormalization's momentum for this run (statistics recalibration). */
+  readonly bnMomentum?: number;
   /** A fresh seed for a random op (dropout), from the executor's seeded stream. */
   nextSeed(): number;
   /** The variable behind initializer `name`, if it became one. */

@@ -15,7 +15,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { Tensor } from '@tensorflow/tfjs-core';
 import type { CompileCtx, OpCompiler, OpRun, RunCtx } from './context.js';
 import { need } from './context.js';
-import { matMulT } from '../kernels/gradients.js';
+import { matMulT, reduceLeading } from '../kernels/gradients.js';
 import { nchw, nhwc, tfv, type RtVal } from './values.js';
 
 type Pad4 = [[number, number], [number, number], [number, number], [number, number]];
@@ -302,23 +302,26 @@ function batchNormCompiler(c: CompileCtx): OpRun {
     const rm = nchw(need(ins, 3, c.node));
     const rv = nchw(need(ins, 4, c.node));
     const { t, back } = channelsLastView(x);
-    if (!(ctx.bnTrain || trainingMode)) {
+    // Statistics that cannot be updated (not float32 initializers) are used as they are in
+    // training too: batch statistics here would differ from what inference sees.
+    const updatable = !!(meanName && varName && ctx.variable(meanName) && ctx.variable(varName));
+    if (!((ctx.bnTrain && updatable) || trainingMode)) {
       const k = tf.mul(scale, tf.rsqrt(tf.add(rv, eps)));
       return [back(tf.add(tf.mul(t, k), tf.sub(bias, tf.mul(rm, k))))];
     }
-    const axes = [...Array(t.rank - 1).keys()];
-    const mean = tf.mean(t, axes);
+    const mean = reduceLeading(t, t.rank - 1, true);
     const diff = tf.sub(t, mean);
-    const variance = tf.mean(tf.square(diff), axes);
+    const variance = reduceLeading(tf.square(diff), t.rank - 1, true);
     const y = tf.add(tf.mul(diff, tf.mul(scale, tf.rsqrt(tf.add(variance, eps)))), bias);
     const n = t.size / Math.max(1, t.shape[t.rank - 1]!);
     // Running variance takes the unbiased batch variance, as PyTorch does (ONNX leaves it open).
     const unbiased = n > 1 ? tf.mul(variance, n / (n - 1)) : variance;
-    const newMean = tf.add(tf.mul(rm, momentum), tf.mul(mean, 1 - momentum));
-    const newVar = tf.add(tf.mul(rv, momentum), tf.mul(unbiased, 1 - momentum));
-    if (ctx.bnTrain) {
-      if (meanName && ctx.variable(meanName)) ctx.assign(meanName, newMean);
-      if (varName && ctx.variable(varName)) ctx.assign(varName, newVar);
+    const mom = ctx.bnMomentum ?? momentum;
+    const newMean = tf.add(tf.mul(rm, mom), tf.mul(mean, 1 - mom));
+    const newVar = tf.add(tf.mul(rv, mom), tf.mul(unbiased, 1 - mom));
+    if (ctx.bnTrain && updatable) {
+      ctx.assign(meanName, newMean);
+      ctx.assign(varName, newVar);
     }
     return [back(y), tfv(newMean), tfv(newVar)];
   };

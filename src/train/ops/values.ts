@@ -42,6 +42,14 @@ export class TfVal {
     return (this.#nchw ??= tf.transpose(this.t, TO_NCHW));
   }
 
+  /** Every backend tensor this value holds (its tensor and the cached other layout). */
+  tensors(): Tensor[] {
+    const out = [this.t];
+    if (this.#nchw && this.#nchw !== this.t) out.push(this.#nchw);
+    if (this.#nhwc && this.#nhwc !== this.t) out.push(this.#nhwc);
+    return out;
+  }
+
   /** The rank-4 tensor in NHWC (transposed once, then cached). */
   get channelsLast(): Tensor {
     if (this.t.rank !== 4) throw new Error(`channels-last view of a rank-${this.t.rank} tensor`);

@@ -1,0 +1,109 @@
+/**
+ * `npm run bench -- search`: GWCS speed on a ResNet-20 (CIFAR size, 3×32×32) with a
+ * calibration batch of 256 seeded images, onnxruntime CPU, 1 intra-op thread per session.
+ *
+ * 1. Genome evaluations per second: one session whose masks are graph inputs (what
+ *    `sculpt search` does) against the peer that prunes a copy of the model with the
+ *    genome's mask, encodes it and opens a new session per genome. Goal ≥ 10×. Measured at
+ *    256 images and at 16 (where session start-up weighs more).
+ * 2. The fitness summary in JS (read the feature map, Haar per channel) against the same
+ *    summary computed inside the graph (`appendSummary`: LL and HH as stride-2 depthwise
+ *    convs, then GlobalAveragePool / GlobalMaxPool): evals/s of each, same genomes.
+ * 3. The wall time of a default search (population 50, 20 parents, 50 children, 30
+ *    survivors, GGS [10, 10, 5], WCA, FLOPs target 0.5) with 2 workers (set
+ *    SCULPT_BENCH_SEARCH=0 to skip; it takes minutes), and the peak RSS.
+ */
+import { availableParallelism } from 'node:os';
+import {
+  Rng, Scorer, cosine, decodeModel, encodeModel, ensureNonEmpty, genomeToMask,
+  gwcs, openSession, parseMask, prepareSearch, pruneModel, randomGenome, runSession, scatterFeature, summarize, withOutputs,
+} from '../src/index.js';
+import type { Model, PreparedSearch } from '../src/index.js';
+import { buildModel } from '../models/index.js';
+import { table } from './util.js';
+
+function genomes(p: PreparedSearch, n: number, seed: number): Uint8Array[] {
+  const rng = new Rng(seed);
+  return Array.from({ length: n }, () => {
+    const g = randomGenome(p.space.length, 0.7, rng);
+    for (const s of p.space.stages) ensureNonEmpty(g, s, p.space, rng);
+    return g;
+  });
+}
+
+async function maskRate(p: PreparedSearch, x: Float32Array, xDims: number[], gs: Uint8Array[]): Promise<number> {
+  const sc = await Scorer.open({ model: p.masked, dataInput: p.dataInput, x, xDims, feature: p.feature.masked, masks: p.scorerMasks, ones: p.ones, fitness: 'wca' });
+  try {
+    sc.setTeacher(await sc.summary(new Uint8Array(p.space.length).fill(1)));
+    const t0 = performance.now();
+    for (const g of gs) await sc.fitness(g);
+    return gs.length / ((performance.now() - t0) / 1000);
+  } finally { await sc.release(); }
+}
+
+async function rebuildRate(model: Model, p: PreparedSearch, x: Float32Array, xDims: number[], gs: Uint8Array[]): Promise<number> {
+  const teacherRun = await openSession(withOutputs(model, [p.feature.original]), { threads: 1 });
+  const t = (await runSession(teacherRun.session, { [p.dataInput]: { data: x, dims: xDims } }, [p.feature.original]))[p.feature.original]!;
+  await teacherRun.session.release();
+  const teacher = summarize('wca', t.data as Float32Array, t.dims);
+  const t0 = performance.now();
+  for (const g of gs) {
+    const m = decodeModel(encodeModel(model));
+    pruneModel(m, { criterion: 'mask', mask: parseMask(genomeToMask(p.space, g)) });
+    m.graph.addOutput(m.graph.nodes.flatMap((n) => n.outputs).find((o) => o?.name === p.feature.original)!);
+    const { session } = await openSession(m, { threads: 1 });
+    const f = (await runSession(session, { [p.dataInput]: { data: x, dims: xDims } }, [p.feature.original]))[p.feature.original]!;
+    await session.release();
+    // Pruned channels are missing: put them back as zeros, as the mask session has them.
+    const full = scatterFeature(p.space, g, p.feature.original, f);
+    cosine(teacher, summarize('wca', full.data as Float32Array, full.dims));
+  }
+  return gs.length / ((performance.now() - t0) / 1000);
+}
+
+/** The same genomes scored with the WCA summary computed in the graph (`appendSummary`). */
+async function inGraphRate(model: Model, x: Float32Array, xDims: number[], gs: Uint8Array[]): Promise<number> {
+  const p = prepareSearch(model, { fitness: 'wca', summaryInGraph: true });
+  const sc = await Scorer.open({ model: p.masked, dataInput: p.dataInput, x, xDims, feature: p.feature.masked, masks: p.scorerMasks, ones: p.ones, summaryOutput: p.summaryOutput, fitness: 'wca' });
+  try {
+    sc.setTeacher(await sc.summary(new Uint8Array(p.space.length).fill(1)));
+    const t0 = performance.now();
+    for (const g of gs) await sc.fitness(g);
+    return gs.length / ((performance.now() - t0) / 1000);
+  } finally { await sc.release(); }
+}
+
+export async function benchSearch(): Promise<object> {
+  const model = buildModel('resnet20', { seed: 1 });
+  const p = prepareSearch(model);
+  const rows: string[][] = [];
+  const out: Record<string, unknown> = {};
+  for (const n of [256, 16]) {
+    const xDims = [n, 3, 32, 32];
+    const x = new Rng(2).uniformArray(n * 3 * 32 * 32);
+    const gs = genomes(p, n === 256 ? 6 : 20, 3);
+    const mask = await maskRate(p, x, xDims, gs);
+    const rebuild = await rebuildRate(model, p, x, xDims, gs);
+    const ig = await inGraphRate(model, x, xDims, gs);
+    rows.push([String(n), mask.toFixed(2), ig.toFixed(2), (ig / mask).toFixed(3), rebuild.toFixed(2), (ig / rebuild).toFixed(2)]);
+    out[`images${n}`] = { jsSummaryEvalsPerSec: mask, inGraphEvalsPerSec: ig, inGraphOverJs: ig / mask, rebuildEvalsPerSec: rebuild, ratio: ig / rebuild };
+  }
+  console.log(table(['images', 'mask inputs, WCA in JS: evals/s', 'mask inputs, WCA in graph: evals/s', 'in graph ÷ JS', 'prune + new session per genome: evals/s', 'mask inputs (in graph) ÷ rebuild (goal ≥ 10)'], rows));
+  if (process.env.SCULPT_BENCH_SEARCH !== '0') {
+    const xDims = [256, 3, 32, 32];
+    const x = new Rng(2).uniformArray(256 * 3 * 32 * 32);
+    const workers = Math.min(2, availableParallelism());
+    const t0 = performance.now();
+    let last = 0;
+    const r = await gwcs(model, { x, xDims, budget: { kind: 'flops', target: 0.5 }, workers, seed: 0, onProgress: (q) => {
+      if (performance.now() - last > 10_000) { last = performance.now(); process.stderr.write(`  stage ${q.stage} gen ${q.generation} best ${q.bestFeasible.toFixed(4)} ${q.evalsPerSec.toFixed(2)} evals/s\n`); }
+    } });
+    const wall = (performance.now() - t0) / 1000;
+    const rss = process.memoryUsage().rss / 2 ** 20;
+    console.log(table(['default search', 'wall s (goal ≤ 300)', 'genomes run', 'scored', 'evals/s', 'fitness', 'FLOPs kept', 'RSS MiB'], [[
+      `ResNet-20, 256 images, ${workers} workers, iterations ${r.iterations.join(',')}`, wall.toFixed(1), String(r.search.evaluated), String(r.search.evaluations), (r.search.evaluated / r.search.seconds).toFixed(2), r.search.fitness.toFixed(4), r.search.cost.toFixed(3), rss.toFixed(0),
+    ]]));
+    out.search = { wallS: wall, evaluated: r.search.evaluated, evaluations: r.search.evaluations, fitness: r.search.fitness, cost: r.search.cost, rssMiB: rss, workers };
+  }
+  return out;
+}

@@ -1,0 +1,138 @@
+/**
+ * GWCS end to end as a library call: prepare the masked network, open the sessions,
+ * run the genetic search, and hand back the best genome as a mask document together with
+ * a check that the masked session and the pruned model agree on it.
+ *
+ * ```ts
+ * const r = await gwcs(model, { x, xDims, budget: { kind: 'flops', target: 0.5 }, workers: 2 });
+ * pruneModel(model, { criterion: 'mask', mask: parseMask(r.mask) });
+ * ```
+ */
+import { createHash } from 'node:crypto';
+import { availableParallelism } from 'node:os';
+import { CompilerError } from '../errors.js';
+import type { Model } from '../ir/core.js';
+import { pruneModel } from '../prune/index.js';
+import { parseMask } from '../prune/mask.js';
+import { decodeModel } from '../serde/read.js';
+import { encodeModel } from '../serde/write.js';
+import { maxAbsDiff, runModel } from '../runtime/session.js';
+import { Budget } from './budget.js';
+import type { BudgetOptions } from './budget.js';
+import type { FitnessKind } from './fitness.js';
+import { ScorerPool } from './pool.js';
+import { genomeToMask, prepareSearch, scatterFeature } from './prepare.js';
+import type { PreparedSearch } from './prepare.js';
+import { runSearch } from './search.js';
+import type { GeneticOptions, SearchProgress, SearchResult } from './search.js';
+import { Scorer } from './scorer.js';
+import { defaultIterations } from './space.js';
+import type { Grouping } from './space.js';
+
+export interface GwcsOptions extends Omit<GeneticOptions, 'iterations'> {
+  /** Calibration batch [N, ...sample]. */
+  x: Float32Array;
+  xDims: readonly number[];
+  budget: BudgetOptions;
+  fitness?: FitnessKind;
+  grouping?: Grouping;
+  /** Generations per stage (default: `defaultIterations` of the GGS stage count; OGS: their sum). */
+  iterations?: readonly number[];
+  /** Summarise the feature inside the graph (`appendSummary`; default false: summarised in JS). */
+  summaryInGraph?: boolean;
+  /** Value compared by the fitness (default "last-conv"). */
+  feature?: string;
+  /** Worker threads, each with its own session (default: the cores; 0 = this thread). */
+  workers?: number;
+  /** Resumable state file, written after every generation. */
+  state?: string;
+  onProgress?: (p: SearchProgress) => void;
+  signal?: { stop: boolean };
+}
+
+export interface GwcsResult {
+  readonly prepared: PreparedSearch;
+  readonly search: SearchResult;
+  readonly iterations: readonly number[];
+  readonly workers: number;
+  /** The best genome as a `sculpt prune --mask` document. */
+  readonly mask: ReturnType<typeof genomeToMask>;
+  /** Kept / total group channels per searched group. */
+  readonly groups: { name: string; stage: number; kept: number; size: number }[];
+  readonly budget: { kind: string; target: number; mode: string; achieved: number };
+}
+
+/** sha256 over the model, the calibration batch and every option that changes the result. */
+export function searchFingerprint(model: Model, o: GwcsOptions, iterations: readonly number[]): string {
+  const h = createHash('sha256');
+  h.update(encodeModel(model));
+  h.update(new Uint8Array(o.x.buffer, o.x.byteOffset, o.x.byteLength));
+  h.update(JSON.stringify({
+    xDims: o.xDims, budget: { ...o.budget, mode: o.budget.mode ?? 'repair' }, fitness: o.fitness ?? 'wca', summaryInGraph: o.summaryInGraph === true, grouping: o.grouping ?? 'ggs', iterations, feature: o.feature ?? 'last-conv',
+    population: o.population ?? 50, parents: o.parents ?? 20, offspring: o.offspring ?? 50, survivors: o.survivors ?? 30, mutation: o.mutation ?? 0.1, seed: o.seed ?? 0,
+  }));
+  return h.digest('hex');
+}
+
+/** Iterations per stage for a grouping: GGS per stage; OGS one stage of their sum over the GGS stages. */
+export function iterationsFor(prepared: PreparedSearch, ggsStages: number, given?: readonly number[]): number[] {
+  if (given) return [...given];
+  const d = defaultIterations(ggsStages);
+  return prepared.space.stages.length === 1 && ggsStages > 1 ? [d.reduce((a, b) => a + b, 0)] : d;
+}
+
+/**
+ * Runs GWCS on `model` (not changed).
+ * @throws INVALID_OPTION, BUDGET_UNREACHABLE, SEARCH_STATE_MISMATCH, PRECONDITION_FAILED, RUNTIME_FAILED
+ */
+export async function gwcs(model: Model, o: GwcsOptions): Promise<GwcsResult> {
+  const grouping = o.grouping ?? 'ggs';
+  const fitness = o.fitness ?? 'wca';
+  const prepared = prepareSearch(model, { grouping, feature: o.feature, fitness, summaryInGraph: o.summaryInGraph });
+  const ggsStages = grouping === 'ggs' ? prepared.space.stages.length : prepareSearch(model, { grouping: 'ggs', feature: o.feature }).space.stages.length;
+  const iterations = iterationsFor(prepared, ggsStages, o.iterations);
+  const budget = new Budget(prepared.space, o.budget);
+  const sample = prepared.model.graph.inputs.find((v) => v.name === prepared.dataInput)!.shape;
+  if (sample && (sample.length !== o.xDims.length || sample.some((d, i) => typeof d === 'number' && i > 0 && d !== o.xDims[i]))) {
+    throw new CompilerError('DATA_SHAPE_MISMATCH', `the calibration batch is [${o.xDims.join(',')}] but the model's input "${prepared.dataInput}" wants [${sample.join(',')}]`, { where: prepared.dataInput });
+  }
+  const workers = o.workers ?? availableParallelism();
+  if (!Number.isInteger(workers) || workers < 0) throw new CompilerError('INVALID_OPTION', `--workers must be a non-negative integer; got ${workers}`);
+  const pool = await ScorerPool.open({ model: prepared.masked, dataInput: prepared.dataInput, x: o.x, xDims: o.xDims, feature: prepared.feature.masked, masks: prepared.scorerMasks, ones: prepared.ones, summaryOutput: prepared.summaryOutput, fitness }, workers);
+  let search: SearchResult;
+  try {
+    search = await runSearch(prepared.space, budget, pool, { ...o, iterations, fingerprint: o.state ? searchFingerprint(model, o, iterations) : undefined });
+  } finally {
+    await pool.close();
+  }
+  const kept = prepared.space.keptOf(search.genome);
+  const stageOf = new Map<number, number>();
+  prepared.space.stages.forEach((s) => s.groups.forEach((i) => stageOf.set(i, s.index)));
+  return {
+    prepared, search, iterations, workers,
+    mask: genomeToMask(prepared.space, search.genome),
+    groups: prepared.space.groups.map((g, i) => ({ name: g.name, stage: stageOf.get(i)!, kept: kept[i]!, size: g.size })),
+    budget: { kind: o.budget.kind, target: o.budget.target, mode: budget.mode, achieved: search.cost },
+  };
+}
+
+/**
+ * Prunes a copy of the prepared model with a genome and compares its feature with the
+ * masked session's on the calibration batch: the proof that the search scored the model it
+ * returns. Returns the pruned model and the relative difference.
+ */
+export async function checkGenome(prepared: PreparedSearch, genome: Uint8Array, x: Float32Array, xDims: readonly number[]): Promise<{ pruned: Model; maxAbs: number; relative: number }> {
+  const pruned = decodeModel(encodeModel(prepared.model), { baseDir: prepared.model.baseDir });
+  pruneModel(pruned, { criterion: 'mask', mask: parseMask(genomeToMask(prepared.space, genome)), untie: false });
+  const feeds = { [prepared.dataInput]: { data: x, dims: [...xDims] } };
+  const r = await runModel(pruned, feeds, [prepared.feature.original]);
+  const got = scatterFeature(prepared.space, genome, prepared.feature.original, r[prepared.feature.original]!);
+  const sc = await Scorer.open({ model: prepared.masked, dataInput: prepared.dataInput, x, xDims, feature: prepared.feature.masked, masks: prepared.scorerMasks, ones: prepared.ones, fitness: 'gap' });
+  try {
+    const want = await sc.feature(genome);
+    const d = maxAbsDiff(want, got);
+    return { pruned, maxAbs: d.maxAbs, relative: d.maxAbs / Math.max(d.scale, 1e-12) };
+  } finally {
+    await sc.release();
+  }
+}

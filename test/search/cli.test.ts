@@ -1,0 +1,70 @@
+/**
+ * `sculpt search` end to end through the CLI: search → mask file → prune → validate, the
+ * JSON summary with the fitness history, the mask accepted by `sculpt prune --mask`, and
+ * bad input (targets, data of the wrong shape, another search's state, a mask for another
+ * model) failing by name with nothing written.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { readModel, saveModel } from '../../src/index.js';
+import { buildModel } from '../../models/index.js';
+import { ROOT, runCli, tempDir } from '../helpers.js';
+
+const dir = tempDir('sculpt-search-cli-');
+const lenet = join(ROOT, 'fixtures/trained/lenet5-mnist.onnx');
+const small = ['--calibration', '16', '--iterations', '1,1', '--population', '6', '--offspring', '6', '--parents', '3', '--survivors', '4', '--workers', '1', '--eval-limit', '200'];
+
+test('sculpt search --json: best genome within the FLOPs target, mask file that sculpt prune --mask applies, validated', () => {
+  const out = join(dir, 'lenet-s.onnx');
+  const r = runCli(['search', lenet, '--data', 'mnist', '-o', out, '--flops-target', '0.5', ...small, '--json']);
+  assert.equal(r.code, 0, r.stderr);
+  const s = JSON.parse(r.stdout);
+  assert.ok(s.search.cost <= 0.5 + 1e-9 && s.search.cost > 0.2, `cost ${s.search.cost}`);
+  assert.equal(s.search.history.length, 2 * 2);
+  assert.deepEqual(s.search.stages.map((x: { resolution: number }) => x.resolution), [784, 100]);
+  assert.deepEqual(s.unsearched, ['fc1', 'fc2'], 'the dense layers come after the last conv');
+  assert.ok(s.check.relative <= 1e-4);
+  assert.equal(s.validation.model.accuracy.samples, 200);
+  assert.ok(Math.abs(s.validation.comparison.flops.ratio - s.search.cost) < 1e-9, `${s.validation.comparison.flops.ratio} vs ${s.search.cost}`);
+  const mask = join(dir, 'lenet-s.mask.json');
+  assert.ok(existsSync(mask));
+  // The mask file alone reproduces the pruned model.
+  const again = join(dir, 'again.onnx');
+  const p = runCli(['prune', lenet, '-o', again, '--mask', mask, '--verify', '--json']);
+  assert.equal(p.code, 0, p.stderr);
+  assert.equal(readModel(again).graph.initializers.reduce((n, v) => n + v.initializer!.size, 0), readModel(out).graph.initializers.reduce((n, v) => n + v.initializer!.size, 0));
+  // A mask for another model is refused by prune.
+  const resnet = join(dir, 'resnet.onnx');
+  saveModel(buildModel('resnet20', { seed: 1, width: 0.25 }), resnet);
+  const bad = runCli(['prune', resnet, '-o', join(dir, 'bad.onnx'), '--mask', mask]);
+  assert.equal(bad.code, 1);
+  assert.match(bad.stderr, /error MASK_(INVALID|SHAPE_MISMATCH)/);
+  assert.ok(!existsSync(join(dir, 'bad.onnx')));
+});
+
+test('sculpt search: bad targets are usage errors (exit 2), wrong data and unreachable targets named errors (exit 1); nothing written', () => {
+  const out = join(dir, 'x.onnx');
+  for (const t of ['0', '1', '1.5', '-0.2']) {
+    const r = runCli(['search', lenet, '--data', 'mnist', '-o', out, '--flops-target', t]);
+    assert.equal(r.code, 2, `target ${t}: ${r.stderr}`);
+  }
+  assert.equal(runCli(['search', lenet, '--data', 'mnist', '-o', out]).code, 2, 'no target');
+  assert.equal(runCli(['search', lenet, '--data', 'mnist', '-o', out, '--flops-target', '0.5', '--params-target', '0.5']).code, 2);
+  const resnet = join(dir, 'resnet-b.onnx');
+  saveModel(buildModel('resnet20', { seed: 1, width: 0.25 }), resnet);
+  const shape = runCli(['search', resnet, '--data', 'mnist', '-o', out, '--flops-target', '0.5', ...small]);
+  assert.equal(shape.code, 1);
+  assert.match(shape.stderr, /error DATA_SHAPE_MISMATCH/);
+  const far = runCli(['search', lenet, '--data', 'mnist', '-o', out, '--flops-target', '0.0001', ...small]);
+  assert.equal(far.code, 1);
+  assert.match(far.stderr, /error BUDGET_UNREACHABLE/);
+  const state = join(dir, 'foreign-state.json');
+  writeFileSync(state, JSON.stringify({ version: 1, fingerprint: 'another search', stage: 0, generation: 0, held: '', population: [], best: null, history: [], evaluations: 0 }));
+  const st = runCli(['search', lenet, '--data', 'mnist', '-o', out, '--flops-target', '0.5', '--state', state, ...small]);
+  assert.equal(st.code, 1);
+  assert.match(st.stderr, /error SEARCH_STATE_MISMATCH/);
+  assert.ok(!existsSync(out) && !existsSync(join(dir, 'x.mask.json')));
+  assert.equal(JSON.parse(readFileSync(state, 'utf8')).fingerprint, 'another search', 'the foreign state is not overwritten');
+});
