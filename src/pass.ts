@@ -126,7 +126,11 @@ export function parsePassOptions<O extends object>(def: PassDefinition<O>, raw: 
   for (const [key, text] of Object.entries(raw)) {
     const opt = def.cli[key];
     if (!opt && def.acceptsAnyOption) {
-      (draft as Record<string, unknown>)[key] = text === 'true' ? true : text === 'false' ? false : text.trim() !== '' && Number.isFinite(Number(text)) ? Number(text) : text;
+      let value: unknown = text === 'true' ? true : text === 'false' ? false : text.trim() !== '' && Number.isFinite(Number(text)) ? Number(text) : text;
+      if (/^\s*[[{]/.test(text)) {
+        try { value = JSON.parse(text); } catch { throw new CompilerError('INVALID_OPTION', `pass option ${def.name}.${key}: "${text}" is not valid JSON`, { where: `${def.name}.${key}` }); }
+      }
+      (draft as Record<string, unknown>)[key] = value;
       continue;
     }
     if (!opt) {

@@ -49,9 +49,11 @@ test('every pass `sculpt passes` lists runs from `transform --passes x --pass-op
     'prune-channels': [`prune-channels.mask=${mask}`],
     tissue: ['tissue.select=fc1', 'tissue.groups=4', 'tissue.seed=1'],
   };
+  // Old-style passes take JSON values through the adapter; expose-outputs needs a value to expose.
+  const extra: Record<string, string[]> = { 'expose-outputs': ['expose-outputs.outputs=["logits"]'] };
   for (const p of list) {
     const out = join(dir, `mlp-${p.name}.onnx`);
-    const args = ['transform', src, '-o', out, '--passes', p.name, '--json', ...(needs[p.name] ?? []).flatMap((o) => ['--pass-option', o])];
+    const args = ['transform', src, '-o', out, '--passes', p.name, '--json', ...(needs[p.name] ?? extra[p.name] ?? []).flatMap((o) => ['--pass-option', o])];
     const r = runCli(args);
     assert.equal(r.code, 0, `${p.name}: ${r.stderr}`);
     const s = JSON.parse(r.stdout);
