@@ -50,7 +50,7 @@ async function rebuildRate(model: Model, p: PreparedSearch, x: Float32Array, xDi
   for (const g of gs) {
     const m = decodeModel(encodeModel(model));
     pruneModel(m, { criterion: 'mask', mask: parseMask(genomeToMask(p.space, g)) });
-    m.graph.outputs.push(...[m.graph.nodes.flatMap((n) => n.outputs).find((o) => o?.name === p.feature.original)!]);
+    m.graph.addOutput(m.graph.nodes.flatMap((n) => n.outputs).find((o) => o?.name === p.feature.original)!);
     const { session } = await openSession(m, { threads: 1 });
     const f = (await runSession(session, { [p.dataInput]: { data: x, dims: xDims } }, [p.feature.original]))[p.feature.original]!;
     await session.release();

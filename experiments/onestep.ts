@@ -26,7 +26,7 @@ import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
-  analyzeChannelGroups, buildScores, decodeModel, encodeModel, finetuneModel, globalPrune, groupImportance, inferShapes, insertBeta,
+  analyzeChannelGroups, decodeModel, encodeModel, finetuneModel, globalPrune, groupImportance, inferShapes, insertBeta,
   isGroupPrunable, loadDatasetFor, openSession, evaluateAccuracy, readModel, recoverModel, saveModel, scoreModel, train, withCrucial, Rng,
 } from '../src/index.js';
 import type { Dataset, LoadedDataset, MimicKind, Model, ScoresDoc } from '../src/index.js';

@@ -16,7 +16,7 @@
  *   after:   init %w: float[8,3,3,3]                             %y = Conv(%x, %w)
  */
 import { DataType, Tensor } from '../src/index.js';
-import type { Graph, Model, Node, Pass, PassContext, PassResult } from '../src/index.js';
+import type { Graph, Model, Node, Pass, PassDefinition, PassContext, PassResult } from '../src/index.js';
 
 function constantTensor(n: Node): Tensor | string {
   const a = n.attributes[0];
@@ -49,7 +49,7 @@ function run(model: Model, ctx: PassContext): PassResult {
         kept++;
         continue;
       }
-      if (g.outputs.includes(out)) {
+      if (out.isGraphOutput()) {
         ctx.remark(n.where, `"${out.name}" is a graph output; kept as a Constant node`);
         kept++;
         continue;
@@ -59,7 +59,7 @@ function run(model: Model, ctx: PassContext): PassResult {
       t.name = out.name;
       g.addInitializer(out, t);
       if (!out.type) out.setTensorType(t.dataType ?? DataType.FLOAT, t.shape);
-      if (model.irVersion !== undefined && Number(model.irVersion) < 4) g.inputs.push(out);
+      if (model.irVersion !== undefined && Number(model.irVersion) < 4) g.addInput(out);
       converted++;
     }
   };
@@ -74,3 +74,6 @@ export function constantsToInitializersPass(): Pass {
     run,
   };
 }
+
+/** No options. */
+export const constantsToInitializers: PassDefinition<Record<string, never>> = { name: 'constants-to-initializers', summary: constantsToInitializersPass().summary, cli: {}, create: () => constantsToInitializersPass() };

@@ -16,7 +16,7 @@
  *   after:   %y = Conv(%x, %w', %b')
  */
 import { DataType, Tensor, Value } from '../src/index.js';
-import type { Model, Node, Pass, PassContext, PassResult } from '../src/index.js';
+import type { Model, Node, Pass, PassDefinition, PassContext, PassResult } from '../src/index.js';
 
 function constF32(v: Value | null | undefined): Float32Array | undefined {
   if (!v?.initializer) return undefined;
@@ -96,3 +96,6 @@ function run(model: Model, ctx: PassContext): PassResult {
 export function foldBatchNormPass(): Pass {
   return { name: 'fold-batchnorm', summary: 'fold inference BatchNormalization into the preceding Conv', run };
 }
+
+/** No options. */
+export const foldBatchNorm: PassDefinition<Record<string, never>> = { name: 'fold-batchnorm', summary: foldBatchNormPass().summary, cli: {}, create: () => foldBatchNormPass() };

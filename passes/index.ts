@@ -1,36 +1,60 @@
-/** The pass registry: every pass `sculpt transform --passes` can name. */
-import type { Pass } from '../src/index.js';
-import { constantsToInitializersPass } from './constants-to-initializers.js';
+/**
+ * The pass registry: every pass `sculpt transform --passes` can name, each runnable from
+ * the command line with `--pass-option <pass>.<key>=<value>`.
+ *
+ * An entry is a typed `PassDefinition` (new style), or an old-style `() => Pass` factory
+ * that reads `ctx.options` (adapted by `legacyPassDefinition`; convert it, see
+ * docs/architecture.md).
+ */
+import { legacyPassDefinition, parsePassOptions } from '../src/index.js';
+import type { Pass, PassDefinition } from '../src/index.js';
+import { constantsToInitializers } from './constants-to-initializers.js';
 import { exposeMasksPass } from './expose-masks.js';
 import { exposeOutputsPass } from './expose-outputs.js';
-import { foldBatchNormPass } from './fold-batchnorm.js';
+import { foldBatchNorm } from './fold-batchnorm.js';
 import { inferShapesPass } from './infer-shapes.js';
 import { insertBetaPass } from './insert-beta.js';
-import { pruneChannelsPass } from './prune-channels.js';
+import { pruneChannels } from './prune-channels.js';
 import { stripBetaPass } from './strip-beta.js';
-import { tissuePass } from './tissue.js';
+import { tissue } from './tissue.js';
 
-const registry = new Map<string, () => Pass>([
-  ['constants-to-initializers', constantsToInitializersPass],
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type PassEntry = PassDefinition<any, any> | (() => Pass);
+
+const registry = new Map<string, PassEntry>([
+  ['constants-to-initializers', constantsToInitializers],
   ['expose-masks', exposeMasksPass],
   ['expose-outputs', exposeOutputsPass],
-  ['fold-batchnorm', foldBatchNormPass],
+  ['fold-batchnorm', foldBatchNorm],
   ['infer-shapes', inferShapesPass],
   ['insert-beta', insertBetaPass],
-  ['prune-channels', pruneChannelsPass],
+  ['prune-channels', pruneChannels],
   ['strip-beta', stripBetaPass],
-  ['tissue', tissuePass],
+  ['tissue', tissue],
 ]);
 
-/** Adds a pass factory (passes defined outside this folder). */
-export function registerPass(name: string, factory: () => Pass): void {
-  registry.set(name, factory);
+/** Adds a pass (passes defined outside this folder): a definition, or an old-style factory. */
+export function registerPass(name: string, entry: PassEntry): void {
+  registry.set(name, entry);
 }
 
 export function passNames(): string[] {
   return [...registry.keys()].sort();
 }
 
-export function createPass(name: string): Pass | undefined {
-  return registry.get(name)?.();
+/** The definition of a registered pass (old-style factories adapted), or undefined. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export function passDefinition(name: string): PassDefinition<any, any> | undefined {
+  const e = registry.get(name);
+  if (!e) return undefined;
+  return typeof e === 'function' ? legacyPassDefinition(name, e) : e;
+}
+
+/**
+ * Makes a registered pass from command-line options (`key=text` pairs).
+ * @throws INVALID_OPTION for an unknown key or a value its parser refuses
+ */
+export function createPass(name: string, raw: Readonly<Record<string, string>> = {}): Pass | undefined {
+  const def = passDefinition(name);
+  return def?.create(parsePassOptions(def, raw));
 }

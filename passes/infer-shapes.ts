@@ -64,7 +64,7 @@ export function inferShapesPass(): Pass {
           for (const v of n.outputs) {
             if (!v || outputs.has(v) || !res.shapes.has(v)) continue;
             if (write(v, res.shapes.type(v))) written++;
-            if (!recorded.has(v) && v.type) { g.valueInfos.push(v); recorded.add(v); g._touch(); written++; }
+            if (!recorded.has(v) && v.type) { g.addValueInfo(v); recorded.add(v); written++; }
           }
         }
       }

@@ -1,14 +1,15 @@
 /**
  * prune-channels: removes channels group by group, slicing every coupled tensor.
  *
- * Options (from `sculpt prune` or a caller of runPasses):
- *   analysis?  ChannelAnalysis of this model (computed here when absent)
+ * Options (typed, `pruneChannelsPass({ keep })`; from the command line
+ * `sculpt transform --passes prune-channels --pass-option prune-channels.mask=m.json`):
  *   keep?      Map<group id, kept group-channel indices> (or a plain object of the same)
- *   mask?      MaskSpec or a path to a mask file (see src/prune/mask.ts)
- *   onApplied? (r: ApplyResult, untied: UntiedConstant[]) => void   receives the pruned-tensor list
- *              for the report, and the shared constants untied first (for a masked reference)
+ *   mask?      MaskSpec, or a path to a mask file (see src/prune/mask.ts)
+ *   analysis?  ChannelAnalysis of this model (computed here when absent or stale)
  *   untie?     when the pass computes the analysis itself: give every reader of a shared
  *              constant its own copy first, as `sculpt groups` and `sculpt prune` do (default true)
+ * Report: ApplyResult plus `untied` (the shared constants untied first, for a masked
+ * reference): the pruned-tensor list for the prune report and verification.
  *
  * Cases:
  *  1. Conv → BN → Relu → Conv: filters, bias and BN parameters lose rows; the next conv's
@@ -27,15 +28,19 @@
  *   before:  %y = Conv(%x, %w[64,32,3,3], %b[64])   %z = Conv(%y, %w2[16,64,3,3])
  *   after:   %y = Conv(%x, %w[40,32,3,3], %b[40])   %z = Conv(%y, %w2[16,40,3,3])
  */
-import { CompilerError, applyChannelPruning, channelGroupsAnalysis, maskToKeep, readMaskFile, retieConstants, untieSharedConstants } from '../src/index.js';
-import type { ApplyResult, ChannelAnalysis, MaskSpec, Model, Pass, PassContext, PassResult, UntiedConstant } from '../src/index.js';
+import { CompilerError, applyChannelPruning, channelGroupsAnalysis, maskToKeep, passOption, readMaskFile, retieConstants, untieSharedConstants } from '../src/index.js';
+import type { ApplyResult, ChannelAnalysis, MaskSpec, Model, Pass, PassContext, PassDefinition, PassResult, UntiedConstant } from '../src/index.js';
 
 export interface PruneChannelsOptions {
-  analysis?: ChannelAnalysis;
   keep?: ReadonlyMap<number, readonly number[]> | Record<string, readonly number[]>;
   mask?: MaskSpec | string;
-  onApplied?: (r: ApplyResult, untied: UntiedConstant[]) => void;
+  analysis?: ChannelAnalysis;
   untie?: boolean;
+}
+
+/** What the pass did: the applied pruning and the shared constants it untied first. */
+export interface PruneChannelsReport extends ApplyResult {
+  readonly untied: UntiedConstant[];
 }
 
 function toMap(k: PruneChannelsOptions['keep']): Map<number, readonly number[]> {
@@ -44,14 +49,24 @@ function toMap(k: PruneChannelsOptions['keep']): Map<number, readonly number[]> 
   return new Map(Object.entries(k).map(([g, v]) => [Number(g), v]));
 }
 
-export function pruneChannelsPass(): Pass {
+const NAME = 'prune-channels';
+const SUMMARY = 'remove channels per coupled group (kept indices or a mask), slicing every weight, bias, BN parameter and shape';
+
+/**
+ * The prune-channels pass with typed options; its result's `report` is what it did.
+ * Called without options it reads the old options bag (`ctx.options`: keep, mask, analysis,
+ * untie, onApplied) — an adapter for callers written before typed passes; pass options instead.
+ * @throws INVALID_OPTION without keep or mask; GROUP_FROZEN; the mask codes
+ */
+export function pruneChannelsPass(options?: PruneChannelsOptions): Pass<PruneChannelsReport> {
   return {
-    name: 'prune-channels',
-    summary: 'remove channels per coupled group (kept indices or a mask), slicing every weight, bias, BN parameter and shape',
-    run(model: Model, ctx: PassContext): PassResult {
-      const o = ctx.options as PruneChannelsOptions;
+    name: NAME,
+    summary: SUMMARY,
+    run(model: Model, ctx: PassContext): PassResult<PruneChannelsReport> {
+      const legacy = options === undefined ? (ctx.options as PruneChannelsOptions & { onApplied?: (r: ApplyResult, untied: UntiedConstant[]) => void }) : undefined;
+      const o = options ?? legacy!;
       if (!o.keep && !o.mask) {
-        throw new CompilerError('INVALID_OPTION', 'prune-channels needs kept channels (keep) or a mask', { hint: 'use `sculpt prune model.onnx -o out.onnx --ratio 0.5` or `--mask m.json`' });
+        throw new CompilerError('INVALID_OPTION', 'prune-channels needs kept channels (keep) or a mask', { hint: 'use `sculpt prune model.onnx -o out.onnx --ratio 0.5`, or `--pass-option prune-channels.mask=m.json`' });
       }
       let a = o.analysis && o.analysis.model === model ? o.analysis : undefined;
       let untied: UntiedConstant[] = [];
@@ -63,8 +78,18 @@ export function pruneChannelsPass(): Pass {
       const r = applyChannelPruning(model, a, keep);
       retieConstants(model, untied);
       for (const g of a.groups) if (g.frozen.length > 0) ctx.remark(g.name, `group ${g.id} frozen: ${g.frozen.join('; ')}`);
-      o.onApplied?.(r, untied);
-      return { changed: r.pruned.length > 0, stats: { groupsPruned: r.groupsPruned, channelsRemoved: r.channelsRemoved, tensorsChanged: r.pruned.length, tensorsSliced: r.tensorsSliced } };
+      legacy?.onApplied?.(r, untied);
+      return { changed: r.pruned.length > 0, report: { ...r, untied }, stats: { groupsPruned: r.groupsPruned, channelsRemoved: r.channelsRemoved, tensorsChanged: r.pruned.length, tensorsSliced: r.tensorsSliced } };
     },
   };
 }
+
+export const pruneChannels: PassDefinition<PruneChannelsOptions, PruneChannelsReport> = {
+  name: NAME,
+  summary: SUMMARY,
+  cli: {
+    untie: passOption.boolean<PruneChannelsOptions>('untie', 'give every reader of a shared constant its own copy first (default true)'),
+    mask: { describe: 'mask file: { "keep": { "<tensor>": [indices] } }, { "mask": { "<tensor>": [0/1...] } }, or a prune report', set: (d, text) => { d.mask = text; } },
+  },
+  create: (o) => pruneChannelsPass(o),
+};

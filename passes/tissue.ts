@@ -39,10 +39,10 @@
  */
 import {
   DataType, GraphBuilder, Rng, Tensor, addConstant, attrFloat, attrInt, attrInts, attrString, AnalysisManager, costAnalysis, costContext, dropIfUnused, initStackedLayer,
-  nodeCost, originalWeights, planTissue, resolveWeight, shapesAnalysis,
+  nodeCost, originalWeights, parseLayerSpec, parseUnit, parseUnitList, passOption, planTissue, resolveWeight, shapesAnalysis, TISSUE_ACTIVATIONS, TISSUE_INITS,
 } from '../src/index.js';
 import type {
-  AutoChoice, CostContext, LayerCost, LayerPlan, Model, Node, Pass, PassContext, PassResult, SkippedLayer, TissueActivation, TissueOptions,
+  AutoChoice, CostContext, LayerCost, LayerPlan, LayerSpec, Model, Node, Pass, PassContext, PassDefinition, PassOption, PassResult, SkippedLayer, TissueActivation, TissueOptions,
   TissuePlan, UnitRun, UnitWeights, Value, WeightForm,
 } from '../src/index.js';
 
@@ -94,10 +94,8 @@ export interface TissueReport {
   planned: { macs: number; params: number };
 }
 
-/** Options of the pass (`ctx.options.tissue`). */
+/** Options of the pass: the planner's options (src/tissue/plan.ts), and a progress hook. */
 export interface TissuePassOptions extends TissueOptions {
-  /** Receives the full report (the CLI prints it). */
-  onReport?: (r: TissueReport) => void;
   /** Called after each stacked layer is initialised and written (progress). */
   onLayer?: (done: number, total: number) => void;
 }
@@ -334,14 +332,13 @@ function unitText(r: UnitRun): string {
   return u.k1.length ? `${u.n1}:${u.n2}:${u.n3}:${u.k1.join('x')}:${u.k2.join('x')}` : `${u.n1}:${u.n2}:${u.n3}`;
 }
 
-function run(model: Model, ctx: PassContext): PassResult {
-  const opts = (ctx.options['tissue'] ?? {}) as TissuePassOptions;
+function runWith(opts: TissuePassOptions, model: Model, ctx: PassContext): PassResult<TissueReport> {
   const report = applyTissue(model, opts, ctx.analyses);
-  for (const s of report.skipped) ctx.remark(s.name, s.reason);
+  for (const sk of report.skipped) ctx.remark(sk.name, sk.reason);
   for (const n of report.notes) ctx.remark(n.where, n.message);
-  opts.onReport?.(report);
   return {
     changed: report.layers.length > 0,
+    report,
     stats: {
       stacked: report.layers.length, skipped: report.skipped.length,
       macsBefore: report.before.macs, macsAfter: report.after.macs, paramsBefore: report.before.params, paramsAfter: report.after.params,
@@ -349,8 +346,49 @@ function run(model: Model, ctx: PassContext): PassResult {
   };
 }
 
-/** The `tissue` pass; options under `ctx.options.tissue` (TissuePassOptions). */
-export function tissuePass(): Pass {
-  return { name: 'tissue', summary: 'replace Conv/Gemm/MatMul layers by TissueNet stacked layers of small independent units', run };
+const SUMMARY = 'replace Conv/Gemm/MatMul layers by TissueNet stacked layers of small independent units';
+
+/**
+ * The `tissue` pass with typed options; its result's `report` is the TissueReport.
+ * Called without options it reads the old bag (`ctx.options.tissue`, with `onReport`) —
+ * an adapter for callers written before typed passes; pass options instead.
+ * @throws TISSUE_SPEC_INVALID, TISSUE_NO_LAYERS
+ */
+export function tissuePass(options?: TissuePassOptions): Pass<TissueReport> {
+  return {
+    name: 'tissue',
+    summary: SUMMARY,
+    run(model, ctx) {
+      if (options) return runWith(options, model, ctx);
+      const legacy = (ctx.options['tissue'] ?? {}) as TissuePassOptions & { onReport?: (r: TissueReport) => void };
+      const r = runWith(legacy, model, ctx);
+      legacy.onReport?.(r.report!);
+      return r;
+    },
+  };
 }
 
+function specOption(describe: string, parse: (text: string) => LayerSpec): PassOption<TissuePassOptions> {
+  return { describe, set: (d, text) => { d.spec = parse(text); } };
+}
+
+/** `sculpt transform --passes tissue --pass-option tissue.groups=4 ...` */
+export const tissue: PassDefinition<TissuePassOptions, TissueReport> = {
+  name: 'tissue',
+  summary: SUMMARY,
+  cli: {
+    strategy: passOption.choice<TissuePassOptions>('strategy', ['all', 'r', 'select'], 'which layers'),
+    select: passOption.list<TissuePassOptions>('select', 'exactly these layers: names or globs'),
+    exclude: passOption.list<TissuePassOptions>('exclude', 'layers never replaced: names or globs'),
+    unit: specOption('equal units n1:n2:n3[:k1:k2]', (t) => ({ kind: 'units', units: [parseUnit(t)] })),
+    hybrid: specOption('hybrid units: a comma-separated unit list', (t) => ({ kind: 'units', units: parseUnitList(t) })),
+    groups: specOption('m equal units sized from each layer (gM or gMhN: M groups, N hidden), or auto', (t) => (t === 'auto' ? { kind: 'groups', groups: 'auto' } : parseLayerSpec(/^\d+$/.test(t) ? `g${t}` : t))),
+    activation: passOption.choice<TissuePassOptions>('activation', TISSUE_ACTIVATIONS, 'between a unit\'s two weight layers'),
+    init: passOption.choice<TissuePassOptions>('init', TISSUE_INITS, 'he: from scratch (seeded); original: fitted to the original layer'),
+    shuffle: passOption.boolean<TissuePassOptions>('shuffle', 'channel shuffle between consecutive stacked layers'),
+    seed: passOption.number<TissuePassOptions>('seed', 'seed of hybrid draws and random weights', { integer: true, min: 0 }),
+    'flops-target': passOption.number<TissuePassOptions>('flopsTarget', 'groups=auto: fraction of the FLOPs to keep', { min: 0, max: 1 }),
+    'min-group-channels': passOption.number<TissuePassOptions>('minGroupChannels', 'groups=auto: least channels per group', { integer: true, min: 1 }),
+  },
+  create: (o) => tissuePass(o),
+};

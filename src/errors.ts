@@ -34,6 +34,9 @@ export type ErrorCode =
   | 'MISSING_OPSET'
   | 'IR_INVALID'
   | 'IN_USE'
+  | 'DUPLICATE_OUTPUT'
+  | 'OUTPUT_LOST'
+  | 'NAME_CONFLICT'
   // analysis and passes
   | 'SHAPE_INFERENCE_FAILED'
   | 'INPUT_SHAPE_MISMATCH'

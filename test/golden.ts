@@ -1,7 +1,8 @@
 /**
  * Golden files for pass tests: fixtures/passes/<pass>/<case>/ holds the printed input, the
- * expected printed output and the pass statistics side by side. A missing folder is written
- * on the first run; UPDATE_GOLDEN=1 rewrites them all (review the diff before committing).
+ * expected printed output and the pass statistics side by side. A missing golden fails (a
+ * test that writes its own expectation proves nothing); UPDATE_GOLDEN=1 writes or rewrites
+ * them (review the diff before committing).
  */
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -18,13 +19,17 @@ export function statsText(r: RunPassesResult, withRemarks = true): string {
   return `${JSON.stringify(body, null, 2)}\n`;
 }
 
-/** Compares (or, when asked or missing, writes) the golden files of one case. */
-export function checkGolden(pass: string, name: string, got: GoldenTexts): void {
-  const dir = join(ROOT, 'fixtures/passes', pass, name);
+/** Compares (or, with UPDATE_GOLDEN=1, writes) the golden files of one case. */
+export function checkGolden(pass: string, name: string, got: GoldenTexts, root = join(ROOT, 'fixtures/passes')): void {
+  const dir = join(root, pass, name);
   const files: [string, string][] = [['input.txt', got.input], ['expected.txt', got.expected], ['stats.json', got.stats]];
-  if (process.env.UPDATE_GOLDEN || !existsSync(join(dir, 'expected.txt'))) {
+  if (process.env.UPDATE_GOLDEN === '1') {
     mkdirSync(dir, { recursive: true });
     for (const [f, text] of files) writeFileSync(join(dir, f), text);
   }
-  for (const [f, text] of files) assert.equal(text, readFileSync(join(dir, f), 'utf8'), `${pass}/${name}/${f}`);
+  for (const [f, text] of files) {
+    const path = join(dir, f);
+    assert.ok(existsSync(path), `golden file ${pass}/${name}/${f} is missing: run with UPDATE_GOLDEN=1 to write it, then review it`);
+    assert.equal(text, readFileSync(path, 'utf8'), `${pass}/${name}/${f}`);
+  }
 }

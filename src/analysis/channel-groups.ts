@@ -28,7 +28,7 @@ import { CompilerError } from '../errors.js';
 import type { Model, Node, Value } from '../ir/core.js';
 import type { StaticDim } from '../ir/types.js';
 import type { ChannelRuleContext, ChannelSlot, Fixup, Origin, SlotRole } from './channel-rules/context.js';
-import { channelRules, constantTensor, foldedOf } from './channel-rules/index.js';
+import { channelRuleOf, constantTensor, foldedOf } from './channel-rules/index.js';
 import type { ShapeLookup } from './shape-table.js';
 import { inferShapes } from './shapes.js';
 
@@ -180,7 +180,7 @@ export function analyzeChannelGroups(model: Model, opts: ChannelAnalysisOptions 
     if (!seen) visited.set(node, (seen = new Set()));
     if (seen.has(origin.slot.id)) return;
     seen.add(origin.slot.id);
-    const rule = node.domain === '' || node.domain === 'ai.onnx' ? channelRules[node.opType] : undefined;
+    const rule = channelRuleOf(node)?.rule;
     if (!rule) {
       freeze(origin.slot, `${node.where}: ${node.domain ? `${node.domain}.` : ''}${node.opType} has no channel rule`);
       return;
@@ -261,28 +261,8 @@ export function analyzeChannelGroups(model: Model, opts: ChannelAnalysisOptions 
     // A slot whose size is unknown is not an error here: a rule may still reach it with a size.
     makeSlot(v, axis);
   };
-  for (const n of g.nodes) {
-    if (n.domain !== '' && n.domain !== 'ai.onnx') continue;
-    switch (n.opType) {
-      case 'Conv': case 'ConvTranspose':
-        // Not the weight's axis 1: for a depthwise conv it is a size-1 axis that never prunes.
-        seed(n.inputs[1], 0); seed(n.inputs[0], 1); seed(n.outputs[0], 1);
-        break;
-      case 'Gemm': case 'MatMul': {
-        const b = n.inputs[1];
-        if (b && constantTensor(b)) {
-          const r = shapeOf(b)?.length ?? 0;
-          if (n.opType === 'Gemm' || r >= 2) { seed(b, r - 1); seed(b, Math.max(0, r - 2)); }
-          else seed(b, 0);
-        }
-        break;
-      }
-      case 'BatchNormalization': case 'InstanceNormalization':
-        seed(n.inputs[1], 0);
-        break;
-      default:
-    }
-  }
+  // Each op's registered entry declares its seeds (src/analysis/channel-rules/index.ts).
+  for (const n of g.nodes) channelRuleOf(n)?.seeds?.(n, seed, shapeOf);
   for (let i = 0; i < work.length; i++) visit(work[i]!);
 
   // Components → groups.

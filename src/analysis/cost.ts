@@ -38,6 +38,7 @@ import type { ShapeLookup } from './shape-table.js';
 import { DECLARED_SHAPES } from './shape-table.js';
 import { inferShapes } from './shapes.js';
 import { isConstantData, resolveTensor } from './weights.js';
+import { isSettingSlot } from '../ir/op-slots.js';
 
 export interface Cost {
   macs: number;
@@ -93,16 +94,6 @@ export interface CostContext {
   readonly batchDims: ReadonlySet<string>;
 }
 
-/** Ops whose listed input slots are never parameters. */
-const CONTROL_SLOTS: Record<string, readonly number[]> = {
-  Reshape: [1], Expand: [1], Tile: [1], Pad: [1, 2, 3], Resize: [1, 2, 3], Upsample: [1],
-  Slice: [1, 2, 3, 4], Split: [1], Squeeze: [1], Unsqueeze: [1], Clip: [1, 2], Gather: [1],
-  GatherElements: [1], GatherND: [1], ScatterND: [1], ScatterElements: [1], TopK: [1], OneHot: [1, 2],
-  ConstantOfShape: [0], Range: [0, 1, 2], Dropout: [1, 2], CumSum: [1], Trilu: [1], Where: [0],
-  ReduceMean: [1], ReduceSum: [1], ReduceMax: [1], ReduceMin: [1], ReduceProd: [1], ReduceL1: [1],
-  ReduceL2: [1], ReduceLogSum: [1], ReduceLogSumExp: [1], ReduceSumSquare: [1],
-};
-
 /** Ops whose every initializer input (incl. a 1-element one) is a weight. */
 const WEIGHT_OPS = new Set(['Conv', 'ConvTranspose', 'ConvInteger', 'QLinearConv', 'Gemm', 'MatMul', 'MatMulInteger',
   'QLinearMatMul', 'BatchNormalization', 'InstanceNormalization', 'LayerNormalization', 'GroupNormalization', 'PRelu']);
@@ -116,7 +107,7 @@ export function weightInputKind(n: Node, i: number): 'param' | 'stat' | undefine
   const v = n.inputs[i];
   const t = resolveTensor(v)?.tensor;
   if (!v || !t) return undefined;
-  if (CONTROL_SLOTS[n.opType]?.includes(i)) return undefined;
+  if (isSettingSlot(n.opType, i)) return undefined;
   if (t.dataType === DataType.INT64 || t.dataType === DataType.BOOL || t.dataType === DataType.STRING) return undefined;
   if (!WEIGHT_OPS.has(n.opType) && t.size <= 1) return undefined;
   if (n.opType === 'BatchNormalization' && (i === 3 || i === 4)) return 'stat';
@@ -363,4 +354,13 @@ function layerCost(n: Node, c: NodeCost, ctx: CostContext, unknown?: Set<string>
     default:
       return undefined;
   }
+}
+
+/** Ops with a MAC / layer formula in `nodeCost` (others cost only their activation bytes). */
+const COSTED_OPS = new Set(['Conv', 'ConvInteger', 'QLinearConv', 'ConvTranspose', 'Gemm', 'MatMul', 'MatMulInteger', 'QLinearMatMul',
+  'BatchNormalization', 'InstanceNormalization', 'MaxPool', 'AveragePool', 'LpPool']);
+
+/** Whether `nodeCost` has a MAC / layer formula for a default-domain op. */
+export function hasCostRule(opType: string): boolean {
+  return COSTED_OPS.has(opType);
 }

@@ -7,7 +7,7 @@
 import { createRequire } from 'node:module';
 import type yargsType from 'yargs';
 import { formatError, isCompilerError } from '../errors.js';
-import { commands } from './commands/index.js';
+import { commandsFor } from './commands/index.js';
 import { EXIT, ExitWith } from './exit.js';
 import { OptionRangeError, checkOptionRanges } from './option-ranges.js';
 import { writeSync } from 'node:fs';
@@ -58,7 +58,7 @@ export async function main(argv: string[]): Promise<number> {
   if (process.env.SCULPT_CHECK_ARGS === '1') {
     parser.middleware(() => { throw new ExitWith(EXIT.OK, 'arguments checked'); }, false);
   }
-  for (const c of commands) parser.command(c);
+  for (const c of await commandsFor(argv)) parser.command(c);
   try {
     await parser.parseAsync();
   } catch (e) {

@@ -1,5 +1,9 @@
 /** Shared output helpers for commands: JSON to stdout, human text, progress to stderr. */
-import { SingleBar, Presets } from 'cli-progress';
+import { createRequire } from 'node:module';
+
+// cli-progress loads only when a bar is drawn on a TTY: start-up stays fast (issue 13).
+const require = createRequire(import.meta.url);
+const cliProgress = (): typeof import('cli-progress') => require('cli-progress') as typeof import('cli-progress');
 
 export function printJson(x: unknown): void {
   process.stdout.write(`${JSON.stringify(x, (_k, v) => (typeof v === 'bigint' ? v.toString() : v), 2)}\n`);
@@ -21,6 +25,7 @@ export interface Progress {
 export function progress(label: string, total: number, opts: { quiet?: boolean; format?: string } = {}): Progress {
   if (opts.quiet) return { update() {}, stop() {} };
   if (process.stderr.isTTY) {
+    const { SingleBar, Presets } = cliProgress();
     const bar = new SingleBar({
       format: `${label} [{bar}] {percentage}% | {value}/{total} | ETA {eta_formatted}${opts.format ? ` | ${opts.format}` : ''}`,
       stream: process.stderr,

@@ -49,8 +49,6 @@ export function attrString(name: string, value: string): Attribute { return { na
 export function attrTensor(name: string, value: Tensor): Attribute { return { name, v: { type: 4, value } }; }
 export function attrFloats(name: string, value: number[]): Attribute { return { name, v: { type: 6, value } }; }
 export function attrInts(name: string, value: Int[]): Attribute { return { name, v: { type: 7, value } }; }
-export function attrStrings(name: string, value: string[]): Attribute { return { name, v: { type: 8, value: value.map((s) => enc.encode(s)) } }; }
-
 export function bytesToString(b: Uint8Array): string { return dec.decode(b); }
 
 export type { KeyValue };

@@ -48,7 +48,7 @@ export class GraphBuilder {
   output(v: Value, name?: string): Value {
     if (name && v.name !== name) v.name = this.fresh(name);
     if (!v.type) v.info.type = { kind: 'tensor', elemType: DataType.FLOAT };
-    this.graph.outputs.push(v);
+    this.graph.addOutput(v);
     return v;
   }
 

@@ -1,6 +1,6 @@
 /**
  * The IR verifier, run after every pass that changed the model: single producer, no
- * dangling uses, every read value in scope, no cycles, unique value names, an opset
+ * dangling uses, unique graph outputs, every read value in scope, no cycles, unique value names, an opset
  * import for every domain in use. Reports every problem, throws the first as IR_INVALID
  * (or the specific code) with the rest in the message.
  */
@@ -71,7 +71,15 @@ export function findProblems(model: Model): Problem[] {
         checkGraph(sg, local);
       }
     }
-    for (const v of g.outputs) if (!local.has(v)) add('MISSING_VALUE', `${gname}/${v.name}`, `graph output "${v.name}" is not defined`);
+    const outNames = new Set<string>();
+    const outValues = new Set<Value>();
+    for (const v of g.outputs) {
+      if (!local.has(v)) add('MISSING_VALUE', `${gname}/${v.name}`, `graph output "${v.name}" is not defined`);
+      if (outValues.has(v)) add('DUPLICATE_OUTPUT', `${gname}/${v.name}`, `value "${v.name}" is listed twice as a graph output`);
+      else if (outNames.has(v.name)) add('DUPLICATE_OUTPUT', `${gname}/${v.name}`, `two graph outputs are named "${v.name}"`);
+      outNames.add(v.name);
+      outValues.add(v);
+    }
     // Every recorded use must be a live input slot.
     for (const v of local) {
       for (const u of v.uses()) {
@@ -88,6 +96,15 @@ export function findProblems(model: Model): Problem[] {
   checkGraph(model.graph, new Set());
   if (model.opsetImports.length === 0) add('MISSING_OPSET', 'model', 'the model imports no opset');
   return problems;
+}
+
+/**
+ * Output names of `before` (taken before a change) that the model no longer lists as
+ * graph outputs: a change that loses one has changed the model's interface. O(outputs).
+ */
+export function lostOutputs(model: Model, before: readonly string[]): string[] {
+  const now = new Set(model.graph.outputs.map((v) => v.name));
+  return before.filter((n) => !now.has(n));
 }
 
 /** Throws when the model is not valid IR. @throws the first problem's code */

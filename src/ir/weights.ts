@@ -329,7 +329,6 @@ export function replayUntie(model: Model, records: readonly UntiedConstant[]): v
       n.setInput(c.input, cv);
     }
   }
-  model.names.reset();
 }
 
 function sameData(a: Value, b: Value): boolean {

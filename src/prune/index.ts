@@ -19,7 +19,7 @@ import { applyChannelPruning } from './apply.js';
 import type { ApplyResult } from './apply.js';
 import { planPruning } from './plan.js';
 import { planForLatency } from './latency.js';
-import type { LatencyRunOptions } from './latency.js';
+import type { LatencyReport, LatencyRunOptions } from './latency.js';
 import type { PlanOptions, PrunePlan } from './plan.js';
 import { buildPruneReport } from './report.js';
 import type { PruneReport } from './report.js';
@@ -48,29 +48,71 @@ export interface PruneOutcome {
   readonly report: PruneReport;
 }
 
-/**
- * Plans and applies a channel pruning in place: shape inference, channel groups, cost,
- * plan, slicing and fixups, IR verification, cost after, report. Keep a copy of the input
- * (e.g. `decodeModel(encodeModel(m))`) to verify against. Analyses come from `analyses`
- * (a fresh manager at `inputShapes` when absent).
- * @throws INVALID_OPTION, the mask codes, SHAPE_INFERENCE_FAILED, VERIFY_FAILED (a bug);
- *   COST_UNKNOWN for a FLOPs target on a model whose cost depends on unknown dims
- */
-export function pruneModel(model: Model, opts: PlanOptions & { untie?: boolean; inputShapes?: Readonly<Record<string, readonly number[]>> }, analyses?: AnalysisManager): PruneOutcome {
-  const am = analyses ?? new AnalysisManager(model, { inputShapes: opts.inputShapes });
+/** Options of the pruning pipeline: the plan's, plus how the run is described in the report. */
+export interface PruneModelOptions extends PlanOptions {
+  /** Untie shared constants first (default true): each reader gets its own copy. */
+  untie?: boolean;
+  /** Sizes of graph inputs whose dims are symbolic (analysis only; the model keeps its dims). */
+  inputShapes?: Readonly<Record<string, readonly number[]>>;
+  /** Paths the mask / scores came from (recorded in the report's options). */
+  sources?: { mask?: string; scores?: string };
+  /** Recorded in the report. */
+  input?: string;
+  output?: string;
+  /** Progress: called after each step with its name and seconds taken. */
+  onStep?: (step: 'analysis' | 'plan' | 'prune', seconds: number) => void;
+}
+
+type Planned = { plan: PrunePlan; latency?: LatencyReport; extra?: Record<string, unknown> };
+type Planner = (model: Model, analysis: ChannelAnalysis, before: CostReport) => Promise<Planned> | Planned;
+
+/** The one pipeline behind `pruneModel` and `pruneModelToLatency`; only the planner differs. */
+function runPipeline<T>(model: Model, opts: PruneModelOptions, am: AnalysisManager, planner: Planner, wrap: (finish: (r: Planned) => PruneOutcome, planned: ReturnType<Planner>) => T): T {
+  let t = performance.now();
+  const lap = (step: 'analysis' | 'plan' | 'prune') => {
+    const now = performance.now();
+    opts.onStep?.(step, (now - t) / 1000);
+    t = now;
+  };
   // Cost first: untying adds copies that would count as params of the input.
   const before = am.get(costAnalysis);
   if (opts.flopsTarget !== undefined) requireExactCost(before, '--flops-target');
   const untied = opts.untie === false ? [] : untieSharedConstants(model);
   const analysis = am.get(channelGroupsAnalysis);
-  const plan = planPruning(model, analysis, before, opts);
-  const applied = applyChannelPruning(model, analysis, plan.keep);
-  retieConstants(model, untied);
-  sortTopologically(model.graph);
-  verifyModel(model, 'after channel pruning');
-  const after = am.get(costAnalysis);
-  const report = buildPruneReport({ analysis, plan, applied, before, after, options: { ...opts, mask: undefined, scores: undefined }, untied });
-  return { analysis, plan, applied, before, after, report };
+  lap('analysis');
+  const finish = ({ plan, latency, extra }: Planned): PruneOutcome => {
+    lap('plan');
+    const applied = applyChannelPruning(model, analysis, plan.keep);
+    retieConstants(model, untied);
+    sortTopologically(model.graph);
+    verifyModel(model, 'after channel pruning');
+    const after = am.get(costAnalysis);
+    lap('prune');
+    const criterion = plan.ratio === undefined ? 'mask' : (opts.criterion ?? (opts.scores ? 'scores' : 'l1'));
+    const options = {
+      ratio: opts.ratio, flopsTarget: opts.flopsTarget, criterion, scope: opts.scope ?? 'layer', roundTo: plan.roundTo, minChannels: opts.minChannels,
+      maxRatio: opts.maxRatio, seed: opts.seed, nan: opts.nan, mask: opts.sources?.mask, scores: opts.sources?.scores, searchedRatio: plan.ratio,
+      inputShapes: opts.inputShapes, ...extra,
+    };
+    const report = buildPruneReport({ analysis, plan, applied, before, after, options, input: opts.input, output: opts.output, untied });
+    if (latency) report.latency = latency;
+    return { analysis, plan, applied, before, after, report };
+  };
+  return wrap(finish, planner(model, analysis, before));
+}
+
+/**
+ * The channel-pruning pipeline (the one `sculpt prune` runs): cost before, untie shared
+ * constants, channel groups, plan, slice every coupled tensor, re-tie, IR verification,
+ * cost after, report. In place; keep a copy of the input (e.g. `readModel` again, or
+ * `decodeModel(encodeModel(m))`) to verify against with `verifyMaskedEquivalence`.
+ * Analyses come from `analyses` (a fresh manager at `opts.inputShapes` when absent).
+ * @throws INVALID_OPTION, the mask codes, SHAPE_INFERENCE_FAILED, VERIFY_FAILED (a bug);
+ *   COST_UNKNOWN for a FLOPs target on a model whose cost depends on unknown dims
+ */
+export function pruneModel(model: Model, opts: PruneModelOptions, analyses?: AnalysisManager): PruneOutcome {
+  const am = analyses ?? new AnalysisManager(model, { inputShapes: opts.inputShapes });
+  return runPipeline(model, opts, am, (m, a, before) => ({ plan: planPruning(m, a, before, opts) }), (finish, planned) => finish(planned as Planned));
 }
 
 /**
@@ -80,18 +122,10 @@ export function pruneModel(model: Model, opts: PlanOptions & { untie?: boolean; 
  * report's `latency` has the baseline, predicted and measured latency.
  * @throws the `pruneModel` codes; RUNTIME_FAILED
  */
-export async function pruneModelToLatency(model: Model, opts: PlanOptions & { latencyTarget: number; untie?: boolean; inputShapes?: Readonly<Record<string, readonly number[]>> }, run: LatencyRunOptions = {}, analyses?: AnalysisManager): Promise<PruneOutcome> {
+export async function pruneModelToLatency(model: Model, opts: PruneModelOptions & { latencyTarget: number }, run: LatencyRunOptions = {}, analyses?: AnalysisManager): Promise<PruneOutcome> {
   const am = analyses ?? new AnalysisManager(model, { inputShapes: opts.inputShapes });
-  const before = am.get(costAnalysis);
-  const untied = opts.untie === false ? [] : untieSharedConstants(model);
-  const analysis = am.get(channelGroupsAnalysis);
-  const { plan, latency } = await planForLatency(model, analysis, before, opts, run);
-  const applied = applyChannelPruning(model, analysis, plan.keep);
-  retieConstants(model, untied);
-  sortTopologically(model.graph);
-  verifyModel(model, 'after channel pruning');
-  const after = am.get(costAnalysis);
-  const report = buildPruneReport({ analysis, plan, applied, before, after, options: { ...opts, latencyModel: undefined, mask: undefined, scores: undefined, provider: run.provider ?? 'cpu', threads: run.threads ?? 1, batch: run.batch ?? 1 }, untied });
-  report.latency = latency;
-  return { analysis, plan, applied, before, after, report };
+  return runPipeline(model, opts, am, async (m, a, before) => {
+    const { plan, latency } = await planForLatency(m, a, before, opts, run);
+    return { plan, latency, extra: { latencyTarget: opts.latencyTarget, provider: run.provider ?? 'cpu', threads: run.threads ?? 1, batch: run.batch ?? 1 } };
+  }, async (finish, planned) => finish(await planned));
 }

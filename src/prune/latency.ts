@@ -29,7 +29,6 @@ import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { cpus, homedir } from 'node:os';
 import { join } from 'node:path';
-import * as ort from 'onnxruntime-node';
 import { CompilerError } from '../errors.js';
 import type { ChannelAnalysis, ChannelSlot } from '../analysis/channel-groups.js';
 import { analyzeChannelGroups, constantTensor } from '../analysis/channel-groups.js';
@@ -41,10 +40,10 @@ import type { Model, Node, Value } from '../ir/core.js';
 import { decodeModel } from '../serde/read.js';
 import { atomicWrite, encodeModel } from '../serde/write.js';
 import { Rng } from '../util/rng.js';
-import type { LatencyOptions } from '../validate/latency.js';
-import { measureLatency } from '../validate/latency.js';
-import type { Provider } from '../validate/ort.js';
-import { openSession, runSession } from '../validate/ort.js';
+import type { LatencyOptions } from '../runtime/latency.js';
+import { measureLatency } from '../runtime/latency.js';
+import type { Provider } from '../runtime/session.js';
+import { openSession, runSession, runtimeVersion } from '../runtime/session.js';
 import { seededInputs } from './verify.js';
 import { applyChannelPruning } from './apply.js';
 import { CostModel, planPruning } from './plan.js';
@@ -240,7 +239,7 @@ interface CacheFile { version: 1; key: Record<string, string | number>; entries:
 function machineId(): string {
   let flags = '';
   try { flags = /^flags\s*:(.*)$/m.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1]?.trim() ?? ''; } catch { /* not Linux */ }
-  const ortVersion = (ort as unknown as { env?: { versions?: { common?: string } } }).env?.versions?.common ?? '?';
+  const ortVersion = runtimeVersion();
   return createHash('sha256').update(`${cpus()[0]?.model ?? '?'}|${cpus().length}|${flags}|ort ${ortVersion}|${process.platform}-${process.arch}`).digest('hex').slice(0, 16);
 }
 

@@ -63,7 +63,7 @@ export interface RoundingUnit {
  * The rounding step of group `g`'s kept count for `roundTo` (rules 1 and 2 above).
  * O(members · readers).
  */
-export function roundingUnit(a: ChannelAnalysis, g: ChannelGroup, roundTo: number): RoundingUnit {
+export function roundingUnit(_a: ChannelAnalysis, g: ChannelGroup, roundTo: number): RoundingUnit {
   let unit = roundTo / gcd(roundTo, g.mult);
   if (roundTo === 1) return { unit, groupedBy: [] };
   const groupedBy: string[] = [];

@@ -317,7 +317,7 @@ export function removeScales(model: Model, sources: readonly Value[]): number {
   for (const s of sources) {
     if (s.useCount > 0 || g.outputs.includes(s)) continue;
     if (s.initializer && g.initializers.includes(s)) g.removeInitializer(s);
-    else if (g.inputs.includes(s)) g.inputs = g.inputs.filter((x) => x !== s);
+    else if (s.isGraphInput()) g.removeInput(s);
   }
   return removed;
 }

@@ -21,9 +21,9 @@ import { Tensor } from '../ir/tensor.js';
 import { sortTopologically } from '../ir/toposort.js';
 import { decodeModel } from '../serde/read.js';
 import { encodeModel } from '../serde/write.js';
-import { Rng } from '../util/rng.js';
-import type { HostTensor } from '../validate/ort.js';
-import { maxAbsDiff, runModel } from '../validate/ort.js';
+import { maxAbsDiff, runModel } from '../runtime/session.js';
+import type { HostTensor } from '../runtime/session.js';
+import { seededInputs } from '../runtime/feeds.js';
 import { constantTensor } from '../analysis/channel-groups.js';
 import { inferShapes } from '../analysis/shapes.js';
 import type { PrunedTensor } from './apply.js';
@@ -74,7 +74,7 @@ export function maskedModel(original: Model, pruned: readonly PrunedTensor[], un
     const elem = constantTensor(v)?.dataType ?? shapes.elemType(v) ?? DataType.FLOAT;
     if (elem !== DataType.FLOAT) throw new CompilerError('UNSUPPORTED_DATA_TYPE', `masking "${name}" needs float32 data`, { where: name });
     const uses = v.uses();
-    const wasOutput = g.outputs.includes(v);
+    const outSlot = g.outputs.indexOf(v);
     let cur = v;
     for (const e of entries) {
       const size = shape[e.axis];
@@ -103,7 +103,13 @@ export function maskedModel(original: Model, pruned: readonly PrunedTensor[], un
       cur = out;
     }
     for (const u of uses) u.node.setInput(u.index, cur);
-    if (wasOutput) g.outputs = g.outputs.map((x) => (x === v ? cur : x));
+    if (outSlot >= 0) {
+      // The output keeps its name (the interface); the unmasked value gets a fresh one.
+      g.setOutput(outSlot, cur);
+      const outName = v.name;
+      v.name = m.names.fresh(`${outName}_unmasked`);
+      cur.name = outName;
+    }
   }
   sortTopologically(g);
   return m;
@@ -157,23 +163,7 @@ function diffNanAware(a: HostTensor, b: HostTensor): { maxAbs: number; scale: nu
   return { maxAbs, scale, nonFinite };
 }
 
-/**
- * Seeded float inputs for every graph input: `inputShapes[name]` where given, else the
- * declared shape with symbolic dims as `batch`. @throws UNSUPPORTED_DATA_TYPE for non-float inputs
- */
-export function seededInputs(model: Model, seed: number, batch: number, range: [number, number] = [0, 1], inputShapes: Readonly<Record<string, readonly number[]>> = {}): Record<string, HostTensor> {
-  const rng = new Rng(seed);
-  const feeds: Record<string, HostTensor> = {};
-  for (const v of model.graph.inputs) {
-    if (v.initializer) continue;
-    if ((v.elemType ?? DataType.FLOAT) !== DataType.FLOAT) throw new CompilerError('UNSUPPORTED_DATA_TYPE', `input "${v.name}" is not float32; give your own inputs`, { where: v.name });
-    const given = inputShapes[v.name];
-    const dims = given ? [...given] : (v.shape ?? []).map((d) => (typeof d === 'number' ? d : batch));
-    const n = dims.reduce((a, b) => a * b, 1);
-    feeds[v.name] = { data: rng.uniformArray(n, range[0], range[1]), dims };
-  }
-  return feeds;
-}
+export { seededInputs } from '../runtime/feeds.js';
 
 /**
  * Runs the pruned model and the masked original on seeded inputs and compares every

@@ -10,29 +10,13 @@
  * hidden unless `all` is set (their count is printed).
  */
 import type { DiffEntry, LayerInfo, ModelDiff } from './diff.js';
+import { humanCount } from '../util/format.js';
 
 export const TEXT_WIDTH = 100;
 
 const MARK: Record<DiffEntry['status'], string> = { same: '=', changed: '~', added: '+', removed: '-', replaced: 'R' };
 
-/** 1234 → "1.23K", 2359296 → "2.36M"; integers below 1000 as they are. */
-export function humanCount(x: number): string {
-  const a = Math.abs(x);
-  if (a < 1000) return Number.isInteger(x) ? String(x) : x.toFixed(2);
-  const units: [number, string][] = [[1e12, 'T'], [1e9, 'G'], [1e6, 'M'], [1e3, 'K']];
-  for (const [v, u] of units) if (a >= v) return `${(x / v).toFixed(a / v >= 100 ? 0 : a / v >= 10 ? 1 : 2)}${u}`;
-  return String(x);
-}
-
-/** Bytes with binary units. */
-export function humanBytes(x: number): string {
-  if (x < 1024) return `${x} B`;
-  const units = ['KiB', 'MiB', 'GiB', 'TiB'];
-  let v = x;
-  let i = -1;
-  while (v >= 1024 && i < units.length - 1) { v /= 1024; i++; }
-  return `${v.toFixed(v >= 100 ? 0 : 1)} ${units[i]}`;
-}
+export { humanBytes, humanCount } from '../util/format.js';
 
 /** Signed percent change b vs a ("-50.0%"); "" when equal, "new" from 0. */
 export function percentChange(a: number, b: number): string {

@@ -6,7 +6,7 @@
  *   accuracy on mnist:test (10000 samples)   baseline    model   change
  *     top-1                                    91.23%   90.50%   -0.73 pts
  */
-import type { LatencyStats } from '../validate/latency.js';
+import type { LatencyStats } from '../runtime/latency.js';
 import type { ModelMeasurement, ValidationReport } from '../validate/validate.js';
 import { humanBytes, humanCount } from './text.js';
 

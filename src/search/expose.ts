@@ -79,7 +79,7 @@ export function exposeOutputs(model: Model, names: readonly string[] = ['last-co
   let added = 0;
   for (const v of values) {
     if (g.outputs.includes(v)) continue;
-    g.outputs.push(v);
+    g.addOutput(v);
     added++;
   }
   return { names: values.map((v) => v.name), added };
@@ -121,7 +121,7 @@ export function appendSummary(model: Model, feature: string, kind: FitnessKind):
   } else if (kind === 'gap') out = node('GlobalAveragePool', [f], 'gap');
   else if (kind === 'gmp') out = node('GlobalMaxPool', [f], 'gmp');
   else out = node('Add', [node('GlobalAveragePool', [f], 'gap'), node('GlobalMaxPool', [f], 'gmp')], 'gap_gmp');
-  g.outputs.push(out);
+  g.addOutput(out);
   return out.name;
 }
 

@@ -16,7 +16,7 @@ import { pruneModel } from '../prune/index.js';
 import { parseMask } from '../prune/mask.js';
 import { decodeModel } from '../serde/read.js';
 import { encodeModel } from '../serde/write.js';
-import { maxAbsDiff, runModel } from '../validate/ort.js';
+import { maxAbsDiff, runModel } from '../runtime/session.js';
 import { Budget } from './budget.js';
 import type { BudgetOptions } from './budget.js';
 import type { FitnessKind } from './fitness.js';

@@ -12,7 +12,7 @@ import type { Model, Value } from '../ir/core.js';
 import { untieSharedConstants } from '../prune/untie.js';
 import { decodeModel } from '../serde/read.js';
 import { encodeModel } from '../serde/write.js';
-import type { HostTensor } from '../validate/ort.js';
+import type { HostTensor } from '../runtime/session.js';
 import { appendSummary, exposeMasks, exposeOutputs, writeInferredTypes } from './expose.js';
 import type { FitnessKind } from './fitness.js';
 import type { ExposedMask } from './expose.js';

@@ -4,10 +4,9 @@
  * the calibration batch and a genome's masks, read the feature, summarise it, compare it
  * with the teacher's summary. Used in-process and inside each worker thread.
  */
-import type * as ort from 'onnxruntime-node';
 import { CompilerError } from '../errors.js';
-import { openSession, runSession } from '../validate/ort.js';
-import type { HostTensor } from '../validate/ort.js';
+import { openSession, runSession } from '../runtime/session.js';
+import type { HostTensor, Session } from '../runtime/session.js';
 import { cosine, summarize } from './fitness.js';
 import type { FitnessKind } from './fitness.js';
 
@@ -33,7 +32,7 @@ export interface ScorerInit {
 
 export class Scorer {
   #teacher: Float64Array | undefined;
-  private constructor(readonly init: ScorerInit, readonly session: ort.InferenceSession) {}
+  private constructor(readonly init: ScorerInit, readonly session: Session) {}
 
   static async open(init: ScorerInit): Promise<Scorer> {
     const { session } = await openSession(init.model, { threads: init.threads ?? 1 });

@@ -398,7 +398,7 @@ function readGraph(gp: P, parent: Graph | null, outer: Scope, ctx: ReadContext, 
     const t = readTensor(tp, ctx);
     const name = t.name ?? '';
     let v = scope.values.get(name);
-    if (v && (v.initializer || !g.inputs.includes(v))) {
+    if (v && (v.isInitializer() || !v.isGraphInput())) {
       throw new CompilerError('DUPLICATE_VALUE', `initializer "${name}" is defined twice in graph "${gname}"`, { where: `${gname}/${name}` });
     }
     if (!v) { v = new Value(name); define(v, 'initializer'); }
@@ -408,9 +408,8 @@ function readGraph(gp: P, parent: Graph | null, outer: Scope, ctx: ReadContext, 
     const s = readSparse(sp, ctx);
     const name = s.values?.name ?? '';
     let v = scope.values.get(name);
-    if (!v) { v = new Value(name); define(v, 'sparse initializer'); v._setGraph(g); }
-    v.sparseInitializer = s;
-    g.sparseInitializers.push(v);
+    if (!v) { v = new Value(name); define(v, 'sparse initializer'); }
+    g.addSparseInitializer(v, s);
   }
 
   // Two passes over nodes: define every output first (so a subgraph may read a value of
@@ -453,15 +452,15 @@ function readGraph(gp: P, parent: Graph | null, outer: Scope, ctx: ReadContext, 
     }
     const info = readValueInfo(vi);
     if (info.type || info.docString || info.metadataProps) v.info = { ...v.info, ...info };
-    g.outputs.push(v);
+    g.addOutput(v);
   }
   for (const vi of gp.value_info as P[]) {
     const name = vi.name ?? '';
     let v = scope.lookup(name);
-    if (!v) { v = new Value(name); v._setGraph(g); }
+    if (!v) v = new Value(name);
     const info = readValueInfo(vi);
     if (!v.info.type && !v.info.docString) v.info = info;
-    g.valueInfos.push(v);
+    g.addValueInfo(v);
   }
   if (gp.quantization_annotation?.length) {
     g.quantizationAnnotation = (gp.quantization_annotation as P[]).map((q: P) => ({ tensorName: opt(q, 'tensor_name'), quantParameterTensorNames: kv(q.quant_parameter_tensor_names) ?? [] }));

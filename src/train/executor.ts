@@ -33,6 +33,7 @@ import { unsupportedError, type CompileCtx, type OpRun, type RunCtx } from './op
 import { OPS, supportedOps } from './ops/index.js';
 import { constantValue } from './ops/tensor.js';
 import { nchw, tfv, type RtVal } from './ops/values.js';
+import { SETTING_SLOTS } from '../ir/op-slots.js';
 
 export interface ExecutorOptions {
   /** Which initializers become trainable tf.Variables: all float initializers, none, names, or a predicate.
@@ -64,16 +65,6 @@ interface Plan {
   readonly dying: readonly (readonly string[])[];
 }
 
-/**
- * Input slots that hold settings rather than data or weights (shapes, bounds, scales, pads).
- * A float initializer used only there does not become trainable under `trainable: 'all'`.
- */
-const SETTING_SLOTS: Readonly<Record<string, readonly number[]>> = {
-  Clip: [1, 2], Pad: [1, 2, 3], Resize: [1, 2, 3], Upsample: [1], Dropout: [1, 2], Reshape: [1], Slice: [1, 2, 3, 4],
-  Split: [1], Squeeze: [1], Unsqueeze: [1], Tile: [1], Expand: [1], ConstantOfShape: [0], Range: [0, 1, 2],
-  ReduceMean: [1], ReduceSum: [1], ReduceMax: [1], ReduceMin: [1], ReduceProd: [1], ReduceL1: [1], ReduceL2: [1],
-  ReduceSumSquare: [1], ReduceLogSum: [1], ReduceLogSumExp: [1],
-};
 
 /** Executors alive at once get distinct tf variable names (tfjs keeps a global registry). */
 let executorCount = 0;
@@ -155,7 +146,7 @@ export class TfExecutor {
     const stats = new Set<string>();
     const parameters = new Set<string>();
     for (const s of steps) {
-      const fixed = SETTING_SLOTS[s.node.opType] ?? [];
+      const fixed = SETTING_SLOTS[s.node.opType] ?? []; // src/ir/op-slots.ts: shared with cost
       s.inputs.forEach((name, i) => {
         if (!name) return;
         if (s.node.opType === 'BatchNormalization' && (i === 3 || i === 4)) stats.add(name);
@@ -452,5 +443,3 @@ function trainablePredicate(
   return (name) => names.has(name);
 }
 
-/** Op types the executor runs (default domain). */
-export function trainerOps(): string[] { return supportedOps(); }

@@ -8,12 +8,12 @@
  * onnxruntime's ArgMax rule); a top-k hit is rank < k. NaN scores never rank above anything,
  * and a NaN score for the label is a miss.
  */
-import type * as ort from 'onnxruntime-node';
 import type { Dataset } from '../data/dataset.js';
 import { CompilerError } from '../errors.js';
 import type { Model, Value } from '../ir/core.js';
 import type { StaticDim } from '../ir/types.js';
-import { runSession } from './ort.js';
+import { runSession } from '../runtime/session.js';
+import type { Session } from '../runtime/session.js';
 
 /** The model input and output that accuracy and latency feed and read. */
 export interface ModelIo {
@@ -113,7 +113,7 @@ function product(dims: readonly number[]): number { return dims.reduce((a, b) =>
  * @throws DATA_SHAPE_MISMATCH when a sample does not fit the model input or the model has
  *   fewer outputs than the data has classes; RUNTIME_FAILED from onnxruntime.
  */
-export async function evaluateAccuracy(session: ort.InferenceSession, model: Model, data: Dataset, opts: AccuracyOptions = {}): Promise<AccuracyResult> {
+export async function evaluateAccuracy(session: Session, model: Model, data: Dataset, opts: AccuracyOptions = {}): Promise<AccuracyResult> {
   const io = opts.io ?? modelIo(model);
   const want = opts.k ?? 5;
   const sampleDims = io.inputShape.slice(1);

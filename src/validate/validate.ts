@@ -6,7 +6,6 @@
  */
 import { readFileSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import type * as ort from 'onnxruntime-node';
 import { computeCost } from '../analysis/cost.js';
 import type { Dataset } from '../data/dataset.js';
 import { CompilerError } from '../errors.js';
@@ -18,10 +17,10 @@ import type { AccuracyResult, ModelIo } from './accuracy.js';
 import { evaluateAccuracy, modelIo } from './accuracy.js';
 import type { GateLimits, GateResult } from './gates.js';
 import { evaluateGates, gateNeeds, checkGateLimits } from './gates.js';
-import type { LatencyOptions, LatencyStats } from './latency.js';
-import { measureLatency } from './latency.js';
-import type { HostTensor, Provider } from './ort.js';
-import { openSession, runSession } from './ort.js';
+import type { LatencyOptions, LatencyStats } from '../runtime/latency.js';
+import { measureLatency } from '../runtime/latency.js';
+import type { HostTensor, Provider, Session } from '../runtime/session.js';
+import { openSession, runSession } from '../runtime/session.js';
 
 /** Version of the ValidationReport layout; bumped on any incompatible change. */
 export const VALIDATION_SCHEMA_VERSION = 1;
@@ -151,7 +150,7 @@ function randomFeed(model: Model, io: ModelIo, batch: number, data: Dataset | un
   throw new CompilerError('UNSUPPORTED_DATA_TYPE', `input "${io.input}" is of data type ${elem}; latency feeds float32 or uint8 inputs`, { where: io.input });
 }
 
-interface Subject { model: Model; path: string | null; session: ort.InferenceSession; io: ModelIo; provider: Provider }
+interface Subject { model: Model; path: string | null; session: Session; io: ModelIo; provider: Provider }
 
 async function open(src: string | Model, opts: ValidateOptions): Promise<Subject> {
   const model = typeof src === 'string' ? readModel(src) : src;

@@ -187,7 +187,7 @@ test('unknown ops freeze with the op named; values read inside subgraphs freeze'
     const g = new IR.Graph(name);
     const o = new Value(`${name}_out`);
     g.appendNode(new Node({ opType: 'Identity', name: `${name}_id`, inputs: [y], outputs: [o] }));
-    g.outputs.push(o);
+    g.addOutput(o);
     return g;
   };
   const cond = new Value('cond');

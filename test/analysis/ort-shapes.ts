@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { seededFeeds, inferInto } from '../helpers.js';
-import { DataType, Rng, decodeModel, encodeModel, runModel } from '../../src/index.js';
+import { decodeModel, encodeModel, runModel } from '../../src/index.js';
 import type { HostTensor, Model, ShapeInferenceResult, StaticDim } from '../../src/index.js';
 
 /** Seeded feeds for every graph input: float uniform in [0,1), int64 zeros; symbolic dims = batch. */

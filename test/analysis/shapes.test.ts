@@ -155,7 +155,7 @@ describe('constant folding', () => {
   it('a graph input with a default initializer is not folded (it may be fed)', () => {
     const b = GraphBuilder.newModel({ opset: 17 });
     const s = b.int64s('s', [2], [3, 4]);
-    b.model.graph.inputs.push(s);
+    b.model.graph.addInput(s);
     assert.equal(constantValue(s), undefined);
   });
 });
@@ -169,7 +169,7 @@ describe('subgraphs', () => {
       const g = new Graph(name);
       const gb = new GraphBuilder(b.model, g);
       const y = gb.op('Reshape', [x, gb.int64s(`${name}_s`, [dims.length], dims)]);
-      g.outputs.push(y);
+      g.addOutput(y);
       return g;
     };
     const out = new Value(b.fresh('if_out'));

@@ -21,7 +21,6 @@ export function initializersToConstants(m: Model): void {
     g.removeInitializer(v);
     out.name = name;
   }
-  m.names.reset();
 }
 
 /** `name` at `opset`, weights in Constant nodes, input dims [N, C, 'H', 'W']. */

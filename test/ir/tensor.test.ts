@@ -1,7 +1,8 @@
 /** Tensor payload conversions. */
+import { halfToFloat } from '../../src/ir/tensor.js';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { DataType, Tensor, halfToFloat } from '../../src/index.js';
+import { DataType, Tensor } from '../../src/index.js';
 
 test('toFloat32 of a misaligned Buffer view copies the right bytes (regression: Buffer.slice is a view)', () => {
   const pool = Buffer.alloc(64);

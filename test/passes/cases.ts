@@ -83,7 +83,7 @@ export const constantsCases: Record<string, () => Model> = {
       const o = new Value(b.fresh(`${name}_out`));
       o.setTensorType(1, [3]);
       g.appendNode(new Node({ opType: 'Add', name: b.fresh(`${name}_add`), inputs: [x, c], outputs: [o] }));
-      g.outputs.push(o);
+      g.addOutput(o);
       return g;
     };
     const [y] = b.node('If', [cond], [{ name: 'then_branch', v: { type: 5, value: branch('then', [1, 2, 3]) } }, { name: 'else_branch', v: { type: 5, value: branch('else', [-1, -2, -3]) } }], { name: 'if' });

@@ -7,7 +7,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { analyzeChannelGroups, computeCost, planPruning, printModel, runPasses } from '../../src/index.js';
-import { createPass } from '../../passes/index.js';
+import { pruneChannelsPass } from '../../passes/prune-channels.js';
 import { checkGolden, statsText } from '../golden.js';
 import { construct } from './graphs.js';
 
@@ -20,7 +20,7 @@ for (const name of CASES) {
     const inputText = printModel(model);
     const analysis = analyzeChannelGroups(model);
     const plan = planPruning(model, analysis, cost, { ratio: 0.5, criterion: 'first-k', roundTo: 1 });
-    const r = runPasses(model, [createPass('prune-channels')!], { options: { analysis, keep: plan.keep } });
+    const r = runPasses(model, [pruneChannelsPass({ analysis, keep: plan.keep })]);
     const outText = printModel(model);
     checkGolden('prune-channels', name, { input: inputText, expected: outText, stats: statsText(r, false) });
   });
@@ -28,5 +28,5 @@ for (const name of CASES) {
 
 test('prune-channels without kept channels or a mask is INVALID_OPTION', () => {
   const model = construct('residual').build(1, true);
-  assert.throws(() => runPasses(model, [createPass('prune-channels')!]), (e: { code?: string }) => e.code === 'INVALID_OPTION');
+  assert.throws(() => runPasses(model, [pruneChannelsPass({})]), (e: { code?: string }) => e.code === 'INVALID_OPTION');
 });

@@ -1,9 +1,10 @@
 /** The chunked writer (big payloads written straight from their buffers) encodes the same model. */
+import { compareEncoded } from '../../src/serde/compare.js';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { GraphBuilder, Rng, compareEncoded, encodeModel, encodeModelChunks, saveModel } from '../../src/index.js';
+import { GraphBuilder, Rng, encodeModel, encodeModelChunks, saveModel } from '../../src/index.js';
 import { tempDir } from '../helpers.js';
 
 test('encodeModelChunks concatenated equals encodeModel field for field, big tensors are not copied', () => {

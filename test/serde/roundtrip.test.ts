@@ -2,11 +2,12 @@
  * Round trip on the ONNX conformance corpus (Debian libonnx-testdata, ~1000 model.onnx):
  * read → write → read gives the same model, field for field, for every file.
  */
+import { compareEncoded } from '../../src/serde/compare.js';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { compareEncoded, decodeModel, encodeModel, verifyModel } from '../../src/index.js';
+import { decodeModel, encodeModel, verifyModel } from '../../src/index.js';
 
 const CORPUS = '/usr/share/libonnx-testdata/data';
 

@@ -84,7 +84,7 @@ for (const [name, c] of Object.entries(cases)) {
   test(`tissue / ${name}: golden IR, stats and remarks`, async () => {
     const model = c.build();
     const inputText = printModel(model);
-    const r = runPasses(model, [tissuePass()], { options: { tissue: c.options } });
+    const r = runPasses(model, [tissuePass(c.options)]);
     const outText = printModel(model);
     checkGolden('tissue', name, { input: inputText, expected: outText, stats: statsText(r) });
     const y = await runModel(model, seededFeeds(model, 3, 2));

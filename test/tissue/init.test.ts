@@ -5,7 +5,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { GraphBuilder, Rng, attrInt, attrInts, lowRankFactors, runModel, runPasses, symmetricEigen } from '../../src/index.js';
+import { GraphBuilder, Rng, attrInt, attrInts, lowRankFactors, runModel, runPass, symmetricEigen } from '../../src/index.js';
 import type { Model, TissueActivation } from '../../src/index.js';
 import { buildModel } from '../../models/index.js';
 import { tissuePass } from '../../passes/tissue.js';
@@ -65,8 +65,7 @@ test('low-rank factors: exact on a rank-r matrix; the truncation error is the dr
 });
 
 function rewrite(model: Model, opts: TissuePassOptions): TissueReport {
-  let report: TissueReport | undefined;
-  runPasses(model, [tissuePass()], { options: { tissue: { ...opts, onReport: (r: TissueReport) => { report = r; } } } });
+  const report: TissueReport | undefined = runPass(model, tissuePass(opts)).report;
   return report!;
 }
 

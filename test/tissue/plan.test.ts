@@ -83,7 +83,7 @@ test('selection errors: unknown names, unreplaceable layers, nothing left', () =
   // The pass leaves the model untouched when it throws.
   const m = buildModel('mlp', { seed: 0 });
   const nodes = m.graph.nodes.length;
-  assert.equal(code(() => runPasses(m, [tissuePass()], { options: { tissue: { select: ['fc3'] } } })), 'TISSUE_SPEC_INVALID');
+  assert.equal(code(() => runPasses(m, [tissuePass({ select: ['fc3'] })])), 'TISSUE_SPEC_INVALID');
   assert.equal(m.graph.nodes.length, nodes);
 });
 

@@ -7,7 +7,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { GraphBuilder, Rng, attrInt, attrInts, computeCost, runModel, runPasses, verifyModel } from '../../src/index.js';
+import { GraphBuilder, Rng, attrInt, attrInts, computeCost, runModel, runPass, verifyModel } from '../../src/index.js';
 import type { HostTensor, Model } from '../../src/index.js';
 import { buildModel } from '../../models/index.js';
 import type { ModelName } from '../../models/index.js';
@@ -26,8 +26,7 @@ function feedsFor(model: Model, seed = 7, batch = 2): Record<string, HostTensor>
 }
 
 function rewrite(model: Model, opts: TissuePassOptions): TissueReport {
-  let report: TissueReport | undefined;
-  runPasses(model, [tissuePass()], { options: { tissue: { ...opts, onReport: (r: TissueReport) => { report = r; } } } });
+  const report: TissueReport | undefined = runPass(model, tissuePass(opts)).report;
   verifyModel(model);
   return report!;
 }

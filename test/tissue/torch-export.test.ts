@@ -64,9 +64,8 @@ for (const name of NETS) {
   test(`${name}: --groups auto --flops-target 0.5 keeps <= 55% of the FLOPs (counted independently); every stacked layer = its units`, { skip }, async () => {
     const path = join(dir, `${name}.bninit.onnx`);
     const model = readModel(path);
-    let report: TissueReport | undefined;
-    const opts: TissuePassOptions = { spec: { kind: 'groups', groups: 'auto' }, flopsTarget: 0.5, init: 'he', onReport: (r) => { report = r; } };
-    runPasses(model, [tissuePass()], { options: { tissue: opts } });
+    const opts: TissuePassOptions = { spec: { kind: 'groups', groups: 'auto' }, flopsTarget: 0.5, init: 'he' };
+    const report: TissueReport | undefined = runPasses(model, [tissuePass(opts)]).passes[0]!.report as TissueReport | undefined;
     verifyModel(model);
     const r = report!;
     assert.equal(r.auto!.met, true);

@@ -10,12 +10,14 @@
  * - the two backend bugs we replace are real: wasm's own MaxPoolGrad misroutes an
  *   all-negative window, and cpu's/wasm's own AvgPoolGrad divide padded windows by k·k.
  */
+import type { GradCheckInput, GradCheckResult } from '../../src/train/gradcheck.js';
+import { gradCheck } from '../../src/train/gradcheck.js';
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import type { Tensor } from '@tensorflow/tfjs-core';
-import { gradCheck, Rng, selectBackend } from '../../src/index.js';
-import type { GradCheckInput, GradCheckResult } from '../../src/index.js';
+import { Rng, selectBackend } from '../../src/index.js';
+
 import { originalKernel } from '../../src/train/kernels/index.js';
 
 const BACKENDS = ['cpu', 'wasm'] as const;

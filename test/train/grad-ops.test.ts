@@ -5,13 +5,13 @@
  * filters, channels-last broadcasting) as well as the kernels; a second part checks the
  * same through tf.Variables as `tf.variableGrads` sees them (conv, BN in train mode, Gemm).
  */
+import type { GradCheckInput, GradCheckResult } from '../../src/train/gradcheck.js';
+import { gradCheck, gradCheckVariables } from '../../src/train/gradcheck.js';
 import { before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
-import {
-  attrFloat, attrInt, attrInts, attrString, GraphBuilder, gradCheck, gradCheckVariables, Rng, selectBackend, TfExecutor,
-} from '../../src/index.js';
-import type { ExecutorOptions, GradCheckInput, GradCheckResult, Value } from '../../src/index.js';
+import { attrFloat, attrInt, attrInts, attrString, GraphBuilder, Rng, selectBackend, TfExecutor } from '../../src/index.js';
+import type { ExecutorOptions, Value } from '../../src/index.js';
 
 type Gen = 'uniform' | 'away' | 'distinct' | 'negative' | 'positive';
 

@@ -103,7 +103,3 @@ export function normAxis(axis: number, rank: number): number | undefined {
   return a >= 0 && a < rank ? a : undefined;
 }
 
-/** The input index at which `v` appears, or -1. */
-export function inputIndex(n: Node, v: Value): number {
-  return n.inputs.indexOf(v);
-}

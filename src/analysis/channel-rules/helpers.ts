@@ -51,13 +51,6 @@ export function rankOf(ctx: ChannelRuleContext, v: Value | null | undefined): nu
   return ctx.shape(v)?.length;
 }
 
-/** Numeric dims of a value, or undefined when any is not a number. */
-export function numericDims(ctx: ChannelRuleContext, v: Value | null | undefined): number[] | undefined {
-  const s = ctx.shape(v);
-  if (!s || !s.every((d) => typeof d === 'number')) return undefined;
-  return s as number[];
-}
-
 /** Product of dims[from..to] (inclusive); 1 for an empty range; undefined when one is not a number. */
 export function prod(dims: readonly (number | string | null)[], from: number, to: number): number | undefined {
   let p = 1;

@@ -15,6 +15,7 @@ import { readModel } from '../../serde/read.js';
 import { printJson, say } from '../output.js';
 import { inputShapesFor, withInputShape } from '../options/input-shape.js';
 import type { InputShapeArgs } from '../options/input-shape.js';
+import { humanBytes, humanCount } from '../../util/format.js';
 
 interface InspectArgs extends InputShapeArgs {
   model: string;
@@ -145,24 +146,6 @@ function layerRow(c: NodeCost): InspectLayer {
   };
 }
 
-/** 1234567 → "1.23M"; exact below 10,000. */
-export function humanCount(n: number): string {
-  if (Math.abs(n) < 10_000) return String(n);
-  for (const [div, unit] of [[1e12, 'T'], [1e9, 'G'], [1e6, 'M'], [1e3, 'K']] as const) {
-    if (Math.abs(n) >= div) return `${(n / div).toPrecision(3)}${unit}`;
-  }
-  return String(n);
-}
-
-/** Bytes in binary units: "97.5 MiB". */
-export function humanBytes(n: number): string {
-  if (n < 1024) return `${n} B`;
-  const units = ['KiB', 'MiB', 'GiB', 'TiB'];
-  let v = n;
-  let i = -1;
-  do { v /= 1024; i++; } while (v >= 1024 && i < units.length - 1);
-  return `${v.toFixed(v < 10 ? 2 : 1)} ${units[i]}`;
-}
 
 function shapeText(v: InspectValue): string {
   const dims = v.shape === null ? '[?]' : `[${v.shape.map((d) => (d === null ? '?' : String(d))).join(',')}]`;

@@ -1,34 +1,26 @@
 /** `sculpt prune <model> -o <out>`: dependency-aware channel pruning with a report and masked-equivalence check. */
 import type { CommandModule } from 'yargs';
 import { parseRoundTo } from '../../prune/round-to.js';
-import { CompilerError } from '../../errors.js';
-import { requireExactCost } from '../../analysis/cost.js';
-import { AnalysisManager, channelGroupsAnalysis, costAnalysis } from '../../analysis/manager.js';
 import { verifyModel } from '../../ir/verify.js';
-import { runPasses } from '../../pass.js';
 import { CRITERIA } from '../../prune/criteria.js';
 import { NAN_POLICIES, parseNanPolicy } from '../../prune/nan.js';
 import type { PruneCriterion } from '../../prune/criteria.js';
 import { readMaskFile, readScoresFile } from '../../prune/mask.js';
-import { planPruning } from '../../prune/plan.js';
-import { planForLatency } from '../../prune/latency.js';
-import type { LatencyClock } from '../../prune/latency.js';
-import type { Provider } from '../../validate/ort.js';
+import type { Provider } from '../../runtime/session.js';
 import type { PruneScope } from '../../prune/plan.js';
-import { buildPruneReport, formatPruneReport } from '../../prune/report.js';
-import { retieConstants, untieSharedConstants } from '../../prune/untie.js';
+import type { LatencyClock } from '../../prune/latency.js';
+import { pruneModel, pruneModelToLatency } from '../../prune/index.js';
+import type { PruneModelOptions } from '../../prune/index.js';
+import { formatPruneReport } from '../../prune/report.js';
 import { verifyMaskedEquivalence, verifyMismatchError } from '../../prune/verify.js';
-import type { ApplyResult } from '../../prune/apply.js';
 import { readModel } from '../../serde/read.js';
 import { atomicWrite, saveModel } from '../../serde/write.js';
-import { pruneChannelsPass } from '../../../passes/prune-channels.js';
 import { printJson, progress, say } from '../output.js';
 import { EXIT, ExitWith } from '../exit.js';
 import { fixInputShapes, inputShapesFor, withInputShape } from '../options/input-shape.js';
 import type { InputShapeArgs } from '../options/input-shape.js';
 import { guardOutputs } from '../../util/output-guard.js';
 import { StagedFiles } from '../../util/write-protocol.js';
-import { resolve } from 'node:path';
 
 interface PruneArgs extends InputShapeArgs {
   model: string;
@@ -122,33 +114,22 @@ export const pruneCommand: CommandModule<object, PruneArgs> = {
       const model = readModel(a.model);
       verifyModel(model, 'input model');
       const inputShapes = inputShapesFor(a, model);
-      const am = new AnalysisManager(model, { inputShapes });
-      const before = am.get(costAnalysis);
-      if (a['flops-target'] !== undefined) requireExactCost(before, '--flops-target');
       lap('read', 1);
-      const untied = a.untie ? untieSharedConstants(model) : [];
-      const analysis = am.get(channelGroupsAnalysis);
-      lap('analysis', 2);
-      const planOpts = {
+      let done = 1;
+      const opts: PruneModelOptions = {
+        inputShapes,
         ratio: a.ratio, flopsTarget: a['flops-target'], criterion: a.criterion, scores, mask,
         scope: a.scope, roundTo: parseRoundTo(a['round-to']), provider: a.provider as Provider, minChannels: a['min-channels'], maxRatio: a['max-ratio'], seed: a.seed, nan: parseNanPolicy(a.nan),
+        untie: a.untie, sources: { mask: a.mask, scores: a.scores }, input: a.model, output: a.output,
+        onStep: (step, seconds) => { timings[step] = seconds; t = performance.now(); bar.update(++done, { step }); },
       };
-      const run = { provider: a.provider as Provider, threads: a.threads, batch: a.batch, clock: a['latency-clock'], onProgress: a.json ? undefined : (m: string) => process.stderr.write(`prune: ${m}\n`) };
-      const lt = a['latency-target'] !== undefined ? await planForLatency(model, analysis, before, { ...planOpts, latencyTarget: a['latency-target'] }, run) : undefined;
-      const plan = lt ? lt.plan : planPruning(model, analysis, before, planOpts);
-      lap('plan', 3);
-      let applied: ApplyResult | undefined;
-      runPasses(model, [pruneChannelsPass()], { analyses: am, options: { analysis, keep: plan.keep, onApplied: (r: ApplyResult) => { applied = r; } } });
-      retieConstants(model, untied);
-      verifyModel(model, 'pruned model');
-      const after = am.get(costAnalysis);
-      lap('prune', 4);
-      const options = { ratio: a.ratio, flopsTarget: a['flops-target'], criterion: plan.ratio === undefined ? 'mask' : (a.criterion ?? (scores ? 'scores' : 'l1')), scope: a.scope, roundTo: plan.roundTo, minChannels: a['min-channels'], maxRatio: a['max-ratio'], seed: a.seed, nan: parseNanPolicy(a.nan), mask: a.mask, scores: a.scores, searchedRatio: plan.ratio, ...(Object.keys(inputShapes).length ? { inputShapes } : {}) };
-      const report = buildPruneReport({ analysis, plan, applied: applied!, before, after, options: { ...options, ...(lt ? { latencyTarget: a['latency-target'], provider: a.provider, threads: a.threads, batch: a.batch } : {}) }, input: a.model, output: a.output, untied });
-      if (lt) report.latency = lt.latency;
+      const run = { provider: a.provider as Provider, threads: a.threads, batch: a.batch, clock: a['latency-clock'] as LatencyClock, onProgress: a.json ? undefined : (m: string) => process.stderr.write(`prune: ${m}\n`) };
+      const { applied, report } = a['latency-target'] !== undefined
+        ? await pruneModelToLatency(model, { ...opts, latencyTarget: a['latency-target'] }, run)
+        : pruneModel(model, opts);
       if (a.verify) {
         const original = readModel(a.model);
-        report.verify = await verifyMaskedEquivalence(original, model, applied!.pruned, { untied, inputShapes });
+        report.verify = await verifyMaskedEquivalence(original, model, applied.pruned, { untied: report.untied, inputShapes });
         lap('verify', 5);
         if (!report.verify.ok) {
           if (a.report) atomicWrite(a.report, [new TextEncoder().encode(`${JSON.stringify(report, null, 2)}\n`)]);

@@ -9,7 +9,7 @@ import { CompilerError } from '../../errors.js';
 import { readModel } from '../../serde/read.js';
 import { saveModel } from '../../serde/write.js';
 import { verifyModel } from '../../ir/verify.js';
-import { runPasses } from '../../pass.js';
+import { runPass } from '../../pass.js';
 import { AnalysisManager } from '../../analysis/manager.js';
 import { fixInputShapes, inputShapesFor, inputShapesFromSample, withInputShape } from '../options/input-shape.js';
 import type { InputShapeArgs } from '../options/input-shape.js';
@@ -216,7 +216,6 @@ export const tissueCommand: CommandModule<object, TissueArgs> = {
     const log = (m: string): void => { process.stderr.write(`${m}\n`); };
     const model = readModel(a.model);
     verifyModel(model, 'input model');
-    let report: TissueReport | undefined;
     let inputShapes = inputShapesFor(a, model);
     if (Object.keys(inputShapes).length === 0 && a.data) {
       // The data's sample shape sizes a symbolic input (for --groups auto and the reported cost).
@@ -229,7 +228,8 @@ export const tissueCommand: CommandModule<object, TissueArgs> = {
       rewriting.update(done);
       if (done >= total) rewriting.stop();
     };
-    const r = runPasses(model, [tissuePass()], { analyses: new AnalysisManager(model, { inputShapes }), options: { tissue: { ...opts, onLayer, onReport: (x: TissueReport) => { report = x; } } } });
+    const r = runPass(model, tissuePass({ ...opts, onLayer }), { analyses: new AnalysisManager(model, { inputShapes }) });
+    const report = r.report;
     if (!report) throw new CompilerError('INTERNAL', 'the tissue pass gave no report');
     let trained: TrainResult | undefined;
     let data: LoadedDataset | undefined;

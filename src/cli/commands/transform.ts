@@ -10,7 +10,7 @@ import { fixInputShapes, inputShapesFor, withInputShape } from '../options/input
 import type { InputShapeArgs } from '../options/input-shape.js';
 
 import type { Pass } from '../../pass.js';
-import { createPass, passNames } from '../../../passes/index.js';
+import { createPass, passDefinition, passNames } from '../../../passes/index.js';
 import { printJson, say } from '../output.js';
 import { guardOutputs } from '../../util/output-guard.js';
 
@@ -18,6 +18,7 @@ interface TransformArgs extends InputShapeArgs {
   model: string;
   output: string;
   passes?: string;
+  'pass-option'?: string[];
   timings: boolean;
   'print-ir-after-change': boolean;
   explain: boolean;
@@ -33,6 +34,7 @@ export const transformCommand: CommandModule<object, TransformArgs> = {
     .positional('model', { type: 'string', demandOption: true, describe: 'input .onnx file' })
     .option('output', { alias: 'o', type: 'string', demandOption: true, describe: 'output .onnx file (written atomically; never the input)' })
     .option('passes', { type: 'string', describe: `comma-separated pass names, run in order (see \`sculpt passes\`)` })
+    .option('pass-option', { type: 'string', array: true, describe: 'an option of a listed pass: <pass>.<key>=<value> (repeatable; `sculpt passes` lists the keys)' })
     .option('timings', { type: 'boolean', default: false, describe: 'print how long each pass took' })
     .option('print-ir-after-change', { type: 'boolean', default: false, describe: 'print the IR (stderr) after every pass that changed it' })
     .option('explain', { type: 'boolean', default: false, describe: 'print why rewrites did not apply (remarks)' })
@@ -40,11 +42,14 @@ export const transformCommand: CommandModule<object, TransformArgs> = {
     .option('overwrite', { type: 'boolean', default: false, describe: 'allow the output to be the input file' })
     .option('json', { type: 'boolean', default: false, describe: 'print a JSON summary on stdout' })
     .example('$0 transform model.onnx -o copy.onnx', 'lossless rewrite (read, verify, write)')
-    .example('$0 transform model.onnx -o folded.onnx --passes constants-to-initializers,fold-batchnorm --timings', 'fold BatchNorm into Conv'),
+    .example('$0 transform model.onnx -o folded.onnx --passes constants-to-initializers,fold-batchnorm --timings', 'fold BatchNorm into Conv')
+    .example('$0 transform net.onnx -o p.onnx --passes prune-channels --pass-option prune-channels.mask=keep.json', 'remove the channels a mask file names')
+    .example('$0 transform mlp.onnx -o t.onnx --passes tissue --pass-option tissue.select=fc1 --pass-option tissue.groups=4', 'one layer as 4 TissueNet units'),
   handler: (a) => {
     const names = (a.passes ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+    const raw = passOptionsByPass(a['pass-option'] ?? [], names);
     const passes: Pass[] = names.map((n) => {
-      const p = createPass(n);
+      const p = createPass(n, raw.get(n));
       if (!p) throw new CompilerError('UNKNOWN_PASS', `no pass named "${n}"`, { hint: `known passes: ${passNames().join(', ')}` });
       return p;
     });
@@ -71,13 +76,34 @@ export const transformCommand: CommandModule<object, TransformArgs> = {
   },
 };
 
+/** `<pass>.<key>=<value>` flags grouped by pass. @throws INVALID_OPTION for a malformed flag or a pass not in --passes */
+function passOptionsByPass(flags: readonly string[], names: readonly string[]): Map<string, Record<string, string>> {
+  const out = new Map<string, Record<string, string>>();
+  for (const f of flags) {
+    const m = /^([a-z0-9-]+)\.([A-Za-z0-9_-]+)=(.*)$/s.exec(f);
+    if (!m) throw new CompilerError('INVALID_OPTION', `--pass-option "${f}" is not <pass>.<key>=<value>`, { hint: 'e.g. --pass-option prune-channels.mask=keep.json' });
+    const [, pass, key, value] = m as unknown as [string, string, string, string];
+    if (!names.includes(pass)) throw new CompilerError('INVALID_OPTION', `--pass-option names pass "${pass}", which --passes does not run`, { hint: `add it to --passes (${names.join(',') || 'none given'})` });
+    const o = out.get(pass) ?? {};
+    o[key] = value;
+    out.set(pass, o);
+  }
+  return out;
+}
+
 export const passesCommand: CommandModule<object, { json: boolean }> = {
   command: 'passes',
   describe: 'list the passes `transform --passes` accepts',
   builder: (y) => y.option('json', { type: 'boolean', default: false, describe: 'JSON list on stdout' }),
   handler: (a) => {
-    const list = passNames().map((n) => ({ name: n, summary: createPass(n)!.summary }));
-    if (a.json) printJson(list);
-    else for (const p of list) say(`${p.name.padEnd(28)} ${p.summary}`);
+    const list = passNames().map((n) => {
+      const d = passDefinition(n)!;
+      return { name: n, summary: d.summary, options: Object.entries(d.cli).map(([key, o]) => ({ key, describe: o.describe })) };
+    });
+    if (a.json) { printJson(list); return; }
+    for (const p of list) {
+      say(`${p.name.padEnd(28)} ${p.summary}`);
+      for (const o of p.options) say(`  ${`${p.name}.${o.key}`.padEnd(36)} ${o.describe}`);
+    }
   },
 };

@@ -12,12 +12,6 @@ export function readF32(backend: KernelBackend, t: TensorInfo): Float32Array {
   return Float32Array.from(v as ArrayLike<number>);
 }
 
-export function readI32(backend: KernelBackend, t: TensorInfo): Int32Array {
-  const v = backend.readSync(t.dataId);
-  if (v instanceof Int32Array) return v;
-  return Int32Array.from(v as ArrayLike<number>);
-}
-
 /**
  * A kernel input as a Tensor for use with ops inside the kernel (call within tf.tidy). A
  * new Tensor over the same data takes its own backend reference, since disposing it drops one.

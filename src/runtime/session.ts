@@ -1,12 +1,11 @@
 /**
- * onnxruntime-node, the judge of every transformation: sessions, runs, and reading out
+ * onnxruntime-node, the judge of every transformation (the runtime layer): sessions, runs, and reading out
  * intermediate values (which onnxruntime returns only when they are graph outputs, so a
  * copy of the model gets them added as outputs with a name-only ValueInfo).
  */
 import * as ort from 'onnxruntime-node';
 import { CompilerError } from '../errors.js';
 import type { Model } from '../ir/core.js';
-import { DataType } from '../ir/data-type.js';
 import { decodeModel } from '../serde/read.js';
 import { encodeModel } from '../serde/write.js';
 
@@ -22,7 +21,10 @@ export interface SessionOptions {
   warn?: (msg: string) => void;
 }
 
-export interface OpenSession { session: ort.InferenceSession; provider: Provider }
+/** An open onnxruntime session (callers need not import onnxruntime-node themselves). */
+export type Session = ort.InferenceSession;
+
+export interface OpenSession { session: Session; provider: Provider }
 
 export interface HostTensor {
   data: Float32Array | BigInt64Array | Int32Array | Uint8Array | Float64Array;
@@ -55,6 +57,11 @@ export async function openSession(model: Model | Uint8Array, opts: SessionOption
   } catch (e) {
     throw new CompilerError('RUNTIME_FAILED', `onnxruntime refused the model: ${firstLine((e as Error).message)}`, { cause: e, hint: 'run `sculpt inspect` on it; the model may use an op or opset onnxruntime does not support' });
   }
+}
+
+/** onnxruntime's version ('?' when it does not say): part of any cache key of measured timings. */
+export function runtimeVersion(): string {
+  return (ort as unknown as { env?: { versions?: { common?: string } } }).env?.versions?.common ?? '?';
 }
 
 function firstLine(s: string): string { return s.split('\n')[0]!.slice(0, 300); }
@@ -96,7 +103,7 @@ export function withOutputs(model: Model, names: readonly string[]): Model {
   for (const name of names) {
     const v = byName.get(name);
     if (!v) throw new CompilerError('MISSING_VALUE', `no value named "${name}" in the main graph`, { where: name });
-    if (!g.outputs.includes(v)) g.outputs.push(v);
+    if (!g.outputs.includes(v)) g.addOutput(v);
   }
   return copy;
 }
@@ -129,6 +136,3 @@ export function maxAbsDiff(a: HostTensor, b: HostTensor): { maxAbs: number; scal
   return { maxAbs, scale };
 }
 
-export const ortElemType: Record<number, string> = {
-  [DataType.FLOAT]: 'float32', [DataType.INT64]: 'int64', [DataType.INT32]: 'int32', [DataType.DOUBLE]: 'float64', [DataType.UINT8]: 'uint8', [DataType.BOOL]: 'bool',
-};
