@@ -9,7 +9,13 @@ import type { HostTensor } from './session.js';
  * Seeded float inputs for every graph input: `inputShapes[name]` where given, else the
  * declared shape with symbolic dims as `batch`. @throws UNSUPPORTED_DATA_TYPE for non-float inputs
  */
-export function seededInputs(model: Model, seed: number, batch: number, range: [number, number] = [0, 1], inputShapes: Readonly<Record<string, readonly number[]>> = {}): Record<string, HostTensor> {
+export function seededInputs(
+  model: Model,
+  seed: number,
+  batch: number,
+  range: [number, number] = [0, 1],
+  inputShapes: Readonly<Record<string, readonly number[]>> = {},
+): Record<string, HostTensor> {
   const rng = new Rng(seed);
   const feeds: Record<string, HostTensor> = {};
   for (const v of model.graph.inputs) {
