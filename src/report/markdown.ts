@@ -78,7 +78,7 @@ export function renderDiffMarkdown(d: ModelDiff, opts: MarkdownOptions = {}): st
   }
   if (v?.baseline?.latency && v.model.latency) {
     const sp = v.comparison?.speedup.batch1;
-    out.push(`| latency, batch 1 (median) | ${v.baseline.latency.batch1.medianMs.toFixed(3)} ms | ${v.model.latency.batch1.medianMs.toFixed(3)} ms | ${sp ? `${sp.toFixed(2)}× faster` : ''} |`);
+    out.push(`| latency, batch 1 (median) | ${v.baseline.latency.batch1.medianMs.toFixed(3)} ms | ${v.model.latency.batch1.medianMs.toFixed(3)} ms | ${sp ? `speed-up ${sp.toFixed(2)}×` : ''} |`);
   }
   out.push('');
   const c = d.counts;

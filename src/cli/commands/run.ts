@@ -79,7 +79,7 @@ function renderSummary(m: RunManifest, outDir: string): string {
     lines.push(`  top-1          ${pct(s.before.top1).padEnd(16)}${pct(s.after.top1).padEnd(16)}${d}`);
   }
   if (s.before.latencyMs !== null && s.after.latencyMs !== null) {
-    lines.push(`  latency (b=1)  ${`${s.before.latencyMs.toFixed(3)} ms`.padEnd(16)}${`${s.after.latencyMs.toFixed(3)} ms`.padEnd(16)}${(s.before.latencyMs / s.after.latencyMs).toFixed(2)}x faster`);
+    lines.push(`  latency (b=1)  ${`${s.before.latencyMs.toFixed(3)} ms`.padEnd(16)}${`${s.after.latencyMs.toFixed(3)} ms`.padEnd(16)}speed-up ${(s.before.latencyMs / s.after.latencyMs).toFixed(2)}x`);
   }
   for (const g of s.gates) lines.push(`  gate ${g.gate}: ${g.passed ? 'passed' : 'FAILED'} (${g.message})`);
   lines.push('', `  model:    ${relative(process.cwd(), s.final) || s.final}`);
