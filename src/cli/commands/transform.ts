@@ -6,7 +6,8 @@ import { saveModel } from '../../serde/write.js';
 import { verifyModel } from '../../ir/verify.js';
 import { runPasses } from '../../pass.js';
 import { AnalysisManager } from '../../analysis/manager.js';
-import { fixInputShapes, inputShapesFor, withInputShape } from '../options/input-shape.js';
+import { inputShapesFor, withInputShape } from '../options/input-shape.js';
+import { fixInputShapes } from '../options/fix-input-shape.js';
 import type { InputShapeArgs } from '../options/input-shape.js';
 
 import type { Pass } from '../../pass.js';

@@ -17,9 +17,6 @@ import type { Argv } from 'yargs';
 import { resolveInputShapes } from '../../analysis/shapes.js';
 import { CompilerError } from '../../errors.js';
 import type { Model } from '../../ir/core.js';
-import { runPasses } from '../../pass.js';
-import { inferShapesPass } from '../../../passes/infer-shapes.js';
-import type { InferShapesPassOptions } from '../../../passes/infer-shapes.js';
 
 /** Parsed `--input-shape` values: named shapes and at most one bare shape. */
 export interface InputShapeSpec {
@@ -121,18 +118,6 @@ export function resolveInputShapeSpec(spec: InputShapeSpec | undefined, model: M
 /** `--input-shape` of parsed args, resolved against `model` (empty when not given). */
 export function inputShapesFor(args: InputShapeArgs, model: Model): Record<string, number[]> {
   return resolveInputShapeSpec(parseInputShapeSpec(args['input-shape']), model);
-}
-
-/**
- * `--fix-input-shape`: writes the given sizes into the model's graph inputs and the
- * inferred sizes into its outputs (the infer-shapes pass, interface only). For the written
- * model; the analyses never need it.
- * @throws INVALID_OPTION when no --input-shape was given
- */
-export function fixInputShapes(model: Model, shapes: Readonly<Record<string, readonly number[]>>): void {
-  if (Object.keys(shapes).length === 0) throw new CompilerError('INVALID_OPTION', '--fix-input-shape needs --input-shape', { where: '--fix-input-shape', hint: 'e.g. --input-shape 1,3,224,224 --fix-input-shape' });
-  const options: InferShapesPassOptions = { inputShapes: shapes, fixInputs: true, scope: 'interface' };
-  runPasses(model, [inferShapesPass()], { options: { 'infer-shapes': options } });
 }
 
 /**
