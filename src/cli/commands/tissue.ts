@@ -203,7 +203,7 @@ export const tissueCommand: CommandModule<object, TissueArgs> = {
     .example('$0 tissue lenet.onnx -o t.onnx --select conv2 --hybrid 2:8:4,1:4:2,3:12:6 --seed 1', 'hybrid units drawn per position')
     .example('$0 tissue resnet.onnx -o t.onnx --groups auto --flops-target 0.5', 'pick m per layer for 50% of the FLOPs, >= 16 channels per group, with measured latency; exits 1 naming the blocking layers if 50% cannot be reached')
     .example('$0 tissue mobilenet.onnx -o t.onnx --groups auto --flops-target 0.7 --best-effort', 'as close to 70% as the model allows, exit 0 with a remark')
-    .epilogue('Every stacked layer\'s params and MACs are given by METHODS.md\'s formulas and checked against the counted graph ("analytic=counted").'),
+    .epilogue('Every stacked layer\'s params and MACs are given by the formulas in docs/methods.md and checked against the counted graph ("analytic=counted").'),
   handler: async (a) => {
     const opts = tissueOptionsFromArgs(a);
     if (a.train && !a.data) throw usage('--train needs --data');
