@@ -17,7 +17,7 @@
  * ρ 0.9) on a seeded 6400-image sample of the train split; accuracy on the first 2000 test
  * images. The β method (one-step pruning-recovery) is not compared: not merged yet.
  *
- * Usage: node dist/experiments/gwcs.js [--seeds 1,2] [--out .tmp/gwcs] [--recovery-steps 30] [--curve-steps 100]
+ * Usage: npm run experiments -- gwcs [--seeds 1,2] [--out .tmp/gwcs] [--recovery-steps 30] [--curve-steps 100]
  * Writes <out>/results.json and prints the tables (Markdown).
  */
 import { mkdirSync, writeFileSync } from 'node:fs';

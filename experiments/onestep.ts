@@ -17,8 +17,8 @@
  * shared 2-core machine. Results: one JSON line per run on stdout, and a Markdown summary
  * (mean ± spread over seeds) at the end.
  *
- * Usage (after `npm run build`):
- *   nice -n 10 node dist/experiments/onestep.js [--net vgg|resnet] [--sections a,b] [--seeds 1,2]
+ * Usage:
+ *   nice -n 10 npm run experiments -- onestep [--net vgg|resnet] [--sections a,b] [--seeds 1,2]
  *     [--train 1024] [--test 1000] [--score-steps 32] [--recover-epochs 1] [--targets 0.5,0.3]
  *     [--teacher-epochs 2] [--teacher-train 4096] [--resnet-width 0.25] [--out dir]
  */

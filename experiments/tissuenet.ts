@@ -19,8 +19,8 @@
  * experiments/train-baselines.ts); a missing one is trained here with the same recipe.
  *
  * Usage (after `npm run build`; long, run it with `nice`, one at a time):
- *   node dist/experiments/tissuenet.js [mlp lenet5 vgg] [--out .tmp/tissuenet] [--backend auto] [--epochs-scale 1]
- *   node dist/experiments/tissuenet.js --latency-only [--out ...]   (re-measure latency of finished runs)
+ *   npm run experiments -- tissuenet [mlp lenet5 vgg] [--out .tmp/tissuenet] [--backend auto] [--epochs-scale 1]
+ *   npm run experiments -- tissuenet --latency-only [--out ...]   (re-measure latency of finished runs)
  * Writes <out>/<run>.onnx, <out>/<run>.json (the full `sculpt tissue --json` summary),
  * <out>/results.json and <out>/results.md (the table), and prints the table.
  */
@@ -265,7 +265,7 @@ for (const d of done) {
   d.row.speedup32 = b32.baseline / b32.model;
   d.row.speedupVsFlops = d.row.speedup * (d.row.flops / d.row.baselineFlops);
   d.row.speedup32VsFlops = d.row.speedup32 * (d.row.flops / d.row.baselineFlops);
-  d.row.latencyCommand = `node dist/experiments/tissuenet.js ${d.r.group} --latency-only --out ${relative(ROOT, out)}`;
+  d.row.latencyCommand = `npm run experiments -- tissuenet ${d.r.group} --latency-only --out ${relative(ROOT, out)}`;
   process.stderr.write(`${d.r.name}: batch 1 ${b1.model.toFixed(4)} vs ${b1.baseline.toFixed(4)} ms, batch 32 ${b32.model.toFixed(3)} vs ${b32.baseline.toFixed(3)} ms\n`);
   save();
 }
