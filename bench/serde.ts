@@ -80,7 +80,7 @@ export async function benchSerde(opts: { bigMb?: number; reps?: number } = {}): 
       const out = join(dir, 'out.onnx');
       // Interleave the contenders rep by rep so page-cache and writeback state is shared fairly.
       const model = readModel(src);
-      const [l, s, c, pl, ps]: number[][] = [[], [], [], [], []];
+      const [l, s, c, pl, ps]: [number[], number[], number[], number[], number[]] = [[], [], [], [], []];
       let py: ReturnType<typeof pythonOnnx> = { skipped: 'not run' };
       for (let i = 0; i < reps; i++) {
         l.push(timeIt(() => { readModel(src); }, 1));

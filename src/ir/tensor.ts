@@ -213,8 +213,8 @@ function typedToRaw(t: number, field: TypedField, values: readonly (number | big
       default:
         if (bits === 16) dv.setUint16(i * 2, Number(v) & 0xffff, true);
         else if (bits === 8) dv.setUint8(i, Number(v) & 0xff);
-        else if (bits === 4) out[i >> 1] |= (Number(v) & 0xf) << ((i & 1) * 4);
-        else if (bits === 2) out[i >> 2] |= (Number(v) & 0x3) << ((i & 3) * 2);
+        else if (bits === 4) out[i >> 1]! |= (Number(v) & 0xf) << ((i & 1) * 4);
+        else if (bits === 2) out[i >> 2]! |= (Number(v) & 0x3) << ((i & 3) * 2);
         else throw new CompilerError('UNSUPPORTED_DATA_TYPE', `cannot convert ${field} of ${dataTypeName(t)} to raw bytes`);
     }
   }

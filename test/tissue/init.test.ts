@@ -40,7 +40,7 @@ test('low-rank factors: exact on a rank-r matrix; the truncation error is the dr
     const u = rng.normalArray(rows * r);
     const v = rng.normalArray(r * cols);
     const m = new Float64Array(rows * cols);
-    for (let i = 0; i < rows; i++) for (let j = 0; j < cols; j++) for (let k = 0; k < r; k++) m[i * cols + j] += u[i * r + k]! * v[k * cols + j]!;
+    for (let i = 0; i < rows; i++) for (let j = 0; j < cols; j++) for (let k = 0; k < r; k++) m[i * cols + j]! += u[i * r + k]! * v[k * cols + j]!;
     const { a, b, singular } = lowRankFactors(m, rows, cols, 5);
     assert.ok(singular[3]! === 0 && singular[4]! === 0, 'rank 3 has three singular values');
     for (let i = 0; i < rows; i++) {

@@ -326,6 +326,7 @@ export class Folder {
         const a = inp(0), b = inp(1), c = inp(2);
         if (!a || !b || !c) return undefined;
         const [s, l, d] = [a.data[0], b.data[0], c.data[0]];
+        if (s === undefined || l === undefined || d === undefined) return undefined; // an empty start, limit or delta: not folded
         if (!isNum(s) || !isNum(l) || !isNum(d) || d === 0) return undefined;
         const count = Math.max(Math.ceil((l - s) / d), 0);
         if (count > MAX_FOLD_ELEMENTS) return undefined;

@@ -214,12 +214,12 @@ export const depthwiseConv2dNativeBackpropFilter: SimpleKernel = ({ inputs, back
             const xi = ((n * H + ih) * W + iw) * C;
             const wi = (fh * FW + fw) * CM;
             if (M === 1) {
-              for (let c = 0; c < C; c++) acc[wi + c] += xv[xi + c]! * dyv[o + c]!;
+              for (let c = 0; c < C; c++) acc[wi + c]! += xv[xi + c]! * dyv[o + c]!;
             } else {
               for (let c = 0; c < C; c++) {
                 const xc = xv[xi + c]!;
                 const k = c * M;
-                for (let m = 0; m < M; m++) acc[wi + k + m] += xc * dyv[o + k + m]!;
+                for (let m = 0; m < M; m++) acc[wi + k + m]! += xc * dyv[o + k + m]!;
               }
             }
           }
@@ -258,13 +258,13 @@ export const depthwiseConv2dNativeBackpropInput: SimpleKernel = ({ inputs, backe
             const xi = ((n * H + ih) * W + iw) * C;
             const wi = (fh * FW + fw) * CM;
             if (M === 1) {
-              for (let c = 0; c < C; c++) dx[xi + c] += dyv[o + c]! * wv[wi + c]!;
+              for (let c = 0; c < C; c++) dx[xi + c]! += dyv[o + c]! * wv[wi + c]!;
             } else {
               for (let c = 0; c < C; c++) {
                 const k = c * M;
                 let s = 0;
                 for (let m = 0; m < M; m++) s += dyv[o + k + m]! * wv[wi + k + m]!;
-                dx[xi + c] += s;
+                dx[xi + c]! += s;
               }
             }
           }
@@ -300,7 +300,7 @@ export const unsortedSegmentSum: SimpleKernel = ({ inputs, backend, attrs }) => 
     if (s < 0 || s >= numSegments) continue;
     const src = i * inner;
     const dst = s * inner;
-    for (let j = 0; j < inner; j++) out[dst + j] += xv[src + j]!;
+    for (let j = 0; j < inner; j++) out[dst + j]! += xv[src + j]!;
   }
   return tf.tensor(out, [numSegments, ...innerShape], 'float32');
 };

@@ -284,7 +284,7 @@ const CONFIGS: Record<string, Omit<GradConfig, 'kernelName' | 'gradFunc'> & { gr
   Slice: {
     inputsToSave: ['x'],
     gradFunc: (dy, [x], attrs) => {
-      const [begin, size] = tf.slice_util.parseSliceParams(x!, attrs.begin as number | number[], attrs.size as number | number[]);
+      const [begin, size] = tf.slice_util.parseSliceParams(x!, attrs.begin as number | number[], attrs.size as number | number[]) as [number[], number[]]; // always [begin, size]
       const paddings = x!.shape.map((d, i) => [begin[i]!, d - begin[i]! - size[i]!] as [number, number]);
       return { x: () => tf.pad(dy, paddings) };
     },
@@ -354,10 +354,11 @@ const CONFIGS: Record<string, Omit<GradConfig, 'kernelName' | 'gradFunc'> & { gr
     inputsToSave: ['x', 'filter'],
     gradFunc: (dy, [x, filter], attrs) => {
       assertUnitDilation('Conv2D', attrs.dilations);
+      // The kernel's own attrs, passed on as they came (dimRoundingMode may be absent): `as NamedAttrMap` here and below.
       const { strides, pad, dataFormat, dimRoundingMode } = attrs;
       return {
-        x: () => tf.engine().runKernel('Conv2DBackpropInput', { dy, filter: filter! }, { strides, pad, dataFormat, dimRoundingMode, inputShape: x!.shape }) as Tensor,
-        filter: () => tf.engine().runKernel('Conv2DBackpropFilter', { x: x!, dy }, { strides, pad, dataFormat, dimRoundingMode, filterShape: filter!.shape }) as Tensor,
+        x: () => tf.engine().runKernel('Conv2DBackpropInput', { dy, filter: filter! }, { strides, pad, dataFormat, dimRoundingMode, inputShape: x!.shape } as NamedAttrMap) as Tensor,
+        filter: () => tf.engine().runKernel('Conv2DBackpropFilter', { x: x!, dy }, { strides, pad, dataFormat, dimRoundingMode, filterShape: filter!.shape } as NamedAttrMap) as Tensor,
       };
     },
   },
@@ -366,8 +367,8 @@ const CONFIGS: Record<string, Omit<GradConfig, 'kernelName' | 'gradFunc'> & { gr
     gradFunc: (ddx, [dy, filter], attrs) => {
       const { strides, pad, dataFormat, dimRoundingMode } = attrs;
       return {
-        dy: () => tf.engine().runKernel('Conv2D', { x: ddx, filter: filter! }, { strides, pad, dataFormat, dilations: 1, dimRoundingMode }) as Tensor,
-        filter: () => tf.engine().runKernel('Conv2DBackpropFilter', { x: ddx, dy: dy! }, { strides, pad, dataFormat, dimRoundingMode, filterShape: filter!.shape }) as Tensor,
+        dy: () => tf.engine().runKernel('Conv2D', { x: ddx, filter: filter! }, { strides, pad, dataFormat, dilations: 1, dimRoundingMode } as NamedAttrMap) as Tensor,
+        filter: () => tf.engine().runKernel('Conv2DBackpropFilter', { x: ddx, dy: dy! }, { strides, pad, dataFormat, dimRoundingMode, filterShape: filter!.shape } as NamedAttrMap) as Tensor,
       };
     },
   },
@@ -376,8 +377,8 @@ const CONFIGS: Record<string, Omit<GradConfig, 'kernelName' | 'gradFunc'> & { gr
     gradFunc: (dy, [x, filter], attrs) => {
       const { strides, pad, dilations, dimRoundingMode } = attrs;
       return {
-        x: () => tf.engine().runKernel('DepthwiseConv2dNativeBackpropInput', { dy, filter: filter! }, { strides, pad, dilations: dilations ?? 1, dimRoundingMode, inputShape: x!.shape }) as Tensor,
-        filter: () => tf.engine().runKernel('DepthwiseConv2dNativeBackpropFilter', { x: x!, dy }, { strides, pad, dilations: dilations ?? 1, dimRoundingMode, filterShape: filter!.shape }) as Tensor,
+        x: () => tf.engine().runKernel('DepthwiseConv2dNativeBackpropInput', { dy, filter: filter! }, { strides, pad, dilations: dilations ?? 1, dimRoundingMode, inputShape: x!.shape } as NamedAttrMap) as Tensor,
+        filter: () => tf.engine().runKernel('DepthwiseConv2dNativeBackpropFilter', { x: x!, dy }, { strides, pad, dilations: dilations ?? 1, dimRoundingMode, filterShape: filter!.shape } as NamedAttrMap) as Tensor,
       };
     },
   },
@@ -387,13 +388,13 @@ const CONFIGS: Record<string, Omit<GradConfig, 'kernelName' | 'gradFunc'> & { gr
     inputsToSave: ['x'],
     outputsToSave: [true],
     gradFunc: (dy, [x, y], attrs) => ({
-      x: () => tf.engine().runKernel('MaxPoolGrad', { dy, input: x!, output: y! }, { filterSize: attrs.filterSize, strides: attrs.strides, pad: attrs.pad, dimRoundingMode: attrs.dimRoundingMode }) as Tensor,
+      x: () => tf.engine().runKernel('MaxPoolGrad', { dy, input: x!, output: y! }, { filterSize: attrs.filterSize, strides: attrs.strides, pad: attrs.pad, dimRoundingMode: attrs.dimRoundingMode } as NamedAttrMap) as Tensor,
     }),
   },
   AvgPool: {
     inputsToSave: ['x'],
     gradFunc: (dy, [x], attrs) => ({
-      x: () => tf.engine().runKernel('AvgPoolGrad', { dy, input: x! }, { filterSize: attrs.filterSize, strides: attrs.strides, pad: attrs.pad, dimRoundingMode: attrs.dimRoundingMode }) as Tensor,
+      x: () => tf.engine().runKernel('AvgPoolGrad', { dy, input: x! }, { filterSize: attrs.filterSize, strides: attrs.strides, pad: attrs.pad, dimRoundingMode: attrs.dimRoundingMode } as NamedAttrMap) as Tensor,
     }),
   },
 };

@@ -57,7 +57,7 @@ export const maxPoolGrad: SimpleKernel = ({ inputs, backend, attrs }) => {
               if (at < 0 || v > best) { best = v; at = idx; }
             }
           }
-          if (at >= 0) dx[at] += dyv[o + c]!;
+          if (at >= 0) dx[at]! += dyv[o + c]!;
         }
       }
     }
@@ -89,7 +89,7 @@ export const avgPoolGrad: SimpleKernel = ({ inputs, backend, attrs }) => {
         for (let ih = h0; ih < h1; ih++) {
           for (let iw = w0; iw < w1; iw++) {
             const base = ((n * H + ih) * W + iw) * C;
-            for (let c = 0; c < C; c++) dx[base + c] += dyv[o + c]! * inv;
+            for (let c = 0; c < C; c++) dx[base + c]! += dyv[o + c]! * inv;
           }
         }
       }

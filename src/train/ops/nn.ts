@@ -112,7 +112,7 @@ function convCompiler(c: CompileCtx): OpRun {
     const [, H, W, Ci] = xt.shape as [number, number, number, number];
     if (Cig * group !== Ci) return c.unsupported(`weight has ${Cig} input channels per group × ${group} groups, the input has ${Ci}`);
     const [ph, pw] = axisPads(a, [H, W], [KH, KW]);
-    const pad: Pad4 = [[0, 0], ph, pw, [0, 0]];
+    const pad: Pad4 = [[0, 0], ph!, pw!, [0, 0]]; // two spatial sizes in, two pad pairs out
     const strides: [number, number] = [a.strides[0]!, a.strides[1]!];
     const [dh, dw] = a.dilations as [number, number];
     // tfjs-node's Conv2D binding takes only 'valid'/'same' padding: pad the input there.
