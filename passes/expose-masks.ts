@@ -22,18 +22,31 @@
  *   after:   %r = Relu(%bn)   %rm = Mul(%r, Reshape(%mask_g3, [C,1,1]))   %z = Conv(%rm, %w2)
  *            graph input %mask_g3: float[C]
  */
-import { exposeMasks } from '../src/index.js';
-import type { ExposeMasksOptions, ExposedMask, Model, Pass, PassContext, PassResult } from '../src/index.js';
+import { exposeMasks, passOption } from '../src/index.js';
+import type { ExposeMasksOptions, ExposedMask, Model, Pass, PassContext, PassDefinition, PassResult } from '../src/index.js';
 
-export function exposeMasksPass(): Pass {
+const SUMMARY = 'add one float mask graph input per prunable channel group (a Mul where removing the channel is exact), so one session evaluates any channel mask';
+
+/**
+ * The expose-masks pass with typed options; its result's `report` lists the masks added.
+ * Called without options it reads the old options bag (`ctx.options.exposeMasks`, with `onExposed`).
+ */
+export function exposeMasksPass(options?: ExposeMasksOptions): Pass<ExposedMask[]> {
   return {
     name: 'expose-masks',
-    summary: 'add one float mask graph input per prunable channel group (a Mul where removing the channel is exact), so one session evaluates any channel mask',
-    run(model: Model, ctx: PassContext): PassResult {
-      const o = (ctx.options.exposeMasks ?? ctx.options) as ExposeMasksOptions & { onExposed?: (m: ExposedMask[]) => void };
+    summary: SUMMARY,
+    run(model: Model, ctx: PassContext): PassResult<ExposedMask[]> {
+      const o = options ?? ((ctx.options.exposeMasks ?? ctx.options) as ExposeMasksOptions & { onExposed?: (m: ExposedMask[]) => void });
       const exposed = exposeMasks(model, { groups: o.groups, prefix: o.prefix, remark: (w, m) => ctx.remark(w, m) });
-      o.onExposed?.(exposed);
-      return { changed: exposed.length > 0, stats: { masks: exposed.length, muls: exposed.reduce((s, x) => s + x.sites, 0) } };
+      (o as { onExposed?: (m: ExposedMask[]) => void }).onExposed?.(exposed);
+      return { changed: exposed.length > 0, report: exposed, stats: { masks: exposed.length, muls: exposed.reduce((s, x) => s + x.sites, 0) } };
     },
   };
 }
+
+export const exposeMasksDefinition: PassDefinition<ExposeMasksOptions, ExposedMask[]> = {
+  name: 'expose-masks',
+  summary: SUMMARY,
+  cli: { prefix: passOption.string<ExposeMasksOptions>('prefix', 'name prefix of the mask inputs') },
+  create: (o) => exposeMasksPass(o),
+};

@@ -16,23 +16,36 @@
  *   before:  outputs: %logits
  *   after:   outputs: %logits, %layer3.2.relu2
  */
-import { exposeOutputs } from '../src/index.js';
-import type { Model, Pass, PassContext, PassResult } from '../src/index.js';
+import { exposeOutputs, passOption } from '../src/index.js';
+import type { Model, Pass, PassContext, PassDefinition, PassResult } from '../src/index.js';
 
 export interface ExposeOutputsOptions {
   outputs?: readonly string[];
   onExposed?: (names: string[]) => void;
 }
 
-export function exposeOutputsPass(): Pass {
+const SUMMARY = 'make named values (default: the last conv\'s feature map) graph outputs so onnxruntime returns them';
+
+/**
+ * The expose-outputs pass with typed options; its result's `report` names the outputs.
+ * Called without options it reads the old options bag (`ctx.options.exposeOutputs`).
+ */
+export function exposeOutputsPass(options?: ExposeOutputsOptions): Pass<string[]> {
   return {
     name: 'expose-outputs',
-    summary: 'make named values (default: the last conv\'s feature map) graph outputs so onnxruntime returns them',
-    run(model: Model, ctx: PassContext): PassResult {
-      const o = (ctx.options.exposeOutputs ?? ctx.options) as ExposeOutputsOptions;
+    summary: SUMMARY,
+    run(model: Model, ctx: PassContext): PassResult<string[]> {
+      const o = options ?? ((ctx.options.exposeOutputs ?? ctx.options) as ExposeOutputsOptions);
       const r = exposeOutputs(model, o.outputs);
       o.onExposed?.(r.names);
-      return { changed: r.added > 0, stats: { outputs: r.added } };
+      return { changed: r.added > 0, report: r.names, stats: { outputs: r.added } };
     },
   };
 }
+
+export const exposeOutputsDefinition: PassDefinition<ExposeOutputsOptions, string[]> = {
+  name: 'expose-outputs',
+  summary: SUMMARY,
+  cli: { outputs: passOption.list<ExposeOutputsOptions>('outputs', 'values to make graph outputs (default: the last conv\'s feature map)') },
+  create: (o) => exposeOutputsPass(o),
+};

@@ -9,13 +9,13 @@
 import { legacyPassDefinition, parsePassOptions } from '../src/index.js';
 import type { Pass, PassDefinition } from '../src/index.js';
 import { constantsToInitializers } from './constants-to-initializers.js';
-import { exposeMasksPass } from './expose-masks.js';
-import { exposeOutputsPass } from './expose-outputs.js';
+import { exposeMasksDefinition } from './expose-masks.js';
+import { exposeOutputsDefinition } from './expose-outputs.js';
 import { foldBatchNorm } from './fold-batchnorm.js';
-import { inferShapesPass } from './infer-shapes.js';
-import { insertBetaPass } from './insert-beta.js';
+import { inferShapesDefinition } from './infer-shapes.js';
+import { insertBetaDefinition } from './insert-beta.js';
 import { pruneChannels } from './prune-channels.js';
-import { stripBetaPass } from './strip-beta.js';
+import { stripBetaDefinition } from './strip-beta.js';
 import { tissue } from './tissue.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -23,13 +23,13 @@ type PassEntry = PassDefinition<any, any> | (() => Pass);
 
 const registry = new Map<string, PassEntry>([
   ['constants-to-initializers', constantsToInitializers],
-  ['expose-masks', exposeMasksPass],
-  ['expose-outputs', exposeOutputsPass],
+  ['expose-masks', exposeMasksDefinition],
+  ['expose-outputs', exposeOutputsDefinition],
   ['fold-batchnorm', foldBatchNorm],
-  ['infer-shapes', inferShapesPass],
-  ['insert-beta', insertBetaPass],
+  ['infer-shapes', inferShapesDefinition],
+  ['insert-beta', insertBetaDefinition],
   ['prune-channels', pruneChannels],
-  ['strip-beta', stripBetaPass],
+  ['strip-beta', stripBetaDefinition],
   ['tissue', tissue],
 ]);
 

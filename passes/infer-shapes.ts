@@ -20,8 +20,8 @@
  *   before:  graph main (%x: float[N,3,32,32]) -> (%y: float[N,?])
  *   after:   graph main (%x: float[N,3,32,32]) -> (%y: float[N,10])      + value_info for every node output
  */
-import { inferShapes, shapeOf, shapesAnalysis } from '../src/index.js';
-import type { Model, Pass, PassContext, PassResult, TypeInfo, Value } from '../src/index.js';
+import { inferShapes, passOption, shapeOf, shapesAnalysis } from '../src/index.js';
+import type { Model, Pass, PassContext, PassDefinition, PassResult, TypeInfo, Value } from '../src/index.js';
 
 export interface InferShapesPassOptions {
   inputShapes?: Readonly<Record<string, readonly number[]>>;
@@ -42,12 +42,18 @@ function write(v: Value, t: TypeInfo | undefined): boolean {
   return true;
 }
 
-export function inferShapesPass(): Pass {
+const SUMMARY = 'write inferred element types and shapes into the model (value_info and graph outputs); --fix-input-shape uses it';
+
+/**
+ * The infer-shapes pass with typed options; its result's `report` counts the values written.
+ * Called without options it reads the old options bag (`ctx.options['infer-shapes']`).
+ */
+export function inferShapesPass(options?: InferShapesPassOptions): Pass<{ valuesWritten: number }> {
   return {
     name: 'infer-shapes',
-    summary: 'write inferred element types and shapes into the model (value_info and graph outputs); --fix-input-shape uses it',
-    run(model: Model, ctx: PassContext): PassResult {
-      const o = (ctx.options['infer-shapes'] ?? {}) as InferShapesPassOptions;
+    summary: SUMMARY,
+    run(model: Model, ctx: PassContext): PassResult<{ valuesWritten: number }> {
+      const o = options ?? ((ctx.options['infer-shapes'] ?? {}) as InferShapesPassOptions);
       // The manager's input shapes are for analysis only; written types use the pass's own.
       const given = o.inputShapes && Object.keys(o.inputShapes).length > 0 ? o.inputShapes : undefined;
       const am = ctx.analyses;
@@ -71,7 +77,14 @@ export function inferShapesPass(): Pass {
       for (const u of res.unknown) ctx.remark(u.value.name, `shape unknown: ${u.reason}`);
       // Written types equal what the analyses read: re-inferring gives the same table, so
       // shapes, cost and channel groups stay valid (not so when the inputs changed size).
-      return { changed: written > 0, stats: { valuesWritten: written }, preserved: o.fixInputs && given ? [] : ['shapes', 'cost', 'channel-groups'] };
+      return { changed: written > 0, report: { valuesWritten: written }, stats: { valuesWritten: written }, preserved: o.fixInputs && given ? [] : ['shapes', 'cost', 'channel-groups'] };
     },
   };
 }
+
+export const inferShapesDefinition: PassDefinition<InferShapesPassOptions, { valuesWritten: number }> = {
+  name: 'infer-shapes',
+  summary: SUMMARY,
+  cli: { scope: passOption.choice<InferShapesPassOptions>('scope', ['all', 'interface'], 'all: every node output gets a value_info record; interface: only graph inputs/outputs') },
+  create: (o) => inferShapesPass(o),
+};

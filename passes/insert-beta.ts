@@ -17,8 +17,8 @@
  *   before:  %r = Relu(%bn)                 %c = Conv(%r, %w2)
  *   after:   %a = Abs(%beta.conv1)  %s = Reshape(%a, [C,1,1])  %rb = Mul(%r, %s)  %c = Conv(%rb, %w2)
  */
-import { analyzeChannelGroups, inferShapes, insertBeta } from '../src/index.js';
-import type { ChannelAnalysis, Model, Pass, PassContext, PassResult } from '../src/index.js';
+import { channelGroupsAnalysis, insertBeta, passOption } from '../src/index.js';
+import type { ChannelAnalysis, InsertBetaResult, Model, Pass, PassContext, PassDefinition, PassResult } from '../src/index.js';
 
 export interface InsertBetaPassOptions {
   /** Initial β (default 1). */
@@ -26,21 +26,31 @@ export interface InsertBetaPassOptions {
   analysis?: ChannelAnalysis;
 }
 
-export function insertBetaPass(): Pass {
+const SUMMARY = 'one learnable |β| scale per prunable channel group after BatchNorm and activation (β learning of one-step pruning)';
+
+/**
+ * The insert-beta pass with typed options; its result's `report` is what insertBeta did.
+ * Called without options it reads the old options bag (`ctx.options`).
+ */
+export function insertBetaPass(options?: InsertBetaPassOptions): Pass<InsertBetaResult> {
   return {
     name: 'insert-beta',
-    summary: 'one learnable |β| scale per prunable channel group after BatchNorm and activation (β learning of one-step pruning)',
-    run(model: Model, ctx: PassContext): PassResult {
-      const o = ctx.options as InsertBetaPassOptions;
-      let a = o.analysis;
-      if (!a || a.model !== model) {
-        inferShapes(model);
-        a = analyzeChannelGroups(model);
-      }
+    summary: SUMMARY,
+    run(model: Model, ctx: PassContext): PassResult<InsertBetaResult> {
+      const o = options ?? (ctx.options as InsertBetaPassOptions);
+      const a = o.analysis && o.analysis.model === model ? o.analysis : ctx.analyses.get(channelGroupsAnalysis);
       const r = insertBeta(model, { init: o.init, analysis: a });
       for (const s of r.skipped) ctx.remark(s.group, `no β: ${s.why}`);
       for (const rec of r.records) ctx.remark(rec.group, `β "${rec.beta}" (${rec.size}) on ${rec.sites.join(', ')}`);
-      return { changed: true, stats: { betas: r.records.length, channels: r.records.reduce((s, x) => s + x.size, 0), sites: r.records.reduce((s, x) => s + x.sites.length, 0), skipped: r.skipped.length } };
+      return { changed: true, report: r, stats: { betas: r.records.length, channels: r.records.reduce((s, x) => s + x.size, 0), sites: r.records.reduce((s, x) => s + x.sites.length, 0), skipped: r.skipped.length } };
     },
   };
 }
+
+/** `sculpt transform --passes insert-beta --pass-option insert-beta.init=1` */
+export const insertBetaDefinition: PassDefinition<InsertBetaPassOptions, InsertBetaResult> = {
+  name: 'insert-beta',
+  summary: SUMMARY,
+  cli: { init: passOption.number<InsertBetaPassOptions>('init', 'initial β (default 1)') },
+  create: (o) => insertBetaPass(o),
+};

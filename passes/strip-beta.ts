@@ -11,20 +11,27 @@
  *   after:   %c = Conv(%r, %w2)
  */
 import { readBetaRecords, stripBeta } from '../src/index.js';
-import type { Model, Pass, PassContext, PassResult } from '../src/index.js';
+import type { Model, Pass, PassContext, PassDefinition, PassResult } from '../src/index.js';
 
-export function stripBetaPass(): Pass {
+/** What strip-beta removed. */
+export interface StripBetaReport { readonly betas: number; readonly muls: number }
+
+const SUMMARY = 'remove the β scales insert-beta added (the weights are unchanged by β)';
+
+export function stripBetaPass(): Pass<StripBetaReport> {
   return {
     name: 'strip-beta',
-    summary: 'remove the β scales insert-beta added (the weights are unchanged by β)',
-    run(model: Model, ctx: PassContext): PassResult {
+    summary: SUMMARY,
+    run(model: Model, ctx: PassContext): PassResult<StripBetaReport> {
       const records = readBetaRecords(model);
       if (!records) {
         ctx.remark('model', 'no β (sculpt.beta metadata) found: nothing to strip');
-        return { changed: false, stats: { betas: 0, muls: 0 } };
+        return { changed: false, report: { betas: 0, muls: 0 }, stats: { betas: 0, muls: 0 } };
       }
       const muls = stripBeta(model);
-      return { changed: true, stats: { betas: records.length, muls } };
+      return { changed: true, report: { betas: records.length, muls }, stats: { betas: records.length, muls } };
     },
   };
 }
+
+export const stripBetaDefinition: PassDefinition<Record<string, never>, StripBetaReport> = { name: 'strip-beta', summary: SUMMARY, cli: {}, create: () => stripBetaPass() };

@@ -6,6 +6,7 @@
  * writer can put back exactly what was there. Names are resolved through a scope chain,
  * so a subgraph reads values of the graphs around it.
  */
+import { fileKind } from '../util/file-kind.js';
 import { closeSync, constants, fstatSync, openSync, readFileSync, readSync, realpathSync, statSync } from 'node:fs';
 import type { Stats } from 'node:fs';
 import { constants as bufferConstants } from 'node:buffer';
@@ -80,17 +81,9 @@ const PROTOBUF_MAX = 2 ** 31 - 1;
 /** Bytes per read call (Node refuses 2 GiB or more in one call). */
 const READ_SLICE = 256 * 1024 * 1024;
 
-function kindOf(st: Stats): string {
-  if (st.isDirectory()) return 'a directory';
-  if (st.isFIFO()) return 'a FIFO (named pipe)';
-  if (st.isCharacterDevice()) return 'a character device';
-  if (st.isBlockDevice()) return 'a block device';
-  if (st.isSocket()) return 'a socket';
-  return 'not a regular file';
-}
 
 function notRegular(path: string, st: Stats, what: string): CompilerError {
-  return new CompilerError('FILE_NOT_REGULAR', `${what} ${path} is ${kindOf(st)}, not a regular file`, { where: path, hint: 'name a regular file' });
+  return new CompilerError('FILE_NOT_REGULAR', `${what} ${path} is ${fileKind(st)}, not a regular file`, { where: path, hint: 'name a regular file' });
 }
 
 /** ModelProto field number → wire type (0 varint, 2 length-delimited). */

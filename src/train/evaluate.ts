@@ -28,6 +28,19 @@ import { dataInputOf } from '../data/fit.js';
 import { TfExecutor } from './executor.js';
 import { correctCount, crossEntropy } from './losses.js';
 
+/**
+ * Mean cross-entropy and the number of correct top-1 predictions of one batch, in inference
+ * mode (BN running statistics); the tensors are freed.
+ */
+export function batchLossAndCorrect(exec: TfExecutor, input: string, logitsName: string, b: Batch, inputShape: readonly number[]): [number, number] {
+  return tf.tidy(() => {
+    const x = tf.tensor(b.x, [b.n, ...inputShape]);
+    const y = tf.tensor1d(b.y, 'int32');
+    const logits = exec.run({ [input]: x }, { training: false, outputs: [logitsName] })[logitsName]!;
+    return [crossEntropy(logits, y).dataSync()[0]!, correctCount(logits, y).dataSync()[0]!];
+  });
+}
+
 export interface EvalOptions {
   /** Largest batch to use (default 256); smaller when memory says so. */
   maxBatchSize?: number;
@@ -160,12 +173,7 @@ export async function evaluateFitted(exec: TfExecutor, model: Model, ds: Dataset
         seen += full.n;
         if (seen <= done) continue;
         const b = sliceBatch(full, done - start, per);
-        const [l, c] = tf.tidy(() => {
-          const x = tf.tensor(b.x, [b.n, ...ds.inputShape]);
-          const y = tf.tensor1d(b.y, 'int32');
-          const logits = exec.run({ [input]: x }, { training: false, outputs: [logitsName] })[logitsName]!;
-          return [crossEntropy(logits, y).dataSync()[0]!, correctCount(logits, y).dataSync()[0]!];
-        });
+        const [l, c] = batchLossAndCorrect(exec, input, logitsName, b, ds.inputShape);
         lossSum += l * b.n;
         correct += c;
         done += b.n;

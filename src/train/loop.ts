@@ -33,7 +33,7 @@ import type { KdOptions, MimicKind } from './losses.js';
 import { createOptimizer } from './optim.js';
 import { CheckpointDir, identityMismatch } from './checkpoint.js';
 import type { CheckpointState, RunIdentity } from './checkpoint.js';
-import { backendAlive, evaluateFitted, recalibrateBatchNorm } from './evaluate.js';
+import { backendAlive, batchLossAndCorrect, evaluateFitted, recalibrateBatchNorm } from './evaluate.js';
 import type { OptimizerName } from './optim.js';
 import { createSchedule } from './schedule.js';
 import type { ScheduleName } from './schedule.js';
@@ -195,12 +195,7 @@ export function evaluateExecutor(exec: TfExecutor, model: Model, ds: Dataset, ba
   let lossSum = 0;
   let n = 0;
   for (const b of ds.batches(batchSize, { augment: false })) {
-    const [l, c] = tf.tidy(() => {
-      const x = tf.tensor(b.x, [b.n, ...ds.inputShape]);
-      const y = tf.tensor1d(b.y, 'int32');
-      const logits = exec.run({ [input]: x }, { training: false, outputs: [logitsName] })[logitsName]!;
-      return [crossEntropy(logits, y).dataSync()[0]!, correctCount(logits, y).dataSync()[0]!];
-    });
+    const [l, c] = batchLossAndCorrect(exec, input, logitsName, b, ds.inputShape);
     lossSum += l * b.n;
     correct += c;
     n += b.n;

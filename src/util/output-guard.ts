@@ -16,6 +16,7 @@
  *     overwrite: a.overwrite,
  *   });
  */
+import { fileKind } from './file-kind.js';
 import { readFileSync, realpathSync, statSync } from 'node:fs';
 import type { Stats } from 'node:fs';
 import { basename, dirname, join, relative, resolve, isAbsolute, sep } from 'node:path';
@@ -56,14 +57,6 @@ function statOrUndefined(p: string): Stats | undefined {
   try { return statSync(p); } catch { return undefined; }
 }
 
-function kindOf(st: Stats): string {
-  if (st.isDirectory()) return 'a directory';
-  if (st.isFIFO()) return 'a FIFO (named pipe)';
-  if (st.isCharacterDevice()) return 'a character device';
-  if (st.isBlockDevice()) return 'a block device';
-  if (st.isSocket()) return 'a socket';
-  return 'not a regular file';
-}
 
 /**
  * Checks one output path on its own: not empty, not a directory or special file, its folder
@@ -79,7 +72,7 @@ export function checkOutputPath(path: string | undefined, what = 'output'): void
   }
   const st = statOrUndefined(path);
   if (st && !st.isFile()) {
-    throw new CompilerError('OUTPUT_NOT_REGULAR', `${what} "${path}" is ${kindOf(st)}; sculpt writes only regular files`, { where: path, hint: st.isDirectory() ? `name a file inside it, e.g. ${join(path, 'out.onnx')}` : 'name a regular file (to discard output, omit the option)' });
+    throw new CompilerError('OUTPUT_NOT_REGULAR', `${what} "${path}" is ${fileKind(st)}; sculpt writes only regular files`, { where: path, hint: st.isDirectory() ? `name a file inside it, e.g. ${join(path, 'out.onnx')}` : 'name a regular file (to discard output, omit the option)' });
   }
   const dir = statOrUndefined(dirname(resolve(path)));
   if (!dir || !dir.isDirectory()) {

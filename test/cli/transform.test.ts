@@ -49,8 +49,8 @@ test('every pass `sculpt passes` lists runs from `transform --passes x --pass-op
     'prune-channels': [`prune-channels.mask=${mask}`],
     tissue: ['tissue.select=fc1', 'tissue.groups=4', 'tissue.seed=1'],
   };
-  // Old-style passes take JSON values through the adapter; expose-outputs needs a value to expose.
-  const extra: Record<string, string[]> = { 'expose-outputs': ['expose-outputs.outputs=["logits"]'] };
+  // expose-outputs needs a value to expose (a list option: comma-separated names).
+  const extra: Record<string, string[]> = { 'expose-outputs': ['expose-outputs.outputs=logits'] };
   for (const p of list) {
     const out = join(dir, `mlp-${p.name}.onnx`);
     const args = ['transform', src, '-o', out, '--passes', p.name, '--json', ...(needs[p.name] ?? extra[p.name] ?? []).flatMap((o) => ['--pass-option', o])];

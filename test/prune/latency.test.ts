@@ -83,7 +83,8 @@ test('pruneModelToLatency: a masked-equivalent model and a report with predicted
   assert.equal(l.target, 0.5);
   assert.ok(l.baselineMs > 0 && l.measuredMs > 0);
   assert.ok(Math.abs(l.measuredRatio - l.measuredMs / l.baselineMs) < 1e-12);
-  assert.ok(l.attempts.length >= 1 && l.attempts.length <= 3);
+  // How many corrections a run needs depends on the machine's load; the pipeline's bound is 4.
+  assert.ok(l.attempts.length >= 1 && l.attempts.length <= 4);
   assert.equal(l.attempts[0]!.planned, 0.5);
   // What the table predicts depends on this machine's timings: only its sanity is asserted.
   for (const t of l.attempts) assert.ok(t.predictedRatio > 0 && Number.isFinite(t.predictedRatio) && t.measuredRatio > 0);
