@@ -18,7 +18,6 @@
 import { CompilerError } from '../errors.js';
 import { analyzeChannelGroups } from '../analysis/channel-groups.js';
 import type { ChannelAnalysis, ChannelGroup } from '../analysis/channel-groups.js';
-import { inferShapes } from '../analysis/shapes.js';
 import { Value } from '../ir/core.js';
 import type { Model, Node } from '../ir/core.js';
 import { DataType } from '../ir/data-type.js';
@@ -103,10 +102,7 @@ export function betaPoints(model: Model, a: ChannelAnalysis): { points: ScalePoi
 export function insertBeta(model: Model, opts: InsertBetaOptions = {}): InsertBetaResult {
   if (readBetaRecords(model)) throw new CompilerError('PRECONDITION_FAILED', 'the model already has β vectors (sculpt.beta metadata)', { hint: 'strip them first: `sculpt transform m.onnx -o x.onnx --passes strip-beta`' });
   let a = opts.analysis;
-  if (!a || a.model !== model) {
-    inferShapes(model);
-    a = analyzeChannelGroups(model);
-  }
+  if (!a || a.model !== model) a = analyzeChannelGroups(model);
   const { points, skipped } = betaPoints(model, a);
   if (points.length === 0) {
     throw new CompilerError('NO_PRUNABLE_GROUP', `the model has no channel group a β can scale${skipped.length ? ` (${skipped.map((s) => `${s.group}: ${s.why}`).join('; ')})` : ''}`, { hint: 'see `sculpt groups model.onnx --explain` for why groups are frozen' });

@@ -18,7 +18,6 @@ import { createHash } from 'node:crypto';
 import { copyFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { CompilerError } from '../errors.js';
-import { inferShapes } from '../analysis/shapes.js';
 import { computeCost } from '../analysis/cost.js';
 import type { Dataset } from '../data/dataset.js';
 import { checkModelFitsData } from '../data/fit.js';
@@ -134,10 +133,7 @@ export function preflightOnestep(o: OnestepOptions): Model {
   const { records } = insertBeta(probe);
   const last = lastConvLayer(model, records);
   if (Array.isArray(o.crucial)) chooseCrucial(records.map((r) => ({ name: r.group, layers: r.layers, sites: r.sites, score: 1, junction: r.junction })), o.crucial, last);
-  if (o.scores) {
-    inferShapes(model);
-    checkScoresFit(readScoresDoc(o.scores), model, o.scores);
-  }
+  if (o.scores) checkScoresFit(readScoresDoc(o.scores), model, o.scores);
   return model;
 }
 
@@ -199,7 +195,6 @@ export async function runOnestep(o: OnestepOptions): Promise<OnestepResult> {
     writeJson(art('scores.json'), r.scores);
     return { train: r.train };
   });
-  inferShapes(original);
   const scored = readScoresDoc(art('scores.json'));
   checkScoresFit(scored, original, art('scores.json'));
   const lastLayer = (() => {

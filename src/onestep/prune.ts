@@ -6,7 +6,6 @@
  * slicing is prune-channels' (src/prune), so masked equivalence holds as for any pruning.
  */
 import { CompilerError } from '../errors.js';
-import { inferShapes } from '../analysis/shapes.js';
 import type { Model } from '../ir/core.js';
 import { pruneModel } from '../prune/index.js';
 import type { PruneOutcome } from '../prune/index.js';
@@ -40,7 +39,6 @@ export function scoreEntries(doc: ScoresDoc): Map<string, ScoreEntry> {
  *   layers kept; INVALID_OPTION for bad options
  */
 export function globalPrune(model: Model, doc: ScoresDoc, o: GlobalPruneOptions): PruneOutcome {
-  inferShapes(model);
   checkScoresFit(doc, model, o.source);
   if ((o.flopsTarget === undefined) === (o.ratio === undefined)) {
     throw new CompilerError('INVALID_OPTION', 'give exactly one of --flops-target and --ratio', { hint: 'e.g. --flops-target 0.5 keeps half of the FLOPs' });
