@@ -167,7 +167,9 @@ ncls = 10
 if net == 'mlp':
     m = nn.Sequential(nn.Linear(784, 500), nn.ReLU(), nn.Linear(500, 300), nn.ReLU(), nn.Linear(300, 10)); shape = (784,)
 elif net == 'mobilenetv2':
+    # models/mobilenetv2.ts at 64x64: below 96 the stem and the 24-channel stage keep stride 1.
     import torchvision; m = torchvision.models.mobilenet_v2(num_classes=10); shape = (3, 64, 64)
+    m.features[0][0].stride = (1, 1); m.features[2].conv[1][0].stride = (1, 1)
 elif net == 'mobile-se':
     layers, c = [*cbn(3, 16, 2), nn.Hardswish()], 16
     for h, o, st in [(64, 24, 2), (72, 24, 1), (96, 40, 2), (120, 48, 1)]:
@@ -188,7 +190,7 @@ for _ in range(warm): step()
 t0 = time.perf_counter(); c0 = time.process_time()
 for _ in range(steps): step()
 dt = time.perf_counter() - t0; dc = time.process_time() - c0
-print(json.dumps({'imagesPerSec': batch * steps / dt, 'msPerStep': 1000 * dt / steps, 'cpuMsPerStep': 1000 * dc / steps, 'threads': torch.get_num_threads(), 'version': torch.__version__}))
+print(json.dumps({'imagesPerSec': batch * steps / dt, 'msPerStep': 1000 * dt / steps, 'cpuMsPerStep': 1000 * dc / steps, 'threads': torch.get_num_threads(), 'version': torch.__version__, 'params': sum(p.numel() for p in m.parameters())}))
 `;
 
 const KERAS = `
@@ -199,11 +201,40 @@ from tensorflow import keras
 L = keras.layers
 net, batch, steps, warm = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
 keras.utils.set_random_seed(1)
+ncls = 10
+def cbn(x, o, s=1, k=3): return L.BatchNormalization()(L.Conv2D(o, k, s, padding='same', use_bias=False)(x))
+def hswish(x): return L.Activation('hard_swish')(x)
 if net == 'mlp':
     inp = keras.Input((784,)); h = L.Dense(500, activation='relu')(inp); h = L.Dense(300, activation='relu')(h); out = L.Dense(10)(h); shape = (784,)
+elif net == 'mobilenetv2':
+    # models/mobilenetv2.ts at 64x64: below 96 the stem and the 24-channel stage keep stride 1.
+    shape = (64, 64, 3)
+    def relu6(x): return L.ReLU(6.0)(x)
+    inp = keras.Input(shape); h = relu6(cbn(inp, 32)); c = 32
+    for si, (t, o, n, s) in enumerate([(1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2), (6, 96, 3, 1), (6, 160, 3, 2), (6, 320, 1, 1)]):
+        for j in range(n):
+            st = (1 if si == 1 else s) if j == 0 else 1
+            y = relu6(cbn(h, c * t, 1, 1)) if t != 1 else h
+            y = relu6(L.BatchNormalization()(L.DepthwiseConv2D(3, st, padding='same', use_bias=False)(y)))
+            y = cbn(y, o, 1, 1)
+            h = L.Add()([h, y]) if st == 1 and c == o else y; c = o
+    out = L.Dense(10)(L.GlobalAveragePooling2D()(relu6(cbn(h, 1280, 1, 1))))
+elif net == 'mobile-se':
+    shape = (48, 192, 3); ncls = 2
+    def se(x, c):
+        s = L.GlobalAveragePooling2D(keepdims=True)(x)
+        s = L.Conv2D(max(8, c // 4), 1, activation='relu')(s)
+        return L.Multiply()([x, L.Activation('hard_sigmoid')(L.Conv2D(c, 1)(s))])
+    inp = keras.Input(shape); h = hswish(cbn(inp, 16, 2)); c = 16
+    for hid, o, st in [(64, 24, 2), (72, 24, 1), (96, 40, 2), (120, 48, 1)]:
+        y = hswish(cbn(h, hid, 1, 1))
+        y = hswish(L.BatchNormalization()(L.DepthwiseConv2D(3, st, padding='same', use_bias=False)(y)))
+        y = cbn(se(y, hid), o, 1, 1)
+        h = L.Add()([h, y]) if st == 1 and c == o else y; c = o
+    h = hswish(cbn(h, 192, 1, 1))
+    out = L.Dense(2)(L.GlobalAveragePooling2D()(h))
 else:
     shape = (32, 32, 3)
-    def cbn(x, o, s=1, k=3): return L.BatchNormalization()(L.Conv2D(o, k, s, padding='same', use_bias=False)(x))
     inp = keras.Input(shape); h = L.ReLU()(cbn(inp, 16)); c = 16
     for si, o in enumerate([16, 32, 64]):
         for bi in range(3):
@@ -215,7 +246,7 @@ else:
 m = keras.Model(inp, out)
 opt = keras.optimizers.SGD(0.01, momentum=0.9)
 lossf = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
-x = tf.random.uniform((batch, *shape)); y = tf.random.uniform((batch,), 0, 10, dtype=tf.int32)
+x = tf.random.uniform((batch, *shape)); y = tf.random.uniform((batch,), 0, ncls, dtype=tf.int32)
 @tf.function
 def step():
     with tf.GradientTape() as t: l = lossf(y, m(x, training=True))
@@ -224,7 +255,7 @@ for _ in range(warm): step()
 t0 = time.perf_counter(); c0 = time.process_time()
 for _ in range(steps): step()
 dt = time.perf_counter() - t0; dc = time.process_time() - c0
-print(json.dumps({'imagesPerSec': batch * steps / dt, 'msPerStep': 1000 * dt / steps, 'cpuMsPerStep': 1000 * dc / steps, 'version': tf.__version__}))
+print(json.dumps({'imagesPerSec': batch * steps / dt, 'msPerStep': 1000 * dt / steps, 'cpuMsPerStep': 1000 * dc / steps, 'version': tf.__version__, 'params': int(sum(np.prod(v.shape) for v in m.trainable_weights))}))
 `;
 
 interface Row { net: Net; runner: string; imagesPerSec?: number; msPerStep?: number; cpuMsPerStep?: number; note?: string }
@@ -239,7 +270,7 @@ function python(code: string, exe: string, net: Net): Row {
   const r = spawnSync(exe, ['-c', code, net, String(cfg.batch), String(cfg.steps * (net === 'mlp' ? 4 : 2)), String(cfg.warmup)], { encoding: 'utf8', timeout: 600_000 });
   const j = r.status === 0 ? lastJson(r.stdout) : undefined;
   if (!j) return { net, runner: exe, note: `failed: ${(r.stderr || r.error?.message || '').trim().split('\n').at(-1)?.slice(0, 120)}` };
-  return { net, runner: '', imagesPerSec: Number(j.imagesPerSec), msPerStep: Number(j.msPerStep), cpuMsPerStep: Number(j.cpuMsPerStep), note: `${j.version ?? ''}${j.threads ? `, ${j.threads} threads` : ''}` };
+  return { net, runner: '', imagesPerSec: Number(j.imagesPerSec), msPerStep: Number(j.msPerStep), cpuMsPerStep: Number(j.cpuMsPerStep), note: `${j.version ?? ''}${j.threads ? `, ${j.threads} threads` : ''}${j.params ? `, ${Number(j.params).toLocaleString('en-US')} params` : ''}` };
 }
 
 function canImport(exe: string, mod: string): boolean {
@@ -263,12 +294,13 @@ export async function benchTrain(): Promise<Row[]> {
   const self = fileURLToPath(import.meta.url);
   const profile = process.argv.includes('--profile');
   const only = process.env.SCULPT_BENCH_NETS?.split(',') as Net[] | undefined;
+  const onlyBackends = process.env.SCULPT_BENCH_BACKENDS?.split(',');
   const nets = (Object.keys(NETS) as Net[]).filter((n) => !only || only.includes(n));
   const rows: Row[] = [];
   const profiles: string[] = [];
   const kerasExe = kerasPython();
   for (const net of nets) {
-    for (const backend of ['tfjs-node-gpu', 'tfjs-node', 'wasm', 'cpu']) {
+    for (const backend of ['tfjs-node-gpu', 'tfjs-node', 'wasm', 'cpu'].filter((b) => !onlyBackends || onlyBackends.includes(b))) {
       if (backend === 'cpu' && net !== 'mlp') {
         rows.push({ net, runner: `sculpt (${backend})`, note: 'skipped: the pure-JS cpu backend takes minutes per conv-net step (DESIGN.md: ~400 s for ResNet-20)' });
         continue;
@@ -287,8 +319,7 @@ export async function benchTrain(): Promise<Row[]> {
     }
     if (canImport('/usr/bin/python3', 'torch')) rows.push({ ...python(TORCH, '/usr/bin/python3', net), runner: 'PyTorch (Debian python3-torch)' });
     else rows.push({ net, runner: 'PyTorch', note: 'skipped: /usr/bin/python3 cannot import torch (apt-get install python3-torch)' });
-    if (net !== 'mlp' && net !== 'resnet20') rows.push({ net, runner: 'Keras/TensorFlow', note: 'not written for this network yet' });
-    else if (kerasExe) rows.push({ ...python(KERAS, kerasExe, net), runner: `Keras/TensorFlow (${kerasExe})` });
+    if (kerasExe) rows.push({ ...python(KERAS, kerasExe, net), runner: `Keras/TensorFlow (${kerasExe})` });
     else rows.push({ net, runner: 'Keras/TensorFlow', note: 'skipped: no python3 here imports tensorflow (pip install --no-index --find-links <wheel folder> tensorflow_cpu; point KERAS_PYTHON at it)' });
   }
   const best = (net: Net, re: RegExp) => Math.max(0, ...rows.filter((r) => r.net === net && re.test(r.runner) && r.imagesPerSec).map((r) => r.imagesPerSec!));

@@ -11,6 +11,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { CompilerError } from '../errors.js';
 import { registerSculptKernels } from './kernels/index.js';
+import { installNativeKernels } from './native.js';
 
 /**
  * Installs sculpt's gradient table and kernels (idempotent). selectBackend and
@@ -58,6 +59,7 @@ async function activate(name: BackendName): Promise<string | null> {
     const ok = await tf.setBackend(TF_NAME[name]);
     if (!ok) return `the ${name} backend failed to initialise`;
     await tf.ready();
+    if (TF_NAME[name] === 'tensorflow') installNativeKernels();
     return null;
   } catch (e) {
     return `the ${name} backend failed to initialise (${firstLine(e)})`;

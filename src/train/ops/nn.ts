@@ -17,6 +17,7 @@ import type { CompileCtx, OpCompiler, OpRun, RunCtx } from './context.js';
 import { need } from './context.js';
 import { matMulT, reduceLeading } from '../kernels/gradients.js';
 import { nchw, nhwc, tfv, type RtVal } from './values.js';
+import { nativeBatchNormTrain } from '../native.js';
 
 type Pad4 = [[number, number], [number, number], [number, number], [number, number]];
 
@@ -309,13 +310,19 @@ function batchNormCompiler(c: CompileCtx): OpRun {
       const k = tf.mul(scale, tf.rsqrt(tf.add(rv, eps)));
       return [back(tf.add(tf.mul(t, k), tf.sub(bias, tf.mul(rm, k))))];
     }
-    const mean = reduceLeading(t, t.rank - 1, true);
-    const diff = tf.sub(t, mean);
-    const variance = reduceLeading(tf.square(diff), t.rank - 1, true);
-    const y = tf.add(tf.mul(diff, tf.mul(scale, tf.rsqrt(tf.add(variance, eps)))), bias);
     const n = t.size / Math.max(1, t.shape[t.rank - 1]!);
-    // Running variance takes the unbiased batch variance, as PyTorch does (ONNX leaves it open).
-    const unbiased = n > 1 ? tf.mul(variance, n / (n - 1)) : variance;
+    // On tfjs-node one TensorFlow op each way (FusedBatchNormV3), else the composite.
+    const fused = n > 1 ? nativeBatchNormTrain(t, scale, bias, eps) : undefined;
+    let y: Tensor, mean: Tensor, unbiased: Tensor;
+    if (fused) ({ y, mean, unbiasedVar: unbiased } = fused);
+    else {
+      mean = reduceLeading(t, t.rank - 1, true);
+      const diff = tf.sub(t, mean);
+      const variance = reduceLeading(tf.square(diff), t.rank - 1, true);
+      y = tf.add(tf.mul(diff, tf.mul(scale, tf.rsqrt(tf.add(variance, eps)))), bias);
+      // Running variance takes the unbiased batch variance, as PyTorch does (ONNX leaves it open).
+      unbiased = n > 1 ? tf.mul(variance, n / (n - 1)) : variance;
+    }
     const mom = ctx.bnMomentum ?? momentum;
     const newMean = tf.add(tf.mul(rm, mom), tf.mul(mean, 1 - mom));
     const newVar = tf.add(tf.mul(rv, mom), tf.mul(unbiased, 1 - mom));

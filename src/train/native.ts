@@ -1,0 +1,118 @@
+/**
+ * TensorFlow's own fused training kernels on the native backend (tfjs-node, tfjs-node-gpu).
+ *
+ * tfjs-node runs each tfjs kernel as one TensorFlow eager op, so a composite written with
+ * tfjs ops costs one eager dispatch per op, forward and backward: batch-norm training from
+ * means and variances was ~9 ops forward and ~25 backward per layer, and ReLU's gradient
+ * (tfjs' table: dy · step(x)) three. TensorFlow has one op for each, the ones Keras runs:
+ *
+ * | what                      | kernel here                  | TensorFlow op            |
+ * |---------------------------|------------------------------|--------------------------|
+ * | batch norm, batch stats   | SculptBatchNormTrain         | FusedBatchNormV3         |
+ * | its gradient              | SculptBatchNormTrainGrad     | FusedBatchNormGradV3     |
+ * | ReLU's gradient           | SculptReluGrad               | ReluGrad                 |
+ *
+ * Installed once the `tensorflow` backend is active (selectBackend); on wasm and cpu nothing
+ * changes. test/train/native.test.ts checks each against the composite on the cpu backend.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import type { GradConfig, KernelBackend, KernelFunc, NamedAttrMap, Tensor, TensorInfo } from '@tensorflow/tfjs-core';
+
+const TF = 'tensorflow';
+
+/** The parts of tfjs-node's NodeJSKernelBackend used here (its TF eager op runner). */
+interface NodeBackend extends KernelBackend {
+  binding: { TF_ATTR_FLOAT: number; TF_ATTR_STRING: number; TF_ATTR_BOOL: number; TF_ATTR_TYPE: number; TF_FLOAT: number };
+  executeSingleOutput(name: string, attrs: unknown[], inputs: TensorInfo[]): Tensor;
+  executeMultipleOutputs(name: string, attrs: unknown[], inputs: TensorInfo[], n: number): Tensor[];
+}
+
+function bnAttrs(b: NodeBackend, epsilon: number): unknown[] {
+  const f = b.binding;
+  return [
+    { name: 'T', type: f.TF_ATTR_TYPE, value: f.TF_FLOAT },
+    { name: 'U', type: f.TF_ATTR_TYPE, value: f.TF_FLOAT },
+    { name: 'epsilon', type: f.TF_ATTR_FLOAT, value: epsilon },
+    { name: 'data_format', type: f.TF_ATTR_STRING, value: 'NHWC' },
+    { name: 'is_training', type: f.TF_ATTR_BOOL, value: true },
+  ];
+}
+
+/** Inputs x [N,H,W,C], scale [C], offset [C] → [y, batch mean, batch variance (unbiased), 3 reserve spaces]. */
+const batchNormTrain: KernelFunc = ({ inputs, backend, attrs }) => {
+  const b = backend as NodeBackend;
+  const { x, scale, offset } = inputs as Record<string, TensorInfo>;
+  return tf.tidy(() => {
+    const empty = tf.tensor1d([], 'float32');
+    const outs = b.executeMultipleOutputs('FusedBatchNormV3', [...bnAttrs(b, Number(attrs!.epsilon)), { name: 'exponential_avg_factor', type: b.binding.TF_ATTR_FLOAT, value: 1 }], [x!, scale!, offset!, empty, empty], 6);
+    return outs;
+  }) as unknown as TensorInfo[];
+};
+
+/** Inputs dy, x, scale and the forward's reserve spaces → [dx, dscale, doffset]. */
+const batchNormTrainGrad: KernelFunc = ({ inputs, backend, attrs }) => {
+  const b = backend as NodeBackend;
+  const { dy, x, scale, r1, r2, r3 } = inputs as Record<string, TensorInfo>;
+  const outs = b.executeMultipleOutputs('FusedBatchNormGradV3', bnAttrs(b, Number(attrs!.epsilon)), [dy!, x!, scale!, r1!, r2!, r3!], 5);
+  for (const t of outs.slice(3)) t.dispose();
+  return outs.slice(0, 3) as unknown as TensorInfo[];
+};
+
+const reluGrad: KernelFunc = ({ inputs, backend }) => {
+  const b = backend as NodeBackend;
+  const { dy, x } = inputs as Record<string, TensorInfo>;
+  return b.executeSingleOutput('ReluGrad', [{ name: 'T', type: b.binding.TF_ATTR_TYPE, value: b.binding.TF_FLOAT }], [dy!, x!]) as unknown as TensorInfo;
+};
+
+const batchNormTrainGradient: GradConfig = {
+  kernelName: 'SculptBatchNormTrain',
+  inputsToSave: ['x', 'scale'],
+  outputsToSave: [false, false, false, true, true, true],
+  gradFunc: (dy: Tensor | Tensor[], saved: Tensor[], attrs: NamedAttrMap) => {
+    const [x, scale, r1, r2, r3] = saved as [Tensor, Tensor, Tensor, Tensor, Tensor];
+    const dys = Array.isArray(dy) ? dy : [dy];
+    // Only y carries a gradient: the batch statistics feed the running-stat updates alone.
+    // One op gives all three; computed here, not in a closure, because each closure runs in
+    // its own tidy, which would dispose the other two.
+    const [dx, dscale, doffset] = tf.engine().runKernel('SculptBatchNormTrainGrad', { dy: dys[0]!, x, scale, r1, r2, r3 }, attrs) as Tensor[];
+    return { x: () => dx!, scale: () => dscale!, offset: () => doffset! };
+  },
+};
+
+let installed = false;
+
+/** Registers the kernels above for the `tensorflow` backend and routes ReLU's gradient to ReluGrad there (idempotent). */
+export function installNativeKernels(): void {
+  if (installed) return;
+  installed = true;
+  tf.registerKernel({ kernelName: 'SculptBatchNormTrain', backendName: TF, kernelFunc: batchNormTrain });
+  tf.registerKernel({ kernelName: 'SculptBatchNormTrainGrad', backendName: TF, kernelFunc: batchNormTrainGrad });
+  tf.registerKernel({ kernelName: 'SculptReluGrad', backendName: TF, kernelFunc: reluGrad });
+  tf.registerGradient(batchNormTrainGradient);
+  const relu = tf.getGradient('Relu');
+  if (relu) {
+    tf.registerGradient({
+      ...relu,
+      kernelName: 'Relu',
+      inputsToSave: ['x'],
+      gradFunc: (dy, saved, attrs) => {
+        if (tf.getBackend() !== TF) return relu.gradFunc(dy, saved, attrs);
+        return { x: () => tf.engine().runKernel('SculptReluGrad', { dy: dy as Tensor, x: saved[0]! }, {}) as Tensor };
+      },
+    });
+  }
+}
+
+/**
+ * Batch norm with batch statistics as one TensorFlow op, on the native backend: `t` is
+ * channels-last, rank 2 to 4. Returns y, the batch mean and the unbiased batch variance
+ * (what the running variance takes), or undefined where the op does not apply (another
+ * backend, or the kernels are not installed).
+ */
+export function nativeBatchNormTrain(t: Tensor, scale: Tensor, bias: Tensor, epsilon: number): { y: Tensor; mean: Tensor; unbiasedVar: Tensor } | undefined {
+  if (!installed || tf.getBackend() !== TF || t.rank < 2 || t.rank > 4 || t.dtype !== 'float32') return undefined;
+  const c = t.shape[t.rank - 1]!;
+  const x4 = t.rank === 4 ? t : tf.reshape(t, [t.shape[0]!, 1, t.rank === 3 ? t.shape[1]! : 1, c]);
+  const [y, mean, variance] = tf.engine().runKernel('SculptBatchNormTrain', { x: x4, scale: tf.reshape(scale, [c]), offset: tf.reshape(bias, [c]) }, { epsilon }) as Tensor[];
+  return { y: t.rank === 4 ? y! : tf.reshape(y!, t.shape), mean: mean!, unbiasedVar: variance! };
+}

@@ -1,0 +1,105 @@
+/**
+ * The native backend's fused kernels (src/train/native.ts) against the composites they
+ * replace, computed on the cpu backend from the same values: batch norm with batch
+ * statistics (y, batch mean, unbiased variance, and the gradients of x, scale and offset)
+ * at ranks 4 and 2, ReLU's gradient, and a whole executor training step of a network with
+ * batch norm and ReLU. Skipped where @tensorflow/tfjs-node is not installed (tests never
+ * need it; docs/benchmarks.md says how to build it offline).
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as tf from '@tensorflow/tfjs-core';
+import type { Tensor } from '@tensorflow/tfjs-core';
+import { Rng, TfExecutor, crossEntropy, dataInputOf, logitsNameOf, selectBackend } from '../../src/index.js';
+import { nativeBatchNormTrain } from '../../src/train/native.js';
+import { buildModel } from '../../models/index.js';
+
+async function hasNative(): Promise<boolean> {
+  try {
+    await selectBackend('tfjs-node');
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const native = await hasNative();
+const skip = native ? false : '@tensorflow/tfjs-node is not installed';
+
+function close(a: ArrayLike<number>, b: ArrayLike<number>, tol: number, what: string): void {
+  assert.equal(a.length, b.length, `${what}: length`);
+  let worst = 0;
+  for (let i = 0; i < a.length; i++) worst = Math.max(worst, Math.abs(a[i]! - b[i]!) / (1 + Math.abs(b[i]!)));
+  assert.ok(worst < tol, `${what}: worst relative difference ${worst}`);
+}
+
+/** y, mean, unbiased variance and the gradients of Σ y·w, as arrays, on the backend now active. */
+function bnRun(shape: number[], rng: Rng, useNative: boolean): Float32Array[] {
+  const c = shape.at(-1)!;
+  const n = shape.reduce((a, b) => a * b, 1);
+  const x = tf.tensor(rng.uniformArray(n, -2, 3), shape);
+  const scale = tf.tensor1d(rng.uniformArray(c, 0.5, 1.5));
+  const bias = tf.tensor1d(rng.uniformArray(c, -1, 1));
+  const w = tf.tensor(rng.uniformArray(n, -1, 1), shape);
+  const eps = 1e-5;
+  const forward = (xt: Tensor, s: Tensor, b: Tensor) => {
+    if (useNative) {
+      const r = nativeBatchNormTrain(xt, s, b, eps);
+      assert.ok(r, 'the native kernel applies on tfjs-node');
+      return r;
+    }
+    const axes = [...Array(xt.rank - 1).keys()];
+    const mean = tf.mean(xt, axes);
+    const diff = tf.sub(xt, mean);
+    const variance = tf.mean(tf.square(diff), axes);
+    const y = tf.add(tf.mul(diff, tf.mul(s, tf.rsqrt(tf.add(variance, eps)))), b);
+    const m = n / c;
+    return { y, mean, unbiasedVar: tf.mul(variance, m / (m - 1)) };
+  };
+  const f = forward(x, scale, bias);
+  const grads = tf.grads((a: Tensor, b: Tensor, d: Tensor) => tf.sum(tf.mul(forward(a, b, d).y, w)))([x, scale, bias]);
+  return [f.y, f.mean, f.unbiasedVar, ...grads].map((t) => t.dataSync() as Float32Array);
+}
+
+for (const shape of [[4, 5, 6, 3], [16, 7]]) {
+  test(`native fused batch norm (rank ${shape.length}) equals the composite on cpu: outputs and gradients`, { skip }, async () => {
+    await selectBackend('cpu');
+    const want = bnRun(shape, new Rng(5), false);
+    await selectBackend('tfjs-node');
+    const got = bnRun(shape, new Rng(5), true);
+    ['y', 'mean', 'unbiased variance', 'dx', 'dscale', 'doffset'].forEach((what, i) => close(got[i]!, want[i]!, 2e-4, what));
+  });
+}
+
+test('native ReLU gradient (ReluGrad) equals the cpu one, zero at and below 0', { skip }, async () => {
+  const xs = Float32Array.from([-2, -0.5, 0, 0.25, 3, -1e-3]);
+  const dys = Float32Array.from([1, 2, 3, 4, 5, 6]);
+  const run = () => tf.grad((x: Tensor) => tf.sum(tf.mul(tf.relu(x), tf.tensor1d(dys))))(tf.tensor1d(xs)).dataSync();
+  await selectBackend('cpu');
+  const want = run();
+  await selectBackend('tfjs-node');
+  const got = run();
+  assert.deepEqual([...got], [...want]);
+  assert.deepEqual([...got], [0, 0, 0, 4, 5, 0]);
+});
+
+test('a training step of a BN+ReLU network gives the same loss and gradients on tfjs-node as on cpu', { skip }, async () => {
+  const model = buildModel('resnet20', { seed: 3 });
+  const step = () => {
+    const exec = TfExecutor.create(model, { trainable: 'all', batchNorm: 'train', seed: 1 });
+    const vars = exec.trainableVariables();
+    const rng = new Rng(9);
+    const x = tf.tensor(rng.uniformArray(2 * 3 * 32 * 32), [2, 3, 32, 32]);
+    const y = tf.tensor1d([1, 7], 'int32');
+    const { value, grads } = tf.variableGrads(() => crossEntropy(exec.run({ [dataInputOf(model).name]: x }, { training: true, outputs: [logitsNameOf(model)] })[logitsNameOf(model)]!, y), vars);
+    const out = { loss: value.dataSync()[0]!, grads: vars.map((v) => grads[v.name]!.dataSync() as Float32Array) };
+    exec.dispose();
+    return out;
+  };
+  await selectBackend('cpu');
+  const want = step();
+  await selectBackend('tfjs-node');
+  const got = step();
+  assert.ok(Math.abs(got.loss - want.loss) < 1e-4 * (1 + Math.abs(want.loss)), `loss ${got.loss} vs ${want.loss}`);
+  got.grads.forEach((g, i) => close(g, want.grads[i]!, 2e-3, `gradient ${i}`));
+});
