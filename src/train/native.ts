@@ -11,6 +11,7 @@
  * | batch norm, batch stats   | SculptBatchNormTrain         | FusedBatchNormV3         |
  * | its gradient              | SculptBatchNormTrainGrad     | FusedBatchNormGradV3     |
  * | ReLU's gradient           | SculptReluGrad               | ReluGrad                 |
+| ReLU6's gradient (Clip 0..6, hard-sigmoid) | SculptRelu6Grad | Relu6Grad             |
  *
  * Installed once the `tensorflow` backend is active (selectBackend); on wasm and cpu nothing
  * changes. test/train/native.test.ts checks each against the composite on the cpu backend.
@@ -58,11 +59,29 @@ const batchNormTrainGrad: KernelFunc = ({ inputs, backend, attrs }) => {
   return outs.slice(0, 3) as unknown as TensorInfo[];
 };
 
-const reluGrad: KernelFunc = ({ inputs, backend }) => {
-  const b = backend as NodeBackend;
-  const { dy, x } = inputs as Record<string, TensorInfo>;
-  return b.executeSingleOutput('ReluGrad', [{ name: 'T', type: b.binding.TF_ATTR_TYPE, value: b.binding.TF_FLOAT }], [dy!, x!]) as unknown as TensorInfo;
-};
+/** ReluGrad or Relu6Grad (inputs: the gradient, then the forward's input). */
+function activationGrad(op: 'ReluGrad' | 'Relu6Grad'): KernelFunc {
+  return ({ inputs, backend }) => {
+    const b = backend as NodeBackend;
+    const { dy, x } = inputs as Record<string, TensorInfo>;
+    return b.executeSingleOutput(op, [{ name: 'T', type: b.binding.TF_ATTR_TYPE, value: b.binding.TF_FLOAT }], [dy!, x!]) as unknown as TensorInfo;
+  };
+}
+
+/** Routes `kernel`'s gradient to the native op on the tensorflow backend; other backends keep the one registered before. */
+function nativeGradient(kernel: 'Relu' | 'Relu6', gradKernel: string): void {
+  const prev = tf.getGradient(kernel);
+  if (!prev) return;
+  tf.registerGradient({
+    ...prev,
+    kernelName: kernel,
+    inputsToSave: ['x'],
+    gradFunc: (dy, saved, attrs) => {
+      if (tf.getBackend() !== TF || (saved[0] as Tensor).dtype !== 'float32') return prev.gradFunc(dy, saved, attrs);
+      return { x: () => tf.engine().runKernel(gradKernel, { dy: dy as Tensor, x: saved[0]! }, {}) as Tensor };
+    },
+  });
+}
 
 const batchNormTrainGradient: GradConfig = {
   kernelName: 'SculptBatchNormTrain',
@@ -87,20 +106,34 @@ export function installNativeKernels(): void {
   installed = true;
   tf.registerKernel({ kernelName: 'SculptBatchNormTrain', backendName: TF, kernelFunc: batchNormTrain });
   tf.registerKernel({ kernelName: 'SculptBatchNormTrainGrad', backendName: TF, kernelFunc: batchNormTrainGrad });
-  tf.registerKernel({ kernelName: 'SculptReluGrad', backendName: TF, kernelFunc: reluGrad });
+  tf.registerKernel({ kernelName: 'SculptReluGrad', backendName: TF, kernelFunc: activationGrad('ReluGrad') });
+  tf.registerKernel({ kernelName: 'SculptRelu6Grad', backendName: TF, kernelFunc: activationGrad('Relu6Grad') });
   tf.registerGradient(batchNormTrainGradient);
-  const relu = tf.getGradient('Relu');
-  if (relu) {
-    tf.registerGradient({
-      ...relu,
-      kernelName: 'Relu',
-      inputsToSave: ['x'],
-      gradFunc: (dy, saved, attrs) => {
-        if (tf.getBackend() !== TF) return relu.gradFunc(dy, saved, attrs);
-        return { x: () => tf.engine().runKernel('SculptReluGrad', { dy: dy as Tensor, x: saved[0]! }, {}) as Tensor };
-      },
-    });
-  }
+  nativeGradient('Relu', 'SculptReluGrad');
+  nativeGradient('Relu6', 'SculptRelu6Grad');
+}
+
+/** True when the native kernels are in use (the tensorflow backend is active and they are installed). */
+export function onNative(): boolean {
+  return installed && tf.getBackend() === TF;
+}
+
+/**
+ * clip(x, lo, hi) as one TensorFlow op each way where one exists: Relu6 for [0, 6], Relu for
+ * [0, ∞) (tfjs' ClipByValue is Minimum + Maximum forward and five ops backward on tfjs-node).
+ * Undefined elsewhere.
+ */
+export function nativeClip(x: Tensor, lo: number, hi: number): Tensor | undefined {
+  if (!onNative() || x.dtype !== 'float32' || lo !== 0) return undefined;
+  if (hi === 6) return tf.relu6(x);
+  if (hi === Infinity) return tf.relu(x);
+  return undefined;
+}
+
+/** hard-sigmoid max(0, min(1, αx + β)) as relu6(6αx + 6β) / 6 on the native backend (undefined elsewhere). */
+export function nativeHardSigmoid(x: Tensor, alpha: number, beta: number): Tensor | undefined {
+  if (!onNative() || x.dtype !== 'float32') return undefined;
+  return tf.mul(tf.relu6(tf.add(tf.mul(x, 6 * alpha), 6 * beta)), 1 / 6);
 }
 
 /**

@@ -2,8 +2,8 @@
  * The native backend's fused kernels (src/train/native.ts) against the composites they
  * replace, computed on the cpu backend from the same values: batch norm with batch
  * statistics (y, batch mean, unbiased variance, and the gradients of x, scale and offset)
- * at ranks 4 and 2, ReLU's gradient, and a whole executor training step of a network with
- * batch norm and ReLU. Skipped where @tensorflow/tfjs-node is not installed (tests never
+ * at ranks 4 and 2, ReLU's gradient, Clip(0, 6) and hard-sigmoid through Relu6, and whole
+ * executor training steps of ResNet-20, MobileNetV2 and the depthwise + SE + hard-swish net. Skipped where @tensorflow/tfjs-node is not installed (tests never
  * need it; docs/benchmarks.md says how to build it offline).
  */
 import { test } from 'node:test';
@@ -11,8 +11,10 @@ import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import type { Tensor } from '@tensorflow/tfjs-core';
 import { Rng, TfExecutor, crossEntropy, dataInputOf, logitsNameOf, selectBackend } from '../../src/index.js';
-import { nativeBatchNormTrain } from '../../src/train/native.js';
+import type { Model } from '../../src/index.js';
+import { nativeBatchNormTrain, nativeClip, nativeHardSigmoid } from '../../src/train/native.js';
 import { buildModel } from '../../models/index.js';
+import { buildMobileSe, MOBILE_SE_SHAPE } from '../../bench/mobile-se.js';
 
 async function hasNative(): Promise<boolean> {
   try {
@@ -83,13 +85,36 @@ test('native ReLU gradient (ReluGrad) equals the cpu one, zero at and below 0', 
   assert.deepEqual([...got], [0, 0, 0, 4, 5, 0]);
 });
 
-test('a training step of a BN+ReLU network gives the same loss and gradients on tfjs-node as on cpu', { skip }, async () => {
-  const model = buildModel('resnet20', { seed: 3 });
+test('native Clip(0, 6) → Relu6 and hard-sigmoid → relu6: values and gradients equal the cpu ones', { skip }, async () => {
+  const xs = Float32Array.from([-4, -3.5, -1, 0.5, 2.9, 3.2, 5.5, 6.5, 8]);
+  const run = () => {
+    const x = tf.tensor1d(xs);
+    const clip = (t: Tensor) => nativeClip(t, 0, 6) ?? tf.clipByValue(t, 0, 6);
+    const hs = (t: Tensor) => nativeHardSigmoid(t, 1 / 6, 0.5) ?? tf.clipByValue(tf.add(tf.mul(t, 1 / 6), 0.5), 0, 1);
+    const w = tf.tensor1d(xs.map((_, i) => i + 1));
+    return [clip(x), hs(x), ...tf.grads((t: Tensor) => tf.sum(tf.mul(tf.add(clip(t), tf.mul(t, hs(t))), w)))([x])].map((t) => t.dataSync());
+  };
+  await selectBackend('cpu');
+  const want = run();
+  await selectBackend('tfjs-node');
+  assert.ok(nativeClip(tf.ones([1]), 0, 6) && nativeHardSigmoid(tf.ones([1]), 1 / 6, 0.5), 'the native forms apply on tfjs-node');
+  const got = run();
+  ['clip', 'hard-sigmoid', 'gradient'].forEach((what, i) => close(got[i]!, want[i]!, 1e-6, what));
+});
+
+const NETS: [string, () => Model, number[]][] = [
+  ['ResNet-20 (BN, ReLU, stride-2 and same-padded convs)', () => buildModel('resnet20', { seed: 3 }), [3, 32, 32]],
+  ['MobileNetV2 (ReLU6 as Clip, depthwise)', () => buildModel('mobilenetv2', { seed: 3, width: 0.25 }), [3, 32, 32]],
+  ['mobile-se (hard-swish, SE hard-sigmoid)', () => buildMobileSe(3, 10), MOBILE_SE_SHAPE],
+];
+
+for (const [name, make, shape] of NETS) test(`a training step of ${name} gives the same loss and gradients on tfjs-node as on cpu`, { skip }, async () => {
+  const model = make();
   const step = () => {
     const exec = TfExecutor.create(model, { trainable: 'all', batchNorm: 'train', seed: 1 });
     const vars = exec.trainableVariables();
     const rng = new Rng(9);
-    const x = tf.tensor(rng.uniformArray(2 * 3 * 32 * 32), [2, 3, 32, 32]);
+    const x = tf.tensor(rng.uniformArray(2 * shape.reduce((a, b) => a * b, 1)), [2, ...shape]);
     const y = tf.tensor1d([1, 7], 'int32');
     const { value, grads } = tf.variableGrads(() => crossEntropy(exec.run({ [dataInputOf(model).name]: x }, { training: true, outputs: [logitsNameOf(model)] })[logitsNameOf(model)]!, y), vars);
     const out = { loss: value.dataSync()[0]!, grads: vars.map((v) => grads[v.name]!.dataSync() as Float32Array) };

@@ -9,6 +9,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { Tensor } from '@tensorflow/tfjs-core';
 import type { CompileCtx, OpCompiler, OpRun } from './context.js';
 import { need } from './context.js';
+import { nativeClip, nativeHardSigmoid } from '../native.js';
 import { broadcastNhwc, floats, HostVal, hostBroadcast, isNhwc, nchw, normAxis, rankOf, tfv, type HostDType, type RtVal } from './values.js';
 
 /** Runs `fn` on the operands in a common layout (see the file comment). */
@@ -68,7 +69,7 @@ function variadicOp(fn: (a: Tensor, b: Tensor) => Tensor, hostFn: (a: number, b:
 }
 
 function hardSigmoid(t: Tensor, alpha: number, beta: number): Tensor {
-  return tf.clipByValue(tf.add(tf.mul(t, alpha), beta), 0, 1);
+  return nativeHardSigmoid(t, alpha, beta) ?? tf.clipByValue(tf.add(tf.mul(t, alpha), beta), 0, 1);
 }
 
 const SQRT1_2 = Math.SQRT1_2;
@@ -85,7 +86,7 @@ function clipCompiler(c: CompileCtx): OpRun {
     if (x.dtype !== 'float32') return [tfv(tf.minimum(tf.maximum(x.t, tf.scalar(lo, x.dtype)), tf.scalar(hi, x.dtype)), x.nhwc)];
     // ONNX: min > max gives max everywhere; clipByValue refuses that order.
     if (lo > hi) return [tfv(tf.fill(x.t.shape, hi), x.nhwc)];
-    return [tfv(tf.clipByValue(x.t, lo, hi), x.nhwc)];
+    return [tfv(nativeClip(x.t, lo, hi) ?? tf.clipByValue(x.t, lo, hi), x.nhwc)];
   };
 }
 

@@ -99,6 +99,16 @@ function rankCheck(c: CompileCtx, x: RtVal, what: string): boolean {
   return x.rank === 3;
 }
 
+/** Whether TensorFlow's SAME padding (odd pixel at the end) is exactly `pads` on every axis. */
+function isTfSame(sizes: number[], kEff: number[], strides: number[], pads: [number, number][]): boolean {
+  return sizes.every((size, i) => {
+    const out = Math.ceil(size / strides[i]!);
+    const total = Math.max(0, (out - 1) * strides[i]! + kEff[i]! - size);
+    const begin = Math.floor(total / 2);
+    return pads[i]![0] === begin && pads[i]![1] === total - begin;
+  });
+}
+
 function convCompiler(c: CompileCtx): OpRun {
   const group = c.node.attrInt('group', 1);
   return (ins) => {
@@ -116,10 +126,13 @@ function convCompiler(c: CompileCtx): OpRun {
     const pad: Pad4 = [[0, 0], ph!, pw!, [0, 0]]; // two spatial sizes in, two pad pairs out
     const strides: [number, number] = [a.strides[0]!, a.strides[1]!];
     const [dh, dw] = a.dilations as [number, number];
-    // tfjs-node's Conv2D binding takes only 'valid'/'same' padding: pad the input there.
-    const prePad = tf.getBackend() === 'tensorflow' && pad.some(([b, e]) => b > 0 || e > 0);
+    // tfjs-node's Conv2D binding takes only 'valid'/'same' padding: 'same' where TensorFlow's
+    // SAME pads exactly these amounts (odd kernels at stride 1), else pad the input there.
+    const native = tf.getBackend() === 'tensorflow' && pad.some(([b, e]) => b > 0 || e > 0);
+    const same = native && isTfSame([H, W], [(KH - 1) * dh + 1, (KW - 1) * dw + 1], strides, [ph!, pw!]);
+    const prePad = native && !same;
     const xin = prePad ? tf.pad(xt, pad) : xt;
-    const padArg: Pad4 | 'valid' = prePad ? 'valid' : pad;
+    const padArg: Pad4 | 'valid' | 'same' = same ? 'same' : prePad ? 'valid' : pad;
     let y: Tensor;
     if (group === 1) {
       y = tf.conv2d(xin as tf.Tensor4D, dilateFilter(tf.transpose(wt, [2, 3, 1, 0]), dh, dw) as tf.Tensor4D, strides, padArg);
