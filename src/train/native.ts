@@ -12,12 +12,15 @@
  * | its gradient              | SculptBatchNormTrainGrad     | FusedBatchNormGradV3     |
  * | ReLU's gradient           | SculptReluGrad               | ReluGrad                 |
 | ReLU6's gradient (Clip 0..6, hard-sigmoid) | SculptRelu6Grad | Relu6Grad             |
+| Identity (tfjs' clones of saved tensors) | shares the data (kernels/conv.ts) | none          |
  *
  * Installed once the `tensorflow` backend is active (selectBackend); on wasm and cpu nothing
  * changes. test/train/native.test.ts checks each against the composite on the cpu backend.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { GradConfig, KernelBackend, KernelFunc, NamedAttrMap, Tensor, TensorInfo } from '@tensorflow/tfjs-core';
+import { identityShared } from './kernels/conv.js';
+import { installKernel } from './kernels/host.js';
 
 const TF = 'tensorflow';
 
@@ -109,6 +112,9 @@ export function installNativeKernels(): void {
   tf.registerKernel({ kernelName: 'SculptReluGrad', backendName: TF, kernelFunc: activationGrad('ReluGrad') });
   tf.registerKernel({ kernelName: 'SculptRelu6Grad', backendName: TF, kernelFunc: activationGrad('Relu6Grad') });
   tf.registerGradient(batchNormTrainGradient);
+  // tfjs clones every tensor it saves for the backward pass (Identity): one eager op each,
+  // ~100 per ResNet-20 step. Sharing the data costs none; no kernel writes in place.
+  installKernel('Identity', TF, identityShared);
   nativeGradient('Relu', 'SculptReluGrad');
   nativeGradient('Relu6', 'SculptRelu6Grad');
 }
