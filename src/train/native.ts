@@ -8,7 +8,7 @@
  *
  * | what                      | kernel here                  | TensorFlow op            |
  * |---------------------------|------------------------------|--------------------------|
- * | batch norm, batch stats   | SculptBatchNormTrain         | FusedBatchNormV3         |
+ * | batch norm, batch stats and the running-stat update | SculptBatchNormTrain | FusedBatchNormV3 |
  * | its gradient              | SculptBatchNormTrainGrad     | FusedBatchNormGradV3     |
  * | ReLU's gradient           | SculptReluGrad               | ReluGrad                 |
 | ReLU6's gradient (Clip 0..6, hard-sigmoid) | SculptRelu6Grad | Relu6Grad             |
@@ -42,15 +42,17 @@ function bnAttrs(b: NodeBackend, epsilon: number): unknown[] {
   ];
 }
 
-/** Inputs x [N,H,W,C], scale [C], offset [C] → [y, batch mean, batch variance (unbiased), 3 reserve spaces]. */
+/**
+ * Inputs x [N,H,W,C], scale, offset, running mean and variance [C]; attrs epsilon, momentum →
+ * [y, new running mean, new running variance, 3 reserve spaces]. TensorFlow's update with
+ * exponential_avg_factor f = 1 − momentum is (1 − f)·running + f·batch, the batch variance
+ * unbiased: the composite's.
+ */
 const batchNormTrain: KernelFunc = ({ inputs, backend, attrs }) => {
   const b = backend as NodeBackend;
-  const { x, scale, offset } = inputs as Record<string, TensorInfo>;
-  return tf.tidy(() => {
-    const empty = tf.tensor1d([], 'float32');
-    const outs = b.executeMultipleOutputs('FusedBatchNormV3', [...bnAttrs(b, Number(attrs!.epsilon)), { name: 'exponential_avg_factor', type: b.binding.TF_ATTR_FLOAT, value: 1 }], [x!, scale!, offset!, empty, empty], 6);
-    return outs;
-  }) as unknown as TensorInfo[];
+  const { x, scale, offset, mean, variance } = inputs as Record<string, TensorInfo>;
+  const factor = { name: 'exponential_avg_factor', type: b.binding.TF_ATTR_FLOAT, value: 1 - Number(attrs!.momentum) };
+  return b.executeMultipleOutputs('FusedBatchNormV3', [...bnAttrs(b, Number(attrs!.epsilon)), factor], [x!, scale!, offset!, mean!, variance!], 6) as unknown as TensorInfo[];
 };
 
 /** Inputs dy, x, scale and the forward's reserve spaces → [dx, dscale, doffset]. */
@@ -93,11 +95,12 @@ const batchNormTrainGradient: GradConfig = {
   gradFunc: (dy: Tensor | Tensor[], saved: Tensor[], attrs: NamedAttrMap) => {
     const [x, scale, r1, r2, r3] = saved as [Tensor, Tensor, Tensor, Tensor, Tensor];
     const dys = Array.isArray(dy) ? dy : [dy];
-    // Only y carries a gradient: the batch statistics feed the running-stat updates alone.
+    // Only y carries a gradient: the new running statistics feed their assignment alone.
     // One op gives all three; computed here, not in a closure, because each closure runs in
     // its own tidy, which would dispose the other two.
     const [dx, dscale, doffset] = tf.engine().runKernel('SculptBatchNormTrainGrad', { dy: dys[0]!, x, scale, r1, r2, r3 }, attrs) as Tensor[];
-    return { x: () => dx!, scale: () => dscale!, offset: () => doffset! };
+    // The running statistics are never differentiated (not trainable); zeros keep tfjs' tape whole.
+    return { x: () => dx!, scale: () => dscale!, offset: () => doffset!, mean: () => tf.zerosLike(r1), variance: () => tf.zerosLike(r2) };
   },
 };
 
@@ -139,19 +142,25 @@ export function nativeClip(x: Tensor, lo: number, hi: number): Tensor | undefine
 /** hard-sigmoid max(0, min(1, αx + β)) as relu6(6αx + 6β) / 6 on the native backend (undefined elsewhere). */
 export function nativeHardSigmoid(x: Tensor, alpha: number, beta: number): Tensor | undefined {
   if (!onNative() || x.dtype !== 'float32') return undefined;
-  return tf.mul(tf.relu6(tf.add(tf.mul(x, 6 * alpha), 6 * beta)), 1 / 6);
+  // 6α and 6β in float32, as the kernels compute: hard-swish's α = 1/6 makes the scale exactly 1.
+  const a6 = Math.fround(6 * alpha);
+  const b6 = Math.fround(6 * beta);
+  const ax = a6 === 1 ? x : tf.mul(x, a6);
+  return tf.mul(tf.relu6(b6 === 0 ? ax : tf.add(ax, b6)), 1 / 6);
 }
 
 /**
  * Batch norm with batch statistics as one TensorFlow op, on the native backend: `t` is
- * channels-last, rank 2 to 4. Returns y, the batch mean and the unbiased batch variance
- * (what the running variance takes), or undefined where the op does not apply (another
- * backend, or the kernels are not installed).
+ * channels-last, rank 2 to 4. Returns y and the running statistics updated with `momentum`
+ * (running·momentum + batch·(1 − momentum), the batch variance unbiased), or undefined where
+ * the op does not apply (another backend, or the kernels are not installed).
  */
-export function nativeBatchNormTrain(t: Tensor, scale: Tensor, bias: Tensor, epsilon: number): { y: Tensor; mean: Tensor; unbiasedVar: Tensor } | undefined {
-  if (!installed || tf.getBackend() !== TF || t.rank < 2 || t.rank > 4 || t.dtype !== 'float32') return undefined;
+export function nativeBatchNormTrain(t: Tensor, scale: Tensor, bias: Tensor, epsilon: number, running: { mean: Tensor; variance: Tensor; momentum: number }): { y: Tensor; runningMean: Tensor; runningVar: Tensor } | undefined {
+  if (!onNative() || t.rank < 2 || t.rank > 4 || t.dtype !== 'float32') return undefined;
   const c = t.shape[t.rank - 1]!;
   const x4 = t.rank === 4 ? t : tf.reshape(t, [t.shape[0]!, 1, t.rank === 3 ? t.shape[1]! : 1, c]);
-  const [y, mean, variance] = tf.engine().runKernel('SculptBatchNormTrain', { x: x4, scale: tf.reshape(scale, [c]), offset: tf.reshape(bias, [c]) }, { epsilon }) as Tensor[];
-  return { y: t.rank === 4 ? y! : tf.reshape(y!, t.shape), mean: mean!, unbiasedVar: variance! };
+  const flat = (v: Tensor) => (v.rank === 1 ? v : tf.reshape(v, [c]));
+  const [y, mean, variance] = tf.engine().runKernel('SculptBatchNormTrain',
+    { x: x4, scale: flat(scale), offset: flat(bias), mean: flat(running.mean), variance: flat(running.variance) }, { epsilon, momentum: running.momentum }) as Tensor[];
+  return { y: t.rank === 4 ? y! : tf.reshape(y!, t.shape), runningMean: mean!, runningVar: variance! };
 }

@@ -1,7 +1,8 @@
 /**
  * The native backend's fused kernels (src/train/native.ts) against the composites they
  * replace, computed on the cpu backend from the same values: batch norm with batch
- * statistics (y, batch mean, unbiased variance, and the gradients of x, scale and offset)
+ * statistics (y, the running mean and variance updated with the unbiased batch variance, and
+ * the gradients of x, scale and offset)
  * at ranks 4 and 2, ReLU's gradient, Clip(0, 6) and hard-sigmoid through Relu6, and whole
  * executor training steps of ResNet-20, MobileNetV2 and the depthwise + SE + hard-swish net. Skipped where @tensorflow/tfjs-node is not installed (tests never
  * need it; docs/benchmarks.md says how to build it offline).
@@ -35,7 +36,7 @@ function close(a: ArrayLike<number>, b: ArrayLike<number>, tol: number, what: st
   assert.ok(worst < tol, `${what}: worst relative difference ${worst}`);
 }
 
-/** y, mean, unbiased variance and the gradients of Σ y·w, as arrays, on the backend now active. */
+/** y, the updated running mean and variance, and the gradients of Σ y·w, as arrays, on the backend now active. */
 function bnRun(shape: number[], rng: Rng, useNative: boolean): Float32Array[] {
   const c = shape.at(-1)!;
   const n = shape.reduce((a, b) => a * b, 1);
@@ -43,10 +44,13 @@ function bnRun(shape: number[], rng: Rng, useNative: boolean): Float32Array[] {
   const scale = tf.tensor1d(rng.uniformArray(c, 0.5, 1.5));
   const bias = tf.tensor1d(rng.uniformArray(c, -1, 1));
   const w = tf.tensor(rng.uniformArray(n, -1, 1), shape);
+  const rm = tf.tensor1d(rng.uniformArray(c, -1, 1));
+  const rv = tf.tensor1d(rng.uniformArray(c, 0.5, 2));
   const eps = 1e-5;
+  const mom = 0.9;
   const forward = (xt: Tensor, s: Tensor, b: Tensor) => {
     if (useNative) {
-      const r = nativeBatchNormTrain(xt, s, b, eps);
+      const r = nativeBatchNormTrain(xt, s, b, eps, { mean: rm, variance: rv, momentum: mom });
       assert.ok(r, 'the native kernel applies on tfjs-node');
       return r;
     }
@@ -56,11 +60,13 @@ function bnRun(shape: number[], rng: Rng, useNative: boolean): Float32Array[] {
     const variance = tf.mean(tf.square(diff), axes);
     const y = tf.add(tf.mul(diff, tf.mul(s, tf.rsqrt(tf.add(variance, eps)))), b);
     const m = n / c;
-    return { y, mean, unbiasedVar: tf.mul(variance, m / (m - 1)) };
+    const runningMean = tf.add(tf.mul(rm, mom), tf.mul(mean, 1 - mom));
+    const runningVar = tf.add(tf.mul(rv, mom), tf.mul(tf.mul(variance, m / (m - 1)), 1 - mom));
+    return { y, runningMean, runningVar };
   };
   const f = forward(x, scale, bias);
   const grads = tf.grads((a: Tensor, b: Tensor, d: Tensor) => tf.sum(tf.mul(forward(a, b, d).y, w)))([x, scale, bias]);
-  return [f.y, f.mean, f.unbiasedVar, ...grads].map((t) => t.dataSync() as Float32Array);
+  return [f.y, f.runningMean, f.runningVar, ...grads].map((t) => t.dataSync() as Float32Array);
 }
 
 for (const shape of [[4, 5, 6, 3], [16, 7]]) {
@@ -69,7 +75,7 @@ for (const shape of [[4, 5, 6, 3], [16, 7]]) {
     const want = bnRun(shape, new Rng(5), false);
     await selectBackend('tfjs-node');
     const got = bnRun(shape, new Rng(5), true);
-    ['y', 'mean', 'unbiased variance', 'dx', 'dscale', 'doffset'].forEach((what, i) => close(got[i]!, want[i]!, 2e-4, what));
+    ['y', 'running mean', 'running variance (unbiased batch variance)', 'dx', 'dscale', 'doffset'].forEach((what, i) => close(got[i]!, want[i]!, 2e-4, what));
   });
 }
 
@@ -108,7 +114,7 @@ const NETS: [string, () => Model, number[]][] = [
   ['mobile-se (hard-swish, SE hard-sigmoid)', () => buildMobileSe(3, 10), MOBILE_SE_SHAPE],
 ];
 
-for (const [name, make, shape] of NETS) test(`a training step of ${name} gives the same loss and gradients on tfjs-node as on cpu`, { skip }, async () => {
+for (const [name, make, shape] of NETS) test(`a training step of ${name} gives the same loss, gradients and running statistics on tfjs-node as on cpu`, { skip }, async () => {
   const model = make();
   const step = () => {
     const exec = TfExecutor.create(model, { trainable: 'all', batchNorm: 'train', seed: 1 });
@@ -117,7 +123,9 @@ for (const [name, make, shape] of NETS) test(`a training step of ${name} gives t
     const x = tf.tensor(rng.uniformArray(2 * shape.reduce((a, b) => a * b, 1)), [2, ...shape]);
     const y = tf.tensor1d([1, 7], 'int32');
     const { value, grads } = tf.variableGrads(() => crossEntropy(exec.run({ [dataInputOf(model).name]: x }, { training: true, outputs: [logitsNameOf(model)] })[logitsNameOf(model)]!, y), vars);
-    const out = { loss: value.dataSync()[0]!, grads: vars.map((v) => grads[v.name]!.dataSync() as Float32Array) };
+    // Every variable after the step, trainable or not: the BN running statistics included.
+    const all = [...exec.variables].sort(([a], [b]) => a.localeCompare(b)).map(([, v]) => v.dataSync() as Float32Array);
+    const out = { loss: value.dataSync()[0]!, grads: vars.map((v) => grads[v.name]!.dataSync() as Float32Array), all };
     exec.dispose();
     return out;
   };
@@ -127,4 +135,6 @@ for (const [name, make, shape] of NETS) test(`a training step of ${name} gives t
   const got = step();
   assert.ok(Math.abs(got.loss - want.loss) < 1e-4 * (1 + Math.abs(want.loss)), `loss ${got.loss} vs ${want.loss}`);
   got.grads.forEach((g, i) => close(g, want.grads[i]!, 2e-3, `gradient ${i}`));
+  assert.equal(got.all.length, want.all.length);
+  got.all.forEach((v, i) => close(v, want.all[i]!, 1e-4, `variable ${i} after the step`));
 });

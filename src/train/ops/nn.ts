@@ -324,21 +324,21 @@ function batchNormCompiler(c: CompileCtx): OpRun {
       return [back(tf.add(tf.mul(t, k), tf.sub(bias, tf.mul(rm, k))))];
     }
     const n = t.size / Math.max(1, t.shape[t.rank - 1]!);
-    // On tfjs-node one TensorFlow op each way (FusedBatchNormV3), else the composite.
-    const fused = n > 1 ? nativeBatchNormTrain(t, scale, bias, eps) : undefined;
-    let y: Tensor, mean: Tensor, unbiased: Tensor;
-    if (fused) ({ y, mean, unbiasedVar: unbiased } = fused);
+    const mom = ctx.bnMomentum ?? momentum;
+    // On tfjs-node one TensorFlow op each way (FusedBatchNormV3, running stats included), else the composite.
+    const fused = n > 1 ? nativeBatchNormTrain(t, scale, bias, eps, { mean: rm, variance: rv, momentum: mom }) : undefined;
+    let y: Tensor, newMean: Tensor, newVar: Tensor;
+    if (fused) ({ y, runningMean: newMean, runningVar: newVar } = fused);
     else {
-      mean = reduceLeading(t, t.rank - 1, true);
+      const mean = reduceLeading(t, t.rank - 1, true);
       const diff = tf.sub(t, mean);
       const variance = reduceLeading(tf.square(diff), t.rank - 1, true);
       y = tf.add(tf.mul(diff, tf.mul(scale, tf.rsqrt(tf.add(variance, eps)))), bias);
       // Running variance takes the unbiased batch variance, as PyTorch does (ONNX leaves it open).
-      unbiased = n > 1 ? tf.mul(variance, n / (n - 1)) : variance;
+      const unbiased = n > 1 ? tf.mul(variance, n / (n - 1)) : variance;
+      newMean = tf.add(tf.mul(rm, mom), tf.mul(mean, 1 - mom));
+      newVar = tf.add(tf.mul(rv, mom), tf.mul(unbiased, 1 - mom));
     }
-    const mom = ctx.bnMomentum ?? momentum;
-    const newMean = tf.add(tf.mul(rm, mom), tf.mul(mean, 1 - mom));
-    const newVar = tf.add(tf.mul(rv, mom), tf.mul(unbiased, 1 - mom));
     if (ctx.bnTrain && updatable) {
       ctx.assign(meanName, newMean);
       ctx.assign(varName, newVar);
