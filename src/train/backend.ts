@@ -113,13 +113,14 @@ export function currentBackend(): BackendName | undefined {
 
 /**
  * Training speed of the native backend against the others, from `npm run bench -- train` on
- * this project's 2-core machines (docs/benchmarks.md, "Training"): ms per step, tfjs-node vs wasm vs cpu.
+ * this project's 2-core machines (docs/benchmarks.md): process CPU time per step, tfjs-node vs
+ * wasm vs cpu in the same run (wall time favours tfjs-node more: it uses both cores).
  * Update both together when the bench is rerun with tfjs-node.
  */
 export const MEASURED_NATIVE_SPEEDUP = {
-  source: 'npm run bench -- train, 2-core machine, before issue 12',
-  wasm: { 'ResNet-20 (batch 32)': 877 / 479, 'MLP (batch 128)': 37.0 / 23.6 },
-  cpu: { 'MLP (batch 128)': 626 / 23.6 },
+  source: 'npm run bench -- train, CPU time per step, 2-core machine, 2026-11-30',
+  wasm: { 'ResNet-20 (batch 32)': 617 / 180, 'MLP (batch 128)': 24 / 13 },
+  cpu: { 'MLP (batch 128)': 389 / 13 },
 } as const;
 
 let advised = false;

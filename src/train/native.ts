@@ -3,7 +3,7 @@
  *
  * tfjs-node runs each tfjs kernel as one TensorFlow eager op, so a composite written with
  * tfjs ops costs one eager dispatch per op, forward and backward: batch-norm training from
- * means and variances was ~9 ops forward and ~25 backward per layer, and ReLU's gradient
+ * means and variances was 9 ops forward, 6 for the running statistics, and more backward, and ReLU's gradient
  * (tfjs' table: dy · step(x)) three. TensorFlow has one op for each, the ones Keras runs:
  *
  * | what                      | kernel here                  | TensorFlow op            |
