@@ -118,7 +118,9 @@ export function prepareSearch(input: Model, o: { grouping?: Grouping; feature?: 
   if (o.fitness && o.summaryInGraph === true && fs?.length === 4 && typeof fs[1] === 'number') summaryOutput = appendSummary(net, featureMasked, o.fitness);
   const masked = encodeModel(net);
   const read = summaryOutput ?? featureMasked;
-  const stageNets = space.stages.length < 2 ? [] : space.stages.map((st) => cutForStage(masked, dataInputs[0]!.name, new Set(st.groups.map((i) => scorerMasks[i]!.name)), [read]));
+  // While stage s is searched, the later stages' masks are still all ones (GGS holds them so).
+  const stageMasks = space.stages.map((st) => st.groups.map((i) => scorerMasks[i]!.name));
+  const stageNets = space.stages.length < 2 ? [] : space.stages.map((_st, s) => cutForStage(masked, dataInputs[0]!.name, new Set(stageMasks[s]), [read], new Set(stageMasks.slice(s + 1).flat())));
   return { summaryOutput, model, space, masked, stageNets, masks, scorerMasks, unsearched, ones: masks.filter((m) => !reaching.has(m.name)).map((m) => ({ name: m.name, size: m.size })), feature: { masked: featureMasked, original: featureOriginal }, dataInput: dataInputs[0]!.name };
 }
 

@@ -81,14 +81,24 @@ export class Scorer {
     if (this.#stage) { await this.#stage.session.release(); this.#stage = undefined; }
     const net = index === undefined ? undefined : this.init.stages?.[index];
     if (!net) return;
+    // A cut made with some masks at all ones is valid only while the held genome keeps them so.
+    for (const name of net.ones) {
+      const m = this.init.masks.find((x) => x.name === name);
+      if (m && !held.subarray(m.offset, m.offset + m.size).every((b) => b === 1)) return;
+    }
     const threads = this.init.threads ?? 1;
     const all = this.feeds(held);
-    const prefix = (await openSession(net.prefix, { threads })).session;
-    let frontier: Record<string, HostTensor>;
-    try { frontier = await runSession(prefix, Scorer.#only(prefix, all), net.frontier); } finally { await prefix.release(); }
+    let frontier: Record<string, HostTensor> = {};
+    if (net.prefix) {
+      const prefix = (await openSession(net.prefix, { threads })).session;
+      try { frontier = await runSession(prefix, Scorer.#only(prefix, all), net.frontier); } finally { await prefix.release(); }
+    }
     const { session } = await openSession(net.cut, { threads });
     this.#stage = { session, frontier };
   }
+
+  /** Whether a stage's cut network is in use (`useStage`). */
+  get cutActive(): boolean { return this.#stage !== undefined; }
 
   /** Runs the network for a genome: the stage's cut when one is active, else the full one. */
   async #run(genome: Uint8Array, output: string): Promise<HostTensor | undefined> {

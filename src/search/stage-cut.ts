@@ -14,6 +14,11 @@
  * so its outputs equal the full network's (test/search/stage-cut.test.ts); what it saves is
  * the work before the frontier, most of the network for the last stages.
  *
+ * Masks known to be all ones while the stage is searched (GGS: the later stages' masks,
+ * held at their unsearched all ones) are taken out of the cut: their Mul nodes go, which
+ * spares onnxruntime a layout change (NCHWc and back) around each of them. The scorer
+ * checks the held genome before it uses a cut made so.
+ *
  *   full:    x → [stage 0 … stage s-1] → f → [stage s … end] → feature
  *   prefix:  x → [stage 0 … stage s-1] → f
  *   cut:     f → [stage s … end] → feature
@@ -29,14 +34,54 @@ import { writeInferredTypes } from './expose.js';
 export interface StageNet {
   /** The encoded cut network: frontier values and mask inputs in, `outputs` out. */
   readonly cut: Uint8Array;
-  /** The encoded prefix network: the data input (and held masks) in, the frontier out. */
-  readonly prefix: Uint8Array;
+  /** The encoded prefix network: the data input (and held masks) in, the frontier out; undefined when the frontier is empty (the stage's masks act from the start). */
+  readonly prefix?: Uint8Array;
   /** Frontier value names: outputs of the prefix, inputs of the cut. */
   readonly frontier: readonly string[];
   /** Inputs of the cut network (frontier values first, then the mask inputs it still reads). */
   readonly inputs: readonly string[];
+  /** Mask inputs taken out of the cut as all ones: valid only while the held genome keeps them so. */
+  readonly ones: readonly string[];
   /** Fraction of the full network's nodes that the cut runs (a hint for progress and docs). */
   readonly nodeFraction: number;
+}
+
+/**
+ * Removes every Mul by a value derived from the `ones` mask inputs alone (through Reshape,
+ * Gather, Concat with constants: all ones again) where the Mul's result has its other
+ * input's shape: x·1 = x exactly. Returns the mask names whose every Mul went.
+ */
+function dropOnesMuls(m: Model, ones: ReadonlySet<string>): string[] {
+  const g = m.graph;
+  const derived = new Map<Value, string>();
+  for (const v of g.inputs) if (ones.has(v.name)) derived.set(v, v.name);
+  const order = topologicalOrder(g);
+  for (const n of order) {
+    if (!['Reshape', 'Gather', 'Concat', 'Unsqueeze', 'Expand'].includes(n.opType)) continue;
+    const from = n.inputs.map((v) => (v ? derived.get(v) : undefined)).find((x) => x !== undefined);
+    // Every other input a constant: Reshape's shape, Gather's indices, Concat's one-padding.
+    if (from === undefined || n.inputs.some((v) => v && !derived.has(v) && !v.isInitializer())) continue;
+    if (n.opType === 'Concat' && n.inputs.some((v) => v && v.isInitializer() && !v.initializer!.toFloat32().every((x) => x === 1))) continue;
+    if (n.opType === 'Gather' && !derived.has(n.inputs[0]!)) continue;
+    for (const o of n.outputs) if (o) derived.set(o, from);
+  }
+  const kept = new Set<string>();
+  const dropped = new Set<string>();
+  for (const n of order) {
+    if (n.opType !== 'Mul' || n.domain !== '') continue;
+    const [a, b] = n.inputs;
+    const y = n.outputs[0];
+    if (!a || !b || !y) continue;
+    const [x, mask] = derived.has(b) ? [a, b] : derived.has(a) ? [b, a] : [undefined, undefined];
+    if (!x || !mask) continue;
+    const name = derived.get(mask)!;
+    const xs = x.shape, ys = y.shape;
+    if (!xs || !ys || xs.length !== ys.length || xs.some((d, i) => d !== ys[i])) { kept.add(name); continue; }
+    g.replaceValue(y, x);
+    g.removeNode(n, true);
+    dropped.add(name);
+  }
+  return [...dropped].filter((d) => !kept.has(d)).sort();
 }
 
 /** Removes every node none of whose outputs is read or listed as a graph output, then unread inputs and initializers. */
@@ -68,12 +113,12 @@ function byName(m: Model): Map<string, Value> {
 
 /**
  * Cuts the encoded masked network for a stage whose mask inputs are `varying`; `outputs`
- * are the values the scorer reads (the feature or its summary). Returns undefined when there
- * is nothing to cut (the stage's masks act right after the data input, as the first stage's
- * do, or every node depends on them).
+ * are the values the scorer reads (the feature or its summary); `ones` are mask inputs the
+ * held genome keeps at all ones while the stage is searched. Returns undefined when there is
+ * nothing to gain (every node depends on the stage's masks and no Mul by ones can go).
  * @throws MISSING_VALUE for an output or mask name the network lacks
  */
-export function cutForStage(masked: Uint8Array, dataInput: string, varying: ReadonlySet<string>, outputs: readonly string[]): StageNet | undefined {
+export function cutForStage(masked: Uint8Array, dataInput: string, varying: ReadonlySet<string>, outputs: readonly string[], ones: ReadonlySet<string> = new Set()): StageNet | undefined {
   const m = decodeModel(masked);
   writeInferredTypes(m);
   const g = m.graph;
@@ -118,18 +163,22 @@ export function cutForStage(masked: Uint8Array, dataInput: string, varying: Read
       if (data.has(x) && !variable.has(x)) { fset.add(x); frontier.push(x); }
     }
   }
-  const neededCount = needed.size;
-  if (frontier.length === 0 || neededCount >= order.length) return undefined;
+  const dropOnes = new Set([...ones].filter((n) => !varying.has(n)));
+  if (frontier.length === 0 && dropOnes.size === 0) return undefined;
   frontier.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   for (const f of frontier) {
     if (!f.type) throw new CompilerError('SHAPE_INFERENCE_FAILED', `the type of "${f.name}" is unknown, so the stage cut cannot make it an input`, { where: f.name });
   }
   // The prefix: the frontier as outputs, everything else dead.
-  const pm = decodeModel(masked);
-  writeInferredTypes(pm);
-  const pNames = byName(pm);
-  setOutputs(pm, frontier.map((f) => pNames.get(f.name)!));
-  dropDeadCode(pm, new Set());
+  let prefix: Uint8Array | undefined;
+  if (frontier.length > 0) {
+    const pm = decodeModel(masked);
+    writeInferredTypes(pm);
+    const pNames = byName(pm);
+    setOutputs(pm, frontier.map((f) => pNames.get(f.name)!));
+    dropDeadCode(pm, new Set());
+    prefix = encodeModel(pm);
+  }
   // The cut: each frontier value read by a needed node becomes a fresh graph input of its name.
   const created: [IrValue, string][] = [];
   for (const f of frontier) {
@@ -144,12 +193,15 @@ export function cutForStage(masked: Uint8Array, dataInput: string, varying: Read
   for (const n of [...order].reverse()) {
     if (!needed.has(n) && n.outputs.every((o) => !o || (o.useCount === 0 && !o.isGraphOutput()))) g.removeNode(n, true);
   }
-  dropDeadCode(m, new Set());
   // The frontier inputs keep their own names in the cut (the prefix's outputs feed them).
   for (const [v, name] of created) v.name = name;
+  const onesDropped = dropOnesMuls(m, dropOnes);
+  dropDeadCode(m, new Set());
+  if (frontier.length === 0 && onesDropped.length === 0) return undefined;
   return {
-    cut: encodeModel(m), prefix: encodeModel(pm), frontier: frontier.map((f) => f.name),
+    cut: encodeModel(m), prefix, frontier: frontier.map((f) => f.name),
     inputs: g.inputs.filter((v) => !v.isInitializer()).map((v) => v.name),
+    ones: onesDropped,
     nodeFraction: m.graph.nodes.length / order.length,
   };
 }

@@ -21,6 +21,9 @@ for (const [name, model] of cases) {
     assert.ok(p.space.stages.length >= 3, `${name} has ${p.space.stages.length} stages`);
     assert.equal(p.stageNets.length, p.space.stages.length);
     const fractions = p.stageNets.map((n) => n?.nodeFraction ?? 1);
+    // Every stage but the last runs without the later stages' mask Muls.
+    for (const st of p.space.stages.slice(0, -1)) assert.ok(p.stageNets[st.index]!.ones.length > 0, `${name} stage ${st.index} keeps every later mask`);
+    assert.deepEqual(p.stageNets.at(-1)!.ones, []);
     assert.ok(fractions[fractions.length - 1]! < 0.5, `the last stage runs ${fractions.at(-1)} of the nodes`);
     for (let i = 1; i < fractions.length; i++) assert.ok(fractions[i]! <= fractions[i - 1]!, `stage ${i} runs more than stage ${i - 1}: ${fractions.join(', ')}`);
     const rng = new Rng(5);
@@ -33,11 +36,14 @@ for (const [name, model] of cases) {
       const teacher = await full.summary(new Uint8Array(p.space.length).fill(1));
       full.setTeacher(teacher);
       cut.setTeacher(teacher);
-      // The held genome: an earlier stage already pruned, as in GGS.
-      const held = randomGenome(p.space.length, 0.6, rng);
-      for (const st of p.space.stages) ensureNonEmpty(held, st, p.space, rng);
+      // The held genome as GGS has it: the stages before pruned, the stages after all ones.
+      const pruned = randomGenome(p.space.length, 0.6, rng);
+      for (const st of p.space.stages) ensureNonEmpty(pruned, st, p.space, rng);
       for (const st of p.space.stages) {
+        const held = new Uint8Array(p.space.length).fill(1);
+        for (const earlier of p.space.stages.slice(0, st.index)) for (const b of earlier.bits) held[b] = pruned[b]!;
         await cut.useStage(st.index, held);
+        assert.equal(cut.cutActive, p.stageNets[st.index] !== undefined);
         for (let k = 0; k < 2; k++) {
           const g = held.slice();
           for (const b of st.bits) g[b] = rng.next() < 0.5 ? 1 : 0;
@@ -49,9 +55,16 @@ for (const [name, model] of cases) {
           assert.ok(Math.abs((await full.fitness(g)) - (await cut.fitness(g))) < 1e-6);
         }
       }
+      // A held genome with a later stage pruned: a cut that took that stage's masks out as
+      // ones is not used (the full network scores instead).
+      if (p.stageNets[0]!.ones.length > 0) {
+        await cut.useStage(0, pruned);
+        assert.equal(cut.cutActive, false);
+        assert.equal(maxAbsDiff(await full.feature(pruned), await cut.feature(pruned)).maxAbs, 0);
+      }
       // Back to the full network.
-      await cut.useStage(undefined, held);
-      assert.equal(maxAbsDiff(await full.feature(held), await cut.feature(held)).maxAbs, 0);
+      await cut.useStage(undefined, pruned);
+      assert.equal(cut.cutActive, false);
     } finally {
       await full.release();
       await cut.release();
