@@ -4,7 +4,12 @@
  * depthwise + SE + hard-swish net at 3x48x192 (batch 32; mobile-se.ts), on every tfjs backend that starts here,
  * beside PyTorch (Debian python3-torch, /usr/bin/python3) and Keras/TensorFlow (where
  * `import tensorflow` works) training the same networks with the same optimiser in the
- * same run. Goal (issue 4): within 2x of them on a native backend.
+ * same run. Goals (issue 12): tfjs-node within 1.5x of Keras (the same TensorFlow kernels),
+ * wasm within 4x of PyTorch on ResNet-20 and the depthwise net. The python peers print their
+ * trainable parameter count: the same for the three implementations of each network.
+ *
+ * SCULPT_BENCH_NETS=mlp,resnet20 and SCULPT_BENCH_BACKENDS=tfjs-node,wasm limit the networks
+ * and the sculpt backends measured (default: all).
  *
  * Each tfjs backend runs in its own child process (a backend owns its tensors), on
  * seeded random data, so data loading is not what is measured. Threads: whatever each
