@@ -177,13 +177,18 @@ async function main(): Promise<void> {
   const pm = (xs: number[]) => `${pct(mean(xs))}${xs.length > 1 ? ` ± ${pct(sd(xs))}` : ''}`;
   lines.push('', '| variant | seeds | mean top-1 pruned ± sd | mean top-1 after recovery ± sd |', '| --- | --- | --- | --- |');
   for (const [v, rs] of byVariant) lines.push(`| ${v} | ${rs.length} | ${pm(rs.map((r) => r.pruned))} | ${pm(rs.map((r) => r.recovered))} |`);
-  // Paired by seed (same calibration batch, train sample and recovery draws): each variant minus the first one run.
-  const [ref, ...others] = [...byVariant.keys()];
-  if (ref && others.length > 0) {
-    lines.push('', `| after recovery, minus ${ref} (same seed) | per seed | mean ± sd |`, '| --- | --- | --- |');
-    for (const v of others) {
-      const d = byVariant.get(v)!.flatMap((r) => { const o = byVariant.get(ref)!.find((x) => x.seed === r.seed); return o ? [r.recovered - o.recovered] : []; });
-      lines.push(`| ${v} | ${d.map((x) => (100 * x).toFixed(2)).join(', ')} | ${pm(d)} |`);
+  // Paired by seed (same calibration batch, train sample and recovery draws): every variant minus
+  // each one run before it, over every seed and over the seeds where both rows kept the
+  // target's FLOPs within 1%; "wins" counts the seeds where the difference is > 0.
+  const names = [...byVariant.keys()];
+  if (names.length > 1) {
+    lines.push('', '| after recovery, A minus B (same seed), points | per seed | mean ± sd, all seeds | wins | seeds with both within 1% of the FLOPs target | mean ± sd, those seeds |', '| --- | --- | --- | --- | --- | --- |');
+    for (let i = 0; i < names.length; i++) {
+      for (let j = 0; j < i; j++) {
+        const pairs = byVariant.get(names[i]!)!.flatMap((r) => { const o = byVariant.get(names[j]!)!.find((x) => x.seed === r.seed); return o ? [{ seed: r.seed, d: r.recovered - o.recovered, ok: !!(r.atTarget && o.atTarget) }] : []; });
+        const ok = pairs.filter((p) => p.ok);
+        lines.push(`| ${names[i]} − ${names[j]} | ${pairs.map((p) => (100 * p.d).toFixed(2)).join(', ')} | ${pm(pairs.map((p) => p.d))} | ${pairs.filter((p) => p.d > 0).length}/${pairs.length} | ${ok.map((p) => p.seed).join(',') || 'none'} | ${ok.length ? pm(ok.map((p) => p.d)) : '-'} |`);
+      }
     }
   }
   if (curves.kd && curves.ce) {
