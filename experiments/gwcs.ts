@@ -82,6 +82,12 @@ interface Row {
   selectS?: number; recoverS?: number;
   /** The FLOPs kept are within 1% of the target. */
   atTarget?: boolean; recovery?: string;
+  /** Output channels kept per weighted layer (Conv, Gemm, MatMul), by node name. */
+  channels?: Record<string, number>;
+}
+
+function keptChannels(m: Model): Record<string, number> {
+  return Object.fromEntries(computeCost(m).nodes.filter((c) => c.outChannels !== undefined).map((c) => [c.name, c.outChannels!]));
 }
 
 async function recover(m: Model, base: Model, data: Dataset, test: Dataset, seed: number, loss: 'kd' | 'ce', steps: number, evalEverySteps?: number) {
@@ -118,7 +124,7 @@ async function main(): Promise<void> {
       const flops = flopsRatio(m, base);
       const row: Row = {
         variant, seed, flops, params: computeCost(m).total.params / baseParams, pruned, recovered, ...extra, recoverS,
-        atTarget: Math.abs(flops - TARGET) <= 0.01 * TARGET, recovery: extra.recovery ?? `KD ${recoverySteps} steps`,
+        atTarget: Math.abs(flops - TARGET) <= 0.01 * TARGET, recovery: extra.recovery ?? `KD ${recoverySteps} steps`, channels: keptChannels(m),
       };
       rows.push(row);
       log(`${variant} seed ${seed}: FLOPs ${row.flops.toFixed(3)} pruned ${(100 * pruned).toFixed(2)}% recovered ${(100 * recovered).toFixed(2)}%${extra.fitness !== undefined ? ` fitness ${extra.fitness.toFixed(4)} in ${extra.searchS!.toFixed(1)} s` : ''}`);
@@ -172,6 +178,11 @@ async function main(): Promise<void> {
   const s2 = (x?: number) => x?.toFixed(1) ?? '-';
   const lines = ['| variant | seed | fitness | FLOPs kept | within 1% | params kept | top-1 pruned | top-1 after recovery | search/select s | recovery s | genomes run |', '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |'];
   for (const r of rows) lines.push(`| ${r.variant} | ${r.seed} | ${r.fitness?.toFixed(4) ?? '-'} | ${r.flops.toFixed(3)} | ${r.atTarget ? 'yes' : 'no'} | ${r.params.toFixed(3)} | ${pct(r.pruned)} | ${pct(r.recovered)} | ${s2(r.selectS ?? r.searchS)} | ${s2(r.recoverS)} | ${r.evaluated ?? '-'} |`);
+  const layers = Object.keys(keptChannels(base));
+  const full = keptChannels(base);
+  lines.push('', `| variant | seed | output channels kept: ${layers.join(' | ')} |`, `| --- | --- | ${layers.map(() => '---').join(' | ')} |`);
+  lines.push(`| original | - | ${layers.map((l) => full[l]).join(' | ')} |`);
+  for (const r of rows) if (r.channels) lines.push(`| ${r.variant} | ${r.seed} | ${layers.map((l) => r.channels![l] ?? '-').join(' | ')} |`);
   const mean = (xs: number[]) => xs.reduce((s, x) => s + x, 0) / xs.length;
   const sd = (xs: number[]) => (xs.length < 2 ? NaN : Math.sqrt(xs.reduce((s, x) => s + (x - mean(xs)) ** 2, 0) / (xs.length - 1)));
   const pm = (xs: number[]) => `${pct(mean(xs))}${xs.length > 1 ? ` ± ${pct(sd(xs))}` : ''}`;
