@@ -87,7 +87,8 @@ interface Row {
 }
 
 function keptChannels(m: Model): Record<string, number> {
-  return Object.fromEntries(computeCost(m).nodes.filter((c) => c.outChannels !== undefined).map((c) => [c.name, c.outChannels!]));
+  const weighted = new Set(['Conv', 'ConvTranspose', 'Gemm', 'MatMul']);
+  return Object.fromEntries(computeCost(m).nodes.filter((c) => weighted.has(c.op) && c.outChannels !== undefined).map((c) => [c.name, c.outChannels!]));
 }
 
 async function recover(m: Model, base: Model, data: Dataset, test: Dataset, seed: number, loss: 'kd' | 'ce', steps: number, evalEverySteps?: number) {
