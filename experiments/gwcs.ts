@@ -26,8 +26,9 @@
  *
  * Usage: npm run experiments -- gwcs [--seeds 1,2] [--out .tmp/gwcs] [--recovery-steps 30] [--curve-steps 100]
  *          [--variants wca-ggs,gap-ggs,gmp-ggs,gap+gmp-ggs,wca-ogs,l1,random,beta,beta-mimic]
- * (default: all variants). Writes <out>/results.json and prints the tables (Markdown), with
- * paired per-seed differences against the first variant run.
+ * (default: all variants). Writes <out>/results.json and prints the tables (Markdown): per
+ * row, output channels kept per layer, means ± sd over seeds, and for every pair of variants
+ * the per-seed differences after recovery (all seeds, and those where both met the target).
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
