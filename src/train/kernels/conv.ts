@@ -13,7 +13,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { Tensor, TensorInfo } from '@tensorflow/tfjs-core';
-import { asTensor, readF32, type SimpleKernel } from './host.js';
+import { asTensor, hostKernel, readF32, type SimpleKernel } from './host.js';
 
 type Shape4 = [number, number, number, number];
 
@@ -121,6 +121,15 @@ export const conv2DBackpropFilterViaConv: SimpleKernel = ({ inputs, backend, att
   const info = tf.backend_util.computeConv2DInfo(x.shape as Shape4, filterShape, attrs.strides as number, 1, attrs.pad as 'valid', attrs.dimRoundingMode as 'floor' | undefined, false, 'channelsLast');
   const [FH, FW, Ci, Co] = filterShape;
   const { top, bottom, left, right } = info.padInfo;
+  if (FH === 1 && FW === 1 && info.strideHeight === 1 && info.strideWidth === 1 && top + bottom + left + right === 0) {
+    // A pointwise conv: dW = xᵀ·dy over all N·H·W rows, one GEMM whose left side has Ci
+    // rows. As a conv its 'filter' would be dy's whole H×W map (4–5x slower on wasm).
+    return tf.tidy(() => {
+      const rows = x.shape[0]! * x.shape[1]! * x.shape[2]!;
+      const xt = tf.transpose(tf.reshape(asTensor(backend, x), [rows, Ci]));
+      return tf.reshape(tf.matMul(xt, tf.reshape(asTensor(backend, dy), [rows, Co])), filterShape);
+    });
+  }
   return tf.tidy(() => {
     const xt = tf.transpose(asTensor(backend, x), [3, 1, 2, 0]);
     const ft = tf.transpose(asTensor(backend, dy), [1, 2, 0, 3]);
@@ -187,7 +196,11 @@ function depthwiseInfo(inShape: Shape4, filterShape: Shape4, attrs: Record<strin
   return tf.backend_util.computeConv2DInfo(inShape, filterShape, attrs.strides as number, (attrs.dilations ?? 1) as number, attrs.pad as 'valid', attrs.dimRoundingMode as 'floor' | undefined, true);
 }
 
-/** dW of a depthwise convolution; filter [FH, FW, C, M], dy [N, OH, OW, C·M]. */
+/**
+ * dW of a depthwise convolution; filter [FH, FW, C, M], dy [N, OH, OW, C·M]. A direct loop
+ * over the inputs' own memory (no copies on wasm), with the valid output columns of each
+ * tap computed once per row so the inner loop over channels has no bounds checks.
+ */
 export const depthwiseConv2dNativeBackpropFilter: SimpleKernel = ({ inputs, backend, attrs }) => {
   const { x, dy } = inputs as { x: TensorInfo; dy: TensorInfo };
   const filterShape = attrs.filterShape as Shape4;
@@ -195,27 +208,49 @@ export const depthwiseConv2dNativeBackpropFilter: SimpleKernel = ({ inputs, back
   const [N, H, W, C] = x.shape as Shape4;
   const [FH, FW, , M] = filterShape;
   const { outHeight: OH, outWidth: OW, strideHeight: sh, strideWidth: sw, dilationHeight: dh, dilationWidth: dw } = info;
-  const pt = info.padInfo.top;
-  const pl = info.padInfo.left;
+  const g: Geometry = { H, W, C, OH, OW, FH, FW, sh, sw, dh, dw, pt: info.padInfo.top, pl: info.padInfo.left };
+  return hostKernel(backend, [...filterShape], [x, dy], (out, [xv, dyv]) => {
+    const acc = new Float64Array(FH * FW * C * M);
+    depthwiseFilterLoop(xv!, dyv!, acc, g, N, M);
+    for (let i = 0; i < acc.length; i++) out[i] = acc[i]!;
+  });
+};
+
+/** First output column whose tap `f` lands inside [0, W) and the end of that range. */
+function validCols(OW: number, W: number, s: number, p: number, f: number, d: number): [number, number] {
+  const off = f * d - p;
+  const lo = Math.max(0, Math.ceil(-off / s));
+  const hi = Math.min(OW, Math.floor((W - 1 - off) / s) + 1);
+  return [lo, Math.max(lo, hi)];
+}
+
+function depthwiseFilterLoop(xv: Float32Array, dyv: Float32Array, acc: Float64Array, g: Geometry, N: number, M: number): void {
+  const { H, W, C, OH, OW, FH, FW, sh, sw, dh, dw, pt, pl } = g;
   const CM = C * M;
-  const xv = readF32(backend, x);
-  const dyv = readF32(backend, dy);
-  const acc = new Float64Array(FH * FW * CM);
+  const cols = Array.from({ length: FW }, (_, fw) => validCols(OW, W, sw, pl, fw, dw));
   for (let n = 0; n < N; n++) {
     for (let oh = 0; oh < OH; oh++) {
-      for (let ow = 0; ow < OW; ow++) {
-        const o = ((n * OH + oh) * OW + ow) * CM;
-        for (let fh = 0; fh < FH; fh++) {
-          const ih = oh * sh - pt + fh * dh;
-          if (ih < 0 || ih >= H) continue;
-          for (let fw = 0; fw < FW; fw++) {
-            const iw = ow * sw - pl + fw * dw;
-            if (iw < 0 || iw >= W) continue;
-            const xi = ((n * H + ih) * W + iw) * C;
-            const wi = (fh * FW + fw) * CM;
-            if (M === 1) {
+      const oRow = (n * OH + oh) * OW;
+      for (let fh = 0; fh < FH; fh++) {
+        const ih = oh * sh - pt + fh * dh;
+        if (ih < 0 || ih >= H) continue;
+        const xRow = (n * H + ih) * W;
+        for (let fw = 0; fw < FW; fw++) {
+          const [lo, hi] = cols[fw]!;
+          const wi = (fh * FW + fw) * CM;
+          const off = fw * dw - pl;
+          if (M === 1) {
+            for (let ow = lo; ow < hi; ow++) {
+              const xi = (xRow + ow * sw + off) * C;
+              const o = (oRow + ow) * C;
               for (let c = 0; c < C; c++) acc[wi + c]! += xv[xi + c]! * dyv[o + c]!;
-            } else {
+            }
+            continue;
+          }
+          for (let ow = lo; ow < hi; ow++) {
+            const xi = (xRow + ow * sw + off) * C;
+            const o = (oRow + ow) * CM;
+            {
               for (let c = 0; c < C; c++) {
                 const xc = xv[xi + c]!;
                 const k = c * M;
@@ -227,7 +262,43 @@ export const depthwiseConv2dNativeBackpropFilter: SimpleKernel = ({ inputs, back
       }
     }
   }
-  return tf.tensor4d(Float32Array.from(acc), filterShape);
+}
+
+/**
+ * dx of a depthwise convolution with channel multiplier 1 as a forward depthwise conv, which
+ * wasm runs with XNNPACK (4–10x faster than the loop below): dy is spread by the stride
+ * (zeros between rows and columns, made by a pad of [N, OH, 1, OW, 1, C]), the filter is
+ * flipped, and the padding becomes (k−1)·d − p on the leading side. Other multipliers take
+ * the loop.
+ */
+export const depthwiseConv2dNativeBackpropInputViaConv: SimpleKernel = (args) => {
+  const { inputs, backend, attrs } = args;
+  const { dy, filter } = inputs as { dy: TensorInfo; filter: TensorInfo };
+  const filterShape = filter.shape as Shape4;
+  if (filterShape[3] !== 1) return depthwiseConv2dNativeBackpropInput(args);
+  const inShape = attrs.inputShape as Shape4;
+  const info = depthwiseInfo(inShape, filterShape, attrs);
+  const [N, H, W, C] = inShape;
+  const [FH, FW] = filterShape;
+  const { outHeight: OH, outWidth: OW, strideHeight: sh, strideWidth: sw, dilationHeight: dh, dilationWidth: dw } = info;
+  const LH = OH * sh;
+  const LW = OW * sw;
+  const top = (FH - 1) * dh - info.padInfo.top;
+  const left = (FW - 1) * dw - info.padInfo.left;
+  const bottom = H + info.padInfo.top - LH;
+  const right = W + info.padInfo.left - LW;
+  return tf.tidy(() => {
+    let src = asTensor(backend, dy);
+    if (sh !== 1 || sw !== 1) {
+      src = tf.reshape(tf.pad(tf.reshape(src, [N, OH, 1, OW, 1, C]), [[0, 0], [0, 0], [0, sh - 1], [0, 0], [0, sw - 1], [0, 0]]), [N, LH, LW, C]);
+    }
+    const flipped = tf.reverse(asTensor(backend, filter), [0, 1]);
+    const y = tf.depthwiseConv2d(src as tf.Tensor4D, flipped as tf.Tensor4D, 1,
+      [[0, 0], [Math.max(0, top), Math.max(0, bottom)], [Math.max(0, left), Math.max(0, right)], [0, 0]], 'NHWC', [dh, dw]);
+    // A padding larger than the kernel makes a side negative: crop instead of padding.
+    if (top >= 0 && left >= 0 && y.shape[1] === H && y.shape[2] === W) return y;
+    return tf.slice(y, [0, Math.max(0, -top), Math.max(0, -left), 0], [N, H, W, C]);
+  });
 };
 
 /** dx of a depthwise convolution; filter [FH, FW, C, M]. */
