@@ -66,6 +66,46 @@ function inRange(x: Tensor, lo: number, hi: number): Tensor {
   return m ?? tf.onesLike(x);
 }
 
+/**
+ * Batch normalisation with batch statistics over every axis but the last (channels-last `t`,
+ * per-channel `scale` and `bias`), with its gradient in closed form:
+ *   y = (t − μ)·k + bias,  k = scale / √(σ² + ε)
+ *   dbias = Σ dy,  dscale = Σ dy·(t − μ) / √(σ² + ε)
+ *   dt = k·dy − (k/n)·dbias − (k/(n(σ² + ε)))·Σ(dy·(t − μ))·(t − μ)
+ * Five full-size kernels backward instead of the dozen autodiff runs through the mean, the
+ * variance and their broadcasts (each of which costs a full pass on wasm). Returns the batch
+ * mean and (biased) variance for the running statistics; they carry no gradient.
+ */
+export function batchNormTrain(t: Tensor, scale: Tensor, bias: Tensor, eps: number): { y: Tensor; mean: Tensor; variance: Tensor } {
+  const lead = t.rank - 1;
+  const c = t.shape[lead]!;
+  const n = t.size / Math.max(1, c);
+  // The statistics are computed outside the custom gradient (its forward runs in a tidy that
+  // would dispose them): on the tape they lead only to the running statistics, not to the
+  // loss, so autodiff never walks them.
+  const mean = reduceLeading(t, lead, true);
+  const diff = tf.sub(t, mean);
+  const variance = reduceLeading(tf.square(diff), lead, true);
+  const f = tf.customGrad(((_x: Tensor, g: Tensor, b: Tensor, save: (ts: Tensor[]) => void) => {
+    const inv = tf.rsqrt(tf.add(variance, eps));
+    const k = tf.mul(g, inv);
+    save([diff, inv, k]);
+    const value = tf.add(tf.mul(diff, k), b);
+    const gradFunc = (dy: Tensor, saved: Tensor[]) => {
+      const [d, iv, kk] = saved as [Tensor, Tensor, Tensor];
+      const dyf = f32(dy);
+      const dbias = reduceLeading(dyf, lead);
+      const dyDiff = reduceLeading(tf.mul(dyf, d), lead);
+      const a = tf.mul(tf.mul(kk, tf.square(iv)), -1 / n);
+      const dx = tf.add(tf.add(tf.mul(dyf, kk), tf.mul(d, tf.mul(a, dyDiff))), tf.mul(tf.mul(kk, dbias), -1 / n));
+      return [dx, tf.reshape(tf.mul(dyDiff, iv), g.shape), tf.reshape(dbias, b.shape)];
+    };
+    return { value, gradFunc };
+  }) as unknown as Parameters<typeof tf.customGrad>[0]);
+  const y = f(t, tf.reshape(scale, [c]), tf.reshape(bias, [c]));
+  return { y, mean, variance };
+}
+
 /** Sums `dy` over the axes along which an input of `shape` was broadcast. */
 export function unbroadcast(dy: Tensor, shape: readonly number[]): Tensor {
   const axes = tf.broadcast_util.getReductionAxes([...shape], dy.shape);

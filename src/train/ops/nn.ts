@@ -15,7 +15,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { Tensor } from '@tensorflow/tfjs-core';
 import type { CompileCtx, OpCompiler, OpRun, RunCtx } from './context.js';
 import { need } from './context.js';
-import { matMulT, reduceLeading } from '../kernels/gradients.js';
+import { batchNormTrain, matMulT } from '../kernels/gradients.js';
 import { nchw, nhwc, tfv, type RtVal } from './values.js';
 
 type Pad4 = [[number, number], [number, number], [number, number], [number, number]];
@@ -309,10 +309,7 @@ function batchNormCompiler(c: CompileCtx): OpRun {
       const k = tf.mul(scale, tf.rsqrt(tf.add(rv, eps)));
       return [back(tf.add(tf.mul(t, k), tf.sub(bias, tf.mul(rm, k))))];
     }
-    const mean = reduceLeading(t, t.rank - 1, true);
-    const diff = tf.sub(t, mean);
-    const variance = reduceLeading(tf.square(diff), t.rank - 1, true);
-    const y = tf.add(tf.mul(diff, tf.mul(scale, tf.rsqrt(tf.add(variance, eps)))), bias);
+    const { y, mean, variance } = batchNormTrain(t, scale, bias, eps);
     const n = t.size / Math.max(1, t.shape[t.rank - 1]!);
     // Running variance takes the unbiased batch variance, as PyTorch does (ONNX leaves it open).
     const unbiased = n > 1 ? tf.mul(variance, n / (n - 1)) : variance;
