@@ -224,6 +224,15 @@ function validCols(OW: number, W: number, s: number, p: number, f: number, d: nu
   return [lo, Math.max(lo, hi)];
 }
 
+/** acc[wi + c] += Σ_j x[xi + j·xStep + c] · dy[o + j·C + c] for j < count (multiplier 1). */
+function tapRow(xv: Float32Array, dyv: Float32Array, acc: Float64Array, wi: number, xi: number, o: number, count: number, xStep: number, C: number): void {
+  for (let c = 0; c < C; c++) {
+    let s = 0;
+    for (let j = 0, xp = xi + c, op = o + c; j < count; j++, xp += xStep, op += C) s += xv[xp]! * dyv[op]!;
+    acc[wi + c]! += s;
+  }
+}
+
 function depthwiseFilterLoop(xv: Float32Array, dyv: Float32Array, acc: Float64Array, g: Geometry, N: number, M: number): void {
   const { H, W, C, OH, OW, FH, FW, sh, sw, dh, dw, pt, pl } = g;
   const CM = C * M;
@@ -240,11 +249,7 @@ function depthwiseFilterLoop(xv: Float32Array, dyv: Float32Array, acc: Float64Ar
           const wi = (fh * FW + fw) * CM;
           const off = fw * dw - pl;
           if (M === 1) {
-            for (let ow = lo; ow < hi; ow++) {
-              const xi = (xRow + ow * sw + off) * C;
-              const o = (oRow + ow) * C;
-              for (let c = 0; c < C; c++) acc[wi + c]! += xv[xi + c]! * dyv[o + c]!;
-            }
+            tapRow(xv, dyv, acc, wi, (xRow + lo * sw + off) * C, (oRow + lo) * C, hi - lo, sw * C, C);
             continue;
           }
           for (let ow = lo; ow < hi; ow++) {
