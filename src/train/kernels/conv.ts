@@ -142,8 +142,9 @@ export const conv2DBackpropFilterViaConv: SimpleKernel = ({ inputs, backend, att
 /**
  * dx of a (dense) 2-D convolution as a forward convolution, which wasm runs with XNNPACK
  * (its own Conv2DBackpropInput is a plain loop, ~6x slower): dy is spread by the stride
- * (zeros between rows and columns), the filter is flipped and its in/out channels swapped,
- * and the padding becomes (k−1)·d − p on the leading side.
+ * (zeros between rows and columns, by a pad of [N, OH, 1, OW, 1, Co] on the backend, not
+ * on the host), the filter is flipped and its in/out channels swapped, and the padding
+ * becomes (k−1)·d − p on the leading side.
  */
 export const conv2DBackpropInput: SimpleKernel = ({ inputs, backend, attrs }) => {
   channelsLast(attrs, 'Conv2DBackpropInput');
@@ -154,37 +155,21 @@ export const conv2DBackpropInput: SimpleKernel = ({ inputs, backend, attrs }) =>
   const [N, H, W, Ci] = inShape;
   const [FH, FW, , Co] = filterShape;
   const { outHeight: OH, outWidth: OW, strideHeight: sh, strideWidth: sw } = info;
-  const LH = (OH - 1) * sh + 1;
-  const LW = (OW - 1) * sw + 1;
-  const fv = readF32(backend, filter);
-  const flipped = new Float32Array(fv.length);
-  for (let kh = 0; kh < FH; kh++) {
-    for (let kw = 0; kw < FW; kw++) {
-      const src = ((FH - 1 - kh) * FW + (FW - 1 - kw)) * Ci * Co;
-      const dst = (kh * FW + kw) * Co * Ci;
-      for (let ci = 0; ci < Ci; ci++) for (let co = 0; co < Co; co++) flipped[dst + co * Ci + ci] = fv[src + ci * Co + co]!;
-    }
-  }
-  let spread: Float32Array | undefined;
-  if (sh !== 1 || sw !== 1) {
-    const dyv = readF32(backend, dy);
-    spread = new Float32Array(N * LH * LW * Co);
-    for (let n = 0; n < N; n++) {
-      for (let oh = 0; oh < OH; oh++) {
-        for (let ow = 0; ow < OW; ow++) {
-          const src = ((n * OH + oh) * OW + ow) * Co;
-          spread.set(dyv.subarray(src, src + Co), ((n * LH + oh * sh) * LW + ow * sw) * Co);
-        }
-      }
-    }
-  }
+  // The spread keeps sh − 1 (sw − 1) zero rows (columns) after the last one: harmless, as
+  // the bottom (right) padding below is measured from the spread's full length.
+  const LH = OH * sh;
+  const LW = OW * sw;
   const top = FH - 1 - info.padInfo.top;
   const left = FW - 1 - info.padInfo.left;
-  const bottom = H - LH + info.padInfo.top;
-  const right = W - LW + info.padInfo.left;
+  const bottom = H + info.padInfo.top - LH;
+  const right = W + info.padInfo.left - LW;
   return tf.tidy(() => {
-    const src = spread ? tf.tensor4d(spread, [N, LH, LW, Co]) : asTensor(backend, dy);
-    const y = tf.conv2d(src as tf.Tensor4D, tf.tensor4d(flipped, [FH, FW, Co, Ci]), 1,
+    let src = asTensor(backend, dy);
+    if (sh !== 1 || sw !== 1) {
+      src = tf.reshape(tf.pad(tf.reshape(src, [N, OH, 1, OW, 1, Co]), [[0, 0], [0, 0], [0, sh - 1], [0, 0], [0, sw - 1], [0, 0]]), [N, LH, LW, Co]);
+    }
+    const flipped = tf.transpose(tf.reverse(asTensor(backend, filter), [0, 1]), [0, 1, 3, 2]);
+    const y = tf.conv2d(src as tf.Tensor4D, flipped as tf.Tensor4D, 1,
       [[0, 0], [Math.max(0, top), Math.max(0, bottom)], [Math.max(0, left), Math.max(0, right)], [0, 0]]);
     // A padding larger than the kernel makes a side negative: crop instead of padding.
     if (top >= 0 && left >= 0 && y.shape[1] === H && y.shape[2] === W) return y;
