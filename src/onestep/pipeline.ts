@@ -19,6 +19,8 @@ import { copyFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { CompilerError } from '../errors.js';
 import { computeCost } from '../analysis/cost.js';
+import { resolveRoundTo } from '../prune/round-to.js';
+import type { RoundToOption } from '../prune/round-to.js';
 import type { Dataset } from '../data/dataset.js';
 import { checkModelFitsData } from '../data/fit.js';
 import type { Model } from '../ir/core.js';
@@ -56,7 +58,7 @@ export interface OnestepOptions {
   score?: { lambda?: number; lr?: number; epochs?: number; teacher?: string; unlabeled?: boolean; layerScore?: LayerScoreKind };
   /** Default: auto when scoring, the scores file's own choice with `scores`. */
   crucial?: CrucialSpec;
-  prune: { flopsTarget?: number; ratio?: number; roundTo?: number; maxRatio?: number };
+  prune: { flopsTarget?: number; ratio?: number; roundTo?: RoundToOption; maxRatio?: number };
   recover?: { mimicLoss?: MimicKind; epochs?: number; lr?: number; decayEvery?: number };
   finetune?: { epochs?: number; lr?: number };
   validate?: { gates?: GateLimits; latency?: boolean; threads?: number };
@@ -210,10 +212,12 @@ export async function runOnestep(o: OnestepOptions): Promise<OnestepResult> {
   }
 
   // 2. prune
-  const pruneKey = hash(['prune', scoreKey, doc.crucial, o.prune]);
+  // `auto` becomes this machine's number first: the run folder's key and prune.json name it.
+  const pruneOpts = { ...o.prune, roundTo: resolveRoundTo(o.prune.roundTo ?? 'auto').value };
+  const pruneKey = hash(['prune', scoreKey, doc.crucial, pruneOpts]);
   const pruned = await phase<OnestepResult['prune']>('prune', pruneKey, 'pruned.onnx', async () => {
     const m = copyModel(original);
-    const out = globalPrune(m, doc, { ...o.prune, source: art('scores.json') });
+    const out = globalPrune(m, doc, { ...pruneOpts, source: art('scores.json') });
     saveModel(m, art('pruned.onnx'));
     writeJson(art('prune.json'), out.report);
     const extra = {

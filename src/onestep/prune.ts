@@ -5,6 +5,8 @@
  * to `flopsTarget`; per-layer rates fall out. Crucial layers keep every channel. The
  * slicing is prune-channels' (src/prune), so masked equivalence holds as for any pruning.
  */
+import type { RoundToOption } from '../prune/round-to.js';
+import type { Provider } from '../runtime/session.js';
 import { CompilerError } from '../errors.js';
 import type { Model } from '../ir/core.js';
 import { pruneModel } from '../prune/index.js';
@@ -18,8 +20,10 @@ export interface GlobalPruneOptions {
   flopsTarget?: number;
   /** Fraction of the non-crucial channels to remove, in [0, 1). */
   ratio?: number;
-  /** Kept feature-map channels per layer are a multiple of this (default 8; 1 = none). */
-  roundTo?: number;
+  /** Kept feature-map channels per layer are a multiple of this (default 'auto', as `sculpt prune`: what the target's kernels want; 1 = none). */
+  roundTo?: RoundToOption;
+  /** Execution provider the pruned model is for (decides `roundTo: 'auto'`; default cpu). */
+  provider?: Provider;
   /** Largest fraction of one layer that may go (default 0.9). */
   maxRatio?: number;
   minChannels?: number;
@@ -48,7 +52,7 @@ export function globalPrune(model: Model, doc: ScoresDoc, o: GlobalPruneOptions)
   }
   const out = pruneModel(model, {
     criterion: 'scores', scores: scoreEntries(doc), scope: 'global',
-    flopsTarget: o.flopsTarget, ratio: o.ratio, roundTo: o.roundTo ?? 8, maxRatio: o.maxRatio, minChannels: o.minChannels,
+    flopsTarget: o.flopsTarget, ratio: o.ratio, roundTo: o.roundTo ?? 'auto', provider: o.provider, maxRatio: o.maxRatio, minChannels: o.minChannels,
   });
   if (o.flopsTarget !== undefined && out.plan.remarks.some((r) => r.includes('not reachable'))) {
     const best = out.plan.after.macs / Math.max(1, out.plan.before.macs);

@@ -70,6 +70,7 @@ export interface LatencyRunOptions {
 /** What the report says about a latency target. */
 export interface LatencyReport {
   target: number;
+  /** The provider the timings came from (cpu when cuda was asked for but fell back). */
   provider: string;
   threads: number;
   batch: number;
@@ -290,6 +291,18 @@ function signature(s: LayerSpec, ci: number, co: number): string {
   return `${s.op}|g${s.depthwise ? 'dw' : s.groups}|x${s.xShape.join('x')}|w${s.wShape.join('x')}|b${s.node.inputs[2] ? 1 : 0}|${attrs}|${ci}|${co}`;
 }
 
+/**
+ * The provider the timings will really come from: with cuda asked for but not available,
+ * onnxruntime falls back to cpu (said once, here), and the timings are cpu timings: they
+ * are measured, cached and reported as such, never under the cuda key.
+ */
+export async function resolveProvider(bytes: Uint8Array, run: LatencyRunOptions): Promise<LatencyRunOptions> {
+  if (run.provider !== 'cuda') return run;
+  const { session, provider } = await openSession(bytes, { threads: run.threads ?? 1, provider: 'cuda' });
+  await session.release();
+  return { ...run, provider };
+}
+
 /** @throws INVALID_OPTION for threads, batch, clock or provider out of range */
 function checkRun(run: LatencyRunOptions): void {
   const int = (name: string, v: number | undefined, max: number) => {
@@ -317,11 +330,12 @@ export interface LatencyModel extends LatencyPredictor {
  * returns the predictor. Minutes for a large CNN on one thread the first time; a cache hit
  * measures only the baseline. @throws RUNTIME_FAILED when onnxruntime refuses a layer
  */
-export async function buildLatencyModel(model: Model, a: ChannelAnalysis, cost: CostReport, run: LatencyRunOptions = {}): Promise<LatencyModel> {
-  checkRun(run);
+export async function buildLatencyModel(model: Model, a: ChannelAnalysis, cost: CostReport, asked: LatencyRunOptions = {}): Promise<LatencyModel> {
+  checkRun(asked);
+  const bytes = encodeModel(model);
+  const run = await resolveProvider(bytes, asked);
   const batch = run.batch ?? 1;
   const clock = run.clock ?? 'cpu';
-  const bytes = encodeModel(model);
   const key = { model: createHash('sha256').update(bytes).digest('hex'), provider: run.provider ?? 'cpu', threads: run.threads ?? 1, batch, clock, machine: machineId() };
   const cache = new TimingCache(key, run.cacheDir === undefined ? defaultCacheDir() : run.cacheDir);
   const say = run.onProgress ?? (() => {});
@@ -444,20 +458,21 @@ function nextGoal(attempts: readonly { predictedRatio: number; measuredRatio: nu
  * analysis) and the latency report. `model` is not changed.
  * @throws INVALID_OPTION; RUNTIME_FAILED
  */
-export async function planForLatency(model: Model, a: ChannelAnalysis, cost: CostReport, opts: PlanOptions & { latencyTarget: number }, run: LatencyRunOptions = {}): Promise<{ plan: PrunePlan; latency: LatencyReport }> {
+export async function planForLatency(model: Model, a: ChannelAnalysis, cost: CostReport, opts: PlanOptions & { latencyTarget: number }, asked: LatencyRunOptions = {}): Promise<{ plan: PrunePlan; latency: LatencyReport }> {
   const target = opts.latencyTarget;
   if (!(target > 0 && target <= 1)) throw new CompilerError('INVALID_OPTION', `--latency-target is the fraction of the latency kept, in (0, 1]; got ${target}`);
-  checkRun(run);
+  checkRun(asked);
+  const original = encodeModel(model);
+  const run = await resolveProvider(original, asked);
   const say = run.onProgress ?? (() => {});
   const lm = await buildLatencyModel(model, a, cost, run);
-  const original = encodeModel(model);
   const full = (gid: number) => a.groups[gid]!.size;
   const attempts: LatencyReport['attempts'] = [];
   let best: { plan: PrunePlan; predictedMs: number; measuredMs: number; baselineMs: number } | undefined;
   let goal = target;
   const tried = new Set<string>();
   for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
-    const plan = planPruning(model, a, cost, { ...opts, provider: opts.provider ?? run.provider, latencyModel: lm, latencyTarget: goal });
+    const plan = planPruning(model, a, cost, { ...opts, provider: opts.provider ?? asked.provider, latencyModel: lm, latencyTarget: goal });
     const id = JSON.stringify([...plan.keep.entries()].map(([g, k]) => [g, k.length]));
     if (tried.has(id)) break; // the correction did not change the widths
     tried.add(id);

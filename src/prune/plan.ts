@@ -255,6 +255,10 @@ export function planPruning(model: Model, a: ChannelAnalysis, cost: CostReport, 
     cands.push({ g, score, limits });
   }
   if (opts.scores && o.criterion === 'scores' && cands.length === 0) {
+    const rounded = remarks.filter((r) => r.includes('cannot be rounded to a multiple'));
+    if (rounded.length > 0) {
+      throw new CompilerError('TARGET_UNREACHABLE', `no scored layer can lose channels in multiples of ${o.roundTo} (--round-to ${o.roundTo}${o.roundToReason ? `, ${o.roundToReason}` : ''}): ${rounded.length} layer(s) are too narrow`, { hint: 'give a smaller --round-to (e.g. 4, or 1 for exact counts)' });
+    }
     throw new CompilerError('MASK_INVALID', 'the scores name no tensor of a prunable group', { hint: 'list the prunable tensors with `sculpt groups model.onnx --explain`' });
   }
 

@@ -42,6 +42,11 @@ export interface GwcsOptions extends Omit<GeneticOptions, 'iterations'> {
   summaryInGraph?: boolean;
   /** Value compared by the fitness (default "last-conv"). */
   feature?: string;
+  /**
+   * GGS: score each stage's genomes on the network cut at the stage's frontier, the part
+   * before it run once per stage (default true; `stage-cut.ts`).
+   */
+  stageCut?: boolean;
   /** Worker threads, each with its own session (default: the cores; 0 = this thread). */
   workers?: number;
   /** Resumable state file, written after every generation. */
@@ -68,7 +73,7 @@ export function searchFingerprint(model: Model, o: GwcsOptions, iterations: read
   h.update(encodeModel(model));
   h.update(new Uint8Array(o.x.buffer, o.x.byteOffset, o.x.byteLength));
   h.update(JSON.stringify({
-    xDims: o.xDims, budget: { ...o.budget, mode: o.budget.mode ?? 'repair' }, fitness: o.fitness ?? 'wca', summaryInGraph: o.summaryInGraph === true, grouping: o.grouping ?? 'ggs', iterations, feature: o.feature ?? 'last-conv',
+    xDims: o.xDims, budget: { ...o.budget, mode: o.budget.mode ?? 'repair' }, fitness: o.fitness ?? 'wca', summaryInGraph: o.summaryInGraph === true, grouping: o.grouping ?? 'ggs', iterations, feature: o.feature ?? 'last-conv', stageCut: o.stageCut !== false,
     population: o.population ?? 50, parents: o.parents ?? 20, offspring: o.offspring ?? 50, survivors: o.survivors ?? 30, mutation: o.mutation ?? 0.1, seed: o.seed ?? 0,
   }));
   return h.digest('hex');
@@ -98,7 +103,7 @@ export async function gwcs(model: Model, o: GwcsOptions): Promise<GwcsResult> {
   }
   const workers = o.workers ?? availableParallelism();
   if (!Number.isInteger(workers) || workers < 0) throw new CompilerError('INVALID_OPTION', `--workers must be a non-negative integer; got ${workers}`);
-  const pool = await ScorerPool.open({ model: prepared.masked, dataInput: prepared.dataInput, x: o.x, xDims: o.xDims, feature: prepared.feature.masked, masks: prepared.scorerMasks, ones: prepared.ones, summaryOutput: prepared.summaryOutput, fitness }, workers);
+  const pool = await ScorerPool.open({ model: prepared.masked, dataInput: prepared.dataInput, x: o.x, xDims: o.xDims, feature: prepared.feature.masked, masks: prepared.scorerMasks, ones: prepared.ones, summaryOutput: prepared.summaryOutput, fitness, stages: o.stageCut === false ? undefined : prepared.stageNets }, workers);
   let search: SearchResult;
   try {
     search = await runSearch(prepared.space, budget, pool, { ...o, iterations, fingerprint: o.state ? searchFingerprint(model, o, iterations) : undefined });

@@ -64,6 +64,12 @@ export class ScorerPool {
     return r.summary;
   }
 
+  /** Every session scores stage `index` on its cut network from now on (`Scorer.useStage`); undefined: the full network. */
+  async useStage(index: number | undefined, held: Uint8Array): Promise<void> {
+    if (this.#local) { await this.#local.useStage(index, held); return; }
+    await Promise.all(this.#workers.map((w) => this.#ask(w, { kind: 'stage', index, genome: held })));
+  }
+
   /** Fitness of every genome, in order. */
   async fitness(genomes: readonly Uint8Array[]): Promise<number[]> {
     const out = new Array<number>(genomes.length);

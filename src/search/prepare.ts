@@ -19,6 +19,8 @@ import type { ExposedMask } from './expose.js';
 import { valueNamed } from './feature.js';
 import type { Genome } from './genetic.js';
 import { buildSearchSpace } from './space.js';
+import { cutForStage } from './stage-cut.js';
+import type { StageNet } from './stage-cut.js';
 import type { Grouping, SearchSpace } from './space.js';
 
 export interface PreparedSearch {
@@ -39,6 +41,8 @@ export interface PreparedSearch {
   readonly dataInput: string;
   /** The graph output with the fitness summary [N, C, 1, 1], when it is computed in the graph. */
   readonly summaryOutput?: string;
+  /** Per stage, the network cut at the stage's frontier (undefined where nothing comes before its masks). */
+  readonly stageNets: readonly (StageNet | undefined)[];
 }
 
 function copyOf(m: Model): Model { return decodeModel(encodeModel(m), { baseDir: m.baseDir }); }
@@ -112,7 +116,12 @@ export function prepareSearch(input: Model, o: { grouping?: Grouping; feature?: 
   let summaryOutput: string | undefined;
   const fs = valueNamed(net, featureMasked).shape;
   if (o.fitness && o.summaryInGraph === true && fs?.length === 4 && typeof fs[1] === 'number') summaryOutput = appendSummary(net, featureMasked, o.fitness);
-  return { summaryOutput, model, space, masked: encodeModel(net), masks, scorerMasks, unsearched, ones: masks.filter((m) => !reaching.has(m.name)).map((m) => ({ name: m.name, size: m.size })), feature: { masked: featureMasked, original: featureOriginal }, dataInput: dataInputs[0]!.name };
+  const masked = encodeModel(net);
+  const read = summaryOutput ?? featureMasked;
+  // While stage s is searched, the later stages' masks are still all ones (GGS holds them so).
+  const stageMasks = space.stages.map((st) => st.groups.map((i) => scorerMasks[i]!.name));
+  const stageNets = space.stages.length < 2 ? [] : space.stages.map((_st, s) => cutForStage(masked, dataInputs[0]!.name, new Set(stageMasks[s]), [read], new Set(stageMasks.slice(s + 1).flat())));
+  return { summaryOutput, model, space, masked, stageNets, masks, scorerMasks, unsearched, ones: masks.filter((m) => !reaching.has(m.name)).map((m) => ({ name: m.name, size: m.size })), feature: { masked: featureMasked, original: featureOriginal }, dataInput: dataInputs[0]!.name };
 }
 
 /**

@@ -9,6 +9,7 @@ import { openSession, runSession } from '../runtime/session.js';
 import type { HostTensor, Session } from '../runtime/session.js';
 import { cosine, summarize } from './fitness.js';
 import type { FitnessKind } from './fitness.js';
+import type { StageNet } from './stage-cut.js';
 
 /** Everything a scorer needs; plain data, so it can be sent to a worker thread. */
 export interface ScorerInit {
@@ -28,10 +29,16 @@ export interface ScorerInit {
   readonly ones?: readonly { name: string; size: number }[];
   /** onnxruntime intra-op threads of this session (default 1). */
   readonly threads?: number;
+  /** Per search stage, the stage cut of the network (`cutForStage`), or undefined where none helps. */
+  readonly stages?: readonly (StageNet | undefined)[];
 }
+
+/** The cut network of the stage being searched, and its frontier values for the held genome. */
+interface ActiveStage { readonly session: Session; readonly frontier: Record<string, HostTensor> }
 
 export class Scorer {
   #teacher: Float64Array | undefined;
+  #stage: ActiveStage | undefined;
   private constructor(readonly init: ScorerInit, readonly session: Session) {}
 
   static async open(init: ScorerInit): Promise<Scorer> {
@@ -39,7 +46,7 @@ export class Scorer {
     return new Scorer(init, session);
   }
 
-  /** The session's inputs for a genome: the calibration batch and one 0/1 mask per group. */
+  /** The full network's inputs for a genome: the calibration batch and one 0/1 mask per group. */
   feeds(genome: Uint8Array): Record<string, HostTensor> {
     const feeds: Record<string, HostTensor> = { [this.init.dataInput]: { data: this.init.x, dims: [...this.init.xDims] } };
     for (const m of this.init.ones ?? []) feeds[m.name] = { data: new Float32Array(m.size).fill(1), dims: [m.size] };
@@ -51,18 +58,67 @@ export class Scorer {
     return feeds;
   }
 
+  /** Only the feeds a session reads (a cut network reads the frontier and some masks). */
+  static #only(s: Session, feeds: Record<string, HostTensor>): Record<string, HostTensor> {
+    const out: Record<string, HostTensor> = {};
+    for (const k of s.inputNames) {
+      const v = feeds[k];
+      if (!v) throw new CompilerError('INTERNAL', `no feed for the scorer session's input "${k}"`);
+      out[k] = v;
+    }
+    return out;
+  }
+
+  /**
+   * Scores the genomes of search stage `index` on its cut network (genomes that differ from
+   * `held` only in that stage's bits): runs the prefix once with `held` to get the frontier,
+   * then every genome runs only the cut. `undefined` (or a stage without a cut) goes back to
+   * the full network. The results equal the full network's up to float rounding (the
+   * optimiser fuses differently at the frontier), so a search gives them no weight: each
+   * stage scores all its genomes on one network.
+   */
+  async useStage(index: number | undefined, held: Uint8Array): Promise<void> {
+    if (this.#stage) { await this.#stage.session.release(); this.#stage = undefined; }
+    const net = index === undefined ? undefined : this.init.stages?.[index];
+    if (!net) return;
+    // A cut made with some masks at all ones is valid only while the held genome keeps them so.
+    for (const name of net.ones) {
+      const m = this.init.masks.find((x) => x.name === name);
+      if (m && !held.subarray(m.offset, m.offset + m.size).every((b) => b === 1)) return;
+    }
+    const threads = this.init.threads ?? 1;
+    const all = this.feeds(held);
+    let frontier: Record<string, HostTensor> = {};
+    if (net.prefix) {
+      const prefix = (await openSession(net.prefix, { threads })).session;
+      try { frontier = await runSession(prefix, Scorer.#only(prefix, all), net.frontier); } finally { await prefix.release(); }
+    }
+    const { session } = await openSession(net.cut, { threads });
+    this.#stage = { session, frontier };
+  }
+
+  /** Whether a stage's cut network is in use (`useStage`). */
+  get cutActive(): boolean { return this.#stage !== undefined; }
+
+  /** Runs the network for a genome: the stage's cut when one is active, else the full one. */
+  async #run(genome: Uint8Array, output: string): Promise<HostTensor | undefined> {
+    const st = this.#stage;
+    if (!st) return (await runSession(this.session, this.feeds(genome), [output]))[output];
+    const feeds = { ...this.feeds(genome), ...st.frontier };
+    return (await runSession(st.session, Scorer.#only(st.session, feeds), [output]))[output];
+  }
+
   /** The feature map for a genome (one 0/1 per bit). */
   async feature(genome: Uint8Array): Promise<HostTensor> {
-    const out = await runSession(this.session, this.feeds(genome), [this.init.feature]);
-    const f = out[this.init.feature];
+    const f = await this.#run(genome, this.init.feature);
     if (!f) throw new CompilerError('INTERNAL', `the masked network gave no "${this.init.feature}"`);
     return f;
   }
 
   async summary(genome: Uint8Array): Promise<Float64Array> {
     if (this.init.summaryOutput) {
-      const out = await runSession(this.session, this.feeds(genome), [this.init.summaryOutput]);
-      return Float64Array.from(out[this.init.summaryOutput]!.data as Float32Array);
+      const out = await this.#run(genome, this.init.summaryOutput);
+      return Float64Array.from(out!.data as Float32Array);
     }
     const f = await this.feature(genome);
     return summarize(this.init.fitness, f.data as Float32Array, f.dims);
@@ -76,5 +132,8 @@ export class Scorer {
     return cosine(this.#teacher, await this.summary(genome));
   }
 
-  async release(): Promise<void> { await this.session.release(); }
+  async release(): Promise<void> {
+    await this.#stage?.session.release();
+    await this.session.release();
+  }
 }

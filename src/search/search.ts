@@ -221,6 +221,11 @@ export async function runSearch(space: SearchSpace, budget: Budget, pool: Scorer
   for (let s = startStage; s < space.stages.length; s++) {
     const stage = space.stages[s]!;
     const iters = o.iterations[s]!;
+    // The stage's genomes differ from `held` only in its bits: score them on its cut network.
+    // One network per stage, so the cache starts empty (scores from the full network may
+    // differ in the last float bit, and a resumed search must see what an uninterrupted one saw).
+    await pool.useStage(stage.index, held);
+    cache.clear();
     if (s !== startStage || startGen === 0) {
       best = null;
       const rng = seeded(seed, s, 0);

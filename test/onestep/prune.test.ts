@@ -7,7 +7,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  CompilerError, Rng, buildScores, decodeModel, encodeModel, globalPrune, insertBeta, verifyMaskedEquivalence,
+  CompilerError, Rng, autoRoundTo, buildScores, decodeModel, encodeModel, globalPrune, insertBeta, verifyMaskedEquivalence,
 } from '../../src/index.js';
 import type { BetaRecord, Model } from '../../src/index.js';
 import { lastConvLayer } from '../../src/onestep/score.js';
@@ -82,4 +82,13 @@ test('a FLOPs target the crucial layers make unreachable is a named error with t
   });
   const all = scoresFor(m, 3, ['b1.conv1', 'b2.conv1']);
   assert.throws(() => globalPrune(copy(m), all, { flopsTarget: 0.5 }), (e: unknown) => e instanceof CompilerError && e.code === 'TARGET_UNREACHABLE' && /1\.000/.test(e.message));
+});
+
+test('the default --round-to is auto, as for sculpt prune: the report records the number; layers too narrow for it are named', () => {
+  const m = tinyResnet(5);
+  const doc = scoresFor(m, 1, ['b1.conv1']);
+  // tinyResnet's free layer has 8 channels: auto is 8 or 16, so none can go, and the error says why.
+  assert.ok(autoRoundTo() >= 8);
+  assert.throws(() => globalPrune(copy(m), doc, { ratio: 0.5, maxRatio: 0.99 }), (e: unknown) => e instanceof CompilerError && e.code === 'TARGET_UNREACHABLE' && /multiples of/.test(e.message) && /--round-to/.test(e.hint ?? ''));
+  assert.equal(globalPrune(copy(m), doc, { ratio: 0.5, maxRatio: 0.99, roundTo: 4 }).plan.roundTo, 4);
 });

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
-  CompilerError, analyzeChannelGroups, buildLatencyModel, computeCost, decodeModel, encodeModel, planForLatency, planPruning, pruneModelToLatency, verifyMaskedEquivalence,
+  CompilerError, analyzeChannelGroups, buildLatencyModel, computeCost, decodeModel, encodeModel, planForLatency, planPruning, pruneModelToLatency, resolveProvider, verifyMaskedEquivalence,
 } from '../../src/index.js';
 import type { LatencyPredictor, Model } from '../../src/index.js';
 import { runCli, tempDir } from '../helpers.js';
@@ -115,4 +115,27 @@ test('CLI: --latency-target prints predicted and measured latency; conflicting t
   assert.ok(existsSync(join(dir, 'cache', 'latency')));
   assert.equal(runCli(['prune', model, '-o', join(dir, 'x.onnx'), '--latency-target', '0.5', '--flops-target', '0.5'], { env }).code, 2);
   assert.equal(runCli(['prune', model, '-o', join(dir, 'x.onnx'), '--latency-target', '0.5', '--ratio', '0.5'], { env }).code, 2);
+});
+
+test('cuda asked for where onnxruntime falls back to cpu: the table is measured, cached and keyed as cpu, said once', async () => {
+  const cacheDir = tempDir('sculpt-latcache-');
+  const m = tiny();
+  const warnings: string[] = [];
+  const origWrite = process.stderr.write.bind(process.stderr);
+  process.stderr.write = ((chunk: string | Uint8Array) => { warnings.push(String(chunk)); return true; }) as typeof process.stderr.write;
+  let resolved;
+  try {
+    resolved = await resolveProvider(encodeModel(m), { provider: 'cuda' });
+  } finally {
+    process.stderr.write = origWrite;
+  }
+  if (resolved.provider === 'cuda') return; // a machine with CUDA: nothing falls back
+  assert.equal(resolved.provider, 'cpu');
+  assert.equal(warnings.filter((w) => /falling back to CPU/.test(w)).length, 1);
+  const lm = await buildLatencyModel(m, analyzeChannelGroups(m), computeCost(m), { cacheDir, provider: 'cuda' });
+  const body = JSON.parse(readFileSync(lm.cacheFile!, 'utf8'));
+  assert.equal(body.key.provider, 'cpu', 'cpu timings are never filed under cuda');
+  const cpu = await buildLatencyModel(m, analyzeChannelGroups(m), computeCost(m), { cacheDir, provider: 'cpu' });
+  assert.equal(cpu.cacheFile, lm.cacheFile);
+  assert.equal(cpu.cached, cpu.timings, 'the cpu run reads the table the fallback measured');
 });

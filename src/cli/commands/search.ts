@@ -52,6 +52,7 @@ interface SearchArgs {
   workers: number;
   feature?: string;
   'summary-in-graph': boolean;
+  'stage-cut': boolean;
   state?: string;
   mask?: string;
   'recover-epochs': number;
@@ -110,6 +111,7 @@ export const searchCommand: CommandModule<object, SearchArgs> = {
     .option('seed', { type: 'number', default: 0, describe: 'seed of the search, the calibration sample and training (same seed, same genome, whatever --workers)' })
     .option('workers', { type: 'number', default: availableParallelism(), describe: 'worker threads, each with its own onnxruntime session (default: the cores)' })
     .option('feature', { type: 'string', describe: 'value the fitness compares (default: the last conv layer\'s feature map, after its BN, activation and residual add)' })
+    .option('stage-cut', { type: 'boolean', default: true, describe: 'GGS: score each stage on the network cut at its frontier (what comes before runs once per stage); --no-stage-cut scores every genome on the whole network' })
     .option('summary-in-graph', { type: 'boolean', default: false, describe: 'compute the fitness summary inside the onnxruntime graph (Haar as stride-2 depthwise convs) instead of in JS' })
     .option('state', { type: 'string', describe: 'resumable state file, written after every generation; an existing one for the same search is continued (Ctrl-C stops cleanly)' })
     .option('mask', { type: 'string', describe: 'where to write the best mask (default <output>.mask.json); `sculpt prune --mask` applies it' })
@@ -168,7 +170,7 @@ export const searchCommand: CommandModule<object, SearchArgs> = {
       const r = await gwcs(model, {
         x: batch.x, xDims, budget: { kind: a['flops-target'] !== undefined ? 'flops' : 'params', target: (a['flops-target'] ?? a['params-target'])!, mode: a.budget, penaltyWeight: a['penalty-weight'] },
         fitness: a.fitness, grouping: a.grouping, iterations: a.iterations?.split(',').map(Number), population: a.population, parents: a.parents,
-        offspring: a.offspring, survivors: a.survivors, mutation: a.mutation, seed: a.seed, workers: a.workers, feature: a.feature, summaryInGraph: a['summary-in-graph'], state: a.state, signal,
+        offspring: a.offspring, survivors: a.survivors, mutation: a.mutation, seed: a.seed, workers: a.workers, feature: a.feature, summaryInGraph: a['summary-in-graph'], stageCut: a['stage-cut'], state: a.state, signal,
         onProgress: (p) => {
           bar ??= progress('search', p.generations, { quiet: a.json, format: 'stage {stage} gen {gen} | best {best} | FLOPs {flops} | {eps} evals/s' });
           bar.update(Math.min(p.generations, ++generationsDone), { stage: `${p.stage + 1}/${p.stages}`, gen: p.generation, best: Number.isFinite(p.bestFeasible) ? p.bestFeasible.toFixed(4) : '-', flops: Number.isFinite(p.bestCost) ? `${(100 * p.bestCost).toFixed(1)}%` : '-', eps: p.evalsPerSec.toFixed(1) });
