@@ -73,6 +73,7 @@ export type ErrorCode =
   | 'DATA_LINK_LOOP'
   | 'TRAIN_DIVERGED'
   | 'TRAIN_EVAL_FAILED'
+  | 'TRAIN_OUT_OF_MEMORY'
   | 'CHECKPOINT_INVALID'
   // one-step pruning-recovery
   | 'NO_PRUNABLE_GROUP'

@@ -27,13 +27,14 @@ import type { HostTensor } from '../runtime/session.js';
 import type { Batch, Dataset } from '../data/dataset.js';
 import { checkModelFitsData, dataInputOf } from '../data/fit.js';
 import { nativeBackendAdvice, selectBackend } from './backend.js';
+import type { BackendName } from './backend.js';
 import { TfExecutor } from './executor.js';
 import { correctCount, crossEntropy, distillationLoss, l1Penalty, mimicLoss } from './losses.js';
 import type { KdOptions, MimicKind } from './losses.js';
 import { createOptimizer } from './optim.js';
 import { CheckpointDir, identityMismatch } from './checkpoint.js';
 import type { CheckpointState, RunIdentity } from './checkpoint.js';
-import { backendAlive, batchLossAndCorrect, evaluateFitted, recalibrateBatchNorm } from './evaluate.js';
+import { backendAlive, batchLossAndCorrect, evaluateFitted, isOutOfMemory, recalibrateBatchNorm } from './evaluate.js';
 import type { OptimizerName } from './optim.js';
 import { createSchedule } from './schedule.js';
 import type { ScheduleName } from './schedule.js';
@@ -353,6 +354,15 @@ export async function train(model: Model, o: TrainOptions): Promise<TrainResult>
       }
     };
 
+    /** One step; a backend that runs out of memory in it becomes a named error that says what to change. */
+    const runStep = <T>(step: number, n: number, f: () => T): T => {
+      try {
+        return f();
+      } catch (e) {
+        throw stepOutOfMemory(e, { step, batch: n, backend: backend.name, checkpoint: ckState ? { step: ckState.step, path: ckDir!.modelPath(ckState.epoch) } : undefined }) ?? e;
+      }
+    };
+
     let trainMs = saved?.trainMs ?? 0;
     let images = saved?.images ?? 0;
     let ckState: CheckpointState | undefined;
@@ -388,7 +398,7 @@ export async function train(model: Model, o: TrainOptions): Promise<TrainResult>
         inFlight = curTeacher;
       }
       const lr = lrAt(step);
-      const [lossV, correct] = tf.tidy(() => {
+      const [lossV, correct] = runStep(step, b.n, () => tf.tidy(() => {
         const x = tf.tensor(b.x, [b.n, ...shape]);
         const y = tf.tensor1d(b.y, 'int32');
         const tT: Record<string, tf.Tensor> = {};
@@ -414,7 +424,7 @@ export async function train(model: Model, o: TrainOptions): Promise<TrainResult>
         const out: [number, number] = [value.dataSync()[0]!, kept!.dataSync()[0]!];
         (kept as tf.Tensor | null)?.dispose();
         return out;
-      });
+      }));
       if (!Number.isFinite(lossV)) {
         throw new CompilerError('TRAIN_DIVERGED', `the loss became ${lossV} at step ${step} (lr ${lr.toPrecision(3)})`, { hint: 'lower --lr, add --warmup, or check the data normalisation' });
       }
@@ -503,6 +513,21 @@ export async function train(model: Model, o: TrainOptions): Promise<TrainResult>
     if (inFlight) await inFlight.catch(() => {});
     await teacher?.close();
   }
+}
+
+/**
+ * The error for a training step that ran out of backend memory (`isOutOfMemory`), naming the
+ * step, the batch, the backend (wasm's heap stops at 4 GiB and its module is dead after an
+ * abort) and the last checkpoint; undefined for any other error.
+ */
+export function stepOutOfMemory(e: unknown, at: { step: number; batch: number; backend: BackendName; checkpoint?: { step: number; path: string } }): CompilerError | undefined {
+  if (!isOutOfMemory(e)) return undefined;
+  const native = at.backend === 'tfjs-node' || at.backend === 'tfjs-node-gpu';
+  const saved = at.checkpoint ? ` The last checkpoint (step ${at.checkpoint.step}) is ${at.checkpoint.path}.` : '';
+  return new CompilerError('TRAIN_OUT_OF_MEMORY', `training step ${at.step} with a batch of ${at.batch} ran out of memory on the ${at.backend} backend${at.backend === 'wasm' ? ' (its heap stops at 4 GiB)' : ''}: ${(e as Error).message.split('\n')[0]!.replace(/\.$/, '')}.${saved}`, {
+    cause: e,
+    hint: `give a smaller --batch (e.g. ${Math.max(1, Math.floor(at.batch / 2))})${native ? '' : ', or install the native backend (npm install @tensorflow/tfjs-node), which has no such cap'}${at.checkpoint ? ', and continue with --resume' : ''}`,
+  });
 }
 
 /**

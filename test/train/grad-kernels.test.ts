@@ -57,6 +57,9 @@ const CONV_CASES: { name: string; x: Shape4; f: Shape4; stride: number; pad: Pad
   { name: '3x3 s2 explicit asymmetric', x: [2, 7, 6, 3], f: [3, 3, 3, 5], stride: 2, pad: [[0, 0], [1, 0], [0, 2], [0, 0]] },
   { name: '1x1 s2 valid', x: [1, 5, 5, 4], f: [1, 1, 4, 3], stride: 2, pad: 'valid' },
   { name: '5x3 s1 valid', x: [2, 8, 6, 2], f: [5, 3, 2, 3], stride: 1, pad: 'valid' },
+  // wasm computes a stride-1 unpadded pointwise conv's filter gradient as one GEMM.
+  { name: '1x1 s1 valid', x: [2, 4, 3, 5], f: [1, 1, 5, 3], stride: 1, pad: 'valid' },
+  { name: '1x1 s1 padded', x: [1, 3, 4, 2], f: [1, 1, 2, 3], stride: 1, pad: [[0, 0], [1, 0], [0, 1], [0, 0]] },
 ];
 
 for (const backend of BACKENDS) {
@@ -98,6 +101,18 @@ for (const backend of BACKENDS) {
         ['Cast+Identity', (t) => tf.clone(tf.cast(t, 'float32')), x],
       ];
       for (const [name, f, inp] of cases) assertOk(gradCheck(([t]) => f(t!), [inp]), name);
+    });
+
+    test('relu, relu6 and clip gradients at their kinks: bounds of a clip pass, zero does not pass relu', () => {
+      // Finite differences cannot see a kink; these values are the convention (TF's and
+      // PyTorch's), which the step-based kernels must keep: clip passes lo ≤ x ≤ hi.
+      const xs = tf.tensor1d([-7, -1, 0, 1e-3, 3, 6, 6.5]);
+      const g = (f: (t: Tensor) => Tensor) => Array.from(tf.grad(f)(xs).dataSync());
+      assert.deepEqual(g((t) => tf.relu(t)), [0, 0, 0, 1, 1, 1, 1]);
+      assert.deepEqual(g((t) => tf.relu6(t)), [0, 0, 0, 1, 1, 1, 0]);
+      assert.deepEqual(g((t) => tf.clipByValue(t, -1, 6)), [0, 1, 1, 1, 1, 1, 0]);
+      assert.deepEqual(g((t) => tf.mul(tf.clipByValue(t, 0, 3), 2)), [0, 0, 2, 2, 2, 0, 0]);
+      xs.dispose();
     });
 
     test('piecewise-constant ops have zero gradient, Select routes it', () => {
@@ -174,6 +189,19 @@ for (const backend of BACKENDS) {
         [input('x', [2, 5, 5, 3], rng), input('filter', [3, 3, 3, 1], rng)]), 'depthwise m1 same');
       assertOk(gradCheck(([x, f]) => tf.depthwiseConv2d(x as tf.Tensor4D, f as tf.Tensor4D, 2, [[0, 0], [1, 0], [0, 1], [0, 0]]),
         [input('x', [2, 6, 5, 3], rng), input('filter', [3, 3, 3, 2], rng)]), 'depthwise m2 s2 asymmetric');
+      // Multiplier 1 takes wasm's depthwise-conv input gradient: strides (spread dy), odd
+      // sizes, asymmetric padding, a padding wider than the kernel, dilation.
+      assertOk(gradCheck(([x, f]) => tf.depthwiseConv2d(x as tf.Tensor4D, f as tf.Tensor4D, 2, [[0, 0], [1, 0], [0, 1], [0, 0]]),
+        [input('x', [2, 7, 6, 3], rng), input('filter', [3, 3, 3, 1], rng)]), 'depthwise m1 s2 asymmetric');
+      assertOk(gradCheck(([x, f]) => tf.depthwiseConv2d(x as tf.Tensor4D, f as tf.Tensor4D, [2, 1], 'valid'),
+        [input('x', [1, 6, 5, 2], rng), input('filter', [2, 3, 2, 1], rng)]), 'depthwise m1 strides 2x1 valid');
+      assertOk(gradCheck(([x, f]) => tf.depthwiseConv2d(x as tf.Tensor4D, f as tf.Tensor4D, 1, [[0, 0], [3, 0], [0, 2], [0, 0]]),
+        [input('x', [1, 4, 4, 2], rng), input('filter', [2, 2, 2, 1], rng)]), 'depthwise m1 padding wider than the kernel');
+      // (cpu's own depthwise backprop kernels ignore dilation; the executor dilates the filter instead.)
+      if (backend === 'wasm') {
+        assertOk(gradCheck(([x, f]) => tf.depthwiseConv2d(x as tf.Tensor4D, f as tf.Tensor4D, 1, 'same', 'NHWC', 2),
+          [input('x', [1, 7, 7, 2], rng), input('filter', [3, 3, 2, 1], rng)]), 'depthwise m1 dilation 2');
+      }
     });
 
     test('pooling: max with all-negative windows and padding, average with padding', () => {
@@ -240,6 +268,8 @@ describe('our kernels equal the cpu reference, and the replaced ones were wrong'
       { x: [2, 6, 6, 3] as Shape4, f: [3, 3, 3, 2] as Shape4, strides: 2, pad: 'same' as Pad },
       { x: [1, 7, 7, 4] as Shape4, f: [3, 3, 4, 1] as Shape4, strides: 1, pad: 'valid' as Pad },
       { x: [2, 5, 6, 2] as Shape4, f: [2, 3, 2, 3] as Shape4, strides: 1, pad: [[0, 0], [0, 1], [2, 0], [0, 0]] as Pad },
+      { x: [2, 7, 6, 3] as Shape4, f: [3, 3, 3, 1] as Shape4, strides: 2, pad: [[0, 0], [1, 0], [0, 1], [0, 0]] as Pad },
+      { x: [1, 8, 9, 5] as Shape4, f: [3, 3, 5, 1] as Shape4, strides: 2, pad: 'same' as Pad },
     ]) {
       const probe = tf.tidy(() => tf.depthwiseConv2d(tf.zeros(c.x) as tf.Tensor4D, tf.zeros(c.f) as tf.Tensor4D, c.strides, c.pad).shape);
       const dy = f(probe);

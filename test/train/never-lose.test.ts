@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import { CompilerError, TfExecutor, attrFloat, evaluateFitted, evaluateTf, isOutOfMemory, loadDatasetFor, readModel, selectBackend, train } from '../../src/index.js';
+import { CompilerError, TfExecutor, attrFloat, evaluateFitted, evaluateTf, isOutOfMemory, loadDatasetFor, readModel, selectBackend, stepOutOfMemory, train } from '../../src/index.js';
 import type { Batch, BatchOptions, Dataset, Model, TrainOptions } from '../../src/index.js';
 import { digitsCnn, weights } from './fixtures.js';
 import { tempDir } from '../helpers.js';
@@ -217,4 +217,20 @@ test('BN statistics that are not float32 initializers are not trained around: BN
   } finally {
     exec.dispose();
   }
+});
+
+test('a training step that runs the backend out of memory is TRAIN_OUT_OF_MEMORY: the batch, the backend, what to change, the last checkpoint', () => {
+  // What a wasm module says when its heap (4 GiB at most) cannot grow for a step.
+  const abort = new WebAssembly.RuntimeError('Aborted(). Build with -sASSERTIONS for more info.');
+  const e = stepOutOfMemory(abort, { step: 12, batch: 16, backend: 'wasm', checkpoint: { step: 10, path: '/runs/ck/epoch-1.onnx' } });
+  assert.ok(e instanceof CompilerError);
+  assert.equal(e.code, 'TRAIN_OUT_OF_MEMORY');
+  assert.match(e.message, /step 12 with a batch of 16 .* wasm backend \(its heap stops at 4 GiB\)/);
+  assert.match(e.message, /last checkpoint \(step 10\) is \/runs\/ck\/epoch-1\.onnx/);
+  assert.match(e.hint ?? '', /--batch \(e\.g\. 8\).*tfjs-node.*--resume/);
+  assert.equal(e.cause, abort);
+  const oob = stepOutOfMemory(new WebAssembly.RuntimeError('memory access out of bounds'), { step: 0, batch: 1, backend: 'tfjs-node' });
+  assert.ok(oob && !/tfjs-node\)/.test(oob.hint ?? '') && /--batch \(e\.g\. 1\)/.test(oob.hint ?? ''));
+  // Anything else is not this error.
+  assert.equal(stepOutOfMemory(new Error('the loss became NaN'), { step: 3, batch: 8, backend: 'wasm' }), undefined);
 });

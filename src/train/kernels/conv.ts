@@ -13,7 +13,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { Tensor, TensorInfo } from '@tensorflow/tfjs-core';
-import { asTensor, readF32, type SimpleKernel } from './host.js';
+import { asTensor, hostKernel, readF32, type SimpleKernel } from './host.js';
 
 type Shape4 = [number, number, number, number];
 
@@ -121,6 +121,15 @@ export const conv2DBackpropFilterViaConv: SimpleKernel = ({ inputs, backend, att
   const info = tf.backend_util.computeConv2DInfo(x.shape as Shape4, filterShape, attrs.strides as number, 1, attrs.pad as 'valid', attrs.dimRoundingMode as 'floor' | undefined, false, 'channelsLast');
   const [FH, FW, Ci, Co] = filterShape;
   const { top, bottom, left, right } = info.padInfo;
+  if (FH === 1 && FW === 1 && info.strideHeight === 1 && info.strideWidth === 1 && top + bottom + left + right === 0) {
+    // A pointwise conv: dW = xᵀ·dy over all N·H·W rows, one GEMM whose left side has Ci
+    // rows. As a conv its 'filter' would be dy's whole H×W map (4–5x slower on wasm).
+    return tf.tidy(() => {
+      const rows = x.shape[0]! * x.shape[1]! * x.shape[2]!;
+      const xt = tf.transpose(tf.reshape(asTensor(backend, x), [rows, Ci]));
+      return tf.reshape(tf.matMul(xt, tf.reshape(asTensor(backend, dy), [rows, Co])), filterShape);
+    });
+  }
   return tf.tidy(() => {
     const xt = tf.transpose(asTensor(backend, x), [3, 1, 2, 0]);
     const ft = tf.transpose(asTensor(backend, dy), [1, 2, 0, 3]);
@@ -131,10 +140,29 @@ export const conv2DBackpropFilterViaConv: SimpleKernel = ({ inputs, backend, att
 };
 
 /**
+ * A filter [FH, FW, A, B] rotated by 180° in its spatial axes, and with `swap` its last two
+ * axes exchanged ([FH, FW, B, A]). On the host: filters are small, and wasm's Reverse
+ * kernel took ~0.7 ms for a 3×3×64×64 filter.
+ */
+function flipFilter(fv: Float32Array, [FH, FW, A, B]: Shape4, swap: boolean): Float32Array {
+  const out = new Float32Array(fv.length);
+  for (let kh = 0; kh < FH; kh++) {
+    for (let kw = 0; kw < FW; kw++) {
+      const src = ((FH - 1 - kh) * FW + (FW - 1 - kw)) * A * B;
+      const dst = (kh * FW + kw) * A * B;
+      if (!swap) { out.set(fv.subarray(src, src + A * B), dst); continue; }
+      for (let a = 0; a < A; a++) for (let b = 0; b < B; b++) out[dst + b * A + a] = fv[src + a * B + b]!;
+    }
+  }
+  return out;
+}
+
+/**
  * dx of a (dense) 2-D convolution as a forward convolution, which wasm runs with XNNPACK
  * (its own Conv2DBackpropInput is a plain loop, ~6x slower): dy is spread by the stride
- * (zeros between rows and columns), the filter is flipped and its in/out channels swapped,
- * and the padding becomes (k−1)·d − p on the leading side.
+ * (zeros between rows and columns, by a pad of [N, OH, 1, OW, 1, Co] on the backend, not
+ * on the host), the filter is flipped and its in/out channels swapped, and the padding
+ * becomes (k−1)·d − p on the leading side.
  */
 export const conv2DBackpropInput: SimpleKernel = ({ inputs, backend, attrs }) => {
   channelsLast(attrs, 'Conv2DBackpropInput');
@@ -145,37 +173,20 @@ export const conv2DBackpropInput: SimpleKernel = ({ inputs, backend, attrs }) =>
   const [N, H, W, Ci] = inShape;
   const [FH, FW, , Co] = filterShape;
   const { outHeight: OH, outWidth: OW, strideHeight: sh, strideWidth: sw } = info;
-  const LH = (OH - 1) * sh + 1;
-  const LW = (OW - 1) * sw + 1;
-  const fv = readF32(backend, filter);
-  const flipped = new Float32Array(fv.length);
-  for (let kh = 0; kh < FH; kh++) {
-    for (let kw = 0; kw < FW; kw++) {
-      const src = ((FH - 1 - kh) * FW + (FW - 1 - kw)) * Ci * Co;
-      const dst = (kh * FW + kw) * Co * Ci;
-      for (let ci = 0; ci < Ci; ci++) for (let co = 0; co < Co; co++) flipped[dst + co * Ci + ci] = fv[src + ci * Co + co]!;
-    }
-  }
-  let spread: Float32Array | undefined;
-  if (sh !== 1 || sw !== 1) {
-    const dyv = readF32(backend, dy);
-    spread = new Float32Array(N * LH * LW * Co);
-    for (let n = 0; n < N; n++) {
-      for (let oh = 0; oh < OH; oh++) {
-        for (let ow = 0; ow < OW; ow++) {
-          const src = ((n * OH + oh) * OW + ow) * Co;
-          spread.set(dyv.subarray(src, src + Co), ((n * LH + oh * sh) * LW + ow * sw) * Co);
-        }
-      }
-    }
-  }
+  // The spread keeps sh − 1 (sw − 1) zero rows (columns) after the last one: harmless, as
+  // the bottom (right) padding below is measured from the spread's full length.
+  const LH = OH * sh;
+  const LW = OW * sw;
   const top = FH - 1 - info.padInfo.top;
   const left = FW - 1 - info.padInfo.left;
-  const bottom = H - LH + info.padInfo.top;
-  const right = W - LW + info.padInfo.left;
+  const bottom = H + info.padInfo.top - LH;
+  const right = W + info.padInfo.left - LW;
   return tf.tidy(() => {
-    const src = spread ? tf.tensor4d(spread, [N, LH, LW, Co]) : asTensor(backend, dy);
-    const y = tf.conv2d(src as tf.Tensor4D, tf.tensor4d(flipped, [FH, FW, Co, Ci]), 1,
+    let src = asTensor(backend, dy);
+    if (sh !== 1 || sw !== 1) {
+      src = tf.reshape(tf.pad(tf.reshape(src, [N, OH, 1, OW, 1, Co]), [[0, 0], [0, 0], [0, sh - 1], [0, 0], [0, sw - 1], [0, 0]]), [N, LH, LW, Co]);
+    }
+    const y = tf.conv2d(src as tf.Tensor4D, tf.tensor4d(flipFilter(readF32(backend, filter), filterShape, true), [FH, FW, Co, Ci]), 1,
       [[0, 0], [Math.max(0, top), Math.max(0, bottom)], [Math.max(0, left), Math.max(0, right)], [0, 0]]);
     // A padding larger than the kernel makes a side negative: crop instead of padding.
     if (top >= 0 && left >= 0 && y.shape[1] === H && y.shape[2] === W) return y;
@@ -187,7 +198,11 @@ function depthwiseInfo(inShape: Shape4, filterShape: Shape4, attrs: Record<strin
   return tf.backend_util.computeConv2DInfo(inShape, filterShape, attrs.strides as number, (attrs.dilations ?? 1) as number, attrs.pad as 'valid', attrs.dimRoundingMode as 'floor' | undefined, true);
 }
 
-/** dW of a depthwise convolution; filter [FH, FW, C, M], dy [N, OH, OW, C·M]. */
+/**
+ * dW of a depthwise convolution; filter [FH, FW, C, M], dy [N, OH, OW, C·M]. A direct loop
+ * over the inputs' own memory (no copies on wasm), with the valid output columns of each
+ * tap computed once per row so the inner loop over channels has no bounds checks.
+ */
 export const depthwiseConv2dNativeBackpropFilter: SimpleKernel = ({ inputs, backend, attrs }) => {
   const { x, dy } = inputs as { x: TensorInfo; dy: TensorInfo };
   const filterShape = attrs.filterShape as Shape4;
@@ -195,27 +210,54 @@ export const depthwiseConv2dNativeBackpropFilter: SimpleKernel = ({ inputs, back
   const [N, H, W, C] = x.shape as Shape4;
   const [FH, FW, , M] = filterShape;
   const { outHeight: OH, outWidth: OW, strideHeight: sh, strideWidth: sw, dilationHeight: dh, dilationWidth: dw } = info;
-  const pt = info.padInfo.top;
-  const pl = info.padInfo.left;
+  const g: Geometry = { H, W, C, OH, OW, FH, FW, sh, sw, dh, dw, pt: info.padInfo.top, pl: info.padInfo.left };
+  return hostKernel(backend, [...filterShape], [x, dy], (out, [xv, dyv]) => {
+    const acc = new Float64Array(FH * FW * C * M);
+    depthwiseFilterLoop(xv!, dyv!, acc, g, N, M);
+    for (let i = 0; i < acc.length; i++) out[i] = acc[i]!;
+  });
+};
+
+/** First output column whose tap `f` lands inside [0, W) and the end of that range. */
+function validCols(OW: number, W: number, s: number, p: number, f: number, d: number): [number, number] {
+  const off = f * d - p;
+  const lo = Math.max(0, Math.ceil(-off / s));
+  const hi = Math.min(OW, Math.floor((W - 1 - off) / s) + 1);
+  return [lo, Math.max(lo, hi)];
+}
+
+/** acc[wi + c] += Σ_j x[xi + j·xStep + c] · dy[o + j·C + c] for j < count (multiplier 1). */
+function tapRow(xv: Float32Array, dyv: Float32Array, acc: Float64Array, wi: number, xi: number, o: number, count: number, xStep: number, C: number): void {
+  for (let c = 0; c < C; c++) {
+    let s = 0;
+    for (let j = 0, xp = xi + c, op = o + c; j < count; j++, xp += xStep, op += C) s += xv[xp]! * dyv[op]!;
+    acc[wi + c]! += s;
+  }
+}
+
+function depthwiseFilterLoop(xv: Float32Array, dyv: Float32Array, acc: Float64Array, g: Geometry, N: number, M: number): void {
+  const { H, W, C, OH, OW, FH, FW, sh, sw, dh, dw, pt, pl } = g;
   const CM = C * M;
-  const xv = readF32(backend, x);
-  const dyv = readF32(backend, dy);
-  const acc = new Float64Array(FH * FW * CM);
+  const cols = Array.from({ length: FW }, (_, fw) => validCols(OW, W, sw, pl, fw, dw));
   for (let n = 0; n < N; n++) {
     for (let oh = 0; oh < OH; oh++) {
-      for (let ow = 0; ow < OW; ow++) {
-        const o = ((n * OH + oh) * OW + ow) * CM;
-        for (let fh = 0; fh < FH; fh++) {
-          const ih = oh * sh - pt + fh * dh;
-          if (ih < 0 || ih >= H) continue;
-          for (let fw = 0; fw < FW; fw++) {
-            const iw = ow * sw - pl + fw * dw;
-            if (iw < 0 || iw >= W) continue;
-            const xi = ((n * H + ih) * W + iw) * C;
-            const wi = (fh * FW + fw) * CM;
-            if (M === 1) {
-              for (let c = 0; c < C; c++) acc[wi + c]! += xv[xi + c]! * dyv[o + c]!;
-            } else {
+      const oRow = (n * OH + oh) * OW;
+      for (let fh = 0; fh < FH; fh++) {
+        const ih = oh * sh - pt + fh * dh;
+        if (ih < 0 || ih >= H) continue;
+        const xRow = (n * H + ih) * W;
+        for (let fw = 0; fw < FW; fw++) {
+          const [lo, hi] = cols[fw]!;
+          const wi = (fh * FW + fw) * CM;
+          const off = fw * dw - pl;
+          if (M === 1) {
+            tapRow(xv, dyv, acc, wi, (xRow + lo * sw + off) * C, (oRow + lo) * C, hi - lo, sw * C, C);
+            continue;
+          }
+          for (let ow = lo; ow < hi; ow++) {
+            const xi = (xRow + ow * sw + off) * C;
+            const o = (oRow + ow) * CM;
+            {
               for (let c = 0; c < C; c++) {
                 const xc = xv[xi + c]!;
                 const k = c * M;
@@ -227,7 +269,42 @@ export const depthwiseConv2dNativeBackpropFilter: SimpleKernel = ({ inputs, back
       }
     }
   }
-  return tf.tensor4d(Float32Array.from(acc), filterShape);
+}
+
+/**
+ * dx of a depthwise convolution with channel multiplier 1 as a forward depthwise conv, which
+ * wasm runs with XNNPACK (4–10x faster than the loop below): dy is spread by the stride
+ * (zeros between rows and columns, made by a pad of [N, OH, 1, OW, 1, C]), the filter is
+ * flipped, and the padding becomes (k−1)·d − p on the leading side. Other multipliers take
+ * the loop.
+ */
+export const depthwiseConv2dNativeBackpropInputViaConv: SimpleKernel = (args) => {
+  const { inputs, backend, attrs } = args;
+  const { dy, filter } = inputs as { dy: TensorInfo; filter: TensorInfo };
+  const filterShape = filter.shape as Shape4;
+  if (filterShape[3] !== 1) return depthwiseConv2dNativeBackpropInput(args);
+  const inShape = attrs.inputShape as Shape4;
+  const info = depthwiseInfo(inShape, filterShape, attrs);
+  const [N, H, W, C] = inShape;
+  const [FH, FW] = filterShape;
+  const { outHeight: OH, outWidth: OW, strideHeight: sh, strideWidth: sw, dilationHeight: dh, dilationWidth: dw } = info;
+  const LH = OH * sh;
+  const LW = OW * sw;
+  const top = (FH - 1) * dh - info.padInfo.top;
+  const left = (FW - 1) * dw - info.padInfo.left;
+  const bottom = H + info.padInfo.top - LH;
+  const right = W + info.padInfo.left - LW;
+  return tf.tidy(() => {
+    let src = asTensor(backend, dy);
+    if (sh !== 1 || sw !== 1) {
+      src = tf.reshape(tf.pad(tf.reshape(src, [N, OH, 1, OW, 1, C]), [[0, 0], [0, 0], [0, sh - 1], [0, 0], [0, sw - 1], [0, 0]]), [N, LH, LW, C]);
+    }
+    const y = tf.depthwiseConv2d(src as tf.Tensor4D, tf.tensor4d(flipFilter(readF32(backend, filter), filterShape, false), filterShape), 1,
+      [[0, 0], [Math.max(0, top), Math.max(0, bottom)], [Math.max(0, left), Math.max(0, right)], [0, 0]], 'NHWC', [dh, dw]);
+    // A padding larger than the kernel makes a side negative: crop instead of padding.
+    if (top >= 0 && left >= 0 && y.shape[1] === H && y.shape[2] === W) return y;
+    return tf.slice(y, [0, Math.max(0, -top), Math.max(0, -left), 0], [N, H, W, C]);
+  });
 };
 
 /** dx of a depthwise convolution; filter [FH, FW, C, M]. */

@@ -12,6 +12,38 @@ export function readF32(backend: KernelBackend, t: TensorInfo): Float32Array {
   return Float32Array.from(v as ArrayLike<number>);
 }
 
+/** The wasm backend's heap access (absent on other backends). */
+interface HeapBackend {
+  makeOutput(shape: number[], dtype: 'float32'): TensorInfo;
+  typedArrayFromHeap(t: TensorInfo): Float32Array;
+}
+
+function heapOf(backend: KernelBackend): HeapBackend | undefined {
+  const b = backend as unknown as Partial<HeapBackend>;
+  return typeof b.makeOutput === 'function' && typeof b.typedArrayFromHeap === 'function' ? (b as HeapBackend) : undefined;
+}
+
+/**
+ * A float32 kernel output of `shape` to fill on the host, and its inputs' values, without
+ * the copies `readSync` and `tf.tensor` make on wasm: there the arrays are views of the wasm
+ * heap. The output is allocated before the inputs are viewed, because an allocation can grow
+ * the heap and detach earlier views; so `fill` must not allocate backend memory either.
+ * Elsewhere the inputs come from `readF32` and the output is uploaded afterwards.
+ */
+export function hostKernel(backend: KernelBackend, shape: number[], inputs: readonly TensorInfo[], fill: (out: Float32Array, ins: Float32Array[]) => void): TensorInfo {
+  const heap = heapOf(backend);
+  if (heap && inputs.every((t) => t.dtype === 'float32')) {
+    const out = heap.makeOutput(shape, 'float32');
+    const o = heap.typedArrayFromHeap(out);
+    o.fill(0);
+    fill(o, inputs.map((t) => heap.typedArrayFromHeap(t)));
+    return out;
+  }
+  const o = new Float32Array(shape.reduce((a, b) => a * b, 1));
+  fill(o, inputs.map((t) => readF32(backend, t)));
+  return tf.tensor(o, shape, 'float32');
+}
+
 /**
  * A kernel input as a Tensor for use with ops inside the kernel (call within tf.tidy). A
  * new Tensor over the same data takes its own backend reference, since disposing it drops one.

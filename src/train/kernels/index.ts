@@ -4,10 +4,10 @@
  *
  * | kernel                               | wasm                    | cpu                          |
  * |--------------------------------------|-------------------------|------------------------------|
- * | Conv2DBackpropFilter                 | missing → ours (a Conv2D)| slow → ours (im2col + GEMM) |
+ * | Conv2DBackpropFilter                 | missing → ours (a Conv2D; 1×1: a GEMM) | slow → ours (im2col + GEMM) |
  * | Conv2DBackpropInput                  | slow → ours (a Conv2D)  | own                          |
- * | DepthwiseConv2dNativeBackpropFilter  | missing → ours          | own                          |
- * | DepthwiseConv2dNativeBackpropInput   | missing → ours          | own                          |
+ * | DepthwiseConv2dNativeBackpropFilter  | missing → ours (a loop) | own                          |
+ * | DepthwiseConv2dNativeBackpropInput   | missing → ours (a depthwise conv) | own                |
  * | UnsortedSegmentSum (gather gradient) | missing → ours          | own                          |
  * | MaxPoolGrad                          | wrong → ours            | own (correct)                |
  * | AvgPoolGrad (padded windows)         | wrong → ours            | wrong → ours                 |
@@ -18,7 +18,7 @@
 import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-wasm';
 import {
-  conv2DBackpropFilter, conv2DBackpropFilterViaConv, conv2DBackpropInput, depthwiseConv2dNativeBackpropFilter, depthwiseConv2dNativeBackpropInput,
+  conv2DBackpropFilter, conv2DBackpropFilterViaConv, conv2DBackpropInput, depthwiseConv2dNativeBackpropFilter, depthwiseConv2dNativeBackpropInputViaConv,
   identityShared, unsortedSegmentSum,
 } from './conv.js';
 import { registerGradients } from './gradients.js';
@@ -34,7 +34,7 @@ export const SCULPT_KERNELS: Readonly<Record<'wasm' | 'cpu', Readonly<Record<str
     Conv2DBackpropFilter: conv2DBackpropFilterViaConv,
     Conv2DBackpropInput: conv2DBackpropInput,
     DepthwiseConv2dNativeBackpropFilter: depthwiseConv2dNativeBackpropFilter,
-    DepthwiseConv2dNativeBackpropInput: depthwiseConv2dNativeBackpropInput,
+    DepthwiseConv2dNativeBackpropInput: depthwiseConv2dNativeBackpropInputViaConv,
     UnsortedSegmentSum: unsortedSegmentSum,
     MaxPoolGrad: maxPoolGrad,
     AvgPoolGrad: avgPoolGrad,

@@ -15,7 +15,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { Tensor } from '@tensorflow/tfjs-core';
 import type { CompileCtx, OpCompiler, OpRun, RunCtx } from './context.js';
 import { need } from './context.js';
-import { matMulT, reduceLeading } from '../kernels/gradients.js';
+import { batchNormTrain, matMulT } from '../kernels/gradients.js';
 import { nchw, nhwc, tfv, type RtVal } from './values.js';
 import { nativeBatchNormTrain } from '../native.js';
 
@@ -330,10 +330,8 @@ function batchNormCompiler(c: CompileCtx): OpRun {
     let y: Tensor, newMean: Tensor, newVar: Tensor;
     if (fused) ({ y, runningMean: newMean, runningVar: newVar } = fused);
     else {
-      const mean = reduceLeading(t, t.rank - 1, true);
-      const diff = tf.sub(t, mean);
-      const variance = reduceLeading(tf.square(diff), t.rank - 1, true);
-      y = tf.add(tf.mul(diff, tf.mul(scale, tf.rsqrt(tf.add(variance, eps)))), bias);
+      let mean: Tensor, variance: Tensor;
+      ({ y, mean, variance } = batchNormTrain(t, scale, bias, eps));
       // Running variance takes the unbiased batch variance, as PyTorch does (ONNX leaves it open).
       const unbiased = n > 1 ? tf.mul(variance, n / (n - 1)) : variance;
       newMean = tf.add(tf.mul(rm, mom), tf.mul(mean, 1 - mom));
