@@ -158,6 +158,37 @@ function flipFilter(fv: Float32Array, [FH, FW, A, B]: Shape4, swap: boolean): Fl
 }
 
 /**
+ * dx of a convolution as a forward one, the shared steps: `dy` [N, OH, OW, C] spread by the
+ * stride (zeros between rows and columns, by a pad on the backend), the padding of the
+ * forward conv over it ((k−1)·d − p on the leading side; negative sides are cropped by
+ * `cropToInput` afterwards). Call inside a tidy.
+ */
+function spreadForInputGrad(backend: Parameters<SimpleKernel>[0]['backend'], dy: TensorInfo, info: tf.backend_util.Conv2DInfo, inShape: Shape4, C: number, FH: number, FW: number, dh = 1, dw = 1): { src: tf.Tensor4D; pads: [[number, number], [number, number], [number, number], [number, number]]; top: number; left: number } {
+  const [N, H, W] = inShape;
+  const { outHeight: OH, outWidth: OW, strideHeight: sh, strideWidth: sw } = info;
+  // The spread keeps sh − 1 (sw − 1) zero rows (columns) after the last one: harmless, as
+  // the bottom (right) padding below is measured from the spread's full length.
+  const LH = OH * sh;
+  const LW = OW * sw;
+  const top = (FH - 1) * dh - info.padInfo.top;
+  const left = (FW - 1) * dw - info.padInfo.left;
+  const bottom = H + info.padInfo.top - LH;
+  const right = W + info.padInfo.left - LW;
+  let src = asTensor(backend, dy);
+  if (sh !== 1 || sw !== 1) {
+    src = tf.reshape(tf.pad(tf.reshape(src, [N, OH, 1, OW, 1, C]), [[0, 0], [0, 0], [0, sh - 1], [0, 0], [0, sw - 1], [0, 0]]), [N, LH, LW, C]);
+  }
+  return { src: src as tf.Tensor4D, pads: [[0, 0], [Math.max(0, top), Math.max(0, bottom)], [Math.max(0, left), Math.max(0, right)], [0, 0]], top, left };
+}
+
+/** A padding larger than the kernel makes a side negative: crop to the input instead of padding. */
+function cropToInput(y: tf.Tensor4D, inShape: Shape4, top: number, left: number): tf.Tensor {
+  const [N, H, W, C] = inShape;
+  if (top >= 0 && left >= 0 && y.shape[1] === H && y.shape[2] === W) return y;
+  return tf.slice(y, [0, Math.max(0, -top), Math.max(0, -left), 0], [N, H, W, C]);
+}
+
+/**
  * dx of a (dense) 2-D convolution as a forward convolution, which wasm runs with XNNPACK
  * (its own Conv2DBackpropInput is a plain loop, ~6x slower): dy is spread by the stride
  * (zeros between rows and columns, by a pad of [N, OH, 1, OW, 1, Co] on the backend, not
@@ -170,27 +201,11 @@ export const conv2DBackpropInput: SimpleKernel = ({ inputs, backend, attrs }) =>
   const inShape = attrs.inputShape as Shape4;
   const filterShape = filter.shape as Shape4;
   const info = tf.backend_util.computeConv2DInfo(inShape, filterShape, attrs.strides as number, 1, attrs.pad as 'valid', attrs.dimRoundingMode as 'floor' | undefined, false, 'channelsLast');
-  const [N, H, W, Ci] = inShape;
   const [FH, FW, , Co] = filterShape;
-  const { outHeight: OH, outWidth: OW, strideHeight: sh, strideWidth: sw } = info;
-  // The spread keeps sh − 1 (sw − 1) zero rows (columns) after the last one: harmless, as
-  // the bottom (right) padding below is measured from the spread's full length.
-  const LH = OH * sh;
-  const LW = OW * sw;
-  const top = FH - 1 - info.padInfo.top;
-  const left = FW - 1 - info.padInfo.left;
-  const bottom = H + info.padInfo.top - LH;
-  const right = W + info.padInfo.left - LW;
   return tf.tidy(() => {
-    let src = asTensor(backend, dy);
-    if (sh !== 1 || sw !== 1) {
-      src = tf.reshape(tf.pad(tf.reshape(src, [N, OH, 1, OW, 1, Co]), [[0, 0], [0, 0], [0, sh - 1], [0, 0], [0, sw - 1], [0, 0]]), [N, LH, LW, Co]);
-    }
-    const y = tf.conv2d(src as tf.Tensor4D, tf.tensor4d(flipFilter(readF32(backend, filter), filterShape, true), [FH, FW, Co, Ci]), 1,
-      [[0, 0], [Math.max(0, top), Math.max(0, bottom)], [Math.max(0, left), Math.max(0, right)], [0, 0]]);
-    // A padding larger than the kernel makes a side negative: crop instead of padding.
-    if (top >= 0 && left >= 0 && y.shape[1] === H && y.shape[2] === W) return y;
-    return tf.slice(y, [0, Math.max(0, -top), Math.max(0, -left), 0], [N, H, W, Ci]);
+    const { src, pads, top, left } = spreadForInputGrad(backend, dy, info, inShape, Co, FH, FW);
+    const y = tf.conv2d(src, tf.tensor4d(flipFilter(readF32(backend, filter), filterShape, true), [FH, FW, Co, inShape[3]]), 1, pads);
+    return cropToInput(y, inShape, top, left);
   });
 };
 
@@ -285,25 +300,12 @@ export const depthwiseConv2dNativeBackpropInputViaConv: SimpleKernel = (args) =>
   if (filterShape[3] !== 1) return depthwiseConv2dNativeBackpropInput(args);
   const inShape = attrs.inputShape as Shape4;
   const info = depthwiseInfo(inShape, filterShape, attrs);
-  const [N, H, W, C] = inShape;
   const [FH, FW] = filterShape;
-  const { outHeight: OH, outWidth: OW, strideHeight: sh, strideWidth: sw, dilationHeight: dh, dilationWidth: dw } = info;
-  const LH = OH * sh;
-  const LW = OW * sw;
-  const top = (FH - 1) * dh - info.padInfo.top;
-  const left = (FW - 1) * dw - info.padInfo.left;
-  const bottom = H + info.padInfo.top - LH;
-  const right = W + info.padInfo.left - LW;
+  const { dilationHeight: dh, dilationWidth: dw } = info;
   return tf.tidy(() => {
-    let src = asTensor(backend, dy);
-    if (sh !== 1 || sw !== 1) {
-      src = tf.reshape(tf.pad(tf.reshape(src, [N, OH, 1, OW, 1, C]), [[0, 0], [0, 0], [0, sh - 1], [0, 0], [0, sw - 1], [0, 0]]), [N, LH, LW, C]);
-    }
-    const y = tf.depthwiseConv2d(src as tf.Tensor4D, tf.tensor4d(flipFilter(readF32(backend, filter), filterShape, false), filterShape), 1,
-      [[0, 0], [Math.max(0, top), Math.max(0, bottom)], [Math.max(0, left), Math.max(0, right)], [0, 0]], 'NHWC', [dh, dw]);
-    // A padding larger than the kernel makes a side negative: crop instead of padding.
-    if (top >= 0 && left >= 0 && y.shape[1] === H && y.shape[2] === W) return y;
-    return tf.slice(y, [0, Math.max(0, -top), Math.max(0, -left), 0], [N, H, W, C]);
+    const { src, pads, top, left } = spreadForInputGrad(backend, dy, info, inShape, inShape[3], FH, FW, dh, dw);
+    const y = tf.depthwiseConv2d(src, tf.tensor4d(flipFilter(readF32(backend, filter), filterShape, false), filterShape), 1, pads, 'NHWC', [dh, dw]);
+    return cropToInput(y, inShape, top, left);
   });
 };
 
