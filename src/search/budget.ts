@@ -57,7 +57,7 @@ export class Budget {
     this.limit = o.target * this.base;
     const least = this.uniformCost(0);
     if (least > this.limit * (1 + 1e-9)) {
-      throw new CompilerError('BUDGET_UNREACHABLE', `a ${o.kind} target of ${o.target} cannot be met: with one channel left in every prunable group the model keeps ${(least / this.base).toFixed(4)} of its ${o.kind}`, { where: `--${o.kind}-target`, hint: `frozen groups and unprunable layers set the floor; ask for at least ${Math.ceil((least / this.base) * 1000) / 1000}` });
+      throw new CompilerError('BUDGET_UNREACHABLE', `a ${o.kind} target of ${o.target} cannot be met: with one channel (or one --round-to unit) left in every prunable group the model keeps ${(least / this.base).toFixed(4)} of its ${o.kind}`, { where: `--${o.kind}-target`, hint: `frozen groups and unprunable layers set the floor; ask for at least ${Math.ceil((least / this.base) * 1000) / 1000}` });
     }
     let lo = 0, hi = 1;
     for (let it = 0; it < 50; it++) {
@@ -69,9 +69,9 @@ export class Budget {
 
   measure(c: CostEstimate): number { return this.kind === 'flops' ? c.macs : c.params; }
 
-  /** Cost when every group keeps max(1, q·size) channels. */
+  /** Cost when every group keeps max(unit, q·size) channels. */
   private uniformCost(q: number): number {
-    const kept = new Map(this.space.groups.map((g) => [g.gid, Math.max(1, q * g.size)]));
+    const kept = new Map(this.space.groups.map((g) => [g.gid, Math.max(g.unit, q * g.size)]));
     return this.measure(this.space.cost.evaluate((gid) => kept.get(gid) ?? this.space.analysis.groups[gid]!.size));
   }
 
@@ -80,7 +80,7 @@ export class Budget {
     const kept = this.space.keptOf(g);
     const st = this.space.stages;
     if (stage !== undefined && st.length > 1) {
-      for (const s of st) if (s.index > stage) for (const i of s.groups) kept[i] = Math.max(1, this.uniformKeep * this.space.groups[i]!.size);
+      for (const s of st) if (s.index > stage) for (const i of s.groups) kept[i] = Math.max(this.space.groups[i]!.unit, this.uniformKeep * this.space.groups[i]!.size);
     }
     const byGid = new Map(this.space.groups.map((sg, i) => [sg.gid, kept[i]!]));
     return this.measure(this.space.cost.evaluate((gid) => byGid.get(gid) ?? this.space.analysis.groups[gid]!.size));
@@ -95,9 +95,10 @@ export class Budget {
   }
 
   /**
-   * Drops random kept channels of `stage` (never a group's last one) until `g` fits.
-   * Returns false when every group of the stage is down to one channel and it still does
-   * not fit. O(dropped · (layers + bits)).
+   * Drops random kept channels of `stage` until `g` fits: one at a time, or one rounding
+   * unit of one group at a time (`--round-to`), never below a group's first unit. Returns
+   * false when every group of the stage is at its floor and it still does not fit.
+   * O(dropped · (layers + bits)).
    */
   repair(g: Genome, stage: SearchStage, rng: Rng, costStage: number | undefined = stage.index): boolean {
     if (this.fits(g, costStage)) return true;
@@ -111,26 +112,67 @@ export class Budget {
       keptCount.set(i, k);
     }
     const groupOfBit = (bit: number): number => this.#groupOfBit[bit]!;
+    // The next allowed count below a group's: one channel less, or the multiple of its unit below.
+    const nextDown = (gi: number): number => { const k = keptCount.get(gi)!, u = sp.groups[gi]!.unit; return k % u === 0 ? k - u : Math.floor(k / u) * u; };
+    const droppable = (b: number): boolean => { const gi = groupOfBit(b); return nextDown(gi) >= sp.groups[gi]!.unit; };
+    const drop = (bit: number): void => {
+      g[bit] = 0;
+      kept.splice(kept.indexOf(bit), 1);
+      const gi = groupOfBit(bit);
+      keptCount.set(gi, keptCount.get(gi)! - 1);
+    };
     // Drop several bits between cost checks when far over (cost is roughly linear in bits).
     while (kept.length > 0) {
       const cost = this.costAt(g, costStage);
       if (cost <= this.limit * (1 + 1e-9)) return true;
-      const droppable = kept.filter((b) => keptCount.get(groupOfBit(b))! > 1);
-      if (droppable.length === 0) return false;
+      const cands0 = kept.filter(droppable);
+      if (cands0.length === 0) return false;
       const excess = (cost - this.limit) / cost;
-      const n = Math.max(1, Math.floor(droppable.length * excess * 0.5));
-      for (let t = 0; t < n; t++) {
-        const cands = kept.filter((b) => keptCount.get(groupOfBit(b))! > 1);
+      const n = Math.max(1, Math.floor(cands0.length * excess * 0.5));
+      for (let t = 0; t < n; ) {
+        const cands = kept.filter(droppable);
         if (cands.length === 0) break;
         const bit = cands[rng.int(cands.length)]!;
-        g[bit] = 0;
-        kept.splice(kept.indexOf(bit), 1);
         const gi = groupOfBit(bit);
-        keptCount.set(gi, keptCount.get(gi)! - 1);
+        const count = keptCount.get(gi)! - nextDown(gi);
+        drop(bit);
+        // A rounded group goes down to its next multiple: more random bits of the same group.
+        for (let u = 1; u < count; u++) {
+          const own = kept.filter((b) => groupOfBit(b) === gi);
+          drop(own[rng.int(own.length)]!);
+        }
+        t += count;
       }
     }
     return this.fits(g, costStage);
   }
+
+  /**
+   * Rounds the kept count of each group of `stage` to the nearest multiple of its unit (at
+   * least one unit; the whole group counts as a multiple), by keeping random dropped bits or
+   * dropping random kept ones. Groups with unit 1 are left as they are.
+   */
+  snap(g: Genome, stage: SearchStage, rng: Rng): void {
+    for (const i of stage.groups) {
+      const sg = this.space.groups[i]!;
+      if (sg.unit <= 1) continue;
+      const on: number[] = [];
+      const off: number[] = [];
+      for (let b = 0; b < sg.size; b++) (g[sg.offset + b] ? on : off).push(sg.offset + b);
+      const want = roundedCount(on.length, sg.size, sg.unit);
+      for (; on.length < want; ) { const j = rng.int(off.length); const b = off.splice(j, 1)[0]!; g[b] = 1; on.push(b); }
+      for (; on.length > want; ) { const j = rng.int(on.length); const b = on.splice(j, 1)[0]!; g[b] = 0; }
+    }
+  }
+}
+
+/** The allowed kept count nearest to `k`: a multiple of `unit` (at least one unit) or the whole group; ties go down. */
+export function roundedCount(k: number, size: number, unit: number): number {
+  if (unit <= 1 || k >= size) return Math.min(Math.max(k, 1), size);
+  const down = Math.max(unit, Math.floor(k / unit) * unit);
+  const upRaw = Math.ceil(k / unit) * unit;
+  const up = upRaw >= size ? size : Math.max(unit, upRaw);
+  return k - down <= up - k ? down : up;
 }
 
 /** Sets one random bit of every group of the stage that has none (a group never empties). */

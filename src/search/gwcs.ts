@@ -38,6 +38,8 @@ export interface GwcsOptions extends Omit<GeneticOptions, 'iterations'> {
   grouping?: Grouping;
   /** Generations per stage (default: `defaultIterations` of the GGS stage count; OGS: their sum). */
   iterations?: readonly number[];
+  /** Kept channels per group are a multiple of this (per conv group, as `sculpt prune --round-to`); default 1: exact. */
+  roundTo?: number;
   /** Summarise the feature inside the graph (`appendSummary`; default false: summarised in JS). */
   summaryInGraph?: boolean;
   /** Value compared by the fitness (default "last-conv"). */
@@ -73,7 +75,7 @@ export function searchFingerprint(model: Model, o: GwcsOptions, iterations: read
   h.update(encodeModel(model));
   h.update(new Uint8Array(o.x.buffer, o.x.byteOffset, o.x.byteLength));
   h.update(JSON.stringify({
-    xDims: o.xDims, budget: { ...o.budget, mode: o.budget.mode ?? 'repair' }, fitness: o.fitness ?? 'wca', summaryInGraph: o.summaryInGraph === true, grouping: o.grouping ?? 'ggs', iterations, feature: o.feature ?? 'last-conv', stageCut: o.stageCut !== false,
+    xDims: o.xDims, budget: { ...o.budget, mode: o.budget.mode ?? 'repair' }, fitness: o.fitness ?? 'wca', summaryInGraph: o.summaryInGraph === true, grouping: o.grouping ?? 'ggs', iterations, feature: o.feature ?? 'last-conv', stageCut: o.stageCut !== false, roundTo: o.roundTo ?? 1,
     population: o.population ?? 50, parents: o.parents ?? 20, offspring: o.offspring ?? 50, survivors: o.survivors ?? 30, mutation: o.mutation ?? 0.1, seed: o.seed ?? 0,
   }));
   return h.digest('hex');
@@ -93,8 +95,8 @@ export function iterationsFor(prepared: PreparedSearch, ggsStages: number, given
 export async function gwcs(model: Model, o: GwcsOptions): Promise<GwcsResult> {
   const grouping = o.grouping ?? 'ggs';
   const fitness = o.fitness ?? 'wca';
-  const prepared = prepareSearch(model, { grouping, feature: o.feature, fitness, summaryInGraph: o.summaryInGraph });
-  const ggsStages = grouping === 'ggs' ? prepared.space.stages.length : prepareSearch(model, { grouping: 'ggs', feature: o.feature }).space.stages.length;
+  const prepared = prepareSearch(model, { grouping, feature: o.feature, fitness, summaryInGraph: o.summaryInGraph, roundTo: o.roundTo });
+  const ggsStages = grouping === 'ggs' ? prepared.space.stages.length : prepareSearch(model, { grouping: 'ggs', feature: o.feature, roundTo: o.roundTo }).space.stages.length;
   const iterations = iterationsFor(prepared, ggsStages, o.iterations);
   const budget = new Budget(prepared.space, o.budget);
   const sample = prepared.model.graph.inputs.find((v) => v.name === prepared.dataInput)!.shape;

@@ -9,6 +9,7 @@ import type { ChannelAnalysis } from '../analysis/channel-groups.js';
 import { computeCost } from '../analysis/cost.js';
 import { CompilerError } from '../errors.js';
 import type { Model, Value } from '../ir/core.js';
+import { roundingUnit } from '../prune/rounding.js';
 import { untieSharedConstants } from '../prune/untie.js';
 import { decodeModel } from '../serde/read.js';
 import { encodeModel } from '../serde/write.js';
@@ -30,8 +31,10 @@ export interface PreparedSearch {
   /** The encoded masked network. */
   readonly masked: Uint8Array;
   readonly masks: readonly ExposedMask[];
-  /** Groups left whole because their mask cannot change the feature (they come after it). */
+  /** Groups left whole because their mask cannot change the feature (they come after it), or because they are too narrow for `roundTo`. */
   readonly unsearched: readonly string[];
+  /** The channel multiple kept counts are rounded to (1: exact). */
+  readonly roundTo: number;
   /** Their mask inputs, fed all ones. */
   readonly ones: readonly { name: string; size: number }[];
   /** Mask inputs in genome order, for the scorer. */
@@ -83,7 +86,9 @@ function masksReaching(net: Model, feature: string, maskNames: ReadonlySet<strin
  * with `fitness` and `summaryInGraph: true`, its summary is computed in the graph.
  * @throws PRECONDITION_FAILED (no prunable group, no Conv, not one data input), MISSING_VALUE
  */
-export function prepareSearch(input: Model, o: { grouping?: Grouping; feature?: string; fitness?: FitnessKind; summaryInGraph?: boolean } = {}): PreparedSearch {
+export function prepareSearch(input: Model, o: { grouping?: Grouping; feature?: string; fitness?: FitnessKind; summaryInGraph?: boolean; roundTo?: number } = {}): PreparedSearch {
+  const roundTo = o.roundTo ?? 1;
+  if (!Number.isInteger(roundTo) || roundTo < 1) throw new CompilerError('INVALID_OPTION', `--round-to must be a positive integer or auto; got ${roundTo}`);
   const model = copyOf(input);
   untieSharedConstants(model);
   writeInferredTypes(model);
@@ -99,11 +104,17 @@ export function prepareSearch(input: Model, o: { grouping?: Grouping; feature?: 
   // Groups whose mask cannot reach the feature (layers after it, e.g. a classifier's hidden
   // layer) would be searched blind: they are left whole.
   const reaching = masksReaching(net, featureMasked, maskNames);
-  const unsearched = masks.filter((m) => !reaching.has(m.name)).map((m) => m.groupName);
-  const searched = masks.filter((m) => reaching.has(m.name));
-  if (searched.length === 0) throw new CompilerError('PRECONDITION_FAILED', `no prunable group comes before the fitness feature "${featureMasked}"`, { where: featureMasked, hint: 'choose a later value with --feature' });
   const a: ChannelAnalysis = analyzeChannelGroups(model);
-  const space = buildSearchSpace(a, computeCost(model), o.grouping ?? 'ggs', new Set(searched.map((m) => m.group)));
+  // With --round-to, a group keeps a multiple of its unit; one not wider than its unit stays whole.
+  const units = new Map(masks.map((m) => [m.group, roundingUnit(a, a.groups[m.group]!, roundTo).unit]));
+  const searchable = (m: ExposedMask) => reaching.has(m.name) && units.get(m.group)! < m.size;
+  const unsearched = masks.filter((m) => !searchable(m)).map((m) => m.groupName);
+  const searched = masks.filter(searchable);
+  if (searched.length === 0) {
+    if (masks.some((m) => reaching.has(m.name))) throw new CompilerError('PRECONDITION_FAILED', `no prunable group is wider than --round-to ${roundTo} allows`, { hint: 'give a smaller --round-to (1 keeps exact counts)' });
+    throw new CompilerError('PRECONDITION_FAILED', `no prunable group comes before the fitness feature "${featureMasked}"`, { where: featureMasked, hint: 'choose a later value with --feature' });
+  }
+  const space = buildSearchSpace(a, computeCost(model), o.grouping ?? 'ggs', new Set(searched.map((m) => m.group)), units);
   const byGid = new Map(masks.map((m) => [m.group, m]));
   const scorerMasks = space.groups.map((g) => {
     const m = byGid.get(g.gid)!;
@@ -121,7 +132,7 @@ export function prepareSearch(input: Model, o: { grouping?: Grouping; feature?: 
   // While stage s is searched, the later stages' masks are still all ones (GGS holds them so).
   const stageMasks = space.stages.map((st) => st.groups.map((i) => scorerMasks[i]!.name));
   const stageNets = space.stages.length < 2 ? [] : space.stages.map((_st, s) => cutForStage(masked, dataInputs[0]!.name, new Set(stageMasks[s]), [read], new Set(stageMasks.slice(s + 1).flat())));
-  return { summaryOutput, model, space, masked, stageNets, masks, scorerMasks, unsearched, ones: masks.filter((m) => !reaching.has(m.name)).map((m) => ({ name: m.name, size: m.size })), feature: { masked: featureMasked, original: featureOriginal }, dataInput: dataInputs[0]!.name };
+  return { summaryOutput, model, space, masked, stageNets, masks, scorerMasks, unsearched, roundTo, ones: masks.filter((m) => !searchable(m)).map((m) => ({ name: m.name, size: m.size })), feature: { masked: featureMasked, original: featureOriginal }, dataInput: dataInputs[0]!.name };
 }
 
 /**

@@ -212,6 +212,7 @@ export async function runSearch(space: SearchSpace, budget: Budget, pool: Scorer
   };
   const fix = (g: Genome, stage: SearchStage, rng: Rng): Genome => {
     ensureNonEmpty(g, stage, space, rng);
+    budget.snap(g, stage, rng);
     if (budget.mode === 'repair' && !budget.repair(g, stage, rng)) {
       throw new CompilerError('BUDGET_UNREACHABLE', `stage ${stage.index} (resolution ${stage.resolution}) cannot meet the ${budget.kind} target ${budget.target} even with one channel per group`, { hint: 'ask for a larger target, or use --grouping ogs' });
     }

@@ -28,6 +28,8 @@ export interface SearchGroup {
   readonly offset: number;
   /** Largest H×W of the group's feature maps (1 when it has none). */
   readonly resolution: number;
+  /** Kept channels are a multiple of this (`--round-to`, per conv group as `sculpt prune` rounds), or the whole group. */
+  readonly unit: number;
 }
 
 export interface SearchStage {
@@ -68,14 +70,15 @@ function resolutionOf(a: ChannelAnalysis, gid: number): number {
 /**
  * Builds the search space of an analysed model (shapes inferred, groups analysed); `only`
  * limits it to those group ids (the groups a mask input reaches).
+ * `units` gives a group's rounding unit (default 1).
  * @throws PRECONDITION_FAILED when no group is prunable
  */
-export function buildSearchSpace(a: ChannelAnalysis, cost: CostReport, grouping: Grouping = 'ggs', only?: ReadonlySet<number>): SearchSpace {
+export function buildSearchSpace(a: ChannelAnalysis, cost: CostReport, grouping: Grouping = 'ggs', only?: ReadonlySet<number>, units?: ReadonlyMap<number, number>): SearchSpace {
   const groups: SearchGroup[] = [];
   let offset = 0;
   for (const g of a.groups) {
     if (!isGroupPrunable(g) || (only && !only.has(g.id))) continue;
-    groups.push({ gid: g.id, name: g.name, size: g.size, offset, resolution: resolutionOf(a, g.id) });
+    groups.push({ gid: g.id, name: g.name, size: g.size, offset, resolution: resolutionOf(a, g.id), unit: units?.get(g.id) ?? 1 });
     offset += g.size;
   }
   if (groups.length === 0) throw new CompilerError('PRECONDITION_FAILED', 'the model has no prunable channel group to search', { hint: 'see `sculpt groups model.onnx --explain` for why groups are frozen' });

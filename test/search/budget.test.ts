@@ -1,7 +1,7 @@
 /** The budget: repair always meets it and never empties a group; impossible targets are named errors. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Budget, Rng, ensureNonEmpty, prepareSearch, randomGenome } from '../../src/index.js';
+import { Budget, Rng, ensureNonEmpty, prepareSearch, randomGenome, roundedCount } from '../../src/index.js';
 import { buildModel } from '../../models/index.js';
 
 const prepared = prepareSearch(buildModel('resnet20', { seed: 1, width: 0.5 }));
@@ -44,4 +44,39 @@ test('penalty mode: fitness minus weight times the relative excess; nothing over
   const b = new Budget(space, { kind: 'flops', target: 0.5, mode: 'penalty', penaltyWeight: 2 });
   assert.equal(b.penalize(0.9, b.limit), 0.9);
   assert.ok(Math.abs(b.penalize(0.9, b.limit * 1.1) - (0.9 - 0.2)) < 1e-12);
+});
+
+test('roundedCount: the nearest multiple of the unit (at least one), or the whole group; ties go down', () => {
+  assert.deepEqual([0, 1, 5, 8, 11, 12, 13, 16, 19, 20].map((k) => roundedCount(k, 20, 8)), [8, 8, 8, 8, 8, 8, 16, 16, 20, 20]);
+  assert.deepEqual([0, 1, 7, 32].map((k) => roundedCount(k, 32, 1)), [1, 1, 7, 32]);
+  assert.equal(roundedCount(30, 32, 16), 32);
+  assert.equal(roundedCount(24, 32, 16), 16);
+});
+
+test('--round-to: groups no wider than the unit stay whole; snap and repair keep every count a multiple (or whole) and meet the budget', () => {
+  const m = buildModel('resnet20', { seed: 1, width: 0.5 }); // 8, 16 and 32 channels
+  const p = prepareSearch(m, { roundTo: 8 });
+  assert.equal(p.roundTo, 8);
+  assert.ok(p.space.groups.every((g) => g.unit === 8 && g.size > 8), 'only groups wider than the unit are searched');
+  assert.ok(p.unsearched.length >= 4, `the 8-channel groups are left whole: ${p.unsearched.join(', ')}`);
+  const b = new Budget(p.space, { kind: 'flops', target: 0.5 });
+  const rng = new Rng(9);
+  for (let trial = 0; trial < 20; trial++) {
+    const g = new Uint8Array(p.space.length).fill(1);
+    for (const st of p.space.stages) {
+      const sub = randomGenome(p.space.length, 0.3 + 0.6 * rng.next(), rng);
+      for (const bit of st.bits) g[bit] = sub[bit]!;
+      ensureNonEmpty(g, st, p.space, rng);
+      b.snap(g, st, rng);
+      assert.ok(b.repair(g, st, rng), `trial ${trial} stage ${st.index}`);
+      for (const i of st.groups) {
+        const sg = p.space.groups[i]!;
+        let k = 0;
+        for (let j = 0; j < sg.size; j++) k += g[sg.offset + j]!;
+        assert.ok(k === sg.size || (k % 8 === 0 && k >= 8), `${sg.name}: ${k} of ${sg.size}`);
+      }
+    }
+    assert.ok(b.fits(g, undefined), `trial ${trial}`);
+  }
+  assert.throws(() => prepareSearch(m, { roundTo: 64 }), (e: { code?: string; hint?: string }) => e.code === 'PRECONDITION_FAILED' && /--round-to/.test(e.hint ?? ''));
 });

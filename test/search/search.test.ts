@@ -70,3 +70,13 @@ test('OGS, every fitness kind, and the penalty budget run and meet the target', 
   await assert.rejects(gwcs(model, { ...base, workers: 0, iterations: [1, 1] }), (e: { code?: string }) => e.code === 'INVALID_OPTION');
   await assert.rejects(gwcs(model, { ...base, workers: 0, xDims: [6, 3, 28, 28], x: x.subarray(0, 6 * 3 * 28 * 28) }), (e: { code?: string }) => e.code === 'DATA_SHAPE_MISMATCH');
 });
+
+test('--round-to 8: the searched genome keeps multiples of 8 (or whole groups), meets the budget, and the same seed gives it again', async () => {
+  const wide = buildModel('resnet20', { seed: 1, width: 0.5 });
+  const o: GwcsOptions = { ...base, roundTo: 8, workers: 0, iterations: [2, 1] }; // the 8-channel stage stays whole
+  const r = await gwcs(wide, o);
+  assert.ok(r.search.cost <= 0.5 + 1e-9, `cost ${r.search.cost}`);
+  for (const g of r.groups) assert.ok(g.kept === g.size || g.kept % 8 === 0, `${g.name}: ${g.kept} of ${g.size}`);
+  assert.ok(r.groups.some((g) => g.kept < g.size), 'something was pruned');
+  assert.equal(genomeKey((await gwcs(wide, { ...o, workers: 2 })).search.genome), genomeKey(r.search.genome));
+});

@@ -4,6 +4,7 @@
  * best mask written (for `sculpt prune --mask`), the model pruned with it, optionally
  * recovered by knowledge distillation from the original, and validated against it.
  */
+import { parseRoundTo, resolveRoundTo } from '../../prune/round-to.js';
 import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import type { CommandModule } from 'yargs';
@@ -53,6 +54,7 @@ interface SearchArgs {
   feature?: string;
   'summary-in-graph': boolean;
   'stage-cut': boolean;
+  'round-to': string;
   state?: string;
   mask?: string;
   'recover-epochs': number;
@@ -111,6 +113,7 @@ export const searchCommand: CommandModule<object, SearchArgs> = {
     .option('seed', { type: 'number', default: 0, describe: 'seed of the search, the calibration sample and training (same seed, same genome, whatever --workers)' })
     .option('workers', { type: 'number', default: availableParallelism(), describe: 'worker threads, each with its own onnxruntime session (default: the cores)' })
     .option('feature', { type: 'string', describe: 'value the fitness compares (default: the last conv layer\'s feature map, after its BN, activation and residual add)' })
+    .option('round-to', { type: 'string', default: '1', describe: 'kept channels per group are a multiple of this (per conv group for grouped convs, as `sculpt prune --round-to`); auto = what the kernels want here (16 with AVX-512, else 8); groups no wider than it stay whole. Default 1: exact counts, as the paper searches' })
     .option('stage-cut', { type: 'boolean', default: true, describe: 'GGS: score each stage on the network cut at its frontier (what comes before runs once per stage); --no-stage-cut scores every genome on the whole network' })
     .option('summary-in-graph', { type: 'boolean', default: false, describe: 'compute the fitness summary inside the onnxruntime graph (Haar as stride-2 depthwise convs) instead of in JS' })
     .option('state', { type: 'string', describe: 'resumable state file, written after every generation; an existing one for the same search is continued (Ctrl-C stops cleanly)' })
@@ -170,7 +173,7 @@ export const searchCommand: CommandModule<object, SearchArgs> = {
       const r = await gwcs(model, {
         x: batch.x, xDims, budget: { kind: a['flops-target'] !== undefined ? 'flops' : 'params', target: (a['flops-target'] ?? a['params-target'])!, mode: a.budget, penaltyWeight: a['penalty-weight'] },
         fitness: a.fitness, grouping: a.grouping, iterations: a.iterations?.split(',').map(Number), population: a.population, parents: a.parents,
-        offspring: a.offspring, survivors: a.survivors, mutation: a.mutation, seed: a.seed, workers: a.workers, feature: a.feature, summaryInGraph: a['summary-in-graph'], stageCut: a['stage-cut'], state: a.state, signal,
+        offspring: a.offspring, survivors: a.survivors, mutation: a.mutation, seed: a.seed, workers: a.workers, feature: a.feature, summaryInGraph: a['summary-in-graph'], stageCut: a['stage-cut'], roundTo: resolveRoundTo(parseRoundTo(a['round-to'])).value, state: a.state, signal,
         onProgress: (p) => {
           bar ??= progress('search', p.generations, { quiet: a.json, format: 'stage {stage} gen {gen} | best {best} | FLOPs {flops} | {eps} evals/s' });
           bar.update(Math.min(p.generations, ++generationsDone), { stage: `${p.stage + 1}/${p.stages}`, gen: p.generation, best: Number.isFinite(p.bestFeasible) ? p.bestFeasible.toFixed(4) : '-', flops: Number.isFinite(p.bestCost) ? `${(100 * p.bestCost).toFixed(1)}%` : '-', eps: p.evalsPerSec.toFixed(1) });
@@ -221,7 +224,7 @@ export const searchCommand: CommandModule<object, SearchArgs> = {
       const summary = {
         input: a.model, output: saved.path, mask: maskPath, bytes: saved.bytes,
         search: {
-          fitness: r.search.fitness, fitnessKind: a.fitness, grouping: a.grouping, cost: r.search.cost, budget: r.budget, iterations: r.iterations, workers: r.workers,
+          fitness: r.search.fitness, fitnessKind: a.fitness, grouping: a.grouping, cost: r.search.cost, budget: r.budget, iterations: r.iterations, workers: r.workers, roundTo: r.prepared.roundTo, stageCut: a['stage-cut'],
           seed: a.seed, calibration: batch.n, evaluations: r.search.evaluations, evaluated: r.search.evaluated, seconds: r.search.seconds,
           evalsPerSec: r.search.evaluated / Math.max(r.search.seconds, 1e-9), resumed: r.search.resumed, feature: r.prepared.feature.original,
           stages: r.prepared.space.stages.map((s) => ({ index: s.index, resolution: s.resolution, groups: s.groups.length, channels: s.bits.length })),
