@@ -28,7 +28,7 @@ import { execFileSync } from 'node:child_process';
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import {
-  Rng, Scorer, cosine, decodeModel, defaultIterations, encodeModel, ensureNonEmpty, genomeToMask,
+  Rng, Scorer, stageNetsOf, cosine, decodeModel, defaultIterations, encodeModel, ensureNonEmpty, genomeToMask,
   gwcs, openSession, parseMask, prepareSearch, pruneModel, randomGenome, runSession, scatterFeature, summarize, withOutputs,
 } from '../src/index.js';
 import type { Model, PreparedSearch } from '../src/index.js';
@@ -52,7 +52,7 @@ function genomes(p: PreparedSearch, n: number, seed: number): Uint8Array[] {
 
 /** Evals/s of one Scorer session over the genomes (the WCA summary in JS, or in the graph); with `stage`, on that stage's cut network. */
 async function scorerRate(p: PreparedSearch, x: Float32Array, xDims: number[], gs: Uint8Array[], stage?: number): Promise<number> {
-  const sc = await Scorer.open({ model: p.masked, dataInput: p.dataInput, x, xDims, feature: p.feature.masked, masks: p.scorerMasks, ones: p.ones, summaryOutput: p.summaryOutput, fitness: 'wca', stages: p.stageNets });
+  const sc = await Scorer.open({ model: p.masked, dataInput: p.dataInput, x, xDims, feature: p.feature.masked, masks: p.scorerMasks, ones: p.ones, summaryOutput: p.summaryOutput, fitness: 'wca', stages: stageNetsOf(p) });
   try {
     const ones = new Uint8Array(p.space.length).fill(1);
     sc.setTeacher(await sc.summary(ones));

@@ -28,6 +28,7 @@ export type { ChannelRule, ChannelRuleContext, Origin, SlotKind, SlotRole, Fixup
 export { hasCostRule } from './analysis/cost.js';
 export * from './prune/index.js';
 export { readModel, decodeModel } from './serde/read.js';
+export { cloneModel } from './serde/clone.js';
 export type { ReadOptions } from './serde/read.js';
 export { encodeModel, encodeModelChunks, saveModel, atomicWrite, PROTOBUF_LIMIT } from './serde/write.js';
 export type { ExternalPlan, SaveOptions, SaveResult } from './serde/write.js';

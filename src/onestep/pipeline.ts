@@ -14,6 +14,7 @@
  * on bad input (model, data, crucial names, a scores file for another model) run before
  * anything is written.
  */
+import { cloneModel } from '../serde/clone.js';
 import { createHash } from 'node:crypto';
 import { copyFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -25,8 +26,8 @@ import type { Dataset } from '../data/dataset.js';
 import { checkModelFitsData } from '../data/fit.js';
 import type { Model } from '../ir/core.js';
 import { verifyModel } from '../ir/verify.js';
-import { readModel, decodeModel } from '../serde/read.js';
-import { atomicWrite, encodeModel, saveModel } from '../serde/write.js';
+import { readModel } from '../serde/read.js';
+import { atomicWrite, saveModel } from '../serde/write.js';
 import type { BackendPreference, TrainProgress, TrainResult } from '../train/loop.js';
 import type { MimicKind } from '../train/losses.js';
 import type { GateLimits } from '../validate/gates.js';
@@ -107,7 +108,6 @@ function readState(dir: string): State {
   }
 }
 
-function copyModel(m: Model): Model { return decodeModel(encodeModel(m), { baseDir: m.baseDir }); }
 
 function trainSummary(r: TrainResult): PhaseRecord['train'] {
   return { steps: r.steps, epochs: r.epochs, finalLoss: r.finalLoss, backend: r.backend, imagesPerSec: r.imagesPerSec };
@@ -131,7 +131,7 @@ export function preflightOnestep(o: OnestepOptions): Model {
   verifyModel(model, 'input model');
   checkModelFitsData(model, o.data);
   if (o.evalData) checkModelFitsData(model, o.evalData);
-  const probe = copyModel(model);
+  const probe = cloneModel(model);
   const { records } = insertBeta(probe);
   const last = lastConvLayer(model, records);
   if (Array.isArray(o.crucial)) chooseCrucial(records.map((r) => ({ name: r.group, layers: r.layers, sites: r.sites, score: 1, junction: r.junction })), o.crucial, last);
@@ -200,7 +200,7 @@ export async function runOnestep(o: OnestepOptions): Promise<OnestepResult> {
   const scored = readScoresDoc(art('scores.json'));
   checkScoresFit(scored, original, art('scores.json'));
   const lastLayer = (() => {
-    const probe = copyModel(original);
+    const probe = cloneModel(original);
     return lastConvLayer(original, insertBeta(probe).records);
   })();
   // Without a crucial spec, a given scores file's own crucial layers stand.
@@ -216,7 +216,7 @@ export async function runOnestep(o: OnestepOptions): Promise<OnestepResult> {
   const pruneOpts = { ...o.prune, roundTo: resolveRoundTo(o.prune.roundTo ?? 'auto').value };
   const pruneKey = hash(['prune', scoreKey, doc.crucial, pruneOpts]);
   const pruned = await phase<OnestepResult['prune']>('prune', pruneKey, 'pruned.onnx', async () => {
-    const m = copyModel(original);
+    const m = cloneModel(original);
     const out = globalPrune(m, doc, { ...pruneOpts, source: art('scores.json') });
     saveModel(m, art('pruned.onnx'));
     writeJson(art('prune.json'), out.report);

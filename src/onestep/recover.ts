@@ -17,9 +17,19 @@ import type { MimicKind } from '../train/losses.js';
 import type { OptimizerName } from '../train/optim.js';
 import { classifierInitializers } from './layers.js';
 
-export interface RecoverOptions {
+/** What recovery and fine-tuning both take: the data, the optimiser, and how the run is seen. */
+interface PhaseOptions {
   data: Dataset;
   evalData?: Dataset;
+  optimizer?: OptimizerName;
+  batchSize?: number;
+  seed?: number;
+  backend?: BackendPreference;
+  log?: (m: string) => void;
+  onProgress?: (p: TrainProgress) => void;
+}
+
+export interface RecoverOptions extends PhaseOptions {
   /** The original model. */
   teacher: Model;
   /** Values to reconstruct (one per crucial layer), present in both models. */
@@ -33,12 +43,6 @@ export interface RecoverOptions {
   lr?: number;
   /** Divide the rate by 10 every this many epochs (default 5). */
   decayEvery?: number;
-  optimizer?: OptimizerName;
-  batchSize?: number;
-  seed?: number;
-  backend?: BackendPreference;
-  log?: (m: string) => void;
-  onProgress?: (p: TrainProgress) => void;
 }
 
 /** Steps per epoch as the trainer counts them. */
@@ -80,18 +84,10 @@ export async function recoverModel(student: Model, o: RecoverOptions): Promise<T
   });
 }
 
-export interface FinetuneOptions {
-  data: Dataset;
-  evalData?: Dataset;
+export interface FinetuneOptions extends PhaseOptions {
   epochs: number;
   /** Default 1e-5 (the paper's). */
   lr?: number;
-  optimizer?: OptimizerName;
-  batchSize?: number;
-  seed?: number;
-  backend?: BackendPreference;
-  log?: (m: string) => void;
-  onProgress?: (p: TrainProgress) => void;
 }
 
 /** Fine-tunes every weight on cross-entropy, in place. @throws the trainer's codes */

@@ -5,12 +5,11 @@
  * teacher or without labels, on distillation from the original plus λ·‖β‖₁. The result is
  * a scores document (scores.ts); the model passed in is not changed.
  */
+import { cloneModel } from '../serde/clone.js';
 import { CompilerError } from '../errors.js';
 import type { Dataset } from '../data/dataset.js';
 import { checkModelFitsData } from '../data/fit.js';
 import type { Model } from '../ir/core.js';
-import { decodeModel } from '../serde/read.js';
-import { encodeModel } from '../serde/write.js';
 import { train } from '../train/loop.js';
 import type { BackendPreference, TrainProgress, TrainResult } from '../train/loop.js';
 import { insertBeta, readBetaValues } from './beta.js';
@@ -52,8 +51,6 @@ export interface ScoreResult {
   readonly train: TrainResult;
 }
 
-function copy(m: Model): Model { return decodeModel(encodeModel(m), { baseDir: m.baseDir }); }
-
 /** The group name (layer) that holds the last conv's filters, if it has a β. */
 export function lastConvLayer(model: Model, records: readonly BetaRecord[]): string | undefined {
   const n = lastConv(model);
@@ -70,7 +67,7 @@ export async function scoreModel(model: Model, o: ScoreOptions): Promise<ScoreRe
   const lambda = o.lambda ?? 1.0;
   if (!(lambda >= 0 && Number.isFinite(lambda))) throw new CompilerError('INVALID_OPTION', `--lambda must be ≥ 0; got ${lambda}`);
   checkModelFitsData(model, o.data);
-  const betaModel = copy(model);
+  const betaModel = cloneModel(model);
   const { records } = insertBeta(betaModel);
   const lastLayer = lastConvLayer(model, records);
   // Resolve explicit crucial names now, before any training, so a typo fails fast.

@@ -323,6 +323,8 @@ export interface LatencyModel extends LatencyPredictor {
   readonly timings: number;
   readonly cached: number;
   readonly cacheFile?: string;
+  /** The provider the timings came from (`resolveProvider`). */
+  readonly provider: Provider;
 }
 
 /**
@@ -401,7 +403,7 @@ export async function buildLatencyModel(model: Model, a: ChannelAnalysis, cost: 
   const otherTotal = others.reduce((t, x) => t + x.elems, 0);
 
   const lm: LatencyModel = {
-    baselineMs, baselineCached, layers: profiles.length, timings: cache.lookups, cached: cache.hits, cacheFile: cache.file,
+    baselineMs, baselineCached, layers: profiles.length, timings: cache.lookups, cached: cache.hits, cacheFile: cache.file, provider: run.provider ?? 'cpu',
     predict(kept) {
       const f = cm.fractions(kept);
       let t = 0;
@@ -463,9 +465,10 @@ export async function planForLatency(model: Model, a: ChannelAnalysis, cost: Cos
   if (!(target > 0 && target <= 1)) throw new CompilerError('INVALID_OPTION', `--latency-target is the fraction of the latency kept, in (0, 1]; got ${target}`);
   checkRun(asked);
   const original = encodeModel(model);
-  const run = await resolveProvider(original, asked);
+  const lm = await buildLatencyModel(model, a, cost, asked);
+  // The comparisons below run where the table was measured (cpu after a cuda fallback).
+  const run: LatencyRunOptions = { ...asked, provider: lm.provider };
   const say = run.onProgress ?? (() => {});
-  const lm = await buildLatencyModel(model, a, cost, run);
   const full = (gid: number) => a.groups[gid]!.size;
   const attempts: LatencyReport['attempts'] = [];
   let best: { plan: PrunePlan; predictedMs: number; measuredMs: number; baselineMs: number } | undefined;

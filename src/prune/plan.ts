@@ -240,6 +240,7 @@ export function planPruning(model: Model, a: ChannelAnalysis, cost: CostReport, 
   const rng = new Rng(o.seed);
   const cache = new Map<string, Float64Array>();
   const cands: { g: ChannelGroup; score: Float64Array; limits: Limits }[] = [];
+  let tooNarrow = 0;
   for (const g of a.groups) {
     if (!isGroupPrunable(g)) continue;
     const score = groupImportance(a, g, o.criterion, { rng, scores: opts.scores }, cache);
@@ -250,14 +251,14 @@ export function planPruning(model: Model, a: ChannelAnalysis, cost: CostReport, 
     if (roundKept(0, g.size, limits) >= g.size) {
       const per = limits.groupedBy.length ? ` per conv group of ${limits.groupedBy.join(', ')}` : '';
       remarks.push(`group ${g.id} (${g.name}): ${g.width} channels cannot be rounded to a multiple of ${o.roundTo}${per} above the minimum; left whole`);
+      tooNarrow++;
       continue;
     }
     cands.push({ g, score, limits });
   }
   if (opts.scores && o.criterion === 'scores' && cands.length === 0) {
-    const rounded = remarks.filter((r) => r.includes('cannot be rounded to a multiple'));
-    if (rounded.length > 0) {
-      throw new CompilerError('TARGET_UNREACHABLE', `no scored layer can lose channels in multiples of ${o.roundTo} (--round-to ${o.roundTo}${o.roundToReason ? `, ${o.roundToReason}` : ''}): ${rounded.length} layer(s) are too narrow`, { hint: 'give a smaller --round-to (e.g. 4, or 1 for exact counts)' });
+    if (tooNarrow > 0) {
+      throw new CompilerError('TARGET_UNREACHABLE', `no scored layer can lose channels in multiples of ${o.roundTo} (--round-to ${o.roundTo}${o.roundToReason ? `, ${o.roundToReason}` : ''}): ${tooNarrow} layer(s) are too narrow`, { hint: 'give a smaller --round-to (e.g. 4, or 1 for exact counts)' });
     }
     throw new CompilerError('MASK_INVALID', 'the scores name no tensor of a prunable group', { hint: 'list the prunable tensors with `sculpt groups model.onnx --explain`' });
   }

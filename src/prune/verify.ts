@@ -13,14 +13,13 @@
  *
  * Other commands (search, one-step recovery) reuse `maskedModel` to build the reference.
  */
+import { cloneModel } from '../serde/clone.js';
 import { CompilerError } from '../errors.js';
 import { Node, Value } from '../ir/core.js';
 import type { Model } from '../ir/core.js';
 import { DataType } from '../ir/data-type.js';
 import { Tensor } from '../ir/tensor.js';
 import { sortTopologically } from '../ir/toposort.js';
-import { decodeModel } from '../serde/read.js';
-import { encodeModel } from '../serde/write.js';
 import { maxAbsDiff, runModel } from '../runtime/session.js';
 import type { HostTensor } from '../runtime/session.js';
 import { seededInputs } from '../runtime/feeds.js';
@@ -46,7 +45,7 @@ function findValue(m: Model, name: string): Value | undefined {
  *   index that does not fit the tensor; UNSUPPORTED_DATA_TYPE for a non-float tensor
  */
 export function maskedModel(original: Model, pruned: readonly PrunedTensor[], untied: readonly UntiedConstant[] = []): Model {
-  const m = decodeModel(encodeModel(original), { baseDir: original.baseDir });
+  const m = cloneModel(original);
   replayUntie(m, untied);
   const shapes = inferShapes(m).shapes;
   const g = m.graph;

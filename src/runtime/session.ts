@@ -3,10 +3,10 @@
  * intermediate values (which onnxruntime returns only when they are graph outputs, so a
  * copy of the model gets them added as outputs with a name-only ValueInfo).
  */
+import { cloneModel } from '../serde/clone.js';
 import * as ort from 'onnxruntime-node';
 import { CompilerError } from '../errors.js';
 import type { Model } from '../ir/core.js';
-import { decodeModel } from '../serde/read.js';
 import { encodeModel } from '../serde/write.js';
 
 export type Provider = 'cpu' | 'cuda';
@@ -94,7 +94,7 @@ export async function runSession(s: ort.InferenceSession, feeds: Record<string, 
  * values become readable). Unknown names are an error.
  */
 export function withOutputs(model: Model, names: readonly string[]): Model {
-  const copy = decodeModel(encodeModel(model), { baseDir: model.baseDir });
+  const copy = cloneModel(model);
   const g = copy.graph;
   const byName = new Map<string, import('../ir/core.js').Value>();
   for (const v of g.inputs) byName.set(v.name, v);

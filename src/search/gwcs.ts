@@ -8,13 +8,13 @@
  * pruneModel(model, { criterion: 'mask', mask: parseMask(r.mask) });
  * ```
  */
+import { cloneModel } from '../serde/clone.js';
 import { createHash } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import { CompilerError } from '../errors.js';
 import type { Model } from '../ir/core.js';
 import { pruneModel } from '../prune/index.js';
 import { parseMask } from '../prune/mask.js';
-import { decodeModel } from '../serde/read.js';
 import { encodeModel } from '../serde/write.js';
 import { maxAbsDiff, runModel } from '../runtime/session.js';
 import { Budget } from './budget.js';
@@ -24,6 +24,7 @@ import { ScorerPool } from './pool.js';
 import { genomeToMask, prepareSearch, scatterFeature } from './prepare.js';
 import type { PreparedSearch } from './prepare.js';
 import { runSearch } from './search.js';
+import { stageNetsOf } from './stage-cut.js';
 import type { GeneticOptions, SearchProgress, SearchResult } from './search.js';
 import { Scorer } from './scorer.js';
 import { defaultIterations } from './space.js';
@@ -105,7 +106,7 @@ export async function gwcs(model: Model, o: GwcsOptions): Promise<GwcsResult> {
   }
   const workers = o.workers ?? availableParallelism();
   if (!Number.isInteger(workers) || workers < 0) throw new CompilerError('INVALID_OPTION', `--workers must be a non-negative integer; got ${workers}`);
-  const pool = await ScorerPool.open({ model: prepared.masked, dataInput: prepared.dataInput, x: o.x, xDims: o.xDims, feature: prepared.feature.masked, masks: prepared.scorerMasks, ones: prepared.ones, summaryOutput: prepared.summaryOutput, fitness, stages: o.stageCut === false ? undefined : prepared.stageNets }, workers);
+  const pool = await ScorerPool.open({ model: prepared.masked, dataInput: prepared.dataInput, x: o.x, xDims: o.xDims, feature: prepared.feature.masked, masks: prepared.scorerMasks, ones: prepared.ones, summaryOutput: prepared.summaryOutput, fitness, stages: o.stageCut === false ? undefined : stageNetsOf(prepared) }, workers);
   let search: SearchResult;
   try {
     search = await runSearch(prepared.space, budget, pool, { ...o, iterations, fingerprint: o.state ? searchFingerprint(model, o, iterations) : undefined });
@@ -129,7 +130,7 @@ export async function gwcs(model: Model, o: GwcsOptions): Promise<GwcsResult> {
  * returns. Returns the pruned model and the relative difference.
  */
 export async function checkGenome(prepared: PreparedSearch, genome: Uint8Array, x: Float32Array, xDims: readonly number[]): Promise<{ pruned: Model; maxAbs: number; relative: number }> {
-  const pruned = decodeModel(encodeModel(prepared.model), { baseDir: prepared.model.baseDir });
+  const pruned = cloneModel(prepared.model);
   pruneModel(pruned, { criterion: 'mask', mask: parseMask(genomeToMask(prepared.space, genome)), untie: false });
   const feeds = { [prepared.dataInput]: { data: x, dims: [...xDims] } };
   const r = await runModel(pruned, feeds, [prepared.feature.original]);

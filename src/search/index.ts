@@ -10,3 +10,4 @@ export * from './feature.js';
 export * from './expose.js';
 export * from './prepare.js';
 export * from './gwcs.js';
+export * from './stage-cut.js';

@@ -4,6 +4,7 @@
  * output, encoded once for every session), and the translation of a genome back to a mask
  * file for `sculpt prune --mask` and to the pruned model's feature for checking.
  */
+import { cloneModel } from '../serde/clone.js';
 import { analyzeChannelGroups } from '../analysis/channel-groups.js';
 import type { ChannelAnalysis } from '../analysis/channel-groups.js';
 import { computeCost } from '../analysis/cost.js';
@@ -11,7 +12,6 @@ import { CompilerError } from '../errors.js';
 import type { Model, Value } from '../ir/core.js';
 import { roundingUnit } from '../prune/rounding.js';
 import { untieSharedConstants } from '../prune/untie.js';
-import { decodeModel } from '../serde/read.js';
 import { encodeModel } from '../serde/write.js';
 import type { HostTensor } from '../runtime/session.js';
 import { appendSummary, exposeMasks, exposeOutputs, writeInferredTypes } from './expose.js';
@@ -20,8 +20,6 @@ import type { ExposedMask } from './expose.js';
 import { valueNamed } from './feature.js';
 import type { Genome } from './genetic.js';
 import { buildSearchSpace } from './space.js';
-import { cutForStage } from './stage-cut.js';
-import type { StageNet } from './stage-cut.js';
 import type { Grouping, SearchSpace } from './space.js';
 
 export interface PreparedSearch {
@@ -44,11 +42,7 @@ export interface PreparedSearch {
   readonly dataInput: string;
   /** The graph output with the fitness summary [N, C, 1, 1], when it is computed in the graph. */
   readonly summaryOutput?: string;
-  /** Per stage, the network cut at the stage's frontier (undefined where nothing comes before its masks). */
-  readonly stageNets: readonly (StageNet | undefined)[];
 }
-
-function copyOf(m: Model): Model { return decodeModel(encodeModel(m), { baseDir: m.baseDir }); }
 
 /** Walks back from the masked feature through the inserted mask Muls to the model's own value. */
 function unmaskedName(masked: Model, name: string, maskInputs: ReadonlySet<string>): string {
@@ -89,12 +83,12 @@ function masksReaching(net: Model, feature: string, maskNames: ReadonlySet<strin
 export function prepareSearch(input: Model, o: { grouping?: Grouping; feature?: string; fitness?: FitnessKind; summaryInGraph?: boolean; roundTo?: number } = {}): PreparedSearch {
   const roundTo = o.roundTo ?? 1;
   if (!Number.isInteger(roundTo) || roundTo < 1) throw new CompilerError('INVALID_OPTION', `--round-to must be a positive integer or auto; got ${roundTo}`);
-  const model = copyOf(input);
+  const model = cloneModel(input);
   untieSharedConstants(model);
   writeInferredTypes(model);
   const dataInputs = model.graph.inputs.filter((v) => !v.initializer);
   if (dataInputs.length !== 1) throw new CompilerError('PRECONDITION_FAILED', `the model has ${dataInputs.length} data inputs; the search feeds one calibration batch`, { hint: 'export the model with a single image input' });
-  const net = copyOf(model);
+  const net = cloneModel(model);
   const masks = exposeMasks(net);
   if (masks.length === 0) throw new CompilerError('PRECONDITION_FAILED', 'the model has no prunable channel group a mask can reach', { hint: 'see `sculpt groups model.onnx --explain`' });
   const out = exposeOutputs(net, [o.feature ?? 'last-conv']);
@@ -127,12 +121,7 @@ export function prepareSearch(input: Model, o: { grouping?: Grouping; feature?: 
   let summaryOutput: string | undefined;
   const fs = valueNamed(net, featureMasked).shape;
   if (o.fitness && o.summaryInGraph === true && fs?.length === 4 && typeof fs[1] === 'number') summaryOutput = appendSummary(net, featureMasked, o.fitness);
-  const masked = encodeModel(net);
-  const read = summaryOutput ?? featureMasked;
-  // While stage s is searched, the later stages' masks are still all ones (GGS holds them so).
-  const stageMasks = space.stages.map((st) => st.groups.map((i) => scorerMasks[i]!.name));
-  const stageNets = space.stages.length < 2 ? [] : space.stages.map((_st, s) => cutForStage(masked, dataInputs[0]!.name, new Set(stageMasks[s]), [read], new Set(stageMasks.slice(s + 1).flat())));
-  return { summaryOutput, model, space, masked, stageNets, masks, scorerMasks, unsearched, roundTo, ones: masks.filter((m) => !searchable(m)).map((m) => ({ name: m.name, size: m.size })), feature: { masked: featureMasked, original: featureOriginal }, dataInput: dataInputs[0]!.name };
+  return { summaryOutput, model, space, masked: encodeModel(net), masks, scorerMasks, unsearched, roundTo, ones: masks.filter((m) => !searchable(m)).map((m) => ({ name: m.name, size: m.size })), feature: { masked: featureMasked, original: featureOriginal }, dataInput: dataInputs[0]!.name };
 }
 
 /**

@@ -30,6 +30,7 @@ import { topologicalOrder } from '../ir/toposort.js';
 import { decodeModel } from '../serde/read.js';
 import { encodeModel } from '../serde/write.js';
 import { writeInferredTypes } from './expose.js';
+import type { PreparedSearch } from './prepare.js';
 
 export interface StageNet {
   /** The encoded cut network: frontier values and mask inputs in, `outputs` out. */
@@ -38,8 +39,6 @@ export interface StageNet {
   readonly prefix?: Uint8Array;
   /** Frontier value names: outputs of the prefix, inputs of the cut. */
   readonly frontier: readonly string[];
-  /** Inputs of the cut network (frontier values first, then the mask inputs it still reads). */
-  readonly inputs: readonly string[];
   /** Mask inputs taken out of the cut as all ones: valid only while the held genome keeps them so. */
   readonly ones: readonly string[];
   /** Fraction of the full network's nodes that the cut runs (a hint for progress and docs). */
@@ -85,14 +84,14 @@ function dropOnesMuls(m: Model, ones: ReadonlySet<string>): string[] {
 }
 
 /** Removes every node none of whose outputs is read or listed as a graph output, then unread inputs and initializers. */
-function dropDeadCode(m: Model, keepInputs: ReadonlySet<string>): void {
+function dropDeadCode(m: Model): void {
   const g = m.graph;
   const order = topologicalOrder(g);
   for (let i = order.length - 1; i >= 0; i--) {
     const n = order[i]!;
     if (n.outputs.every((o) => !o || (o.useCount === 0 && !o.isGraphOutput()))) g.removeNode(n, true);
   }
-  for (const v of g.inputs) if (!v.isInitializer() && v.useCount === 0 && !v.isGraphOutput() && !keepInputs.has(v.name)) g.removeInput(v);
+  for (const v of g.inputs) if (!v.isInitializer() && v.useCount === 0 && !v.isGraphOutput()) g.removeInput(v);
   for (const v of g.initializers) if (v.useCount === 0 && !v.isGraphOutput()) g.removeInitializer(v);
 }
 
@@ -103,12 +102,11 @@ function setOutputs(m: Model, values: readonly Value[]): void {
   for (const v of values) g.addOutput(v);
 }
 
-function byName(m: Model): Map<string, Value> {
-  const out = new Map<string, Value>();
-  const g = m.graph;
-  for (const v of g.inputs) out.set(v.name, v);
-  for (const n of g.nodes) for (const o of n.outputs) if (o) out.set(o.name, o);
-  return out;
+/** A value of the main graph by name. @throws MISSING_VALUE */
+function valueOf(m: Model, name: string): Value {
+  const v = m.graph.findValue(name);
+  if (!v) throw new CompilerError('MISSING_VALUE', `the masked network has no value "${name}"`, { where: name });
+  return v;
 }
 
 /**
@@ -122,14 +120,11 @@ export function cutForStage(masked: Uint8Array, dataInput: string, varying: Read
   const m = decodeModel(masked);
   writeInferredTypes(m);
   const g = m.graph;
-  const names = byName(m);
-  for (const n of [...outputs, ...varying, dataInput]) {
-    if (!names.has(n)) throw new CompilerError('MISSING_VALUE', `the masked network has no value "${n}"`, { where: n });
-  }
+  const outs = outputs.map((n) => valueOf(m, n));
   const order = topologicalOrder(g);
   // Forward: which values depend on the stage's masks, which on the data.
-  const variable = new Set<Value>([...varying].map((n) => names.get(n)!));
-  const data = new Set<Value>([names.get(dataInput)!]);
+  const variable = new Set<Value>([...varying].map((n) => valueOf(m, n)));
+  const data = new Set<Value>([valueOf(m, dataInput)]);
   for (const n of order) {
     const ins = n.inputs.filter((v): v is Value => !!v);
     const isVar = ins.some((v) => variable.has(v));
@@ -142,7 +137,7 @@ export function cutForStage(masked: Uint8Array, dataInput: string, varying: Read
   }
   // Backward from the outputs: the nodes the scorer needs.
   const needed = new Set<Node>();
-  const stack = outputs.map((n) => names.get(n)!);
+  const stack = [...outs];
   const seen = new Set<Value>();
   while (stack.length > 0) {
     const v = stack.pop()!;
@@ -174,9 +169,8 @@ export function cutForStage(masked: Uint8Array, dataInput: string, varying: Read
   if (frontier.length > 0) {
     const pm = decodeModel(masked);
     writeInferredTypes(pm);
-    const pNames = byName(pm);
-    setOutputs(pm, frontier.map((f) => pNames.get(f.name)!));
-    dropDeadCode(pm, new Set());
+    setOutputs(pm, frontier.map((f) => valueOf(pm, f.name)));
+    dropDeadCode(pm);
     prefix = encodeModel(pm);
   }
   // The cut: each frontier value read by a needed node becomes a fresh graph input of its name.
@@ -188,20 +182,29 @@ export function cutForStage(masked: Uint8Array, dataInput: string, varying: Read
     for (const u of f.uses()) if (needed.has(u.node)) u.node.setInput(u.index, input);
     created.push([input, f.name]);
   }
-  setOutputs(m, outputs.map((n) => names.get(n)!));
+  setOutputs(m, outs);
   // Nodes before the frontier now feed nothing the outputs read.
-  for (const n of [...order].reverse()) {
-    if (!needed.has(n) && n.outputs.every((o) => !o || (o.useCount === 0 && !o.isGraphOutput()))) g.removeNode(n, true);
-  }
+  dropDeadCode(m);
   // The frontier inputs keep their own names in the cut (the prefix's outputs feed them).
   for (const [v, name] of created) v.name = name;
   const onesDropped = dropOnesMuls(m, dropOnes);
-  dropDeadCode(m, new Set());
+  dropDeadCode(m);
   if (frontier.length === 0 && onesDropped.length === 0) return undefined;
   return {
     cut: encodeModel(m), prefix, frontier: frontier.map((f) => f.name),
-    inputs: g.inputs.filter((v) => !v.isInitializer()).map((v) => v.name),
     ones: onesDropped,
     nodeFraction: m.graph.nodes.length / order.length,
   };
 }
+
+/**
+ * The cut network of every GGS stage of a prepared search (none for a single stage): while
+ * stage s is searched, the later stages' masks are still all ones (GGS holds them so).
+ */
+export function stageNetsOf(p: PreparedSearch): (StageNet | undefined)[] {
+  if (p.space.stages.length < 2) return [];
+  const read = p.summaryOutput ?? p.feature.masked;
+  const stageMasks = p.space.stages.map((st) => st.groups.map((i) => p.scorerMasks[i]!.name));
+  return p.space.stages.map((_st, s) => cutForStage(p.masked, p.dataInput, new Set(stageMasks[s]), [read], new Set(stageMasks.slice(s + 1).flat())));
+}
+

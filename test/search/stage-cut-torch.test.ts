@@ -8,7 +8,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
-import { Rng, Scorer, ensureNonEmpty, maxAbsDiff, prepareSearch, randomGenome, readModel } from '../../src/index.js';
+import { Rng, Scorer, ensureNonEmpty, maxAbsDiff, prepareSearch, randomGenome, readModel, stageNetsOf } from '../../src/index.js';
 import { ROOT, tempDir } from '../helpers.js';
 import { torchSkipReason } from '../prune/torch-export.js';
 
@@ -23,13 +23,14 @@ test(`stage cut on torch.onnx exports of ${models.join(', ')}: every stage's cut
     for (const variant of ['bnkept', 'bnfold']) {
       const model = readModel(join(dir, `${name}.${variant}.onnx`));
       const p = prepareSearch(model, { fitness: 'wca' });
+      const stageNets = stageNetsOf(p);
       assert.ok(p.space.stages.length >= 3, `${name}: ${p.space.stages.length} stages`);
       const rng = new Rng(5);
       const dims = [2, ...(model.graph.inputs.find((v) => !v.initializer)!.shape!.slice(1) as number[])];
       const x = rng.uniformArray(dims.reduce((a, b) => a * b, 1));
       const init = { model: p.masked, dataInput: p.dataInput, x, xDims: dims, feature: p.feature.masked, masks: p.scorerMasks, ones: p.ones, fitness: 'wca' as const };
       const full = await Scorer.open(init);
-      const cut = await Scorer.open({ ...init, stages: p.stageNets });
+      const cut = await Scorer.open({ ...init, stages: stageNets });
       try {
         const pruned = randomGenome(p.space.length, 0.6, rng);
         for (const st of p.space.stages) ensureNonEmpty(pruned, st, p.space, rng);
@@ -46,7 +47,7 @@ test(`stage cut on torch.onnx exports of ${models.join(', ')}: every stage's cut
           const d = maxAbsDiff(await full.feature(g), await cut.feature(g));
           assert.ok(d.scale > 0 && d.maxAbs <= 1e-5 * d.scale, `${name}.${variant} stage ${st.index}: ${d.maxAbs} vs scale ${d.scale}`);
         }
-        assert.equal(cuts, p.stageNets.filter((n) => n !== undefined).length, `${name}.${variant}: every stage with a cut uses it`);
+        assert.equal(cuts, stageNets.filter((n) => n !== undefined).length, `${name}.${variant}: every stage with a cut uses it`);
         assert.ok(cuts >= p.space.stages.length - 1, `${name}.${variant}: ${cuts} cuts`);
       } finally {
         await full.release();

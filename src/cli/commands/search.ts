@@ -4,13 +4,14 @@
  * best mask written (for `sculpt prune --mask`), the model pruned with it, optionally
  * recovered by knowledge distillation from the original, and validated against it.
  */
+import { cloneModel } from '../../serde/clone.js';
 import { parseRoundTo, resolveRoundTo } from '../../prune/round-to.js';
 import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import type { CommandModule } from 'yargs';
 import { CompilerError } from '../../errors.js';
-import { decodeModel, readModel } from '../../serde/read.js';
-import { atomicWrite, encodeModel, saveModel } from '../../serde/write.js';
+import { readModel } from '../../serde/read.js';
+import { atomicWrite, saveModel } from '../../serde/write.js';
 import { verifyModel } from '../../ir/verify.js';
 import { DATA_SPECS } from '../../data/loader.js';
 import type { LoadedDataset } from '../../data/loader.js';
@@ -191,7 +192,7 @@ export const searchCommand: CommandModule<object, SearchArgs> = {
       if (!(check.relative <= 1e-4)) {
         throw new CompilerError('NUMERIC_MISMATCH', `the pruned model's "${r.prepared.feature.original}" differs from the searched masked session (relative ${check.relative.toExponential(3)}); nothing was written`, { where: r.prepared.feature.original, hint: 'this is a bug in the scale points or a channel rule: please report it with the model' });
       }
-      const pruned = decodeModel(encodeModel(model), { baseDir: model.baseDir });
+      const pruned = cloneModel(model);
       const outcome = pruneModel(pruned, { criterion: 'mask', mask: parseMask(r.mask, maskPath) });
       let trained: TrainResult | undefined;
       if (a['recover-epochs'] > 0) {
