@@ -52,7 +52,7 @@ function assertOk(results: GradCheckResult[], what: string): void {
 type Shape4 = [number, number, number, number];
 type Pad = 'valid' | 'same' | [[number, number], [number, number], [number, number], [number, number]];
 
-const CONV_CASES: { name: string; x: Shape4; f: Shape4; stride: number; pad: Pad }[] = [
+const CONV_CASES: { name: string; x: Shape4; f: Shape4; stride: number | [number, number]; pad: Pad }[] = [
   { name: '3x3 s1 same', x: [2, 6, 6, 3], f: [3, 3, 3, 4], stride: 1, pad: 'same' },
   { name: '3x3 s2 explicit asymmetric', x: [2, 7, 6, 3], f: [3, 3, 3, 5], stride: 2, pad: [[0, 0], [1, 0], [0, 2], [0, 0]] },
   { name: '1x1 s2 valid', x: [1, 5, 5, 4], f: [1, 1, 4, 3], stride: 2, pad: 'valid' },
@@ -60,6 +60,15 @@ const CONV_CASES: { name: string; x: Shape4; f: Shape4; stride: number; pad: Pad
   // wasm computes a stride-1 unpadded pointwise conv's filter gradient as one GEMM.
   { name: '1x1 s1 valid', x: [2, 4, 3, 5], f: [1, 1, 5, 3], stride: 1, pad: 'valid' },
   { name: '1x1 s1 padded', x: [1, 3, 4, 2], f: [1, 1, 2, 3], stride: 1, pad: [[0, 0], [1, 0], [0, 1], [0, 0]] },
+  // Strided input gradients on wasm run per phase of the stride (one conv, interleaved): odd
+  // sizes, SAME, unequal strides, phases without taps (kernel < stride), a kernel of 3 taps
+  // per phase, and a padding wider than the kernel (dy rows cut, not padded).
+  { name: '3x3 s2 same odd', x: [2, 7, 9, 3], f: [3, 3, 3, 4], stride: 2, pad: 'same' },
+  { name: '3x3 s3 padded', x: [1, 8, 10, 2], f: [3, 3, 2, 3], stride: 3, pad: [[0, 0], [2, 1], [2, 2], [0, 0]] },
+  { name: '2x4 strides 2x3', x: [2, 7, 8, 3], f: [2, 4, 3, 2], stride: [2, 3], pad: [[0, 0], [1, 1], [0, 2], [0, 0]] },
+  { name: '2x2 s3 valid (phases without taps)', x: [1, 9, 8, 2], f: [2, 2, 2, 3], stride: 3, pad: 'valid' },
+  { name: '5x5 s2 explicit', x: [1, 9, 8, 2], f: [5, 5, 2, 2], stride: 2, pad: [[0, 0], [2, 1], [1, 2], [0, 0]] },
+  { name: '3x3 s2 padding wider than the kernel', x: [1, 5, 5, 2], f: [3, 3, 2, 2], stride: 2, pad: [[0, 0], [4, 4], [4, 3], [0, 0]] },
 ];
 
 for (const backend of BACKENDS) {

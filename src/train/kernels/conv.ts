@@ -202,12 +202,88 @@ export const conv2DBackpropInput: SimpleKernel = ({ inputs, backend, attrs }) =>
   const filterShape = filter.shape as Shape4;
   const info = tf.backend_util.computeConv2DInfo(inShape, filterShape, attrs.strides as number, 1, attrs.pad as 'valid', attrs.dimRoundingMode as 'floor' | undefined, false, 'channelsLast');
   const [FH, FW, , Co] = filterShape;
+  const { strideHeight: sh, strideWidth: sw } = info;
+  if (sh > 1 || sw > 1) return polyphaseInputGrad(backend, dy, filter, info, inShape);
   return tf.tidy(() => {
     const { src, pads, top, left } = spreadForInputGrad(backend, dy, info, inShape, Co, FH, FW);
     const y = tf.conv2d(src, tf.tensor4d(flipFilter(readF32(backend, filter), filterShape, true), [FH, FW, Co, inShape[3]]), 1, pads);
     return cropToInput(y, inShape, top, left);
   });
 };
+
+/** One axis of a polyphase input gradient (see `polyphaseInputGrad`). */
+interface PhaseAxis {
+  /** Taps per phase, ceil(k / s); phases r ≥ k have none. */
+  J: number;
+  /** Phases with taps, min(s, k). */
+  R: number;
+  /** First phase block u0 = floor(p / s) and the number of blocks U covering the input. */
+  u0: number;
+  U: number;
+  /** dy rows cut from the start (end) when the padding below would be negative, and the pads. */
+  cutLo: number; cutHi: number; padLo: number; padHi: number;
+  /** Offset of the input's first row in the interleaved result: p − u0·s. */
+  crop: number;
+}
+
+function phaseAxis(k: number, s: number, p: number, size: number, outSize: number): PhaseAxis {
+  const J = Math.ceil(k / s);
+  const u0 = Math.floor(p / s);
+  const U = Math.floor((p + size - 1) / s) - u0 + 1;
+  const lo = J - 1 - u0;
+  const hi = U + J - 1 - outSize - lo;
+  return { J, R: Math.min(s, k), u0, U, cutLo: Math.max(0, -lo), cutHi: Math.max(0, -hi), padLo: Math.max(0, lo), padHi: Math.max(0, hi), crop: p - u0 * s };
+}
+
+/**
+ * dx of a strided (dense) 2-D convolution without the zeros of the stride spread. Input row
+ * i = u·s + r − p (phase r < s) receives dy[u − m]·w[r + m·s] for m < ceil(k/s): each phase is
+ * a stride-1 convolution of dy with a sub-filter of w, and all phases are one convolution with
+ * s_h·s_w·Ci output channels (filter [J_h, J_w, Co, (r_h, r_w, ci)], built on the host), whose
+ * outputs are interleaved into rows and columns by one transpose and cropped to the input.
+ * It does ceil(k/s)² / k² of the spread convolution's work (4/9 for 3×3 stride 2); phases
+ * without taps (k < s) are not computed, only padded in as zeros.
+ */
+function polyphaseInputGrad(backend: Parameters<SimpleKernel>[0]['backend'], dy: TensorInfo, filter: TensorInfo, info: tf.backend_util.Conv2DInfo, inShape: Shape4): TensorInfo {
+  const [N, H, W, Ci] = inShape;
+  const [FH, FW, , Co] = filter.shape as Shape4;
+  const { strideHeight: sh, strideWidth: sw, outHeight: OH, outWidth: OW } = info;
+  const ah = phaseAxis(FH, sh, info.padInfo.top, H, OH);
+  const aw = phaseAxis(FW, sw, info.padInfo.left, W, OW);
+  const wv = readF32(backend, filter);
+  const P = ah.R * aw.R * Ci;
+  const wc = new Float32Array(ah.J * aw.J * Co * P);
+  for (let mh = 0; mh < ah.J; mh++) {
+    for (let mw = 0; mw < aw.J; mw++) {
+      for (let rh = 0; rh < ah.R; rh++) {
+        const kh = rh + (ah.J - 1 - mh) * sh;
+        if (kh >= FH) continue;
+        for (let rw = 0; rw < aw.R; rw++) {
+          const kw = rw + (aw.J - 1 - mw) * sw;
+          if (kw >= FW) continue;
+          const src = (kh * FW + kw) * Ci * Co;
+          const dst = (mh * aw.J + mw) * Co * P + (rh * aw.R + rw) * Ci;
+          for (let ci = 0; ci < Ci; ci++) for (let co = 0; co < Co; co++) wc[dst + co * P + ci] = wv[src + ci * Co + co]!;
+        }
+      }
+    }
+  }
+  return tf.tidy(() => {
+    let src = asTensor(backend, dy) as tf.Tensor4D;
+    if (ah.cutLo + ah.cutHi + aw.cutLo + aw.cutHi > 0) {
+      src = tf.slice(src, [0, ah.cutLo, aw.cutLo, 0], [N, OH - ah.cutLo - ah.cutHi, OW - aw.cutLo - aw.cutHi, Co]);
+    }
+    // [N, Uh, Uw, (rh, rw, ci)] for the phases with taps.
+    let y: tf.Tensor = tf.conv2d(src, tf.tensor4d(wc, [ah.J, aw.J, Co, P]), 1, [[0, 0], [ah.padLo, ah.padHi], [aw.padLo, aw.padHi], [0, 0]]);
+    // out[n, uh·sh + rh, uw·sw + rw, ci] = y[n, uh, uw, (rh, rw, ci)]: rh moves before uw,
+    // then the phases without taps (rh ≥ R_h, rw ≥ R_w) are padded in as zeros.
+    y = tf.transpose(tf.reshape(y, [N * ah.U, aw.U, ah.R, aw.R * Ci]), [0, 2, 1, 3]);
+    if (ah.R < sh || aw.R < sw) y = tf.pad(y, [[0, 0], [0, sh - ah.R], [0, 0], [0, (sw - aw.R) * Ci]]);
+    const spread = tf.reshape(y, [N, ah.U * sh, aw.U * sw, Ci]);
+    if (ah.crop === 0 && aw.crop === 0 && ah.U * sh === H && aw.U * sw === W) return spread;
+    return tf.slice(spread, [0, ah.crop, aw.crop, 0], [N, H, W, Ci]);
+  });
+}
 
 function depthwiseInfo(inShape: Shape4, filterShape: Shape4, attrs: Record<string, unknown>) {
   return tf.backend_util.computeConv2DInfo(inShape, filterShape, attrs.strides as number, (attrs.dilations ?? 1) as number, attrs.pad as 'valid', attrs.dimRoundingMode as 'floor' | undefined, true);
