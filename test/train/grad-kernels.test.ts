@@ -67,6 +67,8 @@ const CONV_CASES: { name: string; x: Shape4; f: Shape4; stride: number | [number
   { name: '3x3 s3 padded', x: [1, 8, 10, 2], f: [3, 3, 2, 3], stride: 3, pad: [[0, 0], [2, 1], [2, 2], [0, 0]] },
   { name: '2x4 strides 2x3', x: [2, 7, 8, 3], f: [2, 4, 3, 2], stride: [2, 3], pad: [[0, 0], [1, 1], [0, 2], [0, 0]] },
   { name: '2x2 s3 valid (phases without taps)', x: [1, 9, 8, 2], f: [2, 2, 2, 3], stride: 3, pad: 'valid' },
+  { name: '2x2 s3 padded (a middle phase without taps)', x: [1, 8, 7, 2], f: [2, 2, 2, 2], stride: 3, pad: [[0, 0], [1, 0], [1, 1], [0, 0]] },
+  { name: '1x1 s2 padded', x: [2, 6, 5, 3], f: [1, 1, 3, 2], stride: 2, pad: [[0, 0], [1, 1], [1, 0], [0, 0]] },
   { name: '5x5 s2 explicit', x: [1, 9, 8, 2], f: [5, 5, 2, 2], stride: 2, pad: [[0, 0], [2, 1], [1, 2], [0, 0]] },
   { name: '3x3 s2 padding wider than the kernel', x: [1, 5, 5, 2], f: [3, 3, 2, 2], stride: 2, pad: [[0, 0], [4, 4], [4, 3], [0, 0]] },
 ];

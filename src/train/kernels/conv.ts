@@ -213,56 +213,69 @@ export const conv2DBackpropInput: SimpleKernel = ({ inputs, backend, attrs }) =>
 
 /** One axis of a polyphase input gradient (see `polyphaseInputGrad`). */
 interface PhaseAxis {
-  /** Taps per phase, ceil(k / s); phases r ≥ k have none. */
-  J: number;
-  /** Phases with taps, min(s, k). */
+  /** Stride, and the largest dy offset d of a tap (input row u·s + r takes dy[u − d]). */
+  s: number; dHi: number;
+  /** Taps per phase in the combined filter, dHi − dLo + 1. */
+  T: number;
+  /** Phases computed: all s, or the leading R when the others have no taps (kernel < stride). */
   R: number;
-  /** First phase block u0 = floor(p / s) and the number of blocks U covering the input. */
-  u0: number;
+  /** Phase blocks covering the input, ceil(size / s). */
   U: number;
-  /** dy rows cut from the start (end) when the padding below would be negative, and the pads. */
+  /** dy rows cut from the start (end) where the padding below would be negative, and the pads. */
   cutLo: number; cutHi: number; padLo: number; padHi: number;
-  /** Offset of the input's first row in the interleaved result: p − u0·s. */
-  crop: number;
 }
 
+/**
+ * Input row i = u·s + r (phase r < s) takes dy[u − d]·w[d·s + r + p] for every d whose tap
+ * d·s + r + p lies in [0, k): d from ceil((1 − s − p)/s) to floor((k − 1 − p)/s) over all phases.
+ */
 function phaseAxis(k: number, s: number, p: number, size: number, outSize: number): PhaseAxis {
-  const J = Math.ceil(k / s);
-  const u0 = Math.floor(p / s);
-  const U = Math.floor((p + size - 1) / s) - u0 + 1;
-  const lo = J - 1 - u0;
-  const hi = U + J - 1 - outSize - lo;
-  return { J, R: Math.min(s, k), u0, U, cutLo: Math.max(0, -lo), cutHi: Math.max(0, -hi), padLo: Math.max(0, lo), padHi: Math.max(0, hi), crop: p - u0 * s };
+  const dLo = Math.ceil((1 - s - p) / s);
+  const dHi = Math.floor((k - 1 - p) / s);
+  const T = dHi - dLo + 1;
+  const tapped = Array.from({ length: s }, (_, r) => {
+    for (let d = dLo; d <= dHi; d++) if (d * s + r + p >= 0 && d * s + r + p < k) return true;
+    return false;
+  });
+  const lead = tapped.indexOf(false);
+  const R = lead > 0 && tapped.slice(lead).every((t) => !t) ? lead : s;
+  const U = Math.ceil(size / s);
+  const lo = dHi;
+  const hi = U + T - 1 - outSize - lo;
+  return { s, dHi, T, R, U, cutLo: Math.max(0, -lo), cutHi: Math.max(0, -hi), padLo: Math.max(0, lo), padHi: Math.max(0, hi) };
 }
 
 /**
  * dx of a strided (dense) 2-D convolution without the zeros of the stride spread. Input row
- * i = u·s + r − p (phase r < s) receives dy[u − m]·w[r + m·s] for m < ceil(k/s): each phase is
- * a stride-1 convolution of dy with a sub-filter of w, and all phases are one convolution with
- * s_h·s_w·Ci output channels (filter [J_h, J_w, Co, (r_h, r_w, ci)], built on the host), whose
- * outputs are interleaved into rows and columns by one transpose and cropped to the input.
- * It does ceil(k/s)² / k² of the spread convolution's work (4/9 for 3×3 stride 2); phases
+ * i = u·s + r (phase r < s) takes dy[u − d]·w[d·s + r + p]: each phase is a stride-1
+ * convolution of dy with a sub-filter of w, and all phases are one convolution with
+ * s_h·s_w·Ci output channels (filter [T_h, T_w, Co, (r_h, r_w, ci)], built on the host),
+ * interleaved into rows and columns by one transpose. Rows start at phase 0 of block 0, so
+ * only a size that the stride does not divide needs a crop (at the end). It does about
+ * ceil(k/s)² / k² of the spread convolution's work (4/9 for 3×3 stride 2); trailing phases
  * without taps (k < s) are not computed, only padded in as zeros.
  */
 function polyphaseInputGrad(backend: Parameters<SimpleKernel>[0]['backend'], dy: TensorInfo, filter: TensorInfo, info: tf.backend_util.Conv2DInfo, inShape: Shape4): TensorInfo {
   const [N, H, W, Ci] = inShape;
   const [FH, FW, , Co] = filter.shape as Shape4;
   const { strideHeight: sh, strideWidth: sw, outHeight: OH, outWidth: OW } = info;
-  const ah = phaseAxis(FH, sh, info.padInfo.top, H, OH);
-  const aw = phaseAxis(FW, sw, info.padInfo.left, W, OW);
+  const pt = info.padInfo.top;
+  const pl = info.padInfo.left;
+  const ah = phaseAxis(FH, sh, pt, H, OH);
+  const aw = phaseAxis(FW, sw, pl, W, OW);
   const wv = readF32(backend, filter);
   const P = ah.R * aw.R * Ci;
-  const wc = new Float32Array(ah.J * aw.J * Co * P);
-  for (let mh = 0; mh < ah.J; mh++) {
-    for (let mw = 0; mw < aw.J; mw++) {
-      for (let rh = 0; rh < ah.R; rh++) {
-        const kh = rh + (ah.J - 1 - mh) * sh;
-        if (kh >= FH) continue;
+  const wc = new Float32Array(ah.T * aw.T * Co * P);
+  for (let mh = 0; mh < ah.T; mh++) {
+    for (let rh = 0; rh < ah.R; rh++) {
+      const kh = (ah.dHi - mh) * sh + rh + pt;
+      if (kh < 0 || kh >= FH) continue;
+      for (let mw = 0; mw < aw.T; mw++) {
         for (let rw = 0; rw < aw.R; rw++) {
-          const kw = rw + (aw.J - 1 - mw) * sw;
-          if (kw >= FW) continue;
+          const kw = (aw.dHi - mw) * sw + rw + pl;
+          if (kw < 0 || kw >= FW) continue;
           const src = (kh * FW + kw) * Ci * Co;
-          const dst = (mh * aw.J + mw) * Co * P + (rh * aw.R + rw) * Ci;
+          const dst = (mh * aw.T + mw) * Co * P + (rh * aw.R + rw) * Ci;
           for (let ci = 0; ci < Ci; ci++) for (let co = 0; co < Co; co++) wc[dst + co * P + ci] = wv[src + ci * Co + co]!;
         }
       }
@@ -273,15 +286,15 @@ function polyphaseInputGrad(backend: Parameters<SimpleKernel>[0]['backend'], dy:
     if (ah.cutLo + ah.cutHi + aw.cutLo + aw.cutHi > 0) {
       src = tf.slice(src, [0, ah.cutLo, aw.cutLo, 0], [N, OH - ah.cutLo - ah.cutHi, OW - aw.cutLo - aw.cutHi, Co]);
     }
-    // [N, Uh, Uw, (rh, rw, ci)] for the phases with taps.
-    let y: tf.Tensor = tf.conv2d(src, tf.tensor4d(wc, [ah.J, aw.J, Co, P]), 1, [[0, 0], [ah.padLo, ah.padHi], [aw.padLo, aw.padHi], [0, 0]]);
+    // [N, U_h, U_w, (rh, rw, ci)] for the computed phases.
+    let y: tf.Tensor = tf.conv2d(src, tf.tensor4d(wc, [ah.T, aw.T, Co, P]), 1, [[0, 0], [ah.padLo, ah.padHi], [aw.padLo, aw.padHi], [0, 0]]);
     // out[n, uh·sh + rh, uw·sw + rw, ci] = y[n, uh, uw, (rh, rw, ci)]: rh moves before uw,
     // then the phases without taps (rh ≥ R_h, rw ≥ R_w) are padded in as zeros.
     y = tf.transpose(tf.reshape(y, [N * ah.U, aw.U, ah.R, aw.R * Ci]), [0, 2, 1, 3]);
     if (ah.R < sh || aw.R < sw) y = tf.pad(y, [[0, 0], [0, sh - ah.R], [0, 0], [0, (sw - aw.R) * Ci]]);
     const spread = tf.reshape(y, [N, ah.U * sh, aw.U * sw, Ci]);
-    if (ah.crop === 0 && aw.crop === 0 && ah.U * sh === H && aw.U * sw === W) return spread;
-    return tf.slice(spread, [0, ah.crop, aw.crop, 0], [N, H, W, Ci]);
+    if (ah.U * sh === H && aw.U * sw === W) return spread;
+    return tf.slice(spread, [0, 0, 0, 0], [N, H, W, Ci]);
   });
 }
 
