@@ -72,6 +72,25 @@ function im2colT(xv: Float32Array, colsT: Float32Array, g: Geometry, n0: number,
   }
 }
 
+/** out [C, N·OH·OW] = x [N, H, W, C] at rows oh·s − pt, columns ow·s − pl (zeros outside), transposed. */
+function gatherPointwiseT(xv: Float32Array, out: Float32Array, g: Geometry, N: number): void {
+  const { H, W, C, OH, OW, sh, sw, pt, pl } = g;
+  const rows = N * OH * OW;
+  let r = 0;
+  for (let n = 0; n < N; n++) {
+    for (let oh = 0; oh < OH; oh++) {
+      const ih = oh * sh - pt;
+      if (ih < 0 || ih >= H) { r += OW; continue; }
+      for (let ow = 0; ow < OW; ow++, r++) {
+        const iw = ow * sw - pl;
+        if (iw < 0 || iw >= W) continue;
+        const src = ((n * H + ih) * W + iw) * C;
+        for (let c = 0, d = r; c < C; c++, d += rows) out[d] = xv[src + c]!;
+      }
+    }
+  }
+}
+
 /** dW of a (dense) 2-D convolution. */
 export const conv2DBackpropFilter: SimpleKernel = ({ inputs, backend, attrs }) => {
   channelsLast(attrs, 'Conv2DBackpropFilter');
@@ -121,12 +140,23 @@ export const conv2DBackpropFilterViaConv: SimpleKernel = ({ inputs, backend, att
   const info = tf.backend_util.computeConv2DInfo(x.shape as Shape4, filterShape, attrs.strides as number, 1, attrs.pad as 'valid', attrs.dimRoundingMode as 'floor' | undefined, false, 'channelsLast');
   const [FH, FW, Ci, Co] = filterShape;
   const { top, bottom, left, right } = info.padInfo;
-  if (FH === 1 && FW === 1 && info.strideHeight === 1 && info.strideWidth === 1 && top + bottom + left + right === 0) {
-    // A pointwise conv: dW = xᵀ·dy over all N·H·W rows, one GEMM whose left side has Ci
-    // rows. As a conv its 'filter' would be dy's whole H×W map (4–5x slower on wasm).
+  if (FH === 1 && FW === 1) {
+    // A pointwise conv: dW = xsᵀ·dy over all N·OH·OW rows, one GEMM whose left side has Ci
+    // rows; xs is x at the pixels the conv reads (every s-th, zeros where the padding is).
+    // As a conv its 'filter' would be dy's whole map (2–5x slower on wasm).
+    const { strideHeight: sh, strideWidth: sw, outHeight: OH, outWidth: OW } = info;
+    const [N, H, W] = x.shape as Shape4;
+    const rows = N * OH * OW;
     return tf.tidy(() => {
-      const rows = x.shape[0]! * x.shape[1]! * x.shape[2]!;
-      const xt = tf.transpose(tf.reshape(asTensor(backend, x), [rows, Ci]));
+      let xt: Tensor;
+      if (sh === 1 && sw === 1 && top + bottom + left + right === 0) {
+        xt = tf.transpose(tf.reshape(asTensor(backend, x), [rows, Ci]));
+      } else {
+        // Gathered and transposed in one pass on the host: wasm's Slice and StridedSlice
+        // copy their whole input first and then move short runs (10–20x slower).
+        const g: Geometry = { H, W, C: Ci, OH, OW, FH: 1, FW: 1, sh, sw, dh: 1, dw: 1, pt: top, pl: left };
+        xt = tf.engine().makeTensorFromTensorInfo(hostKernel(backend, [Ci, rows], [x], (out, [xv]) => gatherPointwiseT(xv!, out, g, N)), backend);
+      }
       return tf.reshape(tf.matMul(xt, tf.reshape(asTensor(backend, dy), [rows, Co])), filterShape);
     });
   }
