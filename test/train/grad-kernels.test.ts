@@ -71,6 +71,11 @@ const CONV_CASES: { name: string; x: Shape4; f: Shape4; stride: number | [number
   { name: '1x1 s2 padded', x: [2, 6, 5, 3], f: [1, 1, 3, 2], stride: 2, pad: [[0, 0], [1, 1], [1, 0], [0, 0]] },
   { name: '5x5 s2 explicit', x: [1, 9, 8, 2], f: [5, 5, 2, 2], stride: 2, pad: [[0, 0], [2, 1], [1, 2], [0, 0]] },
   { name: '3x3 s2 padding wider than the kernel', x: [1, 5, 5, 2], f: [3, 3, 2, 2], stride: 2, pad: [[0, 0], [4, 4], [4, 3], [0, 0]] },
+  // Maps large enough that wasm's stride-1 filter gradient runs as one GEMM per tap over the
+  // padded grid (at most 1.3x the output's pixels): same, valid with a 3x2 kernel, asymmetric.
+  { name: '3x3 s1 same 16x15', x: [2, 16, 15, 2], f: [3, 3, 2, 3], stride: 1, pad: 'same' },
+  { name: '3x2 s1 valid 14x13', x: [1, 14, 13, 3], f: [3, 2, 3, 2], stride: 1, pad: 'valid' },
+  { name: '3x3 s1 asymmetric 16x17', x: [1, 16, 17, 2], f: [3, 3, 2, 2], stride: 1, pad: [[0, 0], [2, 0], [0, 1], [0, 0]] },
 ];
 
 for (const backend of BACKENDS) {

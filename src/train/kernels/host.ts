@@ -81,3 +81,38 @@ export function pair(v: unknown, dflt = 1): [number, number] {
   const n = v === undefined || v === null ? dflt : Number(v);
   return [n, n];
 }
+
+/** The wasm backend's bookkeeping of a tensor's memory (absent on other backends). */
+interface WasmData {
+  dataIdMap: { get(dataId: object): { id: number; memoryOffset: number } | undefined; delete(dataId: object): void };
+  wasm: { tfjs: { disposeData(id: number): void } };
+  makeOutput(shape: number[], dtype: 'float32', memoryOffset?: number): TensorInfo;
+}
+
+/**
+ * wasm only: runs `fn` with a float32 tensor (a TensorInfo, never a Tensor) that views
+ * `shape` of `base`'s memory from float `offset` on, without a copy; the view is unregistered
+ * afterwards (its memory stays `base`'s). For kernels that hand an inner window of a buffer
+ * to a backend kernel. Returns undefined where the backend has no such bookkeeping.
+ */
+export function withHeapView<T>(backend: KernelBackend, base: TensorInfo, offset: number, shape: number[], fn: (view: TensorInfo) => T): T | undefined {
+  const b = backend as unknown as Partial<WasmData>;
+  const data = b.dataIdMap?.get(base.dataId);
+  if (!data || typeof b.makeOutput !== 'function' || base.dtype !== 'float32') return undefined;
+  const size = shape.reduce((p, q) => p * q, 1);
+  if (offset < 0 || offset + size > base.shape.reduce((p, q) => p * q, 1)) throw new Error(`withHeapView: [${offset}, ${offset + size}) is outside a tensor of ${base.shape}`);
+  const view = b.makeOutput(shape, 'float32', data.memoryOffset + 4 * offset);
+  try {
+    return fn(view);
+  } finally {
+    const v = b.dataIdMap!.get(view.dataId)!;
+    b.wasm!.tfjs.disposeData(v.id);
+    b.dataIdMap!.delete(view.dataId);
+  }
+}
+
+/** Whether `withHeapView` and `hostKernel`'s in-place path work on this backend (wasm). */
+export function hasHeap(backend: KernelBackend): boolean {
+  const b = backend as unknown as Partial<WasmData>;
+  return heapOf(backend) !== undefined && typeof b.dataIdMap?.get === 'function' && typeof b.wasm?.tfjs?.disposeData === 'function';
+}
