@@ -72,10 +72,13 @@ const CONV_CASES: { name: string; x: Shape4; f: Shape4; stride: number | [number
   { name: '5x5 s2 explicit', x: [1, 9, 8, 2], f: [5, 5, 2, 2], stride: 2, pad: [[0, 0], [2, 1], [1, 2], [0, 0]] },
   { name: '3x3 s2 padding wider than the kernel', x: [1, 5, 5, 2], f: [3, 3, 2, 2], stride: 2, pad: [[0, 0], [4, 4], [4, 3], [0, 0]] },
   // Maps large enough that wasm's stride-1 filter gradient runs as one GEMM per tap over the
-  // padded grid (at most 1.3x the output's pixels): same, valid with a 3x2 kernel, asymmetric.
+  // padded grid (at most 1.3x the output's pixels; images share their padding rows and
+  // columns): same, valid with a 3x2 kernel, asymmetric and one-sided padding, 5x5.
   { name: '3x3 s1 same 16x15', x: [2, 16, 15, 2], f: [3, 3, 2, 3], stride: 1, pad: 'same' },
   { name: '3x2 s1 valid 14x13', x: [1, 14, 13, 3], f: [3, 2, 3, 2], stride: 1, pad: 'valid' },
   { name: '3x3 s1 asymmetric 16x17', x: [1, 16, 17, 2], f: [3, 3, 2, 2], stride: 1, pad: [[0, 0], [2, 0], [0, 1], [0, 0]] },
+  { name: '3x3 s1 padded on one side 16x16', x: [2, 16, 16, 2], f: [3, 3, 2, 2], stride: 1, pad: [[0, 0], [0, 2], [2, 0], [0, 0]] },
+  { name: '5x5 s1 same 20x20', x: [2, 20, 20, 2], f: [5, 5, 2, 2], stride: 1, pad: 'same' },
 ];
 
 for (const backend of BACKENDS) {

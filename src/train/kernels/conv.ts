@@ -160,7 +160,7 @@ export const conv2DBackpropFilterViaConv: SimpleKernel = ({ inputs, backend, att
       return tf.reshape(tf.matMul(xt, tf.reshape(asTensor(backend, dy), [rows, Co])), filterShape);
     });
   }
-  if (info.strideHeight === 1 && info.strideWidth === 1 && tapGemmPays(info, FH, FW) && hasHeap(backend)) return tapGemmFilterGrad(backend, x, dy, info, filterShape);
+  if (info.strideHeight === 1 && info.strideWidth === 1 && tapGemmPays(x, info, FH, FW) && hasHeap(backend)) return tapGemmFilterGrad(backend, x, dy, info, filterShape);
   return tf.tidy(() => {
     const xt = tf.transpose(asTensor(backend, x), [3, 1, 2, 0]);
     const ft = tf.transpose(asTensor(backend, dy), [1, 2, 0, 3]);
@@ -171,24 +171,37 @@ export const conv2DBackpropFilterViaConv: SimpleKernel = ({ inputs, backend, att
 };
 
 /**
- * Whether the tap GEMMs of `tapGemmFilterGrad` beat the convolution: they run over the padded
- * grid, (OH + FH − 1)·(OW + FW − 1) pixels per image instead of OH·OW. Measured on wasm
- * (ResNet-20's layers): 20% faster at 1.13× the pixels (32×32 maps), 18% at 1.27× (16×16),
- * 25% slower at 1.56× (8×8).
+ * The grid of `tapGemmFilterGrad`: each image in Hb = H + max(pt, pb) rows of Wb = W +
+ * max(pl, pr) columns, x at (pt, pl). One zero row (column) is both an image's bottom (right)
+ * padding and the next one's top (left): a tap that reads past a block lands in the next
+ * block's leading zeros. Null where dy does not fit the grid (a padding wider than the kernel).
  */
-function tapGemmPays(info: tf.backend_util.Conv2DInfo, FH: number, FW: number): boolean {
-  const { outHeight: OH, outWidth: OW } = info;
-  return FH * FW > 1 && ((OH + FH - 1) * (OW + FW - 1)) / (OH * OW) <= 1.3;
+function tapGrid(H: number, W: number, info: tf.backend_util.Conv2DInfo): { Hb: number; Wb: number } | null {
+  const { top, bottom, left, right } = info.padInfo;
+  const Hb = H + Math.max(top, bottom);
+  const Wb = W + Math.max(left, right);
+  return info.outHeight <= Hb && info.outWidth <= Wb ? { Hb, Wb } : null;
 }
 
-/** xT [C, Rp + tail]: x placed at (pt, pl) in each image's Hp × Wp grid, channels first; zeros elsewhere. */
-function padTransposeX(xv: Float32Array, out: Float32Array, N: number, H: number, W: number, C: number, Hp: number, Wp: number, pt: number, pl: number): void {
-  const Rp = N * Hp * Wp;
+/**
+ * Whether the tap GEMMs of `tapGemmFilterGrad` beat the convolution: they run over the grid,
+ * Hb·Wb pixels per image instead of OH·OW. Measured on wasm (ResNet-20's layers): ~20%
+ * faster at 1.13× the pixels, 25% slower at 1.56×.
+ */
+function tapGemmPays(x: TensorInfo, info: tf.backend_util.Conv2DInfo, FH: number, FW: number): boolean {
+  const g = tapGrid(x.shape[1]!, x.shape[2]!, info);
+  return g !== null && FH * FW > 1 && (g.Hb * g.Wb) / (info.outHeight * info.outWidth) <= TAP_GRID_MAX;
+}
+const TAP_GRID_MAX = 1.3;
+
+/** xT [C, Rp + tail]: x placed at (pt, pl) in each image's Hb × Wb block, channels first; zeros elsewhere. */
+function padTransposeX(xv: Float32Array, out: Float32Array, N: number, H: number, W: number, C: number, Hb: number, Wb: number, pt: number, pl: number): void {
+  const Rp = N * Hb * Wb;
   for (let n = 0; n < N; n++) {
     for (let h = 0; h < H; h++) {
       for (let w = 0; w < W; w++) {
         const src = ((n * H + h) * W + w) * C;
-        for (let c = 0, d = (n * Hp + h + pt) * Wp + w + pl; c < C; c++, d += Rp) out[d] = xv[src + c]!;
+        for (let c = 0, d = (n * Hb + h + pt) * Wb + w + pl; c < C; c++, d += Rp) out[d] = xv[src + c]!;
       }
     }
   }
@@ -196,34 +209,32 @@ function padTransposeX(xv: Float32Array, out: Float32Array, N: number, H: number
 
 /**
  * dW of a stride-1 (dense) convolution as one GEMM per tap, all sharing one packed right side.
- * In each image's padded grid (Hp = OH + FH − 1 rows, Wp = OW + FW − 1 columns, x placed at
- * the forward padding) with dy at the top left and zeros elsewhere, tap (kh, kw) reads x at
- * flat offset off = kh·Wp + kw from dy's pixel: dW[kh, kw] = xTpad[:, off : off + Rp] ·
- * dypad over all Rp = N·Hp·Wp grid pixels. The left side is a view of one channels-first
- * buffer at that offset (its rows run into the next channel's start, where dypad's last rows,
- * the grid's padding, are zero); the right side, dypad, is one tensor, so wasm packs it for
- * XNNPACK once and keeps the operator for the other taps. The convolution instead packs dy
- * as a filter after two transposes, which cost more than the GEMMs.
+ * On the grid of `tapGrid` (x in each image's block, dy at the top left of it, zeros
+ * elsewhere), tap (kh, kw) reads x at flat offset off = kh·Wb + kw from dy's pixel, so
+ * dW[kh, kw] = xT[:, off : off + Rp] · dypad over all Rp = N·Hb·Wb grid pixels. The left side
+ * is a view of one channels-first buffer at that offset (its rows run into the next channel's
+ * start, where dypad's last rows, the last block's padding, are zero); the right side, dypad,
+ * is one tensor, so wasm packs it for XNNPACK once and keeps the operator for the other taps.
+ * The convolution instead packs dy as a filter after two transposes.
  */
 function tapGemmFilterGrad(backend: Parameters<SimpleKernel>[0]['backend'], x: TensorInfo, dy: TensorInfo, info: tf.backend_util.Conv2DInfo, filterShape: Shape4): TensorInfo {
   const [N, H, W, Ci] = x.shape as Shape4;
   const [FH, FW, , Co] = filterShape;
   const { outHeight: OH, outWidth: OW } = info;
-  const Hp = OH + FH - 1;
-  const Wp = OW + FW - 1;
-  const Rp = N * Hp * Wp;
-  const tail = (FH - 1) * Wp + FW - 1;
+  const { Hb, Wb } = tapGrid(H, W, info)!;
+  const Rp = N * Hb * Wb;
+  const tail = (FH - 1) * Wb + FW - 1;
   const pt = info.padInfo.top;
   const pl = info.padInfo.left;
   const matMul = tf.getKernel('BatchMatMul', tf.getBackend());
   if (!matMul) throw new Error(`Conv2DBackpropFilter: no BatchMatMul kernel on ${tf.getBackend()}`);
   return tf.tidy(() => {
-    const xT = tf.engine().makeTensorFromTensorInfo(hostKernel(backend, [Ci * Rp + tail], [x], (out, [xv]) => padTransposeX(xv!, out, N, H, W, Ci, Hp, Wp, pt, pl)), backend);
-    const b = tf.reshape(tf.pad(asTensor(backend, dy), [[0, 0], [0, FH - 1], [0, FW - 1], [0, 0]]), [Rp, Co]);
+    const xT = tf.engine().makeTensorFromTensorInfo(hostKernel(backend, [Ci * Rp + tail], [x], (out, [xv]) => padTransposeX(xv!, out, N, H, W, Ci, Hb, Wb, pt, pl)), backend);
+    const b = tf.reshape(tf.pad(asTensor(backend, dy), [[0, 0], [0, Hb - OH], [0, Wb - OW], [0, 0]]), [Rp, Co]);
     const parts: Tensor[] = [];
     for (let kh = 0; kh < FH; kh++) {
       for (let kw = 0; kw < FW; kw++) {
-        const part = withHeapView(backend, xT, kh * Wp + kw, [Ci, Rp], (a) => matMul.kernelFunc({ inputs: { a, b }, backend, attrs: { transposeA: false, transposeB: false } }) as TensorInfo);
+        const part = withHeapView(backend, xT, kh * Wb + kw, [Ci, Rp], (a) => matMul.kernelFunc({ inputs: { a, b }, backend, attrs: { transposeA: false, transposeB: false } }) as TensorInfo);
         parts.push(tf.engine().makeTensorFromTensorInfo(part!, backend));
       }
     }
