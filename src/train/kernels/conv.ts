@@ -230,15 +230,26 @@ function tapGemmFilterGrad(backend: Parameters<SimpleKernel>[0]['backend'], x: T
   if (!matMul) throw new Error(`Conv2DBackpropFilter: no BatchMatMul kernel on ${tf.getBackend()}`);
   return tf.tidy(() => {
     const xT = tf.engine().makeTensorFromTensorInfo(hostKernel(backend, [Ci * Rp + tail], [x], (out, [xv]) => padTransposeX(xv!, out, N, H, W, Ci, Hb, Wb, pt, pl)), backend);
-    const b = tf.reshape(tf.pad(asTensor(backend, dy), [[0, 0], [0, Hb - OH], [0, Wb - OW], [0, 0]]), [Rp, Co]);
-    const parts: Tensor[] = [];
+    // dy's rows into the grid: whole OW·Co runs (a host copy; wasm's PadV2 was slower).
+    const b = tf.engine().makeTensorFromTensorInfo(hostKernel(backend, [Rp, Co], [dy], (out, [dv]) => {
+      for (let r = 0; r < N * OH; r++) {
+        const src = r * OW * Co;
+        out.set(dv!.subarray(src, src + OW * Co), (Math.floor(r / OH) * Hb + (r % OH)) * Wb * Co);
+      }
+    }), backend);
+    const parts: TensorInfo[] = [];
     for (let kh = 0; kh < FH; kh++) {
       for (let kw = 0; kw < FW; kw++) {
         const part = withHeapView(backend, xT, kh * Wb + kw, [Ci, Rp], (a) => matMul.kernelFunc({ inputs: { a, b }, backend, attrs: { transposeA: false, transposeB: false } }) as TensorInfo);
-        parts.push(tf.engine().makeTensorFromTensorInfo(part!, backend));
+        parts.push(part!);
+        tf.engine().makeTensorFromTensorInfo(part!, backend); // owned (and disposed) by the tidy
       }
     }
-    return tf.reshape(tf.stack(parts), filterShape);
+    // The taps' [Ci, Co] blocks in order are dW [FH, FW, Ci, Co] (a host copy; wasm's Pack of
+    // small tensors cost ~1 ms).
+    return tf.engine().makeTensorFromTensorInfo(hostKernel(backend, [...filterShape], parts, (out, ins) => {
+      ins.forEach((v, t) => out.set(v, t * Ci * Co));
+    }), backend);
   });
 }
 
