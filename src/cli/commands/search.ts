@@ -166,7 +166,11 @@ export const searchCommand: CommandModule<object, SearchArgs> = {
     const onSigint = (): void => { signal.stop = true; process.stderr.write('\nstopping after this generation (state is saved)...\n'); };
     try {
       calib = loadDatasetFor(model, a.data, { split: 'train', limit: a.calibration, seed: a.seed });
-      if (a.validate) test = loadDatasetFor(model, a.data, { split: 'test', limit: a['eval-limit'] });
+      if (!calib.labeled) {
+        // The fitness needs no labels; say now what else would, before the search runs.
+        if (a['recover-epochs'] > 0 && a.rho < 1) throw new CompilerError('DATA_UNLABELED', `${a.data} has no labels, which recovery with --rho ${a.rho} needs (its hard term)`, { hint: 'recover by the soft term alone (--rho 1), or pass labelled data' });
+        if (a.validate) process.stderr.write(`note: ${a.data} has no labels: the validation measures latency and size, not accuracy\n`);
+      } else if (a.validate) test = loadDatasetFor(model, a.data, { split: 'test', limit: a['eval-limit'] });
       const first = calib.batches(a.calibration, { shuffle: false, augment: false })[Symbol.iterator]().next();
       if (first.done) throw new CompilerError('DATA_UNAVAILABLE', `${calib.name} has no samples`, { where: a.data });
       const batch = first.value;
@@ -204,7 +208,7 @@ export const searchCommand: CommandModule<object, SearchArgs> = {
           output: { path: a.output, inputPath: a.model, overwrite: a.overwrite },
           onProgress: (p) => {
             bar ??= progress('recover', p.totalSteps, { quiet: a.json, format: 'loss {loss} | acc {acc}' });
-            bar.update(p.step, { loss: p.loss.toFixed(4), acc: p.accuracy.toFixed(4) });
+            bar.update(p.step, { loss: p.loss.toFixed(4), acc: Number.isFinite(p.accuracy) ? p.accuracy.toFixed(4) : '-' });
           },
         });
         (bar as Progress | undefined)?.stop();
