@@ -1,10 +1,14 @@
 /**
  * Convolution gradient kernels that tfjs-backend-wasm 4.22 lacks (NHWC only):
  *
- * - Conv2DBackpropFilter: im2col on the host, then one matmul per batch chunk on the
+ * - Conv2DBackpropFilter (cpu): im2col on the host, then one matmul per batch chunk on the
  *   backend: dW[kh,kw,ci,co] = Σ_rows cols[row, (kh,kw,ci)] · dy[row, co]. The matmul is
  *   wasm's (XNNPACK) GEMM, so the heavy part runs at forward-conv speed; the chunking
  *   bounds the im2col buffer (≈ 32 MB) whatever the batch.
+ * - on wasm (XNNPACK), dense gradients as XNNPACK's own ops: the filter gradient as one GEMM
+ *   per tap over a padded grid (stride 1), a GEMM (1×1) or a convolution of xᵀ with dyᵀ (the
+ *   rest); the input gradient as a convolution with the flipped filter, per phase of the
+ *   stride when strided.
  * - DepthwiseConv2dNativeBackpropFilter / BackpropInput: direct loops. A depthwise conv
  *   has k·k MACs per output element, so the loops cost about what the forward pass does.
  *

@@ -4,8 +4,8 @@
  *
  * | kernel                               | wasm                    | cpu                          |
  * |--------------------------------------|-------------------------|------------------------------|
- * | Conv2DBackpropFilter                 | missing → ours (a Conv2D; 1×1: a GEMM) | slow → ours (im2col + GEMM) |
- * | Conv2DBackpropInput                  | slow → ours (a Conv2D)  | own                          |
+ * | Conv2DBackpropFilter                 | missing → ours (stride 1: a GEMM per tap; 1×1: a GEMM; else a Conv2D) | slow → ours (im2col + GEMM) |
+ * | Conv2DBackpropInput                  | slow → ours (a Conv2D; strided: one per-phase Conv2D) | own         |
  * | DepthwiseConv2dNativeBackpropFilter  | missing → ours (a loop) | own                          |
  * | DepthwiseConv2dNativeBackpropInput   | missing → ours (a depthwise conv) | own                |
  * | UnsortedSegmentSum (gather gradient) | missing → ours          | own                          |
