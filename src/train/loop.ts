@@ -28,6 +28,7 @@ import type { Batch, Dataset } from '../data/dataset.js';
 import { checkModelFitsData, dataInputOf } from '../data/fit.js';
 import { nativeBackendAdvice, selectBackend } from './backend.js';
 import type { BackendName } from './backend.js';
+import { leanVariableGrads, type BackpropStats } from './backprop.js';
 import { TfExecutor } from './executor.js';
 import { correctCount, crossEntropy, distillationLoss, l1Penalty, mimicLoss } from './losses.js';
 import type { KdOptions, MimicKind } from './losses.js';
@@ -123,6 +124,8 @@ export interface TrainProgress {
   lr: number;
   imagesPerSec: number;
   etaSeconds: number;
+  /** Peak tensor bytes of this step above the level before it, in tfjs' count (a tensor that shares another's data counts again): the end of the forward pass and after each node of the backward pass (backprop.ts). */
+  stepPeakBytes: number;
 }
 
 export interface EvalRecord { step: number; epoch: number; loss: number; accuracy: number; samples: number }
@@ -398,13 +401,15 @@ export async function train(model: Model, o: TrainOptions): Promise<TrainResult>
         inFlight = curTeacher;
       }
       const lr = lrAt(step);
+      const memory: BackpropStats = { savedBytes: 0, forwardBytes: 0, peakBytes: 0 };
       const [lossV, correct] = runStep(step, b.n, () => tf.tidy(() => {
         const x = tf.tensor(b.x, [b.n, ...shape]);
         const y = tf.tensor1d(b.y, 'int32');
         const tT: Record<string, tf.Tensor> = {};
         if (tOut) for (const [k, v] of Object.entries(tOut)) tT[k] = hostToTf(v);
         let kept: tf.Tensor | null = null;
-        const { value, grads } = tf.variableGrads(() => {
+        // tf.variableGrads with each saved tensor and gradient freed as soon as the backward pass is done with it.
+        const { value, grads } = leanVariableGrads(() => {
           const outs = exec.run({ [input]: x }, { training: true, outputs: studentOuts });
           const logits = outs[logitsName]!;
           kept = tf.keep(correctCount(logits, y));
@@ -417,7 +422,7 @@ export async function train(model: Model, o: TrainOptions): Promise<TrainResult>
           }
           if (o.l1) terms.push(l1Penalty(l1Vars, o.l1.lambda));
           return (terms.length === 1 ? terms[0]! : tf.addN(terms)) as tf.Scalar;
-        }, vars);
+        }, vars, memory);
         const gmap = new Map<tf.Variable, tf.Tensor>();
         for (const v of vars) { const g = grads[v.name]; if (g) gmap.set(v, g); }
         opt.apply(vars, gmap, lr);
@@ -436,7 +441,7 @@ export async function train(model: Model, o: TrainOptions): Promise<TrainResult>
       lastLoss = winLoss / winN; lastAcc = winCorrect / winN;
       if (winSteps >= 50 || done % stepsPerEpoch === 0) { winLoss = 0; winCorrect = 0; winN = 0; winSteps = 0; }
       const ips = images / Math.max(1e-3, trainMs / 1000);
-      o.onProgress?.({ step: done, totalSteps, epoch, loss: lastLoss, accuracy: lastAcc, lr, imagesPerSec: ips, etaSeconds: ((totalSteps - done) * batchSize) / ips });
+      o.onProgress?.({ step: done, totalSteps, epoch, loss: lastLoss, accuracy: lastAcc, lr, imagesPerSec: ips, etaSeconds: ((totalSteps - done) * batchSize) / ips, stepPeakBytes: memory.peakBytes });
       const endOfEpoch = done % stepsPerEpoch === 0;
       const epochsDone = Math.floor(done / stepsPerEpoch);
       if (done < totalSteps) {

@@ -80,7 +80,8 @@ function nativeGradient(kernel: 'Relu' | 'Relu6', gradKernel: string): void {
   tf.registerGradient({
     ...prev,
     kernelName: kernel,
-    inputsToSave: ['x'],
+    // Saves what the gradient registered before saves (ours: the output; tfjs': the input):
+    // TF's ReluGrad and Relu6Grad give the same from either.
     gradFunc: (dy, saved, attrs) => {
       if (tf.getBackend() !== TF || (saved[0] as Tensor).dtype !== 'float32') return prev.gradFunc(dy, saved, attrs);
       return { x: () => tf.engine().runKernel(gradKernel, { dy: dy as Tensor, x: saved[0]! }, {}) as Tensor };

@@ -103,15 +103,18 @@ for (const backend of BACKENDS) {
       for (const [name, f, inp] of cases) assertOk(gradCheck(([t]) => f(t!), [inp]), name);
     });
 
-    test('relu, relu6 and clip gradients at their kinks: bounds of a clip pass, zero does not pass relu', () => {
-      // Finite differences cannot see a kink; these values are the convention (TF's and
-      // PyTorch's), which the step-based kernels must keep: clip passes lo ≤ x ≤ hi.
+    test('relu, relu6 and clip gradients at their kinks: nothing passes at a bound (read from the output, as TF\'s Relu6Grad)', () => {
+      // Finite differences cannot see a kink; these values are the convention. The gradients
+      // read the activation's output (the next layer keeps it anyway), which cannot tell x = hi
+      // from x > hi: so lo < x < hi passes, as TF's ReluGrad/Relu6Grad (the native backend's)
+      // and PyTorch's ReLU6/Hardtanh do.
       const xs = tf.tensor1d([-7, -1, 0, 1e-3, 3, 6, 6.5]);
       const g = (f: (t: Tensor) => Tensor) => Array.from(tf.grad(f)(xs).dataSync());
       assert.deepEqual(g((t) => tf.relu(t)), [0, 0, 0, 1, 1, 1, 1]);
-      assert.deepEqual(g((t) => tf.relu6(t)), [0, 0, 0, 1, 1, 1, 0]);
-      assert.deepEqual(g((t) => tf.clipByValue(t, -1, 6)), [0, 1, 1, 1, 1, 1, 0]);
-      assert.deepEqual(g((t) => tf.mul(tf.clipByValue(t, 0, 3), 2)), [0, 0, 2, 2, 2, 0, 0]);
+      assert.deepEqual(g((t) => tf.relu6(t)), [0, 0, 0, 1, 1, 0, 0]);
+      assert.deepEqual(g((t) => tf.clipByValue(t, -1, 6)), [0, 0, 1, 1, 1, 0, 0]);
+      assert.deepEqual(g((t) => tf.mul(tf.clipByValue(t, 0, 3), 2)), [0, 0, 0, 2, 0, 0, 0]);
+      assert.deepEqual(g((t) => tf.clipByValue(t, -Infinity, 3)), [1, 1, 1, 1, 0, 0, 0]);
       xs.dispose();
     });
 

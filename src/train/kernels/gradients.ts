@@ -52,18 +52,20 @@ function onesOf(shape: number[]): Tensor {
 }
 
 /**
- * [lo ≤ x ≤ hi] as float32 (NaN where x is NaN), from `step` (1 where its input is > 0):
- * wasm runs comparisons and select 5–10x slower than a unary kernel and an arithmetic op.
- * Either bound may be infinite.
+ * [lo < y < hi] as float32 for the output y of a clip to [lo, hi], from `step` (1 where its
+ * input is > 0): wasm runs comparisons and select 5–10x slower than a unary kernel and an
+ * arithmetic op. Inside the open range exactly where the clip's input was; at a bound the
+ * clip passes nothing (TF's Relu6Grad, which reads either the input or the output). Either
+ * bound may be infinite.
  */
-function inRange(x: Tensor, lo: number, hi: number): Tensor {
+function inOpenRange(y: Tensor, lo: number, hi: number): Tensor {
   let m: Tensor | undefined;
-  if (lo > -Infinity) m = tf.sub(1, tf.step(tf.sub(lo, x)));
+  if (lo > -Infinity) m = tf.step(lo === 0 ? y : tf.sub(y, lo));
   if (hi < Infinity) {
-    const above = tf.step(tf.sub(x, hi));
-    m = m ? tf.sub(m, above) : tf.sub(1, above);
+    const below = tf.step(tf.sub(hi, y));
+    m = m ? tf.mul(m, below) : below;
   }
-  return m ?? tf.onesLike(x);
+  return m ?? tf.onesLike(y);
 }
 
 /**
@@ -75,18 +77,25 @@ function inRange(x: Tensor, lo: number, hi: number): Tensor {
  * Five full-size kernels backward instead of the dozen autodiff runs through the mean, the
  * variance and their broadcasts (each of which costs a full pass on wasm). Returns the batch
  * mean and (biased) variance for the running statistics; they carry no gradient.
+ *
+ * Memory: the whole forward, statistics included, runs inside the custom gradient, where
+ * tfjs records nothing, and the backward pass keeps one full-size tensor, t − μ (with the
+ * per-channel 1/√(σ² + ε) and k). Computed outside, the statistics put `Sub` (saving t) and
+ * `Square` on the tape: two more full-size tensors per batch norm, kept to the end of the
+ * step though no gradient reads them.
  */
 export function batchNormTrain(t: Tensor, scale: Tensor, bias: Tensor, eps: number): { y: Tensor; mean: Tensor; variance: Tensor } {
   const lead = t.rank - 1;
   const c = t.shape[lead]!;
   const n = t.size / Math.max(1, c);
-  // The statistics are computed outside the custom gradient (its forward runs in a tidy that
-  // would dispose them): on the tape they lead only to the running statistics, not to the
-  // loss, so autodiff never walks them.
-  const mean = reduceLeading(t, lead, true);
-  const diff = tf.sub(t, mean);
-  const variance = reduceLeading(tf.square(diff), lead, true);
-  const f = tf.customGrad(((_x: Tensor, g: Tensor, b: Tensor, save: (ts: Tensor[]) => void) => {
+  // The statistics leave the custom gradient's forward (a tidy) kept, and are handed to the
+  // caller's scope as clones below.
+  let mean: Tensor | undefined;
+  let variance: Tensor | undefined;
+  const f = tf.customGrad(((x: Tensor, g: Tensor, b: Tensor, save: (ts: Tensor[]) => void) => {
+    mean = tf.keep(reduceLeading(x, lead, true));
+    const diff = tf.sub(x, mean);
+    variance = tf.keep(reduceLeading(tf.square(diff), lead, true));
     const inv = tf.rsqrt(tf.add(variance, eps));
     const k = tf.mul(g, inv);
     save([diff, inv, k]);
@@ -102,8 +111,13 @@ export function batchNormTrain(t: Tensor, scale: Tensor, bias: Tensor, eps: numb
     };
     return { value, gradFunc };
   }) as unknown as Parameters<typeof tf.customGrad>[0]);
-  const y = f(t, tf.reshape(scale, [c]), tf.reshape(bias, [c]));
-  return { y, mean, variance };
+  try {
+    const y = f(t, tf.reshape(scale, [c]), tf.reshape(bias, [c]));
+    return { y, mean: tf.clone(mean!), variance: tf.clone(variance!) };
+  } finally {
+    mean?.dispose();
+    variance?.dispose();
+  }
 }
 
 /** Sums `dy` over the axes along which an input of `shape` was broadcast. */
@@ -217,9 +231,11 @@ const CONFIGS: Record<string, Omit<GradConfig, 'kernelName' | 'gradFunc'> & { gr
   Rsqrt: unaryFromX((x, dy) => tf.div(dy, tf.mul(tf.pow(f32(x), 1.5), -2))),
   Reciprocal: unaryFromX((x, dy) => tf.div(dy, tf.neg(tf.square(f32(x))))),
   Square: unaryFromX((x, dy) => tf.mul(dy, tf.mul(f32(x), 2))),
-  // step(x) = [x > 0]: one unary kernel instead of a comparison and a cast (5x faster on wasm).
-  Relu: unaryFromX((x, dy) => tf.mul(dy, tf.step(f32(x)))),
-  Relu6: unaryFromX((x, dy) => tf.mul(dy, tf.sub(tf.step(f32(x)), tf.step(tf.sub(f32(x), 6))))),
+  // step(y) = [y > 0]: one unary kernel instead of a comparison and a cast (5x faster on wasm).
+  // ReLU, ReLU6 and Clip read their output, not their input: the output is what the next
+  // layer saves anyway (a conv's input), so the pre-activation map need not be kept.
+  Relu: unaryFromY((y, dy) => tf.mul(dy, tf.step(f32(y)))),
+  Relu6: unaryFromY((y, dy) => tf.mul(dy, inOpenRange(f32(y), 0, 6))),
   LeakyRelu: {
     inputsToSave: ['x'],
     gradFunc: (dy, [x], attrs) => ({ x: () => tf.mul(dy, tf.where(tf.greater(x!, 0), tf.onesLike(dy), tf.fill(dy.shape, attrs.alpha as number))) }),
@@ -247,11 +263,12 @@ const CONFIGS: Record<string, Omit<GradConfig, 'kernelName' | 'gradFunc'> & { gr
   Sin: unaryFromX((x, dy) => tf.mul(dy, tf.cos(f32(x)))),
   Cos: unaryFromX((x, dy) => tf.neg(tf.mul(dy, tf.sin(f32(x))))),
   ClipByValue: {
-    inputsToSave: ['x'],
-    gradFunc: (dy, [x], attrs) => ({
-      // Bounds included (lo ≤ x ≤ hi), from step kernels: no comparison or select, which wasm
-      // runs 5–10x slower (this was most of hard-swish/hard-sigmoid backward there).
-      x: () => tf.mul(f32(dy), inRange(f32(x!), attrs.clipValueMin as number, attrs.clipValueMax as number)),
+    outputsToSave: [true],
+    gradFunc: (dy, [y], attrs) => ({
+      // lo < y < hi, TF's Relu6Grad convention (the bounds pass nothing), from step kernels:
+      // no comparison or select, which wasm runs 5–10x slower (this was most of
+      // hard-swish/hard-sigmoid backward there).
+      x: () => tf.mul(f32(dy), inOpenRange(f32(y!), attrs.clipValueMin as number, attrs.clipValueMax as number)),
     }),
   },
   Softmax: {
