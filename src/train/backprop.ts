@@ -24,6 +24,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { NamedTensorMap, Scalar, Tensor, Variable } from '@tensorflow/tfjs-core';
+import { gradientReadsShapesOnly } from './kernels/gradients.js';
 
 interface TapeNode {
   id: number;
@@ -41,12 +42,13 @@ interface EngineInternals {
   startScope(name?: string): void;
   endScope(result?: unknown): void;
   tidy<T>(name: string, fn: () => T): T;
+  addTapeNode(kernelName: string, inputs: unknown, outputs: unknown, gradientsFunc: unknown, saved: Tensor[], attrs: unknown): void;
 }
 
 function internals(): EngineInternals | undefined {
   const e = tf.engine() as unknown as Partial<EngineInternals>;
   const ok = typeof e.startTape === 'function' && typeof e.endTape === 'function' && typeof e.startScope === 'function'
-    && typeof e.endScope === 'function' && typeof e.tidy === 'function' && typeof e.state?.gradientDepth === 'number';
+    && typeof e.endScope === 'function' && typeof e.tidy === 'function' && typeof e.addTapeNode === 'function' && typeof e.state?.gradientDepth === 'number';
   return ok ? (e as EngineInternals) : undefined;
 }
 
@@ -76,16 +78,29 @@ export function leanVariableGrads(f: () => Scalar, varList?: Variable[], stats?:
   const base = eng.state.numBytes;
   let peak = base;
   let y: Tensor;
+  // A node whose gradient reads its saved tensors only for their shapes gives them up as it
+  // is recorded (a disposed tensor keeps its shape): the forward pass's peak is what the
+  // backward pass will read.
+  const record = eng.addTapeNode;
+  const shapesOnly = new Map<string, boolean>();
+  eng.addTapeNode = function (this: EngineInternals, kernelName, inputs, outputs, gradientsFunc, saved, attrs) {
+    record.call(this, kernelName, inputs, outputs, gradientsFunc, saved, attrs);
+    let only = shapesOnly.get(kernelName);
+    if (only === undefined) shapesOnly.set(kernelName, only = gradientReadsShapesOnly(kernelName));
+    if (only) for (const t of saved) t.dispose();
+  };
   eng.startTape();
   try {
     y = eng.tidy('forward', f);
   } catch (e) {
+    eng.addTapeNode = record;
     eng.endTape();
     // A backend that ran out of memory may be dead: the error that says so must come out.
     try { disposeSaved(eng.state.activeTape ?? []); } catch { /* its tensors are gone with it */ }
     eng.state.activeTape = null;
     throw e;
   }
+  eng.addTapeNode = record;
   eng.endTape();
   const tape = eng.state.activeTape ?? [];
   try {
@@ -161,7 +176,7 @@ function bytesSaved(nodes: readonly TapeNode[]): number {
   let bytes = 0;
   for (const n of nodes) {
     for (const t of n.saved ?? []) {
-      if (seen.has(t.dataId)) continue;
+      if (t.isDisposed || seen.has(t.dataId)) continue;
       seen.add(t.dataId);
       if (t.dtype !== 'string') bytes += t.size * tf.util.bytesPerElement(t.dtype);
     }

@@ -3,7 +3,8 @@
  * wasm: the same gradients as tf.variableGrads bit for bit, and against finite differences;
  * a lower peak, with nothing left behind (also when the loss function throws); and what the
  * forward pass saves for it: batch norm in training one full-size tensor, ReLU and Clip their
- * output (which the next conv keeps anyway), not their input.
+ * output (which the next conv keeps anyway), not their input, and an op whose gradient reads
+ * only shapes (a bias Add, a sum) nothing.
  */
 import { before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -127,7 +128,7 @@ for (const backend of ['cpu', 'wasm'] as const) {
       tf.dispose([a, frozen, unused]);
     });
 
-    test('what the forward pass saves: BN in training one full-size tensor; ReLU and Clip their output, shared with the next conv', () => {
+    test('what the forward pass saves: BN in training one full-size tensor; ReLU and Clip their output, shared with the next conv; shape-only readers nothing', () => {
       const n = 4; const c = 8; const hw = 8;
       const map = n * c * hw * hw * 4;
       const rng = new Rng(11);
@@ -143,16 +144,20 @@ for (const backend of ['cpu', 'wasm'] as const) {
       };
       const bnOf = (b: GraphBuilder, t: Value) => b.op('BatchNormalization', [t, b.floats('s', [c], new Float32Array(c).fill(1)), b.floats('b', [c], new Float32Array(c)),
         b.floats('m', [c], new Float32Array(c)), b.floats('v', [c], new Float32Array(c).fill(1))]);
-      // BN: t − μ, and the sum's input y: two maps. With the statistics on the tape: t, t − μ and y.
+      // BN: t − μ. With the statistics on the tape: t and t − μ. (The sum saves nothing: its
+      // gradient reads only the input's shape.)
       const bn = saved(bnOf);
-      assert.ok(bn > 1.9 && bn < 2.2, `BN in training saved ${bn.toFixed(2)} maps`);
-      // conv → Clip → conv: the first conv's input, then one map shared by Clip (its output) and the second conv (its input).
-      const conv = (b: GraphBuilder, t: Value, name: string) => b.op('Conv', [t, b.floats(name, [c, c, 1, 1], rng.normalArray(c * c, 0.3))]);
+      assert.ok(bn > 0.95 && bn < 1.1, `BN in training saved ${bn.toFixed(2)} maps`);
+      // conv → Clip → conv: the first conv's input and one map shared by Clip (its output) and
+      // the second conv (its input). Saving the activation's input: three.
+      const conv = (b: GraphBuilder, t: Value, name: string, bias = false) => b.op('Conv', [t, b.floats(name, [c, c, 1, 1], rng.normalArray(c * c, 0.3)), ...(bias ? [b.floats(`${name}.b`, [c], rng.normalArray(c, 0.3))] : [])]);
       const clip = saved((b, t) => conv(b, b.op('Clip', [conv(b, t, 'w1'), b.floats('lo', [], [0]), b.floats('hi', [], [6])]), 'w2'));
       const relu = saved((b, t) => conv(b, b.op('Relu', [conv(b, t, 'w1')]), 'w2'));
-      // Three maps: the first conv's input, the activation's output (also the second conv's
-      // input) and the second conv's output (the sum's input). Saving the activation's input: four.
-      for (const [name, maps] of [['Clip', clip], ['Relu', relu]] as const) assert.ok(maps > 2.9 && maps < 3.2, `conv → ${name} → conv saved ${maps.toFixed(2)} maps`);
+      // conv + bias → ReLU: the Add of the bias keeps nothing (it saved the conv's output, for its shape).
+      const biased = saved((b, t) => b.op('Relu', [conv(b, t, 'w1', true)]));
+      for (const [name, maps] of [['conv → Clip → conv', clip], ['conv → Relu → conv', relu], ['conv + bias → Relu', biased]] as const) {
+        assert.ok(maps > 1.95 && maps < 2.2, `${name} saved ${maps.toFixed(2)} maps`);
+      }
       x.dispose();
     });
   });

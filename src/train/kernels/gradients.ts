@@ -500,6 +500,22 @@ function assertUnitDilation(kernel: string, d: unknown): void {
   if (ds.some((v) => v !== 1)) throw new Error(`gradient of ${kernel} with dilations ${ds.join('x')} is not implemented (the executor dilates the filter instead)`);
 }
 
+/**
+ * Kernels whose gradient (ours) reads the tensors it saved only for their shapes: Add and Sub
+ * (for the broadcast), reductions, layout ops, the piecewise-constant ones. tfjs saves the
+ * whole input all the same (an Add of a conv's output and its bias keeps the conv's output),
+ * so leanVariableGrads (backprop.ts) frees those tensors as soon as the node is recorded; a
+ * disposed tensor keeps its shape.
+ */
+const SHAPE_ONLY = new Set(['Add', 'Sub', 'AddN', 'Sum', 'Mean', 'Reshape', 'ExpandDims', 'Concat', 'Slice', 'PadV2', 'Tile',
+  'Floor', 'Ceil', 'Round', 'Sign', 'Step', 'Equal', 'NotEqual', 'Greater', 'GreaterEqual', 'Less', 'LessEqual', 'FloorDiv', 'ArgMax', 'ArgMin']);
+
+/** Whether the gradient registered for `kernelName` is ours and reads its saved tensors only for their shapes (SHAPE_ONLY). */
+export function gradientReadsShapesOnly(kernelName: string): boolean {
+  const cfg = CONFIGS[kernelName];
+  return !!cfg && SHAPE_ONLY.has(kernelName) && tf.getGradient(kernelName)?.gradFunc === cfg.gradFunc;
+}
+
 /** Kernels whose gradient we always install, even over an existing one. */
 const ALWAYS = new Set(['MaxPool', 'AvgPool']);
 
