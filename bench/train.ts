@@ -14,7 +14,11 @@
  * Each tfjs backend runs in its own child process (a backend owns its tensors), on
  * seeded random data, so data loading is not what is measured. Threads: whatever each
  * framework uses by default on this machine (2 cores). Each worker also reports tensor
- * count and RSS after its first and last step (flat = nothing leaks per step).
+ * count and RSS after its first and last step (flat = nothing leaks per step), the peak
+ * tensor memory of each step (tfjs' count, from the loop's backward pass: the largest of the
+ * window, with the smallest when they differ, and per image), and on wasm the heap's size
+ * after the first and the last step (it only grows: what the steps needed, with the
+ * allocator's slack). The window crosses an epoch boundary of the random pool.
  *
  * `--profile` adds, per network and backend, where a step's time goes: tfjs kernels by
  * phase (forward, backward, optimiser; from tf.profile) and the forward pass per ONNX op
@@ -69,21 +73,29 @@ class RandomData implements Dataset {
 async function worker(backend: string, net: Net): Promise<void> {
   const cfg = NETS[net];
   const model = netModel(net);
-  const data = new RandomData(cfg.batch * 4, cfg.shape, 7, cfg.classes);
+  // A pool of half the measured steps: the window crosses an epoch boundary (the data restarts).
+  const data = new RandomData(cfg.batch * Math.max(2, Math.ceil(cfg.steps / 2)), cfg.shape, 7, cfg.classes);
   const common = { data, batchSize: cfg.batch, optimizer: 'sgd' as const, lr: 0.01, momentum: 0.9, backend: backend as 'cpu', seed: 1, recalibrateBatchNorm: 0 };
   await train(model, { ...common, steps: cfg.warmup });
-  const mem: { tensors: number; rss: number }[] = [];
+  const mem: { tensors: number; rss: number; peak: number; heap?: number }[] = [];
+  // wasm's heap only grows: its size after a step is the most that step (or any before) needed.
+  const heap = () => (tf.backend() as unknown as { wasm?: { HEAPU8?: Uint8Array } }).wasm?.HEAPU8?.buffer.byteLength;
   // Process CPU time as well as wall time: on a shared machine wall time swings 2x with the
   // neighbours' load, while the CPU time of a one-thread backend (wasm, cpu) stays put.
   const cpu0 = process.cpuUsage();
   const r = await train(model, {
     ...common, steps: cfg.steps,
-    onProgress: () => { mem.push({ tensors: tf.memory().numTensors, rss: process.memoryUsage().rss }); },
+    onProgress: (p) => { mem.push({ tensors: tf.memory().numTensors, rss: process.memoryUsage().rss, peak: p.stepPeakBytes, heap: heap() }); },
   });
   const cpu = process.cpuUsage(cpu0);
   const first = mem[0]!;
   const last = mem.at(-1)!;
-  process.stdout.write(`${JSON.stringify({ imagesPerSec: r.imagesPerSec, msPerStep: (1000 * cfg.batch) / r.imagesPerSec, cpuMsPerStep: (cpu.user + cpu.system) / 1000 / cfg.steps, backend: r.backend, tensorGrowth: last.tensors - first.tensors, rssGrowthMiB: (last.rss - first.rss) / 2 ** 20, steps: mem.length })}\n`);
+  const peaks = mem.map((m) => m.peak / 2 ** 20);
+  process.stdout.write(`${JSON.stringify({
+    imagesPerSec: r.imagesPerSec, msPerStep: (1000 * cfg.batch) / r.imagesPerSec, cpuMsPerStep: (cpu.user + cpu.system) / 1000 / cfg.steps, backend: r.backend,
+    tensorGrowth: last.tensors - first.tensors, rssGrowthMiB: (last.rss - first.rss) / 2 ** 20, steps: mem.length,
+    peakMiB: Math.max(...peaks), peakMinMiB: Math.min(...peaks), heapFirstMiB: first.heap && first.heap / 2 ** 20, heapLastMiB: last.heap && last.heap / 2 ** 20,
+  })}\n`);
 }
 
 interface ProfileRow { what: string; msPerStep: number; calls: number }
@@ -263,7 +275,7 @@ dt = time.perf_counter() - t0; dc = time.process_time() - c0
 print(json.dumps({'imagesPerSec': batch * steps / dt, 'msPerStep': 1000 * dt / steps, 'cpuMsPerStep': 1000 * dc / steps, 'version': tf.__version__, 'params': int(sum(np.prod(v.shape) for v in m.trainable_weights))}))
 `;
 
-interface Row { net: Net; runner: string; imagesPerSec?: number; msPerStep?: number; cpuMsPerStep?: number; note?: string }
+interface Row { net: Net; runner: string; imagesPerSec?: number; msPerStep?: number; cpuMsPerStep?: number; peakMiB?: number; peakMinMiB?: number; note?: string }
 
 function lastJson(stdout: string): Record<string, number | string> | undefined {
   const line = stdout.trim().split('\n').reverse().find((l) => l.startsWith('{'));
@@ -315,7 +327,11 @@ export async function benchTrain(): Promise<Row[]> {
         rows.push({ net, runner: `sculpt (${backend})`, note: `not available: ${why}` });
         continue;
       }
-      rows.push({ net, runner: `sculpt (${backend})`, imagesPerSec: Number(j.imagesPerSec), msPerStep: Number(j.msPerStep), cpuMsPerStep: Number(j.cpuMsPerStep), note: `tensors ${Number(j.tensorGrowth) >= 0 ? '+' : ''}${j.tensorGrowth}, RSS ${Number(j.rssGrowthMiB) >= 0 ? '+' : ''}${Number(j.rssGrowthMiB).toFixed(1)} MiB over ${j.steps} steps` });
+      const heapNote = j.heapFirstMiB ? `, wasm heap ${Number(j.heapFirstMiB).toFixed(0)} → ${Number(j.heapLastMiB).toFixed(0)} MiB` : '';
+      rows.push({
+        net, runner: `sculpt (${backend})`, imagesPerSec: Number(j.imagesPerSec), msPerStep: Number(j.msPerStep), cpuMsPerStep: Number(j.cpuMsPerStep), peakMiB: Number(j.peakMiB), peakMinMiB: Number(j.peakMinMiB),
+        note: `tensors ${Number(j.tensorGrowth) >= 0 ? '+' : ''}${j.tensorGrowth}, RSS ${Number(j.rssGrowthMiB) >= 0 ? '+' : ''}${Number(j.rssGrowthMiB).toFixed(1)} MiB${heapNote} over ${j.steps} steps`,
+      });
       if (profile) {
         const p = spawnWorker(self, '--profile-worker', backend, net);
         if (p.json) profiles.push(renderProfile(net, backend, p.json));
@@ -331,7 +347,7 @@ export async function benchTrain(): Promise<Row[]> {
   const cpuOf = (net: Net, re: RegExp) => rows.find((r) => r.net === net && re.test(r.runner) && r.cpuMsPerStep)?.cpuMsPerStep;
   // Wall time swings with the neighbours' load on a shared machine; process CPU time per step
   // (all threads) is the steadier measure of work, so the ratios are given for both.
-  console.log(table(['network (batch)', 'runner', 'images/s', 'ms/step', 'CPU ms/step', 'vs PyTorch (wall / CPU)', 'vs Keras (wall / CPU)', 'note'], rows.map((r) => {
+  console.log(table(['network (batch)', 'runner', 'images/s', 'ms/step', 'CPU ms/step', 'vs PyTorch (wall / CPU)', 'vs Keras (wall / CPU)', 'step peak MiB (per image)', 'note'], rows.map((r) => {
     const ratio = (re: RegExp) => {
       const wall = best(r.net, re);
       const cpu = cpuOf(r.net, re);
@@ -339,10 +355,17 @@ export async function benchTrain(): Promise<Row[]> {
       return `${(r.imagesPerSec / wall).toFixed(2)}x / ${cpu && r.cpuMsPerStep ? (cpu / r.cpuMsPerStep).toFixed(2) : '-'}x`;
     };
     return [`${r.net} (${NETS[r.net].batch})`, r.runner, r.imagesPerSec ? r.imagesPerSec.toFixed(0) : '-', r.msPerStep ? r.msPerStep.toFixed(1) : '-',
-      r.cpuMsPerStep ? r.cpuMsPerStep.toFixed(0) : '-', ratio(/PyTorch/), ratio(/Keras/), r.note ?? ''];
+      r.cpuMsPerStep ? r.cpuMsPerStep.toFixed(0) : '-', ratio(/PyTorch/), ratio(/Keras/), peakCell(r), r.note ?? ''];
   })));
   for (const p of profiles) console.log(`\n${p}`);
   return rows;
+}
+
+/** The largest step peak of the window (the smallest beside it when they differ by 1 MiB or more: flat means one number), and per image. */
+function peakCell(r: Row): string {
+  if (r.peakMiB === undefined || !Number.isFinite(r.peakMiB)) return '-';
+  const range = r.peakMinMiB !== undefined && r.peakMiB - r.peakMinMiB >= 1 ? `${r.peakMinMiB.toFixed(0)}–` : '';
+  return `${range}${r.peakMiB.toFixed(0)} (${(r.peakMiB / NETS[r.net].batch).toFixed(1)})`;
 }
 
 function renderProfile(net: Net, backend: string, j: Record<string, unknown>): string {

@@ -226,7 +226,7 @@ export const searchCommand: CommandModule<object, SearchArgs> = {
       const summary = {
         input: a.model, output: saved.path, mask: maskPath, bytes: saved.bytes,
         search: {
-          fitness: r.search.fitness, fitnessKind: a.fitness, grouping: a.grouping, cost: r.search.cost, budget: r.budget, iterations: r.iterations, workers: r.workers, roundTo: r.prepared.roundTo, stageCut: a['stage-cut'],
+          fitness: r.search.fitness, fitnessKind: a.fitness, grouping: a.grouping, cost: r.search.cost, budget: r.budget, iterations: r.iterations, workers: r.workers, roundTo: r.prepared.roundTo, stageCut: a['stage-cut'], cutStages: r.search.cutStages,
           seed: a.seed, calibration: batch.n, evaluations: r.search.evaluations, evaluated: r.search.evaluated, seconds: r.search.seconds,
           evalsPerSec: r.search.evaluated / Math.max(r.search.seconds, 1e-9), resumed: r.search.resumed, feature: r.prepared.feature.original,
           stages: r.prepared.space.stages.map((s) => ({ index: s.index, resolution: s.resolution, groups: s.groups.length, channels: s.bits.length })),
@@ -238,6 +238,7 @@ export const searchCommand: CommandModule<object, SearchArgs> = {
       };
       if (a.json) { printJson(summary); return; }
       say(`searched ${summary.search.evaluated} genomes (${summary.search.evaluations} scored incl. cache) in ${summary.search.seconds.toFixed(1)} s with ${r.workers} worker(s): ${summary.search.evalsPerSec.toFixed(2)} evals/s`);
+      say(`scored ${r.search.cutStages.length ? `stage(s) ${r.search.cutStages.map((i) => i + 1).join(', ')} on the network cut at the stage (the stage cut), the rest` : 'every stage'} on the whole network`);
       say(`best ${a.fitness} fitness ${r.search.fitness.toFixed(4)} at ${(100 * r.search.cost).toFixed(1)}% of the ${r.budget.kind} (target ${(100 * r.budget.target).toFixed(1)}%)`);
       for (const g of r.groups) say(`  stage ${g.stage + 1}  ${g.name.padEnd(28).slice(0, 28)} ${String(g.kept).padStart(5)}/${g.size}`);
       if (r.prepared.unsearched.length) say(`  left whole (after the fitness feature, so the fitness cannot judge them): ${r.prepared.unsearched.join(', ')}`);
