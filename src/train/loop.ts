@@ -408,27 +408,31 @@ export async function train(model: Model, o: TrainOptions): Promise<TrainResult>
         const tT: Record<string, tf.Tensor> = {};
         if (tOut) for (const [k, v] of Object.entries(tOut)) tT[k] = hostToTf(v);
         let kept: tf.Tensor | null = null;
-        // tf.variableGrads with each saved tensor and gradient freed as soon as the backward pass is done with it.
-        const { value, grads } = leanVariableGrads(() => {
-          const outs = exec.run({ [input]: x }, { training: true, outputs: studentOuts });
-          const logits = outs[logitsName]!;
-          kept = tf.keep(correctCount(logits, y));
-          const terms: tf.Scalar[] = [];
-          if (lossName === 'ce') terms.push(crossEntropy(logits, y));
-          else if (lossName === 'kd') terms.push(distillationLoss(logits, tT[teacherLogits!]!, y, o.kd));
-          if (mimic.length) {
-            const ms = mimic.map((p) => mimicLoss(tT[p.teacher]!, outs[p.student]!, mimicKind, `${p.teacher}:${p.student}`));
-            terms.push(tf.mul(tf.div(tf.addN(ms), ms.length), mimicWeight) as tf.Scalar);
-          }
-          if (o.l1) terms.push(l1Penalty(l1Vars, o.l1.lambda));
-          return (terms.length === 1 ? terms[0]! : tf.addN(terms)) as tf.Scalar;
-        }, vars, memory);
-        const gmap = new Map<tf.Variable, tf.Tensor>();
-        for (const v of vars) { const g = grads[v.name]; if (g) gmap.set(v, g); }
-        opt.apply(vars, gmap, lr);
-        const out: [number, number] = [value.dataSync()[0]!, kept!.dataSync()[0]!];
-        (kept as tf.Tensor | null)?.dispose();
-        return out;
+        try {
+          // tf.variableGrads with each saved tensor and gradient freed as soon as the backward pass is done with it.
+          const { value, grads } = leanVariableGrads(() => {
+            const outs = exec.run({ [input]: x }, { training: true, outputs: studentOuts });
+            const logits = outs[logitsName]!;
+            kept = tf.keep(correctCount(logits, y));
+            const terms: tf.Scalar[] = [];
+            if (lossName === 'ce') terms.push(crossEntropy(logits, y));
+            else if (lossName === 'kd') terms.push(distillationLoss(logits, tT[teacherLogits!]!, y, o.kd));
+            if (mimic.length) {
+              const ms = mimic.map((p) => mimicLoss(tT[p.teacher]!, outs[p.student]!, mimicKind, `${p.teacher}:${p.student}`));
+              terms.push(tf.mul(tf.div(tf.addN(ms), ms.length), mimicWeight) as tf.Scalar);
+            }
+            if (o.l1) terms.push(l1Penalty(l1Vars, o.l1.lambda));
+            return (terms.length === 1 ? terms[0]! : tf.addN(terms)) as tf.Scalar;
+          }, vars, memory);
+          const gmap = new Map<tf.Variable, tf.Tensor>();
+          for (const v of vars) { const g = grads[v.name]; if (g) gmap.set(v, g); }
+          opt.apply(vars, gmap, lr);
+          return [value.dataSync()[0]!, kept!.dataSync()[0]!] as [number, number];
+        } finally {
+          // Kept past the forward pass's tidy: freed here, also when the step fails (unless
+          // the failure took the backend with it: then its error is the one to report).
+          try { (kept as tf.Tensor | null)?.dispose(); } catch { /* the backend is gone */ }
+        }
       }));
       if (!Number.isFinite(lossV)) {
         throw new CompilerError('TRAIN_DIVERGED', `the loss became ${lossV} at step ${step} (lr ${lr.toPrecision(3)})`, { hint: 'lower --lr, add --warmup, or check the data normalisation' });
