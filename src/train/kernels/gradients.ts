@@ -95,18 +95,24 @@ export function batchNormTrain(t: Tensor, scale: Tensor, bias: Tensor, eps: numb
   const f = tf.customGrad(((x: Tensor, g: Tensor, b: Tensor, save: (ts: Tensor[]) => void) => {
     mean = tf.keep(reduceLeading(x, lead, true));
     const diff = tf.sub(x, mean);
-    variance = tf.keep(reduceLeading(tf.square(diff), lead, true));
+    // tidy: the full-size square and product die as soon as they are read.
+    variance = tf.keep(tf.tidy(() => reduceLeading(tf.square(diff), lead, true)));
     const inv = tf.rsqrt(tf.add(variance, eps));
     const k = tf.mul(g, inv);
     save([diff, inv, k]);
-    const value = tf.add(tf.mul(diff, k), b);
+    const value = tf.tidy(() => tf.add(tf.mul(diff, k), b));
+    // dx = k·dy + (t − μ)·A + B with per-channel A, B, each full-size temporary freed once
+    // read: at most two alive beside dy and t − μ (not the five of one expression).
     const gradFunc = (dy: Tensor, saved: Tensor[]) => {
       const [d, iv, kk] = saved as [Tensor, Tensor, Tensor];
       const dyf = f32(dy);
       const dbias = reduceLeading(dyf, lead);
-      const dyDiff = reduceLeading(tf.mul(dyf, d), lead);
+      const dyDiff = tf.tidy(() => reduceLeading(tf.mul(dyf, d), lead));
       const a = tf.mul(tf.mul(kk, tf.square(iv)), -1 / n);
-      const dx = tf.add(tf.add(tf.mul(dyf, kk), tf.mul(d, tf.mul(a, dyDiff))), tf.mul(tf.mul(kk, dbias), -1 / n));
+      const part = tf.tidy(() => tf.add(tf.mul(d, tf.mul(a, dyDiff)), tf.mul(tf.mul(kk, dbias), -1 / n)));
+      const scaled = tf.mul(dyf, kk);
+      const dx = tf.add(scaled, part);
+      scaled.dispose(); part.dispose();
       return [dx, tf.reshape(tf.mul(dyDiff, iv), g.shape), tf.reshape(dbias, b.shape)];
     };
     return { value, gradFunc };
@@ -118,6 +124,36 @@ export function batchNormTrain(t: Tensor, scale: Tensor, bias: Tensor, eps: numb
     mean?.dispose();
     variance?.dispose();
   }
+}
+
+/**
+ * hard-swish x·clip(αx + β, 0, 1) (ONNX HardSwish: α = 1/6, β = 0.5) with a gradient that
+ * keeps only x for the backward pass:
+ *   d/dx = h + α·x·[0 < αx + β < 1],  h = clip(αx + β, 0, 1)
+ * (recomputed from x; the open range is Clip's convention). As autodiff of the composite it
+ * kept x, the clip's output and αx (for the Add's shape): two full-size maps more per
+ * activation. The forward pass is the composite's arithmetic, so its values are the same.
+ */
+export function hardSwish(t: Tensor, alpha = 1 / 6, beta = 0.5): Tensor {
+  const f = tf.customGrad(((x: Tensor, save: (ts: Tensor[]) => void) => {
+    save([x]);
+    const value = tf.mul(x, tf.clipByValue(tf.add(tf.mul(x, alpha), beta), 0, 1));
+    // Step by step, each full-size temporary freed once read: at most three alive at a time.
+    const gradFunc = (dy: Tensor, saved: Tensor[]) => {
+      const xs = f32(saved[0]!);
+      const ax = tf.mul(xs, alpha);
+      const h = tf.tidy(() => tf.clipByValue(tf.add(ax, beta), 0, 1));
+      const slope = tf.tidy(() => tf.mul(ax, inOpenRange(h, 0, 1)));
+      ax.dispose();
+      const d = tf.add(h, slope);
+      h.dispose(); slope.dispose();
+      const dx = tf.mul(f32(dy), d);
+      d.dispose();
+      return dx;
+    };
+    return { value, gradFunc };
+  }) as unknown as Parameters<typeof tf.customGrad>[0]);
+  return f(t) as Tensor;
 }
 
 /** Sums `dy` over the axes along which an input of `shape` was broadcast. */
