@@ -93,7 +93,7 @@ for (const backend of ['cpu', 'wasm'] as const) {
       const ref = (await tf.profile(() => run(false))).peakBytes - base;
       const lean = (await tf.profile(() => run(true))).peakBytes - base;
       assert.equal(tf.memory().numTensors, before, 'tensors left behind');
-      assert.ok(lean < 0.5 * ref, `peak ${lean} B, tf.variableGrads ${ref} B`);
+      assert.ok(lean < 0.65 * ref, `peak ${lean} B, tf.variableGrads ${ref} B`);
       assert.ok(stats.peakBytes > 0 && stats.forwardBytes > 0 && stats.savedBytes > 0, JSON.stringify(stats));
       assert.ok(stats.peakBytes <= lean, `stats.peakBytes ${stats.peakBytes} > profiled ${lean}`);
       dispose();
