@@ -8,6 +8,7 @@
  * wasm within 4x of PyTorch on ResNet-20 and the depthwise net. The python peers print their
  * trainable parameter count: the same for the three implementations of each network.
  *
+ * SCULPT_BENCH_STEPS=n measures n steps per sculpt backend (a longer memory window).
  * SCULPT_BENCH_NETS=mlp,resnet20 and SCULPT_BENCH_BACKENDS=tfjs-node,wasm limit the networks
  * and the sculpt backends measured (default: all).
  *
@@ -19,6 +20,8 @@
  * window, with the smallest when they differ, and per image), and on wasm the heap's size
  * after the first and the last step (it only grows: what the steps needed, with the
  * allocator's slack). The window crosses an epoch boundary of the random pool.
+ *
+ * `--heap` measures instead the wasm heap a training step needs per image (heapTable).
  *
  * `--profile` adds, per network and backend, where a step's time goes: tfjs kernels by
  * phase (forward, backward, optimiser; from tf.profile) and the forward pass per ONNX op
@@ -71,7 +74,8 @@ class RandomData implements Dataset {
 
 /** Child process: one backend, one net; prints {imagesPerSec, msPerStep, memory} as JSON. */
 async function worker(backend: string, net: Net): Promise<void> {
-  const cfg = NETS[net];
+  const steps = Number(process.env.SCULPT_BENCH_STEPS);
+  const cfg = Number.isInteger(steps) && steps > 0 ? { ...NETS[net], steps } : NETS[net];
   const model = netModel(net);
   // A pool of half the measured steps: the window crosses an epoch boundary (the data restarts).
   const data = new RandomData(cfg.batch * Math.max(2, Math.ceil(cfg.steps / 2)), cfg.shape, 7, cfg.classes);
@@ -96,6 +100,42 @@ async function worker(backend: string, net: Net): Promise<void> {
     tensorGrowth: last.tensors - first.tensors, rssGrowthMiB: (last.rss - first.rss) / 2 ** 20, steps: mem.length,
     peakMiB: Math.max(...peaks), peakMinMiB: Math.min(...peaks), heapFirstMiB: first.heap && first.heap / 2 ** 20, heapLastMiB: last.heap && last.heap / 2 ** 20,
   })}\n`);
+}
+
+/** Child process: the wasm heap's size after two training steps of `net` at `batch` (it only grows: what the steps needed). */
+async function heapWorker(net: Net, batch: number): Promise<void> {
+  const cfg = NETS[net];
+  const model = netModel(net);
+  const data = new RandomData(batch * 2, cfg.shape, 7, cfg.classes);
+  await train(model, { data, batchSize: batch, steps: 2, optimizer: 'sgd', lr: 0.01, momentum: 0.9, backend: 'wasm', seed: 1, recalibrateBatchNorm: 0 });
+  const heap = (tf.backend() as unknown as { wasm?: { HEAPU8?: Uint8Array } }).wasm?.HEAPU8?.buffer.byteLength;
+  if (heap === undefined) throw new Error('not on the wasm backend');
+  process.stdout.write(`${JSON.stringify({ heapMiB: heap / 2 ** 20 })}\n`);
+}
+
+/**
+ * `--heap`: training memory per image on wasm, for MobileNetV2 at 64×64 (SCULPT_BENCH_NETS
+ * picks others): the heap after two steps at batches 2, 4, 8 and 16, each in its own process,
+ * and the growth per image between batches. The heap grows in steps, so a slope over a wider
+ * range of batches is the better number.
+ */
+function heapTable(self: string): void {
+  const nets = (process.env.SCULPT_BENCH_NETS?.split(',') as Net[] | undefined) ?? ['mobilenetv2'];
+  for (const net of nets) {
+    const rows: string[][] = [];
+    let prev: { batch: number; heap: number } | undefined;
+    let first: { batch: number; heap: number } | undefined;
+    for (const batch of [2, 4, 8, 16]) {
+      const r = spawnWorker(self, '--heap-worker', String(batch), net);
+      if (!r.json) { rows.push([String(batch), `failed: ${r.why}`, '-']); continue; }
+      const heap = Number(r.json.heapMiB);
+      rows.push([String(batch), heap.toFixed(0), prev ? ((heap - prev.heap) / (batch - prev.batch)).toFixed(1) : '-']);
+      prev = { batch, heap };
+      first ??= prev;
+    }
+    console.log(`\n### wasm heap after two training steps: ${net}${first && prev && prev.batch > first.batch ? ` (${((prev.heap - first.heap) / (prev.batch - first.batch)).toFixed(1)} MiB per image from batch ${first.batch} to ${prev.batch})` : ''}\n`);
+    console.log(table(['batch', 'wasm heap MiB', 'MiB per image (from the row above)'], rows));
+  }
 }
 
 interface ProfileRow { what: string; msPerStep: number; calls: number }
@@ -309,6 +349,7 @@ function kerasPython(): string | undefined {
 /** Measures and prints the table (and with --profile, where the time goes); returns the rows. */
 export async function benchTrain(): Promise<Row[]> {
   const self = fileURLToPath(import.meta.url);
+  if (process.argv.includes('--heap')) { heapTable(self); return []; }
   const profile = process.argv.includes('--profile');
   const only = process.env.SCULPT_BENCH_NETS?.split(',') as Net[] | undefined;
   const onlyBackends = process.env.SCULPT_BENCH_BACKENDS?.split(',');
@@ -365,7 +406,8 @@ export async function benchTrain(): Promise<Row[]> {
 function peakCell(r: Row): string {
   if (r.peakMiB === undefined || !Number.isFinite(r.peakMiB)) return '-';
   const range = r.peakMinMiB !== undefined && r.peakMiB - r.peakMinMiB >= 1 ? `${r.peakMinMiB.toFixed(0)}–` : '';
-  return `${range}${r.peakMiB.toFixed(0)} (${(r.peakMiB / NETS[r.net].batch).toFixed(1)})`;
+  const per = r.peakMiB / NETS[r.net].batch;
+  return `${range}${r.peakMiB.toFixed(0)} (${per < 1 ? per.toFixed(3) : per.toFixed(1)})`;
 }
 
 function renderProfile(net: Net, backend: string, j: Record<string, unknown>): string {
@@ -377,9 +419,10 @@ function renderProfile(net: Net, backend: string, j: Record<string, unknown>): s
   return `${head}\n\n${k}\n\n${o}`;
 }
 
-if (process.argv[2] === '--worker' || process.argv[2] === '--profile-worker') {
+if (process.argv[2] === '--worker' || process.argv[2] === '--profile-worker' || process.argv[2] === '--heap-worker') {
   try {
     if (process.argv[2] === '--worker') await worker(process.argv[3]!, process.argv[4] as Net);
+    else if (process.argv[2] === '--heap-worker') await heapWorker(process.argv[4] as Net, Number(process.argv[3]));
     else await profileWorker(process.argv[3]!, process.argv[4] as Net);
   } catch (e) {
     // One line the parent can show as the reason this backend has no number.
