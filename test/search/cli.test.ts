@@ -8,7 +8,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { readModel, saveModel } from '../../src/index.js';
+import { Rng, encodeNpy, readModel, saveModel } from '../../src/index.js';
 import { buildModel } from '../../models/index.js';
 import { ROOT, runCli, tempDir } from '../helpers.js';
 
@@ -90,4 +90,23 @@ test('sculpt search --no-stage-cut scores every stage on the whole network and f
   assert.ok(Math.abs(whole.search.fitness - cut.search.fitness) < 1e-6, `${whole.search.fitness} vs ${cut.search.fitness}`);
   assert.equal(whole.search.history.length, cut.search.history.length);
   whole.search.history.forEach((h, i) => assert.ok(Math.abs(h.best - cut.search.history[i]!.best) < 1e-6, `generation ${i}: ${h.best} vs ${cut.search.history[i]!.best}`));
+});
+
+test('sculpt search fills the searched genome up to the target; --no-fill keeps it as searched', () => {
+  const net = join(dir, 'r20-fill.onnx');
+  saveModel(buildModel('resnet20', { seed: 2 }), net);
+  const rng = new Rng(4);
+  writeFileSync(join(dir, 'calib.npy'), encodeNpy([16, 3, 32, 32], Float32Array.from({ length: 16 * 3 * 1024 }, () => rng.next())));
+  const args = ['search', net, '--data', `npy:${join(dir, 'calib.npy')}`, '--flops-target', '0.5', '--calibration', '12', '--iterations', '1,1,1', '--population', '6', '--offspring', '6', '--parents', '3', '--survivors', '4', '--workers', '1', '--no-validate', '--json'];
+  const r = runCli([...args, '-o', join(dir, 'r20-filled.onnx')]);
+  assert.equal(r.code, 0, r.stderr);
+  const s = JSON.parse(r.stdout).search;
+  assert.ok(s.fill && s.fill.channels > 0, JSON.stringify(s.fill));
+  assert.ok(s.fill.costBefore < s.cost && s.cost <= 0.5 + 1e-9, `${s.fill.costBefore} → ${s.cost}`);
+  const raw = runCli([...args, '-o', join(dir, 'r20-raw.onnx'), '--no-fill']);
+  assert.equal(raw.code, 0, raw.stderr);
+  const rs = JSON.parse(raw.stdout).search;
+  assert.equal(rs.fill, null);
+  assert.equal(rs.cost, s.fill.costBefore, 'the same search, not filled');
+  assert.equal(rs.fitness, s.fill.fitnessBefore);
 });
