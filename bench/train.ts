@@ -21,7 +21,8 @@
  * after the first and the last step (it only grows: what the steps needed, with the
  * allocator's slack). The window crosses an epoch boundary of the random pool.
  *
- * `--heap` measures instead the wasm heap a training step needs per image (heapTable).
+ * `--heap` measures instead the wasm heap a training step needs per image (heapTable);
+ * `--memory` where a step's memory goes (memoryWorker; SCULPT_BENCH_BATCH sets the batch).
  *
  * `--profile` adds, per network and backend, where a step's time goes: tfjs kernels by
  * phase (forward, backward, optimiser; from tf.profile) and the forward pass per ONNX op
@@ -32,6 +33,7 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
 import { Rng, TfExecutor, createOptimizer, crossEntropy, dataInputOf, logitsNameOf, selectBackend, train } from '../src/index.js';
+import { leanVariableGrads } from '../src/train/backprop.js';
 import type { Batch, BatchOptions, Dataset, Model } from '../src/index.js';
 import { buildModel } from '../models/index.js';
 import { buildMobileSe, MOBILE_SE_SHAPE } from './mobile-se.js';
@@ -135,6 +137,72 @@ function heapTable(self: string): void {
     }
     console.log(`\n### wasm heap after two training steps: ${net}${first && prev && prev.batch > first.batch ? ` (${((prev.heap - first.heap) / (prev.batch - first.batch)).toFixed(1)} MiB per image from batch ${first.batch} to ${prev.batch})` : ''}\n`);
     console.log(table(['batch', 'wasm heap MiB', 'MiB per image (from the row above)'], rows));
+  }
+}
+
+/**
+ * Child process: where one training step's memory goes. The tensors the forward pass saved
+ * for the backward pass, by the kernel that saved them (each buffer once, under the first
+ * kernel that saved it), and the step's peak (tf.profile: tfjs' count, where a tensor that
+ * shares another's buffer counts again) with the loop's backward pass (leanVariableGrads)
+ * and with tf.variableGrads.
+ */
+async function memoryWorker(backend: string, net: Net, batch: number): Promise<void> {
+  const cfg = NETS[net];
+  await selectBackend(backend as 'cpu');
+  const model = netModel(net);
+  const exec = TfExecutor.create(model, { trainable: 'all', batchNorm: 'train', seed: 1 });
+  const vars = exec.trainableVariables();
+  const input = dataInputOf(model).name;
+  const logits = logitsNameOf(model);
+  const rng = new Rng(3);
+  const x = tf.tensor(rng.uniformArray(batch * cfg.shape.reduce((a, b) => a * b, 1)), [batch, ...cfg.shape]);
+  const y = tf.tensor1d(Int32Array.from({ length: batch }, () => rng.int(cfg.classes)), 'int32');
+  type Node = { kernelName: string; saved?: tf.Tensor[] };
+  let saved: { kernel: string; bytes: number; count: number }[] = [];
+  const loss = (inspect: boolean) => () => {
+    const l = crossEntropy(exec.run({ [input]: x }, { training: true, outputs: [logits] })[logits]!, y);
+    if (inspect) {
+      const seen = new Set<unknown>();
+      const by = new Map<string, { kernel: string; bytes: number; count: number }>();
+      for (const n of (tf.engine().state as unknown as { activeTape: Node[] }).activeTape) {
+        for (const t of n.saved ?? []) {
+          if (t.isDisposed || seen.has(t.dataId)) continue;
+          seen.add(t.dataId);
+          const r = by.get(n.kernelName) ?? { kernel: n.kernelName, bytes: 0, count: 0 };
+          r.bytes += t.size * 4; r.count++;
+          by.set(n.kernelName, r);
+        }
+      }
+      saved = [...by.values()].sort((a, b) => b.bytes - a.bytes);
+    }
+    return l;
+  };
+  const step = (lean: boolean, inspect = false) => tf.tidy(() => {
+    const r = lean ? leanVariableGrads(loss(inspect), vars) : tf.variableGrads(loss(false), vars);
+    r.value.dataSync();
+  });
+  step(true); step(false);
+  const base = tf.memory().numBytes;
+  // tf.profile hands back one shared object: read each peak before the next.
+  const peakLean = (await tf.profile(() => step(true, true))).peakBytes - base;
+  const peakTf = (await tf.profile(() => step(false))).peakBytes - base;
+  const MiB = 2 ** 20;
+  process.stdout.write(`${JSON.stringify({ batch, peakLeanMiB: peakLean / MiB, peakTfMiB: peakTf / MiB, savedMiB: saved.reduce((a, r) => a + r.bytes, 0) / MiB, rssMiB: process.memoryUsage().rss / MiB, saved: saved.slice(0, 8).map((r) => ({ ...r, bytes: r.bytes / MiB })) })}\n`);
+}
+
+function memoryTables(self: string): void {
+  const nets = (process.env.SCULPT_BENCH_NETS?.split(',') as Net[] | undefined) ?? (Object.keys(NETS) as Net[]);
+  const backends = process.env.SCULPT_BENCH_BACKENDS?.split(',') ?? ['wasm'];
+  for (const net of nets) {
+    for (const backend of backends) {
+      const batch = Number(process.env.SCULPT_BENCH_BATCH) || NETS[net].batch;
+      const r = spawnWorker(self, '--memory-worker', `${backend}:${batch}`, net);
+      if (!r.json) { console.log(`\n### memory: ${net} (batch ${batch}) on ${backend}: failed: ${r.why}`); continue; }
+      const j = r.json as { peakLeanMiB: number; peakTfMiB: number; savedMiB: number; rssMiB: number; saved: { kernel: string; bytes: number; count: number }[] };
+      console.log(`\n### memory: ${net} (batch ${batch}) on ${backend}: step peak ${j.peakLeanMiB.toFixed(1)} MiB (${(j.peakLeanMiB / batch).toFixed(2)} per image); with tf.variableGrads ${j.peakTfMiB.toFixed(1)} MiB; saved for the backward pass ${j.savedMiB.toFixed(1)} MiB; RSS ${j.rssMiB.toFixed(0)} MiB\n`);
+      console.log(table(['saved by kernel', 'MiB', 'buffers'], j.saved.map((x) => [x.kernel === 'unnamed scope' ? 'custom gradients (batch norm, hard-swish, ...)' : x.kernel, x.bytes.toFixed(1), String(x.count)])));
+    }
   }
 }
 
@@ -350,6 +418,7 @@ function kerasPython(): string | undefined {
 export async function benchTrain(): Promise<Row[]> {
   const self = fileURLToPath(import.meta.url);
   if (process.argv.includes('--heap')) { heapTable(self); return []; }
+  if (process.argv.includes('--memory')) { memoryTables(self); return []; }
   const profile = process.argv.includes('--profile');
   const only = process.env.SCULPT_BENCH_NETS?.split(',') as Net[] | undefined;
   const onlyBackends = process.env.SCULPT_BENCH_BACKENDS?.split(',');
@@ -419,10 +488,11 @@ function renderProfile(net: Net, backend: string, j: Record<string, unknown>): s
   return `${head}\n\n${k}\n\n${o}`;
 }
 
-if (process.argv[2] === '--worker' || process.argv[2] === '--profile-worker' || process.argv[2] === '--heap-worker') {
+if (['--worker', '--profile-worker', '--heap-worker', '--memory-worker'].includes(process.argv[2]!)) {
   try {
     if (process.argv[2] === '--worker') await worker(process.argv[3]!, process.argv[4] as Net);
     else if (process.argv[2] === '--heap-worker') await heapWorker(process.argv[4] as Net, Number(process.argv[3]));
+    else if (process.argv[2] === '--memory-worker') await memoryWorker(process.argv[3]!.split(':')[0]!, process.argv[4] as Net, Number(process.argv[3]!.split(':')[1]));
     else await profileWorker(process.argv[3]!, process.argv[4] as Net);
   } catch (e) {
     // One line the parent can show as the reason this backend has no number.
