@@ -126,10 +126,15 @@ export function leanVariableGrads(f: () => Scalar, varList?: Variable[], stats?:
         let dxs: [Tensor, Tensor][] = [];
         try {
           const fns = node.gradient(dys);
+          const seen = new Set<Tensor>();
           dxs = Object.keys(node.inputs).map((name) => {
             if (!(name in fns)) throw new Error(`Cannot backprop through input ${name}. Available gradients found: ${Object.keys(fns)}.`);
             const x = node.inputs[name]!;
-            const dx = fns[name]!();
+            // Each input's gradient in its own tidy, as tfjs runs it: one's temporaries are gone before the next.
+            let dx = eng.tidy(`backprop ${node.kernelName} ${name}`, () => fns[name]!());
+            // One tensor handed to two inputs would be freed twice: the second gets a copy.
+            if (seen.has(dx)) dx = tf.clone(dx);
+            seen.add(dx);
             if (dx.dtype !== 'float32') throw new Error(`Error in gradient for op ${node.kernelName}. The gradient of input ${name} must have 'float32' dtype, but has '${dx.dtype}'`);
             if (!tf.util.arraysEqual(dx.shape, x.shape)) throw new Error(`Error in gradient for op ${node.kernelName}. The gradient of input '${name}' has shape '${dx.shape}', which does not match the shape of the input '${x.shape}'`);
             return [x, dx];

@@ -125,6 +125,13 @@ for (const backend of ['cpu', 'wasm'] as const) {
       assert.ok(!(unused.name in r.grads));
       tf.dispose([r.value, r.grads[a.name]!]);
       assert.equal(tf.memory().numTensors, before);
+      // One tensor handed to two inputs as their gradient: each keeps its own.
+      const both = tf.customGrad(((p: Tensor, q: Tensor) => ({ value: tf.add(p, q), gradFunc: (dy: Tensor) => [dy, dy] })) as unknown as Parameters<typeof tf.customGrad>[0]);
+      const r2 = leanVariableGrads(() => tf.sum(tf.mul(both(a, tf.mul(a, 2)) as Tensor, a)) as tf.Scalar, [a]);
+      // f = Σ a·(a + 2a) = 3Σa²: 6a.
+      assert.deepEqual(Array.from(r2.grads[a.name]!.dataSync()), [6, 12, 18]);
+      tf.dispose([r2.value, r2.grads[a.name]!]);
+      assert.equal(tf.memory().numTensors, before);
       tf.dispose([a, frozen, unused]);
     });
 
