@@ -29,7 +29,7 @@ import { checkModelFitsData, dataInputOf } from '../data/fit.js';
 import { nativeBackendAdvice, selectBackend } from './backend.js';
 import type { BackendName } from './backend.js';
 import { TfExecutor } from './executor.js';
-import { correctCount, crossEntropy, distillationLoss, l1Penalty, mimicLoss } from './losses.js';
+import { correctCountOnHost, crossEntropy, distillationLoss, l1Penalty, mimicLoss } from './losses.js';
 import type { KdOptions, MimicKind } from './losses.js';
 import { createOptimizer } from './optim.js';
 import { CheckpointDir, identityMismatch } from './checkpoint.js';
@@ -407,7 +407,7 @@ export async function train(model: Model, o: TrainOptions): Promise<TrainResult>
         const { value, grads } = tf.variableGrads(() => {
           const outs = exec.run({ [input]: x }, { training: true, outputs: studentOuts });
           const logits = outs[logitsName]!;
-          kept = tf.keep(correctCount(logits, y));
+          kept = tf.keep(logits);
           const terms: tf.Scalar[] = [];
           if (lossName === 'ce') terms.push(crossEntropy(logits, y));
           else if (lossName === 'kd') terms.push(distillationLoss(logits, tT[teacherLogits!]!, y, o.kd));
@@ -421,7 +421,8 @@ export async function train(model: Model, o: TrainOptions): Promise<TrainResult>
         const gmap = new Map<tf.Variable, tf.Tensor>();
         for (const v of vars) { const g = grads[v.name]; if (g) gmap.set(v, g); }
         opt.apply(vars, gmap, lr);
-        const out: [number, number] = [value.dataSync()[0]!, kept!.dataSync()[0]!];
+        const z = kept! as tf.Tensor;
+        const out: [number, number] = [value.dataSync()[0]!, correctCountOnHost(z.dataSync(), b.y, z.shape[z.rank - 1]!)];
         (kept as tf.Tensor | null)?.dispose();
         return out;
       }));

@@ -13,7 +13,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { Tensor } from '@tensorflow/tfjs-core';
 import { Rng, TfExecutor, createOptimizer, crossEntropy, dataInputOf, logitsNameOf, selectBackend } from '../../src/index.js';
 import type { Model } from '../../src/index.js';
-import { nativeBatchNormTrain, nativeClip, nativeHardSigmoid } from '../../src/train/native.js';
+import { nativeBatchNormTrain, nativeClip, nativeCrossEntropy, nativeHardSigmoid } from '../../src/train/native.js';
 import { nativeOptimizerAvailable } from '../../src/train/native-optim.js';
 import { buildModel } from '../../models/index.js';
 import { buildMobileSe, MOBILE_SE_SHAPE } from '../../bench/mobile-se.js';
@@ -110,6 +110,7 @@ test('native Clip(0, 6) → Relu6 and hard-sigmoid → relu6: values and gradien
 });
 
 const NETS: [string, () => Model, number[]][] = [
+  ['the MLP 784-500-300-10 (Gemm, ReLU)', () => buildModel('mlp', { seed: 3 }), [784]],
   ['ResNet-20 (BN, ReLU, stride-2 and same-padded convs)', () => buildModel('resnet20', { seed: 3 }), [3, 32, 32]],
   ['MobileNetV2 (ReLU6 as Clip, depthwise)', () => buildModel('mobilenetv2', { seed: 3, width: 0.25 }), [3, 32, 32]],
   ['mobile-se (hard-swish, SE hard-sigmoid)', () => buildMobileSe(3, 10), MOBILE_SE_SHAPE],
@@ -164,6 +165,26 @@ function optimizerRun(name: string, opts: Parameters<typeof createOptimizer>[1],
   b.dispose();
   return { after, slots };
 }
+
+test('native cross-entropy (SparseSoftmaxCrossEntropyWithLogits) equals the cpu one: loss and gradient; a label out of range is an error', { skip }, async () => {
+  const rng = new Rng(6);
+  const z = rng.uniformArray(7 * 5, -4, 4);
+  const labels = Int32Array.from([0, 4, 2, 2, 1, 3, 0]);
+  const w = rng.uniformArray(1, 0.5, 2)[0]!;
+  const direct = () => {
+    const y = tf.tensor1d(labels, 'int32');
+    const g = tf.grad((t: Tensor) => tf.mul(crossEntropy(t, y), w))(tf.tensor2d(z, [7, 5]));
+    return [crossEntropy(tf.tensor2d(z, [7, 5]), y).dataSync(), g.dataSync()];
+  };
+  await selectBackend('cpu');
+  const want = direct();
+  await selectBackend('tfjs-node');
+  assert.ok(nativeCrossEntropy(tf.tensor2d(z, [7, 5]), tf.tensor1d(labels, 'int32')), 'the native op applies on tfjs-node');
+  const got = direct();
+  close(got[0]!, want[0]!, 1e-6, 'loss');
+  close(got[1]!, want[1]!, 1e-6, 'gradient');
+  assert.throws(() => crossEntropy(tf.tensor2d(z, [7, 5]), tf.tensor1d(Int32Array.from([0, 5, 0, 0, 0, 0, 0]), 'int32')).dataSync(), /label value of 5/);
+});
 
 const OPTIMIZERS_CHECKED: [string, Parameters<typeof createOptimizer>[1]][] = [
   ['sgd', { momentum: 0.9, weightDecay: 0.01 }],
