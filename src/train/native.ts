@@ -84,6 +84,33 @@ const sparseCrossEntropy: KernelFunc = ({ inputs, backend }) => {
   ], [logits!, labels!], 2) as unknown as TensorInfo[];
 };
 
+const nhwc = (b: NodeBackend) => [
+  { name: 'T', type: b.binding.TF_ATTR_TYPE, value: b.binding.TF_FLOAT },
+  { name: 'data_format', type: b.binding.TF_ATTR_STRING, value: 'NHWC' },
+];
+
+/** x [..., C] + bias [C]. */
+const biasAdd: KernelFunc = ({ inputs, backend }) => {
+  const b = backend as NodeBackend;
+  const { x, bias } = inputs as Record<string, TensorInfo>;
+  return b.executeSingleOutput('BiasAdd', nhwc(b), [x!, bias!]) as unknown as TensorInfo;
+};
+
+/** dy [..., C] summed to [C]. */
+const biasAddGrad: KernelFunc = ({ inputs, backend }) => {
+  const b = backend as NodeBackend;
+  return b.executeSingleOutput('BiasAddGrad', nhwc(b), [(inputs as Record<string, TensorInfo>).dy!]) as unknown as TensorInfo;
+};
+
+const biasAddGradient: GradConfig = {
+  kernelName: 'SculptBiasAdd',
+  gradFunc: (dy: Tensor | Tensor[]) => {
+    const d = dy as Tensor;
+    // A clone shares the data on this backend (no op); tfjs must not get dy itself back.
+    return { x: () => tf.clone(d), bias: () => tf.engine().runKernel('SculptBiasAddGrad', { dy: d }, {}) as Tensor };
+  },
+};
+
 /** Routes `kernel`'s gradient to the native op on the tensorflow backend; other backends keep the one registered before. */
 function nativeGradient(kernel: 'Relu' | 'Relu6', gradKernel: string): void {
   const prev = tf.getGradient(kernel);
@@ -126,6 +153,9 @@ export function installNativeKernels(): void {
   tf.registerKernel({ kernelName: 'SculptReluGrad', backendName: TF, kernelFunc: activationGrad('ReluGrad') });
   tf.registerKernel({ kernelName: 'SculptRelu6Grad', backendName: TF, kernelFunc: activationGrad('Relu6Grad') });
   tf.registerKernel({ kernelName: 'SculptSparseCrossEntropy', backendName: TF, kernelFunc: sparseCrossEntropy });
+  tf.registerKernel({ kernelName: 'SculptBiasAdd', backendName: TF, kernelFunc: biasAdd });
+  tf.registerKernel({ kernelName: 'SculptBiasAddGrad', backendName: TF, kernelFunc: biasAddGrad });
+  tf.registerGradient(biasAddGradient);
   tf.registerGradient(batchNormTrainGradient);
   // tfjs clones every tensor it saves for the backward pass (Identity): one eager op each,
   // ~100 per ResNet-20 step. Sharing the data costs none; no kernel writes in place.
@@ -193,4 +223,14 @@ export function nativeCrossEntropy(logits: Tensor, labels: Tensor): tf.Scalar | 
     return { value: tf.mean(rows!), gradFunc: (dy: Tensor, saved: Tensor[]) => tf.mul(saved[0]!, tf.div(dy, n)) };
   }) as unknown as Parameters<typeof tf.customGrad>[0]);
   return f(logits) as tf.Scalar;
+}
+
+/**
+ * x [..., C] + bias [C] as TensorFlow's BiasAdd, whose gradient is one BiasAddGrad (tfjs'
+ * broadcasting add takes a Sum and three Reshapes back). Undefined where it does not apply
+ * (another backend, a bias of another shape, rank below 2).
+ */
+export function nativeBiasAdd(x: Tensor, bias: Tensor): Tensor | undefined {
+  if (!onNative() || x.dtype !== 'float32' || bias.dtype !== 'float32' || x.rank < 2 || bias.rank !== 1 || bias.shape[0] !== x.shape[x.rank - 1]) return undefined;
+  return tf.engine().runKernel('SculptBiasAdd', { x, bias }, {}) as Tensor;
 }

@@ -13,7 +13,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { Tensor } from '@tensorflow/tfjs-core';
 import { Rng, TfExecutor, createOptimizer, crossEntropy, dataInputOf, logitsNameOf, selectBackend } from '../../src/index.js';
 import type { Model } from '../../src/index.js';
-import { nativeBatchNormTrain, nativeClip, nativeCrossEntropy, nativeHardSigmoid } from '../../src/train/native.js';
+import { nativeBatchNormTrain, nativeBiasAdd, nativeClip, nativeCrossEntropy, nativeHardSigmoid } from '../../src/train/native.js';
 import { nativeOptimizerAvailable } from '../../src/train/native-optim.js';
 import { buildModel } from '../../models/index.js';
 import { buildMobileSe, MOBILE_SE_SHAPE } from '../../bench/mobile-se.js';
@@ -184,6 +184,30 @@ test('native cross-entropy (SparseSoftmaxCrossEntropyWithLogits) equals the cpu 
   close(got[0]!, want[0]!, 1e-6, 'loss');
   close(got[1]!, want[1]!, 1e-6, 'gradient');
   assert.throws(() => crossEntropy(tf.tensor2d(z, [7, 5]), tf.tensor1d(Int32Array.from([0, 5, 0, 0, 0, 0, 0]), 'int32')).dataSync(), /label value of 5/);
+});
+
+test('native bias add (BiasAdd, BiasAddGrad) equals the broadcasting add on cpu: values and both gradients, ranks 2 and 4', { skip }, async () => {
+  for (const shape of [[5, 7], [2, 3, 4, 6]]) {
+    const rng = new Rng(12);
+    const n = shape.reduce((a, b) => a * b, 1);
+    const xs = rng.uniformArray(n, -1, 1);
+    const bs = rng.uniformArray(shape.at(-1)!, -1, 1);
+    const ws = rng.uniformArray(n, -1, 1);
+    const run = (add: (x: Tensor, b: Tensor) => Tensor) => {
+      const w = tf.tensor(ws, shape);
+      const f = (x: Tensor, b: Tensor) => tf.sum(tf.mul(add(x, b), w));
+      return [add(tf.tensor(xs, shape), tf.tensor1d(bs)), ...tf.grads(f)([tf.tensor(xs, shape), tf.tensor1d(bs)])].map((t) => t.dataSync());
+    };
+    await selectBackend('cpu');
+    const want = run((x, b) => tf.add(x, b));
+    await selectBackend('tfjs-node');
+    const got = run((x, b) => {
+      const y = nativeBiasAdd(x, b);
+      assert.ok(y, 'the native op applies on tfjs-node');
+      return y;
+    });
+    ['y', 'dx', 'dbias'].forEach((what, i) => close(got[i]!, want[i]!, 1e-6, `${what} (rank ${shape.length})`));
+  }
 });
 
 const OPTIMIZERS_CHECKED: [string, Parameters<typeof createOptimizer>[1]][] = [
