@@ -74,16 +74,23 @@ async function worker(backend: string, net: Net): Promise<void> {
   await train(model, { ...common, steps: cfg.warmup });
   const mem: { tensors: number; rss: number }[] = [];
   // Process CPU time as well as wall time: on a shared machine wall time swings 2x with the
-  // neighbours' load, while the CPU time of a one-thread backend (wasm, cpu) stays put.
-  const cpu0 = process.cpuUsage();
+  // neighbours' load, while the CPU time of a one-thread backend (wasm, cpu) stays put. It is
+  // taken between the first step's end and the last's, as the peers time their steps: the
+  // run's setup (compiling the graph, uploading the weights) and its end (writing them back)
+  // are not steps.
+  let cpu0: NodeJS.CpuUsage | undefined;
+  let cpu: NodeJS.CpuUsage | undefined;
   const r = await train(model, {
     ...common, steps: cfg.steps,
-    onProgress: () => { mem.push({ tensors: tf.memory().numTensors, rss: process.memoryUsage().rss }); },
+    onProgress: (p) => {
+      if (p.step === 1) cpu0 = process.cpuUsage();
+      else if (p.step === cfg.steps) cpu = process.cpuUsage(cpu0);
+      mem.push({ tensors: tf.memory().numTensors, rss: process.memoryUsage().rss });
+    },
   });
-  const cpu = process.cpuUsage(cpu0);
   const first = mem[0]!;
   const last = mem.at(-1)!;
-  process.stdout.write(`${JSON.stringify({ imagesPerSec: r.imagesPerSec, msPerStep: (1000 * cfg.batch) / r.imagesPerSec, cpuMsPerStep: (cpu.user + cpu.system) / 1000 / cfg.steps, backend: r.backend, tensorGrowth: last.tensors - first.tensors, rssGrowthMiB: (last.rss - first.rss) / 2 ** 20, steps: mem.length })}\n`);
+  process.stdout.write(`${JSON.stringify({ imagesPerSec: r.imagesPerSec, msPerStep: (1000 * cfg.batch) / r.imagesPerSec, cpuMsPerStep: (cpu!.user + cpu!.system) / 1000 / (cfg.steps - 1), backend: r.backend, tensorGrowth: last.tensors - first.tensors, rssGrowthMiB: (last.rss - first.rss) / 2 ** 20, steps: mem.length })}\n`);
 }
 
 interface ProfileRow { what: string; msPerStep: number; calls: number }
