@@ -92,6 +92,16 @@ function takeImported(maps: Map<tf.Variable, tf.Variable>[], p: tf.Variable, k: 
   return data;
 }
 
+/**
+ * Moves p's native slots (if any) back into the tfjs maps, so that a state imported for p
+ * replaces only the slots it names; the native updater seeds them again at p's next step.
+ */
+function reclaim(u: NativeUpdater | null | undefined, maps: Map<tf.Variable, tf.Variable>[], p: tf.Variable): void {
+  if (!u || !u.params().includes(p)) return;
+  maps.forEach((m, k) => importSlot(m, p, u.readSlot(p, k)!));
+  u.forget(p);
+}
+
 function exportNative(u: NativeUpdater, kinds: readonly string[]): OptimizerState['slots'] {
   return kinds.flatMap((kind, k) => u.params().map((variable) => ({ kind, variable, data: u.readSlot(variable, k)! })));
 }
@@ -152,7 +162,7 @@ class Sgd implements Optimizer {
     this.steps = s.steps;
     for (const { kind, variable, data } of s.slots) {
       if (kind !== 'v') continue;
-      this.#native?.forget(variable);
+      reclaim(this.#native, [this.#v], variable);
       importSlot(this.#v, variable, data);
     }
   }
@@ -220,7 +230,7 @@ class Adam implements Optimizer {
   importState(s: OptimizerState): void {
     this.steps = s.steps;
     for (const { kind, variable, data } of s.slots) {
-      this.#native?.forget(variable);
+      reclaim(this.#native, [this.#m, this.#v], variable);
       importSlot(kind === 'm' ? this.#m : this.#v, variable, data);
     }
   }
