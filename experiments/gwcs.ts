@@ -24,8 +24,11 @@
  * images. Every row says whether its FLOPs are within 1% of the target (the GA's budget is an
  * upper bound, so a search may stop below it).
  *
+ * Every GWCS arm fills its genome up to the target after the search (`sculpt search`'s default);
+ * `wca-ggs-nofill` is WCA GGS with the searched genome as is (`--no-fill`).
+ *
  * Usage: npm run experiments -- gwcs [--seeds 1,2] [--out .tmp/gwcs] [--recovery-steps 30] [--curve-steps 100]
- *          [--variants wca-ggs,gap-ggs,gmp-ggs,gap+gmp-ggs,wca-ogs,l1,random,beta,beta-mimic]
+ *          [--variants wca-ggs,gap-ggs,gmp-ggs,gap+gmp-ggs,wca-ogs,wca-ggs-nofill,l1,random,beta,beta-mimic]
  * (default: all variants). Writes <out>/results.json and prints the tables (Markdown): per
  * row, output channels kept per layer, means ± sd over seeds, and for every pair of variants
  * the per-seed differences after recovery (all seeds, and those where both met the target).
@@ -52,9 +55,11 @@ const out = resolve(opt('--out', join(ROOT, '.tmp/gwcs')));
 const recoverySteps = Number(opt('--recovery-steps', '30'));
 const curveSteps = Number(opt('--curve-steps', '100'));
 const TARGET = 0.5;
-const GWCS_VARIANTS: [string, string, FitnessKind, Grouping][] = [
-  ['wca-ggs', 'WCA GGS', 'wca', 'ggs'], ['gap-ggs', 'GAP GGS', 'gap', 'ggs'], ['gmp-ggs', 'GMP GGS', 'gmp', 'ggs'],
-  ['gap+gmp-ggs', 'GAP+GMP GGS', 'gap+gmp', 'ggs'], ['wca-ogs', 'WCA OGS', 'wca', 'ogs'],
+// The fifth entry: fill the searched genome up to the target (`sculpt search`'s default; false = --no-fill).
+const GWCS_VARIANTS: [string, string, FitnessKind, Grouping, boolean][] = [
+  ['wca-ggs', 'WCA GGS', 'wca', 'ggs', true], ['gap-ggs', 'GAP GGS', 'gap', 'ggs', true], ['gmp-ggs', 'GMP GGS', 'gmp', 'ggs', true],
+  ['gap+gmp-ggs', 'GAP+GMP GGS', 'gap+gmp', 'ggs', true], ['wca-ogs', 'WCA OGS', 'wca', 'ogs', true],
+  ['wca-ggs-nofill', 'WCA GGS, no fill', 'wca', 'ggs', false],
 ];
 const ALL_VARIANTS = [...GWCS_VARIANTS.map((v) => v[0]), 'l1', 'random', 'beta', 'beta-mimic'];
 const variantsArg = opt('--variants', ALL_VARIANTS.join(',')).split(',');
@@ -132,10 +137,10 @@ async function main(): Promise<void> {
       log(`${variant} seed ${seed}: FLOPs ${row.flops.toFixed(3)} pruned ${(100 * pruned).toFixed(2)}% recovered ${(100 * recovered).toFixed(2)}%${extra.fitness !== undefined ? ` fitness ${extra.fitness.toFixed(4)} in ${extra.searchS!.toFixed(1)} s` : ''}`);
       return m;
     };
-    for (const [key, variant, fitness, grouping] of GWCS_VARIANTS) {
+    for (const [key, variant, fitness, grouping, fill] of GWCS_VARIANTS) {
       if (!wanted.has(key)) continue;
       const t0 = performance.now();
-      const r = await gwcs(base, { x: b.x, xDims, budget: { kind: 'flops', target: TARGET }, fitness, grouping, ...GA, iterations: grouping === 'ogs' ? [10] : GA.iterations, seed, workers: 1 });
+      const r = await gwcs(base, { x: b.x, xDims, budget: { kind: 'flops', target: TARGET }, fitness, grouping, ...GA, iterations: grouping === 'ogs' ? [10] : GA.iterations, seed, workers: 1, fill });
       const m = copy(base);
       pruneModel(m, { criterion: 'mask', mask: parseMask(r.mask) });
       const selectS = (performance.now() - t0) / 1000;

@@ -8,8 +8,8 @@
  * const m = buildModel('resnet20', { seed: 1, width: 0.5 });
  * ```
  */
-import { CompilerError } from '../src/index.js';
-import type { Model } from '../src/index.js';
+import { CompilerError } from '../src/core.js';
+import type { Model } from '../src/core.js';
 import { resolveOptions, type BuildOptions, type ModelDefaults, type ResolvedOptions } from './layers.js';
 import { buildMlp, MLP_DEFAULTS } from './mlp.js';
 import { buildLenet5, LENET5_DEFAULTS } from './lenet5.js';

@@ -13,8 +13,8 @@
  * mean and running variance, so that folding BN into a conv is tested on numbers that would
  * expose a wrong formula (identity BN would hide one).
  */
-import { CompilerError, DataType, GraphBuilder, Rng, attrFloat, attrInt, attrInts, tensorType } from '../src/index.js';
-import type { Model, StaticDim, Value } from '../src/index.js';
+import { CompilerError, DataType, GraphBuilder, Rng, attrFloat, attrInt, attrInts, tensorType } from '../src/core.js';
+import type { Model, StaticDim, Value } from '../src/core.js';
 
 /** A feature map in NCHW with its (static) channel count and spatial size. */
 export interface Feature {

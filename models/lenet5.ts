@@ -9,7 +9,7 @@
  * Params at 28x28x1: conv1 6·1·25+6 = 156, conv2 16·6·25+16 = 2,416, fc1 400·120+120 =
  * 48,120, fc2 120·84+84 = 10,164, fc3 84·10+10 = 850; 61,706 in all.
  */
-import type { Model } from '../src/index.js';
+import type { Model } from '../src/core.js';
 import { netFor, scaled, type ResolvedOptions } from './layers.js';
 
 export const LENET5_DEFAULTS = { size: 28, channels: 1, numClasses: 10 } as const;

@@ -6,7 +6,7 @@
  *
  * Params at the defaults: 784·500+500 + 500·300+300 + 300·10+10 = 545,810.
  */
-import type { Model } from '../src/index.js';
+import type { Model } from '../src/core.js';
 import { netFor, scaled, type ResolvedOptions } from './layers.js';
 
 export const MLP_DEFAULTS = { size: 28, channels: 1, numClasses: 10 } as const;

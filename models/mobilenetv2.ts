@@ -15,7 +15,7 @@
  * `width` scales every channel count with torchvision's rounding to multiples of 8 (the head
  * keeps 1280 for width ≤ 1).
  */
-import type { Model } from '../src/index.js';
+import type { Model } from '../src/core.js';
 import { makeDivisible, netFor, RESIDUAL_GAMMA, type Feature, type NetBuilder, type ResolvedOptions } from './layers.js';
 
 export const MOBILENETV2_DEFAULTS = { size: 32, channels: 3, numClasses: 10 } as const;

@@ -10,7 +10,7 @@
  * must get right. Convs before BN have no bias (torchvision). Default input 32x32x3;
  * `width` scales 16/32/64.
  */
-import type { Model } from '../src/index.js';
+import type { Model } from '../src/core.js';
 import { netFor, RESIDUAL_GAMMA, scaled, type Feature, type NetBuilder, type ResolvedOptions } from './layers.js';
 
 export const RESNET20_DEFAULTS = { size: 32, channels: 3, numClasses: 10 } as const;

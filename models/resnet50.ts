@@ -10,7 +10,7 @@
  * No conv has a bias. Params: 25,557,032 trainable (as torchvision counts them), plus
  * 53,120 BN running statistics.
  */
-import type { Model } from '../src/index.js';
+import type { Model } from '../src/core.js';
 import { netFor, RESIDUAL_GAMMA, scaled, type Feature, type NetBuilder, type ResolvedOptions } from './layers.js';
 
 export const RESNET50_DEFAULTS = { size: 224, channels: 3, numClasses: 1000 } as const;

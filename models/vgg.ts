@@ -9,7 +9,7 @@
  * Fashion-MNIST. Three blocks give TissueNet's strategy `r` (first and last block kept
  * normal) a middle block to rewrite.
  */
-import type { Model } from '../src/index.js';
+import type { Model } from '../src/core.js';
 import { netFor, scaled, type ResolvedOptions } from './layers.js';
 
 export const VGG_DEFAULTS = { size: 28, channels: 1, numClasses: 10 } as const;

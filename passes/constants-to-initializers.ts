@@ -15,8 +15,8 @@
  *   before:  %w = Constant() {value=tensor float[8,3,3,3]}      %y = Conv(%x, %w)
  *   after:   init %w: float[8,3,3,3]                             %y = Conv(%x, %w)
  */
-import { DataType, Tensor } from '../src/index.js';
-import type { Graph, Model, Node, Pass, PassDefinition, PassContext, PassResult } from '../src/index.js';
+import { DataType, Tensor } from '../src/core.js';
+import type { Graph, Model, Node, Pass, PassDefinition, PassContext, PassResult } from '../src/core.js';
 
 function constantTensor(n: Node): Tensor | string {
   const a = n.attributes[0];

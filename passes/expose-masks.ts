@@ -22,8 +22,8 @@
  *   after:   %r = Relu(%bn)   %rm = Mul(%r, Reshape(%mask_g3, [C,1,1]))   %z = Conv(%rm, %w2)
  *            graph input %mask_g3: float[C]
  */
-import { exposeMasks, passOption } from '../src/index.js';
-import type { ExposeMasksOptions, ExposedMask, Model, Pass, PassContext, PassDefinition, PassResult } from '../src/index.js';
+import { exposeMasks, passOption } from '../src/core.js';
+import type { ExposeMasksOptions, ExposedMask, Model, Pass, PassContext, PassDefinition, PassResult } from '../src/core.js';
 
 const SUMMARY = 'add one float mask graph input per prunable channel group (a Mul where removing the channel is exact), so one session evaluates any channel mask';
 

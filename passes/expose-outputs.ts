@@ -16,8 +16,8 @@
  *   before:  outputs: %logits
  *   after:   outputs: %logits, %layer3.2.relu2
  */
-import { exposeOutputs, passOption } from '../src/index.js';
-import type { Model, Pass, PassContext, PassDefinition, PassResult } from '../src/index.js';
+import { exposeOutputs, passOption } from '../src/core.js';
+import type { Model, Pass, PassContext, PassDefinition, PassResult } from '../src/core.js';
 
 export interface ExposeOutputsOptions {
   outputs?: readonly string[];

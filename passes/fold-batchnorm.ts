@@ -15,8 +15,8 @@
  *   before:  %c = Conv(%x, %w, %b)   %y = BatchNormalization(%c, %g, %beta, %m, %v)
  *   after:   %y = Conv(%x, %w', %b')
  */
-import { DataType, Tensor, Value } from '../src/index.js';
-import type { Model, Node, Pass, PassDefinition, PassContext, PassResult } from '../src/index.js';
+import { DataType, Tensor, Value } from '../src/core.js';
+import type { Model, Node, Pass, PassDefinition, PassContext, PassResult } from '../src/core.js';
 
 function constF32(v: Value | null | undefined): Float32Array | undefined {
   if (!v?.initializer) return undefined;

@@ -6,8 +6,8 @@
  * that reads `ctx.options` (adapted by `legacyPassDefinition`; convert it, see
  * docs/architecture.md).
  */
-import { legacyPassDefinition, parsePassOptions } from '../src/index.js';
-import type { Pass, PassDefinition } from '../src/index.js';
+import { legacyPassDefinition, parsePassOptions } from '../src/core.js';
+import type { Pass, PassDefinition } from '../src/core.js';
 import { constantsToInitializers } from './constants-to-initializers.js';
 import { exposeMasksDefinition } from './expose-masks.js';
 import { exposeOutputsDefinition } from './expose-outputs.js';

@@ -20,8 +20,8 @@
  *   before:  graph main (%x: float[N,3,32,32]) -> (%y: float[N,?])
  *   after:   graph main (%x: float[N,3,32,32]) -> (%y: float[N,10])      + value_info for every node output
  */
-import { inferShapes, passOption, shapeOf, shapesAnalysis } from '../src/index.js';
-import type { Model, Pass, PassContext, PassDefinition, PassResult, TypeInfo, Value } from '../src/index.js';
+import { inferShapes, passOption, shapeOf, shapesAnalysis } from '../src/core.js';
+import type { Model, Pass, PassContext, PassDefinition, PassResult, TypeInfo, Value } from '../src/core.js';
 
 export interface InferShapesPassOptions {
   inputShapes?: Readonly<Record<string, readonly number[]>>;

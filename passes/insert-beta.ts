@@ -17,8 +17,8 @@
  *   before:  %r = Relu(%bn)                 %c = Conv(%r, %w2)
  *   after:   %a = Abs(%beta.conv1)  %s = Reshape(%a, [C,1,1])  %rb = Mul(%r, %s)  %c = Conv(%rb, %w2)
  */
-import { channelGroupsAnalysis, insertBeta, passOption } from '../src/index.js';
-import type { ChannelAnalysis, InsertBetaResult, Model, Pass, PassContext, PassDefinition, PassResult } from '../src/index.js';
+import { channelGroupsAnalysis, insertBeta, passOption } from '../src/core.js';
+import type { ChannelAnalysis, InsertBetaResult, Model, Pass, PassContext, PassDefinition, PassResult } from '../src/core.js';
 
 export interface InsertBetaPassOptions {
   /** Initial β (default 1). */

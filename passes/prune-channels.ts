@@ -28,8 +28,8 @@
  *   before:  %y = Conv(%x, %w[64,32,3,3], %b[64])   %z = Conv(%y, %w2[16,64,3,3])
  *   after:   %y = Conv(%x, %w[40,32,3,3], %b[40])   %z = Conv(%y, %w2[16,40,3,3])
  */
-import { CompilerError, applyChannelPruning, channelGroupsAnalysis, maskToKeep, passOption, readMaskFile, retieConstants, untieSharedConstants } from '../src/index.js';
-import type { ApplyResult, ChannelAnalysis, MaskSpec, Model, Pass, PassContext, PassDefinition, PassResult, UntiedConstant } from '../src/index.js';
+import { CompilerError, applyChannelPruning, channelGroupsAnalysis, maskToKeep, passOption, readMaskFile, retieConstants, untieSharedConstants } from '../src/core.js';
+import type { ApplyResult, ChannelAnalysis, MaskSpec, Model, Pass, PassContext, PassDefinition, PassResult, UntiedConstant } from '../src/core.js';
 
 export interface PruneChannelsOptions {
   keep?: ReadonlyMap<number, readonly number[]> | Record<string, readonly number[]>;

@@ -10,8 +10,8 @@
  *   before:  %a = Abs(%beta)  %s = Reshape(%a, [C,1,1])  %rb = Mul(%r, %s)  %c = Conv(%rb, %w2)
  *   after:   %c = Conv(%r, %w2)
  */
-import { readBetaRecords, stripBeta } from '../src/index.js';
-import type { Model, Pass, PassContext, PassDefinition, PassResult } from '../src/index.js';
+import { readBetaRecords, stripBeta } from '../src/core.js';
+import type { Model, Pass, PassContext, PassDefinition, PassResult } from '../src/core.js';
 
 /** What strip-beta removed. */
 export interface StripBetaReport { readonly betas: number; readonly muls: number }

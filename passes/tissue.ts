@@ -40,11 +40,11 @@
 import {
   DataType, GraphBuilder, Rng, Tensor, addConstant, attrFloat, attrInt, attrInts, attrString, AnalysisManager, costAnalysis, costContext, dropIfUnused, initStackedLayer,
   nodeCost, originalWeights, parseLayerSpec, parseUnit, parseUnitList, passOption, planTissue, resolveWeight, shapesAnalysis, TISSUE_ACTIVATIONS, TISSUE_INITS,
-} from '../src/index.js';
+} from '../src/core.js';
 import type {
   AutoChoice, CostContext, LayerCost, LayerPlan, LayerSpec, Model, Node, Pass, PassContext, PassDefinition, PassOption, PassResult, SkippedLayer, TissueActivation, TissueOptions,
   TissuePlan, UnitRun, UnitWeights, Value, WeightForm,
-} from '../src/index.js';
+} from '../src/core.js';
 
 /** What the pass did to one layer. */
 export interface TissueLayerReport {

@@ -3,38 +3,7 @@
  * import from. What a user needs, nothing a test needs: test helpers (round-trip
  * comparison, gradient checks) and serde/IR internals are imported from their modules.
  */
-export * from './errors.js';
-export * from './ir/data-type.js';
-export { Tensor } from './ir/tensor.js';
-export type { Int, TensorData, TypedField, ExternalOrigin, KeyValue } from './ir/tensor.js';
-export * from './ir/types.js';
-export * from './ir/attribute.js';
-export * from './ir/core.js';
-export * from './ir/builder.js';
-export { topologicalOrder, sortTopologically } from './ir/toposort.js';
-export * from './ir/verify.js';
-export * from './ir/printer.js';
-export { SETTING_SLOTS, isSettingSlot } from './ir/op-slots.js';
-export {
-  resolveWeight, weightOf, isFloatWeight, constantData, constantNodeTensor, setWeight, setConstantData, untieWeight, addConstant, dropIfUnused, floatWeights,
-} from './ir/weights.js';
-export type { ResolvedWeight, WeightForm, SetWeightOptions } from './ir/weights.js';
-export * from './pass.js';
-export * from './analysis/index.js';
-export * from './analysis/channel-groups.js';
-export { registerChannelRule, channelRuleFor, channelRuleOps, hasChannelRule } from './analysis/channel-rules/index.js';
-export type { ChannelRuleEntry, ChannelSeeds } from './analysis/channel-rules/index.js';
-export type { ChannelRule, ChannelRuleContext, Origin, SlotKind, SlotRole, FixupContext } from './analysis/channel-rules/context.js';
-export { hasCostRule } from './analysis/cost.js';
-export * from './prune/index.js';
-export { readModel, decodeModel } from './serde/read.js';
-export { cloneModel } from './serde/clone.js';
-export type { ReadOptions } from './serde/read.js';
-export { encodeModel, encodeModelChunks, saveModel, atomicWrite, PROTOBUF_LIMIT } from './serde/write.js';
-export type { ExternalPlan, SaveOptions, SaveResult } from './serde/write.js';
-export * from './util/rng.js';
-export { guardOutputs, checkOutputPath, dataSpecInputs } from './util/output-guard.js';
-export type { GuardInput, GuardOutput, GuardSpec } from './util/output-guard.js';
+export * from './core.js';
 export * from './validate/accuracy.js';
 export { openSession, runSession, runModel, withOutputs, maxAbsDiff, seededInputs, toOrt, runtimeVersion } from './runtime/index.js';
 export type { Provider, SessionOptions, OpenSession, HostTensor, Session } from './runtime/index.js';
@@ -45,6 +14,5 @@ export * from './report/index.js';
 export { renderValidationText } from './report/validation.js';
 export * from './data/index.js';
 export * from './train/index.js';
-export * from './tissue/index.js';
 export * from './onestep/index.js';
 export * from './search/index.js';

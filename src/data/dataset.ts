@@ -33,6 +33,11 @@ export interface Dataset {
   readonly numClasses: number;
   /** Class names when the source has them (folder datasets), else undefined. */
   readonly classNames?: readonly string[];
+  /**
+   * false when the samples have no labels (every `y` is -1): only label-free uses take them
+   * (distillation with the soft term alone, mimicking, search fitness, calibration).
+   */
+  readonly labeled?: boolean;
   batches(batchSize: number, opts?: BatchOptions): Iterable<Batch>;
 }
 

@@ -6,8 +6,8 @@
  *
  * Specs:
  *   mnist | fashion-mnist | digits
- *   idx:<images>,<labels>[,<test-images>,<test-labels>]   (gzipped or raw)
- *   npy:<x.npy>,<y.npy>[,<test-x.npy>,<test-y.npy>]
+ *   idx:<images>,<labels>[,<test-images>,<test-labels>]   (gzipped or raw); idx:<images> unlabeled
+ *   npy:<x.npy>,<y.npy>[,<test-x.npy>,<test-y.npy>]; npy:<x.npy> unlabeled
  *   folder:<dir>        (<dir>/<class>/*.png|jpg, or <dir>/{train,test}/<class>/...)
  */
 import { CompilerError } from '../errors.js';
@@ -19,7 +19,7 @@ import type { Source, SourcePair } from './sources.js';
 import { ConcatSource, digitsSource, fashionMnistSource, folderSource, idxSource, mnistSource, npySource } from './sources.js';
 
 /** The specs `loadDataset` understands, for help texts. */
-export const DATA_SPECS = ['mnist', 'fashion-mnist', 'digits', 'idx:<images>,<labels>[,<test-images>,<test-labels>]', 'npy:<x.npy>,<y.npy>[,<test-x>,<test-y>]', 'folder:<dir>'];
+export const DATA_SPECS = ['mnist', 'fashion-mnist', 'digits', 'idx:<images>[,<labels>][,<test-images>,<test-labels>]', 'npy:<x.npy>[,<y.npy>][,<test-x>,<test-y>]', 'folder:<dir>'];
 
 /** Seed of the fixed holdout permutation: the test part must not move with --seed. */
 const HOLDOUT_SEED = 0x5c1e;
@@ -85,6 +85,8 @@ export class LoadedDataset implements Dataset {
   readonly inputShape: readonly number[];
   readonly numClasses: number;
   readonly classNames?: readonly string[];
+  /** false for samples without labels (`npy:<x.npy>`, `idx:<images>`, a folder of loose images). */
+  readonly labeled: boolean;
   /** Sample indices into the source, in file order. */
   readonly indices: Int32Array;
   readonly #src: Source;
@@ -93,8 +95,9 @@ export class LoadedDataset implements Dataset {
   readonly #invStd: Float32Array | null;
   readonly #augment: Augment | undefined;
 
-  constructor(name: string, src: Source, indices: Int32Array, numClasses: number, plan: Plan, mean: Float32Array | null, invStd: Float32Array | null, augment: Augment | undefined) {
+  constructor(name: string, src: Source, indices: Int32Array, numClasses: number, plan: Plan, mean: Float32Array | null, invStd: Float32Array | null, augment: Augment | undefined, labeled = true) {
     this.name = name;
+    this.labeled = labeled;
     this.#src = src;
     this.indices = indices;
     this.size = indices.length;
@@ -176,8 +179,9 @@ function openSpec(spec: string, opts: LoadOptions): SourcePair {
   const { kind, args } = parseSpec(spec);
   const mem = opts.maxInMemoryBytes ?? DEFAULT_MAX_IN_MEMORY;
   const bad = (why: string) => new CompilerError('DATA_SPEC_INVALID', `bad data spec "${spec}": ${why}`, { hint: `use one of: ${DATA_SPECS.join(' | ')}` });
-  const pairOf = (open: (a: string, b: string) => Source): SourcePair => {
-    if (args.length !== 2 && args.length !== 4) throw bad(`${kind}: needs 2 files (samples, labels) or 4 (train and test pairs), got ${args.length}`);
+  const pairOf = (open: (a: string, b: string | undefined) => Source): SourcePair => {
+    if (args.length !== 1 && args.length !== 2 && args.length !== 4) throw bad(`${kind}: needs 1 file (samples without labels), 2 (samples, labels) or 4 (train and test pairs), got ${args.length}`);
+    if (args.length === 1) return { all: open(args[0]!, undefined), numClasses: 0, labeled: false };
     if (args.length === 2) { const all = open(args[0]!, args[1]!); return { all, numClasses: maxLabel(all.labels) + 1 }; }
     const train = open(args[0]!, args[1]!);
     const test = open(args[2]!, args[3]!);
@@ -256,7 +260,7 @@ export function loadDataset(spec: string, opts: LoadOptions = {}): LoadedDataset
   if (opts.augment?.crop !== undefined && !(Number.isInteger(opts.augment.crop) && opts.augment.crop >= 0)) {
     throw new CompilerError('INVALID_OPTION', `crop padding must be a non-negative integer, not ${opts.augment.crop}`);
   }
-  return new LoadedDataset(`${spec}:${split}`, src, indices, pair.numClasses, plan, norm.mean, norm.invStd, opts.augment);
+  return new LoadedDataset(`${spec}:${split}`, src, indices, pair.numClasses, plan, norm.mean, norm.invStd, opts.augment, pair.labeled !== false);
 }
 
 function normalisation(opts: LoadOptions, plan: Plan, where: string): { mean: Float32Array | null; invStd: Float32Array | null } {

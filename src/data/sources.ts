@@ -33,8 +33,15 @@ export interface SourcePair {
   readonly test?: Source;
   /** A single pool to split by holdout. */
   readonly all?: Source;
-  /** Class count of the whole data set (not just one split). */
+  /** Class count of the whole data set (not just one split); 0 when unlabeled. */
   readonly numClasses: number;
+  /** false when the samples come without labels (their labels read -1). */
+  readonly labeled?: boolean;
+}
+
+/** Labels of an unlabeled source: -1 each, which no class index can be. */
+export function noLabels(count: number): Int32Array {
+  return new Int32Array(count).fill(-1);
 }
 
 function checkLabelCount(images: number, labels: Int32Array, where: string): void {
@@ -90,14 +97,18 @@ class IdxSource implements Source {
   close(): void { this.images.bytes.close(); }
 }
 
-/** Opens an IDX image/label pair. @throws FILE_NOT_FOUND, DATA_CORRUPT, DATA_LABEL_MISMATCH */
-export function idxSource(images: string, labels: string, maxInMemory?: number): Source {
-  const lab = readIdxLabels(labels);
+/**
+ * Opens an IDX image/label pair, or images alone (`labels` undefined: unlabeled).
+ * @throws FILE_NOT_FOUND, DATA_CORRUPT, DATA_LABEL_MISMATCH
+ */
+export function idxSource(images: string, labels: string | undefined, maxInMemory?: number): Source {
+  const lab = labels === undefined ? undefined : readIdxLabels(labels);
   const img = openIdx(images, maxInMemory);
   if (img.dims.length < 2) {
     img.bytes.close();
-    throw new CompilerError('DATA_CORRUPT', `${images} is 1-D: it looks like a label file`, { where: images, hint: 'the spec is idx:<images>,<labels>' });
+    throw new CompilerError('DATA_CORRUPT', `${images} is 1-D: it looks like a label file`, { where: images, hint: 'the spec is idx:<images>,<labels> (or idx:<images> without labels)' });
   }
+  if (!lab) return new IdxSource(img, noLabels(img.dims[0]!));
   try { checkLabelCount(img.dims[0]!, lab, `${images} + ${labels}`); } catch (e) { img.bytes.close(); throw e; }
   return new IdxSource(img, lab);
 }
@@ -127,14 +138,18 @@ class NpySource implements Source {
   close(): void { this.x.bytes.close(); }
 }
 
-/** Opens an npy sample/label pair. @throws FILE_NOT_FOUND, DATA_CORRUPT, DATA_UNSUPPORTED, DATA_LABEL_MISMATCH */
-export function npySource(x: string, y: string, maxInMemory?: number): Source {
-  const lab = readNpyLabels(y);
+/**
+ * Opens an npy sample/label pair, or samples alone (`y` undefined: unlabeled).
+ * @throws FILE_NOT_FOUND, DATA_CORRUPT, DATA_UNSUPPORTED, DATA_LABEL_MISMATCH
+ */
+export function npySource(x: string, y: string | undefined, maxInMemory?: number): Source {
+  const lab = y === undefined ? undefined : readNpyLabels(y);
   const f = openNpy(x, maxInMemory);
   if (f.shape.length < 2) {
     f.bytes.close();
-    throw new CompilerError('DATA_CORRUPT', `${x} has shape (${f.shape.join(', ')}): samples need at least [N, D]`, { where: x, hint: 'the spec is npy:<x.npy>,<y.npy>' });
+    throw new CompilerError('DATA_CORRUPT', `${x} has shape (${f.shape.join(', ')}): samples need at least [N, D]`, { where: x, hint: 'the spec is npy:<x.npy>,<y.npy> (or npy:<x.npy> without labels)' });
   }
+  if (!lab) return new NpySource(f, noLabels(f.shape[0]!));
   try { checkLabelCount(f.shape[0]!, lab, `${x} + ${y}`); } catch (e) { f.bytes.close(); throw e; }
   return new NpySource(f, lab);
 }
@@ -284,9 +299,34 @@ function listClasses(dir: string): { names: string[]; files: string[]; labels: n
   return { names, files, labels };
 }
 
+/** Images directly in `dir` (not in sub-folders), sorted by name. */
+function looseImages(dir: string): string[] {
+  return readdirSync(dir).filter((f) => !f.startsWith('.') && IMAGE_EXTENSIONS.includes(extname(f).toLowerCase())).sort().map((f) => join(dir, f)).filter((p) => statIn(p).isFile());
+}
+
+/**
+ * The per-sample [C,H,W] of a folder's images: `shape` when it is [C,H,W]; else the first
+ * image decides (1 channel if gray), squared to a flat model input's size when one is given.
+ */
+function folderShape(firstImage: string, shape: readonly number[] | undefined, dir: string): number[] {
+  let s = shape && shape.length === 3 ? [...shape] : undefined;
+  if (!s) {
+    const first: DecodedImage = decodeImage(firstImage);
+    s = [isGray(first) ? 1 : 3, first.height, first.width];
+    if (shape && shape.length === 1) {
+      // A flat model input ([784]) over images: square images of the first image's channels.
+      const side = Math.round(Math.sqrt(shape[0]! / s[0]!));
+      if (side * side * s[0]! === shape[0]) s = [s[0]!, side, side];
+    }
+  }
+  if (s[0] !== 1 && s[0] !== 3) throw new CompilerError('DATA_SHAPE_MISMATCH', `folder images decode to 1 or 3 channels, not ${s[0]}`, { where: dir });
+  return s;
+}
+
 /**
  * Opens `folder:<dir>`: `<dir>/<class>/*.png|jpg`, or `<dir>/train/<class>/...` and
- * `<dir>/test/<class>/...` for an explicit split (class names must then agree).
+ * `<dir>/test/<class>/...` for an explicit split (class names must then agree), or
+ * `<dir>/*.png|jpg` without class folders: unlabeled samples.
  * `shape` is [C,H,W]; without it, the first image decides (1 channel if gray).
  * @throws FILE_NOT_FOUND, DATA_SPEC_INVALID (no classes or no images), DATA_CORRUPT
  */
@@ -300,21 +340,17 @@ export function folderSource(dir: string, shape: readonly number[] | undefined, 
   if (hasSplit && parts.test!.names.join('/') !== names.join('/')) {
     throw new CompilerError('DATA_LABEL_MISMATCH', `${dir}: train/ has classes [${names.join(', ')}] but test/ has [${parts.test!.names.join(', ')}]`, { where: dir, hint: 'both splits need the same class folders' });
   }
-  if (names.length === 0) throw new CompilerError('DATA_SPEC_INVALID', `${dir} has no class sub-folders`, { where: dir, hint: 'lay the images out as <dir>/<class>/<image>.png' });
+  // No class folders but images in the folder itself: unlabeled samples.
+  const loose = !hasSplit && names.length === 0 ? looseImages(root) : [];
+  if (names.length === 0 && loose.length === 0) throw new CompilerError('DATA_SPEC_INVALID', `${dir} has no class sub-folders and no images`, { where: dir, hint: 'lay the images out as <dir>/<class>/<image>.png (or put unlabeled images in <dir> itself)' });
+  if (loose.length > 0) {
+    const s = folderShape(loose[0]!, shape, dir);
+    return { all: new FolderSource(loose, noLabels(loose.length), [], s, cacheBytes), numClasses: 0, labeled: false };
+  }
   const total = lists.reduce((a, l) => a + l.files.length, 0);
   if (total === 0) throw new CompilerError('DATA_SPEC_INVALID', `${dir} has class folders but no PNG/JPEG images`, { where: dir });
-  let s = shape && shape.length === 3 ? [...shape] : undefined;
-  if (!s) {
-    const first: DecodedImage = decodeImage(lists.find((l) => l.files.length > 0)!.files[0]!);
-    s = [isGray(first) ? 1 : 3, first.height, first.width];
-    if (shape && shape.length === 1) {
-      // A flat model input ([784]) over images: square images of the first image's channels.
-      const side = Math.round(Math.sqrt(shape[0]! / s[0]!));
-      if (side * side * s[0]! === shape[0]) s = [s[0]!, side, side];
-    }
-  }
-  if (s[0] !== 1 && s[0] !== 3) throw new CompilerError('DATA_SHAPE_MISMATCH', `folder images decode to 1 or 3 channels, not ${s[0]}`, { where: dir });
-  const mk = (l: { files: string[]; labels: number[] }) => new FolderSource(l.files, Int32Array.from(l.labels), names, s!, cacheBytes);
+  const s = folderShape(lists.find((l) => l.files.length > 0)!.files[0]!, shape, dir);
+  const mk = (l: { files: string[]; labels: number[] }) => new FolderSource(l.files, Int32Array.from(l.labels), names, s, cacheBytes);
   if (hasSplit) return { train: mk(parts.train!), test: mk(parts.test!), numClasses: names.length };
   return { all: mk(parts.all!), numClasses: names.length };
 }

@@ -148,6 +148,43 @@ export class Budget {
   }
 
   /**
+   * Gives dropped channels back to the final genome `g` while it stays within the budget
+   * (exact cost, no projection): the repair only ever drops channels, so the searched genome
+   * usually lands below the target. Each step takes the searched group with the smallest
+   * kept fraction whose next allowed count (one channel, or up to the next multiple of its
+   * unit, or the whole group) still fits, and turns on its dropped channels of highest
+   * `importance` (one number per genome bit; ties by index). A group that does not fit is
+   * not tried again: cost only grows. Deterministic. Returns the channels given back.
+   */
+  fill(g: Genome, importance: Float64Array): number {
+    const sp = this.space;
+    const open = new Set(sp.groups.map((_, i) => i));
+    const keptOf = (i: number): number => { const sg = sp.groups[i]!; let k = 0; for (let b = 0; b < sg.size; b++) k += g[sg.offset + b]!; return k; };
+    let added = 0;
+    for (;;) {
+      let pick = -1, frac = Infinity;
+      for (const i of open) {
+        const sg = sp.groups[i]!;
+        const k = keptOf(i);
+        if (k >= sg.size) { open.delete(i); continue; }
+        if (k / sg.size < frac) { frac = k / sg.size; pick = i; }
+      }
+      if (pick < 0) return added;
+      const sg = sp.groups[pick]!;
+      const k = keptOf(pick);
+      const up = sg.unit <= 1 ? k + 1 : Math.min(sg.size, k % sg.unit === 0 ? k + sg.unit : Math.ceil(k / sg.unit) * sg.unit);
+      const off: number[] = [];
+      for (let b = 0; b < sg.size; b++) if (!g[sg.offset + b]) off.push(sg.offset + b);
+      off.sort((a, b) => importance[b]! - importance[a]! || a - b);
+      const turn = off.slice(0, up - k);
+      for (const b of turn) g[b] = 1;
+      if (this.fits(g, undefined)) { added += turn.length; continue; }
+      for (const b of turn) g[b] = 0;
+      open.delete(pick);
+    }
+  }
+
+  /**
    * Rounds the kept count of each group of `stage` to the nearest multiple of its unit (at
    * least one unit; the whole group counts as a multiple), by keeping random dropped bits or
    * dropping random kept ones. Groups with unit 1 are left as they are.

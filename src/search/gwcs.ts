@@ -15,6 +15,7 @@ import { CompilerError } from '../errors.js';
 import type { Model } from '../ir/core.js';
 import { pruneModel } from '../prune/index.js';
 import { parseMask } from '../prune/mask.js';
+import { groupImportance } from '../prune/criteria.js';
 import { encodeModel } from '../serde/write.js';
 import { maxAbsDiff, runModel } from '../runtime/session.js';
 import { Budget } from './budget.js';
@@ -50,6 +51,12 @@ export interface GwcsOptions extends Omit<GeneticOptions, 'iterations'> {
    * before it run once per stage (default true; `stage-cut.ts`).
    */
   stageCut?: boolean;
+  /**
+   * After the search, give dropped channels back (most-pruned group first, highest filter
+   * norm first) while the budget allows (default true; `Budget.fill`): the repair only drops,
+   * so the searched genome usually lands below the target. false: the searched genome as is.
+   */
+  fill?: boolean;
   /** Worker threads, each with its own session (default: the cores; 0 = this thread). */
   workers?: number;
   /** Resumable state file, written after every generation. */
@@ -68,6 +75,8 @@ export interface GwcsResult {
   /** Kept / total group channels per searched group. */
   readonly groups: { name: string; stage: number; kept: number; size: number }[];
   readonly budget: { kind: string; target: number; mode: string; achieved: number };
+  /** Channels given back after the search to bring the genome up to the budget (`fill`); undefined when none were. */
+  readonly fill?: { channels: number; costBefore: number; fitnessBefore: number };
 }
 
 /** sha256 over the model, the calibration batch and every option that changes the result. */
@@ -108,8 +117,19 @@ export async function gwcs(model: Model, o: GwcsOptions): Promise<GwcsResult> {
   if (!Number.isInteger(workers) || workers < 0) throw new CompilerError('INVALID_OPTION', `--workers must be a non-negative integer; got ${workers}`);
   const pool = await ScorerPool.open({ model: prepared.masked, dataInput: prepared.dataInput, x: o.x, xDims: o.xDims, feature: prepared.feature.masked, masks: prepared.scorerMasks, ones: prepared.ones, summaryOutput: prepared.summaryOutput, fitness, stages: o.stageCut === false ? undefined : stageNetsOf(prepared) }, workers);
   let search: SearchResult;
+  let filled: GwcsResult['fill'];
   try {
     search = await runSearch(prepared.space, budget, pool, { ...o, iterations, fingerprint: o.state ? searchFingerprint(model, o, iterations) : undefined });
+    if (o.fill !== false && !search.stopped) {
+      const genome = search.genome.slice();
+      const channels = budget.fill(genome, bitImportance(prepared));
+      if (channels > 0) {
+        await pool.useStage(undefined, genome); // every stage's bits may have changed: the full network
+        const fitness = (await pool.fitness([genome]))[0]!;
+        filled = { channels, costBefore: search.cost, fitnessBefore: search.fitness };
+        search = { ...search, genome, fitness, cost: budget.costAt(genome, undefined) / budget.base };
+      }
+    }
   } finally {
     await pool.close();
   }
@@ -121,7 +141,19 @@ export async function gwcs(model: Model, o: GwcsOptions): Promise<GwcsResult> {
     mask: genomeToMask(prepared.space, search.genome),
     groups: prepared.space.groups.map((g, i) => ({ name: g.name, stage: stageOf.get(i)!, kept: kept[i]!, size: g.size })),
     budget: { kind: o.budget.kind, target: o.budget.target, mode: budget.mode, achieved: search.cost },
+    fill: filled,
   };
+}
+
+/** Each genome bit's channel importance: its group's BN-scaled filter L1 norm (`sculpt prune --criterion l1`). */
+function bitImportance(prepared: PreparedSearch): Float64Array {
+  const sp = prepared.space;
+  const out = new Float64Array(sp.length);
+  for (const sg of sp.groups) {
+    const imp = groupImportance(sp.analysis, sp.analysis.groups[sg.gid]!, 'l1');
+    if (imp) out.set(imp.subarray(0, sg.size), sg.offset);
+  }
+  return out;
 }
 
 /**

@@ -136,6 +136,7 @@ export interface TrainResult {
   /** Training throughput, evaluation time excluded. */
   imagesPerSec: number;
   finalLoss: number;
+  /** Accuracy on the last window of training batches; NaN when the data has no labels. */
   trainAccuracy: number;
   evals: EvalRecord[];
   /** The last evaluation, when there was evaluation data. */
@@ -205,6 +206,22 @@ export function evaluateExecutor(exec: TfExecutor, model: Model, ds: Dataset, ba
 }
 
 /**
+ * Unlabeled data trains only through label-free terms: distillation with the soft term alone
+ * (rho = 1), mimicking, an L1 penalty; accuracy during training needs labelled eval data.
+ * @throws DATA_UNLABELED
+ */
+function checkLabels(o: TrainOptions, lossName: LossName): void {
+  if (o.data.labeled === false) {
+    const rho = o.kd?.rho ?? 0.9;
+    const why = lossName === 'ce' ? 'the cross-entropy loss' : lossName === 'kd' && rho < 1 ? `distillation with rho ${rho} (its hard term, weight ${+(1 - rho).toFixed(6)})` : undefined;
+    if (why) throw new CompilerError('DATA_UNLABELED', `${why} needs labels; the data "${o.data.name}" has none`, { hint: 'distil from a teacher with the soft term alone (--loss kd --rho 1), mimic layers, or pass labelled data' });
+  }
+  if (o.evalData?.labeled === false) {
+    throw new CompilerError('DATA_UNLABELED', `evaluating accuracy needs labels; the eval data "${o.evalData.name}" has none`, { hint: 'drop the eval data or pass a labelled set' });
+  }
+}
+
+/**
  * Trains `model` in place: on return its initializers hold the trained weights and BN
  * running statistics (the last step's, or the best evaluated epoch's with keep 'best');
  * nothing else in the graph changes.
@@ -215,7 +232,7 @@ export function evaluateExecutor(exec: TfExecutor, model: Model, ds: Dataset, ba
  * that fails (after the batch has been shrunk down to 1 on out-of-memory errors) stops
  * further evaluation, training goes on, and the run ends with TRAIN_EVAL_FAILED naming
  * where the trained model was written.
- * @throws INVALID_OPTION, DATA_SHAPE_MISMATCH, TRAIN_DIVERGED (loss became NaN/∞),
+ * @throws INVALID_OPTION, DATA_SHAPE_MISMATCH, DATA_UNLABELED, TRAIN_DIVERGED (loss became NaN/∞),
  *   TRAIN_EVAL_FAILED, CHECKPOINT_INVALID (resume from a missing or different run), and the
  *   executor's UNSUPPORTED_OP for an op tfjs cannot run
  */
@@ -229,6 +246,7 @@ export async function train(model: Model, o: TrainOptions): Promise<TrainResult>
     throw new CompilerError('INVALID_OPTION', `${lossName === 'kd' ? '--loss kd' : '--mimic'} needs a teacher model`, { hint: 'pass --teacher original.onnx' });
   }
   if (lossName === 'none' && mimic.length === 0 && !o.l1) throw new CompilerError('INVALID_OPTION', '--loss none leaves nothing to minimise', { hint: 'add --mimic pairs or an --l1 penalty' });
+  checkLabels(o, lossName);
   if (o.resume && !o.checkpointDir) throw new CompilerError('INVALID_OPTION', 'resume needs a checkpoint folder', { hint: 'pass --checkpoint-dir, the folder the interrupted run wrote' });
   const keep = o.keep ?? 'last';
   if (keep !== 'last' && keep !== 'best') throw new CompilerError('INVALID_OPTION', `keep must be best or last, not ${String(keep)}`);
@@ -434,7 +452,7 @@ export async function train(model: Model, o: TrainOptions): Promise<TrainResult>
       winLoss += lossV * b.n; winCorrect += correct; winN += b.n; winSteps++;
       const done = step + 1;
       // Shown: the mean over the current window of up to 50 steps (fresh each epoch).
-      lastLoss = winLoss / winN; lastAcc = winCorrect / winN;
+      lastLoss = winLoss / winN; lastAcc = o.data.labeled === false ? NaN : winCorrect / winN; // no labels: unknown
       if (winSteps >= 50 || done % stepsPerEpoch === 0) { winLoss = 0; winCorrect = 0; winN = 0; winSteps = 0; }
       const ips = images / Math.max(1e-3, trainMs / 1000);
       o.onProgress?.({ step: done, totalSteps, epoch, loss: lastLoss, accuracy: lastAcc, lr, imagesPerSec: ips, etaSeconds: ((totalSteps - done) * batchSize) / ips });

@@ -111,9 +111,12 @@ function product(dims: readonly number[]): number { return dims.reduce((a, b) =>
 /**
  * Evaluates a classifier on `data` with an open session.
  * @throws DATA_SHAPE_MISMATCH when a sample does not fit the model input or the model has
- *   fewer outputs than the data has classes; RUNTIME_FAILED from onnxruntime.
+ *   fewer outputs than the data has classes; DATA_UNLABELED; RUNTIME_FAILED from onnxruntime.
  */
 export async function evaluateAccuracy(session: Session, model: Model, data: Dataset, opts: AccuracyOptions = {}): Promise<AccuracyResult> {
+  if (data.labeled === false) {
+    throw new CompilerError('DATA_UNLABELED', `accuracy needs labels; the data "${data.name}" has none`, { hint: 'pass labelled test data (npy:<x.npy>,<y.npy>, idx:<images>,<labels>, or a folder of class folders)' });
+  }
   const io = opts.io ?? modelIo(model);
   const want = opts.k ?? 5;
   const sampleDims = io.inputShape.slice(1);

@@ -287,7 +287,8 @@ test('named errors: corrupt files, label/image count mismatch, shape mismatch, b
   assert.equal(code(() => loadDataset(`npy:${p('xt.npy')},${p('neg.npy')}`)), 'DATA_CORRUPT');
   assert.equal(code(() => loadDataset(`idx:${p('nope.idx')},${p('y3.idx')}`)), 'FILE_NOT_FOUND');
   assert.equal(code(() => loadDataset('cifar10')), 'DATA_SPEC_INVALID');
-  assert.equal(code(() => loadDataset(`idx:${p('x.idx')}`)), 'DATA_SPEC_INVALID');
+  assert.equal(code(() => loadDataset(`idx:${p('x.idx')},${p('y3.idx')},${p('x.idx')}`)), 'DATA_SPEC_INVALID'); // 3 files: neither pair nor single
+  assert.equal(loadDataset(`idx:${p('x.idx')}`).labeled, false); // one file: unlabeled (test/data/unlabeled.test.ts)
   // a model whose input does not fit: MNIST into a 3x32x32 LeNet, without and with --resize
   const lenet32 = buildModel('lenet5', { size: 32, channels: 3 });
   assert.equal(code(() => loadDatasetFor(lenet32, 'mnist', { split: 'test', limit: 4 })), 'DATA_SHAPE_MISMATCH');

@@ -80,3 +80,42 @@ test('--round-to: groups no wider than the unit stay whole; snap and repair keep
   }
   assert.throws(() => prepareSearch(m, { roundTo: 64 }), (e: { code?: string; hint?: string }) => e.code === 'PRECONDITION_FAILED' && /--round-to/.test(e.hint ?? ''));
 });
+
+test('fill gives channels back up to the budget: within it, no group can take its next step, the best dropped channels first, units kept', () => {
+  for (const roundTo of [1, 8]) {
+    const p = prepareSearch(buildModel('resnet20', { seed: 1, width: 0.5 }), { roundTo });
+    const b = new Budget(p.space, { kind: 'flops', target: 0.5 });
+    const rng = new Rng(3);
+    const importance = Float64Array.from({ length: p.space.length }, () => rng.next());
+    const g = randomGenome(p.space.length, 0.25, rng);
+    for (const st of p.space.stages) { ensureNonEmpty(g, st, p.space, rng); b.snap(g, st, rng); assert.ok(b.repair(g, st, rng)); }
+    const before = g.slice();
+    const costBefore = b.costAt(g, undefined);
+    const added = b.fill(g, importance);
+    const costAfter = b.costAt(g, undefined);
+    assert.ok(added > 0 && costAfter > costBefore, `round-to ${roundTo}: ${added} channels, ${costBefore} → ${costAfter}`);
+    assert.ok(b.fits(g, undefined));
+    let turnedOn = 0;
+    for (let i = 0; i < g.length; i++) { assert.ok(g[i]! >= before[i]!, 'fill never drops a channel'); turnedOn += g[i]! - before[i]!; }
+    assert.equal(turnedOn, added);
+    p.space.groups.forEach((sg) => {
+      const bits = Array.from({ length: sg.size }, (_, j) => sg.offset + j);
+      const k = bits.filter((x) => g[x]).length;
+      assert.ok(k === sg.size || k % sg.unit === 0, `${sg.name}: ${k} of ${sg.size} at unit ${sg.unit}`);
+      // Within a group, every channel turned on outranks every channel still off.
+      const on = bits.filter((x) => g[x] && !before[x]).map((x) => importance[x]!);
+      const off = bits.filter((x) => !g[x]).map((x) => importance[x]!);
+      if (on.length && off.length) assert.ok(Math.min(...on) >= Math.max(...off), sg.name);
+      // No group can take its next step: it would not fit.
+      if (k < sg.size) {
+        const next = g.slice();
+        const up = Math.min(sg.size, sg.unit <= 1 ? k + 1 : k + sg.unit);
+        bits.filter((x) => !g[x]).slice(0, up - k).forEach((x) => { next[x] = 1; });
+        assert.ok(!b.fits(next, undefined), `${sg.name} could still grow from ${k}`);
+      }
+    });
+    const again = before.slice();
+    b.fill(again, importance);
+    assert.deepEqual(again, g, 'deterministic');
+  }
+});

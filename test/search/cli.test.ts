@@ -8,7 +8,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { readModel, saveModel } from '../../src/index.js';
+import { Rng, encodeNpy, readModel, saveModel } from '../../src/index.js';
 import { buildModel } from '../../models/index.js';
 import { ROOT, runCli, tempDir } from '../helpers.js';
 
@@ -67,4 +67,23 @@ test('sculpt search: bad targets are usage errors (exit 2), wrong data and unrea
   assert.match(st.stderr, /error SEARCH_STATE_MISMATCH/);
   assert.ok(!existsSync(out) && !existsSync(join(dir, 'x.mask.json')));
   assert.equal(JSON.parse(readFileSync(state, 'utf8')).fingerprint, 'another search', 'the foreign state is not overwritten');
+});
+
+test('sculpt search fills the searched genome up to the target; --no-fill keeps it as searched', () => {
+  const net = join(dir, 'r20-fill.onnx');
+  saveModel(buildModel('resnet20', { seed: 2 }), net);
+  const rng = new Rng(4);
+  writeFileSync(join(dir, 'calib.npy'), encodeNpy([16, 3, 32, 32], Float32Array.from({ length: 16 * 3 * 1024 }, () => rng.next())));
+  const args = ['search', net, '--data', `npy:${join(dir, 'calib.npy')}`, '--flops-target', '0.5', '--calibration', '12', '--iterations', '1,1,1', '--population', '6', '--offspring', '6', '--parents', '3', '--survivors', '4', '--workers', '1', '--no-validate', '--json'];
+  const r = runCli([...args, '-o', join(dir, 'r20-filled.onnx')]);
+  assert.equal(r.code, 0, r.stderr);
+  const s = JSON.parse(r.stdout).search;
+  assert.ok(s.fill && s.fill.channels > 0, JSON.stringify(s.fill));
+  assert.ok(s.fill.costBefore < s.cost && s.cost <= 0.5 + 1e-9, `${s.fill.costBefore} → ${s.cost}`);
+  const raw = runCli([...args, '-o', join(dir, 'r20-raw.onnx'), '--no-fill']);
+  assert.equal(raw.code, 0, raw.stderr);
+  const rs = JSON.parse(raw.stdout).search;
+  assert.equal(rs.fill, null);
+  assert.equal(rs.cost, s.fill.costBefore, 'the same search, not filled');
+  assert.equal(rs.fitness, s.fill.fitnessBefore);
 });

@@ -65,6 +65,12 @@ test('sculpt tissue --groups auto: the smallest m meeting the FLOPs target at >=
   assert.ok(s.validation.model.latency.batch1.medianMs > 0);
   assert.ok(s.validation.baseline.latency.batch1.medianMs > 0);
   assert.ok(s.validation.comparison.speedup.batch1 > 0);
+  // --flops-target alone implies --groups auto (it used to be ignored under the default --groups 4).
+  const implied = runCli(['tissue', mlp, '-o', join(dir, 'mlp-implied.onnx'), '--flops-target', '0.7', '--no-validate', '--json']);
+  assert.equal(implied.code, 0, implied.stderr);
+  const si = JSON.parse(implied.stdout);
+  assert.equal(si.tissue.auto.groups, 4);
+  assert.equal(si.tissue.after.macs, s.tissue.after.macs);
 });
 
 test('sculpt tissue: text summary, --explain remarks, --help with examples', () => {
@@ -99,6 +105,9 @@ test('sculpt tissue errors: named code, exit 1, no output file', () => {
     [['--train'], 'INVALID_OPTION'],
     [['--layer', 'fc1'], 'INVALID_OPTION'],
     [['--strategy', 'r', '--select', 'fc1'], 'INVALID_OPTION'],
+    // --groups auto's options with fixed units would be ignored: refused instead.
+    [['--groups', '4', '--flops-target', '0.7'], 'INVALID_OPTION'],
+    [['--unit', '196:20:125', '--select', 'fc1', '--min-group-channels', '8'], 'INVALID_OPTION'],
   ];
   for (const [args, want] of cases) {
     const out = join(dir, `bad-${want}.onnx`);

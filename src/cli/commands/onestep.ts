@@ -129,7 +129,13 @@ export const onestepCommand: CommandModule<object, OnestepArgs> = {
     let test: LoadedDataset | undefined;
     try {
       data = loadDatasetFor(probe, a.data, { split: 'train', limit: a.limit, seed: a.limit ? a.seed : undefined, resize: a.resize });
-      test = loadDatasetFor(probe, a.data, { split: 'test', limit: a['eval-limit'], resize: a.resize });
+      if (data.labeled) test = loadDatasetFor(probe, a.data, { split: 'test', limit: a['eval-limit'], resize: a.resize });
+      else {
+        // Unlabeled calibration data: every phase must do without labels; say so before any work.
+        const needs = [a['finetune-epochs'] > 0 && '--finetune-epochs (cross-entropy)', a['max-drop'] !== undefined && '--max-drop (accuracy)', !a.unlabeled && !a.teacher && !a.scores && 'scoring with labels (add --unlabeled)'].filter((x): x is string => typeof x === 'string');
+        if (needs.length) throw new CompilerError('DATA_UNLABELED', `${a.data} has no labels, which ${needs.join(', ')} need`, { hint: 'pass labelled data, or drop those options (recovery mimics the original and needs no labels)' });
+        process.stderr.write(`note: ${a.data} has no labels: the validation measures latency and size, not accuracy\n`);
+      }
       let bar: ReturnType<typeof trainBar> | null = null;
       let barPhase: Phase | null = null;
       const r = await runOnestep({

@@ -55,6 +55,7 @@ interface SearchArgs {
   feature?: string;
   'summary-in-graph': boolean;
   'stage-cut': boolean;
+  fill: boolean;
   'round-to': string;
   state?: string;
   mask?: string;
@@ -115,6 +116,7 @@ export const searchCommand: CommandModule<object, SearchArgs> = {
     .option('workers', { type: 'number', default: availableParallelism(), describe: 'worker threads, each with its own onnxruntime session (default: the cores)' })
     .option('feature', { type: 'string', describe: 'value the fitness compares (default: the last conv layer\'s feature map, after its BN, activation and residual add)' })
     .option('round-to', { type: 'string', default: '1', describe: 'kept channels per group are a multiple of this (per conv group for grouped convs, as `sculpt prune --round-to`); auto = what the kernels want here (16 with AVX-512, else 8); groups no wider than it stay whole. Default 1: exact counts, as the paper searches' })
+    .option('fill', { type: 'boolean', default: true, describe: 'after the search, give dropped channels back (most-pruned group first, largest filter norm first) while the target allows: the GA only ever drops channels to fit, so it lands below the target; --no-fill keeps the searched genome as is' })
     .option('stage-cut', { type: 'boolean', default: true, describe: 'GGS: score each stage on the network cut at its frontier (what comes before runs once per stage); --no-stage-cut scores every genome on the whole network' })
     .option('summary-in-graph', { type: 'boolean', default: false, describe: 'compute the fitness summary inside the onnxruntime graph (Haar as stride-2 depthwise convs) instead of in JS' })
     .option('state', { type: 'string', describe: 'resumable state file, written after every generation; an existing one for the same search is continued (Ctrl-C stops cleanly)' })
@@ -166,7 +168,11 @@ export const searchCommand: CommandModule<object, SearchArgs> = {
     const onSigint = (): void => { signal.stop = true; process.stderr.write('\nstopping after this generation (state is saved)...\n'); };
     try {
       calib = loadDatasetFor(model, a.data, { split: 'train', limit: a.calibration, seed: a.seed });
-      if (a.validate) test = loadDatasetFor(model, a.data, { split: 'test', limit: a['eval-limit'] });
+      if (!calib.labeled) {
+        // The fitness needs no labels; say now what else would, before the search runs.
+        if (a['recover-epochs'] > 0 && a.rho < 1) throw new CompilerError('DATA_UNLABELED', `${a.data} has no labels, which recovery with --rho ${a.rho} needs (its hard term)`, { hint: 'recover by the soft term alone (--rho 1), or pass labelled data' });
+        if (a.validate) process.stderr.write(`note: ${a.data} has no labels: the validation measures latency and size, not accuracy\n`);
+      } else if (a.validate) test = loadDatasetFor(model, a.data, { split: 'test', limit: a['eval-limit'] });
       const first = calib.batches(a.calibration, { shuffle: false, augment: false })[Symbol.iterator]().next();
       if (first.done) throw new CompilerError('DATA_UNAVAILABLE', `${calib.name} has no samples`, { where: a.data });
       const batch = first.value;
@@ -175,7 +181,7 @@ export const searchCommand: CommandModule<object, SearchArgs> = {
       const r = await gwcs(model, {
         x: batch.x, xDims, budget: { kind: a['flops-target'] !== undefined ? 'flops' : 'params', target: (a['flops-target'] ?? a['params-target'])!, mode: a.budget, penaltyWeight: a['penalty-weight'] },
         fitness: a.fitness, grouping: a.grouping, iterations: a.iterations?.split(',').map(Number), population: a.population, parents: a.parents,
-        offspring: a.offspring, survivors: a.survivors, mutation: a.mutation, seed: a.seed, workers: a.workers, feature: a.feature, summaryInGraph: a['summary-in-graph'], stageCut: a['stage-cut'], roundTo: resolveRoundTo(parseRoundTo(a['round-to'])).value, state: a.state, signal,
+        offspring: a.offspring, survivors: a.survivors, mutation: a.mutation, seed: a.seed, workers: a.workers, feature: a.feature, summaryInGraph: a['summary-in-graph'], stageCut: a['stage-cut'], fill: a.fill, roundTo: resolveRoundTo(parseRoundTo(a['round-to'])).value, state: a.state, signal,
         onProgress: (p) => {
           bar ??= progress('search', p.generations, { quiet: a.json, format: 'stage {stage} gen {gen} | best {best} | FLOPs {flops} | {eps} evals/s' });
           bar.update(Math.min(p.generations, ++generationsDone), { stage: `${p.stage + 1}/${p.stages}`, gen: p.generation, best: Number.isFinite(p.bestFeasible) ? p.bestFeasible.toFixed(4) : '-', flops: Number.isFinite(p.bestCost) ? `${(100 * p.bestCost).toFixed(1)}%` : '-', eps: p.evalsPerSec.toFixed(1) });
@@ -204,7 +210,7 @@ export const searchCommand: CommandModule<object, SearchArgs> = {
           output: { path: a.output, inputPath: a.model, overwrite: a.overwrite },
           onProgress: (p) => {
             bar ??= progress('recover', p.totalSteps, { quiet: a.json, format: 'loss {loss} | acc {acc}' });
-            bar.update(p.step, { loss: p.loss.toFixed(4), acc: p.accuracy.toFixed(4) });
+            bar.update(p.step, { loss: p.loss.toFixed(4), acc: Number.isFinite(p.accuracy) ? p.accuracy.toFixed(4) : '-' });
           },
         });
         (bar as Progress | undefined)?.stop();
@@ -226,7 +232,7 @@ export const searchCommand: CommandModule<object, SearchArgs> = {
       const summary = {
         input: a.model, output: saved.path, mask: maskPath, bytes: saved.bytes,
         search: {
-          fitness: r.search.fitness, fitnessKind: a.fitness, grouping: a.grouping, cost: r.search.cost, budget: r.budget, iterations: r.iterations, workers: r.workers, roundTo: r.prepared.roundTo, stageCut: a['stage-cut'],
+          fitness: r.search.fitness, fitnessKind: a.fitness, grouping: a.grouping, cost: r.search.cost, budget: r.budget, iterations: r.iterations, workers: r.workers, roundTo: r.prepared.roundTo, stageCut: a['stage-cut'], fill: r.fill ?? null,
           seed: a.seed, calibration: batch.n, evaluations: r.search.evaluations, evaluated: r.search.evaluated, seconds: r.search.seconds,
           evalsPerSec: r.search.evaluated / Math.max(r.search.seconds, 1e-9), resumed: r.search.resumed, feature: r.prepared.feature.original,
           stages: r.prepared.space.stages.map((s) => ({ index: s.index, resolution: s.resolution, groups: s.groups.length, channels: s.bits.length })),
@@ -238,7 +244,9 @@ export const searchCommand: CommandModule<object, SearchArgs> = {
       };
       if (a.json) { printJson(summary); return; }
       say(`searched ${summary.search.evaluated} genomes (${summary.search.evaluations} scored incl. cache) in ${summary.search.seconds.toFixed(1)} s with ${r.workers} worker(s): ${summary.search.evalsPerSec.toFixed(2)} evals/s`);
-      say(`best ${a.fitness} fitness ${r.search.fitness.toFixed(4)} at ${(100 * r.search.cost).toFixed(1)}% of the ${r.budget.kind} (target ${(100 * r.budget.target).toFixed(1)}%)`);
+      const [bestFit, bestCost] = r.fill ? [r.fill.fitnessBefore, r.fill.costBefore] : [r.search.fitness, r.search.cost];
+      say(`best ${a.fitness} fitness ${bestFit.toFixed(4)} at ${(100 * bestCost).toFixed(1)}% of the ${r.budget.kind} (target ${(100 * r.budget.target).toFixed(1)}%)`);
+      if (r.fill) say(`filled up to the target: ${r.fill.channels} channels given back (most-pruned group first, by filter norm): fitness ${r.search.fitness.toFixed(4)} at ${(100 * r.search.cost).toFixed(1)}% (--no-fill keeps the searched genome)`);
       for (const g of r.groups) say(`  stage ${g.stage + 1}  ${g.name.padEnd(28).slice(0, 28)} ${String(g.kept).padStart(5)}/${g.size}`);
       if (r.prepared.unsearched.length) say(`  left whole (after the fitness feature, so the fitness cannot judge them): ${r.prepared.unsearched.join(', ')}`);
       say(`checked: the pruned model's ${check.relative === 0 ? 'features equal' : `features match (relative ${check.relative.toExponential(2)})`} the searched masked session`);

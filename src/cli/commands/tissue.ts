@@ -56,8 +56,8 @@ interface TissueArgs extends InputShapeArgs {
   'best-effort': boolean;
   canonicalize: boolean;
   'hybrid-order': 'random' | 'listed';
-  'flops-target': number;
-  'min-group-channels': number;
+  'flops-target'?: number;
+  'min-group-channels'?: number;
   train: boolean;
   data?: string;
   teacher?: string;
@@ -97,11 +97,16 @@ export function tissueOptionsFromArgs(a: TissueArgs): TissueOptions {
   if ((a.hidden !== undefined || a.k1 !== undefined || a.k2 !== undefined) && (a.unit !== undefined || a.hybrid !== undefined)) {
     throw usage('--hidden, --k1 and --k2 go with --groups (a unit spec carries its own n2, k1, k2)');
   }
+  // The options of --groups auto imply it; with fixed units they would be silently ignored.
+  const autoOnly = [a['flops-target'] !== undefined && '--flops-target', a['min-group-channels'] !== undefined && '--min-group-channels', a['best-effort'] && '--best-effort'].filter((x): x is string => typeof x === 'string');
+  if (autoOnly.length && (a.unit !== undefined || a.hybrid !== undefined || (a.groups !== undefined && a.groups !== 'auto'))) {
+    throw usage(`${autoOnly.join(', ')} go${autoOnly.length === 1 ? 'es' : ''} with --groups auto, which picks m per layer to meet the target; ${given[0]} fixes the units`, 'drop one, or use --groups auto');
+  }
   let spec: LayerSpec;
   if (a.unit !== undefined) spec = { kind: 'units', units: [parseUnit(a.unit)] };
   else if (a.hybrid !== undefined) spec = { kind: 'units', units: parseUnitList(a.hybrid) };
   else {
-    const g = a.groups ?? '4';
+    const g = a.groups ?? (autoOnly.length ? 'auto' : '4');
     let groups: number | 'auto';
     if (g === 'auto') groups = 'auto';
     else if (/^\d+$/.test(g) && Number(g) >= 1) groups = Number(g);
@@ -172,8 +177,8 @@ export const tissueCommand: CommandModule<object, TissueArgs> = {
     .option('shuffle', { type: 'boolean', describe: 'allow consecutive stacked layers, with a channel shuffle between them instead of a normal layer (default: off; --groups auto turns it on when the target needs it; --no-shuffle forbids it)' })
     .option('seed', { type: 'number', default: 0, describe: 'seed of hybrid draws, random weights and training' })
     .option('hybrid-order', { choices: ['random', 'listed'] as const, default: 'random' as const, describe: 'hybrid units with counts: positions in random (seeded) or listed order' })
-    .option('flops-target', { type: 'number', default: 0.5, describe: '--groups auto: fraction of the model\'s FLOPs to keep' })
-    .option('min-group-channels', { type: 'number', default: 16, describe: '--groups auto: least channels per group in every unit layer (onnxruntime\'s fast conv layout needs 16)' })
+    .option('flops-target', { type: 'number', describe: '--groups auto (implied when --groups is not given): fraction of the model\'s FLOPs to keep (default 0.5)' })
+    .option('min-group-channels', { type: 'number', describe: '--groups auto (implied when --groups is not given): least channels per group in every unit layer (default 16: onnxruntime\'s fast conv layout needs it)' })
     .option('best-effort', { type: 'boolean', default: false, describe: '--groups auto: when the FLOPs target cannot be met, write the closest plan and exit 0 (the remark names the blocking layers) instead of failing with TISSUE_TARGET_NOT_MET' })
     .option('canonicalize', { type: 'boolean', default: false, describe: 'write the stacked layers\' weights as initializers even where the original weights were Constant nodes (default: the form they came in)' })
     .option('train', { type: 'boolean', default: false, describe: 'train the rewritten model (needs --data); with --teacher, distil' })

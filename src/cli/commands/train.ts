@@ -169,7 +169,8 @@ export const trainCommand: CommandModule<object, TrainArgs> = {
     try {
       data = loadDatasetFor(model, a.data, { split: 'train', limit: a.limit, seed: a.limit ? a.seed : undefined, resize: a.resize, augment });
       // A fixed seed: the first n of a folder set sorted by class would be one class.
-      if (a.eval) test = loadDatasetFor(model, a.data, { split: 'test', limit: a['eval-limit'], seed: a['eval-limit'] ? 0 : undefined, resize: a.resize });
+      if (a.eval && !data.labeled) process.stderr.write(`note: ${a.data} has no labels: no test accuracy is measured\n`);
+      if (a.eval && data.labeled) test = loadDatasetFor(model, a.data, { split: 'test', limit: a['eval-limit'], seed: a['eval-limit'] ? 0 : undefined, resize: a.resize });
       const stepsPerEpoch = Math.max(1, Math.floor(data.size / a.batch));
       const milestones = a['lr-milestones'] ? a['lr-milestones'].split(',').map((s) => {
         const e = Number(s);
