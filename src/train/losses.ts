@@ -55,6 +55,9 @@ export function distillationLoss(studentLogits: tf.Tensor, teacherLogits: tf.Ten
   const rho = opts.rho ?? 0.9;
   return tf.tidy(() => {
     const soft = klFromLogits(tf.div(teacherLogits, T), tf.div(studentLogits, T));
+    // rho 1: the soft term alone; unlabeled data (labels −1) never reaches the cross-entropy,
+    // whose native op refuses a label out of range.
+    if (rho === 1) return tf.mul(soft, T * T) as tf.Scalar;
     const hard = crossEntropy(studentLogits, labels);
     return tf.add(tf.mul(soft, rho * T * T), tf.mul(hard, 1 - rho)) as tf.Scalar;
   });

@@ -11,7 +11,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import type { Tensor } from '@tensorflow/tfjs-core';
-import { Rng, TfExecutor, createOptimizer, crossEntropy, dataInputOf, logitsNameOf, selectBackend } from '../../src/index.js';
+import { Rng, TfExecutor, createOptimizer, crossEntropy, dataInputOf, distillationLoss, logitsNameOf, selectBackend } from '../../src/index.js';
 import type { Model } from '../../src/index.js';
 import { nativeBatchNormTrain, nativeBiasAdd, nativeClip, nativeCrossEntropy, nativeHardSigmoid } from '../../src/train/native.js';
 import { nativeOptimizerAvailable } from '../../src/train/native-optim.js';
@@ -208,6 +208,24 @@ test('native bias add (BiasAdd, BiasAddGrad) equals the broadcasting add on cpu:
     });
     ['y', 'dx', 'dbias'].forEach((what, i) => close(got[i]!, want[i]!, 1e-6, `${what} (rank ${shape.length})`));
   }
+});
+
+test('native: distillation with the soft term alone (rho 1) on unlabeled data (labels −1) equals the cpu loss and gradient, never reaching the cross-entropy op', { skip }, async () => {
+  const rng = new Rng(13);
+  const s = rng.uniformArray(4 * 6, -3, 3);
+  const t = rng.uniformArray(4 * 6, -3, 3);
+  const run = () => {
+    const y = tf.tensor1d(Int32Array.from([-1, -1, -1, -1]), 'int32');
+    const teacher = tf.tensor2d(t, [4, 6]);
+    const f = (z: Tensor) => distillationLoss(z, teacher, y, { rho: 1, temperature: 2 });
+    return [f(tf.tensor2d(s, [4, 6])).dataSync(), tf.grad(f)(tf.tensor2d(s, [4, 6])).dataSync()];
+  };
+  await selectBackend('cpu');
+  const want = run();
+  await selectBackend('tfjs-node');
+  const got = run();
+  close(got[0]!, want[0]!, 1e-6, 'loss');
+  close(got[1]!, want[1]!, 1e-6, 'gradient');
 });
 
 const OPTIMIZERS_CHECKED: [string, Parameters<typeof createOptimizer>[1]][] = [
