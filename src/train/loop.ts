@@ -555,6 +555,7 @@ export function stepOutOfMemory(e: unknown, at: { step: number; batch: number; b
  */
 export async function evaluateTf(model: Model, ds: Dataset, opts: { batchSize?: number; backend?: BackendPreference; log?: (m: string) => void } = {}): Promise<{ loss: number; accuracy: number; samples: number }> {
   checkModelFitsData(model, ds);
+  if (ds.labeled === false) throw new CompilerError('DATA_UNLABELED', `accuracy needs labels; the data "${ds.name}" has none`, { hint: 'pass labelled data' });
   await selectBackend(opts.backend ?? 'auto', opts.log);
   let exec = TfExecutor.create(model, { trainable: 'none' });
   try {
