@@ -87,18 +87,25 @@ async function worker(backend: string, net: Net): Promise<void> {
   // wasm's heap only grows: its size after a step is the most that step (or any before) needed.
   const heap = () => (tf.backend() as unknown as { wasm?: { HEAPU8?: Uint8Array } }).wasm?.HEAPU8?.buffer.byteLength;
   // Process CPU time as well as wall time: on a shared machine wall time swings 2x with the
-  // neighbours' load, while the CPU time of a one-thread backend (wasm, cpu) stays put.
-  const cpu0 = process.cpuUsage();
+  // neighbours' load, while the CPU time of a one-thread backend (wasm, cpu) stays put. It is
+  // taken between the first step's end and the last's, as the peers time their steps: the
+  // run's setup (compiling the graph, uploading the weights) and its end (writing them back)
+  // are not steps.
+  let cpu0: NodeJS.CpuUsage | undefined;
+  let cpu: NodeJS.CpuUsage | undefined;
   const r = await train(model, {
     ...common, steps: cfg.steps,
-    onProgress: (p) => { mem.push({ tensors: tf.memory().numTensors, rss: process.memoryUsage().rss, peak: p.stepPeakBytes, heap: heap() }); },
+    onProgress: (p) => {
+      if (p.step === 1) cpu0 = process.cpuUsage();
+      else if (p.step === cfg.steps) cpu = process.cpuUsage(cpu0);
+      mem.push({ tensors: tf.memory().numTensors, rss: process.memoryUsage().rss, peak: p.stepPeakBytes, heap: heap() });
+    },
   });
-  const cpu = process.cpuUsage(cpu0);
   const first = mem[0]!;
   const last = mem.at(-1)!;
   const peaks = mem.map((m) => m.peak / 2 ** 20);
   process.stdout.write(`${JSON.stringify({
-    imagesPerSec: r.imagesPerSec, msPerStep: (1000 * cfg.batch) / r.imagesPerSec, cpuMsPerStep: (cpu.user + cpu.system) / 1000 / cfg.steps, backend: r.backend,
+    imagesPerSec: r.imagesPerSec, msPerStep: (1000 * cfg.batch) / r.imagesPerSec, cpuMsPerStep: (cpu!.user + cpu!.system) / 1000 / (cfg.steps - 1), backend: r.backend,
     tensorGrowth: last.tensors - first.tensors, rssGrowthMiB: (last.rss - first.rss) / 2 ** 20, steps: mem.length,
     peakMiB: Math.max(...peaks), peakMinMiB: Math.min(...peaks), heapFirstMiB: first.heap && first.heap / 2 ** 20, heapLastMiB: last.heap && last.heap / 2 ** 20,
   })}\n`);

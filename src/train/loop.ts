@@ -30,7 +30,7 @@ import { nativeBackendAdvice, selectBackend } from './backend.js';
 import type { BackendName } from './backend.js';
 import { leanVariableGrads, type BackpropStats } from './backprop.js';
 import { TfExecutor } from './executor.js';
-import { correctCount, crossEntropy, distillationLoss, l1Penalty, mimicLoss } from './losses.js';
+import { correctCountOnHost, crossEntropy, distillationLoss, l1Penalty, mimicLoss } from './losses.js';
 import type { KdOptions, MimicKind } from './losses.js';
 import { createOptimizer } from './optim.js';
 import { CheckpointDir, identityMismatch } from './checkpoint.js';
@@ -431,7 +431,7 @@ export async function train(model: Model, o: TrainOptions): Promise<TrainResult>
           const { value, grads } = leanVariableGrads(() => {
             const outs = exec.run({ [input]: x }, { training: true, outputs: studentOuts });
             const logits = outs[logitsName]!;
-            kept = tf.keep(correctCount(logits, y));
+            kept = tf.keep(logits);
             const terms: tf.Scalar[] = [];
             if (lossName === 'ce') terms.push(crossEntropy(logits, y));
             else if (lossName === 'kd') terms.push(distillationLoss(logits, tT[teacherLogits!]!, y, o.kd));
@@ -445,7 +445,8 @@ export async function train(model: Model, o: TrainOptions): Promise<TrainResult>
           const gmap = new Map<tf.Variable, tf.Tensor>();
           for (const v of vars) { const g = grads[v.name]; if (g) gmap.set(v, g); }
           opt.apply(vars, gmap, lr);
-          return [value.dataSync()[0]!, kept!.dataSync()[0]!] as [number, number];
+          const z = kept! as tf.Tensor;
+          return [value.dataSync()[0]!, correctCountOnHost(z.dataSync(), b.y, z.shape[z.rank - 1]!)] as [number, number];
         } finally {
           // Kept past the forward pass's tidy: freed here, also when the step fails (unless
           // the failure took the backend with it: then its error is the one to report).
@@ -563,6 +564,7 @@ export function stepOutOfMemory(e: unknown, at: { step: number; batch: number; b
  */
 export async function evaluateTf(model: Model, ds: Dataset, opts: { batchSize?: number; backend?: BackendPreference; log?: (m: string) => void } = {}): Promise<{ loss: number; accuracy: number; samples: number }> {
   checkModelFitsData(model, ds);
+  if (ds.labeled === false) throw new CompilerError('DATA_UNLABELED', `accuracy needs labels; the data "${ds.name}" has none`, { hint: 'pass labelled data' });
   await selectBackend(opts.backend ?? 'auto', opts.log);
   let exec = TfExecutor.create(model, { trainable: 'none' });
   try {
