@@ -8,13 +8,21 @@
  * wasm within 4x of PyTorch on ResNet-20 and the depthwise net. The python peers print their
  * trainable parameter count: the same for the three implementations of each network.
  *
+ * SCULPT_BENCH_STEPS=n measures n steps per sculpt backend (a longer memory window).
  * SCULPT_BENCH_NETS=mlp,resnet20 and SCULPT_BENCH_BACKENDS=tfjs-node,wasm limit the networks
  * and the sculpt backends measured (default: all).
  *
  * Each tfjs backend runs in its own child process (a backend owns its tensors), on
  * seeded random data, so data loading is not what is measured. Threads: whatever each
  * framework uses by default on this machine (2 cores). Each worker also reports tensor
- * count and RSS after its first and last step (flat = nothing leaks per step).
+ * count and RSS after its first and last step (flat = nothing leaks per step), the peak
+ * tensor memory of each step (tfjs' count, from the loop's backward pass: the largest of the
+ * window, with the smallest when they differ, and per image), and on wasm the heap's size
+ * after the first and the last step (it only grows: what the steps needed, with the
+ * allocator's slack). The window crosses an epoch boundary of the random pool.
+ *
+ * `--heap` measures instead the wasm heap a training step needs per image (heapTable);
+ * `--memory` where a step's memory goes (memoryWorker; SCULPT_BENCH_BATCH sets the batch).
  *
  * `--profile` adds, per network and backend, where a step's time goes: tfjs kernels by
  * phase (forward, backward, optimiser; from tf.profile) and the forward pass per ONNX op
@@ -25,6 +33,7 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
 import { Rng, TfExecutor, createOptimizer, crossEntropy, dataInputOf, logitsNameOf, selectBackend, train } from '../src/index.js';
+import { leanVariableGrads } from '../src/train/backprop.js';
 import type { Batch, BatchOptions, Dataset, Model } from '../src/index.js';
 import { buildModel } from '../models/index.js';
 import { buildMobileSe, MOBILE_SE_SHAPE } from './mobile-se.js';
@@ -67,23 +76,141 @@ class RandomData implements Dataset {
 
 /** Child process: one backend, one net; prints {imagesPerSec, msPerStep, memory} as JSON. */
 async function worker(backend: string, net: Net): Promise<void> {
-  const cfg = NETS[net];
+  const steps = Number(process.env.SCULPT_BENCH_STEPS);
+  const cfg = Number.isInteger(steps) && steps > 0 ? { ...NETS[net], steps } : NETS[net];
   const model = netModel(net);
-  const data = new RandomData(cfg.batch * 4, cfg.shape, 7, cfg.classes);
+  // A pool of half the measured steps: the window crosses an epoch boundary (the data restarts).
+  const data = new RandomData(cfg.batch * Math.max(2, Math.ceil(cfg.steps / 2)), cfg.shape, 7, cfg.classes);
   const common = { data, batchSize: cfg.batch, optimizer: 'sgd' as const, lr: 0.01, momentum: 0.9, backend: backend as 'cpu', seed: 1, recalibrateBatchNorm: 0 };
   await train(model, { ...common, steps: cfg.warmup });
-  const mem: { tensors: number; rss: number }[] = [];
+  const mem: { tensors: number; rss: number; peak: number; heap?: number }[] = [];
+  // wasm's heap only grows: its size after a step is the most that step (or any before) needed.
+  const heap = () => (tf.backend() as unknown as { wasm?: { HEAPU8?: Uint8Array } }).wasm?.HEAPU8?.buffer.byteLength;
   // Process CPU time as well as wall time: on a shared machine wall time swings 2x with the
-  // neighbours' load, while the CPU time of a one-thread backend (wasm, cpu) stays put.
-  const cpu0 = process.cpuUsage();
+  // neighbours' load, while the CPU time of a one-thread backend (wasm, cpu) stays put. It is
+  // taken between the first step's end and the last's, as the peers time their steps: the
+  // run's setup (compiling the graph, uploading the weights) and its end (writing them back)
+  // are not steps.
+  let cpu0: NodeJS.CpuUsage | undefined;
+  let cpu: NodeJS.CpuUsage | undefined;
   const r = await train(model, {
     ...common, steps: cfg.steps,
-    onProgress: () => { mem.push({ tensors: tf.memory().numTensors, rss: process.memoryUsage().rss }); },
+    onProgress: (p) => {
+      if (p.step === 1) cpu0 = process.cpuUsage();
+      else if (p.step === cfg.steps) cpu = process.cpuUsage(cpu0);
+      mem.push({ tensors: tf.memory().numTensors, rss: process.memoryUsage().rss, peak: p.stepPeakBytes, heap: heap() });
+    },
   });
-  const cpu = process.cpuUsage(cpu0);
   const first = mem[0]!;
   const last = mem.at(-1)!;
-  process.stdout.write(`${JSON.stringify({ imagesPerSec: r.imagesPerSec, msPerStep: (1000 * cfg.batch) / r.imagesPerSec, cpuMsPerStep: (cpu.user + cpu.system) / 1000 / cfg.steps, backend: r.backend, tensorGrowth: last.tensors - first.tensors, rssGrowthMiB: (last.rss - first.rss) / 2 ** 20, steps: mem.length })}\n`);
+  const peaks = mem.map((m) => m.peak / 2 ** 20);
+  process.stdout.write(`${JSON.stringify({
+    imagesPerSec: r.imagesPerSec, msPerStep: (1000 * cfg.batch) / r.imagesPerSec, cpuMsPerStep: (cpu!.user + cpu!.system) / 1000 / (cfg.steps - 1), backend: r.backend,
+    tensorGrowth: last.tensors - first.tensors, rssGrowthMiB: (last.rss - first.rss) / 2 ** 20, steps: mem.length,
+    peakMiB: Math.max(...peaks), peakMinMiB: Math.min(...peaks), heapFirstMiB: first.heap && first.heap / 2 ** 20, heapLastMiB: last.heap && last.heap / 2 ** 20,
+  })}\n`);
+}
+
+/** Child process: the wasm heap's size after two training steps of `net` at `batch` (it only grows: what the steps needed). */
+async function heapWorker(net: Net, batch: number): Promise<void> {
+  const cfg = NETS[net];
+  const model = netModel(net);
+  const data = new RandomData(batch * 2, cfg.shape, 7, cfg.classes);
+  await train(model, { data, batchSize: batch, steps: 2, optimizer: 'sgd', lr: 0.01, momentum: 0.9, backend: 'wasm', seed: 1, recalibrateBatchNorm: 0 });
+  const heap = (tf.backend() as unknown as { wasm?: { HEAPU8?: Uint8Array } }).wasm?.HEAPU8?.buffer.byteLength;
+  if (heap === undefined) throw new Error('not on the wasm backend');
+  process.stdout.write(`${JSON.stringify({ heapMiB: heap / 2 ** 20 })}\n`);
+}
+
+/**
+ * `--heap`: training memory per image on wasm, for MobileNetV2 at 64×64 (SCULPT_BENCH_NETS
+ * picks others): the heap after two steps at batches 2, 4, 8 and 16, each in its own process,
+ * and the growth per image between batches. The heap grows in steps, so a slope over a wider
+ * range of batches is the better number.
+ */
+function heapTable(self: string): void {
+  const nets = (process.env.SCULPT_BENCH_NETS?.split(',') as Net[] | undefined) ?? ['mobilenetv2'];
+  for (const net of nets) {
+    const rows: string[][] = [];
+    let prev: { batch: number; heap: number } | undefined;
+    let first: { batch: number; heap: number } | undefined;
+    for (const batch of [2, 4, 8, 16]) {
+      const r = spawnWorker(self, '--heap-worker', String(batch), net);
+      if (!r.json) { rows.push([String(batch), `failed: ${r.why}`, '-']); continue; }
+      const heap = Number(r.json.heapMiB);
+      rows.push([String(batch), heap.toFixed(0), prev ? ((heap - prev.heap) / (batch - prev.batch)).toFixed(1) : '-']);
+      prev = { batch, heap };
+      first ??= prev;
+    }
+    console.log(`\n### wasm heap after two training steps: ${net}${first && prev && prev.batch > first.batch ? ` (${((prev.heap - first.heap) / (prev.batch - first.batch)).toFixed(1)} MiB per image from batch ${first.batch} to ${prev.batch})` : ''}\n`);
+    console.log(table(['batch', 'wasm heap MiB', 'MiB per image (from the row above)'], rows));
+  }
+}
+
+/**
+ * Child process: where one training step's memory goes. The tensors the forward pass saved
+ * for the backward pass, by the kernel that saved them (each buffer once, under the first
+ * kernel that saved it), and the step's peak (tf.profile: tfjs' count, where a tensor that
+ * shares another's buffer counts again) with the loop's backward pass (leanVariableGrads)
+ * and with tf.variableGrads.
+ */
+async function memoryWorker(backend: string, net: Net, batch: number): Promise<void> {
+  const cfg = NETS[net];
+  await selectBackend(backend as 'cpu');
+  const model = netModel(net);
+  const exec = TfExecutor.create(model, { trainable: 'all', batchNorm: 'train', seed: 1 });
+  const vars = exec.trainableVariables();
+  const input = dataInputOf(model).name;
+  const logits = logitsNameOf(model);
+  const rng = new Rng(3);
+  const x = tf.tensor(rng.uniformArray(batch * cfg.shape.reduce((a, b) => a * b, 1)), [batch, ...cfg.shape]);
+  const y = tf.tensor1d(Int32Array.from({ length: batch }, () => rng.int(cfg.classes)), 'int32');
+  type Node = { kernelName: string; saved?: tf.Tensor[] };
+  let saved: { kernel: string; bytes: number; count: number }[] = [];
+  const loss = (inspect: boolean) => () => {
+    const l = crossEntropy(exec.run({ [input]: x }, { training: true, outputs: [logits] })[logits]!, y);
+    if (inspect) {
+      const seen = new Set<unknown>();
+      const by = new Map<string, { kernel: string; bytes: number; count: number }>();
+      for (const n of (tf.engine().state as unknown as { activeTape: Node[] }).activeTape) {
+        for (const t of n.saved ?? []) {
+          if (t.isDisposed || seen.has(t.dataId)) continue;
+          seen.add(t.dataId);
+          const r = by.get(n.kernelName) ?? { kernel: n.kernelName, bytes: 0, count: 0 };
+          r.bytes += t.size * 4; r.count++;
+          by.set(n.kernelName, r);
+        }
+      }
+      saved = [...by.values()].sort((a, b) => b.bytes - a.bytes);
+    }
+    return l;
+  };
+  const step = (lean: boolean, inspect = false) => tf.tidy(() => {
+    const r = lean ? leanVariableGrads(loss(inspect), vars) : tf.variableGrads(loss(false), vars);
+    r.value.dataSync();
+  });
+  step(true); step(false);
+  const base = tf.memory().numBytes;
+  // tf.profile hands back one shared object: read each peak before the next.
+  const peakLean = (await tf.profile(() => step(true, true))).peakBytes - base;
+  const peakTf = (await tf.profile(() => step(false))).peakBytes - base;
+  const MiB = 2 ** 20;
+  process.stdout.write(`${JSON.stringify({ batch, peakLeanMiB: peakLean / MiB, peakTfMiB: peakTf / MiB, savedMiB: saved.reduce((a, r) => a + r.bytes, 0) / MiB, rssMiB: process.memoryUsage().rss / MiB, saved: saved.slice(0, 8).map((r) => ({ ...r, bytes: r.bytes / MiB })) })}\n`);
+}
+
+function memoryTables(self: string): void {
+  const nets = (process.env.SCULPT_BENCH_NETS?.split(',') as Net[] | undefined) ?? (Object.keys(NETS) as Net[]);
+  const backends = process.env.SCULPT_BENCH_BACKENDS?.split(',') ?? ['wasm'];
+  for (const net of nets) {
+    for (const backend of backends) {
+      const batch = Number(process.env.SCULPT_BENCH_BATCH) || NETS[net].batch;
+      const r = spawnWorker(self, '--memory-worker', `${backend}:${batch}`, net);
+      if (!r.json) { console.log(`\n### memory: ${net} (batch ${batch}) on ${backend}: failed: ${r.why}`); continue; }
+      const j = r.json as { peakLeanMiB: number; peakTfMiB: number; savedMiB: number; rssMiB: number; saved: { kernel: string; bytes: number; count: number }[] };
+      console.log(`\n### memory: ${net} (batch ${batch}) on ${backend}: step peak ${j.peakLeanMiB.toFixed(1)} MiB (${(j.peakLeanMiB / batch).toFixed(2)} per image); with tf.variableGrads ${j.peakTfMiB.toFixed(1)} MiB; saved for the backward pass ${j.savedMiB.toFixed(1)} MiB; RSS ${j.rssMiB.toFixed(0)} MiB\n`);
+      console.log(table(['saved by kernel', 'MiB', 'buffers'], j.saved.map((x) => [x.kernel === 'unnamed scope' ? 'custom gradients (batch norm, hard-swish, ...)' : x.kernel, x.bytes.toFixed(1), String(x.count)])));
+    }
+  }
 }
 
 interface ProfileRow { what: string; msPerStep: number; calls: number }
@@ -263,7 +390,7 @@ dt = time.perf_counter() - t0; dc = time.process_time() - c0
 print(json.dumps({'imagesPerSec': batch * steps / dt, 'msPerStep': 1000 * dt / steps, 'cpuMsPerStep': 1000 * dc / steps, 'version': tf.__version__, 'params': int(sum(np.prod(v.shape) for v in m.trainable_weights))}))
 `;
 
-interface Row { net: Net; runner: string; imagesPerSec?: number; msPerStep?: number; cpuMsPerStep?: number; note?: string }
+interface Row { net: Net; runner: string; imagesPerSec?: number; msPerStep?: number; cpuMsPerStep?: number; peakMiB?: number; peakMinMiB?: number; note?: string }
 
 function lastJson(stdout: string): Record<string, number | string> | undefined {
   const line = stdout.trim().split('\n').reverse().find((l) => l.startsWith('{'));
@@ -297,6 +424,8 @@ function kerasPython(): string | undefined {
 /** Measures and prints the table (and with --profile, where the time goes); returns the rows. */
 export async function benchTrain(): Promise<Row[]> {
   const self = fileURLToPath(import.meta.url);
+  if (process.argv.includes('--heap')) { heapTable(self); return []; }
+  if (process.argv.includes('--memory')) { memoryTables(self); return []; }
   const profile = process.argv.includes('--profile');
   const only = process.env.SCULPT_BENCH_NETS?.split(',') as Net[] | undefined;
   const onlyBackends = process.env.SCULPT_BENCH_BACKENDS?.split(',');
@@ -315,7 +444,11 @@ export async function benchTrain(): Promise<Row[]> {
         rows.push({ net, runner: `sculpt (${backend})`, note: `not available: ${why}` });
         continue;
       }
-      rows.push({ net, runner: `sculpt (${backend})`, imagesPerSec: Number(j.imagesPerSec), msPerStep: Number(j.msPerStep), cpuMsPerStep: Number(j.cpuMsPerStep), note: `tensors ${Number(j.tensorGrowth) >= 0 ? '+' : ''}${j.tensorGrowth}, RSS ${Number(j.rssGrowthMiB) >= 0 ? '+' : ''}${Number(j.rssGrowthMiB).toFixed(1)} MiB over ${j.steps} steps` });
+      const heapNote = j.heapFirstMiB ? `, wasm heap ${Number(j.heapFirstMiB).toFixed(0)} → ${Number(j.heapLastMiB).toFixed(0)} MiB` : '';
+      rows.push({
+        net, runner: `sculpt (${backend})`, imagesPerSec: Number(j.imagesPerSec), msPerStep: Number(j.msPerStep), cpuMsPerStep: Number(j.cpuMsPerStep), peakMiB: Number(j.peakMiB), peakMinMiB: Number(j.peakMinMiB),
+        note: `tensors ${Number(j.tensorGrowth) >= 0 ? '+' : ''}${j.tensorGrowth}, RSS ${Number(j.rssGrowthMiB) >= 0 ? '+' : ''}${Number(j.rssGrowthMiB).toFixed(1)} MiB${heapNote} over ${j.steps} steps`,
+      });
       if (profile) {
         const p = spawnWorker(self, '--profile-worker', backend, net);
         if (p.json) profiles.push(renderProfile(net, backend, p.json));
@@ -331,7 +464,7 @@ export async function benchTrain(): Promise<Row[]> {
   const cpuOf = (net: Net, re: RegExp) => rows.find((r) => r.net === net && re.test(r.runner) && r.cpuMsPerStep)?.cpuMsPerStep;
   // Wall time swings with the neighbours' load on a shared machine; process CPU time per step
   // (all threads) is the steadier measure of work, so the ratios are given for both.
-  console.log(table(['network (batch)', 'runner', 'images/s', 'ms/step', 'CPU ms/step', 'vs PyTorch (wall / CPU)', 'vs Keras (wall / CPU)', 'note'], rows.map((r) => {
+  console.log(table(['network (batch)', 'runner', 'images/s', 'ms/step', 'CPU ms/step', 'vs PyTorch (wall / CPU)', 'vs Keras (wall / CPU)', 'step peak MiB (per image)', 'note'], rows.map((r) => {
     const ratio = (re: RegExp) => {
       const wall = best(r.net, re);
       const cpu = cpuOf(r.net, re);
@@ -339,10 +472,18 @@ export async function benchTrain(): Promise<Row[]> {
       return `${(r.imagesPerSec / wall).toFixed(2)}x / ${cpu && r.cpuMsPerStep ? (cpu / r.cpuMsPerStep).toFixed(2) : '-'}x`;
     };
     return [`${r.net} (${NETS[r.net].batch})`, r.runner, r.imagesPerSec ? r.imagesPerSec.toFixed(0) : '-', r.msPerStep ? r.msPerStep.toFixed(1) : '-',
-      r.cpuMsPerStep ? r.cpuMsPerStep.toFixed(0) : '-', ratio(/PyTorch/), ratio(/Keras/), r.note ?? ''];
+      r.cpuMsPerStep ? r.cpuMsPerStep.toFixed(0) : '-', ratio(/PyTorch/), ratio(/Keras/), peakCell(r), r.note ?? ''];
   })));
   for (const p of profiles) console.log(`\n${p}`);
   return rows;
+}
+
+/** The largest step peak of the window (the smallest beside it when they differ by 1 MiB or more: flat means one number), and per image. */
+function peakCell(r: Row): string {
+  if (r.peakMiB === undefined || !Number.isFinite(r.peakMiB)) return '-';
+  const range = r.peakMinMiB !== undefined && r.peakMiB - r.peakMinMiB >= 1 ? `${r.peakMinMiB.toFixed(0)}–` : '';
+  const per = r.peakMiB / NETS[r.net].batch;
+  return `${range}${r.peakMiB.toFixed(0)} (${per < 1 ? per.toFixed(3) : per.toFixed(1)})`;
 }
 
 function renderProfile(net: Net, backend: string, j: Record<string, unknown>): string {
@@ -354,9 +495,11 @@ function renderProfile(net: Net, backend: string, j: Record<string, unknown>): s
   return `${head}\n\n${k}\n\n${o}`;
 }
 
-if (process.argv[2] === '--worker' || process.argv[2] === '--profile-worker') {
+if (['--worker', '--profile-worker', '--heap-worker', '--memory-worker'].includes(process.argv[2]!)) {
   try {
     if (process.argv[2] === '--worker') await worker(process.argv[3]!, process.argv[4] as Net);
+    else if (process.argv[2] === '--heap-worker') await heapWorker(process.argv[4] as Net, Number(process.argv[3]));
+    else if (process.argv[2] === '--memory-worker') await memoryWorker(process.argv[3]!.split(':')[0]!, process.argv[4] as Net, Number(process.argv[3]!.split(':')[1]));
     else await profileWorker(process.argv[3]!, process.argv[4] as Net);
   } catch (e) {
     // One line the parent can show as the reason this backend has no number.

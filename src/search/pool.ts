@@ -64,10 +64,11 @@ export class ScorerPool {
     return r.summary;
   }
 
-  /** Every session scores stage `index` on its cut network from now on (`Scorer.useStage`); undefined: the full network. */
-  async useStage(index: number | undefined, held: Uint8Array): Promise<void> {
-    if (this.#local) { await this.#local.useStage(index, held); return; }
-    await Promise.all(this.#workers.map((w) => this.#ask(w, { kind: 'stage', index, genome: held })));
+  /** Every session scores stage `index` on its cut network from now on (`Scorer.useStage`); undefined: the full network. Returns whether they do. */
+  async useStage(index: number | undefined, held: Uint8Array): Promise<boolean> {
+    if (this.#local) return this.#local.useStage(index, held);
+    const r = await Promise.all(this.#workers.map((w) => this.#ask(w, { kind: 'stage', index, genome: held }) as Promise<{ cut: boolean }>));
+    return r.every((x) => x.cut);
   }
 
   /** Fitness of every genome, in order. */

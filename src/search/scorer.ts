@@ -75,16 +75,16 @@ export class Scorer {
    * then every genome runs only the cut. `undefined` (or a stage without a cut) goes back to
    * the full network. The results equal the full network's up to float rounding (the
    * optimiser fuses differently at the frontier), so a search gives them no weight: each
-   * stage scores all its genomes on one network.
+   * stage scores all its genomes on one network. Returns whether the cut is in use (`cutActive`).
    */
-  async useStage(index: number | undefined, held: Uint8Array): Promise<void> {
+  async useStage(index: number | undefined, held: Uint8Array): Promise<boolean> {
     if (this.#stage) { await this.#stage.session.release(); this.#stage = undefined; }
     const net = index === undefined ? undefined : this.init.stages?.[index];
-    if (!net) return;
+    if (!net) return false;
     // A cut made with some masks at all ones is valid only while the held genome keeps them so.
     for (const name of net.ones) {
       const m = this.init.masks.find((x) => x.name === name);
-      if (m && !held.subarray(m.offset, m.offset + m.size).every((b) => b === 1)) return;
+      if (m && !held.subarray(m.offset, m.offset + m.size).every((b) => b === 1)) return false;
     }
     const threads = this.init.threads ?? 1;
     const all = this.feeds(held);
@@ -95,6 +95,7 @@ export class Scorer {
     }
     const { session } = await openSession(net.cut, { threads });
     this.#stage = { session, frontier };
+    return true;
   }
 
   /** Whether a stage's cut network is in use (`useStage`). */

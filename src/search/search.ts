@@ -72,6 +72,8 @@ export interface SearchResult {
   resumed: boolean;
   /** Stopped early (signal): the genome is the held one so far; resume from the state file. */
   stopped: boolean;
+  /** The stages this run scored on their cut network (the stage cut), the others on the whole network. */
+  cutStages: number[];
 }
 
 /** What `--state` holds: enough to continue after the last finished generation. */
@@ -128,6 +130,7 @@ export async function runSearch(space: SearchSpace, budget: Budget, pool: Scorer
   }
   const t0 = performance.now();
   const cache = new Map<string, number>();
+  const cutStages: number[] = [];
   let evaluated = 0;
   const history: GenerationRecord[] = [];
   let evaluations = 0;
@@ -225,7 +228,7 @@ export async function runSearch(space: SearchSpace, budget: Budget, pool: Scorer
     // The stage's genomes differ from `held` only in its bits: score them on its cut network.
     // One network per stage, so the cache starts empty (scores from the full network may
     // differ in the last float bit, and a resumed search must see what an uninterrupted one saw).
-    await pool.useStage(stage.index, held);
+    if (await pool.useStage(stage.index, held)) cutStages.push(stage.index);
     cache.clear();
     if (s !== startStage || startGen === 0) {
       best = null;
@@ -282,5 +285,5 @@ export async function runSearch(space: SearchSpace, budget: Budget, pool: Scorer
   const final = held;
   const cost = budget.costAt(final, undefined) / budget.base;
   const fitness = cache.get(genomeKey(final)) ?? (await score([final], space.stages[space.stages.length - 1]!))[0]!.raw;
-  return { genome: final, fitness, cost, history, evaluations, evaluated, seconds: (performance.now() - t0) / 1000, resumed: resumed !== undefined, stopped: o.signal?.stop === true };
+  return { genome: final, fitness, cost, history, evaluations, evaluated, seconds: (performance.now() - t0) / 1000, resumed: resumed !== undefined, stopped: o.signal?.stop === true, cutStages };
 }

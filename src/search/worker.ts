@@ -12,7 +12,7 @@ port.on('message', (m: Msg) => {
     try {
       const s = await ready;
       if (m.kind === 'teacher') { s.setTeacher(m.teacher); return; }
-      if (m.kind === 'stage') { await s.useStage(m.index, m.genome); port.postMessage({ id: m.id }); return; }
+      if (m.kind === 'stage') { port.postMessage({ id: m.id, cut: await s.useStage(m.index, m.genome) }); return; }
       if (m.kind === 'summary') { port.postMessage({ id: m.id, summary: await s.summary(m.genome) }); return; }
       port.postMessage({ id: m.id, fitness: await s.fitness(m.genome) });
     } catch (e) {

@@ -5,7 +5,8 @@
  * `TfExecutor.create(model)` compiles every node once (attributes parsed, unsupported ops
  * refused up front, naming the node) and turns float initializers into tf.Variables.
  * `run(feeds)` evaluates the nodes the requested values need, inside one `tf.tidy`, and
- * returns NCHW tensors; `tf.variableGrads(() => loss(exec.run(...)))` differentiates it.
+ * returns NCHW tensors; `tf.variableGrads(() => loss(exec.run(...)))` differentiates it
+ * (`leanVariableGrads`, which the training loop uses, gives the same with less memory).
  * BatchNormalization either uses its running statistics ('frozen') or, in training runs,
  * batch statistics with momentum updates of the running statistics ('train'), which
  * `writeBack` stores into the model with the trained weights.

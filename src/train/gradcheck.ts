@@ -16,6 +16,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Tensor, Variable } from '@tensorflow/tfjs-core';
 import { Rng } from '../util/rng.js';
+import { leanVariableGrads } from './backprop.js';
 
 export interface GradCheckOptions {
   /** Half step of the central difference (default 1e-2: float32 needs a coarse step). */
@@ -139,8 +140,9 @@ export function gradCheck(f: (xs: Tensor[]) => Tensor, inputs: readonly GradChec
 }
 
 /**
- * Checks the gradients of `f()` with respect to `variables` (as `tf.variableGrads` computes
- * them), perturbing each variable in place and restoring it afterwards.
+ * Checks the gradients of `f()` with respect to `variables` as the training loop computes
+ * them (`leanVariableGrads`, tf.variableGrads freeing as it goes), perturbing each variable
+ * in place and restoring it afterwards.
  */
 export function gradCheckVariables(f: () => Tensor, variables: readonly Variable[], opts: GradCheckOptions = {}): GradCheckResult[] {
   const o = resolve(opts);
@@ -149,7 +151,7 @@ export function gradCheckVariables(f: () => Tensor, variables: readonly Variable
   const w = outputWeights(size, o.seed);
   const analytic = tf.tidy(() => {
     const wt = tf.tensor(w);
-    const { grads } = tf.variableGrads(() => tf.sum(tf.mul(tf.reshape(f(), [-1]), wt)) as tf.Scalar, [...variables]);
+    const { grads } = leanVariableGrads(() => tf.sum(tf.mul(tf.reshape(f(), [-1]), wt)) as tf.Scalar, [...variables]);
     return variables.map((v) => {
       const g = grads[v.name];
       if (!g) throw new Error(`no gradient reached variable ${v.name}`);

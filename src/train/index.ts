@@ -8,4 +8,6 @@ export * from './checkpoint.js';
 export { selectBackend, currentBackend, BACKEND_NAMES, nativeBackendAdvice, MEASURED_NATIVE_SPEEDUP } from './backend.js';
 export type { BackendName } from './backend.js';
 export { TfExecutor } from './executor.js';
+export { leanVariableGrads } from './backprop.js';
+export type { BackpropStats } from './backprop.js';
 export type { ExecutorOptions } from './executor.js';

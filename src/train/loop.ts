@@ -28,8 +28,9 @@ import type { Batch, Dataset } from '../data/dataset.js';
 import { checkModelFitsData, dataInputOf } from '../data/fit.js';
 import { nativeBackendAdvice, selectBackend } from './backend.js';
 import type { BackendName } from './backend.js';
+import { leanVariableGrads, type BackpropStats } from './backprop.js';
 import { TfExecutor } from './executor.js';
-import { correctCount, crossEntropy, distillationLoss, l1Penalty, mimicLoss } from './losses.js';
+import { correctCountOnHost, crossEntropy, distillationLoss, l1Penalty, mimicLoss } from './losses.js';
 import type { KdOptions, MimicKind } from './losses.js';
 import { createOptimizer } from './optim.js';
 import { CheckpointDir, identityMismatch } from './checkpoint.js';
@@ -123,6 +124,8 @@ export interface TrainProgress {
   lr: number;
   imagesPerSec: number;
   etaSeconds: number;
+  /** Peak tensor bytes of this step above the level before it, in tfjs' count (a tensor that shares another's data counts again): the end of the forward pass and after each node of the backward pass (backprop.ts). */
+  stepPeakBytes: number;
 }
 
 export interface EvalRecord { step: number; epoch: number; loss: number; accuracy: number; samples: number }
@@ -416,32 +419,39 @@ export async function train(model: Model, o: TrainOptions): Promise<TrainResult>
         inFlight = curTeacher;
       }
       const lr = lrAt(step);
+      const memory: BackpropStats = { savedBytes: 0, forwardBytes: 0, peakBytes: 0 };
       const [lossV, correct] = runStep(step, b.n, () => tf.tidy(() => {
         const x = tf.tensor(b.x, [b.n, ...shape]);
         const y = tf.tensor1d(b.y, 'int32');
         const tT: Record<string, tf.Tensor> = {};
         if (tOut) for (const [k, v] of Object.entries(tOut)) tT[k] = hostToTf(v);
         let kept: tf.Tensor | null = null;
-        const { value, grads } = tf.variableGrads(() => {
-          const outs = exec.run({ [input]: x }, { training: true, outputs: studentOuts });
-          const logits = outs[logitsName]!;
-          kept = tf.keep(correctCount(logits, y));
-          const terms: tf.Scalar[] = [];
-          if (lossName === 'ce') terms.push(crossEntropy(logits, y));
-          else if (lossName === 'kd') terms.push(distillationLoss(logits, tT[teacherLogits!]!, y, o.kd));
-          if (mimic.length) {
-            const ms = mimic.map((p) => mimicLoss(tT[p.teacher]!, outs[p.student]!, mimicKind, `${p.teacher}:${p.student}`));
-            terms.push(tf.mul(tf.div(tf.addN(ms), ms.length), mimicWeight) as tf.Scalar);
-          }
-          if (o.l1) terms.push(l1Penalty(l1Vars, o.l1.lambda));
-          return (terms.length === 1 ? terms[0]! : tf.addN(terms)) as tf.Scalar;
-        }, vars);
-        const gmap = new Map<tf.Variable, tf.Tensor>();
-        for (const v of vars) { const g = grads[v.name]; if (g) gmap.set(v, g); }
-        opt.apply(vars, gmap, lr);
-        const out: [number, number] = [value.dataSync()[0]!, kept!.dataSync()[0]!];
-        (kept as tf.Tensor | null)?.dispose();
-        return out;
+        try {
+          // tf.variableGrads with each saved tensor and gradient freed as soon as the backward pass is done with it.
+          const { value, grads } = leanVariableGrads(() => {
+            const outs = exec.run({ [input]: x }, { training: true, outputs: studentOuts });
+            const logits = outs[logitsName]!;
+            kept = tf.keep(logits);
+            const terms: tf.Scalar[] = [];
+            if (lossName === 'ce') terms.push(crossEntropy(logits, y));
+            else if (lossName === 'kd') terms.push(distillationLoss(logits, tT[teacherLogits!]!, y, o.kd));
+            if (mimic.length) {
+              const ms = mimic.map((p) => mimicLoss(tT[p.teacher]!, outs[p.student]!, mimicKind, `${p.teacher}:${p.student}`));
+              terms.push(tf.mul(tf.div(tf.addN(ms), ms.length), mimicWeight) as tf.Scalar);
+            }
+            if (o.l1) terms.push(l1Penalty(l1Vars, o.l1.lambda));
+            return (terms.length === 1 ? terms[0]! : tf.addN(terms)) as tf.Scalar;
+          }, vars, memory);
+          const gmap = new Map<tf.Variable, tf.Tensor>();
+          for (const v of vars) { const g = grads[v.name]; if (g) gmap.set(v, g); }
+          opt.apply(vars, gmap, lr);
+          const z = kept! as tf.Tensor;
+          return [value.dataSync()[0]!, correctCountOnHost(z.dataSync(), b.y, z.shape[z.rank - 1]!)] as [number, number];
+        } finally {
+          // Kept past the forward pass's tidy: freed here, also when the step fails (unless
+          // the failure took the backend with it: then its error is the one to report).
+          try { (kept as tf.Tensor | null)?.dispose(); } catch { /* the backend is gone */ }
+        }
       }));
       if (!Number.isFinite(lossV)) {
         throw new CompilerError('TRAIN_DIVERGED', `the loss became ${lossV} at step ${step} (lr ${lr.toPrecision(3)})`, { hint: 'lower --lr, add --warmup, or check the data normalisation' });
@@ -454,7 +464,7 @@ export async function train(model: Model, o: TrainOptions): Promise<TrainResult>
       lastLoss = winLoss / winN; lastAcc = o.data.labeled === false ? NaN : winCorrect / winN; // no labels: unknown
       if (winSteps >= 50 || done % stepsPerEpoch === 0) { winLoss = 0; winCorrect = 0; winN = 0; winSteps = 0; }
       const ips = images / Math.max(1e-3, trainMs / 1000);
-      o.onProgress?.({ step: done, totalSteps, epoch, loss: lastLoss, accuracy: lastAcc, lr, imagesPerSec: ips, etaSeconds: ((totalSteps - done) * batchSize) / ips });
+      o.onProgress?.({ step: done, totalSteps, epoch, loss: lastLoss, accuracy: lastAcc, lr, imagesPerSec: ips, etaSeconds: ((totalSteps - done) * batchSize) / ips, stepPeakBytes: memory.peakBytes });
       const endOfEpoch = done % stepsPerEpoch === 0;
       const epochsDone = Math.floor(done / stepsPerEpoch);
       if (done < totalSteps) {
@@ -554,6 +564,7 @@ export function stepOutOfMemory(e: unknown, at: { step: number; batch: number; b
  */
 export async function evaluateTf(model: Model, ds: Dataset, opts: { batchSize?: number; backend?: BackendPreference; log?: (m: string) => void } = {}): Promise<{ loss: number; accuracy: number; samples: number }> {
   checkModelFitsData(model, ds);
+  if (ds.labeled === false) throw new CompilerError('DATA_UNLABELED', `accuracy needs labels; the data "${ds.name}" has none`, { hint: 'pass labelled data' });
   await selectBackend(opts.backend ?? 'auto', opts.log);
   let exec = TfExecutor.create(model, { trainable: 'none' });
   try {

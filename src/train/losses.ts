@@ -10,10 +10,16 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { CompilerError } from '../errors.js';
+import { nativeCrossEntropy } from './native.js';
 
-/** Mean cross-entropy of `logits` [N,K] against class indices `labels` [N] (int32). */
+/**
+ * Mean cross-entropy of `logits` [N,K] against class indices `labels` [N] (int32). On the
+ * native backend one TensorFlow op computes it and its gradient (native.ts).
+ */
 export function crossEntropy(logits: tf.Tensor, labels: tf.Tensor): tf.Scalar {
   return tf.tidy(() => {
+    const native = nativeCrossEntropy(logits, labels);
+    if (native) return native;
     const k = logits.shape[logits.shape.length - 1]!;
     const logp = tf.logSoftmax(logits as tf.Tensor2D);
     const onehot = tf.oneHot(labels as tf.Tensor1D, k);
@@ -49,6 +55,9 @@ export function distillationLoss(studentLogits: tf.Tensor, teacherLogits: tf.Ten
   const rho = opts.rho ?? 0.9;
   return tf.tidy(() => {
     const soft = klFromLogits(tf.div(teacherLogits, T), tf.div(studentLogits, T));
+    // rho 1: the soft term alone; unlabeled data (labels −1) never reaches the cross-entropy,
+    // whose native op refuses a label out of range.
+    if (rho === 1) return tf.mul(soft, T * T) as tf.Scalar;
     const hard = crossEntropy(studentLogits, labels);
     return tf.add(tf.mul(soft, rho * T * T), tf.mul(hard, 1 - rho)) as tf.Scalar;
   });
@@ -107,6 +116,21 @@ export function l1Penalty(params: readonly tf.Tensor[], lambda: number): tf.Scal
     const sums = params.map((p) => tf.sum(tf.abs(p)));
     return tf.mul(tf.addN(sums), lambda) as tf.Scalar;
   });
+}
+
+/**
+ * Top-1 correct count of logits already on the host (row-major, `classes` per row) against
+ * `labels`: a row's prediction is its first largest logit, as tf.argMax picks. The training
+ * loop reads the logits once instead of running five ops and a second read each step.
+ */
+export function correctCountOnHost(logits: ArrayLike<number>, labels: ArrayLike<number>, classes: number): number {
+  let correct = 0;
+  for (let r = 0, o = 0; o < logits.length; r++, o += classes) {
+    let best = 0;
+    for (let k = 1; k < classes; k++) if (logits[o + k]! > logits[o + best]!) best = k;
+    if (best === labels[r]) correct++;
+  }
+  return correct;
 }
 
 /** Top-1 correct count of `logits` [N,K] against `labels` [N]. */

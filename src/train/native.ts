@@ -26,7 +26,7 @@ const TF = 'tensorflow';
 
 /** The parts of tfjs-node's NodeJSKernelBackend used here (its TF eager op runner). */
 interface NodeBackend extends KernelBackend {
-  binding: { TF_ATTR_FLOAT: number; TF_ATTR_STRING: number; TF_ATTR_BOOL: number; TF_ATTR_TYPE: number; TF_FLOAT: number };
+  binding: { TF_ATTR_FLOAT: number; TF_ATTR_STRING: number; TF_ATTR_BOOL: number; TF_ATTR_TYPE: number; TF_FLOAT: number; TF_INT32: number };
   executeSingleOutput(name: string, attrs: unknown[], inputs: TensorInfo[]): Tensor;
   executeMultipleOutputs(name: string, attrs: unknown[], inputs: TensorInfo[], n: number): Tensor[];
 }
@@ -73,6 +73,44 @@ function activationGrad(op: 'ReluGrad' | 'Relu6Grad'): KernelFunc {
   };
 }
 
+/** Logits [N,K] and int32 labels [N] → [per-row loss [N], its gradient softmax − onehot [N,K]]. */
+const sparseCrossEntropy: KernelFunc = ({ inputs, backend }) => {
+  const b = backend as NodeBackend;
+  const { logits, labels } = inputs as Record<string, TensorInfo>;
+  const f = b.binding;
+  return b.executeMultipleOutputs('SparseSoftmaxCrossEntropyWithLogits', [
+    { name: 'T', type: f.TF_ATTR_TYPE, value: f.TF_FLOAT },
+    { name: 'Tlabels', type: f.TF_ATTR_TYPE, value: f.TF_INT32 },
+  ], [logits!, labels!], 2) as unknown as TensorInfo[];
+};
+
+const nhwc = (b: NodeBackend) => [
+  { name: 'T', type: b.binding.TF_ATTR_TYPE, value: b.binding.TF_FLOAT },
+  { name: 'data_format', type: b.binding.TF_ATTR_STRING, value: 'NHWC' },
+];
+
+/** x [..., C] + bias [C]. */
+const biasAdd: KernelFunc = ({ inputs, backend }) => {
+  const b = backend as NodeBackend;
+  const { x, bias } = inputs as Record<string, TensorInfo>;
+  return b.executeSingleOutput('BiasAdd', nhwc(b), [x!, bias!]) as unknown as TensorInfo;
+};
+
+/** dy [..., C] summed to [C]. */
+const biasAddGrad: KernelFunc = ({ inputs, backend }) => {
+  const b = backend as NodeBackend;
+  return b.executeSingleOutput('BiasAddGrad', nhwc(b), [(inputs as Record<string, TensorInfo>).dy!]) as unknown as TensorInfo;
+};
+
+const biasAddGradient: GradConfig = {
+  kernelName: 'SculptBiasAdd',
+  gradFunc: (dy: Tensor | Tensor[]) => {
+    const d = dy as Tensor;
+    // A clone shares the data on this backend (no op); tfjs must not get dy itself back.
+    return { x: () => tf.clone(d), bias: () => tf.engine().runKernel('SculptBiasAddGrad', { dy: d }, {}) as Tensor };
+  },
+};
+
 /** Routes `kernel`'s gradient to the native op on the tensorflow backend; other backends keep the one registered before. */
 function nativeGradient(kernel: 'Relu' | 'Relu6', gradKernel: string): void {
   const prev = tf.getGradient(kernel);
@@ -80,7 +118,8 @@ function nativeGradient(kernel: 'Relu' | 'Relu6', gradKernel: string): void {
   tf.registerGradient({
     ...prev,
     kernelName: kernel,
-    inputsToSave: ['x'],
+    // Saves what the gradient registered before saves (ours: the output; tfjs': the input):
+    // TF's ReluGrad and Relu6Grad give the same from either.
     gradFunc: (dy, saved, attrs) => {
       if (tf.getBackend() !== TF || (saved[0] as Tensor).dtype !== 'float32') return prev.gradFunc(dy, saved, attrs);
       return { x: () => tf.engine().runKernel(gradKernel, { dy: dy as Tensor, x: saved[0]! }, {}) as Tensor };
@@ -114,6 +153,10 @@ export function installNativeKernels(): void {
   tf.registerKernel({ kernelName: 'SculptBatchNormTrainGrad', backendName: TF, kernelFunc: batchNormTrainGrad });
   tf.registerKernel({ kernelName: 'SculptReluGrad', backendName: TF, kernelFunc: activationGrad('ReluGrad') });
   tf.registerKernel({ kernelName: 'SculptRelu6Grad', backendName: TF, kernelFunc: activationGrad('Relu6Grad') });
+  tf.registerKernel({ kernelName: 'SculptSparseCrossEntropy', backendName: TF, kernelFunc: sparseCrossEntropy });
+  tf.registerKernel({ kernelName: 'SculptBiasAdd', backendName: TF, kernelFunc: biasAdd });
+  tf.registerKernel({ kernelName: 'SculptBiasAddGrad', backendName: TF, kernelFunc: biasAddGrad });
+  tf.registerGradient(biasAddGradient);
   tf.registerGradient(batchNormTrainGradient);
   // tfjs clones every tensor it saves for the backward pass (Identity): one eager op each,
   // ~100 per ResNet-20 step. Sharing the data costs none; no kernel writes in place.
@@ -163,4 +206,32 @@ export function nativeBatchNormTrain(t: Tensor, scale: Tensor, bias: Tensor, eps
   const [y, mean, variance] = tf.engine().runKernel('SculptBatchNormTrain',
     { x: x4, scale: flat(scale), offset: flat(bias), mean: flat(running.mean), variance: flat(running.variance) }, { epsilon, momentum: running.momentum }) as Tensor[];
   return { y: t.rank === 4 ? y! : tf.reshape(y!, t.shape), runningMean: mean!, runningVar: variance! };
+}
+
+/**
+ * Mean cross-entropy of logits [N,K] against int32 class indices [N] as TensorFlow's one op
+ * (the one Keras runs), which returns the gradient, softmax − onehot, with the loss: the
+ * backward pass is one multiply. Undefined where it does not apply (another backend, other
+ * ranks or dtypes). A label outside [0, K) is an error here (TensorFlow names it).
+ */
+export function nativeCrossEntropy(logits: Tensor, labels: Tensor): tf.Scalar | undefined {
+  if (!onNative() || logits.rank !== 2 || logits.dtype !== 'float32' || labels.rank !== 1) return undefined;
+  const n = logits.shape[0]!;
+  const y = labels.dtype === 'int32' ? labels : tf.cast(labels, 'int32');
+  const f = tf.customGrad(((z: Tensor, save: (ts: Tensor[]) => void) => {
+    const [rows, backprop] = tf.engine().runKernel('SculptSparseCrossEntropy', { logits: z, labels: y }, {}) as Tensor[];
+    save([backprop!]);
+    return { value: tf.mean(rows!), gradFunc: (dy: Tensor, saved: Tensor[]) => tf.mul(saved[0]!, tf.div(dy, n)) };
+  }) as unknown as Parameters<typeof tf.customGrad>[0]);
+  return f(logits) as tf.Scalar;
+}
+
+/**
+ * x [..., C] + bias [C] as TensorFlow's BiasAdd, whose gradient is one BiasAddGrad (tfjs'
+ * broadcasting add takes a Sum and three Reshapes back). Undefined where it does not apply
+ * (another backend, a bias of another shape, rank below 2).
+ */
+export function nativeBiasAdd(x: Tensor, bias: Tensor): Tensor | undefined {
+  if (!onNative() || x.dtype !== 'float32' || bias.dtype !== 'float32' || x.rank < 2 || bias.rank !== 1 || bias.shape[0] !== x.shape[x.rank - 1]) return undefined;
+  return tf.engine().runKernel('SculptBiasAdd', { x, bias }, {}) as Tensor;
 }

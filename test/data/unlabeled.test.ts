@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { existsSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
-import { CompilerError, evaluateAccuracy, loadDataset, openSession, readModel, saveModel, selectBackend, train, encodeModel } from '../../src/index.js';
+import { CompilerError, evaluateAccuracy, evaluateTf, loadDataset, openSession, readModel, saveModel, selectBackend, train, encodeModel } from '../../src/index.js';
 import { runCli, tempDir } from '../helpers.js';
 import { tinyCnn, writeQuadrantData } from '../onestep/fixtures.js';
 
@@ -82,6 +82,7 @@ test('training: label-free terms run, cross-entropy and accuracy are refused, tr
   assert.ok(Number.isNaN(r.trainAccuracy), `train accuracy ${r.trainAccuracy} without labels`);
   const { session } = await openSession(encodeModel(model));
   assert.equal(await codeOf(() => evaluateAccuracy(session, model, data)), 'DATA_UNLABELED');
+  assert.equal(await codeOf(() => evaluateTf(model, data, { backend: 'cpu' })), 'DATA_UNLABELED');
 });
 
 test('sculpt score --unlabeled takes unlabeled data; without it, and onestep with a label-needing option, exit 1 before any work', () => {

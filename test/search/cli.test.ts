@@ -69,6 +69,29 @@ test('sculpt search: bad targets are usage errors (exit 2), wrong data and unrea
   assert.equal(JSON.parse(readFileSync(state, 'utf8')).fingerprint, 'another search', 'the foreign state is not overwritten');
 });
 
+test('sculpt search --no-stage-cut scores every stage on the whole network and finds what the stage cut finds', () => {
+  const run = (name: string, extra: string[]) => {
+    const r = runCli(['search', lenet, '--data', 'mnist', '-o', join(dir, `${name}.onnx`), '--flops-target', '0.5', ...small, '--no-validate', ...extra, '--json']);
+    assert.equal(r.code, 0, r.stderr);
+    return JSON.parse(r.stdout) as { search: { stageCut: boolean; cutStages: number[]; fitness: number; cost: number; history: { best: number; bestFeasible: number }[] }; groups: { name: string; kept: number }[] };
+  };
+  const cut = run('cut', []);
+  const whole = run('whole', ['--no-stage-cut']);
+  // LeNet-5 has two stages; by default both run on their cut networks (the first without
+  // the second's masks, the second from the frontier after the first).
+  assert.equal(cut.search.stageCut, true);
+  assert.deepEqual(cut.search.cutStages, [0, 1]);
+  assert.equal(whole.search.stageCut, false);
+  assert.deepEqual(whole.search.cutStages, [], '--no-stage-cut: no stage on a cut network');
+  // The cut network computes what the whole one does (up to float rounding): the same
+  // search, genome for genome.
+  assert.deepEqual(whole.groups, cut.groups);
+  assert.equal(whole.search.cost, cut.search.cost);
+  assert.ok(Math.abs(whole.search.fitness - cut.search.fitness) < 1e-6, `${whole.search.fitness} vs ${cut.search.fitness}`);
+  assert.equal(whole.search.history.length, cut.search.history.length);
+  whole.search.history.forEach((h, i) => assert.ok(Math.abs(h.best - cut.search.history[i]!.best) < 1e-6, `generation ${i}: ${h.best} vs ${cut.search.history[i]!.best}`));
+});
+
 test('sculpt search fills the searched genome up to the target; --no-fill keeps it as searched', () => {
   const net = join(dir, 'r20-fill.onnx');
   saveModel(buildModel('resnet20', { seed: 2 }), net);

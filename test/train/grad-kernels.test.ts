@@ -19,6 +19,7 @@ import type { Tensor } from '@tensorflow/tfjs-core';
 import { Rng, selectBackend } from '../../src/index.js';
 
 import { originalKernel } from '../../src/train/kernels/index.js';
+import { hardSwish } from '../../src/train/kernels/gradients.js';
 
 const BACKENDS = ['cpu', 'wasm'] as const;
 
@@ -122,16 +123,36 @@ for (const backend of BACKENDS) {
       for (const [name, f, inp] of cases) assertOk(gradCheck(([t]) => f(t!), [inp]), name);
     });
 
-    test('relu, relu6 and clip gradients at their kinks: bounds of a clip pass, zero does not pass relu', () => {
-      // Finite differences cannot see a kink; these values are the convention (TF's and
-      // PyTorch's), which the step-based kernels must keep: clip passes lo ≤ x ≤ hi.
+    test('relu, relu6 and clip gradients at their kinks: nothing passes at a bound (read from the output, as TF\'s Relu6Grad)', () => {
+      // Finite differences cannot see a kink; these values are the convention. The gradients
+      // read the activation's output (the next layer keeps it anyway), which cannot tell x = hi
+      // from x > hi: so lo < x < hi passes, as TF's ReluGrad/Relu6Grad (the native backend's)
+      // and PyTorch's ReLU6/Hardtanh do.
       const xs = tf.tensor1d([-7, -1, 0, 1e-3, 3, 6, 6.5]);
       const g = (f: (t: Tensor) => Tensor) => Array.from(tf.grad(f)(xs).dataSync());
       assert.deepEqual(g((t) => tf.relu(t)), [0, 0, 0, 1, 1, 1, 1]);
-      assert.deepEqual(g((t) => tf.relu6(t)), [0, 0, 0, 1, 1, 1, 0]);
-      assert.deepEqual(g((t) => tf.clipByValue(t, -1, 6)), [0, 1, 1, 1, 1, 1, 0]);
-      assert.deepEqual(g((t) => tf.mul(tf.clipByValue(t, 0, 3), 2)), [0, 0, 2, 2, 2, 0, 0]);
+      assert.deepEqual(g((t) => tf.relu6(t)), [0, 0, 0, 1, 1, 0, 0]);
+      assert.deepEqual(g((t) => tf.clipByValue(t, -1, 6)), [0, 0, 1, 1, 1, 0, 0]);
+      assert.deepEqual(g((t) => tf.mul(tf.clipByValue(t, 0, 3), 2)), [0, 0, 0, 2, 0, 0, 0]);
+      assert.deepEqual(g((t) => tf.clipByValue(t, -Infinity, 3)), [1, 1, 1, 1, 0, 0, 0]);
       xs.dispose();
+    });
+
+    test('hard-swish (one custom gradient keeping x): finite differences on every piece, the composite\'s values and gradients', () => {
+      const rng = new Rng(12);
+      // x in [-5, 5], at least 0.05 from the kinks at ±3.
+      const v = rng.uniformArray(24, -5, 5).map((t) => (Math.abs(Math.abs(t) - 3) < 0.05 ? t + 0.1 : t));
+      assert.ok(v.some((t) => t < -3) && v.some((t) => t > 3) && v.some((t) => Math.abs(t) < 3), 'every piece is sampled');
+      assertOk(gradCheck(([t]) => hardSwish(t!), [{ name: 'x', shape: [4, 6], values: v }], { samples: 24 }), 'hardSwish');
+      assertOk(gradCheck(([t]) => hardSwish(t!, 0.2, 0.4), [{ name: 'x', shape: [4, 6], values: v }], { samples: 24 }), 'hardSwish α 0.2 β 0.4');
+      const x = tf.tensor(v, [4, 6]);
+      const composite = (t: Tensor) => tf.mul(t, tf.clipByValue(tf.add(tf.mul(t, 1 / 6), 0.5), 0, 1));
+      assert.deepEqual(Array.from(hardSwish(x).dataSync()), Array.from(composite(x).dataSync()), 'the same forward values');
+      const w = tf.tensor(rng.uniformArray(24, -1, 1), [4, 6]);
+      const ours = tf.grad((t: Tensor) => tf.sum(tf.mul(hardSwish(t), w)))(x).dataSync();
+      const theirs = tf.grad((t: Tensor) => tf.sum(tf.mul(composite(t), w)))(x).dataSync();
+      ours.forEach((g, i) => assert.ok(Math.abs(g - theirs[i]!) <= 1e-6 * (1 + Math.abs(g)), `x = ${v[i]}: ${g} vs ${theirs[i]}`));
+      tf.dispose([x, w]);
     });
 
     test('piecewise-constant ops have zero gradient, Select routes it', () => {

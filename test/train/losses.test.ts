@@ -6,6 +6,7 @@ import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import { crossEntropy, distillationLoss, l1Penalty, mimicLoss, selectBackend, CompilerError } from '../../src/index.js';
+import { correctCount, correctCountOnHost } from '../../src/train/losses.js';
 
 before(async () => { await selectBackend('cpu'); });
 
@@ -85,4 +86,20 @@ test('gradients of every loss match finite differences', () => {
       assert.ok(Math.abs(fd - g[i]!) <= 2e-3 + 2e-2 * Math.abs(fd), `${name}[${i}]: analytic ${g[i]} vs numeric ${fd}`);
     }
   }
+});
+
+test('the top-1 count on the host equals tf.argMax against the labels, the first largest logit winning a tie', () => {
+  const logits = [
+    [0.1, 2, -1], // 1
+    [3, 3, 1], // tie: 0
+    [-5, -5, -5], // tie: 0
+    [0, 1, 1], // tie: 1
+    [7, -2, 7.5], // 2
+  ];
+  const labels = [1, 1, 0, 2, 2];
+  const t = tf.tensor2d(logits);
+  const y = tf.tensor1d(labels, 'int32');
+  const want = correctCount(t, y).dataSync()[0]!;
+  assert.equal(want, 3);
+  assert.equal(correctCountOnHost(t.dataSync(), labels, 3), want);
 });

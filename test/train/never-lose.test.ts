@@ -234,3 +234,43 @@ test('a training step that runs the backend out of memory is TRAIN_OUT_OF_MEMORY
   // Anything else is not this error.
   assert.equal(stepOutOfMemory(new Error('the loss became NaN'), { step: 3, batch: 8, backend: 'wasm' }), undefined);
 });
+
+test('a step that runs out of memory in the loop: TRAIN_OUT_OF_MEMORY with the step, the batch and the last checkpoint, which resumes to the unbroken run', async () => {
+  const dir = tempDir();
+  const opts = (m: Model, ck: string) => ({ ...base, ...data(m, 512), epochs: 3, optimizer: 'adam', lr: 0.003, checkpointDir: ck } as TrainOptions);
+  const whole = digitsCnn(11);
+  await train(whole, opts(whole, join(dir, 'whole')));
+  const m = digitsCnn(11);
+  const stepsPerEpoch = Math.floor(data(m, 512).data.size / 64);
+  // The backend "runs out of memory" in the backward pass of step stepsPerEpoch + 2, the way
+  // a wasm module does: the conv's filter gradient (one call a step) throws what wasm throws.
+  const kernel = 'Conv2DBackpropFilter';
+  const own = tf.getKernel(kernel, 'cpu')!;
+  const abort = new WebAssembly.RuntimeError('memory access out of bounds');
+  let calls = 0;
+  tf.unregisterKernel(kernel, 'cpu');
+  tf.registerKernel({ ...own, kernelFunc: (args) => { if (++calls === stepsPerEpoch + 3) throw abort; return own.kernelFunc(args); } });
+  const tensors = tf.memory().numTensors;
+  let e: CompilerError;
+  try {
+    e = await failure(train(m, opts(m, join(dir, 'ck'))));
+  } finally {
+    tf.unregisterKernel(kernel, 'cpu');
+    tf.registerKernel(own);
+  }
+  const step = stepsPerEpoch + 2;
+  const ck = join(dir, 'ck', 'epoch-1.onnx');
+  assert.equal(e.code, 'TRAIN_OUT_OF_MEMORY', e.message);
+  assert.equal(e.message, `training step ${step} with a batch of 64 ran out of memory on the cpu backend: memory access out of bounds. The last checkpoint (step ${stepsPerEpoch}) is ${ck}.`);
+  assert.match(e.hint ?? '', /smaller --batch \(e\.g\. 32\), or install the native backend .*, and continue with --resume/);
+  assert.equal(e.cause, abort);
+  assert.equal(tf.memory().numTensors, tensors, 'the failed step left no tensor behind');
+  // Nothing is lost: the checkpoint of epoch 1 is whole, and resuming from it ends where the unbroken run did.
+  assert.equal(JSON.parse(readFileSync(join(dir, 'ck', 'state.json'), 'utf8')).step, stepsPerEpoch);
+  assert.ok(existsSync(ck));
+  const resumed = digitsCnn(11);
+  const r = await train(resumed, { ...opts(resumed, join(dir, 'ck')), resume: true });
+  assert.equal(r.resumedAt, stepsPerEpoch);
+  const a = weights(whole);
+  for (const [k, v] of a) assert.deepEqual(weights(resumed).get(k), v, `${k} identical after resume`);
+});

@@ -232,7 +232,7 @@ export const searchCommand: CommandModule<object, SearchArgs> = {
       const summary = {
         input: a.model, output: saved.path, mask: maskPath, bytes: saved.bytes,
         search: {
-          fitness: r.search.fitness, fitnessKind: a.fitness, grouping: a.grouping, cost: r.search.cost, budget: r.budget, iterations: r.iterations, workers: r.workers, roundTo: r.prepared.roundTo, stageCut: a['stage-cut'], fill: r.fill ?? null,
+          fitness: r.search.fitness, fitnessKind: a.fitness, grouping: a.grouping, cost: r.search.cost, budget: r.budget, iterations: r.iterations, workers: r.workers, roundTo: r.prepared.roundTo, stageCut: a['stage-cut'], cutStages: r.search.cutStages, fill: r.fill ?? null,
           seed: a.seed, calibration: batch.n, evaluations: r.search.evaluations, evaluated: r.search.evaluated, seconds: r.search.seconds,
           evalsPerSec: r.search.evaluated / Math.max(r.search.seconds, 1e-9), resumed: r.search.resumed, feature: r.prepared.feature.original,
           stages: r.prepared.space.stages.map((s) => ({ index: s.index, resolution: s.resolution, groups: s.groups.length, channels: s.bits.length })),
@@ -244,6 +244,7 @@ export const searchCommand: CommandModule<object, SearchArgs> = {
       };
       if (a.json) { printJson(summary); return; }
       say(`searched ${summary.search.evaluated} genomes (${summary.search.evaluations} scored incl. cache) in ${summary.search.seconds.toFixed(1)} s with ${r.workers} worker(s): ${summary.search.evalsPerSec.toFixed(2)} evals/s`);
+      say(`scored ${r.search.cutStages.length ? `stage(s) ${r.search.cutStages.map((i) => i + 1).join(', ')} on the network cut at the stage (the stage cut), the rest` : 'every stage'} on the whole network`);
       const [bestFit, bestCost] = r.fill ? [r.fill.fitnessBefore, r.fill.costBefore] : [r.search.fitness, r.search.cost];
       say(`best ${a.fitness} fitness ${bestFit.toFixed(4)} at ${(100 * bestCost).toFixed(1)}% of the ${r.budget.kind} (target ${(100 * r.budget.target).toFixed(1)}%)`);
       if (r.fill) say(`filled up to the target: ${r.fill.channels} channels given back (most-pruned group first, by filter norm): fitness ${r.search.fitness.toFixed(4)} at ${(100 * r.search.cost).toFixed(1)}% (--no-fill keeps the searched genome)`);

@@ -52,18 +52,20 @@ function onesOf(shape: number[]): Tensor {
 }
 
 /**
- * [lo ≤ x ≤ hi] as float32 (NaN where x is NaN), from `step` (1 where its input is > 0):
- * wasm runs comparisons and select 5–10x slower than a unary kernel and an arithmetic op.
- * Either bound may be infinite.
+ * [lo < y < hi] as float32 for the output y of a clip to [lo, hi], from `step` (1 where its
+ * input is > 0): wasm runs comparisons and select 5–10x slower than a unary kernel and an
+ * arithmetic op. Inside the open range exactly where the clip's input was; at a bound the
+ * clip passes nothing (TF's Relu6Grad, which reads either the input or the output). Either
+ * bound may be infinite.
  */
-function inRange(x: Tensor, lo: number, hi: number): Tensor {
+function inOpenRange(y: Tensor, lo: number, hi: number): Tensor {
   let m: Tensor | undefined;
-  if (lo > -Infinity) m = tf.sub(1, tf.step(tf.sub(lo, x)));
+  if (lo > -Infinity) m = tf.step(lo === 0 ? y : tf.sub(y, lo));
   if (hi < Infinity) {
-    const above = tf.step(tf.sub(x, hi));
-    m = m ? tf.sub(m, above) : tf.sub(1, above);
+    const below = tf.step(tf.sub(hi, y));
+    m = m ? tf.mul(m, below) : below;
   }
-  return m ?? tf.onesLike(x);
+  return m ?? tf.onesLike(y);
 }
 
 /**
@@ -75,35 +77,83 @@ function inRange(x: Tensor, lo: number, hi: number): Tensor {
  * Five full-size kernels backward instead of the dozen autodiff runs through the mean, the
  * variance and their broadcasts (each of which costs a full pass on wasm). Returns the batch
  * mean and (biased) variance for the running statistics; they carry no gradient.
+ *
+ * Memory: the whole forward, statistics included, runs inside the custom gradient, where
+ * tfjs records nothing, and the backward pass keeps one full-size tensor, t − μ (with the
+ * per-channel 1/√(σ² + ε) and k). Computed outside, the statistics put `Sub` (saving t) and
+ * `Square` on the tape: two more full-size tensors per batch norm, kept to the end of the
+ * step though no gradient reads them.
  */
 export function batchNormTrain(t: Tensor, scale: Tensor, bias: Tensor, eps: number): { y: Tensor; mean: Tensor; variance: Tensor } {
   const lead = t.rank - 1;
   const c = t.shape[lead]!;
   const n = t.size / Math.max(1, c);
-  // The statistics are computed outside the custom gradient (its forward runs in a tidy that
-  // would dispose them): on the tape they lead only to the running statistics, not to the
-  // loss, so autodiff never walks them.
-  const mean = reduceLeading(t, lead, true);
-  const diff = tf.sub(t, mean);
-  const variance = reduceLeading(tf.square(diff), lead, true);
-  const f = tf.customGrad(((_x: Tensor, g: Tensor, b: Tensor, save: (ts: Tensor[]) => void) => {
+  // The statistics leave the custom gradient's forward (a tidy) kept, and are handed to the
+  // caller's scope as clones below.
+  let mean: Tensor | undefined;
+  let variance: Tensor | undefined;
+  const f = tf.customGrad(((x: Tensor, g: Tensor, b: Tensor, save: (ts: Tensor[]) => void) => {
+    mean = tf.keep(reduceLeading(x, lead, true));
+    const diff = tf.sub(x, mean);
+    // tidy: the full-size square and product die as soon as they are read.
+    variance = tf.keep(tf.tidy(() => reduceLeading(tf.square(diff), lead, true)));
     const inv = tf.rsqrt(tf.add(variance, eps));
     const k = tf.mul(g, inv);
     save([diff, inv, k]);
-    const value = tf.add(tf.mul(diff, k), b);
+    const value = tf.tidy(() => tf.add(tf.mul(diff, k), b));
+    // dx = k·dy + (t − μ)·A + B with per-channel A, B, each full-size temporary freed once
+    // read: at most two alive beside dy and t − μ (not the five of one expression).
     const gradFunc = (dy: Tensor, saved: Tensor[]) => {
       const [d, iv, kk] = saved as [Tensor, Tensor, Tensor];
       const dyf = f32(dy);
       const dbias = reduceLeading(dyf, lead);
-      const dyDiff = reduceLeading(tf.mul(dyf, d), lead);
+      const dyDiff = tf.tidy(() => reduceLeading(tf.mul(dyf, d), lead));
       const a = tf.mul(tf.mul(kk, tf.square(iv)), -1 / n);
-      const dx = tf.add(tf.add(tf.mul(dyf, kk), tf.mul(d, tf.mul(a, dyDiff))), tf.mul(tf.mul(kk, dbias), -1 / n));
+      const part = tf.tidy(() => tf.add(tf.mul(d, tf.mul(a, dyDiff)), tf.mul(tf.mul(kk, dbias), -1 / n)));
+      const scaled = tf.mul(dyf, kk);
+      const dx = tf.add(scaled, part);
+      scaled.dispose(); part.dispose();
       return [dx, tf.reshape(tf.mul(dyDiff, iv), g.shape), tf.reshape(dbias, b.shape)];
     };
     return { value, gradFunc };
   }) as unknown as Parameters<typeof tf.customGrad>[0]);
-  const y = f(t, tf.reshape(scale, [c]), tf.reshape(bias, [c]));
-  return { y, mean, variance };
+  try {
+    const y = f(t, tf.reshape(scale, [c]), tf.reshape(bias, [c]));
+    return { y, mean: tf.clone(mean!), variance: tf.clone(variance!) };
+  } finally {
+    mean?.dispose();
+    variance?.dispose();
+  }
+}
+
+/**
+ * hard-swish x·clip(αx + β, 0, 1) (ONNX HardSwish: α = 1/6, β = 0.5) with a gradient that
+ * keeps only x for the backward pass:
+ *   d/dx = h + α·x·[0 < αx + β < 1],  h = clip(αx + β, 0, 1)
+ * (recomputed from x; the open range is Clip's convention). As autodiff of the composite it
+ * kept x, the clip's output and αx (for the Add's shape): two full-size maps more per
+ * activation. The forward pass is the composite's arithmetic, so its values are the same.
+ */
+export function hardSwish(t: Tensor, alpha = 1 / 6, beta = 0.5): Tensor {
+  const f = tf.customGrad(((x: Tensor, save: (ts: Tensor[]) => void) => {
+    save([x]);
+    const value = tf.mul(x, tf.clipByValue(tf.add(tf.mul(x, alpha), beta), 0, 1));
+    // Step by step, each full-size temporary freed once read: at most three alive at a time.
+    const gradFunc = (dy: Tensor, saved: Tensor[]) => {
+      const xs = f32(saved[0]!);
+      const ax = tf.mul(xs, alpha);
+      const h = tf.tidy(() => tf.clipByValue(tf.add(ax, beta), 0, 1));
+      const slope = tf.tidy(() => tf.mul(ax, inOpenRange(h, 0, 1)));
+      ax.dispose();
+      const d = tf.add(h, slope);
+      h.dispose(); slope.dispose();
+      const dx = tf.mul(f32(dy), d);
+      d.dispose();
+      return dx;
+    };
+    return { value, gradFunc };
+  }) as unknown as Parameters<typeof tf.customGrad>[0]);
+  return f(t) as Tensor;
 }
 
 /** Sums `dy` over the axes along which an input of `shape` was broadcast. */
@@ -217,9 +267,11 @@ const CONFIGS: Record<string, Omit<GradConfig, 'kernelName' | 'gradFunc'> & { gr
   Rsqrt: unaryFromX((x, dy) => tf.div(dy, tf.mul(tf.pow(f32(x), 1.5), -2))),
   Reciprocal: unaryFromX((x, dy) => tf.div(dy, tf.neg(tf.square(f32(x))))),
   Square: unaryFromX((x, dy) => tf.mul(dy, tf.mul(f32(x), 2))),
-  // step(x) = [x > 0]: one unary kernel instead of a comparison and a cast (5x faster on wasm).
-  Relu: unaryFromX((x, dy) => tf.mul(dy, tf.step(f32(x)))),
-  Relu6: unaryFromX((x, dy) => tf.mul(dy, tf.sub(tf.step(f32(x)), tf.step(tf.sub(f32(x), 6))))),
+  // step(y) = [y > 0]: one unary kernel instead of a comparison and a cast (5x faster on wasm).
+  // ReLU, ReLU6 and Clip read their output, not their input: the output is what the next
+  // layer saves anyway (a conv's input), so the pre-activation map need not be kept.
+  Relu: unaryFromY((y, dy) => tf.mul(dy, tf.step(f32(y)))),
+  Relu6: unaryFromY((y, dy) => tf.mul(dy, inOpenRange(f32(y), 0, 6))),
   LeakyRelu: {
     inputsToSave: ['x'],
     gradFunc: (dy, [x], attrs) => ({ x: () => tf.mul(dy, tf.where(tf.greater(x!, 0), tf.onesLike(dy), tf.fill(dy.shape, attrs.alpha as number))) }),
@@ -247,11 +299,12 @@ const CONFIGS: Record<string, Omit<GradConfig, 'kernelName' | 'gradFunc'> & { gr
   Sin: unaryFromX((x, dy) => tf.mul(dy, tf.cos(f32(x)))),
   Cos: unaryFromX((x, dy) => tf.neg(tf.mul(dy, tf.sin(f32(x))))),
   ClipByValue: {
-    inputsToSave: ['x'],
-    gradFunc: (dy, [x], attrs) => ({
-      // Bounds included (lo ≤ x ≤ hi), from step kernels: no comparison or select, which wasm
-      // runs 5–10x slower (this was most of hard-swish/hard-sigmoid backward there).
-      x: () => tf.mul(f32(dy), inRange(f32(x!), attrs.clipValueMin as number, attrs.clipValueMax as number)),
+    outputsToSave: [true],
+    gradFunc: (dy, [y], attrs) => ({
+      // lo < y < hi, TF's Relu6Grad convention (the bounds pass nothing), from step kernels:
+      // no comparison or select, which wasm runs 5–10x slower (this was most of
+      // hard-swish/hard-sigmoid backward there).
+      x: () => tf.mul(f32(dy), inOpenRange(f32(y!), attrs.clipValueMin as number, attrs.clipValueMax as number)),
     }),
   },
   Softmax: {
@@ -481,6 +534,22 @@ function minMaxGrad(axisAttr: string): { inputsToSave: string[]; outputsToSave: 
 function assertUnitDilation(kernel: string, d: unknown): void {
   const ds = Array.isArray(d) ? d : [d ?? 1, d ?? 1];
   if (ds.some((v) => v !== 1)) throw new Error(`gradient of ${kernel} with dilations ${ds.join('x')} is not implemented (the executor dilates the filter instead)`);
+}
+
+/**
+ * Kernels whose gradient (ours) reads the tensors it saved only for their shapes: Add and Sub
+ * (for the broadcast), reductions, layout ops, the piecewise-constant ones. tfjs saves the
+ * whole input all the same (an Add of a conv's output and its bias keeps the conv's output),
+ * so leanVariableGrads (backprop.ts) frees those tensors as soon as the node is recorded; a
+ * disposed tensor keeps its shape.
+ */
+const SHAPE_ONLY = new Set(['Add', 'Sub', 'AddN', 'Sum', 'Mean', 'Reshape', 'ExpandDims', 'Concat', 'Slice', 'PadV2', 'Tile',
+  'Floor', 'Ceil', 'Round', 'Sign', 'Step', 'Equal', 'NotEqual', 'Greater', 'GreaterEqual', 'Less', 'LessEqual', 'FloorDiv', 'ArgMax', 'ArgMin']);
+
+/** Whether the gradient registered for `kernelName` is ours and reads its saved tensors only for their shapes (SHAPE_ONLY). */
+export function gradientReadsShapesOnly(kernelName: string): boolean {
+  const cfg = CONFIGS[kernelName];
+  return !!cfg && SHAPE_ONLY.has(kernelName) && tf.getGradient(kernelName)?.gradFunc === cfg.gradFunc;
 }
 
 /** Kernels whose gradient we always install, even over an existing one. */

@@ -9,7 +9,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { Tensor } from '@tensorflow/tfjs-core';
 import type { CompileCtx, OpCompiler, OpRun } from './context.js';
 import { need } from './context.js';
-import { nativeClip, nativeHardSigmoid } from '../native.js';
+import { nativeClip, nativeHardSigmoid, onNative } from '../native.js';
+import { hardSwish } from '../kernels/gradients.js';
 import { broadcastNhwc, floats, HostVal, hostBroadcast, isNhwc, nchw, normAxis, rankOf, tfv, type HostDType, type RtVal } from './values.js';
 
 /** Runs `fn` on the operands in a common layout (see the file comment). */
@@ -164,7 +165,8 @@ export const ELEMENTWISE_OPS: Record<string, OpCompiler> = {
   Clip: clipCompiler,
   Sigmoid: unaryOp((t) => tf.sigmoid(t)),
   HardSigmoid: (c) => { const a = c.node.attrFloat('alpha', 0.2); const b = c.node.attrFloat('beta', 0.5); return unaryOp((t) => hardSigmoid(t, a, b))(c); },
-  HardSwish: unaryOp((t) => tf.mul(t, hardSigmoid(t, 1 / 6, 0.5))),
+  // On tfjs-node through Relu6 (native.ts); elsewhere one custom gradient that keeps only x.
+  HardSwish: unaryOp((t) => (onNative() || t.dtype !== 'float32' ? tf.mul(t, hardSigmoid(t, 1 / 6, 0.5)) : hardSwish(t))),
   Tanh: unaryOp((t) => tf.tanh(t)),
   Elu: eluCompiler,
   Selu: seluCompiler,

@@ -17,7 +17,7 @@ import type { CompileCtx, OpCompiler, OpRun, RunCtx } from './context.js';
 import { need } from './context.js';
 import { batchNormTrain, matMulT } from '../kernels/gradients.js';
 import { nchw, nhwc, tfv, type RtVal } from './values.js';
-import { nativeBatchNormTrain } from '../native.js';
+import { nativeBatchNormTrain, nativeBiasAdd } from '../native.js';
 
 type Pad4 = [[number, number], [number, number], [number, number], [number, number]];
 
@@ -145,7 +145,7 @@ function convCompiler(c: CompileCtx): OpRun {
       const ws = tf.split(wt, group, 0);
       y = tf.concat(xs.map((xg, g) => tf.conv2d(xg as tf.Tensor4D, dilateFilter(tf.transpose(ws[g]!, [2, 3, 1, 0]), dh, dw) as tf.Tensor4D, strides, padArg)), 3);
     }
-    if (ins[2]) y = tf.add(y, nchw(ins[2]));
+    if (ins[2]) y = addBias(y, nchw(ins[2]));
     return [fromNhwc2d(y, oneD)];
   };
 }
@@ -205,7 +205,7 @@ function convTransposeCompiler(c: CompileCtx): OpRun {
     const extra = crop.map(([b, o], i) => Math.max(0, b + o - full[i]!));
     if (extra[0]! > 0 || extra[1]! > 0) y = tf.pad(y, [[0, 0], [0, extra[0]!], [0, extra[1]!], [0, 0]]);
     y = tf.slice(y, [0, crop[0]![0], crop[1]![0], 0], [N, crop[0]![1], crop[1]![1], Cog * group]);
-    if (ins[2]) y = tf.add(y, nchw(ins[2]));
+    if (ins[2]) y = addBias(y, nchw(ins[2]));
     return [fromNhwc2d(y, oneD)];
   };
 }
@@ -376,6 +376,11 @@ function dropoutCompiler(c: CompileCtx): OpRun {
   };
 }
 
+/** y + b (b broadcast); one BiasAdd each way on the native backend when b is a vector over y's last axis. */
+function addBias(y: Tensor, b: Tensor): Tensor {
+  return nativeBiasAdd(y, b) ?? tf.add(y, b);
+}
+
 function gemmCompiler(c: CompileCtx): OpRun {
   const alpha = c.node.attrFloat('alpha', 1);
   const beta = c.node.attrFloat('beta', 1);
@@ -389,7 +394,7 @@ function gemmCompiler(c: CompileCtx): OpRun {
     if (alpha !== 1) y = tf.mul(y, alpha);
     if (ins[2] && beta !== 0) {
       const cc = nchw(ins[2]);
-      y = tf.add(y, beta === 1 ? cc : tf.mul(cc, beta));
+      y = addBias(y, beta === 1 ? cc : tf.mul(cc, beta));
     }
     return [tfv(y)];
   };
