@@ -119,8 +119,8 @@ export function currentBackend(): BackendName | undefined {
  */
 export const MEASURED_NATIVE_SPEEDUP = {
   source: 'npm run bench -- train, CPU time per step, 2-core machine, 2026-11-30',
-  wasm: { 'ResNet-20 (batch 32)': 505 / 203, 'MLP (batch 128)': 25 / 14 },
-  cpu: { 'MLP (batch 128)': 400 / 14 },
+  wasm: { 'ResNet-20 (batch 32)': 488 / 185, 'MLP (batch 128)': 24 / 9 },
+  cpu: { 'MLP (batch 128)': 484 / 9 },
 } as const;
 
 let advised = false;
