@@ -30,7 +30,12 @@ export function buildMobileSe(seed = 1, classes = 2): Model {
     return { ...x, value: b.op('Mul', [x.value, gate], [], `${name}.scale`) };
   };
   let x = convBn(net.imageInput(3, 48, 192), 'stem', 16, 3, 2);
-  const blocks: [number, number, number][] = [[64, 24, 2], [72, 24, 1], [96, 40, 2], [120, 48, 1]];
+  const blocks: [number, number, number][] = [
+    [64, 24, 2],
+    [72, 24, 1],
+    [96, 40, 2],
+    [120, 48, 1],
+  ];
   blocks.forEach(([hidden, out, stride], i) => {
     const name = `block${i}`;
     let y = convBn(x, `${name}.expand`, hidden, 1);

@@ -16,14 +16,19 @@ class RandomData implements Dataset {
   readonly numClasses = 10;
   readonly #x: Float32Array;
   readonly #y: Int32Array;
-  constructor(readonly size: number, readonly inputShape: number[], seed: number) {
+  constructor(
+    readonly size: number,
+    readonly inputShape: number[],
+    seed: number,
+  ) {
     const rng = new Rng(seed);
     this.#x = rng.uniformArray(size * inputShape.reduce((a, b) => a * b, 1));
     this.#y = Int32Array.from({ length: size }, () => rng.int(10));
   }
   *batches(batchSize: number, _opts?: BatchOptions): Generator<Batch> {
     const per = this.inputShape.reduce((a, b) => a * b, 1);
-    for (let s = 0; s + batchSize <= this.size; s += batchSize) yield { x: this.#x.slice(s * per, (s + batchSize) * per), y: this.#y.slice(s, s + batchSize), n: batchSize };
+    for (let s = 0; s + batchSize <= this.size; s += batchSize)
+      yield { x: this.#x.slice(s * per, (s + batchSize) * per), y: this.#y.slice(s, s + batchSize), n: batchSize };
   }
 }
 
@@ -37,13 +42,28 @@ export async function benchOnestep(): Promise<object[]> {
   for (const c of NETS) {
     const data = new RandomData(c.samples, c.shape, 3);
     const model = buildModel(c.net, { seed: 1 });
-    const time = async (f: () => Promise<{ seconds: number; backend: string }>) => { await f(); return f(); };
-    const s = await time(async () => { const r = await scoreModel(model, { data, epochs: 1, batchSize: c.batch, seed: 1 }); return r.train; });
+    const time = async (f: () => Promise<{ seconds: number; backend: string }>) => {
+      await f();
+      return f();
+    };
+    const s = await time(async () => {
+      const r = await scoreModel(model, { data, epochs: 1, batchSize: c.batch, seed: 1 });
+      return r.train;
+    });
     const f = await time(async () => finetuneModel(buildModel(c.net, { seed: 1 }), { data, epochs: 1, batchSize: c.batch, seed: 1 }));
     rows.push({ net: `${c.net} (batch ${c.batch}, ${c.samples} images)`, backend: s.backend, score: s.seconds, finetune: f.seconds });
   }
-  console.log(table(['network', 'backend', 'score epoch (s)', 'fine-tune epoch (s)', 'score / fine-tune'], rows.map((r) => [
-    r.net, r.backend, r.score.toFixed(2), r.finetune.toFixed(2), `${(r.score / r.finetune).toFixed(2)}x${r.score <= r.finetune ? '' : ' (above target)'}`,
-  ])));
+  console.log(
+    table(
+      ['network', 'backend', 'score epoch (s)', 'fine-tune epoch (s)', 'score / fine-tune'],
+      rows.map((r) => [
+        r.net,
+        r.backend,
+        r.score.toFixed(2),
+        r.finetune.toFixed(2),
+        `${(r.score / r.finetune).toFixed(2)}x${r.score <= r.finetune ? '' : ' (above target)'}`,
+      ]),
+    ),
+  );
   return rows;
 }

@@ -18,9 +18,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import {
-  compareModelsMs, decideRoundTo, decodeModel, encodeModel, pruneModel, pruneModelToLatency, readModel, verifyMaskedEquivalence,
-} from '../src/index.js';
+import { compareModelsMs, decideRoundTo, decodeModel, encodeModel, pruneModel, pruneModelToLatency, readModel, verifyMaskedEquivalence } from '../src/index.js';
 import type { Model } from '../src/index.js';
 import { buildModel } from '../models/index.js';
 import type { ModelName } from '../models/index.js';
@@ -42,7 +40,10 @@ export interface PruneBenchRow {
   error?: string;
 }
 
-interface Source { name: string; load: () => Model }
+interface Source {
+  name: string;
+  load: () => Model;
+}
 
 const REFERENCE: ModelName[] = ['resnet50', 'mobilenetv2', 'resnet20', 'vgg', 'lenet5', 'mlp'];
 const TORCH = ['resnet18', 'mobilenet_v2', 'squeezenet1_1', 'densenet121', 'shufflenet_v2_x0_5'];
@@ -58,7 +59,23 @@ function sources(size: number, dir: string, say: (s: string) => void): Source[] 
     say('torchvision exports skipped: Debian python3-torch / python3-torchvision not installed in /usr/bin/python3');
   } else {
     say(`exporting ${TORCH.join(', ')} at ${size}² with torch.onnx.export`);
-    const r = spawnSync(py, [join(process.cwd(), 'scripts/export-torch.py'), '--out-dir', dir, '--models', TORCH.join(','), '--size', String(size), '--classes', '1000', '--variants', 'bnfold'], { encoding: 'utf8', timeout: 900_000 });
+    const r = spawnSync(
+      py,
+      [
+        join(process.cwd(), 'scripts/export-torch.py'),
+        '--out-dir',
+        dir,
+        '--models',
+        TORCH.join(','),
+        '--size',
+        String(size),
+        '--classes',
+        '1000',
+        '--variants',
+        'bnfold',
+      ],
+      { encoding: 'utf8', timeout: 900_000 },
+    );
     if (r.status !== 0) say(`torchvision export failed: ${r.stderr.slice(-500)}`);
     for (const n of TORCH) {
       const p = join(dir, `${n}.bnfold.onnx`);
@@ -81,25 +98,48 @@ async function benchOne(src: Source, opts: { latency: boolean; rounds: number },
   const flopsKept = out.report.summary.flopsRatio;
   const speedup = cb / ca;
   const row: PruneBenchRow = {
-    model: src.name, roundTo: out.plan.roundTo, flopsKept, cpuBeforeMs: cb, cpuAfterMs: ca, speedup, flopsReduction: 1 / flopsKept,
-    efficiency: speedup * flopsKept, verified: v.ok, remarks: out.plan.remarks.filter((r) => /target|not reachable/.test(r)),
+    model: src.name,
+    roundTo: out.plan.roundTo,
+    flopsKept,
+    cpuBeforeMs: cb,
+    cpuAfterMs: ca,
+    speedup,
+    flopsReduction: 1 / flopsKept,
+    efficiency: speedup * flopsKept,
+    verified: v.ok,
+    remarks: out.plan.remarks.filter((r) => /target|not reachable/.test(r)),
   };
   if (opts.latency) {
     say(`${src.name}: --latency-target 0.5 (per-layer table, cached in $XDG_CACHE_HOME/sculpt)`);
     const m2 = decodeModel(original);
     const t0 = process.cpuUsage();
-    const lt = await pruneModelToLatency(m2, { latencyTarget: 0.5, criterion: 'l1', scope: 'layer' }, { threads: 1, batch: 1, clock: 'cpu', rounds: opts.rounds, onProgress: (s) => say(`  ${s}`) });
+    const lt = await pruneModelToLatency(
+      m2,
+      { latencyTarget: 0.5, criterion: 'l1', scope: 'layer' },
+      { threads: 1, batch: 1, clock: 'cpu', rounds: opts.rounds, onProgress: (s) => say(`  ${s}`) },
+    );
     const t = process.cpuUsage(t0);
     const l = lt.report.latency!;
     row.remarks.push(...lt.plan.remarks.filter((r) => /latency target/.test(r)));
-    row.latency = { measuredRatio: l.measuredRatio, predictedRatio: l.predictedRatio, baselineMs: l.baselineMs, measuredMs: l.measuredMs, flopsKept: lt.report.summary.flopsRatio, attempts: l.attempts.length, tableS: (t.user + t.system) / 1e6 };
+    row.latency = {
+      measuredRatio: l.measuredRatio,
+      predictedRatio: l.predictedRatio,
+      baselineMs: l.baselineMs,
+      measuredMs: l.measuredMs,
+      flopsKept: lt.report.summary.flopsRatio,
+      attempts: l.attempts.length,
+      tableS: (t.user + t.system) / 1e6,
+    };
   }
   return row;
 }
 
 /** Runs the benchmark, prints a Markdown table, returns the rows. */
 export async function benchPrune(args: readonly string[] = []): Promise<object> {
-  const get = (k: string) => { const i = args.indexOf(k); return i >= 0 ? args[i + 1] : undefined; };
+  const get = (k: string) => {
+    const i = args.indexOf(k);
+    return i >= 0 ? args[i + 1] : undefined;
+  };
   const size = Number(get('--size') ?? 224);
   const only = get('--models')?.split(',');
   const latency = !args.includes('--no-latency');
@@ -113,27 +153,63 @@ export async function benchPrune(args: readonly string[] = []): Promise<object> 
       try {
         rows.push(await benchOne(s, { latency, rounds }, say));
       } catch (e) {
-        rows.push({ model: s.name, roundTo: 0, flopsKept: NaN, cpuBeforeMs: NaN, cpuAfterMs: NaN, speedup: NaN, flopsReduction: NaN, efficiency: NaN, verified: false, remarks: [], error: (e as Error).message.slice(0, 200) });
+        rows.push({
+          model: s.name,
+          roundTo: 0,
+          flopsKept: NaN,
+          cpuBeforeMs: NaN,
+          cpuAfterMs: NaN,
+          speedup: NaN,
+          flopsReduction: NaN,
+          efficiency: NaN,
+          verified: false,
+          remarks: [],
+          error: (e as Error).message.slice(0, 200),
+        });
       }
       const r = rows[rows.length - 1]!;
-      say(`${r.model}: ${r.error ?? `FLOPs kept ${r.flopsKept.toFixed(4)}, speed-up ${r.speedup.toFixed(2)}×, ÷ FLOPs reduction ${r.efficiency.toFixed(2)}${r.latency ? `; latency target 0.5 → measured ${r.latency.measuredRatio.toFixed(3)}` : ''}`}`);
+      say(
+        `${r.model}: ${r.error ?? `FLOPs kept ${r.flopsKept.toFixed(4)}, speed-up ${r.speedup.toFixed(2)}×, ÷ FLOPs reduction ${r.efficiency.toFixed(2)}${r.latency ? `; latency target 0.5 → measured ${r.latency.measuredRatio.toFixed(3)}` : ''}`}`,
+      );
     }
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
   const f = (x: number, d = 2) => (Number.isFinite(x) ? x.toFixed(d) : '—');
-  console.log(table(
-    ['model (batch 1)', 'round-to (auto)', 'FLOPs kept (target 0.5)', 'CPU ms before → after', 'speed-up', 'speed-up ÷ FLOPs reduction', 'verified', 'latency-target 0.5: measured (predicted)', 'its FLOPs kept', 'notes'],
-    rows.map((r) => [
-      r.model, r.roundTo ? String(r.roundTo) : '—', f(r.flopsKept, 4), `${f(r.cpuBeforeMs)} → ${f(r.cpuAfterMs)}`, `${f(r.speedup)}×`,
-      `${f(r.efficiency)}${r.efficiency >= 0.85 || !Number.isFinite(r.efficiency) ? '' : ' (< 0.85)'}`, r.error ? '—' : r.verified ? 'yes' : 'NO',
-      r.latency ? `${f(r.latency.measuredRatio, 3)} (${f(r.latency.predictedRatio, 3)})${Math.abs(r.latency.measuredRatio / 0.5 - 1) <= 0.1 ? '' : ' (off > 10%)'}` : '—',
-      r.latency ? f(r.latency.flopsKept, 3) : '—',
-      r.error ? `error: ${r.error}` : r.remarks.join('; '),
-    ]),
-  ));
+  console.log(
+    table(
+      [
+        'model (batch 1)',
+        'round-to (auto)',
+        'FLOPs kept (target 0.5)',
+        'CPU ms before → after',
+        'speed-up',
+        'speed-up ÷ FLOPs reduction',
+        'verified',
+        'latency-target 0.5: measured (predicted)',
+        'its FLOPs kept',
+        'notes',
+      ],
+      rows.map((r) => [
+        r.model,
+        r.roundTo ? String(r.roundTo) : '—',
+        f(r.flopsKept, 4),
+        `${f(r.cpuBeforeMs)} → ${f(r.cpuAfterMs)}`,
+        `${f(r.speedup)}×`,
+        `${f(r.efficiency)}${r.efficiency >= 0.85 || !Number.isFinite(r.efficiency) ? '' : ' (< 0.85)'}`,
+        r.error ? '—' : r.verified ? 'yes' : 'NO',
+        r.latency
+          ? `${f(r.latency.measuredRatio, 3)} (${f(r.latency.predictedRatio, 3)})${Math.abs(r.latency.measuredRatio / 0.5 - 1) <= 0.1 ? '' : ' (off > 10%)'}`
+          : '—',
+        r.latency ? f(r.latency.flopsKept, 3) : '—',
+        r.error ? `error: ${r.error}` : r.remarks.join('; '),
+      ]),
+    ),
+  );
   const auto = decideRoundTo('cpu');
-  console.log(`CPU: ${cpus()[0]?.model ?? '?'} — round-to auto: ${auto.reason}; onnxruntime-node, 1 intra-op thread, process CPU time, min over ${rounds} interleaved stable medians; load average ${loadavg()[0]!.toFixed(1)} on ${cpus().length} cores`);
+  console.log(
+    `CPU: ${cpus()[0]?.model ?? '?'} — round-to auto: ${auto.reason}; onnxruntime-node, 1 intra-op thread, process CPU time, min over ${rounds} interleaved stable medians; load average ${loadavg()[0]!.toFixed(1)} on ${cpus().length} cores`,
+  );
   return { rows };
 }
 

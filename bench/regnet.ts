@@ -7,22 +7,29 @@
 import type { Model } from '../src/index.js';
 import { netFor, resolveOptions, RESIDUAL_GAMMA, type Feature, type NetBuilder } from '../models/layers.js';
 
-export interface RegnetOptions { size?: number; groupWidth?: number; seed?: number; numClasses?: number }
+export interface RegnetOptions {
+  size?: number;
+  groupWidth?: number;
+  seed?: number;
+  numClasses?: number;
+}
 
 function xBlock(net: NetBuilder, x: Feature, p: string, width: number, stride: number, groupWidth: number): Feature {
   const groups = width / groupWidth;
   let y = net.convBn(x, { conv: `${p}.a`, bn: `${p}.a.bn`, act: `${p}.a.relu` }, { out: width, kernel: 1, pad: 0 }, 'relu');
   y = net.convBn(y, { conv: `${p}.b`, bn: `${p}.b.bn`, act: `${p}.b.relu` }, { out: width, kernel: 3, stride, group: groups }, 'relu');
   y = net.convBn(y, { conv: `${p}.c`, bn: `${p}.c.bn` }, { out: width, kernel: 1, pad: 0 }, 'none', RESIDUAL_GAMMA);
-  const shortcut = stride !== 1 || x.channels !== width
-    ? net.convBn(x, { conv: `${p}.proj`, bn: `${p}.proj.bn` }, { out: width, kernel: 1, stride, pad: 0 }, 'none')
-    : x;
+  const shortcut =
+    stride !== 1 || x.channels !== width ? net.convBn(x, { conv: `${p}.proj`, bn: `${p}.proj.bn` }, { out: width, kernel: 1, stride, pad: 0 }, 'none') : x;
   return net.relu(net.add(y, shortcut, `${p}.add`), `${p}.relu`);
 }
 
 /** Builds the network at `size`×`size`×3 (default 224, group width 32, 1000 classes). */
 export function buildRegnet(opts: RegnetOptions = {}): Model {
-  const o = resolveOptions({ seed: opts.seed ?? 1, size: opts.size ?? 224, numClasses: opts.numClasses ?? 1000, batch: 1 }, { size: 224, channels: 3, numClasses: 1000 });
+  const o = resolveOptions(
+    { seed: opts.seed ?? 1, size: opts.size ?? 224, numClasses: opts.numClasses ?? 1000, batch: 1 },
+    { size: 224, channels: 3, numClasses: 1000 },
+  );
   const gw = opts.groupWidth ?? 32;
   const net = netFor('regnet-bench', o);
   let x = net.imageInput(3, o.size, o.size);

@@ -28,8 +28,25 @@ import { execFileSync } from 'node:child_process';
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import {
-  Rng, Scorer, stageNetsOf, cosine, decodeModel, defaultIterations, encodeModel, ensureNonEmpty, genomeToMask,
-  gwcs, openSession, parseMask, prepareSearch, pruneModel, randomGenome, runSession, scatterFeature, summarize, withOutputs,
+  Rng,
+  Scorer,
+  stageNetsOf,
+  cosine,
+  decodeModel,
+  defaultIterations,
+  encodeModel,
+  ensureNonEmpty,
+  genomeToMask,
+  gwcs,
+  openSession,
+  parseMask,
+  prepareSearch,
+  pruneModel,
+  randomGenome,
+  runSession,
+  scatterFeature,
+  summarize,
+  withOutputs,
 } from '../src/index.js';
 import type { Model, PreparedSearch } from '../src/index.js';
 import { buildModel } from '../models/index.js';
@@ -52,7 +69,18 @@ function genomes(p: PreparedSearch, n: number, seed: number): Uint8Array[] {
 
 /** Evals/s of one Scorer session over the genomes (the WCA summary in JS, or in the graph); with `stage`, on that stage's cut network. */
 async function scorerRate(p: PreparedSearch, x: Float32Array, xDims: number[], gs: Uint8Array[], stage?: number): Promise<number> {
-  const sc = await Scorer.open({ model: p.masked, dataInput: p.dataInput, x, xDims, feature: p.feature.masked, masks: p.scorerMasks, ones: p.ones, summaryOutput: p.summaryOutput, fitness: 'wca', stages: stageNetsOf(p) });
+  const sc = await Scorer.open({
+    model: p.masked,
+    dataInput: p.dataInput,
+    x,
+    xDims,
+    feature: p.feature.masked,
+    masks: p.scorerMasks,
+    ones: p.ones,
+    summaryOutput: p.summaryOutput,
+    fitness: 'wca',
+    stages: stageNetsOf(p),
+  });
   try {
     const ones = new Uint8Array(p.space.length).fill(1);
     sc.setTeacher(await sc.summary(ones));
@@ -60,23 +88,36 @@ async function scorerRate(p: PreparedSearch, x: Float32Array, xDims: number[], g
     if (stage !== undefined) {
       // Genomes of this stage: the held genome (all ones) with the stage's bits of each genome.
       const st = p.space.stages[stage]!;
-      run = gs.map((g) => { const h = ones.slice(); for (const b of st.bits) h[b] = g[b]!; return h; });
+      run = gs.map((g) => {
+        const h = ones.slice();
+        for (const b of st.bits) h[b] = g[b]!;
+        return h;
+      });
       await sc.useStage(stage, ones);
     }
     const t0 = cpuMs();
     for (const g of run) await sc.fitness(g);
     return run.length / ((cpuMs() - t0) / 1000);
-  } finally { await sc.release(); }
+  } finally {
+    await sc.release();
+  }
 }
 
-interface RebuildTimes { rate: number; pruneMs: number; sessionMs: number; runMs: number }
+interface RebuildTimes {
+  rate: number;
+  pruneMs: number;
+  sessionMs: number;
+  runMs: number;
+}
 
 async function rebuildRate(model: Model, p: PreparedSearch, x: Float32Array, xDims: number[], gs: Uint8Array[]): Promise<RebuildTimes> {
   const teacherRun = await openSession(withOutputs(model, [p.feature.original]), { threads: 1 });
   const t = (await runSession(teacherRun.session, { [p.dataInput]: { data: x, dims: xDims } }, [p.feature.original]))[p.feature.original]!;
   await teacherRun.session.release();
   const teacher = summarize('wca', t.data as Float32Array, t.dims);
-  let pruneMs = 0, sessionMs = 0, runMs = 0;
+  let pruneMs = 0,
+    sessionMs = 0,
+    runMs = 0;
   const t0 = cpuMs();
   for (const g of gs) {
     const a = cpuMs();
@@ -93,7 +134,9 @@ async function rebuildRate(model: Model, p: PreparedSearch, x: Float32Array, xDi
     const full = scatterFeature(p.space, g, p.feature.original, f);
     cosine(teacher, summarize('wca', full.data as Float32Array, full.dims));
     const d = cpuMs();
-    pruneMs += b - a; sessionMs += c - b; runMs += d - c;
+    pruneMs += b - a;
+    sessionMs += c - b;
+    runMs += d - c;
   }
   const n = gs.length;
   return { rate: n / ((cpuMs() - t0) / 1000), pruneMs: pruneMs / n, sessionMs: sessionMs / n, runMs: runMs / n };
@@ -123,29 +166,117 @@ export async function benchSearch(): Promise<object> {
     // A default GGS search spends (iterations + 1) generations of evaluations on each stage.
     const weights = iters.map((k) => k + 1);
     const ggs = weights.reduce((a, b) => a + b, 0) / weights.reduce((a, w, i) => a + w / perStage[i]!, 0);
-    rows.push([String(n), mask.toFixed(2), ig.toFixed(2), perStage.map((r) => r.toFixed(2)).join(' / '), ggs.toFixed(2), rebuild.rate.toFixed(2), (mask / rebuild.rate).toFixed(2), (ggs / rebuild.rate).toFixed(2)]);
-    breakdown.push([String(n), rebuild.pruneMs.toFixed(0), rebuild.sessionMs.toFixed(0), rebuild.runMs.toFixed(0), (1000 / mask).toFixed(0), (100 * rebuild.runMs / (rebuild.pruneMs + rebuild.sessionMs + rebuild.runMs)).toFixed(0)]);
-    out[`images${n}`] = { jsSummaryEvalsPerSec: mask, inGraphEvalsPerSec: ig, inGraphOverJs: ig / mask, stageCutEvalsPerSec: perStage, ggsEvalsPerSec: ggs, rebuildEvalsPerSec: rebuild.rate, rebuild, ratio: mask / rebuild.rate, ggsRatio: ggs / rebuild.rate };
+    rows.push([
+      String(n),
+      mask.toFixed(2),
+      ig.toFixed(2),
+      perStage.map((r) => r.toFixed(2)).join(' / '),
+      ggs.toFixed(2),
+      rebuild.rate.toFixed(2),
+      (mask / rebuild.rate).toFixed(2),
+      (ggs / rebuild.rate).toFixed(2),
+    ]);
+    breakdown.push([
+      String(n),
+      rebuild.pruneMs.toFixed(0),
+      rebuild.sessionMs.toFixed(0),
+      rebuild.runMs.toFixed(0),
+      (1000 / mask).toFixed(0),
+      ((100 * rebuild.runMs) / (rebuild.pruneMs + rebuild.sessionMs + rebuild.runMs)).toFixed(0),
+    ]);
+    out[`images${n}`] = {
+      jsSummaryEvalsPerSec: mask,
+      inGraphEvalsPerSec: ig,
+      inGraphOverJs: ig / mask,
+      stageCutEvalsPerSec: perStage,
+      ggsEvalsPerSec: ggs,
+      rebuildEvalsPerSec: rebuild.rate,
+      rebuild,
+      ratio: mask / rebuild.rate,
+      ggsRatio: ggs / rebuild.rate,
+    };
   }
-  console.log(table(['images', 'mask inputs, full net: evals/CPU-s', 'full net, WCA in graph: evals/CPU-s', `stage cut, per stage: evals/CPU-s`, `default GGS mix (iterations ${iters.join(',')}): evals/CPU-s`, 'prune + new session per genome: evals/CPU-s', 'full net ÷ rebuild', 'GGS mix ÷ rebuild (goal ≥ 10)'], rows));
-  console.log(table(['images', 'rebuild: prune + encode CPU ms', 'session start CPU ms', 'run + summary CPU ms', 'mask inputs, full net: CPU ms per genome', 'run share of the rebuild %'], breakdown));
+  console.log(
+    table(
+      [
+        'images',
+        'mask inputs, full net: evals/CPU-s',
+        'full net, WCA in graph: evals/CPU-s',
+        `stage cut, per stage: evals/CPU-s`,
+        `default GGS mix (iterations ${iters.join(',')}): evals/CPU-s`,
+        'prune + new session per genome: evals/CPU-s',
+        'full net ÷ rebuild',
+        'GGS mix ÷ rebuild (goal ≥ 10)',
+      ],
+      rows,
+    ),
+  );
+  console.log(
+    table(
+      [
+        'images',
+        'rebuild: prune + encode CPU ms',
+        'session start CPU ms',
+        'run + summary CPU ms',
+        'mask inputs, full net: CPU ms per genome',
+        'run share of the rebuild %',
+      ],
+      breakdown,
+    ),
+  );
   if (process.env.SCULPT_BENCH_SEARCH !== '0') {
     const xDims = [256, 3, 32, 32];
     const x = new Rng(2).uniformArray(256 * 3 * 32 * 32);
     const workers = Math.min(2, availableParallelism());
     const t0 = performance.now();
     let last = 0;
-    const r = await gwcs(model, { x, xDims, budget: { kind: 'flops', target: 0.5 }, workers, seed: 0, stageCut: process.env.SCULPT_BENCH_STAGE_CUT !== '0', onProgress: (q) => {
-      if (performance.now() - last > 10_000) { last = performance.now(); process.stderr.write(`  stage ${q.stage} gen ${q.generation} best ${q.bestFeasible.toFixed(4)} ${q.evalsPerSec.toFixed(2)} evals/s\n`); }
-    } });
+    const r = await gwcs(model, {
+      x,
+      xDims,
+      budget: { kind: 'flops', target: 0.5 },
+      workers,
+      seed: 0,
+      stageCut: process.env.SCULPT_BENCH_STAGE_CUT !== '0',
+      onProgress: (q) => {
+        if (performance.now() - last > 10_000) {
+          last = performance.now();
+          process.stderr.write(`  stage ${q.stage} gen ${q.generation} best ${q.bestFeasible.toFixed(4)} ${q.evalsPerSec.toFixed(2)} evals/s\n`);
+        }
+      },
+    });
     const wall = (performance.now() - t0) / 1000;
     const rss = process.memoryUsage().rss / 2 ** 20;
     const peak = process.resourceUsage().maxRSS / 1024;
-    console.log(table(['default search', 'wall s (goal ≤ 300)', 'genomes run', 'scored', 'evals/s', 'fitness', 'FLOPs kept', 'RSS MiB', 'peak RSS MiB'], [[
-      `ResNet-20, 256 images, ${workers} workers, iterations ${r.iterations.join(',')}`, wall.toFixed(1), String(r.search.evaluated), String(r.search.evaluations), (r.search.evaluated / r.search.seconds).toFixed(2), r.search.fitness.toFixed(4), r.search.cost.toFixed(3), rss.toFixed(0), peak.toFixed(0),
-    ]]));
+    console.log(
+      table(
+        ['default search', 'wall s (goal ≤ 300)', 'genomes run', 'scored', 'evals/s', 'fitness', 'FLOPs kept', 'RSS MiB', 'peak RSS MiB'],
+        [
+          [
+            `ResNet-20, 256 images, ${workers} workers, iterations ${r.iterations.join(',')}`,
+            wall.toFixed(1),
+            String(r.search.evaluated),
+            String(r.search.evaluations),
+            (r.search.evaluated / r.search.seconds).toFixed(2),
+            r.search.fitness.toFixed(4),
+            r.search.cost.toFixed(3),
+            rss.toFixed(0),
+            peak.toFixed(0),
+          ],
+        ],
+      ),
+    );
     out.memory = benchSearchMemory();
-    out.search = { wallS: wall, evaluated: r.search.evaluated, evaluations: r.search.evaluations, fitness: r.search.fitness, cost: r.search.cost, rssMiB: rss, peakRssMiB: peak, workers, stageCut: process.env.SCULPT_BENCH_STAGE_CUT !== '0' };
+    out.search = {
+      wallS: wall,
+      evaluated: r.search.evaluated,
+      evaluations: r.search.evaluations,
+      fitness: r.search.fitness,
+      cost: r.search.cost,
+      rssMiB: rss,
+      peakRssMiB: peak,
+      workers,
+      stageCut: process.env.SCULPT_BENCH_STAGE_CUT !== '0',
+    };
   }
   return out;
 }
@@ -155,7 +286,18 @@ async function memoryRun(population: number): Promise<{ population: number; peak
   const model = buildModel('resnet20', { seed: 1 });
   const xDims = [32, 3, 32, 32];
   const x = new Rng(2).uniformArray(32 * 3 * 32 * 32);
-  const r = await gwcs(model, { x, xDims, budget: { kind: 'flops', target: 0.5 }, workers: 2, seed: 0, population, offspring: population, survivors: Math.round(population * 0.6), parents: Math.round(population * 0.4), iterations: [0, 0, 0] });
+  const r = await gwcs(model, {
+    x,
+    xDims,
+    budget: { kind: 'flops', target: 0.5 },
+    workers: 2,
+    seed: 0,
+    population,
+    offspring: population,
+    survivors: Math.round(population * 0.6),
+    parents: Math.round(population * 0.4),
+    iterations: [0, 0, 0],
+  });
   return { population, peakRssMiB: process.resourceUsage().maxRSS / 1024, evaluated: r.search.evaluated };
 }
 
@@ -164,7 +306,12 @@ export function benchSearchMemory(): object {
   const rows: string[][] = [];
   const out: object[] = [];
   for (const pop of [50, 400]) {
-    const r = JSON.parse(execFileSync(process.execPath, [fileURLToPath(import.meta.url), '--memory', String(pop)], { encoding: 'utf8' }).trim().split('\n').pop()!) as { population: number; peakRssMiB: number; evaluated: number };
+    const r = JSON.parse(
+      execFileSync(process.execPath, [fileURLToPath(import.meta.url), '--memory', String(pop)], { encoding: 'utf8' })
+        .trim()
+        .split('\n')
+        .pop()!,
+    ) as { population: number; peakRssMiB: number; evaluated: number };
     rows.push([String(r.population), String(r.evaluated), r.peakRssMiB.toFixed(0)]);
     out.push(r);
   }
@@ -175,4 +322,3 @@ export function benchSearchMemory(): object {
 if (process.argv[1] === fileURLToPath(import.meta.url) && process.argv[2] === '--memory') {
   console.log(JSON.stringify(await memoryRun(Number(process.argv[3]))));
 }
-

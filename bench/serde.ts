@@ -65,13 +65,13 @@ export async function benchSerde(opts: { bigMb?: number; reps?: number } = {}): 
   const reps = opts.reps ?? 5;
   const results: object[] = [];
   try {
-    const cases: [string, () => ReturnType<typeof bigModel>][] = [
-      [`${opts.bigMb ?? 512} MB MatMul chain`, () => bigModel(opts.bigMb ?? 512)],
-    ];
+    const cases: [string, () => ReturnType<typeof bigModel>][] = [[`${opts.bigMb ?? 512} MB MatMul chain`, () => bigModel(opts.bigMb ?? 512)]];
     try {
       const { buildModel } = await import('../models/index.js');
       cases.push(['ResNet-50 (224, 25.6 M params)', () => buildModel('resnet50', { seed: 1 })]);
-    } catch { /* models not built */ }
+    } catch {
+      /* models not built */
+    }
     const rows: string[][] = [];
     for (const [name, make] of cases) {
       const src = join(dir, 'src.onnx');
@@ -83,26 +83,53 @@ export async function benchSerde(opts: { bigMb?: number; reps?: number } = {}): 
       const [l, s, c, pl, ps]: [number[], number[], number[], number[], number[]] = [[], [], [], [], []];
       let py: ReturnType<typeof pythonOnnx> = { skipped: 'not run' };
       for (let i = 0; i < reps; i++) {
-        l.push(timeIt(() => { readModel(src); }, 1));
+        l.push(
+          timeIt(() => {
+            readModel(src);
+          }, 1),
+        );
         // Each contender writes a new file: freeing a previous 512 MB file inside the timed
         // region costs ~0.25 s on these disks and would fall on whoever overwrites.
         for (const f of [out, join(dir, 'copy.bin'), join(dir, 'py.onnx')]) rmSync(f, { force: true });
-        s.push(timeIt(() => { saveModel(model, out, { externalData: 'never' }); }, 1));
-        c.push(timeIt(() => { writeFileSync(join(dir, 'copy.bin'), readFileSync(src)); }, 1));
+        s.push(
+          timeIt(() => {
+            saveModel(model, out, { externalData: 'never' });
+          }, 1),
+        );
+        c.push(
+          timeIt(() => {
+            writeFileSync(join(dir, 'copy.bin'), readFileSync(src));
+          }, 1),
+        );
         py = pythonOnnx(src, join(dir, 'py.onnx'), 1);
-        if ('load' in py) { pl.push(py.load); ps.push(py.save); }
+        if ('load' in py) {
+          pl.push(py.load);
+          ps.push(py.save);
+        }
       }
       const [load, save, copy] = [median(l), median(s), median(c)];
       if ('load' in py) py = { ...py, load: median(pl), save: median(ps) };
       const r = { model: name, mb: +mb.toFixed(1), loadS: load, saveS: save, copyS: copy, python: py };
       results.push(r);
       const f = (s: number) => `${s.toFixed(3)} s (${(mb / s).toFixed(0)} MB/s)`;
-      rows.push([name, mb.toFixed(0), f(load), f(save), f(copy),
-        'load' in py ? f(py.load) : '-', 'save' in py ? f(py.save) : '-',
+      rows.push([
+        name,
+        mb.toFixed(0),
+        f(load),
+        f(save),
+        f(copy),
+        'load' in py ? f(py.load) : '-',
+        'save' in py ? f(py.save) : '-',
         'load' in py ? `${(py.load / load).toFixed(1)}× / ${(py.save / save).toFixed(1)}×` : py.skipped,
-        `${(load / copy).toFixed(2)} / ${(save / copy).toFixed(2)}`]);
+        `${(load / copy).toFixed(2)} / ${(save / copy).toFixed(2)}`,
+      ]);
     }
-    console.log(table(['model', 'MB', 'sculpt load', 'sculpt save', 'file copy', 'onnx.load', 'onnx.save', 'speed-up vs python (load/save)', 'load/copy, save/copy'], rows));
+    console.log(
+      table(
+        ['model', 'MB', 'sculpt load', 'sculpt save', 'file copy', 'onnx.load', 'onnx.save', 'speed-up vs python (load/save)', 'load/copy, save/copy'],
+        rows,
+      ),
+    );
     const py = results.map((r) => (r as { python: { version?: string } }).python.version).find(Boolean);
     if (py) console.log(`peer: ${py}; median of ${reps} runs each; file copy = read + write of the same bytes`);
   } finally {

@@ -49,7 +49,15 @@ async function latency(m: Uint8Array, clock?: () => number): Promise<number> {
   const { session } = await openSession(m, { threads: 1 });
   try {
     const feeds = seededInputs(decodeModel(m), 3, 1);
-    const r = await measureLatency(() => runSession(session, feeds), { warmup: 3, minRuns: 15, maxRuns: 200, window: 8, tolerance: 0.01, maxTimeMs: 20_000, clock });
+    const r = await measureLatency(() => runSession(session, feeds), {
+      warmup: 3,
+      minRuns: 15,
+      maxRuns: 200,
+      window: 8,
+      tolerance: 0.01,
+      maxTimeMs: 20_000,
+      clock,
+    });
     return r.medianMs;
   } finally {
     await session.release();
@@ -73,7 +81,18 @@ async function benchOne(name: string, dir: string, rounds: number): Promise<Tiss
   const original = encodeModel(model);
   let report: TissueReport | undefined;
   const t0 = performance.now();
-  runPasses(model, [tissuePass()], { options: { tissue: { spec: { kind: 'groups', groups: 'auto' }, flopsTarget: 0.5, init: 'he', onReport: (r: TissueReport) => { report = r; } } } });
+  runPasses(model, [tissuePass()], {
+    options: {
+      tissue: {
+        spec: { kind: 'groups', groups: 'auto' },
+        flopsTarget: 0.5,
+        init: 'he',
+        onReport: (r: TissueReport) => {
+          report = r;
+        },
+      },
+    },
+  });
   const rewriteS = (performance.now() - t0) / 1000;
   const r = report!;
   const rewritten = encodeModel(model);
@@ -83,9 +102,22 @@ async function benchOne(name: string, dir: string, rounds: number): Promise<Tiss
   const cpuSpeedup = cb / ca;
   const ms = [...new Set(Object.values(r.auto?.perLayer ?? {}))].sort((a, b) => a - b).join('/');
   return {
-    model: name, flopsBefore: r.before.flops, flopsAfter: r.after.flops, paramsBefore: r.before.params, paramsAfter: r.after.params,
-    stacked: r.layers.length, perLayerM: ms, shuffle: r.auto?.shuffle ?? false, rewriteS,
-    cpuBeforeMs: cb, cpuAfterMs: ca, wallBeforeMs: wb, wallAfterMs: wa, flopsReduction, cpuSpeedup, ratio: cpuSpeedup / flopsReduction,
+    model: name,
+    flopsBefore: r.before.flops,
+    flopsAfter: r.after.flops,
+    paramsBefore: r.before.params,
+    paramsAfter: r.after.params,
+    stacked: r.layers.length,
+    perLayerM: ms,
+    shuffle: r.auto?.shuffle ?? false,
+    rewriteS,
+    cpuBeforeMs: cb,
+    cpuAfterMs: ca,
+    wallBeforeMs: wb,
+    wallAfterMs: wa,
+    flopsReduction,
+    cpuSpeedup,
+    ratio: cpuSpeedup / flopsReduction,
   };
 }
 
@@ -99,7 +131,9 @@ export async function benchTissue(models: readonly string[] = ['resnet18', 'resn
   const dir = mkdtempSync(join(tmpdir(), 'sculpt-bench-tissue-'));
   const rows: TissueBenchRow[] = [];
   try {
-    const e = spawnSync(PY, [join(ROOT, 'scripts/export-torch.py'), '--out-dir', dir, '--models', models.join(','), '--size', '224', '--variants', 'bninit'], { encoding: 'utf8' });
+    const e = spawnSync(PY, [join(ROOT, 'scripts/export-torch.py'), '--out-dir', dir, '--models', models.join(','), '--size', '224', '--variants', 'bninit'], {
+      encoding: 'utf8',
+    });
     if (e.status !== 0) throw new Error(`export failed: ${e.stderr}`);
     for (const m of models) {
       process.stderr.write(`tissue bench: ${m}\n`);
@@ -110,16 +144,44 @@ export async function benchTissue(models: readonly string[] = ['resnet18', 'resn
   }
   const g = (x: number) => `${(x / 1e9).toFixed(2)} G`;
   const mp = (x: number) => `${(x / 1e6).toFixed(2)} M`;
-  console.log(table(
-    ['model (224×224, batch 1)', 'FLOPs', 'params', 'stacked layers (m)', 'rewrite s', 'CPU ms/run', 'wall ms/run', 'FLOPs ÷', 'speed-up (CPU)', 'speed-up ÷ FLOPs÷'],
-    rows.map((r) => [
-      r.model, `${g(r.flopsBefore)} → ${g(r.flopsAfter)}`, `${mp(r.paramsBefore)} → ${mp(r.paramsAfter)}`, `${r.stacked} (${r.perLayerM}${r.shuffle ? ', shuffle' : ''})`,
-      r.rewriteS.toFixed(1), `${r.cpuBeforeMs.toFixed(1)} → ${r.cpuAfterMs.toFixed(1)}`, `${r.wallBeforeMs.toFixed(1)} → ${r.wallAfterMs.toFixed(1)}`,
-      `${r.flopsReduction.toFixed(2)}×`, `${r.cpuSpeedup.toFixed(2)}×`, `${r.ratio.toFixed(2)}${r.ratio >= 0.8 ? '' : ' (below 0.8)'}`,
-    ]),
-  ));
-  const avx512 = (() => { try { return /\bavx512f\b/.test(readFileSync('/proc/cpuinfo', 'utf8')); } catch { return undefined; } })();
-  console.log(`CPU: ${cpus()[0]?.model ?? '?'}${avx512 ? ' (AVX-512)' : ''}; onnxruntime-node, 1 intra-op thread, process CPU time, min over ${rounds} alternating stable medians; load average ${loadavg()[0]!.toFixed(1)} on ${cpus().length} cores`);
+  console.log(
+    table(
+      [
+        'model (224×224, batch 1)',
+        'FLOPs',
+        'params',
+        'stacked layers (m)',
+        'rewrite s',
+        'CPU ms/run',
+        'wall ms/run',
+        'FLOPs ÷',
+        'speed-up (CPU)',
+        'speed-up ÷ FLOPs÷',
+      ],
+      rows.map((r) => [
+        r.model,
+        `${g(r.flopsBefore)} → ${g(r.flopsAfter)}`,
+        `${mp(r.paramsBefore)} → ${mp(r.paramsAfter)}`,
+        `${r.stacked} (${r.perLayerM}${r.shuffle ? ', shuffle' : ''})`,
+        r.rewriteS.toFixed(1),
+        `${r.cpuBeforeMs.toFixed(1)} → ${r.cpuAfterMs.toFixed(1)}`,
+        `${r.wallBeforeMs.toFixed(1)} → ${r.wallAfterMs.toFixed(1)}`,
+        `${r.flopsReduction.toFixed(2)}×`,
+        `${r.cpuSpeedup.toFixed(2)}×`,
+        `${r.ratio.toFixed(2)}${r.ratio >= 0.8 ? '' : ' (below 0.8)'}`,
+      ]),
+    ),
+  );
+  const avx512 = (() => {
+    try {
+      return /\bavx512f\b/.test(readFileSync('/proc/cpuinfo', 'utf8'));
+    } catch {
+      return undefined;
+    }
+  })();
+  console.log(
+    `CPU: ${cpus()[0]?.model ?? '?'}${avx512 ? ' (AVX-512)' : ''}; onnxruntime-node, 1 intra-op thread, process CPU time, min over ${rounds} alternating stable medians; load average ${loadavg()[0]!.toFixed(1)} on ${cpus().length} cores`,
+  );
   return { rows };
 }
 

@@ -59,7 +59,12 @@ class RandomData implements Dataset {
   readonly #x: Float32Array;
   readonly #y: Int32Array;
   readonly numClasses: number;
-  constructor(readonly size: number, readonly inputShape: number[], seed: number, classes = 10) {
+  constructor(
+    readonly size: number,
+    readonly inputShape: number[],
+    seed: number,
+    classes = 10,
+  ) {
     const rng = new Rng(seed);
     const per = inputShape.reduce((a, b) => a * b, 1);
     this.#x = rng.uniformArray(size * per);
@@ -81,7 +86,16 @@ async function worker(backend: string, net: Net): Promise<void> {
   const model = netModel(net);
   // A pool of half the measured steps: the window crosses an epoch boundary (the data restarts).
   const data = new RandomData(cfg.batch * Math.max(2, Math.ceil(cfg.steps / 2)), cfg.shape, 7, cfg.classes);
-  const common = { data, batchSize: cfg.batch, optimizer: 'sgd' as const, lr: 0.01, momentum: 0.9, backend: backend as 'cpu', seed: 1, recalibrateBatchNorm: 0 };
+  const common = {
+    data,
+    batchSize: cfg.batch,
+    optimizer: 'sgd' as const,
+    lr: 0.01,
+    momentum: 0.9,
+    backend: backend as 'cpu',
+    seed: 1,
+    recalibrateBatchNorm: 0,
+  };
   await train(model, { ...common, steps: cfg.warmup });
   const mem: { tensors: number; rss: number; peak: number; heap?: number }[] = [];
   // wasm's heap only grows: its size after a step is the most that step (or any before) needed.
@@ -94,7 +108,8 @@ async function worker(backend: string, net: Net): Promise<void> {
   let cpu0: NodeJS.CpuUsage | undefined;
   let cpu: NodeJS.CpuUsage | undefined;
   const r = await train(model, {
-    ...common, steps: cfg.steps,
+    ...common,
+    steps: cfg.steps,
     onProgress: (p) => {
       if (p.step === 1) cpu0 = process.cpuUsage();
       else if (p.step === cfg.steps) cpu = process.cpuUsage(cpu0);
@@ -104,11 +119,21 @@ async function worker(backend: string, net: Net): Promise<void> {
   const first = mem[0]!;
   const last = mem.at(-1)!;
   const peaks = mem.map((m) => m.peak / 2 ** 20);
-  process.stdout.write(`${JSON.stringify({
-    imagesPerSec: r.imagesPerSec, msPerStep: (1000 * cfg.batch) / r.imagesPerSec, cpuMsPerStep: (cpu!.user + cpu!.system) / 1000 / (cfg.steps - 1), backend: r.backend,
-    tensorGrowth: last.tensors - first.tensors, rssGrowthMiB: (last.rss - first.rss) / 2 ** 20, steps: mem.length,
-    peakMiB: Math.max(...peaks), peakMinMiB: Math.min(...peaks), heapFirstMiB: first.heap && first.heap / 2 ** 20, heapLastMiB: last.heap && last.heap / 2 ** 20,
-  })}\n`);
+  process.stdout.write(
+    `${JSON.stringify({
+      imagesPerSec: r.imagesPerSec,
+      msPerStep: (1000 * cfg.batch) / r.imagesPerSec,
+      cpuMsPerStep: (cpu!.user + cpu!.system) / 1000 / (cfg.steps - 1),
+      backend: r.backend,
+      tensorGrowth: last.tensors - first.tensors,
+      rssGrowthMiB: (last.rss - first.rss) / 2 ** 20,
+      steps: mem.length,
+      peakMiB: Math.max(...peaks),
+      peakMinMiB: Math.min(...peaks),
+      heapFirstMiB: first.heap && first.heap / 2 ** 20,
+      heapLastMiB: last.heap && last.heap / 2 ** 20,
+    })}\n`,
+  );
 }
 
 /** Child process: the wasm heap's size after two training steps of `net` at `batch` (it only grows: what the steps needed). */
@@ -136,13 +161,18 @@ function heapTable(self: string): void {
     let first: { batch: number; heap: number } | undefined;
     for (const batch of [2, 4, 8, 16]) {
       const r = spawnWorker(self, '--heap-worker', String(batch), net);
-      if (!r.json) { rows.push([String(batch), `failed: ${r.why}`, '-']); continue; }
+      if (!r.json) {
+        rows.push([String(batch), `failed: ${r.why}`, '-']);
+        continue;
+      }
       const heap = Number(r.json.heapMiB);
       rows.push([String(batch), heap.toFixed(0), prev ? ((heap - prev.heap) / (batch - prev.batch)).toFixed(1) : '-']);
       prev = { batch, heap };
       first ??= prev;
     }
-    console.log(`\n### wasm heap after two training steps: ${net}${first && prev && prev.batch > first.batch ? ` (${((prev.heap - first.heap) / (prev.batch - first.batch)).toFixed(1)} MiB per image from batch ${first.batch} to ${prev.batch})` : ''}\n`);
+    console.log(
+      `\n### wasm heap after two training steps: ${net}${first && prev && prev.batch > first.batch ? ` (${((prev.heap - first.heap) / (prev.batch - first.batch)).toFixed(1)} MiB per image from batch ${first.batch} to ${prev.batch})` : ''}\n`,
+    );
     console.log(table(['batch', 'wasm heap MiB', 'MiB per image (from the row above)'], rows));
   }
 }
@@ -164,7 +194,10 @@ async function memoryWorker(backend: string, net: Net, batch: number): Promise<v
   const logits = logitsNameOf(model);
   const rng = new Rng(3);
   const x = tf.tensor(rng.uniformArray(batch * cfg.shape.reduce((a, b) => a * b, 1)), [batch, ...cfg.shape]);
-  const y = tf.tensor1d(Int32Array.from({ length: batch }, () => rng.int(cfg.classes)), 'int32');
+  const y = tf.tensor1d(
+    Int32Array.from({ length: batch }, () => rng.int(cfg.classes)),
+    'int32',
+  );
   type Node = { kernelName: string; saved?: tf.Tensor[] };
   let saved: { kernel: string; bytes: number; count: number }[] = [];
   const loss = (inspect: boolean) => () => {
@@ -177,7 +210,8 @@ async function memoryWorker(backend: string, net: Net, batch: number): Promise<v
           if (t.isDisposed || seen.has(t.dataId)) continue;
           seen.add(t.dataId);
           const r = by.get(n.kernelName) ?? { kernel: n.kernelName, bytes: 0, count: 0 };
-          r.bytes += t.size * 4; r.count++;
+          r.bytes += t.size * 4;
+          r.count++;
           by.set(n.kernelName, r);
         }
       }
@@ -185,17 +219,21 @@ async function memoryWorker(backend: string, net: Net, batch: number): Promise<v
     }
     return l;
   };
-  const step = (lean: boolean, inspect = false) => tf.tidy(() => {
-    const r = lean ? leanVariableGrads(loss(inspect), vars) : tf.variableGrads(loss(false), vars);
-    r.value.dataSync();
-  });
-  step(true); step(false);
+  const step = (lean: boolean, inspect = false) =>
+    tf.tidy(() => {
+      const r = lean ? leanVariableGrads(loss(inspect), vars) : tf.variableGrads(loss(false), vars);
+      r.value.dataSync();
+    });
+  step(true);
+  step(false);
   const base = tf.memory().numBytes;
   // tf.profile hands back one shared object: read each peak before the next.
   const peakLean = (await tf.profile(() => step(true, true))).peakBytes - base;
   const peakTf = (await tf.profile(() => step(false))).peakBytes - base;
   const MiB = 2 ** 20;
-  process.stdout.write(`${JSON.stringify({ batch, peakLeanMiB: peakLean / MiB, peakTfMiB: peakTf / MiB, savedMiB: saved.reduce((a, r) => a + r.bytes, 0) / MiB, rssMiB: process.memoryUsage().rss / MiB, saved: saved.slice(0, 8).map((r) => ({ ...r, bytes: r.bytes / MiB })) })}\n`);
+  process.stdout.write(
+    `${JSON.stringify({ batch, peakLeanMiB: peakLean / MiB, peakTfMiB: peakTf / MiB, savedMiB: saved.reduce((a, r) => a + r.bytes, 0) / MiB, rssMiB: process.memoryUsage().rss / MiB, saved: saved.slice(0, 8).map((r) => ({ ...r, bytes: r.bytes / MiB })) })}\n`,
+  );
 }
 
 function memoryTables(self: string): void {
@@ -205,15 +243,35 @@ function memoryTables(self: string): void {
     for (const backend of backends) {
       const batch = Number(process.env.SCULPT_BENCH_BATCH) || NETS[net].batch;
       const r = spawnWorker(self, '--memory-worker', `${backend}:${batch}`, net);
-      if (!r.json) { console.log(`\n### memory: ${net} (batch ${batch}) on ${backend}: failed: ${r.why}`); continue; }
-      const j = r.json as { peakLeanMiB: number; peakTfMiB: number; savedMiB: number; rssMiB: number; saved: { kernel: string; bytes: number; count: number }[] };
-      console.log(`\n### memory: ${net} (batch ${batch}) on ${backend}: step peak ${j.peakLeanMiB.toFixed(1)} MiB (${(j.peakLeanMiB / batch).toFixed(2)} per image); with tf.variableGrads ${j.peakTfMiB.toFixed(1)} MiB; saved for the backward pass ${j.savedMiB.toFixed(1)} MiB; RSS ${j.rssMiB.toFixed(0)} MiB\n`);
-      console.log(table(['saved by kernel', 'MiB', 'buffers'], j.saved.map((x) => [x.kernel === 'unnamed scope' ? 'custom gradients (batch norm, hard-swish, ...)' : x.kernel, x.bytes.toFixed(1), String(x.count)])));
+      if (!r.json) {
+        console.log(`\n### memory: ${net} (batch ${batch}) on ${backend}: failed: ${r.why}`);
+        continue;
+      }
+      const j = r.json as {
+        peakLeanMiB: number;
+        peakTfMiB: number;
+        savedMiB: number;
+        rssMiB: number;
+        saved: { kernel: string; bytes: number; count: number }[];
+      };
+      console.log(
+        `\n### memory: ${net} (batch ${batch}) on ${backend}: step peak ${j.peakLeanMiB.toFixed(1)} MiB (${(j.peakLeanMiB / batch).toFixed(2)} per image); with tf.variableGrads ${j.peakTfMiB.toFixed(1)} MiB; saved for the backward pass ${j.savedMiB.toFixed(1)} MiB; RSS ${j.rssMiB.toFixed(0)} MiB\n`,
+      );
+      console.log(
+        table(
+          ['saved by kernel', 'MiB', 'buffers'],
+          j.saved.map((x) => [x.kernel === 'unnamed scope' ? 'custom gradients (batch norm, hard-swish, ...)' : x.kernel, x.bytes.toFixed(1), String(x.count)]),
+        ),
+      );
     }
   }
 }
 
-interface ProfileRow { what: string; msPerStep: number; calls: number }
+interface ProfileRow {
+  what: string;
+  msPerStep: number;
+  calls: number;
+}
 
 /** Child process: where one training step's time goes (kernels by phase; forward by ONNX op). */
 async function profileWorker(backend: string, net: Net): Promise<void> {
@@ -227,21 +285,28 @@ async function profileWorker(backend: string, net: Net): Promise<void> {
   const logits = logitsNameOf(model);
   const rng = new Rng(3);
   const x = tf.tensor(rng.uniformArray(cfg.batch * cfg.shape.reduce((a, b) => a * b, 1)), [cfg.batch, ...cfg.shape]);
-  const y = tf.tensor1d(Int32Array.from({ length: cfg.batch }, () => rng.int(cfg.classes)), 'int32');
+  const y = tf.tensor1d(
+    Int32Array.from({ length: cfg.batch }, () => rng.int(cfg.classes)),
+    'int32',
+  );
   const marks: number[][] = [];
   const kernelsSoFar = () => (tf.engine().state as unknown as { activeProfile: { kernels: unknown[] } }).activeProfile.kernels.length;
-  const step = (timings?: Map<string, { ms: number; count: number }>) => tf.tidy(() => {
-    const m: number[] = [];
-    const { value, grads } = tf.variableGrads(() => {
-      const out = exec.run({ [input]: x }, { training: true, outputs: [logits], timings });
+  const step = (timings?: Map<string, { ms: number; count: number }>) =>
+    tf.tidy(() => {
+      const m: number[] = [];
+      const { value, grads } = tf.variableGrads(() => {
+        const out = exec.run({ [input]: x }, { training: true, outputs: [logits], timings });
+        if (timings) m.push(kernelsSoFar());
+        return crossEntropy(out[logits]!, y);
+      }, vars);
       if (timings) m.push(kernelsSoFar());
-      return crossEntropy(out[logits]!, y);
-    }, vars);
-    if (timings) m.push(kernelsSoFar());
-    opt.apply(vars, new Map(vars.map((v) => [v, grads[v.name]!])), 0.01);
-    value.dataSync();
-    if (timings) { m.push(kernelsSoFar()); marks.push(m); }
-  });
+      opt.apply(vars, new Map(vars.map((v) => [v, grads[v.name]!])), 0.01);
+      value.dataSync();
+      if (timings) {
+        m.push(kernelsSoFar());
+        marks.push(m);
+      }
+    });
   for (let i = 0; i < cfg.warmup; i++) step();
   const n = Math.max(2, Math.ceil(cfg.steps / 2));
   let t0 = performance.now();
@@ -249,7 +314,9 @@ async function profileWorker(backend: string, net: Net): Promise<void> {
   const plainMs = (performance.now() - t0) / n;
   const timings = new Map<string, { ms: number; count: number }>();
   t0 = performance.now();
-  const info = await tf.profile(() => { for (let i = 0; i < n; i++) step(timings); });
+  const info = await tf.profile(() => {
+    for (let i = 0; i < n; i++) step(timings);
+  });
   const profiledMs = (performance.now() - t0) / n;
   const byKernel = new Map<string, ProfileRow>();
   let start = 0;
@@ -390,19 +457,42 @@ dt = time.perf_counter() - t0; dc = time.process_time() - c0
 print(json.dumps({'imagesPerSec': batch * steps / dt, 'msPerStep': 1000 * dt / steps, 'cpuMsPerStep': 1000 * dc / steps, 'version': tf.__version__, 'params': int(sum(np.prod(v.shape) for v in m.trainable_weights))}))
 `;
 
-interface Row { net: Net; runner: string; imagesPerSec?: number; msPerStep?: number; cpuMsPerStep?: number; peakMiB?: number; peakMinMiB?: number; note?: string }
+interface Row {
+  net: Net;
+  runner: string;
+  imagesPerSec?: number;
+  msPerStep?: number;
+  cpuMsPerStep?: number;
+  peakMiB?: number;
+  peakMinMiB?: number;
+  note?: string;
+}
 
 function lastJson(stdout: string): Record<string, number | string> | undefined {
-  const line = stdout.trim().split('\n').reverse().find((l) => l.startsWith('{'));
+  const line = stdout
+    .trim()
+    .split('\n')
+    .reverse()
+    .find((l) => l.startsWith('{'));
   return line ? JSON.parse(line) : undefined;
 }
 
 function python(code: string, exe: string, net: Net): Row {
   const cfg = NETS[net];
-  const r = spawnSync(exe, ['-c', code, net, String(cfg.batch), String(cfg.steps * (net === 'mlp' ? 4 : 2)), String(cfg.warmup)], { encoding: 'utf8', timeout: 600_000 });
+  const r = spawnSync(exe, ['-c', code, net, String(cfg.batch), String(cfg.steps * (net === 'mlp' ? 4 : 2)), String(cfg.warmup)], {
+    encoding: 'utf8',
+    timeout: 600_000,
+  });
   const j = r.status === 0 ? lastJson(r.stdout) : undefined;
   if (!j) return { net, runner: exe, note: `failed: ${(r.stderr || r.error?.message || '').trim().split('\n').at(-1)?.slice(0, 120)}` };
-  return { net, runner: '', imagesPerSec: Number(j.imagesPerSec), msPerStep: Number(j.msPerStep), cpuMsPerStep: Number(j.cpuMsPerStep), note: `${j.version ?? ''}${j.threads ? `, ${j.threads} threads` : ''}${j.params ? `, ${Number(j.params).toLocaleString('en-US')} params` : ''}` };
+  return {
+    net,
+    runner: '',
+    imagesPerSec: Number(j.imagesPerSec),
+    msPerStep: Number(j.msPerStep),
+    cpuMsPerStep: Number(j.cpuMsPerStep),
+    note: `${j.version ?? ''}${j.threads ? `, ${j.threads} threads` : ''}${j.params ? `, ${Number(j.params).toLocaleString('en-US')} params` : ''}`,
+  };
 }
 
 function canImport(exe: string, mod: string): boolean {
@@ -412,7 +502,13 @@ function canImport(exe: string, mod: string): boolean {
 function spawnWorker(self: string, mode: string, backend: string, net: Net): { json?: Record<string, unknown>; why: string } {
   const r = spawnSync(process.execPath, [self, mode, backend, net], { encoding: 'utf8', timeout: 900_000 });
   const j = r.status === 0 ? lastJson(r.stdout) : undefined;
-  const why = (r.stderr || '').trim().split('\n').find((l) => l.startsWith('error')) ?? (r.stderr || '').trim().split('\n').at(-1) ?? 'no output';
+  const why =
+    (r.stderr || '')
+      .trim()
+      .split('\n')
+      .find((l) => l.startsWith('error')) ??
+    (r.stderr || '').trim().split('\n').at(-1) ??
+    'no output';
   return { json: j as Record<string, unknown> | undefined, why: why.slice(0, 140) };
 }
 
@@ -424,8 +520,14 @@ function kerasPython(): string | undefined {
 /** Measures and prints the table (and with --profile, where the time goes); returns the rows. */
 export async function benchTrain(): Promise<Row[]> {
   const self = fileURLToPath(import.meta.url);
-  if (process.argv.includes('--heap')) { heapTable(self); return []; }
-  if (process.argv.includes('--memory')) { memoryTables(self); return []; }
+  if (process.argv.includes('--heap')) {
+    heapTable(self);
+    return [];
+  }
+  if (process.argv.includes('--memory')) {
+    memoryTables(self);
+    return [];
+  }
   const profile = process.argv.includes('--profile');
   const only = process.env.SCULPT_BENCH_NETS?.split(',') as Net[] | undefined;
   const onlyBackends = process.env.SCULPT_BENCH_BACKENDS?.split(',');
@@ -436,7 +538,11 @@ export async function benchTrain(): Promise<Row[]> {
   for (const net of nets) {
     for (const backend of ['tfjs-node-gpu', 'tfjs-node', 'wasm', 'cpu'].filter((b) => !onlyBackends || onlyBackends.includes(b))) {
       if (backend === 'cpu' && net !== 'mlp') {
-        rows.push({ net, runner: `sculpt (${backend})`, note: 'skipped: the pure-JS cpu backend takes minutes per conv-net step (DESIGN.md: ~400 s for ResNet-20)' });
+        rows.push({
+          net,
+          runner: `sculpt (${backend})`,
+          note: 'skipped: the pure-JS cpu backend takes minutes per conv-net step (DESIGN.md: ~400 s for ResNet-20)',
+        });
         continue;
       }
       const { json: j, why } = spawnWorker(self, '--worker', backend, net);
@@ -446,7 +552,13 @@ export async function benchTrain(): Promise<Row[]> {
       }
       const heapNote = j.heapFirstMiB ? `, wasm heap ${Number(j.heapFirstMiB).toFixed(0)} → ${Number(j.heapLastMiB).toFixed(0)} MiB` : '';
       rows.push({
-        net, runner: `sculpt (${backend})`, imagesPerSec: Number(j.imagesPerSec), msPerStep: Number(j.msPerStep), cpuMsPerStep: Number(j.cpuMsPerStep), peakMiB: Number(j.peakMiB), peakMinMiB: Number(j.peakMinMiB),
+        net,
+        runner: `sculpt (${backend})`,
+        imagesPerSec: Number(j.imagesPerSec),
+        msPerStep: Number(j.msPerStep),
+        cpuMsPerStep: Number(j.cpuMsPerStep),
+        peakMiB: Number(j.peakMiB),
+        peakMinMiB: Number(j.peakMinMiB),
         note: `tensors ${Number(j.tensorGrowth) >= 0 ? '+' : ''}${j.tensorGrowth}, RSS ${Number(j.rssGrowthMiB) >= 0 ? '+' : ''}${Number(j.rssGrowthMiB).toFixed(1)} MiB${heapNote} over ${j.steps} steps`,
       });
       if (profile) {
@@ -458,22 +570,51 @@ export async function benchTrain(): Promise<Row[]> {
     if (canImport('/usr/bin/python3', 'torch')) rows.push({ ...python(TORCH, '/usr/bin/python3', net), runner: 'PyTorch (Debian python3-torch)' });
     else rows.push({ net, runner: 'PyTorch', note: 'skipped: /usr/bin/python3 cannot import torch (apt-get install python3-torch)' });
     if (kerasExe) rows.push({ ...python(KERAS, kerasExe, net), runner: `Keras/TensorFlow (${kerasExe})` });
-    else rows.push({ net, runner: 'Keras/TensorFlow', note: 'skipped: no python3 here imports tensorflow (pip install --no-index --find-links <wheel folder> tensorflow_cpu; point KERAS_PYTHON at it)' });
+    else
+      rows.push({
+        net,
+        runner: 'Keras/TensorFlow',
+        note: 'skipped: no python3 here imports tensorflow (pip install --no-index --find-links <wheel folder> tensorflow_cpu; point KERAS_PYTHON at it)',
+      });
   }
   const best = (net: Net, re: RegExp) => Math.max(0, ...rows.filter((r) => r.net === net && re.test(r.runner) && r.imagesPerSec).map((r) => r.imagesPerSec!));
   const cpuOf = (net: Net, re: RegExp) => rows.find((r) => r.net === net && re.test(r.runner) && r.cpuMsPerStep)?.cpuMsPerStep;
   // Wall time swings with the neighbours' load on a shared machine; process CPU time per step
   // (all threads) is the steadier measure of work, so the ratios are given for both.
-  console.log(table(['network (batch)', 'runner', 'images/s', 'ms/step', 'CPU ms/step', 'vs PyTorch (wall / CPU)', 'vs Keras (wall / CPU)', 'step peak MiB (per image)', 'note'], rows.map((r) => {
-    const ratio = (re: RegExp) => {
-      const wall = best(r.net, re);
-      const cpu = cpuOf(r.net, re);
-      if (!r.imagesPerSec || !wall) return '-';
-      return `${(r.imagesPerSec / wall).toFixed(2)}x / ${cpu && r.cpuMsPerStep ? (cpu / r.cpuMsPerStep).toFixed(2) : '-'}x`;
-    };
-    return [`${r.net} (${NETS[r.net].batch})`, r.runner, r.imagesPerSec ? r.imagesPerSec.toFixed(0) : '-', r.msPerStep ? r.msPerStep.toFixed(1) : '-',
-      r.cpuMsPerStep ? r.cpuMsPerStep.toFixed(0) : '-', ratio(/PyTorch/), ratio(/Keras/), peakCell(r), r.note ?? ''];
-  })));
+  console.log(
+    table(
+      [
+        'network (batch)',
+        'runner',
+        'images/s',
+        'ms/step',
+        'CPU ms/step',
+        'vs PyTorch (wall / CPU)',
+        'vs Keras (wall / CPU)',
+        'step peak MiB (per image)',
+        'note',
+      ],
+      rows.map((r) => {
+        const ratio = (re: RegExp) => {
+          const wall = best(r.net, re);
+          const cpu = cpuOf(r.net, re);
+          if (!r.imagesPerSec || !wall) return '-';
+          return `${(r.imagesPerSec / wall).toFixed(2)}x / ${cpu && r.cpuMsPerStep ? (cpu / r.cpuMsPerStep).toFixed(2) : '-'}x`;
+        };
+        return [
+          `${r.net} (${NETS[r.net].batch})`,
+          r.runner,
+          r.imagesPerSec ? r.imagesPerSec.toFixed(0) : '-',
+          r.msPerStep ? r.msPerStep.toFixed(1) : '-',
+          r.cpuMsPerStep ? r.cpuMsPerStep.toFixed(0) : '-',
+          ratio(/PyTorch/),
+          ratio(/Keras/),
+          peakCell(r),
+          r.note ?? '',
+        ];
+      }),
+    ),
+  );
   for (const p of profiles) console.log(`\n${p}`);
   return rows;
 }
@@ -490,8 +631,14 @@ function renderProfile(net: Net, backend: string, j: Record<string, unknown>): s
   const phase = j.phaseMs as Record<string, number>;
   const kernelMs = Number(j.kernelMs);
   const head = `### profile: ${net} (batch ${NETS[net].batch}) on ${backend}: ${Number(j.plainMs).toFixed(1)} ms/step (${Number(j.profiledMs).toFixed(1)} profiled); kernels: forward ${phase.forward!.toFixed(1)} ms, backward ${phase.backward!.toFixed(1)} ms, optimizer ${phase.optimizer!.toFixed(1)} ms; outside kernels ${(Number(j.profiledMs) - kernelMs).toFixed(1)} ms (a kernel that our JS kernels call, such as Conv2D inside Conv2DBackpropFilter on wasm, is counted in both)`;
-  const k = table(['phase kernel', 'ms/step', 'share', 'calls/step'], (j.kernels as ProfileRow[]).map((r) => [r.what, r.msPerStep.toFixed(2), `${((100 * r.msPerStep) / Number(j.profiledMs)).toFixed(1)}%`, r.calls.toFixed(0)]));
-  const o = table(['forward by ONNX op', 'ms/step', 'nodes/step'], (j.ops as ProfileRow[]).map((r) => [r.what, r.msPerStep.toFixed(2), r.calls.toFixed(0)]));
+  const k = table(
+    ['phase kernel', 'ms/step', 'share', 'calls/step'],
+    (j.kernels as ProfileRow[]).map((r) => [r.what, r.msPerStep.toFixed(2), `${((100 * r.msPerStep) / Number(j.profiledMs)).toFixed(1)}%`, r.calls.toFixed(0)]),
+  );
+  const o = table(
+    ['forward by ONNX op', 'ms/step', 'nodes/step'],
+    (j.ops as ProfileRow[]).map((r) => [r.what, r.msPerStep.toFixed(2), r.calls.toFixed(0)]),
+  );
   return `${head}\n\n${k}\n\n${o}`;
 }
 
@@ -499,7 +646,8 @@ if (['--worker', '--profile-worker', '--heap-worker', '--memory-worker'].include
   try {
     if (process.argv[2] === '--worker') await worker(process.argv[3]!, process.argv[4] as Net);
     else if (process.argv[2] === '--heap-worker') await heapWorker(process.argv[4] as Net, Number(process.argv[3]));
-    else if (process.argv[2] === '--memory-worker') await memoryWorker(process.argv[3]!.split(':')[0]!, process.argv[4] as Net, Number(process.argv[3]!.split(':')[1]));
+    else if (process.argv[2] === '--memory-worker')
+      await memoryWorker(process.argv[3]!.split(':')[0]!, process.argv[4] as Net, Number(process.argv[3]!.split(':')[1]));
     else await profileWorker(process.argv[3]!, process.argv[4] as Net);
   } catch (e) {
     // One line the parent can show as the reason this backend has no number.

@@ -37,8 +37,20 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
-  computeCost, decodeModel, encodeModel, evaluateAccuracy, globalPrune, gwcs, loadDatasetFor, openSession, parseMask,
-  pruneModel, readModel, recoverModel, scoreModel, train,
+  computeCost,
+  decodeModel,
+  encodeModel,
+  evaluateAccuracy,
+  globalPrune,
+  gwcs,
+  loadDatasetFor,
+  openSession,
+  parseMask,
+  pruneModel,
+  readModel,
+  recoverModel,
+  scoreModel,
+  train,
 } from '../src/index.js';
 import type { Dataset, FitnessKind, Grouping, LoadedDataset, Model } from '../src/index.js';
 
@@ -57,14 +69,20 @@ const curveSteps = Number(opt('--curve-steps', '100'));
 const TARGET = 0.5;
 // The fifth entry: fill the searched genome up to the target (`sculpt search`'s default; false = --no-fill).
 const GWCS_VARIANTS: [string, string, FitnessKind, Grouping, boolean][] = [
-  ['wca-ggs', 'WCA GGS', 'wca', 'ggs', true], ['gap-ggs', 'GAP GGS', 'gap', 'ggs', true], ['gmp-ggs', 'GMP GGS', 'gmp', 'ggs', true],
-  ['gap+gmp-ggs', 'GAP+GMP GGS', 'gap+gmp', 'ggs', true], ['wca-ogs', 'WCA OGS', 'wca', 'ogs', true],
+  ['wca-ggs', 'WCA GGS', 'wca', 'ggs', true],
+  ['gap-ggs', 'GAP GGS', 'gap', 'ggs', true],
+  ['gmp-ggs', 'GMP GGS', 'gmp', 'ggs', true],
+  ['gap+gmp-ggs', 'GAP+GMP GGS', 'gap+gmp', 'ggs', true],
+  ['wca-ogs', 'WCA OGS', 'wca', 'ogs', true],
   ['wca-ggs-nofill', 'WCA GGS, no fill', 'wca', 'ggs', false],
 ];
 const ALL_VARIANTS = [...GWCS_VARIANTS.map((v) => v[0]), 'l1', 'random', 'beta', 'beta-mimic'];
 const variantsArg = opt('--variants', ALL_VARIANTS.join(',')).split(',');
 for (const v of variantsArg) {
-  if (!ALL_VARIANTS.includes(v)) { process.stderr.write(`unknown variant "${v}"; variants: ${ALL_VARIANTS.join(', ')}\n`); process.exit(2); }
+  if (!ALL_VARIANTS.includes(v)) {
+    process.stderr.write(`unknown variant "${v}"; variants: ${ALL_VARIANTS.join(', ')}\n`);
+    process.exit(2);
+  }
 }
 const wanted = new Set(variantsArg);
 // β learning as experiments/onestep.ts runs it on this VGG (its calibrate section chose these).
@@ -73,34 +91,67 @@ const GA = { population: 20, parents: 8, offspring: 20, survivors: 12, iteration
 
 async function accuracy(m: Model, test: Dataset): Promise<number> {
   const { session } = await openSession(m, { threads: 1 });
-  try { return (await evaluateAccuracy(session, m, test, { batch: 250 })).top1; } finally { await session.release(); }
+  try {
+    return (await evaluateAccuracy(session, m, test, { batch: 250 })).top1;
+  } finally {
+    await session.release();
+  }
 }
 
-function copy(m: Model): Model { return decodeModel(encodeModel(m)); }
+function copy(m: Model): Model {
+  return decodeModel(encodeModel(m));
+}
 
-function flopsRatio(m: Model, base: Model): number { return computeCost(m).total.macs / computeCost(base).total.macs; }
+function flopsRatio(m: Model, base: Model): number {
+  return computeCost(m).total.macs / computeCost(base).total.macs;
+}
 
 interface Row {
-  variant: string; seed: number; fitness?: number; flops: number; params: number; pruned: number; recovered: number;
+  variant: string;
+  seed: number;
+  fitness?: number;
+  flops: number;
+  params: number;
+  pruned: number;
+  recovered: number;
   /** GWCS: the search's own seconds. */
-  searchS?: number; evaluated?: number;
+  searchS?: number;
+  evaluated?: number;
   /** Seconds from the teacher to the pruned model (search, or β learning + pruning, or ranking) and of the recovery. */
-  selectS?: number; recoverS?: number;
+  selectS?: number;
+  recoverS?: number;
   /** The FLOPs kept are within 1% of the target. */
-  atTarget?: boolean; recovery?: string;
+  atTarget?: boolean;
+  recovery?: string;
   /** Output channels kept per weighted layer (Conv, Gemm, MatMul), by node name. */
   channels?: Record<string, number>;
 }
 
 function keptChannels(m: Model): Record<string, number> {
   const weighted = new Set(['Conv', 'ConvTranspose', 'Gemm', 'MatMul']);
-  return Object.fromEntries(computeCost(m).nodes.filter((c) => weighted.has(c.op) && c.outChannels !== undefined).map((c) => [c.name, c.outChannels!]));
+  return Object.fromEntries(
+    computeCost(m)
+      .nodes.filter((c) => weighted.has(c.op) && c.outChannels !== undefined)
+      .map((c) => [c.name, c.outChannels!]),
+  );
 }
 
 async function recover(m: Model, base: Model, data: Dataset, test: Dataset, seed: number, loss: 'kd' | 'ce', steps: number, evalEverySteps?: number) {
   return train(m, {
-    data, evalData: test, steps, batchSize: 64, optimizer: 'sgd', lr: 0.01, momentum: 0.9, seed, loss, teacher: loss === 'kd' ? base : undefined,
-    kd: { temperature: 4, rho: 0.9 }, evalEverySteps, backend: 'auto', log: () => {},
+    data,
+    evalData: test,
+    steps,
+    batchSize: 64,
+    optimizer: 'sgd',
+    lr: 0.01,
+    momentum: 0.9,
+    seed,
+    loss,
+    teacher: loss === 'kd' ? base : undefined,
+    kd: { temperature: 4, rho: 0.9 },
+    evalEverySteps,
+    backend: 'auto',
+    log: () => {},
   });
 }
 
@@ -130,17 +181,39 @@ async function main(): Promise<void> {
       const recovered = await accuracy(m, test);
       const flops = flopsRatio(m, base);
       const row: Row = {
-        variant, seed, flops, params: computeCost(m).total.params / baseParams, pruned, recovered, ...extra, recoverS,
-        atTarget: Math.abs(flops - TARGET) <= 0.01 * TARGET, recovery: extra.recovery ?? `KD ${recoverySteps} steps`, channels: keptChannels(m),
+        variant,
+        seed,
+        flops,
+        params: computeCost(m).total.params / baseParams,
+        pruned,
+        recovered,
+        ...extra,
+        recoverS,
+        atTarget: Math.abs(flops - TARGET) <= 0.01 * TARGET,
+        recovery: extra.recovery ?? `KD ${recoverySteps} steps`,
+        channels: keptChannels(m),
       };
       rows.push(row);
-      log(`${variant} seed ${seed}: FLOPs ${row.flops.toFixed(3)} pruned ${(100 * pruned).toFixed(2)}% recovered ${(100 * recovered).toFixed(2)}%${extra.fitness !== undefined ? ` fitness ${extra.fitness.toFixed(4)} in ${extra.searchS!.toFixed(1)} s` : ''}`);
+      log(
+        `${variant} seed ${seed}: FLOPs ${row.flops.toFixed(3)} pruned ${(100 * pruned).toFixed(2)}% recovered ${(100 * recovered).toFixed(2)}%${extra.fitness !== undefined ? ` fitness ${extra.fitness.toFixed(4)} in ${extra.searchS!.toFixed(1)} s` : ''}`,
+      );
       return m;
     };
     for (const [key, variant, fitness, grouping, fill] of GWCS_VARIANTS) {
       if (!wanted.has(key)) continue;
       const t0 = performance.now();
-      const r = await gwcs(base, { x: b.x, xDims, budget: { kind: 'flops', target: TARGET }, fitness, grouping, ...GA, iterations: grouping === 'ogs' ? [10] : GA.iterations, seed, workers: 1, fill });
+      const r = await gwcs(base, {
+        x: b.x,
+        xDims,
+        budget: { kind: 'flops', target: TARGET },
+        fitness,
+        grouping,
+        ...GA,
+        iterations: grouping === 'ogs' ? [10] : GA.iterations,
+        seed,
+        workers: 1,
+        fill,
+      });
       const m = copy(base);
       pruneModel(m, { criterion: 'mask', mask: parseMask(r.mask) });
       const selectS = (performance.now() - t0) / 1000;
@@ -164,7 +237,16 @@ async function main(): Promise<void> {
     }
     if (wanted.has('beta') || wanted.has('beta-mimic')) {
       const t0 = performance.now();
-      const s = await scoreModel(base, { data: trainSet, lambda: BETA.lambda, lr: BETA.lr, steps: BETA.steps, batchSize: 64, crucial: BETA.crucial, seed, log: () => {} });
+      const s = await scoreModel(base, {
+        data: trainSet,
+        lambda: BETA.lambda,
+        lr: BETA.lr,
+        steps: BETA.steps,
+        batchSize: 64,
+        crucial: BETA.crucial,
+        seed,
+        log: () => {},
+      });
       const m = copy(base);
       globalPrune(m, s.scores, { flopsTarget: TARGET, roundTo: 1 });
       const selectS = (performance.now() - t0) / 1000;
@@ -173,7 +255,8 @@ async function main(): Promise<void> {
       if (wanted.has('beta-mimic')) {
         const mimic = s.scores.layers.filter((l) => l.crucial).map((l) => l.mimic);
         await finish('β one-step, own recovery', m, { selectS, recovery: `KL mimicry of ${mimic.length} layers, ${recoverySteps} steps (${crucial})` }, (c) =>
-          recoverModel(c, { data: trainSet, teacher: base, mimic, mimicLoss: 'kl', steps: recoverySteps, batchSize: 64, seed, log: () => {} }));
+          recoverModel(c, { data: trainSet, teacher: base, mimic, mimicLoss: 'kl', steps: recoverySteps, batchSize: 64, seed, log: () => {} }),
+        );
       }
     }
     calib.close();
@@ -181,10 +264,20 @@ async function main(): Promise<void> {
   }
   const pct = (x: number) => (100 * x).toFixed(2);
   const byVariant = new Map<string, Row[]>();
-  for (const r of rows) { let l = byVariant.get(r.variant); if (!l) byVariant.set(r.variant, (l = [])); l.push(r); }
+  for (const r of rows) {
+    let l = byVariant.get(r.variant);
+    if (!l) byVariant.set(r.variant, (l = []));
+    l.push(r);
+  }
   const s2 = (x?: number) => x?.toFixed(1) ?? '-';
-  const lines = ['| variant | seed | fitness | FLOPs kept | within 1% | params kept | top-1 pruned | top-1 after recovery | search/select s | recovery s | genomes run |', '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |'];
-  for (const r of rows) lines.push(`| ${r.variant} | ${r.seed} | ${r.fitness?.toFixed(4) ?? '-'} | ${r.flops.toFixed(3)} | ${r.atTarget ? 'yes' : 'no'} | ${r.params.toFixed(3)} | ${pct(r.pruned)} | ${pct(r.recovered)} | ${s2(r.selectS ?? r.searchS)} | ${s2(r.recoverS)} | ${r.evaluated ?? '-'} |`);
+  const lines = [
+    '| variant | seed | fitness | FLOPs kept | within 1% | params kept | top-1 pruned | top-1 after recovery | search/select s | recovery s | genomes run |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+  ];
+  for (const r of rows)
+    lines.push(
+      `| ${r.variant} | ${r.seed} | ${r.fitness?.toFixed(4) ?? '-'} | ${r.flops.toFixed(3)} | ${r.atTarget ? 'yes' : 'no'} | ${r.params.toFixed(3)} | ${pct(r.pruned)} | ${pct(r.recovered)} | ${s2(r.selectS ?? r.searchS)} | ${s2(r.recoverS)} | ${r.evaluated ?? '-'} |`,
+    );
   const layers = Object.keys(keptChannels(base));
   const full = keptChannels(base);
   lines.push('', `| variant | seed | output channels kept: ${layers.join(' | ')} |`, `| --- | --- | ${layers.map(() => '---').join(' | ')} |`);
@@ -200,25 +293,44 @@ async function main(): Promise<void> {
   // target's FLOPs within 1%; "wins" counts the seeds where the difference is > 0.
   const names = [...byVariant.keys()];
   if (names.length > 1) {
-    lines.push('', '| after recovery, A minus B (same seed), points | per seed | mean ± sd, all seeds | wins | seeds with both within 1% of the FLOPs target | mean ± sd, those seeds |', '| --- | --- | --- | --- | --- | --- |');
+    lines.push(
+      '',
+      '| after recovery, A minus B (same seed), points | per seed | mean ± sd, all seeds | wins | seeds with both within 1% of the FLOPs target | mean ± sd, those seeds |',
+      '| --- | --- | --- | --- | --- | --- |',
+    );
     for (let i = 0; i < names.length; i++) {
       for (let j = 0; j < i; j++) {
-        const pairs = byVariant.get(names[i]!)!.flatMap((r) => { const o = byVariant.get(names[j]!)!.find((x) => x.seed === r.seed); return o ? [{ seed: r.seed, d: r.recovered - o.recovered, ok: !!(r.atTarget && o.atTarget) }] : []; });
+        const pairs = byVariant.get(names[i]!)!.flatMap((r) => {
+          const o = byVariant.get(names[j]!)!.find((x) => x.seed === r.seed);
+          return o ? [{ seed: r.seed, d: r.recovered - o.recovered, ok: !!(r.atTarget && o.atTarget) }] : [];
+        });
         const ok = pairs.filter((p) => p.ok);
-        lines.push(`| ${names[i]} − ${names[j]} | ${pairs.map((p) => (100 * p.d).toFixed(2)).join(', ')} | ${pm(pairs.map((p) => p.d))} | ${pairs.filter((p) => p.d > 0).length}/${pairs.length} | ${ok.map((p) => p.seed).join(',') || 'none'} | ${ok.length ? pm(ok.map((p) => p.d)) : '-'} |`);
+        lines.push(
+          `| ${names[i]} − ${names[j]} | ${pairs.map((p) => (100 * p.d).toFixed(2)).join(', ')} | ${pm(pairs.map((p) => p.d))} | ${pairs.filter((p) => p.d > 0).length}/${pairs.length} | ${ok.map((p) => p.seed).join(',') || 'none'} | ${ok.length ? pm(ok.map((p) => p.d)) : '-'} |`,
+        );
       }
     }
   }
   if (curves.kd && curves.ce) {
     const goal = curves.kd[curves.kd.length - 1]!.accuracy - 0.005;
     const reach = (c: { step: number; accuracy: number }[]) => c.find((e) => e.accuracy >= goal)?.step;
-    lines.push('', `KD vs fine-tuning (CE) from the WCA/GGS genome, seed ${seeds[0]}: steps to reach ${pct(goal)}% (KD's final − 0.5): KD ${reach(curves.kd) ?? 'not reached'}, CE ${reach(curves.ce) ?? `not reached in ${curveSteps}`}`);
+    lines.push(
+      '',
+      `KD vs fine-tuning (CE) from the WCA/GGS genome, seed ${seeds[0]}: steps to reach ${pct(goal)}% (KD's final − 0.5): KD ${reach(curves.kd) ?? 'not reached'}, CE ${reach(curves.ce) ?? `not reached in ${curveSteps}`}`,
+    );
     lines.push('', '| step | ' + curves.kd.map((e) => e.step).join(' | ') + ' |', '| --- | ' + curves.kd.map(() => '---').join(' | ') + ' |');
     lines.push('| KD | ' + curves.kd.map((e) => pct(e.accuracy)).join(' | ') + ' |');
     lines.push('| CE | ' + curves.ce.map((e) => pct(e.accuracy)).join(' | ') + ' |');
   }
   const md = `baseline top-1 ${pct(baseAcc)}% (${test.size} test images)\n\n${lines.join('\n')}\n`;
-  writeFileSync(join(out, 'results.json'), JSON.stringify({ baseAcc, rows, curves, settings: { seeds, variants: variantsArg, TARGET, GA, BETA, recoverySteps, curveSteps, testImages: test.size } }, null, 2));
+  writeFileSync(
+    join(out, 'results.json'),
+    JSON.stringify(
+      { baseAcc, rows, curves, settings: { seeds, variants: variantsArg, TARGET, GA, BETA, recoverySteps, curveSteps, testImages: test.size } },
+      null,
+      2,
+    ),
+  );
   writeFileSync(join(out, 'results.md'), md);
   process.stdout.write(md);
   test.close();

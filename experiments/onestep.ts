@@ -26,8 +26,25 @@ import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
-  analyzeChannelGroups, decodeModel, encodeModel, finetuneModel, globalPrune, groupImportance, inferShapes, insertBeta,
-  isGroupPrunable, loadDatasetFor, openSession, evaluateAccuracy, readModel, recoverModel, saveModel, scoreModel, train, withCrucial, Rng,
+  analyzeChannelGroups,
+  decodeModel,
+  encodeModel,
+  finetuneModel,
+  globalPrune,
+  groupImportance,
+  inferShapes,
+  insertBeta,
+  isGroupPrunable,
+  loadDatasetFor,
+  openSession,
+  evaluateAccuracy,
+  readModel,
+  recoverModel,
+  saveModel,
+  scoreModel,
+  train,
+  withCrucial,
+  Rng,
 } from '../src/index.js';
 import type { Dataset, LoadedDataset, MimicKind, Model, ScoresDoc } from '../src/index.js';
 import { lastConvLayer } from '../src/onestep/score.js';
@@ -57,14 +74,28 @@ const TARGETS = arg('targets', '0.5,0.3').split(',').map(Number);
 const BATCH = 64;
 mkdirSync(OUT, { recursive: true });
 
-function copy(m: Model): Model { return decodeModel(encodeModel(m), { baseDir: m.baseDir }); }
+function copy(m: Model): Model {
+  return decodeModel(encodeModel(m), { baseDir: m.baseDir });
+}
 
 async function accuracy(m: Model, test: Dataset): Promise<number> {
   const { session } = await openSession(m);
-  try { return (await evaluateAccuracy(session, m, test)).top1; } finally { await session.release(); }
+  try {
+    return (await evaluateAccuracy(session, m, test)).top1;
+  } finally {
+    await session.release();
+  }
 }
 
-interface Row { net: string; section: string; config: string; seed: number; acc: number; flops?: number; seconds: number }
+interface Row {
+  net: string;
+  section: string;
+  config: string;
+  seed: number;
+  acc: number;
+  flops?: number;
+  seconds: number;
+}
 const rows: Row[] = [];
 function record(r: Row): void {
   rows.push(r);
@@ -79,7 +110,19 @@ async function teacherModel(train_: Dataset, test: Dataset): Promise<Model> {
   const m = buildModel('resnet20', { seed: 1, width: RESNET_WIDTH, size: 28, channels: 1 });
   const t0 = Date.now();
   // Trained on the experiment's training subset only: a weak but real teacher.
-  const r = await train(m, { data: train_, evalData: test, epochs: TEACHER_EPOCHS, batchSize: BATCH, optimizer: 'sgd', lr: 0.05, momentum: 0.9, schedule: 'cosine', weightDecay: 5e-4, seed: 1, log: (s) => process.stderr.write(`${s}\n`) });
+  const r = await train(m, {
+    data: train_,
+    evalData: test,
+    epochs: TEACHER_EPOCHS,
+    batchSize: BATCH,
+    optimizer: 'sgd',
+    lr: 0.05,
+    momentum: 0.9,
+    schedule: 'cosine',
+    weightDecay: 5e-4,
+    seed: 1,
+    log: (s) => process.stderr.write(`${s}\n`),
+  });
   saveModel(m, path);
   process.stderr.write(`resnet teacher: ${(100 * (r.evalAccuracy ?? 0)).toFixed(2)}% after ${r.epochs} epochs, ${((Date.now() - t0) / 1000).toFixed(0)} s\n`);
   return m;
@@ -91,25 +134,30 @@ function criterionDoc(model: Model, doc: ScoresDoc, criterion: 'l1' | 'random' |
   inferShapes(m);
   const a = analyzeChannelGroups(m);
   const rng = new Rng(seed);
-  const entries = doc.layers.filter((l) => !l.crucial).map((l) => {
-    const v = m.graph.findValue(l.value) ?? m.graph.initializers.find((x) => x.name === l.value)!;
-    const slot = a.slotOf(v, l.axis)!;
-    const g = a.groups[a.atomGroup[slot.base]!]!;
-    if (!isGroupPrunable(g)) throw new Error(`${l.name} not prunable`);
-    const imp = groupImportance(a, g, criterion, { rng });
-    const vals = Array.from(imp!);
-    // Global ranking compares layers: normalise by the layer mean, as `prune --scope global` does.
-    const mean = vals.reduce((s, x) => s + x, 0) / vals.length || 1;
-    const member = g.members.find((x) => x.slot === slot)!;
-    const out = new Array<number>(slot.size).fill(0);
-    for (let k = 0; k < g.size; k++) out[member.indices[k]!] = criterion === 'l1' ? vals[k]! / mean : vals[k]!;
-    return { name: l.value, axis: l.axis, values: out };
-  });
+  const entries = doc.layers
+    .filter((l) => !l.crucial)
+    .map((l) => {
+      const v = m.graph.findValue(l.value) ?? m.graph.initializers.find((x) => x.name === l.value)!;
+      const slot = a.slotOf(v, l.axis)!;
+      const g = a.groups[a.atomGroup[slot.base]!]!;
+      if (!isGroupPrunable(g)) throw new Error(`${l.name} not prunable`);
+      const imp = groupImportance(a, g, criterion, { rng });
+      const vals = Array.from(imp!);
+      // Global ranking compares layers: normalise by the layer mean, as `prune --scope global` does.
+      const mean = vals.reduce((s, x) => s + x, 0) / vals.length || 1;
+      const member = g.members.find((x) => x.slot === slot)!;
+      const out = new Array<number>(slot.size).fill(0);
+      for (let k = 0; k < g.size; k++) out[member.indices[k]!] = criterion === 'l1' ? vals[k]! / mean : vals[k]!;
+      return { name: l.value, axis: l.axis, values: out };
+    });
   return { ...doc, entries };
 }
 
 async function main(): Promise<void> {
-  const probe = NET === 'vgg' ? readModel(join(ROOT, 'fixtures/trained/vgg-fashion.onnx')) : buildModel('resnet20', { seed: 1, width: RESNET_WIDTH, size: 28, channels: 1 });
+  const probe =
+    NET === 'vgg'
+      ? readModel(join(ROOT, 'fixtures/trained/vgg-fashion.onnx'))
+      : buildModel('resnet20', { seed: 1, width: RESNET_WIDTH, size: 28, channels: 1 });
   const tests: LoadedDataset[] = [];
   const load = (split: 'train' | 'test', limit: number, seed: number) => {
     const d = loadDatasetFor(probe, 'fashion-mnist', { split, limit, seed });
@@ -124,7 +172,10 @@ async function main(): Promise<void> {
   const probeBeta = copy(teacher);
   const records = insertBeta(probeBeta).records;
   const lastLayer = lastConvLayer(teacher, records);
-  const shallow = records.filter((r) => r.conv).slice(0, 2).map((r) => r.group);
+  const shallow = records
+    .filter((r) => r.conv)
+    .slice(0, 2)
+    .map((r) => r.group);
   // The two deepest layers before the last conv's (junctions first in residual nets).
   const convs = records.filter((r) => r.conv && r.group !== lastLayer);
   const deep = (convs.some((r) => r.junction) ? convs.filter((r) => r.junction) : convs).slice(-2).map((r) => r.group);
@@ -140,22 +191,49 @@ async function main(): Promise<void> {
     const beta = await scoreWith(LAMBDA, SCORE_LR);
     writeFileSync(join(OUT, `${NET}-scores-seed${seed}.json`), JSON.stringify(beta, null, 2));
     const docs = (d: ScoresDoc) => ({
-      beta: d, l1: criterionDoc(teacher, d, 'l1', seed), random: criterionDoc(teacher, d, 'random', seed), 'first-k': criterionDoc(teacher, d, 'first-k', seed),
+      beta: d,
+      l1: criterionDoc(teacher, d, 'l1', seed),
+      random: criterionDoc(teacher, d, 'random', seed),
+      'first-k': criterionDoc(teacher, d, 'first-k', seed),
     });
 
     // Identical runs (e.g. β @0.5 with KL and 3 crucial layers appears in four sections) run once.
     const done = new Map<string, Row>();
     const keyOf = new WeakMap<ScoresDoc, string>();
     /** Prune by `doc` to `target`, recover, evaluate. */
-    const run = async (section: string, config: string, doc: ScoresDoc, target: number, opts: { mimic?: MimicKind; epochs?: number; ce?: boolean; recover?: boolean; mimicValues?: string[] } = {}) => {
-      const key = JSON.stringify([keyOf.get(doc) ?? doc.entries.map((e) => e.values.slice(0, 3)), doc.crucial, target, opts.mimic ?? 'kl', opts.epochs, opts.ce, opts.recover, opts.mimicValues]);
+    const run = async (
+      section: string,
+      config: string,
+      doc: ScoresDoc,
+      target: number,
+      opts: { mimic?: MimicKind; epochs?: number; ce?: boolean; recover?: boolean; mimicValues?: string[] } = {},
+    ) => {
+      const key = JSON.stringify([
+        keyOf.get(doc) ?? doc.entries.map((e) => e.values.slice(0, 3)),
+        doc.crucial,
+        target,
+        opts.mimic ?? 'kl',
+        opts.epochs,
+        opts.ce,
+        opts.recover,
+        opts.mimicValues,
+      ]);
       const hit = done.get(key);
-      if (hit) { record({ ...hit, section, config, seconds: hit.seconds }); return; }
+      if (hit) {
+        record({ ...hit, section, config, seconds: hit.seconds });
+        return;
+      }
       const at = rows.length;
       await runOnce(section, config, doc, target, opts);
       if (rows.length > at) done.set(key, rows[rows.length - 1]!);
     };
-    const runOnce = async (section: string, config: string, doc: ScoresDoc, target: number, opts: { mimic?: MimicKind; epochs?: number; ce?: boolean; recover?: boolean; mimicValues?: string[] } = {}) => {
+    const runOnce = async (
+      section: string,
+      config: string,
+      doc: ScoresDoc,
+      target: number,
+      opts: { mimic?: MimicKind; epochs?: number; ce?: boolean; recover?: boolean; mimicValues?: string[] } = {},
+    ) => {
       const t0 = Date.now();
       const m = copy(teacher);
       let out;
@@ -163,7 +241,14 @@ async function main(): Promise<void> {
         out = globalPrune(m, doc, { flopsTarget: target, roundTo: 1 });
       } catch (e) {
         if ((e as { code?: string }).code !== 'TARGET_UNREACHABLE') throw e;
-        record({ net: NET, section, config: `${config} (unreachable: ${(e as Error).message.match(/fraction is ([\d.]+)/)?.[1]})`, seed, acc: NaN, seconds: 0 });
+        record({
+          net: NET,
+          section,
+          config: `${config} (unreachable: ${(e as Error).message.match(/fraction is ([\d.]+)/)?.[1]})`,
+          seed,
+          acc: NaN,
+          seconds: 0,
+        });
         return;
       }
       const flops = out.after.total.flops / out.before.total.flops;
@@ -178,7 +263,11 @@ async function main(): Promise<void> {
     };
 
     if (SECTIONS.includes('calibrate')) {
-      for (const [lambda, lr] of [[1, 1e-3], [LAMBDA, SCORE_LR], [0, SCORE_LR]] as const) {
+      for (const [lambda, lr] of [
+        [1, 1e-3],
+        [LAMBDA, SCORE_LR],
+        [0, SCORE_LR],
+      ] as const) {
         const d = lambda === LAMBDA && lr === SCORE_LR ? beta : await scoreWith(lambda, lr);
         await run('calibrate', `β λ=${lambda} lr=${lr}, no recovery`, d, 0.5, { recover: false });
       }
@@ -221,12 +310,17 @@ async function main(): Promise<void> {
   // Summary: mean and spread (min–max) over seeds per (section, config).
   const groups = new Map<string, Row[]>();
   for (const r of rows) if (r.section !== 'score') groups.set(`${r.section}|${r.config}`, [...(groups.get(`${r.section}|${r.config}`) ?? []), r]);
-  const lines = ['| net | section | config | FLOPs kept | top-1 (mean) | spread over seeds | seeds | s/run |', '| --- | --- | --- | --- | --- | --- | --- | --- |'];
+  const lines = [
+    '| net | section | config | FLOPs kept | top-1 (mean) | spread over seeds | seeds | s/run |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- |',
+  ];
   for (const [key, rs] of groups) {
     const [section, config] = key.split('|');
     const accs = rs.map((r) => 100 * r.acc);
     const mean = accs.reduce((s, x) => s + x, 0) / accs.length;
-    lines.push(`| ${NET} | ${section} | ${config} | ${rs[0]!.flops !== undefined ? `${(100 * rs[0]!.flops).toFixed(1)}%` : ''} | ${mean.toFixed(2)}% | ${accs.length > 1 ? `${Math.min(...accs).toFixed(2)}–${Math.max(...accs).toFixed(2)}` : '-'} | ${rs.map((r) => r.seed).join(',')} | ${(rs.reduce((s, r) => s + r.seconds, 0) / rs.length).toFixed(0)} |`);
+    lines.push(
+      `| ${NET} | ${section} | ${config} | ${rs[0]!.flops !== undefined ? `${(100 * rs[0]!.flops).toFixed(1)}%` : ''} | ${mean.toFixed(2)}% | ${accs.length > 1 ? `${Math.min(...accs).toFixed(2)}–${Math.max(...accs).toFixed(2)}` : '-'} | ${rs.map((r) => r.seed).join(',')} | ${(rs.reduce((s, r) => s + r.seconds, 0) / rs.length).toFixed(0)} |`,
+    );
   }
   const md = lines.join('\n');
   writeFileSync(join(OUT, `${NET}-summary.md`), `${md}\n`);

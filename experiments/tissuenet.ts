@@ -34,7 +34,12 @@ const ROOT = resolve(fileURLToPath(import.meta.url), '../../..');
 const CLI = join(ROOT, 'dist/src/cli/main.js');
 
 /** `train: null`: the seeded, untrained model is the baseline (latency-only runs). */
-interface Baseline { file: string; build: string[]; train: string[] | null; data: string | null }
+interface Baseline {
+  file: string;
+  build: string[];
+  train: string[] | null;
+  data: string | null;
+}
 
 interface Run {
   group: 'mlp' | 'lenet5' | 'vgg' | 'auto';
@@ -46,9 +51,16 @@ interface Run {
 
 function options(): { groups: string[]; out: string; backend: string; scale: number; latencyOnly: boolean } {
   const a = process.argv.slice(2);
-  const flag = (k: string) => { const i = a.indexOf(k); if (i >= 0) a.splice(i, 1); return i >= 0; };
+  const flag = (k: string) => {
+    const i = a.indexOf(k);
+    if (i >= 0) a.splice(i, 1);
+    return i >= 0;
+  };
   const latencyOnly = flag('--latency-only');
-  const opt = (k: string, d: string) => { const i = a.indexOf(k); return i >= 0 ? a.splice(i, 2)[1]! : d; };
+  const opt = (k: string, d: string) => {
+    const i = a.indexOf(k);
+    return i >= 0 ? a.splice(i, 2)[1]! : d;
+  };
   const out = resolve(opt('--out', join(ROOT, '.tmp/tissuenet')));
   const backend = opt('--backend', 'auto');
   const scale = Number(opt('--epochs-scale', '1'));
@@ -56,23 +68,82 @@ function options(): { groups: string[]; out: string; backend: string; scale: num
 }
 
 const BASELINES: Record<Run['group'], Baseline> = {
-  mlp: { file: 'fixtures/trained/mlp-mnist.onnx', data: 'mnist', build: ['mlp', '--seed', '1'], train: ['--data', 'mnist', '--epochs', '20', '--batch', '128', '--lr', '0.05', '--weight-decay', '5e-4', '--schedule', 'cosine', '--seed', '1'] },
-  lenet5: { file: 'fixtures/trained/lenet5-mnist.onnx', data: 'mnist', build: ['lenet5', '--seed', '1'], train: ['--data', 'mnist', '--epochs', '10', '--batch', '128', '--lr', '0.05', '--weight-decay', '5e-4', '--schedule', 'cosine', '--seed', '1'] },
+  mlp: {
+    file: 'fixtures/trained/mlp-mnist.onnx',
+    data: 'mnist',
+    build: ['mlp', '--seed', '1'],
+    train: ['--data', 'mnist', '--epochs', '20', '--batch', '128', '--lr', '0.05', '--weight-decay', '5e-4', '--schedule', 'cosine', '--seed', '1'],
+  },
+  lenet5: {
+    file: 'fixtures/trained/lenet5-mnist.onnx',
+    data: 'mnist',
+    build: ['lenet5', '--seed', '1'],
+    train: ['--data', 'mnist', '--epochs', '10', '--batch', '128', '--lr', '0.05', '--weight-decay', '5e-4', '--schedule', 'cosine', '--seed', '1'],
+  },
   auto: { file: '', data: null, build: ['resnet20', '--width', '4', '--seed', '1'], train: null },
-  vgg: { file: 'fixtures/trained/vgg-fashion.onnx', data: 'fashion-mnist', build: ['vgg', '--seed', '1'], train: ['--data', 'fashion-mnist', '--epochs', '8', '--batch', '128', '--lr', '0.05', '--weight-decay', '5e-4', '--schedule', 'cosine', '--flip', '--crop', '2', '--seed', '1'] },
+  vgg: {
+    file: 'fixtures/trained/vgg-fashion.onnx',
+    data: 'fashion-mnist',
+    build: ['vgg', '--seed', '1'],
+    train: [
+      '--data',
+      'fashion-mnist',
+      '--epochs',
+      '8',
+      '--batch',
+      '128',
+      '--lr',
+      '0.05',
+      '--weight-decay',
+      '5e-4',
+      '--schedule',
+      'cosine',
+      '--flip',
+      '--crop',
+      '2',
+      '--seed',
+      '1',
+    ],
+  },
 };
 
 function runs(scale: number, backend: string): Run[] {
   const ep = (n: number) => String(Math.max(1, Math.round(n * scale)));
   const fit = (data: string, epochs: number, seed: number, teacher: boolean) => [
-    '--train', '--data', data, '--epochs', ep(epochs), '--batch', '128', '--optimizer', 'adam', '--lr', '0.001', '--schedule', 'cosine', '--seed', String(seed),
-    '--backend', backend, ...(teacher ? ['--teacher', 'original'] : []),
+    '--train',
+    '--data',
+    data,
+    '--epochs',
+    ep(epochs),
+    '--batch',
+    '128',
+    '--optimizer',
+    'adam',
+    '--lr',
+    '0.001',
+    '--schedule',
+    'cosine',
+    '--seed',
+    String(seed),
+    '--backend',
+    backend,
+    ...(teacher ? ['--teacher', 'original'] : []),
   ];
   const mlp = ['--select', 'fc1,fc2', '--groups', '4', '--hidden', '20', '--shuffle'];
   const lenetSingle = ['--select', 'conv2,fc1,fc2', '--shuffle', '--layer', 'conv2=3:8:8', '--layer', 'fc1=100:10:30', '--layer', 'fc2=30:8:21'];
   // Equal weights per layer: conv2 2·(25·3·8 + 8·8) = 1328 vs 6·(25·2 + 5) + 9·(25·4 + 11) = 1329;
   // fc1 4·10·130 = 5200 = 12·260 + 8·130 + 2·8·65; fc2 4·8·51 = 1632 = 8·102 + 2·8·51.
-  const lenetHybrid = ['--select', 'conv2,fc1,fc2', '--shuffle', '--layer', 'conv2=2:6:5*1,4:9:11*1', '--layer', 'fc1=200:12:60*1,100:8:30*1,50:8:15*2', '--layer', 'fc2=60:8:42*1,30:8:21*2'];
+  const lenetHybrid = [
+    '--select',
+    'conv2,fc1,fc2',
+    '--shuffle',
+    '--layer',
+    'conv2=2:6:5*1,4:9:11*1',
+    '--layer',
+    'fc1=200:12:60*1,100:8:30*1,50:8:15*2',
+    '--layer',
+    'fc2=60:8:42*1,30:8:21*2',
+  ];
   const out: Run[] = [
     { group: 'mlp', name: 'mlp-he-untrained', args: [...mlp, '--init', 'he', '--seed', '1'], note: 'init he, no training' },
     { group: 'mlp', name: 'mlp-original-untrained', args: [...mlp, '--init', 'original', '--seed', '1'], note: 'init original, no training' },
@@ -80,21 +151,51 @@ function runs(scale: number, backend: string): Run[] {
     { group: 'mlp', name: 'mlp-original-ce', args: [...mlp, '--init', 'original', ...fit('mnist', 10, 1, false)], note: 'init original, CE' },
     { group: 'mlp', name: 'mlp-he-kd', args: [...mlp, '--init', 'he', ...fit('mnist', 10, 1, true)], note: 'init he, KD from the original' },
     { group: 'mlp', name: 'mlp-original-kd', args: [...mlp, '--init', 'original', ...fit('mnist', 10, 1, true)], note: 'init original, KD from the original' },
-    { group: 'mlp', name: 'mlp-h10-original-kd', args: ['--select', 'fc1,fc2', '--groups', '4', '--hidden', '10', '--shuffle', '--init', 'original', ...fit('mnist', 10, 1, true)], note: 'hidden 10 (paper-size compression), init original, KD' },
+    {
+      group: 'mlp',
+      name: 'mlp-h10-original-kd',
+      args: ['--select', 'fc1,fc2', '--groups', '4', '--hidden', '10', '--shuffle', '--init', 'original', ...fit('mnist', 10, 1, true)],
+      note: 'hidden 10 (paper-size compression), init original, KD',
+    },
   ];
   for (const seed of [1, 2, 3]) {
-    out.push({ group: 'lenet5', name: `lenet5-single-s${seed}`, args: [...lenetSingle, ...fit('mnist', 8, seed, false)], note: `single units, CE from scratch, seed ${seed}` });
-    out.push({ group: 'lenet5', name: `lenet5-hybrid-s${seed}`, args: [...lenetHybrid, ...fit('mnist', 8, seed, false)], note: `hybrid units (random positions, seed ${seed}), CE from scratch` });
+    out.push({
+      group: 'lenet5',
+      name: `lenet5-single-s${seed}`,
+      args: [...lenetSingle, ...fit('mnist', 8, seed, false)],
+      note: `single units, CE from scratch, seed ${seed}`,
+    });
+    out.push({
+      group: 'lenet5',
+      name: `lenet5-hybrid-s${seed}`,
+      args: [...lenetHybrid, ...fit('mnist', 8, seed, false)],
+      note: `hybrid units (random positions, seed ${seed}), CE from scratch`,
+    });
   }
   out.push(
-    { group: 'vgg', name: 'vgg-r-g4-shuffle-original-kd', args: ['--strategy', 'r', '--groups', '4', '--shuffle', '--init', 'original', ...fit('fashion-mnist', 5, 1, true)], note: 'strategy r, m=4, shuffle, init original, KD' },
-    { group: 'vgg', name: 'vgg-r-g4-shuffle-he-kd', args: ['--strategy', 'r', '--groups', '4', '--shuffle', '--init', 'he', ...fit('fashion-mnist', 5, 1, true)], note: 'strategy r, m=4, shuffle, init he, KD' },
+    {
+      group: 'vgg',
+      name: 'vgg-r-g4-shuffle-original-kd',
+      args: ['--strategy', 'r', '--groups', '4', '--shuffle', '--init', 'original', ...fit('fashion-mnist', 5, 1, true)],
+      note: 'strategy r, m=4, shuffle, init original, KD',
+    },
+    {
+      group: 'vgg',
+      name: 'vgg-r-g4-shuffle-he-kd',
+      args: ['--strategy', 'r', '--groups', '4', '--shuffle', '--init', 'he', ...fit('fashion-mnist', 5, 1, true)],
+      note: 'strategy r, m=4, shuffle, init he, KD',
+    },
     // --groups auto on a CNN wide enough for onnxruntime's NCHWc layout (ResNet-20 x4:
     // 64/128/256 channels, seeded, untrained: latency only), against fixed m below 16 per group.
     { group: 'auto', name: 'resnet20x4-auto', args: ['--groups', 'auto', '--flops-target', '0.7'], note: 'groups auto (FLOPs ≤ 70%, ≥ 16 channels per group)' },
     { group: 'auto', name: 'resnet20x4-g8', args: ['--groups', '8'], note: 'm = 8 (8 channels per group in stage 1)' },
     { group: 'auto', name: 'resnet20x4-g16', args: ['--groups', '16'], note: 'm = 16 (4 channels per group in stage 1)' },
-    { group: 'vgg', name: 'vgg-r-g2-original-kd', args: ['--strategy', 'r', '--groups', '2', '--init', 'original', ...fit('fashion-mnist', 5, 1, true)], note: 'strategy r, m=2 (block2.conv1 only), init original, KD' },
+    {
+      group: 'vgg',
+      name: 'vgg-r-g2-original-kd',
+      args: ['--strategy', 'r', '--groups', '2', '--init', 'original', ...fit('fashion-mnist', 5, 1, true)],
+      note: 'strategy r, m=2 (block2.conv1 only), init original, KD',
+    },
   );
   return out;
 }
@@ -158,10 +259,22 @@ function row(r: Run, command: string, s: any): Row {
   const bt = b.accuracy?.top1 ?? null;
   const flopsRatio = b.flops ? m.flops / b.flops : null;
   return {
-    run: r.name, note: r.note, command, top1, baselineTop1: bt, dropPoints: top1 !== null && bt !== null ? (bt - top1) * 100 : null,
-    params: m.params, baselineParams: b.params, flops: m.flops, baselineFlops: b.flops, ce: c.ce, se: c.se,
-    latencyMs: m.latency?.batch1.medianMs ?? null, baselineLatencyMs: b.latency?.batch1.medianMs ?? null,
-    speedup: c.speedup.batch1, speedup32: c.speedup.batch,
+    run: r.name,
+    note: r.note,
+    command,
+    top1,
+    baselineTop1: bt,
+    dropPoints: top1 !== null && bt !== null ? (bt - top1) * 100 : null,
+    params: m.params,
+    baselineParams: b.params,
+    flops: m.flops,
+    baselineFlops: b.flops,
+    ce: c.ce,
+    se: c.se,
+    latencyMs: m.latency?.batch1.medianMs ?? null,
+    baselineLatencyMs: b.latency?.batch1.medianMs ?? null,
+    speedup: c.speedup.batch1,
+    speedup32: c.speedup.batch,
     speedupVsFlops: c.speedup.batch1 !== null && flopsRatio ? c.speedup.batch1 * flopsRatio : null,
     trainSeconds: s.train?.seconds ?? null,
   };
@@ -210,15 +323,19 @@ async function interleaved(modelPath: string, basePath: string, batch: number): 
 const f = (x: number | null, d = 2, scale = 1, suffix = '') => (x === null ? '-' : `${(x * scale).toFixed(d)}${suffix}`);
 
 function markdown(rows: Row[]): string {
-  const head = '| run | what | top-1 | baseline | drop (pts) | params | FLOPs | CE | SE | ms b1 (base) | ms b32 (base) | speed-up b1 / b32 | speed-up ÷ ideal b1 / b32 |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|';
-  const lines = rows.map((r) => `| ${r.run} | ${r.note} | ${f(r.top1, 2, 100, '%')} | ${f(r.baselineTop1, 2, 100, '%')} | ${f(r.dropPoints, 2)} | ${r.params} (${f(r.params / r.baselineParams, 1, 100, '%')}) | ${r.flops} (${f(r.flops / r.baselineFlops, 1, 100, '%')}) | ${f(r.ce)} | ${f(r.se)} | ${f(r.latencyMs, 4)} (${f(r.baselineLatencyMs, 4)}) | ${f(r.latency32Ms ?? null, 3)} (${f(r.baselineLatency32Ms ?? null, 3)}) | ${f(r.speedup)}x / ${f(r.speedup32)}x | ${f(r.speedupVsFlops)} / ${f(r.speedup32VsFlops ?? null)} |`);
+  const head =
+    '| run | what | top-1 | baseline | drop (pts) | params | FLOPs | CE | SE | ms b1 (base) | ms b32 (base) | speed-up b1 / b32 | speed-up ÷ ideal b1 / b32 |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|';
+  const lines = rows.map(
+    (r) =>
+      `| ${r.run} | ${r.note} | ${f(r.top1, 2, 100, '%')} | ${f(r.baselineTop1, 2, 100, '%')} | ${f(r.dropPoints, 2)} | ${r.params} (${f(r.params / r.baselineParams, 1, 100, '%')}) | ${r.flops} (${f(r.flops / r.baselineFlops, 1, 100, '%')}) | ${f(r.ce)} | ${f(r.se)} | ${f(r.latencyMs, 4)} (${f(r.baselineLatencyMs, 4)}) | ${f(r.latency32Ms ?? null, 3)} (${f(r.baselineLatency32Ms ?? null, 3)}) | ${f(r.speedup)}x / ${f(r.speedup32)}x | ${f(r.speedupVsFlops)} / ${f(r.speedup32VsFlops ?? null)} |`,
+  );
   const cmds = rows.map((r) => `- ${r.run}: \`${r.command}\`${r.latencyCommand ? `; latency: \`${r.latencyCommand}\`` : ''}`);
   return `${head}\n${lines.join('\n')}\n\nCommands (run from the repository root; seeds as given):\n\n${cmds.join('\n')}\n`;
 }
 
 const { groups, out, backend, scale, latencyOnly } = options();
 mkdirSync(out, { recursive: true });
-const rows: Row[] = latencyOnly && existsSync(join(out, 'results.json')) ? JSON.parse(readFileSync(join(out, 'results.json'), 'utf8')) as Row[] : [];
+const rows: Row[] = latencyOnly && existsSync(join(out, 'results.json')) ? (JSON.parse(readFileSync(join(out, 'results.json'), 'utf8')) as Row[]) : [];
 const done: { r: Run; base: string; dest: string; row: Row }[] = [];
 const save = () => {
   writeFileSync(join(out, 'results.json'), `${JSON.stringify(rows, null, 2)}\n`);
@@ -230,7 +347,8 @@ for (const r of runs(scale, backend).filter((x) => groups.includes(x.group))) {
   if (latencyOnly) {
     // Re-measure latency only (e.g. on a quiet machine) for the runs already in results.json.
     const have = rows.find((x) => x.run === r.name);
-    if (have && existsSync(join(out, `${r.name}.onnx`))) done.push({ r, base: ensureBaseline(BASELINES[r.group], out, backend), dest: join(out, `${r.name}.onnx`), row: have });
+    if (have && existsSync(join(out, `${r.name}.onnx`)))
+      done.push({ r, base: ensureBaseline(BASELINES[r.group], out, backend), dest: join(out, `${r.name}.onnx`), row: have });
     continue;
   }
   const base = ensureBaseline(BASELINES[r.group], out, backend);
@@ -238,10 +356,16 @@ for (const r of runs(scale, backend).filter((x) => groups.includes(x.group))) {
   const bd = BASELINES[r.group].data;
   const data = r.args.includes('--data') || !bd ? [] : ['--data', bd];
   const argv = ['tissue', base, '-o', dest, ...r.args, ...data, '--json'];
-  const command = `sculpt ${argv.map((a) => (a === base ? relative(ROOT, base) : a === dest ? `${relative(ROOT, out)}/${r.name}.onnx` : a)).map(quote).join(' ')}`;
+  const command = `sculpt ${argv
+    .map((a) => (a === base ? relative(ROOT, base) : a === dest ? `${relative(ROOT, out)}/${r.name}.onnx` : a))
+    .map(quote)
+    .join(' ')}`;
   process.stderr.write(`\n== ${r.name}: ${command}\n`);
   const t = sculpt(argv);
-  if (t.code !== 0) { process.stderr.write(`${r.name}: sculpt tissue exited ${t.code}\n`); continue; }
+  if (t.code !== 0) {
+    process.stderr.write(`${r.name}: sculpt tissue exited ${t.code}\n`);
+    continue;
+  }
   writeFileSync(join(out, `${r.name}.json`), t.stdout);
   const rw = row(r, command, JSON.parse(t.stdout));
   rows.push(rw);
@@ -266,7 +390,9 @@ for (const d of done) {
   d.row.speedupVsFlops = d.row.speedup * (d.row.flops / d.row.baselineFlops);
   d.row.speedup32VsFlops = d.row.speedup32 * (d.row.flops / d.row.baselineFlops);
   d.row.latencyCommand = `npm run experiments -- tissuenet ${d.r.group} --latency-only --out ${relative(ROOT, out)}`;
-  process.stderr.write(`${d.r.name}: batch 1 ${b1.model.toFixed(4)} vs ${b1.baseline.toFixed(4)} ms, batch 32 ${b32.model.toFixed(3)} vs ${b32.baseline.toFixed(3)} ms\n`);
+  process.stderr.write(
+    `${d.r.name}: batch 1 ${b1.model.toFixed(4)} vs ${b1.baseline.toFixed(4)} ms, batch 32 ${b32.model.toFixed(3)} vs ${b32.baseline.toFixed(3)} ms\n`,
+  );
   save();
 }
 process.stdout.write(markdown(rows));

@@ -33,7 +33,10 @@ interface Run {
 
 function args(): { names: string[]; backend: string; out: string } {
   const a = process.argv.slice(2);
-  const opt = (k: string, d: string) => { const i = a.indexOf(k); return i >= 0 ? a.splice(i, 2)[1]! : d; };
+  const opt = (k: string, d: string) => {
+    const i = a.indexOf(k);
+    return i >= 0 ? a.splice(i, 2)[1]! : d;
+  };
   const backend = opt('--backend', 'auto');
   const out = resolve(opt('--out', join(ROOT, 'fixtures/trained')));
   return { names: a.length ? a : ['mlp', 'lenet5', 'vgg', 'kd'], backend, out };
@@ -42,12 +45,65 @@ function args(): { names: string[]; backend: string; out: string } {
 function runs(out: string, backend: string): Run[] {
   const b = ['--backend', backend];
   const vggTeacher = join(out, 'vgg-fashion.onnx');
-  const studentTrain = (teacher: boolean) => ['--data', 'fashion-mnist', '--epochs', '2', '--batch', '128', '--lr', '0.05', '--weight-decay', '5e-4', '--schedule', 'cosine', '--flip', '--crop', '2', '--seed', '1',
-    ...(teacher ? ['--teacher', vggTeacher, '--loss', 'kd', '-T', '4', '--rho', '0.9'] : []), ...b];
+  const studentTrain = (teacher: boolean) => [
+    '--data',
+    'fashion-mnist',
+    '--epochs',
+    '2',
+    '--batch',
+    '128',
+    '--lr',
+    '0.05',
+    '--weight-decay',
+    '5e-4',
+    '--schedule',
+    'cosine',
+    '--flip',
+    '--crop',
+    '2',
+    '--seed',
+    '1',
+    ...(teacher ? ['--teacher', vggTeacher, '--loss', 'kd', '-T', '4', '--rho', '0.9'] : []),
+    ...b,
+  ];
   return [
-    { name: 'mlp-mnist', target: 0.98, build: ['mlp', '--seed', '1'], train: ['--data', 'mnist', '--epochs', '20', '--batch', '128', '--lr', '0.05', '--weight-decay', '5e-4', '--schedule', 'cosine', '--seed', '1', ...b] },
-    { name: 'lenet5-mnist', target: 0.988, build: ['lenet5', '--seed', '1'], train: ['--data', 'mnist', '--epochs', '10', '--batch', '128', '--lr', '0.05', '--weight-decay', '5e-4', '--schedule', 'cosine', '--seed', '1', ...b] },
-    { name: 'vgg-fashion', target: 0.91, build: ['vgg', '--seed', '1'], train: ['--data', 'fashion-mnist', '--epochs', '8', '--batch', '128', '--lr', '0.05', '--weight-decay', '5e-4', '--schedule', 'cosine', '--flip', '--crop', '2', '--seed', '1', ...b] },
+    {
+      name: 'mlp-mnist',
+      target: 0.98,
+      build: ['mlp', '--seed', '1'],
+      train: ['--data', 'mnist', '--epochs', '20', '--batch', '128', '--lr', '0.05', '--weight-decay', '5e-4', '--schedule', 'cosine', '--seed', '1', ...b],
+    },
+    {
+      name: 'lenet5-mnist',
+      target: 0.988,
+      build: ['lenet5', '--seed', '1'],
+      train: ['--data', 'mnist', '--epochs', '10', '--batch', '128', '--lr', '0.05', '--weight-decay', '5e-4', '--schedule', 'cosine', '--seed', '1', ...b],
+    },
+    {
+      name: 'vgg-fashion',
+      target: 0.91,
+      build: ['vgg', '--seed', '1'],
+      train: [
+        '--data',
+        'fashion-mnist',
+        '--epochs',
+        '8',
+        '--batch',
+        '128',
+        '--lr',
+        '0.05',
+        '--weight-decay',
+        '5e-4',
+        '--schedule',
+        'cosine',
+        '--flip',
+        '--crop',
+        '2',
+        '--seed',
+        '1',
+        ...b,
+      ],
+    },
     { name: 'vgg-half-scratch', build: ['vgg', '--width', '0.5', '--seed', '2'], train: studentTrain(false) },
     { name: 'vgg-half-kd', build: ['vgg', '--width', '0.5', '--seed', '2'], train: studentTrain(true), needs: vggTeacher },
   ];
@@ -67,18 +123,44 @@ const wanted = names.flatMap((n) => GROUPS[n] ?? [n]);
 const rows: string[][] = [];
 try {
   for (const r of runs(out, backend).filter((x) => wanted.includes(x.name))) {
-    if (r.needs && !existsSync(r.needs)) { console.error(`${r.name}: skipped, needs ${r.needs} (run vgg first)`); continue; }
+    if (r.needs && !existsSync(r.needs)) {
+      console.error(`${r.name}: skipped, needs ${r.needs} (run vgg first)`);
+      continue;
+    }
     const init = join(tmp, `${r.name}-init.onnx`);
     const dest = join(out, `${r.name}.onnx`);
     const b = sculpt(['models', 'build', ...r.build, '-o', init]);
     if (b.code !== 0) throw new Error(`models build failed for ${r.name}`);
     const cmd = ['train', '<init>', '-o', `fixtures/trained/${r.name}.onnx`, ...r.train, '--json'];
     const t = sculpt(['train', init, '-o', dest, ...r.train, '--json']);
-    if (t.code !== 0) { console.error(`${r.name}: sculpt train exited ${t.code}`); continue; }
-    const s = JSON.parse(t.stdout) as { testAccuracy: number; bestTestAccuracy: number; seconds: number; epochs: number; imagesPerSec: number; backend: string; evals: { epoch: number; accuracy: number }[] };
+    if (t.code !== 0) {
+      console.error(`${r.name}: sculpt train exited ${t.code}`);
+      continue;
+    }
+    const s = JSON.parse(t.stdout) as {
+      testAccuracy: number;
+      bestTestAccuracy: number;
+      seconds: number;
+      epochs: number;
+      imagesPerSec: number;
+      backend: string;
+      evals: { epoch: number; accuracy: number }[];
+    };
     console.error(JSON.stringify({ run: r.name, ...s, evals: s.evals.map((e) => [e.epoch, e.accuracy]) }));
-    const line = `sculpt models build ${r.build.join(' ')} -o <init> && sculpt ${cmd.filter((c) => c !== '--json').join(' ').replace('<init>', '<init>')}`;
-    rows.push([r.name, `${(100 * s.testAccuracy).toFixed(2)}%`, r.target ? `${(100 * r.target).toFixed(1)}%` : '-', s.epochs.toFixed(0), s.backend, (s.seconds / s.epochs).toFixed(0), s.imagesPerSec.toFixed(0), `\`${line}\``]);
+    const line = `sculpt models build ${r.build.join(' ')} -o <init> && sculpt ${cmd
+      .filter((c) => c !== '--json')
+      .join(' ')
+      .replace('<init>', '<init>')}`;
+    rows.push([
+      r.name,
+      `${(100 * s.testAccuracy).toFixed(2)}%`,
+      r.target ? `${(100 * r.target).toFixed(1)}%` : '-',
+      s.epochs.toFixed(0),
+      s.backend,
+      (s.seconds / s.epochs).toFixed(0),
+      s.imagesPerSec.toFixed(0),
+      `\`${line}\``,
+    ]);
   }
 } finally {
   rmSync(tmp, { recursive: true, force: true });

@@ -37,12 +37,48 @@ interface Entry extends CatalogEntry {
 }
 
 const ENTRIES: readonly Entry[] = [
-  { name: 'mlp', summary: 'MLP 784-500-300-10 (Gemm + Relu) on flattened 28x28x1 pixels, the MNIST baseline', input: '[N,784]', defaults: MLP_DEFAULTS, build: buildMlp },
-  { name: 'lenet5', summary: 'LeNet-5: conv5x5(6)-pool-conv5x5(16)-pool-120-84-10, Relu (32x32x3: --size 32 --channels 3)', input: '[N,1,28,28]', defaults: LENET5_DEFAULTS, build: buildLenet5 },
-  { name: 'vgg', summary: 'small VGG-style CNN: 3 blocks of 2x(Conv3x3+BN+Relu)+MaxPool (16/32/64), fc 128, for Fashion-MNIST', input: '[N,1,28,28]', defaults: VGG_DEFAULTS, build: buildVgg },
-  { name: 'resnet20', summary: 'CIFAR-style ResNet-20: 3 stages x 3 basic blocks (16/32/64), BN, 1x1 projection shortcuts', input: '[N,3,32,32]', defaults: RESNET20_DEFAULTS, build: buildResnet20 },
-  { name: 'mobilenetv2', summary: 'MobileNetV2: inverted residuals (1x1 expand, depthwise 3x3, linear bottleneck), ReLU6 as Clip; CIFAR strides below 96 px', input: '[N,3,32,32]', defaults: MOBILENETV2_DEFAULTS, build: buildMobilenetv2 },
-  { name: 'resnet50', summary: 'torchvision ResNet-50 v1.5: bottlenecks [3,4,6,3], fc 1000; 4.09 G MACs, 25.6 M params at 224', input: '[N,3,224,224]', defaults: RESNET50_DEFAULTS, build: buildResnet50 },
+  {
+    name: 'mlp',
+    summary: 'MLP 784-500-300-10 (Gemm + Relu) on flattened 28x28x1 pixels, the MNIST baseline',
+    input: '[N,784]',
+    defaults: MLP_DEFAULTS,
+    build: buildMlp,
+  },
+  {
+    name: 'lenet5',
+    summary: 'LeNet-5: conv5x5(6)-pool-conv5x5(16)-pool-120-84-10, Relu (32x32x3: --size 32 --channels 3)',
+    input: '[N,1,28,28]',
+    defaults: LENET5_DEFAULTS,
+    build: buildLenet5,
+  },
+  {
+    name: 'vgg',
+    summary: 'small VGG-style CNN: 3 blocks of 2x(Conv3x3+BN+Relu)+MaxPool (16/32/64), fc 128, for Fashion-MNIST',
+    input: '[N,1,28,28]',
+    defaults: VGG_DEFAULTS,
+    build: buildVgg,
+  },
+  {
+    name: 'resnet20',
+    summary: 'CIFAR-style ResNet-20: 3 stages x 3 basic blocks (16/32/64), BN, 1x1 projection shortcuts',
+    input: '[N,3,32,32]',
+    defaults: RESNET20_DEFAULTS,
+    build: buildResnet20,
+  },
+  {
+    name: 'mobilenetv2',
+    summary: 'MobileNetV2: inverted residuals (1x1 expand, depthwise 3x3, linear bottleneck), ReLU6 as Clip; CIFAR strides below 96 px',
+    input: '[N,3,32,32]',
+    defaults: MOBILENETV2_DEFAULTS,
+    build: buildMobilenetv2,
+  },
+  {
+    name: 'resnet50',
+    summary: 'torchvision ResNet-50 v1.5: bottlenecks [3,4,6,3], fc 1000; 4.09 G MACs, 25.6 M params at 224',
+    input: '[N,3,224,224]',
+    defaults: RESNET50_DEFAULTS,
+    build: buildResnet50,
+  },
 ];
 
 /** Every reference model, in the order `sculpt models list` shows them. */
@@ -72,7 +108,10 @@ export function buildModel(name: ModelName, opts: BuildOptions = {}): Model {
 function entry(name: string): Entry {
   const e = ENTRIES.find((x) => x.name === name);
   if (!e) {
-    throw new CompilerError('UNKNOWN_MODEL', `no reference model named "${name}"`, { where: name, hint: `choose one of: ${ENTRIES.map((x) => x.name).join(', ')} (sculpt models list)` });
+    throw new CompilerError('UNKNOWN_MODEL', `no reference model named "${name}"`, {
+      where: name,
+      hint: `choose one of: ${ENTRIES.map((x) => x.name).join(', ')} (sculpt models list)`,
+    });
   }
   return e;
 }

@@ -65,7 +65,11 @@ export interface BuildOptions {
 export type ResolvedOptions = Required<BuildOptions>;
 
 /** The model-specific defaults of the options that have no global one. */
-export interface ModelDefaults { size: number; channels: number; numClasses: number }
+export interface ModelDefaults {
+  size: number;
+  channels: number;
+  numClasses: number;
+}
 
 /**
  * Fills defaults and checks ranges.
@@ -88,13 +92,18 @@ export function resolveOptions(opts: BuildOptions, defaults: ModelDefaults): Res
   positiveInt('size', r.size);
   positiveInt('channels', r.channels);
   positiveInt('numClasses', r.numClasses);
-  if (!Number.isInteger(r.seed) || r.seed < 0) throw new CompilerError('INVALID_OPTION', `seed must be a non-negative integer; got ${r.seed}`, { where: 'seed' });
-  if (!Number.isFinite(r.width) || r.width <= 0) throw new CompilerError('INVALID_OPTION', `width must be a positive number; got ${r.width}`, { where: 'width' });
+  if (!Number.isInteger(r.seed) || r.seed < 0)
+    throw new CompilerError('INVALID_OPTION', `seed must be a non-negative integer; got ${r.seed}`, { where: 'seed' });
+  if (!Number.isFinite(r.width) || r.width <= 0)
+    throw new CompilerError('INVALID_OPTION', `width must be a positive number; got ${r.width}`, { where: 'width' });
   if (typeof r.batch === 'number' ? !Number.isInteger(r.batch) || r.batch < 1 : r.batch.length === 0) {
     throw new CompilerError('INVALID_OPTION', `batch must be a positive integer or a dimension name; got "${r.batch}"`, { where: 'batch' });
   }
   if (!Number.isInteger(r.opset) || r.opset < MIN_OPSET || r.opset > MAX_OPSET) {
-    throw new CompilerError('OPSET_OUT_OF_RANGE', `the reference models are built for opsets ${MIN_OPSET} to ${MAX_OPSET}; got ${r.opset}`, { where: 'opset', hint: `pass --opset between ${MIN_OPSET} and ${MAX_OPSET}` });
+    throw new CompilerError('OPSET_OUT_OF_RANGE', `the reference models are built for opsets ${MIN_OPSET} to ${MAX_OPSET}; got ${r.opset}`, {
+      where: 'opset',
+      hint: `pass --opset between ${MIN_OPSET} and ${MAX_OPSET}`,
+    });
   }
   return r;
 }
@@ -102,10 +111,17 @@ export function resolveOptions(opts: BuildOptions, defaults: ModelDefaults): Res
 /** A NetBuilder for `name` with the resolved options, recording them in the model's metadata. */
 export function netFor(name: string, o: ResolvedOptions): NetBuilder {
   return new NetBuilder({
-    seed: o.seed, opset: o.opset, batch: o.batch, graphName: name,
+    seed: o.seed,
+    opset: o.opset,
+    batch: o.batch,
+    graphName: name,
     metadata: {
-      'sculpt.model': name, 'sculpt.seed': String(o.seed), 'sculpt.size': String(o.size), 'sculpt.channels': String(o.channels),
-      'sculpt.classes': String(o.numClasses), 'sculpt.width': String(o.width),
+      'sculpt.model': name,
+      'sculpt.seed': String(o.seed),
+      'sculpt.size': String(o.size),
+      'sculpt.channels': String(o.channels),
+      'sculpt.classes': String(o.numClasses),
+      'sculpt.width': String(o.width),
     },
   });
 }
@@ -162,7 +178,9 @@ export class NetBuilder {
 
   constructor(opts: NetBuilderOptions) {
     if (!Number.isInteger(opts.opset) || opts.opset < MIN_OPSET || opts.opset > MAX_OPSET) {
-      throw new CompilerError('OPSET_OUT_OF_RANGE', `the reference models are built for opsets ${MIN_OPSET} to ${MAX_OPSET}; got ${opts.opset}`, { hint: `pass --opset between ${MIN_OPSET} and ${MAX_OPSET}` });
+      throw new CompilerError('OPSET_OUT_OF_RANGE', `the reference models are built for opsets ${MIN_OPSET} to ${MAX_OPSET}; got ${opts.opset}`, {
+        hint: `pass --opset between ${MIN_OPSET} and ${MAX_OPSET}`,
+      });
     }
     this.b = GraphBuilder.newModel({ graphName: opts.graphName, opset: opts.opset, irVersion: irVersionForOpset(opts.opset) });
     this.rng = new Rng(opts.seed);
@@ -171,7 +189,9 @@ export class NetBuilder {
     if (opts.metadata) this.b.model.metadataProps = Object.entries(opts.metadata).map(([key, value]) => ({ key, value }));
   }
 
-  get model(): Model { return this.b.model; }
+  get model(): Model {
+    return this.b.model;
+  }
 
   /** The image input `input`: float NCHW [batch, channels, height, width]. */
   imageInput(channels: number, height: number, width: number): Feature {
@@ -206,7 +226,11 @@ export class NetBuilder {
     const height = convOutSize(x.height, o.kernel, stride, pad);
     const width = convOutSize(x.width, o.kernel, stride, pad);
     if (height < 1 || width < 1) {
-      throw new CompilerError('INVALID_OPTION', `conv ${name}: a ${x.height}x${x.width} input is too small for a ${o.kernel}x${o.kernel} kernel at stride ${stride}`, { where: name, hint: 'pass a larger --size' });
+      throw new CompilerError(
+        'INVALID_OPTION',
+        `conv ${name}: a ${x.height}x${x.width} input is too small for a ${o.kernel}x${o.kernel} kernel at stride ${stride}`,
+        { where: name, hint: 'pass a larger --size' },
+      );
     }
     const fanIn = (x.channels / group) * o.kernel * o.kernel;
     const w = this.heWeights(`${name}.weight`, [o.out, x.channels / group, o.kernel, o.kernel], fanIn);
@@ -272,7 +296,10 @@ export class NetBuilder {
     const height = convOutSize(x.height, kernel, stride, pad);
     const width = convOutSize(x.width, kernel, stride, pad);
     if (height < 1 || width < 1) {
-      throw new CompilerError('INVALID_OPTION', `pool ${name}: a ${x.height}x${x.width} input is too small for a ${kernel}x${kernel} window`, { where: name, hint: 'pass a larger --size' });
+      throw new CompilerError('INVALID_OPTION', `pool ${name}: a ${x.height}x${x.width} input is too small for a ${kernel}x${kernel} window`, {
+        where: name,
+        hint: 'pass a larger --size',
+      });
     }
     const attrs = [attrInts('kernel_shape', [kernel, kernel]), attrInts('pads', [pad, pad, pad, pad]), attrInts('strides', [stride, stride])];
     return { ...x, value: this.b.op('MaxPool', [x.value], attrs, name), height, width };

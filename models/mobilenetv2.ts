@@ -34,7 +34,8 @@ export const MOBILENETV2_SETTING: readonly (readonly [number, number, number, nu
 function invertedResidual(net: NetBuilder, x: Feature, p: string, expand: number, out: number, stride: number): Feature {
   const hidden = Math.round(x.channels * expand);
   let y = x;
-  if (expand !== 1) y = net.convBn(y, { conv: `${p}.expand.conv`, bn: `${p}.expand.bn`, act: `${p}.expand.relu6` }, { out: hidden, kernel: 1, pad: 0 }, 'relu6');
+  if (expand !== 1)
+    y = net.convBn(y, { conv: `${p}.expand.conv`, bn: `${p}.expand.bn`, act: `${p}.expand.relu6` }, { out: hidden, kernel: 1, pad: 0 }, 'relu6');
   y = net.convBn(y, { conv: `${p}.dw.conv`, bn: `${p}.dw.bn`, act: `${p}.dw.relu6` }, { out: hidden, kernel: 3, stride, group: hidden }, 'relu6');
   const residual = stride === 1 && x.channels === out;
   y = net.convBn(y, { conv: `${p}.project.conv`, bn: `${p}.project.bn` }, { out, kernel: 1, pad: 0 }, 'none', residual ? RESIDUAL_GAMMA : undefined);

@@ -18,9 +18,8 @@ export const RESNET20_DEFAULTS = { size: 32, channels: 3, numClasses: 10 } as co
 function basicBlock(net: NetBuilder, x: Feature, p: string, out: number, stride: number): Feature {
   let y = net.convBn(x, { conv: `${p}.conv1`, bn: `${p}.bn1`, act: `${p}.relu1` }, { out, kernel: 3, stride }, 'relu');
   y = net.convBn(y, { conv: `${p}.conv2`, bn: `${p}.bn2` }, { out, kernel: 3 }, 'none', RESIDUAL_GAMMA);
-  const shortcut = stride !== 1 || x.channels !== out
-    ? net.convBn(x, { conv: `${p}.downsample.0`, bn: `${p}.downsample.1` }, { out, kernel: 1, stride, pad: 0 }, 'none')
-    : x;
+  const shortcut =
+    stride !== 1 || x.channels !== out ? net.convBn(x, { conv: `${p}.downsample.0`, bn: `${p}.downsample.1` }, { out, kernel: 1, stride, pad: 0 }, 'none') : x;
   return net.relu(net.add(y, shortcut, `${p}.add`), `${p}.relu2`);
 }
 

@@ -22,9 +22,8 @@ function bottleneck(net: NetBuilder, x: Feature, p: string, width: number, out: 
   let y = net.convBn(x, { conv: `${p}.conv1`, bn: `${p}.bn1`, act: `${p}.relu1` }, { out: width, kernel: 1, pad: 0 }, 'relu');
   y = net.convBn(y, { conv: `${p}.conv2`, bn: `${p}.bn2`, act: `${p}.relu2` }, { out: width, kernel: 3, stride }, 'relu');
   y = net.convBn(y, { conv: `${p}.conv3`, bn: `${p}.bn3` }, { out, kernel: 1, pad: 0 }, 'none', RESIDUAL_GAMMA);
-  const shortcut = stride !== 1 || x.channels !== out
-    ? net.convBn(x, { conv: `${p}.downsample.0`, bn: `${p}.downsample.1` }, { out, kernel: 1, stride, pad: 0 }, 'none')
-    : x;
+  const shortcut =
+    stride !== 1 || x.channels !== out ? net.convBn(x, { conv: `${p}.downsample.0`, bn: `${p}.downsample.1` }, { out, kernel: 1, stride, pad: 0 }, 'none') : x;
   return net.relu(net.add(y, shortcut, `${p}.add`), `${p}.relu3`);
 }
 

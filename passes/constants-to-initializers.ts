@@ -23,12 +23,18 @@ function constantTensor(n: Node): Tensor | string {
   if (n.attributes.length !== 1 || !a) return 'Constant must have exactly one value attribute';
   const v = a.v;
   switch (a.name) {
-    case 'value': return v.type === 4 ? v.value.clone() : 'value is not a tensor';
-    case 'value_float': return v.type === 1 ? Tensor.fromFloat32(undefined, [], [v.value]) : 'bad value_float';
-    case 'value_floats': return v.type === 6 ? Tensor.fromFloat32(undefined, [v.value.length], v.value) : 'bad value_floats';
-    case 'value_int': return v.type === 2 ? Tensor.fromInt64(undefined, [], [v.value]) : 'bad value_int';
-    case 'value_ints': return v.type === 7 ? Tensor.fromInt64(undefined, [v.value.length], v.value) : 'bad value_ints';
-    default: return `${a.name} constants stay as nodes`;
+    case 'value':
+      return v.type === 4 ? v.value.clone() : 'value is not a tensor';
+    case 'value_float':
+      return v.type === 1 ? Tensor.fromFloat32(undefined, [], [v.value]) : 'bad value_float';
+    case 'value_floats':
+      return v.type === 6 ? Tensor.fromFloat32(undefined, [v.value.length], v.value) : 'bad value_floats';
+    case 'value_int':
+      return v.type === 2 ? Tensor.fromInt64(undefined, [], [v.value]) : 'bad value_int';
+    case 'value_ints':
+      return v.type === 7 ? Tensor.fromInt64(undefined, [v.value.length], v.value) : 'bad value_ints';
+    default:
+      return `${a.name} constants stay as nodes`;
   }
 }
 
@@ -76,4 +82,9 @@ export function constantsToInitializersPass(): Pass {
 }
 
 /** No options. */
-export const constantsToInitializers: PassDefinition<Record<string, never>> = { name: 'constants-to-initializers', summary: constantsToInitializersPass().summary, cli: {}, create: () => constantsToInitializersPass() };
+export const constantsToInitializers: PassDefinition<Record<string, never>> = {
+  name: 'constants-to-initializers',
+  summary: constantsToInitializersPass().summary,
+  cli: {},
+  create: () => constantsToInitializersPass(),
+};

@@ -25,7 +25,8 @@
 import { exposeMasks, passOption } from '../src/core.js';
 import type { ExposeMasksOptions, ExposedMask, Model, Pass, PassContext, PassDefinition, PassResult } from '../src/core.js';
 
-const SUMMARY = 'add one float mask graph input per prunable channel group (a Mul where removing the channel is exact), so one session evaluates any channel mask';
+const SUMMARY =
+  'add one float mask graph input per prunable channel group (a Mul where removing the channel is exact), so one session evaluates any channel mask';
 
 /**
  * The expose-masks pass with typed options; its result's `report` lists the masks added.

@@ -24,7 +24,7 @@ export interface ExposeOutputsOptions {
   onExposed?: (names: string[]) => void;
 }
 
-const SUMMARY = 'make named values (default: the last conv\'s feature map) graph outputs so onnxruntime returns them';
+const SUMMARY = "make named values (default: the last conv's feature map) graph outputs so onnxruntime returns them";
 
 /**
  * The expose-outputs pass with typed options; its result's `report` names the outputs.
@@ -46,6 +46,6 @@ export function exposeOutputsPass(options?: ExposeOutputsOptions): Pass<string[]
 export const exposeOutputsDefinition: PassDefinition<ExposeOutputsOptions, string[]> = {
   name: 'expose-outputs',
   summary: SUMMARY,
-  cli: { outputs: passOption.list<ExposeOutputsOptions>('outputs', 'values to make graph outputs (default: the last conv\'s feature map)') },
+  cli: { outputs: passOption.list<ExposeOutputsOptions>('outputs', "values to make graph outputs (default: the last conv's feature map)") },
   create: (o) => exposeOutputsPass(o),
 };

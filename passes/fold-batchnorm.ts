@@ -73,7 +73,8 @@ function tryFold(model: Model, bn: Node, ctx: PassContext): boolean {
   g.addInitializer(bNew, Tensor.fromFloat32(bNew.name, [cout], b2));
   bNew.setTensorType(DataType.FLOAT, [cout]);
   conv.setInput(1, wNew);
-  if (conv.inputs.length > 2) conv.setInput(2, bNew); else conv.appendInput(bNew);
+  if (conv.inputs.length > 2) conv.setInput(2, bNew);
+  else conv.appendInput(bNew);
   const bnParams = bn.inputs.slice(1);
   const y = bn.outputs[0]!;
   g.replaceValue(y, x);
@@ -98,4 +99,9 @@ export function foldBatchNormPass(): Pass {
 }
 
 /** No options. */
-export const foldBatchNorm: PassDefinition<Record<string, never>> = { name: 'fold-batchnorm', summary: foldBatchNormPass().summary, cli: {}, create: () => foldBatchNormPass() };
+export const foldBatchNorm: PassDefinition<Record<string, never>> = {
+  name: 'fold-batchnorm',
+  summary: foldBatchNormPass().summary,
+  cli: {},
+  create: () => foldBatchNormPass(),
+};

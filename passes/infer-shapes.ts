@@ -70,14 +70,23 @@ export function inferShapesPass(options?: InferShapesPassOptions): Pass<{ values
           for (const v of n.outputs) {
             if (!v || outputs.has(v) || !res.shapes.has(v)) continue;
             if (write(v, res.shapes.type(v))) written++;
-            if (!recorded.has(v) && v.type) { g.addValueInfo(v); recorded.add(v); written++; }
+            if (!recorded.has(v) && v.type) {
+              g.addValueInfo(v);
+              recorded.add(v);
+              written++;
+            }
           }
         }
       }
       for (const u of res.unknown) ctx.remark(u.value.name, `shape unknown: ${u.reason}`);
       // Written types equal what the analyses read: re-inferring gives the same table, so
       // shapes, cost and channel groups stay valid (not so when the inputs changed size).
-      return { changed: written > 0, report: { valuesWritten: written }, stats: { valuesWritten: written }, preserved: o.fixInputs && given ? [] : ['shapes', 'cost', 'channel-groups'] };
+      return {
+        changed: written > 0,
+        report: { valuesWritten: written },
+        stats: { valuesWritten: written },
+        preserved: o.fixInputs && given ? [] : ['shapes', 'cost', 'channel-groups'],
+      };
     },
   };
 }
@@ -85,6 +94,12 @@ export function inferShapesPass(options?: InferShapesPassOptions): Pass<{ values
 export const inferShapesDefinition: PassDefinition<InferShapesPassOptions, { valuesWritten: number }> = {
   name: 'infer-shapes',
   summary: SUMMARY,
-  cli: { scope: passOption.choice<InferShapesPassOptions>('scope', ['all', 'interface'], 'all: every node output gets a value_info record; interface: only graph inputs/outputs') },
+  cli: {
+    scope: passOption.choice<InferShapesPassOptions>(
+      'scope',
+      ['all', 'interface'],
+      'all: every node output gets a value_info record; interface: only graph inputs/outputs',
+    ),
+  },
   create: (o) => inferShapesPass(o),
 };

@@ -42,7 +42,16 @@ export function insertBetaPass(options?: InsertBetaPassOptions): Pass<InsertBeta
       const r = insertBeta(model, { init: o.init, analysis: a });
       for (const s of r.skipped) ctx.remark(s.group, `no β: ${s.why}`);
       for (const rec of r.records) ctx.remark(rec.group, `β "${rec.beta}" (${rec.size}) on ${rec.sites.join(', ')}`);
-      return { changed: true, report: r, stats: { betas: r.records.length, channels: r.records.reduce((s, x) => s + x.size, 0), sites: r.records.reduce((s, x) => s + x.sites.length, 0), skipped: r.skipped.length } };
+      return {
+        changed: true,
+        report: r,
+        stats: {
+          betas: r.records.length,
+          channels: r.records.reduce((s, x) => s + x.size, 0),
+          sites: r.records.reduce((s, x) => s + x.sites.length, 0),
+          skipped: r.skipped.length,
+        },
+      };
     },
   };
 }

@@ -28,7 +28,16 @@
  *   before:  %y = Conv(%x, %w[64,32,3,3], %b[64])   %z = Conv(%y, %w2[16,64,3,3])
  *   after:   %y = Conv(%x, %w[40,32,3,3], %b[40])   %z = Conv(%y, %w2[16,40,3,3])
  */
-import { CompilerError, applyChannelPruning, channelGroupsAnalysis, maskToKeep, passOption, readMaskFile, retieConstants, untieSharedConstants } from '../src/core.js';
+import {
+  CompilerError,
+  applyChannelPruning,
+  channelGroupsAnalysis,
+  maskToKeep,
+  passOption,
+  readMaskFile,
+  retieConstants,
+  untieSharedConstants,
+} from '../src/core.js';
 import type { ApplyResult, ChannelAnalysis, MaskSpec, Model, Pass, PassContext, PassDefinition, PassResult, UntiedConstant } from '../src/core.js';
 
 export interface PruneChannelsOptions {
@@ -63,10 +72,13 @@ export function pruneChannelsPass(options?: PruneChannelsOptions): Pass<PruneCha
     name: NAME,
     summary: SUMMARY,
     run(model: Model, ctx: PassContext): PassResult<PruneChannelsReport> {
-      const legacy = options === undefined ? (ctx.options as PruneChannelsOptions & { onApplied?: (r: ApplyResult, untied: UntiedConstant[]) => void }) : undefined;
+      const legacy =
+        options === undefined ? (ctx.options as PruneChannelsOptions & { onApplied?: (r: ApplyResult, untied: UntiedConstant[]) => void }) : undefined;
       const o = options ?? legacy!;
       if (!o.keep && !o.mask) {
-        throw new CompilerError('INVALID_OPTION', 'prune-channels needs kept channels (keep) or a mask', { hint: 'use `sculpt prune model.onnx -o out.onnx --ratio 0.5`, or `--pass-option prune-channels.mask=m.json`' });
+        throw new CompilerError('INVALID_OPTION', 'prune-channels needs kept channels (keep) or a mask', {
+          hint: 'use `sculpt prune model.onnx -o out.onnx --ratio 0.5`, or `--pass-option prune-channels.mask=m.json`',
+        });
       }
       let a = o.analysis && o.analysis.model === model ? o.analysis : undefined;
       let untied: UntiedConstant[] = [];
@@ -79,7 +91,11 @@ export function pruneChannelsPass(options?: PruneChannelsOptions): Pass<PruneCha
       retieConstants(model, untied);
       for (const g of a.groups) if (g.frozen.length > 0) ctx.remark(g.name, `group ${g.id} frozen: ${g.frozen.join('; ')}`);
       legacy?.onApplied?.(r, untied);
-      return { changed: r.pruned.length > 0, report: { ...r, untied }, stats: { groupsPruned: r.groupsPruned, channelsRemoved: r.channelsRemoved, tensorsChanged: r.pruned.length, tensorsSliced: r.tensorsSliced } };
+      return {
+        changed: r.pruned.length > 0,
+        report: { ...r, untied },
+        stats: { groupsPruned: r.groupsPruned, channelsRemoved: r.channelsRemoved, tensorsChanged: r.pruned.length, tensorsSliced: r.tensorsSliced },
+      };
     },
   };
 }
@@ -89,7 +105,12 @@ export const pruneChannels: PassDefinition<PruneChannelsOptions, PruneChannelsRe
   summary: SUMMARY,
   cli: {
     untie: passOption.boolean<PruneChannelsOptions>('untie', 'give every reader of a shared constant its own copy first (default true)'),
-    mask: { describe: 'mask file: { "keep": { "<tensor>": [indices] } }, { "mask": { "<tensor>": [0/1...] } }, or a prune report', set: (d, text) => { d.mask = text; } },
+    mask: {
+      describe: 'mask file: { "keep": { "<tensor>": [indices] } }, { "mask": { "<tensor>": [0/1...] } }, or a prune report',
+      set: (d, text) => {
+        d.mask = text;
+      },
+    },
   },
   create: (o) => pruneChannelsPass(o),
 };

@@ -14,7 +14,10 @@ import { readBetaRecords, stripBeta } from '../src/core.js';
 import type { Model, Pass, PassContext, PassDefinition, PassResult } from '../src/core.js';
 
 /** What strip-beta removed. */
-export interface StripBetaReport { readonly betas: number; readonly muls: number }
+export interface StripBetaReport {
+  readonly betas: number;
+  readonly muls: number;
+}
 
 const SUMMARY = 'remove the β scales insert-beta added (the weights are unchanged by β)';
 
@@ -34,4 +37,9 @@ export function stripBetaPass(): Pass<StripBetaReport> {
   };
 }
 
-export const stripBetaDefinition: PassDefinition<Record<string, never>, StripBetaReport> = { name: 'strip-beta', summary: SUMMARY, cli: {}, create: () => stripBetaPass() };
+export const stripBetaDefinition: PassDefinition<Record<string, never>, StripBetaReport> = {
+  name: 'strip-beta',
+  summary: SUMMARY,
+  cli: {},
+  create: () => stripBetaPass(),
+};

@@ -38,12 +38,53 @@
  *            %y = Reshape(Transpose[1,0,2](%o), [0,500])
  */
 import {
-  DataType, GraphBuilder, Rng, Tensor, addConstant, attrFloat, attrInt, attrInts, attrString, AnalysisManager, costAnalysis, costContext, dropIfUnused, initStackedLayer,
-  nodeCost, originalWeights, parseLayerSpec, parseUnit, parseUnitList, passOption, planTissue, resolveWeight, shapesAnalysis, TISSUE_ACTIVATIONS, TISSUE_INITS,
+  DataType,
+  GraphBuilder,
+  Rng,
+  Tensor,
+  addConstant,
+  attrFloat,
+  attrInt,
+  attrInts,
+  attrString,
+  AnalysisManager,
+  costAnalysis,
+  costContext,
+  dropIfUnused,
+  initStackedLayer,
+  nodeCost,
+  originalWeights,
+  parseLayerSpec,
+  parseUnit,
+  parseUnitList,
+  passOption,
+  planTissue,
+  resolveWeight,
+  shapesAnalysis,
+  TISSUE_ACTIVATIONS,
+  TISSUE_INITS,
 } from '../src/core.js';
 import type {
-  AutoChoice, CostContext, LayerCost, LayerPlan, LayerSpec, Model, Node, Pass, PassContext, PassDefinition, PassOption, PassResult, SkippedLayer, TissueActivation, TissueOptions,
-  TissuePlan, UnitRun, UnitWeights, Value, WeightForm,
+  AutoChoice,
+  CostContext,
+  LayerCost,
+  LayerPlan,
+  LayerSpec,
+  Model,
+  Node,
+  Pass,
+  PassContext,
+  PassDefinition,
+  PassOption,
+  PassResult,
+  SkippedLayer,
+  TissueActivation,
+  TissueOptions,
+  TissuePlan,
+  UnitRun,
+  UnitWeights,
+  Value,
+  WeightForm,
 } from '../src/core.js';
 
 /** What the pass did to one layer. */
@@ -108,7 +149,13 @@ class Emitter {
   /** Clip's bounds, shared by every unit run of the layer. */
   clipBounds?: [Value, Value];
 
-  constructor(readonly model: Model, readonly at: Node, readonly base: string, readonly plan: TissuePlan, readonly form: WeightForm) {
+  constructor(
+    readonly model: Model,
+    readonly at: Node,
+    readonly base: string,
+    readonly plan: TissuePlan,
+    readonly form: WeightForm,
+  ) {
     this.b = new GraphBuilder(model);
     this.b.insertBefore = at;
     this.opset = model.opset('') ?? 21;
@@ -123,9 +170,10 @@ class Emitter {
   /** A float weight, in the form the original layer's weight came in (initializer or Constant node). */
   floats(name: string, dims: number[], data: Float32Array): Value {
     const base = `${this.base}.tissue.${name}`;
-    const v = this.plan.canonicalize || this.form === 'initializer'
-      ? this.b.floats(base, dims, data)
-      : addConstant(this.model, this.at.graph!, 'constant', base, Tensor.fromFloat32(undefined, dims, data), this.at);
+    const v =
+      this.plan.canonicalize || this.form === 'initializer'
+        ? this.b.floats(base, dims, data)
+        : addConstant(this.model, this.at.graph!, 'constant', base, Tensor.fromFloat32(undefined, dims, data), this.at);
     v.setTensorType(DataType.FLOAT, dims);
     this.inits.push(v.name);
     return v;
@@ -140,15 +188,20 @@ class Emitter {
 
   activation(x: Value, name: string): Value {
     switch (this.plan.activation) {
-      case 'relu': return this.op('Relu', [x], [], name);
-      case 'leaky-relu': return this.op('LeakyRelu', [x], [attrFloat('alpha', this.plan.leakyAlpha)], name);
-      case 'tanh': return this.op('Tanh', [x], [], name);
-      case 'sigmoid': return this.op('Sigmoid', [x], [], name);
+      case 'relu':
+        return this.op('Relu', [x], [], name);
+      case 'leaky-relu':
+        return this.op('LeakyRelu', [x], [attrFloat('alpha', this.plan.leakyAlpha)], name);
+      case 'tanh':
+        return this.op('Tanh', [x], [], name);
+      case 'sigmoid':
+        return this.op('Sigmoid', [x], [], name);
       case 'relu6':
         if (this.opset < 11) return this.op('Clip', [x], [attrFloat('max', 6), attrFloat('min', 0)], name);
         this.clipBounds ??= [this.floats('relu6.min', [], Float32Array.of(0)), this.floats('relu6.max', [], Float32Array.of(6))];
         return this.op('Clip', [x, ...this.clipBounds], [], name);
-      case 'none': return x;
+      case 'none':
+        return x;
     }
   }
 
@@ -178,7 +231,10 @@ function concatUnits(ws: readonly UnitWeights[], pick: (u: UnitWeights) => Float
   const total = ws.reduce((a, u) => a + pick(u).length, 0);
   const out = new Float32Array(total);
   let off = 0;
-  for (const u of ws) { out.set(pick(u), off); off += pick(u).length; }
+  for (const u of ws) {
+    out.set(pick(u), off);
+    off += pick(u).length;
+  }
   return out;
 }
 
@@ -198,16 +254,42 @@ function convRun(e: Emitter, x: Value, lp: LayerPlan, run: UnitRun, ws: readonly
   const layer = lp.layer;
   const c = run.count;
   const sd = layer.kernel.length;
-  const w1 = e.floats(`${tag}w1`, [c * u.n2, u.n1, ...u.k1], concatUnits(ws, (w) => w.w1));
-  const b1 = e.floats(`${tag}b1`, [c * u.n2], concatUnits(ws, (w) => w.b1));
+  const w1 = e.floats(
+    `${tag}w1`,
+    [c * u.n2, u.n1, ...u.k1],
+    concatUnits(ws, (w) => w.w1),
+  );
+  const b1 = e.floats(
+    `${tag}b1`,
+    [c * u.n2],
+    concatUnits(ws, (w) => w.b1),
+  );
   const a1 = [attrInt('group', c), attrInts('kernel_shape', [...u.k1]), attrInts('strides', [...layer.strides]), attrInts('dilations', [...layer.dilations])];
-  if (run.pads1) a1.push(attrInts('pads', [...run.pads1])); else a1.push(attrString('auto_pad', run.autoPad1));
+  if (run.pads1) a1.push(attrInts('pads', [...run.pads1]));
+  else a1.push(attrString('auto_pad', run.autoPad1));
   const h = e.op('Conv', [x, w1, b1], a1, `${tag}conv1`);
   const a = e.activation(h, `${tag}act`);
-  const w2 = e.floats(`${tag}w2`, [c * u.n3, u.n2, ...u.k2], concatUnits(ws, (w) => w.w2));
+  const w2 = e.floats(
+    `${tag}w2`,
+    [c * u.n3, u.n2, ...u.k2],
+    concatUnits(ws, (w) => w.w2),
+  );
   const inputs: Value[] = [a, w2];
-  if (lp.bias2) inputs.push(e.floats(`${tag}b2`, [c * u.n3], concatUnits(ws, (w) => w.b2!)));
-  const a2 = [attrInt('group', c), attrInts('kernel_shape', [...u.k2]), attrInts('strides', new Array<number>(sd).fill(1)), attrInts('dilations', new Array<number>(sd).fill(1)), attrInts('pads', [...run.pads2])];
+  if (lp.bias2)
+    inputs.push(
+      e.floats(
+        `${tag}b2`,
+        [c * u.n3],
+        concatUnits(ws, (w) => w.b2!),
+      ),
+    );
+  const a2 = [
+    attrInt('group', c),
+    attrInts('kernel_shape', [...u.k2]),
+    attrInts('strides', new Array<number>(sd).fill(1)),
+    attrInts('dilations', new Array<number>(sd).fill(1)),
+    attrInts('pads', [...run.pads2]),
+  ];
   return e.op('Conv', inputs, a2, `${tag}conv2`);
 }
 
@@ -216,12 +298,53 @@ function denseRun(e: Emitter, x: Value, lp: LayerPlan, run: UnitRun, ws: readonl
   const c = run.count;
   const R = lp.layer.rank;
   if (c === 1) {
-    const w1 = e.floats(`${tag}w1`, [u.n1, u.n2], transposedUnits(ws, (w) => w.w1, u.n2, u.n1));
+    const w1 = e.floats(
+      `${tag}w1`,
+      [u.n1, u.n2],
+      transposedUnits(ws, (w) => w.w1, u.n2, u.n1),
+    );
     let h = e.op('MatMul', [x, w1], [], `${tag}matmul1`);
-    h = e.op('Add', [h, e.floats(`${tag}b1`, [u.n2], concatUnits(ws, (w) => w.b1))], [], `${tag}add1`);
+    h = e.op(
+      'Add',
+      [
+        h,
+        e.floats(
+          `${tag}b1`,
+          [u.n2],
+          concatUnits(ws, (w) => w.b1),
+        ),
+      ],
+      [],
+      `${tag}add1`,
+    );
     const a = e.activation(h, `${tag}act`);
-    let o = e.op('MatMul', [a, e.floats(`${tag}w2`, [u.n2, u.n3], transposedUnits(ws, (w) => w.w2, u.n3, u.n2))], [], `${tag}matmul2`);
-    if (lp.bias2) o = e.op('Add', [o, e.floats(`${tag}b2`, [u.n3], concatUnits(ws, (w) => w.b2!))], [], `${tag}add2`);
+    let o = e.op(
+      'MatMul',
+      [
+        a,
+        e.floats(
+          `${tag}w2`,
+          [u.n2, u.n3],
+          transposedUnits(ws, (w) => w.w2, u.n3, u.n2),
+        ),
+      ],
+      [],
+      `${tag}matmul2`,
+    );
+    if (lp.bias2)
+      o = e.op(
+        'Add',
+        [
+          o,
+          e.floats(
+            `${tag}b2`,
+            [u.n3],
+            concatUnits(ws, (w) => w.b2!),
+          ),
+        ],
+        [],
+        `${tag}add2`,
+      );
     return o;
   }
   const lead = new Array<number>(R - 1).fill(0);
@@ -229,13 +352,46 @@ function denseRun(e: Emitter, x: Value, lp: LayerPlan, run: UnitRun, ws: readonl
   const r = e.op('Reshape', [x, e.int64s(`${tag}split_shape`, [...lead, c, u.n1])], [], `${tag}reshape_in`);
   const fwd = [R - 1, ...Array.from({ length: R - 1 }, (_, i) => i), R];
   const t = e.op('Transpose', [r], [attrInts('perm', fwd)], `${tag}units_first`);
-  const w1 = e.floats(`${tag}w1`, [c, ...ones(R - 2), u.n1, u.n2], transposedUnits(ws, (w) => w.w1, u.n2, u.n1));
+  const w1 = e.floats(
+    `${tag}w1`,
+    [c, ...ones(R - 2), u.n1, u.n2],
+    transposedUnits(ws, (w) => w.w1, u.n2, u.n1),
+  );
   let h = e.op('MatMul', [t, w1], [], `${tag}matmul1`);
-  h = e.op('Add', [h, e.floats(`${tag}b1`, [c, ...ones(R - 1), u.n2], concatUnits(ws, (w) => w.b1))], [], `${tag}add1`);
+  h = e.op(
+    'Add',
+    [
+      h,
+      e.floats(
+        `${tag}b1`,
+        [c, ...ones(R - 1), u.n2],
+        concatUnits(ws, (w) => w.b1),
+      ),
+    ],
+    [],
+    `${tag}add1`,
+  );
   const a = e.activation(h, `${tag}act`);
-  const w2 = e.floats(`${tag}w2`, [c, ...ones(R - 2), u.n2, u.n3], transposedUnits(ws, (w) => w.w2, u.n3, u.n2));
+  const w2 = e.floats(
+    `${tag}w2`,
+    [c, ...ones(R - 2), u.n2, u.n3],
+    transposedUnits(ws, (w) => w.w2, u.n3, u.n2),
+  );
   let o = e.op('MatMul', [a, w2], [], `${tag}matmul2`);
-  if (lp.bias2) o = e.op('Add', [o, e.floats(`${tag}b2`, [c, ...ones(R - 1), u.n3], concatUnits(ws, (w) => w.b2!))], [], `${tag}add2`);
+  if (lp.bias2)
+    o = e.op(
+      'Add',
+      [
+        o,
+        e.floats(
+          `${tag}b2`,
+          [c, ...ones(R - 1), u.n3],
+          concatUnits(ws, (w) => w.b2!),
+        ),
+      ],
+      [],
+      `${tag}add2`,
+    );
   const back = [...Array.from({ length: R - 1 }, (_, i) => i + 1), 0, R];
   const tb = e.op('Transpose', [o], [attrInts('perm', back)], `${tag}units_back`);
   return e.op('Reshape', [tb, e.int64s(`${tag}merge_shape`, [...lead, c * u.n3])], [], `${tag}reshape_out`);
@@ -254,7 +410,11 @@ function emitLayer(model: Model, plan: TissuePlan, lp: LayerPlan, ws: readonly U
   if (lp.runs.length === 1) {
     out = emitRun(e, x, lp, lp.runs[0]!, ws, '');
   } else {
-    const pieces = e.split(x, axis, lp.runs.map((r) => r.count * r.unit.n1));
+    const pieces = e.split(
+      x,
+      axis,
+      lp.runs.map((r) => r.count * r.unit.n1),
+    );
     const outs = lp.runs.map((r, j) => emitRun(e, pieces[j]!, lp, r, ws.slice(r.position, r.position + r.count), `u${j}.`));
     out = e.op('Concat', outs, [attrInt('axis', axis)], 'concat');
   }
@@ -294,7 +454,11 @@ function countLayer(model: Model, nodes: readonly string[], ctx: CostContext): {
  * @throws the planner's errors: INVALID_OPTION, TISSUE_SPEC_INVALID, TISSUE_NO_LAYERS,
  *   TISSUE_NOT_REPLACEABLE
  */
-export function applyTissue(model: Model, options: TissueOptions & { onLayer?: (done: number, total: number) => void } = {}, analyses: AnalysisManager = new AnalysisManager(model)): TissueReport {
+export function applyTissue(
+  model: Model,
+  options: TissueOptions & { onLayer?: (done: number, total: number) => void } = {},
+  analyses: AnalysisManager = new AnalysisManager(model),
+): TissueReport {
   const plan = planTissue(model, options, analyses);
   const before = analyses.get(costAnalysis).total;
   const emitted: { lp: LayerPlan; nodes: string[]; inits: string[]; fitError?: number }[] = [];
@@ -312,15 +476,37 @@ export function applyTissue(model: Model, options: TissueOptions & { onLayer?: (
     const counted = countLayer(model, nodes, afterCtx);
     const runs = lp.runs.map((r) => ({ unit: unitText(r), count: r.count }));
     return {
-      name: lp.layer.name, op: lp.layer.op, kind: lp.layer.kind, cIn: lp.layer.cIn, cOut: lp.layer.cOut, kernel: [...lp.layer.kernel],
-      spec: lp.spec, groups: lp.units.length, equal: lp.equal, runs, shuffleGroups: lp.shuffleGroups, fitError,
-      original: lp.original, stacked: lp.stacked, denseEquivalent: lp.denseEquivalent, counted,
-      matches: counted.params === lp.stacked.params && counted.macs === lp.stacked.macs, nodes, initializers: inits,
+      name: lp.layer.name,
+      op: lp.layer.op,
+      kind: lp.layer.kind,
+      cIn: lp.layer.cIn,
+      cOut: lp.layer.cOut,
+      kernel: [...lp.layer.kernel],
+      spec: lp.spec,
+      groups: lp.units.length,
+      equal: lp.equal,
+      runs,
+      shuffleGroups: lp.shuffleGroups,
+      fitError,
+      original: lp.original,
+      stacked: lp.stacked,
+      denseEquivalent: lp.denseEquivalent,
+      counted,
+      matches: counted.params === lp.stacked.params && counted.macs === lp.stacked.macs,
+      nodes,
+      initializers: inits,
     };
   });
   return {
-    strategy: plan.strategy, activation: plan.activation, init: plan.init, seed: plan.seed, shuffle: plan.shuffle,
-    layers, skipped: [...plan.skipped], notes: [...plan.notes], auto: plan.auto,
+    strategy: plan.strategy,
+    activation: plan.activation,
+    init: plan.init,
+    seed: plan.seed,
+    shuffle: plan.shuffle,
+    layers,
+    skipped: [...plan.skipped],
+    notes: [...plan.notes],
+    auto: plan.auto,
     before: { macs: before.macs, flops: before.flops, params: before.params },
     after: { macs: after.macs, flops: after.flops, params: after.params },
     planned: plan.after,
@@ -340,8 +526,12 @@ function runWith(opts: TissuePassOptions, model: Model, ctx: PassContext): PassR
     changed: report.layers.length > 0,
     report,
     stats: {
-      stacked: report.layers.length, skipped: report.skipped.length,
-      macsBefore: report.before.macs, macsAfter: report.after.macs, paramsBefore: report.before.params, paramsAfter: report.after.params,
+      stacked: report.layers.length,
+      skipped: report.skipped.length,
+      macsBefore: report.before.macs,
+      macsAfter: report.after.macs,
+      paramsBefore: report.before.params,
+      paramsAfter: report.after.params,
     },
   };
 }
@@ -369,7 +559,12 @@ export function tissuePass(options?: TissuePassOptions): Pass<TissueReport> {
 }
 
 function specOption(describe: string, parse: (text: string) => LayerSpec): PassOption<TissuePassOptions> {
-  return { describe, set: (d, text) => { d.spec = parse(text); } };
+  return {
+    describe,
+    set: (d, text) => {
+      d.spec = parse(text);
+    },
+  };
 }
 
 /** `sculpt transform --passes tissue --pass-option tissue.groups=4 ...` */
@@ -382,8 +577,10 @@ export const tissue: PassDefinition<TissuePassOptions, TissueReport> = {
     exclude: passOption.list<TissuePassOptions>('exclude', 'layers never replaced: names or globs'),
     unit: specOption('equal units n1:n2:n3[:k1:k2]', (t) => ({ kind: 'units', units: [parseUnit(t)] })),
     hybrid: specOption('hybrid units: a comma-separated unit list', (t) => ({ kind: 'units', units: parseUnitList(t) })),
-    groups: specOption('m equal units sized from each layer (gM or gMhN: M groups, N hidden), or auto', (t) => (t === 'auto' ? { kind: 'groups', groups: 'auto' } : parseLayerSpec(/^\d+$/.test(t) ? `g${t}` : t))),
-    activation: passOption.choice<TissuePassOptions>('activation', TISSUE_ACTIVATIONS, 'between a unit\'s two weight layers'),
+    groups: specOption('m equal units sized from each layer (gM or gMhN: M groups, N hidden), or auto', (t) =>
+      t === 'auto' ? { kind: 'groups', groups: 'auto' } : parseLayerSpec(/^\d+$/.test(t) ? `g${t}` : t),
+    ),
+    activation: passOption.choice<TissuePassOptions>('activation', TISSUE_ACTIVATIONS, "between a unit's two weight layers"),
     init: passOption.choice<TissuePassOptions>('init', TISSUE_INITS, 'he: from scratch (seeded); original: fitted to the original layer'),
     shuffle: passOption.boolean<TissuePassOptions>('shuffle', 'channel shuffle between consecutive stacked layers'),
     seed: passOption.number<TissuePassOptions>('seed', 'seed of hybrid draws and random weights', { integer: true, min: 0 }),

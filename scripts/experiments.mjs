@@ -4,7 +4,10 @@
 import { readdirSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 
-const names = readdirSync('dist/experiments').filter((f) => f.endsWith('.js')).map((f) => f.slice(0, -3)).sort();
+const names = readdirSync('dist/experiments')
+  .filter((f) => f.endsWith('.js'))
+  .map((f) => f.slice(0, -3))
+  .sort();
 const [name, ...args] = process.argv.slice(2);
 if (!name || !names.includes(name)) {
   console.error(`${name ? `no experiment named "${name}". ` : ''}experiments: ${names.join(', ')}`);

@@ -13,7 +13,9 @@ function walk(dir, out = []) {
   return out;
 }
 const filter = process.env.SCULPT_TEST_FILTER;
-const files = walk('dist/test').filter((f) => !filter || f.includes(filter)).sort();
+const files = walk('dist/test')
+  .filter((f) => !filter || f.includes(filter))
+  .sort();
 if (files.length === 0) {
   console.error('no test files found');
   process.exit(1);

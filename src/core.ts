@@ -17,7 +17,17 @@ export * from './ir/verify.js';
 export * from './ir/printer.js';
 export { SETTING_SLOTS, isSettingSlot } from './ir/op-slots.js';
 export {
-  resolveWeight, weightOf, isFloatWeight, constantData, constantNodeTensor, setWeight, setConstantData, untieWeight, addConstant, dropIfUnused, floatWeights,
+  resolveWeight,
+  weightOf,
+  isFloatWeight,
+  constantData,
+  constantNodeTensor,
+  setWeight,
+  setConstantData,
+  untieWeight,
+  addConstant,
+  dropIfUnused,
+  floatWeights,
 } from './ir/weights.js';
 export type { ResolvedWeight, WeightForm, SetWeightOptions } from './ir/weights.js';
 export * from './pass.js';

@@ -135,16 +135,36 @@ export function asCompilerError(e: unknown): CompilerError {
     const path = err.path;
     const writing = /write|rename|open|mkdir|unlink|fsync|ftruncate|link/.test(err.syscall) && ['ENOSPC', 'EROFS', 'EDQUOT', 'EFBIG'].includes(err.code);
     const hints: Record<string, string> = {
-      ENOENT: 'check the path', EACCES: 'check the permissions', EPERM: 'check the permissions', EISDIR: 'name a file, not a folder',
-      ENOTDIR: 'a part of the path is not a folder', ELOOP: 'a symbolic link points at itself: fix the link', ENOSPC: 'the disk is full: free space',
-      EROFS: 'the file system is read-only', EMFILE: 'too many open files: raise the limit (ulimit -n)', ENAMETOOLONG: 'use a shorter path',
+      ENOENT: 'check the path',
+      EACCES: 'check the permissions',
+      EPERM: 'check the permissions',
+      EISDIR: 'name a file, not a folder',
+      ENOTDIR: 'a part of the path is not a folder',
+      ELOOP: 'a symbolic link points at itself: fix the link',
+      ENOSPC: 'the disk is full: free space',
+      EROFS: 'the file system is read-only',
+      EMFILE: 'too many open files: raise the limit (ulimit -n)',
+      ENAMETOOLONG: 'use a shorter path',
     };
-    return new CompilerError(err.code === 'ENOENT' ? 'FILE_NOT_FOUND' : writing ? 'FILE_WRITE_FAILED' : 'FILE_READ_FAILED', msg, { where: path, cause: e, hint: hints[err.code] ?? 'check the file and its folder' });
+    return new CompilerError(err.code === 'ENOENT' ? 'FILE_NOT_FOUND' : writing ? 'FILE_WRITE_FAILED' : 'FILE_READ_FAILED', msg, {
+      where: path,
+      cause: e,
+      hint: hints[err.code] ?? 'check the file and its folder',
+    });
   }
-  if (e instanceof RangeError && /allocation failed|Invalid (typed )?array length|Array buffer|out of memory|Maximum call stack|Invalid string length|is out of range|too large/i.test(msg)) {
-    return new CompilerError('RESOURCE_EXHAUSTED', `out of memory or stack: ${msg}`, { cause: e, hint: 'the model, its dims or an option asks for more than this machine has: check input sizes, --batch and widths' });
+  if (
+    e instanceof RangeError &&
+    /allocation failed|Invalid (typed )?array length|Array buffer|out of memory|Maximum call stack|Invalid string length|is out of range|too large/i.test(msg)
+  ) {
+    return new CompilerError('RESOURCE_EXHAUSTED', `out of memory or stack: ${msg}`, {
+      cause: e,
+      hint: 'the model, its dims or an option asks for more than this machine has: check input sizes, --batch and widths',
+    });
   }
-  return new CompilerError('INTERNAL', msg, { cause: e, hint: 'this is a bug in sculpt: please report it with the command and the model (SCULPT_DEBUG=1 prints the stack)' });
+  return new CompilerError('INTERNAL', msg, {
+    cause: e,
+    hint: 'this is a bug in sculpt: please report it with the command and the model (SCULPT_DEBUG=1 prints the stack)',
+  });
 }
 
 /** What to do, for errors thrown without their own hint. */
@@ -167,7 +187,7 @@ export const DEFAULT_HINTS: Partial<Record<ErrorCode, string>> = {
   DUPLICATE_VALUE: 'every value must have exactly one producer; export the model again',
   GRAPH_CYCLE: 'the graph must be acyclic; export the model again',
   MISSING_OPSET: 'add the opset import for the domain',
-  INVALID_OPTION: 'see the command\'s --help',
+  INVALID_OPTION: "see the command's --help",
   UNKNOWN_PASS: 'list the passes with `sculpt passes`',
   UNKNOWN_MODEL: 'list the models with `sculpt models list`',
   DATA_SPEC_INVALID: 'data specs: mnist, fashion-mnist, digits, idx:<images>,<labels>, npy:<x>,<y>, folder:<dir>',

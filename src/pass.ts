@@ -30,7 +30,11 @@ export interface PassResult<R = unknown> {
 }
 
 /** A note from a pass: why something was or was not rewritten (`--explain`). */
-export interface Remark { readonly pass: string; readonly where: string; readonly message: string }
+export interface Remark {
+  readonly pass: string;
+  readonly where: string;
+  readonly message: string;
+}
 
 export interface PassContext {
   remark(where: string, message: string): void;
@@ -80,7 +84,10 @@ export interface PassDefinition<O extends object = object, R = unknown> {
 }
 
 function bad(key: string, text: string, want: string): CompilerError {
-  return new CompilerError('INVALID_OPTION', `pass option ${key}=${text}: expected ${want}`, { where: key, hint: 'list a pass\'s options with `sculpt passes --json`' });
+  return new CompilerError('INVALID_OPTION', `pass option ${key}=${text}: expected ${want}`, {
+    where: key,
+    hint: "list a pass's options with `sculpt passes --json`",
+  });
 }
 
 /** Parsers for `PassOption.set`, each writing one field of the draft options. */
@@ -91,7 +98,14 @@ export const passOption = {
       set: (d, text, key) => {
         const x = Number(text);
         const want = `${range.integer ? 'an integer' : 'a number'}${range.min !== undefined ? ` >= ${range.min}` : ''}${range.max !== undefined ? ` <= ${range.max}` : ''}`;
-        if (text.trim() === '' || !Number.isFinite(x) || (range.integer && !Number.isInteger(x)) || (range.min !== undefined && x < range.min) || (range.max !== undefined && x > range.max)) throw bad(key, text, want);
+        if (
+          text.trim() === '' ||
+          !Number.isFinite(x) ||
+          (range.integer && !Number.isInteger(x)) ||
+          (range.min !== undefined && x < range.min) ||
+          (range.max !== undefined && x > range.max)
+        )
+          throw bad(key, text, want);
         (d as Record<keyof O, unknown>)[field] = x;
       },
     };
@@ -106,7 +120,12 @@ export const passOption = {
     };
   },
   string<O>(field: keyof O, describe: string): PassOption<O> {
-    return { describe, set: (d, text) => { (d as Record<keyof O, unknown>)[field] = text; } };
+    return {
+      describe,
+      set: (d, text) => {
+        (d as Record<keyof O, unknown>)[field] = text;
+      },
+    };
   },
   choice<O>(field: keyof O, choices: readonly string[], describe: string): PassOption<O> {
     return {
@@ -119,7 +138,15 @@ export const passOption = {
   },
   /** Comma-separated list of strings. */
   list<O>(field: keyof O, describe: string): PassOption<O> {
-    return { describe: `${describe} (comma-separated)`, set: (d, text) => { (d as Record<keyof O, unknown>)[field] = text.split(',').map((s) => s.trim()).filter(Boolean); } };
+    return {
+      describe: `${describe} (comma-separated)`,
+      set: (d, text) => {
+        (d as Record<keyof O, unknown>)[field] = text
+          .split(',')
+          .map((s) => s.trim())
+          .filter(Boolean);
+      },
+    };
   },
 };
 
@@ -134,14 +161,21 @@ export function parsePassOptions<O extends object>(def: PassDefinition<O>, raw: 
     if (!opt && def.acceptsAnyOption) {
       let value: unknown = text === 'true' ? true : text === 'false' ? false : text.trim() !== '' && Number.isFinite(Number(text)) ? Number(text) : text;
       if (/^\s*[[{]/.test(text)) {
-        try { value = JSON.parse(text); } catch { throw new CompilerError('INVALID_OPTION', `pass option ${def.name}.${key}: "${text}" is not valid JSON`, { where: `${def.name}.${key}` }); }
+        try {
+          value = JSON.parse(text);
+        } catch {
+          throw new CompilerError('INVALID_OPTION', `pass option ${def.name}.${key}: "${text}" is not valid JSON`, { where: `${def.name}.${key}` });
+        }
       }
       (draft as Record<string, unknown>)[key] = value;
       continue;
     }
     if (!opt) {
       const known = Object.keys(def.cli);
-      throw new CompilerError('INVALID_OPTION', `pass ${def.name} has no option "${key}"`, { where: `${def.name}.${key}`, hint: known.length ? `its options: ${known.join(', ')}` : `${def.name} takes no options` });
+      throw new CompilerError('INVALID_OPTION', `pass ${def.name} has no option "${key}"`, {
+        where: `${def.name}.${key}`,
+        hint: known.length ? `its options: ${known.join(', ')}` : `${def.name} takes no options`,
+      });
     }
     opt.set(draft, text, `${def.name}.${key}`);
   }
@@ -157,7 +191,10 @@ export function parsePassOptions<O extends object>(def: PassDefinition<O>, raw: 
 export function legacyPassDefinition(name: string, factory: () => Pass): PassDefinition<Record<string, unknown>> {
   const probe = factory();
   return {
-    name, summary: probe.summary, cli: {}, acceptsAnyOption: true,
+    name,
+    summary: probe.summary,
+    cli: {},
+    acceptsAnyOption: true,
     create(options) {
       const inner = factory();
       if (Object.keys(options).length === 0) return inner;
@@ -168,7 +205,13 @@ export function legacyPassDefinition(name: string, factory: () => Pass): PassDef
 
 // --- the pass manager -----------------------------------------------------------------
 
-export interface PassRecord { name: string; changed: boolean; ms: number; stats: Record<string, number>; report?: unknown }
+export interface PassRecord {
+  name: string;
+  changed: boolean;
+  ms: number;
+  stats: Record<string, number>;
+  report?: unknown;
+}
 
 export interface RunPassesOptions {
   /** Verify after each changed pass (default true). */
@@ -181,7 +224,11 @@ export interface RunPassesOptions {
   analyses?: AnalysisManager;
 }
 
-export interface RunPassesResult { passes: PassRecord[]; remarks: Remark[]; changed: boolean }
+export interface RunPassesResult {
+  passes: PassRecord[];
+  remarks: Remark[];
+  changed: boolean;
+}
 
 /** Runs passes in order. @throws the pass's own errors, VERIFY_FAILED wrapping verifier problems (OUTPUT_LOST among them) */
 export function runPasses(model: Model, passes: readonly Pass[], opts: RunPassesOptions = {}): RunPassesResult {
@@ -203,10 +250,17 @@ export function runPasses(model: Model, passes: readonly Pass[], opts: RunPasses
       if (opts.verify !== false) {
         try {
           const lost = p.removesOutputs ? [] : lostOutputs(model, outputsBefore);
-          if (lost.length > 0) throw new CompilerError('OUTPUT_LOST', `after pass ${p.name}: graph output(s) ${lost.map((n) => `"${n}"`).join(', ')} disappeared`, { where: lost[0] });
+          if (lost.length > 0)
+            throw new CompilerError('OUTPUT_LOST', `after pass ${p.name}: graph output(s) ${lost.map((n) => `"${n}"`).join(', ')} disappeared`, {
+              where: lost[0],
+            });
           verifyModel(model, `after pass ${p.name}`);
         } catch (e) {
-          throw new CompilerError('VERIFY_FAILED', `pass ${p.name} left invalid IR: ${(e as Error).message}`, { cause: e, where: (e as CompilerError).where, hint: 'this is a bug in the pass; please report it with the model' });
+          throw new CompilerError('VERIFY_FAILED', `pass ${p.name} left invalid IR: ${(e as Error).message}`, {
+            cause: e,
+            where: (e as CompilerError).where,
+            hint: 'this is a bug in the pass; please report it with the model',
+          });
         }
       }
       opts.printAfterChange?.(p.name, printModel(model));

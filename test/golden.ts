@@ -10,7 +10,11 @@ import { join } from 'node:path';
 import type { RunPassesResult } from '../src/index.js';
 import { ROOT } from './helpers.js';
 
-export interface GoldenTexts { input: string; expected: string; stats: string }
+export interface GoldenTexts {
+  input: string;
+  expected: string;
+  stats: string;
+}
 
 /** The stats file's text for a pass run: changed, statistics and (optionally) remarks. */
 export function statsText(r: RunPassesResult, withRemarks = true): string {
@@ -22,7 +26,11 @@ export function statsText(r: RunPassesResult, withRemarks = true): string {
 /** Compares (or, with UPDATE_GOLDEN=1, writes) the golden files of one case. */
 export function checkGolden(pass: string, name: string, got: GoldenTexts, root = join(ROOT, 'fixtures/passes')): void {
   const dir = join(root, pass, name);
-  const files: [string, string][] = [['input.txt', got.input], ['expected.txt', got.expected], ['stats.json', got.stats]];
+  const files: [string, string][] = [
+    ['input.txt', got.input],
+    ['expected.txt', got.expected],
+    ['stats.json', got.stats],
+  ];
   if (process.env.UPDATE_GOLDEN === '1') {
     mkdirSync(dir, { recursive: true });
     for (const [f, text] of files) writeFileSync(join(dir, f), text);

@@ -115,7 +115,8 @@ class UnionFind {
     const ra = this.find(a);
     const rb = this.find(b);
     // The smaller root wins so component roots are stable (lowest atom) for ordering.
-    if (ra < rb) this.parent[rb] = ra; else if (rb < ra) this.parent[ra] = rb;
+    if (ra < rb) this.parent[rb] = ra;
+    else if (rb < ra) this.parent[ra] = rb;
   }
 }
 
@@ -187,7 +188,10 @@ export function analyzeChannelGroups(model: Model, opts: ChannelAnalysisOptions 
     }
     const opset = model.opset(node.domain) ?? 1;
     const ctx: ChannelRuleContext = {
-      model, node, origin, opset,
+      model,
+      node,
+      origin,
+      opset,
       shape: shapeOf,
       folded: (v) => (v ? foldedOf(v, shapes) : undefined),
       ints: (v) => {
@@ -205,7 +209,9 @@ export function analyzeChannelGroups(model: Model, opts: ChannelAnalysisOptions 
       },
       link: (a, ai, b, bi) => {
         if (ai < 0 || ai >= a.size || bi < 0 || bi >= b.size) {
-          throw new CompilerError('INTERNAL', `channel rule for ${node.opType} linked "${a.value.name}"[${ai}] to "${b.value.name}"[${bi}] out of range`, { where: node.where });
+          throw new CompilerError('INTERNAL', `channel rule for ${node.opType} linked "${a.value.name}"[${ai}] to "${b.value.name}"[${bi}] out of range`, {
+            where: node.where,
+          });
         }
         uf.union(a.base + ai, b.base + bi);
       },
@@ -289,7 +295,11 @@ export function analyzeChannelGroups(model: Model, opts: ChannelAnalysisOptions 
     if (!l) compAtoms.set(r, (l = []));
     l.push(a);
   }
-  interface Builder { key: string; comps: number[][]; frozen: Set<string> }
+  interface Builder {
+    key: string;
+    comps: number[][];
+    frozen: Set<string>;
+  }
   const builders = new Map<string, Builder>();
   const order: Builder[] = [];
   // Roots are the lowest atom of their component, so iterating roots in order gives groups
@@ -362,7 +372,13 @@ export function analyzeChannelGroups(model: Model, opts: ChannelAnalysisOptions 
   for (const [node, m] of fixups) for (const [key, run] of m) fixupList.push({ node, key, run });
 
   return {
-    model, shapes, slots, groups, atomGroup, atomChannel, fixups: fixupList,
+    model,
+    shapes,
+    slots,
+    groups,
+    atomGroup,
+    atomChannel,
+    fixups: fixupList,
     slotOf: getSlot,
     slotsOf: (v) => [...(byValue.get(v)?.values() ?? [])].sort((x, y) => x.axis - y.axis),
   };
@@ -412,18 +428,40 @@ export function describeGroups(a: ChannelAnalysis): object {
       width: g.width,
       prunable: isGroupPrunable(g),
       frozen: g.frozen,
-      members: g.members.map((m) => ({ name: m.slot.value.name, axis: m.slot.axis, channels: m.slot.size, per: m.per, kind: m.slot.kind, roles: m.slot.roles.map((r) => `${r.role}:${r.node.name ?? r.node.opType}`) })),
+      members: g.members.map((m) => ({
+        name: m.slot.value.name,
+        axis: m.slot.axis,
+        channels: m.slot.size,
+        per: m.per,
+        kind: m.slot.kind,
+        roles: m.slot.roles.map((r) => `${r.role}:${r.node.name ?? r.node.opType}`),
+      })),
     })),
     summary: summarizeGroups(a),
   };
 }
 
-export interface GroupSummary { groups: number; prunable: number; frozen: number; prunableChannels: number; frozenChannels: number }
+export interface GroupSummary {
+  groups: number;
+  prunable: number;
+  frozen: number;
+  prunableChannels: number;
+  frozenChannels: number;
+}
 
 export function summarizeGroups(a: ChannelAnalysis): GroupSummary {
-  let prunable = 0, frozen = 0, pc = 0, fc = 0;
+  let prunable = 0,
+    frozen = 0,
+    pc = 0,
+    fc = 0;
   for (const g of a.groups) {
-    if (isGroupPrunable(g)) { prunable++; pc += g.width; } else { frozen++; fc += g.width; }
+    if (isGroupPrunable(g)) {
+      prunable++;
+      pc += g.width;
+    } else {
+      frozen++;
+      fc += g.width;
+    }
   }
   return { groups: a.groups.length, prunable, frozen, prunableChannels: pc, frozenChannels: fc };
 }
@@ -437,7 +475,8 @@ export function removedPerSlot(a: ChannelAnalysis, keep: ReadonlyMap<number, rea
     if (!grp) throw new CompilerError('MASK_SHAPE_MISMATCH', `there is no channel group ${gid}`, { hint: 'list the groups with `sculpt groups model.onnx`' });
     const keepSet = new Uint8Array(grp.size);
     for (const k of kept) {
-      if (!Number.isInteger(k) || k < 0 || k >= grp.size) throw new CompilerError('MASK_SHAPE_MISMATCH', `group ${gid} (${grp.name}) has ${grp.size} channels; index ${k} is out of range`, { where: grp.name });
+      if (!Number.isInteger(k) || k < 0 || k >= grp.size)
+        throw new CompilerError('MASK_SHAPE_MISMATCH', `group ${gid} (${grp.name}) has ${grp.size} channels; index ${k} is out of range`, { where: grp.name });
       keepSet[k] = 1;
     }
     for (const m of grp.members) {
@@ -465,7 +504,10 @@ export function formatGroups(a: ChannelAnalysis, explain = false): string {
     if (!explain && g.frozen.length) lines.push(`      why: ${g.frozen[0]}${g.frozen.length > 1 ? ` (+${g.frozen.length - 1} more; --explain)` : ''}`);
     if (explain) {
       for (const why of g.frozen) lines.push(`      why: ${why}`);
-      for (const m of g.members) lines.push(`      ${m.slot.kind === 'constant' ? 'weight' : 'value '} ${m.slot.value.name} axis ${m.slot.axis} [${m.slot.size}]${m.per > 1 ? ` ×${m.per} per channel` : ''}${m.slot.roles.length ? ` (${m.slot.roles.map((r) => r.role).join(',')})` : ''}`);
+      for (const m of g.members)
+        lines.push(
+          `      ${m.slot.kind === 'constant' ? 'weight' : 'value '} ${m.slot.value.name} axis ${m.slot.axis} [${m.slot.size}]${m.per > 1 ? ` ×${m.per} per channel` : ''}${m.slot.roles.length ? ` (${m.slot.roles.map((r) => r.role).join(',')})` : ''}`,
+        );
     }
   }
   return lines.join('\n');

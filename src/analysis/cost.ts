@@ -95,8 +95,21 @@ export interface CostContext {
 }
 
 /** Ops whose every initializer input (incl. a 1-element one) is a weight. */
-const WEIGHT_OPS = new Set(['Conv', 'ConvTranspose', 'ConvInteger', 'QLinearConv', 'Gemm', 'MatMul', 'MatMulInteger',
-  'QLinearMatMul', 'BatchNormalization', 'InstanceNormalization', 'LayerNormalization', 'GroupNormalization', 'PRelu']);
+const WEIGHT_OPS = new Set([
+  'Conv',
+  'ConvTranspose',
+  'ConvInteger',
+  'QLinearConv',
+  'Gemm',
+  'MatMul',
+  'MatMulInteger',
+  'QLinearMatMul',
+  'BatchNormalization',
+  'InstanceNormalization',
+  'LayerNormalization',
+  'GroupNormalization',
+  'PRelu',
+]);
 
 /**
  * What initializer input `i` of `n` is: a parameter ('param'), stored statistics that are
@@ -182,10 +195,14 @@ export function requireExactCost(cost: CostReport, what: string): void {
   if (cost.exact) return;
   const dims = cost.unknownDims.filter((d) => d !== '?');
   const first = cost.nodes.find((c) => c.incomplete !== undefined);
-  throw new CompilerError('COST_UNKNOWN', `${what} needs exact FLOPs, but they depend on ${dims.length ? `the symbolic dim(s) ${dims.join(', ')}` : 'unknown shapes'} (MACs ≥ ${cost.total.macs})`, {
-    where: first ? first.node.where : undefined,
-    hint: 'give the input size: --input-shape 1,3,224,224 (or name:1,3,224,224 per input), or --data',
-  });
+  throw new CompilerError(
+    'COST_UNKNOWN',
+    `${what} needs exact FLOPs, but they depend on ${dims.length ? `the symbolic dim(s) ${dims.join(', ')}` : 'unknown shapes'} (MACs ≥ ${cost.total.macs})`,
+    {
+      where: first ? first.node.where : undefined,
+      hint: 'give the input size: --input-shape 1,3,224,224 (or name:1,3,224,224 per input), or --data',
+    },
+  );
 }
 
 /** A dim's count: numbers as they are, the batch as `ctx.batch`, others undefined (unknown). */
@@ -264,14 +281,22 @@ function weightShape(v: Value | null | undefined, ctx: CostContext): StaticDim[]
  * weight/window ops; returns why MACs are not exact.
  */
 function layerCost(n: Node, c: NodeCost, ctx: CostContext, unknown?: Set<string>): string | undefined {
-  const shape = (i: number) => { const v = n.inputs[i]; return v ? ctx.shapes.shape(v) : undefined; };
+  const shape = (i: number) => {
+    const v = n.inputs[i];
+    return v ? ctx.shapes.shape(v) : undefined;
+  };
   const out0 = n.outputs[0];
   const outShape = out0 ? ctx.shapes.shape(out0) : undefined;
   const cnt = (d: StaticDim | undefined) => count(d, ctx, unknown);
   const kernelOf = (w: readonly StaticDim[]) => w.slice(2).map((d) => cnt(d) ?? 1);
-  const unknownShape = (why: string) => { unknown?.add('?'); return why; };
+  const unknownShape = (why: string) => {
+    unknown?.add('?');
+    return why;
+  };
   switch (n.opType) {
-    case 'Conv': case 'ConvInteger': case 'QLinearConv': {
+    case 'Conv':
+    case 'ConvInteger':
+    case 'QLinearConv': {
       const w = weightShape(n.inputs[n.opType === 'QLinearConv' ? 3 : 1], ctx);
       const group = n.attrInt('group', 1);
       c.groups = group;
@@ -314,7 +339,8 @@ function layerCost(n: Node, c: NodeCost, ctx: CostContext, unknown?: Set<string>
       return inp.exact && perGroupOut !== undefined ? undefined : 'the input shape has unknown dims (MACs counted with them as 1)';
     }
     case 'Gemm': {
-      const a = shape(0), b = weightShape(n.inputs[1], ctx);
+      const a = shape(0),
+        b = weightShape(n.inputs[1], ctx);
       if (!a || !b || a.length !== 2 || b.length !== 2) return unknownShape('the operand shapes are unknown');
       const k = cnt(n.attrInt('transA', 0) ? a[0] : a[1]);
       const m = cnt(n.attrInt('transA', 0) ? a[1] : a[0]);
@@ -325,8 +351,11 @@ function layerCost(n: Node, c: NodeCost, ctx: CostContext, unknown?: Set<string>
       if (k === undefined || m === undefined || nn === undefined) return 'the operand shapes have unknown dims (MACs counted with them as 1)';
       return undefined;
     }
-    case 'MatMul': case 'MatMulInteger': case 'QLinearMatMul': {
-      const a = shape(0), b = weightShape(n.inputs[n.opType === 'QLinearMatMul' ? 3 : 1], ctx);
+    case 'MatMul':
+    case 'MatMulInteger':
+    case 'QLinearMatMul': {
+      const a = shape(0),
+        b = weightShape(n.inputs[n.opType === 'QLinearMatMul' ? 3 : 1], ctx);
       if (!a || !b || a.length === 0 || b.length === 0) return unknownShape('the operand shapes are unknown');
       const k = cnt(a[a.length - 1]);
       c.inChannels = k;
@@ -337,13 +366,16 @@ function layerCost(n: Node, c: NodeCost, ctx: CostContext, unknown?: Set<string>
       if (k === undefined || !out.exact) return 'the output shape has unknown dims (MACs counted with them as 1)';
       return undefined;
     }
-    case 'BatchNormalization': case 'InstanceNormalization': {
+    case 'BatchNormalization':
+    case 'InstanceNormalization': {
       const ch = cnt(shape(0)?.[1]);
       c.inChannels = ch;
       c.outChannels = ch;
       return undefined;
     }
-    case 'MaxPool': case 'AveragePool': case 'LpPool': {
+    case 'MaxPool':
+    case 'AveragePool':
+    case 'LpPool': {
       const k = n.attrInts('kernel_shape');
       if (k) {
         c.kernel = k;
@@ -357,8 +389,21 @@ function layerCost(n: Node, c: NodeCost, ctx: CostContext, unknown?: Set<string>
 }
 
 /** Ops with a MAC / layer formula in `nodeCost` (others cost only their activation bytes). */
-const COSTED_OPS = new Set(['Conv', 'ConvInteger', 'QLinearConv', 'ConvTranspose', 'Gemm', 'MatMul', 'MatMulInteger', 'QLinearMatMul',
-  'BatchNormalization', 'InstanceNormalization', 'MaxPool', 'AveragePool', 'LpPool']);
+const COSTED_OPS = new Set([
+  'Conv',
+  'ConvInteger',
+  'QLinearConv',
+  'ConvTranspose',
+  'Gemm',
+  'MatMul',
+  'MatMulInteger',
+  'QLinearMatMul',
+  'BatchNormalization',
+  'InstanceNormalization',
+  'MaxPool',
+  'AveragePool',
+  'LpPool',
+]);
 
 /** Whether `nodeCost` has a MAC / layer formula for a default-domain op. */
 export function hasCostRule(opType: string): boolean {

@@ -59,14 +59,20 @@ export const channelGroupsAnalysis: Analysis<ChannelAnalysis> = {
   compute: (m, am) => analyzeChannelGroups(m, { shapes: am.get(shapesAnalysis).shapes }),
 };
 
-interface Entry { value: unknown; revision: number }
+interface Entry {
+  value: unknown;
+  revision: number;
+}
 
 export class AnalysisManager {
   readonly #cache = new Map<string, Entry>();
   /** Cache counters, for tests and `--timings`. */
   readonly stats = { hits: 0, misses: 0 };
 
-  constructor(readonly model: Model, readonly options: AnalysisOptions = {}) {}
+  constructor(
+    readonly model: Model,
+    readonly options: AnalysisOptions = {},
+  ) {}
 
   /** The analysis result for the model as it is now: cached when still valid, else computed (and cached). */
   get<T>(a: Analysis<T>): T {
@@ -101,5 +107,7 @@ export class AnalysisManager {
   }
 
   /** Drops every cached analysis. */
-  clear(): void { this.#cache.clear(); }
+  clear(): void {
+    this.#cache.clear();
+  }
 }

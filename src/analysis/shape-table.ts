@@ -32,13 +32,27 @@ export const DECLARED_SHAPES: ShapeLookup = {
 export class ShapeTable implements ShapeLookup {
   readonly #types = new Map<Value, TypeInfo | undefined>();
 
-  type(v: Value): TypeInfo | undefined { return this.#types.has(v) ? this.#types.get(v) : v.type; }
-  shape(v: Value): StaticDim[] | undefined { return shapeOf(this.type(v)); }
-  elemType(v: Value): number | undefined { return elemTypeOf(this.type(v)); }
+  type(v: Value): TypeInfo | undefined {
+    return this.#types.has(v) ? this.#types.get(v) : v.type;
+  }
+  shape(v: Value): StaticDim[] | undefined {
+    return shapeOf(this.type(v));
+  }
+  elemType(v: Value): number | undefined {
+    return elemTypeOf(this.type(v));
+  }
   /** Whether inference recorded something for `v` (else it reads as declared). */
-  has(v: Value): boolean { return this.#types.has(v); }
-  set(v: Value, t: TypeInfo | undefined): void { this.#types.set(v, t); }
+  has(v: Value): boolean {
+    return this.#types.has(v);
+  }
+  set(v: Value, t: TypeInfo | undefined): void {
+    this.#types.set(v, t);
+  }
   /** Every recorded (value, type), in recording order (topological per graph). */
-  entries(): IterableIterator<[Value, TypeInfo | undefined]> { return this.#types.entries(); }
-  get size(): number { return this.#types.size; }
+  entries(): IterableIterator<[Value, TypeInfo | undefined]> {
+    return this.#types.entries();
+  }
+  get size(): number {
+    return this.#types.size;
+  }
 }

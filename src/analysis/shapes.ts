@@ -102,25 +102,39 @@ export function resolveInputShapes(model: Model, given: Readonly<Record<string, 
   for (const [name, shape] of Object.entries(given)) {
     const v = inputs.find((x) => x.name === name);
     if (!v) {
-      throw new CompilerError('INVALID_OPTION', `--input-shape names "${name}", which is not a graph input`, { where: name, hint: `inputs: ${inputs.map((x) => x.name).join(', ')}` });
+      throw new CompilerError('INVALID_OPTION', `--input-shape names "${name}", which is not a graph input`, {
+        where: name,
+        hint: `inputs: ${inputs.map((x) => x.name).join(', ')}`,
+      });
     }
     for (const d of shape) {
-      if (!Number.isInteger(d) || d < 1) throw new CompilerError('INVALID_OPTION', `input shape for "${name}" has dim ${d}; dims are positive integers`, { where: name });
+      if (!Number.isInteger(d) || d < 1)
+        throw new CompilerError('INVALID_OPTION', `input shape for "${name}" has dim ${d}; dims are positive integers`, { where: name });
     }
     const declared = v.shape;
     if (!declared) continue;
     if (declared.length !== shape.length) {
-      throw new CompilerError('INPUT_SHAPE_MISMATCH', `input "${name}" has rank ${declared.length} [${fmtDims(declared)}]; the given shape [${shape.join(',')}] has rank ${shape.length}`, { where: name, hint: `give ${declared.length} dims, e.g. --input-shape ${name}:${declared.map((d) => (typeof d === 'number' ? d : 1)).join(',')}` });
+      throw new CompilerError(
+        'INPUT_SHAPE_MISMATCH',
+        `input "${name}" has rank ${declared.length} [${fmtDims(declared)}]; the given shape [${shape.join(',')}] has rank ${shape.length}`,
+        { where: name, hint: `give ${declared.length} dims, e.g. --input-shape ${name}:${declared.map((d) => (typeof d === 'number' ? d : 1)).join(',')}` },
+      );
     }
     declared.forEach((d, k) => {
       const want = shape[k]!;
       if (typeof d === 'number' && d !== want) {
-        throw new CompilerError('INPUT_SHAPE_MISMATCH', `input "${name}" declares dim ${k} as ${d}; the given shape says ${want}`, { where: name, hint: 'only symbolic or unknown dims can be set by an input shape' });
+        throw new CompilerError('INPUT_SHAPE_MISMATCH', `input "${name}" declares dim ${k} as ${d}; the given shape says ${want}`, {
+          where: name,
+          hint: 'only symbolic or unknown dims can be set by an input shape',
+        });
       }
       if (typeof d === 'string') {
         const had = bindings.get(d);
         if (had !== undefined && had !== want) {
-          throw new CompilerError('INPUT_SHAPE_MISMATCH', `symbolic dim "${d}" is given as ${had} and as ${want}`, { where: name, hint: 'inputs that share a symbolic dim need the same size for it' });
+          throw new CompilerError('INPUT_SHAPE_MISMATCH', `symbolic dim "${d}" is given as ${had} and as ${want}`, {
+            where: name,
+            hint: 'inputs that share a symbolic dim need the same size for it',
+          });
         }
         bindings.set(d, want);
       }
@@ -129,9 +143,12 @@ export function resolveInputShapes(model: Model, given: Readonly<Record<string, 
   const out: Record<string, StaticDim[] | undefined> = {};
   for (const v of inputs) {
     const g = given[v.name];
-    if (g) { out[v.name] = [...g]; continue; }
+    if (g) {
+      out[v.name] = [...g];
+      continue;
+    }
     const declared = v.shape;
-    out[v.name] = declared?.map((d) => (typeof d === 'string' ? bindings.get(d) ?? d : d));
+    out[v.name] = declared?.map((d) => (typeof d === 'string' ? (bindings.get(d) ?? d) : d));
   }
   return out;
 }
@@ -240,7 +257,10 @@ function makeContext(n: Node, opset: number, folder: Folder, table: ShapeTable):
       if (!s) throw new UnknownShape(`the shape of input "${v.name}" is unknown`);
       return s;
     },
-    elem: (i) => { const v = val(i); return v ? table.elemType(v) : undefined; },
+    elem: (i) => {
+      const v = val(i);
+      return v ? table.elemType(v) : undefined;
+    },
     folded: (i) => folder.fold(val(i)),
     ints(i, what) {
       const v = val(i);
@@ -258,7 +278,9 @@ function makeContext(n: Node, opset: number, folder: Folder, table: ShapeTable):
       if (s && s.length === 1 && isNum(s[0]!)) return new Array<StaticDim>(s[0]).fill(null);
       throw new UnknownShape(`${what} (input ${i}${v ? ` "${v.name}"` : ''}) is not a constant`);
     },
-    fail(message): never { throw contradiction(n, message); },
+    fail(message): never {
+      throw contradiction(n, message);
+    },
   };
   return ctx;
 }

@@ -11,5 +11,10 @@ export const EXIT = {
 
 /** Thrown by a command to end with a specific exit code after printing its result. */
 export class ExitWith extends Error {
-  constructor(readonly exitCode: number, message = `exit ${exitCode}`) { super(message); }
+  constructor(
+    readonly exitCode: number,
+    message = `exit ${exitCode}`,
+  ) {
+    super(message);
+  }
 }

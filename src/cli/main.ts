@@ -24,14 +24,16 @@ class UsageError extends Error {}
 export async function main(argv: string[]): Promise<number> {
   const parser = yargs(argv)
     .scriptName('sculpt')
-    .usage([
-      'sculpt <command> [options]',
-      '',
-      'Compress ONNX models: TissueNet units, one-step',
-      'pruning-recovery, GWCS channel search; validate and diff.',
-      'Every command takes --help; commands that report data take --json.',
-      'Exit codes: 0 ok, 1 error (code on stderr), 2 usage, 3 gate failed.',
-    ].join('\n'))
+    .usage(
+      [
+        'sculpt <command> [options]',
+        '',
+        'Compress ONNX models: TissueNet units, one-step',
+        'pruning-recovery, GWCS channel search; validate and diff.',
+        'Every command takes --help; commands that report data take --json.',
+        'Exit codes: 0 ok, 1 error (code on stderr), 2 usage, 3 gate failed.',
+      ].join('\n'),
+    )
     .strict()
     .demandCommand(1, 'name a command (see the list above)')
     .recommendCommands()
@@ -40,7 +42,9 @@ export async function main(argv: string[]): Promise<number> {
     .version(toolVersion())
     // Ranges of numeric options, before any command reads a file (option-ranges.ts).
     .middleware((args) => {
-      try { checkOptionRanges(args as Record<string, unknown>, argv); } catch (e) {
+      try {
+        checkOptionRanges(args as Record<string, unknown>, argv);
+      } catch (e) {
         if (e instanceof OptionRangeError) throw new UsageError(e.message);
         throw e;
       }
@@ -56,7 +60,9 @@ export async function main(argv: string[]): Promise<number> {
   // steps this way before doing any work).
   // The middleware runs after yargs' validation and before any handler, nested ones included.
   if (process.env.SCULPT_CHECK_ARGS === '1') {
-    parser.middleware(() => { throw new ExitWith(EXIT.OK, 'arguments checked'); }, false);
+    parser.middleware(() => {
+      throw new ExitWith(EXIT.OK, 'arguments checked');
+    }, false);
   }
   for (const c of await commandsFor(argv)) parser.command(c);
   try {
@@ -87,7 +93,11 @@ for (const stream of [process.stdout, process.stderr]) {
   stream.on('error', (e: NodeJS.ErrnoException) => {
     if (e.code === 'EPIPE') process.exit(process.exitCode ?? 0);
     if (stream === process.stdout) {
-      try { writeSync(2, `error FILE_WRITE_FAILED: cannot write to stdout (${e.code ?? e.message})\n  hint: check where stdout goes (a full disk?)\n`); } catch { /* stderr is gone too */ }
+      try {
+        writeSync(2, `error FILE_WRITE_FAILED: cannot write to stdout (${e.code ?? e.message})\n  hint: check where stdout goes (a full disk?)\n`);
+      } catch {
+        /* stderr is gone too */
+      }
     }
     process.exit(EXIT.ERROR);
   });

@@ -24,7 +24,13 @@ export interface Range {
 export class OptionRangeError extends Error {}
 
 const int = (min: number, max = Number.MAX_SAFE_INTEGER, what?: string): Range => ({ min, max, int: true, what });
-const real = (min: number, max: number, open: { min?: boolean; max?: boolean } = {}, what?: string): Range => ({ min, max, minOpen: open.min, maxOpen: open.max, what });
+const real = (min: number, max: number, open: { min?: boolean; max?: boolean } = {}, what?: string): Range => ({
+  min,
+  max,
+  minOpen: open.min,
+  maxOpen: open.max,
+  what,
+});
 
 /** Rules for option names that mean the same in every command. */
 export const COMMON: Readonly<Record<string, Range>> = {
@@ -94,7 +100,18 @@ export const BY_COMMAND: Readonly<Record<string, Readonly<Record<string, Range>>
 };
 
 /** Options that name files: an empty value is a usage error. */
-export const PATH_OPTIONS: readonly string[] = ['output', 'report', 'checkpoint', 'mask', 'scores', 'teacher', 'baseline', 'validation', 'data', 'checkpoint-dir'];
+export const PATH_OPTIONS: readonly string[] = [
+  'output',
+  'report',
+  'checkpoint',
+  'mask',
+  'scores',
+  'teacher',
+  'baseline',
+  'validation',
+  'data',
+  'checkpoint-dir',
+];
 
 function describe(r: Range): string {
   const lo = r.min === undefined ? '' : `${r.minOpen ? '>' : '≥'} ${r.min}`;
@@ -118,7 +135,10 @@ function emptyValued(raw: readonly string[]): Set<string> {
     const a = raw[i]!;
     if (a === '--') break;
     const eq = /^--?([A-Za-z][\w-]*)=$/.exec(a);
-    if (eq) { out.add(eq[1]!); continue; }
+    if (eq) {
+      out.add(eq[1]!);
+      continue;
+    }
     const flag = /^--?([A-Za-z][\w-]*)$/.exec(a);
     if (flag && raw[i + 1] === '') out.add(flag[1]!);
   }
@@ -145,7 +165,7 @@ export function checkOptionRanges(argv: Record<string, unknown>, raw: readonly s
     if (typeof value === 'string' && value.trim() === '' && PATH_OPTIONS.includes(key)) throw new OptionRangeError(`--${key} was given an empty value`);
     if (typeof value !== 'number') continue;
     const rule = cmd[key] ?? COMMON[key];
-    const problem = rule ? rangeProblem(value, rule) : (Number.isFinite(value) ? undefined : 'it is not a finite number');
+    const problem = rule ? rangeProblem(value, rule) : Number.isFinite(value) ? undefined : 'it is not a finite number';
     if (problem) throw new OptionRangeError(`--${key} ${value}: ${problem}${rule?.what ? ` (${rule.what})` : ''}`);
   }
 }

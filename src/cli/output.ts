@@ -26,11 +26,14 @@ export function progress(label: string, total: number, opts: { quiet?: boolean; 
   if (opts.quiet) return { update() {}, stop() {} };
   if (process.stderr.isTTY) {
     const { SingleBar, Presets } = cliProgress();
-    const bar = new SingleBar({
-      format: `${label} [{bar}] {percentage}% | {value}/{total} | ETA {eta_formatted}${opts.format ? ` | ${opts.format}` : ''}`,
-      stream: process.stderr,
-      hideCursor: true,
-    }, Presets.shades_classic);
+    const bar = new SingleBar(
+      {
+        format: `${label} [{bar}] {percentage}% | {value}/{total} | ETA {eta_formatted}${opts.format ? ` | ${opts.format}` : ''}`,
+        stream: process.stderr,
+        hideCursor: true,
+      },
+      Presets.shades_classic,
+    );
     // Custom tokens in `format` ({loss}, {acc}, ...) would show raw until the first update.
     const blank = Object.fromEntries([...(opts.format ?? '').matchAll(/\{(\w+)\}/g)].map((m) => [m[1]!, '-']));
     bar.start(total, 0, blank);
@@ -43,8 +46,13 @@ export function progress(label: string, total: number, opts: { quiet?: boolean; 
       const now = Date.now();
       if (now - last < 2000 && done < total) return;
       last = now;
-      const extra = info ? ' ' + Object.entries(info).map(([k, v]) => `${k}=${v}`).join(' ') : '';
-      const eta = done > 0 ? ((now - t0) / done) * (total - done) / 1000 : 0;
+      const extra = info
+        ? ' ' +
+          Object.entries(info)
+            .map(([k, v]) => `${k}=${v}`)
+            .join(' ')
+        : '';
+      const eta = done > 0 ? (((now - t0) / done) * (total - done)) / 1000 : 0;
       process.stderr.write(`${label} ${done}/${total} (${Math.round((100 * done) / Math.max(1, total))}%) eta ${eta.toFixed(0)}s${extra}\n`);
     },
     stop() {},

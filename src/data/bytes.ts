@@ -18,8 +18,12 @@ export interface ByteSource {
 
 class MemoryBytes implements ByteSource {
   constructor(readonly bytes: Uint8Array) {}
-  get length(): number { return this.bytes.byteLength; }
-  read(offset: number, length: number): Uint8Array { return this.bytes.subarray(offset, offset + length); }
+  get length(): number {
+    return this.bytes.byteLength;
+  }
+  read(offset: number, length: number): Uint8Array {
+    return this.bytes.subarray(offset, offset + length);
+  }
   close(): void {}
 }
 
@@ -39,7 +43,11 @@ class FileBytes implements ByteSource {
     let done = 0;
     while (done < length) {
       const n = readSync(this.#fd, this.#buf, done, length - done, offset + done);
-      if (n === 0) throw new CompilerError('DATA_CORRUPT', `${this.path} ended early at byte ${offset + done}`, { where: this.path, hint: 'the file changed or was truncated while training' });
+      if (n === 0)
+        throw new CompilerError('DATA_CORRUPT', `${this.path} ended early at byte ${offset + done}`, {
+          where: this.path,
+          hint: 'the file changed or was truncated while training',
+        });
       done += n;
     }
     return this.#buf.subarray(0, length);
@@ -51,7 +59,9 @@ class FileBytes implements ByteSource {
   }
 }
 
-export function isGzip(b: Uint8Array): boolean { return b.byteLength >= 2 && b[0] === 0x1f && b[1] === 0x8b; }
+export function isGzip(b: Uint8Array): boolean {
+  return b.byteLength >= 2 && b[0] === 0x1f && b[1] === 0x8b;
+}
 
 /** Checks a data file exists and is a file. @throws FILE_NOT_FOUND */
 export function requireFile(path: string, what: string): void {
@@ -79,6 +89,10 @@ export function openBytes(path: string, maxInMemory = DEFAULT_MAX_IN_MEMORY): By
     const out = gunzipSync(raw);
     return new MemoryBytes(new Uint8Array(out.buffer, out.byteOffset, out.byteLength));
   } catch (e) {
-    throw new CompilerError('DATA_CORRUPT', `${path} is not a valid gzip stream: ${(e as Error).message}`, { where: path, cause: e, hint: 'the download or copy is incomplete; fetch the file again' });
+    throw new CompilerError('DATA_CORRUPT', `${path} is not a valid gzip stream: ${(e as Error).message}`, {
+      where: path,
+      cause: e,
+      hint: 'the download or copy is incomplete; fetch the file again',
+    });
   }
 }

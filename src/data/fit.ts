@@ -12,7 +12,11 @@ import type { LoadedDataset } from './loader.js';
 export function dataInputOf(model: Model): Value {
   const ins = model.graph.inputs.filter((v) => !v.initializer);
   if (ins.length !== 1) {
-    throw new CompilerError('PRECONDITION_FAILED', `the model has ${ins.length} data inputs (${ins.map((v) => v.name).join(', ')}); training and evaluation need exactly one`, { hint: 'export the model with a single image input' });
+    throw new CompilerError(
+      'PRECONDITION_FAILED',
+      `the model has ${ins.length} data inputs (${ins.map((v) => v.name).join(', ')}); training and evaluation need exactly one`,
+      { hint: 'export the model with a single image input' },
+    );
   }
   return ins[0]!;
 }
@@ -42,11 +46,19 @@ export function classCountOf(model: Model): number | undefined {
 export function checkModelFitsData(model: Model, ds: Dataset): void {
   const want = sampleShapeOf(model);
   if (want && want.join(',') !== ds.inputShape.join(',')) {
-    throw new CompilerError('DATA_SHAPE_MISMATCH', `${ds.name} gives samples of [${ds.inputShape.join(',')}] but the model's input "${dataInputOf(model).name}" wants [${want.join(',')}]`, { where: ds.name });
+    throw new CompilerError(
+      'DATA_SHAPE_MISMATCH',
+      `${ds.name} gives samples of [${ds.inputShape.join(',')}] but the model's input "${dataInputOf(model).name}" wants [${want.join(',')}]`,
+      { where: ds.name },
+    );
   }
   const classes = classCountOf(model);
   if (classes !== undefined && ds.numClasses > classes) {
-    throw new CompilerError('DATA_SHAPE_MISMATCH', `${ds.name} has ${ds.numClasses} classes but the model's output "${model.graph.outputs[0]!.name}" scores ${classes}`, { where: ds.name, hint: 'train a model whose last layer has one output per class' });
+    throw new CompilerError(
+      'DATA_SHAPE_MISMATCH',
+      `${ds.name} has ${ds.numClasses} classes but the model's output "${model.graph.outputs[0]!.name}" scores ${classes}`,
+      { where: ds.name, hint: 'train a model whose last layer has one output per class' },
+    );
   }
 }
 
@@ -56,6 +68,11 @@ export function checkModelFitsData(model: Model, ds: Dataset): void {
  */
 export function loadDatasetFor(model: Model, spec: string, opts: LoadOptions = {}): LoadedDataset {
   const ds = loadDataset(spec, { ...opts, shape: opts.shape ?? sampleShapeOf(model) });
-  try { checkModelFitsData(model, ds); } catch (e) { ds.close(); throw e; }
+  try {
+    checkModelFitsData(model, ds);
+  } catch (e) {
+    ds.close();
+    throw e;
+  }
   return ds;
 }

@@ -25,7 +25,10 @@ export function openIdx(path: string, maxInMemory?: number): IdxFile {
   const bytes = openBytes(path, maxInMemory);
   const bad = (why: string): never => {
     bytes.close();
-    throw new CompilerError('DATA_CORRUPT', `${path} is not a valid IDX file: ${why}`, { where: path, hint: 'IDX files start with 0x00 0x00 <type> <ndim>; check the file is complete' });
+    throw new CompilerError('DATA_CORRUPT', `${path} is not a valid IDX file: ${why}`, {
+      where: path,
+      hint: 'IDX files start with 0x00 0x00 <type> <ndim>; check the file is complete',
+    });
   };
   if (bytes.length < 4) bad(`only ${bytes.length} bytes`);
   const head = bytes.read(0, 4).slice();
@@ -55,7 +58,9 @@ export function readIdxItem(f: IdxFile, i: number, out: Float32Array, scaleU8: b
       if (scaleU8) for (let k = 0; k < per; k++) out[k] = b[k]! / 255;
       else for (let k = 0; k < per; k++) out[k] = b[k]!;
       return;
-    case 0x09: for (let k = 0; k < per; k++) out[k] = (b[k]! << 24) >> 24; return;
+    case 0x09:
+      for (let k = 0; k < per; k++) out[k] = (b[k]! << 24) >> 24;
+      return;
     default: {
       const dv = new DataView(b.buffer, b.byteOffset, b.byteLength);
       for (let k = 0; k < per; k++) out[k] = readBE(dv, f.type, k * f.elemBytes);
@@ -65,10 +70,14 @@ export function readIdxItem(f: IdxFile, i: number, out: Float32Array, scaleU8: b
 
 function readBE(dv: DataView, type: number, at: number): number {
   switch (type) {
-    case 0x0b: return dv.getInt16(at, false);
-    case 0x0c: return dv.getInt32(at, false);
-    case 0x0d: return dv.getFloat32(at, false);
-    default: return dv.getFloat64(at, false);
+    case 0x0b:
+      return dv.getInt16(at, false);
+    case 0x0c:
+      return dv.getInt32(at, false);
+    case 0x0d:
+      return dv.getFloat32(at, false);
+    default:
+      return dv.getFloat64(at, false);
   }
 }
 
@@ -77,7 +86,10 @@ export function readIdxLabels(path: string): Int32Array {
   const f = openIdx(path);
   try {
     if (f.dims.length !== 1) {
-      throw new CompilerError('DATA_CORRUPT', `${path} is not a label file: it has shape [${f.dims.join(',')}], labels are 1-D`, { where: path, hint: 'the images and labels files may be swapped: the spec is idx:<images>,<labels>' });
+      throw new CompilerError('DATA_CORRUPT', `${path} is not a label file: it has shape [${f.dims.join(',')}], labels are 1-D`, {
+        where: path,
+        hint: 'the images and labels files may be swapped: the spec is idx:<images>,<labels>',
+      });
     }
     const n = f.dims[0]!;
     const out = new Int32Array(n);

@@ -38,8 +38,14 @@ export function imageHeaderSize(buf: Uint8Array, kind: 'png' | 'jpeg'): { width:
   while (pos + 4 <= buf.length) {
     if (buf[pos] !== 0xff) return undefined;
     const marker = buf[pos + 1]!;
-    if (marker === 0xff) { pos++; continue; }
-    if (marker === 0xd8 || marker === 0x01 || (marker >= 0xd0 && marker <= 0xd7)) { pos += 2; continue; }
+    if (marker === 0xff) {
+      pos++;
+      continue;
+    }
+    if (marker === 0xd8 || marker === 0x01 || (marker >= 0xd0 && marker <= 0xd7)) {
+      pos += 2;
+      continue;
+    }
     const len = dv.getUint16(pos + 2);
     // SOF0..SOF15 except DHT (c4), JPG (c8), DAC (cc): precision(1) height(2) width(2).
     if (marker >= 0xc0 && marker <= 0xcf && marker !== 0xc4 && marker !== 0xc8 && marker !== 0xcc) {
@@ -55,7 +61,9 @@ export function imageHeaderSize(buf: Uint8Array, kind: 'png' | 'jpeg'): { width:
 /** Decodes a PNG or JPEG file (by content, not name). @throws FILE_NOT_FOUND, DATA_CORRUPT, DATA_UNSUPPORTED */
 export function decodeImage(path: string): DecodedImage {
   let buf: Buffer;
-  try { buf = readFileSync(path); } catch (e) {
+  try {
+    buf = readFileSync(path);
+  } catch (e) {
     throw new CompilerError('FILE_NOT_FOUND', `cannot read image ${path}: ${(e as Error).message}`, { where: path, cause: e });
   }
   const isPng = buf.length >= 8 && buf[0] === 0x89 && buf[1] === 0x50 && buf[2] === 0x4e && buf[3] === 0x47;
@@ -64,7 +72,11 @@ export function decodeImage(path: string): DecodedImage {
   if (isPng || isJpeg) {
     const size = imageHeaderSize(buf, isPng ? 'png' : 'jpeg');
     if (size && size.width * size.height * 4 > MAX_DECODED_BYTES) {
-      throw new CompilerError('DATA_TOO_LARGE', `${path} is ${size.width}×${size.height} pixels: ${((size.width * size.height * 4) / 2 ** 20).toFixed(0)} MiB decoded, over the ${MAX_DECODED_BYTES / 2 ** 20} MiB limit per image`, { where: path, hint: 'shrink the image (training uses the model\'s input size anyway) or move it out of the data folder' });
+      throw new CompilerError(
+        'DATA_TOO_LARGE',
+        `${path} is ${size.width}×${size.height} pixels: ${((size.width * size.height * 4) / 2 ** 20).toFixed(0)} MiB decoded, over the ${MAX_DECODED_BYTES / 2 ** 20} MiB limit per image`,
+        { where: path, hint: "shrink the image (training uses the model's input size anyway) or move it out of the data folder" },
+      );
     }
   }
   try {
@@ -73,13 +85,25 @@ export function decodeImage(path: string): DecodedImage {
       return { width: p.width, height: p.height, rgba: new Uint8Array(p.data.buffer, p.data.byteOffset, p.data.byteLength) };
     }
     if (isJpeg) {
-      const j = jpeg.decode(buf, { useTArray: true, formatAsRGBA: true, maxResolutionInMP: MAX_DECODED_BYTES / 4 / 1e6, maxMemoryUsageInMB: 2 * MAX_DECODED_BYTES / 2 ** 20 });
+      const j = jpeg.decode(buf, {
+        useTArray: true,
+        formatAsRGBA: true,
+        maxResolutionInMP: MAX_DECODED_BYTES / 4 / 1e6,
+        maxMemoryUsageInMB: (2 * MAX_DECODED_BYTES) / 2 ** 20,
+      });
       return { width: j.width, height: j.height, rgba: j.data };
     }
   } catch (e) {
-    throw new CompilerError('DATA_CORRUPT', `cannot decode ${path}: ${(e as Error).message}`, { where: path, cause: e, hint: 'the image is damaged or truncated; remove or replace it' });
+    throw new CompilerError('DATA_CORRUPT', `cannot decode ${path}: ${(e as Error).message}`, {
+      where: path,
+      cause: e,
+      hint: 'the image is damaged or truncated; remove or replace it',
+    });
   }
-  throw new CompilerError('DATA_UNSUPPORTED', `${path} is neither PNG nor JPEG`, { where: path, hint: 'convert it to PNG, or move it out of the class folder' });
+  throw new CompilerError('DATA_UNSUPPORTED', `${path} is neither PNG nor JPEG`, {
+    where: path,
+    hint: 'convert it to PNG, or move it out of the class folder',
+  });
 }
 
 /** True when every pixel has R = G = B. */
@@ -101,7 +125,12 @@ export function rgbaToPlanes(img: DecodedImage, channels: number, out: Float32Ar
 }
 
 /** Per-output-index source taps and weights along one axis. */
-interface Taps { start: Int32Array; count: Int32Array; index: Int32Array; weight: Float32Array }
+interface Taps {
+  start: Int32Array;
+  count: Int32Array;
+  index: Int32Array;
+  weight: Float32Array;
+}
 
 /**
  * Weights for resampling `inSize` → `outSize` samples: bilinear with half-pixel centres
@@ -127,7 +156,10 @@ function taps(inSize: number, outSize: number): Taps {
       const b = (o + 1) * scale;
       for (let i = Math.floor(a); i < Math.min(Math.ceil(b), inSize); i++) {
         const overlap = Math.min(b, i + 1) - Math.max(a, i);
-        if (overlap > 0) { idx.push(i); w.push(overlap / scale); }
+        if (overlap > 0) {
+          idx.push(i);
+          w.push(overlap / scale);
+        }
       }
     }
     count[o] = idx.length - start[o]!;
@@ -139,13 +171,19 @@ const tapCache = new Map<string, Taps>();
 function cachedTaps(inSize: number, outSize: number): Taps {
   const key = `${inSize}>${outSize}`;
   let t = tapCache.get(key);
-  if (!t) { t = taps(inSize, outSize); tapCache.set(key, t); }
+  if (!t) {
+    t = taps(inSize, outSize);
+    tapCache.set(key, t);
+  }
   return t;
 }
 
 /** Resizes C planes of H×W to H2×W2 (separable). */
 export function resizePlanes(src: Float32Array, c: number, h: number, w: number, h2: number, w2: number, out: Float32Array): void {
-  if (h === h2 && w === w2) { out.set(src.subarray(0, c * h * w)); return; }
+  if (h === h2 && w === w2) {
+    out.set(src.subarray(0, c * h * w));
+    return;
+  }
   const tx = cachedTaps(w, w2);
   const ty = cachedTaps(h, h2);
   const tmp = new Float32Array(h * w2);

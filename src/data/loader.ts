@@ -19,7 +19,14 @@ import type { Source, SourcePair } from './sources.js';
 import { ConcatSource, digitsSource, fashionMnistSource, folderSource, idxSource, mnistSource, npySource } from './sources.js';
 
 /** The specs `loadDataset` understands, for help texts. */
-export const DATA_SPECS = ['mnist', 'fashion-mnist', 'digits', 'idx:<images>[,<labels>][,<test-images>,<test-labels>]', 'npy:<x.npy>[,<y.npy>][,<test-x>,<test-y>]', 'folder:<dir>'];
+export const DATA_SPECS = [
+  'mnist',
+  'fashion-mnist',
+  'digits',
+  'idx:<images>[,<labels>][,<test-images>,<test-labels>]',
+  'npy:<x.npy>[,<y.npy>][,<test-x>,<test-y>]',
+  'folder:<dir>',
+];
 
 /** Seed of the fixed holdout permutation: the test part must not move with --seed. */
 const HOLDOUT_SEED = 0x5c1e;
@@ -35,16 +42,21 @@ interface Plan {
 }
 
 function planShape(native: readonly number[], target: readonly number[] | undefined, resize: boolean, where: string): Plan {
-  const img3 = (s: readonly number[]) => (s.length === 3 ? [s[0]!, s[1]!, s[2]!] as const : undefined);
+  const img3 = (s: readonly number[]) => (s.length === 3 ? ([s[0]!, s[1]!, s[2]!] as const) : undefined);
   if (!target || (target.length === native.length && target.every((d, i) => d === native[i]))) {
     return { image: img3(native), resample: false, outShape: [...native] };
   }
   if (target.some((d) => !Number.isInteger(d) || d <= 0)) {
-    throw new CompilerError('DATA_SHAPE_MISMATCH', `${where}: the requested sample shape [${target.join(',')}] is not fully static`, { where, hint: 'give the model static input dims (other than the batch)' });
+    throw new CompilerError('DATA_SHAPE_MISMATCH', `${where}: the requested sample shape [${target.join(',')}] is not fully static`, {
+      where,
+      hint: 'give the model static input dims (other than the batch)',
+    });
   }
-  const mismatch = (why: string) => new CompilerError('DATA_SHAPE_MISMATCH',
-    `${where}: samples are [${native.join(',')}] but the model wants [${target.join(',')}]${why}`,
-    { where, hint: resize ? 'pick a model made for this data' : 'pass --resize to resample the images to the model\'s size (or use a model made for this data)' });
+  const mismatch = (why: string) =>
+    new CompilerError('DATA_SHAPE_MISMATCH', `${where}: samples are [${native.join(',')}] but the model wants [${target.join(',')}]${why}`, {
+      where,
+      hint: resize ? 'pick a model made for this data' : "pass --resize to resample the images to the model's size (or use a model made for this data)",
+    });
   if (prod(target) === prod(native) && !(target.length === 3 && native.length === 3)) {
     return { image: img3(native) ?? img3(target), resample: false, outShape: [...target] };
   }
@@ -95,7 +107,17 @@ export class LoadedDataset implements Dataset {
   readonly #invStd: Float32Array | null;
   readonly #augment: Augment | undefined;
 
-  constructor(name: string, src: Source, indices: Int32Array, numClasses: number, plan: Plan, mean: Float32Array | null, invStd: Float32Array | null, augment: Augment | undefined, labeled = true) {
+  constructor(
+    name: string,
+    src: Source,
+    indices: Int32Array,
+    numClasses: number,
+    plan: Plan,
+    mean: Float32Array | null,
+    invStd: Float32Array | null,
+    augment: Augment | undefined,
+    labeled = true,
+  ) {
     this.name = name;
     this.labeled = labeled;
     this.#src = src;
@@ -118,7 +140,9 @@ export class LoadedDataset implements Dataset {
   }
 
   /** Whether batches are augmented by default. */
-  get augmented(): boolean { return this.#augment !== undefined; }
+  get augmented(): boolean {
+    return this.#augment !== undefined;
+  }
 
   *batches(batchSize: number, opts: BatchOptions = {}): Generator<Batch> {
     if (!Number.isInteger(batchSize) || batchSize < 1) throw new CompilerError('INVALID_OPTION', `batch size must be a positive integer, not ${batchSize}`);
@@ -147,7 +171,10 @@ export class LoadedDataset implements Dataset {
         this.#src.read(idx, native);
         y[b] = this.#src.labels[idx]!;
         let s = native;
-        if (resampled) { resample(native, [this.#src.shape[0]!, this.#src.shape[1]!, this.#src.shape[2]!], image!, resampled, tmp); s = resampled; }
+        if (resampled) {
+          resample(native, [this.#src.shape[0]!, this.#src.shape[1]!, this.#src.shape[2]!], image!, resampled, tmp);
+          s = resampled;
+        }
         if (aug && image) augmentPlanes(s, image[0], image[1], image[2], aug.crop ?? 0, !!aug.flip, augRng, tmp);
         const o = b * per;
         if (this.#mean && this.#invStd) {
@@ -166,13 +193,22 @@ export class LoadedDataset implements Dataset {
     }
   }
 
-  close(): void { this.#src.close(); }
+  close(): void {
+    this.#src.close();
+  }
 }
 
 function parseSpec(spec: string): { kind: string; args: string[] } {
   const i = spec.indexOf(':');
   if (i < 0) return { kind: spec, args: [] };
-  return { kind: spec.slice(0, i), args: spec.slice(i + 1).split(',').map((s) => s.trim()).filter((s) => s.length > 0) };
+  return {
+    kind: spec.slice(0, i),
+    args: spec
+      .slice(i + 1)
+      .split(',')
+      .map((s) => s.trim())
+      .filter((s) => s.length > 0),
+  };
 }
 
 function openSpec(spec: string, opts: LoadOptions): SourcePair {
@@ -180,9 +216,13 @@ function openSpec(spec: string, opts: LoadOptions): SourcePair {
   const mem = opts.maxInMemoryBytes ?? DEFAULT_MAX_IN_MEMORY;
   const bad = (why: string) => new CompilerError('DATA_SPEC_INVALID', `bad data spec "${spec}": ${why}`, { hint: `use one of: ${DATA_SPECS.join(' | ')}` });
   const pairOf = (open: (a: string, b: string | undefined) => Source): SourcePair => {
-    if (args.length !== 1 && args.length !== 2 && args.length !== 4) throw bad(`${kind}: needs 1 file (samples without labels), 2 (samples, labels) or 4 (train and test pairs), got ${args.length}`);
+    if (args.length !== 1 && args.length !== 2 && args.length !== 4)
+      throw bad(`${kind}: needs 1 file (samples without labels), 2 (samples, labels) or 4 (train and test pairs), got ${args.length}`);
     if (args.length === 1) return { all: open(args[0]!, undefined), numClasses: 0, labeled: false };
-    if (args.length === 2) { const all = open(args[0]!, args[1]!); return { all, numClasses: maxLabel(all.labels) + 1 }; }
+    if (args.length === 2) {
+      const all = open(args[0]!, args[1]!);
+      return { all, numClasses: maxLabel(all.labels) + 1 };
+    }
     const train = open(args[0]!, args[1]!);
     const test = open(args[2]!, args[3]!);
     if (train.shape.join(',') !== test.shape.join(',')) {
@@ -191,17 +231,26 @@ function openSpec(spec: string, opts: LoadOptions): SourcePair {
     return { train, test, numClasses: Math.max(maxLabel(train.labels), maxLabel(test.labels)) + 1 };
   };
   switch (kind) {
-    case 'mnist': if (args.length) throw bad('mnist takes no arguments'); return mnistSource(mem);
-    case 'fashion-mnist': if (args.length) throw bad('fashion-mnist takes no arguments'); return fashionMnistSource(mem);
-    case 'digits': if (args.length) throw bad('digits takes no arguments'); return digitsSource();
-    case 'idx': return pairOf((a, b) => idxSource(a, b, mem));
-    case 'npy': return pairOf((a, b) => npySource(a, b, mem));
+    case 'mnist':
+      if (args.length) throw bad('mnist takes no arguments');
+      return mnistSource(mem);
+    case 'fashion-mnist':
+      if (args.length) throw bad('fashion-mnist takes no arguments');
+      return fashionMnistSource(mem);
+    case 'digits':
+      if (args.length) throw bad('digits takes no arguments');
+      return digitsSource();
+    case 'idx':
+      return pairOf((a, b) => idxSource(a, b, mem));
+    case 'npy':
+      return pairOf((a, b) => npySource(a, b, mem));
     case 'folder': {
       const dir = spec.slice(spec.indexOf(':') + 1);
       if (!dir) throw bad('folder: needs a directory');
       return folderSource(dir, opts.shape, mem);
     }
-    default: throw bad(`unknown kind "${kind}"`);
+    default:
+      throw bad(`unknown kind "${kind}"`);
   }
 }
 
@@ -268,13 +317,20 @@ function normalisation(opts: LoadOptions, plan: Plan, where: string): { mean: Fl
   const chans = plan.image ? plan.image[0] : prod(plan.outShape);
   const mean = opts.mean ?? [0];
   const std = opts.std ?? [1];
-  for (const [k, a] of [['mean', mean], ['std', std]] as const) {
-    if (a.length !== 1 && a.length !== chans) throw new CompilerError('INVALID_OPTION', `${where}: ${k} has ${a.length} values; give 1 or one per channel (${chans})`);
+  for (const [k, a] of [
+    ['mean', mean],
+    ['std', std],
+  ] as const) {
+    if (a.length !== 1 && a.length !== chans)
+      throw new CompilerError('INVALID_OPTION', `${where}: ${k} has ${a.length} values; give 1 or one per channel (${chans})`);
   }
   if (std.some((s) => !(s > 0))) throw new CompilerError('INVALID_OPTION', `${where}: std must be positive`);
   const n = Math.max(mean.length, std.length);
   const m = new Float32Array(n);
   const is = new Float32Array(n);
-  for (let i = 0; i < n; i++) { m[i] = mean[mean.length === 1 ? 0 : i]!; is[i] = 1 / std[std.length === 1 ? 0 : i]!; }
+  for (let i = 0; i < n; i++) {
+    m[i] = mean[mean.length === 1 ? 0 : i]!;
+    is[i] = 1 / std[std.length === 1 ? 0 : i]!;
+  }
   return { mean: m, invStd: is };
 }

@@ -36,7 +36,10 @@ export function openNpy(path: string, maxInMemory?: number): NpyFile {
   const major = pre[6]!;
   let headerLen: number;
   let start: number;
-  if (major === 1) { headerLen = pre[8]! | (pre[9]! << 8); start = 10; } else if (major === 2 || major === 3) {
+  if (major === 1) {
+    headerLen = pre[8]! | (pre[9]! << 8);
+    start = 10;
+  } else if (major === 2 || major === 3) {
     if (pre.byteLength < 12) fail('DATA_CORRUPT', 'header is cut off');
     headerLen = (pre[8]! | (pre[9]! << 8) | (pre[10]! << 16)) + pre[11]! * 2 ** 24;
     start = 12;
@@ -46,21 +49,37 @@ export function openNpy(path: string, maxInMemory?: number): NpyFile {
   const descr = /'descr'\s*:\s*'([^']*)'/.exec(header)?.[1];
   const fortran = /'fortran_order'\s*:\s*(True|False)/.exec(header)?.[1];
   const shapeText = /'shape'\s*:\s*\(([^)]*)\)/.exec(header)?.[1];
-  if (descr === undefined || fortran === undefined || shapeText === undefined) return fail('DATA_CORRUPT', `cannot parse the header ${JSON.stringify(header.trim())}`);
-  if (fortran === 'True') fail('DATA_UNSUPPORTED', 'Fortran-order arrays are not supported', 'save a C-order copy: numpy.save(path, numpy.ascontiguousarray(a))');
+  if (descr === undefined || fortran === undefined || shapeText === undefined)
+    return fail('DATA_CORRUPT', `cannot parse the header ${JSON.stringify(header.trim())}`);
+  if (fortran === 'True')
+    fail('DATA_UNSUPPORTED', 'Fortran-order arrays are not supported', 'save a C-order copy: numpy.save(path, numpy.ascontiguousarray(a))');
   const m = /^([<>|=])([fuib])(\d+)$/.exec(descr);
   const dtype = m ? (`${m[2]}${m[3]}` as NpyDtype) : undefined;
-  if (!m || dtype === undefined || !(dtype in SIZES)) return fail('DATA_UNSUPPORTED', `element type '${descr}' is not supported (float32/float64/uint8/int8/int32/int64/bool are)`, 'convert with a.astype(numpy.float32)');
-  if (m[1] === '>' && SIZES[dtype] > 1) fail('DATA_UNSUPPORTED', `big-endian element type '${descr}' is not supported`, 'convert with a.astype(a.dtype.newbyteorder("<"))');
-  const shape = shapeText.split(',').map((s) => s.trim()).filter((s) => s.length > 0).map((s) => {
-    const v = Number(s.replace(/L$/, ''));
-    if (!Number.isInteger(v) || v < 0) fail('DATA_CORRUPT', `bad shape (${shapeText})`);
-    return v;
-  });
+  if (!m || dtype === undefined || !(dtype in SIZES))
+    return fail(
+      'DATA_UNSUPPORTED',
+      `element type '${descr}' is not supported (float32/float64/uint8/int8/int32/int64/bool are)`,
+      'convert with a.astype(numpy.float32)',
+    );
+  if (m[1] === '>' && SIZES[dtype] > 1)
+    fail('DATA_UNSUPPORTED', `big-endian element type '${descr}' is not supported`, 'convert with a.astype(a.dtype.newbyteorder("<"))');
+  const shape = shapeText
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s.length > 0)
+    .map((s) => {
+      const v = Number(s.replace(/L$/, ''));
+      if (!Number.isInteger(v) || v < 0) fail('DATA_CORRUPT', `bad shape (${shapeText})`);
+      return v;
+    });
   const dataOffset = start + headerLen;
   const want = shape.reduce((a, b) => a * b, 1) * SIZES[dtype];
   if (bytes.length - dataOffset !== want) {
-    fail('DATA_CORRUPT', `header says shape (${shape.join(', ')}) of ${descr} (${want} bytes) but the file holds ${bytes.length - dataOffset} bytes of data`, 'the file is truncated or was not written by numpy.save');
+    fail(
+      'DATA_CORRUPT',
+      `header says shape (${shape.join(', ')}) of ${descr} (${want} bytes) but the file holds ${bytes.length - dataOffset} bytes of data`,
+      'the file is truncated or was not written by numpy.save',
+    );
   }
   return { path, shape, dtype, elemBytes: SIZES[dtype], dataOffset, bytes };
 }
@@ -71,12 +90,25 @@ export function readNpyElements(f: NpyFile, first: number, out: Float32Array | F
   const b = f.bytes.read(f.dataOffset + first * f.elemBytes, n * f.elemBytes);
   const dv = new DataView(b.buffer, b.byteOffset, b.byteLength);
   switch (f.dtype) {
-    case 'u1': case 'b1': for (let k = 0; k < n; k++) out[k] = b[k]! * scale; break;
-    case 'i1': for (let k = 0; k < n; k++) out[k] = ((b[k]! << 24) >> 24) * scale; break;
-    case 'i4': for (let k = 0; k < n; k++) out[k] = dv.getInt32(4 * k, true) * scale; break;
-    case 'i8': for (let k = 0; k < n; k++) out[k] = Number(dv.getBigInt64(8 * k, true)) * scale; break;
-    case 'f4': for (let k = 0; k < n; k++) out[k] = dv.getFloat32(4 * k, true) * scale; break;
-    case 'f8': for (let k = 0; k < n; k++) out[k] = dv.getFloat64(8 * k, true) * scale; break;
+    case 'u1':
+    case 'b1':
+      for (let k = 0; k < n; k++) out[k] = b[k]! * scale;
+      break;
+    case 'i1':
+      for (let k = 0; k < n; k++) out[k] = ((b[k]! << 24) >> 24) * scale;
+      break;
+    case 'i4':
+      for (let k = 0; k < n; k++) out[k] = dv.getInt32(4 * k, true) * scale;
+      break;
+    case 'i8':
+      for (let k = 0; k < n; k++) out[k] = Number(dv.getBigInt64(8 * k, true)) * scale;
+      break;
+    case 'f4':
+      for (let k = 0; k < n; k++) out[k] = dv.getFloat32(4 * k, true) * scale;
+      break;
+    case 'f8':
+      for (let k = 0; k < n; k++) out[k] = dv.getFloat64(8 * k, true) * scale;
+      break;
   }
 }
 
@@ -86,7 +118,10 @@ export function readNpyLabels(path: string): Int32Array {
   try {
     const s = f.shape;
     if (!(s.length === 1 || (s.length === 2 && s[1] === 1))) {
-      throw new CompilerError('DATA_CORRUPT', `${path} is not a label array: shape (${s.join(', ')}); labels are 1-D`, { where: path, hint: 'the spec is npy:<x.npy>,<y.npy>; one-hot labels need y.argmax(1) first' });
+      throw new CompilerError('DATA_CORRUPT', `${path} is not a label array: shape (${s.join(', ')}); labels are 1-D`, {
+        where: path,
+        hint: 'the spec is npy:<x.npy>,<y.npy>; one-hot labels need y.argmax(1) first',
+      });
     }
     const n = s[0]!;
     const tmp = new Float64Array(n);
@@ -104,7 +139,16 @@ export function readNpyLabels(path: string): Int32Array {
 
 /** Encodes a C-order array as .npy (version 1), for tests and exports. */
 export function encodeNpy(shape: readonly number[], data: Float32Array | Float64Array | Uint8Array | BigInt64Array | Int32Array): Uint8Array {
-  const descr = data instanceof Float32Array ? '<f4' : data instanceof Float64Array ? '<f8' : data instanceof Uint8Array ? '|u1' : data instanceof Int32Array ? '<i4' : '<i8';
+  const descr =
+    data instanceof Float32Array
+      ? '<f4'
+      : data instanceof Float64Array
+        ? '<f8'
+        : data instanceof Uint8Array
+          ? '|u1'
+          : data instanceof Int32Array
+            ? '<i4'
+            : '<i8';
   const shapeText = shape.length === 1 ? `(${shape[0]},)` : `(${shape.join(', ')})`;
   let header = `{'descr': '${descr}', 'fortran_order': False, 'shape': ${shapeText}, }`;
   const total = 10 + header.length + 1;

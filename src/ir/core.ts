@@ -16,7 +16,10 @@ import { elemTypeOf, shapeOf, tensorType } from './types.js';
 import type { SparseTensor } from './attribute.js';
 
 /** One use of a value: `use.node.inputs[use.index] === value`. */
-export interface Use { readonly node: Node; readonly index: number }
+export interface Use {
+  readonly node: Node;
+  readonly index: number;
+}
 
 export class Value {
   #name: string;
@@ -39,13 +42,25 @@ export class Value {
   }
 
   /** What a ValueInfoProto says about the value (declared or written type). Setting it is a mutation. */
-  get info(): ValueInfo { return this.#info; }
-  set info(i: ValueInfo) { this.#info = i; this.#graph?._touch(); }
+  get info(): ValueInfo {
+    return this.#info;
+  }
+  set info(i: ValueInfo) {
+    this.#info = i;
+    this.#graph?._touch();
+  }
   /** Constant data when this value is an initializer. Setting it is a mutation. */
-  get initializer(): Tensor | undefined { return this.#initializer; }
-  set initializer(t: Tensor | undefined) { this.#initializer = t; this.#graph?._touch(); }
+  get initializer(): Tensor | undefined {
+    return this.#initializer;
+  }
+  set initializer(t: Tensor | undefined) {
+    this.#initializer = t;
+    this.#graph?._touch();
+  }
 
-  get name(): string { return this.#name; }
+  get name(): string {
+    return this.#name;
+  }
   /**
    * Renames the value; the model's name authority learns the name at once.
    * @throws NAME_CONFLICT when another graph output of this value's graph has the name
@@ -57,7 +72,11 @@ export class Value {
     const g = this.#graph;
     if (g) {
       const other = g.outputs.find((o) => o !== this && o.name === name);
-      if (other) throw new CompilerError('NAME_CONFLICT', `cannot rename "${this.#name}" to "${name}": that is the name of a graph output of "${g.name || 'main'}"`, { where: `${g.name || 'main'}/${name}`, hint: 'give the value a fresh name (model.names.fresh) or read the output through an Identity node' });
+      if (other)
+        throw new CompilerError('NAME_CONFLICT', `cannot rename "${this.#name}" to "${name}": that is the name of a graph output of "${g.name || 'main'}"`, {
+          where: `${g.name || 'main'}/${name}`,
+          hint: 'give the value a fresh name (model.names.fresh) or read the output through an Identity node',
+        });
       g.model?.names._claim(name);
     }
     this.#name = name;
@@ -65,29 +84,56 @@ export class Value {
   }
 
   /** The graph that defines this value (its scope). */
-  get graph(): Graph | null { return this.#graph; }
-  get producer(): Node | null { return this.#producer; }
-  get producerIndex(): number { return this.#producerIndex; }
-  get type(): TypeInfo | undefined { return this.info.type; }
-  set type(t: TypeInfo | undefined) { this.#info.type = t; this.#graph?._touch(); }
+  get graph(): Graph | null {
+    return this.#graph;
+  }
+  get producer(): Node | null {
+    return this.#producer;
+  }
+  get producerIndex(): number {
+    return this.#producerIndex;
+  }
+  get type(): TypeInfo | undefined {
+    return this.info.type;
+  }
+  set type(t: TypeInfo | undefined) {
+    this.#info.type = t;
+    this.#graph?._touch();
+  }
   /** Static shape, or undefined when unknown. */
-  get shape(): StaticDim[] | undefined { return shapeOf(this.info.type); }
-  get elemType(): number | undefined { return elemTypeOf(this.info.type); }
+  get shape(): StaticDim[] | undefined {
+    return shapeOf(this.info.type);
+  }
+  get elemType(): number | undefined {
+    return elemTypeOf(this.info.type);
+  }
   setTensorType(elemType: number, shape: readonly StaticDim[] | undefined): void {
     this.#info.type = tensorType(elemType, shape);
     this.#graph?._touch();
   }
 
   /** Snapshot, safe to iterate while rewiring. */
-  uses(): readonly Use[] { return [...this.#uses]; }
-  get useCount(): number { return this.#uses.size; }
-  isConstant(): boolean { return this.initializer !== undefined; }
+  uses(): readonly Use[] {
+    return [...this.#uses];
+  }
+  get useCount(): number {
+    return this.#uses.size;
+  }
+  isConstant(): boolean {
+    return this.initializer !== undefined;
+  }
   /** Whether a graph lists this value as an input. O(1). */
-  isGraphInput(): boolean { return this.#inputRefs > 0; }
+  isGraphInput(): boolean {
+    return this.#inputRefs > 0;
+  }
   /** Whether a graph (its own, or a subgraph reading it) lists this value as an output. O(1). */
-  isGraphOutput(): boolean { return this.#outputRefs > 0; }
+  isGraphOutput(): boolean {
+    return this.#outputRefs > 0;
+  }
   /** Whether this value is in its graph's initializer list. O(1). */
-  isInitializer(): boolean { return this.#isInitializer; }
+  isInitializer(): boolean {
+    return this.#isInitializer;
+  }
 
   /** Points every node use of this value at `next`. O(uses). */
   replaceAllUsesWith(next: Value): void {
@@ -95,16 +141,29 @@ export class Value {
     for (const u of this.uses()) u.node.setInput(u.index, next);
   }
 
-  /** @internal */ _addUse(u: Use): void { this.#uses.add(u); }
-  /** @internal */ _removeUse(u: Use): void { this.#uses.delete(u); }
-  /** @internal */ _setProducer(n: Node | null, index: number): void { this.#producer = n; this.#producerIndex = index; }
+  /** @internal */ _addUse(u: Use): void {
+    this.#uses.add(u);
+  }
+  /** @internal */ _removeUse(u: Use): void {
+    this.#uses.delete(u);
+  }
+  /** @internal */ _setProducer(n: Node | null, index: number): void {
+    this.#producer = n;
+    this.#producerIndex = index;
+  }
   /** @internal */ _setGraph(g: Graph | null): void {
     this.#graph = g;
     g?.model?.names._claim(this.#name);
   }
-  /** @internal */ _countInput(d: 1 | -1): void { this.#inputRefs += d; }
-  /** @internal */ _countOutput(d: 1 | -1): void { this.#outputRefs += d; }
-  /** @internal */ _markInitializer(on: boolean): void { this.#isInitializer = on; }
+  /** @internal */ _countInput(d: 1 | -1): void {
+    this.#inputRefs += d;
+  }
+  /** @internal */ _countOutput(d: 1 | -1): void {
+    this.#outputRefs += d;
+  }
+  /** @internal */ _markInitializer(on: boolean): void {
+    this.#isInitializer = on;
+  }
 }
 
 export interface NodeInit {
@@ -144,15 +203,23 @@ export class Node {
     for (const v of init.outputs ?? []) this.appendOutput(v);
   }
 
-  get name(): string | undefined { return this.#name; }
+  get name(): string | undefined {
+    return this.#name;
+  }
   /** Renames the node; the model's name authority learns the name at once. */
   set name(name: string | undefined) {
     this.#name = name;
     if (name) this.#graph?.model?.names._claim(name);
   }
-  get graph(): Graph | null { return this.#graph; }
-  get inputs(): readonly (Value | null)[] { return this.#inputs; }
-  get outputs(): readonly (Value | null)[] { return this.#outputs; }
+  get graph(): Graph | null {
+    return this.#graph;
+  }
+  get inputs(): readonly (Value | null)[] {
+    return this.#inputs;
+  }
+  get outputs(): readonly (Value | null)[] {
+    return this.#outputs;
+  }
 
   /** Name for messages: `graph/node` with a fallback to the op and first output. */
   get where(): string {
@@ -208,7 +275,10 @@ export class Node {
   /** Replaces output `index` by a fresh value (the old one loses its producer). */
   setOutput(index: number, v: Value | null): void {
     const old = this.#outputs[index];
-    if (old) { old._setProducer(null, -1); old._setGraph(null); }
+    if (old) {
+      old._setProducer(null, -1);
+      old._setGraph(null);
+    }
     if (v) {
       if (v.producer) throw new CompilerError('IR_INVALID', `value "${v.name}" already has a producer (${v.producer.where})`);
       v._setProducer(this, index);
@@ -220,12 +290,17 @@ export class Node {
 
   // --- attributes --------------------------------------------------------------------
 
-  attr(name: string): Attribute | undefined { return this.attributes.find((a) => a.name === name); }
-  hasAttr(name: string): boolean { return this.attr(name) !== undefined; }
+  attr(name: string): Attribute | undefined {
+    return this.attributes.find((a) => a.name === name);
+  }
+  hasAttr(name: string): boolean {
+    return this.attr(name) !== undefined;
+  }
 
   setAttr(a: Attribute): void {
     const i = this.attributes.findIndex((x) => x.name === a.name);
-    if (i >= 0) this.attributes[i] = a; else this.attributes.push(a);
+    if (i >= 0) this.attributes[i] = a;
+    else this.attributes.push(a);
     this.#graph?._touch();
     if (this.#graph && (a.v.type === 5 || a.v.type === 10)) this.#graph._adoptSubgraphs(this);
   }
@@ -310,34 +385,58 @@ export class Graph {
   readonly #sparseInitializers: Value[] = [];
   readonly #valueInfos: Value[] = [];
 
-  constructor(name?: string) { this.name = name; }
+  constructor(name?: string) {
+    this.name = name;
+  }
 
-  get nodes(): readonly Node[] { return this.#nodes; }
+  get nodes(): readonly Node[] {
+    return this.#nodes;
+  }
   // Read access hands out frozen snapshots, cached until the next change: iterating one
   // while mutating is safe, and a raw push() throws instead of corrupting the graph.
-  #views: { inputs?: readonly Value[]; outputs?: readonly Value[]; initializers?: readonly Value[]; sparse?: readonly Value[]; valueInfos?: readonly Value[] } = {};
+  #views: { inputs?: readonly Value[]; outputs?: readonly Value[]; initializers?: readonly Value[]; sparse?: readonly Value[]; valueInfos?: readonly Value[] } =
+    {};
 
   /** Graph inputs, in order (ONNX before IR 4 also lists initializers here). */
-  get inputs(): readonly Value[] { return (this.#views.inputs ??= Object.freeze([...this.#inputs])); }
+  get inputs(): readonly Value[] {
+    return (this.#views.inputs ??= Object.freeze([...this.#inputs]));
+  }
   /** Graph outputs, in order: the model's interface. No value appears twice. */
-  get outputs(): readonly Value[] { return (this.#views.outputs ??= Object.freeze([...this.#outputs])); }
+  get outputs(): readonly Value[] {
+    return (this.#views.outputs ??= Object.freeze([...this.#outputs]));
+  }
   /** Initializers, in file order; each has `initializer` set. */
-  get initializers(): readonly Value[] { return (this.#views.initializers ??= Object.freeze([...this.#initializers])); }
-  get sparseInitializers(): readonly Value[] { return (this.#views.sparse ??= Object.freeze([...this.#sparseInitializers])); }
+  get initializers(): readonly Value[] {
+    return (this.#views.initializers ??= Object.freeze([...this.#initializers]));
+  }
+  get sparseInitializers(): readonly Value[] {
+    return (this.#views.sparse ??= Object.freeze([...this.#sparseInitializers]));
+  }
   /** Values that carry a value_info record, in file order. */
-  get valueInfos(): readonly Value[] { return (this.#views.valueInfos ??= Object.freeze([...this.#valueInfos])); }
-  get model(): Model | null { return this.#model ?? this.parent?.model ?? null; }
-  /** @internal */ _setModel(m: Model | null): void { this.#model = m; }
+  get valueInfos(): readonly Value[] {
+    return (this.#views.valueInfos ??= Object.freeze([...this.#valueInfos]));
+  }
+  get model(): Model | null {
+    return this.#model ?? this.parent?.model ?? null;
+  }
+  /** @internal */ _setModel(m: Model | null): void {
+    this.#model = m;
+  }
   /** @internal Records a mutation: bumps the owning model's revision (analyses cached for the old one go stale). */
-  _touch(): void { this.model?._bump(); }
+  _touch(): void {
+    this.model?._bump();
+  }
 
   // --- inputs ------------------------------------------------------------------------
 
   /** Adds a graph input (or claims an existing unowned value as one), at `index` or last. */
   addInput(v: Value, index = this.#inputs.length): Value {
-    if (this.#inputs.includes(v)) throw new CompilerError('DUPLICATE_VALUE', `"${v.name}" is already an input of graph "${this.name || 'main'}"`, { where: v.name });
+    if (this.#inputs.includes(v))
+      throw new CompilerError('DUPLICATE_VALUE', `"${v.name}" is already an input of graph "${this.name || 'main'}"`, { where: v.name });
     v._setGraph(this);
-    this.#inputs.splice(index, 0, v); this.#views.inputs = undefined; this._touch();
+    this.#inputs.splice(index, 0, v);
+    this.#views.inputs = undefined;
+    this._touch();
     v._countInput(1);
     return v;
   }
@@ -346,8 +445,11 @@ export class Graph {
   removeInput(v: Value): void {
     const i = this.#inputs.indexOf(v);
     if (i < 0) throw new CompilerError('MISSING_VALUE', `"${v.name}" is not an input of graph "${this.name || 'main'}"`, { where: v.name });
-    if (!v.isInitializer() && v.useCount > 0) throw new CompilerError('IN_USE', `graph input "${v.name}" is still read by ${v.useCount} node input(s)`, { where: v.name });
-    this.#inputs.splice(i, 1); this.#views.inputs = undefined; this._touch();
+    if (!v.isInitializer() && v.useCount > 0)
+      throw new CompilerError('IN_USE', `graph input "${v.name}" is still read by ${v.useCount} node input(s)`, { where: v.name });
+    this.#inputs.splice(i, 1);
+    this.#views.inputs = undefined;
+    this._touch();
     v._countInput(-1);
   }
 
@@ -359,9 +461,15 @@ export class Graph {
    */
   addOutput(v: Value, index = this.#outputs.length): Value {
     const clash = this.#outputs.find((o) => o === v || o.name === v.name);
-    if (clash) throw new CompilerError('DUPLICATE_OUTPUT', `graph "${this.name || 'main'}" already has an output named "${v.name}"`, { where: `${this.name || 'main'}/${v.name}`, hint: 'read the value through an Identity node with a fresh name' });
+    if (clash)
+      throw new CompilerError('DUPLICATE_OUTPUT', `graph "${this.name || 'main'}" already has an output named "${v.name}"`, {
+        where: `${this.name || 'main'}/${v.name}`,
+        hint: 'read the value through an Identity node with a fresh name',
+      });
     if (!v.graph) v._setGraph(this);
-    this.#outputs.splice(index, 0, v); this.#views.outputs = undefined; this._touch();
+    this.#outputs.splice(index, 0, v);
+    this.#views.outputs = undefined;
+    this._touch();
     v._countOutput(1);
     return v;
   }
@@ -370,7 +478,9 @@ export class Graph {
   removeOutput(v: Value): void {
     const i = this.#outputs.indexOf(v);
     if (i < 0) throw new CompilerError('MISSING_VALUE', `"${v.name}" is not an output of graph "${this.name || 'main'}"`, { where: v.name });
-    this.#outputs.splice(i, 1); this.#views.outputs = undefined; this._touch();
+    this.#outputs.splice(i, 1);
+    this.#views.outputs = undefined;
+    this._touch();
     v._countOutput(-1);
   }
 
@@ -380,9 +490,14 @@ export class Graph {
     if (!old) throw new CompilerError('IR_INVALID', `output index ${index} out of range for graph "${this.name || 'main'}"`);
     if (old === v) return;
     const clash = this.#outputs.find((o, i) => i !== index && (o === v || o.name === v.name));
-    if (clash) throw new CompilerError('DUPLICATE_OUTPUT', `graph "${this.name || 'main'}" already has an output named "${v.name}"`, { where: `${this.name || 'main'}/${v.name}` });
+    if (clash)
+      throw new CompilerError('DUPLICATE_OUTPUT', `graph "${this.name || 'main'}" already has an output named "${v.name}"`, {
+        where: `${this.name || 'main'}/${v.name}`,
+      });
     old._countOutput(-1);
-    this.#outputs[index] = v; this.#views.outputs = undefined; this._touch();
+    this.#outputs[index] = v;
+    this.#views.outputs = undefined;
+    this._touch();
     v._countOutput(1);
   }
 
@@ -393,7 +508,9 @@ export class Graph {
     if (v.isInitializer()) throw new CompilerError('DUPLICATE_VALUE', `"${v.name}" is already an initializer`, { where: v.name });
     v.initializer = t;
     v._setGraph(this);
-    this.#initializers.push(v); this.#views.initializers = undefined; this._touch();
+    this.#initializers.push(v);
+    this.#views.initializers = undefined;
+    this._touch();
     v._markInitializer(true);
     return v;
   }
@@ -405,10 +522,17 @@ export class Graph {
     }
     const i = this.#initializers.indexOf(v);
     if (i < 0) throw new CompilerError('MISSING_VALUE', `"${v.name}" is not an initializer of graph "${this.name || 'main'}"`, { where: v.name });
-    this.#initializers.splice(i, 1); this.#views.initializers = undefined; this._touch();
+    this.#initializers.splice(i, 1);
+    this.#views.initializers = undefined;
+    this._touch();
     v._markInitializer(false);
     const j = this.#inputs.indexOf(v);
-    if (j >= 0) { this.#inputs.splice(j, 1); this.#views.inputs = undefined; this._touch(); v._countInput(-1); }
+    if (j >= 0) {
+      this.#inputs.splice(j, 1);
+      this.#views.inputs = undefined;
+      this._touch();
+      v._countInput(-1);
+    }
     this.#dropValueInfo((x) => x === v);
     v.initializer = undefined;
     v._setGraph(null);
@@ -419,7 +543,9 @@ export class Graph {
   addSparseInitializer(v: Value, s: SparseTensor): Value {
     v.sparseInitializer = s;
     v._setGraph(this);
-    this.#sparseInitializers.push(v); this.#views.sparse = undefined; this._touch();
+    this.#sparseInitializers.push(v);
+    this.#views.sparse = undefined;
+    this._touch();
     return v;
   }
 
@@ -428,24 +554,36 @@ export class Graph {
   /** Records that `v` carries a value_info entry (written back in this order). */
   addValueInfo(v: Value): Value {
     if (!v.graph) v._setGraph(this);
-    this.#valueInfos.push(v); this.#views.valueInfos = undefined; this._touch();
+    this.#valueInfos.push(v);
+    this.#views.valueInfos = undefined;
+    this._touch();
     return v;
   }
 
   /** Drops the value_info entries of every value for which `drop` is true. */
-  removeValueInfos(drop: (v: Value) => boolean): void { this.#dropValueInfo(drop); }
+  removeValueInfos(drop: (v: Value) => boolean): void {
+    this.#dropValueInfo(drop);
+  }
 
   #dropValueInfo(drop: (v: Value) => boolean): void {
-    for (let i = this.#valueInfos.length - 1; i >= 0; i--) if (drop(this.#valueInfos[i]!)) this.#valueInfos.splice(i, 1); this.#views.valueInfos = undefined; this._touch();
+    for (let i = this.#valueInfos.length - 1; i >= 0; i--) if (drop(this.#valueInfos[i]!)) this.#valueInfos.splice(i, 1);
+    this.#views.valueInfos = undefined;
+    this._touch();
   }
 
   // --- nodes -------------------------------------------------------------------------
 
-  appendNode(n: Node): Node { return this.insertNodeAt(this.#nodes.length, n); }
+  appendNode(n: Node): Node {
+    return this.insertNodeAt(this.#nodes.length, n);
+  }
 
-  insertBefore(ref: Node, n: Node): Node { return this.insertNodeAt(this.indexOf(ref), n); }
+  insertBefore(ref: Node, n: Node): Node {
+    return this.insertNodeAt(this.indexOf(ref), n);
+  }
 
-  insertAfter(ref: Node, n: Node): Node { return this.insertNodeAt(this.indexOf(ref) + 1, n); }
+  insertAfter(ref: Node, n: Node): Node {
+    return this.insertNodeAt(this.indexOf(ref) + 1, n);
+  }
 
   insertNodeAt(index: number, n: Node): Node {
     if (n.graph) throw new CompilerError('IR_INVALID', `node ${n.where} already belongs to a graph`);
@@ -481,7 +619,8 @@ export class Graph {
     if (!force) {
       for (const o of n.outputs) {
         if (!o) continue;
-        if (o.useCount > 0) throw new CompilerError('IN_USE', `cannot remove ${n.where}: output "${o.name}" still has ${o.useCount} use(s)`, { where: n.where });
+        if (o.useCount > 0)
+          throw new CompilerError('IN_USE', `cannot remove ${n.where}: output "${o.name}" still has ${o.useCount} use(s)`, { where: n.where });
         if (o.isGraphOutput()) throw new CompilerError('IN_USE', `cannot remove ${n.where}: output "${o.name}" is a graph output`, { where: n.where });
       }
     }
@@ -560,7 +699,11 @@ function detachUses(g: Graph): void {
   }
 }
 
-export interface OpsetId { domain: string; version: Int; /** False when the producer left the domain field out. */ domainWritten?: boolean }
+export interface OpsetId {
+  domain: string;
+  version: Int;
+  /** False when the producer left the domain field out. */ domainWritten?: boolean;
+}
 
 export class Model {
   irVersion: Int | undefined;
@@ -583,17 +726,28 @@ export class Model {
     this.graph = graph;
   }
 
-  get graph(): Graph { return this.#graph; }
-  set graph(g: Graph) { this.#graph = g; g._setModel(this); this.names._forget(); this.#revision++; }
+  get graph(): Graph {
+    return this.#graph;
+  }
+  set graph(g: Graph) {
+    this.#graph = g;
+    g._setModel(this);
+    this.names._forget();
+    this.#revision++;
+  }
 
   /**
    * Counts mutations: every IR method that changes the model (node inputs/outputs and
    * attributes, nodes added/removed/reordered, graph inputs/outputs, initializers, value
    * names and types) bumps it. Analyses are cached per revision (src/analysis/manager.ts).
    */
-  get revision(): number { return this.#revision; }
+  get revision(): number {
+    return this.#revision;
+  }
   /** @internal Records a mutation (the IR's own methods call it). */
-  _bump(): void { this.#revision++; }
+  _bump(): void {
+    this.#revision++;
+  }
 
   /** The opset version imported for a domain ('' and 'ai.onnx' are the same). */
   opset(domain = ''): number | undefined {
@@ -614,7 +768,9 @@ export class NameAuthority {
   readonly #model: Model;
   #taken: Set<string> | null = null;
   readonly #next = new Map<string, number>();
-  constructor(model: Model) { this.#model = model; }
+  constructor(model: Model) {
+    this.#model = model;
+  }
 
   #collect(): Set<string> {
     const s = new Set<string>();
@@ -653,7 +809,9 @@ export class NameAuthority {
   }
 
   /** @internal Called by the IR when a name appears in the model. */
-  _claim(name: string): void { this.#taken?.add(name); }
+  _claim(name: string): void {
+    this.#taken?.add(name);
+  }
 
   /** @internal Claims every name in a subgraph that joins the model. */
   _claimGraph(g: Graph): void {
@@ -669,7 +827,9 @@ export class NameAuthority {
   }
 
   /** @internal The model's graph was replaced: collect again on next use. */
-  _forget(): void { this.#taken = null; }
+  _forget(): void {
+    this.#taken = null;
+  }
 }
 
 export type { Attribute, AttrValue, StaticDim };

@@ -41,16 +41,40 @@ export function dataTypeName(t: number): string {
 /** Size of one element in bits (4 for int4, 2 for int2), or 0 when variable (string). */
 export function bitsPerElement(t: number): number {
   switch (t) {
-    case DataType.FLOAT: case DataType.INT32: case DataType.UINT32: return 32;
-    case DataType.DOUBLE: case DataType.INT64: case DataType.UINT64: case DataType.COMPLEX64: return 64;
-    case DataType.COMPLEX128: return 128;
-    case DataType.UINT8: case DataType.INT8: case DataType.BOOL:
-    case DataType.FLOAT8E4M3FN: case DataType.FLOAT8E4M3FNUZ: case DataType.FLOAT8E5M2:
-    case DataType.FLOAT8E5M2FNUZ: case DataType.FLOAT8E8M0: return 8;
-    case DataType.UINT16: case DataType.INT16: case DataType.FLOAT16: case DataType.BFLOAT16: return 16;
-    case DataType.UINT4: case DataType.INT4: case DataType.FLOAT4E2M1: return 4;
-    case DataType.UINT2: case DataType.INT2: return 2;
-    default: return 0;
+    case DataType.FLOAT:
+    case DataType.INT32:
+    case DataType.UINT32:
+      return 32;
+    case DataType.DOUBLE:
+    case DataType.INT64:
+    case DataType.UINT64:
+    case DataType.COMPLEX64:
+      return 64;
+    case DataType.COMPLEX128:
+      return 128;
+    case DataType.UINT8:
+    case DataType.INT8:
+    case DataType.BOOL:
+    case DataType.FLOAT8E4M3FN:
+    case DataType.FLOAT8E4M3FNUZ:
+    case DataType.FLOAT8E5M2:
+    case DataType.FLOAT8E5M2FNUZ:
+    case DataType.FLOAT8E8M0:
+      return 8;
+    case DataType.UINT16:
+    case DataType.INT16:
+    case DataType.FLOAT16:
+    case DataType.BFLOAT16:
+      return 16;
+    case DataType.UINT4:
+    case DataType.INT4:
+    case DataType.FLOAT4E2M1:
+      return 4;
+    case DataType.UINT2:
+    case DataType.INT2:
+      return 2;
+    default:
+      return 0;
   }
 }
 

@@ -20,21 +20,36 @@ function tensorSummary(t: Tensor): string {
 function attrText(a: Attribute): string {
   const v = a.v;
   switch (v.type) {
-    case 1: return String(Number(v.value.toPrecision(7)));
-    case 2: return String(v.value);
-    case 3: return JSON.stringify(bytesToString(v.value));
-    case 4: return `tensor ${tensorSummary(v.value)}`;
-    case 5: return `<graph ${v.value.name || '?'}>`;
-    case 6: return `[${v.value.map((x) => Number(x.toPrecision(7))).join(',')}]`;
-    case 7: return `[${v.value.join(',')}]`;
-    case 8: return `[${v.value.map((s) => JSON.stringify(bytesToString(s))).join(',')}]`;
-    case 9: return `[${v.value.map(tensorSummary).join(',')}]`;
-    case 10: return `[${v.value.map((g) => `<graph ${g.name || '?'}>`).join(',')}]`;
-    case 11: return 'sparse';
-    case 12: return 'sparse[]';
-    case 13: return formatType(v.value);
-    case 14: return `[${v.value.map(formatType).join(',')}]`;
-    default: return 'undefined';
+    case 1:
+      return String(Number(v.value.toPrecision(7)));
+    case 2:
+      return String(v.value);
+    case 3:
+      return JSON.stringify(bytesToString(v.value));
+    case 4:
+      return `tensor ${tensorSummary(v.value)}`;
+    case 5:
+      return `<graph ${v.value.name || '?'}>`;
+    case 6:
+      return `[${v.value.map((x) => Number(x.toPrecision(7))).join(',')}]`;
+    case 7:
+      return `[${v.value.join(',')}]`;
+    case 8:
+      return `[${v.value.map((s) => JSON.stringify(bytesToString(s))).join(',')}]`;
+    case 9:
+      return `[${v.value.map(tensorSummary).join(',')}]`;
+    case 10:
+      return `[${v.value.map((g) => `<graph ${g.name || '?'}>`).join(',')}]`;
+    case 11:
+      return 'sparse';
+    case 12:
+      return 'sparse[]';
+    case 13:
+      return formatType(v.value);
+    case 14:
+      return `[${v.value.map(formatType).join(',')}]`;
+    default:
+      return 'undefined';
   }
 }
 
@@ -49,8 +64,7 @@ export function printGraph(g: Graph, indent = ''): string {
   lines.push(`${indent}graph ${g.name || 'main'} (${sig(inputs)}) -> (${sig(g.outputs)})`);
   for (const v of g.initializers) lines.push(`${indent}  init %${v.name}: ${tensorSummary(v.initializer!)}`);
   for (const n of g.nodes) {
-    const attrs = [...n.attributes].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
-      .map((a) => `${a.name}=${attrText(a)}`);
+    const attrs = [...n.attributes].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)).map((a) => `${a.name}=${attrText(a)}`);
     const op = n.domain ? `${n.domain}.${n.opType}` : n.opType;
     const outs = n.outputs.map(val).join(', ');
     const attrPart = attrs.length ? ` {${attrs.join(', ')}}` : '';

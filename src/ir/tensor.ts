@@ -27,7 +27,10 @@ export interface ExternalOrigin {
   readonly extra: readonly { key: string; value: string }[];
 }
 
-export interface KeyValue { key: string; value: string }
+export interface KeyValue {
+  key: string;
+  value: string;
+}
 
 export class Tensor {
   name: string | undefined;
@@ -99,24 +102,51 @@ export class Tensor {
     const out = new Array<number>(n);
     const need = rawByteLength(t, n);
     if (raw.byteLength < need) {
-      throw new CompilerError('TENSOR_DATA_SIZE_MISMATCH',
+      throw new CompilerError(
+        'TENSOR_DATA_SIZE_MISMATCH',
         `tensor "${this.name ?? ''}" of shape [${this.shape.join(',')}] needs ${need} bytes of ${dataTypeName(t)}; it has ${raw.byteLength}`,
-        { where: this.name });
+        { where: this.name },
+      );
     }
     for (let i = 0; i < n; i++) {
       switch (t) {
-        case DataType.FLOAT: out[i] = dv.getFloat32(i * 4, true); break;
-        case DataType.DOUBLE: out[i] = dv.getFloat64(i * 8, true); break;
-        case DataType.INT64: out[i] = Number(dv.getBigInt64(i * 8, true)); break;
-        case DataType.UINT64: out[i] = Number(dv.getBigUint64(i * 8, true)); break;
-        case DataType.INT32: out[i] = dv.getInt32(i * 4, true); break;
-        case DataType.UINT32: out[i] = dv.getUint32(i * 4, true); break;
-        case DataType.INT16: out[i] = dv.getInt16(i * 2, true); break;
-        case DataType.UINT16: out[i] = dv.getUint16(i * 2, true); break;
-        case DataType.INT8: out[i] = dv.getInt8(i); break;
-        case DataType.UINT8: case DataType.BOOL: out[i] = dv.getUint8(i); break;
-        case DataType.FLOAT16: out[i] = halfToFloat(dv.getUint16(i * 2, true)); break;
-        case DataType.BFLOAT16: out[i] = bf16ToFloat(dv.getUint16(i * 2, true)); break;
+        case DataType.FLOAT:
+          out[i] = dv.getFloat32(i * 4, true);
+          break;
+        case DataType.DOUBLE:
+          out[i] = dv.getFloat64(i * 8, true);
+          break;
+        case DataType.INT64:
+          out[i] = Number(dv.getBigInt64(i * 8, true));
+          break;
+        case DataType.UINT64:
+          out[i] = Number(dv.getBigUint64(i * 8, true));
+          break;
+        case DataType.INT32:
+          out[i] = dv.getInt32(i * 4, true);
+          break;
+        case DataType.UINT32:
+          out[i] = dv.getUint32(i * 4, true);
+          break;
+        case DataType.INT16:
+          out[i] = dv.getInt16(i * 2, true);
+          break;
+        case DataType.UINT16:
+          out[i] = dv.getUint16(i * 2, true);
+          break;
+        case DataType.INT8:
+          out[i] = dv.getInt8(i);
+          break;
+        case DataType.UINT8:
+        case DataType.BOOL:
+          out[i] = dv.getUint8(i);
+          break;
+        case DataType.FLOAT16:
+          out[i] = halfToFloat(dv.getUint16(i * 2, true));
+          break;
+        case DataType.BFLOAT16:
+          out[i] = bf16ToFloat(dv.getUint16(i * 2, true));
+          break;
         default:
           throw new CompilerError('UNSUPPORTED_DATA_TYPE', `cannot read ${dataTypeName(t)} tensor "${this.name ?? ''}" as numbers`, { where: this.name });
       }
@@ -168,9 +198,16 @@ export class Tensor {
 
   /** A deep copy whose payload is owned. */
   clone(name = this.name): Tensor {
-    const t = new Tensor(name, this.dataType, [...this.dims], this.data.kind === 'raw'
-      ? { kind: 'raw', bytes: Uint8Array.prototype.slice.call(this.data.bytes) }
-      : this.data.kind === 'typed' ? { kind: 'typed', field: this.data.field, values: [...this.data.values] } : { kind: 'none' });
+    const t = new Tensor(
+      name,
+      this.dataType,
+      [...this.dims],
+      this.data.kind === 'raw'
+        ? { kind: 'raw', bytes: Uint8Array.prototype.slice.call(this.data.bytes) }
+        : this.data.kind === 'typed'
+          ? { kind: 'typed', field: this.data.field, values: [...this.data.values] }
+          : { kind: 'none' },
+    );
     t.docString = this.docString;
     t.metadataProps = this.metadataProps?.map((p) => ({ ...p }));
     t.segment = this.segment ? { ...this.segment } : undefined;
@@ -202,14 +239,30 @@ function typedToRaw(t: number, field: TypedField, values: readonly (number | big
   for (let i = 0; i < n; i++) {
     const v = values[i] as number | bigint;
     switch (t) {
-      case DataType.FLOAT: dv.setFloat32(i * 4, Number(v), true); break;
-      case DataType.DOUBLE: dv.setFloat64(i * 8, Number(v), true); break;
-      case DataType.INT64: dv.setBigInt64(i * 8, BigInt(v), true); break;
-      case DataType.UINT64: dv.setBigUint64(i * 8, BigInt.asUintN(64, BigInt(v)), true); break;
-      case DataType.UINT32: dv.setUint32(i * 4, Number(v), true); break;
-      case DataType.INT32: dv.setInt32(i * 4, Number(v), true); break;
-      case DataType.COMPLEX64: dv.setFloat32(i * 4, Number(v), true); break;
-      case DataType.COMPLEX128: dv.setFloat64(i * 8, Number(v), true); break;
+      case DataType.FLOAT:
+        dv.setFloat32(i * 4, Number(v), true);
+        break;
+      case DataType.DOUBLE:
+        dv.setFloat64(i * 8, Number(v), true);
+        break;
+      case DataType.INT64:
+        dv.setBigInt64(i * 8, BigInt(v), true);
+        break;
+      case DataType.UINT64:
+        dv.setBigUint64(i * 8, BigInt.asUintN(64, BigInt(v)), true);
+        break;
+      case DataType.UINT32:
+        dv.setUint32(i * 4, Number(v), true);
+        break;
+      case DataType.INT32:
+        dv.setInt32(i * 4, Number(v), true);
+        break;
+      case DataType.COMPLEX64:
+        dv.setFloat32(i * 4, Number(v), true);
+        break;
+      case DataType.COMPLEX128:
+        dv.setFloat64(i * 8, Number(v), true);
+        break;
       default:
         if (bits === 16) dv.setUint16(i * 2, Number(v) & 0xffff, true);
         else if (bits === 8) dv.setUint8(i, Number(v) & 0xff);
@@ -222,7 +275,7 @@ function typedToRaw(t: number, field: TypedField, values: readonly (number | big
 }
 
 export function halfToFloat(h: number): number {
-  const s = (h & 0x8000) ? -1 : 1;
+  const s = h & 0x8000 ? -1 : 1;
   const e = (h >> 10) & 0x1f;
   const f = h & 0x3ff;
   if (e === 0) return s * 2 ** -14 * (f / 1024);

@@ -67,7 +67,8 @@ export function topologicalOrder(g: Graph): Node[] {
       heap[0] = last;
       let i = 0;
       for (;;) {
-        const l = 2 * i + 1, r = l + 1;
+        const l = 2 * i + 1,
+          r = l + 1;
         let m = i;
         if (l < heap.length && heap[l]! < heap[m]!) m = l;
         if (r < heap.length && heap[r]! < heap[m]!) m = r;
@@ -95,7 +96,14 @@ export function topologicalOrder(g: Graph): Node[] {
   }
   if (order.length !== nodes.length) {
     const stuck = nodes.filter((n) => remaining.get(n)! > 0);
-    throw new CompilerError('GRAPH_CYCLE', `the graph has a cycle through ${stuck.slice(0, 4).map((n) => n.where).join(', ')}${stuck.length > 4 ? ', ...' : ''}`, { where: stuck[0]?.where, hint: 'ONNX graphs must be acyclic' });
+    throw new CompilerError(
+      'GRAPH_CYCLE',
+      `the graph has a cycle through ${stuck
+        .slice(0, 4)
+        .map((n) => n.where)
+        .join(', ')}${stuck.length > 4 ? ', ...' : ''}`,
+      { where: stuck[0]?.where, hint: 'ONNX graphs must be acyclic' },
+    );
   }
   return order;
 }
@@ -104,7 +112,10 @@ export function topologicalOrder(g: Graph): Node[] {
 export function sortTopologically(g: Graph): boolean {
   let changed = false;
   const order = topologicalOrder(g);
-  if (order.some((n, i) => n !== g.nodes[i])) { g.reorder(order); changed = true; }
+  if (order.some((n, i) => n !== g.nodes[i])) {
+    g.reorder(order);
+    changed = true;
+  }
   for (const n of g.nodes) for (const sg of n.subgraphs()) changed = sortTopologically(sg) || changed;
   return changed;
 }

@@ -9,7 +9,9 @@ export interface Dim {
   denotation?: string;
 }
 
-export interface TensorShape { dims: Dim[] }
+export interface TensorShape {
+  dims: Dim[];
+}
 
 export type TypeInfo =
   | { kind: 'tensor'; elemType?: number; shape?: TensorShape; denotation?: string }
@@ -34,9 +36,12 @@ export function tensorType(elemType: number, shape: readonly StaticDim[] | undef
   return {
     kind: 'tensor',
     elemType,
-    shape: shape === undefined ? undefined : {
-      dims: shape.map((d) => (typeof d === 'number' ? { value: d } : typeof d === 'string' ? { param: d } : {})),
-    },
+    shape:
+      shape === undefined
+        ? undefined
+        : {
+            dims: shape.map((d) => (typeof d === 'number' ? { value: d } : typeof d === 'string' ? { param: d } : {})),
+          },
   };
 }
 
@@ -61,10 +66,15 @@ export function formatType(t: TypeInfo | undefined): string {
       const dims = s === undefined ? '' : `[${s.map((d) => (d === null ? '?' : String(d))).join(',')}]`;
       return `${t.kind === 'sparse_tensor' ? 'sparse ' : ''}${e}${dims}`;
     }
-    case 'sequence': return `seq(${formatType(t.elem)})`;
-    case 'optional': return `optional(${formatType(t.elem)})`;
-    case 'map': return `map(${t.keyType === undefined ? '?' : dataTypeName(t.keyType)},${formatType(t.value)})`;
-    case 'opaque': return `opaque(${t.domain ?? ''}.${t.name ?? ''})`;
-    default: return '?';
+    case 'sequence':
+      return `seq(${formatType(t.elem)})`;
+    case 'optional':
+      return `optional(${formatType(t.elem)})`;
+    case 'map':
+      return `map(${t.keyType === undefined ? '?' : dataTypeName(t.keyType)},${formatType(t.value)})`;
+    case 'opaque':
+      return `opaque(${t.domain ?? ''}.${t.name ?? ''})`;
+    default:
+      return '?';
   }
 }

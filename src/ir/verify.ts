@@ -9,7 +9,11 @@ import type { ErrorCode } from '../errors.js';
 import type { Graph, Model, Value } from './core.js';
 import { topologicalOrder } from './toposort.js';
 
-export interface Problem { code: ErrorCode; where: string; message: string }
+export interface Problem {
+  code: ErrorCode;
+  where: string;
+  message: string;
+}
 
 /** All problems found; empty when the model is valid. O(nodes + uses). */
 export function findProblems(model: Model): Problem[] {
@@ -90,7 +94,8 @@ export function findProblems(model: Model): Problem[] {
     try {
       topologicalOrder(g);
     } catch (e) {
-      if (e instanceof CompilerError) add('GRAPH_CYCLE', e.where ?? gname, e.message); else throw e;
+      if (e instanceof CompilerError) add('GRAPH_CYCLE', e.where ?? gname, e.message);
+      else throw e;
     }
   };
   checkGraph(model.graph, new Set());
@@ -112,6 +117,12 @@ export function verifyModel(model: Model, context = 'verifier'): void {
   const problems = findProblems(model);
   if (problems.length === 0) return;
   const first = problems[0]!;
-  const more = problems.length > 1 ? ` (and ${problems.length - 1} more: ${problems.slice(1, 4).map((p) => `${p.code} at ${p.where}`).join('; ')})` : '';
+  const more =
+    problems.length > 1
+      ? ` (and ${problems.length - 1} more: ${problems
+          .slice(1, 4)
+          .map((p) => `${p.code} at ${p.where}`)
+          .join('; ')})`
+      : '';
   throw new CompilerError(first.code, `${context}: ${first.message}${more}`, { where: first.where });
 }

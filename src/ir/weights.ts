@@ -139,7 +139,8 @@ export function addConstant(model: Model, g: Graph, form: WeightForm, base: stri
     g.addInitializer(v, t);
   } else {
     const n = new Node({ opType: 'Constant', name: model.names.fresh(`${v.name}_const`), outputs: [v], attributes: [attrTensor('value', t)] });
-    if (before && before.graph === g) g.insertBefore(before, n); else g.insertNodeAt(0, n);
+    if (before && before.graph === g) g.insertBefore(before, n);
+    else g.insertNodeAt(0, n);
   }
   v.setTensorType(t.dataType, t.shape);
   return v;
@@ -149,8 +150,14 @@ export function addConstant(model: Model, g: Graph, form: WeightForm, base: stri
 function setConstantNode(n: Node, t: Tensor): void {
   const fits1d = t.dataType === DataType.FLOAT && t.dims.length === 1;
   const fits0d = t.dataType === DataType.FLOAT && t.dims.length === 0;
-  if (n.hasAttr('value_floats') && fits1d) { n.setAttr(attrFloats('value_floats', Array.from(t.toFloat32()))); return; }
-  if (n.hasAttr('value_float') && fits0d) { n.setAttr(attrFloat('value_float', t.toFloat32()[0]!)); return; }
+  if (n.hasAttr('value_floats') && fits1d) {
+    n.setAttr(attrFloats('value_floats', Array.from(t.toFloat32())));
+    return;
+  }
+  if (n.hasAttr('value_float') && fits0d) {
+    n.setAttr(attrFloat('value_float', t.toFloat32()[0]!));
+    return;
+  }
   for (const a of ['value_float', 'value_floats', 'value_int', 'value_ints', 'sparse_value']) n.removeAttr(a);
   n.setAttr(attrTensor('value', t));
 }
@@ -194,7 +201,10 @@ export function dropIfUnused(v: Value | null | undefined): void {
       return;
     }
     if (!p || p.outputs.some((o) => o && (o.useCount > 0 || isGraphOutput(o)))) return;
-    if (p.opType === 'Constant' && isDefaultDomain(p)) { g.removeNode(p); return; }
+    if (p.opType === 'Constant' && isDefaultDomain(p)) {
+      g.removeNode(p);
+      return;
+    }
     if (!isIdentity(p)) return;
     const up = p.inputs[0]!;
     g.removeNode(p);
@@ -218,9 +228,20 @@ export interface SetWeightOptions {
  * Returns the weight as the node now sees it.
  * @throws MISSING_VALUE when the input is not constant data (see resolveWeight)
  */
-export function setWeight(model: Model, node: Node, index: number, data: Tensor | Float32Array, dims?: readonly number[], opts: SetWeightOptions = {}): ResolvedWeight {
+export function setWeight(
+  model: Model,
+  node: Node,
+  index: number,
+  data: Tensor | Float32Array,
+  dims?: readonly number[],
+  opts: SetWeightOptions = {},
+): ResolvedWeight {
   const r = weightOf(node, index);
-  if (!r) throw new CompilerError('MISSING_VALUE', `input ${index} of ${node.where} is not constant data`, { where: node.where, hint: 'weights must be initializers or Constant nodes (read directly or through Identity)' });
+  if (!r)
+    throw new CompilerError('MISSING_VALUE', `input ${index} of ${node.where} is not constant data`, {
+      where: node.where,
+      hint: 'weights must be initializers or Constant nodes (read directly or through Identity)',
+    });
   let t: Tensor;
   if (data instanceof Tensor) t = data;
   else {
@@ -320,7 +341,8 @@ export function replayUntie(model: Model, records: readonly UntiedConstant[]): v
     if (!v || !t) throw new CompilerError('MISSING_VALUE', `untied constant "${r.name}" is not in the model`, { where: r.name });
     for (const c of r.copies) {
       const n = findNode(model, c.node);
-      if (!n || n.inputs[c.input] !== v) throw new CompilerError('MISSING_VALUE', `node ${c.node} input ${c.input} does not read "${r.name}"`, { where: c.node });
+      if (!n || n.inputs[c.input] !== v)
+        throw new CompilerError('MISSING_VALUE', `node ${c.node} input ${c.input} does not read "${r.name}"`, { where: c.node });
       const cv = new Value(c.name);
       const ct = t.clone(c.name);
       if ((r.form ?? 'initializer') === 'initializer') g.addInitializer(cv, ct);
@@ -354,11 +376,23 @@ export function retieConstants(model: Model, records: readonly UntiedConstant[])
       const cv = findConstant(model, c.name);
       if (!cv) continue;
       const same = kept.find((k) => sameData(k, cv));
-      if (!same) { kept.push(cv); continue; }
+      if (!same) {
+        kept.push(cv);
+        continue;
+      }
       // A Constant node must come before its readers: tie only into a value defined no later.
-      if (same.producer && cv.uses().some((u) => u.node.graph !== same.producer!.graph || u.node.graph!.indexOf(u.node) < u.node.graph!.indexOf(same.producer!))) { kept.push(cv); continue; }
+      if (
+        same.producer &&
+        cv.uses().some((u) => u.node.graph !== same.producer!.graph || u.node.graph!.indexOf(u.node) < u.node.graph!.indexOf(same.producer!))
+      ) {
+        kept.push(cv);
+        continue;
+      }
       cv.replaceAllUsesWith(same);
-      if (cv.useCount === 0 && !isGraphOutput(cv)) { dropIfUnused(cv); merged++; }
+      if (cv.useCount === 0 && !isGraphOutput(cv)) {
+        dropIfUnused(cv);
+        merged++;
+      }
     }
   }
   return merged;

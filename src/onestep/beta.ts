@@ -64,7 +64,22 @@ export interface InsertBetaResult {
   readonly skipped: { group: string; why: string }[];
 }
 
-const ACTIVATIONS = new Set(['Relu', 'LeakyRelu', 'PRelu', 'Clip', 'Elu', 'Selu', 'Sigmoid', 'HardSigmoid', 'HardSwish', 'Tanh', 'Softplus', 'Gelu', 'Mish', 'Identity']);
+const ACTIVATIONS = new Set([
+  'Relu',
+  'LeakyRelu',
+  'PRelu',
+  'Clip',
+  'Elu',
+  'Selu',
+  'Sigmoid',
+  'HardSigmoid',
+  'HardSwish',
+  'Tanh',
+  'Softplus',
+  'Gelu',
+  'Mish',
+  'Identity',
+]);
 
 function isJunction(v: Value): boolean {
   let p = v.producer;
@@ -85,9 +100,18 @@ export function betaPoints(model: Model, a: ChannelAnalysis): { points: ScalePoi
   const skipped: { group: string; why: string }[] = [];
   for (const p of findScalePoints(a)) {
     const layers = layersOf(p.group);
-    if (p.sites.length === 0) { skipped.push({ group: p.group.name, why: 'no layer reads these channels' }); continue; }
-    if (layers.length === 0) { skipped.push({ group: p.group.name, why: 'no layer makes these channels' }); continue; }
-    if (layers.every((n) => classifier.has(n))) { skipped.push({ group: p.group.name, why: 'a classifier layer (after the last conv): copied and kept whole' }); continue; }
+    if (p.sites.length === 0) {
+      skipped.push({ group: p.group.name, why: 'no layer reads these channels' });
+      continue;
+    }
+    if (layers.length === 0) {
+      skipped.push({ group: p.group.name, why: 'no layer makes these channels' });
+      continue;
+    }
+    if (layers.every((n) => classifier.has(n))) {
+      skipped.push({ group: p.group.name, why: 'a classifier layer (after the last conv): copied and kept whole' });
+      continue;
+    }
     points.push(p);
   }
   return { points, skipped };
@@ -100,15 +124,22 @@ export function betaPoints(model: Model, a: ChannelAnalysis): { points: ScalePoi
  *   already has β; OPSET_OUT_OF_RANGE below opset 5
  */
 export function insertBeta(model: Model, opts: InsertBetaOptions = {}): InsertBetaResult {
-  if (readBetaRecords(model)) throw new CompilerError('PRECONDITION_FAILED', 'the model already has β vectors (sculpt.beta metadata)', { hint: 'strip them first: `sculpt transform m.onnx -o x.onnx --passes strip-beta`' });
+  if (readBetaRecords(model))
+    throw new CompilerError('PRECONDITION_FAILED', 'the model already has β vectors (sculpt.beta metadata)', {
+      hint: 'strip them first: `sculpt transform m.onnx -o x.onnx --passes strip-beta`',
+    });
   let a = opts.analysis;
   if (!a || a.model !== model) a = analyzeChannelGroups(model);
   const { points, skipped } = betaPoints(model, a);
   if (points.length === 0) {
-    throw new CompilerError('NO_PRUNABLE_GROUP', `the model has no channel group a β can scale${skipped.length ? ` (${skipped.map((s) => `${s.group}: ${s.why}`).join('; ')})` : ''}`, { hint: 'see `sculpt groups model.onnx --explain` for why groups are frozen' });
+    throw new CompilerError(
+      'NO_PRUNABLE_GROUP',
+      `the model has no channel group a β can scale${skipped.length ? ` (${skipped.map((s) => `${s.group}: ${s.why}`).join('; ')})` : ''}`,
+      { hint: 'see `sculpt groups model.onnx --explain` for why groups are frozen' },
+    );
   }
   const order = new Map(topologicalOrder(model.graph).map((n, i) => [n, i]));
-  const pos = (v: Value) => (v.producer ? order.get(v.producer) ?? -1 : -1);
+  const pos = (v: Value) => (v.producer ? (order.get(v.producer) ?? -1) : -1);
   const init = opts.init ?? 1;
   const records: BetaRecord[] = [];
   const pending: { p: ScalePoint; v: Value }[] = [];
@@ -122,8 +153,15 @@ export function insertBeta(model: Model, opts: InsertBetaOptions = {}): InsertBe
     const sites = [...p.sites].sort((x, y) => pos(x.value) - pos(y.value));
     const deepest = sites[sites.length - 1]!;
     // A tensor with exactly this group's channels in order, for score files read by `prune`.
-    const exclusive = sites.find((s) => s.identity && s.size === p.group.size)
-      ?? p.group.members.map((m) => ({ value: m.slot.value, axis: m.slot.axis, ok: m.per === 1 && m.slot.size === p.group.size && Array.from(m.indices).every((x, i) => x === i) })).find((m) => m.ok);
+    const exclusive =
+      sites.find((s) => s.identity && s.size === p.group.size) ??
+      p.group.members
+        .map((m) => ({
+          value: m.slot.value,
+          axis: m.slot.axis,
+          ok: m.per === 1 && m.slot.size === p.group.size && Array.from(m.indices).every((x, i) => x === i),
+        }))
+        .find((m) => m.ok);
     if (!exclusive) throw new CompilerError('INTERNAL', `group ${p.group.name} has no tensor holding exactly its channels`);
     records.push({
       group: p.group.name,

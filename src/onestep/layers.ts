@@ -35,7 +35,11 @@ export function classifierNodes(model: Model): Set<Node> {
   if (last) {
     for (let i = order.indexOf(last) + 1; i < order.length; i++) if (isWeighted(order[i]!)) out.add(order[i]!);
   } else {
-    for (let i = order.length - 1; i >= 0; i--) if (isWeighted(order[i]!)) { out.add(order[i]!); break; }
+    for (let i = order.length - 1; i >= 0; i--)
+      if (isWeighted(order[i]!)) {
+        out.add(order[i]!);
+        break;
+      }
   }
   return out;
 }

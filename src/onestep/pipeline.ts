@@ -74,7 +74,13 @@ export interface OnestepOptions {
   onProgress?: (phase: Phase, p: TrainProgress) => void;
 }
 
-export interface PhaseRecord { phase: Phase; status: 'ran' | 'skipped' | 'not needed'; seconds: number; artifact?: string; train?: Pick<TrainResult, 'steps' | 'epochs' | 'finalLoss' | 'backend' | 'imagesPerSec'> }
+export interface PhaseRecord {
+  phase: Phase;
+  status: 'ran' | 'skipped' | 'not needed';
+  seconds: number;
+  artifact?: string;
+  train?: Pick<TrainResult, 'steps' | 'epochs' | 'finalLoss' | 'backend' | 'imagesPerSec'>;
+}
 
 export interface OnestepResult {
   readonly output: string;
@@ -87,7 +93,10 @@ export interface OnestepResult {
   readonly passed: boolean;
 }
 
-interface State { version: 1; phases: Partial<Record<Phase, { key: string; seconds: number; artifact?: string; train?: PhaseRecord['train']; extra?: unknown }>> }
+interface State {
+  version: 1;
+  phases: Partial<Record<Phase, { key: string; seconds: number; artifact?: string; train?: PhaseRecord['train']; extra?: unknown }>>;
+}
 
 function hash(x: unknown): string {
   return createHash('sha256').update(JSON.stringify(x)).digest('hex').slice(0, 16);
@@ -107,7 +116,6 @@ function readState(dir: string): State {
     return { version: 1, phases: {} };
   }
 }
-
 
 function trainSummary(r: TrainResult): PhaseRecord['train'] {
   return { steps: r.steps, epochs: r.epochs, finalLoss: r.finalLoss, backend: r.backend, imagesPerSec: r.imagesPerSec };
@@ -134,7 +142,12 @@ export function preflightOnestep(o: OnestepOptions): Model {
   const probe = cloneModel(model);
   const { records } = insertBeta(probe);
   const last = lastConvLayer(model, records);
-  if (Array.isArray(o.crucial)) chooseCrucial(records.map((r) => ({ name: r.group, layers: r.layers, sites: r.sites, score: 1, junction: r.junction })), o.crucial, last);
+  if (Array.isArray(o.crucial))
+    chooseCrucial(
+      records.map((r) => ({ name: r.group, layers: r.layers, sites: r.sites, score: 1, junction: r.junction })),
+      o.crucial,
+      last,
+    );
   if (o.scores) checkScoresFit(readScoresDoc(o.scores), model, o.scores);
   return model;
 }
@@ -159,7 +172,12 @@ export async function runOnestep(o: OnestepOptions): Promise<OnestepResult> {
   const saveState = () => writeJson(art('state.json'), state);
 
   /** Runs a phase unless its key matches a finished run whose artifact exists. */
-  const phase = async <T>(name: Phase, key: string, artifact: string | undefined, run: () => Promise<{ train?: TrainResult; extra?: T }>): Promise<{ ran: boolean; extra?: T }> => {
+  const phase = async <T>(
+    name: Phase,
+    key: string,
+    artifact: string | undefined,
+    run: () => Promise<{ train?: TrainResult; extra?: T }>,
+  ): Promise<{ ran: boolean; extra?: T }> => {
     const prev = state.phases[name];
     if (prev && prev.key === key && (!artifact || existsSync(art(artifact)))) {
       o.onPhase?.(name, 'skipped', prev.seconds);
@@ -190,8 +208,19 @@ export async function runOnestep(o: OnestepOptions): Promise<OnestepResult> {
     }
     const teacher = sc.teacher ? readModel(sc.teacher) : undefined;
     const r = await scoreModel(original, {
-      data: o.data, lambda: sc.lambda, lr: sc.lr, epochs: sc.epochs, batchSize: batch, teacher, unlabeled: sc.unlabeled,
-      layerScore: sc.layerScore, crucial: o.crucial, seed, backend: o.backend, path: o.input, log,
+      data: o.data,
+      lambda: sc.lambda,
+      lr: sc.lr,
+      epochs: sc.epochs,
+      batchSize: batch,
+      teacher,
+      unlabeled: sc.unlabeled,
+      layerScore: sc.layerScore,
+      crucial: o.crucial,
+      seed,
+      backend: o.backend,
+      path: o.input,
+      log,
       onProgress: (p) => o.onProgress?.('score', p),
     });
     writeJson(art('scores.json'), r.scores);
@@ -208,7 +237,11 @@ export async function runOnestep(o: OnestepOptions): Promise<OnestepResult> {
   const mimic = doc.layers.filter((l) => l.crucial).map((l) => l.mimic);
   const kind = o.recover?.mimicLoss ?? 'kl';
   if ((kind === 'kl' || kind === 'js') && mimic.length < 2) {
-    throw new CompilerError('INVALID_OPTION', `--mimic ${kind} needs at least two crucial layers (docs/methods.md §2.6); the crucial set is ${doc.crucial.join(', ')}`, { hint: 'ask for more crucial layers (--crucial 3) or use --mimic mse' });
+    throw new CompilerError(
+      'INVALID_OPTION',
+      `--mimic ${kind} needs at least two crucial layers (docs/methods.md §2.6); the crucial set is ${doc.crucial.join(', ')}`,
+      { hint: 'ask for more crucial layers (--crucial 3) or use --mimic mse' },
+    );
   }
 
   // 2. prune
@@ -235,8 +268,18 @@ export async function runOnestep(o: OnestepOptions): Promise<OnestepResult> {
   await phase('recover', recoverKey, 'recovered.onnx', async () => {
     const student = readModel(art('pruned.onnx'));
     const r = await recoverModel(student, {
-      data: o.data, teacher: original, mimic, mimicLoss: rc.mimicLoss, epochs: rc.epochs, lr: rc.lr, decayEvery: rc.decayEvery,
-      batchSize: batch, seed, backend: o.backend, log, onProgress: (p) => o.onProgress?.('recover', p),
+      data: o.data,
+      teacher: original,
+      mimic,
+      mimicLoss: rc.mimicLoss,
+      epochs: rc.epochs,
+      lr: rc.lr,
+      decayEvery: rc.decayEvery,
+      batchSize: batch,
+      seed,
+      backend: o.backend,
+      log,
+      onProgress: (p) => o.onProgress?.('recover', p),
     });
     saveModel(student, art('recovered.onnx'));
     return { train: r };
@@ -250,7 +293,16 @@ export async function runOnestep(o: OnestepOptions): Promise<OnestepResult> {
   if (ftEpochs > 0) {
     await phase('finetune', finetuneKey, 'finetuned.onnx', async () => {
       const m = readModel(art('recovered.onnx'));
-      const r = await finetuneModel(m, { data: o.data, epochs: ftEpochs, lr: ft.lr, batchSize: batch, seed, backend: o.backend, log, onProgress: (p) => o.onProgress?.('finetune', p) });
+      const r = await finetuneModel(m, {
+        data: o.data,
+        epochs: ftEpochs,
+        lr: ft.lr,
+        batchSize: batch,
+        seed,
+        backend: o.backend,
+        log,
+        onProgress: (p) => o.onProgress?.('finetune', p),
+      });
       saveModel(m, art('finetuned.onnx'));
       return { train: r };
     });
@@ -264,18 +316,34 @@ export async function runOnestep(o: OnestepOptions): Promise<OnestepResult> {
   const t0 = Date.now();
   const finalModel = readModel(art(finalFile));
   const v = o.validate ?? {};
-  const validation = await validateModel(finalModel, { data: o.evalData, baseline: original, gates: v.gates, latency: v.latency, threads: v.threads, warn: log });
+  const validation = await validateModel(finalModel, {
+    data: o.evalData,
+    baseline: original,
+    gates: v.gates,
+    latency: v.latency,
+    threads: v.threads,
+    warn: log,
+  });
   const seconds = (Date.now() - t0) / 1000;
   o.onPhase?.('validate', 'done', seconds);
   records.push({ phase: 'validate', status: 'ran', seconds, artifact: art('report.json') });
   const saved = saveModel(finalModel, o.output, { inputPath: o.input, overwrite: o.overwrite });
-  const pruneExtra = pruned.extra ?? (() => {
-    const a = computeCost(readModel(art('pruned.onnx')));
-    const b = computeCost(original);
-    return { flopsRatio: a.total.flops / b.total.flops, paramsRatio: a.total.params / b.total.params, channelsRemoved: 0, layers: [] };
-  })();
+  const pruneExtra =
+    pruned.extra ??
+    (() => {
+      const a = computeCost(readModel(art('pruned.onnx')));
+      const b = computeCost(original);
+      return { flopsRatio: a.total.flops / b.total.flops, paramsRatio: a.total.params / b.total.params, channelsRemoved: 0, layers: [] };
+    })();
   const result: OnestepResult = {
-    output: saved.path, workDir: dir, phases: records, crucial: [...doc.crucial], mimic, prune: pruneExtra, validation, passed: validation.passed,
+    output: saved.path,
+    workDir: dir,
+    phases: records,
+    crucial: [...doc.crucial],
+    mimic,
+    prune: pruneExtra,
+    validation,
+    passed: validation.passed,
   };
   writeJson(art('report.json'), { kind: 'sculpt-onestep', version: 1, ...result });
   return result;

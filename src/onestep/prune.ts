@@ -48,17 +48,32 @@ export function globalPrune(model: Model, doc: ScoresDoc, o: GlobalPruneOptions)
     throw new CompilerError('INVALID_OPTION', 'give exactly one of --flops-target and --ratio', { hint: 'e.g. --flops-target 0.5 keeps half of the FLOPs' });
   }
   if (doc.entries.length === 0) {
-    throw new CompilerError('TARGET_UNREACHABLE', `every layer with a β is crucial (${doc.crucial.join(', ')}): nothing may be pruned; the best reachable FLOPs fraction is 1.000`, { hint: 'lower --crucial (e.g. --crucial 2) or name fewer layers' });
+    throw new CompilerError(
+      'TARGET_UNREACHABLE',
+      `every layer with a β is crucial (${doc.crucial.join(', ')}): nothing may be pruned; the best reachable FLOPs fraction is 1.000`,
+      { hint: 'lower --crucial (e.g. --crucial 2) or name fewer layers' },
+    );
   }
   const out = pruneModel(model, {
-    criterion: 'scores', scores: scoreEntries(doc), scope: 'global',
-    flopsTarget: o.flopsTarget, ratio: o.ratio, roundTo: o.roundTo ?? 'auto', provider: o.provider, maxRatio: o.maxRatio, minChannels: o.minChannels,
+    criterion: 'scores',
+    scores: scoreEntries(doc),
+    scope: 'global',
+    flopsTarget: o.flopsTarget,
+    ratio: o.ratio,
+    roundTo: o.roundTo ?? 'auto',
+    provider: o.provider,
+    maxRatio: o.maxRatio,
+    minChannels: o.minChannels,
   });
   if (o.flopsTarget !== undefined && out.plan.remarks.some((r) => r.includes('not reachable'))) {
     const best = out.plan.after.macs / Math.max(1, out.plan.before.macs);
-    throw new CompilerError('TARGET_UNREACHABLE', `a FLOPs target of ${o.flopsTarget} cannot be reached with the crucial layers (${doc.crucial.join(', ')}) kept whole: the best reachable FLOPs fraction is ${best.toFixed(3)}`, {
-      hint: `ask for --flops-target ${Math.ceil(best * 1000) / 1000} or more, keep fewer crucial layers (--crucial 2), or allow more per layer (--max-ratio)`,
-    });
+    throw new CompilerError(
+      'TARGET_UNREACHABLE',
+      `a FLOPs target of ${o.flopsTarget} cannot be reached with the crucial layers (${doc.crucial.join(', ')}) kept whole: the best reachable FLOPs fraction is ${best.toFixed(3)}`,
+      {
+        hint: `ask for --flops-target ${Math.ceil(best * 1000) / 1000} or more, keep fewer crucial layers (--crucial 2), or allow more per layer (--max-ratio)`,
+      },
+    );
   }
   return out;
 }

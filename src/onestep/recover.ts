@@ -60,11 +60,22 @@ export async function recoverModel(student: Model, o: RecoverOptions): Promise<T
   if (!MIMIC_KINDS.includes(kind)) throw new CompilerError('INVALID_OPTION', `--mimic must be one of ${MIMIC_KINDS.join(', ')}; got ${String(kind)}`);
   if (o.mimic.length === 0) throw new CompilerError('INVALID_OPTION', 'one-step recovery needs at least one crucial layer to mimic');
   if ((kind === 'kl' || kind === 'js') && o.mimic.length < 2) {
-    throw new CompilerError('INVALID_OPTION', `--mimic ${kind} needs at least two crucial layers (the last conv alone is too weak a constraint, docs/methods.md §2.6); got ${o.mimic.length}`, { hint: 'use --mimic mse, or more crucial layers' });
+    throw new CompilerError(
+      'INVALID_OPTION',
+      `--mimic ${kind} needs at least two crucial layers (the last conv alone is too weak a constraint, docs/methods.md §2.6); got ${o.mimic.length}`,
+      { hint: 'use --mimic mse, or more crucial layers' },
+    );
   }
   for (const name of o.mimic) {
-    for (const [who, m] of [['student', student], ['teacher', o.teacher]] as const) {
-      if (!m.graph.findValue(name)) throw new CompilerError('MISSING_VALUE', `the ${who} has no value "${name}" to mimic`, { where: name, hint: 'the crucial layers must keep their names and channels' });
+    for (const [who, m] of [
+      ['student', student],
+      ['teacher', o.teacher],
+    ] as const) {
+      if (!m.graph.findValue(name))
+        throw new CompilerError('MISSING_VALUE', `the ${who} has no value "${name}" to mimic`, {
+          where: name,
+          hint: 'the crucial layers must keep their names and channels',
+        });
     }
   }
   const batch = o.batchSize ?? 64;
@@ -76,11 +87,25 @@ export async function recoverModel(student: Model, o: RecoverOptions): Promise<T
   for (let s = every; s < total; s += every) milestones.push(s);
   const frozen = classifierInitializers(student);
   return train(student, {
-    data: o.data, evalData: o.evalData, batchSize: batch, steps: total,
-    optimizer: o.optimizer ?? 'adam', lr: o.lr ?? 1e-3, schedule: 'step', milestones, gamma: 0.1,
-    loss: 'none', teacher: o.teacher, mimic: o.mimic.map((v) => ({ teacher: v, student: v })), mimicLoss: kind,
+    data: o.data,
+    evalData: o.evalData,
+    batchSize: batch,
+    steps: total,
+    optimizer: o.optimizer ?? 'adam',
+    lr: o.lr ?? 1e-3,
+    schedule: 'step',
+    milestones,
+    gamma: 0.1,
+    loss: 'none',
+    teacher: o.teacher,
+    mimic: o.mimic.map((v) => ({ teacher: v, student: v })),
+    mimicLoss: kind,
     trainable: (n) => !frozen.has(n),
-    batchNorm: 'train', seed: o.seed ?? 1, backend: o.backend, log: o.log, onProgress: o.onProgress,
+    batchNorm: 'train',
+    seed: o.seed ?? 1,
+    backend: o.backend,
+    log: o.log,
+    onProgress: o.onProgress,
   });
 }
 
@@ -93,8 +118,18 @@ export interface FinetuneOptions extends PhaseOptions {
 /** Fine-tunes every weight on cross-entropy, in place. @throws the trainer's codes */
 export async function finetuneModel(model: Model, o: FinetuneOptions): Promise<TrainResult> {
   return train(model, {
-    data: o.data, evalData: o.evalData, batchSize: o.batchSize ?? 64, epochs: o.epochs,
-    optimizer: o.optimizer ?? 'adam', lr: o.lr ?? 1e-5, schedule: 'constant', loss: 'ce',
-    batchNorm: 'train', seed: o.seed ?? 1, backend: o.backend, log: o.log, onProgress: o.onProgress,
+    data: o.data,
+    evalData: o.evalData,
+    batchSize: o.batchSize ?? 64,
+    epochs: o.epochs,
+    optimizer: o.optimizer ?? 'adam',
+    lr: o.lr ?? 1e-5,
+    schedule: 'constant',
+    loss: 'ce',
+    batchNorm: 'train',
+    seed: o.seed ?? 1,
+    backend: o.backend,
+    log: o.log,
+    onProgress: o.onProgress,
   });
 }

@@ -71,7 +71,8 @@ export async function scoreModel(model: Model, o: ScoreOptions): Promise<ScoreRe
   const { records } = insertBeta(betaModel);
   const lastLayer = lastConvLayer(model, records);
   // Resolve explicit crucial names now, before any training, so a typo fails fast.
-  if (Array.isArray(o.crucial)) buildScores(model, records, new Map(records.map((r) => [r.beta, new Float32Array(r.size).fill(1)])), { crucial: o.crucial, lastConvLayer: lastLayer });
+  if (Array.isArray(o.crucial))
+    buildScores(model, records, new Map(records.map((r) => [r.beta, new Float32Array(r.size).fill(1)])), { crucial: o.crucial, lastConvLayer: lastLayer });
   const betaNames = new Set(records.map((r) => r.beta));
   const distill = !!o.teacher || !!o.unlabeled;
   const result = await train(betaModel, {
@@ -96,10 +97,23 @@ export async function scoreModel(model: Model, o: ScoreOptions): Promise<ScoreRe
   });
   const beta = readBetaValues(betaModel, records);
   const scores = buildScores(model, records, beta, {
-    layerScore: o.layerScore, crucial: o.crucial, lastConvLayer: lastLayer, path: o.path,
+    layerScore: o.layerScore,
+    crucial: o.crucial,
+    lastConvLayer: lastLayer,
+    path: o.path,
     method: {
-      loss: distill ? 'kd' : 'ce', lambda, lr: o.lr ?? 1e-3, optimizer: 'adam', epochs: result.epochs, steps: result.steps,
-      batch: result.batchSize, seed: o.seed ?? 1, data: o.data.name, samples: o.data.size, backend: result.backend, finalLoss: result.finalLoss,
+      loss: distill ? 'kd' : 'ce',
+      lambda,
+      lr: o.lr ?? 1e-3,
+      optimizer: 'adam',
+      epochs: result.epochs,
+      steps: result.steps,
+      batch: result.batchSize,
+      seed: o.seed ?? 1,
+      data: o.data.name,
+      samples: o.data.size,
+      backend: result.backend,
+      finalLoss: result.finalLoss,
     },
   });
   return { scores, records, betaModel, train: result };

@@ -67,8 +67,10 @@ export function modelFingerprint(model: Model): string {
   const g = model.graph;
   for (const v of g.inputs) if (!v.initializer) h.update(`in ${v.name} ${JSON.stringify(v.shape ?? null)}\n`);
   for (const v of g.outputs) h.update(`out ${v.name}\n`);
-  for (const v of [...g.initializers].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) h.update(`init ${v.name} ${v.initializer!.shape.join('x')}\n`);
-  for (const n of g.nodes) h.update(`node ${n.domain}.${n.opType} ${n.inputs.map((v) => v?.name ?? '').join(',')} -> ${n.outputs.map((v) => v?.name ?? '').join(',')}\n`);
+  for (const v of [...g.initializers].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)))
+    h.update(`init ${v.name} ${v.initializer!.shape.join('x')}\n`);
+  for (const n of g.nodes)
+    h.update(`node ${n.domain}.${n.opType} ${n.inputs.map((v) => v?.name ?? '').join(',')} -> ${n.outputs.map((v) => v?.name ?? '').join(',')}\n`);
   return `sha256:${h.digest('hex').slice(0, 32)}`;
 }
 
@@ -78,7 +80,14 @@ export function layerScore(beta: ArrayLike<number>, kind: LayerScoreKind): numbe
   return kind === 'sum' ? s : s / Math.max(1, beta.length);
 }
 
-interface LayerLike { readonly name: string; readonly layers: readonly string[]; readonly sites: readonly string[]; readonly score: number; readonly junction: boolean; readonly conv?: boolean }
+interface LayerLike {
+  readonly name: string;
+  readonly layers: readonly string[];
+  readonly sites: readonly string[];
+  readonly score: number;
+  readonly junction: boolean;
+  readonly conv?: boolean;
+}
 
 /**
  * Resolves a crucial-layer spec against scored layers: returns the chosen layer names and,
@@ -86,12 +95,17 @@ interface LayerLike { readonly name: string; readonly layers: readonly string[];
  * deepest site). `lastConvLayer` is the layer of the last convolution (always added).
  * @throws CRUCIAL_LAYER_NOT_FOUND for a name that is no layer, node or site; INVALID_OPTION for a bad N
  */
-export function chooseCrucial(layers: readonly LayerLike[], spec: CrucialSpec, lastConvLayer: string | undefined): { names: string[]; mimic: Map<string, string> } {
+export function chooseCrucial(
+  layers: readonly LayerLike[],
+  spec: CrucialSpec,
+  lastConvLayer: string | undefined,
+): { names: string[]; mimic: Map<string, string> } {
   const mimic = new Map<string, string>();
   let names: string[];
   if (typeof spec === 'string' || typeof spec === 'number') {
     const n = spec === 'auto' ? 4 : spec;
-    if (!Number.isInteger(n) || n < 0) throw new CompilerError('INVALID_OPTION', `--crucial must be auto, a non-negative integer or layer names; got ${String(spec)}`);
+    if (!Number.isInteger(n) || n < 0)
+      throw new CompilerError('INVALID_OPTION', `--crucial must be auto, a non-negative integer or layer names; got ${String(spec)}`);
     const anyJunction = layers.some((l) => l.junction);
     const ranked = [...layers].sort((a, b) => (anyJunction ? Number(b.junction) - Number(a.junction) : 0) || b.score - a.score || a.name.localeCompare(b.name));
     names = ranked.slice(0, n).map((l) => l.name);
@@ -100,7 +114,13 @@ export function chooseCrucial(layers: readonly LayerLike[], spec: CrucialSpec, l
     for (const want of spec) {
       const hit = layers.find((l) => l.name === want) ?? layers.find((l) => l.layers.includes(want)) ?? layers.find((l) => l.sites.includes(want));
       if (!hit) {
-        throw new CompilerError('CRUCIAL_LAYER_NOT_FOUND', `no prunable layer is named "${want}"`, { where: want, hint: `name a layer, a conv node or a β site; layers: ${layers.slice(0, 12).map((l) => l.name).join(', ')}${layers.length > 12 ? ', …' : ''}` });
+        throw new CompilerError('CRUCIAL_LAYER_NOT_FOUND', `no prunable layer is named "${want}"`, {
+          where: want,
+          hint: `name a layer, a conv node or a β site; layers: ${layers
+            .slice(0, 12)
+            .map((l) => l.name)
+            .join(', ')}${layers.length > 12 ? ', …' : ''}`,
+        });
       }
       if (hit.sites.includes(want)) mimic.set(hit.name, want);
       if (!names.includes(hit.name)) names.push(hit.name);
@@ -111,7 +131,12 @@ export function chooseCrucial(layers: readonly LayerLike[], spec: CrucialSpec, l
 }
 
 /** Builds the scores document from β records and their learned |β|. */
-export function buildScores(model: Model, records: readonly BetaRecord[], beta: ReadonlyMap<string, Float32Array>, o: { layerScore?: LayerScoreKind; crucial?: CrucialSpec; lastConvLayer?: string; method?: Record<string, unknown>; path?: string }): ScoresDoc {
+export function buildScores(
+  model: Model,
+  records: readonly BetaRecord[],
+  beta: ReadonlyMap<string, Float32Array>,
+  o: { layerScore?: LayerScoreKind; crucial?: CrucialSpec; lastConvLayer?: string; method?: Record<string, unknown>; path?: string },
+): ScoresDoc {
   const kind = o.layerScore ?? 'mean';
   if (kind !== 'mean' && kind !== 'sum') throw new CompilerError('INVALID_OPTION', `--layer-score must be mean or sum; got ${String(kind)}`);
   const base = records.map((r) => {
@@ -122,11 +147,21 @@ export function buildScores(model: Model, records: readonly BetaRecord[], beta: 
   const layerLikes = base.map(({ r, score }) => ({ name: r.group, layers: r.layers, sites: r.sites, score, junction: r.junction }));
   const { names, mimic } = chooseCrucial(layerLikes, o.crucial ?? 'auto', o.lastConvLayer);
   const layers: ScoredLayer[] = base.map(({ r, b, score }) => ({
-    name: r.group, layers: r.layers, channels: r.size, score, beta: b, sites: r.sites,
-    mimic: mimic.get(r.group) ?? r.mimic, junction: r.junction, crucial: names.includes(r.group), value: r.member.name, axis: r.member.axis,
+    name: r.group,
+    layers: r.layers,
+    channels: r.size,
+    score,
+    beta: b,
+    sites: r.sites,
+    mimic: mimic.get(r.group) ?? r.mimic,
+    junction: r.junction,
+    crucial: names.includes(r.group),
+    value: r.member.name,
+    axis: r.member.axis,
   }));
   return {
-    format: SCORES_FORMAT, version: SCORES_VERSION,
+    format: SCORES_FORMAT,
+    version: SCORES_VERSION,
     model: { fingerprint: modelFingerprint(model), ...(o.path ? { path: o.path } : {}) },
     layerScore: kind,
     method: o.method ?? {},
@@ -141,14 +176,32 @@ export function withCrucial(doc: ScoresDoc, spec: CrucialSpec, lastConvLayer: st
   const rescored = doc.layers.map((l) => ({ ...l, score: layerScore(l.beta, kind) }));
   const { names, mimic } = chooseCrucial(rescored, spec, lastConvLayer);
   const layers = rescored.map((l) => ({ ...l, crucial: names.includes(l.name), mimic: mimic.get(l.name) ?? l.mimic }));
-  return { ...doc, layerScore: kind, layers, crucial: names, entries: layers.filter((l) => !l.crucial).map((l) => ({ name: l.value, axis: l.axis, values: l.beta })) };
+  return {
+    ...doc,
+    layerScore: kind,
+    layers,
+    crucial: names,
+    entries: layers.filter((l) => !l.crucial).map((l) => ({ name: l.value, axis: l.axis, values: l.beta })),
+  };
 }
 
 /** Parses and checks a scores document. @throws REPORT_INVALID for a document of another kind */
 export function parseScoresDoc(doc: unknown, source = 'scores'): ScoresDoc {
   const d = doc as Partial<ScoresDoc> | null;
-  if (!d || typeof d !== 'object' || d.format !== SCORES_FORMAT || d.version !== SCORES_VERSION || !Array.isArray(d.layers) || !Array.isArray(d.entries) || !Array.isArray(d.crucial) || typeof d.model?.fingerprint !== 'string') {
-    throw new CompilerError('REPORT_INVALID', `${source} is not a ${SCORES_FORMAT} v${SCORES_VERSION} file (docs/scores-schema.md)`, { where: source, hint: 'make one with `sculpt score model.onnx --data <spec> -o scores.json`' });
+  if (
+    !d ||
+    typeof d !== 'object' ||
+    d.format !== SCORES_FORMAT ||
+    d.version !== SCORES_VERSION ||
+    !Array.isArray(d.layers) ||
+    !Array.isArray(d.entries) ||
+    !Array.isArray(d.crucial) ||
+    typeof d.model?.fingerprint !== 'string'
+  ) {
+    throw new CompilerError('REPORT_INVALID', `${source} is not a ${SCORES_FORMAT} v${SCORES_VERSION} file (docs/scores-schema.md)`, {
+      where: source,
+      hint: 'make one with `sculpt score model.onnx --data <spec> -o scores.json`',
+    });
   }
   for (const l of d.layers) {
     if (typeof l?.name !== 'string' || !Array.isArray(l.beta) || l.beta.length !== l.channels || typeof l.value !== 'string') {
@@ -161,11 +214,15 @@ export function parseScoresDoc(doc: unknown, source = 'scores'): ScoresDoc {
 /** Reads a scores file. @throws FILE_NOT_FOUND, REPORT_INVALID */
 export function readScoresDoc(path: string): ScoresDoc {
   let text: string;
-  try { text = readFileSync(path, 'utf8'); } catch (e) {
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
     throw new CompilerError('FILE_NOT_FOUND', `cannot read the scores file "${path}"`, { where: path, cause: e });
   }
   let doc: unknown;
-  try { doc = JSON.parse(text); } catch (e) {
+  try {
+    doc = JSON.parse(text);
+  } catch (e) {
     throw new CompilerError('REPORT_INVALID', `the scores file "${path}" is not valid JSON: ${(e as Error).message}`, { where: path, cause: e });
   }
   return parseScoresDoc(doc, path);
@@ -179,7 +236,10 @@ export function readScoresDoc(path: string): ScoresDoc {
 export function checkScoresFit(doc: ScoresDoc, model: Model, source = 'scores'): void {
   const fp = modelFingerprint(model);
   if (doc.model.fingerprint !== fp) {
-    throw new CompilerError('SCORES_MODEL_MISMATCH', `${source} was made for another model (fingerprint ${doc.model.fingerprint}; this model is ${fp})`, { where: source, hint: 'score this model: `sculpt score model.onnx --data <spec> -o scores.json`' });
+    throw new CompilerError('SCORES_MODEL_MISMATCH', `${source} was made for another model (fingerprint ${doc.model.fingerprint}; this model is ${fp})`, {
+      where: source,
+      hint: 'score this model: `sculpt score model.onnx --data <spec> -o scores.json`',
+    });
   }
   const g = model.graph;
   // Activation shapes come from the shapes analysis (a side table; the model is not written).
@@ -191,7 +251,11 @@ export function checkScoresFit(doc: ScoresDoc, model: Model, source = 'scores'):
   for (const l of doc.layers) {
     const s = shapeOf(l.value);
     if (!s || s[l.axis] !== l.channels) {
-      throw new CompilerError('SCORES_MODEL_MISMATCH', `${source}: layer ${l.name} names "${l.value}" axis ${l.axis} with ${l.channels} channels; the model has ${s ? `shape [${s.join(',')}]` : 'no such value'}`, { where: l.value, hint: 'score this model again' });
+      throw new CompilerError(
+        'SCORES_MODEL_MISMATCH',
+        `${source}: layer ${l.name} names "${l.value}" axis ${l.axis} with ${l.channels} channels; the model has ${s ? `shape [${s.join(',')}]` : 'no such value'}`,
+        { where: l.value, hint: 'score this model again' },
+      );
     }
   }
 }

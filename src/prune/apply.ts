@@ -43,17 +43,30 @@ export function checkKeep(a: ChannelAnalysis, keep: ReadonlyMap<number, readonly
   const out = new Map<number, number[]>();
   for (const [gid, kept] of keep) {
     const g = a.groups[gid];
-    if (!g) throw new CompilerError('MASK_SHAPE_MISMATCH', `there is no channel group ${gid} (the model has ${a.groups.length})`, { hint: 'list the groups with `sculpt groups model.onnx`' });
+    if (!g)
+      throw new CompilerError('MASK_SHAPE_MISMATCH', `there is no channel group ${gid} (the model has ${a.groups.length})`, {
+        hint: 'list the groups with `sculpt groups model.onnx`',
+      });
     const set = [...new Set(kept)].sort(compareAsc);
     for (const k of set) {
       if (!Number.isInteger(k) || k < 0 || k >= g.size) {
-        throw new CompilerError('MASK_SHAPE_MISMATCH', `group ${gid} (${g.name}) has ${g.size} channels; kept index ${k} is out of range`, { where: g.name, hint: 'list the groups with `sculpt groups model.onnx`' });
+        throw new CompilerError('MASK_SHAPE_MISMATCH', `group ${gid} (${g.name}) has ${g.size} channels; kept index ${k} is out of range`, {
+          where: g.name,
+          hint: 'list the groups with `sculpt groups model.onnx`',
+        });
       }
     }
     if (set.length === g.size) continue;
-    if (set.length === 0) throw new CompilerError('MASK_INVALID', `group ${gid} (${g.name}) would lose every channel`, { where: g.name, hint: 'keep at least one channel per group' });
+    if (set.length === 0)
+      throw new CompilerError('MASK_INVALID', `group ${gid} (${g.name}) would lose every channel`, {
+        where: g.name,
+        hint: 'keep at least one channel per group',
+      });
     if (!isGroupPrunable(g)) {
-      throw new CompilerError('GROUP_FROZEN', `group ${gid} (${g.name}) may not lose channels: ${g.frozen[0] ?? 'it has a single channel'}`, { where: g.name, hint: 'see `sculpt groups model.onnx --explain`' });
+      throw new CompilerError('GROUP_FROZEN', `group ${gid} (${g.name}) may not lose channels: ${g.frozen[0] ?? 'it has a single channel'}`, {
+        where: g.name,
+        hint: 'see `sculpt groups model.onnx --explain`',
+      });
     }
     out.set(gid, set);
   }
@@ -68,7 +81,10 @@ export function checkKeep(a: ChannelAnalysis, keep: ReadonlyMap<number, readonly
  *   `checkKeep`; UNSUPPORTED_DATA_TYPE for a sub-byte or string tensor that would need slicing
  */
 export function applyChannelPruning(model: Model, a: ChannelAnalysis, keep: ReadonlyMap<number, readonly number[]>): ApplyResult {
-  if (a.model !== model) throw new CompilerError('PRECONDITION_FAILED', 'the channel analysis was computed on another model', { hint: 'run analyzeChannelGroups on the model you prune' });
+  if (a.model !== model)
+    throw new CompilerError('PRECONDITION_FAILED', 'the channel analysis was computed on another model', {
+      hint: 'run analyzeChannelGroups on the model you prune',
+    });
   const checked = checkKeep(a, keep);
   const removed = removedPerSlot(a, checked);
   const slots = [...removed.keys()].sort((x, y) => x.id - y.id);
@@ -147,7 +163,8 @@ export function setConstInput(model: Model, node: Node, i: number, t: Tensor): v
   g.addInitializer(v, t);
   v.setTensorType(t.dataType, t.shape);
   while (node.inputs.length < i) node.appendInput(null);
-  if (i < node.inputs.length) node.setInput(i, v); else node.appendInput(v);
+  if (i < node.inputs.length) node.setInput(i, v);
+  else node.appendInput(v);
   if (!old || old.useCount > 0 || g.outputs.includes(old)) return;
   if (old.initializer && !g.inputs.includes(old)) g.removeInitializer(old);
   else if (old.producer && old.producer.opType === 'Constant' && old.producer.graph === g) g.removeNode(old.producer);
@@ -163,7 +180,10 @@ function sliceBytes(t: Tensor, cuts: readonly { axis: number; removed: Int32Arra
     const keepIdx: number[] = [];
     let r = 0;
     for (let i = 0; i < D; i++) {
-      if (r < c.removed.length && c.removed[r] === i) { r++; continue; }
+      if (r < c.removed.length && c.removed[r] === i) {
+        r++;
+        continue;
+      }
       keepIdx.push(i);
     }
     let outer = 1;
@@ -173,7 +193,8 @@ function sliceBytes(t: Tensor, cuts: readonly { axis: number; removed: Int32Arra
     const runs: [number, number][] = [];
     for (const k of keepIdx) {
       const last = runs[runs.length - 1];
-      if (last && last[0] + last[1] === k) last[1]++; else runs.push([k, 1]);
+      if (last && last[0] + last[1] === k) last[1]++;
+      else runs.push([k, 1]);
     }
     const out = new Uint8Array(outer * keepIdx.length * inner);
     if (inner % 4 === 0 && inner * keepIdx.length < 64 * runs.length) {

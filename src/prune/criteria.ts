@@ -22,7 +22,11 @@ export type PruneCriterion = 'l1' | 'l2' | 'random' | 'first-k' | 'scores' | 'ma
 export const CRITERIA: readonly PruneCriterion[] = ['l1', 'l2', 'random', 'first-k', 'scores', 'mask'];
 
 /** Scores for the positions of one axis of one value (a `--scores` file entry). */
-export interface ScoreEntry { readonly name: string; readonly axis?: number; readonly values: readonly number[] }
+export interface ScoreEntry {
+  readonly name: string;
+  readonly axis?: number;
+  readonly values: readonly number[];
+}
 
 /** Per-position sums of |w| (p = 1) or w² (p = 2) over every axis but `axis`. */
 function axisNorms(s: ChannelSlot, p: 1 | 2, cache: Map<string, Float64Array>): Float64Array {
@@ -79,7 +83,13 @@ export interface ImportanceOptions {
  * say about it (`scores` without an entry for any member).
  * @throws MASK_SHAPE_MISMATCH when a score entry's length does not fit its tensor
  */
-export function groupImportance(a: ChannelAnalysis, g: ChannelGroup, criterion: PruneCriterion, opts: ImportanceOptions = {}, cache = new Map<string, Float64Array>()): Float64Array | undefined {
+export function groupImportance(
+  a: ChannelAnalysis,
+  g: ChannelGroup,
+  criterion: PruneCriterion,
+  opts: ImportanceOptions = {},
+  cache = new Map<string, Float64Array>(),
+): Float64Array | undefined {
   const out = new Float64Array(g.size);
   switch (criterion) {
     case 'random': {
@@ -98,14 +108,19 @@ export function groupImportance(a: ChannelAnalysis, g: ChannelGroup, criterion: 
         if (e.axis !== undefined && e.axis !== m.slot.axis) continue;
         if (e.axis === undefined && a.slotsOf(m.slot.value).length > 1 && m.slot.axis !== a.slotsOf(m.slot.value)[0]!.axis) continue;
         if (e.values.length !== m.slot.size) {
-          throw new CompilerError('MASK_SHAPE_MISMATCH', `scores for "${e.name}" have ${e.values.length} entries; axis ${m.slot.axis} has ${m.slot.size} channels`, { where: e.name, hint: 'list the groups with `sculpt groups model.onnx --json`' });
+          throw new CompilerError(
+            'MASK_SHAPE_MISMATCH',
+            `scores for "${e.name}" have ${e.values.length} entries; axis ${m.slot.axis} has ${m.slot.size} channels`,
+            { where: e.name, hint: 'list the groups with `sculpt groups model.onnx --json`' },
+          );
         }
         any = true;
         for (let k = 0; k < g.size; k++) for (let t = 0; t < m.per; t++) out[k]! += Number(e.values[m.indices[k * m.per + t]!]);
       }
       return any ? out : undefined;
     }
-    case 'l1': case 'l2': {
+    case 'l1':
+    case 'l2': {
       const p = criterion === 'l1' ? 1 : 2;
       const pick = (role: 'out' | 'in' | 'param') => g.members.filter((m) => m.slot.kind === 'constant' && m.slot.roles.some((r) => r.role === role));
       let members = pick('out');

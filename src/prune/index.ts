@@ -67,7 +67,13 @@ type Planned = { plan: PrunePlan; latency?: LatencyReport; extra?: Record<string
 type Planner = (model: Model, analysis: ChannelAnalysis, before: CostReport) => Promise<Planned> | Planned;
 
 /** The one pipeline behind `pruneModel` and `pruneModelToLatency`; only the planner differs. */
-function runPipeline<T>(model: Model, opts: PruneModelOptions, am: AnalysisManager, planner: Planner, wrap: (finish: (r: Planned) => PruneOutcome, planned: ReturnType<Planner>) => T): T {
+function runPipeline<T>(
+  model: Model,
+  opts: PruneModelOptions,
+  am: AnalysisManager,
+  planner: Planner,
+  wrap: (finish: (r: Planned) => PruneOutcome, planned: ReturnType<Planner>) => T,
+): T {
   let t = performance.now();
   const lap = (step: 'analysis' | 'plan' | 'prune') => {
     const now = performance.now();
@@ -90,9 +96,20 @@ function runPipeline<T>(model: Model, opts: PruneModelOptions, am: AnalysisManag
     lap('prune');
     const criterion = plan.ratio === undefined ? 'mask' : (opts.criterion ?? (opts.scores ? 'scores' : 'l1'));
     const options = {
-      ratio: opts.ratio, flopsTarget: opts.flopsTarget, criterion, scope: opts.scope ?? 'layer', roundTo: plan.roundTo, minChannels: opts.minChannels,
-      maxRatio: opts.maxRatio, seed: opts.seed, nan: opts.nan, mask: opts.sources?.mask, scores: opts.sources?.scores, searchedRatio: plan.ratio,
-      inputShapes: opts.inputShapes, ...extra,
+      ratio: opts.ratio,
+      flopsTarget: opts.flopsTarget,
+      criterion,
+      scope: opts.scope ?? 'layer',
+      roundTo: plan.roundTo,
+      minChannels: opts.minChannels,
+      maxRatio: opts.maxRatio,
+      seed: opts.seed,
+      nan: opts.nan,
+      mask: opts.sources?.mask,
+      scores: opts.sources?.scores,
+      searchedRatio: plan.ratio,
+      inputShapes: opts.inputShapes,
+      ...extra,
     };
     const report = buildPruneReport({ analysis, plan, applied, before, after, options, input: opts.input, output: opts.output, untied });
     if (latency) report.latency = latency;
@@ -112,7 +129,13 @@ function runPipeline<T>(model: Model, opts: PruneModelOptions, am: AnalysisManag
  */
 export function pruneModel(model: Model, opts: PruneModelOptions, analyses?: AnalysisManager): PruneOutcome {
   const am = analyses ?? new AnalysisManager(model, { inputShapes: opts.inputShapes });
-  return runPipeline(model, opts, am, (m, a, before) => ({ plan: planPruning(m, a, before, opts) }), (finish, planned) => finish(planned as Planned));
+  return runPipeline(
+    model,
+    opts,
+    am,
+    (m, a, before) => ({ plan: planPruning(m, a, before, opts) }),
+    (finish, planned) => finish(planned as Planned),
+  );
 }
 
 /**
@@ -122,10 +145,21 @@ export function pruneModel(model: Model, opts: PruneModelOptions, analyses?: Ana
  * report's `latency` has the baseline, predicted and measured latency.
  * @throws the `pruneModel` codes; RUNTIME_FAILED
  */
-export async function pruneModelToLatency(model: Model, opts: PruneModelOptions & { latencyTarget: number }, run: LatencyRunOptions = {}, analyses?: AnalysisManager): Promise<PruneOutcome> {
+export async function pruneModelToLatency(
+  model: Model,
+  opts: PruneModelOptions & { latencyTarget: number },
+  run: LatencyRunOptions = {},
+  analyses?: AnalysisManager,
+): Promise<PruneOutcome> {
   const am = analyses ?? new AnalysisManager(model, { inputShapes: opts.inputShapes });
-  return runPipeline(model, opts, am, async (m, a, before) => {
-    const { plan, latency } = await planForLatency(m, a, before, opts, run);
-    return { plan, latency, extra: { latencyTarget: opts.latencyTarget, provider: run.provider ?? 'cpu', threads: run.threads ?? 1, batch: run.batch ?? 1 } };
-  }, async (finish, planned) => finish(await planned));
+  return runPipeline(
+    model,
+    opts,
+    am,
+    async (m, a, before) => {
+      const { plan, latency } = await planForLatency(m, a, before, opts, run);
+      return { plan, latency, extra: { latencyTarget: opts.latencyTarget, provider: run.provider ?? 'cpu', threads: run.threads ?? 1, batch: run.batch ?? 1 } };
+    },
+    async (finish, planned) => finish(await planned),
+  );
 }

@@ -105,7 +105,16 @@ export async function measureModelMs(bytes: Uint8Array, run: LatencyRunOptions, 
   const { session } = await openSession(bytes, { threads: run.threads ?? 1, provider: run.provider });
   try {
     const feeds = seededInputs(decodeModel(bytes), 3, run.batch ?? 1);
-    const r = await measureLatency(() => runSession(session, feeds), { warmup: 3, minRuns: 10, maxRuns: 200, window: 8, tolerance: 0.01, maxTimeMs: 20_000, ...lat, clock: clockOf(run.clock ?? 'cpu') });
+    const r = await measureLatency(() => runSession(session, feeds), {
+      warmup: 3,
+      minRuns: 10,
+      maxRuns: 200,
+      window: 8,
+      tolerance: 0.01,
+      maxTimeMs: 20_000,
+      ...lat,
+      clock: clockOf(run.clock ?? 'cpu'),
+    });
     return r.medianMs;
   } finally {
     await session.release();
@@ -114,7 +123,8 @@ export async function measureModelMs(bytes: Uint8Array, run: LatencyRunOptions, 
 
 /** Min over `rounds` interleaved stable medians of two models (drift hits both alike). Returns [a ms, b ms]. */
 export async function compareModelsMs(a: Uint8Array, b: Uint8Array, run: LatencyRunOptions, rounds = run.rounds ?? 3): Promise<[number, number]> {
-  let x = Infinity, y = Infinity;
+  let x = Infinity,
+    y = Infinity;
   for (let i = 0; i < rounds; i++) {
     x = Math.min(x, await measureModelMs(a, run));
     y = Math.min(y, await measureModelMs(b, run));
@@ -140,9 +150,17 @@ interface LayerSpec {
   co: number;
 }
 
-interface Curve { widths: number[]; ms: number[] }
+interface Curve {
+  widths: number[];
+  ms: number[];
+}
 
-interface Profile { spec: LayerSpec; base: number; inCurve: Curve; outCurve?: Curve }
+interface Profile {
+  spec: LayerSpec;
+  base: number;
+  inCurve: Curve;
+  outCurve?: Curve;
+}
 
 function staticShape(v: Value | null | undefined, batch: number, shapes: ShapeLookup): number[] | undefined {
   const s = v ? shapes.shape(v) : undefined;
@@ -170,16 +188,53 @@ function layerSpecs(a: ChannelAnalysis, batch: number): LayerSpec[] {
     if (n.opType === 'Conv') {
       if (xShape.length < 3 || wShape.length !== xShape.length) continue;
       const g = n.attrInt('group', 1);
-      const ci = xShape[1]!, co = wShape[0]!;
-      specs.push({ node: n, op: 'Conv', xShape, wShape, axis: 1, groups: g, depthwise: g > 1 && wShape[1] === 1, xSlot: a.slotOf(x, 1), ySlot: a.slotOf(y, 1), ci, co });
+      const ci = xShape[1]!,
+        co = wShape[0]!;
+      specs.push({
+        node: n,
+        op: 'Conv',
+        xShape,
+        wShape,
+        axis: 1,
+        groups: g,
+        depthwise: g > 1 && wShape[1] === 1,
+        xSlot: a.slotOf(x, 1),
+        ySlot: a.slotOf(y, 1),
+        ci,
+        co,
+      });
     } else if (n.opType === 'Gemm') {
       if (xShape.length !== 2 || wShape.length !== 2 || n.attrInt('transA', 0)) continue;
       const transB = n.attrInt('transB', 0) !== 0;
-      specs.push({ node: n, op: 'Gemm', xShape, wShape, axis: 1, groups: 1, depthwise: false, xSlot: a.slotOf(x, 1), ySlot: a.slotOf(y, 1), ci: xShape[1]!, co: transB ? wShape[0]! : wShape[1]! });
+      specs.push({
+        node: n,
+        op: 'Gemm',
+        xShape,
+        wShape,
+        axis: 1,
+        groups: 1,
+        depthwise: false,
+        xSlot: a.slotOf(x, 1),
+        ySlot: a.slotOf(y, 1),
+        ci: xShape[1]!,
+        co: transB ? wShape[0]! : wShape[1]!,
+      });
     } else {
       if (wShape.length !== 2 || xShape.length < 2) continue;
       const r = xShape.length - 1;
-      specs.push({ node: n, op: 'MatMul', xShape, wShape, axis: r, groups: 1, depthwise: false, xSlot: a.slotOf(x, r), ySlot: a.slotOf(y, r), ci: xShape[r]!, co: wShape[1]! });
+      specs.push({
+        node: n,
+        op: 'MatMul',
+        xShape,
+        wShape,
+        axis: r,
+        groups: 1,
+        depthwise: false,
+        xSlot: a.slotOf(x, r),
+        ySlot: a.slotOf(y, r),
+        ci: xShape[r]!,
+        co: wShape[1]!,
+      });
     }
   }
   return specs;
@@ -200,7 +255,12 @@ function layerModel(s: LayerSpec, opset: number, ci: number, co: number, seed: n
   xs[s.axis] = ci;
   const x = b.input('x', xs);
   let y: Value;
-  const rand = (dims: number[]) => rng.uniformArray(dims.reduce((p, d) => p * d, 1), -0.1, 0.1);
+  const rand = (dims: number[]) =>
+    rng.uniformArray(
+      dims.reduce((p, d) => p * d, 1),
+      -0.1,
+      0.1,
+    );
   if (s.op === 'Conv') {
     const groups = s.depthwise ? ci : s.groups;
     const wd = [co, ci / groups, ...s.wShape.slice(2)];
@@ -235,13 +295,24 @@ function interp(c: Curve, w: number): number {
   return ms[last]! * (w / widths[last]!);
 }
 
-interface CacheFile { version: 1; key: Record<string, string | number>; entries: Record<string, number> }
+interface CacheFile {
+  version: 1;
+  key: Record<string, string | number>;
+  entries: Record<string, number>;
+}
 
 function machineId(): string {
   let flags = '';
-  try { flags = /^flags\s*:(.*)$/m.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1]?.trim() ?? ''; } catch { /* not Linux */ }
+  try {
+    flags = /^flags\s*:(.*)$/m.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1]?.trim() ?? '';
+  } catch {
+    /* not Linux */
+  }
   const ortVersion = runtimeVersion();
-  return createHash('sha256').update(`${cpus()[0]?.model ?? '?'}|${cpus().length}|${flags}|ort ${ortVersion}|${process.platform}-${process.arch}`).digest('hex').slice(0, 16);
+  return createHash('sha256')
+    .update(`${cpus()[0]?.model ?? '?'}|${cpus().length}|${flags}|ort ${ortVersion}|${process.platform}-${process.arch}`)
+    .digest('hex')
+    .slice(0, 16);
 }
 
 /** The default cache folder: `$SCULPT_CACHE_DIR`, `$XDG_CACHE_HOME/sculpt`, or `~/.cache/sculpt`. */
@@ -255,7 +326,10 @@ class TimingCache {
   hits = 0;
   lookups = 0;
   #dirty = false;
-  constructor(readonly key: Record<string, string | number>, dir: string | false) {
+  constructor(
+    readonly key: Record<string, string | number>,
+    dir: string | false,
+  ) {
     if (dir === false) return;
     const id = createHash('sha256').update(JSON.stringify(key)).digest('hex').slice(0, 24);
     this.file = join(dir, 'latency', `${id}.json`);
@@ -264,12 +338,17 @@ class TimingCache {
       if (j.version === 1 && JSON.stringify(j.key) === JSON.stringify(key) && j.entries && typeof j.entries === 'object') {
         for (const [k, v] of Object.entries(j.entries)) if (typeof v === 'number' && Number.isFinite(v) && v > 0) this.entries[k] = v;
       }
-    } catch { /* absent or damaged: measure again */ }
+    } catch {
+      /* absent or damaged: measure again */
+    }
   }
   async get(sig: string, measure: () => Promise<number>): Promise<number> {
     this.lookups++;
     const hit = this.entries[sig];
-    if (hit !== undefined) { this.hits++; return hit; }
+    if (hit !== undefined) {
+      this.hits++;
+      return hit;
+    }
     const ms = await measure();
     this.entries[sig] = ms;
     this.#dirty = true;
@@ -282,12 +361,17 @@ class TimingCache {
       const body: CacheFile = { version: 1, key: this.key, entries: this.entries };
       atomicWrite(this.file, [new TextEncoder().encode(`${JSON.stringify(body)}\n`)]);
       this.#dirty = false;
-    } catch { /* a cache that cannot be written is only slower */ }
+    } catch {
+      /* a cache that cannot be written is only slower */
+    }
   }
 }
 
 function signature(s: LayerSpec, ci: number, co: number): string {
-  const attrs = JSON.stringify(s.node.attributes.filter((t) => t.name !== 'group'), (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v instanceof Uint8Array ? Array.from(v) : v));
+  const attrs = JSON.stringify(
+    s.node.attributes.filter((t) => t.name !== 'group'),
+    (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v instanceof Uint8Array ? Array.from(v) : v),
+  );
   return `${s.op}|g${s.depthwise ? 'dw' : s.groups}|x${s.xShape.join('x')}|w${s.wShape.join('x')}|b${s.node.inputs[2] ? 1 : 0}|${attrs}|${ci}|${co}`;
 }
 
@@ -306,12 +390,15 @@ export async function resolveProvider(bytes: Uint8Array, run: LatencyRunOptions)
 /** @throws INVALID_OPTION for threads, batch, clock or provider out of range */
 function checkRun(run: LatencyRunOptions): void {
   const int = (name: string, v: number | undefined, max: number) => {
-    if (v !== undefined && !(Number.isInteger(v) && v >= 1 && v <= max)) throw new CompilerError('INVALID_OPTION', `--${name} must be an integer in [1, ${max}]; got ${v}`);
+    if (v !== undefined && !(Number.isInteger(v) && v >= 1 && v <= max))
+      throw new CompilerError('INVALID_OPTION', `--${name} must be an integer in [1, ${max}]; got ${v}`);
   };
   int('threads', run.threads, 256);
   int('batch', run.batch, 65536);
-  if (run.clock !== undefined && run.clock !== 'cpu' && run.clock !== 'wall') throw new CompilerError('INVALID_OPTION', `--latency-clock must be cpu or wall; got ${String(run.clock)}`);
-  if (run.provider !== undefined && run.provider !== 'cpu' && run.provider !== 'cuda') throw new CompilerError('INVALID_OPTION', `--provider must be cpu or cuda; got ${String(run.provider)}`);
+  if (run.clock !== undefined && run.clock !== 'cpu' && run.clock !== 'wall')
+    throw new CompilerError('INVALID_OPTION', `--latency-clock must be cpu or wall; got ${String(run.clock)}`);
+  if (run.provider !== undefined && run.provider !== 'cpu' && run.provider !== 'cuda')
+    throw new CompilerError('INVALID_OPTION', `--provider must be cpu or cuda; got ${String(run.provider)}`);
 }
 
 /** A latency predictor from measured tables, with what it measured. */
@@ -338,7 +425,14 @@ export async function buildLatencyModel(model: Model, a: ChannelAnalysis, cost: 
   const run = await resolveProvider(bytes, asked);
   const batch = run.batch ?? 1;
   const clock = run.clock ?? 'cpu';
-  const key = { model: createHash('sha256').update(bytes).digest('hex'), provider: run.provider ?? 'cpu', threads: run.threads ?? 1, batch, clock, machine: machineId() };
+  const key = {
+    model: createHash('sha256').update(bytes).digest('hex'),
+    provider: run.provider ?? 'cpu',
+    threads: run.threads ?? 1,
+    batch,
+    clock,
+    machine: machineId(),
+  };
   const cache = new TimingCache(key, run.cacheDir === undefined ? defaultCacheDir() : run.cacheDir);
   const say = run.onProgress ?? (() => {});
   say('measuring the baseline latency');
@@ -347,14 +441,15 @@ export async function buildLatencyModel(model: Model, a: ChannelAnalysis, cost: 
   const opset = model.opset('') ?? 17;
   const specs = layerSpecs(a, batch);
   const layerLat: LatencyOptions = { warmup: 2, minRuns: 5, maxRuns: 30, window: 4, tolerance: 0.03, maxTimeMs: 1500 };
-  const time = async (s: LayerSpec, ci: number, co: number) => cache.get(signature(s, ci, co), async () => {
-    const m = layerModel(s, opset, ci, co, 1);
-    try {
-      return await measureModelMs(m, run, layerLat);
-    } catch (e) {
-      throw new CompilerError('RUNTIME_FAILED', `could not time layer "${s.node.name}" at ${ci}→${co} channels`, { cause: e, where: s.node.name });
-    }
-  });
+  const time = async (s: LayerSpec, ci: number, co: number) =>
+    cache.get(signature(s, ci, co), async () => {
+      const m = layerModel(s, opset, ci, co, 1);
+      try {
+        return await measureModelMs(m, run, layerLat);
+      } catch (e) {
+        throw new CompilerError('RUNTIME_FAILED', `could not time layer "${s.node.name}" at ${ci}→${co} channels`, { cause: e, where: s.node.name });
+      }
+    });
   // A one-node model pays the session's per-run cost (feeds, outputs, dispatch) that the
   // layer does not pay inside the whole model: time a trivial model and subtract it.
   const overheadMs = await cache.get('overhead', async () => {
@@ -403,7 +498,13 @@ export async function buildLatencyModel(model: Model, a: ChannelAnalysis, cost: 
   const otherTotal = others.reduce((t, x) => t + x.elems, 0);
 
   const lm: LatencyModel = {
-    baselineMs, baselineCached, layers: profiles.length, timings: cache.lookups, cached: cache.hits, cacheFile: cache.file, provider: run.provider ?? 'cpu',
+    baselineMs,
+    baselineCached,
+    layers: profiles.length,
+    timings: cache.lookups,
+    cached: cache.hits,
+    cacheFile: cache.file,
+    provider: run.provider ?? 'cpu',
     predict(kept) {
       const f = cm.fractions(kept);
       let t = 0;
@@ -437,7 +538,9 @@ const MAX_ATTEMPTS = 4;
  * above the target, or extrapolate from the two lowest when all are above.
  */
 function nextGoal(attempts: readonly { predictedRatio: number; measuredRatio: number }[], target: number): number | undefined {
-  const pts = [...attempts.map((x) => [x.predictedRatio, x.measuredRatio] as const), [1, 1] as const].filter(([p, m]) => Number.isFinite(p) && Number.isFinite(m));
+  const pts = [...attempts.map((x) => [x.predictedRatio, x.measuredRatio] as const), [1, 1] as const].filter(
+    ([p, m]) => Number.isFinite(p) && Number.isFinite(m),
+  );
   const below = pts.filter(([, m]) => m < target).sort((x, y) => y[1] - x[1])[0];
   const above = pts.filter(([, m]) => m >= target).sort((x, y) => x[1] - y[1])[0];
   let lo: readonly [number, number], hi: readonly [number, number];
@@ -460,7 +563,13 @@ function nextGoal(attempts: readonly { predictedRatio: number; measuredRatio: nu
  * analysis) and the latency report. `model` is not changed.
  * @throws INVALID_OPTION; RUNTIME_FAILED
  */
-export async function planForLatency(model: Model, a: ChannelAnalysis, cost: CostReport, opts: PlanOptions & { latencyTarget: number }, asked: LatencyRunOptions = {}): Promise<{ plan: PrunePlan; latency: LatencyReport }> {
+export async function planForLatency(
+  model: Model,
+  a: ChannelAnalysis,
+  cost: CostReport,
+  opts: PlanOptions & { latencyTarget: number },
+  asked: LatencyRunOptions = {},
+): Promise<{ plan: PrunePlan; latency: LatencyReport }> {
   const target = opts.latencyTarget;
   if (!(target > 0 && target <= 1)) throw new CompilerError('INVALID_OPTION', `--latency-target is the fraction of the latency kept, in (0, 1]; got ${target}`);
   checkRun(asked);
@@ -487,7 +596,8 @@ export async function planForLatency(model: Model, a: ChannelAnalysis, cost: Cos
     const measuredRatio = p / b;
     const predictedRatio = predictedMs / lm.baselineMs;
     attempts.push({ planned: goal, predictedRatio, measuredRatio });
-    if (!best || Math.abs(measuredRatio - target) < Math.abs(best.measuredMs / best.baselineMs - target)) best = { plan, predictedMs, measuredMs: p, baselineMs: b };
+    if (!best || Math.abs(measuredRatio - target) < Math.abs(best.measuredMs / best.baselineMs - target))
+      best = { plan, predictedMs, measuredMs: p, baselineMs: b };
     if (Math.abs(measuredRatio / target - 1) <= 0.05 || !(predictedRatio > 0)) break;
     const next = nextGoal(attempts, target);
     if (next === undefined || Math.abs(next - goal) < 1e-4) break;
@@ -498,14 +608,28 @@ export async function planForLatency(model: Model, a: ChannelAnalysis, cost: Cos
   const remarks = b.plan.remarks;
   for (let i = remarks.length - 1; i >= 0; i--) if (remarks[i]!.startsWith('latency target')) remarks.splice(i, 1);
   const measuredRatio = b.measuredMs / b.baselineMs;
-  if (Math.abs(measuredRatio / target - 1) > 0.1) remarks.push(`latency target ${target}: measured ${measuredRatio.toFixed(3)} of the baseline (predicted ${(b.predictedMs / lm.baselineMs).toFixed(3)}); rounding and the kernels' steps did not allow closer`);
+  if (Math.abs(measuredRatio / target - 1) > 0.1)
+    remarks.push(
+      `latency target ${target}: measured ${measuredRatio.toFixed(3)} of the baseline (predicted ${(b.predictedMs / lm.baselineMs).toFixed(3)}); rounding and the kernels' steps did not allow closer`,
+    );
   return {
     plan: b.plan,
     latency: {
-      target, provider: run.provider ?? 'cpu', threads: run.threads ?? 1, batch: run.batch ?? 1, clock: run.clock ?? 'cpu',
-      baselineMs: b.baselineMs, measuredMs: b.measuredMs, measuredRatio,
-      predictedMs: b.predictedMs * (b.baselineMs / lm.baselineMs), predictedRatio: b.predictedMs / lm.baselineMs,
-      layers: lm.layers, timings: lm.timings, cached: lm.cached, cacheFile: lm.cacheFile, attempts,
+      target,
+      provider: run.provider ?? 'cpu',
+      threads: run.threads ?? 1,
+      batch: run.batch ?? 1,
+      clock: run.clock ?? 'cpu',
+      baselineMs: b.baselineMs,
+      measuredMs: b.measuredMs,
+      measuredRatio,
+      predictedMs: b.predictedMs * (b.baselineMs / lm.baselineMs),
+      predictedRatio: b.predictedMs / lm.baselineMs,
+      layers: lm.layers,
+      timings: lm.timings,
+      cached: lm.cached,
+      cacheFile: lm.cacheFile,
+      attempts,
     },
   };
 }

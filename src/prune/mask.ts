@@ -23,7 +23,13 @@ import type { Model, Value } from '../ir/core.js';
 import type { ScoreEntry } from './criteria.js';
 
 /** One mask entry: the channels of one slot to remove. */
-export interface MaskEntry { readonly name: string; readonly axis?: number; readonly removed?: readonly number[]; readonly keep?: readonly number[]; readonly mask?: readonly number[] }
+export interface MaskEntry {
+  readonly name: string;
+  readonly axis?: number;
+  readonly removed?: readonly number[];
+  readonly keep?: readonly number[];
+  readonly mask?: readonly number[];
+}
 
 export type MaskSpec = readonly MaskEntry[];
 
@@ -62,7 +68,8 @@ export function parseMask(doc: unknown, source = 'mask'): MaskSpec {
   if (isObj(doc.keep)) for (const [name, v] of Object.entries(doc.keep)) out.push({ name, keep: numbers(v, name, 'kept indices') });
   if (isObj(doc.mask)) for (const [name, v] of Object.entries(doc.mask)) out.push({ name, mask: numbers(v, name, 'the 0/1 mask') });
   if (doc.pruned !== undefined) {
-    if (!Array.isArray(doc.pruned)) throw new CompilerError('MASK_INVALID', `${source}: "pruned" must be an array of { name, axis, removed }`, { where: source });
+    if (!Array.isArray(doc.pruned))
+      throw new CompilerError('MASK_INVALID', `${source}: "pruned" must be an array of { name, axis, removed }`, { where: source });
     for (const e of doc.pruned) {
       if (!isObj(e) || typeof e.name !== 'string' || (e.axis !== undefined && !Number.isInteger(e.axis))) {
         throw new CompilerError('MASK_INVALID', `${source}: every "pruned" entry needs a "name", an integer "axis" and "removed" indices`, { where: source });
@@ -71,7 +78,10 @@ export function parseMask(doc: unknown, source = 'mask'): MaskSpec {
     }
   }
   if (out.length === 0 && !isObj(doc.keep) && !isObj(doc.mask) && doc.pruned === undefined) {
-    throw new CompilerError('MASK_INVALID', `${source}: expected "keep", "mask" or "pruned"`, { where: source, hint: 'see `sculpt prune --help` for the mask formats' });
+    throw new CompilerError('MASK_INVALID', `${source}: expected "keep", "mask" or "pruned"`, {
+      where: source,
+      hint: 'see `sculpt prune --help` for the mask formats',
+    });
   }
   return out;
 }
@@ -89,7 +99,8 @@ export function parseScores(doc: unknown, source = 'scores'): Map<string, ScoreE
   for (const [name, v] of Object.entries(map)) out.set(name, { name, values: numbers(v, name, 'scores') });
   if (Array.isArray(doc.entries)) {
     for (const e of doc.entries) {
-      if (!isObj(e) || typeof e.name !== 'string') throw new CompilerError('MASK_INVALID', `${source}: every entry needs a "name" and "values"`, { where: source });
+      if (!isObj(e) || typeof e.name !== 'string')
+        throw new CompilerError('MASK_INVALID', `${source}: every entry needs a "name" and "values"`, { where: source });
       out.set(e.name, { name: e.name, axis: e.axis as number | undefined, values: numbers(e.values, e.name, 'scores') });
     }
   }
@@ -122,13 +133,20 @@ export function maskToKeep(a: ChannelAnalysis, spec: MaskSpec): Map<number, numb
   const removedByGroup = new Map<number, { set: Set<number>; from: string }>();
   for (const e of spec) {
     const v = findValue(a.model, e.name);
-    if (!v) throw new CompilerError('MASK_INVALID', `the mask names "${e.name}", which is not a value of the model`, { where: e.name, hint: 'list the prunable tensors with `sculpt groups model.onnx --explain`' });
+    if (!v)
+      throw new CompilerError('MASK_INVALID', `the mask names "${e.name}", which is not a value of the model`, {
+        where: e.name,
+        hint: 'list the prunable tensors with `sculpt groups model.onnx --explain`',
+      });
     const slots = a.slotsOf(v);
     const shape = constantTensor(v)?.shape ?? a.shapes.shape(v);
     const rank = shape?.length ?? 0;
     const axis = e.axis !== undefined && e.axis < 0 ? e.axis + rank : e.axis;
     if (axis === undefined && slots.length > 1) {
-      throw new CompilerError('MASK_INVALID', `"${e.name}" has several channel axes (${slots.map((s) => s.axis).join(', ')}); give "axis"`, { where: e.name, hint: 'use the { "pruned": [{ "name", "axis", "removed" }] } form' });
+      throw new CompilerError('MASK_INVALID', `"${e.name}" has several channel axes (${slots.map((s) => s.axis).join(', ')}); give "axis"`, {
+        where: e.name,
+        hint: 'use the { "pruned": [{ "name", "axis", "removed" }] } form',
+      });
     }
     const slot: ChannelSlot | undefined = axis !== undefined ? slots.find((s) => s.axis === axis) : slots[0];
     const size = slot?.size ?? shape?.[axis ?? 1];
@@ -137,7 +155,10 @@ export function maskToKeep(a: ChannelAnalysis, spec: MaskSpec): Map<number, numb
     let removed: number[];
     if (e.mask) {
       if (typeof size === 'number' && e.mask.length !== size) {
-        throw new CompilerError('MASK_SHAPE_MISMATCH', `mask for "${where}" has ${e.mask.length} channels; the tensor has ${size}`, { where: e.name, hint: 'list the groups with `sculpt groups model.onnx`' });
+        throw new CompilerError('MASK_SHAPE_MISMATCH', `mask for "${where}" has ${e.mask.length} channels; the tensor has ${size}`, {
+          where: e.name,
+          hint: 'list the groups with `sculpt groups model.onnx`',
+        });
       }
       if (!e.mask.every((x) => x === 0 || x === 1)) throw new CompilerError('MASK_INVALID', `mask for "${where}" must hold only 0 and 1`, { where: e.name });
       removed = e.mask.flatMap((x, i) => (x === 0 ? [i] : []));
@@ -145,7 +166,11 @@ export function maskToKeep(a: ChannelAnalysis, spec: MaskSpec): Map<number, numb
       const list = e.keep ?? e.removed ?? [];
       for (const i of list) {
         if (!Number.isInteger(i) || i < 0 || (typeof size === 'number' && i >= size)) {
-          throw new CompilerError('MASK_SHAPE_MISMATCH', `index ${i} for "${where}" is out of range${typeof size === 'number' ? `: the tensor has ${size} channels` : ''}`, { where: e.name, hint: 'list the groups with `sculpt groups model.onnx`' });
+          throw new CompilerError(
+            'MASK_SHAPE_MISMATCH',
+            `index ${i} for "${where}" is out of range${typeof size === 'number' ? `: the tensor has ${size} channels` : ''}`,
+            { where: e.name, hint: 'list the groups with `sculpt groups model.onnx`' },
+          );
         }
       }
       if (e.keep) {
@@ -155,7 +180,10 @@ export function maskToKeep(a: ChannelAnalysis, spec: MaskSpec): Map<number, numb
     }
     if (!slot) {
       if (removed.length === 0) continue;
-      throw new CompilerError('MASK_INVALID', `"${where}" has no prunable channel axis${slots.length > 1 ? ' (give "axis")' : ''}`, { where: e.name, hint: 'list the prunable tensors with `sculpt groups model.onnx --explain`' });
+      throw new CompilerError('MASK_INVALID', `"${where}" has no prunable channel axis${slots.length > 1 ? ' (give "axis")' : ''}`, {
+        where: e.name,
+        hint: 'list the prunable tensors with `sculpt groups model.onnx --explain`',
+      });
     }
     // Positions → group channels; a group channel must be removed whole.
     const rem = new Set(removed);
@@ -171,17 +199,30 @@ export function maskToKeep(a: ChannelAnalysis, spec: MaskSpec): Map<number, numb
       for (const k of chans) {
         for (let t = 0; t < m.per; t++) {
           if (!rem.has(m.indices[k * m.per + t]!)) {
-            throw new CompilerError('MASK_SHAPE_MISMATCH', `the mask for "${where}" removes part of a coupled channel: position ${m.indices[k * m.per]} goes with ${m.per - 1} more (${g.name})`, { where: e.name, hint: 'see `sculpt groups model.onnx --explain`' });
+            throw new CompilerError(
+              'MASK_SHAPE_MISMATCH',
+              `the mask for "${where}" removes part of a coupled channel: position ${m.indices[k * m.per]} goes with ${m.per - 1} more (${g.name})`,
+              { where: e.name, hint: 'see `sculpt groups model.onnx --explain`' },
+            );
           }
         }
       }
       if (chans.size > 0 && !isGroupPrunable(g)) {
-        throw new CompilerError('GROUP_FROZEN', `the mask removes channels of "${where}", whose group (${g.name}) is frozen: ${g.frozen[0] ?? 'a single channel'}`, { where: e.name, hint: 'see `sculpt groups model.onnx --explain`' });
+        throw new CompilerError(
+          'GROUP_FROZEN',
+          `the mask removes channels of "${where}", whose group (${g.name}) is frozen: ${g.frozen[0] ?? 'a single channel'}`,
+          { where: e.name, hint: 'see `sculpt groups model.onnx --explain`' },
+        );
       }
       const prev = removedByGroup.get(gid);
       if (prev) {
         const same = prev.set.size === chans.size && [...chans].every((k) => prev.set.has(k));
-        if (!same) throw new CompilerError('MASK_SHAPE_MISMATCH', `the mask entries for "${prev.from}" and "${where}" disagree about group ${gid} (${g.name}), which couples them`, { where: e.name, hint: 'give one entry per group, or identical ones' });
+        if (!same)
+          throw new CompilerError(
+            'MASK_SHAPE_MISMATCH',
+            `the mask entries for "${prev.from}" and "${where}" disagree about group ${gid} (${g.name}), which couples them`,
+            { where: e.name, hint: 'give one entry per group, or identical ones' },
+          );
       } else removedByGroup.set(gid, { set: chans, from: where });
     }
   }
@@ -189,8 +230,15 @@ export function maskToKeep(a: ChannelAnalysis, spec: MaskSpec): Map<number, numb
   for (const [gid, { set }] of removedByGroup) {
     if (set.size === 0) continue;
     const g = a.groups[gid]!;
-    if (set.size >= g.size) throw new CompilerError('MASK_INVALID', `the mask removes every channel of group ${gid} (${g.name})`, { where: g.name, hint: 'keep at least one channel per group' });
-    keep.set(gid, Array.from({ length: g.size }, (_, k) => k).filter((k) => !set.has(k)));
+    if (set.size >= g.size)
+      throw new CompilerError('MASK_INVALID', `the mask removes every channel of group ${gid} (${g.name})`, {
+        where: g.name,
+        hint: 'keep at least one channel per group',
+      });
+    keep.set(
+      gid,
+      Array.from({ length: g.size }, (_, k) => k).filter((k) => !set.has(k)),
+    );
   }
   return keep;
 }

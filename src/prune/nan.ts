@@ -46,7 +46,9 @@ export function compareAsc(a: number, b: number): number {
 export function parseNanPolicy(v: string | undefined): NanPolicy {
   if (v === undefined) return 'error';
   if (!(NAN_POLICIES as readonly string[]).includes(v)) {
-    throw new CompilerError('INVALID_OPTION', `--nan must be one of ${NAN_POLICIES.join(', ')}; got ${JSON.stringify(v)}`, { hint: 'error stops on NaN/Inf weights; prune-first removes those channels first; keep keeps them' });
+    throw new CompilerError('INVALID_OPTION', `--nan must be one of ${NAN_POLICIES.join(', ')}; got ${JSON.stringify(v)}`, {
+      hint: 'error stops on NaN/Inf weights; prune-first removes those channels first; keep keeps them',
+    });
   }
   return v as NanPolicy;
 }
@@ -66,10 +68,14 @@ export function applyNanPolicy(score: Float64Array, policy: NanPolicy, group: st
     const what = src
       ? `"${src.tensor}"${src.node ? ` (read by node "${src.node}")` : ''} has ${src.value} at channel ${src.index} (axis ${src.axis})`
       : `channel ${bad[0]} has a non-finite importance (${score[bad[0]!]})`;
-    throw new CompilerError('NON_FINITE_WEIGHTS', `${what}; group "${group}" has ${bad.length} channel(s) whose importance is NaN or infinite, so they cannot be ranked`, {
-      where: src?.node ?? src?.tensor ?? group,
-      hint: 'fix the weights, or pass --nan prune-first (remove those channels first) or --nan keep (keep them)',
-    });
+    throw new CompilerError(
+      'NON_FINITE_WEIGHTS',
+      `${what}; group "${group}" has ${bad.length} channel(s) whose importance is NaN or infinite, so they cannot be ranked`,
+      {
+        where: src?.node ?? src?.tensor ?? group,
+        hint: 'fix the weights, or pass --nan prune-first (remove those channels first) or --nan keep (keep them)',
+      },
+    );
   }
   for (const k of bad) score[k] = policy === 'prune-first' ? -Infinity : Infinity;
   return bad.length;

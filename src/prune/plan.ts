@@ -78,7 +78,10 @@ export interface GroupPlan {
   readonly keptWidth: number;
 }
 
-export interface CostEstimate { macs: number; params: number }
+export interface CostEstimate {
+  macs: number;
+  params: number;
+}
 
 export interface PrunePlan {
   /** Group id → kept group channels (sorted), for every group that loses channels. */
@@ -105,7 +108,10 @@ export class CostModel {
   readonly #slotGroups = new Map<ChannelSlot, { gid: number; per: number }[]>();
   readonly before: CostEstimate;
 
-  constructor(readonly analysis: ChannelAnalysis, cost: CostReport) {
+  constructor(
+    readonly analysis: ChannelAnalysis,
+    cost: CostReport,
+  ) {
     for (const g of analysis.groups) {
       for (const m of g.members) {
         let l = this.#slotGroups.get(m.slot);
@@ -125,7 +131,7 @@ export class CostModel {
         factors = slotsOf(n.inputs[1]);
       } else if (n.opType === 'Gemm' || n.opType === 'MatMul') {
         const wv = n.inputs[1];
-        const rb = (wv ? resolveTensor(wv)?.tensor.shape ?? analysis.shapes.shape(wv) : undefined)?.length ?? 2;
+        const rb = (wv ? (resolveTensor(wv)?.tensor.shape ?? analysis.shapes.shape(wv)) : undefined)?.length ?? 2;
         const kAxis = n.opType === 'Gemm' ? (n.attrInt('transB', 0) ? 1 : 0) : rb >= 2 ? rb - 2 : 0;
         factors = [...slotsOf(n.inputs[0]), ...slotsOf(n.inputs[1], kAxis)];
       } else {
@@ -173,7 +179,10 @@ export class CostModel {
   }
 }
 
-interface Limits { unit: number; minKeep: number }
+interface Limits {
+  unit: number;
+  minKeep: number;
+}
 
 function limitsOf(a: ChannelAnalysis, g: ChannelGroup, roundTo: number, minChannels: number, maxRatio: number): Limits & { groupedBy: readonly string[] } {
   const { unit, groupedBy } = roundingUnit(a, g, roundTo);
@@ -192,27 +201,40 @@ function roundKept(k: number, size: number, l: Limits): number {
   return Math.abs(cand[0]! - k) < Math.abs(cand[1]! - k) ? cand[0]! : cand[1]!;
 }
 
-function checkOptions(o: PlanOptions): Required<Pick<PlanOptions, 'criterion' | 'scope' | 'minChannels' | 'maxRatio' | 'seed'>> & { roundTo: number; roundToReason: string } {
+function checkOptions(
+  o: PlanOptions,
+): Required<Pick<PlanOptions, 'criterion' | 'scope' | 'minChannels' | 'maxRatio' | 'seed'>> & { roundTo: number; roundToReason: string } {
   const criterion = o.criterion ?? (o.mask ? 'mask' : o.scores ? 'scores' : 'l1');
-  if (!CRITERIA.includes(criterion)) throw new CompilerError('INVALID_OPTION', `unknown criterion "${criterion}"`, { hint: `choose one of ${CRITERIA.join(', ')}` });
+  if (!CRITERIA.includes(criterion))
+    throw new CompilerError('INVALID_OPTION', `unknown criterion "${criterion}"`, { hint: `choose one of ${CRITERIA.join(', ')}` });
   const scope = o.scope ?? 'layer';
   if (scope !== 'global' && scope !== 'layer') throw new CompilerError('INVALID_OPTION', `scope must be global or layer; got "${scope as string}"`);
   const { value: roundTo, reason: roundToReason } = resolveRoundTo(o.roundTo, o.provider);
   const minChannels = o.minChannels ?? 1;
   const maxRatio = o.maxRatio ?? 0.9;
   const seed = o.seed ?? 0;
-  if (!Number.isInteger(minChannels) || minChannels < 1) throw new CompilerError('INVALID_OPTION', `--min-channels must be a positive integer; got ${minChannels}`);
-  if (!(maxRatio >= 0 && maxRatio < 1)) throw new CompilerError('INVALID_OPTION', `--max-ratio must be in [0, 1); got ${maxRatio}`, { hint: 'a group may never lose every channel' });
+  if (!Number.isInteger(minChannels) || minChannels < 1)
+    throw new CompilerError('INVALID_OPTION', `--min-channels must be a positive integer; got ${minChannels}`);
+  if (!(maxRatio >= 0 && maxRatio < 1))
+    throw new CompilerError('INVALID_OPTION', `--max-ratio must be in [0, 1); got ${maxRatio}`, { hint: 'a group may never lose every channel' });
   if (!Number.isInteger(seed) || seed < 0) throw new CompilerError('INVALID_OPTION', `--seed must be a non-negative integer; got ${seed}`);
   if (criterion === 'mask') {
     if (!o.mask) throw new CompilerError('INVALID_OPTION', 'the mask criterion needs a mask (--mask file.json)');
-    if (o.ratio !== undefined || o.flopsTarget !== undefined || o.latencyTarget !== undefined) throw new CompilerError('INVALID_OPTION', 'a mask decides the kept channels itself: drop --ratio / --flops-target / --latency-target');
+    if (o.ratio !== undefined || o.flopsTarget !== undefined || o.latencyTarget !== undefined)
+      throw new CompilerError('INVALID_OPTION', 'a mask decides the kept channels itself: drop --ratio / --flops-target / --latency-target');
   } else {
-    if ([o.ratio, o.flopsTarget, o.latencyTarget].filter((x) => x !== undefined).length !== 1) throw new CompilerError('INVALID_OPTION', 'give exactly one of --ratio, --flops-target and --latency-target', { hint: 'e.g. --ratio 0.5 removes half of the prunable channels; --flops-target 0.5 keeps half of the FLOPs; --latency-target 0.5 halves the measured latency' });
-    if (o.latencyTarget !== undefined && !(o.latencyTarget > 0 && o.latencyTarget <= 1)) throw new CompilerError('INVALID_OPTION', `--latency-target is the fraction of the latency kept, in (0, 1]; got ${o.latencyTarget}`);
-    if (o.latencyTarget !== undefined && !o.latencyModel) throw new CompilerError('INVALID_OPTION', 'a latency target needs a latency model (buildLatencyModel, or `sculpt prune --latency-target`)');
-    if (o.ratio !== undefined && !(o.ratio >= 0 && o.ratio < 1)) throw new CompilerError('INVALID_OPTION', `--ratio is the fraction of channels removed, in [0, 1); got ${o.ratio}`);
-    if (o.flopsTarget !== undefined && !(o.flopsTarget > 0 && o.flopsTarget <= 1)) throw new CompilerError('INVALID_OPTION', `--flops-target is the fraction of FLOPs kept, in (0, 1]; got ${o.flopsTarget}`);
+    if ([o.ratio, o.flopsTarget, o.latencyTarget].filter((x) => x !== undefined).length !== 1)
+      throw new CompilerError('INVALID_OPTION', 'give exactly one of --ratio, --flops-target and --latency-target', {
+        hint: 'e.g. --ratio 0.5 removes half of the prunable channels; --flops-target 0.5 keeps half of the FLOPs; --latency-target 0.5 halves the measured latency',
+      });
+    if (o.latencyTarget !== undefined && !(o.latencyTarget > 0 && o.latencyTarget <= 1))
+      throw new CompilerError('INVALID_OPTION', `--latency-target is the fraction of the latency kept, in (0, 1]; got ${o.latencyTarget}`);
+    if (o.latencyTarget !== undefined && !o.latencyModel)
+      throw new CompilerError('INVALID_OPTION', 'a latency target needs a latency model (buildLatencyModel, or `sculpt prune --latency-target`)');
+    if (o.ratio !== undefined && !(o.ratio >= 0 && o.ratio < 1))
+      throw new CompilerError('INVALID_OPTION', `--ratio is the fraction of channels removed, in [0, 1); got ${o.ratio}`);
+    if (o.flopsTarget !== undefined && !(o.flopsTarget > 0 && o.flopsTarget <= 1))
+      throw new CompilerError('INVALID_OPTION', `--flops-target is the fraction of FLOPs kept, in (0, 1]; got ${o.flopsTarget}`);
     if (criterion === 'scores' && !o.scores) throw new CompilerError('INVALID_OPTION', 'the scores criterion needs --scores file.json');
   }
   return { criterion, scope, roundTo, roundToReason, minChannels, maxRatio, seed };
@@ -231,7 +253,9 @@ export function planPruning(model: Model, a: ChannelAnalysis, cost: CostReport, 
   const remarks: string[] = [];
   const finish = (keep: Map<number, number[]>, ratio?: number): PrunePlan => {
     const kept = (gid: number) => keep.get(gid)?.length ?? a.groups[gid]!.size;
-    const groups = a.groups.filter(isGroupPrunable).map((g) => ({ id: g.id, name: g.name, size: g.size, width: g.width, kept: kept(g.id), keptWidth: kept(g.id) * g.mult }));
+    const groups = a.groups
+      .filter(isGroupPrunable)
+      .map((g) => ({ id: g.id, name: g.name, size: g.size, width: g.width, kept: kept(g.id), keptWidth: kept(g.id) * g.mult }));
     return { keep, groups, before: cm.before, after: cm.evaluate(kept), ratio, remarks, roundTo: o.roundTo, roundToReason: o.roundToReason };
   };
   if (o.criterion === 'mask') return finish(maskToKeep(a, opts.mask!));
@@ -244,9 +268,15 @@ export function planPruning(model: Model, a: ChannelAnalysis, cost: CostReport, 
   for (const g of a.groups) {
     if (!isGroupPrunable(g)) continue;
     const score = groupImportance(a, g, o.criterion, { rng, scores: opts.scores }, cache);
-    if (!score) { remarks.push(`group ${g.id} (${g.name}): no scores given; left whole`); continue; }
+    if (!score) {
+      remarks.push(`group ${g.id} (${g.name}): no scores given; left whole`);
+      continue;
+    }
     const bad = applyNanPolicy(score, nan, g.name, (k) => locateNonFinite(g, k, o.criterion, opts.scores));
-    if (bad) remarks.push(`group ${g.id} (${g.name}): ${bad} channel(s) with NaN/Inf importance ${nan === 'keep' ? 'ranked first (kept)' : 'ranked last (removed first)'} (--nan ${nan})`);
+    if (bad)
+      remarks.push(
+        `group ${g.id} (${g.name}): ${bad} channel(s) with NaN/Inf importance ${nan === 'keep' ? 'ranked first (kept)' : 'ranked last (removed first)'} (--nan ${nan})`,
+      );
     const limits = limitsOf(a, g, o.roundTo, o.minChannels, o.maxRatio);
     if (roundKept(0, g.size, limits) >= g.size) {
       const per = limits.groupedBy.length ? ` per conv group of ${limits.groupedBy.join(', ')}` : '';
@@ -258,9 +288,15 @@ export function planPruning(model: Model, a: ChannelAnalysis, cost: CostReport, 
   }
   if (opts.scores && o.criterion === 'scores' && cands.length === 0) {
     if (tooNarrow > 0) {
-      throw new CompilerError('TARGET_UNREACHABLE', `no scored layer can lose channels in multiples of ${o.roundTo} (--round-to ${o.roundTo}${o.roundToReason ? `, ${o.roundToReason}` : ''}): ${tooNarrow} layer(s) are too narrow`, { hint: 'give a smaller --round-to (e.g. 4, or 1 for exact counts)' });
+      throw new CompilerError(
+        'TARGET_UNREACHABLE',
+        `no scored layer can lose channels in multiples of ${o.roundTo} (--round-to ${o.roundTo}${o.roundToReason ? `, ${o.roundToReason}` : ''}): ${tooNarrow} layer(s) are too narrow`,
+        { hint: 'give a smaller --round-to (e.g. 4, or 1 for exact counts)' },
+      );
     }
-    throw new CompilerError('MASK_INVALID', 'the scores name no tensor of a prunable group', { hint: 'list the prunable tensors with `sculpt groups model.onnx --explain`' });
+    throw new CompilerError('MASK_INVALID', 'the scores name no tensor of a prunable group', {
+      hint: 'list the prunable tensors with `sculpt groups model.onnx --explain`',
+    });
   }
 
   // Global order: every candidate channel by normalised score (ties: group, then index).
@@ -269,12 +305,19 @@ export function planPruning(model: Model, a: ChannelAnalysis, cost: CostReport, 
     const norm = cands.map(({ score }) => {
       if (o.criterion === 'scores') return 1;
       // Over finite scores only: the --nan policy turned the others into ±Inf.
-      let s = 0, n = 0;
-      for (const x of score) if (Number.isFinite(x)) { s += x; n++; }
+      let s = 0,
+        n = 0;
+      for (const x of score)
+        if (Number.isFinite(x)) {
+          s += x;
+          n++;
+        }
       const mean = s / Math.max(1, n);
       return mean > 0 && Number.isFinite(mean) ? mean : 1;
     });
-    cands.forEach((cd, c) => { for (let k = 0; k < cd.g.size; k++) order.push({ c, k }); });
+    cands.forEach((cd, c) => {
+      for (let k = 0; k < cd.g.size; k++) order.push({ c, k });
+    });
     order = order.sort((x, y) => compareAsc(cands[x.c]!.score[x.k]! / norm[x.c]!, cands[y.c]!.score[y.k]! / norm[y.c]!) || x.c - y.c || x.k - y.k);
   }
   const totalWidth = cands.reduce((s, cd) => s + cd.g.width, 0);
@@ -303,8 +346,13 @@ export function planPruning(model: Model, a: ChannelAnalysis, cost: CostReport, 
   // Per candidate: its channels best first, and the normalised score of each (for refinement).
   const ranked = cands.map(({ score }) => Array.from({ length: score.length }, (_, i) => i).sort((x, y) => compareScoreDesc(score[x]!, score[y]!) || x - y));
   const meanOf = cands.map(({ score }) => {
-    let s = 0, n = 0;
-    for (const x of score) if (Number.isFinite(x)) { s += x; n++; }
+    let s = 0,
+      n = 0;
+    for (const x of score)
+      if (Number.isFinite(x)) {
+        s += x;
+        n++;
+      }
     const m = s / Math.max(1, n);
     return m > 0 && Number.isFinite(m) ? m : 1;
   });
@@ -320,38 +368,55 @@ export function planPruning(model: Model, a: ChannelAnalysis, cost: CostReport, 
   const fit = (costOf: (cnt: number[]) => number, goal: number, what: string, fmt: (x: number) => string): { cnt: number[]; ratio: number } => {
     if (costOf(counts(0)) <= goal) return { cnt: counts(0), ratio: 0 };
     if (costOf(counts(1)) > goal) {
-      remarks.push(`${what} not reachable within the limits (--max-ratio ${o.maxRatio}, --min-channels ${o.minChannels}, rounding to ${o.roundTo}, frozen groups): best is ${fmt(costOf(counts(1)))}`);
+      remarks.push(
+        `${what} not reachable within the limits (--max-ratio ${o.maxRatio}, --min-channels ${o.minChannels}, rounding to ${o.roundTo}, frozen groups): best is ${fmt(costOf(counts(1)))}`,
+      );
       return { cnt: counts(1), ratio: 1 };
     }
-    let lo = 0, hi = 1;
+    let lo = 0,
+      hi = 1;
     for (let it = 0; it < 40; it++) {
       const mid = (lo + hi) / 2;
-      if (costOf(counts(mid)) <= goal) hi = mid; else lo = mid;
+      if (costOf(counts(mid)) <= goal) hi = mid;
+      else lo = mid;
     }
     const cnt = counts(hi);
     let cost = costOf(cnt);
-    const fill = () => { for (;;) {
-      let best = -1, bestKey = -Infinity, bestCost = cost, bestK = 0;
-      cands.forEach(({ g, limits }, c) => {
-        const k = cnt[c]!;
-        if (k >= g.size) return;
-        const next = k + limits.unit >= g.size ? g.size : k + limits.unit;
-        const old = cnt[c]!;
-        cnt[c] = next;
-        const t = costOf(cnt);
-        cnt[c] = old;
-        if (t > goal) return;
-        const key = o.scope === 'layer' ? -k / g.size : cands[c]!.score[ranked[c]![k]!]! / meanOf[c]!;
-        if (key > bestKey || (key === bestKey && best < 0)) { best = c; bestKey = key; bestCost = t; bestK = next; }
-      });
-      if (best < 0) break;
-      cnt[best] = bestK;
-      cost = bestCost;
-    } };
+    const fill = () => {
+      for (;;) {
+        let best = -1,
+          bestKey = -Infinity,
+          bestCost = cost,
+          bestK = 0;
+        cands.forEach(({ g, limits }, c) => {
+          const k = cnt[c]!;
+          if (k >= g.size) return;
+          const next = k + limits.unit >= g.size ? g.size : k + limits.unit;
+          const old = cnt[c]!;
+          cnt[c] = next;
+          const t = costOf(cnt);
+          cnt[c] = old;
+          if (t > goal) return;
+          const key = o.scope === 'layer' ? -k / g.size : cands[c]!.score[ranked[c]![k]!]! / meanOf[c]!;
+          if (key > bestKey || (key === bestKey && best < 0)) {
+            best = c;
+            bestKey = key;
+            bestCost = t;
+            bestK = next;
+          }
+        });
+        if (best < 0) break;
+        cnt[best] = bestK;
+        cost = bestCost;
+      }
+    };
     fill();
     // Still more than 1% below: trade one unit of one group for one of another (the
     // pair whose cost comes closest to the goal), then fill again. Bounded rounds.
-    const up = (c: number) => { const { g, limits } = cands[c]!; return cnt[c]! + limits.unit >= g.size ? g.size : cnt[c]! + limits.unit; };
+    const up = (c: number) => {
+      const { g, limits } = cands[c]!;
+      return cnt[c]! + limits.unit >= g.size ? g.size : cnt[c]! + limits.unit;
+    };
     const down = (c: number) => {
       const { g, limits } = cands[c]!;
       const lowest = Math.ceil(limits.minKeep / limits.unit) * limits.unit;
@@ -359,7 +424,11 @@ export function planPruning(model: Model, a: ChannelAnalysis, cost: CostReport, 
       return k >= lowest && k >= 1 ? k : -1;
     };
     for (let round = 0; round < 50 && cost < 0.99 * goal && cands.length <= 600; round++) {
-      let pa = -1, pb = -1, pCost = cost, pka = 0, pkb = 0;
+      let pa = -1,
+        pb = -1,
+        pCost = cost,
+        pka = 0,
+        pkb = 0;
       for (let x = 0; x < cands.length; x++) {
         const kx = down(x);
         if (kx < 0) continue;
@@ -372,7 +441,13 @@ export function planPruning(model: Model, a: ChannelAnalysis, cost: CostReport, 
           cnt[y] = ky;
           const t = costOf(cnt);
           cnt[y] = oy;
-          if (t <= goal && t > pCost) { pa = x; pb = y; pCost = t; pka = kx; pkb = ky; }
+          if (t <= goal && t > pCost) {
+            pa = x;
+            pb = y;
+            pCost = t;
+            pka = kx;
+            pkb = ky;
+          }
         }
         cnt[x] = ox;
       }
@@ -388,14 +463,17 @@ export function planPruning(model: Model, a: ChannelAnalysis, cost: CostReport, 
   let ratio = opts.ratio ?? 0;
   let cnt: number[];
   if (opts.flopsTarget !== undefined) {
-    if (cm.before.macs <= 0) throw new CompilerError('INVALID_OPTION', 'the model has no MACs to reduce (no Conv/Gemm/MatMul with known shapes)', { hint: 'use --ratio' });
+    if (cm.before.macs <= 0)
+      throw new CompilerError('INVALID_OPTION', 'the model has no MACs to reduce (no Conv/Gemm/MatMul with known shapes)', { hint: 'use --ratio' });
     const goal = opts.flopsTarget * cm.before.macs;
     const r = fit(macsOf, goal, `FLOPs target ${opts.flopsTarget}`, (x) => (x / cm.before.macs).toFixed(3));
     cnt = r.cnt;
     ratio = r.ratio;
     const got = macsOf(cnt);
     if (got < 0.99 * goal && r.ratio > 0 && r.ratio < 1) {
-      remarks.push(`FLOPs target ${opts.flopsTarget}: landed at ${(got / cm.before.macs).toFixed(4)} (${(100 * (1 - got / goal)).toFixed(1)}% below): no group can keep one more rounding unit (--round-to ${o.roundTo}) without exceeding the target; --round-to 1 gives finer steps`);
+      remarks.push(
+        `FLOPs target ${opts.flopsTarget}: landed at ${(got / cm.before.macs).toFixed(4)} (${(100 * (1 - got / goal)).toFixed(1)}% below): no group can keep one more rounding unit (--round-to ${o.roundTo}) without exceeding the target; --round-to 1 gives finer steps`,
+      );
     }
   } else if (opts.latencyTarget !== undefined) {
     const lm = opts.latencyModel!;
@@ -410,7 +488,9 @@ export function planPruning(model: Model, a: ChannelAnalysis, cost: CostReport, 
     ratio = r.ratio;
     const got = latOf(cnt);
     if (got < 0.99 * goal && r.ratio > 0 && r.ratio < 1) {
-      remarks.push(`latency target ${opts.latencyTarget}: predicted ${(got / full).toFixed(4)} (${(100 * (1 - got / goal)).toFixed(1)}% below): no group can keep one more rounding unit (--round-to ${o.roundTo}) within the target`);
+      remarks.push(
+        `latency target ${opts.latencyTarget}: predicted ${(got / full).toFixed(4)} (${(100 * (1 - got / goal)).toFixed(1)}% below): no group can keep one more rounding unit (--round-to ${o.roundTo}) within the target`,
+      );
     }
   } else {
     cnt = counts(ratio);
@@ -421,7 +501,10 @@ export function planPruning(model: Model, a: ChannelAnalysis, cost: CostReport, 
     const k = cnt[c]!;
     if (k >= g.size) return;
     const idx = Array.from({ length: g.size }, (_, i) => i).sort((x, y) => compareScoreDesc(score[x]!, score[y]!) || x - y);
-    keep.set(g.id, idx.slice(0, k).sort((x, y) => x - y));
+    keep.set(
+      g.id,
+      idx.slice(0, k).sort((x, y) => x - y),
+    );
   });
   return finish(keep, ratio);
 }

@@ -85,7 +85,9 @@ export function buildPruneReport(args: {
     input: args.input,
     output: args.output,
     // The resolved rounding, so `--round-to auto` runs are reproducible with the number.
-    options: args.plan ? { ...(args.options ?? {}), roundTo: args.plan.roundTo, ...(args.plan.roundToReason !== 'given' ? { roundToAuto: args.plan.roundToReason } : {}) } : args.options ?? {},
+    options: args.plan
+      ? { ...(args.options ?? {}), roundTo: args.plan.roundTo, ...(args.plan.roundToReason !== 'given' ? { roundToAuto: args.plan.roundToReason } : {}) }
+      : (args.options ?? {}),
     summary: {
       groups: s.groups,
       prunableGroups: s.prunable,
@@ -98,18 +100,28 @@ export function buildPruneReport(args: {
       flopsRatio: before.total.flops > 0 ? after.total.flops / before.total.flops : 1,
       paramsRatio: before.total.params > 0 ? after.total.params / before.total.params : 1,
     },
-    groups: analysis.groups.map((g) => ({ id: g.id, name: g.name, channels: g.width, kept: keptOf(g.id) * g.mult, ...(isGroupPrunable(g) ? {} : { frozen: g.frozen.length ? g.frozen : ['a single channel'] }) })),
+    groups: analysis.groups.map((g) => ({
+      id: g.id,
+      name: g.name,
+      channels: g.width,
+      kept: keptOf(g.id) * g.mult,
+      ...(isGroupPrunable(g) ? {} : { frozen: g.frozen.length ? g.frozen : ['a single channel'] }),
+    })),
     layers,
     pruned: applied.pruned,
     untied: args.untied ?? [],
-    remarks: [...(args.plan?.remarks ?? []), ...(args.remarks ?? []),
-      ...targetRemarks({ options: args.options ?? {}, analysis, plan: args.plan, before, after, channelsRemoved: applied.channelsRemoved })],
+    remarks: [
+      ...(args.plan?.remarks ?? []),
+      ...(args.remarks ?? []),
+      ...targetRemarks({ options: args.options ?? {}, analysis, plan: args.plan, before, after, channelsRemoved: applied.channelsRemoved }),
+    ],
   };
 }
 
 /** A short human summary of a report (what `sculpt prune` prints). */
 export function formatPruneReport(r: PruneReport, explain = false): string {
-  const f = (x: number) => (x >= 1e9 ? `${(x / 1e9).toFixed(3)} G` : x >= 1e6 ? `${(x / 1e6).toFixed(3)} M` : x >= 1e3 ? `${(x / 1e3).toFixed(1)} k` : String(Math.round(x)));
+  const f = (x: number) =>
+    x >= 1e9 ? `${(x / 1e9).toFixed(3)} G` : x >= 1e6 ? `${(x / 1e6).toFixed(3)} M` : x >= 1e3 ? `${(x / 1e3).toFixed(1)} k` : String(Math.round(x));
   const s = r.summary;
   const lines = [
     `groups: ${s.groups} (${s.prunableGroups} prunable, ${s.frozenGroups} frozen); pruned ${s.groupsPruned}, removing ${s.channelsRemoved} channels`,
@@ -120,7 +132,9 @@ export function formatPruneReport(r: PruneReport, explain = false): string {
     for (const l of r.layers) {
       if (l.macs[0] === 0 && l.op !== 'Conv') continue;
       const ch = (x?: [number, number]) => (x ? (x[0] === x[1] ? String(x[0]) : `${x[0]}→${x[1]}`) : '?');
-      lines.push(`  ${l.name.padEnd(28)} ${l.op.padEnd(14)} in ${ch(l.inChannels).padEnd(10)} out ${ch(l.outChannels).padEnd(10)} MACs ${f(l.macs[0])} → ${f(l.macs[1])}`);
+      lines.push(
+        `  ${l.name.padEnd(28)} ${l.op.padEnd(14)} in ${ch(l.inChannels).padEnd(10)} out ${ch(l.outChannels).padEnd(10)} MACs ${f(l.macs[0])} → ${f(l.macs[1])}`,
+      );
     }
     const frozen = r.groups.filter((g) => g.frozen);
     if (frozen.length) {
@@ -131,7 +145,9 @@ export function formatPruneReport(r: PruneReport, explain = false): string {
   }
   if (r.latency) {
     const l = r.latency;
-    lines.push(`latency (${l.provider}, ${l.threads} thread${l.threads === 1 ? '' : 's'}, batch ${l.batch}, ${l.clock} time): ${l.baselineMs.toFixed(2)} → ${l.measuredMs.toFixed(2)} ms measured (${(100 * l.measuredRatio).toFixed(1)}%; target ${(100 * l.target).toFixed(1)}%, predicted ${(100 * l.predictedRatio).toFixed(1)}%)`);
+    lines.push(
+      `latency (${l.provider}, ${l.threads} thread${l.threads === 1 ? '' : 's'}, batch ${l.batch}, ${l.clock} time): ${l.baselineMs.toFixed(2)} → ${l.measuredMs.toFixed(2)} ms measured (${(100 * l.measuredRatio).toFixed(1)}%; target ${(100 * l.target).toFixed(1)}%, predicted ${(100 * l.predictedRatio).toFixed(1)}%)`,
+    );
   }
   if (r.verify) {
     const v = r.verify;

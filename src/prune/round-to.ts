@@ -20,7 +20,11 @@ export interface AutoRoundTo {
 
 function cpuFlags(cpuinfo?: string): string | undefined {
   if (cpuinfo !== undefined) return cpuinfo;
-  try { return readFileSync('/proc/cpuinfo', 'utf8'); } catch { return undefined; }
+  try {
+    return readFileSync('/proc/cpuinfo', 'utf8');
+  } catch {
+    return undefined;
+  }
 }
 
 /**
@@ -45,7 +49,10 @@ export function autoRoundTo(cpuinfo?: string): number {
 export function parseRoundTo(v: string | number | undefined): RoundToOption {
   if (v === undefined || v === 'auto') return 'auto';
   const n = typeof v === 'number' ? v : v.trim() === '' ? NaN : Number(v);
-  if (!Number.isInteger(n) || n < 1) throw new CompilerError('INVALID_OPTION', `--round-to must be a positive integer or "auto"; got ${JSON.stringify(v)}`, { hint: 'use auto (default: 16 on AVX-512 CPUs, else 8), 8, 16, or 1 for exact counts' });
+  if (!Number.isInteger(n) || n < 1)
+    throw new CompilerError('INVALID_OPTION', `--round-to must be a positive integer or "auto"; got ${JSON.stringify(v)}`, {
+      hint: 'use auto (default: 16 on AVX-512 CPUs, else 8), 8, 16, or 1 for exact counts',
+    });
   return n;
 }
 

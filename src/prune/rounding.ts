@@ -71,7 +71,13 @@ export function roundingUnit(_a: ChannelAnalysis, g: ChannelGroup, roundTo: numb
     const s = m.slot;
     if (s.kind === 'constant' || s.axis !== 1) continue;
     const v = s.value;
-    const nodes = [...(v.producer ? [v.producer] : []), ...v.uses().filter((u) => u.index === 0).map((u) => u.node)];
+    const nodes = [
+      ...(v.producer ? [v.producer] : []),
+      ...v
+        .uses()
+        .filter((u) => u.index === 0)
+        .map((u) => u.node),
+    ];
     for (const n of nodes) {
       const side = groupedSide(n, v);
       if (!side || side.perGroup % roundTo !== 0) continue;

@@ -73,9 +73,23 @@ export interface ScalePoint {
 }
 
 /** Ops a site moves up through: one data input, per-channel, commute with s ≥ 0. */
-const HOIST = new Set(['Flatten', 'Reshape', 'Identity', 'Dropout', 'MaxPool', 'AveragePool', 'GlobalAveragePool', 'GlobalMaxPool', 'Squeeze', 'Unsqueeze', 'Concat']);
+const HOIST = new Set([
+  'Flatten',
+  'Reshape',
+  'Identity',
+  'Dropout',
+  'MaxPool',
+  'AveragePool',
+  'GlobalAveragePool',
+  'GlobalMaxPool',
+  'Squeeze',
+  'Unsqueeze',
+  'Concat',
+]);
 
-function isDefaultDomain(n: Node): boolean { return n.domain === '' || n.domain === 'ai.onnx'; }
+function isDefaultDomain(n: Node): boolean {
+  return n.domain === '' || n.domain === 'ai.onnx';
+}
 
 /** The activation slot of `v` that holds channels of group `gid`, if any. */
 function groupSlot(a: ChannelAnalysis, v: Value, gid: number): ChannelSlot | undefined {
@@ -106,7 +120,10 @@ function isReader(a: ChannelAnalysis, n: Node, index: number, gid: number): bool
   return !n.outputs.some((o) => o && groupSlot(a, o, gid));
 }
 
-interface Draft { value: Value; uses: Use[] }
+interface Draft {
+  value: Value;
+  uses: Use[];
+}
 
 /**
  * The scale sites of every prunable group (frozen and single-channel groups have none;
@@ -199,7 +216,10 @@ export interface InsertedScale {
 export function insertScales(model: Model, points: readonly ScalePoint[], source: (p: ScalePoint) => Value, opts: InsertScalesOptions = {}): InsertedScale[] {
   const g = model.graph;
   const opset = model.opset('') ?? 1;
-  if (opset < 5) throw new CompilerError('OPSET_OUT_OF_RANGE', `inserting channel scales needs opset ≥ 5 (Reshape with a shape input); the model has ${opset}`, { hint: 'convert the model to a newer opset first' });
+  if (opset < 5)
+    throw new CompilerError('OPSET_OUT_OF_RANGE', `inserting channel scales needs opset ≥ 5 (Reshape with a shape input); the model has ${opset}`, {
+      hint: 'convert the model to a newer opset first',
+    });
   const prefix = opts.prefix ?? 'scale';
   // Ranks of the sites come from the shapes analysis (analyses do not write value types).
   const shapes = inferShapes(model).shapes;
@@ -207,7 +227,11 @@ export function insertScales(model: Model, points: readonly ScalePoint[], source
     const s = source(p);
     const shape = s.initializer ? s.initializer.shape : shapes.shape(s);
     if (shape && (shape.length !== 1 || (typeof shape[0] === 'number' && shape[0] !== p.group.size))) {
-      throw new CompilerError('MASK_SHAPE_MISMATCH', `the scale for group ${p.group.id} (${p.group.name}) has shape [${shape.join(',')}]; it needs [${p.group.size}]`, { where: s.name, hint: 'give one entry per group channel (`sculpt groups model.onnx`)' });
+      throw new CompilerError(
+        'MASK_SHAPE_MISMATCH',
+        `the scale for group ${p.group.id} (${p.group.name}) has shape [${shape.join(',')}]; it needs [${p.group.size}]`,
+        { where: s.name, hint: 'give one entry per group channel (`sculpt groups model.onnx`)' },
+      );
     }
     return s;
   });
@@ -240,7 +264,7 @@ export function insertScales(model: Model, points: readonly ScalePoint[], source
     const shared = new Map<number, Value>();
     for (const site of p.sites) {
       let sv = vec;
-      const rank = shapes.shape(site.value)?.length ?? (site.axis + 1);
+      const rank = shapes.shape(site.value)?.length ?? site.axis + 1;
       const trailing = rank - site.axis - 1;
       const reuse = site.identity ? shared.get(trailing) : undefined;
       if (reuse) sv = reuse;
@@ -303,7 +327,8 @@ export function removeScales(model: Model, sources: readonly Value[]): number {
     if (n.opType !== 'Mul' || !n.inputs[1] || !derived.has(n.inputs[1]) || !n.inputs[0] || !n.outputs[0]) continue;
     const x = n.inputs[0];
     const y = n.outputs[0];
-    if (g.outputs.includes(y)) g.replaceValue(y, x); else y.replaceAllUsesWith(x);
+    if (g.outputs.includes(y)) g.replaceValue(y, x);
+    else y.replaceAllUsesWith(x);
     g.removeNode(n);
     removed++;
   }

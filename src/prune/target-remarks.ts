@@ -37,7 +37,10 @@ export function targetRemarks(args: {
   const minChannels = num('minChannels');
   const frozen = analysis.groups.filter((g) => !isGroupPrunable(g));
   const causes: string[] = [];
-  if (roundTo > 1) causes.push(`kept channel counts are multiples of ${roundTo} (--round-to ${roundTo}), so each group's width moves in steps of ${roundTo} channels; --round-to 1 lands closer`);
+  if (roundTo > 1)
+    causes.push(
+      `kept channel counts are multiples of ${roundTo} (--round-to ${roundTo}), so each group's width moves in steps of ${roundTo} channels; --round-to 1 lands closer`,
+    );
   if (frozen.length) causes.push(`${frozen.length} group(s) are frozen and keep all their channels (sculpt groups --explain says why)`);
   // Per-group limits are named only where a group sits at them.
   const kept = [...(plan?.keep ?? new Map<number, number[]>())].map(([gid, k]) => ({ g: analysis.groups[gid]!, k: k.length }));
@@ -47,7 +50,9 @@ export function targetRemarks(args: {
   if (atMin) causes.push(`${atMin} group(s) are at --min-channels ${minChannels}`);
 
   if (!before.exact || !after.exact) {
-    out.push(`FLOPs are lower bounds: they depend on the dims ${[...new Set([...before.unknownDims, ...after.unknownDims])].join(', ')}; give --input-shape for exact counts`);
+    out.push(
+      `FLOPs are lower bounds: they depend on the dims ${[...new Set([...before.unknownDims, ...after.unknownDims])].join(', ')}; give --input-shape for exact counts`,
+    );
   }
   const target = num('flopsTarget');
   if (target !== undefined && before.total.flops > 0) {
@@ -58,7 +63,10 @@ export function targetRemarks(args: {
       const why = [...causes];
       if (plan && plan.before.macs > 0) {
         const est = plan.after.macs / plan.before.macs;
-        if (Math.abs(est - got) > TARGET_TOLERANCE) why.push(`the planner estimated ${pct(est)} (it scales each layer's MACs by the kept fractions of its coupled groups) and the pruned model measures ${pct(got)}`);
+        if (Math.abs(est - got) > TARGET_TOLERANCE)
+          why.push(
+            `the planner estimated ${pct(est)} (it scales each layer's MACs by the kept fractions of its coupled groups) and the pruned model measures ${pct(got)}`,
+          );
       }
       out.push(`--flops-target ${target}: kept ${pct(got)} of FLOPs, ${where}${why.length ? `; ${why.join('; ')}` : ''}`);
     } else {

@@ -69,7 +69,11 @@ export function maskedModel(original: Model, pruned: readonly PrunedTensor[], un
     const v = findValue(m, name);
     if (!v) throw new CompilerError('MISSING_VALUE', `the pruned list names "${name}", which the model lacks`, { where: name });
     const shape = constantTensor(v)?.shape ?? shapes.shape(v);
-    if (!shape) throw new CompilerError('MASK_SHAPE_MISMATCH', `the shape of "${name}" is unknown, so its mask cannot be built`, { where: name, hint: 'run shape inference on the model first' });
+    if (!shape)
+      throw new CompilerError('MASK_SHAPE_MISMATCH', `the shape of "${name}" is unknown, so its mask cannot be built`, {
+        where: name,
+        hint: 'run shape inference on the model first',
+      });
     const elem = constantTensor(v)?.dataType ?? shapes.elemType(v) ?? DataType.FLOAT;
     if (elem !== DataType.FLOAT) throw new CompilerError('UNSUPPORTED_DATA_TYPE', `masking "${name}" needs float32 data`, { where: name });
     const uses = v.uses();
@@ -82,7 +86,8 @@ export function maskedModel(original: Model, pruned: readonly PrunedTensor[], un
       }
       const mask = new Float32Array(size).fill(1);
       for (const i of e.removed) {
-        if (!Number.isInteger(i) || i < 0 || i >= size) throw new CompilerError('MASK_SHAPE_MISMATCH', `index ${i} is out of range for "${name}" axis ${e.axis} (${size} channels)`, { where: name });
+        if (!Number.isInteger(i) || i < 0 || i >= size)
+          throw new CompilerError('MASK_SHAPE_MISMATCH', `index ${i} is out of range for "${name}" axis ${e.axis} (${size} channels)`, { where: name });
         mask[i] = 0;
       }
       const mdims = [size, ...new Array<number>(shape.length - e.axis - 1).fill(1)];
@@ -132,7 +137,12 @@ export interface VerifyOptions {
   untied?: readonly UntiedConstant[];
 }
 
-export interface OutputCheck { name: string; maxAbs: number; scale: number; relative: number }
+export interface OutputCheck {
+  name: string;
+  maxAbs: number;
+  scale: number;
+  relative: number;
+}
 
 export interface VerifyResult {
   readonly ok: boolean;
@@ -149,7 +159,9 @@ export interface VerifyResult {
 /** Largest |a - b| (NaN = NaN and equal infinities count as equal), scale max|a| over finite a, non-finite count of a. */
 function diffNanAware(a: HostTensor, b: HostTensor): { maxAbs: number; scale: number; nonFinite: number } {
   if (a.data.length !== b.data.length) return { ...maxAbsDiff(a, b), nonFinite: 0 };
-  let maxAbs = 0, scale = 0, nonFinite = 0;
+  let maxAbs = 0,
+    scale = 0,
+    nonFinite = 0;
   for (let i = 0; i < a.data.length; i++) {
     const x = Number(a.data[i]);
     const y = Number(b.data[i]);
@@ -169,7 +181,12 @@ export { seededInputs } from '../runtime/feeds.js';
  * graph output. Does not throw on a mismatch: look at `ok` (or use `checkMaskedEquivalence`).
  * @throws RUNTIME_FAILED when onnxruntime refuses either model; the `maskedModel` codes
  */
-export async function verifyMaskedEquivalence(original: Model, pruned: Model, entries: readonly PrunedTensor[], opts: VerifyOptions = {}): Promise<VerifyResult> {
+export async function verifyMaskedEquivalence(
+  original: Model,
+  pruned: Model,
+  entries: readonly PrunedTensor[],
+  opts: VerifyOptions = {},
+): Promise<VerifyResult> {
   const tolerance = opts.tolerance ?? 1e-4;
   const ref = maskedModel(original, entries, opts.untied);
   const names = pruned.graph.outputs.map((v) => v.name);
@@ -182,7 +199,8 @@ export async function verifyMaskedEquivalence(original: Model, pruned: Model, en
       const x = a[name];
       const y = b[name];
       if (!x || !y) throw new CompilerError('NUMERIC_MISMATCH', `output "${name}" is missing from ${x ? 'the pruned' : 'the masked'} model`, { where: name });
-      if (x.dims.join(',') !== y.dims.join(',')) throw new CompilerError('NUMERIC_MISMATCH', `output "${name}" has shape [${y.dims}] after pruning, [${x.dims}] before`, { where: name });
+      if (x.dims.join(',') !== y.dims.join(','))
+        throw new CompilerError('NUMERIC_MISMATCH', `output "${name}" has shape [${y.dims}] after pruning, [${x.dims}] before`, { where: name });
       const { maxAbs, scale, nonFinite: nf } = diffNanAware(x, y);
       nonFinite += nf;
       const relative = maxAbs / Math.max(scale, 1e-12);
@@ -203,15 +221,29 @@ export async function verifyMaskedEquivalence(original: Model, pruned: Model, en
 export function verifyMismatchError(r: VerifyResult, suffix = ''): CompilerError {
   const w = r.outputs.reduce((a, b) => (b.relative > a.relative ? b : a));
   if (r.nonFinite > 0) {
-    return new CompilerError('NON_FINITE_OUTPUT', `the masked original computes ${r.nonFinite} NaN/Inf output value(s) on seeded inputs, and the pruned model differs at "${w.name}"${suffix}`, {
-      where: w.name, hint: 'the model has NaN/Inf weights or overflows: fix the weights (see --nan), then prune and verify again',
-    });
+    return new CompilerError(
+      'NON_FINITE_OUTPUT',
+      `the masked original computes ${r.nonFinite} NaN/Inf output value(s) on seeded inputs, and the pruned model differs at "${w.name}"${suffix}`,
+      {
+        where: w.name,
+        hint: 'the model has NaN/Inf weights or overflows: fix the weights (see --nan), then prune and verify again',
+      },
+    );
   }
-  return new CompilerError('NUMERIC_MISMATCH', `the pruned model differs from the masked original at "${w.name}": max |diff| ${w.maxAbs.toExponential(3)} vs scale ${w.scale.toExponential(3)} (relative ${w.relative.toExponential(3)} > ${r.tolerance})${suffix}`, { where: w.name, hint: 'this is a bug in a channel rule; please report it with the model' });
+  return new CompilerError(
+    'NUMERIC_MISMATCH',
+    `the pruned model differs from the masked original at "${w.name}": max |diff| ${w.maxAbs.toExponential(3)} vs scale ${w.scale.toExponential(3)} (relative ${w.relative.toExponential(3)} > ${r.tolerance})${suffix}`,
+    { where: w.name, hint: 'this is a bug in a channel rule; please report it with the model' },
+  );
 }
 
 /** `verifyMaskedEquivalence` that throws NUMERIC_MISMATCH naming the worst output when it fails. */
-export async function checkMaskedEquivalence(original: Model, pruned: Model, entries: readonly PrunedTensor[], opts: VerifyOptions = {}): Promise<VerifyResult> {
+export async function checkMaskedEquivalence(
+  original: Model,
+  pruned: Model,
+  entries: readonly PrunedTensor[],
+  opts: VerifyOptions = {},
+): Promise<VerifyResult> {
   const r = await verifyMaskedEquivalence(original, pruned, entries, opts);
   if (!r.ok) throw verifyMismatchError(r);
   return r;

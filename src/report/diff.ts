@@ -141,17 +141,28 @@ function float32Text(x: number): string {
 function attrText(a: Attribute): string {
   const v = a.v;
   switch (v.type) {
-    case 1: return float32Text(v.value);
-    case 2: return String(v.value);
-    case 3: return JSON.stringify(bytesToString(v.value));
-    case 4: return `tensor ${dataTypeName(v.value.dataType)}[${v.value.shape.join(',')}]`;
-    case 5: return `graph(${v.value.nodes.length} nodes)`;
-    case 6: return `[${v.value.map(float32Text).join(',')}]`;
-    case 7: return `[${v.value.join(',')}]`;
-    case 8: return `[${v.value.map((s) => JSON.stringify(bytesToString(s))).join(',')}]`;
-    case 9: return `[${v.value.map((t) => `tensor ${dataTypeName(t.dataType)}[${t.shape.join(',')}]`).join(',')}]`;
-    case 10: return `[${v.value.map((g) => `graph(${g.nodes.length} nodes)`).join(',')}]`;
-    default: return `type ${v.type}`;
+    case 1:
+      return float32Text(v.value);
+    case 2:
+      return String(v.value);
+    case 3:
+      return JSON.stringify(bytesToString(v.value));
+    case 4:
+      return `tensor ${dataTypeName(v.value.dataType)}[${v.value.shape.join(',')}]`;
+    case 5:
+      return `graph(${v.value.nodes.length} nodes)`;
+    case 6:
+      return `[${v.value.map(float32Text).join(',')}]`;
+    case 7:
+      return `[${v.value.join(',')}]`;
+    case 8:
+      return `[${v.value.map((s) => JSON.stringify(bytesToString(s))).join(',')}]`;
+    case 9:
+      return `[${v.value.map((t) => `tensor ${dataTypeName(t.dataType)}[${t.shape.join(',')}]`).join(',')}]`;
+    case 10:
+      return `[${v.value.map((g) => `graph(${g.nodes.length} nodes)`).join(',')}]`;
+    default:
+      return `type ${v.type}`;
   }
 }
 
@@ -191,7 +202,20 @@ function describe(n: Node, index: number, cost: NodeCost | undefined): LayerInfo
   };
 }
 
-const COMPARED: readonly (keyof LayerInfo)[] = ['op', 'domain', 'inChannels', 'outChannels', 'kernel', 'stride', 'groups', 'params', 'macs', 'outputShape', 'attributes', 'weights'];
+const COMPARED: readonly (keyof LayerInfo)[] = [
+  'op',
+  'domain',
+  'inChannels',
+  'outChannels',
+  'kernel',
+  'stride',
+  'groups',
+  'params',
+  'macs',
+  'outputShape',
+  'attributes',
+  'weights',
+];
 /**
  * Fields that are the node's own: a difference in one of them means the node changed.
  * Channels count as own: they are set only for weight layers and normalisations, where they
@@ -224,7 +248,15 @@ function configChanged(a: LayerInfo, b: LayerInfo): boolean {
 
 // --- matching ---------------------------------------------------------------------------
 
-interface Side { model: Model; nodes: readonly Node[]; index: Map<Node, number>; info: LayerInfo[]; total: CostTotals; exact: boolean; unknownDims: string[] }
+interface Side {
+  model: Model;
+  nodes: readonly Node[];
+  index: Map<Node, number>;
+  info: LayerInfo[];
+  total: CostTotals;
+  exact: boolean;
+  unknownDims: string[];
+}
 
 function side(model: Model, inputShapes: Readonly<Record<string, readonly number[]>>): Side {
   const names = new Set(model.graph.inputs.map((v) => v.name));
@@ -237,7 +269,15 @@ function side(model: Model, inputShapes: Readonly<Record<string, readonly number
   for (const c of cost.nodes) byNode.set(c.node, c);
   const index = new Map<Node, number>();
   nodes.forEach((n, i) => index.set(n, i));
-  return { model, nodes, index, info: nodes.map((n) => describe(n, position.get(n)!, byNode.get(n))), total: cost.total, exact: cost.exact, unknownDims: cost.unknownDims };
+  return {
+    model,
+    nodes,
+    index,
+    info: nodes.map((n) => describe(n, position.get(n)!, byNode.get(n))),
+    total: cost.total,
+    exact: cost.exact,
+    unknownDims: cost.unknownDims,
+  };
 }
 
 function uniqueBy<T>(xs: readonly T[], key: (x: T) => string | undefined): Map<string, T> {
@@ -246,7 +286,8 @@ function uniqueBy<T>(xs: readonly T[], key: (x: T) => string | undefined): Map<s
   for (const x of xs) {
     const k = key(x);
     if (!k) continue;
-    if (seen.has(k)) dup.add(k); else seen.set(k, x);
+    if (seen.has(k)) dup.add(k);
+    else seen.set(k, x);
   }
   for (const k of dup) seen.delete(k);
   return seen;
@@ -267,7 +308,12 @@ function lcsPairs(a: readonly string[], b: readonly string[]): [number, number][
   let i = 0;
   let j = 0;
   while (i < n && j < m) {
-    if (a[i] === b[j]) { out.push([i, j]); i++; j++; } else if (t[(i + 1) * w + j]! >= t[i * w + j + 1]!) i++; else j++;
+    if (a[i] === b[j]) {
+      out.push([i, j]);
+      i++;
+      j++;
+    } else if (t[(i + 1) * w + j]! >= t[i * w + j + 1]!) i++;
+    else j++;
   }
   return out;
 }
@@ -275,14 +321,21 @@ function lcsPairs(a: readonly string[], b: readonly string[]): [number, number][
 /** In-order greedy pairing of equal keys (for remainders too large for an LCS table). */
 function greedyPairs(a: readonly string[], b: readonly string[]): [number, number][] {
   const queues = new Map<string, number[]>();
-  b.forEach((k, j) => { const q = queues.get(k); if (q) q.push(j); else queues.set(k, [j]); });
+  b.forEach((k, j) => {
+    const q = queues.get(k);
+    if (q) q.push(j);
+    else queues.set(k, [j]);
+  });
   const out: [number, number][] = [];
   let last = -1;
   a.forEach((k, i) => {
     const q = queues.get(k);
     while (q && q.length && q[0]! <= last) q.shift();
     const j = q?.shift();
-    if (j !== undefined) { out.push([i, j]); last = j; }
+    if (j !== undefined) {
+      out.push([i, j]);
+      last = j;
+    }
   });
   return out;
 }
@@ -307,14 +360,24 @@ export function diffModels(a: Model, b: Model, opts: DiffOptions = {}): ModelDif
   const pairAB = new Map<Node, Node>();
   const pairBA = new Map<Node, Node>();
   const how = new Map<Node, MatchKind>();
-  const pair = (x: Node, y: Node, k: MatchKind) => { pairAB.set(x, y); pairBA.set(y, x); how.set(x, k); };
+  const pair = (x: Node, y: Node, k: MatchKind) => {
+    pairAB.set(x, y);
+    pairBA.set(y, x);
+    how.set(x, k);
+  };
 
   // 1. names
   const bByName = uniqueBy(B.nodes, (n) => n.name);
   const aByName = uniqueBy(A.nodes, (n) => n.name);
-  for (const [name, x] of aByName) { const y = bByName.get(name); if (y) pair(x, y, 'name'); }
+  for (const [name, x] of aByName) {
+    const y = bByName.get(name);
+    if (y) pair(x, y, 'name');
+  }
   // 2. first output name, same op
-  const bByOut = uniqueBy(B.nodes.filter((n) => !pairBA.has(n)), (n) => n.outputs[0]?.name);
+  const bByOut = uniqueBy(
+    B.nodes.filter((n) => !pairBA.has(n)),
+    (n) => n.outputs[0]?.name,
+  );
   for (const x of A.nodes) {
     if (pairAB.has(x)) continue;
     const y = bByOut.get(x.outputs[0]?.name ?? '');
@@ -337,7 +400,8 @@ export function diffModels(a: Model, b: Model, opts: DiffOptions = {}): ModelDif
   // A position pair must sit in a consistent place: some neighbour (or graph input) of one
   // side is paired with a neighbour (or the same graph input) of the other. Otherwise the LCS
   // only lined up equal op types across a rewritten region (a hybrid unit's Split → convs).
-  const graphInputsRead = (n: Node, g: Model['graph']) => n.inputs.filter((v): v is Value => !!v && !v.producer && g.inputs.includes(v)).map((v) => g.inputs.indexOf(v));
+  const graphInputsRead = (n: Node, g: Model['graph']) =>
+    n.inputs.filter((v): v is Value => !!v && !v.producer && g.inputs.includes(v)).map((v) => g.inputs.indexOf(v));
   for (let round = 0; round < 4; round++) {
     let dropped = false;
     for (const [x, y] of [...pairAB]) {
@@ -347,8 +411,17 @@ export function diffModels(a: Model, b: Model, opts: DiffOptions = {}): ModelDif
       const gx = graphInputsRead(x, a.graph);
       const gy = new Set(graphInputsRead(y, b.graph));
       if (nx.length === 0 && gx.length === 0) continue;
-      if (nx.some((m) => { const p = pairAB.get(m); return p !== undefined && ny.has(p); }) || gx.some((i) => gy.has(i))) continue;
-      pairAB.delete(x); pairBA.delete(y); how.delete(x);
+      if (
+        nx.some((m) => {
+          const p = pairAB.get(m);
+          return p !== undefined && ny.has(p);
+        }) ||
+        gx.some((i) => gy.has(i))
+      )
+        continue;
+      pairAB.delete(x);
+      pairBA.delete(y);
+      how.delete(x);
       dropped = true;
     }
     if (!dropped) break;
@@ -361,16 +434,27 @@ export function diffModels(a: Model, b: Model, opts: DiffOptions = {}): ModelDif
   for (const [x, y] of [...pairAB]) {
     if (!configChanged(infoA(x), infoB(y))) continue;
     if (!neighbours(y).some((m) => added.has(m))) continue;
-    pairAB.delete(x); pairBA.delete(y); how.delete(x);
-    added.add(y); removed.add(x);
+    pairAB.delete(x);
+    pairBA.delete(y);
+    how.delete(x);
+    added.add(y);
+    removed.add(x);
   }
 
   // Components of removed / added nodes, with the anchors around them.
   const anchorIdA = new Map<Node, number>();
   const anchorIdB = new Map<Node, number>();
   let nextAnchor = 0;
-  for (const [x, y] of pairAB) { anchorIdA.set(x, nextAnchor); anchorIdB.set(y, nextAnchor); nextAnchor++; }
-  interface Comp { nodes: Node[]; ins: Set<string>; outs: Set<string> }
+  for (const [x, y] of pairAB) {
+    anchorIdA.set(x, nextAnchor);
+    anchorIdB.set(y, nextAnchor);
+    nextAnchor++;
+  }
+  interface Comp {
+    nodes: Node[];
+    ins: Set<string>;
+    outs: Set<string>;
+  }
   const components = (S: Side, free: Set<Node>, anchors: Map<Node, number>): Comp[] => {
     const seen = new Set<Node>();
     const comps: Comp[] = [];
@@ -383,7 +467,11 @@ export function diffModels(a: Model, b: Model, opts: DiffOptions = {}): ModelDif
       while (stack.length) {
         const n = stack.pop()!;
         nodes.push(n);
-        for (const m of neighbours(n)) if (free.has(m) && !seen.has(m)) { seen.add(m); stack.push(m); }
+        for (const m of neighbours(n))
+          if (free.has(m) && !seen.has(m)) {
+            seen.add(m);
+            stack.push(m);
+          }
       }
       nodes.sort((p, q) => S.index.get(p)! - S.index.get(q)!);
       const ins = new Set<string>();
@@ -409,7 +497,11 @@ export function diffModels(a: Model, b: Model, opts: DiffOptions = {}): ModelDif
   };
   const compsA = components(A, removed, anchorIdA);
   const compsB = components(B, added, anchorIdB);
-  const overlap = (x: Set<string>, y: Set<string>) => { let k = 0; for (const s of x) if (y.has(s)) k++; return k; };
+  const overlap = (x: Set<string>, y: Set<string>) => {
+    let k = 0;
+    for (const s of x) if (y.has(s)) k++;
+    return k;
+  };
   const replacements: { a: Comp; b: Comp }[] = [];
   const usedB = new Set<Comp>();
   for (const ca of compsA) {
@@ -420,17 +512,35 @@ export function diffModels(a: Model, b: Model, opts: DiffOptions = {}): ModelDif
       const i = overlap(ca.ins, cb.ins);
       const o = overlap(ca.outs, cb.outs);
       if (i === 0 || o === 0) continue;
-      if (i + o > bestScore) { best = cb; bestScore = i + o; }
+      if (i + o > bestScore) {
+        best = cb;
+        bestScore = i + o;
+      }
     }
-    if (best) { usedB.add(best); replacements.push({ a: ca, b: best }); }
+    if (best) {
+      usedB.add(best);
+      replacements.push({ a: ca, b: best });
+    }
   }
 
   // Entries, each with a sort key: position in A, or just after the A node that B's nearest
   // matched predecessor is paired with.
   const entries: { key: number; sub: number; e: DiffEntry }[] = [];
   const sum = (xs: LayerInfo[], k: 'params' | 'macs') => xs.reduce((s, x) => s + x[k], 0);
-  const make = (status: EntryStatus, match: MatchKind | null, before: LayerInfo[], after: LayerInfo[], changes: string[], derived: string[] = []): DiffEntry => ({
-    status, match, before, after, changes, derived,
+  const make = (
+    status: EntryStatus,
+    match: MatchKind | null,
+    before: LayerInfo[],
+    after: LayerInfo[],
+    changes: string[],
+    derived: string[] = [],
+  ): DiffEntry => ({
+    status,
+    match,
+    before,
+    after,
+    changes,
+    derived,
     params: { before: sum(before, 'params'), after: sum(after, 'params') },
     macs: { before: sum(before, 'macs'), after: sum(after, 'macs') },
   });
@@ -468,8 +578,11 @@ export function diffModels(a: Model, b: Model, opts: DiffOptions = {}): ModelDif
   const sa = summary(a, A, opts.labelA ?? 'a');
   const sb = summary(b, B, opts.labelB ?? 'b');
   const ratio = (x: number, y: number) => (x ? y / x : null);
-  const identical = entries.every(({ e }) => e.status === 'same') && sa.params === sb.params && sa.macs === sb.macs
-    && JSON.stringify([sa.inputs, sa.outputs]) === JSON.stringify([sb.inputs, sb.outputs]);
+  const identical =
+    entries.every(({ e }) => e.status === 'same') &&
+    sa.params === sb.params &&
+    sa.macs === sb.macs &&
+    JSON.stringify([sa.inputs, sa.outputs]) === JSON.stringify([sb.inputs, sb.outputs]);
   return {
     schemaVersion: DIFF_SCHEMA_VERSION,
     kind: 'sculpt-diff',
@@ -478,7 +591,11 @@ export function diffModels(a: Model, b: Model, opts: DiffOptions = {}): ModelDif
     identical,
     counts,
     // A ratio of lower bounds is not a ratio of costs.
-    ratios: { params: ratio(sa.params, sb.params), macs: A.exact && B.exact ? ratio(sa.macs, sb.macs) : null, flops: A.exact && B.exact ? ratio(sa.flops, sb.flops) : null },
+    ratios: {
+      params: ratio(sa.params, sb.params),
+      macs: A.exact && B.exact ? ratio(sa.macs, sb.macs) : null,
+      flops: A.exact && B.exact ? ratio(sa.flops, sb.flops) : null,
+    },
     entries: entries.map((x) => x.e),
   };
 }

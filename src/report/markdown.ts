@@ -56,7 +56,11 @@ function entryOp(e: DiffEntry): string {
 }
 
 const STATUS_WORD: Record<DiffEntry['status'], string> = {
-  same: 'same', changed: 'changed', added: 'added', removed: 'removed', replaced: 'replaced',
+  same: 'same',
+  changed: 'changed',
+  added: 'added',
+  removed: 'removed',
+  replaced: 'replaced',
 };
 
 /** Renders the diff as Markdown (trailing newline). */
@@ -74,17 +78,23 @@ export function renderDiffMarkdown(d: ModelDiff, opts: MarkdownOptions = {}): st
   out.push(`| nodes | ${d.a.nodes} | ${d.b.nodes} | |`);
   const v = opts.validation;
   if (v?.baseline?.accuracy && v.model.accuracy) {
-    out.push(`| top-1 accuracy | ${(v.baseline.accuracy.top1 * 100).toFixed(2)}% | ${(v.model.accuracy.top1 * 100).toFixed(2)}% | ${v.comparison?.top1DeltaPoints === null || v.comparison === null ? '' : `${v.comparison.top1DeltaPoints >= 0 ? '+' : ''}${v.comparison.top1DeltaPoints.toFixed(2)} points`} |`);
+    out.push(
+      `| top-1 accuracy | ${(v.baseline.accuracy.top1 * 100).toFixed(2)}% | ${(v.model.accuracy.top1 * 100).toFixed(2)}% | ${v.comparison?.top1DeltaPoints === null || v.comparison === null ? '' : `${v.comparison.top1DeltaPoints >= 0 ? '+' : ''}${v.comparison.top1DeltaPoints.toFixed(2)} points`} |`,
+    );
   }
   if (v?.baseline?.latency && v.model.latency) {
     const sp = v.comparison?.speedup.batch1;
-    out.push(`| latency, batch 1 (median) | ${v.baseline.latency.batch1.medianMs.toFixed(3)} ms | ${v.model.latency.batch1.medianMs.toFixed(3)} ms | ${sp ? `speed-up ${sp.toFixed(2)}×` : ''} |`);
+    out.push(
+      `| latency, batch 1 (median) | ${v.baseline.latency.batch1.medianMs.toFixed(3)} ms | ${v.model.latency.batch1.medianMs.toFixed(3)} ms | ${sp ? `speed-up ${sp.toFixed(2)}×` : ''} |`,
+    );
   }
   out.push('');
   const c = d.counts;
-  out.push(d.identical
-    ? 'The models are identical node for node.'
-    : `Nodes: ${c.same} unchanged, ${c.changed} changed, ${c.added} added, ${c.removed} removed, ${c.replaced} replaced.`);
+  out.push(
+    d.identical
+      ? 'The models are identical node for node.'
+      : `Nodes: ${c.same} unchanged, ${c.changed} changed, ${c.added} added, ${c.removed} removed, ${c.replaced} replaced.`,
+  );
   const rows = d.entries.filter((e) => e.status !== 'same');
   if (rows.length) {
     out.push('', '| | layer | op | channels in→out | params | MACs | what changed |', '|---|---|---|---|---:|---:|---|');
@@ -92,7 +102,9 @@ export function renderDiffMarkdown(d: ModelDiff, opts: MarkdownOptions = {}): st
       const b = e.before[0];
       const a = e.after[0];
       const ch = e.before.length <= 1 && e.after.length <= 1 ? pair(channels(b), channels(a)) : '';
-      out.push(`| ${STATUS_WORD[e.status]} | ${cell(entryName(e))} | ${cell(entryOp(e))} | ${cell(ch)} | ${pair(humanCount(e.params.before), humanCount(e.params.after))} | ${pair(humanCount(e.macs.before), humanCount(e.macs.after))} | ${cell(e.changes.join(', '))} |`);
+      out.push(
+        `| ${STATUS_WORD[e.status]} | ${cell(entryName(e))} | ${cell(entryOp(e))} | ${cell(ch)} | ${pair(humanCount(e.params.before), humanCount(e.params.after))} | ${pair(humanCount(e.macs.before), humanCount(e.macs.after))} | ${cell(e.changes.join(', '))} |`,
+      );
     }
     if (rows.length > maxRows) out.push('', `…and ${rows.length - maxRows} more changed nodes (see the JSON or HTML diff).`);
   }

@@ -35,8 +35,12 @@ export function fit(s: string, w: number): string {
 }
 
 const SHORT_OPS: Record<string, string> = {
-  BatchNormalization: 'BatchNorm', InstanceNormalization: 'InstanceNorm', GlobalAveragePool: 'GlobalAvgPool',
-  GlobalMaxPool: 'GlobalMaxPool', ConvTranspose: 'ConvTranspose', LayerNormalization: 'LayerNorm',
+  BatchNormalization: 'BatchNorm',
+  InstanceNormalization: 'InstanceNorm',
+  GlobalAveragePool: 'GlobalAvgPool',
+  GlobalMaxPool: 'GlobalMaxPool',
+  ConvTranspose: 'ConvTranspose',
+  LayerNormalization: 'LayerNorm',
 };
 
 function opName(l: LayerInfo): string {
@@ -44,9 +48,13 @@ function opName(l: LayerInfo): string {
   return l.domain && l.domain !== 'ai.onnx' ? `${l.domain}.${op}` : op;
 }
 
-function pair(a: string, b: string): string { return a === b ? a : `${a}→${b}`; }
+function pair(a: string, b: string): string {
+  return a === b ? a : `${a}→${b}`;
+}
 
-function optNum(x: number | null): string { return x === null ? '' : String(x); }
+function optNum(x: number | null): string {
+  return x === null ? '' : String(x);
+}
 
 function kg(l: LayerInfo | undefined): string {
   if (!l) return '';
@@ -59,20 +67,38 @@ const COLS = { mark: 2, name: 24, op: 13, cin: 9, cout: 9, kg: 9, params: 13, ma
 
 function row(cells: { mark: string; name: string; op: string; cin: string; cout: string; kg: string; params: string; macs: string }): string {
   const parts = [
-    fit(cells.mark, COLS.mark), fit(cells.name, COLS.name), fit(cells.op, COLS.op), fit(cells.cin, COLS.cin),
-    fit(cells.cout, COLS.cout), fit(cells.kg, COLS.kg), fit(cells.params, COLS.params), fit(cells.macs, COLS.macs),
+    fit(cells.mark, COLS.mark),
+    fit(cells.name, COLS.name),
+    fit(cells.op, COLS.op),
+    fit(cells.cin, COLS.cin),
+    fit(cells.cout, COLS.cout),
+    fit(cells.kg, COLS.kg),
+    fit(cells.params, COLS.params),
+    fit(cells.macs, COLS.macs),
   ];
   return parts.join(' ').trimEnd();
 }
 
-function side(l: LayerInfo | undefined, f: (l: LayerInfo) => string): string { return l ? f(l) : ''; }
+function side(l: LayerInfo | undefined, f: (l: LayerInfo) => string): string {
+  return l ? f(l) : '';
+}
 
 function entryRows(e: DiffEntry): string[] {
   const a = e.before[0];
   const b = e.after[0];
   const name = (b ?? a)!.name;
-  const params = e.status === 'added' ? humanCount(e.params.after) : e.status === 'removed' ? humanCount(e.params.before) : pair(humanCount(e.params.before), humanCount(e.params.after));
-  const macs = e.status === 'added' ? humanCount(e.macs.after) : e.status === 'removed' ? humanCount(e.macs.before) : pair(humanCount(e.macs.before), humanCount(e.macs.after));
+  const params =
+    e.status === 'added'
+      ? humanCount(e.params.after)
+      : e.status === 'removed'
+        ? humanCount(e.params.before)
+        : pair(humanCount(e.params.before), humanCount(e.params.after));
+  const macs =
+    e.status === 'added'
+      ? humanCount(e.macs.after)
+      : e.status === 'removed'
+        ? humanCount(e.macs.before)
+        : pair(humanCount(e.macs.before), humanCount(e.macs.after));
   if (e.status === 'replaced' && (e.before.length > 1 || e.after.length > 1)) {
     // The group keeps the interface of what it replaced: the header row shows the original's
     // channels and kernel; the new nodes follow, named relative to it where they share its prefix.
@@ -80,25 +106,47 @@ function entryRows(e: DiffEntry): string[] {
     const lastA = e.before[e.before.length - 1]!;
     const parent = firstA.name;
     const ops = `${e.before.length > 1 ? `[${e.before.length}]` : opName(firstA)}→[${e.after.length}]`;
-    const rows = [row({
-      mark: MARK.replaced, name: parent, op: ops, cin: optNum(firstA.inChannels), cout: optNum(lastA.outChannels), kg: kg(firstA), params, macs,
-    })];
+    const rows = [
+      row({
+        mark: MARK.replaced,
+        name: parent,
+        op: ops,
+        cin: optNum(firstA.inChannels),
+        cout: optNum(lastA.outChannels),
+        kg: kg(firstA),
+        params,
+        macs,
+      }),
+    ];
     for (const l of e.after) {
       const rel = l.name.startsWith(`${parent}.`) && l.name.length > parent.length + 1 ? `…${l.name.slice(parent.length)}` : l.name;
-      rows.push(row({ mark: '', name: `> ${rel}`, op: opName(l), cin: optNum(l.inChannels), cout: optNum(l.outChannels), kg: kg(l), params: humanCount(l.params), macs: humanCount(l.macs) }));
+      rows.push(
+        row({
+          mark: '',
+          name: `> ${rel}`,
+          op: opName(l),
+          cin: optNum(l.inChannels),
+          cout: optNum(l.outChannels),
+          kg: kg(l),
+          params: humanCount(l.params),
+          macs: humanCount(l.macs),
+        }),
+      );
     }
     return rows;
   }
-  return [row({
-    mark: MARK[e.status],
-    name,
-    op: a && b ? pair(opName(a), opName(b)) : opName((a ?? b)!),
-    cin: a && b ? pair(optNum(a.inChannels), optNum(b.inChannels)) : side(a ?? b, (l) => optNum(l.inChannels)),
-    cout: a && b ? pair(optNum(a.outChannels), optNum(b.outChannels)) : side(a ?? b, (l) => optNum(l.outChannels)),
-    kg: a && b ? pair(kg(a), kg(b)) : kg(a ?? b),
-    params,
-    macs,
-  })];
+  return [
+    row({
+      mark: MARK[e.status],
+      name,
+      op: a && b ? pair(opName(a), opName(b)) : opName((a ?? b)!),
+      cin: a && b ? pair(optNum(a.inChannels), optNum(b.inChannels)) : side(a ?? b, (l) => optNum(l.inChannels)),
+      cout: a && b ? pair(optNum(a.outChannels), optNum(b.outChannels)) : side(a ?? b, (l) => optNum(l.outChannels)),
+      kg: a && b ? pair(kg(a), kg(b)) : kg(a ?? b),
+      params,
+      macs,
+    }),
+  ];
 }
 
 export interface TextOptions {
@@ -117,8 +165,10 @@ export function renderDiffText(d: ModelDiff, opts: TextOptions = {}): string {
   out.push(tot('params', d.a.params, d.b.params));
   // Lower bounds (dims left symbolic) get no percentage: a ratio of bounds is no ratio.
   const exact = d.a.costExact !== false && d.b.costExact !== false;
-  const bound = (label: string, x: number, y: number) => (exact ? tot(label, x, y)
-    : `  ${label.padEnd(8)}${pair(`>=${humanCount(x)}`, `>=${humanCount(y)}`).padEnd(24)}unknown: give --input-shape (${[...new Set([...d.a.unknownDims, ...d.b.unknownDims])].join(', ')})`);
+  const bound = (label: string, x: number, y: number) =>
+    exact
+      ? tot(label, x, y)
+      : `  ${label.padEnd(8)}${pair(`>=${humanCount(x)}`, `>=${humanCount(y)}`).padEnd(24)}unknown: give --input-shape (${[...new Set([...d.a.unknownDims, ...d.b.unknownDims])].join(', ')})`;
   out.push(bound('MACs', d.a.macs, d.b.macs));
   out.push(bound('FLOPs', d.a.flops, d.b.flops));
   out.push(tot('nodes', d.a.nodes, d.b.nodes));
@@ -135,7 +185,10 @@ export function renderDiffText(d: ModelDiff, opts: TextOptions = {}): string {
   let hidden = 0;
   for (const e of d.entries) {
     const quiet = e.status === 'same' && e.params.before === 0;
-    if (quiet && !opts.all) { hidden++; continue; }
+    if (quiet && !opts.all) {
+      hidden++;
+      continue;
+    }
     out.push(...entryRows(e));
   }
   if (hidden) out.push(`(${hidden} unchanged parameter-free nodes hidden; --all shows them)`);

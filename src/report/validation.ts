@@ -10,8 +10,12 @@ import type { LatencyStats } from '../runtime/latency.js';
 import type { ModelMeasurement, ValidationReport } from '../validate/validate.js';
 import { humanBytes, humanCount } from './text.js';
 
-function pct(x: number): string { return `${(x * 100).toFixed(2)}%`; }
-function pts(x: number | null): string { return x === null ? '' : `${x >= 0 ? '+' : ''}${x.toFixed(2)} pts`; }
+function pct(x: number): string {
+  return `${(x * 100).toFixed(2)}%`;
+}
+function pts(x: number | null): string {
+  return x === null ? '' : `${x >= 0 ? '+' : ''}${x.toFixed(2)} pts`;
+}
 
 function sizeLine(label: string, m: ModelMeasurement): string {
   const size = m.fileBytes === null ? 'in memory' : humanBytes(m.fileBytes);
@@ -37,7 +41,9 @@ export function renderValidationText(r: ValidationReport): string {
     const row = (k: string, f: (x: ModelMeasurement) => number | undefined, d: number | null) => {
       const mv = f(m);
       const bv = b ? f(b) : undefined;
-      out.push(`  ${k.padEnd(8)}${b ? (bv === undefined ? '' : pct(bv)).padStart(10) : ''}${(mv === undefined ? '' : pct(mv)).padStart(10)}${b ? pts(d).padStart(13) : ''}`);
+      out.push(
+        `  ${k.padEnd(8)}${b ? (bv === undefined ? '' : pct(bv)).padStart(10) : ''}${(mv === undefined ? '' : pct(mv)).padStart(10)}${b ? pts(d).padStart(13) : ''}`,
+      );
     };
     out.push(`  ${''.padEnd(8)}${b ? 'baseline'.padStart(10) : ''}${'model'.padStart(10)}${b ? 'change'.padStart(13) : ''}`);
     row('top-1', (x) => x.accuracy?.top1, r.comparison?.top1DeltaPoints ?? null);
@@ -48,7 +54,9 @@ export function renderValidationText(r: ValidationReport): string {
   }
   if (m.latency) {
     out.push('');
-    out.push(`latency (${r.provider}${r.provider !== r.requestedProvider ? `, asked for ${r.requestedProvider}` : ''}, ${r.threads} thread${r.threads === 1 ? '' : 's'}; median / p90 / min)`);
+    out.push(
+      `latency (${r.provider}${r.provider !== r.requestedProvider ? `, asked for ${r.requestedProvider}` : ''}, ${r.threads} thread${r.threads === 1 ? '' : 's'}; median / p90 / min)`,
+    );
     out.push(`  batch 1    model     ${lat(m.latency.batch1)}`);
     if (b?.latency) out.push(`             baseline  ${lat(b.latency.batch1)}`);
     if (m.latency.batch) {
@@ -56,13 +64,16 @@ export function renderValidationText(r: ValidationReport): string {
       if (b?.latency?.batch) out.push(`             baseline  ${lat(b.latency.batch)}`);
     }
     const s = r.comparison?.speedup;
-    if (s && s.batch1 !== null) out.push(`  speed-up   ${s.batch1.toFixed(2)}x at batch 1${s.batch !== null ? `, ${s.batch.toFixed(2)}x at batch ${m.latency.batchSize}` : ''}`);
+    if (s && s.batch1 !== null)
+      out.push(`  speed-up   ${s.batch1.toFixed(2)}x at batch 1${s.batch !== null ? `, ${s.batch.toFixed(2)}x at batch ${m.latency.batchSize}` : ''}`);
   }
   if (r.comparison) {
     const c = r.comparison;
     out.push('');
-    out.push(`params ${(c.params.ratio === null ? '–' : `${(c.params.ratio * 100).toFixed(1)}%`)} of baseline, FLOPs ${(c.flops.ratio === null ? '–' : `${(c.flops.ratio * 100).toFixed(1)}%`)}`
-      + (c.ce !== null ? `; CE ${c.ce.toFixed(3)}, SE ${c.se === null ? '–' : c.se.toFixed(3)}` : ''));
+    out.push(
+      `params ${c.params.ratio === null ? '–' : `${(c.params.ratio * 100).toFixed(1)}%`} of baseline, FLOPs ${c.flops.ratio === null ? '–' : `${(c.flops.ratio * 100).toFixed(1)}%`}` +
+        (c.ce !== null ? `; CE ${c.ce.toFixed(3)}, SE ${c.se === null ? '–' : c.se.toFixed(3)}` : ''),
+    );
   }
   if (r.gates.length) {
     out.push('');

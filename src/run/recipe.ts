@@ -117,9 +117,11 @@ export function validateRecipe(doc: unknown, baseDir: string, known: readonly st
     model = isAbsolute(doc.model) ? doc.model : resolve(baseDir, doc.model);
   } else if (isObject(doc.model)) {
     const m = doc.model;
-    for (const k of Object.keys(m)) if (!['builtin', 'seed', 'build', 'train'].includes(k)) throw bad(`model.${k}`, 'unknown field (known: builtin, seed, build, train)');
+    for (const k of Object.keys(m))
+      if (!['builtin', 'seed', 'build', 'train'].includes(k)) throw bad(`model.${k}`, 'unknown field (known: builtin, seed, build, train)');
     if (typeof m.builtin !== 'string' || !m.builtin) throw bad('model.builtin', 'must name a reference network (`sculpt models list`)');
-    if (m.seed !== undefined && (typeof m.seed !== 'number' || !Number.isInteger(m.seed) || m.seed < 0)) throw bad('model.seed', 'must be a non-negative integer');
+    if (m.seed !== undefined && (typeof m.seed !== 'number' || !Number.isInteger(m.seed) || m.seed < 0))
+      throw bad('model.seed', 'must be a non-negative integer');
     model = {
       builtin: m.builtin,
       seed: (m.seed as number | undefined) ?? 0,
@@ -179,7 +181,10 @@ export function readRecipe(path: string, known?: readonly string[]): Recipe {
   try {
     doc = ext === '.json' ? JSON.parse(text) : parseYaml(text, { prettyErrors: true });
   } catch (e) {
-    throw new CompilerError('RECIPE_INVALID', `${path} is not valid ${ext === '.json' ? 'JSON' : 'YAML'}: ${(e as Error).message}`, { cause: e, hint: 'recipes are JSON (.json) or YAML (.yaml/.yml)' });
+    throw new CompilerError('RECIPE_INVALID', `${path} is not valid ${ext === '.json' ? 'JSON' : 'YAML'}: ${(e as Error).message}`, {
+      cause: e,
+      hint: 'recipes are JSON (.json) or YAML (.yaml/.yml)',
+    });
   }
   return validateRecipe(doc, dirname(resolve(path)), known);
 }

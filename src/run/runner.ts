@@ -18,7 +18,10 @@ import type { OptionValue, Recipe, RecipeStep } from './recipe.js';
 
 export const MANIFEST_SCHEMA_VERSION = 1;
 
-export interface ExecResult { code: number; stdout: string }
+export interface ExecResult {
+  code: number;
+  stdout: string;
+}
 
 export interface RunHooks {
   /** Runs `sculpt <argv...>`; stdout is captured (JSON with --json), stderr passes through. */
@@ -134,13 +137,19 @@ export function dataKey(spec: string | null): string | null {
   if (!m) return spec;
   const h = createHash('sha256').update(spec);
   for (const p of m[2]!.split(',').filter(Boolean)) {
-    if (!existsSync(p)) { h.update('missing'); continue; }
+    if (!existsSync(p)) {
+      h.update('missing');
+      continue;
+    }
     if (statSync(p).isDirectory()) {
       const walk = (d: string): void => {
         for (const e of readdirSync(d, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
           const q = join(d, e.name);
           if (e.isDirectory()) walk(q);
-          else if (e.isFile()) { const s = statSync(q); h.update(`${relative(p, q)}:${s.size}:${s.mtimeMs}\n`); }
+          else if (e.isFile()) {
+            const s = statSync(q);
+            h.update(`${relative(p, q)}:${s.size}:${s.mtimeMs}\n`);
+          }
         }
       };
       walk(p);
@@ -189,8 +198,14 @@ function lock(outDir: string): () => void {
   if (!take()) {
     const pid = Number(readFileSync(path, 'utf8'));
     let alive = false;
-    try { process.kill(pid, 0); alive = Number.isInteger(pid) && pid > 0; } catch { alive = false; }
-    if (alive) throw new CompilerError('INVALID_OPTION', `another sculpt run (pid ${pid}) is using ${outDir}`, { hint: 'wait for it, or give another --out-dir' });
+    try {
+      process.kill(pid, 0);
+      alive = Number.isInteger(pid) && pid > 0;
+    } catch {
+      alive = false;
+    }
+    if (alive)
+      throw new CompilerError('INVALID_OPTION', `another sculpt run (pid ${pid}) is using ${outDir}`, { hint: 'wait for it, or give another --out-dir' });
     rmSync(path, { force: true });
     if (!take()) throw new CompilerError('INVALID_OPTION', `another sculpt run took ${outDir}`, { hint: 'give another --out-dir' });
   }
@@ -210,7 +225,11 @@ function readManifest(path: string): RunManifest | null {
 function jsonOf(stdout: string): unknown {
   const t = stdout.trim();
   if (!t) return null;
-  try { return JSON.parse(t); } catch { return { text: t }; }
+  try {
+    return JSON.parse(t);
+  } catch {
+    return { text: t };
+  }
 }
 
 /** Validation report fields the summary reads (duck-typed; null when absent). */
@@ -243,7 +262,10 @@ export async function runRecipe(recipe: Recipe, hooks: RunHooks, opts: RunOption
     const plans: PlannedStep[] = [];
     let original: string;
     if (typeof recipe.model === 'string') {
-      if (!existsSync(recipe.model)) throw new CompilerError('FILE_NOT_FOUND', `the recipe's model ${recipe.model} does not exist`, { hint: 'model: paths are relative to the recipe file' });
+      if (!existsSync(recipe.model))
+        throw new CompilerError('FILE_NOT_FOUND', `the recipe's model ${recipe.model} does not exist`, {
+          hint: 'model: paths are relative to the recipe file',
+        });
       original = recipe.model;
     } else {
       const b = recipe.model;
@@ -258,7 +280,14 @@ export async function runRecipe(recipe: Recipe, hooks: RunHooks, opts: RunOption
         outputs.push(relative(outDir, trained));
         original = trained;
       }
-      plans.push({ step: { name: '00-model', command: 'models', options: { builtin: b.builtin, seed: b.seed } }, dir, argvs, outputs, model: original, reads: [] });
+      plans.push({
+        step: { name: '00-model', command: 'models', options: { builtin: b.builtin, seed: b.seed } },
+        dir,
+        argvs,
+        outputs,
+        model: original,
+        reads: [],
+      });
     }
     let current = original;
     let lastValidation: string | null = null;
@@ -272,7 +301,13 @@ export async function runRecipe(recipe: Recipe, hooks: RunHooks, opts: RunOption
       const common: string[] = [];
       if (kind.data && recipe.data && step.options.data === undefined) common.push('--data', recipe.data);
       if (kind.inputShape && step.options['input-shape'] === undefined) for (const s of recipe.inputShape) common.push('--input-shape', s);
-      const reads = [input, ...Object.values(step.options).flatMap((v) => (Array.isArray(v) ? v : [v])).filter((v) => v === '$original').map(() => original)];
+      const reads = [
+        input,
+        ...Object.values(step.options)
+          .flatMap((v) => (Array.isArray(v) ? v : [v]))
+          .filter((v) => v === '$original')
+          .map(() => original),
+      ];
       let argvs: string[][];
       let outputs: string[];
       let model: string | null = null;
@@ -310,7 +345,11 @@ export async function runRecipe(recipe: Recipe, hooks: RunHooks, opts: RunOption
     for (const p of plans) {
       for (const argv of p.argvs) {
         const problem = await hooks.check(argv);
-        if (problem) throw new CompilerError('RECIPE_INVALID', `${p.step.name}: sculpt ${p.step.command} rejects these options: ${problem}`, { where: p.step.name, hint: `see sculpt ${p.step.command === 'models' ? 'models build' : p.step.command} --help; recipe options are the command's long option names` });
+        if (problem)
+          throw new CompilerError('RECIPE_INVALID', `${p.step.name}: sculpt ${p.step.command} rejects these options: ${problem}`, {
+            where: p.step.name,
+            hint: `see sculpt ${p.step.command === 'models' ? 'models build' : p.step.command} --help; recipe options are the command's long option names`,
+          });
       }
     }
 
@@ -321,7 +360,10 @@ export async function runRecipe(recipe: Recipe, hooks: RunHooks, opts: RunOption
       tool: { name: 'sculpt', version: opts.toolVersion },
       recipe: { name: recipe.name, steps: recipe.steps.map((s) => ({ name: s.name, command: s.command, options: s.options })) },
       inputs: {
-        model: typeof recipe.model === 'string' ? { source: recipe.model, sha256: hashModel(recipe.model) } : { source: `builtin:${recipe.model.builtin}`, sha256: null },
+        model:
+          typeof recipe.model === 'string'
+            ? { source: recipe.model, sha256: hashModel(recipe.model) }
+            : { source: `builtin:${recipe.model.builtin}`, sha256: null },
         data: { spec: recipe.data, key: dataKey(recipe.data) },
       },
       steps: [],
@@ -332,24 +374,34 @@ export async function runRecipe(recipe: Recipe, hooks: RunHooks, opts: RunOption
     const hashes = new Map<string, string>();
     const contentOf = (p: string): string => {
       let h = hashes.get(p);
-      if (!h) { h = existsSync(p) ? hashModel(p) : 'missing'; hashes.set(p, h); }
+      if (!h) {
+        h = existsSync(p) ? hashModel(p) : 'missing';
+        hashes.set(p, h);
+      }
       return h;
     };
     let gateFailed = false;
     for (const [i, p] of plans.entries()) {
       // What the output depends on: the options and the content of what the step reads; run
       // folder paths are left out so a moved run folder still resumes.
-      const key = createHash('sha256').update(JSON.stringify({
-        version: opts.toolVersion,
-        command: p.step.command,
-        options: p.step.options,
-        reads: p.reads.map((r) => contentOf(r)),
-        data: manifest.inputs.data.key,
-        inputShape: recipe.inputShape,
-      })).digest('hex');
+      const key = createHash('sha256')
+        .update(
+          JSON.stringify({
+            version: opts.toolVersion,
+            command: p.step.command,
+            options: p.step.options,
+            reads: p.reads.map((r) => contentOf(r)),
+            data: manifest.inputs.data.key,
+            inputShape: recipe.inputShape,
+          }),
+        )
+        .digest('hex');
       const last = prevSteps.get(p.step.name);
-      const intact = last && last.key === key && (last.status === 'done' || last.status === 'skipped')
-        && Object.entries(last.outputs).every(([f, h]) => existsSync(join(outDir, f)) && hashFile(join(outDir, f)) === h);
+      const intact =
+        last &&
+        last.key === key &&
+        (last.status === 'done' || last.status === 'skipped') &&
+        Object.entries(last.outputs).every(([f, h]) => existsSync(join(outDir, f)) && hashFile(join(outDir, f)) === h);
       const label = `[${i + 1}/${plans.length}] ${p.step.name}`;
       if (intact) {
         hooks.log(`${label}: unchanged since the last run, skipped`);
@@ -410,25 +462,28 @@ export async function runRecipe(recipe: Recipe, hooks: RunHooks, opts: RunOption
 
     // 3. Summary: the first validate step's baseline is "before", the last one's model "after".
     const validations = manifest.steps.filter((s) => s.command === 'validate' && s.result);
-    const lastVal = validations.at(-1)?.result as { baseline?: unknown; model?: unknown; gates?: { gate: string; passed: boolean; message: string }[] } | undefined;
+    const lastVal = validations.at(-1)?.result as
+      { baseline?: unknown; model?: unknown; gates?: { gate: string; passed: boolean; message: string }[] } | undefined;
     const lastModel = [...plans].reverse().find((p) => p.model && manifest.steps.some((s) => s.name === p.step.name))?.model ?? original;
     const lastDiff = [...manifest.steps].reverse().find((s) => s.command === 'diff');
-    const diffFile = (ext: string): string | null => (lastDiff ? Object.keys(lastDiff.outputs).find((f) => f.endsWith(ext)) ?? null : null);
+    const diffFile = (ext: string): string | null => (lastDiff ? (Object.keys(lastDiff.outputs).find((f) => f.endsWith(ext)) ?? null) : null);
     const before = measurement(lastVal?.baseline);
     const after = measurement(lastVal?.model);
     // Without a validate step the diff still knows the sizes.
     const diffJson = diffFile('.json');
     if (diffJson && (before.params === null || after.params === null)) {
       const d = JSON.parse(readFileSync(join(outDir, diffJson), 'utf8')) as { a: { params: number; flops: number }; b: { params: number; flops: number } };
-      before.params ??= d.a.params; before.flops ??= d.a.flops;
-      after.params ??= d.b.params; after.flops ??= d.b.flops;
+      before.params ??= d.a.params;
+      before.flops ??= d.a.flops;
+      after.params ??= d.b.params;
+      after.flops ??= d.b.flops;
     }
     manifest.summary = {
       original,
       final: lastModel,
       before,
       after,
-      gates: validations.flatMap((v) => ((v.result as { gates?: { gate: string; passed: boolean; message: string }[] }).gates ?? [])),
+      gates: validations.flatMap((v) => (v.result as { gates?: { gate: string; passed: boolean; message: string }[] }).gates ?? []),
       review: { html: diffFile('.html'), json: diffFile('.json'), markdown: diffFile('.md') },
       seconds: (Date.now() - t0) / 1000,
     };

@@ -86,7 +86,11 @@ export function latencyStats(times: readonly number[]): Pick<LatencyStats, 'medi
   let min = Infinity;
   let max = -Infinity;
   let sum = 0;
-  for (const t of times) { min = Math.min(min, t); max = Math.max(max, t); sum += t; }
+  for (const t of times) {
+    min = Math.min(min, t);
+    max = Math.max(max, t);
+    sum += t;
+  }
   return { medianMs: median(times), p90Ms: percentile(times, 90), minMs: min, maxMs: max, meanMs: sum / times.length, runs: times.length };
 }
 
@@ -133,8 +137,14 @@ export async function measureLatency(run: () => unknown, opts: LatencyOptions = 
     const t1 = clock();
     times.push(t1 - t0);
     medians.push(median(times));
-    if (times.length >= o.minRuns && isStable(medians, o.window, o.tolerance)) { stopReason = 'stable'; break; }
-    if (t1 - start >= o.maxTimeMs) { stopReason = 'time-cap'; break; }
+    if (times.length >= o.minRuns && isStable(medians, o.window, o.tolerance)) {
+      stopReason = 'stable';
+      break;
+    }
+    if (t1 - start >= o.maxTimeMs) {
+      stopReason = 'time-cap';
+      break;
+    }
   }
   return { ...latencyStats(times), warmup: o.warmup, stable: stopReason === 'stable', stopReason, totalMs: clock() - start };
 }

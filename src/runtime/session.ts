@@ -24,7 +24,10 @@ export interface SessionOptions {
 /** An open onnxruntime session (callers need not import onnxruntime-node themselves). */
 export type Session = ort.InferenceSession;
 
-export interface OpenSession { session: Session; provider: Provider }
+export interface OpenSession {
+  session: Session;
+  provider: Provider;
+}
 
 export interface HostTensor {
   data: Float32Array | BigInt64Array | Int32Array | Uint8Array | Float64Array;
@@ -47,15 +50,24 @@ export async function openSession(model: Model | Uint8Array, opts: SessionOption
       const session = await ort.InferenceSession.create(bytes, { ...base, executionProviders: ['cuda'] });
       return { session, provider: 'cuda' };
     } catch (e) {
-      if (opts.strict) throw new CompilerError('RUNTIME_FAILED', `the CUDA execution provider could not be loaded: ${(e as Error).message}`, { cause: e, hint: 'install onnxruntime-node with ONNXRUNTIME_NODE_INSTALL=cuda12 (README), or drop --strict' });
-      (opts.warn ?? ((m) => process.stderr.write(`${m}\n`)))(`warning: CUDA execution provider unavailable (${firstLine((e as Error).message)}); falling back to CPU`);
+      if (opts.strict)
+        throw new CompilerError('RUNTIME_FAILED', `the CUDA execution provider could not be loaded: ${(e as Error).message}`, {
+          cause: e,
+          hint: 'install onnxruntime-node with ONNXRUNTIME_NODE_INSTALL=cuda12 (README), or drop --strict',
+        });
+      (opts.warn ?? ((m) => process.stderr.write(`${m}\n`)))(
+        `warning: CUDA execution provider unavailable (${firstLine((e as Error).message)}); falling back to CPU`,
+      );
     }
   }
   try {
     const session = await ort.InferenceSession.create(bytes, { ...base, executionProviders: ['cpu'] });
     return { session, provider: 'cpu' };
   } catch (e) {
-    throw new CompilerError('RUNTIME_FAILED', `onnxruntime refused the model: ${firstLine((e as Error).message)}`, { cause: e, hint: 'run `sculpt inspect` on it; the model may use an op or opset onnxruntime does not support' });
+    throw new CompilerError('RUNTIME_FAILED', `onnxruntime refused the model: ${firstLine((e as Error).message)}`, {
+      cause: e,
+      hint: 'run `sculpt inspect` on it; the model may use an op or opset onnxruntime does not support',
+    });
   }
 }
 
@@ -64,7 +76,9 @@ export function runtimeVersion(): string {
   return (ort as unknown as { env?: { versions?: { common?: string } } }).env?.versions?.common ?? '?';
 }
 
-function firstLine(s: string): string { return s.split('\n')[0]!.slice(0, 300); }
+function firstLine(s: string): string {
+  return s.split('\n')[0]!.slice(0, 300);
+}
 
 export function toOrt(t: HostTensor): ort.Tensor {
   if (t.data instanceof Float32Array) return new ort.Tensor('float32', t.data, t.dims);
@@ -109,7 +123,12 @@ export function withOutputs(model: Model, names: readonly string[]): Model {
 }
 
 /** One-shot: run `model` on feeds and return named values (outputs or intermediates). */
-export async function runModel(model: Model, feeds: Record<string, HostTensor>, names?: readonly string[], opts: SessionOptions = {}): Promise<Record<string, HostTensor>> {
+export async function runModel(
+  model: Model,
+  feeds: Record<string, HostTensor>,
+  names?: readonly string[],
+  opts: SessionOptions = {},
+): Promise<Record<string, HostTensor>> {
   const m = names ? withOutputs(model, names) : model;
   const { session } = await openSession(m, opts);
   try {
@@ -135,4 +154,3 @@ export function maxAbsDiff(a: HostTensor, b: HostTensor): { maxAbs: number; scal
   }
   return { maxAbs, scale };
 }
-

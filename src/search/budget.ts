@@ -44,8 +44,12 @@ export class Budget {
   readonly #groupOfBit: Int32Array;
 
   /** @throws INVALID_OPTION for a target outside (0, 1); BUDGET_UNREACHABLE when one channel per group is still too much */
-  constructor(readonly space: SearchSpace, o: BudgetOptions) {
-    if (!(o.target > 0 && o.target < 1)) throw new CompilerError('INVALID_OPTION', `the ${o.kind} target is the fraction to keep, in (0, 1); got ${o.target}`, { where: `--${o.kind}-target` });
+  constructor(
+    readonly space: SearchSpace,
+    o: BudgetOptions,
+  ) {
+    if (!(o.target > 0 && o.target < 1))
+      throw new CompilerError('INVALID_OPTION', `the ${o.kind} target is the fraction to keep, in (0, 1); got ${o.target}`, { where: `--${o.kind}-target` });
     this.kind = o.kind;
     this.target = o.target;
     this.mode = o.mode ?? 'repair';
@@ -53,21 +57,33 @@ export class Budget {
     this.#groupOfBit = new Int32Array(space.length);
     space.groups.forEach((sg, i) => this.#groupOfBit.fill(i, sg.offset, sg.offset + sg.size));
     this.base = this.measure(space.cost.before);
-    if (!(this.base > 0)) throw new CompilerError('INVALID_OPTION', `the model has no ${o.kind === 'flops' ? 'FLOPs (Conv/Gemm/MatMul with known shapes)' : 'params'} to reduce`);
+    if (!(this.base > 0))
+      throw new CompilerError('INVALID_OPTION', `the model has no ${o.kind === 'flops' ? 'FLOPs (Conv/Gemm/MatMul with known shapes)' : 'params'} to reduce`);
     this.limit = o.target * this.base;
     const least = this.uniformCost(0);
     if (least > this.limit * (1 + 1e-9)) {
-      throw new CompilerError('BUDGET_UNREACHABLE', `a ${o.kind} target of ${o.target} cannot be met: with one channel (or one --round-to unit) left in every prunable group the model keeps ${(least / this.base).toFixed(4)} of its ${o.kind}`, { where: `--${o.kind}-target`, hint: `frozen groups and unprunable layers set the floor; ask for at least ${Math.ceil((least / this.base) * 1000) / 1000}` });
+      throw new CompilerError(
+        'BUDGET_UNREACHABLE',
+        `a ${o.kind} target of ${o.target} cannot be met: with one channel (or one --round-to unit) left in every prunable group the model keeps ${(least / this.base).toFixed(4)} of its ${o.kind}`,
+        {
+          where: `--${o.kind}-target`,
+          hint: `frozen groups and unprunable layers set the floor; ask for at least ${Math.ceil((least / this.base) * 1000) / 1000}`,
+        },
+      );
     }
-    let lo = 0, hi = 1;
+    let lo = 0,
+      hi = 1;
     for (let it = 0; it < 50; it++) {
       const mid = (lo + hi) / 2;
-      if (this.uniformCost(mid) <= this.limit) lo = mid; else hi = mid;
+      if (this.uniformCost(mid) <= this.limit) lo = mid;
+      else hi = mid;
     }
     this.uniformKeep = lo;
   }
 
-  measure(c: CostEstimate): number { return this.kind === 'flops' ? c.macs : c.params; }
+  measure(c: CostEstimate): number {
+    return this.kind === 'flops' ? c.macs : c.params;
+  }
 
   /** Cost when every group keeps max(unit, q·size) channels. */
   private uniformCost(q: number): number {
@@ -80,13 +96,16 @@ export class Budget {
     const kept = this.space.keptOf(g);
     const st = this.space.stages;
     if (stage !== undefined && st.length > 1) {
-      for (const s of st) if (s.index > stage) for (const i of s.groups) kept[i] = Math.max(this.space.groups[i]!.unit, this.uniformKeep * this.space.groups[i]!.size);
+      for (const s of st)
+        if (s.index > stage) for (const i of s.groups) kept[i] = Math.max(this.space.groups[i]!.unit, this.uniformKeep * this.space.groups[i]!.size);
     }
     const byGid = new Map(this.space.groups.map((sg, i) => [sg.gid, kept[i]!]));
     return this.measure(this.space.cost.evaluate((gid) => byGid.get(gid) ?? this.space.analysis.groups[gid]!.size));
   }
 
-  fits(g: Genome, stage: number | undefined): boolean { return this.costAt(g, stage) <= this.limit * (1 + 1e-9); }
+  fits(g: Genome, stage: number | undefined): boolean {
+    return this.costAt(g, stage) <= this.limit * (1 + 1e-9);
+  }
 
   /** Fitness after the penalty (penalty mode), or unchanged. */
   penalize(fitness: number, cost: number): number {
@@ -108,13 +127,24 @@ export class Budget {
     for (const i of stage.groups) {
       const sg = sp.groups[i]!;
       let k = 0;
-      for (let b = 0; b < sg.size; b++) if (g[sg.offset + b]) { k++; kept.push(sg.offset + b); }
+      for (let b = 0; b < sg.size; b++)
+        if (g[sg.offset + b]) {
+          k++;
+          kept.push(sg.offset + b);
+        }
       keptCount.set(i, k);
     }
     const groupOfBit = (bit: number): number => this.#groupOfBit[bit]!;
     // The next allowed count below a group's: one channel less, or the multiple of its unit below.
-    const nextDown = (gi: number): number => { const k = keptCount.get(gi)!, u = sp.groups[gi]!.unit; return k % u === 0 ? k - u : Math.floor(k / u) * u; };
-    const droppable = (b: number): boolean => { const gi = groupOfBit(b); return nextDown(gi) >= sp.groups[gi]!.unit; };
+    const nextDown = (gi: number): number => {
+      const k = keptCount.get(gi)!,
+        u = sp.groups[gi]!.unit;
+      return k % u === 0 ? k - u : Math.floor(k / u) * u;
+    };
+    const droppable = (b: number): boolean => {
+      const gi = groupOfBit(b);
+      return nextDown(gi) >= sp.groups[gi]!.unit;
+    };
     const drop = (bit: number): void => {
       g[bit] = 0;
       kept.splice(kept.indexOf(bit), 1);
@@ -129,7 +159,7 @@ export class Budget {
       if (cands0.length === 0) return false;
       const excess = (cost - this.limit) / cost;
       const n = Math.max(1, Math.floor(cands0.length * excess * 0.5));
-      for (let t = 0; t < n; ) {
+      for (let t = 0; t < n;) {
         const cands = kept.filter(droppable);
         if (cands.length === 0) break;
         const bit = cands[rng.int(cands.length)]!;
@@ -159,15 +189,27 @@ export class Budget {
   fill(g: Genome, importance: Float64Array): number {
     const sp = this.space;
     const open = new Set(sp.groups.map((_, i) => i));
-    const keptOf = (i: number): number => { const sg = sp.groups[i]!; let k = 0; for (let b = 0; b < sg.size; b++) k += g[sg.offset + b]!; return k; };
+    const keptOf = (i: number): number => {
+      const sg = sp.groups[i]!;
+      let k = 0;
+      for (let b = 0; b < sg.size; b++) k += g[sg.offset + b]!;
+      return k;
+    };
     let added = 0;
     for (;;) {
-      let pick = -1, frac = Infinity;
+      let pick = -1,
+        frac = Infinity;
       for (const i of open) {
         const sg = sp.groups[i]!;
         const k = keptOf(i);
-        if (k >= sg.size) { open.delete(i); continue; }
-        if (k / sg.size < frac) { frac = k / sg.size; pick = i; }
+        if (k >= sg.size) {
+          open.delete(i);
+          continue;
+        }
+        if (k / sg.size < frac) {
+          frac = k / sg.size;
+          pick = i;
+        }
       }
       if (pick < 0) return added;
       const sg = sp.groups[pick]!;
@@ -178,7 +220,10 @@ export class Budget {
       off.sort((a, b) => importance[b]! - importance[a]! || a - b);
       const turn = off.slice(0, up - k);
       for (const b of turn) g[b] = 1;
-      if (this.fits(g, undefined)) { added += turn.length; continue; }
+      if (this.fits(g, undefined)) {
+        added += turn.length;
+        continue;
+      }
       for (const b of turn) g[b] = 0;
       open.delete(pick);
     }
@@ -197,8 +242,17 @@ export class Budget {
       const off: number[] = [];
       for (let b = 0; b < sg.size; b++) (g[sg.offset + b] ? on : off).push(sg.offset + b);
       const want = roundedCount(on.length, sg.size, sg.unit);
-      for (; on.length < want; ) { const j = rng.int(off.length); const b = off.splice(j, 1)[0]!; g[b] = 1; on.push(b); }
-      for (; on.length > want; ) { const j = rng.int(on.length); const b = on.splice(j, 1)[0]!; g[b] = 0; }
+      for (; on.length < want;) {
+        const j = rng.int(off.length);
+        const b = off.splice(j, 1)[0]!;
+        g[b] = 1;
+        on.push(b);
+      }
+      for (; on.length > want;) {
+        const j = rng.int(on.length);
+        const b = on.splice(j, 1)[0]!;
+        g[b] = 0;
+      }
     }
   }
 }

@@ -48,11 +48,17 @@ export function exposeMasks(model: Model, o: ExposeMasksOptions = {}): ExposedMa
   const a = analyzeChannelGroups(model);
   const want = o.groups ? new Set(o.groups) : undefined;
   for (const id of want ?? []) {
-    if (!a.groups[id]) throw new CompilerError('INVALID_OPTION', `expose-masks: there is no channel group ${id} (the model has ${a.groups.length})`, { hint: 'list the groups with `sculpt groups model.onnx`' });
+    if (!a.groups[id])
+      throw new CompilerError('INVALID_OPTION', `expose-masks: there is no channel group ${id} (the model has ${a.groups.length})`, {
+        hint: 'list the groups with `sculpt groups model.onnx`',
+      });
   }
   const points = findScalePoints(a).filter((p) => {
     if (want && !want.has(p.group.id)) return false;
-    if (p.sites.length === 0) { o.remark?.(p.group.name, `group ${p.group.id}: no layer reads it; no mask`); return false; }
+    if (p.sites.length === 0) {
+      o.remark?.(p.group.name, `group ${p.group.id}: no layer reads it; no mask`);
+      return false;
+    }
     return true;
   });
   for (const g of a.groups) if (g.frozen.length > 0 && (!want || want.has(g.id))) o.remark?.(g.name, `group ${g.id} frozen: ${g.frozen.join('; ')}`);
@@ -64,7 +70,13 @@ export function exposeMasks(model: Model, o: ExposeMasksOptions = {}): ExposedMa
     inputs.set(p.group.id, v);
   }
   const inserted = insertScales(model, points, (p) => inputs.get(p.group.id)!, { prefix });
-  return points.map((p, i) => ({ group: p.group.id, groupName: p.group.name, name: inputs.get(p.group.id)!.name, size: p.group.size, sites: inserted[i]!.muls.length }));
+  return points.map((p, i) => ({
+    group: p.group.id,
+    groupName: p.group.name,
+    name: inputs.get(p.group.id)!.name,
+    size: p.group.size,
+    sites: inserted[i]!.muls.length,
+  }));
 }
 
 /**
@@ -97,8 +109,17 @@ export function appendSummary(model: Model, feature: string, kind: FitnessKind):
   const f = valueNamed(model, feature);
   const s = f.shape;
   const c = s?.[1];
-  if (!s || s.length !== 4 || typeof c !== 'number') throw new CompilerError('INVALID_OPTION', `the fitness summary runs in the graph only on a 4-D feature with static channels; "${feature}" is [${s?.join(',') ?? '?'}]`, { where: feature });
-  if (kind === 'wca' && ((typeof s[2] === 'number' && s[2] < 2) || (typeof s[3] === 'number' && s[3] < 2))) throw new CompilerError('INVALID_OPTION', `WCA needs feature maps of at least 2×2; "${feature}" is [${s.join(',')}]`, { where: feature, hint: 'use --fitness gap or gmp' });
+  if (!s || s.length !== 4 || typeof c !== 'number')
+    throw new CompilerError(
+      'INVALID_OPTION',
+      `the fitness summary runs in the graph only on a 4-D feature with static channels; "${feature}" is [${s?.join(',') ?? '?'}]`,
+      { where: feature },
+    );
+  if (kind === 'wca' && ((typeof s[2] === 'number' && s[2] < 2) || (typeof s[3] === 'number' && s[3] < 2)))
+    throw new CompilerError('INVALID_OPTION', `WCA needs feature maps of at least 2×2; "${feature}" is [${s.join(',')}]`, {
+      where: feature,
+      hint: 'use --fitness gap or gmp',
+    });
   const outShape: StaticDim[] = [s[0]!, c, 1, 1];
   const node = (opType: string, inputs: Value[], name: string, attributes: Node['attributes'] = [], shape: readonly StaticDim[] = outShape): Value => {
     const o = new Value(model.names.fresh(name));
@@ -117,7 +138,14 @@ export function appendSummary(model: Model, feature: string, kind: FitnessKind):
   };
   let out: Value;
   if (kind === 'wca') {
-    out = node('Add', [node('GlobalMaxPool', [haar('haar_hh', [0.5, -0.5, -0.5, 0.5])], 'hh_max'), node('GlobalAveragePool', [haar('haar_ll', [0.5, 0.5, 0.5, 0.5])], 'll_mean')], 'wca');
+    out = node(
+      'Add',
+      [
+        node('GlobalMaxPool', [haar('haar_hh', [0.5, -0.5, -0.5, 0.5])], 'hh_max'),
+        node('GlobalAveragePool', [haar('haar_ll', [0.5, 0.5, 0.5, 0.5])], 'll_mean'),
+      ],
+      'wca',
+    );
   } else if (kind === 'gap') out = node('GlobalAveragePool', [f], 'gap');
   else if (kind === 'gmp') out = node('GlobalMaxPool', [f], 'gmp');
   else out = node('Add', [node('GlobalAveragePool', [f], 'gap'), node('GlobalMaxPool', [f], 'gmp')], 'gap_gmp');

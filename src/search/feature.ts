@@ -10,10 +10,34 @@ import { CompilerError } from '../errors.js';
 import type { Model, Value } from '../ir/core.js';
 import { topologicalOrder } from '../ir/toposort.js';
 
-const KEEPS_SHAPE = new Set(['BatchNormalization', 'Relu', 'LeakyRelu', 'PRelu', 'Clip', 'Sigmoid', 'HardSigmoid', 'HardSwish', 'Tanh', 'Elu', 'Selu', 'Celu', 'Gelu', 'Mish', 'Softplus', 'Identity', 'Add', 'Mul', 'Sub', 'Div', 'Dropout', 'InstanceNormalization']);
+const KEEPS_SHAPE = new Set([
+  'BatchNormalization',
+  'Relu',
+  'LeakyRelu',
+  'PRelu',
+  'Clip',
+  'Sigmoid',
+  'HardSigmoid',
+  'HardSwish',
+  'Tanh',
+  'Elu',
+  'Selu',
+  'Celu',
+  'Gelu',
+  'Mish',
+  'Softplus',
+  'Identity',
+  'Add',
+  'Mul',
+  'Sub',
+  'Div',
+  'Dropout',
+  'InstanceNormalization',
+]);
 
 function sameShape(a: Value, b: Value): boolean {
-  const x = a.shape, y = b.shape;
+  const x = a.shape,
+    y = b.shape;
   return !!x && !!y && x.length === y.length && x.every((d, i) => d === y[i]);
 }
 
@@ -25,7 +49,10 @@ export function lastConvFeature(model: Model): Value {
   const g = model.graph;
   const convs = topologicalOrder(g).filter((n) => n.opType === 'Conv' && n.outputs[0]);
   const last = convs[convs.length - 1];
-  if (!last) throw new CompilerError('PRECONDITION_FAILED', 'the model has no Conv layer, so it has no "last conv feature map"', { hint: 'name the value to compare with --feature' });
+  if (!last)
+    throw new CompilerError('PRECONDITION_FAILED', 'the model has no Conv layer, so it has no "last conv feature map"', {
+      hint: 'name the value to compare with --feature',
+    });
   let v = last.outputs[0]!;
   for (;;) {
     if (g.outputs.includes(v)) return v;
@@ -44,5 +71,8 @@ export function valueNamed(model: Model, name: string): Value {
   for (const v of g.inputs) if (v.name === name) return v;
   for (const n of g.nodes) for (const o of n.outputs) if (o && o.name === name) return o;
   for (const v of g.initializers) if (v.name === name) return v;
-  throw new CompilerError('MISSING_VALUE', `no value named "${name}" in the main graph`, { where: name, hint: 'list values with `sculpt inspect model.onnx --layers`' });
+  throw new CompilerError('MISSING_VALUE', `no value named "${name}" in the main graph`, {
+    where: name,
+    hint: 'list values with `sculpt inspect model.onnx --layers`',
+  });
 }

@@ -36,7 +36,9 @@ export function mutate(g: Genome, rate: number, rng: Rng): Genome {
   const idx = Int32Array.from({ length: n }, (_, i) => i);
   for (let i = 0; i < k; i++) {
     const j = i + rng.int(n - i);
-    const t = idx[i]!; idx[i] = idx[j]!; idx[j] = t;
+    const t = idx[i]!;
+    idx[i] = idx[j]!;
+    idx[j] = t;
     g[idx[i]!] = 1 - g[idx[i]!]!;
   }
   return g;
@@ -59,7 +61,10 @@ export function rouletteSelect(fitness: readonly number[], k: number, rng: Rng):
       let r = rng.next() * total;
       for (let j = 0; j < left.length; j++) {
         r -= w[left[j]!]!;
-        if (r < 0) { pick = j; break; }
+        if (r < 0) {
+          pick = j;
+          break;
+        }
       }
     } else pick = rng.int(left.length);
     out.push(left[pick]!);
@@ -70,7 +75,11 @@ export function rouletteSelect(fitness: readonly number[], k: number, rng: Rng):
 
 /** Indices of the `k` highest fitness values (ties: lower index first). */
 export function topK(fitness: readonly number[], k: number): number[] {
-  return fitness.map((f, i) => ({ f, i })).sort((a, b) => b.f - a.f || a.i - b.i).slice(0, k).map((x) => x.i);
+  return fitness
+    .map((f, i) => ({ f, i }))
+    .sort((a, b) => b.f - a.f || a.i - b.i)
+    .slice(0, k)
+    .map((x) => x.i);
 }
 
 /** A compact key for a genome (for fitness caching and state files). */

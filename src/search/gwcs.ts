@@ -84,10 +84,25 @@ export function searchFingerprint(model: Model, o: GwcsOptions, iterations: read
   const h = createHash('sha256');
   h.update(encodeModel(model));
   h.update(new Uint8Array(o.x.buffer, o.x.byteOffset, o.x.byteLength));
-  h.update(JSON.stringify({
-    xDims: o.xDims, budget: { ...o.budget, mode: o.budget.mode ?? 'repair' }, fitness: o.fitness ?? 'wca', summaryInGraph: o.summaryInGraph === true, grouping: o.grouping ?? 'ggs', iterations, feature: o.feature ?? 'last-conv', stageCut: o.stageCut !== false, roundTo: o.roundTo ?? 1,
-    population: o.population ?? 50, parents: o.parents ?? 20, offspring: o.offspring ?? 50, survivors: o.survivors ?? 30, mutation: o.mutation ?? 0.1, seed: o.seed ?? 0,
-  }));
+  h.update(
+    JSON.stringify({
+      xDims: o.xDims,
+      budget: { ...o.budget, mode: o.budget.mode ?? 'repair' },
+      fitness: o.fitness ?? 'wca',
+      summaryInGraph: o.summaryInGraph === true,
+      grouping: o.grouping ?? 'ggs',
+      iterations,
+      feature: o.feature ?? 'last-conv',
+      stageCut: o.stageCut !== false,
+      roundTo: o.roundTo ?? 1,
+      population: o.population ?? 50,
+      parents: o.parents ?? 20,
+      offspring: o.offspring ?? 50,
+      survivors: o.survivors ?? 30,
+      mutation: o.mutation ?? 0.1,
+      seed: o.seed ?? 0,
+    }),
+  );
   return h.digest('hex');
 }
 
@@ -106,16 +121,35 @@ export async function gwcs(model: Model, o: GwcsOptions): Promise<GwcsResult> {
   const grouping = o.grouping ?? 'ggs';
   const fitness = o.fitness ?? 'wca';
   const prepared = prepareSearch(model, { grouping, feature: o.feature, fitness, summaryInGraph: o.summaryInGraph, roundTo: o.roundTo });
-  const ggsStages = grouping === 'ggs' ? prepared.space.stages.length : prepareSearch(model, { grouping: 'ggs', feature: o.feature, roundTo: o.roundTo }).space.stages.length;
+  const ggsStages =
+    grouping === 'ggs' ? prepared.space.stages.length : prepareSearch(model, { grouping: 'ggs', feature: o.feature, roundTo: o.roundTo }).space.stages.length;
   const iterations = iterationsFor(prepared, ggsStages, o.iterations);
   const budget = new Budget(prepared.space, o.budget);
   const sample = prepared.model.graph.inputs.find((v) => v.name === prepared.dataInput)!.shape;
   if (sample && (sample.length !== o.xDims.length || sample.some((d, i) => typeof d === 'number' && i > 0 && d !== o.xDims[i]))) {
-    throw new CompilerError('DATA_SHAPE_MISMATCH', `the calibration batch is [${o.xDims.join(',')}] but the model's input "${prepared.dataInput}" wants [${sample.join(',')}]`, { where: prepared.dataInput });
+    throw new CompilerError(
+      'DATA_SHAPE_MISMATCH',
+      `the calibration batch is [${o.xDims.join(',')}] but the model's input "${prepared.dataInput}" wants [${sample.join(',')}]`,
+      { where: prepared.dataInput },
+    );
   }
   const workers = o.workers ?? availableParallelism();
   if (!Number.isInteger(workers) || workers < 0) throw new CompilerError('INVALID_OPTION', `--workers must be a non-negative integer; got ${workers}`);
-  const pool = await ScorerPool.open({ model: prepared.masked, dataInput: prepared.dataInput, x: o.x, xDims: o.xDims, feature: prepared.feature.masked, masks: prepared.scorerMasks, ones: prepared.ones, summaryOutput: prepared.summaryOutput, fitness, stages: o.stageCut === false ? undefined : stageNetsOf(prepared) }, workers);
+  const pool = await ScorerPool.open(
+    {
+      model: prepared.masked,
+      dataInput: prepared.dataInput,
+      x: o.x,
+      xDims: o.xDims,
+      feature: prepared.feature.masked,
+      masks: prepared.scorerMasks,
+      ones: prepared.ones,
+      summaryOutput: prepared.summaryOutput,
+      fitness,
+      stages: o.stageCut === false ? undefined : stageNetsOf(prepared),
+    },
+    workers,
+  );
   let search: SearchResult;
   let filled: GwcsResult['fill'];
   try {
@@ -137,7 +171,10 @@ export async function gwcs(model: Model, o: GwcsOptions): Promise<GwcsResult> {
   const stageOf = new Map<number, number>();
   prepared.space.stages.forEach((s) => s.groups.forEach((i) => stageOf.set(i, s.index)));
   return {
-    prepared, search, iterations, workers,
+    prepared,
+    search,
+    iterations,
+    workers,
     mask: genomeToMask(prepared.space, search.genome),
     groups: prepared.space.groups.map((g, i) => ({ name: g.name, stage: stageOf.get(i)!, kept: kept[i]!, size: g.size })),
     budget: { kind: o.budget.kind, target: o.budget.target, mode: budget.mode, achieved: search.cost },
@@ -161,13 +198,27 @@ function bitImportance(prepared: PreparedSearch): Float64Array {
  * masked session's on the calibration batch: the proof that the search scored the model it
  * returns. Returns the pruned model and the relative difference.
  */
-export async function checkGenome(prepared: PreparedSearch, genome: Uint8Array, x: Float32Array, xDims: readonly number[]): Promise<{ pruned: Model; maxAbs: number; relative: number }> {
+export async function checkGenome(
+  prepared: PreparedSearch,
+  genome: Uint8Array,
+  x: Float32Array,
+  xDims: readonly number[],
+): Promise<{ pruned: Model; maxAbs: number; relative: number }> {
   const pruned = cloneModel(prepared.model);
   pruneModel(pruned, { criterion: 'mask', mask: parseMask(genomeToMask(prepared.space, genome)), untie: false });
   const feeds = { [prepared.dataInput]: { data: x, dims: [...xDims] } };
   const r = await runModel(pruned, feeds, [prepared.feature.original]);
   const got = scatterFeature(prepared.space, genome, prepared.feature.original, r[prepared.feature.original]!);
-  const sc = await Scorer.open({ model: prepared.masked, dataInput: prepared.dataInput, x, xDims, feature: prepared.feature.masked, masks: prepared.scorerMasks, ones: prepared.ones, fitness: 'gap' });
+  const sc = await Scorer.open({
+    model: prepared.masked,
+    dataInput: prepared.dataInput,
+    x,
+    xDims,
+    feature: prepared.feature.masked,
+    masks: prepared.scorerMasks,
+    ones: prepared.ones,
+    fitness: 'gap',
+  });
   try {
     const want = await sc.feature(genome);
     const d = maxAbsDiff(want, got);

@@ -12,7 +12,10 @@ import type { ErrorCode } from '../errors.js';
 import { Scorer } from './scorer.js';
 import type { ScorerInit } from './scorer.js';
 
-interface Pending { resolve: (v: unknown) => void; reject: (e: unknown) => void }
+interface Pending {
+  resolve: (v: unknown) => void;
+  reject: (e: unknown) => void;
+}
 
 export class ScorerPool {
   readonly #workers: Worker[] = [];
@@ -27,17 +30,28 @@ export class ScorerPool {
   /** Opens `workers` sessions (0 = one in this thread). @throws RUNTIME_FAILED */
   static async open(init: ScorerInit, workers: number): Promise<ScorerPool> {
     const pool = new ScorerPool(workers);
-    if (workers <= 0) { pool.#local = await Scorer.open(init); return pool; }
+    if (workers <= 0) {
+      pool.#local = await Scorer.open(init);
+      return pool;
+    }
     for (let i = 0; i < workers; i++) {
       const w = new Worker(new URL('./worker.js', import.meta.url), { workerData: init });
       w.on('message', (m: { id: number; error?: { message: string; code?: string; where?: string; hint?: string } }) => {
         const p = pool.#pending.get(m.id);
         if (!p) return;
         pool.#pending.delete(m.id);
-        if (m.error) p.reject(m.error.code ? new CompilerError(m.error.code as ErrorCode, m.error.message, { where: m.error.where, hint: m.error.hint }) : new Error(m.error.message));
+        if (m.error)
+          p.reject(
+            m.error.code
+              ? new CompilerError(m.error.code as ErrorCode, m.error.message, { where: m.error.where, hint: m.error.hint })
+              : new Error(m.error.message),
+          );
         else p.resolve(m);
       });
-      w.on('error', (e) => { for (const p of pool.#pending.values()) p.reject(e); pool.#pending.clear(); });
+      w.on('error', (e) => {
+        for (const p of pool.#pending.values()) p.reject(e);
+        pool.#pending.clear();
+      });
       pool.#workers.push(w);
     }
     return pool;
@@ -80,13 +94,15 @@ export class ScorerPool {
       return out;
     }
     let nextIndex = 0;
-    await Promise.all(this.#workers.map(async (w) => {
-      while (nextIndex < genomes.length) {
-        const i = nextIndex++;
-        const r = (await this.#ask(w, { kind: 'fitness', genome: genomes[i] })) as { fitness: number };
-        out[i] = r.fitness;
-      }
-    }));
+    await Promise.all(
+      this.#workers.map(async (w) => {
+        while (nextIndex < genomes.length) {
+          const i = nextIndex++;
+          const r = (await this.#ask(w, { kind: 'fitness', genome: genomes[i] })) as { fitness: number };
+          out[i] = r.fitness;
+        }
+      }),
+    );
     return out;
   }
 

@@ -80,17 +80,26 @@ function masksReaching(net: Model, feature: string, maskNames: ReadonlySet<strin
  * with `fitness` and `summaryInGraph: true`, its summary is computed in the graph.
  * @throws PRECONDITION_FAILED (no prunable group, no Conv, not one data input), MISSING_VALUE
  */
-export function prepareSearch(input: Model, o: { grouping?: Grouping; feature?: string; fitness?: FitnessKind; summaryInGraph?: boolean; roundTo?: number } = {}): PreparedSearch {
+export function prepareSearch(
+  input: Model,
+  o: { grouping?: Grouping; feature?: string; fitness?: FitnessKind; summaryInGraph?: boolean; roundTo?: number } = {},
+): PreparedSearch {
   const roundTo = o.roundTo ?? 1;
   if (!Number.isInteger(roundTo) || roundTo < 1) throw new CompilerError('INVALID_OPTION', `--round-to must be a positive integer or auto; got ${roundTo}`);
   const model = cloneModel(input);
   untieSharedConstants(model);
   writeInferredTypes(model);
   const dataInputs = model.graph.inputs.filter((v) => !v.initializer);
-  if (dataInputs.length !== 1) throw new CompilerError('PRECONDITION_FAILED', `the model has ${dataInputs.length} data inputs; the search feeds one calibration batch`, { hint: 'export the model with a single image input' });
+  if (dataInputs.length !== 1)
+    throw new CompilerError('PRECONDITION_FAILED', `the model has ${dataInputs.length} data inputs; the search feeds one calibration batch`, {
+      hint: 'export the model with a single image input',
+    });
   const net = cloneModel(model);
   const masks = exposeMasks(net);
-  if (masks.length === 0) throw new CompilerError('PRECONDITION_FAILED', 'the model has no prunable channel group a mask can reach', { hint: 'see `sculpt groups model.onnx --explain`' });
+  if (masks.length === 0)
+    throw new CompilerError('PRECONDITION_FAILED', 'the model has no prunable channel group a mask can reach', {
+      hint: 'see `sculpt groups model.onnx --explain`',
+    });
   const out = exposeOutputs(net, [o.feature ?? 'last-conv']);
   const featureMasked = out.names[0]!;
   const maskNames = new Set(masks.map((m) => m.name));
@@ -105,8 +114,14 @@ export function prepareSearch(input: Model, o: { grouping?: Grouping; feature?: 
   const unsearched = masks.filter((m) => !searchable(m)).map((m) => m.groupName);
   const searched = masks.filter(searchable);
   if (searched.length === 0) {
-    if (masks.some((m) => reaching.has(m.name))) throw new CompilerError('PRECONDITION_FAILED', `no prunable group is wider than --round-to ${roundTo} allows`, { hint: 'give a smaller --round-to (1 keeps exact counts)' });
-    throw new CompilerError('PRECONDITION_FAILED', `no prunable group comes before the fitness feature "${featureMasked}"`, { where: featureMasked, hint: 'choose a later value with --feature' });
+    if (masks.some((m) => reaching.has(m.name)))
+      throw new CompilerError('PRECONDITION_FAILED', `no prunable group is wider than --round-to ${roundTo} allows`, {
+        hint: 'give a smaller --round-to (1 keeps exact counts)',
+      });
+    throw new CompilerError('PRECONDITION_FAILED', `no prunable group comes before the fitness feature "${featureMasked}"`, {
+      where: featureMasked,
+      hint: 'choose a later value with --feature',
+    });
   }
   const space = buildSearchSpace(a, computeCost(model), o.grouping ?? 'ggs', new Set(searched.map((m) => m.group)), units);
   const byGid = new Map(masks.map((m) => [m.group, m]));
@@ -121,7 +136,19 @@ export function prepareSearch(input: Model, o: { grouping?: Grouping; feature?: 
   let summaryOutput: string | undefined;
   const fs = valueNamed(net, featureMasked).shape;
   if (o.fitness && o.summaryInGraph === true && fs?.length === 4 && typeof fs[1] === 'number') summaryOutput = appendSummary(net, featureMasked, o.fitness);
-  return { summaryOutput, model, space, masked: encodeModel(net), masks, scorerMasks, unsearched, roundTo, ones: masks.filter((m) => !searchable(m)).map((m) => ({ name: m.name, size: m.size })), feature: { masked: featureMasked, original: featureOriginal }, dataInput: dataInputs[0]!.name };
+  return {
+    summaryOutput,
+    model,
+    space,
+    masked: encodeModel(net),
+    masks,
+    scorerMasks,
+    unsearched,
+    roundTo,
+    ones: masks.filter((m) => !searchable(m)).map((m) => ({ name: m.name, size: m.size })),
+    feature: { masked: featureMasked, original: featureOriginal },
+    dataInput: dataInputs[0]!.name,
+  };
 }
 
 /**
@@ -158,13 +185,17 @@ export function scatterFeature(space: SearchSpace, genome: Genome, featureName: 
   const bitOf = new Map(space.groups.map((g) => [g.gid, g.offset]));
   const kept: number[] = [];
   for (let i = 0; i < c; i++) {
-    if (!slot) { kept.push(i); continue; }
+    if (!slot) {
+      kept.push(i);
+      continue;
+    }
     const gid = a.atomGroup[slot.base + i]!;
     const off = bitOf.get(gid);
     if (off === undefined || genome[off + a.atomChannel[slot.base + i]!]) kept.push(i);
   }
   const [n, k] = [pruned.dims[0]!, pruned.dims[1]!];
-  if (k !== kept.length) throw new CompilerError('NUMERIC_MISMATCH', `the pruned "${featureName}" has ${k} channels; the genome keeps ${kept.length}`, { where: featureName });
+  if (k !== kept.length)
+    throw new CompilerError('NUMERIC_MISMATCH', `the pruned "${featureName}" has ${k} channels; the genome keeps ${kept.length}`, { where: featureName });
   const inner = pruned.dims.slice(2).reduce((x, y) => x * y, 1);
   const out = new Float32Array(n * c * inner);
   const src = pruned.data as Float32Array;

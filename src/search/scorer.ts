@@ -34,12 +34,18 @@ export interface ScorerInit {
 }
 
 /** The cut network of the stage being searched, and its frontier values for the held genome. */
-interface ActiveStage { readonly session: Session; readonly frontier: Record<string, HostTensor> }
+interface ActiveStage {
+  readonly session: Session;
+  readonly frontier: Record<string, HostTensor>;
+}
 
 export class Scorer {
   #teacher: Float64Array | undefined;
   #stage: ActiveStage | undefined;
-  private constructor(readonly init: ScorerInit, readonly session: Session) {}
+  private constructor(
+    readonly init: ScorerInit,
+    readonly session: Session,
+  ) {}
 
   static async open(init: ScorerInit): Promise<Scorer> {
     const { session } = await openSession(init.model, { threads: init.threads ?? 1 });
@@ -78,7 +84,10 @@ export class Scorer {
    * stage scores all its genomes on one network. Returns whether the cut is in use (`cutActive`).
    */
   async useStage(index: number | undefined, held: Uint8Array): Promise<boolean> {
-    if (this.#stage) { await this.#stage.session.release(); this.#stage = undefined; }
+    if (this.#stage) {
+      await this.#stage.session.release();
+      this.#stage = undefined;
+    }
     const net = index === undefined ? undefined : this.init.stages?.[index];
     if (!net) return false;
     // A cut made with some masks at all ones is valid only while the held genome keeps them so.
@@ -91,7 +100,11 @@ export class Scorer {
     let frontier: Record<string, HostTensor> = {};
     if (net.prefix) {
       const prefix = (await openSession(net.prefix, { threads })).session;
-      try { frontier = await runSession(prefix, Scorer.#only(prefix, all), net.frontier); } finally { await prefix.release(); }
+      try {
+        frontier = await runSession(prefix, Scorer.#only(prefix, all), net.frontier);
+      } finally {
+        await prefix.release();
+      }
     }
     const { session } = await openSession(net.cut, { threads });
     this.#stage = { session, frontier };
@@ -99,7 +112,9 @@ export class Scorer {
   }
 
   /** Whether a stage's cut network is in use (`useStage`). */
-  get cutActive(): boolean { return this.#stage !== undefined; }
+  get cutActive(): boolean {
+    return this.#stage !== undefined;
+  }
 
   /** Runs the network for a genome: the stage's cut when one is active, else the full one. */
   async #run(genome: Uint8Array, output: string): Promise<HostTensor | undefined> {
@@ -125,7 +140,9 @@ export class Scorer {
     return summarize(this.init.fitness, f.data as Float32Array, f.dims);
   }
 
-  setTeacher(t: Float64Array): void { this.#teacher = t; }
+  setTeacher(t: Float64Array): void {
+    this.#teacher = t;
+  }
 
   /** Cosine similarity of the genome's summary with the teacher's. */
   async fitness(genome: Uint8Array): Promise<number> {

@@ -99,34 +99,72 @@ function seeded(seed: number, stage: number, gen: number): Rng {
 export function readSearchState(path: string, fingerprint: string): SearchState | undefined {
   if (!existsSync(path)) return undefined;
   let s: SearchState;
-  try { s = JSON.parse(readFileSync(path, 'utf8')) as SearchState; } catch (e) {
-    throw new CompilerError('SEARCH_STATE_MISMATCH', `the state file "${path}" is not a search state (${(e as Error).message})`, { where: path, hint: 'delete it, or give another --state path' });
+  try {
+    s = JSON.parse(readFileSync(path, 'utf8')) as SearchState;
+  } catch (e) {
+    throw new CompilerError('SEARCH_STATE_MISMATCH', `the state file "${path}" is not a search state (${(e as Error).message})`, {
+      where: path,
+      hint: 'delete it, or give another --state path',
+    });
   }
-  if (s?.version !== 1 || typeof s.fingerprint !== 'string') throw new CompilerError('SEARCH_STATE_MISMATCH', `the state file "${path}" is not a search state`, { where: path, hint: 'delete it, or give another --state path' });
+  if (s?.version !== 1 || typeof s.fingerprint !== 'string')
+    throw new CompilerError('SEARCH_STATE_MISMATCH', `the state file "${path}" is not a search state`, {
+      where: path,
+      hint: 'delete it, or give another --state path',
+    });
   if (s.fingerprint !== fingerprint) {
-    throw new CompilerError('SEARCH_STATE_MISMATCH', `the state file "${path}" belongs to another search (another model, data or options)`, { where: path, hint: 'resume with the same model, --data and options, or delete the state file to start over' });
+    throw new CompilerError('SEARCH_STATE_MISMATCH', `the state file "${path}" belongs to another search (another model, data or options)`, {
+      where: path,
+      hint: 'resume with the same model, --data and options, or delete the state file to start over',
+    });
   }
   return s;
 }
 
-interface Scored { genome: Genome; fitness: number; raw: number; cost: number }
+interface Scored {
+  genome: Genome;
+  fitness: number;
+  raw: number;
+  cost: number;
+}
 
 /**
  * Runs the search. `fingerprint` names the model, data and options (for `state`).
  * @throws BUDGET_UNREACHABLE when a stage cannot meet the budget; SEARCH_STATE_MISMATCH; RUNTIME_FAILED
  */
-export async function runSearch(space: SearchSpace, budget: Budget, pool: ScorerPool, o: GeneticOptions & {
-  fingerprint?: string; state?: string; onProgress?: (p: SearchProgress) => void; signal?: { stop: boolean };
-}): Promise<SearchResult> {
-  const NP = o.population ?? 50, P = o.parents ?? 20, NO = o.offspring ?? 50, S = o.survivors ?? 30;
-  const rate = o.mutation ?? 0.1, seed = o.seed ?? 0;
-  for (const [k, v] of [['population', NP], ['parents', P], ['offspring', NO], ['survivors', S]] as const) {
+export async function runSearch(
+  space: SearchSpace,
+  budget: Budget,
+  pool: ScorerPool,
+  o: GeneticOptions & {
+    fingerprint?: string;
+    state?: string;
+    onProgress?: (p: SearchProgress) => void;
+    signal?: { stop: boolean };
+  },
+): Promise<SearchResult> {
+  const NP = o.population ?? 50,
+    P = o.parents ?? 20,
+    NO = o.offspring ?? 50,
+    S = o.survivors ?? 30;
+  const rate = o.mutation ?? 0.1,
+    seed = o.seed ?? 0;
+  for (const [k, v] of [
+    ['population', NP],
+    ['parents', P],
+    ['offspring', NO],
+    ['survivors', S],
+  ] as const) {
     if (!Number.isInteger(v) || v < 1) throw new CompilerError('INVALID_OPTION', `--${k} must be a positive integer; got ${v}`);
   }
   if (P < 2) throw new CompilerError('INVALID_OPTION', `crossover needs at least 2 parents; got --parents ${P}`);
   if (!(rate >= 0 && rate <= 1)) throw new CompilerError('INVALID_OPTION', `--mutation is a fraction in [0, 1]; got ${rate}`);
   if (o.iterations.length !== space.stages.length || !o.iterations.every((x) => Number.isInteger(x) && x >= 0)) {
-    throw new CompilerError('INVALID_OPTION', `--iterations needs ${space.stages.length} non-negative integers (one per stage); got ${o.iterations.join(',')}`, { hint: `the stages are at resolutions ${space.stages.map((s) => s.resolution).join(', ')}` });
+    throw new CompilerError(
+      'INVALID_OPTION',
+      `--iterations needs ${space.stages.length} non-negative integers (one per stage); got ${o.iterations.join(',')}`,
+      { hint: `the stages are at resolutions ${space.stages.map((s) => s.resolution).join(', ')}` },
+    );
   }
   const t0 = performance.now();
   const cache = new Map<string, number>();
@@ -142,7 +180,12 @@ export async function runSearch(space: SearchSpace, budget: Budget, pool: Scorer
     const keys = gs.map(genomeKey);
     const todo: number[] = [];
     const seen = new Set<string>();
-    keys.forEach((k, i) => { if (!cache.has(k) && !seen.has(k)) { seen.add(k); todo.push(i); } });
+    keys.forEach((k, i) => {
+      if (!cache.has(k) && !seen.has(k)) {
+        seen.add(k);
+        todo.push(i);
+      }
+    });
     const f = await pool.fitness(todo.map((i) => gs[i]!));
     todo.forEach((i, j) => cache.set(keys[i]!, f[j]!));
     evaluated += todo.length;
@@ -157,7 +200,8 @@ export async function runSearch(space: SearchSpace, budget: Budget, pool: Scorer
   // Resume.
   const fingerprint = o.fingerprint ?? '';
   let held: Genome = allOnes.slice();
-  let startStage = 0, startGen = 0;
+  let startStage = 0,
+    startGen = 0;
   let population: Scored[] = [];
   let best: { genome: Genome; fitness: number } | null = null;
   const resumed = o.state ? readSearchState(o.state, fingerprint) : undefined;
@@ -168,21 +212,28 @@ export async function runSearch(space: SearchSpace, budget: Budget, pool: Scorer
     history.push(...resumed.history);
     evaluations = resumed.evaluations;
     const st = space.stages[startStage];
-    population = st ? resumed.population.map((p) => {
-      const g = genomeFromKey(p.genome, space.length);
-      const cost = budget.costAt(g, st.index);
-      return { genome: g, raw: p.fitness, cost, fitness: budget.penalize(p.fitness, cost) };
-    }) : [];
+    population = st
+      ? resumed.population.map((p) => {
+          const g = genomeFromKey(p.genome, space.length);
+          const cost = budget.costAt(g, st.index);
+          return { genome: g, raw: p.fitness, cost, fitness: budget.penalize(p.fitness, cost) };
+        })
+      : [];
     best = resumed.best ? { genome: genomeFromKey(resumed.best.genome, space.length), fitness: resumed.best.fitness } : null;
   }
 
   const save = (stage: number, generation: number): void => {
     if (!o.state) return;
     const s: SearchState = {
-      version: 1, fingerprint, stage, generation, held: genomeKey(held),
+      version: 1,
+      fingerprint,
+      stage,
+      generation,
+      held: genomeKey(held),
       population: population.map((p) => ({ genome: genomeKey(p.genome), fitness: p.raw })),
       best: best ? { genome: genomeKey(best.genome), fitness: best.fitness } : null,
-      history, evaluations,
+      history,
+      evaluations,
     };
     atomicWrite(o.state, [new TextEncoder().encode(`${JSON.stringify(s)}\n`)]);
   };
@@ -191,8 +242,13 @@ export async function runSearch(space: SearchSpace, budget: Budget, pool: Scorer
   const record = (stage: SearchStage, generation: number): void => {
     const fs = population.map((p) => p.fitness);
     const r: GenerationRecord = {
-      stage: stage.index, generation, best: Math.max(...fs), mean: fs.reduce((a, b) => a + b, 0) / fs.length,
-      bestFeasible: best?.fitness ?? NaN, bestCost: best ? budget.costAt(best.genome, stage.index) / budget.base : NaN, evaluations,
+      stage: stage.index,
+      generation,
+      best: Math.max(...fs),
+      mean: fs.reduce((a, b) => a + b, 0) / fs.length,
+      bestFeasible: best?.fitness ?? NaN,
+      bestCost: best ? budget.costAt(best.genome, stage.index) / budget.base : NaN,
+      evaluations,
     };
     history.push(r);
     const secs = (performance.now() - t0) / 1000;
@@ -210,14 +266,20 @@ export async function runSearch(space: SearchSpace, budget: Budget, pool: Scorer
   const stageBits = (stage: SearchStage, g: Genome): Genome => Uint8Array.from(stage.bits, (b) => g[b]!);
   const withStageBits = (stage: SearchStage, sub: Genome): Genome => {
     const g = held.slice();
-    stage.bits.forEach((b, i) => { g[b] = sub[i]!; });
+    stage.bits.forEach((b, i) => {
+      g[b] = sub[i]!;
+    });
     return g;
   };
   const fix = (g: Genome, stage: SearchStage, rng: Rng): Genome => {
     ensureNonEmpty(g, stage, space, rng);
     budget.snap(g, stage, rng);
     if (budget.mode === 'repair' && !budget.repair(g, stage, rng)) {
-      throw new CompilerError('BUDGET_UNREACHABLE', `stage ${stage.index} (resolution ${stage.resolution}) cannot meet the ${budget.kind} target ${budget.target} even with one channel per group`, { hint: 'ask for a larger target, or use --grouping ogs' });
+      throw new CompilerError(
+        'BUDGET_UNREACHABLE',
+        `stage ${stage.index} (resolution ${stage.resolution}) cannot meet the ${budget.kind} target ${budget.target} even with one channel per group`,
+        { hint: 'ask for a larger target, or use --grouping ogs' },
+      );
     }
     return g;
   };
@@ -243,7 +305,10 @@ export async function runSearch(space: SearchSpace, budget: Budget, pool: Scorer
     }
     for (let gen = s === startStage && startGen > 0 ? startGen : 1; gen <= iters; gen++) {
       const rng = seeded(seed, s, gen);
-      const parents = topK(population.map((p) => p.fitness), Math.min(P, population.length)).map((i) => population[i]!);
+      const parents = topK(
+        population.map((p) => p.fitness),
+        Math.min(P, population.length),
+      ).map((i) => population[i]!);
       const kids: Genome[] = [];
       for (let k = 0; k < NO; k++) {
         const a = rng.int(parents.length);
@@ -255,7 +320,11 @@ export async function runSearch(space: SearchSpace, budget: Budget, pool: Scorer
       const scored = await score(kids, stage);
       consider(scored, stage);
       const pool2 = [...parents, ...scored];
-      population = rouletteSelect(pool2.map((p) => p.fitness), S, rng).map((i) => pool2[i]!);
+      population = rouletteSelect(
+        pool2.map((p) => p.fitness),
+        S,
+        rng,
+      ).map((i) => pool2[i]!);
       record(stage, gen);
       save(s, gen);
       if (o.signal?.stop) break;
@@ -265,8 +334,15 @@ export async function runSearch(space: SearchSpace, budget: Budget, pool: Scorer
     let chosen: Genome;
     if (best) chosen = (best as { genome: Genome }).genome;
     else {
-      const top = population[topK(population.map((p) => p.fitness), 1)[0]!]!.genome.slice();
-      if (!budget.repair(top, stage, seeded(seed, s, -1))) throw new CompilerError('BUDGET_UNREACHABLE', `stage ${stage.index} cannot meet the ${budget.kind} target`, { hint: 'ask for a larger target' });
+      const top =
+        population[
+          topK(
+            population.map((p) => p.fitness),
+            1,
+          )[0]!
+        ]!.genome.slice();
+      if (!budget.repair(top, stage, seeded(seed, s, -1)))
+        throw new CompilerError('BUDGET_UNREACHABLE', `stage ${stage.index} cannot meet the ${budget.kind} target`, { hint: 'ask for a larger target' });
       chosen = top;
     }
     held = chosen.slice();
@@ -285,5 +361,16 @@ export async function runSearch(space: SearchSpace, budget: Budget, pool: Scorer
   const final = held;
   const cost = budget.costAt(final, undefined) / budget.base;
   const fitness = cache.get(genomeKey(final)) ?? (await score([final], space.stages[space.stages.length - 1]!))[0]!.raw;
-  return { genome: final, fitness, cost, history, evaluations, evaluated, seconds: (performance.now() - t0) / 1000, resumed: resumed !== undefined, stopped: o.signal?.stop === true, cutStages };
+  return {
+    genome: final,
+    fitness,
+    cost,
+    history,
+    evaluations,
+    evaluated,
+    seconds: (performance.now() - t0) / 1000,
+    resumed: resumed !== undefined,
+    stopped: o.signal?.stop === true,
+    cutStages,
+  };
 }

@@ -59,7 +59,10 @@ function resolutionOf(a: ChannelAnalysis, gid: number): number {
   for (const m of a.groups[gid]!.members) {
     if (m.slot.kind !== 'activation') continue;
     const s = m.slot.value.shape;
-    if (!s || s.length < 3) { best = Math.max(best, 1); continue; }
+    if (!s || s.length < 3) {
+      best = Math.max(best, 1);
+      continue;
+    }
     let hw = 1;
     for (const d of s.slice(2)) hw *= typeof d === 'number' ? d : 1;
     best = Math.max(best, hw);
@@ -73,7 +76,13 @@ function resolutionOf(a: ChannelAnalysis, gid: number): number {
  * `units` gives a group's rounding unit (default 1).
  * @throws PRECONDITION_FAILED when no group is prunable
  */
-export function buildSearchSpace(a: ChannelAnalysis, cost: CostReport, grouping: Grouping = 'ggs', only?: ReadonlySet<number>, units?: ReadonlyMap<number, number>): SearchSpace {
+export function buildSearchSpace(
+  a: ChannelAnalysis,
+  cost: CostReport,
+  grouping: Grouping = 'ggs',
+  only?: ReadonlySet<number>,
+  units?: ReadonlyMap<number, number>,
+): SearchSpace {
   const groups: SearchGroup[] = [];
   let offset = 0;
   for (const g of a.groups) {
@@ -81,7 +90,10 @@ export function buildSearchSpace(a: ChannelAnalysis, cost: CostReport, grouping:
     groups.push({ gid: g.id, name: g.name, size: g.size, offset, resolution: resolutionOf(a, g.id), unit: units?.get(g.id) ?? 1 });
     offset += g.size;
   }
-  if (groups.length === 0) throw new CompilerError('PRECONDITION_FAILED', 'the model has no prunable channel group to search', { hint: 'see `sculpt groups model.onnx --explain` for why groups are frozen' });
+  if (groups.length === 0)
+    throw new CompilerError('PRECONDITION_FAILED', 'the model has no prunable channel group to search', {
+      hint: 'see `sculpt groups model.onnx --explain` for why groups are frozen',
+    });
   const length = offset;
   const res = grouping === 'ogs' ? [0] : [...new Set(groups.map((g) => g.resolution))].sort((x, y) => y - x);
   const stages: SearchStage[] = res.map((r, index) => {
@@ -91,11 +103,12 @@ export function buildSearchSpace(a: ChannelAnalysis, cost: CostReport, grouping:
     return { index, resolution: grouping === 'ogs' ? 0 : r, groups: idx, bits: Int32Array.from(bits) };
   });
   const cm = new CostModel(a, cost);
-  const keptOf = (g: Genome): number[] => groups.map((sg) => {
-    let k = 0;
-    for (let i = 0; i < sg.size; i++) k += g[sg.offset + i]!;
-    return k;
-  });
+  const keptOf = (g: Genome): number[] =>
+    groups.map((sg) => {
+      let k = 0;
+      for (let i = 0; i < sg.size; i++) k += g[sg.offset + i]!;
+      return k;
+    });
   const costOf = (g: Genome): CostEstimate => {
     const kept = keptOf(g);
     const byGid = new Map(groups.map((sg, i) => [sg.gid, kept[i]!]));

@@ -74,8 +74,12 @@ function dropOnesMuls(m: Model, ones: ReadonlySet<string>): string[] {
     const [x, mask] = derived.has(b) ? [a, b] : derived.has(a) ? [b, a] : [undefined, undefined];
     if (!x || !mask) continue;
     const name = derived.get(mask)!;
-    const xs = x.shape, ys = y.shape;
-    if (!xs || !ys || xs.length !== ys.length || xs.some((d, i) => d !== ys[i])) { kept.add(name); continue; }
+    const xs = x.shape,
+      ys = y.shape;
+    if (!xs || !ys || xs.length !== ys.length || xs.some((d, i) => d !== ys[i])) {
+      kept.add(name);
+      continue;
+    }
     g.replaceValue(y, x);
     g.removeNode(n, true);
     dropped.add(name);
@@ -116,7 +120,13 @@ function valueOf(m: Model, name: string): Value {
  * nothing to gain (every node depends on the stage's masks and no Mul by ones can go).
  * @throws MISSING_VALUE for an output or mask name the network lacks
  */
-export function cutForStage(masked: Uint8Array, dataInput: string, varying: ReadonlySet<string>, outputs: readonly string[], ones: ReadonlySet<string> = new Set()): StageNet | undefined {
+export function cutForStage(
+  masked: Uint8Array,
+  dataInput: string,
+  varying: ReadonlySet<string>,
+  outputs: readonly string[],
+  ones: ReadonlySet<string> = new Set(),
+): StageNet | undefined {
   const m = decodeModel(masked);
   writeInferredTypes(m);
   const g = m.graph;
@@ -155,21 +165,28 @@ export function cutForStage(masked: Uint8Array, dataInput: string, varying: Read
   for (const n of needed) {
     for (const x of n.inputs) {
       if (!x || fset.has(x) || x.isInitializer() || x.isGraphInput()) continue;
-      if (data.has(x) && !variable.has(x)) { fset.add(x); frontier.push(x); }
+      if (data.has(x) && !variable.has(x)) {
+        fset.add(x);
+        frontier.push(x);
+      }
     }
   }
   const dropOnes = new Set([...ones].filter((n) => !varying.has(n)));
   if (frontier.length === 0 && dropOnes.size === 0) return undefined;
   frontier.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   for (const f of frontier) {
-    if (!f.type) throw new CompilerError('SHAPE_INFERENCE_FAILED', `the type of "${f.name}" is unknown, so the stage cut cannot make it an input`, { where: f.name });
+    if (!f.type)
+      throw new CompilerError('SHAPE_INFERENCE_FAILED', `the type of "${f.name}" is unknown, so the stage cut cannot make it an input`, { where: f.name });
   }
   // The prefix: the frontier as outputs, everything else dead.
   let prefix: Uint8Array | undefined;
   if (frontier.length > 0) {
     const pm = decodeModel(masked);
     writeInferredTypes(pm);
-    setOutputs(pm, frontier.map((f) => valueOf(pm, f.name)));
+    setOutputs(
+      pm,
+      frontier.map((f) => valueOf(pm, f.name)),
+    );
     dropDeadCode(pm);
     prefix = encodeModel(pm);
   }
@@ -191,7 +208,9 @@ export function cutForStage(masked: Uint8Array, dataInput: string, varying: Read
   dropDeadCode(m);
   if (frontier.length === 0 && onesDropped.length === 0) return undefined;
   return {
-    cut: encodeModel(m), prefix, frontier: frontier.map((f) => f.name),
+    cut: encodeModel(m),
+    prefix,
+    frontier: frontier.map((f) => f.name),
     ones: onesDropped,
     nodeFraction: m.graph.nodes.length / order.length,
   };
@@ -207,4 +226,3 @@ export function stageNetsOf(p: PreparedSearch): (StageNet | undefined)[] {
   const stageMasks = p.space.stages.map((st) => st.groups.map((i) => p.scorerMasks[i]!.name));
   return p.space.stages.map((_st, s) => cutForStage(p.masked, p.dataInput, new Set(stageMasks[s]), [read], new Set(stageMasks.slice(s + 1).flat())));
 }
-

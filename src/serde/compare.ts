@@ -5,7 +5,11 @@
  */
 import { modelType } from './schema.js';
 
-export interface ProtoDifference { path: string; a: unknown; b: unknown }
+export interface ProtoDifference {
+  path: string;
+  a: unknown;
+  b: unknown;
+}
 
 export function canonicalModel(bytes: Uint8Array): unknown {
   const T = modelType();
@@ -25,7 +29,10 @@ function diff(a: unknown, b: unknown, path: string, out: ProtoDifference[], limi
   if (a === b) return;
   if (typeof a === 'number' && typeof b === 'number' && Number.isNaN(a) && Number.isNaN(b)) return;
   if (Array.isArray(a) && Array.isArray(b)) {
-    if (a.length !== b.length) { out.push({ path: `${path}.length`, a: a.length, b: b.length }); return; }
+    if (a.length !== b.length) {
+      out.push({ path: `${path}.length`, a: a.length, b: b.length });
+      return;
+    }
     for (let i = 0; i < a.length; i++) diff(a[i], b[i], `${path}[${i}]`, out, limit);
     return;
   }

@@ -38,15 +38,27 @@ export function readModel(path: string, opts: ReadOptions = {}): Model {
     const st = statSync(path);
     if (!st.isFile()) throw notRegular(path, st, 'the model');
     if (st.size > PROTOBUF_MAX) {
-      throw new CompilerError('MODEL_TOO_LARGE', `${path} is ${(st.size / 2 ** 30).toFixed(2)} GiB; a protobuf file holds at most 2 GiB`, { where: path, hint: 'large weights belong in external data: save the model with external data (onnx.save(..., save_as_external_data=True))' });
+      throw new CompilerError('MODEL_TOO_LARGE', `${path} is ${(st.size / 2 ** 30).toFixed(2)} GiB; a protobuf file holds at most 2 GiB`, {
+        where: path,
+        hint: 'large weights belong in external data: save the model with external data (onnx.save(..., save_as_external_data=True))',
+      });
     }
     bytes = readFileSync(path);
   } catch (e) {
     if (e instanceof CompilerError) throw e;
     const code = (e as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') throw new CompilerError('FILE_NOT_FOUND', `no such file: ${path}`, { where: path, hint: 'check the path' });
-    if (code === 'ELOOP') throw new CompilerError('FILE_READ_FAILED', `${path}: too many levels of symbolic links (a link loop)`, { where: path, cause: e, hint: 'fix the link so it points at a file' });
-    throw new CompilerError('FILE_READ_FAILED', `cannot read ${path}: ${(e as Error).message}`, { where: path, cause: e, hint: 'check that the file exists and is readable' });
+    if (code === 'ELOOP')
+      throw new CompilerError('FILE_READ_FAILED', `${path}: too many levels of symbolic links (a link loop)`, {
+        where: path,
+        cause: e,
+        hint: 'fix the link so it points at a file',
+      });
+    throw new CompilerError('FILE_READ_FAILED', `cannot read ${path}: ${(e as Error).message}`, {
+      where: path,
+      cause: e,
+      hint: 'check that the file exists and is readable',
+    });
   }
   return decodeModel(bytes, { baseDir: opts.baseDir ?? dirname(resolve(path)), source: path });
 }
@@ -61,7 +73,11 @@ export function decodeModel(bytes: Uint8Array, opts: ReadOptions & { source?: st
   } catch (e) {
     const msg = e instanceof Error ? e.message : String(e);
     if (scanTopLevel(bytes) === 'truncated') {
-      throw new CompilerError('PROTOBUF_TRUNCATED', `the model ends early (${bytes.byteLength} bytes): ${msg}`, { where, hint: 'the file is truncated; copy or export it again', cause: e });
+      throw new CompilerError('PROTOBUF_TRUNCATED', `the model ends early (${bytes.byteLength} bytes): ${msg}`, {
+        where,
+        hint: 'the file is truncated; copy or export it again',
+        cause: e,
+      });
     }
     throw new CompilerError('PROTOBUF_INVALID', `not a valid ONNX protobuf: ${msg}`, { where, hint: 'is this an ONNX model file?', cause: e });
   }
@@ -81,13 +97,25 @@ const PROTOBUF_MAX = 2 ** 31 - 1;
 /** Bytes per read call (Node refuses 2 GiB or more in one call). */
 const READ_SLICE = 256 * 1024 * 1024;
 
-
 function notRegular(path: string, st: Stats, what: string): CompilerError {
   return new CompilerError('FILE_NOT_REGULAR', `${what} ${path} is ${fileKind(st)}, not a regular file`, { where: path, hint: 'name a regular file' });
 }
 
 /** ModelProto field number → wire type (0 varint, 2 length-delimited). */
-const MODEL_FIELDS = new Map<number, number>([[1, 0], [2, 2], [3, 2], [4, 2], [5, 0], [6, 2], [7, 2], [8, 2], [14, 2], [20, 2], [25, 2], [26, 2]]);
+const MODEL_FIELDS = new Map<number, number>([
+  [1, 0],
+  [2, 2],
+  [3, 2],
+  [4, 2],
+  [5, 0],
+  [6, 2],
+  [7, 2],
+  [8, 2],
+  [14, 2],
+  [20, 2],
+  [25, 2],
+  [26, 2],
+]);
 
 /**
  * Tells a truncated model from garbage: walks the top-level ModelProto fields. Every tag
@@ -134,7 +162,10 @@ class Scope {
 
 class ReadContext {
   readonly #fds = new Map<string, { fd: number; size: number }>();
-  constructor(readonly baseDir: string | undefined, readonly source: string) {}
+  constructor(
+    readonly baseDir: string | undefined,
+    readonly source: string,
+  ) {}
 
   /**
    * Reads an external tensor's bytes in slices (any size a Buffer can hold). Locations may
@@ -142,13 +173,19 @@ class ReadContext {
    */
   readExternal(location: string, offset: number, length: number | undefined, tensorName: string): Uint8Array {
     if (this.baseDir === undefined) {
-      throw new CompilerError('EXTERNAL_DATA_MISSING', `tensor "${tensorName}" has external data ("${location}") but the model was read from bytes`, { where: tensorName, hint: 'read the model from its file so external data can be found' });
+      throw new CompilerError('EXTERNAL_DATA_MISSING', `tensor "${tensorName}" has external data ("${location}") but the model was read from bytes`, {
+        where: tensorName,
+        hint: 'read the model from its file so external data can be found',
+      });
     }
     const base = resolve(this.baseDir);
     const target = resolve(base, location);
     const rel = relative(base, target);
     if (isAbsolute(location) || rel === '' || rel.startsWith('..' + sep) || rel === '..' || isAbsolute(rel)) {
-      throw new CompilerError('EXTERNAL_DATA_ESCAPES', `tensor "${tensorName}": external data location "${location}" is outside the model's folder`, { where: tensorName, hint: 'external data must sit in the model folder or below it' });
+      throw new CompilerError('EXTERNAL_DATA_ESCAPES', `tensor "${tensorName}": external data location "${location}" is outside the model's folder`, {
+        where: tensorName,
+        hint: 'external data must sit in the model folder or below it',
+      });
     }
     let entry = this.#fds.get(target);
     if (!entry) {
@@ -157,11 +194,18 @@ class ReadContext {
         real = realpathSync(target);
       } catch (e) {
         const loop = (e as NodeJS.ErrnoException).code === 'ELOOP';
-        throw new CompilerError(loop ? 'EXTERNAL_DATA_INVALID' : 'EXTERNAL_DATA_MISSING', `tensor "${tensorName}": external data file "${location}" ${loop ? 'is a symbolic link loop' : 'not found'}`, { where: tensorName, cause: e, hint: loop ? 'fix the link' : 'copy the .data file next to the model' });
+        throw new CompilerError(
+          loop ? 'EXTERNAL_DATA_INVALID' : 'EXTERNAL_DATA_MISSING',
+          `tensor "${tensorName}": external data file "${location}" ${loop ? 'is a symbolic link loop' : 'not found'}`,
+          { where: tensorName, cause: e, hint: loop ? 'fix the link' : 'copy the .data file next to the model' },
+        );
       }
       const realRel = relative(realpathSync(base), real);
       if (realRel.startsWith('..' + sep) || realRel === '..' || isAbsolute(realRel)) {
-        throw new CompilerError('EXTERNAL_DATA_ESCAPES', `tensor "${tensorName}": external data "${location}" links outside the model's folder`, { where: tensorName, hint: 'external data must sit in the model folder or below it' });
+        throw new CompilerError('EXTERNAL_DATA_ESCAPES', `tensor "${tensorName}": external data "${location}" links outside the model's folder`, {
+          where: tensorName,
+          hint: 'external data must sit in the model folder or below it',
+        });
       }
       const st = statSync(real);
       if (!st.isFile()) throw notRegular(location, st, `tensor "${tensorName}": external data`);
@@ -170,25 +214,43 @@ class ReadContext {
         // O_NONBLOCK: if the file was swapped for a FIFO since the stat, open does not hang.
         fd = openSync(real, constants.O_RDONLY | constants.O_NONBLOCK);
       } catch (e) {
-        throw new CompilerError('FILE_READ_FAILED', `tensor "${tensorName}": cannot open external data "${location}": ${(e as Error).message}`, { where: tensorName, cause: e, hint: 'check the file\'s permissions' });
+        throw new CompilerError('FILE_READ_FAILED', `tensor "${tensorName}": cannot open external data "${location}": ${(e as Error).message}`, {
+          where: tensorName,
+          cause: e,
+          hint: "check the file's permissions",
+        });
       }
       const fst = fstatSync(fd);
-      if (!fst.isFile()) { closeSync(fd); throw notRegular(location, fst, `tensor "${tensorName}": external data`); }
+      if (!fst.isFile()) {
+        closeSync(fd);
+        throw notRegular(location, fst, `tensor "${tensorName}": external data`);
+      }
       entry = { fd, size: fst.size };
       this.#fds.set(target, entry);
     }
     const len = length ?? entry.size - offset;
     if (offset < 0 || len < 0 || offset + len > entry.size) {
-      throw new CompilerError('EXTERNAL_DATA_OUT_OF_RANGE', `tensor "${tensorName}": bytes ${offset}..${offset + len} of "${location}" requested; the file has ${entry.size}`, { where: tensorName, hint: 'the data file is truncated or belongs to another model' });
+      throw new CompilerError(
+        'EXTERNAL_DATA_OUT_OF_RANGE',
+        `tensor "${tensorName}": bytes ${offset}..${offset + len} of "${location}" requested; the file has ${entry.size}`,
+        { where: tensorName, hint: 'the data file is truncated or belongs to another model' },
+      );
     }
     if (len > bufferConstants.MAX_LENGTH) {
-      throw new CompilerError('TENSOR_TOO_LARGE', `tensor "${tensorName}" has ${(len / 2 ** 30).toFixed(2)} GiB of data; one tensor can hold at most ${(bufferConstants.MAX_LENGTH / 2 ** 30).toFixed(0)} GiB in this Node.js`, { where: tensorName, hint: 'split the tensor, or use a Node.js whose Buffers hold more (v22+)' });
+      throw new CompilerError(
+        'TENSOR_TOO_LARGE',
+        `tensor "${tensorName}" has ${(len / 2 ** 30).toFixed(2)} GiB of data; one tensor can hold at most ${(bufferConstants.MAX_LENGTH / 2 ** 30).toFixed(0)} GiB in this Node.js`,
+        { where: tensorName, hint: 'split the tensor, or use a Node.js whose Buffers hold more (v22+)' },
+      );
     }
     const buf = Buffer.allocUnsafe(len);
     for (let done = 0; done < len;) {
       const n = readSync(entry.fd, buf, done, Math.min(READ_SLICE, len - done), offset + done);
       if (n <= 0) {
-        throw new CompilerError('EXTERNAL_DATA_OUT_OF_RANGE', `tensor "${tensorName}": "${location}" ended after ${offset + done} bytes while reading`, { where: tensorName, hint: 'the data file changed while it was read, or is truncated' });
+        throw new CompilerError('EXTERNAL_DATA_OUT_OF_RANGE', `tensor "${tensorName}": "${location}" ended after ${offset + done} bytes while reading`, {
+          where: tensorName,
+          hint: 'the data file changed while it was read, or is truncated',
+        });
       }
       done += n;
     }
@@ -239,9 +301,17 @@ export function readTypeProto(tp: P): TypeInfo {
     const t = tp.sparse_tensor_type;
     return { kind: 'sparse_tensor', elemType: opt(t, 'elem_type'), shape: has(t, 'shape') ? shape(t.shape) : undefined, denotation };
   }
-  if (has(tp, 'sequence_type')) return { kind: 'sequence', elem: has(tp.sequence_type, 'elem_type') ? readTypeProto(tp.sequence_type.elem_type) : undefined, denotation };
-  if (has(tp, 'optional_type')) return { kind: 'optional', elem: has(tp.optional_type, 'elem_type') ? readTypeProto(tp.optional_type.elem_type) : undefined, denotation };
-  if (has(tp, 'map_type')) return { kind: 'map', keyType: opt(tp.map_type, 'key_type'), value: has(tp.map_type, 'value_type') ? readTypeProto(tp.map_type.value_type) : undefined, denotation };
+  if (has(tp, 'sequence_type'))
+    return { kind: 'sequence', elem: has(tp.sequence_type, 'elem_type') ? readTypeProto(tp.sequence_type.elem_type) : undefined, denotation };
+  if (has(tp, 'optional_type'))
+    return { kind: 'optional', elem: has(tp.optional_type, 'elem_type') ? readTypeProto(tp.optional_type.elem_type) : undefined, denotation };
+  if (has(tp, 'map_type'))
+    return {
+      kind: 'map',
+      keyType: opt(tp.map_type, 'key_type'),
+      value: has(tp.map_type, 'value_type') ? readTypeProto(tp.map_type.value_type) : undefined,
+      denotation,
+    };
   if (has(tp, 'opaque_type')) return { kind: 'opaque', domain: opt(tp.opaque_type, 'domain'), name: opt(tp.opaque_type, 'name'), denotation };
   return { kind: 'none', denotation };
 }
@@ -269,7 +339,10 @@ const TYPED_FIELDS: TypedField[] = ['float_data', 'int32_data', 'string_data', '
 function externalNumber(text: string | undefined, key: string, tensor: string): number | undefined {
   if (text === undefined) return undefined;
   if (!/^[0-9]{1,16}$/.test(text) || !Number.isSafeInteger(Number(text))) {
-    throw new CompilerError('EXTERNAL_DATA_INVALID', `tensor "${tensor}": external data ${key} "${text}" is not a whole number of bytes`, { where: tensor, hint: `${key} must be a decimal integer such as 4096; the model file is damaged or was edited by hand` });
+    throw new CompilerError('EXTERNAL_DATA_INVALID', `tensor "${tensor}": external data ${key} "${text}" is not a whole number of bytes`, {
+      where: tensor,
+      hint: `${key} must be a decimal integer such as 4096; the model file is damaged or was edited by hand`,
+    });
   }
   return Number(text);
 }
@@ -280,11 +353,18 @@ function readDims(tp: P, name: string): number[] {
   for (const raw of (tp.dims ?? []) as unknown[]) {
     const d = toInt(raw);
     if (typeof d !== 'number' || !Number.isSafeInteger(d) || d < 0) {
-      throw new CompilerError('TENSOR_DIMS_INVALID', `tensor "${name}" has dimension ${String(d)}; dimensions are whole numbers from 0 to 2^53`, { where: name, hint: 'the model file is damaged or was edited by hand; re-export it' });
+      throw new CompilerError('TENSOR_DIMS_INVALID', `tensor "${name}" has dimension ${String(d)}; dimensions are whole numbers from 0 to 2^53`, {
+        where: name,
+        hint: 'the model file is damaged or was edited by hand; re-export it',
+      });
     }
     count *= d;
     if (!Number.isSafeInteger(count)) {
-      throw new CompilerError('TENSOR_DIMS_INVALID', `tensor "${name}" has more than 2^53 elements (dims [${((tp.dims ?? []) as unknown[]).map(String).join(',')}])`, { where: name, hint: 'the model file is damaged or was edited by hand; re-export it' });
+      throw new CompilerError(
+        'TENSOR_DIMS_INVALID',
+        `tensor "${name}" has more than 2^53 elements (dims [${((tp.dims ?? []) as unknown[]).map(String).join(',')}])`,
+        { where: name, hint: 'the model file is damaged or was edited by hand; re-export it' },
+      );
     }
     dims.push(d);
   }
@@ -296,7 +376,7 @@ function typedCounts(t: number, field: TypedField, n: number): number[] | undefi
   if (t === DataType.COMPLEX64 || t === DataType.COMPLEX128) return [2 * n];
   if (field === 'int32_data') {
     const bits = bitsPerElement(t);
-    if (bits > 0 && bits < 8) return [Math.ceil((n * bits) / 32) , Math.ceil((n * bits) / 8), n];
+    if (bits > 0 && bits < 8) return [Math.ceil((n * bits) / 32), Math.ceil((n * bits) / 8), n];
   }
   if (bitsPerElement(t) === 0 && field !== 'string_data') return undefined;
   return [n];
@@ -305,7 +385,12 @@ function typedCounts(t: number, field: TypedField, n: number): number[] | undefi
 function checkDataSize(t: Tensor, name: string): void {
   const n = t.size;
   const d = t.data;
-  const mismatch = (have: string, want: string) => new CompilerError('TENSOR_DATA_SIZE_MISMATCH', `tensor "${name}" of type ${dataTypeName(t.dataType)} and shape [${t.dims.join(',')}] needs ${want}; it has ${have}`, { where: name, hint: 'the model file is damaged, truncated or edited by hand; re-export it' });
+  const mismatch = (have: string, want: string) =>
+    new CompilerError(
+      'TENSOR_DATA_SIZE_MISMATCH',
+      `tensor "${name}" of type ${dataTypeName(t.dataType)} and shape [${t.dims.join(',')}] needs ${want}; it has ${have}`,
+      { where: name, hint: 'the model file is damaged, truncated or edited by hand; re-export it' },
+    );
   if (d.kind === 'raw') {
     if (bitsPerElement(t.dataType) === 0) return; // a kind newer than our table, or strings
     const want = rawByteLength(t.dataType, n);
@@ -331,13 +416,21 @@ export function readTensor(tp: P, ctx: ReadContext): Tensor {
       throw new CompilerError('EXTERNAL_DATA_MISSING', `tensor "${name ?? ''}" is marked external but names no location`, { where: name });
     }
     if (location === '') {
-      throw new CompilerError('EXTERNAL_DATA_INVALID', `tensor "${name ?? ''}": external data location is empty`, { where: name, hint: 'the model file is damaged; re-export it with its data file' });
+      throw new CompilerError('EXTERNAL_DATA_INVALID', `tensor "${name ?? ''}": external data location is empty`, {
+        where: name,
+        hint: 'the model file is damaged; re-export it with its data file',
+      });
     }
     const offset = externalNumber(get('offset'), 'offset', name ?? '') ?? 0;
     const length = externalNumber(get('length'), 'length', name ?? '');
     const bytes = ctx.readExternal(location, offset, length, name ?? '');
     data = { kind: 'raw', bytes };
-    external = { location, offset: get('offset') !== undefined ? offset : undefined, length, extra: entries.filter((e) => !['location', 'offset', 'length'].includes(e.key)) };
+    external = {
+      location,
+      offset: get('offset') !== undefined ? offset : undefined,
+      length,
+      extra: entries.filter((e) => !['location', 'offset', 'length'].includes(e.key)),
+    };
   } else {
     for (const f of TYPED_FIELDS) {
       const vals = tp[f] as unknown[];
@@ -352,7 +445,8 @@ export function readTensor(tp: P, ctx: ReadContext): Tensor {
   if (has(tp, 'doc_string')) t.docString = tp.doc_string;
   const md = kv(tp.metadata_props);
   if (md) t.metadataProps = md;
-  if (has(tp, 'segment')) t.segment = { begin: has(tp.segment, 'begin') ? toInt(tp.segment.begin) : undefined, end: has(tp.segment, 'end') ? toInt(tp.segment.end) : undefined };
+  if (has(tp, 'segment'))
+    t.segment = { begin: has(tp.segment, 'begin') ? toInt(tp.segment.begin) : undefined, end: has(tp.segment, 'end') ? toInt(tp.segment.end) : undefined };
   if (external) t.external = external;
   if (has(tp, 'data_location')) t.dataLocation = tp.data_location;
   if (!t.segment) checkDataSize(t, name ?? '');
@@ -377,7 +471,10 @@ function readGraph(gp: P, parent: Graph | null, outer: Scope, ctx: ReadContext, 
   const gname = g.name || 'main';
   const define = (v: Value, what: string) => {
     if (scope.values.has(v.name)) {
-      throw new CompilerError('DUPLICATE_VALUE', `value "${v.name}" is defined twice in graph "${gname}" (${what})`, { where: `${gname}/${v.name}`, hint: 'every value must have exactly one producer' });
+      throw new CompilerError('DUPLICATE_VALUE', `value "${v.name}" is defined twice in graph "${gname}" (${what})`, {
+        where: `${gname}/${v.name}`,
+        hint: 'every value must have exactly one producer',
+      });
     }
     scope.values.set(v.name, v);
   };
@@ -394,14 +491,20 @@ function readGraph(gp: P, parent: Graph | null, outer: Scope, ctx: ReadContext, 
     if (v && (v.isInitializer() || !v.isGraphInput())) {
       throw new CompilerError('DUPLICATE_VALUE', `initializer "${name}" is defined twice in graph "${gname}"`, { where: `${gname}/${name}` });
     }
-    if (!v) { v = new Value(name); define(v, 'initializer'); }
+    if (!v) {
+      v = new Value(name);
+      define(v, 'initializer');
+    }
     g.addInitializer(v, t);
   }
   for (const sp of gp.sparse_initializer as P[]) {
     const s = readSparse(sp, ctx);
     const name = s.values?.name ?? '';
     let v = scope.values.get(name);
-    if (!v) { v = new Value(name); define(v, 'sparse initializer'); }
+    if (!v) {
+      v = new Value(name);
+      define(v, 'sparse initializer');
+    }
     g.addSparseInitializer(v, s);
   }
 
@@ -416,7 +519,10 @@ function readGraph(gp: P, parent: Graph | null, outer: Scope, ctx: ReadContext, 
     n.metadataProps = kv(np.metadata_props);
     if (np.device_configurations?.length) n.extra = { deviceConfigurations: np.device_configurations };
     for (const o of np.output as string[]) {
-      if (o === '') { n.appendOutput(null); continue; }
+      if (o === '') {
+        n.appendOutput(null);
+        continue;
+      }
       const v = new Value(o);
       define(v, `output of ${n.name || n.opType}`);
       n.appendOutput(v);
@@ -427,10 +533,16 @@ function readGraph(gp: P, parent: Graph | null, outer: Scope, ctx: ReadContext, 
   (gp.node as P[]).forEach((np: P, i: number) => {
     const n = nodes[i]!;
     for (const name of np.input as string[]) {
-      if (name === '') { n.appendInput(null); continue; }
+      if (name === '') {
+        n.appendInput(null);
+        continue;
+      }
       const v = scope.lookup(name);
       if (!v) {
-        throw new CompilerError('MISSING_VALUE', `${n.opType} node reads "${name}", which no node, input or initializer defines`, { where: n.where, hint: 'the model is incomplete or was edited by hand; re-export it' });
+        throw new CompilerError('MISSING_VALUE', `${n.opType} node reads "${name}", which no node, input or initializer defines`, {
+          where: n.where,
+          hint: 'the model is incomplete or was edited by hand; re-export it',
+        });
       }
       n.appendInput(v);
     }
@@ -441,7 +553,10 @@ function readGraph(gp: P, parent: Graph | null, outer: Scope, ctx: ReadContext, 
     const name = vi.name ?? '';
     const v = scope.lookup(name);
     if (!v) {
-      throw new CompilerError('MISSING_VALUE', `graph output "${name}" is not computed by any node`, { where: `${gname}/${name}`, hint: 'the model is incomplete; re-export it' });
+      throw new CompilerError('MISSING_VALUE', `graph output "${name}" is not computed by any node`, {
+        where: `${gname}/${name}`,
+        hint: 'the model is incomplete; re-export it',
+      });
     }
     const info = readValueInfo(vi);
     if (info.type || info.docString || info.metadataProps) v.info = { ...v.info, ...info };
@@ -456,7 +571,10 @@ function readGraph(gp: P, parent: Graph | null, outer: Scope, ctx: ReadContext, 
     g.addValueInfo(v);
   }
   if (gp.quantization_annotation?.length) {
-    g.quantizationAnnotation = (gp.quantization_annotation as P[]).map((q: P) => ({ tensorName: opt(q, 'tensor_name'), quantParameterTensorNames: kv(q.quant_parameter_tensor_names) ?? [] }));
+    g.quantizationAnnotation = (gp.quantization_annotation as P[]).map((q: P) => ({
+      tensorName: opt(q, 'tensor_name'),
+      quantParameterTensorNames: kv(q.quant_parameter_tensor_names) ?? [],
+    }));
   }
   return g;
 }
@@ -468,21 +586,50 @@ function readAttribute(ap: P, g: Graph, scope: Scope, ctx: ReadContext, n: Node)
   const sub = (gp: P) => readGraph(gp, g, scope, ctx, n);
   let v: AttrValue;
   switch (type) {
-    case AttrType.FLOAT: v = { type: 1, value: ap.f ?? 0 }; break;
-    case AttrType.INT: v = { type: 2, value: toInt(ap.i ?? 0) }; break;
-    case AttrType.STRING: v = { type: 3, value: ap.s ?? new Uint8Array(0) }; break;
-    case AttrType.TENSOR: v = { type: 4, value: readTensor(ap.t ?? {}, ctx) }; break;
-    case AttrType.GRAPH: v = { type: 5, value: sub(ap.g ?? { node: [], input: [], output: [], initializer: [], sparse_initializer: [], value_info: [] }) }; break;
-    case AttrType.FLOATS: v = { type: 6, value: [...ap.floats] }; break;
-    case AttrType.INTS: v = { type: 7, value: (ap.ints as unknown[]).map(toInt) }; break;
-    case AttrType.STRINGS: v = { type: 8, value: [...ap.strings] }; break;
-    case AttrType.TENSORS: v = { type: 9, value: (ap.tensors as P[]).map((t) => readTensor(t, ctx)) }; break;
-    case AttrType.GRAPHS: v = { type: 10, value: (ap.graphs as P[]).map(sub) }; break;
-    case AttrType.SPARSE_TENSOR: v = { type: 11, value: readSparse(ap.sparse_tensor ?? { dims: [] }, ctx) }; break;
-    case AttrType.SPARSE_TENSORS: v = { type: 12, value: (ap.sparse_tensors as P[]).map((s) => readSparse(s, ctx)) }; break;
-    case AttrType.TYPE_PROTO: v = { type: 13, value: readTypeProto(ap.tp ?? {}) }; break;
-    case AttrType.TYPE_PROTOS: v = { type: 14, value: (ap.type_protos as P[]).map(readTypeProto) }; break;
-    default: v = { type: 0, value: undefined };
+    case AttrType.FLOAT:
+      v = { type: 1, value: ap.f ?? 0 };
+      break;
+    case AttrType.INT:
+      v = { type: 2, value: toInt(ap.i ?? 0) };
+      break;
+    case AttrType.STRING:
+      v = { type: 3, value: ap.s ?? new Uint8Array(0) };
+      break;
+    case AttrType.TENSOR:
+      v = { type: 4, value: readTensor(ap.t ?? {}, ctx) };
+      break;
+    case AttrType.GRAPH:
+      v = { type: 5, value: sub(ap.g ?? { node: [], input: [], output: [], initializer: [], sparse_initializer: [], value_info: [] }) };
+      break;
+    case AttrType.FLOATS:
+      v = { type: 6, value: [...ap.floats] };
+      break;
+    case AttrType.INTS:
+      v = { type: 7, value: (ap.ints as unknown[]).map(toInt) };
+      break;
+    case AttrType.STRINGS:
+      v = { type: 8, value: [...ap.strings] };
+      break;
+    case AttrType.TENSORS:
+      v = { type: 9, value: (ap.tensors as P[]).map((t) => readTensor(t, ctx)) };
+      break;
+    case AttrType.GRAPHS:
+      v = { type: 10, value: (ap.graphs as P[]).map(sub) };
+      break;
+    case AttrType.SPARSE_TENSOR:
+      v = { type: 11, value: readSparse(ap.sparse_tensor ?? { dims: [] }, ctx) };
+      break;
+    case AttrType.SPARSE_TENSORS:
+      v = { type: 12, value: (ap.sparse_tensors as P[]).map((s) => readSparse(s, ctx)) };
+      break;
+    case AttrType.TYPE_PROTO:
+      v = { type: 13, value: readTypeProto(ap.tp ?? {}) };
+      break;
+    case AttrType.TYPE_PROTOS:
+      v = { type: 14, value: (ap.type_protos as P[]).map(readTypeProto) };
+      break;
+    default:
+      v = { type: 0, value: undefined };
   }
   const a: Attribute = { name: ap.name ?? '', v };
   if (has(ap, 'ref_attr_name')) a.refAttrName = ap.ref_attr_name;

@@ -32,7 +32,13 @@ if (!proto.__sculptChecked) {
       return v;
     }
     // Ten bytes: only a sign-extended negative int32 is valid here.
-    const ok = (b[start + 4]! & 0xf0) === 0xf0 && b[start + 5] === 0xff && b[start + 6] === 0xff && b[start + 7] === 0xff && b[start + 8] === 0xff && b[start + 9] === 0x01;
+    const ok =
+      (b[start + 4]! & 0xf0) === 0xf0 &&
+      b[start + 5] === 0xff &&
+      b[start + 6] === 0xff &&
+      b[start + 7] === 0xff &&
+      b[start + 8] === 0xff &&
+      b[start + 9] === 0x01;
     if (!ok) throw new Error(`varint at byte ${start} does not fit 32 bits (or runs past 64)`);
     return v;
   };

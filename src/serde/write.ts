@@ -50,7 +50,10 @@ const ZERO_COPY_MIN = 64 * 1024;
 
 function varint(n: number): number[] {
   const out: number[] = [];
-  while (n >= 0x80) { out.push((n % 0x80) | 0x80); n = Math.floor(n / 0x80); }
+  while (n >= 0x80) {
+    out.push((n % 0x80) | 0x80);
+    n = Math.floor(n / 0x80);
+  }
   out.push(n);
   return out;
 }
@@ -112,7 +115,12 @@ export interface SaveOptions {
   durable?: boolean;
 }
 
-export interface SaveResult { path: string; bytes: number; dataPath?: string; dataBytes?: number }
+export interface SaveResult {
+  path: string;
+  bytes: number;
+  dataPath?: string;
+  dataBytes?: number;
+}
 
 /**
  * Writes the model (and its external data) with the protocol of util/write-protocol.ts.
@@ -122,7 +130,10 @@ export function saveModel(model: Model, path: string, opts: SaveOptions = {}): S
   checkOutputPath(path);
   const out = resolve(path);
   if (opts.inputPath && !opts.overwrite && sameFile(out, resolve(opts.inputPath))) {
-    throw new CompilerError('OUTPUT_IS_INPUT', `refusing to write over the input model ${opts.inputPath}`, { where: path, hint: 'name another output file (or pass --overwrite)' });
+    throw new CompilerError('OUTPUT_IS_INPUT', `refusing to write over the input model ${opts.inputPath}`, {
+      where: path,
+      hint: 'name another output file (or pass --overwrite)',
+    });
   }
   const mode = opts.externalData ?? 'auto';
   const threshold = opts.externalThreshold ?? 1024;
@@ -130,14 +141,19 @@ export function saveModel(model: Model, path: string, opts: SaveOptions = {}): S
   const hadExternal = anyExternal(model);
   const goExternal = mode === 'always' || (mode === 'auto' && (hadExternal || payload > PROTOBUF_LIMIT - 64 * 1024 * 1024));
   if (!goExternal && payload > PROTOBUF_LIMIT) {
-    throw new CompilerError('MODEL_TOO_LARGE', `the model holds ${(payload / 2 ** 30).toFixed(2)} GiB of tensors; one protobuf file holds at most 2 GiB`, { hint: 'save with external data (--external-data always)' });
+    throw new CompilerError('MODEL_TOO_LARGE', `the model holds ${(payload / 2 ** 30).toFixed(2)} GiB of tensors; one protobuf file holds at most 2 GiB`, {
+      hint: 'save with external data (--external-data always)',
+    });
   }
   let plan: ExternalPlan | undefined;
   // The data file's name is set once its content hash is known (write-protocol.ts).
   if (goExternal) plan = { location: '', threshold, chunks: [], size: 0, entries: [] };
   const obj = writeModel(model, plan);
   const protect = new Set<string>();
-  if (model.baseDir) forEachTensor(model, (t) => { if (t.external) addReal(protect, resolve(model.baseDir!, t.external.location)); });
+  if (model.baseDir)
+    forEachTensor(model, (t) => {
+      if (t.external) addReal(protect, resolve(model.baseDir!, t.external.location));
+    });
   const outReal = new Set<string>();
   addReal(outReal, out);
   if ([...outReal].some((p) => protect.has(p))) {
@@ -157,12 +173,20 @@ export function saveModel(model: Model, path: string, opts: SaveOptions = {}): S
 }
 
 function addReal(set: Set<string>, p: string): void {
-  try { set.add(realpathSync(p)); } catch { set.add(p); }
+  try {
+    set.add(realpathSync(p));
+  } catch {
+    set.add(p);
+  }
 }
 
 function sameFile(a: string, b: string): boolean {
   if (a === b) return true;
-  try { return existsSync(a) && existsSync(b) && realpathSync(a) === realpathSync(b); } catch { return false; }
+  try {
+    return existsSync(a) && existsSync(b) && realpathSync(a) === realpathSync(b);
+  } catch {
+    return false;
+  }
 }
 
 /** Every dense tensor of the model: initializers and tensor attributes (Constant values), subgraphs included. */
@@ -182,13 +206,17 @@ function forEachTensor(model: Model, f: (t: Tensor) => void): void {
 
 function totalTensorBytes(model: Model): number {
   let n = 0;
-  forEachTensor(model, (t) => { n += t.data.kind === 'raw' ? t.data.bytes.byteLength : 0; });
+  forEachTensor(model, (t) => {
+    n += t.data.kind === 'raw' ? t.data.bytes.byteLength : 0;
+  });
   return n;
 }
 
 function anyExternal(model: Model): boolean {
   let found = false;
-  forEachTensor(model, (t) => { if (t.external) found = true; });
+  forEachTensor(model, (t) => {
+    if (t.external) found = true;
+  });
   return found;
 }
 
@@ -227,13 +255,36 @@ export function writeType(t: TypeInfo): P {
   const o: P = {};
   const shape = (s: { dims: Dim[] } | undefined) => (s ? { dim: s.dims.map(writeDim) } : undefined);
   switch (t.kind) {
-    case 'tensor': o.tensor_type = {}; set(o.tensor_type, 'elem_type', t.elemType); set(o.tensor_type, 'shape', shape(t.shape)); break;
-    case 'sparse_tensor': o.sparse_tensor_type = {}; set(o.sparse_tensor_type, 'elem_type', t.elemType); set(o.sparse_tensor_type, 'shape', shape(t.shape)); break;
-    case 'sequence': o.sequence_type = {}; if (t.elem) o.sequence_type.elem_type = writeType(t.elem); break;
-    case 'optional': o.optional_type = {}; if (t.elem) o.optional_type.elem_type = writeType(t.elem); break;
-    case 'map': o.map_type = {}; set(o.map_type, 'key_type', t.keyType); if (t.value) o.map_type.value_type = writeType(t.value); break;
-    case 'opaque': o.opaque_type = {}; set(o.opaque_type, 'domain', t.domain); set(o.opaque_type, 'name', t.name); break;
-    default: break;
+    case 'tensor':
+      o.tensor_type = {};
+      set(o.tensor_type, 'elem_type', t.elemType);
+      set(o.tensor_type, 'shape', shape(t.shape));
+      break;
+    case 'sparse_tensor':
+      o.sparse_tensor_type = {};
+      set(o.sparse_tensor_type, 'elem_type', t.elemType);
+      set(o.sparse_tensor_type, 'shape', shape(t.shape));
+      break;
+    case 'sequence':
+      o.sequence_type = {};
+      if (t.elem) o.sequence_type.elem_type = writeType(t.elem);
+      break;
+    case 'optional':
+      o.optional_type = {};
+      if (t.elem) o.optional_type.elem_type = writeType(t.elem);
+      break;
+    case 'map':
+      o.map_type = {};
+      set(o.map_type, 'key_type', t.keyType);
+      if (t.value) o.map_type.value_type = writeType(t.value);
+      break;
+    case 'opaque':
+      o.opaque_type = {};
+      set(o.opaque_type, 'domain', t.domain);
+      set(o.opaque_type, 'name', t.name);
+      break;
+    default:
+      break;
   }
   set(o, 'denotation', t.denotation);
   return o;
@@ -299,21 +350,50 @@ function writeAttribute(a: Attribute, ext?: ExternalPlan): P {
   if (a.typeWritten !== false) o.type = a.v.type;
   const v = a.v;
   switch (v.type) {
-    case 1: o.f = v.value; break;
-    case 2: o.i = toWireInt(v.value); break;
-    case 3: o.s = asBuffer(v.value); break;
-    case 4: o.t = writeTensor(v.value, ext); break;
-    case 5: o.g = writeGraph(v.value, ext); break;
-    case 6: o.floats = v.value; break;
-    case 7: o.ints = v.value.map((x) => toWireInt(x)); break;
-    case 8: o.strings = v.value.map(asBuffer); break;
-    case 9: o.tensors = v.value.map((t) => writeTensor(t, ext)); break;
-    case 10: o.graphs = v.value.map((g) => writeGraph(g, ext)); break;
-    case 11: o.sparse_tensor = writeSparse(v.value, undefined); break;
-    case 12: o.sparse_tensors = v.value.map((s) => writeSparse(s, undefined)); break;
-    case 13: o.tp = writeType(v.value); break;
-    case 14: o.type_protos = v.value.map(writeType); break;
-    default: break;
+    case 1:
+      o.f = v.value;
+      break;
+    case 2:
+      o.i = toWireInt(v.value);
+      break;
+    case 3:
+      o.s = asBuffer(v.value);
+      break;
+    case 4:
+      o.t = writeTensor(v.value, ext);
+      break;
+    case 5:
+      o.g = writeGraph(v.value, ext);
+      break;
+    case 6:
+      o.floats = v.value;
+      break;
+    case 7:
+      o.ints = v.value.map((x) => toWireInt(x));
+      break;
+    case 8:
+      o.strings = v.value.map(asBuffer);
+      break;
+    case 9:
+      o.tensors = v.value.map((t) => writeTensor(t, ext));
+      break;
+    case 10:
+      o.graphs = v.value.map((g) => writeGraph(g, ext));
+      break;
+    case 11:
+      o.sparse_tensor = writeSparse(v.value, undefined);
+      break;
+    case 12:
+      o.sparse_tensors = v.value.map((s) => writeSparse(s, undefined));
+      break;
+    case 13:
+      o.tp = writeType(v.value);
+      break;
+    case 14:
+      o.type_protos = v.value.map(writeType);
+      break;
+    default:
+      break;
   }
   return o;
 }

@@ -14,7 +14,12 @@
 import type { TissueLayer } from './layers.js';
 
 /** Parameters, weights (params without biases), MACs and FLOPs of one layer at batch 1. */
-export interface LayerCost { params: number; weights: number; macs: number; flops: number }
+export interface LayerCost {
+  params: number;
+  weights: number;
+  macs: number;
+  flops: number;
+}
 
 /** A unit with its kernels resolved to the layer's spatial rank. */
 export interface PlannedUnit {

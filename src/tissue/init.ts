@@ -80,7 +80,10 @@ function tapMap(k: readonly number[], k1: readonly number[]): Int32Array {
   const t = new Array<number>(k1.length).fill(0);
   for (let i = 0; i < n; i++) {
     let rem = i;
-    for (let a = k1.length - 1; a >= 0; a--) { t[a] = rem % k1[a]!; rem = Math.floor(rem / k1[a]!); }
+    for (let a = k1.length - 1; a >= 0; a--) {
+      t[a] = rem % k1[a]!;
+      rem = Math.floor(rem / k1[a]!);
+    }
     const src = t.map((x, a) => x - Math.floor((k1[a]! - k[a]!) / 2));
     if (src.every((x, a) => x >= 0 && x < k[a]!)) map[i] = tapIndex(src, k);
   }
@@ -92,8 +95,12 @@ function tapMap(k: readonly number[], k1: readonly number[]): Int32Array {
  * `original` needs the original weight [C_out, C_in, K] and bias (see layers.originalWeights).
  */
 export function initStackedLayer(
-  plan: LayerPlan, init: TissueInit, activation: TissueActivation, rng: Rng,
-  original?: { w: Float32Array; bias: Float32Array | null }, leakyAlpha = 0.01,
+  plan: LayerPlan,
+  init: TissueInit,
+  activation: TissueActivation,
+  rng: Rng,
+  original?: { w: Float32Array; bias: Float32Array | null },
+  leakyAlpha = 0.01,
 ): StackedWeights {
   if (init === 'he' || !original) return { units: plan.units.map((u) => heUnit(u, plan.bias2, rng)) };
   const { cIn, kernel } = plan.layer;
@@ -132,8 +139,13 @@ export function initStackedLayer(
     const b2 = plan.bias2 ? new Float32Array(u.n3) : null;
     if (b2 && original.bias) for (let o = 0; o < u.n3; o++) b2[o] = original.bias[outOff + o]!;
     // Second kernel: only the centre tap (the 'same' pads put it over the output position).
-    const centre = tapIndex(u.k2.map((k) => Math.floor((k - 1) / 2)), u.k2);
-    const setW2 = (o: number, h: number, v: number): void => { w2[(o * u.n2 + h) * k2 + centre] = v; };
+    const centre = tapIndex(
+      u.k2.map((k) => Math.floor((k - 1) / 2)),
+      u.k2,
+    );
+    const setW2 = (o: number, h: number, v: number): void => {
+      w2[(o * u.n2 + h) * k2 + centre] = v;
+    };
     const scale1 = activation === 'tanh' || activation === 'sigmoid' ? EPS : 1;
     const scale2 = activation === 'tanh' ? 1 / EPS : activation === 'sigmoid' ? 4 / EPS : activation === 'leaky-relu' ? 1 / (1 + leakyAlpha) : 1;
     for (let c = 0; c < r; c++) {

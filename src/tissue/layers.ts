@@ -58,7 +58,11 @@ export interface TissueLayer {
 }
 
 /** A channel-mixing layer that cannot be replaced, and why. */
-export interface RejectedLayer { readonly node: Node; readonly name: string; readonly reason: string }
+export interface RejectedLayer {
+  readonly node: Node;
+  readonly name: string;
+  readonly reason: string;
+}
 
 export interface TissueScan {
   /** Replaceable layers, topological order. */
@@ -121,8 +125,24 @@ function describeConv(n: Node, index: number, shapes: ShapeLookup): TissueLayer 
   const spatial = outShape.slice(2);
   const outSpatial = spatial.every((d) => typeof d === 'number') ? (spatial as number[]) : undefined;
   return {
-    node: n, name: layerName(n), op: 'Conv', kind: 'conv', cIn, cOut, kernel, strides, pads, dilations, autoPad,
-    rank: sd + 2, outPositions, outSpatial, hasBias: !!b, weightForm: resolveWeight(w)!.form, index, stage: outSpatial ? outSpatial.join('x') : `conv?${index}`,
+    node: n,
+    name: layerName(n),
+    op: 'Conv',
+    kind: 'conv',
+    cIn,
+    cOut,
+    kernel,
+    strides,
+    pads,
+    dilations,
+    autoPad,
+    rank: sd + 2,
+    outPositions,
+    outSpatial,
+    hasBias: !!b,
+    weightForm: resolveWeight(w)!.form,
+    index,
+    stage: outSpatial ? outSpatial.join('x') : `conv?${index}`,
   };
 }
 
@@ -160,8 +180,23 @@ function describeDense(n: Node, index: number, shapes: ShapeLookup): TissueLayer
   const rows = positionsOf(xs, xs.length - 1);
   if (rows === undefined) return 'the input shape is unknown';
   return {
-    node: n, name: layerName(n), op: n.opType as 'Gemm' | 'MatMul', kind: 'dense', cIn, cOut, kernel: [], strides: [], pads: [], dilations: [],
-    autoPad: 'NOTSET', rank: xs.length, outPositions: rows, hasBias, weightForm: resolveWeight(w)!.form, index, stage: 'dense',
+    node: n,
+    name: layerName(n),
+    op: n.opType as 'Gemm' | 'MatMul',
+    kind: 'dense',
+    cIn,
+    cOut,
+    kernel: [],
+    strides: [],
+    pads: [],
+    dilations: [],
+    autoPad: 'NOTSET',
+    rank: xs.length,
+    outPositions: rows,
+    hasBias,
+    weightForm: resolveWeight(w)!.form,
+    index,
+    stage: 'dense',
   };
 }
 
@@ -204,7 +239,10 @@ export function upstreamMixing(n: Node, mixing: ReadonlySet<Node>): Set<Node> {
     const p = v?.producer;
     if (!p || seen.has(p)) continue;
     seen.add(p);
-    if (mixing.has(p)) { found.add(p); continue; }
+    if (mixing.has(p)) {
+      found.add(p);
+      continue;
+    }
     for (const i of p.inputs) if (i && !i.initializer) stack.push(i);
   }
   return found;

@@ -43,7 +43,10 @@ function tred2(W: Float64Array, d: Float64Array, e: Float64Array, n: number): vo
         W[at(j, i)] = 0;
       }
     } else {
-      for (let k = 0; k < i; k++) { d[k] = d[k]! / scale; h += d[k]! * d[k]!; }
+      for (let k = 0; k < i; k++) {
+        d[k] = d[k]! / scale;
+        h += d[k]! * d[k]!;
+      }
       let f = d[i - 1]!;
       let g = Math.sqrt(h);
       if (f > 0) g = -g;
@@ -63,7 +66,10 @@ function tred2(W: Float64Array, d: Float64Array, e: Float64Array, n: number): vo
         e[j] = g;
       }
       f = 0;
-      for (let j = 0; j < i; j++) { e[j] = e[j]! / h; f += e[j]! * d[j]!; }
+      for (let j = 0; j < i; j++) {
+        e[j] = e[j]! / h;
+        f += e[j]! * d[j]!;
+      }
       const hh = f / (h + h);
       for (let j = 0; j < i; j++) e[j] = e[j]! - hh * d[j]!;
       for (let j = 0; j < i; j++) {
@@ -93,7 +99,10 @@ function tred2(W: Float64Array, d: Float64Array, e: Float64Array, n: number): vo
     }
     for (let k = 0; k <= i; k++) W[next + k] = 0;
   }
-  for (let j = 0; j < n; j++) { d[j] = W[at(n - 1, j)]!; W[at(n - 1, j)] = 0; }
+  for (let j = 0; j < n; j++) {
+    d[j] = W[at(n - 1, j)]!;
+    W[at(n - 1, j)] = 0;
+  }
   W[at(n - 1, n - 1)] = 1;
   e[0] = 0;
 }
@@ -167,7 +176,12 @@ function tql2(W: Float64Array, d: Float64Array, e: Float64Array, n: number): voi
  * eigendecomposition of the smaller Gram matrix. Components with (near-)zero singular
  * values come back as zero rows/columns. O(rows·cols·min(rows, cols) + min(rows, cols)³).
  */
-export function lowRankFactors(m: Float64Array | Float32Array, rows: number, cols: number, r: number): { a: Float64Array; b: Float64Array; singular: Float64Array } {
+export function lowRankFactors(
+  m: Float64Array | Float32Array,
+  rows: number,
+  cols: number,
+  r: number,
+): { a: Float64Array; b: Float64Array; singular: Float64Array } {
   const rank = Math.min(r, rows, cols);
   const a = new Float64Array(r * cols);
   const b = new Float64Array(rows * r);

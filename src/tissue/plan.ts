@@ -115,13 +115,26 @@ export interface LayerPlan {
   readonly denseEquivalent: LayerCost;
 }
 
-export interface SkippedLayer { readonly name: string; readonly reason: string }
+export interface SkippedLayer {
+  readonly name: string;
+  readonly reason: string;
+}
 
 /** One plan the `groups: 'auto'` search evaluated: the largest m in it, its model MACs, the layers stacked. */
-export interface AutoTrial { groups: number; macs: number; ratio: number; layers: number; shuffle: boolean }
+export interface AutoTrial {
+  groups: number;
+  macs: number;
+  ratio: number;
+  layers: number;
+  shuffle: boolean;
+}
 
 /** A layer that kept the `groups: 'auto'` search from its target: its share of the model's MACs and why it stayed as it is. */
-export interface BlockingLayer { readonly name: string; readonly share: number; readonly reason: string }
+export interface BlockingLayer {
+  readonly name: string;
+  readonly share: number;
+  readonly reason: string;
+}
 
 export interface AutoChoice {
   /** Fraction of model FLOPs asked for. */
@@ -188,32 +201,55 @@ function resolveOptions(o: TissueOptions): Resolved {
   const strategy = o.strategy ?? (select.length ? 'select' : 'all');
   if (!TISSUE_STRATEGIES.includes(strategy)) throw optionError('strategy', `unknown strategy "${strategy}"`, `choose one of: ${TISSUE_STRATEGIES.join(', ')}`);
   if (strategy === 'select' && select.length === 0) throw optionError('select', 'strategy select needs layer names or patterns', 'pass --select conv1,fc*');
-  if (strategy !== 'select' && select.length) throw optionError('select', `--select chooses the layers itself; it cannot be combined with strategy ${strategy}`, 'drop --strategy, or use --exclude to narrow a strategy');
+  if (strategy !== 'select' && select.length)
+    throw optionError(
+      'select',
+      `--select chooses the layers itself; it cannot be combined with strategy ${strategy}`,
+      'drop --strategy, or use --exclude to narrow a strategy',
+    );
   const init = o.init ?? 'original';
   if (!TISSUE_INITS.includes(init)) throw optionError('init', `unknown init "${init}"`, `choose one of: ${TISSUE_INITS.join(', ')}`);
   const seed = o.seed ?? 0;
   if (!Number.isInteger(seed) || seed < 0) throw optionError('seed', `seed must be a non-negative integer; got ${seed}`);
   const flopsTarget = o.flopsTarget ?? 0.5;
-  if (!(flopsTarget > 0 && flopsTarget <= 1)) throw optionError('flops-target', `the FLOPs target is a fraction of the model's FLOPs in (0, 1]; got ${flopsTarget}`);
+  if (!(flopsTarget > 0 && flopsTarget <= 1))
+    throw optionError('flops-target', `the FLOPs target is a fraction of the model's FLOPs in (0, 1]; got ${flopsTarget}`);
   const minGroupChannels = o.minGroupChannels ?? 16;
-  if (!Number.isInteger(minGroupChannels) || minGroupChannels < 1) throw optionError('min-group-channels', `min-group-channels must be a positive integer; got ${minGroupChannels}`);
+  if (!Number.isInteger(minGroupChannels) || minGroupChannels < 1)
+    throw optionError('min-group-channels', `min-group-channels must be a positive integer; got ${minGroupChannels}`);
   const leakyAlpha = o.leakyAlpha ?? 0.01;
   if (!(leakyAlpha >= 0 && leakyAlpha < 1)) throw optionError('leaky-alpha', `leaky-relu slope must be in [0, 1); got ${leakyAlpha}`);
   const spec = o.spec ?? { kind: 'groups', groups: 4 };
   checkSpec(spec);
   for (const l of o.layerSpecs ?? []) checkSpec(l.spec);
   return {
-    strategy, select, exclude: o.exclude ?? [], spec, layerSpecs: o.layerSpecs ?? [],
-    activation: checkActivation(o.activation ?? 'relu'), leakyAlpha, init, shuffle: o.shuffle ?? false, shuffleAuto: o.shuffle === undefined, bestEffort: o.bestEffort ?? false, seed,
-    hybridOrder: o.hybridOrder ?? 'random', flopsTarget, minGroupChannels,
+    strategy,
+    select,
+    exclude: o.exclude ?? [],
+    spec,
+    layerSpecs: o.layerSpecs ?? [],
+    activation: checkActivation(o.activation ?? 'relu'),
+    leakyAlpha,
+    init,
+    shuffle: o.shuffle ?? false,
+    shuffleAuto: o.shuffle === undefined,
+    bestEffort: o.bestEffort ?? false,
+    seed,
+    hybridOrder: o.hybridOrder ?? 'random',
+    flopsTarget,
+    minGroupChannels,
   };
 }
 
 function checkSpec(s: LayerSpec): void {
   if (s.kind === 'groups') {
-    if (s.groups !== 'auto' && (!Number.isInteger(s.groups) || s.groups < 1)) throw new CompilerError('TISSUE_SPEC_INVALID', `groups must be a positive integer or auto; got ${s.groups}`, { where: 'groups' });
-    if (s.hidden !== undefined && (!Number.isInteger(s.hidden) || s.hidden < 1)) throw new CompilerError('TISSUE_SPEC_INVALID', `hidden must be a positive integer; got ${s.hidden}`, { where: 'hidden' });
-    for (const k of [s.k1, s.k2]) if (k !== undefined && (!Number.isInteger(k) || k < 1)) throw new CompilerError('TISSUE_SPEC_INVALID', `kernel sizes must be positive integers; got ${k}`, { where: 'kernel' });
+    if (s.groups !== 'auto' && (!Number.isInteger(s.groups) || s.groups < 1))
+      throw new CompilerError('TISSUE_SPEC_INVALID', `groups must be a positive integer or auto; got ${s.groups}`, { where: 'groups' });
+    if (s.hidden !== undefined && (!Number.isInteger(s.hidden) || s.hidden < 1))
+      throw new CompilerError('TISSUE_SPEC_INVALID', `hidden must be a positive integer; got ${s.hidden}`, { where: 'hidden' });
+    for (const k of [s.k1, s.k2])
+      if (k !== undefined && (!Number.isInteger(k) || k < 1))
+        throw new CompilerError('TISSUE_SPEC_INVALID', `kernel sizes must be positive integers; got ${k}`, { where: 'kernel' });
   } else if (s.units.length === 0) {
     throw new CompilerError('TISSUE_SPEC_INVALID', 'a unit list needs at least one unit', { where: 'units' });
   }
@@ -270,10 +306,14 @@ function resolveUnits(layer: TissueLayer, spec: LayerSpec, groups: number | unde
       sOut += s.count! * s.n3;
       for (let c = 0; c < s.count!; c++) positions.push(planned[i]!);
     });
-    if (sIn !== cIn || sOut !== cOut) return `the unit mix reads Σ count·n1 = ${sIn} and writes Σ count·n3 = ${sOut} channels; the layer has C_in=${cIn}, C_out=${cOut}`;
+    if (sIn !== cIn || sOut !== cOut)
+      return `the unit mix reads Σ count·n1 = ${sIn} and writes Σ count·n3 = ${sOut} channels; the layer has C_in=${cIn}, C_out=${cOut}`;
     return o.hybridOrder === 'random' ? rng.shuffle(positions) : positions;
   }
-  return drawHybrid(cIn, cOut, planned, rng) ?? `no mix of the units ${us.map(formatUnit).join(', ')} reads exactly C_in=${cIn} and writes exactly C_out=${cOut} channels`;
+  return (
+    drawHybrid(cIn, cOut, planned, rng) ??
+    `no mix of the units ${us.map(formatUnit).join(', ')} reads exactly C_in=${cIn} and writes exactly C_out=${cOut} channels`
+  );
 }
 
 /**
@@ -320,7 +360,8 @@ function firstPads(layer: TissueLayer, k1: readonly number[]): { pads: number[] 
     const delta = (layer.dilations[i] ?? 1) * (k1[i]! - layer.kernel[i]!);
     pads[i] = base[i]! + Math.floor(delta / 2);
     pads[i + sd] = base[i + sd]! + delta - Math.floor(delta / 2);
-    if (pads[i]! < 0 || pads[i + sd]! < 0) return `k1=${k1[i]} is smaller than the kernel ${layer.kernel[i]} by more than its padding allows (the output size would change)`;
+    if (pads[i]! < 0 || pads[i + sd]! < 0)
+      return `k1=${k1[i]} is smaller than the kernel ${layer.kernel[i]} by more than its padding allows (the output size would change)`;
   }
   return { pads, autoPad: 'NOTSET' };
 }
@@ -341,7 +382,17 @@ function makeRuns(layer: TissueLayer, units: readonly PlannedUnit[]): UnitRun[] 
     while (p + c < units.length && sameUnit(units[p + c]!, u)) c++;
     const fp = firstPads(layer, u.k1);
     if (typeof fp === 'string') return fp;
-    runs.push({ unit: u, count: c, position: p, inOffset: inOff, hiddenOffset: hidOff, outOffset: outOff, pads1: fp.pads, autoPad1: fp.autoPad, pads2: samePads(u.k2) });
+    runs.push({
+      unit: u,
+      count: c,
+      position: p,
+      inOffset: inOff,
+      hiddenOffset: hidOff,
+      outOffset: outOff,
+      pads1: fp.pads,
+      autoPad1: fp.autoPad,
+      pads2: samePads(u.k2),
+    });
     inOff += c * u.n1;
     hidOff += c * u.n2;
     outOff += c * u.n3;
@@ -361,7 +412,11 @@ export function allowedGroups(layer: TissueLayer, hidden: number | undefined, mi
   return out;
 }
 
-interface Candidate { layer: TissueLayer; spec: LayerSpec; explicit: boolean }
+interface Candidate {
+  layer: TissueLayer;
+  spec: LayerSpec;
+  explicit: boolean;
+}
 
 function chooseCandidates(scan: TissueScan, o: Resolved): { candidates: Candidate[]; skipped: SkippedLayer[] } {
   const skipped: SkippedLayer[] = [];
@@ -373,10 +428,14 @@ function chooseCandidates(scan: TissueScan, o: Resolved): { candidates: Candidat
       const hits = scan.layers.filter((l) => globMatch(p, l.name));
       const rej = scan.rejected.filter((r) => globMatch(p, r.name));
       if (!hits.length && !rej.length) {
-        throw new CompilerError('TISSUE_NO_LAYERS', `"${p}" names no Conv, Gemm or MatMul layer`, { where: p, hint: 'list the layers with `sculpt inspect --layers`' });
+        throw new CompilerError('TISSUE_NO_LAYERS', `"${p}" names no Conv, Gemm or MatMul layer`, {
+          where: p,
+          hint: 'list the layers with `sculpt inspect --layers`',
+        });
       }
       const exact = rej.find((r) => r.name === p);
-      if (exact) throw new CompilerError('TISSUE_NOT_REPLACEABLE', `layer ${exact.name} cannot become a stacked layer: ${exact.reason}`, { where: exact.node.where });
+      if (exact)
+        throw new CompilerError('TISSUE_NOT_REPLACEABLE', `layer ${exact.name} cannot become a stacked layer: ${exact.reason}`, { where: exact.node.where });
       for (const r of rej) skipped.push({ name: r.name, reason: r.reason });
       for (const h of hits) {
         set.add(h);
@@ -407,7 +466,12 @@ function middleStages(layers: readonly TissueLayer[], skipped: SkippedLayer[]): 
     const first = stages[0];
     const last = stages[stages.length - 1];
     keep = convs.filter((l) => stages.length > 2 && l.stage !== first && l.stage !== last);
-    for (const l of layers) if (!keep.includes(l)) skipped.push({ name: l.name, reason: l.kind === 'dense' ? 'strategy r: dense head stays normal' : `strategy r: stage ${l.stage} is the first or last stage` });
+    for (const l of layers)
+      if (!keep.includes(l))
+        skipped.push({
+          name: l.name,
+          reason: l.kind === 'dense' ? 'strategy r: dense head stays normal' : `strategy r: stage ${l.stage} is the first or last stage`,
+        });
   } else {
     keep = layers.slice(1, -1);
     for (const l of layers) if (!keep.includes(l)) skipped.push({ name: l.name, reason: 'strategy r: first and last layer stay normal' });
@@ -416,9 +480,14 @@ function middleStages(layers: readonly TissueLayer[], skipped: SkippedLayer[]): 
 }
 
 function layerError(layer: TissueLayer, reason: string): CompilerError {
-  return new CompilerError('TISSUE_SPEC_INVALID', `layer ${layer.name} (C_in=${layer.cIn}, C_out=${layer.cOut}${layer.kernel.length ? `, kernel ${layer.kernel.join('x')}` : ''}): ${reason}`, {
-    where: layer.node.where, hint: 'choose units whose n1 sum to C_in and n3 to C_out (equal units: m = C_in/n1 = C_out/n3)',
-  });
+  return new CompilerError(
+    'TISSUE_SPEC_INVALID',
+    `layer ${layer.name} (C_in=${layer.cIn}, C_out=${layer.cOut}${layer.kernel.length ? `, kernel ${layer.kernel.join('x')}` : ''}): ${reason}`,
+    {
+      where: layer.node.where,
+      hint: 'choose units whose n1 sum to C_in and n3 to C_out (equal units: m = C_in/n1 = C_out/n3)',
+    },
+  );
 }
 
 interface Built {
@@ -438,7 +507,10 @@ function build(candidates: readonly Candidate[], scan: TissueScan, o: Resolved, 
     if (spec.kind === 'groups' && spec.groups === 'auto') {
       groups = autoGroups(layer, spec);
       if (groups === undefined) {
-        skipped.push({ name: layer.name, reason: `groups auto: no m keeps ≥ ${o.minGroupChannels} channels per group with units cheaper than the layer (C_in=${layer.cIn}, C_out=${layer.cOut}${layer.kernel.length ? `, kernel ${layer.kernel.join('x')}` : ''})` });
+        skipped.push({
+          name: layer.name,
+          reason: `groups auto: no m keeps ≥ ${o.minGroupChannels} channels per group with units cheaper than the layer (C_in=${layer.cIn}, C_out=${layer.cOut}${layer.kernel.length ? `, kernel ${layer.kernel.join('x')}` : ''})`,
+        });
         continue;
       }
     }
@@ -470,7 +542,11 @@ function build(candidates: readonly Candidate[], scan: TissueScan, o: Resolved, 
         skipped.push({ name: layer.name, reason: `reads stacked layer ${up.layer.name}: a normal layer stays between stacked layers (or pass --shuffle)` });
         continue;
       }
-      if (shuffleGroups === undefined) notes.push({ where: layer.name, message: `stacked layer reads stacked layer ${up.layer.name} with no normal layer or shuffle between: its units see only their own units' outputs` });
+      if (shuffleGroups === undefined)
+        notes.push({
+          where: layer.name,
+          message: `stacked layer reads stacked layer ${up.layer.name} with no normal layer or shuffle between: its units see only their own units' outputs`,
+        });
     }
     const bias2 = layer.hasBias;
     // Never replace a layer by units that cost more than it (1×1 expansions, narrow layers).
@@ -479,12 +555,23 @@ function build(candidates: readonly Candidate[], scan: TissueScan, o: Resolved, 
     const grows = stacked.macs > original.macs || stacked.params > original.params;
     if (grows) {
       const why = `units would cost ${pct(stacked.macs, original.macs)} of the layer's MACs and ${pct(stacked.params, original.params)} of its params`;
-      if (!c.explicit) { skipped.push({ name: layer.name, reason: why }); continue; }
+      if (!c.explicit) {
+        skipped.push({ name: layer.name, reason: why });
+        continue;
+      }
       notes.push({ where: layer.name, message: `${why} (stacked because it was named)` });
     }
     const plan: LayerPlan = {
-      layer, units, runs, equal: runs.length === 1, bias2, shuffleGroups, spec: specText(spec, groups),
-      original, stacked, denseEquivalent: denseEquivalentCost(layer, units),
+      layer,
+      units,
+      runs,
+      equal: runs.length === 1,
+      bias2,
+      shuffleGroups,
+      spec: specText(spec, groups),
+      original,
+      stacked,
+      denseEquivalent: denseEquivalentCost(layer, units),
     };
     layers.push(plan);
     stackedBy.set(layer.node, plan);
@@ -519,14 +606,27 @@ function autoOptions(layer: TissueLayer, spec: LayerSpec & { kind: 'groups' }, o
   return out;
 }
 
-interface AutoRun { built: Built; macs: number; met: boolean; shuffle: boolean; level: Map<TissueLayer, number> }
+interface AutoRun {
+  built: Built;
+  macs: number;
+  met: boolean;
+  shuffle: boolean;
+  level: Map<TissueLayer, number>;
+}
 
 /**
  * Greedy per-layer m: every auto layer starts at its smallest useful m; while the model is
  * over the target, the stacked layer whose next larger m saves the most MACs takes it.
  * Deterministic. O(steps · candidates · nodes).
  */
-function greedy(candidates: readonly Candidate[], scan: TissueScan, o: Resolved, before: { macs: number; params: number }, options: Map<TissueLayer, { m: number; macs: number }[]>, tried: AutoTrial[]): AutoRun {
+function greedy(
+  candidates: readonly Candidate[],
+  scan: TissueScan,
+  o: Resolved,
+  before: { macs: number; params: number },
+  options: Map<TissueLayer, { m: number; macs: number }[]>,
+  tried: AutoTrial[],
+): AutoRun {
   const level = new Map<TissueLayer, number>();
   for (const [l, opts] of options) if (opts.length) level.set(l, 0);
   const pick = (l: TissueLayer): number | undefined => {
@@ -547,7 +647,10 @@ function greedy(candidates: readonly Candidate[], scan: TissueScan, o: Resolved,
       const opts = options.get(lp.layer);
       if (i === undefined || !opts || i + 1 >= opts.length) continue;
       const g = opts[i]!.macs - opts[i + 1]!.macs;
-      if (g > gain) { gain = g; best = lp.layer; }
+      if (g > gain) {
+        gain = g;
+        best = lp.layer;
+      }
     }
     if (!best) return { built, macs, met, shuffle: o.shuffle, level };
     level.set(best, level.get(best)! + 1);
@@ -555,7 +658,14 @@ function greedy(candidates: readonly Candidate[], scan: TissueScan, o: Resolved,
 }
 
 /** The largest layers that stayed normal (or at their largest m) in a plan that misses the target, and why. */
-function blockingLayers(cost: CostReport, scan: TissueScan, built: Built, skippedBefore: readonly SkippedLayer[], options: Map<TissueLayer, { m: number; macs: number }[]>, o: Resolved): BlockingLayer[] {
+function blockingLayers(
+  cost: CostReport,
+  scan: TissueScan,
+  built: Built,
+  skippedBefore: readonly SkippedLayer[],
+  options: Map<TissueLayer, { m: number; macs: number }[]>,
+  o: Resolved,
+): BlockingLayer[] {
   const total = cost.total.macs || 1;
   const macsOf = new Map(cost.nodes.map((n) => [n.node, n.macs]));
   const why = new Map<string, string>();
@@ -572,14 +682,24 @@ function blockingLayers(cost: CostReport, scan: TissueScan, built: Built, skippe
     } else {
       const layer = scan.layers.find((l) => l.node === n);
       const noOpts = layer && options.has(layer) && options.get(layer)!.length === 0;
-      out.push({ name, share: macs / total, reason: why.get(name) ?? (noOpts ? `no m gives units cheaper than the layer with ≥ ${o.minGroupChannels} channels per group` : 'left normal') });
+      out.push({
+        name,
+        share: macs / total,
+        reason: why.get(name) ?? (noOpts ? `no m gives units cheaper than the layer with ≥ ${o.minGroupChannels} channels per group` : 'left normal'),
+      });
     }
   }
   // Normal layers first (they hold the most that could still go), largest first.
   return out.sort((a, b) => Number(a.reason.startsWith('stacked')) - Number(b.reason.startsWith('stacked')) || b.share - a.share).slice(0, 6);
 }
 
-function searchAuto(candidates: readonly Candidate[], scan: TissueScan, o: Resolved, before: { macs: number; params: number }, cost: CostReport): { built: Built; auto: AutoChoice } {
+function searchAuto(
+  candidates: readonly Candidate[],
+  scan: TissueScan,
+  o: Resolved,
+  before: { macs: number; params: number },
+  cost: CostReport,
+): { built: Built; auto: AutoChoice } {
   const options = new Map<TissueLayer, { m: number; macs: number }[]>();
   for (const c of candidates) if (c.spec.kind === 'groups' && c.spec.groups === 'auto') options.set(c.layer, autoOptions(c.layer, c.spec, o));
   const tried: AutoTrial[] = [];
@@ -587,7 +707,10 @@ function searchAuto(candidates: readonly Candidate[], scan: TissueScan, o: Resol
   let shuffledOn = false;
   if (!run.met && o.shuffleAuto && !o.shuffle) {
     const withShuffle = greedy(candidates, scan, { ...o, shuffle: true }, before, options, tried);
-    if (withShuffle.met || withShuffle.macs < run.macs) { run = withShuffle; shuffledOn = true; }
+    if (withShuffle.met || withShuffle.macs < run.macs) {
+      run = withShuffle;
+      shuffledOn = true;
+    }
   }
   const perLayer: Record<string, number> = {};
   for (const l of run.built.layers) perLayer[l.layer.name] = l.units.length;
@@ -596,11 +719,21 @@ function searchAuto(candidates: readonly Candidate[], scan: TissueScan, o: Resol
   const skippedBefore = chooseCandidates(scan, o).skipped;
   const blocking = run.met ? [] : blockingLayers(cost, scan, run.built, skippedBefore, options, o);
   const auto: AutoChoice = {
-    target: o.flopsTarget, minGroupChannels: o.minGroupChannels, groups: ms.length ? Math.max(...ms) : null, perLayer, met: run.met,
-    shuffle: run.shuffle, ratio, blocking, tried,
+    target: o.flopsTarget,
+    minGroupChannels: o.minGroupChannels,
+    groups: ms.length ? Math.max(...ms) : null,
+    perLayer,
+    met: run.met,
+    shuffle: run.shuffle,
+    ratio,
+    blocking,
+    tried,
   };
   if (shuffledOn && run.built.layers.some((l) => l.shuffleGroups)) {
-    run.built.notes.push({ where: 'groups auto', message: `the target needs consecutive stacked layers: a channel shuffle goes between them (--no-shuffle forbids it)` });
+    run.built.notes.push({
+      where: 'groups auto',
+      message: `the target needs consecutive stacked layers: a channel shuffle goes between them (--no-shuffle forbids it)`,
+    });
   }
   if (!run.met) {
     const list = blocking.map((b) => `${b.name} (${(100 * b.share).toFixed(1)}% of MACs: ${b.reason})`).join('; ');
@@ -633,7 +766,14 @@ export function planTissue(model: Model, options: TissueOptions = {}, analyses: 
   const before = { macs: cost.macs, params: cost.params };
   const { candidates, skipped } = chooseCandidates(scan, o);
   if (candidates.length === 0) {
-    throw new CompilerError('TISSUE_NO_LAYERS', `strategy ${o.strategy} leaves no layer to replace`, { hint: skipped.length ? `skipped: ${skipped.slice(0, 4).map((s) => `${s.name} (${s.reason})`).join('; ')}` : 'the model has no Conv, Gemm or MatMul layer' });
+    throw new CompilerError('TISSUE_NO_LAYERS', `strategy ${o.strategy} leaves no layer to replace`, {
+      hint: skipped.length
+        ? `skipped: ${skipped
+            .slice(0, 4)
+            .map((s) => `${s.name} (${s.reason})`)
+            .join('; ')}`
+        : 'the model has no Conv, Gemm or MatMul layer',
+    });
   }
   const usesAuto = candidates.some((c) => c.spec.kind === 'groups' && c.spec.groups === 'auto');
   if (usesAuto) requireExactCost(costReport, '--groups auto');
@@ -647,13 +787,25 @@ export function planTissue(model: Model, options: TissueOptions = {}, analyses: 
     built = build(candidates, scan, o, () => undefined);
   }
   if (built.layers.length === 0 && !(auto && !auto.met)) {
-    const why = [...skipped, ...built.skipped].slice(0, 4).map((s) => `${s.name}: ${s.reason}`).join('; ');
+    const why = [...skipped, ...built.skipped]
+      .slice(0, 4)
+      .map((s) => `${s.name}: ${s.reason}`)
+      .join('; ');
     throw new CompilerError('TISSUE_NO_LAYERS', 'no layer can take the spec', { hint: why || undefined });
   }
   return {
-    strategy: o.strategy, activation: o.activation, leakyAlpha: o.leakyAlpha, init: o.init, shuffle: o.shuffle || (auto?.shuffle ?? false), seed: o.seed,
-    canonicalize: options.canonicalize ?? false, layers: built.layers, skipped: [...skipped, ...built.skipped], notes: built.notes, auto,
-    before, after: totals(before, built.layers),
+    strategy: o.strategy,
+    activation: o.activation,
+    leakyAlpha: o.leakyAlpha,
+    init: o.init,
+    shuffle: o.shuffle || (auto?.shuffle ?? false),
+    seed: o.seed,
+    canonicalize: options.canonicalize ?? false,
+    layers: built.layers,
+    skipped: [...skipped, ...built.skipped],
+    notes: built.notes,
+    auto,
+    before,
+    after: totals(before, built.layers),
   };
 }
-

@@ -72,14 +72,20 @@ export function parseUnit(text: string): UnitSpec {
   const names = ['n1', 'n2', 'n3', 'k1', 'k2'];
   const nums = parts.map((p, i) => positiveInt(t, p.trim(), names[i]!));
   const u: { -readonly [K in keyof UnitSpec]: UnitSpec[K] } = { n1: nums[0]!, n2: nums[1]!, n3: nums[2]! };
-  if (nums.length === 5) { u.k1 = nums[3]; u.k2 = nums[4]; }
+  if (nums.length === 5) {
+    u.k1 = nums[3];
+    u.k2 = nums[4];
+  }
   if (countText !== undefined) u.count = positiveInt(t, countText.trim(), 'count');
   return u;
 }
 
 /** Parses a comma-separated unit list. Counts on all units or on none. @throws TISSUE_SPEC_INVALID */
 export function parseUnitList(text: string): UnitSpec[] {
-  const items = text.split(',').map((s) => s.trim()).filter((s) => s !== '');
+  const items = text
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
   if (items.length === 0) throw specError(text, 'no units');
   const units = items.map(parseUnit);
   const counted = units.filter((u) => u.count !== undefined).length;
@@ -102,7 +108,7 @@ export function parseLayerSpec(text: string): LayerSpec {
   const t = text.trim();
   const g = /^g(auto|\d+)(?:h(\d+))?$/.exec(t);
   if (g) {
-    const groups = g[1] === 'auto' ? 'auto' as const : positiveInt(t, g[1]!, 'groups');
+    const groups = g[1] === 'auto' ? ('auto' as const) : positiveInt(t, g[1]!, 'groups');
     return g[2] === undefined ? { kind: 'groups', groups } : { kind: 'groups', groups, hidden: positiveInt(t, g[2], 'hidden') };
   }
   return { kind: 'units', units: parseUnitList(t) };
@@ -117,6 +123,11 @@ export function checkActivation(name: string): TissueActivation {
 /** Whether `name` matches a glob (`*` any run of characters, `?` one character) or equals it. */
 export function globMatch(pattern: string, name: string): boolean {
   if (!/[*?]/.test(pattern)) return pattern === name;
-  const re = new RegExp(`^${pattern.split('').map((ch) => (ch === '*' ? '.*' : ch === '?' ? '.' : ch.replace(/[.+^${}()|[\]\\]/g, '\\$&'))).join('')}$`);
+  const re = new RegExp(
+    `^${pattern
+      .split('')
+      .map((ch) => (ch === '*' ? '.*' : ch === '?' ? '.' : ch.replace(/[.+^${}()|[\]\\]/g, '\\$&')))
+      .join('')}$`,
+  );
   return re.test(name);
 }

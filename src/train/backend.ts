@@ -73,7 +73,10 @@ async function activate(name: BackendName): Promise<string | null> {
  * sculpt's gradients and kernels and sets tfjs' PROD flag (silences its console banners).
  * @throws INVALID_OPTION for an unknown name; RUNTIME_FAILED when a forced backend cannot start.
  */
-export async function selectBackend(pref: BackendName | 'auto' = 'auto', log: (m: string) => void = () => {}): Promise<{ name: BackendName; tf: typeof import('@tensorflow/tfjs-core') }> {
+export async function selectBackend(
+  pref: BackendName | 'auto' = 'auto',
+  log: (m: string) => void = () => {},
+): Promise<{ name: BackendName; tf: typeof import('@tensorflow/tfjs-core') }> {
   // The cpu backend's one-time "install tfjs-node" banner is noise next to our own line.
   tf.env().set('PROD', true);
   registerSculptKernels();
@@ -92,7 +95,9 @@ export async function selectBackend(pref: BackendName | 'auto' = 'auto', log: (m
     }
     if (pref !== 'auto') {
       throw new CompilerError('RUNTIME_FAILED', `cannot use the ${name} backend: ${why}`, {
-        hint: name.startsWith('tfjs-node') ? `install @tensorflow/${name}@${tf.version_core} (it downloads libtensorflow), or use --backend wasm` : 'use --backend auto',
+        hint: name.startsWith('tfjs-node')
+          ? `install @tensorflow/${name}@${tf.version_core} (it downloads libtensorflow), or use --backend wasm`
+          : 'use --backend auto',
       });
     }
     skipped.push(why);
@@ -133,9 +138,12 @@ let advised = false;
 export function nativeBackendAdvice(name: BackendName): string | undefined {
   if (advised || (name !== 'wasm' && name !== 'cpu')) return undefined;
   advised = true;
-  const speed = Object.entries(MEASURED_NATIVE_SPEEDUP[name]).map(([net, x]) => `${x.toFixed(1)}x on ${net}`).join(', ');
-  return `training on ${name}: the native backend trained ${speed} faster (${MEASURED_NATIVE_SPEEDUP.source}). ` +
+  const speed = Object.entries(MEASURED_NATIVE_SPEEDUP[name])
+    .map(([net, x]) => `${x.toFixed(1)}x on ${net}`)
+    .join(', ');
+  return (
+    `training on ${name}: the native backend trained ${speed} faster (${MEASURED_NATIVE_SPEEDUP.source}). ` +
     `Install it where there is internet access: npm install @tensorflow/tfjs-node@${tf.version_core} ` +
-    `(NVIDIA GPU with CUDA: npm install @tensorflow/tfjs-node-gpu@${tf.version_core}); sculpt picks it up by itself.`;
+    `(NVIDIA GPU with CUDA: npm install @tensorflow/tfjs-node-gpu@${tf.version_core}); sculpt picks it up by itself.`
+  );
 }
-

@@ -47,8 +47,14 @@ interface EngineInternals {
 
 function internals(): EngineInternals | undefined {
   const e = tf.engine() as unknown as Partial<EngineInternals>;
-  const ok = typeof e.startTape === 'function' && typeof e.endTape === 'function' && typeof e.startScope === 'function'
-    && typeof e.endScope === 'function' && typeof e.tidy === 'function' && typeof e.addTapeNode === 'function' && typeof e.state?.gradientDepth === 'number';
+  const ok =
+    typeof e.startTape === 'function' &&
+    typeof e.endTape === 'function' &&
+    typeof e.startScope === 'function' &&
+    typeof e.endScope === 'function' &&
+    typeof e.tidy === 'function' &&
+    typeof e.addTapeNode === 'function' &&
+    typeof e.state?.gradientDepth === 'number';
   return ok ? (e as EngineInternals) : undefined;
 }
 
@@ -74,7 +80,8 @@ export function leanVariableGrads(f: () => Scalar, varList?: Variable[], stats?:
   if (!eng || eng.state.gradientDepth > 0) return tf.variableGrads(f, varList);
   const listed = varList ?? Object.values(tf.engine().registeredVariables);
   const xs = listed.filter((v) => v.trainable);
-  if (xs.length === 0) throw new Error(`variableGrads() expects at least one of the input variables to be trainable, but none of the ${listed.length} variables is trainable.`);
+  if (xs.length === 0)
+    throw new Error(`variableGrads() expects at least one of the input variables to be trainable, but none of the ${listed.length} variables is trainable.`);
   const base = eng.state.numBytes;
   let peak = base;
   let y: Tensor;
@@ -86,7 +93,7 @@ export function leanVariableGrads(f: () => Scalar, varList?: Variable[], stats?:
   eng.addTapeNode = function (this: EngineInternals, kernelName, inputs, outputs, gradientsFunc, saved, attrs) {
     record.call(this, kernelName, inputs, outputs, gradientsFunc, saved, attrs);
     let only = shapesOnly.get(kernelName);
-    if (only === undefined) shapesOnly.set(kernelName, only = gradientReadsShapesOnly(kernelName));
+    if (only === undefined) shapesOnly.set(kernelName, (only = gradientReadsShapesOnly(kernelName)));
     if (only) for (const t of saved) t.dispose();
   };
   eng.startTape();
@@ -96,7 +103,11 @@ export function leanVariableGrads(f: () => Scalar, varList?: Variable[], stats?:
     eng.addTapeNode = record;
     eng.endTape();
     // A backend that ran out of memory may be dead: the error that says so must come out.
-    try { disposeSaved(eng.state.activeTape ?? []); } catch { /* its tensors are gone with it */ }
+    try {
+      disposeSaved(eng.state.activeTape ?? []);
+    } catch {
+      /* its tensors are gone with it */
+    }
     eng.state.activeTape = null;
     throw e;
   }
@@ -135,8 +146,12 @@ export function leanVariableGrads(f: () => Scalar, varList?: Variable[], stats?:
             // One tensor handed to two inputs would be freed twice: the second gets a copy.
             if (seen.has(dx)) dx = tf.clone(dx);
             seen.add(dx);
-            if (dx.dtype !== 'float32') throw new Error(`Error in gradient for op ${node.kernelName}. The gradient of input ${name} must have 'float32' dtype, but has '${dx.dtype}'`);
-            if (!tf.util.arraysEqual(dx.shape, x.shape)) throw new Error(`Error in gradient for op ${node.kernelName}. The gradient of input '${name}' has shape '${dx.shape}', which does not match the shape of the input '${x.shape}'`);
+            if (dx.dtype !== 'float32')
+              throw new Error(`Error in gradient for op ${node.kernelName}. The gradient of input ${name} must have 'float32' dtype, but has '${dx.dtype}'`);
+            if (!tf.util.arraysEqual(dx.shape, x.shape))
+              throw new Error(
+                `Error in gradient for op ${node.kernelName}. The gradient of input '${name}' has shape '${dx.shape}', which does not match the shape of the input '${x.shape}'`,
+              );
             return [x, dx];
           });
         } finally {
@@ -153,7 +168,10 @@ export function leanVariableGrads(f: () => Scalar, varList?: Variable[], stats?:
         }
         for (const [x, dx] of dxs) {
           const cur = acc.get(x.id);
-          if (!cur) { acc.set(x.id, dx); continue; }
+          if (!cur) {
+            acc.set(x.id, dx);
+            continue;
+          }
           acc.set(x.id, tf.add(cur, dx));
           cur.dispose();
           if (dx !== cur) dx.dispose();
@@ -161,17 +179,30 @@ export function leanVariableGrads(f: () => Scalar, varList?: Variable[], stats?:
         peak = Math.max(peak, eng.state.numBytes);
       }
       const grads: NamedTensorMap = {};
-      for (const v of xs) { const g = acc.get(v.id); if (g) grads[v.name] = g; }
+      for (const v of xs) {
+        const g = acc.get(v.id);
+        if (g) grads[v.name] = g;
+      }
       return { value: y as Scalar, grads };
     });
     if (Object.keys(result.grads).length === 0) {
-      throw new Error('Cannot find a connection between any variable and the result of the loss function y=f(x). Please make sure the operations that use variables are inside the function f passed to minimize().');
+      throw new Error(
+        'Cannot find a connection between any variable and the result of the loss function y=f(x). Please make sure the operations that use variables are inside the function f passed to minimize().',
+      );
     }
     for (const v of listed) if (!v.trainable && varList) (result.grads as Record<string, Tensor | null>)[v.name] = null;
-    if (stats) { stats.savedBytes = savedBytes; stats.forwardBytes = forwardBytes; stats.peakBytes = peak - base; }
+    if (stats) {
+      stats.savedBytes = savedBytes;
+      stats.forwardBytes = forwardBytes;
+      stats.peakBytes = peak - base;
+    }
     return result;
   } finally {
-    try { disposeSaved(tape); } catch { /* a dead backend: the error in flight says why */ }
+    try {
+      disposeSaved(tape);
+    } catch {
+      /* a dead backend: the error in flight says why */
+    }
     eng.state.activeTape = null;
   }
 }

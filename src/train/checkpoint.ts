@@ -32,7 +32,13 @@ export interface RunIdentity {
   trainable: string[];
 }
 
-export interface CheckpointEval { step: number; epoch: number; loss: number; accuracy: number; samples: number }
+export interface CheckpointEval {
+  step: number;
+  epoch: number;
+  loss: number;
+  accuracy: number;
+  samples: number;
+}
 
 export interface CheckpointState {
   format: number;
@@ -50,15 +56,26 @@ export interface CheckpointState {
 }
 
 /** Host copies of optimiser slots, keyed by initializer name. */
-export interface HostSlots { steps: number; slots: { name: string; kind: string; data: Float32Array }[] }
+export interface HostSlots {
+  steps: number;
+  slots: { name: string; kind: string; data: Float32Array }[];
+}
 
 export class CheckpointDir {
   readonly dir: string;
-  constructor(dir: string) { this.dir = resolve(dir); }
+  constructor(dir: string) {
+    this.dir = resolve(dir);
+  }
 
-  get statePath(): string { return join(this.dir, 'state.json'); }
-  get bestPath(): string { return join(this.dir, 'best.onnx'); }
-  modelPath(epoch: number): string { return join(this.dir, `epoch-${epoch}.onnx`); }
+  get statePath(): string {
+    return join(this.dir, 'state.json');
+  }
+  get bestPath(): string {
+    return join(this.dir, 'best.onnx');
+  }
+  modelPath(epoch: number): string {
+    return join(this.dir, `epoch-${epoch}.onnx`);
+  }
 
   /** The saved state, or undefined when the folder has none. @throws CHECKPOINT_INVALID */
   read(): CheckpointState | undefined {
@@ -67,10 +84,15 @@ export class CheckpointDir {
     try {
       s = JSON.parse(readFileSync(this.statePath, 'utf8')) as CheckpointState;
     } catch (e) {
-      throw new CompilerError('CHECKPOINT_INVALID', `${this.statePath} is not a checkpoint state (${(e as Error).message})`, { where: this.statePath, cause: e });
+      throw new CompilerError('CHECKPOINT_INVALID', `${this.statePath} is not a checkpoint state (${(e as Error).message})`, {
+        where: this.statePath,
+        cause: e,
+      });
     }
     if (s.format !== CHECKPOINT_FORMAT) {
-      throw new CompilerError('CHECKPOINT_INVALID', `${this.statePath} has checkpoint format ${s.format}; this sculpt reads ${CHECKPOINT_FORMAT}`, { where: this.statePath });
+      throw new CompilerError('CHECKPOINT_INVALID', `${this.statePath} has checkpoint format ${s.format}; this sculpt reads ${CHECKPOINT_FORMAT}`, {
+        where: this.statePath,
+      });
     }
     return s;
   }

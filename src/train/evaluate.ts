@@ -64,7 +64,8 @@ const MiB = 2 ** 20;
 
 /** Whether an error (or one in its cause chain) says the backend ran out of memory. */
 export function isOutOfMemory(e: unknown): boolean {
-  const re = /out of memory|memory access out of bounds|Aborted\(|RESOURCE_EXHAUSTED|\bOOM\b|allocation failed|Cannot allocate|failed to grow|Invalid typed array length|Array buffer allocation|bad_alloc/i;
+  const re =
+    /out of memory|memory access out of bounds|Aborted\(|RESOURCE_EXHAUSTED|\bOOM\b|allocation failed|Cannot allocate|failed to grow|Invalid typed array length|Array buffer allocation|bad_alloc/i;
   for (let c: unknown = e, depth = 0; c !== undefined && c !== null && depth < 8; depth++) {
     const msg = c instanceof Error ? c.message : typeof c === 'object' && 'message' in (c as object) ? String((c as { message: unknown }).message) : String(c);
     if (re.test(msg)) return true;
@@ -78,10 +79,13 @@ export function evalMemoryBudget(): number {
   const used = tf.memory().numBytes;
   switch (tf.getBackend()) {
     // The heap is capped at 4 GiB and an allocation past it aborts the module: stay far below.
-    case 'wasm': return Math.max(32 * MiB, Math.min(GiB, (3 * GiB - used) / 2));
+    case 'wasm':
+      return Math.max(32 * MiB, Math.min(GiB, (3 * GiB - used) / 2));
     case 'cpu':
-    case 'tensorflow': return Math.max(64 * MiB, Math.min(2 * GiB, freemem() / 4));
-    default: return 512 * MiB;
+    case 'tensorflow':
+      return Math.max(64 * MiB, Math.min(2 * GiB, freemem() / 4));
+    default:
+      return 512 * MiB;
   }
 }
 
@@ -103,10 +107,20 @@ export async function restartBackend(): Promise<boolean> {
     tf.removeBackend(name);
   } catch {
     // Disposing the dead module threw before tfjs let go of it: drop it by hand.
-    const eng = tf.engine() as unknown as { registry: Record<string, unknown>; registryFactory: Record<string, unknown>; backendName: string | null; backendInstance: unknown; pendingBackendInit: unknown };
+    const eng = tf.engine() as unknown as {
+      registry: Record<string, unknown>;
+      registryFactory: Record<string, unknown>;
+      backendName: string | null;
+      backendInstance: unknown;
+      pendingBackendInit: unknown;
+    };
     delete eng.registry[name];
     delete eng.registryFactory[name];
-    if (eng.backendName === name) { eng.backendName = null; eng.backendInstance = null; eng.pendingBackendInit = null; }
+    if (eng.backendName === name) {
+      eng.backendName = null;
+      eng.backendInstance = null;
+      eng.pendingBackendInit = null;
+    }
   }
   tf.registerBackend(name, factory);
   try {
@@ -129,7 +143,10 @@ function sliceBatch(b: Batch, from: number, per: number): Batch {
  */
 export function bytesPerSample(exec: TfExecutor, model: Model, ds: Dataset, logitsName: string): number {
   const input = dataInputOf(model).name;
-  const first = ds.batches(Math.min(4, Math.max(1, ds.size)), { augment: false })[Symbol.iterator]().next();
+  const first = ds
+    .batches(Math.min(4, Math.max(1, ds.size)), { augment: false })
+    [Symbol.iterator]()
+    .next();
   if (first.done) return 0;
   const b = first.value;
   const x = tf.tensor(b.x, [b.n, ...ds.inputShape]);
@@ -151,7 +168,8 @@ export async function evaluateFitted(exec: TfExecutor, model: Model, ds: Dataset
   const input = dataInputOf(model).name;
   const per = ds.inputShape.reduce((a, b) => a * b, 1);
   const maxBatch = o.maxBatchSize ?? 256;
-  if (!(Number.isInteger(maxBatch) && maxBatch >= 1)) throw new CompilerError('INVALID_OPTION', `the evaluation batch must be a positive integer, not ${maxBatch}`);
+  if (!(Number.isInteger(maxBatch) && maxBatch >= 1))
+    throw new CompilerError('INVALID_OPTION', `the evaluation batch must be a positive integer, not ${maxBatch}`);
   let batch = maxBatch;
   if (ds.size > 4 && maxBatch > 4) {
     const bytes = bytesPerSample(exec, model, ds, logitsName);

@@ -57,7 +57,10 @@ interface Step {
   readonly outputs: readonly string[];
 }
 
-interface GraphInput { readonly name: string; readonly shape: StaticDim[] | undefined }
+interface GraphInput {
+  readonly name: string;
+  readonly shape: StaticDim[] | undefined;
+}
 
 /** The steps a set of outputs needs, in order, and where each value is read for the last time. */
 interface Plan {
@@ -65,7 +68,6 @@ interface Plan {
   /** Per plan position: the values whose last reader is that step (freed right after it). */
   readonly dying: readonly (readonly string[])[];
 }
-
 
 /** Executors alive at once get distinct tf variable names (tfjs keeps a global registry). */
 let executorCount = 0;
@@ -87,8 +89,16 @@ export class TfExecutor {
   #disposed = false;
 
   private constructor(init: {
-    steps: Step[]; producer: Map<string, number>; vars: Map<string, Variable>; trainable: Set<string>; consts: Map<string, RtVal>;
-    inputs: GraphInput[]; outputs: string[]; retained: Tensor[]; batchNorm: 'train' | 'frozen'; seed: number;
+    steps: Step[];
+    producer: Map<string, number>;
+    vars: Map<string, Variable>;
+    trainable: Set<string>;
+    consts: Map<string, RtVal>;
+    inputs: GraphInput[];
+    outputs: string[];
+    retained: Tensor[];
+    batchNorm: 'train' | 'frozen';
+    seed: number;
   }) {
     this.#steps = init.steps;
     this.#producer = init.producer;
@@ -113,10 +123,15 @@ export class TfExecutor {
     const graph = model.graph;
     const opset = model.opset('') ?? 0;
     if (opset < 7) {
-      throw new CompilerError('OPSET_OUT_OF_RANGE', `the trainer runs default-domain opsets 7 to 21; this model imports ${opset || 'none'}`, { hint: 'convert the model to a newer opset first' });
+      throw new CompilerError('OPSET_OUT_OF_RANGE', `the trainer runs default-domain opsets 7 to 21; this model imports ${opset || 'none'}`, {
+        hint: 'convert the model to a newer opset first',
+      });
     }
     const retained: Tensor[] = [];
-    const retain = (t: Tensor): Tensor => { retained.push(tf.keep(t)); return t; };
+    const retain = (t: Tensor): Tensor => {
+      retained.push(tf.keep(t));
+      return t;
+    };
     const steps: Step[] = [];
     const producer = new Map<string, number>();
     try {
@@ -129,7 +144,9 @@ export class TfExecutor {
           node,
           opset,
           inputNames: node.inputs.map((v) => v?.name ?? ''),
-          unsupported: (why) => { throw unsupportedError(node, why); },
+          unsupported: (why) => {
+            throw unsupportedError(node, why);
+          },
           retain,
         };
         const run = compile(ctx);
@@ -156,9 +173,9 @@ export class TfExecutor {
     }
     // Float initializers that only hold settings stay constants: reading a variable's value
     // on the host every run would force a device sync per Clip on a GPU backend.
-    const floatInits = new Set(graph.initializers
-      .filter((v) => v.initializer!.dataType === DataType.FLOAT && (parameters.has(v.name) || stats.has(v.name)))
-      .map((v) => v.name));
+    const floatInits = new Set(
+      graph.initializers.filter((v) => v.initializer!.dataType === DataType.FLOAT && (parameters.has(v.name) || stats.has(v.name))).map((v) => v.name),
+    );
     // Weights in Constant nodes (converters from other frameworks write them so) are
     // parameters like initializers: their step goes, a variable named after the output takes
     // its place, and writeBack stores into the Constant node in the form it came in.
@@ -167,13 +184,18 @@ export class TfExecutor {
       const out = s.node.outputs[0];
       if (s.node.opType !== 'Constant' || !out || !(parameters.has(out.name) || stats.has(out.name))) continue;
       const t = constantData(out);
-      if (t && t.dataType === DataType.FLOAT) { liftedConstants.set(out.name, t); floatInits.add(out.name); }
+      if (t && t.dataType === DataType.FLOAT) {
+        liftedConstants.set(out.name, t);
+        floatInits.add(out.name);
+      }
     }
     if (liftedConstants.size) {
       const kept = steps.filter((s) => !liftedConstants.has(s.outputs[0] ?? ''));
       steps.splice(0, steps.length, ...kept);
       producer.clear();
-      steps.forEach((s, i) => { for (const o of s.outputs) if (o) producer.set(o, i); });
+      steps.forEach((s, i) => {
+        for (const o of s.outputs) if (o) producer.set(o, i);
+      });
     }
     const isTrainable = trainablePredicate(opts.trainable ?? 'all', floatInits, parameters, stats);
     const id = executorCount++;
@@ -202,13 +224,23 @@ export class TfExecutor {
     }
     const inputs = graph.inputs.filter((v) => !v.initializer).map((v) => ({ name: v.name, shape: v.shape }));
     return new TfExecutor({
-      steps, producer, vars, trainable, consts, inputs, outputs: graph.outputs.map((v) => v.name), retained,
-      batchNorm: opts.batchNorm ?? 'frozen', seed: opts.seed ?? 0,
+      steps,
+      producer,
+      vars,
+      trainable,
+      consts,
+      inputs,
+      outputs: graph.outputs.map((v) => v.name),
+      retained,
+      batchNorm: opts.batchNorm ?? 'frozen',
+      seed: opts.seed ?? 0,
     });
   }
 
   /** Initializer name → variable (float32 weights and data; BN statistics are non-trainable ones). */
-  get variables(): ReadonlyMap<string, Variable> { return this.#vars; }
+  get variables(): ReadonlyMap<string, Variable> {
+    return this.#vars;
+  }
 
   /**
    * BatchNormalization nodes by whether a training run updates their running statistics
@@ -228,10 +260,14 @@ export class TfExecutor {
   }
 
   /** Names of the graph inputs run() expects in `feeds`. */
-  get inputNames(): string[] { return this.#inputs.map((i) => i.name); }
+  get inputNames(): string[] {
+    return this.#inputs.map((i) => i.name);
+  }
 
   /** Names of the graph outputs run() returns by default. */
-  get outputNames(): string[] { return [...this.#outputs]; }
+  get outputNames(): string[] {
+    return [...this.#outputs];
+  }
 
   /** The variables an optimizer should update, in initializer order. */
   trainableVariables(): Variable[] {
@@ -251,7 +287,16 @@ export class TfExecutor {
    * @throws MISSING_VALUE for an unknown output name; FEED_MISSING; FEED_SHAPE_MISMATCH;
    *   RUNTIME_FAILED naming the node when an op fails on the given shapes.
    */
-  run(feeds: Record<string, Tensor>, opts: { training?: boolean; outputs?: readonly string[]; bnMomentum?: number; measurePeak?: boolean; timings?: Map<string, { ms: number; count: number }> } = {}): Record<string, Tensor> {
+  run(
+    feeds: Record<string, Tensor>,
+    opts: {
+      training?: boolean;
+      outputs?: readonly string[];
+      bnMomentum?: number;
+      measurePeak?: boolean;
+      timings?: Map<string, { ms: number; count: number }>;
+    } = {},
+  ): Record<string, Tensor> {
     if (this.#disposed) throw new CompilerError('PRECONDITION_FAILED', 'this executor has been disposed');
     const wanted = opts.outputs ?? this.#outputs;
     const plan = this.#plan(wanted);
@@ -266,7 +311,9 @@ export class TfExecutor {
       bnMomentum: opts.bnMomentum,
       nextSeed: () => this.#rng.int(2 ** 31 - 1),
       variable: (name) => this.#vars.get(name),
-      assign: (name, value) => { pending.push([name, value]); },
+      assign: (name, value) => {
+        pending.push([name, value]);
+      },
     };
     const external = new Set<Tensor>([...Object.values(feeds), ...this.#vars.values(), ...this.#retained]);
     const keepNames = new Set(wanted);
@@ -306,8 +353,14 @@ export class TfExecutor {
         } catch (e) {
           if (e instanceof CompilerError) throw e;
           throw new CompilerError('RUNTIME_FAILED', `${step.node.opType} at ${step.node.where} failed: ${(e as Error).message}`, {
-            where: step.node.where, cause: e,
-            hint: `input shapes: ${step.inputs.map((n) => { const v = get(n); return v ? `[${v.shape.join(',')}]` : '-'; }).join(' ')}`,
+            where: step.node.where,
+            cause: e,
+            hint: `input shapes: ${step.inputs
+              .map((n) => {
+                const v = get(n);
+                return v ? `[${v.shape.join(',')}]` : '-';
+              })
+              .join(' ')}`,
           });
         }
         if (opts.timings) {
@@ -317,7 +370,10 @@ export class TfExecutor {
           e.count++;
           opts.timings.set(step.node.opType, e);
         }
-        step.outputs.forEach((name, k) => { const v = outs[k]; if (name && v) env.set(name, v); });
+        step.outputs.forEach((name, k) => {
+          const v = outs[k];
+          if (name && v) env.set(name, v);
+        });
         if (opts.measurePeak) peak = Math.max(peak, tf.memory().numBytes);
         for (const name of plan.dying[pos]!) release(name);
       });
@@ -342,7 +398,9 @@ export class TfExecutor {
   lastPeakBytes = 0;
 
   /** Restarts the random stream of dropout masks (the loop reseeds per epoch, so a resumed run draws the same masks). */
-  reseed(seed: number): void { this.#rng = new Rng(seed); }
+  reseed(seed: number): void {
+    this.#rng = new Rng(seed);
+  }
 
   /**
    * Writes variable values (and BN running stats) back into the model's initializers and
@@ -353,7 +411,8 @@ export class TfExecutor {
   writeBack(model: Model): void {
     if (this.#disposed) throw new CompilerError('PRECONDITION_FAILED', 'this executor has been disposed');
     const byName = new Map(model.graph.initializers.map((v) => [v.name, v]));
-    for (const n of model.graph.nodes) if (n.opType === 'Constant' && n.outputs[0] && !byName.has(n.outputs[0].name)) byName.set(n.outputs[0].name, n.outputs[0]);
+    for (const n of model.graph.nodes)
+      if (n.opType === 'Constant' && n.outputs[0] && !byName.has(n.outputs[0].name)) byName.set(n.outputs[0].name, n.outputs[0]);
     for (const [name, variable] of this.#vars) {
       if (!this.#trainable.has(name) && !this.#touched.has(name)) continue;
       const v = byName.get(name);
@@ -382,7 +441,11 @@ export class TfExecutor {
     if (hit) return hit;
     const known = (n: string) => this.#producer.has(n) || this.#vars.has(n) || this.#consts.has(n) || this.#inputs.some((i) => i.name === n);
     for (const n of wanted) {
-      if (!known(n)) throw new CompilerError('MISSING_VALUE', `no value named "${n}" in the main graph`, { where: n, hint: 'ask for a graph output, an intermediate value, an input or an initializer by its exact name' });
+      if (!known(n))
+        throw new CompilerError('MISSING_VALUE', `no value named "${n}" in the main graph`, {
+          where: n,
+          hint: 'ask for a graph output, an intermediate value, an input or an initializer by its exact name',
+        });
     }
     const need = new Set<number>();
     const stack = [...wanted];
@@ -414,20 +477,28 @@ export class TfExecutor {
       if (!read.has(input.name)) continue;
       const t = feeds[input.name];
       if (!t) {
-        throw new CompilerError('FEED_MISSING', `no tensor given for graph input "${input.name}"`, { where: input.name, hint: `feed every input: ${this.inputNames.join(', ')}` });
+        throw new CompilerError('FEED_MISSING', `no tensor given for graph input "${input.name}"`, {
+          where: input.name,
+          hint: `feed every input: ${this.inputNames.join(', ')}`,
+        });
       }
       const s = input.shape;
       if (!s) continue;
       const bad = t.rank !== s.length || s.some((d, k) => typeof d === 'number' && d !== t.shape[k]);
       if (bad) {
-        throw new CompilerError('FEED_SHAPE_MISMATCH', `input "${input.name}" expects [${s.map((d) => d ?? '?').join(',')}]; got [${t.shape.join(',')}]`, { where: input.name });
+        throw new CompilerError('FEED_SHAPE_MISMATCH', `input "${input.name}" expects [${s.map((d) => d ?? '?').join(',')}]; got [${t.shape.join(',')}]`, {
+          where: input.name,
+        });
       }
     }
   }
 }
 
 function trainablePredicate(
-  spec: NonNullable<ExecutorOptions['trainable']>, floatInits: ReadonlySet<string>, parameters: ReadonlySet<string>, stats: ReadonlySet<string>,
+  spec: NonNullable<ExecutorOptions['trainable']>,
+  floatInits: ReadonlySet<string>,
+  parameters: ReadonlySet<string>,
+  stats: ReadonlySet<string>,
 ): (name: string) => boolean {
   if (spec === 'all') return (name) => parameters.has(name);
   if (spec === 'none') return () => false;
@@ -435,12 +506,16 @@ function trainablePredicate(
   const names = new Set(spec);
   for (const n of names) {
     if (!floatInits.has(n)) {
-      throw new CompilerError('INVALID_OPTION', `"${n}" is not a float32 initializer that a node reads as data or weight, so it cannot be trained`, { where: n, hint: 'list the initializers with `sculpt inspect --layers`; settings such as Clip bounds or Resize scales are not trainable' });
+      throw new CompilerError('INVALID_OPTION', `"${n}" is not a float32 initializer that a node reads as data or weight, so it cannot be trained`, {
+        where: n,
+        hint: 'list the initializers with `sculpt inspect --layers`; settings such as Clip bounds or Resize scales are not trainable',
+      });
     }
     if (stats.has(n)) {
-      throw new CompilerError('INVALID_OPTION', `"${n}" holds BatchNormalization running statistics; they are updated by batchNorm: 'train', not trained`, { where: n });
+      throw new CompilerError('INVALID_OPTION', `"${n}" holds BatchNormalization running statistics; they are updated by batchNorm: 'train', not trained`, {
+        where: n,
+      });
     }
   }
   return (name) => names.has(name);
 }
-

@@ -57,7 +57,13 @@ export interface GradCheckResult {
   readonly ok: boolean;
 }
 
-interface Resolved { eps: number; samples: number; rtol: number; atol: number; seed: number }
+interface Resolved {
+  eps: number;
+  samples: number;
+  rtol: number;
+  atol: number;
+  seed: number;
+}
 
 function resolve(o: GradCheckOptions): Resolved {
   return { eps: o.eps ?? 1e-2, samples: o.samples ?? 12, rtol: o.rtol ?? 2e-2, atol: o.atol ?? 2e-3, seed: o.seed ?? 7 };
@@ -85,7 +91,11 @@ function pickCoords(n: number, k: number, rng: Rng): number[] {
 
 /** Compares analytic and central-difference gradients of one flattened input. */
 function compare(
-  name: string, current: Float32Array, analytic: Float32Array, o: Resolved, rng: Rng,
+  name: string,
+  current: Float32Array,
+  analytic: Float32Array,
+  o: Resolved,
+  rng: Rng,
   lossAt: (index: number, value: number) => number,
 ): GradCheckResult {
   if (analytic.length !== current.length) throw new Error(`gradient of ${name} has ${analytic.length} values; the input has ${current.length}`);
@@ -105,7 +115,10 @@ function compare(
     const diff = Math.abs(a - numeric);
     const ratio = diff / (o.atol + o.rtol * Math.max(Math.abs(a), Math.abs(numeric)));
     if (diff > maxAbs || Number.isNaN(diff)) maxAbs = Number.isNaN(diff) ? Infinity : diff;
-    if (!(ratio <= maxRatio)) { maxRatio = Number.isNaN(ratio) ? Infinity : ratio; worst = { index: j, analytic: a, numeric, ratio }; }
+    if (!(ratio <= maxRatio)) {
+      maxRatio = Number.isNaN(ratio) ? Infinity : ratio;
+      worst = { index: j, analytic: a, numeric, ratio };
+    }
   }
   return { input: name, checked: coords.length, maxAbsError: maxAbs, maxRatio, worst, ok: maxRatio <= 1 };
 }
@@ -118,10 +131,11 @@ export function gradCheck(f: (xs: Tensor[]) => Tensor, inputs: readonly GradChec
   const o = resolve(opts);
   const rng = new Rng(o.seed);
   const values = inputs.map((i) => Float32Array.from(i.values));
-  const evalLoss = (w: Float32Array): number => tf.tidy(() => {
-    const y = f(values.map((v, k) => tf.tensor(v, [...inputs[k]!.shape], 'float32')));
-    return weightedSum(y, w);
-  });
+  const evalLoss = (w: Float32Array): number =>
+    tf.tidy(() => {
+      const y = f(values.map((v, k) => tf.tensor(v, [...inputs[k]!.shape], 'float32')));
+      return weightedSum(y, w);
+    });
   const size = tf.tidy(() => f(values.map((v, k) => tf.tensor(v, [...inputs[k]!.shape], 'float32'))).size);
   const w = outputWeights(size, o.seed);
   const analytic = tf.tidy(() => {
@@ -129,14 +143,17 @@ export function gradCheck(f: (xs: Tensor[]) => Tensor, inputs: readonly GradChec
     const wt = tf.tensor(w);
     const g = tf.grads((...a: Tensor[]) => tf.sum(tf.mul(tf.reshape(f(a), [-1]), wt)))(xs);
     return g.map((t, k) => {
-      if (t.shape.join(',') !== inputs[k]!.shape.join(',')) throw new Error(`gradient of ${inputs[k]!.name} has shape [${t.shape}]; the input has [${inputs[k]!.shape}]`);
+      if (t.shape.join(',') !== inputs[k]!.shape.join(','))
+        throw new Error(`gradient of ${inputs[k]!.name} has shape [${t.shape}]; the input has [${inputs[k]!.shape}]`);
       return Float32Array.from(t.dataSync() as Float32Array);
     });
   });
-  return inputs.map((inp, k) => compare(inp.name, values[k]!, analytic[k]!, o, rng, (j, value) => {
-    values[k]![j] = value;
-    return evalLoss(w);
-  }));
+  return inputs.map((inp, k) =>
+    compare(inp.name, values[k]!, analytic[k]!, o, rng, (j, value) => {
+      values[k]![j] = value;
+      return evalLoss(w);
+    }),
+  );
 }
 
 /**

@@ -44,7 +44,10 @@ export type BackendPreference = 'tfjs-node-gpu' | 'tfjs-node' | 'wasm' | 'cpu' |
 export type LossName = 'ce' | 'kd' | 'none';
 
 /** A teacher value and the student value that should mimic it. */
-export interface MimicPair { readonly teacher: string; readonly student: string }
+export interface MimicPair {
+  readonly teacher: string;
+  readonly student: string;
+}
 
 export interface TrainOptions {
   /** Training split. */
@@ -128,7 +131,13 @@ export interface TrainProgress {
   stepPeakBytes: number;
 }
 
-export interface EvalRecord { step: number; epoch: number; loss: number; accuracy: number; samples: number }
+export interface EvalRecord {
+  step: number;
+  epoch: number;
+  loss: number;
+  accuracy: number;
+  samples: number;
+}
 
 export interface TrainResult {
   backend: string;
@@ -175,7 +184,11 @@ function hostToTf(t: HostTensor): tf.Tensor {
 
 /** Runs a teacher model in onnxruntime on batch inputs, returning the named values. */
 class OrtTeacher {
-  private constructor(private readonly session: Awaited<ReturnType<typeof openSession>>['session'], readonly input: string, readonly names: string[]) {}
+  private constructor(
+    private readonly session: Awaited<ReturnType<typeof openSession>>['session'],
+    readonly input: string,
+    readonly names: string[],
+  ) {}
   static async open(teacher: Model, names: string[]): Promise<OrtTeacher> {
     const input = dataInputOf(teacher).name;
     const outs = teacher.graph.outputs.map((v) => v.name);
@@ -186,7 +199,9 @@ class OrtTeacher {
   run(b: Batch, shape: readonly number[]): Promise<Record<string, HostTensor>> {
     return runSession(this.session, { [this.input]: { data: b.x, dims: [b.n, ...shape] } }, this.names);
   }
-  async close(): Promise<void> { await this.session.release(); }
+  async close(): Promise<void> {
+    await this.session.release();
+  }
 }
 
 /**
@@ -216,11 +231,21 @@ export function evaluateExecutor(exec: TfExecutor, model: Model, ds: Dataset, ba
 function checkLabels(o: TrainOptions, lossName: LossName): void {
   if (o.data.labeled === false) {
     const rho = o.kd?.rho ?? 0.9;
-    const why = lossName === 'ce' ? 'the cross-entropy loss' : lossName === 'kd' && rho < 1 ? `distillation with rho ${rho} (its hard term, weight ${+(1 - rho).toFixed(6)})` : undefined;
-    if (why) throw new CompilerError('DATA_UNLABELED', `${why} needs labels; the data "${o.data.name}" has none`, { hint: 'distil from a teacher with the soft term alone (--loss kd --rho 1), mimic layers, or pass labelled data' });
+    const why =
+      lossName === 'ce'
+        ? 'the cross-entropy loss'
+        : lossName === 'kd' && rho < 1
+          ? `distillation with rho ${rho} (its hard term, weight ${+(1 - rho).toFixed(6)})`
+          : undefined;
+    if (why)
+      throw new CompilerError('DATA_UNLABELED', `${why} needs labels; the data "${o.data.name}" has none`, {
+        hint: 'distil from a teacher with the soft term alone (--loss kd --rho 1), mimic layers, or pass labelled data',
+      });
   }
   if (o.evalData?.labeled === false) {
-    throw new CompilerError('DATA_UNLABELED', `evaluating accuracy needs labels; the eval data "${o.evalData.name}" has none`, { hint: 'drop the eval data or pass a labelled set' });
+    throw new CompilerError('DATA_UNLABELED', `evaluating accuracy needs labels; the eval data "${o.evalData.name}" has none`, {
+      hint: 'drop the eval data or pass a labelled set',
+    });
   }
 }
 
@@ -248,9 +273,11 @@ export async function train(model: Model, o: TrainOptions): Promise<TrainResult>
   if ((lossName === 'kd' || mimic.length > 0) && !o.teacher) {
     throw new CompilerError('INVALID_OPTION', `${lossName === 'kd' ? '--loss kd' : '--mimic'} needs a teacher model`, { hint: 'pass --teacher original.onnx' });
   }
-  if (lossName === 'none' && mimic.length === 0 && !o.l1) throw new CompilerError('INVALID_OPTION', '--loss none leaves nothing to minimise', { hint: 'add --mimic pairs or an --l1 penalty' });
+  if (lossName === 'none' && mimic.length === 0 && !o.l1)
+    throw new CompilerError('INVALID_OPTION', '--loss none leaves nothing to minimise', { hint: 'add --mimic pairs or an --l1 penalty' });
   checkLabels(o, lossName);
-  if (o.resume && !o.checkpointDir) throw new CompilerError('INVALID_OPTION', 'resume needs a checkpoint folder', { hint: 'pass --checkpoint-dir, the folder the interrupted run wrote' });
+  if (o.resume && !o.checkpointDir)
+    throw new CompilerError('INVALID_OPTION', 'resume needs a checkpoint folder', { hint: 'pass --checkpoint-dir, the folder the interrupted run wrote' });
   const keep = o.keep ?? 'last';
   if (keep !== 'last' && keep !== 'best') throw new CompilerError('INVALID_OPTION', `keep must be best or last, not ${String(keep)}`);
   checkModelFitsData(model, o.data);
@@ -265,7 +292,10 @@ export async function train(model: Model, o: TrainOptions): Promise<TrainResult>
   const ckDir = o.checkpointDir ? new CheckpointDir(o.checkpointDir) : undefined;
   const saved: CheckpointState | undefined = o.resume ? ckDir!.read() : undefined;
   if (o.resume && !saved) {
-    throw new CompilerError('CHECKPOINT_INVALID', `${ckDir!.dir} holds no checkpoint (no state.json)`, { where: ckDir!.dir, hint: 'start the run without --resume; it writes a checkpoint after every epoch' });
+    throw new CompilerError('CHECKPOINT_INVALID', `${ckDir!.dir} holds no checkpoint (no state.json)`, {
+      where: ckDir!.dir,
+      hint: 'start the run without --resume; it writes a checkpoint after every epoch',
+    });
   }
   if (saved) {
     // The checkpoint's weights (and BN statistics) replace the model's before anything compiles.
@@ -274,7 +304,8 @@ export async function train(model: Model, o: TrainOptions): Promise<TrainResult>
       const src = from.get(name);
       const t = src ? constantData(src) : undefined;
       const mine = constantData(v);
-      if (t && mine && t.dataType === DataType.FLOAT && mine.dataType === DataType.FLOAT && t.size === mine.size) setConstantData(v, IrTensor.fromFloat32(name, mine.shape, t.toFloat32()));
+      if (t && mine && t.dataType === DataType.FLOAT && mine.dataType === DataType.FLOAT && t.size === mine.size)
+        setConstantData(v, IrTensor.fromFloat32(name, mine.shape, t.toFloat32()));
     }
   }
 
@@ -298,14 +329,21 @@ export async function train(model: Model, o: TrainOptions): Promise<TrainResult>
     const identity: RunIdentity = { totalSteps, stepsPerEpoch, batchSize, seed, optimizer: opt.name, trainable: vars.map((v) => nameOf.get(v)!) };
     if (saved) {
       const why = identityMismatch(saved.run, identity);
-      if (why) throw new CompilerError('CHECKPOINT_INVALID', `the checkpoint in ${ckDir!.dir} is of another run: ${why}`, { where: ckDir!.dir, hint: 'resume with the same options as the interrupted run, or start afresh in another --checkpoint-dir' });
+      if (why)
+        throw new CompilerError('CHECKPOINT_INVALID', `the checkpoint in ${ckDir!.dir} is of another run: ${why}`, {
+          where: ckDir!.dir,
+          hint: 'resume with the same options as the interrupted run, or start afresh in another --checkpoint-dir',
+        });
       const byName = new Map([...exec.variables]);
       const host = ckDir!.readSlots(saved);
       opt.importState({
         steps: host.steps,
         slots: host.slots.map((x) => {
           const variable = byName.get(x.name);
-          if (!variable) throw new CompilerError('CHECKPOINT_INVALID', `the checkpoint has optimizer state for "${x.name}", which is not a parameter here`, { where: x.name });
+          if (!variable)
+            throw new CompilerError('CHECKPOINT_INVALID', `the checkpoint has optimizer state for "${x.name}", which is not a parameter here`, {
+              where: x.name,
+            });
           return { kind: x.kind, variable, data: x.data };
         }),
       });
@@ -313,16 +351,30 @@ export async function train(model: Model, o: TrainOptions): Promise<TrainResult>
     }
     const bn = exec.batchNormNodes();
     const bnTrain = (o.batchNorm ?? 'train') === 'train';
-    if (bnTrain && bn.fixed.length) log(`BatchNormalization ${bn.fixed.slice(0, 3).join(', ')}${bn.fixed.length > 3 ? ` and ${bn.fixed.length - 3} more` : ''} keep their running statistics (they are not float32 initializers, so training cannot update them)`);
+    if (bnTrain && bn.fixed.length)
+      log(
+        `BatchNormalization ${bn.fixed.slice(0, 3).join(', ')}${bn.fixed.length > 3 ? ` and ${bn.fixed.length - 3} more` : ''} keep their running statistics (they are not float32 initializers, so training cannot update them)`,
+      );
     const recalBatches = bnTrain && bn.updated.length ? (o.recalibrateBatchNorm ?? Math.max(1, Math.min(stepsPerEpoch, Math.ceil(4096 / batchSize)))) : 0;
-    if (!(Number.isInteger(recalBatches) && recalBatches >= 0)) throw new CompilerError('INVALID_OPTION', `recalibrateBatchNorm must be a whole number of batches ≥ 0, not ${recalBatches}`);
+    if (!(Number.isInteger(recalBatches) && recalBatches >= 0))
+      throw new CompilerError('INVALID_OPTION', `recalibrateBatchNorm must be a whole number of batches ≥ 0, not ${recalBatches}`);
     // Before every evaluation and at the end. Running statistics never feed a training step,
     // and the k-th batch's weight 1/(k+1) replaces the old statistics entirely, so the result
     // does not depend on whether (or how often) the run evaluated.
-    const recalibrate = () => { if (recalBatches > 0) recalibrateBatchNorm(exec, model, o.data, batchSize, recalBatches, logitsName); };
+    const recalibrate = () => {
+      if (recalBatches > 0) recalibrateBatchNorm(exec, model, o.data, batchSize, recalBatches, logitsName);
+    };
     const l1Vars = o.l1 ? [...exec.variables].filter(([name]) => o.l1!.select(name)).map(([, v]) => v) : [];
     if (o.l1 && l1Vars.length === 0) throw new CompilerError('INVALID_OPTION', 'the L1 penalty selects no parameter');
-    const lrAt = createSchedule({ kind: o.schedule ?? 'constant', lr: o.lr ?? (o.optimizer === 'adam' || o.optimizer === 'adamw' ? 1e-3 : 0.05), totalSteps, warmupSteps: o.warmupSteps, gamma: o.gamma, milestones: o.milestones, minLr: o.minLr });
+    const lrAt = createSchedule({
+      kind: o.schedule ?? 'constant',
+      lr: o.lr ?? (o.optimizer === 'adam' || o.optimizer === 'adamw' ? 1e-3 : 0.05),
+      totalSteps,
+      warmupSteps: o.warmupSteps,
+      gamma: o.gamma,
+      milestones: o.milestones,
+      minLr: o.minLr,
+    });
     const studentOuts = [...new Set([logitsName, ...mimic.map((p) => p.student)])];
     const mimicKind = o.mimicLoss ?? 'kl';
     const mimicWeight = o.mimicWeight ?? 1;
@@ -347,11 +399,22 @@ export async function train(model: Model, o: TrainOptions): Promise<TrainResult>
     const snapshot = () => {
       const values = weightValues(model);
       const out = new Map<string, Float32Array>();
-      for (const n of exec.variables.keys()) { const t = values.get(n) && constantData(values.get(n)!); if (t) out.set(n, t.toFloat32().slice()); }
+      for (const n of exec.variables.keys()) {
+        const t = values.get(n) && constantData(values.get(n)!);
+        if (t) out.set(n, t.toFloat32().slice());
+      }
       return out;
     };
     // After training only: a backend restarted mid-run would have lost the optimiser state.
-    const rebuild = () => { try { exec.dispose(); } catch { /* its backend is gone */ } exec = TfExecutor.create(model, execOpts); return exec; };
+    const rebuild = () => {
+      try {
+        exec.dispose();
+      } catch {
+        /* its backend is gone */
+      }
+      exec = TfExecutor.create(model, execOpts);
+      return exec;
+    };
 
     /** Evaluates the weights already written back to `model`; a failure is kept, not thrown. */
     const runEval = async (step: number, epoch: number, final = false): Promise<EvalRecord | undefined> => {
@@ -361,7 +424,9 @@ export async function train(model: Model, o: TrainOptions): Promise<TrainResult>
         const rec = { step, epoch, loss: r.loss, accuracy: r.accuracy, samples: r.samples };
         evals.push(rec);
         o.onEval?.(rec);
-        log(`eval step ${step} epoch ${epoch}: accuracy ${(100 * r.accuracy).toFixed(2)}% loss ${r.loss.toFixed(4)} on ${r.samples} samples (${o.evalData.name})`);
+        log(
+          `eval step ${step} epoch ${epoch}: accuracy ${(100 * r.accuracy).toFixed(2)}% loss ${r.loss.toFixed(4)} on ${r.samples} samples (${o.evalData.name})`,
+        );
         if (better(rec, best)) {
           best = rec;
           if (keep === 'best') bestWeights = snapshot();
@@ -380,7 +445,14 @@ export async function train(model: Model, o: TrainOptions): Promise<TrainResult>
       try {
         return f();
       } catch (e) {
-        throw stepOutOfMemory(e, { step, batch: n, backend: backend.name, checkpoint: ckState ? { step: ckState.step, path: ckDir!.modelPath(ckState.epoch) } : undefined }) ?? e;
+        throw (
+          stepOutOfMemory(e, {
+            step,
+            batch: n,
+            backend: backend.name,
+            checkpoint: ckState ? { step: ckState.step, path: ckDir!.modelPath(ckState.epoch) } : undefined,
+          }) ?? e
+        );
       }
     };
 
@@ -396,12 +468,20 @@ export async function train(model: Model, o: TrainOptions): Promise<TrainResult>
     };
     const updateState = () => {
       if (!ckDir || !ckState) return;
-      ckState = { ...ckState, evals: [...evals], best: best ? { step: best.step, epoch: best.epoch, accuracy: best.accuracy, loss: best.loss, file: 'best.onnx' } : undefined };
+      ckState = {
+        ...ckState,
+        evals: [...evals],
+        best: best ? { step: best.step, epoch: best.epoch, accuracy: best.accuracy, loss: best.loss, file: 'best.onnx' } : undefined,
+      };
       ckDir.writeState(ckState);
     };
 
-    let winLoss = 0; let winCorrect = 0; let winN = 0; let winSteps = 0;
-    let lastLoss = NaN; let lastAcc = NaN;
+    let winLoss = 0;
+    let winCorrect = 0;
+    let winN = 0;
+    let winSteps = 0;
+    let lastLoss = NaN;
+    let lastAcc = NaN;
     const t0 = Date.now();
     let cur = firstStep < totalSteps ? stream.next().value! : undefined;
     let curTeacher = teacher && cur ? teacher.run(cur.b, shape) : null;
@@ -420,55 +500,90 @@ export async function train(model: Model, o: TrainOptions): Promise<TrainResult>
       }
       const lr = lrAt(step);
       const memory: BackpropStats = { savedBytes: 0, forwardBytes: 0, peakBytes: 0 };
-      const [lossV, correct] = runStep(step, b.n, () => tf.tidy(() => {
-        const x = tf.tensor(b.x, [b.n, ...shape]);
-        const y = tf.tensor1d(b.y, 'int32');
-        const tT: Record<string, tf.Tensor> = {};
-        if (tOut) for (const [k, v] of Object.entries(tOut)) tT[k] = hostToTf(v);
-        let kept: tf.Tensor | null = null;
-        try {
-          // tf.variableGrads with each saved tensor and gradient freed as soon as the backward pass is done with it.
-          const { value, grads } = leanVariableGrads(() => {
-            const outs = exec.run({ [input]: x }, { training: true, outputs: studentOuts });
-            const logits = outs[logitsName]!;
-            kept = tf.keep(logits);
-            const terms: tf.Scalar[] = [];
-            if (lossName === 'ce') terms.push(crossEntropy(logits, y));
-            else if (lossName === 'kd') terms.push(distillationLoss(logits, tT[teacherLogits!]!, y, o.kd));
-            if (mimic.length) {
-              const ms = mimic.map((p) => mimicLoss(tT[p.teacher]!, outs[p.student]!, mimicKind, `${p.teacher}:${p.student}`));
-              terms.push(tf.mul(tf.div(tf.addN(ms), ms.length), mimicWeight) as tf.Scalar);
+      const [lossV, correct] = runStep(step, b.n, () =>
+        tf.tidy(() => {
+          const x = tf.tensor(b.x, [b.n, ...shape]);
+          const y = tf.tensor1d(b.y, 'int32');
+          const tT: Record<string, tf.Tensor> = {};
+          if (tOut) for (const [k, v] of Object.entries(tOut)) tT[k] = hostToTf(v);
+          let kept: tf.Tensor | null = null;
+          try {
+            // tf.variableGrads with each saved tensor and gradient freed as soon as the backward pass is done with it.
+            const { value, grads } = leanVariableGrads(
+              () => {
+                const outs = exec.run({ [input]: x }, { training: true, outputs: studentOuts });
+                const logits = outs[logitsName]!;
+                kept = tf.keep(logits);
+                const terms: tf.Scalar[] = [];
+                if (lossName === 'ce') terms.push(crossEntropy(logits, y));
+                else if (lossName === 'kd') terms.push(distillationLoss(logits, tT[teacherLogits!]!, y, o.kd));
+                if (mimic.length) {
+                  const ms = mimic.map((p) => mimicLoss(tT[p.teacher]!, outs[p.student]!, mimicKind, `${p.teacher}:${p.student}`));
+                  terms.push(tf.mul(tf.div(tf.addN(ms), ms.length), mimicWeight) as tf.Scalar);
+                }
+                if (o.l1) terms.push(l1Penalty(l1Vars, o.l1.lambda));
+                return (terms.length === 1 ? terms[0]! : tf.addN(terms)) as tf.Scalar;
+              },
+              vars,
+              memory,
+            );
+            const gmap = new Map<tf.Variable, tf.Tensor>();
+            for (const v of vars) {
+              const g = grads[v.name];
+              if (g) gmap.set(v, g);
             }
-            if (o.l1) terms.push(l1Penalty(l1Vars, o.l1.lambda));
-            return (terms.length === 1 ? terms[0]! : tf.addN(terms)) as tf.Scalar;
-          }, vars, memory);
-          const gmap = new Map<tf.Variable, tf.Tensor>();
-          for (const v of vars) { const g = grads[v.name]; if (g) gmap.set(v, g); }
-          opt.apply(vars, gmap, lr);
-          const z = kept! as tf.Tensor;
-          return [value.dataSync()[0]!, correctCountOnHost(z.dataSync(), b.y, z.shape[z.rank - 1]!)] as [number, number];
-        } finally {
-          // Kept past the forward pass's tidy: freed here, also when the step fails (unless
-          // the failure took the backend with it: then its error is the one to report).
-          try { (kept as tf.Tensor | null)?.dispose(); } catch { /* the backend is gone */ }
-        }
-      }));
+            opt.apply(vars, gmap, lr);
+            const z = kept! as tf.Tensor;
+            return [value.dataSync()[0]!, correctCountOnHost(z.dataSync(), b.y, z.shape[z.rank - 1]!)] as [number, number];
+          } finally {
+            // Kept past the forward pass's tidy: freed here, also when the step fails (unless
+            // the failure took the backend with it: then its error is the one to report).
+            try {
+              (kept as tf.Tensor | null)?.dispose();
+            } catch {
+              /* the backend is gone */
+            }
+          }
+        }),
+      );
       if (!Number.isFinite(lossV)) {
-        throw new CompilerError('TRAIN_DIVERGED', `the loss became ${lossV} at step ${step} (lr ${lr.toPrecision(3)})`, { hint: 'lower --lr, add --warmup, or check the data normalisation' });
+        throw new CompilerError('TRAIN_DIVERGED', `the loss became ${lossV} at step ${step} (lr ${lr.toPrecision(3)})`, {
+          hint: 'lower --lr, add --warmup, or check the data normalisation',
+        });
       }
       trainMs += Date.now() - ts;
       images += b.n;
-      winLoss += lossV * b.n; winCorrect += correct; winN += b.n; winSteps++;
+      winLoss += lossV * b.n;
+      winCorrect += correct;
+      winN += b.n;
+      winSteps++;
       const done = step + 1;
       // Shown: the mean over the current window of up to 50 steps (fresh each epoch).
-      lastLoss = winLoss / winN; lastAcc = o.data.labeled === false ? NaN : winCorrect / winN; // no labels: unknown
-      if (winSteps >= 50 || done % stepsPerEpoch === 0) { winLoss = 0; winCorrect = 0; winN = 0; winSteps = 0; }
+      lastLoss = winLoss / winN;
+      lastAcc = o.data.labeled === false ? NaN : winCorrect / winN; // no labels: unknown
+      if (winSteps >= 50 || done % stepsPerEpoch === 0) {
+        winLoss = 0;
+        winCorrect = 0;
+        winN = 0;
+        winSteps = 0;
+      }
       const ips = images / Math.max(1e-3, trainMs / 1000);
-      o.onProgress?.({ step: done, totalSteps, epoch, loss: lastLoss, accuracy: lastAcc, lr, imagesPerSec: ips, etaSeconds: ((totalSteps - done) * batchSize) / ips, stepPeakBytes: memory.peakBytes });
+      o.onProgress?.({
+        step: done,
+        totalSteps,
+        epoch,
+        loss: lastLoss,
+        accuracy: lastAcc,
+        lr,
+        imagesPerSec: ips,
+        etaSeconds: ((totalSteps - done) * batchSize) / ips,
+        stepPeakBytes: memory.peakBytes,
+      });
       const endOfEpoch = done % stepsPerEpoch === 0;
       const epochsDone = Math.floor(done / stepsPerEpoch);
       if (done < totalSteps) {
-        const evalNow = !!o.evalData && evalError === undefined && (o.evalEverySteps ? done % o.evalEverySteps === 0 : endOfEpoch && epochsDone % (o.evalEvery ?? 1) === 0);
+        const evalNow =
+          !!o.evalData && evalError === undefined && (o.evalEverySteps ? done % o.evalEverySteps === 0 : endOfEpoch && epochsDone % (o.evalEvery ?? 1) === 0);
         if (evalNow) recalibrate();
         if (evalNow || (endOfEpoch && ckDir)) {
           // On the host first: a checkpoint, and a copy that survives a crashing evaluation.
@@ -490,14 +605,19 @@ export async function train(model: Model, o: TrainOptions): Promise<TrainResult>
     const stepsDone = crashed ? (ckState?.step ?? firstStep) : totalSteps;
     const epochsDone = stepsDone / stepsPerEpoch;
     if (!crashed && firstStep < totalSteps) writeCheckpoint(totalSteps, Math.ceil(epochsDone));
-    const outputPath = o.output ? saveModel(model, o.output.path, { inputPath: o.output.inputPath ?? o.inputPath, overwrite: o.output.overwrite }).path : undefined;
+    const outputPath = o.output
+      ? saveModel(model, o.output.path, { inputPath: o.output.inputPath ?? o.inputPath, overwrite: o.output.overwrite }).path
+      : undefined;
     if (!crashed) await runEval(totalSteps, epochsDone, true);
     updateState();
     let kept: EvalRecord | undefined;
     if (keep === 'best' && best && !bestWeights && ckDir && existsSync(ckDir.bestPath)) {
       // The best epoch was before a resume: its weights are on disk.
       bestWeights = new Map();
-      for (const [n, v] of weightValues(readModel(ckDir.bestPath))) { const t = exec.variables.has(n) ? constantData(v) : undefined; if (t) bestWeights.set(n, t.toFloat32().slice()); }
+      for (const [n, v] of weightValues(readModel(ckDir.bestPath))) {
+        const t = exec.variables.has(n) ? constantData(v) : undefined;
+        if (t) bestWeights.set(n, t.toFloat32().slice());
+      }
     }
     if (keep === 'best' && best && bestWeights && evalError === undefined && best.step !== evals.at(-1)?.step) {
       kept = best;
@@ -512,10 +632,18 @@ export async function train(model: Model, o: TrainOptions): Promise<TrainResult>
     if (evalError !== undefined) {
       const where = outputPath ?? (ckState ? ckDir!.modelPath(ckState.epoch) : undefined);
       const what = crashed ? `the weights after step ${stepsDone} of ${totalSteps} (the backend stopped working)` : `the trained model (${totalSteps} steps)`;
-      throw new CompilerError('TRAIN_EVAL_FAILED', `evaluation failed${crashed ? ' and stopped training' : ' after training'}: ${(evalError as Error).message.split('\n')[0]}; ${what} ${where ? `was written to ${where}` : 'is in the model object (give an output or a checkpoint folder to have it written)'}`, {
-        where, cause: evalError,
-        hint: crashed && ckDir ? 'continue with --resume from the checkpoint folder, with a smaller --eval-batch' : 'evaluate the written model with `sculpt validate`, or retry with a smaller --eval-batch',
-      });
+      throw new CompilerError(
+        'TRAIN_EVAL_FAILED',
+        `evaluation failed${crashed ? ' and stopped training' : ' after training'}: ${(evalError as Error).message.split('\n')[0]}; ${what} ${where ? `was written to ${where}` : 'is in the model object (give an output or a checkpoint folder to have it written)'}`,
+        {
+          where,
+          cause: evalError,
+          hint:
+            crashed && ckDir
+              ? 'continue with --resume from the checkpoint folder, with a smaller --eval-batch'
+              : 'evaluate the written model with `sculpt validate`, or retry with a smaller --eval-batch',
+        },
+      );
     }
     const seconds = (Date.now() - t0) / 1000;
     return {
@@ -536,8 +664,16 @@ export async function train(model: Model, o: TrainOptions): Promise<TrainResult>
     };
   } finally {
     // After a backend crash these tensors are gone with it.
-    try { opt.dispose(); } catch { /* nothing left to free */ }
-    try { exec.dispose(); } catch { /* nothing left to free */ }
+    try {
+      opt.dispose();
+    } catch {
+      /* nothing left to free */
+    }
+    try {
+      exec.dispose();
+    } catch {
+      /* nothing left to free */
+    }
     if (inFlight) await inFlight.catch(() => {});
     await teacher?.close();
   }
@@ -548,30 +684,53 @@ export async function train(model: Model, o: TrainOptions): Promise<TrainResult>
  * step, the batch, the backend (wasm's heap stops at 4 GiB and its module is dead after an
  * abort) and the last checkpoint; undefined for any other error.
  */
-export function stepOutOfMemory(e: unknown, at: { step: number; batch: number; backend: BackendName; checkpoint?: { step: number; path: string } }): CompilerError | undefined {
+export function stepOutOfMemory(
+  e: unknown,
+  at: { step: number; batch: number; backend: BackendName; checkpoint?: { step: number; path: string } },
+): CompilerError | undefined {
   if (!isOutOfMemory(e)) return undefined;
   const native = at.backend === 'tfjs-node' || at.backend === 'tfjs-node-gpu';
   const saved = at.checkpoint ? ` The last checkpoint (step ${at.checkpoint.step}) is ${at.checkpoint.path}.` : '';
-  return new CompilerError('TRAIN_OUT_OF_MEMORY', `training step ${at.step} with a batch of ${at.batch} ran out of memory on the ${at.backend} backend${at.backend === 'wasm' ? ' (its heap stops at 4 GiB)' : ''}: ${(e as Error).message.split('\n')[0]!.replace(/\.$/, '')}.${saved}`, {
-    cause: e,
-    hint: `give a smaller --batch (e.g. ${Math.max(1, Math.floor(at.batch / 2))})${native ? '' : ', or install the native backend (npm install @tensorflow/tfjs-node), which has no such cap'}${at.checkpoint ? ', and continue with --resume' : ''}`,
-  });
+  return new CompilerError(
+    'TRAIN_OUT_OF_MEMORY',
+    `training step ${at.step} with a batch of ${at.batch} ran out of memory on the ${at.backend} backend${at.backend === 'wasm' ? ' (its heap stops at 4 GiB)' : ''}: ${(e as Error).message.split('\n')[0]!.replace(/\.$/, '')}.${saved}`,
+    {
+      cause: e,
+      hint: `give a smaller --batch (e.g. ${Math.max(1, Math.floor(at.batch / 2))})${native ? '' : ', or install the native backend (npm install @tensorflow/tfjs-node), which has no such cap'}${at.checkpoint ? ', and continue with --resume' : ''}`,
+    },
+  );
 }
 
 /**
  * Accuracy of a model on a data set with the tfjs executor (inference mode), with a batch
  * that fits in memory (at most `batchSize`, default 256). Selects a backend when none is active.
  */
-export async function evaluateTf(model: Model, ds: Dataset, opts: { batchSize?: number; backend?: BackendPreference; log?: (m: string) => void } = {}): Promise<{ loss: number; accuracy: number; samples: number }> {
+export async function evaluateTf(
+  model: Model,
+  ds: Dataset,
+  opts: { batchSize?: number; backend?: BackendPreference; log?: (m: string) => void } = {},
+): Promise<{ loss: number; accuracy: number; samples: number }> {
   checkModelFitsData(model, ds);
   if (ds.labeled === false) throw new CompilerError('DATA_UNLABELED', `accuracy needs labels; the data "${ds.name}" has none`, { hint: 'pass labelled data' });
   await selectBackend(opts.backend ?? 'auto', opts.log);
   let exec = TfExecutor.create(model, { trainable: 'none' });
   try {
-    const rebuild = () => { try { exec.dispose(); } catch { /* its backend is gone */ } exec = TfExecutor.create(model, { trainable: 'none' }); return exec; };
+    const rebuild = () => {
+      try {
+        exec.dispose();
+      } catch {
+        /* its backend is gone */
+      }
+      exec = TfExecutor.create(model, { trainable: 'none' });
+      return exec;
+    };
     const r = await evaluateFitted(exec, model, ds, logitsNameOf(model), { maxBatchSize: opts.batchSize, log: opts.log, rebuild });
     return { loss: r.loss, accuracy: r.accuracy, samples: r.samples };
   } finally {
-    try { exec.dispose(); } catch { /* nothing left to free */ }
+    try {
+      exec.dispose();
+    } catch {
+      /* nothing left to free */
+    }
   }
 }

@@ -87,13 +87,20 @@ function positionsByChannels(x: tf.Tensor): tf.Tensor2D {
  */
 export function mimicLoss(teacher: tf.Tensor, student: tf.Tensor, kind: MimicKind, where = ''): tf.Scalar {
   if (teacher.shape.join(',') !== student.shape.join(',')) {
-    throw new CompilerError('INVALID_OPTION', `cannot mimic ${where}: teacher value is [${teacher.shape.join(',')}], student value is [${student.shape.join(',')}]`, { where, hint: 'mimic layers whose channels were kept (the crucial layers)' });
+    throw new CompilerError(
+      'INVALID_OPTION',
+      `cannot mimic ${where}: teacher value is [${teacher.shape.join(',')}], student value is [${student.shape.join(',')}]`,
+      { where, hint: 'mimic layers whose channels were kept (the crucial layers)' },
+    );
   }
   return tf.tidy(() => {
     switch (kind) {
-      case 'mse': return tf.mean(tf.square(tf.sub(teacher, student))) as tf.Scalar;
-      case 'l1': return tf.mean(tf.abs(tf.sub(teacher, student))) as tf.Scalar;
-      case 'kl': return klFromLogits(positionsByChannels(teacher), positionsByChannels(student));
+      case 'mse':
+        return tf.mean(tf.square(tf.sub(teacher, student))) as tf.Scalar;
+      case 'l1':
+        return tf.mean(tf.abs(tf.sub(teacher, student))) as tf.Scalar;
+      case 'kl':
+        return klFromLogits(positionsByChannels(teacher), positionsByChannels(student));
       case 'js': {
         const pt = tf.softmax(positionsByChannels(teacher));
         const ps = tf.softmax(positionsByChannels(student));
@@ -104,7 +111,8 @@ export function mimicLoss(teacher: tf.Tensor, student: tf.Tensor, kind: MimicKin
         const kl = (p: tf.Tensor) => tf.sum(tf.mul(p, tf.sub(tf.log(tf.maximum(p, eps)), lm)), -1);
         return tf.mean(tf.mul(tf.add(kl(pt), kl(ps)), 0.5)) as tf.Scalar;
       }
-      default: throw new CompilerError('INVALID_OPTION', `unknown mimic loss "${kind as string}"`, { hint: `use one of ${MIMIC_KINDS.join(', ')}` });
+      default:
+        throw new CompilerError('INVALID_OPTION', `unknown mimic loss "${kind as string}"`, { hint: `use one of ${MIMIC_KINDS.join(', ')}` });
     }
   });
 }

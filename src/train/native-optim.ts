@@ -22,10 +22,22 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { onNative } from './native.js';
 
-interface Attr { name: string; type: number; value: unknown }
-interface TensorMeta { id: number; shape: number[]; dtype: number }
+interface Attr {
+  name: string;
+  type: number;
+  value: unknown;
+}
+interface TensorMeta {
+  id: number;
+  shape: number[];
+  dtype: number;
+}
 interface Binding {
-  TF_FLOAT: number; TF_ATTR_TYPE: number; TF_ATTR_STRING: number; TF_ATTR_BOOL: number; TF_ATTR_SHAPE: number;
+  TF_FLOAT: number;
+  TF_ATTR_TYPE: number;
+  TF_ATTR_STRING: number;
+  TF_ATTR_BOOL: number;
+  TF_ATTR_SHAPE: number;
   executeOp(name: string, attrs: Attr[], inputs: number[], outputs: number): TensorMeta[];
   createTensor(shape: number[], dtype: number, values: Float32Array): number;
   deleteTensor(id: number): void;
@@ -73,18 +85,27 @@ export class NativeUpdater {
     this.#b = tf.backend() as unknown as NodeBackend;
   }
 
-  get #f(): Binding { return this.#b.binding; }
+  get #f(): Binding {
+    return this.#b.binding;
+  }
 
-  #type(name: string): Attr { return { name, type: this.#f.TF_ATTR_TYPE, value: this.#f.TF_FLOAT }; }
+  #type(name: string): Attr {
+    return { name, type: this.#f.TF_ATTR_TYPE, value: this.#f.TF_FLOAT };
+  }
 
   #handle(shape: number[]): number {
     const f = this.#f;
-    return f.executeOp('VarHandleOp', [
-      { name: 'container', type: f.TF_ATTR_STRING, value: '' },
-      { name: 'shared_name', type: f.TF_ATTR_STRING, value: `sculpt_optimizer_slot_${process.pid}_${resourceCount++}` },
-      this.#type('dtype'),
-      { name: 'shape', type: f.TF_ATTR_SHAPE, value: shape },
-    ], [], 1)[0]!.id;
+    return f.executeOp(
+      'VarHandleOp',
+      [
+        { name: 'container', type: f.TF_ATTR_STRING, value: '' },
+        { name: 'shared_name', type: f.TF_ATTR_STRING, value: `sculpt_optimizer_slot_${process.pid}_${resourceCount++}` },
+        this.#type('dtype'),
+        { name: 'shape', type: f.TF_ATTR_SHAPE, value: shape },
+      ],
+      [],
+      1,
+    )[0]!.id;
   }
 
   #assign(resource: number, valueId: number): void {
@@ -104,10 +125,14 @@ export class NativeUpdater {
     return id;
   }
 
-  deleteScalar(id: number): void { this.#f.deleteTensor(id); }
+  deleteScalar(id: number): void {
+    this.#f.deleteTensor(id);
+  }
 
   /** The TF tensor id of a tfjs tensor (uploading values tfjs still holds on the host). */
-  idOf(t: tf.Tensor): number { return this.#b.getInputTensorIds([t])[0]!; }
+  idOf(t: tf.Tensor): number {
+    return this.#b.getInputTensorIds([t])[0]!;
+  }
 
   #entry(p: tf.Variable, initial: (k: number) => Float32Array | undefined): Entry {
     let e = this.#entries.get(p);
@@ -179,7 +204,9 @@ export class NativeUpdater {
   }
 
   /** The parameters that have slots, in first-update order. */
-  params(): tf.Variable[] { return [...this.#entries.keys()]; }
+  params(): tf.Variable[] {
+    return [...this.#entries.keys()];
+  }
 
   /** Slot k of p on the host (a copy). */
   readSlot(p: tf.Variable, k: number): Float32Array | undefined {

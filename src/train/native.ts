@@ -52,7 +52,12 @@ const batchNormTrain: KernelFunc = ({ inputs, backend, attrs }) => {
   const b = backend as NodeBackend;
   const { x, scale, offset, mean, variance } = inputs as Record<string, TensorInfo>;
   const factor = { name: 'exponential_avg_factor', type: b.binding.TF_ATTR_FLOAT, value: 1 - Number(attrs!.momentum) };
-  return b.executeMultipleOutputs('FusedBatchNormV3', [...bnAttrs(b, Number(attrs!.epsilon)), factor], [x!, scale!, offset!, mean!, variance!], 6) as unknown as TensorInfo[];
+  return b.executeMultipleOutputs(
+    'FusedBatchNormV3',
+    [...bnAttrs(b, Number(attrs!.epsilon)), factor],
+    [x!, scale!, offset!, mean!, variance!],
+    6,
+  ) as unknown as TensorInfo[];
 };
 
 /** Inputs dy, x, scale and the forward's reserve spaces → [dx, dscale, doffset]. */
@@ -78,10 +83,15 @@ const sparseCrossEntropy: KernelFunc = ({ inputs, backend }) => {
   const b = backend as NodeBackend;
   const { logits, labels } = inputs as Record<string, TensorInfo>;
   const f = b.binding;
-  return b.executeMultipleOutputs('SparseSoftmaxCrossEntropyWithLogits', [
-    { name: 'T', type: f.TF_ATTR_TYPE, value: f.TF_FLOAT },
-    { name: 'Tlabels', type: f.TF_ATTR_TYPE, value: f.TF_INT32 },
-  ], [logits!, labels!], 2) as unknown as TensorInfo[];
+  return b.executeMultipleOutputs(
+    'SparseSoftmaxCrossEntropyWithLogits',
+    [
+      { name: 'T', type: f.TF_ATTR_TYPE, value: f.TF_FLOAT },
+      { name: 'Tlabels', type: f.TF_ATTR_TYPE, value: f.TF_INT32 },
+    ],
+    [logits!, labels!],
+    2,
+  ) as unknown as TensorInfo[];
 };
 
 const nhwc = (b: NodeBackend) => [
@@ -198,13 +208,24 @@ export function nativeHardSigmoid(x: Tensor, alpha: number, beta: number): Tenso
  * (running·momentum + batch·(1 − momentum), the batch variance unbiased), or undefined where
  * the op does not apply (another backend, or the kernels are not installed).
  */
-export function nativeBatchNormTrain(t: Tensor, scale: Tensor, bias: Tensor, epsilon: number, running: { mean: Tensor; variance: Tensor; momentum: number }): { y: Tensor; runningMean: Tensor; runningVar: Tensor } | undefined {
+export function nativeBatchNormTrain(
+  t: Tensor,
+  scale: Tensor,
+  bias: Tensor,
+  epsilon: number,
+  running: { mean: Tensor; variance: Tensor; momentum: number },
+): { y: Tensor; runningMean: Tensor; runningVar: Tensor } | undefined {
   if (!onNative() || t.rank < 2 || t.rank > 4 || t.dtype !== 'float32') return undefined;
   const c = t.shape[t.rank - 1]!;
   const x4 = t.rank === 4 ? t : tf.reshape(t, [t.shape[0]!, 1, t.rank === 3 ? t.shape[1]! : 1, c]);
   const flat = (v: Tensor) => (v.rank === 1 ? v : tf.reshape(v, [c]));
-  const [y, mean, variance] = tf.engine().runKernel('SculptBatchNormTrain',
-    { x: x4, scale: flat(scale), offset: flat(bias), mean: flat(running.mean), variance: flat(running.variance) }, { epsilon, momentum: running.momentum }) as Tensor[];
+  const [y, mean, variance] = tf
+    .engine()
+    .runKernel(
+      'SculptBatchNormTrain',
+      { x: x4, scale: flat(scale), offset: flat(bias), mean: flat(running.mean), variance: flat(running.variance) },
+      { epsilon, momentum: running.momentum },
+    ) as Tensor[];
   return { y: t.rank === 4 ? y! : tf.reshape(y!, t.shape), runningMean: mean!, runningVar: variance! };
 }
 
@@ -232,6 +253,7 @@ export function nativeCrossEntropy(logits: Tensor, labels: Tensor): tf.Scalar | 
  * (another backend, a bias of another shape, rank below 2).
  */
 export function nativeBiasAdd(x: Tensor, bias: Tensor): Tensor | undefined {
-  if (!onNative() || x.dtype !== 'float32' || bias.dtype !== 'float32' || x.rank < 2 || bias.rank !== 1 || bias.shape[0] !== x.shape[x.rank - 1]) return undefined;
+  if (!onNative() || x.dtype !== 'float32' || bias.dtype !== 'float32' || x.rank < 2 || bias.rank !== 1 || bias.shape[0] !== x.shape[x.rank - 1])
+    return undefined;
   return tf.engine().runKernel('SculptBiasAdd', { x, bias }, {}) as Tensor;
 }

@@ -58,7 +58,8 @@ function exportSlots(kind: string, map: Map<tf.Variable, tf.Variable>): Optimize
 }
 
 function importSlot(map: Map<tf.Variable, tf.Variable>, variable: tf.Variable, data: Float32Array): void {
-  if (data.length !== variable.size) throw new CompilerError('CHECKPOINT_INVALID', `optimizer state for ${variable.name} has ${data.length} values; the variable has ${variable.size}`);
+  if (data.length !== variable.size)
+    throw new CompilerError('CHECKPOINT_INVALID', `optimizer state for ${variable.name} has ${data.length} values; the variable has ${variable.size}`);
   map.get(variable)?.dispose();
   map.set(variable, tf.variable(tf.tensor(data, variable.shape, 'float32'), false));
 }
@@ -166,7 +167,12 @@ class Sgd implements Optimizer {
       importSlot(this.#v, variable, data);
     }
   }
-  dispose(): void { for (const v of this.#v.values()) v.dispose(); this.#v.clear(); this.#native?.dispose(); this.#native = undefined; }
+  dispose(): void {
+    for (const v of this.#v.values()) v.dispose();
+    this.#v.clear();
+    this.#native?.dispose();
+    this.#native = undefined;
+  }
 }
 
 class Adam implements Optimizer {
@@ -174,7 +180,10 @@ class Adam implements Optimizer {
   readonly #m = new Map<tf.Variable, tf.Variable>();
   readonly #v = new Map<tf.Variable, tf.Variable>();
   #native: NativeUpdater | null | undefined;
-  constructor(readonly name: 'adam' | 'adamw', readonly o: Required<Pick<OptimizerOptions, 'beta1' | 'beta2' | 'epsilon' | 'weightDecay'>> & { decay: (v: tf.Variable) => boolean }) {}
+  constructor(
+    readonly name: 'adam' | 'adamw',
+    readonly o: Required<Pick<OptimizerOptions, 'beta1' | 'beta2' | 'epsilon' | 'weightDecay'>> & { decay: (v: tf.Variable) => boolean },
+  ) {}
   apply(vars: readonly tf.Variable[], grads: ReadonlyMap<tf.Variable, tf.Tensor>, lr: number): void {
     const { beta1: b1, beta2: b2, epsilon: eps, weightDecay: wd } = this.o;
     const t = this.steps + 1;

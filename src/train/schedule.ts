@@ -40,7 +40,9 @@ export function createSchedule(o: ScheduleOptions): Schedule {
   const rest = Math.max(1, o.totalSteps - warm);
   let after: Schedule;
   switch (o.kind) {
-    case 'constant': after = () => o.lr; break;
+    case 'constant':
+      after = () => o.lr;
+      break;
     case 'step': {
       if (o.milestones) {
         const ms = [...o.milestones].sort((a, b) => a - b);
@@ -54,10 +56,11 @@ export function createSchedule(o: ScheduleOptions): Schedule {
     }
     case 'cosine': {
       const lo = o.minLr ?? 0;
-      after = (s) => lo + 0.5 * (o.lr - lo) * (1 + Math.cos(Math.PI * Math.min(s, rest) / rest));
+      after = (s) => lo + 0.5 * (o.lr - lo) * (1 + Math.cos((Math.PI * Math.min(s, rest)) / rest));
       break;
     }
-    default: throw new CompilerError('INVALID_OPTION', `unknown schedule "${o.kind as string}"`, { hint: `use one of ${SCHEDULES.join(', ')}` });
+    default:
+      throw new CompilerError('INVALID_OPTION', `unknown schedule "${o.kind as string}"`, { hint: `use one of ${SCHEDULES.join(', ')}` });
   }
   return (step) => (step < warm ? (o.lr * (step + 1)) / warm : after(step - warm));
 }

@@ -48,15 +48,26 @@ export interface GuardSpec {
 
 function realOrResolved(p: string): string {
   const abs = resolve(p);
-  try { return realpathSync(abs); } catch { /* not there yet */ }
+  try {
+    return realpathSync(abs);
+  } catch {
+    /* not there yet */
+  }
   // The folder may exist (and be a link) even when the file does not.
-  try { return join(realpathSync(dirname(abs)), basename(abs)); } catch { return abs; }
+  try {
+    return join(realpathSync(dirname(abs)), basename(abs));
+  } catch {
+    return abs;
+  }
 }
 
 function statOrUndefined(p: string): Stats | undefined {
-  try { return statSync(p); } catch { return undefined; }
+  try {
+    return statSync(p);
+  } catch {
+    return undefined;
+  }
 }
-
 
 /**
  * Checks one output path on its own: not empty, not a directory or special file, its folder
@@ -68,15 +79,24 @@ export function checkOutputPath(path: string | undefined, what = 'output'): void
     throw new CompilerError('OUTPUT_PATH_INVALID', `${what} is an empty path`, { where: what, hint: 'name the file to write, e.g. -o out.onnx' });
   }
   if (path.endsWith('/') || path.endsWith(sep)) {
-    throw new CompilerError('OUTPUT_NOT_REGULAR', `${what} "${path}" names a directory`, { where: path, hint: 'name a file inside it, e.g. ' + join(path, 'out.onnx') });
+    throw new CompilerError('OUTPUT_NOT_REGULAR', `${what} "${path}" names a directory`, {
+      where: path,
+      hint: 'name a file inside it, e.g. ' + join(path, 'out.onnx'),
+    });
   }
   const st = statOrUndefined(path);
   if (st && !st.isFile()) {
-    throw new CompilerError('OUTPUT_NOT_REGULAR', `${what} "${path}" is ${fileKind(st)}; sculpt writes only regular files`, { where: path, hint: st.isDirectory() ? `name a file inside it, e.g. ${join(path, 'out.onnx')}` : 'name a regular file (to discard output, omit the option)' });
+    throw new CompilerError('OUTPUT_NOT_REGULAR', `${what} "${path}" is ${fileKind(st)}; sculpt writes only regular files`, {
+      where: path,
+      hint: st.isDirectory() ? `name a file inside it, e.g. ${join(path, 'out.onnx')}` : 'name a regular file (to discard output, omit the option)',
+    });
   }
   const dir = statOrUndefined(dirname(resolve(path)));
   if (!dir || !dir.isDirectory()) {
-    throw new CompilerError('OUTPUT_PATH_INVALID', `${what} "${path}": the folder ${dirname(resolve(path))} does not exist`, { where: path, hint: 'create the folder first' });
+    throw new CompilerError('OUTPUT_PATH_INVALID', `${what} "${path}": the folder ${dirname(resolve(path))} does not exist`, {
+      where: path,
+      hint: 'create the folder first',
+    });
   }
 }
 
@@ -93,7 +113,11 @@ export function externalDataFiles(modelPath: string): string[] {
   // (it refuses to write over the data files of the model it saves).
   if (!st || !st.isFile() || st.size > SCAN_LIMIT) return [];
   let bytes: Buffer;
-  try { bytes = readFileSync(modelPath); } catch { return []; }
+  try {
+    bytes = readFileSync(modelPath);
+  } catch {
+    return [];
+  }
   const out = new Set<string>();
   // StringStringEntryProto { key = 1 ("location"), value = 2 }: 0x0a 0x08 "location" 0x12 <len> <bytes>.
   const key = Buffer.from([0x0a, 0x08, ...Buffer.from('location'), 0x12]);
@@ -118,7 +142,10 @@ export function dataSpecInputs(spec: string | undefined, what = '--data'): Guard
   const m = /^(idx|npy|folder):(.*)$/.exec(spec);
   if (!m) return [];
   if (m[1] === 'folder') return [{ path: m[2], what, kind: 'dir' }];
-  return m[2]!.split(',').filter(Boolean).map((p) => ({ path: p, what, kind: 'file' as const }));
+  return m[2]!
+    .split(',')
+    .filter(Boolean)
+    .map((p) => ({ path: p, what, kind: 'file' as const }));
 }
 
 /** Files a model output at `out` owns besides itself (lock, data files by our naming). */
@@ -148,7 +175,8 @@ export function guardOutputs(spec: GuardSpec): void {
     const what = i.what ?? i.path;
     inputs.push({ real: realOrResolved(i.path), what, kind: i.kind, isModel: i.kind === 'model' });
     if (i.kind === 'model') {
-      for (const d of externalDataFiles(i.path)) inputs.push({ real: realOrResolved(d), what: `the external data of ${what} (${d})`, kind: 'file', isModel: false });
+      for (const d of externalDataFiles(i.path))
+        inputs.push({ real: realOrResolved(d), what: `the external data of ${what} (${d})`, kind: 'file', isModel: false });
     }
   }
   const seen: { real: string; what: string; kind: GuardOutput['kind'] }[] = [];
@@ -156,19 +184,30 @@ export function guardOutputs(spec: GuardSpec): void {
     const real = realOrResolved(o.path!);
     const what = o.what ?? 'output';
     for (const i of inputs) {
-      if (i.kind === 'dir' ? (real === i.real || (inside(i.real, real) && statOrUndefined(real) !== undefined)) : real === i.real) {
+      if (i.kind === 'dir' ? real === i.real || (inside(i.real, real) && statOrUndefined(real) !== undefined) : real === i.real) {
         if (i.isModel && o.kind === 'model' && spec.overwrite) continue;
-        throw new CompilerError('OUTPUT_IS_INPUT', `${what} "${o.path}" is ${i.kind === 'dir' ? 'inside ' : ''}${i.what}, an input of this run; it would be overwritten`, {
-          where: o.path, hint: `choose another ${what} path${i.isModel && o.kind === 'model' ? ' (or pass --overwrite to replace the input model)' : ''}`,
-        });
+        throw new CompilerError(
+          'OUTPUT_IS_INPUT',
+          `${what} "${o.path}" is ${i.kind === 'dir' ? 'inside ' : ''}${i.what}, an input of this run; it would be overwritten`,
+          {
+            where: o.path,
+            hint: `choose another ${what} path${i.isModel && o.kind === 'model' ? ' (or pass --overwrite to replace the input model)' : ''}`,
+          },
+        );
       }
       if (o.kind === 'model' && ownsName(real, i.real)) {
-        throw new CompilerError('OUTPUT_IS_INPUT', `${what} "${o.path}" would replace or remove ${i.what} (${i.real}), which sits under the output's name`, { where: o.path, hint: `choose another ${what} path` });
+        throw new CompilerError('OUTPUT_IS_INPUT', `${what} "${o.path}" would replace or remove ${i.what} (${i.real}), which sits under the output's name`, {
+          where: o.path,
+          hint: `choose another ${what} path`,
+        });
       }
     }
     for (const s of seen) {
       if (s.real === real || (s.kind === 'model' && ownsName(s.real, real)) || (o.kind === 'model' && ownsName(real, s.real))) {
-        throw new CompilerError('OUTPUTS_COLLIDE', `${what} "${o.path}" and ${s.what} name the same file`, { where: o.path, hint: 'give every output its own path' });
+        throw new CompilerError('OUTPUTS_COLLIDE', `${what} "${o.path}" and ${s.what} name the same file`, {
+          where: o.path,
+          hint: 'give every output its own path',
+        });
       }
     }
     seen.push({ real, what, kind: o.kind });

@@ -1,7 +1,9 @@
 /** A small seeded random generator (mulberry32): the same seed gives the same stream everywhere. */
 export class Rng {
   #s: number;
-  constructor(seed: number) { this.#s = (seed >>> 0) ^ 0x9e3779b9; }
+  constructor(seed: number) {
+    this.#s = (seed >>> 0) ^ 0x9e3779b9;
+  }
 
   /** Uniform in [0, 1). */
   next(): number {
@@ -12,7 +14,9 @@ export class Rng {
   }
 
   /** Integer in [0, n). */
-  int(n: number): number { return Math.floor(this.next() * n); }
+  int(n: number): number {
+    return Math.floor(this.next() * n);
+  }
 
   /** Standard normal (Box–Muller). */
   normal(): number {

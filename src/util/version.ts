@@ -14,7 +14,9 @@ export function toolVersion(): string {
     try {
       const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { name?: string; version?: string };
       if (pkg.name === 'sculpt' && pkg.version) return (cached = pkg.version);
-    } catch { /* not here */ }
+    } catch {
+      /* not here */
+    }
     dir = dirname(dir);
   }
   return (cached = 'unknown');

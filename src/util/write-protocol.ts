@@ -20,7 +20,19 @@
  */
 import { createHash } from 'node:crypto';
 import {
-  closeSync, constants, fsyncSync, linkSync, openSync, readFileSync, readdirSync, realpathSync, renameSync, rmSync, statSync, unlinkSync, writeSync,
+  closeSync,
+  constants,
+  fsyncSync,
+  linkSync,
+  openSync,
+  readFileSync,
+  readdirSync,
+  realpathSync,
+  renameSync,
+  rmSync,
+  statSync,
+  unlinkSync,
+  writeSync,
 } from 'node:fs';
 import { hostname } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
@@ -63,8 +75,12 @@ function onSignal(sig: NodeJS.Signals): void {
 function cleanupPending(): void {
   for (const [p, kind] of pending) {
     try {
-      if (kind === 'lock') { if (lockOwner(p) === lockToken) unlinkSync(p); } else rmSync(p, { force: true });
-    } catch { /* best effort while exiting */ }
+      if (kind === 'lock') {
+        if (lockOwner(p) === lockToken) unlinkSync(p);
+      } else rmSync(p, { force: true });
+    } catch {
+      /* best effort while exiting */
+    }
   }
   pending.clear();
 }
@@ -90,10 +106,12 @@ function disarmNow(): void {
 function maybeDisarm(): void {
   if (pending.size > 0 || disarmScheduled || !armed) return;
   disarmScheduled = true;
-  setImmediate(() => setImmediate(() => {
-    if (disarmScheduled && pending.size === 0) disarmNow();
-    disarmScheduled = false;
-  }).unref()).unref();
+  setImmediate(() =>
+    setImmediate(() => {
+      if (disarmScheduled && pending.size === 0) disarmNow();
+      disarmScheduled = false;
+    }).unref(),
+  ).unref();
 }
 
 function track(path: string, kind: 'temp' | 'lock'): void {
@@ -142,18 +160,31 @@ export function fsyncDir(dir: string): void {
   try {
     fd = openSync(dir, 'r');
     fsyncSync(fd);
-  } catch { /* some file systems refuse; the rename is still atomic */ } finally {
-    if (fd !== undefined) try { closeSync(fd); } catch { /* ignore */ }
+  } catch {
+    /* some file systems refuse; the rename is still atomic */
+  } finally {
+    if (fd !== undefined)
+      try {
+        closeSync(fd);
+      } catch {
+        /* ignore */
+      }
   }
 }
 
 function writeFailed(path: string, e: unknown): CompilerError {
   if (e instanceof CompilerError) return e;
   const code = (e as NodeJS.ErrnoException).code;
-  const hint = code === 'ENOSPC' ? 'the disk is full: free space or write elsewhere'
-    : code === 'EACCES' || code === 'EPERM' ? 'no permission to write there: choose another folder'
-      : code === 'ENOENT' ? 'the folder does not exist: create it first'
-        : code === 'EROFS' ? 'the file system is read-only' : 'check the path and free space';
+  const hint =
+    code === 'ENOSPC'
+      ? 'the disk is full: free space or write elsewhere'
+      : code === 'EACCES' || code === 'EPERM'
+        ? 'no permission to write there: choose another folder'
+        : code === 'ENOENT'
+          ? 'the folder does not exist: create it first'
+          : code === 'EROFS'
+            ? 'the file system is read-only'
+            : 'check the path and free space';
   return new CompilerError('FILE_WRITE_FAILED', `cannot write ${path}: ${(e as Error).message}`, { where: path, cause: e, hint });
 }
 
@@ -161,7 +192,11 @@ function writeFailed(path: string, e: unknown): CompilerError {
  * Writes a new temp file beside `path` holding `chunks`; returns its path. The temp is
  * tracked (removed on signals) until `commitTemp` or `discardTemp`.
  */
-export function writeTemp(path: string, chunks: readonly Uint8Array[], opts: { offsets?: readonly number[]; durable?: boolean; onBytes?: (b: Uint8Array) => void } = {}): string {
+export function writeTemp(
+  path: string,
+  chunks: readonly Uint8Array[],
+  opts: { offsets?: readonly number[]; durable?: boolean; onBytes?: (b: Uint8Array) => void } = {},
+): string {
   const tmp = tempPathFor(path);
   let fd: number | undefined;
   track(tmp, 'temp');
@@ -174,7 +209,12 @@ export function writeTemp(path: string, chunks: readonly Uint8Array[], opts: { o
     fd = undefined;
     return tmp;
   } catch (e) {
-    if (fd !== undefined) try { closeSync(fd); } catch { /* already failing */ }
+    if (fd !== undefined)
+      try {
+        closeSync(fd);
+      } catch {
+        /* already failing */
+      }
     discardTemp(tmp);
     throw writeFailed(path, e);
   }
@@ -193,7 +233,11 @@ export function commitTemp(tmp: string, path: string, durable = false): void {
 }
 
 export function discardTemp(tmp: string): void {
-  try { rmSync(tmp, { force: true }); } catch { /* best effort */ }
+  try {
+    rmSync(tmp, { force: true });
+  } catch {
+    /* best effort */
+  }
   untrack(tmp);
 }
 
@@ -236,20 +280,37 @@ export class StagedFiles {
 
 const lockToken = `${hostname()}:${process.pid}:${Math.random().toString(36).slice(2, 10)}`;
 
-interface LockInfo { token: string; pid: number; host: string }
+interface LockInfo {
+  token: string;
+  pid: number;
+  host: string;
+}
 
 function lockOwner(lockPath: string): string | undefined {
-  try { return (JSON.parse(readFileSync(lockPath, 'utf8')) as LockInfo).token; } catch { return undefined; }
+  try {
+    return (JSON.parse(readFileSync(lockPath, 'utf8')) as LockInfo).token;
+  } catch {
+    return undefined;
+  }
 }
 
 function readLock(lockPath: string): LockInfo | undefined {
-  try { return JSON.parse(readFileSync(lockPath, 'utf8')) as LockInfo; } catch { return undefined; }
+  try {
+    return JSON.parse(readFileSync(lockPath, 'utf8')) as LockInfo;
+  } catch {
+    return undefined;
+  }
 }
 
 /** True when `pid` names a live process on this machine (EPERM: alive, someone else's). */
 export function processAlive(pid: number): boolean {
   if (!Number.isSafeInteger(pid) || pid <= 0) return false;
-  try { process.kill(pid, 0); return true; } catch (e) { return (e as NodeJS.ErrnoException).code === 'EPERM'; }
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }
 
 function sleepSync(ms: number): void {
@@ -261,7 +322,11 @@ function isStale(lockPath: string): boolean {
   const info = readLock(lockPath);
   if (!info) {
     // Being written right now (created, not yet filled) or garbage: stale only when old.
-    try { return Date.now() - statSync(lockPath).mtimeMs > 10_000; } catch { return false; }
+    try {
+      return Date.now() - statSync(lockPath).mtimeMs > 10_000;
+    } catch {
+      return false;
+    }
   }
   return info.host === hostname() && !processAlive(info.pid);
 }
@@ -272,11 +337,25 @@ function isStale(lockPath: string): boolean {
  */
 function breakStaleLock(lockPath: string): void {
   const aside = `${lockPath}.stale-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
-  try { renameSync(lockPath, aside); } catch { return; }
+  try {
+    renameSync(lockPath, aside);
+  } catch {
+    return;
+  }
   const info = readLock(aside);
   const live = info && (info.host !== hostname() || processAlive(info.pid));
-  if (live) { try { linkSync(aside, lockPath); } catch { /* a new lock exists; its holder will notice */ } }
-  try { unlinkSync(aside); } catch { /* ignore */ }
+  if (live) {
+    try {
+      linkSync(aside, lockPath);
+    } catch {
+      /* a new lock exists; its holder will notice */
+    }
+  }
+  try {
+    unlinkSync(aside);
+  } catch {
+    /* ignore */
+  }
 }
 
 export interface LockOptions {
@@ -304,14 +383,24 @@ export class OutputLock {
         closeSync(fd);
         return new OutputLock(lockPath);
       } catch (e) {
-        if (fd !== undefined) { try { closeSync(fd); } catch { /* ignore */ } }
+        if (fd !== undefined) {
+          try {
+            closeSync(fd);
+          } catch {
+            /* ignore */
+          }
+        }
         if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw writeFailed(lockPath, e);
       }
-      if (isStale(lockPath)) { breakStaleLock(lockPath); continue; }
+      if (isStale(lockPath)) {
+        breakStaleLock(lockPath);
+        continue;
+      }
       if (Date.now() - t0 > timeout) {
         const info = readLock(lockPath);
         throw new CompilerError('OUTPUT_LOCKED', `another sculpt (${info ? `pid ${info.pid} on ${info.host}` : 'unknown process'}) is writing ${path}`, {
-          where: path, hint: `wait for it to finish; if no sculpt is running, remove ${lockPath}`,
+          where: path,
+          hint: `wait for it to finish; if no sculpt is running, remove ${lockPath}`,
         });
       }
       sleepSync(wait + Math.random() * wait);
@@ -322,12 +411,19 @@ export class OutputLock {
   /** @throws OUTPUT_LOCKED when another process took the lock over (it thought ours stale). */
   assertHeld(): void {
     if (lockOwner(this.lockPath) !== lockToken) {
-      throw new CompilerError('OUTPUT_LOCKED', `the lock ${this.lockPath} was taken over by another process; nothing was replaced`, { where: this.lockPath, hint: 'run again when the other writer has finished' });
+      throw new CompilerError('OUTPUT_LOCKED', `the lock ${this.lockPath} was taken over by another process; nothing was replaced`, {
+        where: this.lockPath,
+        hint: 'run again when the other writer has finished',
+      });
     }
   }
 
   release(): void {
-    try { if (lockOwner(this.lockPath) === lockToken) unlinkSync(this.lockPath); } catch { /* gone already */ }
+    try {
+      if (lockOwner(this.lockPath) === lockToken) unlinkSync(this.lockPath);
+    } catch {
+      /* gone already */
+    }
     untrack(this.lockPath);
   }
 }
@@ -335,13 +431,21 @@ export class OutputLock {
 /** Runs `f` holding the lock on `path`. */
 export function withOutputLock<T>(path: string, f: (lock: OutputLock) => T, opts?: LockOptions): T {
   const lock = OutputLock.acquire(path, opts);
-  try { return f(lock); } finally { lock.release(); }
+  try {
+    return f(lock);
+  } finally {
+    lock.release();
+  }
 }
 
 // --- model + external data ----------------------------------------------------------------
 
 /** Bytes of an external data file: chunks at offsets, `size` bytes in all. */
-export interface DataFile { chunks: readonly Uint8Array[]; offsets: readonly number[]; size: number }
+export interface DataFile {
+  chunks: readonly Uint8Array[];
+  offsets: readonly number[];
+  size: number;
+}
 
 export interface ModelCommit {
   /** Where the model goes. */
@@ -357,7 +461,12 @@ export interface ModelCommit {
   lock?: LockOptions;
 }
 
-export interface CommitResult { path: string; bytes: number; dataPath?: string; dataBytes?: number }
+export interface CommitResult {
+  path: string;
+  bytes: number;
+  dataPath?: string;
+  dataBytes?: number;
+}
 
 const HEX16 = /^[0-9a-f]{16}$/;
 
@@ -419,29 +528,52 @@ export function commitModel(c: ModelCommit): CommitResult {
   } finally {
     for (const t of temps) if (pending.has(t)) discardTemp(t);
     // A data file this run created but no committed model references is an orphan.
-    for (const p of created) try { rmSync(p, { force: true }); } catch { /* ignore */ }
+    for (const p of created)
+      try {
+        rmSync(p, { force: true });
+      } catch {
+        /* ignore */
+      }
     lock.release();
   }
 }
 
 function realOf(p: string): string {
-  try { return realpathSync(p); } catch { return p; }
+  try {
+    return realpathSync(p);
+  } catch {
+    return p;
+  }
 }
 
 function exists(p: string): boolean {
-  try { statSync(p); return true; } catch { return false; }
+  try {
+    statSync(p);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** Removes `<base>….tmp-<pid>-…` files left by processes that no longer run (kill -9). */
 function removeDeadTemps(dir: string, base: string): void {
   let names: string[];
-  try { names = readdirSync(dir); } catch { return; }
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return;
+  }
   for (const n of names) {
     if (!n.startsWith(base)) continue;
     const m = /\.tmp-(\d+)-[0-9a-z]+$/.exec(n);
     if (!m || !isOurTempOwner(n.slice(0, m.index), base)) continue;
     const pid = Number(m[1]);
-    if (pid !== process.pid && !processAlive(pid)) try { rmSync(join(dir, n), { force: true }); } catch { /* ignore */ }
+    if (pid !== process.pid && !processAlive(pid))
+      try {
+        rmSync(join(dir, n), { force: true });
+      } catch {
+        /* ignore */
+      }
   }
 }
 
@@ -468,7 +600,9 @@ function referencedDataFiles(path: string): Set<string> {
       if (isOurDataName(base, name)) refs.add(name);
       at = s.indexOf(base, at + 1);
     }
-  } catch { /* no old model */ }
+  } catch {
+    /* no old model */
+  }
   return refs;
 }
 
@@ -478,13 +612,21 @@ function referencedDataFiles(path: string): Set<string> {
  */
 function removeOldData(dir: string, base: string, keep: string | undefined, oldRefs: Set<string>, protect?: ReadonlySet<string>): void {
   let names: string[];
-  try { names = readdirSync(dir); } catch { return; }
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return;
+  }
   for (const n of names) {
     if (n === keep || !isOurDataName(base, n)) continue;
     // `<base>.data` is ours only when the old model referenced it; hashed names always are.
     if (n === `${base}.data` && !oldRefs.has(n)) continue;
     const p = join(dir, n);
     if (protect?.has(p) || protect?.has(realOf(p))) continue;
-    try { rmSync(p, { force: true }); } catch { /* ignore */ }
+    try {
+      rmSync(p, { force: true });
+    } catch {
+      /* ignore */
+    }
   }
 }

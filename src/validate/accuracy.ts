@@ -36,24 +36,33 @@ export function modelIo(model: Model, names: { input?: string; output?: string }
   let input: Value | undefined;
   if (names.input) {
     input = data.find((v) => v.name === names.input);
-    if (!input) throw new CompilerError('INVALID_OPTION', `the model has no input "${names.input}" (it has ${data.map((v) => `"${v.name}"`).join(', ') || 'none'})`);
+    if (!input)
+      throw new CompilerError('INVALID_OPTION', `the model has no input "${names.input}" (it has ${data.map((v) => `"${v.name}"`).join(', ') || 'none'})`);
   } else {
     if (data.length !== 1) {
-      throw new CompilerError('INVALID_OPTION', `the model has ${data.length} data inputs (${data.map((v) => `"${v.name}"`).join(', ')}); name the image input`, { hint: 'pass --input <name>' });
+      throw new CompilerError(
+        'INVALID_OPTION',
+        `the model has ${data.length} data inputs (${data.map((v) => `"${v.name}"`).join(', ')}); name the image input`,
+        { hint: 'pass --input <name>' },
+      );
     }
     input = data[0]!;
   }
   let output: Value | undefined;
   if (names.output) {
     output = g.outputs.find((v) => v.name === names.output);
-    if (!output) throw new CompilerError('INVALID_OPTION', `the model has no output "${names.output}" (it has ${g.outputs.map((v) => `"${v.name}"`).join(', ')})`);
+    if (!output)
+      throw new CompilerError('INVALID_OPTION', `the model has no output "${names.output}" (it has ${g.outputs.map((v) => `"${v.name}"`).join(', ')})`);
   } else {
     output = g.outputs[0];
     if (!output) throw new CompilerError('IR_INVALID', 'the model has no outputs');
   }
   const shape = input.shape;
   if (!shape || shape.length === 0) {
-    throw new CompilerError('INVALID_OPTION', `input "${input.name}" has no declared shape; cannot tell how to feed it`, { where: input.name, hint: 'export the model with a static input shape' });
+    throw new CompilerError('INVALID_OPTION', `input "${input.name}" has no declared shape; cannot tell how to feed it`, {
+      where: input.name,
+      hint: 'export the model with a static input shape',
+    });
   }
   return { input: input.name, inputShape: shape, output: output.name };
 }
@@ -106,7 +115,9 @@ export function labelRank(scores: ArrayLike<number>, off: number, c: number, lab
   return rank;
 }
 
-function product(dims: readonly number[]): number { return dims.reduce((a, b) => a * b, 1); }
+function product(dims: readonly number[]): number {
+  return dims.reduce((a, b) => a * b, 1);
+}
 
 /**
  * Evaluates a classifier on `data` with an open session.
@@ -115,7 +126,9 @@ function product(dims: readonly number[]): number { return dims.reduce((a, b) =>
  */
 export async function evaluateAccuracy(session: Session, model: Model, data: Dataset, opts: AccuracyOptions = {}): Promise<AccuracyResult> {
   if (data.labeled === false) {
-    throw new CompilerError('DATA_UNLABELED', `accuracy needs labels; the data "${data.name}" has none`, { hint: 'pass labelled test data (npy:<x.npy>,<y.npy>, idx:<images>,<labels>, or a folder of class folders)' });
+    throw new CompilerError('DATA_UNLABELED', `accuracy needs labels; the data "${data.name}" has none`, {
+      hint: 'pass labelled test data (npy:<x.npy>,<y.npy>, idx:<images>,<labels>, or a folder of class folders)',
+    });
   }
   const io = opts.io ?? modelIo(model);
   const want = opts.k ?? 5;
@@ -123,7 +136,11 @@ export async function evaluateAccuracy(session: Session, model: Model, data: Dat
   const sampleSize = product(data.inputShape);
   if (sampleDims.every((d): d is number => typeof d === 'number')) {
     if (product(sampleDims) !== sampleSize) {
-      throw new CompilerError('DATA_SHAPE_MISMATCH', `the model input "${io.input}" takes samples of shape [${sampleDims.join(',')}]; the data "${data.name}" has [${data.inputShape.join(',')}]`, { where: io.input, hint: 'load the data with the shape the model expects (e.g. --shape), or pick the matching model' });
+      throw new CompilerError(
+        'DATA_SHAPE_MISMATCH',
+        `the model input "${io.input}" takes samples of shape [${sampleDims.join(',')}]; the data "${data.name}" has [${data.inputShape.join(',')}]`,
+        { where: io.input, hint: 'load the data with the shape the model expects (e.g. --shape), or pick the matching model' },
+      );
     }
   }
   // The data's own per-sample shape fills symbolic dims; a static model shape wins otherwise.
@@ -151,13 +168,21 @@ export async function evaluateAccuracy(session: Session, model: Model, data: Dat
       throw new CompilerError('DATA_SHAPE_MISMATCH', `output "${io.output}" is an integer tensor; accuracy needs class scores`, { where: io.output });
     }
     if (out.dims[0] !== rows) {
-      throw new CompilerError('DATA_SHAPE_MISMATCH', `output "${io.output}" has ${out.dims[0]} rows for a batch of ${rows}; expected one score row per sample`, { where: io.output });
+      throw new CompilerError(
+        'DATA_SHAPE_MISMATCH',
+        `output "${io.output}" has ${out.dims[0]} rows for a batch of ${rows}; expected one score row per sample`,
+        { where: io.output },
+      );
     }
     const c = scores.length / rows;
     if (classes < 0) {
       classes = c;
       if (c < data.numClasses) {
-        throw new CompilerError('DATA_SHAPE_MISMATCH', `output "${io.output}" has ${c} scores per sample; the data "${data.name}" has ${data.numClasses} classes`, { where: io.output, hint: 'is this the classifier output? name another with --output' });
+        throw new CompilerError(
+          'DATA_SHAPE_MISMATCH',
+          `output "${io.output}" has ${c} scores per sample; the data "${data.name}" has ${data.numClasses} classes`,
+          { where: io.output, hint: 'is this the classifier output? name another with --output' },
+        );
       }
       k = Math.min(want, c);
     }
@@ -168,7 +193,10 @@ export async function evaluateAccuracy(session: Session, model: Model, data: Dat
       }
       const rank = labelRank(scores, i * c, c, label);
       perClassCount[label]!++;
-      if (rank === 0) { top1++; perClassCorrect[label]!++; }
+      if (rank === 0) {
+        top1++;
+        perClassCorrect[label]!++;
+      }
       if (rank < k) topK++;
     }
     samples += b.n;

@@ -32,7 +32,11 @@ export interface GateResult {
 }
 
 /** What a gate needs measured; read by validate before it measures. */
-export interface GateNeeds { baseline: boolean; accuracy: boolean; latency: boolean }
+export interface GateNeeds {
+  baseline: boolean;
+  accuracy: boolean;
+  latency: boolean;
+}
 
 /** The measurements the given gates need. */
 export function gateNeeds(g: GateLimits): GateNeeds {
@@ -78,14 +82,26 @@ export function evaluateGates(limits: GateLimits, m: GateInputs): GateResult[] {
     // Rounded to 1e-9 points so that equal accuracies from different sample orders compare equal.
     const drop = Math.round((m.baselineTop1 - m.top1) * 100 * 1e9) / 1e9;
     const passed = drop <= limits.maxDrop;
-    out.push({ gate: 'max-drop', limit: limits.maxDrop, actual: drop, passed, message: `top-1 ${drop >= 0 ? 'dropped' : 'rose'} ${Math.abs(drop).toFixed(2)} points (${pct(m.baselineTop1)} -> ${pct(m.top1)}); limit ${limits.maxDrop}` });
+    out.push({
+      gate: 'max-drop',
+      limit: limits.maxDrop,
+      actual: drop,
+      passed,
+      message: `top-1 ${drop >= 0 ? 'dropped' : 'rose'} ${Math.abs(drop).toFixed(2)} points (${pct(m.baselineTop1)} -> ${pct(m.top1)}); limit ${limits.maxDrop}`,
+    });
   }
   if (limits.minSpeedup !== undefined) {
     if (m.speedup === undefined) {
       throw new CompilerError('PRECONDITION_FAILED', '--min-speedup needs latency of the model and of the baseline', { hint: 'give --baseline' });
     }
     const passed = m.speedup >= limits.minSpeedup;
-    out.push({ gate: 'min-speedup', limit: limits.minSpeedup, actual: m.speedup, passed, message: `batch-1 speed-up ${m.speedup.toFixed(3)}x; limit ${limits.minSpeedup}x` });
+    out.push({
+      gate: 'min-speedup',
+      limit: limits.minSpeedup,
+      actual: m.speedup,
+      passed,
+      message: `batch-1 speed-up ${m.speedup.toFixed(3)}x; limit ${limits.minSpeedup}x`,
+    });
   }
   if (limits.maxParams !== undefined) {
     const passed = m.params <= limits.maxParams;
@@ -94,4 +110,6 @@ export function evaluateGates(limits: GateLimits, m: GateInputs): GateResult[] {
   return out;
 }
 
-function pct(x: number): string { return `${(x * 100).toFixed(2)}%`; }
+function pct(x: number): string {
+  return `${(x * 100).toFixed(2)}%`;
+}

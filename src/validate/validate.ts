@@ -55,7 +55,12 @@ export interface ModelMeasurement {
 }
 
 /** A quantity before (baseline) and after (model): after - before, and after / before. */
-export interface Delta { before: number; after: number; delta: number; ratio: number | null }
+export interface Delta {
+  before: number;
+  after: number;
+  delta: number;
+  ratio: number | null;
+}
 
 export interface Comparison {
   /** Top-1 and top-k of model minus baseline, percentage points (null without data). */
@@ -128,12 +133,23 @@ export function modelFileBytes(path: string, model: Model): number {
     const loc = v.initializer?.external?.location;
     if (!loc || seen.has(loc)) continue;
     seen.add(loc);
-    try { bytes += statSync(resolve(base, loc)).size; } catch { /* reported by the reader already */ }
+    try {
+      bytes += statSync(resolve(base, loc)).size;
+    } catch {
+      /* reported by the reader already */
+    }
   }
   return bytes;
 }
 
-function randomFeed(model: Model, io: ModelIo, batch: number, data: Dataset | undefined, rng: Rng, inputShapes?: Readonly<Record<string, readonly number[]>>): HostTensor {
+function randomFeed(
+  model: Model,
+  io: ModelIo,
+  batch: number,
+  data: Dataset | undefined,
+  rng: Rng,
+  inputShapes?: Readonly<Record<string, readonly number[]>>,
+): HostTensor {
   const given = inputShapes?.[io.input];
   const dims = io.inputShape.map((d, i) => {
     if (i === 0) return batch;
@@ -141,7 +157,10 @@ function randomFeed(model: Model, io: ModelIo, batch: number, data: Dataset | un
     if (given?.[i] !== undefined) return given[i]!;
     const fromData = data?.inputShape[i - 1];
     if (fromData !== undefined) return fromData;
-    throw new CompilerError('INVALID_OPTION', `input "${io.input}" has a symbolic dimension ${i} ("${d ?? '?'}"); latency needs a concrete shape`, { where: io.input, hint: 'give --input-shape or --data so the sample shape is known, or export with a static shape' });
+    throw new CompilerError('INVALID_OPTION', `input "${io.input}" has a symbolic dimension ${i} ("${d ?? '?'}"); latency needs a concrete shape`, {
+      where: io.input,
+      hint: 'give --input-shape or --data so the sample shape is known, or export with a static shape',
+    });
   });
   const n = dims.reduce((a, b) => a * b, 1);
   const elem = model.graph.inputs.find((v) => v.name === io.input)?.elemType ?? DataType.FLOAT;
@@ -150,18 +169,31 @@ function randomFeed(model: Model, io: ModelIo, batch: number, data: Dataset | un
   throw new CompilerError('UNSUPPORTED_DATA_TYPE', `input "${io.input}" is of data type ${elem}; latency feeds float32 or uint8 inputs`, { where: io.input });
 }
 
-interface Subject { model: Model; path: string | null; session: Session; io: ModelIo; provider: Provider }
+interface Subject {
+  model: Model;
+  path: string | null;
+  session: Session;
+  io: ModelIo;
+  provider: Provider;
+}
 
 async function open(src: string | Model, opts: ValidateOptions): Promise<Subject> {
   const model = typeof src === 'string' ? readModel(src) : src;
   const io = modelIo(model, opts.io ?? {});
   // onnxruntime reads external data relative to the file; hand it the bytes it would read.
   const bytes = typeof src === 'string' && !hasExternalData(model) ? readFileSync(src) : model;
-  const { session, provider } = await openSession(bytes, { threads: opts.threads ?? 1, provider: opts.provider ?? 'cpu', strict: opts.strict, warn: opts.warn });
+  const { session, provider } = await openSession(bytes, {
+    threads: opts.threads ?? 1,
+    provider: opts.provider ?? 'cpu',
+    strict: opts.strict,
+    warn: opts.warn,
+  });
   return { model, path: typeof src === 'string' ? src : null, session, io, provider };
 }
 
-function hasExternalData(m: Model): boolean { return m.graph.initializers.some((v) => v.initializer?.external !== undefined); }
+function hasExternalData(m: Model): boolean {
+  return m.graph.initializers.some((v) => v.initializer?.external !== undefined);
+}
 
 /** The input shapes `m` is costed at: the given ones it has, else batch 1 × the data's sample shape for the fed input. */
 function costShapes(m: Model, io: ModelIo, opts: ValidateOptions): Record<string, number[]> {
@@ -172,15 +204,27 @@ function costShapes(m: Model, io: ModelIo, opts: ValidateOptions): Record<string
   if (!out[io.input] && sample && io.inputShape.length === sample.length + 1) {
     const dims = [1, ...sample];
     // Only where it fits what the model declares (a misfit is reported by the accuracy check).
-    if (io.inputShape.every((d, i) => typeof d !== 'number' || d === dims[i] || i === 0)) out[io.input] = io.inputShape.map((d, i) => (typeof d === 'number' ? d : dims[i]!));
+    if (io.inputShape.every((d, i) => typeof d !== 'number' || d === dims[i] || i === 0))
+      out[io.input] = io.inputShape.map((d, i) => (typeof d === 'number' ? d : dims[i]!));
   }
   return out;
 }
 
-function staticCost(m: Model, io: ModelIo, opts: ValidateOptions): { params: number; macs: number; flops: number; weightBytes: number; costExact: boolean; unknownDims: string[] } {
+function staticCost(
+  m: Model,
+  io: ModelIo,
+  opts: ValidateOptions,
+): { params: number; macs: number; flops: number; weightBytes: number; costExact: boolean; unknownDims: string[] } {
   const r = computeCost(m, { batch: 1, inputShapes: costShapes(m, io, opts) });
   const c = r.total;
-  return { params: Number(c.params), macs: Number(c.macs), flops: Number(c.flops), weightBytes: Number(c.weightBytes), costExact: r.exact, unknownDims: r.unknownDims };
+  return {
+    params: Number(c.params),
+    macs: Number(c.macs),
+    flops: Number(c.flops),
+    weightBytes: Number(c.weightBytes),
+    costExact: r.exact,
+    unknownDims: r.unknownDims,
+  };
 }
 
 async function latencyOf(s: Subject, opts: ValidateOptions, batch: number): Promise<LatencyResult> {
@@ -188,7 +232,10 @@ async function latencyOf(s: Subject, opts: ValidateOptions, batch: number): Prom
   const one = randomFeed(s.model, s.io, 1, opts.data, rng, opts.inputShapes);
   const fixed = typeof s.io.inputShape[0] === 'number' ? (s.io.inputShape[0] as number) : undefined;
   if (fixed !== undefined && fixed !== 1) {
-    throw new CompilerError('PRECONDITION_FAILED', `input "${s.io.input}" has a fixed batch of ${fixed}; batch-1 latency cannot be measured`, { where: s.io.input, hint: 'export the model with batch 1 or a free batch dimension' });
+    throw new CompilerError('PRECONDITION_FAILED', `input "${s.io.input}" has a fixed batch of ${fixed}; batch-1 latency cannot be measured`, {
+      where: s.io.input,
+      hint: 'export the model with batch 1 or a free batch dimension',
+    });
   }
   const time = async (feed: HostTensor) => measureLatency(() => runSession(s.session, { [s.io.input]: feed }, [s.io.output]), opts.latencyOptions);
   const batch1 = await time(one);
@@ -301,15 +348,26 @@ export function readValidationReport(path: string): ValidationReport {
     throw new CompilerError(code === 'ENOENT' ? 'FILE_NOT_FOUND' : 'FILE_READ_FAILED', `cannot read ${path}`, { where: path, cause: e });
   }
   let v: unknown;
-  try { v = JSON.parse(text); } catch (e) {
-    throw new CompilerError('REPORT_INVALID', `${path} is not JSON: ${(e as Error).message}`, { where: path, hint: 'write it with `sculpt validate ... --json > v.json`' });
+  try {
+    v = JSON.parse(text);
+  } catch (e) {
+    throw new CompilerError('REPORT_INVALID', `${path} is not JSON: ${(e as Error).message}`, {
+      where: path,
+      hint: 'write it with `sculpt validate ... --json > v.json`',
+    });
   }
   const r = v as Partial<ValidationReport>;
   if (!r || typeof r !== 'object' || r.kind !== 'sculpt-validation' || typeof r.schemaVersion !== 'number' || !r.model) {
-    throw new CompilerError('REPORT_INVALID', `${path} is not a sculpt validation report (kind "sculpt-validation")`, { where: path, hint: 'write it with `sculpt validate ... --json > v.json`' });
+    throw new CompilerError('REPORT_INVALID', `${path} is not a sculpt validation report (kind "sculpt-validation")`, {
+      where: path,
+      hint: 'write it with `sculpt validate ... --json > v.json`',
+    });
   }
   if (r.schemaVersion > VALIDATION_SCHEMA_VERSION) {
-    throw new CompilerError('REPORT_INVALID', `${path} has schemaVersion ${r.schemaVersion}; this sculpt reads up to ${VALIDATION_SCHEMA_VERSION}`, { where: path, hint: 'upgrade sculpt' });
+    throw new CompilerError('REPORT_INVALID', `${path} has schemaVersion ${r.schemaVersion}; this sculpt reads up to ${VALIDATION_SCHEMA_VERSION}`, {
+      where: path,
+      hint: 'upgrade sculpt',
+    });
   }
   return r as ValidationReport;
 }

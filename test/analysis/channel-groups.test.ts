@@ -7,7 +7,17 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import * as IR from '../../src/index.js';
-import { Node, Rng, Value, analyzeChannelGroups, describeGroups, formatGroups, isGroupPrunable, removedPerSlot, untieSharedConstants } from '../../src/index.js';
+import {
+  Node,
+  Rng,
+  Value,
+  analyzeChannelGroups,
+  describeGroups,
+  formatGroups,
+  isGroupPrunable,
+  removedPerSlot,
+  untieSharedConstants,
+} from '../../src/index.js';
 import type { ChannelAnalysis, ChannelGroup, Model } from '../../src/index.js';
 import { CONSTRUCTS, construct } from '../prune/graphs.js';
 
@@ -40,7 +50,11 @@ test('residual without projection: the Add couples the stem with the second conv
   assert.ok(memberNames(inner!).includes('b1.conv2.weight@1'));
   assert.ok(!memberNames(inner!).includes('stem.weight@0'));
   // Every member maps group channel k to position k (identity coupling).
-  for (const m of skip.members) assert.deepEqual(Array.from(m.indices), Array.from({ length: 16 }, (_, i) => i));
+  for (const m of skip.members)
+    assert.deepEqual(
+      Array.from(m.indices),
+      Array.from({ length: 16 }, (_, i) => i),
+    );
 });
 
 test('residual with projection: the shortcut conv joins the second conv, the stem is free', () => {
@@ -68,7 +82,12 @@ test('DenseNet concat: each layer is its own group, mapped to its range of every
 
 test('Inception and SqueezeNet concats: one group per branch', () => {
   const inc = analyse(construct('inception-concat').build(1, true));
-  for (const [b, size] of [['b1', 8], ['b2b', 10], ['b3b', 6], ['b4', 6]] as const) {
+  for (const [b, size] of [
+    ['b1', 8],
+    ['b2b', 10],
+    ['b3b', 6],
+    ['b4', 6],
+  ] as const) {
     const g = groupOf(inc, `${b}.weight`, 0)[0]!;
     assert.equal(g.size, size);
     assert.ok(isGroupPrunable(g));
@@ -136,7 +155,10 @@ test('Flatten → Gemm: channel c owns the 16 columns c·16 .. c·16+15 of the c
   const g = groupOf(a, 'conv.weight', 0)[0]!;
   const fcw = g.members.find((m) => m.slot.value.name === 'fc.weight' && m.slot.axis === 1)!;
   assert.equal(fcw.per, 16);
-  assert.deepEqual(Array.from(fcw.indices.slice(16, 32)), Array.from({ length: 16 }, (_, i) => 16 + i));
+  assert.deepEqual(
+    Array.from(fcw.indices.slice(16, 32)),
+    Array.from({ length: 16 }, (_, i) => 16 + i),
+  );
   const r = analyse(construct('reshape-matmul').build(1, false));
   const gr = groupOf(r, 'conv.weight', 0)[0]!;
   assert.equal(gr.members.find((m) => m.slot.value.name === 'mm.weight')!.per, 16);
@@ -193,7 +215,18 @@ test('unknown ops freeze with the op named; values read inside subgraphs freeze'
   const cond = new Value('cond');
   m2.graph.addInitializer(cond, IR.Tensor.fromInt64('cond', [], [1]));
   const ifOut = new Value('if_out');
-  m2.graph.appendNode(new Node({ opType: 'If', name: 'if', inputs: [cond], outputs: [ifOut], attributes: [{ name: 'then_branch', v: { type: 5, value: branch('then') } }, { name: 'else_branch', v: { type: 5, value: branch('else') } }] }));
+  m2.graph.appendNode(
+    new Node({
+      opType: 'If',
+      name: 'if',
+      inputs: [cond],
+      outputs: [ifOut],
+      attributes: [
+        { name: 'then_branch', v: { type: 5, value: branch('then') } },
+        { name: 'else_branch', v: { type: 5, value: branch('else') } },
+      ],
+    }),
+  );
   const a2 = analyse(m2);
   assert.match(groupOf(a2, 'stem.weight', 0)[0]!.frozen.join(' '), /read inside a subgraph/);
 });
@@ -225,25 +258,34 @@ test('describeGroups lists members with axis, size and roles', () => {
 // `per` positions per removed channel, and positions of different groups never collide.
 test('property: removal is consistent across every slot of a group', () => {
   const models = CONSTRUCTS.map((c) => analyse(c.build(5, true)));
-  fc.assert(fc.property(fc.nat(models.length - 1), fc.integer({ min: 0, max: 1 << 30 }), (mi, seed) => {
-    const a = models[mi]!;
-    const rng = new Rng(seed);
-    const keep = new Map<number, number[]>();
-    for (const g of a.groups) {
-      if (!isGroupPrunable(g)) continue;
-      const k = 1 + rng.int(g.size);
-      keep.set(g.id, rng.shuffle(Array.from({ length: g.size }, (_, i) => i)).slice(0, k).sort((x, y) => x - y));
-    }
-    const removed = removedPerSlot(a, keep);
-    for (const g of a.groups) {
-      const kept = keep.get(g.id);
-      const lost = kept ? g.size - kept.length : 0;
-      for (const m of g.members) {
-        const r = removed.get(m.slot);
-        const mine = r ? Array.from(r).filter((i) => a.atomGroup[m.slot.base + i] === g.id) : [];
-        assert.equal(mine.length, lost * m.per);
+  fc.assert(
+    fc.property(fc.nat(models.length - 1), fc.integer({ min: 0, max: 1 << 30 }), (mi, seed) => {
+      const a = models[mi]!;
+      const rng = new Rng(seed);
+      const keep = new Map<number, number[]>();
+      for (const g of a.groups) {
+        if (!isGroupPrunable(g)) continue;
+        const k = 1 + rng.int(g.size);
+        keep.set(
+          g.id,
+          rng
+            .shuffle(Array.from({ length: g.size }, (_, i) => i))
+            .slice(0, k)
+            .sort((x, y) => x - y),
+        );
       }
-    }
-    for (const [s, r] of removed) assert.equal(new Set(r).size, r.length, `no position of ${s.value.name} removed twice`);
-  }), { numRuns: 60, seed: 42 });
+      const removed = removedPerSlot(a, keep);
+      for (const g of a.groups) {
+        const kept = keep.get(g.id);
+        const lost = kept ? g.size - kept.length : 0;
+        for (const m of g.members) {
+          const r = removed.get(m.slot);
+          const mine = r ? Array.from(r).filter((i) => a.atomGroup[m.slot.base + i] === g.id) : [];
+          assert.equal(mine.length, lost * m.per);
+        }
+      }
+      for (const [s, r] of removed) assert.equal(new Set(r).size, r.length, `no position of ${s.value.name} removed twice`);
+    }),
+    { numRuns: 60, seed: 42 },
+  );
 });

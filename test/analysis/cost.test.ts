@@ -52,7 +52,7 @@ describe('reference models, by hand', () => {
   it('ResNet-20 at 32x32x3', () => {
     const r = computeCost(buildModel('resnet20'));
     const conv = (cout: number, hw: number, cin: number, k: number) => cout * hw * hw * cin * k * k;
-    const stage1 = 6 * conv(16, 32, 16, 3);                                       // 6 · 2,359,296
+    const stage1 = 6 * conv(16, 32, 16, 3); // 6 · 2,359,296
     const stage2 = conv(32, 16, 16, 3) + 5 * conv(32, 16, 32, 3) + conv(32, 16, 16, 1);
     const stage3 = conv(64, 8, 32, 3) + 5 * conv(64, 8, 64, 3) + conv(64, 8, 32, 1);
     const expected = conv(16, 32, 3, 3) + stage1 + stage2 + stage3 + 64 * 10;
@@ -95,7 +95,10 @@ describe('reference models, by hand', () => {
       assert.equal(c.params, ch! * 9);
     }
     // Clip bounds are shared scalar initializers: not parameters
-    assert.equal(r.nodes.filter((n) => n.op === 'Clip').reduce((a, n) => a + n.params, 0), 0);
+    assert.equal(
+      r.nodes.filter((n) => n.op === 'Clip').reduce((a, n) => a + n.params, 0),
+      0,
+    );
   });
 });
 
@@ -154,7 +157,12 @@ describe('op conventions', () => {
   it('BatchNormalization: 0 MACs, scale and shift are params, running statistics are weight bytes only', () => {
     const b = GraphBuilder.newModel({ opset: 17 });
     const x = b.input('x', [1, 5, 2, 2]);
-    const n = b.op('BatchNormalization', [x, zeros(b, 's', [5]), zeros(b, 'b', [5]), zeros(b, 'm', [5]), zeros(b, 'v', [5])], [attrFloat('epsilon', 1e-5)], 'bn');
+    const n = b.op(
+      'BatchNormalization',
+      [x, zeros(b, 's', [5]), zeros(b, 'b', [5]), zeros(b, 'm', [5]), zeros(b, 'v', [5])],
+      [attrFloat('epsilon', 1e-5)],
+      'bn',
+    );
     const c = nodeCost(n.producer!);
     assert.equal(c.macs, 0);
     assert.equal(c.params, 10);

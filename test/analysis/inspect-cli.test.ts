@@ -40,7 +40,10 @@ describe('sculpt inspect', () => {
     const sum = j.layers.reduce((a: number, l: { macs: number }) => a + l.macs, 0);
     assert.equal(sum, cost.total.macs);
     const conv = j.layers.find((l: { name: string }) => l.name === 'layer3.0.conv1');
-    assert.deepEqual([conv.op, conv.inChannels, conv.outChannels, conv.kernel, conv.stride, conv.groups, conv.params], ['Conv', 32, 64, [3, 3], [2, 2], 1, 18_432]);
+    assert.deepEqual(
+      [conv.op, conv.inChannels, conv.outChannels, conv.kernel, conv.stride, conv.groups, conv.params],
+      ['Conv', 32, 64, [3, 3], [2, 2], 1, 18_432],
+    );
     assert.equal(conv.macs, 8 * 64 * 8 * 8 * 32 * 9);
   });
 

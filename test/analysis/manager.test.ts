@@ -6,8 +6,24 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  AnalysisManager, DataType, GraphBuilder, Node, Tensor, Value, analyzeChannelGroups, attrInt, attrInts, channelGroupsAnalysis, computeCost,
-  costAnalysis, inferShapes, planTissue, printModel, runPasses, scanTissueLayers, shapesAnalysis,
+  AnalysisManager,
+  DataType,
+  GraphBuilder,
+  Node,
+  Tensor,
+  Value,
+  analyzeChannelGroups,
+  attrInt,
+  attrInts,
+  channelGroupsAnalysis,
+  computeCost,
+  costAnalysis,
+  inferShapes,
+  planTissue,
+  printModel,
+  runPasses,
+  scanTissueLayers,
+  shapesAnalysis,
 } from '../../src/index.js';
 import type { Model, Pass } from '../../src/index.js';
 import { buildModel } from '../../models/index.js';
@@ -77,10 +93,26 @@ describe('AnalysisManager', () => {
       ['setAttr', () => conv.setAttr(attrInts('dilations', [1, 1]))],
       ['removeAttr', () => conv.removeAttr('dilations')],
       ['setInput', () => conv.setInput(0, conv.inputs[0]!)],
-      ['value type', () => { m.graph.outputs[0]!.setTensorType(DataType.FLOAT, ['N', 10]); }],
-      ['addInitializer', () => { const v = new Value('extra'); m.graph.addInitializer(v, Tensor.fromFloat32('extra', [1], new Float32Array(1))); }],
+      [
+        'value type',
+        () => {
+          m.graph.outputs[0]!.setTensorType(DataType.FLOAT, ['N', 10]);
+        },
+      ],
+      [
+        'addInitializer',
+        () => {
+          const v = new Value('extra');
+          m.graph.addInitializer(v, Tensor.fromFloat32('extra', [1], new Float32Array(1)));
+        },
+      ],
       ['removeInitializer', () => m.graph.removeInitializer(m.graph.initializers.find((v) => v.name === 'extra')!)],
-      ['appendNode', () => { m.graph.appendNode(new Node({ opType: 'Identity', inputs: [m.graph.outputs[0]!], outputs: [new Value('dead')] })); }],
+      [
+        'appendNode',
+        () => {
+          m.graph.appendNode(new Node({ opType: 'Identity', inputs: [m.graph.outputs[0]!], outputs: [new Value('dead')] }));
+        },
+      ],
       ['removeNode', () => m.graph.removeNode(m.graph.nodes[m.graph.nodes.length - 1]!)],
     ];
     for (const [what, mutate] of mutations) {
@@ -100,8 +132,12 @@ describe('AnalysisManager', () => {
     const cost = am.get(costAnalysis);
     const groups = am.get(channelGroupsAnalysis);
     const touch = (preserved: string[]): Pass => ({
-      name: 'touch', summary: 'sets an attribute nothing reads',
-      run: (model) => { model.graph.nodes[0]!.setAttr(attrInt('sculpt_test', 1)); return { changed: true, preserved }; },
+      name: 'touch',
+      summary: 'sets an attribute nothing reads',
+      run: (model) => {
+        model.graph.nodes[0]!.setAttr(attrInt('sculpt_test', 1));
+        return { changed: true, preserved };
+      },
     });
     runPasses(m, [touch(['shapes', 'channel-groups'])], { analyses: am });
     assert.equal(am.cached(shapesAnalysis), shapes);

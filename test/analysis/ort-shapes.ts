@@ -12,7 +12,10 @@ export function feedsFor(model: Model, batch: number, seed = 1): Record<string, 
   return seededFeeds(model, seed, batch);
 }
 
-export interface ShapeCheck { result: ShapeInferenceResult; compared: number }
+export interface ShapeCheck {
+  result: ShapeInferenceResult;
+  compared: number;
+}
 
 /**
  * Runs the model in onnxruntime with every node output exposed (on an untouched copy, so
@@ -27,7 +30,11 @@ export async function assertShapesMatchOrt(model: Model, opts: { batch?: number;
   const feeds = opts.feeds ?? feedsFor(pristine, batch);
   const got = await runModel(pristine, feeds, names);
   const result = inferInto(model);
-  assert.deepEqual(result.unknown.map((u) => `${u.value.name}: ${u.reason}`), [], 'every value has an inferred shape');
+  assert.deepEqual(
+    result.unknown.map((u) => `${u.value.name}: ${u.reason}`),
+    [],
+    'every value has an inferred shape',
+  );
   let compared = 0;
   for (const n of model.graph.nodes) {
     for (const o of n.outputs) {

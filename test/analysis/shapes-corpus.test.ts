@@ -73,7 +73,10 @@ test('conformance node tests: inferred output shapes equal the reference outputs
       const ref = join(data, `output_${k}.pb`);
       if (!existsSync(ref)) return;
       const got = o.shape;
-      if (!got || !got.every((d) => typeof d === 'number')) { unknown++; return; }
+      if (!got || !got.every((d) => typeof d === 'number')) {
+        unknown++;
+        return;
+      }
       const want = tensorDims(readFileSync(ref));
       if (JSON.stringify(got) === JSON.stringify(want)) matched++;
       else wrong.push(`${t} output ${o.name}: inferred [${got}], reference [${want}]`);
@@ -100,7 +103,7 @@ function staticFeeds(m: Model): Record<string, HostTensor> | undefined {
   return feeds;
 }
 
-test('PyTorch-exported corpus models: every intermediate shape equals onnxruntime\'s', { skip: SKIP }, async () => {
+test("PyTorch-exported corpus models: every intermediate shape equals onnxruntime's", { skip: SKIP }, async () => {
   let matched = 0;
   let models = 0;
   const wrong: string[] = [];

@@ -6,9 +6,7 @@
 import { inferInto } from '../helpers.js';
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import {
-  CompilerError, DataType, Graph, GraphBuilder, Node, Value, attrInt, attrInts, constantValue, inferShapes, symbolicValue,
-} from '../../src/index.js';
+import { CompilerError, DataType, Graph, GraphBuilder, Node, Value, attrInt, attrInts, constantValue, inferShapes, symbolicValue } from '../../src/index.js';
 import type { Attribute } from '../../src/index.js';
 
 const zeros = (b: GraphBuilder, name: string, dims: number[]) => b.floats(name, dims, new Float32Array(dims.reduce((a, c) => a * c, 1)));
@@ -80,7 +78,10 @@ describe('inputs and declared types', () => {
     const r = inferShapes(b.model, { inputShapes: { x: [7, 3] } });
     assert.deepEqual(r.shapes.shape(z), [7, 3]);
     assert.deepEqual(r.shapes.shape(s), [7, 3]);
-    assert.throws(() => inferShapes(b.model, { inputShapes: { x: [7, 3], z: [6, 3] } }), (e: unknown) => e instanceof CompilerError && e.code === 'INPUT_SHAPE_MISMATCH');
+    assert.throws(
+      () => inferShapes(b.model, { inputShapes: { x: [7, 3], z: [6, 3] } }),
+      (e: unknown) => e instanceof CompilerError && e.code === 'INPUT_SHAPE_MISMATCH',
+    );
   });
 
   it('re-running after a weight changes updates stale shapes', () => {
@@ -173,10 +174,16 @@ describe('subgraphs', () => {
       return g;
     };
     const out = new Value(b.fresh('if_out'));
-    const n = new Node({ opType: 'If', name: 'if', inputs: [cond], outputs: [out], attributes: [
-      { name: 'then_branch', v: { type: 5, value: branch('then', [3, 2]) } },
-      { name: 'else_branch', v: { type: 5, value: branch('else', [6, 1]) } },
-    ] });
+    const n = new Node({
+      opType: 'If',
+      name: 'if',
+      inputs: [cond],
+      outputs: [out],
+      attributes: [
+        { name: 'then_branch', v: { type: 5, value: branch('then', [3, 2]) } },
+        { name: 'else_branch', v: { type: 5, value: branch('else', [6, 1]) } },
+      ],
+    });
     b.graph.appendNode(n);
     const r = inferInto(b.model);
     assert.deepEqual(out.shape, [null, null]);

@@ -11,8 +11,22 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { readFileSync } from 'node:fs';
 import {
-  AnalysisManager, CompilerError, Node, Tensor, Value, computeCost, costAnalysis, decodeModel, encodeModel, pruneModel, readModel, requireExactCost,
-  resolveTensor, runModel, saveModel, verifyMaskedEquivalence,
+  AnalysisManager,
+  CompilerError,
+  Node,
+  Tensor,
+  Value,
+  computeCost,
+  costAnalysis,
+  decodeModel,
+  encodeModel,
+  pruneModel,
+  readModel,
+  requireExactCost,
+  resolveTensor,
+  runModel,
+  saveModel,
+  verifyMaskedEquivalence,
 } from '../../src/index.js';
 import type { Model } from '../../src/index.js';
 import { buildModel } from '../../models/index.js';
@@ -75,7 +89,12 @@ describe('third-party model: Constant-node weights and symbolic N/H/W', () => {
   it('inspect without --input-shape: a loud lower bound naming H and W (never 0 params, never a conv at 0 MACs)', () => {
     const r = runCli(['inspect', src, '--json', '--layers']);
     assert.equal(r.code, 0, r.stderr);
-    const j = JSON.parse(r.stdout) as { lowerBound: boolean; unknown: string[]; totals: { params: number; macs: number }; layers: { op: string; macs: number; incomplete: string | null }[] };
+    const j = JSON.parse(r.stdout) as {
+      lowerBound: boolean;
+      unknown: string[];
+      totals: { params: number; macs: number };
+      layers: { op: string; macs: number; incomplete: string | null }[];
+    };
     assert.equal(j.lowerBound, true);
     assert.deepEqual(j.unknown, ['H', 'W']);
     assert.ok(j.totals.params > 60_000);
@@ -90,7 +109,12 @@ describe('third-party model: Constant-node weights and symbolic N/H/W', () => {
   it('inspect --input-shape: exact, and equal to an independent count at that shape', async () => {
     const r = runCli(['inspect', src, '--json', '--input-shape', SHAPE.join(',')]);
     assert.equal(r.code, 0, r.stderr);
-    const j = JSON.parse(r.stdout) as { lowerBound: boolean; unknown: string[]; totals: { params: number; macs: number; flops: number }; inputs: { shape: unknown }[] };
+    const j = JSON.parse(r.stdout) as {
+      lowerBound: boolean;
+      unknown: string[];
+      totals: { params: number; macs: number; flops: number };
+      inputs: { shape: unknown }[];
+    };
     const ind = await independentCount(readModel(src), SHAPE);
     assert.equal(j.lowerBound, false);
     assert.deepEqual(j.unknown, []);
@@ -106,13 +130,37 @@ describe('third-party model: Constant-node weights and symbolic N/H/W', () => {
     assert.match(r.stderr, /COST_UNKNOWN/);
     assert.match(r.stderr, /--input-shape/);
     assert.throws(() => readFileSync(out));
-    assert.throws(() => requireExactCost(new AnalysisManager(model).get(costAnalysis), '--flops-target'), (e: unknown) => e instanceof CompilerError && e.code === 'COST_UNKNOWN');
+    assert.throws(
+      () => requireExactCost(new AnalysisManager(model).get(costAnalysis), '--flops-target'),
+      (e: unknown) => e instanceof CompilerError && e.code === 'COST_UNKNOWN',
+    );
   });
 
   it('prune --flops-target --input-shape: counted at the size, output keeps N/H/W and Constant weights, masked-equivalent', async () => {
-    const r = runCli(['prune', src, '-o', out, '--flops-target', '0.5', '--round-to', '1', '--input-shape', SHAPE.join(','), '--verify', '--report', report, '--json']);
+    const r = runCli([
+      'prune',
+      src,
+      '-o',
+      out,
+      '--flops-target',
+      '0.5',
+      '--round-to',
+      '1',
+      '--input-shape',
+      SHAPE.join(','),
+      '--verify',
+      '--report',
+      report,
+      '--json',
+    ]);
     assert.equal(r.code, 0, r.stderr);
-    const rep = JSON.parse(r.stdout) as { summary: { flops: [number, number]; flopsRatio: number; params: [number, number] }; remarks: string[]; verify: { ok: boolean }; pruned: { name: string; axis: number; removed: number[] }[]; untied: never[] };
+    const rep = JSON.parse(r.stdout) as {
+      summary: { flops: [number, number]; flopsRatio: number; params: [number, number] };
+      remarks: string[];
+      verify: { ok: boolean };
+      pruned: { name: string; axis: number; removed: number[] }[];
+      untied: never[];
+    };
     assert.equal(rep.verify.ok, true);
     const ind = await independentCount(readModel(src), SHAPE);
     assert.equal(rep.summary.flops[0], 2 * ind.macs);
@@ -121,7 +169,10 @@ describe('third-party model: Constant-node weights and symbolic N/H/W', () => {
     assert.equal(rep.summary.flops[1], 2 * after.macs, 'the reported FLOPs after are the real ones');
     assert.equal(rep.summary.params[1], after.params);
     assert.ok(Math.abs(rep.summary.flopsRatio - 0.5) < 0.05, `FLOPs ratio ${rep.summary.flopsRatio}`);
-    assert.ok(rep.remarks.some((x) => /^--flops-target 0\.5: kept \d+\.\d% of FLOPs/.test(x)), rep.remarks.join('\n'));
+    assert.ok(
+      rep.remarks.some((x) => /^--flops-target 0\.5: kept \d+\.\d% of FLOPs/.test(x)),
+      rep.remarks.join('\n'),
+    );
     assert.deepEqual(pruned.graph.inputs[0]!.shape, ['N', 3, 'H', 'W']);
     assert.deepEqual(pruned.graph.outputs[0]!.shape, ['N', 10]);
     assert.equal(pruned.graph.initializers.length, 0, 'weights stay Constant nodes');
@@ -133,23 +184,37 @@ describe('third-party model: Constant-node weights and symbolic N/H/W', () => {
   it('validate and diff against the original: exact FLOPs at the given size, no Constant rows, only real changes', () => {
     const v = runCli(['validate', out, '--baseline', src, '--input-shape', SHAPE.join(','), '--json']);
     assert.equal(v.code, 0, v.stderr);
-    const vr = JSON.parse(v.stdout) as { model: { costExact: boolean; flops: number }; baseline: { flops: number }; comparison: { costExact: boolean; flops: { ratio: number } } };
+    const vr = JSON.parse(v.stdout) as {
+      model: { costExact: boolean; flops: number };
+      baseline: { flops: number };
+      comparison: { costExact: boolean; flops: { ratio: number } };
+    };
     const rep = JSON.parse(readFileSync(report, 'utf8')) as { summary: { flops: [number, number]; flopsRatio: number } };
     assert.equal(vr.comparison.costExact, true);
     assert.equal(vr.baseline.flops, rep.summary.flops[0]);
     assert.equal(vr.model.flops, rep.summary.flops[1]);
     const d = runCli(['diff', src, out, '--json', '--input-shape', SHAPE.join(',')]);
     assert.equal(d.code, 0, d.stderr);
-    const dj = JSON.parse(d.stdout) as { ratios: { flops: number }; counts: Record<string, number>; entries: { status: string; before: { op: string }[]; after: { op: string }[]; changes: string[] }[] };
+    const dj = JSON.parse(d.stdout) as {
+      ratios: { flops: number };
+      counts: Record<string, number>;
+      entries: { status: string; before: { op: string }[]; after: { op: string }[]; changes: string[] }[];
+    };
     assert.ok(Math.abs(dj.ratios.flops - rep.summary.flopsRatio) < 1e-12);
     assert.equal(dj.counts.removed, 0);
     assert.equal(dj.counts.added, 0);
     assert.ok(!dj.entries.some((e) => [...e.before, ...e.after].some((l) => l.op === 'Constant')), 'Constant nodes are weights, not rows');
     const changedOps = new Set(dj.entries.filter((e) => e.status === 'changed').map((e) => e.before[0]!.op));
-    assert.deepEqual([...changedOps].sort(), ['BatchNormalization', 'Conv', 'Gemm'].filter((o) => changedOps.has(o)));
+    assert.deepEqual(
+      [...changedOps].sort(),
+      ['BatchNormalization', 'Conv', 'Gemm'].filter((o) => changedOps.has(o)),
+    );
     for (const op of ['Relu', 'Add', 'GlobalAveragePool', 'Flatten']) assert.ok(!changedOps.has(op), `${op} is not changed`);
     // Without the size, the FLOPs ratio is unknown rather than a ratio of lower bounds.
-    const d2 = JSON.parse(runCli(['diff', src, out, '--json']).stdout) as { ratios: { flops: number | null; params: number }; a: { costExact: boolean; unknownDims: string[] } };
+    const d2 = JSON.parse(runCli(['diff', src, out, '--json']).stdout) as {
+      ratios: { flops: number | null; params: number };
+      a: { costExact: boolean; unknownDims: string[] };
+    };
     assert.equal(d2.ratios.flops, null);
     assert.equal(d2.a.costExact, false);
     assert.deepEqual(d2.a.unknownDims, ['H', 'W']);
@@ -165,7 +230,9 @@ describe('third-party model: Constant-node weights and symbolic N/H/W', () => {
     const m = readModel(t);
     assert.deepEqual(m.graph.inputs[0]!.shape, ['N', 3, 'H', 'W']);
     assert.deepEqual(m.graph.outputs[0]!.shape, ['N', 10]);
-    const v = JSON.parse(runCli(['validate', t, '--baseline', src, '--input-shape', SHAPE.join(','), '--json']).stdout) as { comparison: { costExact: boolean; flops: { ratio: number } } };
+    const v = JSON.parse(runCli(['validate', t, '--baseline', src, '--input-shape', SHAPE.join(','), '--json']).stdout) as {
+      comparison: { costExact: boolean; flops: { ratio: number } };
+    };
     assert.equal(v.comparison.costExact, true);
     assert.ok(v.comparison.flops.ratio < 1);
   });
@@ -176,7 +243,10 @@ describe('third-party model: Constant-node weights and symbolic N/H/W', () => {
     assert.equal(o.before.exact, true);
     assert.ok(Math.abs(o.after.total.flops / o.before.total.flops - 0.6) < 0.02);
     assert.deepEqual(m.graph.inputs[0]!.shape, ['N', 3, 'H', 'W']);
-    assert.throws(() => pruneModel(decodeModel(encodeModel(model)), { flopsTarget: 0.6 }), (e: unknown) => e instanceof CompilerError && e.code === 'COST_UNKNOWN');
+    assert.throws(
+      () => pruneModel(decodeModel(encodeModel(model)), { flopsTarget: 0.6 }),
+      (e: unknown) => e instanceof CompilerError && e.code === 'COST_UNKNOWN',
+    );
   });
 });
 

@@ -10,7 +10,10 @@ import { spawnSync } from 'node:child_process';
 import { CLI } from '../helpers.js';
 
 test('stdout to a full device (/dev/full): exit 1, one line on stderr, no stack trace', (t) => {
-  if (!existsSync('/dev/full')) { t.skip('this system has no /dev/full'); return; }
+  if (!existsSync('/dev/full')) {
+    t.skip('this system has no /dev/full');
+    return;
+  }
   for (const args of [['models', 'list'], ['models', 'list', '--json'], ['passes']]) {
     const r = spawnSync('sh', ['-c', `"${process.execPath}" "${CLI}" ${args.join(' ')} > /dev/full`], { encoding: 'utf8' });
     assert.equal(r.status, 1, `${args.join(' ')}: ${r.stderr}`);
@@ -27,7 +30,11 @@ test('file-system and memory errors become FILE_* and RESOURCE_EXHAUSTED with hi
   const eloop = Object.assign(new Error('ELOOP'), { code: 'ELOOP', syscall: 'stat', path: '/l' });
   assert.match(formatError(eloop), /^error FILE_READ_FAILED at \/l: ELOOP\n {2}hint: .*link/);
   let oom: unknown;
-  try { new Float32Array(2 ** 40); } catch (e) { oom = e; }
+  try {
+    new Float32Array(2 ** 40);
+  } catch (e) {
+    oom = e;
+  }
   assert.equal(asCompilerError(oom).code, 'RESOURCE_EXHAUSTED');
   const bug = asCompilerError(new TypeError('x is undefined'));
   assert.equal(bug.code, 'INTERNAL');

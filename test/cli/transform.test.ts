@@ -69,7 +69,10 @@ test('every pass `sculpt passes` lists runs from `transform --passes x --pass-op
   const wd = w.toFloat32();
   const bd = b.toFloat32();
   const cols = Number(w.dims[1]!);
-  for (let o = 1; o < 500; o += 2) { bd[o] = 0; wd.fill(0, o * cols, (o + 1) * cols); }
+  for (let o = 1; o < 500; o += 2) {
+    bd[o] = 0;
+    wd.fill(0, o * cols, (o + 1) * cols);
+  }
   const mw = masked.graph.initializers.find((v) => v.name === 'fc1.weight')!;
   const mb = masked.graph.initializers.find((v) => v.name === 'fc1.bias')!;
   mw.initializer = Tensor.fromFloat32('fc1.weight', [...w.dims], wd);
@@ -84,7 +87,14 @@ test('every pass `sculpt passes` lists runs from `transform --passes x --pass-op
 test('transform --pass-option: unknown key, bad value, pass not in --passes, malformed flag are INVALID_OPTION', () => {
   const src = join(dir, 'mlp-passes.onnx');
   const out = join(dir, 'never.onnx');
-  for (const [opt, passes] of [['tissue.nope=1', 'tissue'], ['tissue.seed=-1', 'tissue'], ['tissue.shuffle=yes', 'tissue'], ['tissue.seed=1', 'fold-batchnorm'], ['tissue-seed', 'tissue'], ['fold-batchnorm.x=1', 'fold-batchnorm']] as const) {
+  for (const [opt, passes] of [
+    ['tissue.nope=1', 'tissue'],
+    ['tissue.seed=-1', 'tissue'],
+    ['tissue.shuffle=yes', 'tissue'],
+    ['tissue.seed=1', 'fold-batchnorm'],
+    ['tissue-seed', 'tissue'],
+    ['fold-batchnorm.x=1', 'fold-batchnorm'],
+  ] as const) {
     const r = runCli(['transform', src, '-o', out, '--passes', passes, '--pass-option', opt]);
     assert.equal(r.code, 1, opt);
     assert.match(r.stderr, /INVALID_OPTION/, opt);

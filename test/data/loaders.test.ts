@@ -20,21 +20,37 @@ import { tempDir } from '../helpers.js';
 import { needData } from '../data-available.js';
 
 const require = createRequire(import.meta.url);
-const { PNG } = require('pngjs') as { PNG: { new(o: { width: number; height: number }): { data: Buffer }; sync: { write(p: unknown): Buffer } } };
+const { PNG } = require('pngjs') as { PNG: { new (o: { width: number; height: number }): { data: Buffer }; sync: { write(p: unknown): Buffer } } };
 
 function all(ds: Dataset, batch = 1000, opts = {}): Batch {
   const xs: Float32Array[] = [];
   const ys: Int32Array[] = [];
-  for (const b of ds.batches(batch, opts)) { xs.push(b.x); ys.push(b.y); }
+  for (const b of ds.batches(batch, opts)) {
+    xs.push(b.x);
+    ys.push(b.y);
+  }
   const x = new Float32Array(xs.reduce((a, b) => a + b.length, 0));
   const y = new Int32Array(ys.reduce((a, b) => a + b.length, 0));
-  let o = 0; for (const a of xs) { x.set(a, o); o += a.length; }
-  o = 0; for (const a of ys) { y.set(a, o); o += a.length; }
+  let o = 0;
+  for (const a of xs) {
+    x.set(a, o);
+    o += a.length;
+  }
+  o = 0;
+  for (const a of ys) {
+    y.set(a, o);
+    o += a.length;
+  }
   return { x, y, n: y.length };
 }
 
 function code(f: () => unknown): string {
-  try { f(); } catch (e) { assert.ok(e instanceof CompilerError, `expected CompilerError, got ${String(e)}`); return e.code; }
+  try {
+    f();
+  } catch (e) {
+    assert.ok(e instanceof CompilerError, `expected CompilerError, got ${String(e)}`);
+    return e.code;
+  }
   assert.fail('expected an error');
 }
 
@@ -80,8 +96,12 @@ test('mnist slice: first test labels, value range, limit and seeded limit', () =
   const a = all(ds);
   // the first eight MNIST test labels
   assert.deepEqual([...a.y], [7, 2, 1, 0, 4, 1, 4, 9]);
-  let max = 0; let min = 1;
-  for (const v of a.x) { max = Math.max(max, v); min = Math.min(min, v); }
+  let max = 0;
+  let min = 1;
+  for (const v of a.x) {
+    max = Math.max(max, v);
+    min = Math.min(min, v);
+  }
   assert.equal(max, 1);
   assert.equal(min, 0);
   const tr = loadDataset('mnist', { split: 'train', limit: 3 });
@@ -124,11 +144,17 @@ test('batches: seeded shuffle is a permutation, repeatable, dropLast; normalisat
   assert.deepEqual([...o1.y].sort(), [...ref.y].sort());
   const sizes = [...ds.batches(100, { dropLast: true })].map((b) => b.n);
   assert.deepEqual(sizes, [100, 100, 100]);
-  assert.deepEqual([...ds.batches(100)].map((b) => b.n), [100, 100, 100, 59]);
+  assert.deepEqual(
+    [...ds.batches(100)].map((b) => b.n),
+    [100, 100, 100, 59],
+  );
   const nd = loadDataset('digits', { split: 'test', mean: [0.25], std: [0.5] });
   const n = all(nd);
   for (let i = 0; i < 200; i++) assert.ok(Math.abs(n.x[i]! - (ref.x[i]! - 0.25) / 0.5) < 1e-6);
-  assert.equal(code(() => loadDataset('digits', { mean: [0.1, 0.2] })), 'INVALID_OPTION');
+  assert.equal(
+    code(() => loadDataset('digits', { mean: [0.1, 0.2] })),
+    'INVALID_OPTION',
+  );
 });
 
 test('idx: raw and gzip give the same samples; HWC colour is transposed to CHW; the streaming path reads the same', () => {
@@ -149,9 +175,11 @@ test('idx: raw and gzip give the same samples; HWC colour is transposed to CHW; 
   assert.deepEqual([...all(gz).x], [...a.x]);
   assert.deepEqual([...all(disk, 2, { shuffle: true, seed: 1 }).x].sort(), [...a.x].sort());
   // sample 2, channel c, row y, col x  ==  file byte at 2*30 + (y*2 + x)*3 + c
-  for (let c = 0; c < 3; c++) for (let y = 0; y < 5; y++) for (let x = 0; x < 2; x++) {
-    assert.equal(a.x[2 * 30 + c * 10 + y * 2 + x], Math.fround(img[2 * 30 + (y * 2 + x) * 3 + c]! / 255));
-  }
+  for (let c = 0; c < 3; c++)
+    for (let y = 0; y < 5; y++)
+      for (let x = 0; x < 2; x++) {
+        assert.equal(a.x[2 * 30 + c * 10 + y * 2 + x], Math.fround(img[2 * 30 + (y * 2 + x) * 3 + c]! / 255));
+      }
   assert.deepEqual([...a.y], [0, 1, 2, 1, 0]);
   // four files: explicit train and test
   const four = `idx:${join(dir, 'x.idx')},${join(dir, 'y.idx')},${join(dir, 'x.idx.gz')},${join(dir, 'y.idx')}`;
@@ -178,9 +206,18 @@ test('npy: float32, float64, uint8 and int64 arrays load with the right values',
   assert.deepEqual([...all(d).x], [...f32]);
   const u = loadDataset(`npy:${join(dir, 'xu.npy')},${y}`, { split: 'all' });
   assert.deepEqual(u.inputShape, [1, 2, 3]);
-  assert.deepEqual([...all(u).x], [...u8].map((v) => Math.fround(v / 255)));
-  assert.deepEqual([...all(loadDataset(`npy:${join(dir, 'xi.npy')},${y}`, { split: 'all' })).x], [...u8].map((v) => Math.fround(v / 255)));
-  assert.equal(code(() => loadDataset(`npy:${join(dir, 'xf.npy')},${join(dir, 'xf.npy')}`)), 'DATA_CORRUPT');
+  assert.deepEqual(
+    [...all(u).x],
+    [...u8].map((v) => Math.fround(v / 255)),
+  );
+  assert.deepEqual(
+    [...all(loadDataset(`npy:${join(dir, 'xi.npy')},${y}`, { split: 'all' })).x],
+    [...u8].map((v) => Math.fround(v / 255)),
+  );
+  assert.equal(
+    code(() => loadDataset(`npy:${join(dir, 'xf.npy')},${join(dir, 'xf.npy')}`)),
+    'DATA_CORRUPT',
+  );
 });
 
 test('folder: PNG and JPEG class folders, resized to the model input; explicit train/test sub-folders', () => {
@@ -197,7 +234,10 @@ test('folder: PNG and JPEG class folders, resized to the model input; explicit t
       writeFileSync(join(dir, cls, `${name}.jpg`), jpeg.encode({ width: w, height: h, data: rgba }, 95).data);
     }
   };
-  for (let i = 0; i < 5; i++) { mk('cat', `c${i}`, 16, 12, 200, 'png'); mk('dog', `d${i}`, 10, 10, 40, 'jpg'); }
+  for (let i = 0; i < 5; i++) {
+    mk('cat', `c${i}`, 16, 12, 200, 'png');
+    mk('dog', `d${i}`, 10, 10, 40, 'jpg');
+  }
   writeFileSync(join(dir, 'dog', 'notes.txt'), 'not an image');
   const ds = loadDataset(`folder:${dir}`, { split: 'all', shape: [1, 8, 8] });
   assert.equal(ds.size, 10);
@@ -213,17 +253,21 @@ test('folder: PNG and JPEG class folders, resized to the model input; explicit t
   assert.deepEqual(loadDataset(`folder:${dir}`, { split: 'all', shape: [64] }).inputShape, [64]);
   // explicit split
   const sp = tempDir();
-  for (const s of ['train', 'test']) for (const c of ['a', 'b']) {
-    mkdirSync(join(sp, s, c), { recursive: true });
-    const p = new PNG({ width: 4, height: 4 });
-    p.data.fill(255);
-    writeFileSync(join(sp, s, c, 'x.png'), PNG.sync.write(p));
-  }
+  for (const s of ['train', 'test'])
+    for (const c of ['a', 'b']) {
+      mkdirSync(join(sp, s, c), { recursive: true });
+      const p = new PNG({ width: 4, height: 4 });
+      p.data.fill(255);
+      writeFileSync(join(sp, s, c, 'x.png'), PNG.sync.write(p));
+    }
   assert.equal(loadDataset(`folder:${sp}`, { split: 'test' }).size, 2);
   // a damaged image is a named error when it is read
   writeFileSync(join(dir, 'cat', 'bad.png'), Buffer.from([0x89, 0x50, 0x4e, 0x47, 1, 2, 3, 4, 5, 6]));
   const bad = loadDataset(`folder:${dir}`, { split: 'all', shape: [1, 8, 8] });
-  assert.equal(code(() => all(bad)), 'DATA_CORRUPT');
+  assert.equal(
+    code(() => all(bad)),
+    'DATA_CORRUPT',
+  );
 });
 
 test('augmentation: flip mirrors exactly, crop shifts with zero fill, nothing is stored; eval batches are clean', () => {
@@ -250,19 +294,28 @@ test('augmentation: flip mirrors exactly, crop shifts with zero fill, nothing is
   const crop = all(loadDataset(spec, { split: 'all', augment: { crop: 1 } }), 64, { seed: 2 });
   for (let i = 0; i < n; i++) {
     // every output pixel is either 0 (filled) or the source pixel shifted by at most one
-    for (let y = 0; y < 4; y++) for (let x = 0; x < 4; x++) {
-      const v = crop.x[i * 16 + y * 4 + x]!;
-      const ok = v === 0 || [-1, 0, 1].some((dy) => [-1, 0, 1].some((dx) => {
-        const sy = y + dy; const sx = x + dx;
-        return sy >= 0 && sy < 4 && sx >= 0 && sx < 4 && clean.x[i * 16 + sy * 4 + sx] === v;
-      }));
-      assert.ok(ok);
-    }
+    for (let y = 0; y < 4; y++)
+      for (let x = 0; x < 4; x++) {
+        const v = crop.x[i * 16 + y * 4 + x]!;
+        const ok =
+          v === 0 ||
+          [-1, 0, 1].some((dy) =>
+            [-1, 0, 1].some((dx) => {
+              const sy = y + dy;
+              const sx = x + dx;
+              return sy >= 0 && sy < 4 && sx >= 0 && sx < 4 && clean.x[i * 16 + sy * 4 + sx] === v;
+            }),
+          );
+        assert.ok(ok);
+      }
   }
   // vectors have no left and right
   writeFileSync(join(dir, 'v.npy'), encodeNpy([n, 16], new Float32Array(n * 16)));
   writeFileSync(join(dir, 'vy.npy'), encodeNpy([n], new Int32Array(n)));
-  assert.equal(code(() => loadDataset(`npy:${join(dir, 'v.npy')},${join(dir, 'vy.npy')}`, { augment: { flip: true } })), 'INVALID_OPTION');
+  assert.equal(
+    code(() => loadDataset(`npy:${join(dir, 'v.npy')},${join(dir, 'vy.npy')}`, { augment: { flip: true } })),
+    'INVALID_OPTION',
+  );
 });
 
 test('named errors: corrupt files, label/image count mismatch, shape mismatch, bad spec, missing file', { skip: needData('digits') }, () => {
@@ -278,22 +331,58 @@ test('named errors: corrupt files, label/image count mismatch, shape mismatch, b
   writeFileSync(join(dir, 'x.npy'), encodeNpy([3, 4], new Float32Array(12)));
   writeFileSync(join(dir, 'xt.npy'), encodeNpy([3, 4], new Float32Array(12)).subarray(0, 100));
   const p = (f: string) => join(dir, f);
-  assert.equal(code(() => loadDataset(`idx:${p('trunc.idx')},${p('y3.idx')}`)), 'DATA_CORRUPT');
-  assert.equal(code(() => loadDataset(`idx:${p('magic.idx')},${p('y3.idx')}`)), 'DATA_CORRUPT');
-  assert.equal(code(() => loadDataset(`idx:${p('bad.gz')},${p('y3.idx')}`)), 'DATA_CORRUPT');
-  assert.equal(code(() => loadDataset(`idx:${p('x.idx')},${p('y4.idx')}`)), 'DATA_LABEL_MISMATCH');
-  assert.equal(code(() => loadDataset(`idx:${p('y3.idx')},${p('x.idx')}`)), 'DATA_CORRUPT');
-  assert.equal(code(() => loadDataset(`npy:${p('x.npy')},${p('neg.npy')}`)), 'DATA_CORRUPT');
-  assert.equal(code(() => loadDataset(`npy:${p('xt.npy')},${p('neg.npy')}`)), 'DATA_CORRUPT');
-  assert.equal(code(() => loadDataset(`idx:${p('nope.idx')},${p('y3.idx')}`)), 'FILE_NOT_FOUND');
-  assert.equal(code(() => loadDataset('cifar10')), 'DATA_SPEC_INVALID');
-  assert.equal(code(() => loadDataset(`idx:${p('x.idx')},${p('y3.idx')},${p('x.idx')}`)), 'DATA_SPEC_INVALID'); // 3 files: neither pair nor single
+  assert.equal(
+    code(() => loadDataset(`idx:${p('trunc.idx')},${p('y3.idx')}`)),
+    'DATA_CORRUPT',
+  );
+  assert.equal(
+    code(() => loadDataset(`idx:${p('magic.idx')},${p('y3.idx')}`)),
+    'DATA_CORRUPT',
+  );
+  assert.equal(
+    code(() => loadDataset(`idx:${p('bad.gz')},${p('y3.idx')}`)),
+    'DATA_CORRUPT',
+  );
+  assert.equal(
+    code(() => loadDataset(`idx:${p('x.idx')},${p('y4.idx')}`)),
+    'DATA_LABEL_MISMATCH',
+  );
+  assert.equal(
+    code(() => loadDataset(`idx:${p('y3.idx')},${p('x.idx')}`)),
+    'DATA_CORRUPT',
+  );
+  assert.equal(
+    code(() => loadDataset(`npy:${p('x.npy')},${p('neg.npy')}`)),
+    'DATA_CORRUPT',
+  );
+  assert.equal(
+    code(() => loadDataset(`npy:${p('xt.npy')},${p('neg.npy')}`)),
+    'DATA_CORRUPT',
+  );
+  assert.equal(
+    code(() => loadDataset(`idx:${p('nope.idx')},${p('y3.idx')}`)),
+    'FILE_NOT_FOUND',
+  );
+  assert.equal(
+    code(() => loadDataset('cifar10')),
+    'DATA_SPEC_INVALID',
+  );
+  assert.equal(
+    code(() => loadDataset(`idx:${p('x.idx')},${p('y3.idx')},${p('x.idx')}`)),
+    'DATA_SPEC_INVALID',
+  ); // 3 files: neither pair nor single
   assert.equal(loadDataset(`idx:${p('x.idx')}`).labeled, false); // one file: unlabeled (test/data/unlabeled.test.ts)
   // a model whose input does not fit: MNIST into a 3x32x32 LeNet, without and with --resize
   const lenet32 = buildModel('lenet5', { size: 32, channels: 3 });
-  assert.equal(code(() => loadDatasetFor(lenet32, 'mnist', { split: 'test', limit: 4 })), 'DATA_SHAPE_MISMATCH');
+  assert.equal(
+    code(() => loadDatasetFor(lenet32, 'mnist', { split: 'test', limit: 4 })),
+    'DATA_SHAPE_MISMATCH',
+  );
   assert.deepEqual(loadDatasetFor(lenet32, 'mnist', { split: 'test', limit: 4, resize: true }).inputShape, [3, 32, 32]);
-  assert.equal(code(() => loadDatasetFor(buildModel('mlp'), 'digits')), 'DATA_SHAPE_MISMATCH');
+  assert.equal(
+    code(() => loadDatasetFor(buildModel('mlp'), 'digits')),
+    'DATA_SHAPE_MISMATCH',
+  );
   assert.deepEqual(loadDatasetFor(buildModel('mlp'), 'digits', { resize: true }).inputShape, [784]);
   // more classes in the data than the model scores
   const b = GraphBuilder.newModel();
@@ -301,5 +390,8 @@ test('named errors: corrupt files, label/image count mismatch, shape mismatch, b
   b.output(b.op('Gemm', [x, b.floats('w', [4, 2], new Float32Array(8))]), 'y');
   b.model.graph.outputs[0]!.setTensorType(1, ['N', 2]);
   writeFileSync(join(dir, 'y5.npy'), encodeNpy([3], BigInt64Array.from([0n, 4n, 2n])));
-  assert.equal(code(() => loadDatasetFor(b.model, `npy:${p('x.npy')},${p('y5.npy')}`, { split: 'all' })), 'DATA_SHAPE_MISMATCH');
+  assert.equal(
+    code(() => loadDatasetFor(b.model, `npy:${p('x.npy')},${p('y5.npy')}`, { split: 'all' })),
+    'DATA_SHAPE_MISMATCH',
+  );
 });

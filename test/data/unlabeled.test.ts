@@ -8,12 +8,23 @@ import assert from 'node:assert/strict';
 import { existsSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
-import { CompilerError, evaluateAccuracy, evaluateTf, loadDataset, openSession, readModel, saveModel, selectBackend, train, encodeModel } from '../../src/index.js';
+import {
+  CompilerError,
+  evaluateAccuracy,
+  evaluateTf,
+  loadDataset,
+  openSession,
+  readModel,
+  saveModel,
+  selectBackend,
+  train,
+  encodeModel,
+} from '../../src/index.js';
 import { runCli, tempDir } from '../helpers.js';
 import { tinyCnn, writeQuadrantData } from '../onestep/fixtures.js';
 
 const require = createRequire(import.meta.url);
-const { PNG } = require('pngjs') as { PNG: { new(o: { width: number; height: number }): { data: Buffer }; sync: { write(p: unknown): Buffer } } };
+const { PNG } = require('pngjs') as { PNG: { new (o: { width: number; height: number }): { data: Buffer }; sync: { write(p: unknown): Buffer } } };
 
 const dir = tempDir('sculpt-unlabeled-');
 const cnn = join(dir, 'cnn.onnx');
@@ -26,7 +37,12 @@ before(async () => {
 });
 
 async function codeOf(f: () => unknown): Promise<string> {
-  try { await f(); } catch (e) { assert.ok(e instanceof CompilerError, String(e)); return e.code; }
+  try {
+    await f();
+  } catch (e) {
+    assert.ok(e instanceof CompilerError, String(e));
+    return e.code;
+  }
   assert.fail('expected an error');
 }
 
@@ -62,11 +78,19 @@ test('npy and idx without a label file, and a folder of loose images, load as un
   assert.equal(f.size, 4);
   assert.deepEqual(f.inputShape, [1, 8, 8]);
   assert.equal(Math.round([...f.batches(4, { shuffle: false })][0]!.x[64 * 3]! * 255), 180);
-  assert.equal(code(() => loadDataset(`folder:${tempDir('sculpt-empty-')}`)), 'DATA_SPEC_INVALID');
+  assert.equal(
+    code(() => loadDataset(`folder:${tempDir('sculpt-empty-')}`)),
+    'DATA_SPEC_INVALID',
+  );
 });
 
 function code(f: () => unknown): string {
-  try { f(); } catch (e) { assert.ok(e instanceof CompilerError, String(e)); return e.code; }
+  try {
+    f();
+  } catch (e) {
+    assert.ok(e instanceof CompilerError, String(e));
+    return e.code;
+  }
   assert.fail('expected an error');
 }
 
@@ -74,8 +98,16 @@ test('training: label-free terms run, cross-entropy and accuracy are refused, tr
   const data = loadDataset(xOnly, { split: 'all' });
   const model = readModel(cnn);
   assert.equal(await codeOf(() => train(readModel(cnn), { data, steps: 1, batchSize: 16, backend: 'cpu' })), 'DATA_UNLABELED');
-  assert.equal(await codeOf(() => train(readModel(cnn), { data, steps: 1, batchSize: 16, backend: 'cpu', loss: 'kd', teacher: model, kd: { rho: 0.5 } })), 'DATA_UNLABELED');
-  assert.equal(await codeOf(() => train(readModel(cnn), { data: loadDataset(`${xOnly},${join(dir, 'train-y.npy')}`), evalData: data, steps: 1, batchSize: 16, backend: 'cpu' })), 'DATA_UNLABELED');
+  assert.equal(
+    await codeOf(() => train(readModel(cnn), { data, steps: 1, batchSize: 16, backend: 'cpu', loss: 'kd', teacher: model, kd: { rho: 0.5 } })),
+    'DATA_UNLABELED',
+  );
+  assert.equal(
+    await codeOf(() =>
+      train(readModel(cnn), { data: loadDataset(`${xOnly},${join(dir, 'train-y.npy')}`), evalData: data, steps: 1, batchSize: 16, backend: 'cpu' }),
+    ),
+    'DATA_UNLABELED',
+  );
   const r = await train(readModel(cnn), { data, steps: 2, batchSize: 16, backend: 'cpu', loss: 'kd', teacher: model, kd: { rho: 1 } });
   assert.equal(r.steps, 2);
   assert.ok(Number.isFinite(r.finalLoss));
@@ -95,11 +127,52 @@ test('sculpt score --unlabeled takes unlabeled data; without it, and onestep wit
   assert.match(bad.stderr, /error DATA_UNLABELED[\s\S]*hint: /);
   assert.ok(!existsSync(join(dir, 's2.json')));
   const o = join(dir, 'o.onnx');
-  const one = runCli(['onestep', cnn, '-o', o, '--work-dir', join(dir, 'w'), '--data', xOnly, '--unlabeled', '--ratio', '0.5', '--finetune-epochs', '1', '--backend', 'cpu']);
+  const one = runCli([
+    'onestep',
+    cnn,
+    '-o',
+    o,
+    '--work-dir',
+    join(dir, 'w'),
+    '--data',
+    xOnly,
+    '--unlabeled',
+    '--ratio',
+    '0.5',
+    '--finetune-epochs',
+    '1',
+    '--backend',
+    'cpu',
+  ]);
   assert.equal(one.code, 1, one.stderr);
   assert.match(one.stderr, /error DATA_UNLABELED: .*--finetune-epochs/);
   assert.ok(!existsSync(o) && !existsSync(join(dir, 'w')), 'nothing written');
-  const ok = runCli(['onestep', cnn, '-o', o, '--work-dir', join(dir, 'w2'), '--data', xOnly, '--unlabeled', '--ratio', '0.5', '--crucial', '1', '--score-epochs', '1', '--recover-epochs', '1', '--batch', '16', '--round-to', '1', '--backend', 'cpu', '--json']);
+  const ok = runCli([
+    'onestep',
+    cnn,
+    '-o',
+    o,
+    '--work-dir',
+    join(dir, 'w2'),
+    '--data',
+    xOnly,
+    '--unlabeled',
+    '--ratio',
+    '0.5',
+    '--crucial',
+    '1',
+    '--score-epochs',
+    '1',
+    '--recover-epochs',
+    '1',
+    '--batch',
+    '16',
+    '--round-to',
+    '1',
+    '--backend',
+    'cpu',
+    '--json',
+  ]);
   assert.equal(ok.code, 0, ok.stderr);
   assert.match(ok.stderr, /no labels: the validation measures latency and size/);
   const j = JSON.parse(ok.stdout);
@@ -108,13 +181,51 @@ test('sculpt score --unlabeled takes unlabeled data; without it, and onestep wit
 });
 
 test('sculpt search on unlabeled data: the fitness needs no labels; recovery with a hard term is refused before the search', () => {
-  const small = ['--calibration', '16', '--iterations', '1,1', '--population', '6', '--offspring', '6', '--parents', '3', '--survivors', '4', '--workers', '1', '--round-to', '1', '--seed', '3'];
+  const small = [
+    '--calibration',
+    '16',
+    '--iterations',
+    '1,1',
+    '--population',
+    '6',
+    '--offspring',
+    '6',
+    '--parents',
+    '3',
+    '--survivors',
+    '4',
+    '--workers',
+    '1',
+    '--round-to',
+    '1',
+    '--seed',
+    '3',
+  ];
   const out = join(dir, 'searched.onnx');
   const bad = runCli(['search', cnn, '--data', xOnly, '-o', out, '--flops-target', '0.6', ...small, '--recover-epochs', '1', '--backend', 'cpu']);
   assert.equal(bad.code, 1, bad.stderr);
   assert.match(bad.stderr, /error DATA_UNLABELED: .*--rho 0\.9/);
   assert.ok(!existsSync(out));
-  const r = runCli(['search', cnn, '--data', xOnly, '-o', out, '--flops-target', '0.6', ...small, '--recover-epochs', '1', '--rho', '1', '--batch', '16', '--backend', 'cpu', '--json']);
+  const r = runCli([
+    'search',
+    cnn,
+    '--data',
+    xOnly,
+    '-o',
+    out,
+    '--flops-target',
+    '0.6',
+    ...small,
+    '--recover-epochs',
+    '1',
+    '--rho',
+    '1',
+    '--batch',
+    '16',
+    '--backend',
+    'cpu',
+    '--json',
+  ]);
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stderr, /no labels: the validation measures latency and size/);
   const j = JSON.parse(r.stdout);

@@ -15,7 +15,13 @@ function chain() {
 
 test('setInput and replaceAllUsesWith keep use lists exact', () => {
   const { b, x, a, c } = chain();
-  assert.deepEqual(x.uses().map((u) => [u.node.name, u.index]), [['r1', 0], ['add', 1]]);
+  assert.deepEqual(
+    x.uses().map((u) => [u.node.name, u.index]),
+    [
+      ['r1', 0],
+      ['add', 1],
+    ],
+  );
   const add = c.producer!;
   add.setInput(0, x);
   assert.equal(a.useCount, 0);
@@ -30,7 +36,10 @@ test('removeNode refuses while outputs are used, and changes nothing when it ref
   const { b, a, x } = chain();
   const relu = a.producer!;
   const before = printModel(b.model);
-  assert.throws(() => b.graph.removeNode(relu), (e: unknown) => e instanceof CompilerError && e.code === 'IN_USE');
+  assert.throws(
+    () => b.graph.removeNode(relu),
+    (e: unknown) => e instanceof CompilerError && e.code === 'IN_USE',
+  );
   assert.equal(printModel(b.model), before);
   assert.equal(x.useCount, 2);
   a.replaceAllUsesWith(x);
@@ -53,7 +62,10 @@ test('replaceValue on a graph output keeps the output name', () => {
 test('a value cannot have two producers', () => {
   const v = new Value('v');
   new Node({ opType: 'Relu', outputs: [v] });
-  assert.throws(() => new Node({ opType: 'Relu', outputs: [v] }), (e: unknown) => e instanceof CompilerError && e.code === 'IR_INVALID');
+  assert.throws(
+    () => new Node({ opType: 'Relu', outputs: [v] }),
+    (e: unknown) => e instanceof CompilerError && e.code === 'IR_INVALID',
+  );
 });
 
 test('verifier catches a read of a value from another graph and a missing opset', () => {
@@ -65,31 +77,47 @@ test('verifier catches a read of a value from another graph and a missing opset'
   assert.ok(problems.some((p) => p.code === 'MISSING_VALUE'));
   const m2 = chain().b.model;
   m2.opsetImports = [];
-  assert.throws(() => verifyModel(m2), (e: unknown) => e instanceof CompilerError && e.code === 'MISSING_OPSET');
+  assert.throws(
+    () => verifyModel(m2),
+    (e: unknown) => e instanceof CompilerError && e.code === 'MISSING_OPSET',
+  );
 });
 
 test('names from the authority are unique and deterministic', () => {
-  const names1 = (() => { const { b } = chain(); return [b.fresh('r1'), b.fresh('r1'), b.fresh('new')]; })();
-  const names2 = (() => { const { b } = chain(); return [b.fresh('r1'), b.fresh('r1'), b.fresh('new')]; })();
+  const names1 = (() => {
+    const { b } = chain();
+    return [b.fresh('r1'), b.fresh('r1'), b.fresh('new')];
+  })();
+  const names2 = (() => {
+    const { b } = chain();
+    return [b.fresh('r1'), b.fresh('r1'), b.fresh('new')];
+  })();
   assert.deepEqual(names1, ['r1_1', 'r1_2', 'new']);
   assert.deepEqual(names2, names1);
 });
 
 test('property: random DAGs survive shuffling + stable topological sort, and a sorted graph is left as is', () => {
-  fc.assert(fc.property(fc.array(fc.tuple(fc.nat(), fc.nat()), { minLength: 1, maxLength: 30 }), fc.array(fc.nat(), { maxLength: 60 }), (edges, perm) => {
-    const b = GraphBuilder.newModel();
-    const vals: Value[] = [b.input('x', [1, 4])];
-    for (const [i, j] of edges) vals.push(b.op('Add', [vals[i % vals.length]!, vals[j % vals.length]!]));
-    b.output(vals[vals.length - 1]!, 'y');
-    verifyModel(b.model);
-    const sorted = [...b.graph.nodes];
-    assert.deepEqual(topologicalOrder(b.graph), sorted, 'already sorted: unchanged');
-    const shuffled = [...sorted];
-    perm.forEach((p, k) => { const i = k % shuffled.length, j = p % shuffled.length; [shuffled[i], shuffled[j]] = [shuffled[j]!, shuffled[i]!]; });
-    b.graph.reorder(shuffled);
-    sortTopologically(b.graph);
-    const pos = new Map(b.graph.nodes.map((n, i) => [n, i]));
-    for (const n of b.graph.nodes) for (const v of n.inputs) if (v?.producer) assert.ok(pos.get(v.producer)! < pos.get(n)!);
-    verifyModel(b.model);
-  }), { numRuns: 200, seed: 42 });
+  fc.assert(
+    fc.property(fc.array(fc.tuple(fc.nat(), fc.nat()), { minLength: 1, maxLength: 30 }), fc.array(fc.nat(), { maxLength: 60 }), (edges, perm) => {
+      const b = GraphBuilder.newModel();
+      const vals: Value[] = [b.input('x', [1, 4])];
+      for (const [i, j] of edges) vals.push(b.op('Add', [vals[i % vals.length]!, vals[j % vals.length]!]));
+      b.output(vals[vals.length - 1]!, 'y');
+      verifyModel(b.model);
+      const sorted = [...b.graph.nodes];
+      assert.deepEqual(topologicalOrder(b.graph), sorted, 'already sorted: unchanged');
+      const shuffled = [...sorted];
+      perm.forEach((p, k) => {
+        const i = k % shuffled.length,
+          j = p % shuffled.length;
+        [shuffled[i], shuffled[j]] = [shuffled[j]!, shuffled[i]!];
+      });
+      b.graph.reorder(shuffled);
+      sortTopologically(b.graph);
+      const pos = new Map(b.graph.nodes.map((n, i) => [n, i]));
+      for (const n of b.graph.nodes) for (const v of n.inputs) if (v?.producer) assert.ok(pos.get(v.producer)! < pos.get(n)!);
+      verifyModel(b.model);
+    }),
+    { numRuns: 200, seed: 42 },
+  );
 });

@@ -10,13 +10,16 @@ test('printed IR is golden-stable and survives a round trip', () => {
   const c = b.op('Conv', [x, w], [attrInts('kernel_shape', [3, 3]), attrInts('pads', [1, 1, 1, 1])], 'conv1');
   b.output(b.op('Relu', [c], [], 'relu1'), 'y');
   const text = printModel(b.model);
-  assert.equal(text, [
-    'model ir=8 opsets=[ai.onnx:17]',
-    'graph main (%input: float[N,3,8,8]) -> (%y: float)',
-    '  init %w: float[4,3,3,3]',
-    '  %conv1_out = Conv(%input, %w) {kernel_shape=[3,3], pads=[1,1,1,1]}  # conv1',
-    '  %y = Relu(%conv1_out)  # relu1',
-    '',
-  ].join('\n'));
+  assert.equal(
+    text,
+    [
+      'model ir=8 opsets=[ai.onnx:17]',
+      'graph main (%input: float[N,3,8,8]) -> (%y: float)',
+      '  init %w: float[4,3,3,3]',
+      '  %conv1_out = Conv(%input, %w) {kernel_shape=[3,3], pads=[1,1,1,1]}  # conv1',
+      '  %y = Relu(%conv1_out)  # relu1',
+      '',
+    ].join('\n'),
+  );
   assert.equal(printModel(decodeModel(encodeModel(b.model))), text);
 });

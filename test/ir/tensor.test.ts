@@ -21,12 +21,21 @@ test('typed fields convert to raw and numbers; int64 beyond 2^53 stays exact as 
   const raw = new Tensor('r', DataType.INT64, [2], { kind: 'raw', bytes: t.rawBytes() });
   assert.deepEqual(raw.toBigInts(), [9223372036854775807n, -3n]);
   const h = new Tensor('h', DataType.FLOAT16, [3], { kind: 'typed', field: 'int32_data', values: [0x3c00, 0xc000, 0x3555] });
-  assert.deepEqual(h.toNumbers().map((x) => Number(x.toFixed(4))), [1, -2, 0.3333]);
+  assert.deepEqual(
+    h.toNumbers().map((x) => Number(x.toFixed(4))),
+    [1, -2, 0.3333],
+  );
   assert.equal(halfToFloat(0x7c00), Infinity);
 });
 
 test('a raw payload shorter than the shape needs is a named error', () => {
   const t = new Tensor('short', DataType.FLOAT, [4], { kind: 'raw', bytes: new Uint8Array(8) });
-  assert.throws(() => t.toNumbers(), (e: unknown) => (e as { code?: string }).code === 'TENSOR_DATA_SIZE_MISMATCH');
-  assert.throws(() => t.toFloat32(), (e: unknown) => (e as { code?: string }).code === 'TENSOR_DATA_SIZE_MISMATCH');
+  assert.throws(
+    () => t.toNumbers(),
+    (e: unknown) => (e as { code?: string }).code === 'TENSOR_DATA_SIZE_MISMATCH',
+  );
+  assert.throws(
+    () => t.toFloat32(),
+    (e: unknown) => (e as { code?: string }).code === 'TENSOR_DATA_SIZE_MISMATCH',
+  );
 });

@@ -15,7 +15,11 @@ test('verifying a value with 20k readers copies O(readers) use-list entries, not
   b.output(b.op('Sum', outs), 'y');
   const uses = Value.prototype.uses;
   let copied = 0;
-  Value.prototype.uses = function (this: Value) { const u = uses.call(this); copied += u.length; return u; };
+  Value.prototype.uses = function (this: Value) {
+    const u = uses.call(this);
+    copied += u.length;
+    return u;
+  };
   try {
     verifyModel(b.model);
   } finally {

@@ -12,8 +12,30 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  DataType, GraphBuilder, Node, Rng, Tensor, Value, analyzeChannelGroups, attrFloats, attrInt, attrInts, attrTensor, constantData, inferShapes,
-  resolveWeight, runModel, runPasses, selectBackend, setWeight, train, untieSharedConstants, untieWeight, verifyMaskedEquivalence, verifyModel, weightOf,
+  DataType,
+  GraphBuilder,
+  Node,
+  Rng,
+  Tensor,
+  Value,
+  analyzeChannelGroups,
+  attrFloats,
+  attrInt,
+  attrInts,
+  attrTensor,
+  constantData,
+  inferShapes,
+  resolveWeight,
+  runModel,
+  runPasses,
+  selectBackend,
+  setWeight,
+  train,
+  untieSharedConstants,
+  untieWeight,
+  verifyMaskedEquivalence,
+  verifyModel,
+  weightOf,
 } from '../../src/index.js';
 import type { ApplyResult, Batch, Dataset, Model, UntiedConstant } from '../../src/index.js';
 import { readModel, saveModel } from '../../src/index.js';
@@ -136,7 +158,17 @@ test('tissue on shared, Identity-fed and Constant-node weights: layers replaced,
     const m = sharedWeightsNet(2);
     const b0 = Float32Array.from(constantData(m.graph.findValue('B')!)!.toFloat32());
     let report: TissueReport | undefined;
-    runPasses(m, [tissuePass()], { options: { tissue: { spec: { kind: 'groups', groups: 2 }, canonicalize, onReport: (r: TissueReport) => { report = r; } } } });
+    runPasses(m, [tissuePass()], {
+      options: {
+        tissue: {
+          spec: { kind: 'groups', groups: 2 },
+          canonicalize,
+          onReport: (r: TissueReport) => {
+            report = r;
+          },
+        },
+      },
+    });
     verifyModel(m);
     const names = report!.layers.map((l) => l.name);
     // conv1 (Identity-fed shared bias) and conv3 (Constant weight through Identity, value_floats bias) are stacked now.
@@ -181,14 +213,28 @@ test('prune-channels on shared, Identity-fed and Constant-node weights: untied, 
   for (const out of ['conv1', 'conv2', 'conv3']) {
     const slot = a.slotOf(probe.graph.findNode(out)!.outputs[0]!, 1)!;
     const g = a.groups[a.atomGroup[slot.base]!]!;
-    keep.set(g.id, Array.from({ length: g.size }, (_, i) => i).filter((i) => i % 3 !== 1));
+    keep.set(
+      g.id,
+      Array.from({ length: g.size }, (_, i) => i).filter((i) => i % 3 !== 1),
+    );
   }
   assert.equal(keep.size, 3, 'the shared bias no longer couples conv1 and conv2');
   let applied: ApplyResult | undefined;
   let untied: UntiedConstant[] = [];
-  runPasses(m, [pruneChannelsPass()], { options: { keep, onApplied: (r: ApplyResult, u: UntiedConstant[]) => { applied = r; untied = u; } } });
+  runPasses(m, [pruneChannelsPass()], {
+    options: {
+      keep,
+      onApplied: (r: ApplyResult, u: UntiedConstant[]) => {
+        applied = r;
+        untied = u;
+      },
+    },
+  });
   verifyModel(m);
-  assert.ok(untied.some((u) => u.name === 'B'), 'the shared bias was untied');
+  assert.ok(
+    untied.some((u) => u.name === 'B'),
+    'the shared bias was untied',
+  );
   assert.equal(weightOf(m.graph.findNode('conv2')!, 1)!.form, 'constant', 'a Constant weight stays a Constant node');
   assert.deepEqual(weightOf(m.graph.findNode('conv3')!, 1)!.tensor.shape, [21, 21, 3, 3]);
   // conv1 and conv2 lost the same positions of their copies of B: the copies are equal again, and tied back.
@@ -208,7 +254,10 @@ function toyData(n: number, seed: number): Dataset {
     y[i] = s > 0 ? 1 : 0;
   }
   return {
-    name: 'toy', size: n, inputShape: [4, 4, 4], numClasses: 2,
+    name: 'toy',
+    size: n,
+    inputShape: [4, 4, 4],
+    numClasses: 2,
     *batches(bs: number): Iterable<Batch> {
       for (let i = 0; i + bs <= n; i += bs) yield { x: x.slice(i * 64, (i + bs) * 64), y: y.slice(i, i + bs), n: bs };
     },
@@ -220,8 +269,12 @@ test('train: Constant-node weights (also behind Identity, and value_floats) are 
   const rng = new Rng(5);
   const b = GraphBuilder.newModel({ opset: 13 });
   const x = b.input('input', ['N', 4, 4, 4]);
-  let h = b.op('Conv', [x, identity(b, constNode(b, 'cw', [8, 4, 3, 3], rng.normalArray(8 * 36, 0.3)), 'cw.id'), constNode(b, 'cb', [8], new Float32Array(8), true)],
-    [attrInts('kernel_shape', [3, 3]), attrInts('pads', [1, 1, 1, 1])], 'conv');
+  let h = b.op(
+    'Conv',
+    [x, identity(b, constNode(b, 'cw', [8, 4, 3, 3], rng.normalArray(8 * 36, 0.3)), 'cw.id'), constNode(b, 'cb', [8], new Float32Array(8), true)],
+    [attrInts('kernel_shape', [3, 3]), attrInts('pads', [1, 1, 1, 1])],
+    'conv',
+  );
   h = b.op('Relu', [h]);
   h = b.op('GlobalAveragePool', [h]);
   h = b.op('Flatten', [h], [attrInt('axis', 1)]);

@@ -64,7 +64,10 @@ async function checkRuns(name: ModelName, opts: BuildOptions, batch: number, exp
 }
 
 test('catalog lists the six models, each with an input description', () => {
-  assert.deepEqual(MODEL_CATALOG.map((e) => e.name), ['mlp', 'lenet5', 'vgg', 'resnet20', 'mobilenetv2', 'resnet50']);
+  assert.deepEqual(
+    MODEL_CATALOG.map((e) => e.name),
+    ['mlp', 'lenet5', 'vgg', 'resnet20', 'mobilenetv2', 'resnet50'],
+  );
   for (const e of MODEL_CATALOG) assert.ok(e.summary.length > 10 && e.input.startsWith('[N,'));
 });
 
@@ -102,31 +105,38 @@ test('mlp: parameter count 784-500-300-10 by hand, and at half width', () => {
   assert.equal(paramCount(buildModel('mlp', { width: 0.5 })), 784 * 250 + 250 + 250 * 150 + 150 + 150 * 10 + 10);
   assert.equal(paramCount(buildModel('mlp', { size: 32, channels: 3 })), 3072 * 500 + 500 + 500 * 300 + 300 + 300 * 10 + 10);
   const m = buildModel('mlp');
-  assert.deepEqual(m.graph.nodes.map((n) => `${n.opType}:${n.name}`), ['Gemm:fc1', 'Relu:relu1', 'Gemm:fc2', 'Relu:relu2', 'Gemm:fc3']);
+  assert.deepEqual(
+    m.graph.nodes.map((n) => `${n.opType}:${n.name}`),
+    ['Gemm:fc1', 'Relu:relu1', 'Gemm:fc2', 'Relu:relu2', 'Gemm:fc3'],
+  );
   // PyTorch's nn.Linear layout: weight [out, in] with transB = 1.
   assert.deepEqual(m.graph.initializers.find((v) => v.name === 'fc1.weight')!.initializer!.dims.map(Number), [500, 784]);
   assert.equal(Number(node(m, 'fc1').attrInt('transB')), 1);
 });
 
 test('lenet5: parameter count by hand at 28x28x1 and at 32x32x3', async () => {
-  const conv1 = 6 * 1 * 5 * 5 + 6;      // 156
-  const conv2 = 16 * 6 * 5 * 5 + 16;    // 2,416
-  const fc1 = 16 * 5 * 5 * 120 + 120;   // 48,120
-  const fc2 = 120 * 84 + 84;            // 10,164
-  const fc3 = 84 * 10 + 10;             // 850
+  const conv1 = 6 * 1 * 5 * 5 + 6; // 156
+  const conv2 = 16 * 6 * 5 * 5 + 16; // 2,416
+  const fc1 = 16 * 5 * 5 * 120 + 120; // 48,120
+  const fc2 = 120 * 84 + 84; // 10,164
+  const fc3 = 84 * 10 + 10; // 850
   assert.equal(paramCount(buildModel('lenet5')), conv1 + conv2 + fc1 + fc2 + fc3); // 61,706
-  const conv1rgb = 6 * 3 * 5 * 5 + 6;   // 456
+  const conv1rgb = 6 * 3 * 5 * 5 + 6; // 456
   assert.equal(paramCount(buildModel('lenet5', { size: 32, channels: 3 })), conv1rgb + conv2 + fc1 + fc2 + fc3);
   await checkRuns('lenet5', { size: 32, channels: 3, numClasses: 7 }, 2, { input: ['N', 3, 32, 32], classes: 7 });
   // conv1 is padded to keep 28x28 for MNIST, unpadded at 32x32 (both reach 16·5·5 = 400 features).
   assert.deepEqual(node(buildModel('lenet5'), 'conv1').attrInts('pads')!.map(Number), [2, 2, 2, 2]);
-  assert.deepEqual(node(buildModel('lenet5', { size: 32, channels: 3 }), 'conv1').attrInts('pads')!.map(Number), [0, 0, 0, 0]);
+  assert.deepEqual(
+    node(buildModel('lenet5', { size: 32, channels: 3 }), 'conv1')
+      .attrInts('pads')!
+      .map(Number),
+    [0, 0, 0, 0],
+  );
 });
 
 test('vgg: parameter count by hand', () => {
   const conv = (cin: number, cout: number): number => cin * cout * 9 + cout + 4 * cout; // weight, bias, BN (4 vectors)
-  const expected = conv(1, 16) + conv(16, 16) + conv(16, 32) + conv(32, 32) + conv(32, 64) + conv(64, 64)
-    + 64 * 3 * 3 * 128 + 128 + 128 * 10 + 10;
+  const expected = conv(1, 16) + conv(16, 16) + conv(16, 32) + conv(32, 32) + conv(32, 64) + conv(64, 64) + 64 * 3 * 3 * 128 + 128 + 128 * 10 + 10;
   assert.equal(paramCount(buildModel('vgg')), expected); // 147,834
   const m = buildModel('vgg');
   assert.equal(m.graph.nodes.filter((n) => n.opType === 'BatchNormalization').length, 6);
@@ -148,10 +158,14 @@ test('resnet20: layout, projection shortcuts and parameter count', () => {
   const conv3 = (cin: number, cout: number): number => cin * cout * 9;
   const bn = (c: number): number => 2 * c;
   let expected = conv3(3, 16) + bn(16);
-  for (const [cin, c] of [[16, 16], [16, 32], [32, 64]] as const) {
-    expected += conv3(cin, c) + bn(c) + conv3(c, c) + bn(c);             // first block
-    if (cin !== c) expected += cin * c + bn(c);                         // projection
-    expected += 2 * (2 * conv3(c, c) + 2 * bn(c));                      // two more blocks
+  for (const [cin, c] of [
+    [16, 16],
+    [16, 32],
+    [32, 64],
+  ] as const) {
+    expected += conv3(cin, c) + bn(c) + conv3(c, c) + bn(c); // first block
+    if (cin !== c) expected += cin * c + bn(c); // projection
+    expected += 2 * (2 * conv3(c, c) + 2 * bn(c)); // two more blocks
   }
   expected += 64 * 10 + 10;
   assert.equal(paramCount(m, trainable), expected); // 272,474
@@ -162,7 +176,10 @@ test('BN statistics are seeded and non-trivial (so folding them is really tested
   for (const suffix of ['weight', 'bias', 'running_mean', 'running_var']) {
     const x = floats(m, `layer1.0.bn1.${suffix}`);
     const identity = suffix === 'weight' || suffix === 'running_var' ? 1 : 0;
-    assert.ok(x.every((v) => v !== identity), `${suffix} differs from the identity everywhere`);
+    assert.ok(
+      x.every((v) => v !== identity),
+      `${suffix} differs from the identity everywhere`,
+    );
   }
   assert.ok(floats(m, 'layer1.0.bn1.running_var').every((v) => v >= 0.5 && v < 1.5));
 });
@@ -180,7 +197,10 @@ test('mobilenetv2: depthwise groups, linear bottlenecks, residual adds, Clip bou
   assert.equal(m.graph.nodes.filter((n) => n.opType === 'Add').length, 10);
   // Linear bottleneck: a projection's BN feeds no activation.
   for (const n of m.graph.nodes.filter((x) => (x.name ?? '').endsWith('.project.bn'))) {
-    assert.ok(n.outputs[0]!.uses().every((u) => u.node.opType !== 'Clip' && u.node.opType !== 'Relu'), n.name);
+    assert.ok(
+      n.outputs[0]!.uses().every((u) => u.node.opType !== 'Clip' && u.node.opType !== 'Relu'),
+      n.name,
+    );
   }
   const clip = m.graph.nodes.find((n) => n.opType === 'Clip')!;
   assert.equal(clip.inputs.length, 3);
@@ -207,23 +227,58 @@ test('opsets 7 to 21: every form runs in onnxruntime', async () => {
 test('options: fixed batch, width, classes', async () => {
   const m = await checkRuns('resnet20', { batch: 2, width: 0.5, numClasses: 4, size: 28, channels: 1 }, 2, { input: [2, 1, 28, 28], classes: 4 });
   assert.equal(m.graph.initializers.find((v) => v.name === 'conv1.weight')!.initializer!.dims.map(Number)[0], 8);
-  assert.deepEqual(m.metadataProps?.find((p) => p.key === 'sculpt.model'), { key: 'sculpt.model', value: 'resnet20' });
+  assert.deepEqual(
+    m.metadataProps?.find((p) => p.key === 'sculpt.model'),
+    { key: 'sculpt.model', value: 'resnet20' },
+  );
 });
 
 test('bad names and options give named errors', () => {
   const code = (f: () => unknown): string => {
-    try { f(); } catch (e) { assert.ok(e instanceof CompilerError); return e.code; }
+    try {
+      f();
+    } catch (e) {
+      assert.ok(e instanceof CompilerError);
+      return e.code;
+    }
     return 'none';
   };
-  assert.equal(code(() => buildModel('resnet18' as ModelName)), 'UNKNOWN_MODEL');
-  assert.equal(code(() => buildModel('mlp', { opset: 6 })), 'OPSET_OUT_OF_RANGE');
-  assert.equal(code(() => buildModel('mlp', { opset: 22 })), 'OPSET_OUT_OF_RANGE');
-  assert.equal(code(() => buildModel('mlp', { width: 0 })), 'INVALID_OPTION');
-  assert.equal(code(() => buildModel('mlp', { size: 2.5 })), 'INVALID_OPTION');
-  assert.equal(code(() => buildModel('mlp', { seed: -1 })), 'INVALID_OPTION');
-  assert.equal(code(() => buildModel('vgg', { numClasses: 0 })), 'INVALID_OPTION');
-  assert.equal(code(() => buildModel('lenet5', { size: 8 })), 'INVALID_OPTION');
-  assert.equal(code(() => buildModel('resnet20', { batch: '' })), 'INVALID_OPTION');
+  assert.equal(
+    code(() => buildModel('resnet18' as ModelName)),
+    'UNKNOWN_MODEL',
+  );
+  assert.equal(
+    code(() => buildModel('mlp', { opset: 6 })),
+    'OPSET_OUT_OF_RANGE',
+  );
+  assert.equal(
+    code(() => buildModel('mlp', { opset: 22 })),
+    'OPSET_OUT_OF_RANGE',
+  );
+  assert.equal(
+    code(() => buildModel('mlp', { width: 0 })),
+    'INVALID_OPTION',
+  );
+  assert.equal(
+    code(() => buildModel('mlp', { size: 2.5 })),
+    'INVALID_OPTION',
+  );
+  assert.equal(
+    code(() => buildModel('mlp', { seed: -1 })),
+    'INVALID_OPTION',
+  );
+  assert.equal(
+    code(() => buildModel('vgg', { numClasses: 0 })),
+    'INVALID_OPTION',
+  );
+  assert.equal(
+    code(() => buildModel('lenet5', { size: 8 })),
+    'INVALID_OPTION',
+  );
+  assert.equal(
+    code(() => buildModel('resnet20', { batch: '' })),
+    'INVALID_OPTION',
+  );
 });
 
 test('resnet50: torchvision v1.5 layout, 25,557,032 parameters, one onnxruntime run', async () => {
@@ -265,5 +320,8 @@ test('cli: models build writes a readable model; unknown name exits 1 with UNKNO
 
   const list = runCli(['models', 'list', '--json']);
   assert.equal(list.code, 0, list.stderr);
-  assert.deepEqual((JSON.parse(list.stdout) as { name: string }[]).map((e) => e.name), MODEL_CATALOG.map((e) => e.name));
+  assert.deepEqual(
+    (JSON.parse(list.stdout) as { name: string }[]).map((e) => e.name),
+    MODEL_CATALOG.map((e) => e.name),
+  );
 });

@@ -9,8 +9,22 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import {
-  CompilerError, decodeModel, encodeModel, insertBeta, inferShapes, printModel, readBetaRecords, readModel, runPasses, saveModel,
-  sortTopologically, stripBeta, toOrt, BETA_METADATA_KEY, GraphBuilder, attrInt,
+  CompilerError,
+  decodeModel,
+  encodeModel,
+  insertBeta,
+  inferShapes,
+  printModel,
+  readBetaRecords,
+  readModel,
+  runPasses,
+  saveModel,
+  sortTopologically,
+  stripBeta,
+  toOrt,
+  BETA_METADATA_KEY,
+  GraphBuilder,
+  attrInt,
 } from '../../src/index.js';
 import type { HostTensor, Model } from '../../src/index.js';
 import { createPass } from '../../passes/index.js';
@@ -19,7 +33,9 @@ import { checkGolden, statsText } from '../golden.js';
 import { seededFeeds, tempDir } from '../helpers.js';
 import { betaCases } from './cases.js';
 
-function copy(m: Model): Model { return decodeModel(encodeModel(m)); }
+function copy(m: Model): Model {
+  return decodeModel(encodeModel(m));
+}
 
 /** onnxruntime with graph optimisations off, so fusions cannot round differently. */
 async function run(m: Model, feeds: Record<string, HostTensor>): Promise<Record<string, Float32Array>> {
@@ -27,7 +43,9 @@ async function run(m: Model, feeds: Record<string, HostTensor>): Promise<Record<
   try {
     const r = await s.run(Object.fromEntries(Object.entries(feeds).map(([k, v]) => [k, toOrt(v)])));
     return Object.fromEntries(Object.entries(r).map(([k, t]) => [k, t.data as Float32Array]));
-  } finally { await s.release(); }
+  } finally {
+    await s.release();
+  }
 }
 
 async function assertBitIdentical(a: Model, b: Model, what: string): Promise<void> {
@@ -81,8 +99,15 @@ test('ResNet-20: one β per residual stage, β = 1 exact, sites after Relu, neve
   assert.equal(records.length, 12);
   const stages = records.filter((r) => r.junction);
   assert.equal(stages.length, 3, 'three stage groups, each with one β');
-  assert.deepEqual(stages.map((r) => r.sites.length), [4, 3, 3]);
-  assert.deepEqual(stages.map((r) => r.mimic), ['layer1.2.relu2_out', 'layer2.2.relu2_out', 'layer3.2.relu2_out'], 'the deepest junction of each stage');
+  assert.deepEqual(
+    stages.map((r) => r.sites.length),
+    [4, 3, 3],
+  );
+  assert.deepEqual(
+    stages.map((r) => r.mimic),
+    ['layer1.2.relu2_out', 'layer2.2.relu2_out', 'layer3.2.relu2_out'],
+    'the deepest junction of each stage',
+  );
   for (const r of stages) {
     const beta = m.graph.initializers.filter((v) => v.name === r.beta);
     assert.equal(beta.length, 1);
@@ -114,10 +139,16 @@ test('β metadata survives save and load; the loaded model strips back to the or
 test('insert-beta refuses a model that has β, and one with no prunable group', () => {
   const m = buildModel('lenet5', { seed: 1 });
   insertBeta(m);
-  assert.throws(() => insertBeta(m), (e: unknown) => e instanceof CompilerError && e.code === 'PRECONDITION_FAILED');
+  assert.throws(
+    () => insertBeta(m),
+    (e: unknown) => e instanceof CompilerError && e.code === 'PRECONDITION_FAILED',
+  );
   const b = GraphBuilder.newModel();
   const x = b.input('x', ['N', 4]);
   b.output(b.op('Gemm', [x, b.floats('w', [3, 4], new Float32Array(12).fill(0.1))], [attrInt('transB', 1)]), 'y');
   inferShapes(b.model);
-  assert.throws(() => insertBeta(b.model), (e: unknown) => e instanceof CompilerError && e.code === 'NO_PRUNABLE_GROUP');
+  assert.throws(
+    () => insertBeta(b.model),
+    (e: unknown) => e instanceof CompilerError && e.code === 'NO_PRUNABLE_GROUP',
+  );
 });

@@ -37,22 +37,42 @@ test('resume: a rerun skips every finished phase; a changed recovery option reru
   const test_ = loadDatasetFor(model, spec, { split: 'test' });
   const events: string[] = [];
   const opts: OnestepOptions = {
-    input: cnn, output: join(dir, 'out-resume.onnx'), workDir: work, data, evalData: test_,
-    score: { epochs: 1 }, crucial: 1, prune: { ratio: 0.5, roundTo: 1 }, recover: { epochs: 1 }, finetune: { epochs: 1 },
-    batchSize: 32, backend: 'cpu', onPhase: (p: Phase, e) => events.push(`${p}:${e}`),
+    input: cnn,
+    output: join(dir, 'out-resume.onnx'),
+    workDir: work,
+    data,
+    evalData: test_,
+    score: { epochs: 1 },
+    crucial: 1,
+    prune: { ratio: 0.5, roundTo: 1 },
+    recover: { epochs: 1 },
+    finetune: { epochs: 1 },
+    batchSize: 32,
+    backend: 'cpu',
+    onPhase: (p: Phase, e) => events.push(`${p}:${e}`),
   };
   const first = await runOnestep(opts);
-  assert.deepEqual(first.phases.map((p) => p.status), ['ran', 'ran', 'ran', 'ran', 'ran']);
-  for (const f of ['scores.json', 'pruned.onnx', 'prune.json', 'recovered.onnx', 'finetuned.onnx', 'report.json', 'state.json']) assert.ok(existsSync(join(work, f)), f);
+  assert.deepEqual(
+    first.phases.map((p) => p.status),
+    ['ran', 'ran', 'ran', 'ran', 'ran'],
+  );
+  for (const f of ['scores.json', 'pruned.onnx', 'prune.json', 'recovered.onnx', 'finetuned.onnx', 'report.json', 'state.json'])
+    assert.ok(existsSync(join(work, f)), f);
   const mtimes = new Map(['scores.json', 'pruned.onnx', 'recovered.onnx', 'finetuned.onnx'].map((f) => [f, statSync(join(work, f)).mtimeMs]));
   events.length = 0;
   const second = await runOnestep(opts);
-  assert.deepEqual(second.phases.map((p) => `${p.phase}:${p.status}`), ['score:skipped', 'prune:skipped', 'recover:skipped', 'finetune:skipped', 'validate:ran']);
+  assert.deepEqual(
+    second.phases.map((p) => `${p.phase}:${p.status}`),
+    ['score:skipped', 'prune:skipped', 'recover:skipped', 'finetune:skipped', 'validate:ran'],
+  );
   assert.deepEqual(events, ['score:skipped', 'prune:skipped', 'recover:skipped', 'finetune:skipped', 'validate:start', 'validate:done']);
   for (const [f, t] of mtimes) assert.equal(statSync(join(work, f)).mtimeMs, t, `${f} not rewritten`);
   assert.equal(second.validation.model.accuracy!.top1, first.validation.model.accuracy!.top1);
   const third = await runOnestep({ ...opts, recover: { epochs: 1, lr: 5e-4 } });
-  assert.deepEqual(third.phases.map((p) => `${p.phase}:${p.status}`), ['score:skipped', 'prune:skipped', 'recover:ran', 'finetune:ran', 'validate:ran']);
+  assert.deepEqual(
+    third.phases.map((p) => `${p.phase}:${p.status}`),
+    ['score:skipped', 'prune:skipped', 'recover:ran', 'finetune:ran', 'validate:ran'],
+  );
   // A scores file given without a crucial spec keeps the file's own crucial layers.
   const scores = readScoresDoc(join(work, 'scores.json'));
   const reuse = await runOnestep({ ...opts, crucial: undefined, scores: join(work, 'scores.json'), workDir: join(dir, 'w-reuse'), finetune: { epochs: 0 } });
@@ -68,7 +88,10 @@ test('sculpt onestep: summary, --json, artifacts, CE/SE and time per phase', () 
   const r = runCli(['onestep', res, '-o', out, '--data', spec, '--flops-target', '0.7', '--crucial', '2', '--work-dir', work, '--json', ...quick]);
   assert.equal(r.code, 0, r.stderr);
   const j = JSON.parse(r.stdout);
-  assert.deepEqual(j.phases.map((p: { phase: string }) => p.phase), ['score', 'prune', 'recover', 'finetune', 'validate']);
+  assert.deepEqual(
+    j.phases.map((p: { phase: string }) => p.phase),
+    ['score', 'prune', 'recover', 'finetune', 'validate'],
+  );
   assert.ok(j.validation.comparison.flops.ratio <= 0.7 + 1e-9, `FLOPs ratio ${j.validation.comparison.flops.ratio}`);
   assert.equal(typeof j.validation.comparison.ce, 'number');
   assert.ok(existsSync(out));
@@ -96,7 +119,11 @@ function refuses(args: string[], code: string, scratch: string): void {
   assert.equal(r.code, 1, `${args.join(' ')}\n${r.stderr}`);
   assert.match(r.stderr, new RegExp(`error ${code}`));
   assert.match(r.stderr, /hint: /);
-  assert.deepEqual(readdirSync(scratch).filter((f) => !before.has(f)), [], 'nothing written');
+  assert.deepEqual(
+    readdirSync(scratch).filter((f) => !before.has(f)),
+    [],
+    'nothing written',
+  );
 }
 
 test('bad input: a named error, exit 1, nothing written', async () => {

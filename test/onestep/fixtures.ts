@@ -46,10 +46,11 @@ export function writeQuadrantData(dir: string, n = 256, seed = 1): string {
       const k = i % CLASSES;
       y[i] = k;
       const [r0, c0] = [k < 2 ? 0 : 4, k % 2 === 0 ? 0 : 4];
-      for (let r = 0; r < 8; r++) for (let c = 0; c < 8; c++) {
-        const inside = r >= r0 && r < r0 + 4 && c >= c0 && c < c0 + 4;
-        x[i * 64 + r * 8 + c] = Math.min(1, Math.max(0, (inside ? 0.7 : 0.2) + 0.25 * (rng.next() - 0.5)));
-      }
+      for (let r = 0; r < 8; r++)
+        for (let c = 0; c < 8; c++) {
+          const inside = r >= r0 && r < r0 + 4 && c >= c0 && c < c0 + 4;
+          x[i * 64 + r * 8 + c] = Math.min(1, Math.max(0, (inside ? 0.7 : 0.2) + 0.25 * (rng.next() - 0.5)));
+        }
     }
     writeFileSync(join(dir, `${prefix}x.npy`), encodeNpy([count, 1, 8, 8], x));
     writeFileSync(join(dir, `${prefix}y.npy`), encodeNpy([count], y));

@@ -5,9 +5,7 @@
  */
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
-import {
-  decodeModel, encodeModel, globalPrune, insertBeta, buildScores, loadDatasetFor, recoverModel, runModel, selectBackend,
-} from '../../src/index.js';
+import { decodeModel, encodeModel, globalPrune, insertBeta, buildScores, loadDatasetFor, recoverModel, runModel, selectBackend } from '../../src/index.js';
 import type { HostTensor, MimicKind, Model } from '../../src/index.js';
 import { lastConvLayer } from '../../src/onestep/score.js';
 import { tempDir } from '../helpers.js';
@@ -20,14 +18,16 @@ before(async () => {
   await selectBackend('cpu');
 });
 
-function copy(m: Model): Model { return decodeModel(encodeModel(m)); }
+function copy(m: Model): Model {
+  return decodeModel(encodeModel(m));
+}
 
 /** Teacher (BN folded, so training mode computes what inference does) and a pruned student, with c1 and c4 crucial. */
 function pair(): { teacher: Model; student: Model; mimic: string[] } {
   const teacher = tinyCnn(8, false);
   const probe = copy(teacher);
   const { records } = insertBeta(probe);
-  const beta = new Map(records.map((r) => [r.beta, Float32Array.from({ length: r.size }, (_, i) => (i * 7919 % 13) / 13)]));
+  const beta = new Map(records.map((r) => [r.beta, Float32Array.from({ length: r.size }, (_, i) => ((i * 7919) % 13) / 13)]));
   const doc = buildScores(teacher, records, beta, { crucial: ['c1'], lastConvLayer: lastConvLayer(teacher, records) });
   const student = copy(teacher);
   globalPrune(student, doc, { ratio: 0.5, roundTo: 1 });
@@ -44,16 +44,26 @@ function byHand(t: HostTensor, s: HostTensor, kind: MimicKind): number {
     for (let i = 0; i < T.length; i++) acc += kind === 'mse' ? (T[i]! - S[i]!) ** 2 : Math.abs(T[i]! - S[i]!);
     return acc / T.length;
   }
-  const softmax = (x: number[]) => { const m = Math.max(...x); const e = x.map((v) => Math.exp(v - m)); const z = e.reduce((a, b) => a + b, 0); return e.map((v) => v / z); };
+  const softmax = (x: number[]) => {
+    const m = Math.max(...x);
+    const e = x.map((v) => Math.exp(v - m));
+    const z = e.reduce((a, b) => a + b, 0);
+    return e.map((v) => v / z);
+  };
   const kl = (p: number[], q: number[]) => p.reduce((a, pi, i) => a + (pi > 0 ? pi * Math.log(pi / q[i]!) : 0), 0);
   let acc = 0;
-  for (let n = 0; n < N; n++) for (let h = 0; h < H; h++) for (let w = 0; w < W; w++) {
-    const at = (X: Float32Array) => Array.from({ length: C }, (_, c) => X[((n * C + c) * H + h) * W + w]!);
-    const p = softmax(at(T));
-    const q = softmax(at(S));
-    if (kind === 'kl') acc += kl(p, q);
-    else { const m = p.map((v, i) => (v + q[i]!) / 2); acc += 0.5 * kl(p, m) + 0.5 * kl(q, m); }
-  }
+  for (let n = 0; n < N; n++)
+    for (let h = 0; h < H; h++)
+      for (let w = 0; w < W; w++) {
+        const at = (X: Float32Array) => Array.from({ length: C }, (_, c) => X[((n * C + c) * H + h) * W + w]!);
+        const p = softmax(at(T));
+        const q = softmax(at(S));
+        if (kind === 'kl') acc += kl(p, q);
+        else {
+          const m = p.map((v, i) => (v + q[i]!) / 2);
+          acc += 0.5 * kl(p, m) + 0.5 * kl(q, m);
+        }
+      }
   return acc / (N * H * W);
 }
 

@@ -8,8 +8,19 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
-  CompilerError, chooseCrucial, checkScoresFit, decodeModel, encodeModel, globalPrune, inferShapes, loadDatasetFor, readModel,
-  readScoresDoc, saveModel, scoreModel, selectBackend,
+  CompilerError,
+  chooseCrucial,
+  checkScoresFit,
+  decodeModel,
+  encodeModel,
+  globalPrune,
+  inferShapes,
+  loadDatasetFor,
+  readModel,
+  readScoresDoc,
+  saveModel,
+  scoreModel,
+  selectBackend,
 } from '../../src/index.js';
 import type { Model } from '../../src/index.js';
 import { runCli, tempDir } from '../helpers.js';
@@ -46,7 +57,13 @@ test('score trains only β: every weight and BN statistic is bit-identical, β m
   }
   assert.equal(r.scores.crucial.length, 2);
   assert.equal(r.scores.crucial[1], 'c4', 'the last conv is always crucial');
-  assert.deepEqual(r.scores.entries.map((e) => e.name).sort(), r.scores.layers.filter((l) => !l.crucial).map((l) => l.value).sort());
+  assert.deepEqual(
+    r.scores.entries.map((e) => e.name).sort(),
+    r.scores.layers
+      .filter((l) => !l.crucial)
+      .map((l) => l.value)
+      .sort(),
+  );
   assert.equal(r.scores.method.loss, 'ce');
 });
 
@@ -67,12 +84,22 @@ test('crucial layers: auto prefers junctions, then score; the last conv always; 
     { name: 'd', layers: ['conv_d'], sites: ['rd'], score: 0.1, junction: false },
   ];
   assert.deepEqual(chooseCrucial(layers, 2, 'd').names, ['b', 'a', 'd']);
-  assert.deepEqual(chooseCrucial(layers.map((l) => ({ ...l, junction: false })), 2, 'd').names, ['a', 'c', 'd']);
+  assert.deepEqual(
+    chooseCrucial(
+      layers.map((l) => ({ ...l, junction: false })),
+      2,
+      'd',
+    ).names,
+    ['a', 'c', 'd'],
+  );
   assert.deepEqual(chooseCrucial(layers, 'auto', 'd').names, ['b', 'a', 'c', 'd']);
   const named = chooseCrucial(layers, ['conv_c', 'rc1', 'a'], undefined);
   assert.deepEqual(named.names, ['c', 'a']);
   assert.equal(named.mimic.get('c'), 'rc1', 'a named site is what gets mimicked');
-  assert.throws(() => chooseCrucial(layers, ['nope'], 'd'), (e: unknown) => e instanceof CompilerError && e.code === 'CRUCIAL_LAYER_NOT_FOUND');
+  assert.throws(
+    () => chooseCrucial(layers, ['nope'], 'd'),
+    (e: unknown) => e instanceof CompilerError && e.code === 'CRUCIAL_LAYER_NOT_FOUND',
+  );
 });
 
 test('scores.json round-trips into `sculpt prune --criterion scores` and prunes what globalPrune prunes', async () => {
@@ -86,7 +113,24 @@ test('scores.json round-trips into `sculpt prune --criterion scores` and prunes 
   writeFileSync(scoresPath, JSON.stringify(r.scores));
   const doc = readScoresDoc(scoresPath);
   assert.deepEqual(doc, JSON.parse(JSON.stringify(r.scores)));
-  const cli = runCli(['prune', modelPath, '-o', join(dir, 'res-p.onnx'), '--criterion', 'scores', '--scores', scoresPath, '--scope', 'global', '--ratio', '0.5', '--round-to', '1', '--verify', '--json']);
+  const cli = runCli([
+    'prune',
+    modelPath,
+    '-o',
+    join(dir, 'res-p.onnx'),
+    '--criterion',
+    'scores',
+    '--scores',
+    scoresPath,
+    '--scope',
+    'global',
+    '--ratio',
+    '0.5',
+    '--round-to',
+    '1',
+    '--verify',
+    '--json',
+  ]);
   assert.equal(cli.code, 0, cli.stderr);
   const j = JSON.parse(cli.stdout);
   assert.equal(j.verify.ok, true);
@@ -106,6 +150,12 @@ test('a scores file for another model is refused', async () => {
   const r = await scoreModel(other, { data, steps: 1, batchSize: 32, backend: 'cpu' });
   data.close();
   inferShapes(m);
-  assert.throws(() => checkScoresFit(r.scores, m), (e: unknown) => e instanceof CompilerError && e.code === 'SCORES_MODEL_MISMATCH');
-  assert.throws(() => globalPrune(decodeModel(encodeModel(m)), r.scores, { ratio: 0.5 }), (e: unknown) => e instanceof CompilerError && e.code === 'SCORES_MODEL_MISMATCH');
+  assert.throws(
+    () => checkScoresFit(r.scores, m),
+    (e: unknown) => e instanceof CompilerError && e.code === 'SCORES_MODEL_MISMATCH',
+  );
+  assert.throws(
+    () => globalPrune(decodeModel(encodeModel(m)), r.scores, { ratio: 0.5 }),
+    (e: unknown) => e instanceof CompilerError && e.code === 'SCORES_MODEL_MISMATCH',
+  );
 });

@@ -10,11 +10,18 @@ function convBn(b: GraphBuilder, x: Value, cin: number, cout: number, seed: numb
   const c = b.op('Conv', ins, [attrInts('kernel_shape', [3, 3]), attrInts('pads', [1, 1, 1, 1])], 'conv');
   const bnAttrs = [attrFloat('epsilon', 1e-3)];
   if (opts.training) bnAttrs.push(attrInt('training_mode', 1));
-  return b.op('BatchNormalization', [c,
-    b.floats('gamma', [cout], r.uniformArray(cout, 0.5, 1.5)),
-    b.floats('beta', [cout], r.normalArray(cout)),
-    b.floats('mean', [cout], r.normalArray(cout, 0.5)),
-    b.floats('var', [cout], r.uniformArray(cout, 0.2, 2))], bnAttrs, 'bn');
+  return b.op(
+    'BatchNormalization',
+    [
+      c,
+      b.floats('gamma', [cout], r.uniformArray(cout, 0.5, 1.5)),
+      b.floats('beta', [cout], r.normalArray(cout)),
+      b.floats('mean', [cout], r.normalArray(cout, 0.5)),
+      b.floats('var', [cout], r.uniformArray(cout, 0.2, 2)),
+    ],
+    bnAttrs,
+    'bn',
+  );
 }
 
 export const foldBatchNormCases: Record<string, () => Model> = {
@@ -86,7 +93,15 @@ export const constantsCases: Record<string, () => Model> = {
       g.addOutput(o);
       return g;
     };
-    const [y] = b.node('If', [cond], [{ name: 'then_branch', v: { type: 5, value: branch('then', [1, 2, 3]) } }, { name: 'else_branch', v: { type: 5, value: branch('else', [-1, -2, -3]) } }], { name: 'if' });
+    const [y] = b.node(
+      'If',
+      [cond],
+      [
+        { name: 'then_branch', v: { type: 5, value: branch('then', [1, 2, 3]) } },
+        { name: 'else_branch', v: { type: 5, value: branch('else', [-1, -2, -3]) } },
+      ],
+      { name: 'if' },
+    );
     for (const n of b.graph.nodes) for (const g of n.subgraphs()) g.parent = b.graph;
     b.output(y!, 'y');
     return b.model;

@@ -19,7 +19,25 @@ test('setup: build a ResNet-20', () => {
 test('prune --help teaches: both targets, criteria, mask formats, examples', () => {
   const r = runCli(['prune', '--help']);
   assert.equal(r.code, 0);
-  for (const s of ['--flops-target', '--ratio', '--criterion', 'first-k', '--scores', '--mask', '--scope', '--round-to', '--min-channels', '--max-ratio', '--seed', '--report', '--verify', '--explain', '--json', 'Examples:']) assert.ok(r.stdout.includes(s), s);
+  for (const s of [
+    '--flops-target',
+    '--ratio',
+    '--criterion',
+    'first-k',
+    '--scores',
+    '--mask',
+    '--scope',
+    '--round-to',
+    '--min-channels',
+    '--max-ratio',
+    '--seed',
+    '--report',
+    '--verify',
+    '--explain',
+    '--json',
+    'Examples:',
+  ])
+    assert.ok(r.stdout.includes(s), s);
 });
 
 test('prune --flops-target 0.5 --verify --report --json: a smaller verified model and a report', () => {
@@ -38,7 +56,9 @@ test('prune --flops-target 0.5 --verify --report --json: a smaller verified mode
   assert.deepEqual(JSON.parse(readFileSync(rep, 'utf8')).pruned, j.pruned);
   assert.equal(sha(model), before, 'input untouched');
   const pruned = readModel(out);
-  assert.ok(pruned.graph.initializers.reduce((s, v) => s + v.initializer!.size, 0) < readModel(model).graph.initializers.reduce((s, v) => s + v.initializer!.size, 0));
+  assert.ok(
+    pruned.graph.initializers.reduce((s, v) => s + v.initializer!.size, 0) < readModel(model).graph.initializers.reduce((s, v) => s + v.initializer!.size, 0),
+  );
 
   // The report is a mask: applying it gives the same file.
   const again = join(dir, 'again.onnx');

@@ -12,7 +12,9 @@ import type { Model, PruneCriterion, PruneScope } from '../../src/index.js';
 import { createPass } from '../../passes/index.js';
 import { CONSTRUCTS, construct, randomNet } from './graphs.js';
 
-function copy(m: Model): Model { return decodeModel(encodeModel(m)); }
+function copy(m: Model): Model {
+  return decodeModel(encodeModel(m));
+}
 
 /** Shapes the prune pass wrote must be what shape inference computes on the result. */
 function assertShapesConsistent(m: Model): void {
@@ -46,7 +48,10 @@ for (const c of CONSTRUCTS) {
         assert.ok(out.applied.channelsRemoved > 0, 'something was pruned');
         assert.ok(out.after.total.macs < before, 'MACs went down');
         // Every entry of the report names a tensor of the input model (or a recorded untied copy).
-        const names = new Set([...c.build(10 + i, bnKept).graph.initializers.map((x) => x.name), ...c.build(10 + i, bnKept).graph.nodes.flatMap((n) => n.outputs.map((o) => o?.name))]);
+        const names = new Set([
+          ...c.build(10 + i, bnKept).graph.initializers.map((x) => x.name),
+          ...c.build(10 + i, bnKept).graph.nodes.flatMap((n) => n.outputs.map((o) => o?.name)),
+        ]);
         for (const p of out.report.pruned) assert.ok(names.has(p.name) || out.report.untied.some((u) => u.copies.some((k) => k.name === p.name)), p.name);
       }
     });
@@ -101,26 +106,43 @@ test('BN kept and BN folded rank channels the same (L1 of the BN-scaled filter)'
 
 test('property: any construct, ratio, seed, criterion and scope gives a masked-equivalent model', async () => {
   const criteria: PruneCriterion[] = ['l1', 'l2', 'random', 'first-k'];
-  await fc.assert(fc.asyncProperty(
-    fc.nat(CONSTRUCTS.length - 1), fc.double({ min: 0.05, max: 0.85, noNaN: true }), fc.nat(1000), fc.nat(3), fc.boolean(), fc.boolean(),
-    async (ci, ratio, seed, crit, bnKept, global) => {
-      const m = CONSTRUCTS[ci]!.build(seed, bnKept);
-      const { v } = await pruneAndVerify(m, { ratio, criterion: criteria[crit]!, seed, scope: global ? 'global' : 'layer' });
-      assert.ok(v.ok, `worst ${v.worst}`);
-    }), { numRuns: 60, seed: 7 });
+  await fc.assert(
+    fc.asyncProperty(
+      fc.nat(CONSTRUCTS.length - 1),
+      fc.double({ min: 0.05, max: 0.85, noNaN: true }),
+      fc.nat(1000),
+      fc.nat(3),
+      fc.boolean(),
+      fc.boolean(),
+      async (ci, ratio, seed, crit, bnKept, global) => {
+        const m = CONSTRUCTS[ci]!.build(seed, bnKept);
+        const { v } = await pruneAndVerify(m, { ratio, criterion: criteria[crit]!, seed, scope: global ? 'global' : 'layer' });
+        assert.ok(v.ok, `worst ${v.worst}`);
+      },
+    ),
+    { numRuns: 60, seed: 7 },
+  );
 });
 
 test('property: random compositions of the constructs prune to valid, masked-equivalent models', async () => {
   const block = fc.record({ kind: fc.nat(6), width: fc.integer({ min: 2, max: 12 }) });
-  await fc.assert(fc.asyncProperty(
-    fc.array(block, { minLength: 1, maxLength: 6 }), fc.double({ min: 0.1, max: 0.8, noNaN: true }), fc.nat(1000), fc.boolean(), fc.boolean(),
-    async (blocks, ratio, seed, bnKept, global) => {
-      const m = randomNet(blocks, seed, bnKept);
-      const { out, v } = await pruneAndVerify(m, { ratio, criterion: seed % 2 ? 'l1' : 'random', seed, scope: global ? 'global' : 'layer' });
-      assert.ok(v.ok, `worst ${v.worst} for ${JSON.stringify(blocks)}`);
-      // Every removed group channel went from every slot of its group.
-      for (const [gid, kept] of out.plan.keep) assert.ok(kept.length >= 1 && kept.length < out.analysis.groups[gid]!.size);
-    }), { numRuns: 40, seed: 11 });
+  await fc.assert(
+    fc.asyncProperty(
+      fc.array(block, { minLength: 1, maxLength: 6 }),
+      fc.double({ min: 0.1, max: 0.8, noNaN: true }),
+      fc.nat(1000),
+      fc.boolean(),
+      fc.boolean(),
+      async (blocks, ratio, seed, bnKept, global) => {
+        const m = randomNet(blocks, seed, bnKept);
+        const { out, v } = await pruneAndVerify(m, { ratio, criterion: seed % 2 ? 'l1' : 'random', seed, scope: global ? 'global' : 'layer' });
+        assert.ok(v.ok, `worst ${v.worst} for ${JSON.stringify(blocks)}`);
+        // Every removed group channel went from every slot of its group.
+        for (const [gid, kept] of out.plan.keep) assert.ok(kept.length >= 1 && kept.length < out.analysis.groups[gid]!.size);
+      },
+    ),
+    { numRuns: 40, seed: 11 },
+  );
 });
 
 test('verification catches a wrong pruning (a removed channel left out of the list)', async () => {

@@ -28,5 +28,8 @@ for (const name of CASES) {
 
 test('prune-channels without kept channels or a mask is INVALID_OPTION', () => {
   const model = construct('residual').build(1, true);
-  assert.throws(() => runPasses(model, [pruneChannelsPass({})]), (e: { code?: string }) => e.code === 'INVALID_OPTION');
+  assert.throws(
+    () => runPasses(model, [pruneChannelsPass({})]),
+    (e: { code?: string }) => e.code === 'INVALID_OPTION',
+  );
 });

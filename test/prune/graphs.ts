@@ -15,16 +15,22 @@ export class Net {
     this.rng = new Rng(seed);
   }
 
-  get model(): Model { return this.b.model; }
+  get model(): Model {
+    return this.b.model;
+  }
 
-  input(c: number, h: number, w = h): Value { return this.b.input('input', ['N', c, h, w]); }
+  input(c: number, h: number, w = h): Value {
+    return this.b.input('input', ['N', c, h, w]);
+  }
 
   weights(name: string, dims: number[], fanIn: number): Value {
     const n = dims.reduce((a, d) => a * d, 1);
     return this.b.floats(name, dims, this.rng.normalArray(n, Math.sqrt(2 / fanIn)));
   }
 
-  vec(name: string, n: number, lo = -0.2, hi = 0.2): Value { return this.b.floats(name, [n], this.rng.uniformArray(n, lo, hi)); }
+  vec(name: string, n: number, lo = -0.2, hi = 0.2): Value {
+    return this.b.floats(name, [n], this.rng.uniformArray(n, lo, hi));
+  }
 
   conv(x: Value, cin: number, cout: number, k = 3, o: { stride?: number; group?: number; bias?: boolean; pad?: number; name?: string } = {}): Value {
     const g = o.group ?? 1;
@@ -38,15 +44,32 @@ export class Net {
   }
 
   bn(x: Value, c: number): Value {
-    return this.b.op('BatchNormalization', [x, this.vec('bn.gamma', c, 0.5, 1.5), this.vec('bn.beta', c), this.vec('bn.mean', c), this.vec('bn.var', c, 0.5, 1.5)], [attrFloat('epsilon', 1e-5)], 'bn');
+    return this.b.op(
+      'BatchNormalization',
+      [x, this.vec('bn.gamma', c, 0.5, 1.5), this.vec('bn.beta', c), this.vec('bn.mean', c), this.vec('bn.var', c, 0.5, 1.5)],
+      [attrFloat('epsilon', 1e-5)],
+      'bn',
+    );
   }
 
-  relu(x: Value): Value { return this.b.op('Relu', [x]); }
-  add(a: Value, c: Value): Value { return this.b.op('Add', [a, c]); }
-  concat(xs: Value[], axis = 1): Value { return this.b.op('Concat', xs, [attrInt('axis', axis)]); }
-  gap(x: Value): Value { return this.b.op('GlobalAveragePool', [x]); }
-  flatten(x: Value): Value { return this.b.op('Flatten', [x], [attrInt('axis', 1)]); }
-  maxpool(x: Value, k = 2, s = 2, pad = 0): Value { return this.b.op('MaxPool', [x], [attrInts('kernel_shape', [k, k]), attrInts('strides', [s, s]), attrInts('pads', [pad, pad, pad, pad])]); }
+  relu(x: Value): Value {
+    return this.b.op('Relu', [x]);
+  }
+  add(a: Value, c: Value): Value {
+    return this.b.op('Add', [a, c]);
+  }
+  concat(xs: Value[], axis = 1): Value {
+    return this.b.op('Concat', xs, [attrInt('axis', axis)]);
+  }
+  gap(x: Value): Value {
+    return this.b.op('GlobalAveragePool', [x]);
+  }
+  flatten(x: Value): Value {
+    return this.b.op('Flatten', [x], [attrInt('axis', 1)]);
+  }
+  maxpool(x: Value, k = 2, s = 2, pad = 0): Value {
+    return this.b.op('MaxPool', [x], [attrInts('kernel_shape', [k, k]), attrInts('strides', [s, s]), attrInts('pads', [pad, pad, pad, pad])]);
+  }
 
   /** conv + BN (or conv with bias when `bnKept` is false) + Relu. */
   cbr(x: Value, cin: number, cout: number, k = 3, o: { stride?: number; group?: number; bnKept?: boolean; act?: boolean; name?: string } = {}): Value {
@@ -74,7 +97,10 @@ export class Net {
   }
 }
 
-export interface Construct { name: string; build: (seed: number, bnKept: boolean) => Model }
+export interface Construct {
+  name: string;
+  build: (seed: number, bnKept: boolean) => Model;
+}
 
 /** Residual block, identity shortcut: the Add couples the stem with conv2's filters. */
 function residual(seed: number, bnKept: boolean): Model {
@@ -311,7 +337,10 @@ export function construct(name: string): Construct {
 export { DataType, Node };
 
 /** One block of a random network: kind (0 conv, 1 residual, 2 concat, 3 depthwise, 4 grouped, 5 SE, 6 split) and a width. */
-export interface BlockSpec { kind: number; width: number }
+export interface BlockSpec {
+  kind: number;
+  width: number;
+}
 
 /** A random composition of the constructs, for property tests. */
 export function randomNet(blocks: readonly BlockSpec[], seed: number, bnKept: boolean): Model {
@@ -321,11 +350,30 @@ export function randomNet(blocks: readonly BlockSpec[], seed: number, bnKept: bo
   for (const { kind, width } of blocks) {
     const w = 2 * Math.max(1, Math.round(width / 2));
     switch (kind % 7) {
-      case 0: x = n.cbr(x, c, w, 3, { bnKept }); c = w; break;
-      case 1: { const h = n.cbr(x, c, w, 3, { bnKept }); x = n.relu(n.add(x, n.cbr(h, w, c, 1, { bnKept, act: false }))); break; }
-      case 2: { const h = n.cbr(x, c, w, 1, { bnKept }); x = n.concat([h, x]); c += w; break; }
-      case 3: x = n.cbr(x, c, c, 3, { group: c, bnKept }); break;
-      case 4: if (c % 2 === 0) { x = n.cbr(x, c, w, 3, { group: 2, bnKept }); c = w; } break;
+      case 0:
+        x = n.cbr(x, c, w, 3, { bnKept });
+        c = w;
+        break;
+      case 1: {
+        const h = n.cbr(x, c, w, 3, { bnKept });
+        x = n.relu(n.add(x, n.cbr(h, w, c, 1, { bnKept, act: false })));
+        break;
+      }
+      case 2: {
+        const h = n.cbr(x, c, w, 1, { bnKept });
+        x = n.concat([h, x]);
+        c += w;
+        break;
+      }
+      case 3:
+        x = n.cbr(x, c, c, 3, { group: c, bnKept });
+        break;
+      case 4:
+        if (c % 2 === 0) {
+          x = n.cbr(x, c, w, 3, { group: 2, bnKept });
+          c = w;
+        }
+        break;
       case 5: {
         const sq = n.relu(n.conv(n.gap(x), c, 4, 1));
         x = n.b.op('Mul', [x, n.b.op('Sigmoid', [n.conv(sq, 4, c, 1)])]);

@@ -9,7 +9,17 @@ import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
-  CompilerError, analyzeChannelGroups, buildLatencyModel, computeCost, decodeModel, encodeModel, planForLatency, planPruning, pruneModelToLatency, resolveProvider, verifyMaskedEquivalence,
+  CompilerError,
+  analyzeChannelGroups,
+  buildLatencyModel,
+  computeCost,
+  decodeModel,
+  encodeModel,
+  planForLatency,
+  planPruning,
+  pruneModelToLatency,
+  resolveProvider,
+  verifyMaskedEquivalence,
 } from '../../src/index.js';
 import type { LatencyPredictor, Model } from '../../src/index.js';
 import { runCli, tempDir } from '../helpers.js';
@@ -37,8 +47,14 @@ test('the plan fits a latency predictor to within 1% of the target, or says why 
     assert.ok(got >= 0.99 * target || plan.remarks.some((r) => r.startsWith(`latency target ${target}: predicted`)), `target ${target}: ${got}, silently`);
     assert.ok(got >= 0.97 * target, `target ${target}: ${got}`);
   }
-  assert.throws(() => planPruning(m, a, cost, { latencyTarget: 0.5, criterion: 'l1' }), (e: unknown) => e instanceof CompilerError && e.code === 'INVALID_OPTION');
-  assert.throws(() => planPruning(m, a, cost, { latencyTarget: 0.5, ratio: 0.5, latencyModel: lm }), (e: unknown) => e instanceof CompilerError && e.code === 'INVALID_OPTION');
+  assert.throws(
+    () => planPruning(m, a, cost, { latencyTarget: 0.5, criterion: 'l1' }),
+    (e: unknown) => e instanceof CompilerError && e.code === 'INVALID_OPTION',
+  );
+  assert.throws(
+    () => planPruning(m, a, cost, { latencyTarget: 0.5, ratio: 0.5, latencyModel: lm }),
+    (e: unknown) => e instanceof CompilerError && e.code === 'INVALID_OPTION',
+  );
 });
 
 test('the per-layer table is measured once, cached atomically on disk, and read back', async () => {
@@ -51,7 +67,11 @@ test('the per-layer table is measured once, cached atomically on disk, and read 
   assert.ok(first.timings > first.layers);
   assert.ok(first.cacheFile && existsSync(first.cacheFile));
   const files = readdirSync(join(cacheDir, 'latency'));
-  assert.deepEqual(files.filter((f) => f.includes('.tmp-')), [], 'no temp files left');
+  assert.deepEqual(
+    files.filter((f) => f.includes('.tmp-')),
+    [],
+    'no temp files left',
+  );
   const body = JSON.parse(readFileSync(first.cacheFile!, 'utf8'));
   assert.equal(body.key.provider, 'cpu');
   assert.equal(body.key.threads, 1);
@@ -122,7 +142,10 @@ test('cuda asked for where onnxruntime falls back to cpu: the table is measured,
   const m = tiny();
   const warnings: string[] = [];
   const origWrite = process.stderr.write.bind(process.stderr);
-  process.stderr.write = ((chunk: string | Uint8Array) => { warnings.push(String(chunk)); return true; }) as typeof process.stderr.write;
+  process.stderr.write = ((chunk: string | Uint8Array) => {
+    warnings.push(String(chunk));
+    return true;
+  }) as typeof process.stderr.write;
   let resolved;
   try {
     resolved = await resolveProvider(encodeModel(m), { provider: 'cuda' });

@@ -16,7 +16,11 @@ function analysed(name: string, seed = 1): { m: Model; a: ChannelAnalysis } {
 }
 
 function codeOf(f: () => unknown): string | undefined {
-  try { f(); } catch (e) { return (e as { code?: string }).code; }
+  try {
+    f();
+  } catch (e) {
+    return (e as { code?: string }).code;
+  }
   return undefined;
 }
 
@@ -47,7 +51,15 @@ test('masks that do not fit give named errors and leave the model unchanged', ()
     [{ mask: { conv_out: [1, 0, 1] } }, 'MASK_SHAPE_MISMATCH'],
     [{ keep: { conv_out: [0, 99] } }, 'MASK_SHAPE_MISMATCH'],
     [{ pruned: [{ name: 'fc.weight', axis: 1, removed: [0, 1, 2] }] }, 'MASK_SHAPE_MISMATCH'],
-    [{ pruned: [{ name: 'conv_out', axis: 1, removed: [0] }, { name: 'conv.weight', axis: 0, removed: [1] }] }, 'MASK_SHAPE_MISMATCH'],
+    [
+      {
+        pruned: [
+          { name: 'conv_out', axis: 1, removed: [0] },
+          { name: 'conv.weight', axis: 0, removed: [1] },
+        ],
+      },
+      'MASK_SHAPE_MISMATCH',
+    ],
     [{ keep: { no_such_tensor: [0] } }, 'MASK_INVALID'],
     [{ keep: { conv_out: [] } }, 'MASK_INVALID'],
     [{ keep: { 'fc.weight': [0] } }, 'MASK_INVALID'],
@@ -58,7 +70,11 @@ test('masks that do not fit give named errors and leave the model unchanged', ()
     [{ something: 1 }, 'MASK_INVALID'],
   ];
   for (const [doc, code] of cases) {
-    assert.equal(codeOf(() => maskToKeep(a, parseMask(doc))), code, JSON.stringify(doc));
+    assert.equal(
+      codeOf(() => maskToKeep(a, parseMask(doc))),
+      code,
+      JSON.stringify(doc),
+    );
   }
   assert.deepEqual(encodeModel(m), before);
 });
@@ -72,14 +88,34 @@ test('scores decide which channels stay; a wrong length is MASK_SHAPE_MISMATCH',
   assert.deepEqual([...plan.keep.values()][0], [2, 4, 6, 8, 10, 11], 'the six highest scores');
   assert.ok(plan.remarks.some((r) => r.includes('no scores')));
   const bad = parseScores({ 'b1.conv1_out': [1, 2, 3] });
-  assert.equal(codeOf(() => planPruning(m, a, cost, { ratio: 0.5, criterion: 'scores', scores: bad })), 'MASK_SHAPE_MISMATCH');
-  assert.equal(codeOf(() => planPruning(m, a, cost, { ratio: 0.5, criterion: 'scores', scores: parseScores({ nothing: [1] }) })), 'MASK_INVALID');
+  assert.equal(
+    codeOf(() => planPruning(m, a, cost, { ratio: 0.5, criterion: 'scores', scores: bad })),
+    'MASK_SHAPE_MISMATCH',
+  );
+  assert.equal(
+    codeOf(() => planPruning(m, a, cost, { ratio: 0.5, criterion: 'scores', scores: parseScores({ nothing: [1] }) })),
+    'MASK_INVALID',
+  );
 });
 
 test('bad options are INVALID_OPTION', () => {
   const { m, a } = analysed('residual');
   const cost = computeCost(m);
-  for (const o of [{}, { ratio: 1 }, { ratio: -0.1 }, { flopsTarget: 0 }, { ratio: 0.5, flopsTarget: 0.5 }, { ratio: 0.5, roundTo: 0 }, { ratio: 0.5, maxRatio: 1 }, { ratio: 0.5, minChannels: 0 }, { ratio: 0.5, criterion: 'mask' as const }]) {
-    assert.equal(codeOf(() => planPruning(m, a, cost, o)), 'INVALID_OPTION', JSON.stringify(o));
+  for (const o of [
+    {},
+    { ratio: 1 },
+    { ratio: -0.1 },
+    { flopsTarget: 0 },
+    { ratio: 0.5, flopsTarget: 0.5 },
+    { ratio: 0.5, roundTo: 0 },
+    { ratio: 0.5, maxRatio: 1 },
+    { ratio: 0.5, minChannels: 0 },
+    { ratio: 0.5, criterion: 'mask' as const },
+  ]) {
+    assert.equal(
+      codeOf(() => planPruning(m, a, cost, o)),
+      'INVALID_OPTION',
+      JSON.stringify(o),
+    );
   }
 });

@@ -41,16 +41,22 @@ function keptOfConv1(out: ReturnType<typeof pruneModel>): number[] {
 
 test('NaN weights: a named error by default, naming the tensor, node and channel', () => {
   const m = nanModel();
-  assert.throws(() => pruneModel(m, { ratio: 0.5, criterion: 'l1', roundTo: 1 }), (e: unknown) => {
-    assert.ok(e instanceof CompilerError);
-    assert.equal(e.code, 'NON_FINITE_WEIGHTS');
-    assert.match(e.message, /conv1\.weight/);
-    assert.match(e.message, /channel 5\b/);
-    assert.ok(e.where && /conv1/.test(e.where), e.where);
-    return true;
-  });
+  assert.throws(
+    () => pruneModel(m, { ratio: 0.5, criterion: 'l1', roundTo: 1 }),
+    (e: unknown) => {
+      assert.ok(e instanceof CompilerError);
+      assert.equal(e.code, 'NON_FINITE_WEIGHTS');
+      assert.match(e.message, /conv1\.weight/);
+      assert.match(e.message, /channel 5\b/);
+      assert.ok(e.where && /conv1/.test(e.where), e.where);
+      return true;
+    },
+  );
   // l2 and global scope rank the same way and refuse the same way.
-  assert.throws(() => pruneModel(nanModel(), { ratio: 0.5, criterion: 'l2', scope: 'global', roundTo: 1 }), (e: unknown) => e instanceof CompilerError && e.code === 'NON_FINITE_WEIGHTS');
+  assert.throws(
+    () => pruneModel(nanModel(), { ratio: 0.5, criterion: 'l2', scope: 'global', roundTo: 1 }),
+    (e: unknown) => e instanceof CompilerError && e.code === 'NON_FINITE_WEIGHTS',
+  );
 });
 
 test('--nan prune-first removes the NaN channels first and keeps the 32 most important; verify passes', async () => {
@@ -59,7 +65,13 @@ test('--nan prune-first removes the NaN channels first and keeps the 32 most imp
   const norms = l1(m);
   const out = pruneModel(m, { ratio: 0.5, criterion: 'l1', roundTo: 1, nan: 'prune-first' });
   const kept = keptOfConv1(out);
-  const expected = norms.map((x, i) => ({ x, i })).filter((e) => !Number.isNaN(e.x)).sort((a, b) => b.x - a.x).slice(0, 32).map((e) => e.i).sort((a, b) => a - b);
+  const expected = norms
+    .map((x, i) => ({ x, i }))
+    .filter((e) => !Number.isNaN(e.x))
+    .sort((a, b) => b.x - a.x)
+    .slice(0, 32)
+    .map((e) => e.i)
+    .sort((a, b) => a - b);
   assert.deepEqual(kept, expected);
   for (const c of NAN_CHANNELS) assert.ok(!kept.includes(c));
   assert.ok(out.plan.remarks.some((r) => /NaN\/Inf/.test(r)));
@@ -75,8 +87,16 @@ test('--nan keep keeps the NaN channels and the 30 most important others; verify
   const norms = l1(m);
   const out = pruneModel(m, { ratio: 0.5, criterion: 'l1', roundTo: 1, nan: 'keep' });
   const kept = keptOfConv1(out);
-  const top = norms.map((x, i) => ({ x, i })).filter((e) => !Number.isNaN(e.x)).sort((a, b) => b.x - a.x).slice(0, 30).map((e) => e.i);
-  assert.deepEqual(kept, [...top, ...NAN_CHANNELS].sort((a, b) => a - b));
+  const top = norms
+    .map((x, i) => ({ x, i }))
+    .filter((e) => !Number.isNaN(e.x))
+    .sort((a, b) => b.x - a.x)
+    .slice(0, 30)
+    .map((e) => e.i);
+  assert.deepEqual(
+    kept,
+    [...top, ...NAN_CHANNELS].sort((a, b) => a - b),
+  );
   const v = await verifyMaskedEquivalence(original, m, out.applied.pruned, { trials: 1 });
   assert.ok(v.nonFinite > 0, 'the reference computes NaN');
   // Both compute NaN at the same places: equal. A mismatch on such a model is NON_FINITE_OUTPUT.
@@ -88,7 +108,11 @@ test('--nan keep keeps the NaN channels and the 30 most important others; verify
 
 test('compareScoreDesc is a total order: NaN last, the same result from any input order', () => {
   const xs = [NaN, 3, -Infinity, 1, NaN, Infinity, 2, -0, 0];
-  const sorted = (a: number[]) => a.map((x, i) => ({ x, i })).sort((p, q) => compareScoreDesc(p.x, q.x) || p.i - q.i).map((p) => p.x);
+  const sorted = (a: number[]) =>
+    a
+      .map((x, i) => ({ x, i }))
+      .sort((p, q) => compareScoreDesc(p.x, q.x) || p.i - q.i)
+      .map((p) => p.x);
   const s = sorted(xs);
   assert.deepEqual(s.slice(0, 7), [Infinity, 3, 2, 1, -0, 0, -Infinity]);
   assert.ok(Number.isNaN(s[7]!) && Number.isNaN(s[8]!));

@@ -10,7 +10,9 @@ import type { Model, PlanOptions } from '../../src/index.js';
 import { buildModel } from '../../models/index.js';
 import type { ModelName } from '../../models/index.js';
 
-function copy(m: Model): Model { return decodeModel(encodeModel(m)); }
+function copy(m: Model): Model {
+  return decodeModel(encodeModel(m));
+}
 
 async function check(name: ModelName, opts: PlanOptions, build: Parameters<typeof buildModel>[1] = {}) {
   const m = buildModel(name, { seed: 3, ...build });
@@ -39,11 +41,17 @@ for (const [name, opts] of CASES) {
     const out = await check(name, opts);
     const roundTo = out.plan.roundTo;
     // The plan's estimate is the cost of the pruned model, exactly.
-    assert.ok(Math.abs(out.plan.after.macs - out.after.total.macs) <= 1e-6 * out.after.total.macs, `estimate ${out.plan.after.macs} vs ${out.after.total.macs}`);
+    assert.ok(
+      Math.abs(out.plan.after.macs - out.after.total.macs) <= 1e-6 * out.after.total.macs,
+      `estimate ${out.plan.after.macs} vs ${out.after.total.macs}`,
+    );
     if (opts.flopsTarget !== undefined && out.plan.remarks.every((r) => !r.includes('not reachable'))) {
       assert.ok(out.report.summary.flopsRatio <= opts.flopsTarget + 1e-9, `FLOPs ratio ${out.report.summary.flopsRatio} above ${opts.flopsTarget}`);
       // Within 1% of the target, or a remark says why the rounding does not allow it.
-      assert.ok(out.report.summary.flopsRatio >= opts.flopsTarget * 0.99 || out.plan.remarks.some((r) => r.includes('landed at')), `FLOPs ratio ${out.report.summary.flopsRatio} more than 1% below the target, silently`);
+      assert.ok(
+        out.report.summary.flopsRatio >= opts.flopsTarget * 0.99 || out.plan.remarks.some((r) => r.includes('landed at')),
+        `FLOPs ratio ${out.report.summary.flopsRatio} more than 1% below the target, silently`,
+      );
     }
     for (const g of out.plan.groups) {
       assert.ok(g.kept >= 1, `${g.name} keeps a channel`);
@@ -63,7 +71,7 @@ test('layer scope prunes every group by the same ratio; global scope does not', 
   const global = await check('resnet20', { ratio: 0.5, criterion: 'l1', scope: 'global', roundTo: 1 });
   const ratios = new Set(global.plan.groups.map((g) => (g.kept / g.size).toFixed(3)));
   assert.ok(ratios.size > 1, 'global ranking gives per-group ratios');
-  const removed = global.plan.groups.reduce((s, g) => s + (g.size - g.kept) * g.width / g.size, 0);
+  const removed = global.plan.groups.reduce((s, g) => s + ((g.size - g.kept) * g.width) / g.size, 0);
   const total = global.plan.groups.reduce((s, g) => s + g.width, 0);
   assert.ok(Math.abs(removed / total - 0.5) < 0.02, `global removes half of all channels (${removed}/${total})`);
 });
@@ -101,5 +109,8 @@ test('FLOPs targets land within 1% where rounding allows (refinement past the bi
   // A 16-channel VGG at blocks of 16 has too coarse steps: it says so and by how much.
   const v = pruneModel(buildModel('vgg', { seed: 1 }), { flopsTarget: 0.5, criterion: 'l1', roundTo: 16 });
   assert.ok(v.report.summary.flopsRatio < 0.495);
-  assert.ok(v.plan.remarks.some((x) => /FLOPs target 0.5: landed at 0\.4\d+ \(\d+\.\d% below\)/.test(x)), v.plan.remarks.join('\n'));
+  assert.ok(
+    v.plan.remarks.some((x) => /FLOPs target 0.5: landed at 0\.4\d+ \(\d+\.\d% below\)/.test(x)),
+    v.plan.remarks.join('\n'),
+  );
 });

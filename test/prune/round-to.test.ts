@@ -17,7 +17,11 @@ test('auto is 16 with AVX-512F, 8 with AVX2 or CUDA or unknown flags; numbers pa
   assert.ok([8, 16].includes(resolveRoundTo('auto').value));
   assert.deepEqual(resolveRoundTo(4), { value: 4, reason: 'given' });
   for (const bad of ['0', '-8', '2.5', 'fast', '']) {
-    assert.throws(() => parseRoundTo(bad), (e: unknown) => e instanceof CompilerError && e.code === 'INVALID_OPTION', bad);
+    assert.throws(
+      () => parseRoundTo(bad),
+      (e: unknown) => e instanceof CompilerError && e.code === 'INVALID_OPTION',
+      bad,
+    );
   }
 });
 

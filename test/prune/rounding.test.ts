@@ -62,7 +62,10 @@ test('grouped conv: kept channels are a multiple of round-to PER CONV GROUP, gro
 test('grouped conv narrower than one block per group stays whole at round-to 32 (one block per group), with a remark', async () => {
   const { m, out } = await pruneVerified(regnetBlock, { ratio: 0.3, criterion: 'l1', roundTo: 32 });
   assert.equal(convByWeight(m, 'b.b.weight').inputs[1]!.initializer!.shape[0], 128);
-  assert.ok(out.plan.remarks.some((r) => /per conv group of .*b\.b.*4 groups/.test(r)), out.plan.remarks.join('\n'));
+  assert.ok(
+    out.plan.remarks.some((r) => /per conv group of .*b\.b.*4 groups/.test(r)),
+    out.plan.remarks.join('\n'),
+  );
 });
 
 test('depthwise chain: the shared width is a multiple of round-to, group = channels, masked-equivalent', async () => {

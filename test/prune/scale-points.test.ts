@@ -11,8 +11,24 @@ import { spawnSync } from 'node:child_process';
 import * as ort from 'onnxruntime-node';
 import { join } from 'node:path';
 import {
-  DataType, Rng, Tensor, Value, analyzeChannelGroups, applyChannelPruning, decodeModel, encodeModel, findScalePoints,
-  inferShapes, insertScales, isGroupPrunable, maxAbsDiff, readModel, removeScales, toOrt, sortTopologically, verifyModel,
+  DataType,
+  Rng,
+  Tensor,
+  Value,
+  analyzeChannelGroups,
+  applyChannelPruning,
+  decodeModel,
+  encodeModel,
+  findScalePoints,
+  inferShapes,
+  insertScales,
+  isGroupPrunable,
+  maxAbsDiff,
+  readModel,
+  removeScales,
+  toOrt,
+  sortTopologically,
+  verifyModel,
 } from '../../src/index.js';
 import type { HostTensor, Model, ScalePoint } from '../../src/index.js';
 import { buildModel } from '../../models/index.js';
@@ -20,7 +36,9 @@ import { ROOT, seededFeeds, tempDir } from '../helpers.js';
 import { CONSTRUCTS, Net } from './graphs.js';
 import { torchSkipReason } from './torch-export.js';
 
-function copy(m: Model): Model { return decodeModel(encodeModel(m), { baseDir: m.baseDir }); }
+function copy(m: Model): Model {
+  return decodeModel(encodeModel(m), { baseDir: m.baseDir });
+}
 
 /** A seeded 0/1 keep decision per prunable group: at least one kept, usually some removed. */
 function randomKeep(m: Model, seed: number): Map<number, number[]> {
@@ -46,21 +64,34 @@ function maskOf(p: ScalePoint, keep: ReadonlyMap<number, readonly number[]>): Fl
 }
 
 /** The model with a scale per prunable group: initializers holding `values`, or graph inputs. */
-function scaled(m: Model, values: (p: ScalePoint) => Float32Array, as: 'initializer' | 'input', abs = false): { model: Model; points: ScalePoint[]; feeds: Record<string, HostTensor>; sources: Value[] } {
+function scaled(
+  m: Model,
+  values: (p: ScalePoint) => Float32Array,
+  as: 'initializer' | 'input',
+  abs = false,
+): { model: Model; points: ScalePoint[]; feeds: Record<string, HostTensor>; sources: Value[] } {
   const c = copy(m);
   inferShapes(c);
   const points = findScalePoints(analyzeChannelGroups(c));
   const feeds: Record<string, HostTensor> = {};
   const sources: Value[] = [];
-  insertScales(c, points, (p) => {
-    const v = new Value(c.names.fresh(`s_g${p.group.id}`));
-    const data = values(p);
-    if (as === 'initializer') c.graph.addInitializer(v, Tensor.fromFloat32(v.name, [p.group.size], data));
-    else { c.graph.addInput(v); feeds[v.name] = { data, dims: [p.group.size] }; }
-    v.setTensorType(DataType.FLOAT, [p.group.size]);
-    sources.push(v);
-    return v;
-  }, { abs });
+  insertScales(
+    c,
+    points,
+    (p) => {
+      const v = new Value(c.names.fresh(`s_g${p.group.id}`));
+      const data = values(p);
+      if (as === 'initializer') c.graph.addInitializer(v, Tensor.fromFloat32(v.name, [p.group.size], data));
+      else {
+        c.graph.addInput(v);
+        feeds[v.name] = { data, dims: [p.group.size] };
+      }
+      v.setTensorType(DataType.FLOAT, [p.group.size]);
+      sources.push(v);
+      return v;
+    },
+    { abs },
+  );
   verifyModel(c, 'after insertScales');
   return { model: c, points, feeds, sources };
 }
@@ -102,7 +133,10 @@ async function checkModel(m: Model, seed: number, what: string, as: 'initializer
   // Every group with channels readers see has a site; removing the scales restores the graph.
   for (const p of ones.points) assert.ok(p.sites.length > 0, `${what}: group ${p.group.name} has no site`);
   const restored = ones.model;
-  assert.equal(removeScales(restored, ones.sources), ones.points.reduce((s, p) => s + new Set(p.sites.flatMap((x) => x.uses.map((u) => u.node.inputs[u.index]))).size, 0));
+  assert.equal(
+    removeScales(restored, ones.sources),
+    ones.points.reduce((s, p) => s + new Set(p.sites.flatMap((x) => x.uses.map((u) => u.node.inputs[u.index]))).size, 0),
+  );
   verifyModel(restored, 'after removeScales');
   assert.deepEqual(restored.graph.nodes.map((n) => n.name ?? n.opType).sort(), m.graph.nodes.map((n) => n.name ?? n.opType).sort(), `${what}: nodes restored`);
   assert.equal(restored.graph.initializers.length, m.graph.initializers.length, `${what}: constants removed`);
@@ -132,8 +166,14 @@ test('scale points on ResNet-20: one vector per residual stage, sites after the 
   // Stage 1: the stem's output and two block outputs read by the next block's conv1, and the
   // last block's output read by stage 2's conv1 and downsample conv: 4 sites of one vector.
   // Stages 2 and 3 start at a downsample conv (no Relu of their own): 3 sites each.
-  assert.deepEqual(stages.map((p) => p.sites.length), [4, 3, 3]);
-  assert.deepEqual(stages[0]!.sites.map((s) => s.uses.length), [1, 1, 1, 2]);
+  assert.deepEqual(
+    stages.map((p) => p.sites.length),
+    [4, 3, 3],
+  );
+  assert.deepEqual(
+    stages[0]!.sites.map((s) => s.uses.length),
+    [1, 1, 1, 2],
+  );
   for (const p of stages) {
     for (const s of p.sites) assert.equal(s.value.producer?.opType, 'Relu', `${p.group.name}: site ${s.value.name}`);
   }
@@ -178,7 +218,11 @@ test('a site that cannot move through a Concat gets a per-position vector (two g
 const torchSkip = torchSkipReason();
 test('scale points on torchvision exports (ResNet-18, MobileNetV2, BN folded)', { skip: torchSkip }, async () => {
   const dir = tempDir('sculpt-scale-');
-  const r = spawnSync('/usr/bin/python3', [join(ROOT, 'scripts/export-torch.py'), '--out-dir', dir, '--models', 'resnet18,mobilenet_v2', '--size', '32', '--variants', 'bnfold'], { encoding: 'utf8', timeout: 240_000 });
+  const r = spawnSync(
+    '/usr/bin/python3',
+    [join(ROOT, 'scripts/export-torch.py'), '--out-dir', dir, '--models', 'resnet18,mobilenet_v2', '--size', '32', '--variants', 'bnfold'],
+    { encoding: 'utf8', timeout: 240_000 },
+  );
   assert.equal(r.status, 0, r.stderr);
   for (const name of ['resnet18', 'mobilenet_v2']) {
     const m = readModel(join(dir, `${name}.bnfold.onnx`));

@@ -28,7 +28,10 @@ export function torchExportTests(models: readonly string[]): { dir: string; skip
   const skip = torchSkipReason();
   const dir = skip ? '' : tempDir('sculpt-torch-');
   test(`export ${models.join(', ')} with torch.onnx.export (BN kept and folded)`, { skip }, () => {
-    const r = spawnSync(PY, [join(ROOT, 'scripts/export-torch.py'), '--out-dir', dir, '--models', models.join(','), '--size', '32'], { encoding: 'utf8', timeout: 240_000 });
+    const r = spawnSync(PY, [join(ROOT, 'scripts/export-torch.py'), '--out-dir', dir, '--models', models.join(','), '--size', '32'], {
+      encoding: 'utf8',
+      timeout: 240_000,
+    });
     assert.equal(r.status, 0, r.stderr);
     for (const m of models) for (const v of ['bnfold', 'bnkept']) assert.ok(existsSync(join(dir, `${m}.${v}.onnx`)), `${m}.${v}`);
   });
@@ -45,7 +48,10 @@ export function torchExportTests(models: readonly string[]): { dir: string; skip
         assert.ok(v.ok, `${variant}: worst relative difference ${v.worst}`);
         assert.ok(out.applied.channelsRemoved > 0);
         flops.push(out.report.summary.flopsRatio);
-        const frozen = out.analysis.groups.filter((g) => g.frozen.length > 0).flatMap((g) => g.frozen).join('\n');
+        const frozen = out.analysis.groups
+          .filter((g) => g.frozen.length > 0)
+          .flatMap((g) => g.frozen)
+          .join('\n');
         if (name.startsWith('shufflenet')) {
           assert.match(frozen, /Reshape splits this axis/, 'channel shuffle is frozen');
           assert.ok(out.report.summary.flopsRatio < 0.9);

@@ -16,7 +16,9 @@ import { copyModel, hybridRewrite, pruneResnetBlocks, smallCnn, tissueRewrite } 
 
 const dir = tempDir('sculpt-diff-');
 
-function statuses(d: ModelDiff): string[] { return d.entries.map((e) => `${e.status}:${(e.after[0] ?? e.before[0])!.name}`); }
+function statuses(d: ModelDiff): string[] {
+  return d.entries.map((e) => `${e.status}:${(e.after[0] ?? e.before[0])!.name}`);
+}
 
 test('a model against itself: identical, every node same, "no changes" in text, exit 0', () => {
   const m = buildModel('resnet20', { seed: 1 });
@@ -45,7 +47,11 @@ test('a corrupt or missing file is a named error (exit 1, no stack trace, no out
   const garbage = join(dir, 'garbage.onnx');
   writeFileSync(garbage, Buffer.from('this is not an onnx model at all, just text\n'.repeat(20)));
   const out = join(dir, 'never.json');
-  for (const [file, code] of [[truncated, 'PROTOBUF_TRUNCATED'], [garbage, 'PROTOBUF_INVALID'], [join(dir, 'missing.onnx'), 'FILE_NOT_FOUND']] as const) {
+  for (const [file, code] of [
+    [truncated, 'PROTOBUF_TRUNCATED'],
+    [garbage, 'PROTOBUF_INVALID'],
+    [join(dir, 'missing.onnx'), 'FILE_NOT_FOUND'],
+  ] as const) {
     const r = runCli(['diff', good, file, '--json', '-o', out]);
     assert.equal(r.code, 1, `${file}: ${r.stderr}`);
     assert.match(r.stderr, new RegExp(`^error (${code}|PROTOBUF_INVALID|PROTOBUF_TRUNCATED)`));
@@ -54,7 +60,10 @@ test('a corrupt or missing file is a named error (exit 1, no stack trace, no out
     assert.equal(r.stdout, '');
     assert.throws(() => readFileSync(out));
   }
-  assert.throws(() => readModel(truncated), (e: unknown) => e instanceof CompilerError && e.code === 'PROTOBUF_TRUNCATED');
+  assert.throws(
+    () => readModel(truncated),
+    (e: unknown) => e instanceof CompilerError && e.code === 'PROTOBUF_TRUNCATED',
+  );
 });
 
 test('a conv replaced by Conv(group=m) → Relu → Conv(group=m) is ONE replacement (fresh names or the old name kept)', () => {
@@ -68,15 +77,33 @@ test('a conv replaced by Conv(group=m) → Relu → Conv(group=m) is ONE replace
     assert.equal(d.counts.removed, 0);
     const r = rep[0]!;
     assert.equal(r.match, 'structure');
-    assert.deepEqual(r.before.map((l) => l.name), ['conv_b']);
-    assert.deepEqual(r.after.map((l) => l.op), ['Conv', 'Relu', 'Conv']);
-    assert.deepEqual(r.after.map((l) => l.groups), [4, null, 4]);
+    assert.deepEqual(
+      r.before.map((l) => l.name),
+      ['conv_b'],
+    );
+    assert.deepEqual(
+      r.after.map((l) => l.op),
+      ['Conv', 'Relu', 'Conv'],
+    );
+    assert.deepEqual(
+      r.after.map((l) => l.groups),
+      [4, null, 4],
+    );
     // Params: dense 16·16·9 = 2304; units 32·(16/4)·9 + 16·(32/4)·1 = 1152 + 128.
     assert.deepEqual(r.params, { before: 2304, after: 1280 });
     // MACs at 8×8 outputs.
     assert.deepEqual(r.macs, { before: 2304 * 64, after: 1280 * 64 });
     // Every other node matched by name and is unchanged, in A's order around the replacement.
-    assert.deepEqual(statuses(d), ['same:conv_a', 'same:relu_a', `replaced:${keepName ? 'conv_b' : 'conv_b.unit1'}`, 'same:relu_b', 'same:conv_c', 'same:gap', 'same:flatten', 'same:fc']);
+    assert.deepEqual(statuses(d), [
+      'same:conv_a',
+      'same:relu_a',
+      `replaced:${keepName ? 'conv_b' : 'conv_b.unit1'}`,
+      'same:relu_b',
+      'same:conv_c',
+      'same:gap',
+      'same:flatten',
+      'same:fc',
+    ]);
     assert.equal(d.b.params - d.a.params, 1280 - 2304);
   }
 });
@@ -88,7 +115,10 @@ test('a hybrid unit (Split → per-unit convs → Concat) is one replacement too
   assert.equal(d.counts.replaced, 1, statuses(d).join(' '));
   assert.equal(d.counts.added + d.counts.removed, 0);
   const r = d.entries.find((e) => e.status === 'replaced')!;
-  assert.deepEqual(r.after.map((l) => l.op), ['Split', 'Conv', 'Conv', 'Concat']);
+  assert.deepEqual(
+    r.after.map((l) => l.op),
+    ['Split', 'Conv', 'Conv', 'Concat'],
+  );
   assert.deepEqual(r.params, { before: 16 * 16 * 9, after: 4 * 8 * 9 + 12 * 8 * 9 });
 });
 
@@ -103,7 +133,10 @@ test('fold-batchnorm: BN nodes show as removed, their convs as changed (weights 
   assert.equal(d.counts.added, 0);
   assert.equal(d.counts.replaced, 0);
   const convs = d.entries.filter((e) => e.before[0]?.op === 'Conv');
-  assert.ok(convs.every((e) => e.status === 'changed' && e.changes.includes('weights')), JSON.stringify(convs.map((e) => e.changes)));
+  assert.ok(
+    convs.every((e) => e.status === 'changed' && e.changes.includes('weights')),
+    JSON.stringify(convs.map((e) => e.changes)),
+  );
   // Removed entries sit right after the conv they followed.
   const order = d.entries.map((e) => e.before[0]?.op ?? e.after[0]!.op);
   for (let i = 0; i < order.length; i++) if (order[i] === 'BatchNormalization') assert.equal(order[i - 1], 'Conv');
@@ -119,12 +152,18 @@ test('without node names, nodes match by output name; without those too, by posi
   // Only the name differs, and the name is not a compared field unless it is the label.
   const c = copyModel(a);
   let i = 0;
-  for (const n of c.graph.nodes) { n.name = `renamed_${i++}`; for (const o of n.outputs) if (o && !c.graph.outputs.includes(o)) o.name = `v_${i}`; }
+  for (const n of c.graph.nodes) {
+    n.name = `renamed_${i++}`;
+    for (const o of n.outputs) if (o && !c.graph.outputs.includes(o)) o.name = `v_${i}`;
+  }
   const d2 = diffModels(a, c);
   // The graph output keeps its name ("logits"), so its producer still matches by output.
   assert.equal(d2.counts.matchedBy.output, 1);
   assert.equal(d2.counts.matchedBy.position, a.graph.nodes.length - 1);
-  assert.ok(d2.entries.every((e) => e.status === 'same'), statuses(d2).join(' '));
+  assert.ok(
+    d2.entries.every((e) => e.status === 'same'),
+    statuses(d2).join(' '),
+  );
   assert.equal(d2.identical, true);
 });
 
@@ -189,7 +228,11 @@ test('models rewritten by `sculpt tissue`: every stacked layer is one replacemen
     assert.ok(layers.length > 0);
     const d = diffModels(readModel(input), readModel(out));
     const rep = d.entries.filter((e) => e.status === 'replaced');
-    assert.deepEqual(rep.map((e) => e.before.map((l) => l.name)), layers.map((l) => [l.name]), args.join(' '));
+    assert.deepEqual(
+      rep.map((e) => e.before.map((l) => l.name)),
+      layers.map((l) => [l.name]),
+      args.join(' '),
+    );
     assert.equal(d.counts.added + d.counts.removed + d.counts.changed, 0, args.join(' '));
     for (const [i, e] of rep.entries()) {
       assert.equal(e.match, 'structure');
@@ -204,7 +247,8 @@ test('a pruned ResNet-20: only nodes whose own fields changed are "changed" (Rel
   const d = diffModels(a, b);
   const changed = d.entries.filter((e) => e.status === 'changed');
   assert.ok(changed.length > 0);
-  for (const e of changed) assert.ok(['Conv', 'BatchNormalization'].includes(e.before[0]!.op), `${e.before[0]!.name} (${e.before[0]!.op}) marked changed: ${e.changes.join(',')}`);
+  for (const e of changed)
+    assert.ok(['Conv', 'BatchNormalization'].includes(e.before[0]!.op), `${e.before[0]!.name} (${e.before[0]!.op}) marked changed: ${e.changes.join(',')}`);
   for (const e of d.entries.filter((x) => ['Relu', 'Add'].includes(x.before[0]?.op ?? ''))) {
     assert.equal(e.status, 'same');
     assert.deepEqual(e.changes, []);

@@ -9,7 +9,18 @@ import assert from 'node:assert/strict';
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { chartEntries, decodeModel, diffModels, encodeModel, escapeHtml, loadDataset, pruneModel, renderDiffHtml, saveModel, validateModel } from '../../src/index.js';
+import {
+  chartEntries,
+  decodeModel,
+  diffModels,
+  encodeModel,
+  escapeHtml,
+  loadDataset,
+  pruneModel,
+  renderDiffHtml,
+  saveModel,
+  validateModel,
+} from '../../src/index.js';
 import { buildModel } from '../../models/index.js';
 import { ROOT, runCli, tempDir } from '../helpers.js';
 import { colourStats, decodePng } from './png.js';
@@ -23,7 +34,10 @@ test('escapeHtml escapes markup in model names', () => {
 });
 
 test('the diff page of a pruned ResNet-20 opens in headless Chromium: no console errors, no requests, not blank', async (t) => {
-  if (!existsSync(CHROMIUM)) { t.skip(`${CHROMIUM} not found: install Debian's chromium (apt-get install -y chromium)`); return; }
+  if (!existsSync(CHROMIUM)) {
+    t.skip(`${CHROMIUM} not found: install Debian's chromium (apt-get install -y chromium)`);
+    return;
+  }
   const original = buildModel('resnet20', { seed: 1 });
   const pruned = decodeModel(encodeModel(original));
   pruneModel(pruned, { flopsTarget: 0.5, scope: 'global', criterion: 'l1', roundTo: 8 });
@@ -33,7 +47,10 @@ test('the diff page of a pruned ResNet-20 opens in headless Chromium: no console
   saveModel(pruned, b);
   const data = loadDataset('mnist', { split: 'test', limit: 200, shape: [3, 32, 32], resize: true });
   const validation = await validateModel(b, {
-    data, baseline: a, latency: true, batch: 8,
+    data,
+    baseline: a,
+    latency: true,
+    batch: 8,
     latencyOptions: { warmup: 2, minRuns: 5, maxRuns: 30, maxTimeMs: 3000 },
     gates: { maxParams: 1e6 },
   });
@@ -57,13 +74,19 @@ test('the diff page of a pruned ResNet-20 opens in headless Chromium: no console
       const tab = await context.newPage();
       const errors: string[] = [];
       const requests: string[] = [];
-      tab.on('console', (m) => { if (m.type() === 'error' || m.type() === 'warning') errors.push(`${m.type()}: ${m.text()}`); });
+      tab.on('console', (m) => {
+        if (m.type() === 'error' || m.type() === 'warning') errors.push(`${m.type()}: ${m.text()}`);
+      });
       tab.on('pageerror', (e) => errors.push(`pageerror: ${e.message}`));
       context.on('request', (q) => requests.push(q.url()));
       const url = pathToFileURL(file).href;
       await tab.goto(url, { waitUntil: 'load' });
       assert.deepEqual(errors, []);
-      assert.deepEqual(requests.filter((u) => u !== url), [], 'the page fetched something');
+      assert.deepEqual(
+        requests.filter((u) => u !== url),
+        [],
+        'the page fetched something',
+      );
 
       // Content: one pair of bars per layer with weights, the validation table, the layer rows.
       const weighted = d.entries.filter((e) => e.before[0]?.op === 'Conv' || e.before[0]?.op === 'Gemm').length;

@@ -10,7 +10,21 @@ import { ROOT } from '../helpers.js';
 
 type Schema = Record<string, unknown>;
 
-const KNOWN = new Set(['$schema', 'title', 'type', 'const', 'enum', 'properties', 'required', 'additionalProperties', 'items', 'minimum', 'anyOf', '$ref', '$defs']);
+const KNOWN = new Set([
+  '$schema',
+  'title',
+  'type',
+  'const',
+  'enum',
+  'properties',
+  'required',
+  'additionalProperties',
+  'items',
+  'minimum',
+  'anyOf',
+  '$ref',
+  '$defs',
+]);
 
 /** The JSON block that follows `<!-- schema: NAME -->` in docs/diff-schema.md. */
 export function documentedSchema(name: string): Schema {
@@ -45,7 +59,8 @@ export function validate(value: unknown, schema: Schema, root: Schema = schema, 
     return errs;
   }
   if ('const' in schema && JSON.stringify(value) !== JSON.stringify(schema.const)) errs.push(`${path}: expected ${JSON.stringify(schema.const)}`);
-  if (schema.enum && !(schema.enum as unknown[]).some((e) => JSON.stringify(e) === JSON.stringify(value))) errs.push(`${path}: ${JSON.stringify(value)} not in enum`);
+  if (schema.enum && !(schema.enum as unknown[]).some((e) => JSON.stringify(e) === JSON.stringify(value)))
+    errs.push(`${path}: ${JSON.stringify(value)} not in enum`);
   if (schema.type) {
     const types = Array.isArray(schema.type) ? (schema.type as string[]) : [schema.type as string];
     const t = typeOf(value);
@@ -59,7 +74,8 @@ export function validate(value: unknown, schema: Schema, root: Schema = schema, 
     for (const [k, v] of Object.entries(obj)) {
       if (props[k]) errs.push(...validate(v, props[k]!, root, `${path}.${k}`));
       else if (schema.additionalProperties === false) errs.push(`${path}: undocumented field "${k}"`);
-      else if (schema.additionalProperties && typeof schema.additionalProperties === 'object') errs.push(...validate(v, schema.additionalProperties as Schema, root, `${path}.${k}`));
+      else if (schema.additionalProperties && typeof schema.additionalProperties === 'object')
+        errs.push(...validate(v, schema.additionalProperties as Schema, root, `${path}.${k}`));
     }
   }
   if (Array.isArray(value) && schema.items) value.forEach((v, i) => errs.push(...validate(v, schema.items as Schema, root, `${path}[${i}]`)));

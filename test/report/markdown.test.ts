@@ -15,7 +15,11 @@ test('markdown totals equal the JSON totals', () => {
   const json = JSON.parse(renderDiffJson(d)) as { a: Record<string, number>; b: Record<string, number>; counts: Record<string, number> };
   const md = renderDiffMarkdown(d);
   const num = (s: string) => Number(s.replace(/,/g, ''));
-  for (const [label, key] of [['params', 'params'], ['MACs', 'macs'], ['FLOPs', 'flops']] as const) {
+  for (const [label, key] of [
+    ['params', 'params'],
+    ['MACs', 'macs'],
+    ['FLOPs', 'flops'],
+  ] as const) {
     const m = new RegExp(`^\\| ${label} \\| ([\\d,]+) \\([^)]*\\) \\| ([\\d,]+) `, 'm').exec(md);
     assert.ok(m, `${label} row`);
     assert.equal(num(m[1]!), json.a[key]);

@@ -4,7 +4,12 @@
  */
 import { inflateSync } from 'node:zlib';
 
-export interface DecodedPng { width: number; height: number; channels: number; pixels: Uint8Array }
+export interface DecodedPng {
+  width: number;
+  height: number;
+  channels: number;
+  pixels: Uint8Array;
+}
 
 export function decodePng(buf: Uint8Array): DecodedPng {
   const sig = [137, 80, 78, 71, 13, 10, 26, 10];
@@ -25,7 +30,8 @@ export function decodePng(buf: Uint8Array): DecodedPng {
       const depth = data[8];
       const colour = data[9];
       const interlace = data[12];
-      if (depth !== 8 || (colour !== 2 && colour !== 6) || interlace !== 0) throw new Error(`unsupported PNG (depth ${depth}, colour ${colour}, interlace ${interlace})`);
+      if (depth !== 8 || (colour !== 2 && colour !== 6) || interlace !== 0)
+        throw new Error(`unsupported PNG (depth ${depth}, colour ${colour}, interlace ${interlace})`);
       channels = colour === 6 ? 4 : 3;
     } else if (type === 'IDAT') idat.push(data);
     else if (type === 'IEND') break;
@@ -45,10 +51,17 @@ export function decodePng(buf: Uint8Array): DecodedPng {
       const c = x >= channels ? prev[x - channels]! : 0;
       let v = src[x]!;
       switch (filter) {
-        case 0: break;
-        case 1: v += a; break;
-        case 2: v += b; break;
-        case 3: v += (a + b) >> 1; break;
+        case 0:
+          break;
+        case 1:
+          v += a;
+          break;
+        case 2:
+          v += b;
+          break;
+        case 3:
+          v += (a + b) >> 1;
+          break;
         case 4: {
           const p = a + b - c;
           const pa = Math.abs(p - a);
@@ -57,7 +70,8 @@ export function decodePng(buf: Uint8Array): DecodedPng {
           v += pa <= pb && pa <= pc ? a : pb <= pc ? b : c;
           break;
         }
-        default: throw new Error(`bad PNG filter ${filter}`);
+        default:
+          throw new Error(`bad PNG filter ${filter}`);
       }
       out[x] = v & 0xff;
     }

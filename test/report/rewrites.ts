@@ -8,7 +8,9 @@
 import { attrInt, attrInts, decodeModel, encodeModel, GraphBuilder, Node, Rng, Tensor, Value } from '../../src/index.js';
 import type { Model } from '../../src/index.js';
 
-export function copyModel(m: Model): Model { return decodeModel(encodeModel(m)); }
+export function copyModel(m: Model): Model {
+  return decodeModel(encodeModel(m));
+}
 
 /** input [1,8,8,8] → conv_a 8→16 → relu_a → conv_b 16→16 → relu_b → conv_c 16→8 (1x1) → gap → flatten → fc */
 export function smallCnn(seed = 1): Model {
@@ -103,7 +105,10 @@ function sliceAxis(t: Tensor, axis: number, keep: readonly number[]): void {
       o += inner;
     }
   }
-  t.setFloat32(out, dims.map((d, i) => (i === axis ? keep.length : d)));
+  t.setFloat32(
+    out,
+    dims.map((d, i) => (i === axis ? keep.length : d)),
+  );
 }
 
 /**
@@ -121,9 +126,18 @@ export function pruneResnetBlocks(src: Model, fraction: number): Model {
     const [cout] = w.shape as [number];
     const per = w.size / cout;
     const data = w.toFloat32();
-    const l1 = Array.from({ length: cout }, (_, c) => { let s = 0; for (let j = 0; j < per; j++) s += Math.abs(data[c * per + j]!); return s; });
+    const l1 = Array.from({ length: cout }, (_, c) => {
+      let s = 0;
+      for (let j = 0; j < per; j++) s += Math.abs(data[c * per + j]!);
+      return s;
+    });
     const k = Math.max(1, Math.round(cout * fraction));
-    const keep = l1.map((s, c) => [s, c] as const).sort((p, q) => q[0] - p[0] || p[1] - q[1]).slice(0, k).map(([, c]) => c).sort((p, q) => p - q);
+    const keep = l1
+      .map((s, c) => [s, c] as const)
+      .sort((p, q) => q[0] - p[0] || p[1] - q[1])
+      .slice(0, k)
+      .map(([, c]) => c)
+      .sort((p, q) => p - q);
     sliceAxis(w, 0, keep);
     const bn = m.graph.findNode(`${block}.bn1`)!;
     for (const v of bn.inputs.slice(1)) sliceAxis(v!.initializer!, 0, keep);

@@ -34,7 +34,12 @@ test('validation JSON follows the documented sculpt-validation schema (with and 
   const model = centroidClassifier();
   const fast = { warmup: 1, minRuns: 3, maxRuns: 10, maxTimeMs: 2000 };
   const full = await validateModel(centroidClassifier({ damage: { classes: [1], scale: 0.9 } }), {
-    data, baseline: model, latency: true, batch: 16, latencyOptions: fast, gates: { maxDrop: 5, minSpeedup: 0.01, maxParams: 1e6 },
+    data,
+    baseline: model,
+    latency: true,
+    batch: 16,
+    latencyOptions: fast,
+    gates: { maxDrop: 5, minSpeedup: 0.01, maxParams: 1e6 },
   });
   const bare = await validateModel(model, {});
   for (const r of [full, bare]) assert.deepEqual(validate(JSON.parse(JSON.stringify(r)), schema), []);

@@ -25,7 +25,10 @@ test('a valid recipe resolves paths against its folder and names its steps', () 
   const r = validateRecipe({ ...ok, data: 'npy:x.npy,y.npy', steps: [{ prune: { ratio: 0.5 } }, { validate: {}, name: 'gate' }] }, '/base');
   assert.equal(r.model, '/base/m.onnx');
   assert.equal(r.data, 'npy:/base/x.npy,/base/y.npy');
-  assert.deepEqual(r.steps.map((s) => s.name), ['01-prune', '02-gate']);
+  assert.deepEqual(
+    r.steps.map((s) => s.name),
+    ['01-prune', '02-gate'],
+  );
   assert.deepEqual(r.inputShape, []);
 });
 
@@ -48,16 +51,37 @@ test('schema errors name the field', () => {
 test('YAML and JSON recipes read the same; a syntax error is RECIPE_INVALID', () => {
   const d = tempDir();
   writeFileSync(join(d, 'r.yaml'), 'model: m.onnx\ndata: mnist\ninputShape: [1, 1, 28, 28]\nsteps:\n  - prune: { flops-target: 0.5, verify: true }\n');
-  writeFileSync(join(d, 'r.json'), JSON.stringify({ model: 'm.onnx', data: 'mnist', inputShape: [1, 1, 28, 28], steps: [{ prune: { 'flops-target': 0.5, verify: true } }] }));
+  writeFileSync(
+    join(d, 'r.json'),
+    JSON.stringify({ model: 'm.onnx', data: 'mnist', inputShape: [1, 1, 28, 28], steps: [{ prune: { 'flops-target': 0.5, verify: true } }] }),
+  );
   const y = readRecipe(join(d, 'r.yaml'));
   const j = readRecipe(join(d, 'r.json'));
   assert.deepEqual(y, j);
   assert.deepEqual(y.inputShape, ['1,1,28,28']);
   writeFileSync(join(d, 'bad.yaml'), 'steps: [ {');
-  assert.throws(() => readRecipe(join(d, 'bad.yaml')), (e: CompilerError) => e.code === 'RECIPE_INVALID');
+  assert.throws(
+    () => readRecipe(join(d, 'bad.yaml')),
+    (e: CompilerError) => e.code === 'RECIPE_INVALID',
+  );
 });
 
 test('options become the command line: flags, --no- forms, repeated lists, substitutions', () => {
-  const argv = optionArgs({ 'flops-target': 0.5, verify: true, untie: false, 'input-shape': ['a:1,3', 'b:2'], teacher: '$original', T: 2 }, (s) => (s === '$original' ? '/o.onnx' : s));
-  assert.deepEqual(argv, ['--flops-target', '0.5', '--verify', '--no-untie', '--input-shape', 'a:1,3', '--input-shape', 'b:2', '--teacher', '/o.onnx', '-T', '2']);
+  const argv = optionArgs({ 'flops-target': 0.5, verify: true, untie: false, 'input-shape': ['a:1,3', 'b:2'], teacher: '$original', T: 2 }, (s) =>
+    s === '$original' ? '/o.onnx' : s,
+  );
+  assert.deepEqual(argv, [
+    '--flops-target',
+    '0.5',
+    '--verify',
+    '--no-untie',
+    '--input-shape',
+    'a:1,3',
+    '--input-shape',
+    'b:2',
+    '--teacher',
+    '/o.onnx',
+    '-T',
+    '2',
+  ]);
 });

@@ -8,8 +8,14 @@ const prepared = prepareSearch(buildModel('resnet20', { seed: 1, width: 0.5 }));
 const space = prepared.space;
 
 test('search space: GGS stages by resolution, OGS one stage, every prunable group a mask reaches', () => {
-  assert.deepEqual(space.stages.map((s) => s.resolution), [1024, 256, 64]);
-  assert.equal(space.stages.reduce((n, s) => n + s.bits.length, 0), space.length);
+  assert.deepEqual(
+    space.stages.map((s) => s.resolution),
+    [1024, 256, 64],
+  );
+  assert.equal(
+    space.stages.reduce((n, s) => n + s.bits.length, 0),
+    space.length,
+  );
   const ogs = prepareSearch(buildModel('resnet20', { seed: 1, width: 0.5 }), { grouping: 'ogs' }).space;
   assert.equal(ogs.stages.length, 1);
   assert.equal(ogs.stages[0]!.bits.length, space.length);
@@ -35,9 +41,15 @@ for (const kind of ['flops', 'params'] as const) {
 
 test('targets of 0, 1 or below the one-channel-per-group floor are named errors', () => {
   for (const target of [0, 1, 1.5, -0.1, Number.NaN]) {
-    assert.throws(() => new Budget(space, { kind: 'flops', target }), (e: { code?: string }) => e.code === 'INVALID_OPTION');
+    assert.throws(
+      () => new Budget(space, { kind: 'flops', target }),
+      (e: { code?: string }) => e.code === 'INVALID_OPTION',
+    );
   }
-  assert.throws(() => new Budget(space, { kind: 'flops', target: 1e-4 }), (e: { code?: string }) => e.code === 'BUDGET_UNREACHABLE');
+  assert.throws(
+    () => new Budget(space, { kind: 'flops', target: 1e-4 }),
+    (e: { code?: string }) => e.code === 'BUDGET_UNREACHABLE',
+  );
 });
 
 test('penalty mode: fitness minus weight times the relative excess; nothing over budget is repaired', () => {
@@ -47,8 +59,14 @@ test('penalty mode: fitness minus weight times the relative excess; nothing over
 });
 
 test('roundedCount: the nearest multiple of the unit (at least one), or the whole group; ties go down', () => {
-  assert.deepEqual([0, 1, 5, 8, 11, 12, 13, 16, 19, 20].map((k) => roundedCount(k, 20, 8)), [8, 8, 8, 8, 8, 8, 16, 16, 20, 20]);
-  assert.deepEqual([0, 1, 7, 32].map((k) => roundedCount(k, 32, 1)), [1, 1, 7, 32]);
+  assert.deepEqual(
+    [0, 1, 5, 8, 11, 12, 13, 16, 19, 20].map((k) => roundedCount(k, 20, 8)),
+    [8, 8, 8, 8, 8, 8, 16, 16, 20, 20],
+  );
+  assert.deepEqual(
+    [0, 1, 7, 32].map((k) => roundedCount(k, 32, 1)),
+    [1, 1, 7, 32],
+  );
   assert.equal(roundedCount(30, 32, 16), 32);
   assert.equal(roundedCount(24, 32, 16), 16);
 });
@@ -57,7 +75,10 @@ test('--round-to: groups no wider than the unit stay whole; snap and repair keep
   const m = buildModel('resnet20', { seed: 1, width: 0.5 }); // 8, 16 and 32 channels
   const p = prepareSearch(m, { roundTo: 8 });
   assert.equal(p.roundTo, 8);
-  assert.ok(p.space.groups.every((g) => g.unit === 8 && g.size > 8), 'only groups wider than the unit are searched');
+  assert.ok(
+    p.space.groups.every((g) => g.unit === 8 && g.size > 8),
+    'only groups wider than the unit are searched',
+  );
   assert.ok(p.unsearched.length >= 4, `the 8-channel groups are left whole: ${p.unsearched.join(', ')}`);
   const b = new Budget(p.space, { kind: 'flops', target: 0.5 });
   const rng = new Rng(9);
@@ -78,7 +99,10 @@ test('--round-to: groups no wider than the unit stay whole; snap and repair keep
     }
     assert.ok(b.fits(g, undefined), `trial ${trial}`);
   }
-  assert.throws(() => prepareSearch(m, { roundTo: 64 }), (e: { code?: string; hint?: string }) => e.code === 'PRECONDITION_FAILED' && /--round-to/.test(e.hint ?? ''));
+  assert.throws(
+    () => prepareSearch(m, { roundTo: 64 }),
+    (e: { code?: string; hint?: string }) => e.code === 'PRECONDITION_FAILED' && /--round-to/.test(e.hint ?? ''),
+  );
 });
 
 test('fill gives channels back up to the budget: within it, no group can take its next step, the best dropped channels first, units kept', () => {
@@ -88,7 +112,11 @@ test('fill gives channels back up to the budget: within it, no group can take it
     const rng = new Rng(3);
     const importance = Float64Array.from({ length: p.space.length }, () => rng.next());
     const g = randomGenome(p.space.length, 0.25, rng);
-    for (const st of p.space.stages) { ensureNonEmpty(g, st, p.space, rng); b.snap(g, st, rng); assert.ok(b.repair(g, st, rng)); }
+    for (const st of p.space.stages) {
+      ensureNonEmpty(g, st, p.space, rng);
+      b.snap(g, st, rng);
+      assert.ok(b.repair(g, st, rng));
+    }
     const before = g.slice();
     const costBefore = b.costAt(g, undefined);
     const added = b.fill(g, importance);
@@ -96,7 +124,10 @@ test('fill gives channels back up to the budget: within it, no group can take it
     assert.ok(added > 0 && costAfter > costBefore, `round-to ${roundTo}: ${added} channels, ${costBefore} → ${costAfter}`);
     assert.ok(b.fits(g, undefined));
     let turnedOn = 0;
-    for (let i = 0; i < g.length; i++) { assert.ok(g[i]! >= before[i]!, 'fill never drops a channel'); turnedOn += g[i]! - before[i]!; }
+    for (let i = 0; i < g.length; i++) {
+      assert.ok(g[i]! >= before[i]!, 'fill never drops a channel');
+      turnedOn += g[i]! - before[i]!;
+    }
     assert.equal(turnedOn, added);
     p.space.groups.forEach((sg) => {
       const bits = Array.from({ length: sg.size }, (_, j) => sg.offset + j);
@@ -110,7 +141,12 @@ test('fill gives channels back up to the budget: within it, no group can take it
       if (k < sg.size) {
         const next = g.slice();
         const up = Math.min(sg.size, sg.unit <= 1 ? k + 1 : k + sg.unit);
-        bits.filter((x) => !g[x]).slice(0, up - k).forEach((x) => { next[x] = 1; });
+        bits
+          .filter((x) => !g[x])
+          .slice(0, up - k)
+          .forEach((x) => {
+            next[x] = 1;
+          });
         assert.ok(!b.fits(next, undefined), `${sg.name} could still grow from ${k}`);
       }
     });

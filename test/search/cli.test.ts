@@ -14,7 +14,24 @@ import { ROOT, runCli, tempDir } from '../helpers.js';
 
 const dir = tempDir('sculpt-search-cli-');
 const lenet = join(ROOT, 'fixtures/trained/lenet5-mnist.onnx');
-const small = ['--calibration', '16', '--iterations', '1,1', '--population', '6', '--offspring', '6', '--parents', '3', '--survivors', '4', '--workers', '1', '--eval-limit', '200'];
+const small = [
+  '--calibration',
+  '16',
+  '--iterations',
+  '1,1',
+  '--population',
+  '6',
+  '--offspring',
+  '6',
+  '--parents',
+  '3',
+  '--survivors',
+  '4',
+  '--workers',
+  '1',
+  '--eval-limit',
+  '200',
+];
 
 test('sculpt search --json: best genome within the FLOPs target, mask file that sculpt prune --mask applies, validated', () => {
   const out = join(dir, 'lenet-s.onnx');
@@ -23,7 +40,10 @@ test('sculpt search --json: best genome within the FLOPs target, mask file that 
   const s = JSON.parse(r.stdout);
   assert.ok(s.search.cost <= 0.5 + 1e-9 && s.search.cost > 0.2, `cost ${s.search.cost}`);
   assert.equal(s.search.history.length, 2 * 2);
-  assert.deepEqual(s.search.stages.map((x: { resolution: number }) => x.resolution), [784, 100]);
+  assert.deepEqual(
+    s.search.stages.map((x: { resolution: number }) => x.resolution),
+    [784, 100],
+  );
   assert.deepEqual(s.unsearched, ['fc1', 'fc2'], 'the dense layers come after the last conv');
   assert.ok(s.check.relative <= 1e-4);
   assert.equal(s.validation.model.accuracy.samples, 200);
@@ -34,7 +54,10 @@ test('sculpt search --json: best genome within the FLOPs target, mask file that 
   const again = join(dir, 'again.onnx');
   const p = runCli(['prune', lenet, '-o', again, '--mask', mask, '--verify', '--json']);
   assert.equal(p.code, 0, p.stderr);
-  assert.equal(readModel(again).graph.initializers.reduce((n, v) => n + v.initializer!.size, 0), readModel(out).graph.initializers.reduce((n, v) => n + v.initializer!.size, 0));
+  assert.equal(
+    readModel(again).graph.initializers.reduce((n, v) => n + v.initializer!.size, 0),
+    readModel(out).graph.initializers.reduce((n, v) => n + v.initializer!.size, 0),
+  );
   // A mask for another model is refused by prune.
   const resnet = join(dir, 'resnet.onnx');
   saveModel(buildModel('resnet20', { seed: 1, width: 0.25 }), resnet);
@@ -61,7 +84,10 @@ test('sculpt search: bad targets are usage errors (exit 2), wrong data and unrea
   assert.equal(far.code, 1);
   assert.match(far.stderr, /error BUDGET_UNREACHABLE/);
   const state = join(dir, 'foreign-state.json');
-  writeFileSync(state, JSON.stringify({ version: 1, fingerprint: 'another search', stage: 0, generation: 0, held: '', population: [], best: null, history: [], evaluations: 0 }));
+  writeFileSync(
+    state,
+    JSON.stringify({ version: 1, fingerprint: 'another search', stage: 0, generation: 0, held: '', population: [], best: null, history: [], evaluations: 0 }),
+  );
   const st = runCli(['search', lenet, '--data', 'mnist', '-o', out, '--flops-target', '0.5', '--state', state, ...small]);
   assert.equal(st.code, 1);
   assert.match(st.stderr, /error SEARCH_STATE_MISMATCH/);
@@ -71,9 +97,25 @@ test('sculpt search: bad targets are usage errors (exit 2), wrong data and unrea
 
 test('sculpt search --no-stage-cut scores every stage on the whole network and finds what the stage cut finds', () => {
   const run = (name: string, extra: string[]) => {
-    const r = runCli(['search', lenet, '--data', 'mnist', '-o', join(dir, `${name}.onnx`), '--flops-target', '0.5', ...small, '--no-validate', ...extra, '--json']);
+    const r = runCli([
+      'search',
+      lenet,
+      '--data',
+      'mnist',
+      '-o',
+      join(dir, `${name}.onnx`),
+      '--flops-target',
+      '0.5',
+      ...small,
+      '--no-validate',
+      ...extra,
+      '--json',
+    ]);
     assert.equal(r.code, 0, r.stderr);
-    return JSON.parse(r.stdout) as { search: { stageCut: boolean; cutStages: number[]; fitness: number; cost: number; history: { best: number; bestFeasible: number }[] }; groups: { name: string; kept: number }[] };
+    return JSON.parse(r.stdout) as {
+      search: { stageCut: boolean; cutStages: number[]; fitness: number; cost: number; history: { best: number; bestFeasible: number }[] };
+      groups: { name: string; kept: number }[];
+    };
   };
   const cut = run('cut', []);
   const whole = run('whole', ['--no-stage-cut']);
@@ -89,15 +131,46 @@ test('sculpt search --no-stage-cut scores every stage on the whole network and f
   assert.equal(whole.search.cost, cut.search.cost);
   assert.ok(Math.abs(whole.search.fitness - cut.search.fitness) < 1e-6, `${whole.search.fitness} vs ${cut.search.fitness}`);
   assert.equal(whole.search.history.length, cut.search.history.length);
-  whole.search.history.forEach((h, i) => assert.ok(Math.abs(h.best - cut.search.history[i]!.best) < 1e-6, `generation ${i}: ${h.best} vs ${cut.search.history[i]!.best}`));
+  whole.search.history.forEach((h, i) =>
+    assert.ok(Math.abs(h.best - cut.search.history[i]!.best) < 1e-6, `generation ${i}: ${h.best} vs ${cut.search.history[i]!.best}`),
+  );
 });
 
 test('sculpt search fills the searched genome up to the target; --no-fill keeps it as searched', () => {
   const net = join(dir, 'r20-fill.onnx');
   saveModel(buildModel('resnet20', { seed: 2 }), net);
   const rng = new Rng(4);
-  writeFileSync(join(dir, 'calib.npy'), encodeNpy([16, 3, 32, 32], Float32Array.from({ length: 16 * 3 * 1024 }, () => rng.next())));
-  const args = ['search', net, '--data', `npy:${join(dir, 'calib.npy')}`, '--flops-target', '0.5', '--calibration', '12', '--iterations', '1,1,1', '--population', '6', '--offspring', '6', '--parents', '3', '--survivors', '4', '--workers', '1', '--no-validate', '--json'];
+  writeFileSync(
+    join(dir, 'calib.npy'),
+    encodeNpy(
+      [16, 3, 32, 32],
+      Float32Array.from({ length: 16 * 3 * 1024 }, () => rng.next()),
+    ),
+  );
+  const args = [
+    'search',
+    net,
+    '--data',
+    `npy:${join(dir, 'calib.npy')}`,
+    '--flops-target',
+    '0.5',
+    '--calibration',
+    '12',
+    '--iterations',
+    '1,1,1',
+    '--population',
+    '6',
+    '--offspring',
+    '6',
+    '--parents',
+    '3',
+    '--survivors',
+    '4',
+    '--workers',
+    '1',
+    '--no-validate',
+    '--json',
+  ];
   const r = runCli([...args, '-o', join(dir, 'r20-filled.onnx')]);
   assert.equal(r.code, 0, r.stderr);
   const s = JSON.parse(r.stdout).search;

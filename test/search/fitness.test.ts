@@ -22,7 +22,10 @@ test('haar2d: the four bands of a 4x4 plane, computed by hand', () => {
 test('haar2d: an odd last row and column are left out; a 1-wide plane is an error', () => {
   const b = haar2d([1, 2, 9, 3, 4, 9, 9, 9, 9], 3, 3);
   assert.deepEqual([b.h, b.w, b.ll[0], b.hh[0]], [1, 1, 5, 0]);
-  assert.throws(() => haar2d([1, 2], 1, 2), (e: { code?: string }) => e.code === 'INVALID_OPTION');
+  assert.throws(
+    () => haar2d([1, 2], 1, 2),
+    (e: { code?: string }) => e.code === 'INVALID_OPTION',
+  );
 });
 
 test('summaries per (sample, channel): WCA = max(HH) + mean(LL), GAP, GMP, GAP+GMP', () => {
@@ -38,7 +41,10 @@ test('summaries per (sample, channel): WCA = max(HH) + mean(LL), GAP, GMP, GAP+G
   assert.deepEqual([...summarize('wca', y, [2, 2, 2, 2])], [2, 0, 5, 2]);
   // [N, C] features: GAP = GMP = the value; WCA needs a plane.
   assert.deepEqual([...summarize('gap+gmp', [3, -1], [1, 2])], [6, -2]);
-  assert.throws(() => summarize('wca', [3, -1], [1, 2]), (e: { code?: string }) => e.code === 'INVALID_OPTION');
+  assert.throws(
+    () => summarize('wca', [3, -1], [1, 2]),
+    (e: { code?: string }) => e.code === 'INVALID_OPTION',
+  );
 });
 
 test('cosine similarity and the fitness of a candidate against the teacher', () => {

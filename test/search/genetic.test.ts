@@ -12,7 +12,8 @@ test('crossover: every bit from one parent, about half from each (random 50% mas
   const trials = 20;
   for (let t = 0; t < trials; t++) total += crossover(ones, zeros, rng).reduce((s, b) => s + b, 0);
   assert.ok(Math.abs(total / (n * trials) - 0.5) < 0.02, `fraction from p1: ${total / (n * trials)}`);
-  const p1 = randomGenome(n, 0.5, rng), p2 = randomGenome(n, 0.5, rng);
+  const p1 = randomGenome(n, 0.5, rng),
+    p2 = randomGenome(n, 0.5, rng);
   const c = crossover(p1, p2, rng);
   for (let i = 0; i < n; i++) assert.ok(c[i] === p1[i] || c[i] === p2[i]);
   // The mask is fresh per child: two children of the same parents differ.
@@ -29,12 +30,23 @@ test('mutation: exactly round(10%) distinct bits flip, each position about equal
     const before = g.slice();
     mutate(g, 0.1, rng);
     let flips = 0;
-    for (let i = 0; i < n; i++) if (g[i] !== before[i]) { flips++; counts[i]!++; }
+    for (let i = 0; i < n; i++)
+      if (g[i] !== before[i]) {
+        flips++;
+        counts[i]!++;
+      }
     assert.equal(flips, 20);
   }
   for (const c of counts) assert.ok(c > 140 && c < 260, `a position flipped ${c} times of ${trials} (expected ~200)`);
-  assert.equal(mutate(new Uint8Array(3), 0.1, rng).reduce((s, b) => s + b, 0), 1, 'at least one flip when the rate is positive');
-  assert.equal(mutate(new Uint8Array(3), 0, rng).reduce((s, b) => s + b, 0), 0);
+  assert.equal(
+    mutate(new Uint8Array(3), 0.1, rng).reduce((s, b) => s + b, 0),
+    1,
+    'at least one flip when the rate is positive',
+  );
+  assert.equal(
+    mutate(new Uint8Array(3), 0, rng).reduce((s, b) => s + b, 0),
+    0,
+  );
 });
 
 test('roulette wheel: draw frequencies follow fitness / sum, k distinct picks', () => {

@@ -5,8 +5,21 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  Rng, Scorer, decodeModel, encodeModel, ensureNonEmpty, genomeToMask, inferShapes, maxAbsDiff, parseMask, prepareSearch,
-  pruneModel, randomGenome, runModel, runPasses, scatterFeature,
+  Rng,
+  Scorer,
+  decodeModel,
+  encodeModel,
+  ensureNonEmpty,
+  genomeToMask,
+  inferShapes,
+  maxAbsDiff,
+  parseMask,
+  prepareSearch,
+  pruneModel,
+  randomGenome,
+  runModel,
+  runPasses,
+  scatterFeature,
 } from '../../src/index.js';
 import type { ExposedMask, Model } from '../../src/index.js';
 import { buildModel } from '../../models/index.js';
@@ -25,7 +38,16 @@ for (const [name, model] of cases) {
     const rng = new Rng(11);
     const dims = [3, ...(model.graph.inputs[0]!.shape!.slice(1) as number[])];
     const x = rng.uniformArray(dims.reduce((a, b) => a * b, 1));
-    const sc = await Scorer.open({ model: p.masked, dataInput: p.dataInput, x, xDims: dims, feature: p.feature.masked, masks: p.scorerMasks, ones: p.ones, fitness: 'wca' });
+    const sc = await Scorer.open({
+      model: p.masked,
+      dataInput: p.dataInput,
+      x,
+      xDims: dims,
+      feature: p.feature.masked,
+      masks: p.scorerMasks,
+      ones: p.ones,
+      fitness: 'wca',
+    });
     try {
       // All ones: the original, bit for bit.
       const ones = await sc.feature(new Uint8Array(p.space.length).fill(1));
@@ -53,7 +75,20 @@ test('expose-masks and expose-outputs as passes: one float [size] input per reac
   const m = buildModel('resnet20', { seed: 1, width: 0.5 });
   let exposed: ExposedMask[] = [];
   let names: string[] = [];
-  const r = runPasses(m, [exposeMasksPass(), exposeOutputsPass()], { options: { exposeMasks: { onExposed: (e: ExposedMask[]) => { exposed = e; } }, exposeOutputs: { onExposed: (n: string[]) => { names = n; } } } });
+  const r = runPasses(m, [exposeMasksPass(), exposeOutputsPass()], {
+    options: {
+      exposeMasks: {
+        onExposed: (e: ExposedMask[]) => {
+          exposed = e;
+        },
+      },
+      exposeOutputs: {
+        onExposed: (n: string[]) => {
+          names = n;
+        },
+      },
+    },
+  });
   assert.ok(r.changed);
   assert.equal(exposed.length, 12); // 9 block-internal groups + 3 residual stages
   for (const e of exposed) {
@@ -69,7 +104,10 @@ test('expose-masks and expose-outputs as passes: one float [size] input per reac
   inferShapes(m);
   // An unknown output name changes nothing.
   const m2 = buildModel('lenet5', { seed: 1 });
-  assert.throws(() => runPasses(m2, [exposeOutputsPass()], { options: { outputs: ['nope'] } }), (e: { code?: string }) => e.code === 'MISSING_VALUE');
+  assert.throws(
+    () => runPasses(m2, [exposeOutputsPass()], { options: { outputs: ['nope'] } }),
+    (e: { code?: string }) => e.code === 'MISSING_VALUE',
+  );
   assert.equal(m2.graph.outputs.length, 1);
 });
 

@@ -17,7 +17,10 @@ const models = ['resnet18', 'densenet121', 'efficientnet_b0'];
 
 test(`stage cut on torch.onnx exports of ${models.join(', ')}: every stage's cut scores as the full network`, { skip, timeout: 600_000 }, async () => {
   const dir = tempDir('sculpt-cut-torch-');
-  const r = spawnSync('/usr/bin/python3', [join(ROOT, 'scripts/export-torch.py'), '--out-dir', dir, '--models', models.join(','), '--size', '32'], { encoding: 'utf8', timeout: 240_000 });
+  const r = spawnSync('/usr/bin/python3', [join(ROOT, 'scripts/export-torch.py'), '--out-dir', dir, '--models', models.join(','), '--size', '32'], {
+    encoding: 'utf8',
+    timeout: 240_000,
+  });
   assert.equal(r.status, 0, r.stderr);
   for (const name of models) {
     for (const variant of ['bnkept', 'bnfold']) {
@@ -28,7 +31,16 @@ test(`stage cut on torch.onnx exports of ${models.join(', ')}: every stage's cut
       const rng = new Rng(5);
       const dims = [2, ...(model.graph.inputs.find((v) => !v.initializer)!.shape!.slice(1) as number[])];
       const x = rng.uniformArray(dims.reduce((a, b) => a * b, 1));
-      const init = { model: p.masked, dataInput: p.dataInput, x, xDims: dims, feature: p.feature.masked, masks: p.scorerMasks, ones: p.ones, fitness: 'wca' as const };
+      const init = {
+        model: p.masked,
+        dataInput: p.dataInput,
+        x,
+        xDims: dims,
+        feature: p.feature.masked,
+        masks: p.scorerMasks,
+        ones: p.ones,
+        fitness: 'wca' as const,
+      };
       const full = await Scorer.open(init);
       const cut = await Scorer.open({ ...init, stages: stageNets });
       try {

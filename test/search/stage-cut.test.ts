@@ -26,11 +26,21 @@ for (const [name, model] of cases) {
     for (const st of p.space.stages.slice(0, -1)) assert.ok(stageNets[st.index]!.ones.length > 0, `${name} stage ${st.index} keeps every later mask`);
     assert.deepEqual(stageNets.at(-1)!.ones, []);
     assert.ok(fractions[fractions.length - 1]! < 0.5, `the last stage runs ${fractions.at(-1)} of the nodes`);
-    for (let i = 1; i < fractions.length; i++) assert.ok(fractions[i]! <= fractions[i - 1]!, `stage ${i} runs more than stage ${i - 1}: ${fractions.join(', ')}`);
+    for (let i = 1; i < fractions.length; i++)
+      assert.ok(fractions[i]! <= fractions[i - 1]!, `stage ${i} runs more than stage ${i - 1}: ${fractions.join(', ')}`);
     const rng = new Rng(5);
     const dims = [4, ...(model.graph.inputs[0]!.shape!.slice(1) as number[])];
     const x = rng.uniformArray(dims.reduce((a, b) => a * b, 1));
-    const init = { model: p.masked, dataInput: p.dataInput, x, xDims: dims, feature: p.feature.masked, masks: p.scorerMasks, ones: p.ones, fitness: 'wca' as const };
+    const init = {
+      model: p.masked,
+      dataInput: p.dataInput,
+      x,
+      xDims: dims,
+      feature: p.feature.masked,
+      masks: p.scorerMasks,
+      ones: p.ones,
+      fitness: 'wca' as const,
+    };
     const full = await Scorer.open(init);
     const cut = await Scorer.open({ ...init, stages: stageNets });
     try {
@@ -80,8 +90,13 @@ test('the cut of the last stage reads the frontier, not the data input, and name
   const last = p.space.stages[p.space.stages.length - 1]!;
   const net = stageNets[last.index]!;
   assert.ok(net.frontier.length > 0);
-  const inputs = decodeModel(net.cut).graph.inputs.filter((v) => !v.initializer).map((v) => v.name);
+  const inputs = decodeModel(net.cut)
+    .graph.inputs.filter((v) => !v.initializer)
+    .map((v) => v.name);
   assert.ok(!inputs.includes(p.dataInput), 'the cut does not read the images');
   for (const f of net.frontier) assert.ok(inputs.includes(f));
-  assert.throws(() => cutForStage(p.masked, p.dataInput, new Set([p.scorerMasks[0]!.name]), ['no-such-value']), (e: Error & { code?: string }) => e.code === 'MISSING_VALUE');
+  assert.throws(
+    () => cutForStage(p.masked, p.dataInput, new Set([p.scorerMasks[0]!.name]), ['no-such-value']),
+    (e: Error & { code?: string }) => e.code === 'MISSING_VALUE',
+  );
 });

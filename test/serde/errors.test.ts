@@ -23,7 +23,18 @@ const dir = tempDir();
 
 const cases: [string, () => Uint8Array, string][] = [
   ['truncated file', () => goodModelBytes().slice(0, 40), 'PROTOBUF_TRUNCATED'],
-  ['random bytes', () => new Rng(7).uniformArray(64).map((x) => Math.floor(x * 256)).reduce((u, v, i) => { u[i] = v; return u; }, new Uint8Array(64)), 'PROTOBUF_INVALID'],
+  [
+    'random bytes',
+    () =>
+      new Rng(7)
+        .uniformArray(64)
+        .map((x) => Math.floor(x * 256))
+        .reduce((u, v, i) => {
+          u[i] = v;
+          return u;
+        }, new Uint8Array(64)),
+    'PROTOBUF_INVALID',
+  ],
   ['empty file', () => new Uint8Array(0), 'MODEL_EMPTY'],
   ['a cycle', cycleModel, 'GRAPH_CYCLE'],
   ['a node reading a missing value', missingValueModel, 'MISSING_VALUE'],

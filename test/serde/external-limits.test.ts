@@ -19,15 +19,27 @@ function extModel(location: string, offset: string | undefined, length: string |
   const entries = [{ key: 'location', value: location }];
   if (offset !== undefined) entries.push({ key: 'offset', value: offset });
   if (length !== undefined) entries.push({ key: 'length', value: length });
-  return encodeRaw(tinyModelProto([{ op_type: 'Add', input: ['x', 'w'], output: ['y'], name: 'add' }], {
-    initializers: [{ name: 'w', data_type: 1, dims, data_location: 1, external_data: entries }],
-  }));
+  return encodeRaw(
+    tinyModelProto([{ op_type: 'Add', input: ['x', 'w'], output: ['y'], name: 'add' }], {
+      initializers: [{ name: 'w', data_type: 1, dims, data_location: 1, external_data: entries }],
+    }),
+  );
 }
 
 test('offsets and lengths that are not plain decimal integers: EXTERNAL_DATA_INVALID (CLI: exit 1, never INTERNAL)', () => {
   const d = tempDir();
   writeFileSync(join(d, 'w.bin'), new Uint8Array(64));
-  const bad: [string | undefined, string | undefined][] = [['abc', '16'], ['1.5', '16'], ['0x10', '16'], ['', '16'], ['-1', '16'], ['0', 'lots'], ['0', ''], ['0', '1e3'], ['99999999999999999999', '16']];
+  const bad: [string | undefined, string | undefined][] = [
+    ['abc', '16'],
+    ['1.5', '16'],
+    ['0x10', '16'],
+    ['', '16'],
+    ['-1', '16'],
+    ['0', 'lots'],
+    ['0', ''],
+    ['0', '1e3'],
+    ['99999999999999999999', '16'],
+  ];
   for (const [off, len] of bad) {
     writeFileSync(join(d, 'm.onnx'), extModel('w.bin', off, len));
     assert.throws(() => readModel(join(d, 'm.onnx')), isCode('EXTERNAL_DATA_INVALID'), `offset ${off} length ${len}`);
@@ -57,7 +69,8 @@ test('a FIFO, a folder or an empty name as the data location: FILE_NOT_REGULAR /
 
 test('tensor dims negative or past 2^53, and data that does not fill the dims: named errors at read time', () => {
   const d = tempDir();
-  const init = (o: object) => encodeRaw(tinyModelProto([{ op_type: 'Add', input: ['x', 'w'], output: ['y'], name: 'add' }], { initializers: [{ name: 'w', data_type: 1, ...o }] }));
+  const init = (o: object) =>
+    encodeRaw(tinyModelProto([{ op_type: 'Add', input: ['x', 'w'], output: ['y'], name: 'add' }], { initializers: [{ name: 'w', data_type: 1, ...o }] }));
   const cases: [object, string][] = [
     [{ dims: [-5, 3, 3, 3], raw_data: new Uint8Array(108) }, 'TENSOR_DIMS_INVALID'],
     [{ dims: [2 ** 62, 3, 3, 3].map(String), raw_data: new Uint8Array(108) }, 'TENSOR_DIMS_INVALID'],
@@ -68,12 +81,19 @@ test('tensor dims negative or past 2^53, and data that does not fill the dims: n
   ];
   for (const [o, code] of cases) {
     writeFileSync(join(d, 'm.onnx'), init(o));
-    assert.throws(() => readModel(join(d, 'm.onnx')), isCode(code), JSON.stringify(o, (_k, v) => (v instanceof Uint8Array ? `${v.length} bytes` : v)));
+    assert.throws(
+      () => readModel(join(d, 'm.onnx')),
+      isCode(code),
+      JSON.stringify(o, (_k, v) => (v instanceof Uint8Array ? `${v.length} bytes` : v)),
+    );
   }
   writeFileSync(join(d, 'm.onnx'), init({ dims: [1, 4], raw_data: new Uint8Array(12) }));
   const r = runCli(['transform', join(d, 'm.onnx'), '-o', join(d, 'out.onnx')]);
   assert.match(r.stderr, /error TENSOR_DATA_SIZE_MISMATCH/);
-  assert.deepEqual(readdirSync(d).filter((n) => n.startsWith('out')), []);
+  assert.deepEqual(
+    readdirSync(d).filter((n) => n.startsWith('out')),
+    [],
+  );
 });
 
 test('Constant-node tensors go to external data like initializers, and read back equal', async () => {
@@ -84,7 +104,7 @@ test('Constant-node tensors go to external data like initializers, and read back
   const c = b.op('Constant', [], [{ name: 'value', v: { type: 4, value: w } }]);
   b.output(b.op('Add', [x, c]), 'y');
   const r = saveModel(b.model, join(d, 'm.onnx'), { externalData: 'always' });
-  assert.ok(r.dataPath && r.dataBytes! >= 2048, 'the Constant\'s 2 KB went to the data file');
+  assert.ok(r.dataPath && r.dataBytes! >= 2048, "the Constant's 2 KB went to the data file");
   assert.ok(r.bytes < 1024, `the model file is small (${r.bytes} bytes)`);
   const back = readModel(join(d, 'm.onnx'));
   const node = back.graph.nodes.find((n) => n.opType === 'Constant')!;
@@ -95,7 +115,7 @@ test('Constant-node tensors go to external data like initializers, and read back
   assert.deepEqual((await runModel(back, feeds)).y!.data, (await runModel(b.model, feeds)).y!.data);
 });
 
-test('one tensor over Node\'s Buffer limit: TENSOR_TOO_LARGE (a sparse 5 GiB file, no disk used)', () => {
+test("one tensor over Node's Buffer limit: TENSOR_TOO_LARGE (a sparse 5 GiB file, no disk used)", () => {
   const d = tempDir();
   const fd = openSync(join(d, 'big.bin'), 'w');
   ftruncateSync(fd, 5 * 2 ** 30);
@@ -109,8 +129,14 @@ test('a model with more than 2 GiB of external data (one tensor over 2^31 bytes,
   const d = tempDir();
   const need = 2 ** 31 + 2 ** 20;
   const free = statfsSync(d).bavail * statfsSync(d).bsize;
-  if (free < 3 * need) { t.skip(`needs ${(3 * need / 2 ** 30).toFixed(1)} GiB free disk in ${d}; ${(free / 2 ** 30).toFixed(1)} GiB free`); return; }
-  if (freemem() < 3 * need) { t.skip(`needs ${(3 * need / 2 ** 30).toFixed(1)} GiB free memory; ${(freemem() / 2 ** 30).toFixed(1)} GiB free`); return; }
+  if (free < 3 * need) {
+    t.skip(`needs ${((3 * need) / 2 ** 30).toFixed(1)} GiB free disk in ${d}; ${(free / 2 ** 30).toFixed(1)} GiB free`);
+    return;
+  }
+  if (freemem() < 3 * need) {
+    t.skip(`needs ${((3 * need) / 2 ** 30).toFixed(1)} GiB free memory; ${(freemem() / 2 ** 30).toFixed(1)} GiB free`);
+    return;
+  }
   const bytes = Buffer.allocUnsafe(need);
   for (let i = 0; i < need; i += 4096) bytes.writeUInt32LE((i * 2654435761) >>> 0, i);
   const b = GraphBuilder.newModel();

@@ -62,7 +62,10 @@ test('external data in a sub-folder is fine; a symlink out of the folder is not'
   writeFileSync(join(outside, 'secret.bin'), new Uint8Array(16));
   symlinkSync(join(outside, 'secret.bin'), join(d, 'link.bin'));
   writeFileSync(join(d, 'm2.onnx'), externalModel('link.bin'));
-  assert.throws(() => readModel(join(d, 'm2.onnx')), (e: unknown) => e instanceof CompilerError && e.code === 'EXTERNAL_DATA_ESCAPES');
+  assert.throws(
+    () => readModel(join(d, 'm2.onnx')),
+    (e: unknown) => e instanceof CompilerError && e.code === 'EXTERNAL_DATA_ESCAPES',
+  );
 });
 
 test('tensor payloads are zero-copy views of the file buffer', () => {

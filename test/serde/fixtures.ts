@@ -22,22 +22,34 @@ export function tinyModelProto(nodes: object[], opts: { inputs?: object[]; outpu
   };
 }
 
-export const cycleModel = () => encodeRaw(tinyModelProto([
-  { op_type: 'Add', input: ['x', 'b'], output: ['a'], name: 'add_a' },
-  { op_type: 'Relu', input: ['a'], output: ['b'], name: 'relu_b' },
-  { op_type: 'Identity', input: ['b'], output: ['y'], name: 'id' },
-]));
+export const cycleModel = () =>
+  encodeRaw(
+    tinyModelProto([
+      { op_type: 'Add', input: ['x', 'b'], output: ['a'], name: 'add_a' },
+      { op_type: 'Relu', input: ['a'], output: ['b'], name: 'relu_b' },
+      { op_type: 'Identity', input: ['b'], output: ['y'], name: 'id' },
+    ]),
+  );
 
-export const missingValueModel = () => encodeRaw(tinyModelProto([
-  { op_type: 'Add', input: ['x', 'nope'], output: ['y'], name: 'add' },
-]));
+export const missingValueModel = () => encodeRaw(tinyModelProto([{ op_type: 'Add', input: ['x', 'nope'], output: ['y'], name: 'add' }]));
 
 /** y = x + w where w is stored externally at `location`. */
 export function externalModel(location: string, offset = 0, length = 16): Uint8Array {
-  return encodeRaw(tinyModelProto([{ op_type: 'Add', input: ['x', 'w'], output: ['y'], name: 'add' }], {
-    initializers: [{
-      name: 'w', data_type: 1, dims: [1, 4], data_location: 1,
-      external_data: [{ key: 'location', value: location }, { key: 'offset', value: String(offset) }, { key: 'length', value: String(length) }],
-    }],
-  }));
+  return encodeRaw(
+    tinyModelProto([{ op_type: 'Add', input: ['x', 'w'], output: ['y'], name: 'add' }], {
+      initializers: [
+        {
+          name: 'w',
+          data_type: 1,
+          dims: [1, 4],
+          data_location: 1,
+          external_data: [
+            { key: 'location', value: location },
+            { key: 'offset', value: String(offset) },
+            { key: 'length', value: String(length) },
+          ],
+        },
+      ],
+    }),
+  );
 }

@@ -34,15 +34,40 @@ function corpus(): Model[] {
     return b.model;
   })();
   // An If with two branches, as an exporter writes it (the reader links the subgraphs).
-  const vi = (name: string, elem: number, dims: number[]) => ({ name, type: { tensor_type: { elem_type: elem, shape: { dim: dims.map((d) => ({ dim_value: d })) } } } });
-  const branch = (name: string, op: string) => ({ name, node: [{ op_type: op, input: ['x'], output: [`${name}_y`], name: `${name}_n` }], output: [vi(`${name}_y`, 1, [2])] });
-  const withIf = decodeModel(modelType().encode({
-    ir_version: 8, opset_import: [{ domain: '', version: 17 }],
-    graph: {
-      name: 'g', input: [vi('x', 1, [2]), vi('cond', 9, [])], output: [vi('y', 1, [2])],
-      node: [{ op_type: 'If', input: ['cond'], output: ['y'], name: 'if', attribute: [{ name: 'then_branch', type: 5, g: branch('then', 'Relu') }, { name: 'else_branch', type: 5, g: branch('else', 'Neg') }] }],
-    },
-  }).finish());
+  const vi = (name: string, elem: number, dims: number[]) => ({
+    name,
+    type: { tensor_type: { elem_type: elem, shape: { dim: dims.map((d) => ({ dim_value: d })) } } },
+  });
+  const branch = (name: string, op: string) => ({
+    name,
+    node: [{ op_type: op, input: ['x'], output: [`${name}_y`], name: `${name}_n` }],
+    output: [vi(`${name}_y`, 1, [2])],
+  });
+  const withIf = decodeModel(
+    modelType()
+      .encode({
+        ir_version: 8,
+        opset_import: [{ domain: '', version: 17 }],
+        graph: {
+          name: 'g',
+          input: [vi('x', 1, [2]), vi('cond', 9, [])],
+          output: [vi('y', 1, [2])],
+          node: [
+            {
+              op_type: 'If',
+              input: ['cond'],
+              output: ['y'],
+              name: 'if',
+              attribute: [
+                { name: 'then_branch', type: 5, g: branch('then', 'Relu') },
+                { name: 'else_branch', type: 5, g: branch('else', 'Neg') },
+              ],
+            },
+          ],
+        },
+      })
+      .finish(),
+  );
   return [
     buildModel('lenet5', { seed: 1, width: 0.25 }),
     buildModel('resnet20', { seed: 1, width: 0.25 }),
@@ -60,14 +85,42 @@ function mutate(b: Uint8Array): Uint8Array {
   const out = Uint8Array.from(b);
   const at = () => ri(0, Math.max(1, out.length));
   switch (ri(0, 8)) {
-    case 0: { for (let k = ri(1, 9); k > 0; k--) { const i = at(); out[i] = out[i]! ^ (1 << ri(0, 8)); } return out; }
-    case 1: { for (let k = ri(1, 5); k > 0; k--) out[at()] = ri(0, 256); return out; }
-    case 2: return out.subarray(0, at());
-    case 3: { const i = at(); const ins = Uint8Array.from({ length: ri(1, 16) }, () => ri(0, 256)); return concat(out.subarray(0, i), ins, out.subarray(i)); }
-    case 4: { const i = at(); return concat(out.subarray(0, i), out.subarray(Math.min(out.length, i + ri(1, 64)))); }
-    case 5: { const i = at(); const j = Math.min(out.length, i + ri(1, 256)); return concat(out.subarray(0, j), out.subarray(i, j), out.subarray(j)); }
-    case 6: { const i = at(); return concat(out.subarray(0, i), Uint8Array.from([0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01]), out.subarray(i)); }
-    default: { const i = at(); out.fill(0, i, Math.min(out.length, i + ri(1, 32))); return out; }
+    case 0: {
+      for (let k = ri(1, 9); k > 0; k--) {
+        const i = at();
+        out[i] = out[i]! ^ (1 << ri(0, 8));
+      }
+      return out;
+    }
+    case 1: {
+      for (let k = ri(1, 5); k > 0; k--) out[at()] = ri(0, 256);
+      return out;
+    }
+    case 2:
+      return out.subarray(0, at());
+    case 3: {
+      const i = at();
+      const ins = Uint8Array.from({ length: ri(1, 16) }, () => ri(0, 256));
+      return concat(out.subarray(0, i), ins, out.subarray(i));
+    }
+    case 4: {
+      const i = at();
+      return concat(out.subarray(0, i), out.subarray(Math.min(out.length, i + ri(1, 64))));
+    }
+    case 5: {
+      const i = at();
+      const j = Math.min(out.length, i + ri(1, 256));
+      return concat(out.subarray(0, j), out.subarray(i, j), out.subarray(j));
+    }
+    case 6: {
+      const i = at();
+      return concat(out.subarray(0, i), Uint8Array.from([0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01]), out.subarray(i));
+    }
+    default: {
+      const i = at();
+      out.fill(0, i, Math.min(out.length, i + ri(1, 32)));
+      return out;
+    }
   }
 }
 
@@ -75,7 +128,10 @@ function concat(...parts: Uint8Array[]): Uint8Array {
   const n = parts.reduce((a, p) => a + p.length, 0);
   const r = new Uint8Array(n);
   let o = 0;
-  for (const p of parts) { r.set(p, o); o += p.length; }
+  for (const p of parts) {
+    r.set(p, o);
+    o += p.length;
+  }
   return r;
 }
 
@@ -117,13 +173,16 @@ for (let i = 0; i < Number(nExt); i++) {
   const what = ri(0, 4);
   if (what <= 1) {
     // Rewrite one external_data record (offset, length or location) of one tensor.
-    const obj = modelType().toObject(modelType().decode(text), { longs: String, defaults: false }) as { graph: { initializer: { external_data?: { key: string; value: string }[] }[] } };
+    const obj = modelType().toObject(modelType().decode(text), { longs: String, defaults: false }) as {
+      graph: { initializer: { external_data?: { key: string; value: string }[] }[] };
+    };
     const ext = obj.graph.initializer.filter((t) => t.external_data?.length);
     const t = ext[ri(0, ext.length)]!;
     const key = what === 0 ? (ri(0, 2) ? 'offset' : 'length') : 'location';
     const value = key === 'location' ? BAD_LOCATIONS[ri(0, BAD_LOCATIONS.length)]! : GARBAGE[ri(0, GARBAGE.length)]!;
     const entry = t.external_data!.find((e) => e.key === key);
-    if (entry) entry.value = value; else t.external_data!.push({ key, value });
+    if (entry) entry.value = value;
+    else t.external_data!.push({ key, value });
     text = modelType().encode(modelType().fromObject(obj)).finish();
   } else if (what === 2) {
     writeFileSync(saved.dataPath!, mutate(readFileSync(saved.dataPath!)));
@@ -150,4 +209,3 @@ for (let i = 0; i < Number(nExt); i++) {
   if (!existsSync(join(caseDir, 'm.onnx'))) say(JSON.stringify({ finding: 'input removed', case: i }));
 }
 say(JSON.stringify({ done: true, ok, failed }));
-

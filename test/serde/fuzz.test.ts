@@ -30,7 +30,10 @@ test(`fuzz: ${PROTO_CASES} mutated protobufs and ${EXT_CASES} external-data case
     let timer = setTimeout(() => {}, 0);
     const arm = () => {
       clearTimeout(timer);
-      timer = setTimeout(() => { findings.push(`case ${lastCase} did not finish within ${CASE_TIMEOUT_MS} ms (a hang)`); c.kill('SIGKILL'); }, CASE_TIMEOUT_MS);
+      timer = setTimeout(() => {
+        findings.push(`case ${lastCase} did not finish within ${CASE_TIMEOUT_MS} ms (a hang)`);
+        c.kill('SIGKILL');
+      }, CASE_TIMEOUT_MS);
     };
     arm();
     c.stdout!.on('data', (d: Buffer) => {
@@ -39,12 +42,19 @@ test(`fuzz: ${PROTO_CASES} mutated protobufs and ${EXT_CASES} external-data case
       while ((nl = buf.indexOf('\n')) >= 0) {
         const line = buf.slice(0, nl);
         buf = buf.slice(nl + 1);
-        if (line.startsWith('case ')) { lastCase = Number(line.slice(5)); arm(); continue; }
+        if (line.startsWith('case ')) {
+          lastCase = Number(line.slice(5));
+          arm();
+          continue;
+        }
         const j = JSON.parse(line) as { done?: boolean; ok: number; failed: number };
-        if (j.done) summary = j; else findings.push(line);
+        if (j.done) summary = j;
+        else findings.push(line);
       }
     });
-    c.stderr!.on('data', (d: Buffer) => { stderr += d.toString(); });
+    c.stderr!.on('data', (d: Buffer) => {
+      stderr += d.toString();
+    });
     c.on('exit', (status) => {
       clearTimeout(timer);
       if (status !== 0 && stderr) findings.push(`worker died at case ${lastCase}: ${stderr.slice(0, 2000)}`);

@@ -8,11 +8,17 @@ import assert from 'node:assert/strict';
 import { CompilerError, DataType, decodeModel } from '../../src/index.js';
 import { encodeRaw, tinyModelProto } from './fixtures.js';
 
-const isCode = (...codes: string[]) => (e: unknown) => e instanceof CompilerError && codes.includes(e.code);
+const isCode =
+  (...codes: string[]) =>
+  (e: unknown) =>
+    e instanceof CompilerError && codes.includes(e.code);
 
 function varint(x: bigint): number[] {
   const out: number[] = [];
-  while (x >= 0x80n) { out.push(Number(x & 0x7fn) | 0x80); x >>= 7n; }
+  while (x >= 0x80n) {
+    out.push(Number(x & 0x7fn) | 0x80);
+    x >>= 7n;
+  }
   out.push(Number(x));
   return out;
 }
@@ -27,7 +33,11 @@ test('a graph length of 2^32 + n is rejected, not read as n', () => {
   const graphStart = good.indexOf(0x3a); // tag of field 7, wire type 2
   let pos = graphStart + 1;
   let len = 0;
-  for (let shift = 0; ; shift += 7) { const b = good[pos++]!; len += (b & 0x7f) << shift; if (b < 128) break; }
+  for (let shift = 0; ; shift += 7) {
+    const b = good[pos++]!;
+    len += (b & 0x7f) << shift;
+    if (b < 128) break;
+  }
   const body = good.subarray(pos, pos + len);
   const bad = Buffer.concat([good.subarray(0, graphStart), Buffer.from([0x3a, ...varint(2n ** 32n + BigInt(len))]), body, good.subarray(pos + len)]);
   assert.throws(() => decodeModel(bad), isCode('PROTOBUF_INVALID', 'PROTOBUF_TRUNCATED'));
@@ -43,9 +53,11 @@ test('a varint longer than ten bytes, and a length past the end: PROTOBUF_* erro
 });
 
 test('negative int32 values (ten-byte varints) still read', () => {
-  const bytes = encodeRaw(tinyModelProto([{ op_type: 'Add', input: ['x', 'w'], output: ['y'], name: 'a' }], {
-    initializers: [{ name: 'w', data_type: DataType.INT8, dims: [4], int32_data: [-1, -128, 5, -7] }],
-  }));
+  const bytes = encodeRaw(
+    tinyModelProto([{ op_type: 'Add', input: ['x', 'w'], output: ['y'], name: 'a' }], {
+      initializers: [{ name: 'w', data_type: DataType.INT8, dims: [4], int32_data: [-1, -128, 5, -7] }],
+    }),
+  );
   const m = decodeModel(bytes);
   const t = m.graph.initializers[0]!.initializer!;
   assert.ok(t.data.kind === 'typed');

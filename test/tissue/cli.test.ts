@@ -19,7 +19,10 @@ test('sculpt tissue --json: the TissueNet MLP, analytic = counted, validated aga
   const r = runCli(['tissue', mlp, '-o', out, '--select', 'fc1,fc2', '--groups', '4', '--hidden', '20', '--shuffle', '--json']);
   assert.equal(r.code, 0, r.stderr);
   const s = JSON.parse(r.stdout);
-  assert.deepEqual(s.tissue.layers.map((l: { name: string }) => l.name), ['fc1', 'fc2']);
+  assert.deepEqual(
+    s.tissue.layers.map((l: { name: string }) => l.name),
+    ['fc1', 'fc2'],
+  );
   assert.ok(s.tissue.layers.every((l: { matches: boolean }) => l.matches));
   assert.equal(s.tissue.after.params, 45_650);
   assert.equal(s.validation.model.params, 45_650);
@@ -32,8 +35,35 @@ test('sculpt tissue --json: the TissueNet MLP, analytic = counted, validated aga
 
 test('sculpt tissue --train with the original as teacher: accuracy, CE and SE on MNIST', () => {
   const out = join(dir, 'mlp-kd.onnx');
-  const r = runCli(['tissue', mlp, '-o', out, '--select', 'fc1,fc2', '--groups', '4', '--hidden', '20', '--shuffle', '--init', 'original',
-    '--train', '--data', 'mnist', '--teacher', 'original', '--limit', '1024', '--eval-limit', '500', '--epochs', '1', '--backend', 'cpu', '--json']);
+  const r = runCli([
+    'tissue',
+    mlp,
+    '-o',
+    out,
+    '--select',
+    'fc1,fc2',
+    '--groups',
+    '4',
+    '--hidden',
+    '20',
+    '--shuffle',
+    '--init',
+    'original',
+    '--train',
+    '--data',
+    'mnist',
+    '--teacher',
+    'original',
+    '--limit',
+    '1024',
+    '--eval-limit',
+    '500',
+    '--epochs',
+    '1',
+    '--backend',
+    'cpu',
+    '--json',
+  ]);
   assert.equal(r.code, 0, r.stderr);
   const s = JSON.parse(r.stdout);
   assert.equal(s.train.steps, 8); // 1024 / 128
@@ -52,7 +82,10 @@ test('sculpt tissue --groups auto: the smallest m meeting the FLOPs target at >=
   const s = JSON.parse(r.stdout);
   // fc1 784 → 500 with n2 = n3: m = 2 keeps (784 + 500)·250 + 150,000 + 3,000 MACs (87.3%),
   // m = 4 (784 + 500)·125 + 153,000 (57.5%); fc2 then reads stacked fc1, fc3 has 10 outputs.
-  assert.deepEqual(s.tissue.auto.tried.map((t: { groups: number }) => t.groups), [2, 4]);
+  assert.deepEqual(
+    s.tissue.auto.tried.map((t: { groups: number }) => t.groups),
+    [2, 4],
+  );
   assert.equal(s.tissue.auto.groups, 4);
   assert.equal(s.tissue.auto.met, true);
   assert.equal(s.tissue.after.macs, (784 + 500) * 125 + 153_000);

@@ -14,8 +14,12 @@ import { seededFeeds } from '../helpers.js';
 import { checkGolden, statsText } from '../golden.js';
 
 function conv(b: GraphBuilder, x: Value, cin: number, cout: number, name: string, rng: Rng, k = 3): Value {
-  return b.op('Conv', [x, b.floats(`${name}.weight`, [cout, cin, k, k], rng.normalArray(cout * cin * k * k, 0.3)), b.floats(`${name}.bias`, [cout], rng.normalArray(cout, 0.1))],
-    [attrInts('kernel_shape', [k, k]), attrInts('pads', [k >> 1, k >> 1, k >> 1, k >> 1])], name);
+  return b.op(
+    'Conv',
+    [x, b.floats(`${name}.weight`, [cout, cin, k, k], rng.normalArray(cout * cin * k * k, 0.3)), b.floats(`${name}.bias`, [cout], rng.normalArray(cout, 0.1))],
+    [attrInts('kernel_shape', [k, k]), attrInts('pads', [k >> 1, k >> 1, k >> 1, k >> 1])],
+    name,
+  );
 }
 
 const cases: Record<string, { build: () => Model; options: TissuePassOptions }> = {
@@ -33,7 +37,10 @@ const cases: Record<string, { build: () => Model; options: TissuePassOptions }> 
       const b = GraphBuilder.newModel();
       const rng = new Rng(2);
       const x = b.input('x', ['N', 12]);
-      b.output(b.op('Gemm', [x, b.floats('fc.weight', [8, 12], rng.normalArray(96, 0.3)), b.floats('fc.bias', [8], rng.normalArray(8))], [attrInt('transB', 1)], 'fc'), 'y');
+      b.output(
+        b.op('Gemm', [x, b.floats('fc.weight', [8, 12], rng.normalArray(96, 0.3)), b.floats('fc.bias', [8], rng.normalArray(8))], [attrInt('transB', 1)], 'fc'),
+        'y',
+      );
       return b.model;
     },
     options: { select: ['fc'], spec: { kind: 'groups', groups: 4, hidden: 3 }, activation: 'tanh' },
@@ -45,7 +52,17 @@ const cases: Record<string, { build: () => Model; options: TissuePassOptions }> 
       b.output(conv(b, x, 6, 10, 'conv', new Rng(3)), 'y');
       return b.model;
     },
-    options: { select: ['conv'], hybridOrder: 'listed', spec: { kind: 'units', units: [{ n1: 1, n2: 2, n3: 2, count: 2 }, { n1: 4, n2: 4, n3: 6, k1: 3, k2: 3, count: 1 }] } },
+    options: {
+      select: ['conv'],
+      hybridOrder: 'listed',
+      spec: {
+        kind: 'units',
+        units: [
+          { n1: 1, n2: 2, n3: 2, count: 2 },
+          { n1: 4, n2: 4, n3: 6, k1: 3, k2: 3, count: 1 },
+        ],
+      },
+    },
   },
   'matmul-hybrid-opset11': {
     build: () => {
@@ -54,7 +71,18 @@ const cases: Record<string, { build: () => Model; options: TissuePassOptions }> 
       b.output(b.op('MatMul', [x, b.floats('proj.weight', [6, 6], new Rng(4).normalArray(36, 0.3))], [], 'proj'), 'y');
       return b.model;
     },
-    options: { select: ['proj'], hybridOrder: 'listed', activation: 'relu6', spec: { kind: 'units', units: [{ n1: 2, n2: 2, n3: 2, count: 2 }, { n1: 2, n2: 3, n3: 2, count: 1 }] } },
+    options: {
+      select: ['proj'],
+      hybridOrder: 'listed',
+      activation: 'relu6',
+      spec: {
+        kind: 'units',
+        units: [
+          { n1: 2, n2: 2, n3: 2, count: 2 },
+          { n1: 2, n2: 3, n3: 2, count: 1 },
+        ],
+      },
+    },
   },
   'strategy-all-normal-between-and-shuffle': {
     build: () => {

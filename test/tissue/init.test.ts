@@ -35,7 +35,10 @@ test('symmetric eigendecomposition: A·v = λ·v, orthonormal vectors, descendin
 
 test('low-rank factors: exact on a rank-r matrix; the truncation error is the dropped singular values', () => {
   const rng = new Rng(5);
-  for (const [rows, cols] of [[6, 15], [15, 6]] as const) {
+  for (const [rows, cols] of [
+    [6, 15],
+    [15, 6],
+  ] as const) {
     const r = 3;
     const u = rng.normalArray(rows * r);
     const v = rng.normalArray(r * cols);
@@ -76,14 +79,23 @@ function blockDiagonalNet(kind: 'conv' | 'dense', m: number, c: number, seed: nu
   const k = kind === 'conv' ? 3 : 1;
   const per = c / m;
   const w = new Float32Array(c * c * k * k);
-  for (let o = 0; o < c; o++) for (let i = 0; i < c; i++) {
-    if (Math.floor(o / per) !== Math.floor(i / per)) continue;
-    for (let t = 0; t < k * k; t++) w[(o * c + i) * k * k + t] = rng.normal() * 0.3;
-  }
+  for (let o = 0; o < c; o++)
+    for (let i = 0; i < c; i++) {
+      if (Math.floor(o / per) !== Math.floor(i / per)) continue;
+      for (let t = 0; t < k * k; t++) w[(o * c + i) * k * k + t] = rng.normal() * 0.3;
+    }
   const bias = rng.normalArray(c, 0.1);
   if (kind === 'conv') {
     const x = b.input('x', [1, c, 9, 9]);
-    b.output(b.op('Conv', [x, b.floats('w', [c, c, 3, 3], w), b.floats('b', [c], bias)], [attrInts('kernel_shape', [3, 3]), attrInts('pads', [1, 1, 1, 1]), attrInts('strides', [2, 2])], 'layer'), 'y');
+    b.output(
+      b.op(
+        'Conv',
+        [x, b.floats('w', [c, c, 3, 3], w), b.floats('b', [c], bias)],
+        [attrInts('kernel_shape', [3, 3]), attrInts('pads', [1, 1, 1, 1]), attrInts('strides', [2, 2])],
+        'layer',
+      ),
+      'y',
+    );
   } else {
     const x = b.input('x', [3, c]);
     b.output(b.op('Gemm', [x, b.floats('w', [c, c], w), b.floats('b', [c], bias)], [attrInt('transB', 1)], 'layer'), 'y');
@@ -103,12 +115,26 @@ test('init original is exact for a block-diagonal layer when the units are wide 
   for (const c of cases) {
     const original = blockDiagonalNet(c.kind, 4, 32, 11);
     const model = blockDiagonalNet(c.kind, 4, 32, 11);
-    const r = rewrite(model, { select: ['layer'], init: 'original', activation: c.act, spec: { kind: 'groups', groups: 4, hidden: c.hidden, k1: c.k1, k2: c.k2 } });
+    const r = rewrite(model, {
+      select: ['layer'],
+      init: 'original',
+      activation: c.act,
+      spec: { kind: 'groups', groups: 4, hidden: c.hidden, k1: c.k1, k2: c.k2 },
+    });
     assert.ok(r.layers[0]!.fitError! < 1e-6, `${JSON.stringify(c)}: fit error ${r.layers[0]!.fitError}`);
     const rng = new Rng(2);
     const x = original.graph.inputs[0]!;
     const dims = x.shape as number[];
-    const feeds = { [x.name]: { data: rng.uniformArray(dims.reduce((a, b) => a * b, 1), -1, 1), dims } };
+    const feeds = {
+      [x.name]: {
+        data: rng.uniformArray(
+          dims.reduce((a, b) => a * b, 1),
+          -1,
+          1,
+        ),
+        dims,
+      },
+    };
     const [want, got] = [await runModel(original, feeds), await runModel(model, feeds)];
     let maxAbs = 0;
     for (let i = 0; i < want.y!.data.length; i++) maxAbs = Math.max(maxAbs, Math.abs(Number(want.y!.data[i]) - Number(got.y!.data[i])));
@@ -123,14 +149,20 @@ test('init original on a dense layer: error = the off-diagonal blocks plus the d
   // Full rank kept (n2 = n3 = 75): only the off-diagonal blocks are lost.
   let total = 0;
   let off = 0;
-  for (let o = 0; o < 300; o++) for (let i = 0; i < 500; i++) {
-    const v = w[o * 500 + i]!;
-    total += v * v;
-    if (Math.floor(o / 75) !== Math.floor(i / 125)) off += v * v;
-  }
+  for (let o = 0; o < 300; o++)
+    for (let i = 0; i < 500; i++) {
+      const v = w[o * 500 + i]!;
+      total += v * v;
+      if (Math.floor(o / 75) !== Math.floor(i / 125)) off += v * v;
+    }
   assert.ok(Math.abs(r.layers[0]!.fitError! - Math.sqrt(off / total)) < 1e-6);
   // Fewer hidden units: the error grows.
-  const r2 = rewrite(buildModel('mlp', { seed: 4 }), { select: ['fc2'], init: 'original', activation: 'none', spec: { kind: 'groups', groups: 4, hidden: 20 } });
+  const r2 = rewrite(buildModel('mlp', { seed: 4 }), {
+    select: ['fc2'],
+    init: 'original',
+    activation: 'none',
+    spec: { kind: 'groups', groups: 4, hidden: 20 },
+  });
   assert.ok(r2.layers[0]!.fitError! > r.layers[0]!.fitError!);
 });
 
@@ -143,11 +175,12 @@ test('init original behind a channel shuffle fits the permuted columns of the or
   // the diagonal in those coordinates are lost.
   let total = 0;
   let off = 0;
-  for (let o = 0; o < 300; o++) for (let c = 0; c < 500; c++) {
-    const v = w[o * 500 + (c % 4) * 125 + Math.floor(c / 4)]!;
-    total += v * v;
-    if (Math.floor(o / 75) !== Math.floor(c / 125)) off += v * v;
-  }
+  for (let o = 0; o < 300; o++)
+    for (let c = 0; c < 500; c++) {
+      const v = w[o * 500 + (c % 4) * 125 + Math.floor(c / 4)]!;
+      total += v * v;
+      if (Math.floor(o / 75) !== Math.floor(c / 125)) off += v * v;
+    }
   assert.ok(Math.abs(r.layers[1]!.fitError! - Math.sqrt(off / total)) < 1e-6, `${r.layers[1]!.fitError} vs ${Math.sqrt(off / total)}`);
 });
 

@@ -4,14 +4,34 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { CompilerError, GraphBuilder, Rng, allowedGroups, attrInts, formatUnit, globMatch, inferShapes, parseLayerSpec, parseUnit, parseUnitList, planTissue, scanTissueLayers, upstreamMixing } from '../../src/index.js';
+import {
+  CompilerError,
+  GraphBuilder,
+  Rng,
+  allowedGroups,
+  attrInts,
+  formatUnit,
+  globMatch,
+  inferShapes,
+  parseLayerSpec,
+  parseUnit,
+  parseUnitList,
+  planTissue,
+  scanTissueLayers,
+  upstreamMixing,
+} from '../../src/index.js';
 import type { LayerSpec, Model, TissueOptions } from '../../src/index.js';
 import { buildModel } from '../../models/index.js';
 import { tissuePass } from '../../passes/tissue.js';
 import { runPasses } from '../../src/index.js';
 
 function code(f: () => unknown): string {
-  try { f(); } catch (e) { if (e instanceof CompilerError) return e.code; throw e; }
+  try {
+    f();
+  } catch (e) {
+    if (e instanceof CompilerError) return e.code;
+    throw e;
+  }
   return 'no error';
 }
 
@@ -23,10 +43,20 @@ test('unit specs parse, print back, and bad ones are TISSUE_SPEC_INVALID', () =>
   assert.deepEqual(parseLayerSpec('g4h32'), { kind: 'groups', groups: 4, hidden: 32 });
   assert.deepEqual(parseLayerSpec('gauto'), { kind: 'groups', groups: 'auto' });
   for (const bad of ['', '4:8', '4:8:4:3', '4:0:4', '4:x:4', '4:8:4*0', '4:8:4*2*3', '4:-1:4', '1.5:2:3']) {
-    assert.equal(code(() => parseUnit(bad)), 'TISSUE_SPEC_INVALID', bad);
+    assert.equal(
+      code(() => parseUnit(bad)),
+      'TISSUE_SPEC_INVALID',
+      bad,
+    );
   }
-  assert.equal(code(() => parseUnitList('4:8:4*2,8:8:8')), 'TISSUE_SPEC_INVALID');
-  assert.equal(code(() => parseUnitList(' , ')), 'TISSUE_SPEC_INVALID');
+  assert.equal(
+    code(() => parseUnitList('4:8:4*2,8:8:8')),
+    'TISSUE_SPEC_INVALID',
+  );
+  assert.equal(
+    code(() => parseUnitList(' , ')),
+    'TISSUE_SPEC_INVALID',
+  );
 });
 
 test('globs: * and ? match, dots are literal, plain names are exact', () => {
@@ -56,34 +86,85 @@ test('a spec whose channel counts do not divide is TISSUE_SPEC_INVALID naming th
     assert.match(e.message, /m=4/);
   }
   const units = (s: string): LayerSpec => ({ kind: 'units', units: parseUnitList(s) });
-  assert.equal(code(() => plan('mlp', { select: ['fc1'], spec: units('100:20:50') })), 'TISSUE_SPEC_INVALID'); // 784 % 100
-  assert.equal(code(() => plan('mlp', { select: ['fc1'], spec: units('196:20:100') })), 'TISSUE_SPEC_INVALID'); // 4·100 ≠ 500
-  assert.equal(code(() => plan('mlp', { select: ['fc1'], spec: units('196:20:125*3') })), 'TISSUE_SPEC_INVALID'); // mix reads 588
-  assert.equal(code(() => plan('mlp', { select: ['fc1'], spec: units('200:4:100,300:4:100') })), 'TISSUE_SPEC_INVALID'); // 200a+300b=784 has no solution
-  assert.equal(code(() => plan('mlp', { select: ['fc1'], spec: units('196:20:125:3:1') })), 'TISSUE_SPEC_INVALID'); // dense units have no kernel
-  assert.equal(code(() => plan('lenet5', { select: ['conv2'], spec: units('3:4:8:3:1') })), 'TISSUE_SPEC_INVALID'); // pads 0: k1 < k changes the size
+  assert.equal(
+    code(() => plan('mlp', { select: ['fc1'], spec: units('100:20:50') })),
+    'TISSUE_SPEC_INVALID',
+  ); // 784 % 100
+  assert.equal(
+    code(() => plan('mlp', { select: ['fc1'], spec: units('196:20:100') })),
+    'TISSUE_SPEC_INVALID',
+  ); // 4·100 ≠ 500
+  assert.equal(
+    code(() => plan('mlp', { select: ['fc1'], spec: units('196:20:125*3') })),
+    'TISSUE_SPEC_INVALID',
+  ); // mix reads 588
+  assert.equal(
+    code(() => plan('mlp', { select: ['fc1'], spec: units('200:4:100,300:4:100') })),
+    'TISSUE_SPEC_INVALID',
+  ); // 200a+300b=784 has no solution
+  assert.equal(
+    code(() => plan('mlp', { select: ['fc1'], spec: units('196:20:125:3:1') })),
+    'TISSUE_SPEC_INVALID',
+  ); // dense units have no kernel
+  assert.equal(
+    code(() => plan('lenet5', { select: ['conv2'], spec: units('3:4:8:3:1') })),
+    'TISSUE_SPEC_INVALID',
+  ); // pads 0: k1 < k changes the size
   // Per-layer spec named exactly: an error too; matched by a glob under strategy all: skipped.
-  assert.equal(code(() => plan('mlp', { layerSpecs: [{ pattern: 'fc1', spec: units('100:20:50') }] })), 'TISSUE_SPEC_INVALID');
+  assert.equal(
+    code(() => plan('mlp', { layerSpecs: [{ pattern: 'fc1', spec: units('100:20:50') }] })),
+    'TISSUE_SPEC_INVALID',
+  );
   const p = plan('mlp', { layerSpecs: [{ pattern: 'fc*', spec: { kind: 'groups', groups: 5 } }] });
   // m = 5 divides fc2 (500 → 300) and fc3 (300 → 10), not fc1 (784); fc3 then reads stacked fc2.
-  assert.deepEqual(p.layers.map((l) => l.layer.name), ['fc2']);
+  assert.deepEqual(
+    p.layers.map((l) => l.layer.name),
+    ['fc2'],
+  );
   assert.ok(p.skipped.some((s) => s.name === 'fc1' && /m=5/.test(s.reason)));
   assert.ok(p.skipped.some((s) => s.name === 'fc3' && /normal layer/.test(s.reason)));
 });
 
 test('selection errors: unknown names, unreplaceable layers, nothing left', () => {
-  assert.equal(code(() => plan('mlp', { select: ['nope'] })), 'TISSUE_NO_LAYERS');
-  assert.equal(code(() => plan('mobilenetv2', { select: ['blocks.1.dw.conv'] })), 'TISSUE_NOT_REPLACEABLE');
-  assert.equal(code(() => plan('mlp', { spec: { kind: 'groups', groups: 7 } })), 'TISSUE_NO_LAYERS');
-  assert.equal(code(() => plan('mlp', { exclude: ['fc*'] })), 'TISSUE_NO_LAYERS');
-  assert.equal(code(() => plan('mlp', { strategy: 'r', select: ['fc1'] })), 'INVALID_OPTION');
-  assert.equal(code(() => plan('mlp', { activation: 'gelu' as never })), 'INVALID_OPTION');
-  assert.equal(code(() => plan('mlp', { flopsTarget: 0 })), 'INVALID_OPTION');
-  assert.equal(code(() => plan('mlp', { spec: { kind: 'groups', groups: 0 } })), 'TISSUE_SPEC_INVALID');
+  assert.equal(
+    code(() => plan('mlp', { select: ['nope'] })),
+    'TISSUE_NO_LAYERS',
+  );
+  assert.equal(
+    code(() => plan('mobilenetv2', { select: ['blocks.1.dw.conv'] })),
+    'TISSUE_NOT_REPLACEABLE',
+  );
+  assert.equal(
+    code(() => plan('mlp', { spec: { kind: 'groups', groups: 7 } })),
+    'TISSUE_NO_LAYERS',
+  );
+  assert.equal(
+    code(() => plan('mlp', { exclude: ['fc*'] })),
+    'TISSUE_NO_LAYERS',
+  );
+  assert.equal(
+    code(() => plan('mlp', { strategy: 'r', select: ['fc1'] })),
+    'INVALID_OPTION',
+  );
+  assert.equal(
+    code(() => plan('mlp', { activation: 'gelu' as never })),
+    'INVALID_OPTION',
+  );
+  assert.equal(
+    code(() => plan('mlp', { flopsTarget: 0 })),
+    'INVALID_OPTION',
+  );
+  assert.equal(
+    code(() => plan('mlp', { spec: { kind: 'groups', groups: 0 } })),
+    'TISSUE_SPEC_INVALID',
+  );
   // The pass leaves the model untouched when it throws.
   const m = buildModel('mlp', { seed: 0 });
   const nodes = m.graph.nodes.length;
-  assert.equal(code(() => runPasses(m, [tissuePass({ select: ['fc3'] })])), 'TISSUE_SPEC_INVALID');
+  assert.equal(
+    code(() => runPasses(m, [tissuePass({ select: ['fc3'] })])),
+    'TISSUE_SPEC_INVALID',
+  );
   assert.equal(m.graph.nodes.length, nodes);
 });
 
@@ -106,12 +187,21 @@ test('strategy all never stacks a layer whose input comes only from stacked laye
 
 test('strategy r: VGG keeps block 1, block 3 and the head; ResNet-20 replaces only stage 2; MLP only fc2', () => {
   const vgg = plan('vgg', { strategy: 'r', spec: { kind: 'groups', groups: 2 }, shuffle: true });
-  assert.deepEqual(vgg.layers.map((l) => l.layer.name), ['block2.conv1', 'block2.conv2']);
+  assert.deepEqual(
+    vgg.layers.map((l) => l.layer.name),
+    ['block2.conv1', 'block2.conv2'],
+  );
   const rn = plan('resnet20', { strategy: 'r', spec: { kind: 'groups', groups: 2 } });
   assert.ok(rn.layers.length > 0 && rn.layers.every((l) => l.layer.name.startsWith('layer2.')));
-  assert.deepEqual(rn.layers.map((l) => l.layer.stage).filter((s, i, a) => a.indexOf(s) === i), ['16x16']);
+  assert.deepEqual(
+    rn.layers.map((l) => l.layer.stage).filter((s, i, a) => a.indexOf(s) === i),
+    ['16x16'],
+  );
   const mlp = plan('mlp', { strategy: 'r', spec: { kind: 'groups', groups: 4 } });
-  assert.deepEqual(mlp.layers.map((l) => l.layer.name), ['fc2']);
+  assert.deepEqual(
+    mlp.layers.map((l) => l.layer.name),
+    ['fc2'],
+  );
 });
 
 test('hybrid draws: reproducible per seed, different across seeds, always filling C_in and C_out exactly', () => {
@@ -124,8 +214,14 @@ test('hybrid draws: reproducible per seed, different across seeds, always fillin
     const b = draw(seed);
     const key = a.units.map((u) => u.n1).join(',');
     assert.equal(key, b.units.map((u) => u.n1).join(','));
-    assert.equal(a.units.reduce((s, u) => s + u.n1, 0), 784);
-    assert.equal(a.units.reduce((s, u) => s + u.n3, 0), 500);
+    assert.equal(
+      a.units.reduce((s, u) => s + u.n1, 0),
+      784,
+    );
+    assert.equal(
+      a.units.reduce((s, u) => s + u.n3, 0),
+      500,
+    );
     seen.add(key);
   }
   assert.ok(seen.size > 1, 'every seed drew the same positions');
@@ -134,8 +230,14 @@ test('hybrid draws: reproducible per seed, different across seeds, always fillin
   const c0 = plan('mlp', { select: ['fc1'], spec: counted, seed: 0 }).layers[0]!;
   assert.deepEqual(c0.units.map((u) => u.n1).sort(), [196, 196, 98, 98, 98, 98].sort());
   const listed = plan('mlp', { select: ['fc1'], spec: counted, hybridOrder: 'listed' }).layers[0]!;
-  assert.deepEqual(listed.units.map((u) => u.n3), [125, 125, 50, 50, 75, 75]);
-  assert.deepEqual(listed.runs.map((r) => r.count), [2, 2, 2]);
+  assert.deepEqual(
+    listed.units.map((u) => u.n3),
+    [125, 125, 50, 50, 75, 75],
+  );
+  assert.deepEqual(
+    listed.runs.map((r) => r.count),
+    [2, 2, 2],
+  );
 });
 
 test('analytic cost follows METHODS.md: params m·(k1²·n1·n2 + k2²·n2·n3) + biases, MACs × output H·W', () => {
@@ -157,7 +259,14 @@ test('analytic cost follows METHODS.md: params m·(k1²·n1·n2 + k2²·n2·n3) 
 
 test('groups auto: m per layer, stopping at the first plan meeting the FLOPs target, >= 16 channels per group everywhere', () => {
   const model = buildModel('resnet20', { seed: 0, width: 4 });
-  assert.deepEqual(allowedGroups(scanTissueLayers(model, inferShapes(model).shapes).layers.find((l) => l.name === 'layer3.0.conv2')!, undefined, 16), [2, 4, 8, 16]);
+  assert.deepEqual(
+    allowedGroups(
+      scanTissueLayers(model, inferShapes(model).shapes).layers.find((l) => l.name === 'layer3.0.conv2')!,
+      undefined,
+      16,
+    ),
+    [2, 4, 8, 16],
+  );
   for (const target of [0.9, 0.75, 0.65]) {
     const p = planTissue(model, { spec: { kind: 'groups', groups: 'auto' }, flopsTarget: target });
     assert.ok(p.auto);
@@ -170,11 +279,14 @@ test('groups auto: m per layer, stopping at the first plan meeting the FLOPs tar
     for (const t of tried.slice(0, -1)) assert.ok(t.ratio > target);
   }
   // An unreachable target fails, naming the layers in the way; best effort keeps the closest plan, flagged, with a note.
-  assert.throws(() => planTissue(model, { spec: { kind: 'groups', groups: 'auto' }, flopsTarget: 0.05 }), (e: unknown) => {
-    assert.equal((e as CompilerError).code, 'TISSUE_TARGET_NOT_MET');
-    assert.match((e as CompilerError).message, /blocking: conv1 \(/);
-    return true;
-  });
+  assert.throws(
+    () => planTissue(model, { spec: { kind: 'groups', groups: 'auto' }, flopsTarget: 0.05 }),
+    (e: unknown) => {
+      assert.equal((e as CompilerError).code, 'TISSUE_TARGET_NOT_MET');
+      assert.match((e as CompilerError).message, /blocking: conv1 \(/);
+      return true;
+    },
+  );
   const p = planTissue(model, { spec: { kind: 'groups', groups: 'auto' }, flopsTarget: 0.05, bestEffort: true });
   assert.equal(p.auto!.met, false);
   assert.equal(p.auto!.groups, 16);

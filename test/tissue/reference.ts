@@ -12,7 +12,13 @@ import { DataType, GraphBuilder, attrFloat, attrInt, attrInts, constantData, run
 import type { HostTensor, Model, Node, Value } from '../../src/index.js';
 import type { TissueLayerReport, TissueReport } from '../../passes/tissue.js';
 
-export interface UnitDims { n1: number; n2: number; n3: number; k1: number[]; k2: number[] }
+export interface UnitDims {
+  n1: number;
+  n2: number;
+  n3: number;
+  k1: number[];
+  k2: number[];
+}
 
 export function parseRunUnit(text: string): UnitDims {
   const p = text.split(':');
@@ -43,12 +49,18 @@ export function layerIo(model: Model, l: TissueLayerReport): { x: Value; y: Valu
 
 function act(b: GraphBuilder, x: Value, kind: string): Value {
   switch (kind) {
-    case 'relu': return b.op('Relu', [x]);
-    case 'tanh': return b.op('Tanh', [x]);
-    case 'sigmoid': return b.op('Sigmoid', [x]);
-    case 'leaky-relu': return b.op('LeakyRelu', [x], [attrFloat('alpha', 0.01)]);
-    case 'relu6': return b.op('Clip', [x, b.floats('lo', [], [0]), b.floats('hi', [], [6])]);
-    default: return x;
+    case 'relu':
+      return b.op('Relu', [x]);
+    case 'tanh':
+      return b.op('Tanh', [x]);
+    case 'sigmoid':
+      return b.op('Sigmoid', [x]);
+    case 'leaky-relu':
+      return b.op('LeakyRelu', [x], [attrFloat('alpha', 0.01)]);
+    case 'relu6':
+      return b.op('Clip', [x, b.floats('lo', [], [0]), b.floats('hi', [], [6])]);
+    default:
+      return x;
   }
 }
 
@@ -65,11 +77,26 @@ export function referenceModel(model: Model, report: TissueReport, l: TissueLaye
   const b = GraphBuilder.newModel({ opset: 17 });
   const x = b.input('x', xDims);
   const positions: { u: UnitDims; run: number; q: number; count: number }[] = [];
-  l.runs.forEach((r, j) => { for (let q = 0; q < r.count; q++) positions.push({ u: parseRunUnit(r.unit), run: j, q, count: r.count }); });
+  l.runs.forEach((r, j) => {
+    for (let q = 0; q < r.count; q++) positions.push({ u: parseRunUnit(r.unit), run: j, q, count: r.count });
+  });
   const axis = l.kind === 'conv' ? 1 : xDims.length - 1;
-  const pieces = positions.length === 1
-    ? [x]
-    : b.node('Split', [x, b.int64s('sizes', [positions.length], positions.map((p) => p.u.n1))], [attrInt('axis', axis)], { outputs: positions.length });
+  const pieces =
+    positions.length === 1
+      ? [x]
+      : b.node(
+          'Split',
+          [
+            x,
+            b.int64s(
+              'sizes',
+              [positions.length],
+              positions.map((p) => p.u.n1),
+            ),
+          ],
+          [attrInt('axis', axis)],
+          { outputs: positions.length },
+        );
   const outs = positions.map((p, i) => {
     const tag = l.runs.length === 1 ? '' : `u${p.run}.`;
     const { n1, n2, n3, k1, k2 } = p.u;
@@ -86,7 +113,11 @@ export function referenceModel(model: Model, report: TissueReport, l: TissueLaye
       const pads1 = c1.attrInts('pads');
       const a1 = [attrInts('kernel_shape', k1), ...geo, ...(pads1 ? [attrInts('pads', pads1)] : [])];
       if (!pads1) a1.push({ name: 'auto_pad', v: { type: 3, value: new TextEncoder().encode(c1.attrString('auto_pad')!) } });
-      const h = b.op('Conv', [xi, b.floats('w1', [n2, n1, ...k1], slice(w1, p.q * n2 * n1 * K1, n2 * n1 * K1)), b.floats('b1', [n2], slice(b1, p.q * n2, n2))], a1);
+      const h = b.op(
+        'Conv',
+        [xi, b.floats('w1', [n2, n1, ...k1], slice(w1, p.q * n2 * n1 * K1, n2 * n1 * K1)), b.floats('b1', [n2], slice(b1, p.q * n2, n2))],
+        a1,
+      );
       const c2 = node(model, `${l.name}.tissue.${tag}conv2`);
       const ins = [act(b, h, report.activation), b.floats('w2', [n3, n2, ...k2], slice(w2, p.q * n3 * n2 * K2, n3 * n2 * K2))];
       if (b2) ins.push(b.floats('b2', [n3], slice(b2, p.q * n3, n3)));
@@ -105,7 +136,11 @@ export function referenceModel(model: Model, report: TissueReport, l: TissueLaye
   return b.model;
 }
 
-export interface LayerCheck { name: string; maxAbs: number; scale: number }
+export interface LayerCheck {
+  name: string;
+  maxAbs: number;
+  scale: number;
+}
 
 /** Runs the rewritten model once and every stacked layer's unit-by-unit reference; returns the differences. */
 export async function checkAgainstUnits(model: Model, report: TissueReport, feeds: Record<string, HostTensor>): Promise<LayerCheck[]> {

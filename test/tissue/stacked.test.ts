@@ -35,7 +35,11 @@ async function checkRewrite(name: ModelName, opts: TissuePassOptions, expectLaye
   const original = buildModel(name, { seed: 3 });
   const model = buildModel(name, { seed: 3 });
   const report = rewrite(model, opts);
-  if (expectLayers) assert.deepEqual(report.layers.map((l) => l.name), expectLayers);
+  if (expectLayers)
+    assert.deepEqual(
+      report.layers.map((l) => l.name),
+      expectLayers,
+    );
   assert.ok(report.layers.length > 0);
   const feeds = feedsFor(model);
   // Runs, and keeps the original's output shape.
@@ -89,12 +93,33 @@ test('MLP, select fc1,fc2 with shuffle: the TissueNet MLP at < 10% of FLOPs and 
 });
 
 test('MLP, hybrid dense units drawn per position', async () => {
-  const r = await checkRewrite('mlp', { select: ['fc1'], spec: { kind: 'units', units: [{ n1: 196, n2: 10, n3: 125 }, { n1: 98, n2: 8, n3: 125 }, { n1: 392, n2: 20, n3: 250 }] }, seed: 5 }, ['fc1']);
+  const r = await checkRewrite(
+    'mlp',
+    {
+      select: ['fc1'],
+      spec: {
+        kind: 'units',
+        units: [
+          { n1: 196, n2: 10, n3: 125 },
+          { n1: 98, n2: 8, n3: 125 },
+          { n1: 392, n2: 20, n3: 250 },
+        ],
+      },
+      seed: 5,
+    },
+    ['fc1'],
+  );
   const l = r.layers[0]!;
   assert.ok(!l.equal);
   const runs = l.runs.map((x) => ({ ...x, n1: Number(x.unit.split(':')[0]), n3: Number(x.unit.split(':')[2]) }));
-  assert.equal(runs.reduce((s, x) => s + x.count * x.n1, 0), 784);
-  assert.equal(runs.reduce((s, x) => s + x.count * x.n3, 0), 500);
+  assert.equal(
+    runs.reduce((s, x) => s + x.count * x.n1, 0),
+    784,
+  );
+  assert.equal(
+    runs.reduce((s, x) => s + x.count * x.n3, 0),
+    500,
+  );
 });
 
 test('LeNet-5, strategy all: conv and dense stacked layers alternate with normal ones', async () => {
@@ -102,11 +127,27 @@ test('LeNet-5, strategy all: conv and dense stacked layers alternate with normal
 });
 
 test('LeNet-5, hybrid conv units with different kernels and a fixed mix in listed order', async () => {
-  const r = await checkRewrite('lenet5', {
-    select: ['conv2'], hybridOrder: 'listed',
-    spec: { kind: 'units', units: [{ n1: 2, n2: 6, n3: 4, k1: 5, k2: 1, count: 1 }, { n1: 1, n2: 4, n3: 4, k1: 5, k2: 3, count: 2 }, { n1: 2, n2: 6, n3: 4, k1: 5, k2: 1, count: 1 }] },
-  }, ['conv2']);
-  assert.deepEqual(r.layers[0]!.runs, [{ unit: '2:6:4:5x5:1x1', count: 1 }, { unit: '1:4:4:5x5:3x3', count: 2 }, { unit: '2:6:4:5x5:1x1', count: 1 }]);
+  const r = await checkRewrite(
+    'lenet5',
+    {
+      select: ['conv2'],
+      hybridOrder: 'listed',
+      spec: {
+        kind: 'units',
+        units: [
+          { n1: 2, n2: 6, n3: 4, k1: 5, k2: 1, count: 1 },
+          { n1: 1, n2: 4, n3: 4, k1: 5, k2: 3, count: 2 },
+          { n1: 2, n2: 6, n3: 4, k1: 5, k2: 1, count: 1 },
+        ],
+      },
+    },
+    ['conv2'],
+  );
+  assert.deepEqual(r.layers[0]!.runs, [
+    { unit: '2:6:4:5x5:1x1', count: 1 },
+    { unit: '1:4:4:5x5:3x3', count: 2 },
+    { unit: '2:6:4:5x5:1x1', count: 1 },
+  ]);
 });
 
 test('VGG, strategy r: only the middle block, relu6 and k2 = 3', async () => {
@@ -116,7 +157,10 @@ test('VGG, strategy r: only the middle block, relu6 and k2 = 3', async () => {
 });
 
 test('VGG, strategy r with shuffle: both middle convs, a channel shuffle between', async () => {
-  const r = await checkRewrite('vgg', { strategy: 'r', spec: { kind: 'groups', groups: 4 }, shuffle: true, activation: 'leaky-relu' }, ['block2.conv1', 'block2.conv2']);
+  const r = await checkRewrite('vgg', { strategy: 'r', spec: { kind: 'groups', groups: 4 }, shuffle: true, activation: 'leaky-relu' }, [
+    'block2.conv1',
+    'block2.conv2',
+  ]);
   assert.equal(r.layers[1]!.shuffleGroups, 4);
 });
 
@@ -162,10 +206,21 @@ test('MatMul layers of rank 3 (a token axis) and Gemm with transB = 0, alpha and
   h = b.op('Relu', [h]);
   h = b.op('MatMul', [h, b.floats('w2', [32, 16], rng.normalArray(32 * 16, 0.3))], [], 'mix');
   h = b.op('Reshape', [h, b.int64s('s', [2], [-1, 80])]);
-  h = b.op('Gemm', [h, b.floats('w3', [80, 48], rng.normalArray(80 * 48, 0.2)), b.floats('c3', [1, 48], rng.normalArray(48, 0.2))], [{ name: 'alpha', v: { type: 1, value: 0.5 } }, { name: 'beta', v: { type: 1, value: 2 } }], 'head');
+  h = b.op(
+    'Gemm',
+    [h, b.floats('w3', [80, 48], rng.normalArray(80 * 48, 0.2)), b.floats('c3', [1, 48], rng.normalArray(48, 0.2))],
+    [
+      { name: 'alpha', v: { type: 1, value: 0.5 } },
+      { name: 'beta', v: { type: 1, value: 2 } },
+    ],
+    'head',
+  );
   b.output(h, 'y');
   const report = rewrite(b.model, { select: ['proj', 'head'], spec: { kind: 'groups', groups: 4 } });
-  assert.deepEqual(report.layers.map((l) => l.name), ['proj', 'head']);
+  assert.deepEqual(
+    report.layers.map((l) => l.name),
+    ['proj', 'head'],
+  );
   const feeds = { [b.model.graph.inputs[0]!.name]: { data: rng.uniformArray(3 * 5 * 24), dims: [3, 5, 24] } };
   for (const c of await checkAgainstUnits(b.model, report, feeds)) assert.ok(c.maxAbs <= 1e-5 * Math.max(1, c.scale), `${c.name}: ${c.maxAbs}`);
   assert.deepEqual((await runModel(b.model, feeds)).y!.dims, [3, 48]);
@@ -173,7 +228,17 @@ test('MatMul layers of rank 3 (a token axis) and Gemm with transB = 0, alpha and
   const b2 = GraphBuilder.newModel({ opset: 11 });
   const x2 = b2.input('x', ['N', 5, 24]);
   b2.output(b2.op('MatMul', [x2, b2.floats('w', [24, 12], rng.normalArray(24 * 12, 0.3))], [], 'proj'), 'y');
-  const r2 = rewrite(b2.model, { select: ['proj'], spec: { kind: 'units', units: [{ n1: 8, n2: 4, n3: 4 }, { n1: 4, n2: 2, n3: 2 }] }, seed: 1 });
+  const r2 = rewrite(b2.model, {
+    select: ['proj'],
+    spec: {
+      kind: 'units',
+      units: [
+        { n1: 8, n2: 4, n3: 4 },
+        { n1: 4, n2: 2, n3: 2 },
+      ],
+    },
+    seed: 1,
+  });
   assert.ok(r2.layers[0]!.runs.length > 1 || r2.layers[0]!.runs[0]!.count > 1);
   for (const c of await checkAgainstUnits(b2.model, r2, feeds)) assert.ok(c.maxAbs <= 1e-5 * Math.max(1, c.scale), `${c.name}: ${c.maxAbs}`);
 });
@@ -182,12 +247,18 @@ test('conv geometry: stride 2, asymmetric pads, dilation, auto_pad SAME_UPPER, k
   const rng = new Rng(4);
   const b = GraphBuilder.newModel({ opset: 9 });
   const x = b.input('x', [1, 8, 11, 13]);
-  const conv = (name: string, inp: typeof x, cin: number, cout: number, attrs: ReturnType<typeof attrInts>[]) => b.op('Conv', [inp, b.floats(`${name}.w`, [cout, cin, 3, 3], rng.normalArray(cout * cin * 9, 0.3))], [attrInts('kernel_shape', [3, 3]), ...attrs], name);
+  const conv = (name: string, inp: typeof x, cin: number, cout: number, attrs: ReturnType<typeof attrInts>[]) =>
+    b.op('Conv', [inp, b.floats(`${name}.w`, [cout, cin, 3, 3], rng.normalArray(cout * cin * 9, 0.3))], [attrInts('kernel_shape', [3, 3]), ...attrs], name);
   let h = conv('a', x, 8, 8, [attrInts('strides', [2, 2]), attrInts('pads', [1, 0, 1, 2])]);
   h = b.op('Relu', [h]);
   h = conv('b', h, 8, 16, [attrInts('dilations', [2, 2]), attrInts('pads', [2, 2, 2, 2])]);
   h = b.op('Relu', [h]);
-  h = b.op('Conv', [h, b.floats('c.w', [16, 16, 3, 3], rng.normalArray(16 * 16 * 9, 0.2))], [attrInts('kernel_shape', [3, 3]), { name: 'auto_pad', v: { type: 3, value: new TextEncoder().encode('SAME_UPPER') } }, attrInts('strides', [2, 2])], 'c');
+  h = b.op(
+    'Conv',
+    [h, b.floats('c.w', [16, 16, 3, 3], rng.normalArray(16 * 16 * 9, 0.2))],
+    [attrInts('kernel_shape', [3, 3]), { name: 'auto_pad', v: { type: 3, value: new TextEncoder().encode('SAME_UPPER') } }, attrInts('strides', [2, 2])],
+    'c',
+  );
   b.output(h, 'y');
   const ref = await runModel(b.model, { [x.name]: { data: rng.uniformArray(8 * 11 * 13), dims: [1, 8, 11, 13] } });
   const report = rewrite(b.model, { select: ['a', 'b', 'c'], spec: { kind: 'groups', groups: 2, k1: 5, k2: 3 } });
@@ -199,8 +270,26 @@ test('conv geometry: stride 2, asymmetric pads, dilation, auto_pad SAME_UPPER, k
   // Opset 9: Split with a `split` attribute, Clip with attributes.
   const b2 = GraphBuilder.newModel({ opset: 9 });
   const x2 = b2.input('x', [1, 6, 9, 9]);
-  b2.output(b2.op('Conv', [x2, b2.floats('w', [6, 6, 3, 3], rng.normalArray(6 * 6 * 9, 0.3))], [attrInts('kernel_shape', [3, 3]), attrInts('pads', [1, 1, 1, 1]), attrInt('group', 1)], 'k'), 'y');
-  const r2 = rewrite(b2.model, { select: ['k'], activation: 'relu6', spec: { kind: 'units', units: [{ n1: 2, n2: 3, n3: 2 }, { n1: 4, n2: 5, n3: 4 }] } });
+  b2.output(
+    b2.op(
+      'Conv',
+      [x2, b2.floats('w', [6, 6, 3, 3], rng.normalArray(6 * 6 * 9, 0.3))],
+      [attrInts('kernel_shape', [3, 3]), attrInts('pads', [1, 1, 1, 1]), attrInt('group', 1)],
+      'k',
+    ),
+    'y',
+  );
+  const r2 = rewrite(b2.model, {
+    select: ['k'],
+    activation: 'relu6',
+    spec: {
+      kind: 'units',
+      units: [
+        { n1: 2, n2: 3, n3: 2 },
+        { n1: 4, n2: 5, n3: 4 },
+      ],
+    },
+  });
   const f2 = { [x2.name]: { data: rng.uniformArray(6 * 81), dims: [1, 6, 9, 9] } };
   for (const c of await checkAgainstUnits(b2.model, r2, f2)) assert.ok(c.maxAbs <= 1e-5 * Math.max(1, c.scale), `${c.name}: ${c.maxAbs}`);
   const { x: lx } = layerIo(b2.model, r2.layers[0]!);

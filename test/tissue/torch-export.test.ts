@@ -41,8 +41,16 @@ export async function independentMacs(model: Model): Promise<number> {
   for (const n of m.graph.nodes) {
     if (!['Conv', 'Gemm', 'MatMul'].includes(n.opType)) continue;
     const out = dims(n.outputs[0]!.name).reduce((a, b) => a * b, 1);
-    if (n.opType === 'Conv') macs += out * weightDims(n, 1).slice(1).reduce((a, b) => a * b, 1);
-    else { const x = dims(n.inputs[0]!.name); macs += out * x[x.length - 1]!; }
+    if (n.opType === 'Conv')
+      macs +=
+        out *
+        weightDims(n, 1)
+          .slice(1)
+          .reduce((a, b) => a * b, 1);
+    else {
+      const x = dims(n.inputs[0]!.name);
+      macs += out * x[x.length - 1]!;
+    }
   }
   return macs;
 }
@@ -52,7 +60,11 @@ const dir = skip ? '' : tempDir('sculpt-tissue-torch-');
 const NETS = ['resnet18', 'resnext26_32x4d'];
 
 test('export ResNet-18 and ResNeXt-26 with torch.onnx.export, BatchNorm at its initial values (shared biases through Identity)', { skip }, () => {
-  const r = spawnSync('/usr/bin/python3', [join(ROOT, 'scripts/export-torch.py'), '--out-dir', dir, '--models', NETS.join(','), '--size', '32', '--variants', 'bninit'], { encoding: 'utf8', timeout: 300_000 });
+  const r = spawnSync(
+    '/usr/bin/python3',
+    [join(ROOT, 'scripts/export-torch.py'), '--out-dir', dir, '--models', NETS.join(','), '--size', '32', '--variants', 'bninit'],
+    { encoding: 'utf8', timeout: 300_000 },
+  );
   assert.equal(r.status, 0, r.stderr);
   for (const n of NETS) {
     const m = readModel(join(dir, `${n}.bninit.onnx`));
@@ -75,14 +87,22 @@ for (const name of NETS) {
     for (const l of r.layers) {
       assert.ok(l.matches, `${l.name}: analytic = counted`);
       assert.ok(l.stacked.macs < l.original.macs && l.stacked.params <= l.original.params, `${l.name}: units cheaper than the layer`);
-      for (const run of l.runs) assert.ok(run.unit.split(':').slice(0, 3).every((c) => Number(c) >= 16), `${l.name}: ${run.unit} keeps >= 16 channels per group`);
+      for (const run of l.runs)
+        assert.ok(
+          run.unit
+            .split(':')
+            .slice(0, 3)
+            .every((c) => Number(c) >= 16),
+          `${l.name}: ${run.unit} keeps >= 16 channels per group`,
+        );
     }
     const before = await independentMacs(readModel(path));
     const after = await independentMacs(model);
     assert.ok(after / before <= 0.55, `${name}: ${after} / ${before} = ${(after / before).toFixed(3)}`);
     assert.ok(Math.abs(after / before - r.after.macs / r.before.macs) < 1e-9, 'sculpt counts the same');
     const feeds = seededFeeds(model, 2, 1);
-    for (const c of await checkAgainstUnits(model, r, feeds)) assert.ok(c.maxAbs <= 1e-4 * Math.max(1, c.scale), `${name} ${c.name}: ${c.maxAbs} (scale ${c.scale})`);
+    for (const c of await checkAgainstUnits(model, r, feeds))
+      assert.ok(c.maxAbs <= 1e-4 * Math.max(1, c.scale), `${name} ${c.name}: ${c.maxAbs} (scale ${c.scale})`);
     const y = await runModel(model, feeds);
     assert.deepEqual(Object.values(y)[0]!.dims, [1, 10]);
   });
@@ -91,23 +111,41 @@ for (const name of NETS) {
 test('units never cost more than the layer: MobileNetV2 expansions stay normal, with the reason', () => {
   const m = buildModel('mobilenetv2', { seed: 1 });
   let report: TissueReport | undefined;
-  runPasses(m, [tissuePass()], { options: { tissue: { spec: { kind: 'groups', groups: 2 }, exclude: ['*project*'], init: 'he', onReport: (r: TissueReport) => { report = r; } } } });
+  runPasses(m, [tissuePass()], {
+    options: {
+      tissue: {
+        spec: { kind: 'groups', groups: 2 },
+        exclude: ['*project*'],
+        init: 'he',
+        onReport: (r: TissueReport) => {
+          report = r;
+        },
+      },
+    },
+  });
   const r = report!;
   assert.ok(r.layers.length > 0);
-  for (const l of r.layers) assert.ok(l.stacked.macs < l.original.macs && l.stacked.params <= l.original.params, `${l.name}: ${l.stacked.macs} vs ${l.original.macs}`);
+  for (const l of r.layers)
+    assert.ok(l.stacked.macs < l.original.macs && l.stacked.params <= l.original.params, `${l.name}: ${l.stacked.macs} vs ${l.original.macs}`);
   // A 1x1 expansion C → 6C as 2 units costs (1 + 6)/2 = 350% of the layer: left normal, saying so.
-  assert.ok(r.skipped.some((s) => /expand/.test(s.name) && /units would cost 350\.0% of the layer's MACs/.test(s.reason)), JSON.stringify(r.skipped.filter((s) => /expand/.test(s.name))));
+  assert.ok(
+    r.skipped.some((s) => /expand/.test(s.name) && /units would cost 350\.0% of the layer's MACs/.test(s.reason)),
+    JSON.stringify(r.skipped.filter((s) => /expand/.test(s.name))),
+  );
 });
 
 test('groups auto that cannot meet the target: TISSUE_TARGET_NOT_MET naming the blocking layers; best effort writes the closest plan', () => {
   const m = buildModel('mobilenetv2', { seed: 1 });
-  assert.throws(() => runPasses(m, [tissuePass()], { options: { tissue: { spec: { kind: 'groups', groups: 'auto' }, flopsTarget: 0.2, init: 'he' } } }), (e: unknown) => {
-    assert.ok(e instanceof CompilerError, String(e));
-    const err = (e as CompilerError).cause instanceof CompilerError ? (e as CompilerError).cause as CompilerError : e as CompilerError;
-    assert.equal(err.code, 'TISSUE_TARGET_NOT_MET');
-    assert.match(err.message, /blocking: .*% of MACs/);
-    return true;
-  });
+  assert.throws(
+    () => runPasses(m, [tissuePass()], { options: { tissue: { spec: { kind: 'groups', groups: 'auto' }, flopsTarget: 0.2, init: 'he' } } }),
+    (e: unknown) => {
+      assert.ok(e instanceof CompilerError, String(e));
+      const err = (e as CompilerError).cause instanceof CompilerError ? ((e as CompilerError).cause as CompilerError) : (e as CompilerError);
+      assert.equal(err.code, 'TISSUE_TARGET_NOT_MET');
+      assert.match(err.message, /blocking: .*% of MACs/);
+      return true;
+    },
+  );
   const d = tempDir('sculpt-tissue-auto-');
   const input = join(d, 'mnv2.onnx');
   saveModel(buildModel('mobilenetv2', { seed: 1 }), input);

@@ -21,12 +21,32 @@ import { gradCheckVariables } from '../../src/train/gradcheck.js';
  * ReLU and Clip, for finite differences (batch-normalised values sit at the kinks).
  */
 function invertedResidual(seed: number, opts: { blocks?: number; hw?: number; smooth?: boolean } = {}): Model {
-  const n = 4; const c = 4; const hw = opts.hw ?? 6;
+  const n = 4;
+  const c = 4;
+  const hw = opts.hw ?? 6;
   const rng = new Rng(seed);
   const b = GraphBuilder.newModel({ opset: 13 });
-  const w = (name: string, dims: number[], s = 0.5) => b.floats(name, dims, rng.normalArray(dims.reduce((p, q) => p * q, 1), s));
-  const bn = (x: Value, name: string, ch: number) => b.op('BatchNormalization', [x, w(`${name}.weight`, [ch], 0.3), w(`${name}.bias`, [ch], 0.3),
-    b.floats(`${name}.mean`, [ch], new Float32Array(ch)), b.floats(`${name}.var`, [ch], new Float32Array(ch).fill(1))], [attrFloat('epsilon', 1e-5), attrFloat('momentum', 0.9)]);
+  const w = (name: string, dims: number[], s = 0.5) =>
+    b.floats(
+      name,
+      dims,
+      rng.normalArray(
+        dims.reduce((p, q) => p * q, 1),
+        s,
+      ),
+    );
+  const bn = (x: Value, name: string, ch: number) =>
+    b.op(
+      'BatchNormalization',
+      [
+        x,
+        w(`${name}.weight`, [ch], 0.3),
+        w(`${name}.bias`, [ch], 0.3),
+        b.floats(`${name}.mean`, [ch], new Float32Array(ch)),
+        b.floats(`${name}.var`, [ch], new Float32Array(ch).fill(1)),
+      ],
+      [attrFloat('epsilon', 1e-5), attrFloat('momentum', 0.9)],
+    );
   const clip = (x: Value) => (opts.smooth ? b.op('Tanh', [x]) : b.op('Clip', [x, b.floats('lo', [], [0]), b.floats('hi', [], [6])]));
   const x = b.input('x', [n, 3, hw, hw]);
   let h = b.op(opts.smooth ? 'Sigmoid' : 'Relu', [bn(b.op('Conv', [x, w('stem', [c, 3, 3, 3])], [attrInts('pads', [1, 1, 1, 1])]), 'bn0', c)]);
@@ -44,7 +64,9 @@ function invertedResidual(seed: number, opts: { blocks?: number; hw?: number; sm
 
 for (const backend of ['cpu', 'wasm'] as const) {
   describe(`leanVariableGrads on ${backend}`, () => {
-    before(async () => { await selectBackend(backend); });
+    before(async () => {
+      await selectBackend(backend);
+    });
 
     const setup = (seed: number, opts: Parameters<typeof invertedResidual>[1] = {}) => {
       const model = invertedResidual(seed, opts);
@@ -54,7 +76,11 @@ for (const backend of ['cpu', 'wasm'] as const) {
       const x = tf.tensor(rng.uniformArray(4 * 3 * hw * hw, -1, 1), [4, 3, hw, hw]);
       const labels = tf.tensor1d([0, 2, 1, 2], 'int32');
       const loss = () => crossEntropy(exec.run({ x }, { training: true }).logits!, labels);
-      const dispose = () => { x.dispose(); labels.dispose(); exec.dispose(); };
+      const dispose = () => {
+        x.dispose();
+        labels.dispose();
+        exec.dispose();
+      };
       return { exec, loss, dispose };
     };
 
@@ -85,8 +111,13 @@ for (const backend of ['cpu', 'wasm'] as const) {
       const { exec, loss, dispose } = setup(7, { blocks: 3, hw: 12 });
       const vars = exec.trainableVariables();
       const stats: BackpropStats = { savedBytes: 0, forwardBytes: 0, peakBytes: 0 };
-      const run = (lean: boolean) => tf.tidy(() => { const r = lean ? leanVariableGrads(loss, vars, stats) : tf.variableGrads(loss, vars); r.value.dataSync(); });
-      run(true); run(false); // warm both: kernels and caches made once
+      const run = (lean: boolean) =>
+        tf.tidy(() => {
+          const r = lean ? leanVariableGrads(loss, vars, stats) : tf.variableGrads(loss, vars);
+          r.value.dataSync();
+        });
+      run(true);
+      run(false); // warm both: kernels and caches made once
       const before = tf.memory().numTensors;
       const base = tf.memory().numBytes;
       // tf.profile hands back one shared object: read each peak before the next profile.
@@ -104,7 +135,16 @@ for (const backend of ['cpu', 'wasm'] as const) {
       const vars = exec.trainableVariables();
       const before = tf.memory().numTensors;
       const boom = new Error('memory access out of bounds');
-      assert.throws(() => tf.tidy(() => leanVariableGrads(() => { loss(); throw boom; }, vars)), (e) => e === boom);
+      assert.throws(
+        () =>
+          tf.tidy(() =>
+            leanVariableGrads(() => {
+              loss();
+              throw boom;
+            }, vars),
+          ),
+        (e) => e === boom,
+      );
       assert.equal(tf.memory().numTensors, before);
       const { value } = leanVariableGrads(loss, vars);
       assert.ok(Number.isFinite(value.dataSync()[0]!));
@@ -126,7 +166,9 @@ for (const backend of ['cpu', 'wasm'] as const) {
       tf.dispose([r.value, r.grads[a.name]!]);
       assert.equal(tf.memory().numTensors, before);
       // One tensor handed to two inputs as their gradient: each keeps its own.
-      const both = tf.customGrad(((p: Tensor, q: Tensor) => ({ value: tf.add(p, q), gradFunc: (dy: Tensor) => [dy, dy] })) as unknown as Parameters<typeof tf.customGrad>[0]);
+      const both = tf.customGrad(((p: Tensor, q: Tensor) => ({ value: tf.add(p, q), gradFunc: (dy: Tensor) => [dy, dy] })) as unknown as Parameters<
+        typeof tf.customGrad
+      >[0]);
       const r2 = leanVariableGrads(() => tf.sum(tf.mul(both(a, tf.mul(a, 2)) as Tensor, a)) as tf.Scalar, [a]);
       // f = Σ a·(a + 2a) = 3Σa²: 6a.
       assert.deepEqual(Array.from(r2.grads[a.name]!.dataSync()), [6, 12, 18]);
@@ -136,7 +178,9 @@ for (const backend of ['cpu', 'wasm'] as const) {
     });
 
     test('what the forward pass saves: BN in training one full-size tensor; ReLU and Clip their output, shared with the next conv; shape-only readers nothing', () => {
-      const n = 4; const c = 8; const hw = 8;
+      const n = 4;
+      const c = 8;
+      const hw = 8;
       const map = n * c * hw * hw * 4;
       const rng = new Rng(11);
       const x = tf.variable(tf.tensor(rng.uniformArray(n * c * hw * hw, -1, 1), [n, c, hw, hw]), true, `bp-x-${backend}`);
@@ -149,20 +193,31 @@ for (const backend of ['cpu', 'wasm'] as const) {
         exec.dispose();
         return stats.savedBytes / map;
       };
-      const bnOf = (b: GraphBuilder, t: Value) => b.op('BatchNormalization', [t, b.floats('s', [c], new Float32Array(c).fill(1)), b.floats('b', [c], new Float32Array(c)),
-        b.floats('m', [c], new Float32Array(c)), b.floats('v', [c], new Float32Array(c).fill(1))]);
+      const bnOf = (b: GraphBuilder, t: Value) =>
+        b.op('BatchNormalization', [
+          t,
+          b.floats('s', [c], new Float32Array(c).fill(1)),
+          b.floats('b', [c], new Float32Array(c)),
+          b.floats('m', [c], new Float32Array(c)),
+          b.floats('v', [c], new Float32Array(c).fill(1)),
+        ]);
       // BN: t − μ. With the statistics on the tape: t and t − μ. (The sum saves nothing: its
       // gradient reads only the input's shape.)
       const bn = saved(bnOf);
       assert.ok(bn > 0.95 && bn < 1.1, `BN in training saved ${bn.toFixed(2)} maps`);
       // conv → Clip → conv: the first conv's input and one map shared by Clip (its output) and
       // the second conv (its input). Saving the activation's input: three.
-      const conv = (b: GraphBuilder, t: Value, name: string, bias = false) => b.op('Conv', [t, b.floats(name, [c, c, 1, 1], rng.normalArray(c * c, 0.3)), ...(bias ? [b.floats(`${name}.b`, [c], rng.normalArray(c, 0.3))] : [])]);
+      const conv = (b: GraphBuilder, t: Value, name: string, bias = false) =>
+        b.op('Conv', [t, b.floats(name, [c, c, 1, 1], rng.normalArray(c * c, 0.3)), ...(bias ? [b.floats(`${name}.b`, [c], rng.normalArray(c, 0.3))] : [])]);
       const clip = saved((b, t) => conv(b, b.op('Clip', [conv(b, t, 'w1'), b.floats('lo', [], [0]), b.floats('hi', [], [6])]), 'w2'));
       const relu = saved((b, t) => conv(b, b.op('Relu', [conv(b, t, 'w1')]), 'w2'));
       // conv + bias → ReLU: the Add of the bias keeps nothing (it saved the conv's output, for its shape).
       const biased = saved((b, t) => b.op('Relu', [conv(b, t, 'w1', true)]));
-      for (const [name, maps] of [['conv → Clip → conv', clip], ['conv → Relu → conv', relu], ['conv + bias → Relu', biased]] as const) {
+      for (const [name, maps] of [
+        ['conv → Clip → conv', clip],
+        ['conv → Relu → conv', relu],
+        ['conv + bias → Relu', biased],
+      ] as const) {
         assert.ok(maps > 1.95 && maps < 2.2, `${name} saved ${maps.toFixed(2)} maps`);
       }
       x.dispose();

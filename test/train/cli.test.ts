@@ -18,7 +18,25 @@ saveModel(digitsCnn(1), input);
 
 test('round trip: trained weights and BN statistics change, the printed IR does not', { skip: needData('digits') }, () => {
   const out = join(dir, 'out.onnx');
-  const r = runCli(['train', input, '-o', out, '--data', 'digits', '--epochs', '1', '--batch', '32', '--lr', '0.05', '--backend', 'cpu', '--seed', '1', '--json']);
+  const r = runCli([
+    'train',
+    input,
+    '-o',
+    out,
+    '--data',
+    'digits',
+    '--epochs',
+    '1',
+    '--batch',
+    '32',
+    '--lr',
+    '0.05',
+    '--backend',
+    'cpu',
+    '--seed',
+    '1',
+    '--json',
+  ]);
   assert.equal(r.code, 0, r.stderr);
   const s = JSON.parse(r.stdout) as { testAccuracy: number; steps: number; backend: string; evals: unknown[]; output: string };
   assert.equal(s.backend, 'cpu');
@@ -40,7 +58,26 @@ test('round trip: trained weights and BN statistics change, the printed IR does 
   assert.deepEqual(b.opsetImports, a.opsetImports);
   // the same command again gives a byte-identical file (deterministic on cpu)
   const out2 = join(dir, 'out2.onnx');
-  const r2 = runCli(['train', input, '-o', out2, '--data', 'digits', '--epochs', '1', '--batch', '32', '--lr', '0.05', '--backend', 'cpu', '--seed', '1', '--json', '--no-eval']);
+  const r2 = runCli([
+    'train',
+    input,
+    '-o',
+    out2,
+    '--data',
+    'digits',
+    '--epochs',
+    '1',
+    '--batch',
+    '32',
+    '--lr',
+    '0.05',
+    '--backend',
+    'cpu',
+    '--seed',
+    '1',
+    '--json',
+    '--no-eval',
+  ]);
   assert.equal(r2.code, 0, r2.stderr);
   assert.deepEqual(readFileSync(out2), readFileSync(out));
 });
@@ -77,13 +114,34 @@ test('named errors: data that does not fit, bad mimic names, output over input; 
 test('--help teaches: options and examples', () => {
   const r = runCli(['train', '--help']);
   assert.equal(r.code, 0);
-  for (const s of ['--teacher', '--mimic', '--loss', '--optimizer', '--epochs', '--steps', '--backend', '--seed', '--limit', 'Examples:']) assert.ok(r.stdout.includes(s), s);
+  for (const s of ['--teacher', '--mimic', '--loss', '--optimizer', '--epochs', '--steps', '--backend', '--seed', '--limit', 'Examples:'])
+    assert.ok(r.stdout.includes(s), s);
 });
 
 test('--checkpoint-dir writes every epoch; --resume of a finished run gives the same model; --keep best', () => {
   const ck = join(dir, 'ck');
   const out = join(dir, 'ck-out.onnx');
-  const args = ['train', input, '-o', out, '--data', 'digits', '--limit', '256', '--epochs', '2', '--batch', '32', '--backend', 'cpu', '--seed', '1', '--checkpoint-dir', ck, '--json'];
+  const args = [
+    'train',
+    input,
+    '-o',
+    out,
+    '--data',
+    'digits',
+    '--limit',
+    '256',
+    '--epochs',
+    '2',
+    '--batch',
+    '32',
+    '--backend',
+    'cpu',
+    '--seed',
+    '1',
+    '--checkpoint-dir',
+    ck,
+    '--json',
+  ];
   const r = runCli(args);
   assert.equal(r.code, 0, r.stderr);
   const state = JSON.parse(readFileSync(join(ck, 'state.json'), 'utf8')) as { step: number; evals: unknown[]; best?: { file: string } };
@@ -95,7 +153,25 @@ test('--checkpoint-dir writes every epoch; --resume of a finished run gives the 
   assert.equal(again.code, 0, again.stderr);
   assert.equal((JSON.parse(again.stdout) as { resumedAt: number }).resumedAt, 16);
   assert.deepEqual(readFileSync(out), first);
-  const best = runCli(['train', input, '-o', join(dir, 'best.onnx'), '--data', 'digits', '--limit', '256', '--epochs', '2', '--batch', '32', '--backend', 'cpu', '--keep', 'best', '--json']);
+  const best = runCli([
+    'train',
+    input,
+    '-o',
+    join(dir, 'best.onnx'),
+    '--data',
+    'digits',
+    '--limit',
+    '256',
+    '--epochs',
+    '2',
+    '--batch',
+    '32',
+    '--backend',
+    'cpu',
+    '--keep',
+    'best',
+    '--json',
+  ]);
   assert.equal(best.code, 0, best.stderr);
   const s = JSON.parse(best.stdout) as { evals: { accuracy: number }[]; testAccuracy: number; kept: { accuracy: number } | null };
   assert.equal(s.kept?.accuracy ?? s.testAccuracy, Math.max(...s.evals.map((e) => e.accuracy)));

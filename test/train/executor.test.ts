@@ -10,9 +10,7 @@ import { before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import type { Tensor } from '@tensorflow/tfjs-core';
-import {
-  attrFloat, attrInt, attrInts, CompilerError, GraphBuilder, maxAbsDiff, runModel, selectBackend, TfExecutor,
-} from '../../src/index.js';
+import { attrFloat, attrInt, attrInts, CompilerError, GraphBuilder, maxAbsDiff, runModel, selectBackend, TfExecutor } from '../../src/index.js';
 import type { HostTensor, Model } from '../../src/index.js';
 import { buildModel, type ModelName } from '../../models/index.js';
 import { seededFeeds } from '../helpers.js';
@@ -43,24 +41,50 @@ async function expectCode(code: string, f: () => unknown): Promise<CompilerError
 function convBnModel(): Model {
   const b = GraphBuilder.newModel({ opset: 17 });
   const x = b.input('x', ['N', 2, 5, 5]);
-  const w = b.floats('conv.weight', [3, 2, 3, 3], Array.from({ length: 54 }, (_, i) => Math.sin(i) * 0.5));
+  const w = b.floats(
+    'conv.weight',
+    [3, 2, 3, 3],
+    Array.from({ length: 54 }, (_, i) => Math.sin(i) * 0.5),
+  );
   const c = b.op('Conv', [x, w], [attrInts('kernel_shape', [3, 3]), attrInts('pads', [1, 1, 1, 1])], 'conv');
-  const bn = b.op('BatchNormalization', [c,
-    b.floats('bn.weight', [3], [1.5, 0.5, 1]), b.floats('bn.bias', [3], [0.1, -0.2, 0.3]),
-    b.floats('bn.running_mean', [3], [0.2, -0.1, 0.05]), b.floats('bn.running_var', [3], [1.2, 0.8, 2])],
-  [attrFloat('epsilon', 1e-5), attrFloat('momentum', 0.8)], 'bn');
+  const bn = b.op(
+    'BatchNormalization',
+    [
+      c,
+      b.floats('bn.weight', [3], [1.5, 0.5, 1]),
+      b.floats('bn.bias', [3], [0.1, -0.2, 0.3]),
+      b.floats('bn.running_mean', [3], [0.2, -0.1, 0.05]),
+      b.floats('bn.running_var', [3], [1.2, 0.8, 2]),
+    ],
+    [attrFloat('epsilon', 1e-5), attrFloat('momentum', 0.8)],
+    'bn',
+  );
   const r = b.op('Relu', [bn], [], 'relu');
   const g = b.op('GlobalAveragePool', [r], [], 'gap');
   const f = b.op('Flatten', [g], [attrInt('axis', 1)], 'flatten');
-  const y = b.op('Gemm', [f, b.floats('fc.weight', [4, 3], [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12].map((v) => v / 10)), b.floats('fc.bias', [4], [0, 1, 0, -1])],
-    [attrInt('transB', 1)], 'fc');
+  const y = b.op(
+    'Gemm',
+    [
+      f,
+      b.floats(
+        'fc.weight',
+        [4, 3],
+        [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12].map((v) => v / 10),
+      ),
+      b.floats('fc.bias', [4], [0, 1, 0, -1]),
+    ],
+    [attrInt('transB', 1)],
+    'fc',
+  );
   b.output(y, 'logits');
   return b.model;
 }
 
 for (const backend of BACKENDS) {
   describe(`executor on ${backend}`, () => {
-    before(async () => { await selectBackend(backend); });
+    before(async () => {
+      await selectBackend(backend);
+    });
 
     for (const name of MODELS) {
       test(`${name} agrees with onnxruntime (batch 2, max |Δ| ≤ 1e-4), outputs and an intermediate value`, async () => {
@@ -127,9 +151,9 @@ for (const backend of BACKENDS) {
         for (let i = 0; i < N; i++) for (let p = 0; p < H * W; p++) q += (xv[(i * C + c) * H * W + p]! - mu) ** 2;
         const varB = q / n;
         assert.ok(Math.abs(mean1[c]! - (momentum * mean0[c]! + (1 - momentum) * mu)) < 1e-5, `running mean of channel ${c}`);
-        assert.ok(Math.abs(var1[c]! - (momentum * var0[c]! + (1 - momentum) * varB * n / (n - 1))) < 1e-4, `running var of channel ${c}`);
+        assert.ok(Math.abs(var1[c]! - (momentum * var0[c]! + ((1 - momentum) * varB * n) / (n - 1))) < 1e-4, `running var of channel ${c}`);
         const k = (i: number, p: number) => (i * C + c) * H * W + p;
-        const expectY = gamma[c]! * (xv[k(1, 7)]! - mu) / Math.sqrt(varB + eps) + beta[c]!;
+        const expectY = (gamma[c]! * (xv[k(1, 7)]! - mu)) / Math.sqrt(varB + eps) + beta[c]!;
         assert.ok(Math.abs(yv[k(1, 7)]! - expectY) < 1e-4, `batch-normalised output of channel ${c}`);
       }
       // Inference runs use the (updated) running statistics and change nothing.
@@ -150,17 +174,29 @@ for (const backend of BACKENDS) {
     test('trainable selection and writeBack of trained weights (checked in onnxruntime)', async () => {
       const m = convBnModel();
       const all = TfExecutor.create(m);
-      assert.deepEqual(all.trainableVariables().map((v) => v.name.split('/').pop()).sort(), ['bn.bias', 'bn.weight', 'conv.weight', 'fc.bias', 'fc.weight']);
+      assert.deepEqual(
+        all
+          .trainableVariables()
+          .map((v) => v.name.split('/').pop())
+          .sort(),
+        ['bn.bias', 'bn.weight', 'conv.weight', 'fc.bias', 'fc.weight'],
+      );
       assert.equal(all.variables.size, 7, 'BN statistics are variables too (not trainable)');
       all.dispose();
       const none = TfExecutor.create(m, { trainable: 'none' });
       assert.equal(none.trainableVariables().length, 0);
       none.dispose();
       const some = TfExecutor.create(m, { trainable: ['fc.weight'] });
-      assert.deepEqual(some.trainableVariables().map((v) => v.name.split('/').pop()), ['fc.weight']);
+      assert.deepEqual(
+        some.trainableVariables().map((v) => v.name.split('/').pop()),
+        ['fc.weight'],
+      );
       some.dispose();
       const pred = TfExecutor.create(m, { trainable: (n) => n.startsWith('bn.') });
-      assert.deepEqual(pred.trainableVariables().map((v) => v.name.split('/').pop()), ['bn.weight', 'bn.bias']);
+      assert.deepEqual(
+        pred.trainableVariables().map((v) => v.name.split('/').pop()),
+        ['bn.weight', 'bn.bias'],
+      );
       pred.dispose();
       await expectCode('INVALID_OPTION', () => TfExecutor.create(m, { trainable: ['nope'] }));
       await expectCode('INVALID_OPTION', () => TfExecutor.create(m, { trainable: ['bn.running_mean'] }));
@@ -204,9 +240,15 @@ for (const backend of BACKENDS) {
         e.dispose();
         return v;
       };
-      assert.ok(run(1, false).every((v) => v === 1), 'inference: identity');
+      assert.ok(
+        run(1, false).every((v) => v === 1),
+        'inference: identity',
+      );
       const a = run(1, true);
-      assert.ok(a.every((v) => v === 0 || Math.abs(v - 1 / 0.75) < 1e-6), 'kept values are scaled by 1/(1-ratio)');
+      assert.ok(
+        a.every((v) => v === 0 || Math.abs(v - 1 / 0.75) < 1e-6),
+        'kept values are scaled by 1/(1-ratio)',
+      );
       const dropped = a.filter((v) => v === 0).length / a.length;
       assert.ok(Math.abs(dropped - 0.25) < 0.05, `about a quarter dropped (${dropped})`);
       assert.deepEqual(run(1, true), a, 'same seed, same mask');
@@ -253,7 +295,14 @@ describe('backend selection', () => {
     assert.equal(lines.length, 1);
     assert.match(lines[0]!, new RegExp(`^backend: ${picked.name}\\b`));
     assert.equal(picked.tf.getBackend(), picked.name === 'wasm' || picked.name === 'cpu' ? picked.name : 'tensorflow');
-    const native = async (pkg: string) => { try { await import(pkg); return true; } catch { return false; } };
+    const native = async (pkg: string) => {
+      try {
+        await import(pkg);
+        return true;
+      } catch {
+        return false;
+      }
+    };
     if (!(await native('@tensorflow/tfjs-node-gpu')) && !(await native('@tensorflow/tfjs-node'))) {
       assert.equal(picked.name, 'wasm', 'without native packages, wasm is the best');
       assert.match(lines[0]!, /skipped: @tensorflow\/tfjs-node-gpu is not installed/);
@@ -264,4 +313,3 @@ describe('backend selection', () => {
     assert.equal(forced.tf.getBackend(), 'cpu');
   });
 });
-

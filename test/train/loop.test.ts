@@ -16,13 +16,20 @@ import { digitsCnn, weights } from './fixtures.js';
 import { tempDir } from '../helpers.js';
 import { needData } from '../data-available.js';
 
-before(async () => { await selectBackend('cpu'); });
+before(async () => {
+  await selectBackend('cpu');
+});
 
 const data = (m: Model) => ({ data: loadDatasetFor(m, 'digits', { split: 'train' }), evalData: loadDatasetFor(m, 'digits', { split: 'test' }) });
 const base: Partial<TrainOptions> = { backend: 'cpu', batchSize: 32, optimizer: 'sgd', lr: 0.05, momentum: 0.9, schedule: 'cosine', seed: 1 };
 
 async function code(p: Promise<unknown>): Promise<string> {
-  try { await p; } catch (e) { assert.ok(e instanceof CompilerError, String(e)); return e.code; }
+  try {
+    await p;
+  } catch (e) {
+    assert.ok(e instanceof CompilerError, String(e));
+    return e.code;
+  }
   assert.fail('expected an error');
 }
 
@@ -77,7 +84,16 @@ test('only the chosen parameters train; BN frozen keeps its running statistics; 
   }
   const sumAbs = (a: Float32Array) => a.reduce((s, x) => s + Math.abs(x), 0);
   const withL1 = digitsCnn(2);
-  await train(withL1, { ...base, ...data(withL1), evalData: undefined, steps: 20, trainable: (n) => n === 'bn.weight', l1: { select: (n) => n === 'bn.weight', lambda: 0.5 }, loss: 'none', lr: 0.05 } as TrainOptions);
+  await train(withL1, {
+    ...base,
+    ...data(withL1),
+    evalData: undefined,
+    steps: 20,
+    trainable: (n) => n === 'bn.weight',
+    l1: { select: (n) => n === 'bn.weight', lambda: 0.5 },
+    loss: 'none',
+    lr: 0.05,
+  } as TrainOptions);
   assert.ok(sumAbs(weights(withL1).get('bn.weight')!) < 0.6 * sumAbs(w0.get('bn.weight')!), 'L1 alone pulls the BN scales towards 0');
 });
 
@@ -90,7 +106,19 @@ test('distillation and feature mimicking pull an untrained student towards a tra
   // pure feature mimicking (no labels): matching the teacher's relu and logits values at
   // once recovers most of the teacher's accuracy
   const mim = digitsCnn(6);
-  const r2 = await train(mim, { ...base, ...data(mim), steps: 80, teacher, loss: 'none', mimic: [{ teacher: 'relu_out', student: 'relu_out' }, { teacher: 'logits', student: 'logits' }], mimicLoss: 'mse', lr: 0.02 } as TrainOptions);
+  const r2 = await train(mim, {
+    ...base,
+    ...data(mim),
+    steps: 80,
+    teacher,
+    loss: 'none',
+    mimic: [
+      { teacher: 'relu_out', student: 'relu_out' },
+      { teacher: 'logits', student: 'logits' },
+    ],
+    mimicLoss: 'mse',
+    lr: 0.02,
+  } as TrainOptions);
   assert.ok(r2.evalAccuracy! > 0.8, `mimic-only student accuracy ${r2.evalAccuracy}`);
 });
 

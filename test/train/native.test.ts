@@ -70,7 +70,10 @@ function bnRun(shape: number[], rng: Rng, useNative: boolean): Float32Array[] {
   return [f.y, f.runningMean, f.runningVar, ...grads].map((t) => t.dataSync() as Float32Array);
 }
 
-for (const shape of [[4, 5, 6, 3], [16, 7]]) {
+for (const shape of [
+  [4, 5, 6, 3],
+  [16, 7],
+]) {
   test(`native fused batch norm (rank ${shape.length}) equals the composite on cpu: outputs and gradients`, { skip }, async () => {
     await selectBackend('cpu');
     const want = bnRun(shape, new Rng(5), false);
@@ -83,7 +86,10 @@ for (const shape of [[4, 5, 6, 3], [16, 7]]) {
 test('native ReLU gradient (ReluGrad) equals the cpu one, zero at and below 0', { skip }, async () => {
   const xs = Float32Array.from([-2, -0.5, 0, 0.25, 3, -1e-3]);
   const dys = Float32Array.from([1, 2, 3, 4, 5, 6]);
-  const run = () => tf.grad((x: Tensor) => tf.sum(tf.mul(tf.relu(x), tf.tensor1d(dys))))(tf.tensor1d(xs)).dataSync();
+  const run = () =>
+    tf
+      .grad((x: Tensor) => tf.sum(tf.mul(tf.relu(x), tf.tensor1d(dys))))(tf.tensor1d(xs))
+      .dataSync();
   await selectBackend('cpu');
   const want = run();
   await selectBackend('tfjs-node');
@@ -116,30 +122,34 @@ const NETS: [string, () => Model, number[]][] = [
   ['mobile-se (hard-swish, SE hard-sigmoid)', () => buildMobileSe(3, 10), MOBILE_SE_SHAPE],
 ];
 
-for (const [name, make, shape] of NETS) test(`a training step of ${name} gives the same loss, gradients and running statistics on tfjs-node as on cpu`, { skip }, async () => {
-  const model = make();
-  const step = () => {
-    const exec = TfExecutor.create(model, { trainable: 'all', batchNorm: 'train', seed: 1 });
-    const vars = exec.trainableVariables();
-    const rng = new Rng(9);
-    const x = tf.tensor(rng.uniformArray(2 * shape.reduce((a, b) => a * b, 1)), [2, ...shape]);
-    const y = tf.tensor1d([1, 7], 'int32');
-    const { value, grads } = tf.variableGrads(() => crossEntropy(exec.run({ [dataInputOf(model).name]: x }, { training: true, outputs: [logitsNameOf(model)] })[logitsNameOf(model)]!, y), vars);
-    // Every variable after the step, trainable or not: the BN running statistics included.
-    const all = [...exec.variables].sort(([a], [b]) => a.localeCompare(b)).map(([, v]) => v.dataSync() as Float32Array);
-    const out = { loss: value.dataSync()[0]!, grads: vars.map((v) => grads[v.name]!.dataSync() as Float32Array), all };
-    exec.dispose();
-    return out;
-  };
-  await selectBackend('cpu');
-  const want = step();
-  await selectBackend('tfjs-node');
-  const got = step();
-  assert.ok(Math.abs(got.loss - want.loss) < 1e-4 * (1 + Math.abs(want.loss)), `loss ${got.loss} vs ${want.loss}`);
-  got.grads.forEach((g, i) => close(g, want.grads[i]!, 2e-3, `gradient ${i}`));
-  assert.equal(got.all.length, want.all.length);
-  got.all.forEach((v, i) => close(v, want.all[i]!, 1e-4, `variable ${i} after the step`));
-});
+for (const [name, make, shape] of NETS)
+  test(`a training step of ${name} gives the same loss, gradients and running statistics on tfjs-node as on cpu`, { skip }, async () => {
+    const model = make();
+    const step = () => {
+      const exec = TfExecutor.create(model, { trainable: 'all', batchNorm: 'train', seed: 1 });
+      const vars = exec.trainableVariables();
+      const rng = new Rng(9);
+      const x = tf.tensor(rng.uniformArray(2 * shape.reduce((a, b) => a * b, 1)), [2, ...shape]);
+      const y = tf.tensor1d([1, 7], 'int32');
+      const { value, grads } = tf.variableGrads(
+        () => crossEntropy(exec.run({ [dataInputOf(model).name]: x }, { training: true, outputs: [logitsNameOf(model)] })[logitsNameOf(model)]!, y),
+        vars,
+      );
+      // Every variable after the step, trainable or not: the BN running statistics included.
+      const all = [...exec.variables].sort(([a], [b]) => a.localeCompare(b)).map(([, v]) => v.dataSync() as Float32Array);
+      const out = { loss: value.dataSync()[0]!, grads: vars.map((v) => grads[v.name]!.dataSync() as Float32Array), all };
+      exec.dispose();
+      return out;
+    };
+    await selectBackend('cpu');
+    const want = step();
+    await selectBackend('tfjs-node');
+    const got = step();
+    assert.ok(Math.abs(got.loss - want.loss) < 1e-4 * (1 + Math.abs(want.loss)), `loss ${got.loss} vs ${want.loss}`);
+    got.grads.forEach((g, i) => close(g, want.grads[i]!, 2e-3, `gradient ${i}`));
+    assert.equal(got.all.length, want.all.length);
+    got.all.forEach((v, i) => close(v, want.all[i]!, 1e-4, `variable ${i} after the step`));
+  });
 
 /** Three steps of an optimiser over a rank-2 and a rank-1 variable; the values after each step and the exported slots. */
 function optimizerRun(name: string, opts: Parameters<typeof createOptimizer>[1], shareFirst: boolean): { after: Float32Array[]; slots: Float32Array[] } {
@@ -152,13 +162,19 @@ function optimizerRun(name: string, opts: Parameters<typeof createOptimizer>[1],
   const opt = createOptimizer(name, opts);
   const after: Float32Array[] = [];
   for (let s = 0; s < 3; s++) {
-    const grads = new Map<tf.Variable, Tensor>([[w, tf.tensor2d(rng.uniformArray(12, -1, 1), [3, 4])], [b, tf.tensor1d(rng.uniformArray(4, -1, 1))]]);
+    const grads = new Map<tf.Variable, Tensor>([
+      [w, tf.tensor2d(rng.uniformArray(12, -1, 1), [3, 4])],
+      [b, tf.tensor1d(rng.uniformArray(4, -1, 1))],
+    ]);
     opt.apply([w, b], grads, 0.1 / (s + 1));
     for (const g of grads.values()) g.dispose();
     after.push(w.dataSync() as Float32Array, b.dataSync() as Float32Array);
   }
-  if (alias) assert.deepEqual([...alias.dataSync()], [...aliasBefore!], 'a tensor sharing the variable\'s data keeps its value');
-  const slots = opt.exportState().slots.sort((x, y) => `${x.kind}${x.variable.rank}`.localeCompare(`${y.kind}${y.variable.rank}`)).map((x) => x.data);
+  if (alias) assert.deepEqual([...alias.dataSync()], [...aliasBefore!], "a tensor sharing the variable's data keeps its value");
+  const slots = opt
+    .exportState()
+    .slots.sort((x, y) => `${x.kind}${x.variable.rank}`.localeCompare(`${y.kind}${y.variable.rank}`))
+    .map((x) => x.data);
   opt.dispose();
   alias?.dispose();
   w.dispose();
@@ -166,28 +182,35 @@ function optimizerRun(name: string, opts: Parameters<typeof createOptimizer>[1],
   return { after, slots };
 }
 
-test('native cross-entropy (SparseSoftmaxCrossEntropyWithLogits) equals the cpu one: loss and gradient; a label out of range is an error', { skip }, async () => {
-  const rng = new Rng(6);
-  const z = rng.uniformArray(7 * 5, -4, 4);
-  const labels = Int32Array.from([0, 4, 2, 2, 1, 3, 0]);
-  const w = rng.uniformArray(1, 0.5, 2)[0]!;
-  const direct = () => {
-    const y = tf.tensor1d(labels, 'int32');
-    const g = tf.grad((t: Tensor) => tf.mul(crossEntropy(t, y), w))(tf.tensor2d(z, [7, 5]));
-    return [crossEntropy(tf.tensor2d(z, [7, 5]), y).dataSync(), g.dataSync()];
-  };
-  await selectBackend('cpu');
-  const want = direct();
-  await selectBackend('tfjs-node');
-  assert.ok(nativeCrossEntropy(tf.tensor2d(z, [7, 5]), tf.tensor1d(labels, 'int32')), 'the native op applies on tfjs-node');
-  const got = direct();
-  close(got[0]!, want[0]!, 1e-6, 'loss');
-  close(got[1]!, want[1]!, 1e-6, 'gradient');
-  assert.throws(() => crossEntropy(tf.tensor2d(z, [7, 5]), tf.tensor1d(Int32Array.from([0, 5, 0, 0, 0, 0, 0]), 'int32')).dataSync(), /label value of 5/);
-});
+test(
+  'native cross-entropy (SparseSoftmaxCrossEntropyWithLogits) equals the cpu one: loss and gradient; a label out of range is an error',
+  { skip },
+  async () => {
+    const rng = new Rng(6);
+    const z = rng.uniformArray(7 * 5, -4, 4);
+    const labels = Int32Array.from([0, 4, 2, 2, 1, 3, 0]);
+    const w = rng.uniformArray(1, 0.5, 2)[0]!;
+    const direct = () => {
+      const y = tf.tensor1d(labels, 'int32');
+      const g = tf.grad((t: Tensor) => tf.mul(crossEntropy(t, y), w))(tf.tensor2d(z, [7, 5]));
+      return [crossEntropy(tf.tensor2d(z, [7, 5]), y).dataSync(), g.dataSync()];
+    };
+    await selectBackend('cpu');
+    const want = direct();
+    await selectBackend('tfjs-node');
+    assert.ok(nativeCrossEntropy(tf.tensor2d(z, [7, 5]), tf.tensor1d(labels, 'int32')), 'the native op applies on tfjs-node');
+    const got = direct();
+    close(got[0]!, want[0]!, 1e-6, 'loss');
+    close(got[1]!, want[1]!, 1e-6, 'gradient');
+    assert.throws(() => crossEntropy(tf.tensor2d(z, [7, 5]), tf.tensor1d(Int32Array.from([0, 5, 0, 0, 0, 0, 0]), 'int32')).dataSync(), /label value of 5/);
+  },
+);
 
 test('native bias add (BiasAdd, BiasAddGrad) equals the broadcasting add on cpu: values and both gradients, ranks 2 and 4', { skip }, async () => {
-  for (const shape of [[5, 7], [2, 3, 4, 6]]) {
+  for (const shape of [
+    [5, 7],
+    [2, 3, 4, 6],
+  ]) {
     const rng = new Rng(12);
     const n = shape.reduce((a, b) => a * b, 1);
     const xs = rng.uniformArray(n, -1, 1);
@@ -210,23 +233,32 @@ test('native bias add (BiasAdd, BiasAddGrad) equals the broadcasting add on cpu:
   }
 });
 
-test('native: distillation with the soft term alone (rho 1) on unlabeled data (labels −1) equals the cpu loss and gradient, never reaching the cross-entropy op', { skip }, async () => {
-  const rng = new Rng(13);
-  const s = rng.uniformArray(4 * 6, -3, 3);
-  const t = rng.uniformArray(4 * 6, -3, 3);
-  const run = () => {
-    const y = tf.tensor1d(Int32Array.from([-1, -1, -1, -1]), 'int32');
-    const teacher = tf.tensor2d(t, [4, 6]);
-    const f = (z: Tensor) => distillationLoss(z, teacher, y, { rho: 1, temperature: 2 });
-    return [f(tf.tensor2d(s, [4, 6])).dataSync(), tf.grad(f)(tf.tensor2d(s, [4, 6])).dataSync()];
-  };
-  await selectBackend('cpu');
-  const want = run();
-  await selectBackend('tfjs-node');
-  const got = run();
-  close(got[0]!, want[0]!, 1e-6, 'loss');
-  close(got[1]!, want[1]!, 1e-6, 'gradient');
-});
+test(
+  'native: distillation with the soft term alone (rho 1) on unlabeled data (labels −1) equals the cpu loss and gradient, never reaching the cross-entropy op',
+  { skip },
+  async () => {
+    const rng = new Rng(13);
+    const s = rng.uniformArray(4 * 6, -3, 3);
+    const t = rng.uniformArray(4 * 6, -3, 3);
+    const run = () => {
+      const y = tf.tensor1d(Int32Array.from([-1, -1, -1, -1]), 'int32');
+      const teacher = tf.tensor2d(t, [4, 6]);
+      const f = (z: Tensor) => distillationLoss(z, teacher, y, { rho: 1, temperature: 2 });
+      return [
+        f(tf.tensor2d(s, [4, 6])).dataSync(),
+        tf
+          .grad(f)(tf.tensor2d(s, [4, 6]))
+          .dataSync(),
+      ];
+    };
+    await selectBackend('cpu');
+    const want = run();
+    await selectBackend('tfjs-node');
+    const got = run();
+    close(got[0]!, want[0]!, 1e-6, 'loss');
+    close(got[1]!, want[1]!, 1e-6, 'gradient');
+  },
+);
 
 const OPTIMIZERS_CHECKED: [string, Parameters<typeof createOptimizer>[1]][] = [
   ['sgd', { momentum: 0.9, weightDecay: 0.01 }],
@@ -237,58 +269,63 @@ const OPTIMIZERS_CHECKED: [string, Parameters<typeof createOptimizer>[1]][] = [
   ['adamw', { weightDecay: 0.1 }],
 ];
 
-for (const [name, opts] of OPTIMIZERS_CHECKED) test(`native ${name} ${JSON.stringify(opts)} (TensorFlow's fused update) equals the cpu steps, slots included`, { skip }, async () => {
-  await selectBackend('cpu');
-  const want = optimizerRun(name, opts, false);
-  await selectBackend('tfjs-node');
-  assert.ok(nativeOptimizerAvailable(), 'the fused updates apply on tfjs-node');
-  for (const share of [false, true]) {
-    const got = optimizerRun(name, opts, share);
-    got.after.forEach((v, i) => close(v, want.after[i]!, 2e-6, `variable after update ${i >> 1} (${share ? 'shared data' : 'in place'})`));
-    assert.equal(got.slots.length, want.slots.length, 'slot count');
-    got.slots.forEach((v, i) => close(v, want.slots[i]!, 2e-6, `slot ${i}`));
-  }
-});
+for (const [name, opts] of OPTIMIZERS_CHECKED)
+  test(`native ${name} ${JSON.stringify(opts)} (TensorFlow's fused update) equals the cpu steps, slots included`, { skip }, async () => {
+    await selectBackend('cpu');
+    const want = optimizerRun(name, opts, false);
+    await selectBackend('tfjs-node');
+    assert.ok(nativeOptimizerAvailable(), 'the fused updates apply on tfjs-node');
+    for (const share of [false, true]) {
+      const got = optimizerRun(name, opts, share);
+      got.after.forEach((v, i) => close(v, want.after[i]!, 2e-6, `variable after update ${i >> 1} (${share ? 'shared data' : 'in place'})`));
+      assert.equal(got.slots.length, want.slots.length, 'slot count');
+      got.slots.forEach((v, i) => close(v, want.slots[i]!, 2e-6, `slot ${i}`));
+    }
+  });
 
-test('native optimiser: a state exported after two steps and imported into a new optimiser (or only its first moments into the same one) continues as one unbroken run; an outside assignment is picked up', { skip }, async () => {
-  await selectBackend('tfjs-node');
-  const rng = new Rng(8);
-  const start = rng.uniformArray(6, -1, 1);
-  const grads = [0, 1, 2, 3].map(() => rng.uniformArray(6, -1, 1));
-  const run = (split: boolean, partial = false) => {
-    const p = tf.variable(tf.tensor2d(start, [2, 3]));
-    let opt = createOptimizer('adam', {});
-    grads.forEach((g, s) => {
-      if (partial && s === 2) {
-        // Only the first moments, into the same optimiser: the second moments stay.
-        const st = opt.exportState();
-        opt.importState({ steps: st.steps, slots: st.slots.filter((x) => x.kind === 'm').map((x) => ({ ...x, data: x.data.slice() })) });
-      }
-      if (split && s === 2) {
-        const st = opt.exportState();
-        const copy = { steps: st.steps, slots: st.slots.map((x) => ({ ...x, data: x.data.slice() })) };
-        opt.dispose();
-        opt = createOptimizer('adam', {});
-        opt.importState(copy);
-      }
-      const gt = tf.tensor2d(g, [2, 3]);
-      opt.apply([p], new Map([[p, gt]]), 0.05);
+test(
+  'native optimiser: a state exported after two steps and imported into a new optimiser (or only its first moments into the same one) continues as one unbroken run; an outside assignment is picked up',
+  { skip },
+  async () => {
+    await selectBackend('tfjs-node');
+    const rng = new Rng(8);
+    const start = rng.uniformArray(6, -1, 1);
+    const grads = [0, 1, 2, 3].map(() => rng.uniformArray(6, -1, 1));
+    const run = (split: boolean, partial = false) => {
+      const p = tf.variable(tf.tensor2d(start, [2, 3]));
+      let opt = createOptimizer('adam', {});
+      grads.forEach((g, s) => {
+        if (partial && s === 2) {
+          // Only the first moments, into the same optimiser: the second moments stay.
+          const st = opt.exportState();
+          opt.importState({ steps: st.steps, slots: st.slots.filter((x) => x.kind === 'm').map((x) => ({ ...x, data: x.data.slice() })) });
+        }
+        if (split && s === 2) {
+          const st = opt.exportState();
+          const copy = { steps: st.steps, slots: st.slots.map((x) => ({ ...x, data: x.data.slice() })) };
+          opt.dispose();
+          opt = createOptimizer('adam', {});
+          opt.importState(copy);
+        }
+        const gt = tf.tensor2d(g, [2, 3]);
+        opt.apply([p], new Map([[p, gt]]), 0.05);
+        gt.dispose();
+      });
+      const out = p.dataSync().slice();
+      // A value assigned from outside (a restored checkpoint) is what the next update starts from.
+      p.assign(tf.zerosLike(p));
+      const gt = tf.ones([2, 3]);
+      opt.apply([p], new Map([[p, gt]]), 0);
+      const zero = p.dataSync().slice();
+      opt.dispose();
+      p.dispose();
       gt.dispose();
-    });
-    const out = p.dataSync().slice();
-    // A value assigned from outside (a restored checkpoint) is what the next update starts from.
-    p.assign(tf.zerosLike(p));
-    const gt = tf.ones([2, 3]);
-    opt.apply([p], new Map([[p, gt]]), 0);
-    const zero = p.dataSync().slice();
-    opt.dispose();
-    p.dispose();
-    gt.dispose();
-    return { out, zero };
-  };
-  const whole = run(false);
-  const split = run(true);
-  close(split.out, whole.out, 1e-7, 'resumed run');
-  close(run(false, true).out, whole.out, 1e-7, 'a partial state imported mid-run');
-  assert.deepEqual([...whole.zero], [0, 0, 0, 0, 0, 0]);
-});
+      return { out, zero };
+    };
+    const whole = run(false);
+    const split = run(true);
+    close(split.out, whole.out, 1e-7, 'resumed run');
+    close(run(false, true).out, whole.out, 1e-7, 'a partial state imported mid-run');
+    assert.deepEqual([...whole.zero], [0, 0, 0, 0, 0, 0]);
+  },
+);

@@ -10,24 +10,54 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import { CompilerError, TfExecutor, attrFloat, evaluateFitted, evaluateTf, isOutOfMemory, loadDatasetFor, readModel, selectBackend, stepOutOfMemory, train } from '../../src/index.js';
+import {
+  CompilerError,
+  TfExecutor,
+  attrFloat,
+  evaluateFitted,
+  evaluateTf,
+  isOutOfMemory,
+  loadDatasetFor,
+  readModel,
+  selectBackend,
+  stepOutOfMemory,
+  train,
+} from '../../src/index.js';
 import type { Batch, BatchOptions, Dataset, Model, TrainOptions } from '../../src/index.js';
 import { digitsCnn, weights } from './fixtures.js';
 import { tempDir } from '../helpers.js';
 
-before(async () => { await selectBackend('cpu'); });
+before(async () => {
+  await selectBackend('cpu');
+});
 
-const data = (m: Model, limit?: number) => ({ data: loadDatasetFor(m, 'digits', { split: 'train', limit, seed: limit ? 1 : undefined }), evalData: loadDatasetFor(m, 'digits', { split: 'test' }) });
+const data = (m: Model, limit?: number) => ({
+  data: loadDatasetFor(m, 'digits', { split: 'train', limit, seed: limit ? 1 : undefined }),
+  evalData: loadDatasetFor(m, 'digits', { split: 'test' }),
+});
 const base: Partial<TrainOptions> = { backend: 'cpu', batchSize: 64, optimizer: 'sgd', lr: 0.05, momentum: 0.9, schedule: 'cosine', seed: 1 };
 
 /** A data set that throws `message` from its batches (after `okCalls` successful iterations). */
 class Failing implements Dataset {
   calls = 0;
-  constructor(readonly inner: Dataset, readonly message: string, readonly okCalls = 0, readonly whenBatchOver = 0) {}
-  get name() { return `failing(${this.inner.name})`; }
-  get size() { return this.inner.size; }
-  get inputShape() { return this.inner.inputShape; }
-  get numClasses() { return this.inner.numClasses; }
+  constructor(
+    readonly inner: Dataset,
+    readonly message: string,
+    readonly okCalls = 0,
+    readonly whenBatchOver = 0,
+  ) {}
+  get name() {
+    return `failing(${this.inner.name})`;
+  }
+  get size() {
+    return this.inner.size;
+  }
+  get inputShape() {
+    return this.inner.inputShape;
+  }
+  get numClasses() {
+    return this.inner.numClasses;
+  }
   *batches(n: number, o?: BatchOptions): Generator<Batch> {
     const call = this.calls++;
     for (const b of this.inner.batches(n, o)) {
@@ -38,7 +68,12 @@ class Failing implements Dataset {
 }
 
 async function failure(p: Promise<unknown>): Promise<CompilerError> {
-  try { await p; } catch (e) { assert.ok(e instanceof CompilerError, String(e)); return e; }
+  try {
+    await p;
+  } catch (e) {
+    assert.ok(e instanceof CompilerError, String(e));
+    return e;
+  }
   assert.fail('expected an error');
 }
 
@@ -49,7 +84,9 @@ test('an evaluation that fails after training still writes the trained model, an
   const d = data(m);
   const out = join(dir, 'trained.onnx');
   // Not an out-of-memory error: no retry, the evaluation fails for good.
-  const e = await failure(train(m, { ...base, data: d.data, evalData: new Failing(d.evalData, 'disk read failed'), steps: 5, output: { path: out } } as TrainOptions));
+  const e = await failure(
+    train(m, { ...base, data: d.data, evalData: new Failing(d.evalData, 'disk read failed'), steps: 5, output: { path: out } } as TrainOptions),
+  );
   assert.equal(e.code, 'TRAIN_EVAL_FAILED');
   assert.equal(e.where, out);
   assert.match(e.message, /trained\.onnx/);
@@ -66,7 +103,16 @@ test('an evaluation that fails mid-run stops evaluating, training finishes, the 
   const out = join(dir, 'trained.onnx');
   const stepsPerEpoch = Math.floor(d.data.size / 64);
   // Calls 0 and 1 are the first evaluation (its memory probe and its pass); the second fails.
-  const e = await failure(train(m, { ...base, data: d.data, evalData: new Failing(d.evalData, 'decode error', 2), epochs: 3, output: { path: out }, checkpointDir: join(dir, 'ck') } as TrainOptions));
+  const e = await failure(
+    train(m, {
+      ...base,
+      data: d.data,
+      evalData: new Failing(d.evalData, 'decode error', 2),
+      epochs: 3,
+      output: { path: out },
+      checkpointDir: join(dir, 'ck'),
+    } as TrainOptions),
+  );
   assert.equal(e.code, 'TRAIN_EVAL_FAILED');
   assert.ok(existsSync(out));
   const state = JSON.parse(readFileSync(join(dir, 'ck', 'state.json'), 'utf8'));
@@ -88,7 +134,10 @@ test('evaluation falls back to smaller batches on out-of-memory errors and count
     assert.ok(r.batchSize <= 50, `fell back to ${r.batchSize}`);
     assert.equal(r.accuracy, plain.accuracy);
     assert.ok(Math.abs(r.loss - plain.loss) < 1e-5);
-    assert.ok(logs.some((l) => /out of memory/.test(l)), logs.join('\n'));
+    assert.ok(
+      logs.some((l) => /out of memory/.test(l)),
+      logs.join('\n'),
+    );
     // The batch is sized from a measured per-sample cost: a small budget gives a small batch.
     const small = await evaluateFitted(exec, m, d.evalData, 'logits', { maxBatchSize: 256, memoryBudget: 64 * 1024 });
     assert.ok(small.batchSize < 256 && small.batchSize >= 1, `batch ${small.batchSize} under a 64 KiB budget`);
@@ -103,7 +152,7 @@ test('evaluation falls back to smaller batches on out-of-memory errors and count
 
 test('resuming from the checkpoint of an interrupted run gives the same weights as an unbroken run', async () => {
   const dir = tempDir();
-  const opts = (m: Model, ck: string) => ({ ...base, ...data(m, 512), epochs: 3, optimizer: 'adam', lr: 0.003, checkpointDir: ck } as TrainOptions);
+  const opts = (m: Model, ck: string) => ({ ...base, ...data(m, 512), epochs: 3, optimizer: 'adam', lr: 0.003, checkpointDir: ck }) as TrainOptions;
   const whole = digitsCnn(9);
   await train(whole, opts(whole, join(dir, 'whole')));
   // The interrupted run: stopped during epoch 2 (a failing data set stands in for a kill).
@@ -111,10 +160,17 @@ test('resuming from the checkpoint of an interrupted run gives the same weights 
   const d = data(first, 512);
   const stepsPerEpoch = Math.floor(d.data.size / 64);
   let steps = 0;
-  const killed = await failure(train(first, {
-    ...opts(first, join(dir, 'cut')),
-    onProgress: (p) => { steps = p.step; if (p.step === stepsPerEpoch + 3) throw new CompilerError('INTERNAL', 'killed'); },
-  }).catch((e) => { throw e; }));
+  const killed = await failure(
+    train(first, {
+      ...opts(first, join(dir, 'cut')),
+      onProgress: (p) => {
+        steps = p.step;
+        if (p.step === stepsPerEpoch + 3) throw new CompilerError('INTERNAL', 'killed');
+      },
+    }).catch((e) => {
+      throw e;
+    }),
+  );
   assert.equal(killed.code, 'INTERNAL');
   assert.equal(steps, stepsPerEpoch + 3);
   assert.equal(JSON.parse(readFileSync(join(dir, 'cut', 'state.json'), 'utf8')).step, stepsPerEpoch, 'the last checkpoint is epoch 1');
@@ -124,7 +180,10 @@ test('resuming from the checkpoint of an interrupted run gives the same weights 
   const a = weights(whole);
   const b = weights(resumed);
   for (const [k, v] of a) assert.deepEqual(b.get(k), v, `${k} identical after resume`);
-  assert.deepEqual(r.evals.map((e) => e.accuracy), JSON.parse(readFileSync(join(dir, 'whole', 'state.json'), 'utf8')).evals.map((e: { accuracy: number }) => e.accuracy));
+  assert.deepEqual(
+    r.evals.map((e) => e.accuracy),
+    JSON.parse(readFileSync(join(dir, 'whole', 'state.json'), 'utf8')).evals.map((e: { accuracy: number }) => e.accuracy),
+  );
   // Only the newest epoch's files are kept, with best.onnx.
   const files = readdirSync(join(dir, 'cut')).sort();
   assert.deepEqual(files, ['best.onnx', 'epoch-3.onnx', 'epoch-3.optim', 'state.json']);
@@ -142,8 +201,16 @@ test('keep best: the model ends with the weights of the best evaluated epoch, al
   const lrs = [0.05, 0.05, 5];
   const stepsPerEpoch = Math.floor(d.data.size / 64);
   const r = await train(m, {
-    ...base, ...d, epochs: 3, schedule: 'step', lr: 0.05, milestones: [2 * stepsPerEpoch], gamma: lrs[2]! / lrs[0]!,
-    keep: 'best', checkpointDir: join(dir, 'ck'), output: { path: join(dir, 'out.onnx') },
+    ...base,
+    ...d,
+    epochs: 3,
+    schedule: 'step',
+    lr: 0.05,
+    milestones: [2 * stepsPerEpoch],
+    gamma: lrs[2]! / lrs[0]!,
+    keep: 'best',
+    checkpointDir: join(dir, 'ck'),
+    output: { path: join(dir, 'out.onnx') },
   } as TrainOptions);
   const accs = r.evals.map((e) => e.accuracy);
   const bestIdx = accs.indexOf(Math.max(...accs));
@@ -237,7 +304,7 @@ test('a training step that runs the backend out of memory is TRAIN_OUT_OF_MEMORY
 
 test('a step that runs out of memory in the loop: TRAIN_OUT_OF_MEMORY with the step, the batch and the last checkpoint, which resumes to the unbroken run', async () => {
   const dir = tempDir();
-  const opts = (m: Model, ck: string) => ({ ...base, ...data(m, 512), epochs: 3, optimizer: 'adam', lr: 0.003, checkpointDir: ck } as TrainOptions);
+  const opts = (m: Model, ck: string) => ({ ...base, ...data(m, 512), epochs: 3, optimizer: 'adam', lr: 0.003, checkpointDir: ck }) as TrainOptions;
   const whole = digitsCnn(11);
   await train(whole, opts(whole, join(dir, 'whole')));
   const m = digitsCnn(11);
@@ -249,7 +316,13 @@ test('a step that runs out of memory in the loop: TRAIN_OUT_OF_MEMORY with the s
   const abort = new WebAssembly.RuntimeError('memory access out of bounds');
   let calls = 0;
   tf.unregisterKernel(kernel, 'cpu');
-  tf.registerKernel({ ...own, kernelFunc: (args) => { if (++calls === stepsPerEpoch + 3) throw abort; return own.kernelFunc(args); } });
+  tf.registerKernel({
+    ...own,
+    kernelFunc: (args) => {
+      if (++calls === stepsPerEpoch + 3) throw abort;
+      return own.kernelFunc(args);
+    },
+  });
   const tensors = tf.memory().numTensors;
   let e: CompilerError;
   try {
@@ -261,7 +334,10 @@ test('a step that runs out of memory in the loop: TRAIN_OUT_OF_MEMORY with the s
   const step = stepsPerEpoch + 2;
   const ck = join(dir, 'ck', 'epoch-1.onnx');
   assert.equal(e.code, 'TRAIN_OUT_OF_MEMORY', e.message);
-  assert.equal(e.message, `training step ${step} with a batch of 64 ran out of memory on the cpu backend: memory access out of bounds. The last checkpoint (step ${stepsPerEpoch}) is ${ck}.`);
+  assert.equal(
+    e.message,
+    `training step ${step} with a batch of 64 ran out of memory on the cpu backend: memory access out of bounds. The last checkpoint (step ${stepsPerEpoch}) is ${ck}.`,
+  );
   assert.match(e.hint ?? '', /smaller --batch \(e\.g\. 32\), or install the native backend .*, and continue with --resume/);
   assert.equal(e.cause, abort);
   assert.equal(tf.memory().numTensors, tensors, 'the failed step left no tensor behind');

@@ -7,7 +7,9 @@ import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import { createOptimizer, createSchedule, selectBackend, CompilerError } from '../../src/index.js';
 
-before(async () => { await selectBackend('cpu'); });
+before(async () => {
+  await selectBackend('cpu');
+});
 
 const close = (got: number, want: number, tol = 1e-6) => assert.ok(Math.abs(got - want) <= tol, `${got} vs ${want}`);
 
@@ -31,7 +33,10 @@ test('SGD with momentum and weight decay', () => {
   close(a!, 0.94);
   close(b!, 0.8266);
   // plain SGD: p = 1 − 0.1·0.5 = 0.95, then 0.90
-  assert.deepEqual(run('sgd', { momentum: 0 }, [0.5, 0.5]).map((v) => Number(v.toFixed(6))), [0.95, 0.9]);
+  assert.deepEqual(
+    run('sgd', { momentum: 0 }, [0.5, 0.5]).map((v) => Number(v.toFixed(6))),
+    [0.95, 0.9],
+  );
   // Nesterov: step 1 v = 0.5, step = g + µv = 0.95 → p = 0.905
   close(run('sgd', { momentum: 0.9, nesterov: true }, [0.5])[0]!, 0.905);
   // weight decay skips rank-1 tensors (biases, BN, β) by default: p = 1 − 0.1·0.5 = 0.95
@@ -72,13 +77,25 @@ test('a variable without a gradient is left alone; bad options are named errors'
 test('schedules: linear warm-up, then constant, step or cosine', () => {
   // warm-up 2 steps of lr 1: 0.5, 1; cosine over the 8 remaining: 1 at s=0, 0.5 at s=4, 0 at s=8
   const cos = createSchedule({ kind: 'cosine', lr: 1, totalSteps: 10, warmupSteps: 2 });
-  assert.deepEqual([0, 1, 2, 6, 10].map((s) => Number(cos(s).toFixed(6))), [0.5, 1, 1, 0.5, 0]);
+  assert.deepEqual(
+    [0, 1, 2, 6, 10].map((s) => Number(cos(s).toFixed(6))),
+    [0.5, 1, 1, 0.5, 0],
+  );
   const cosMin = createSchedule({ kind: 'cosine', lr: 1, totalSteps: 4, minLr: 0.2 });
   close(cosMin(2), 0.6);
   const step = createSchedule({ kind: 'step', lr: 0.1, totalSteps: 30, every: 10, gamma: 0.5 });
-  assert.deepEqual([0, 9, 10, 25].map((s) => Number(step(s).toFixed(6))), [0.1, 0.1, 0.05, 0.025]);
+  assert.deepEqual(
+    [0, 9, 10, 25].map((s) => Number(step(s).toFixed(6))),
+    [0.1, 0.1, 0.05, 0.025],
+  );
   const ms = createSchedule({ kind: 'step', lr: 1, totalSteps: 30, milestones: [5, 20], gamma: 0.1 });
-  assert.deepEqual([4, 5, 19, 20].map((s) => Number(ms(s).toFixed(6))), [1, 0.1, 0.1, 0.01]);
+  assert.deepEqual(
+    [4, 5, 19, 20].map((s) => Number(ms(s).toFixed(6))),
+    [1, 0.1, 0.1, 0.01],
+  );
   assert.equal(createSchedule({ kind: 'constant', lr: 0.3, totalSteps: 5 })(4), 0.3);
-  assert.throws(() => createSchedule({ kind: 'constant', lr: 0, totalSteps: 5 }), (e: unknown) => e instanceof CompilerError && e.code === 'INVALID_OPTION');
+  assert.throws(
+    () => createSchedule({ kind: 'constant', lr: 0, totalSteps: 5 }),
+    (e: unknown) => e instanceof CompilerError && e.code === 'INVALID_OPTION',
+  );
 });

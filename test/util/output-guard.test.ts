@@ -25,7 +25,7 @@ test('setup: an MLP, and a copy with external data', () => {
   assert.equal(r.code, 0, r.stderr);
 });
 
-test('transform -o <the input\'s external data file> is refused; the data is untouched', () => {
+test("transform -o <the input's external data file> is refused; the data is untouched", () => {
   const data = readdirSync(dir).find((n) => n.startsWith('ext.onnx.') && n.endsWith('.data'))!;
   const before = sha(join(dir, data));
   const r = runCli(['transform', join(dir, 'ext.onnx'), '-o', join(dir, data)]);
@@ -68,9 +68,18 @@ test('a FIFO, a directory or an empty path as output: named errors, nothing writ
   mkdirSync(sub);
   const r2 = runCli(['transform', model, '-o', sub, '--external-data', 'always']);
   assert.equal(code(r2), 'OUTPUT_NOT_REGULAR', r2.stderr);
-  assert.deepEqual(readdirSync(dir).filter((n) => n.startsWith('existing_dir')), ['existing_dir']);
-  assert.throws(() => saveModel(seededPairModel(1), ''), (e: unknown) => e instanceof CompilerError && e.code === 'OUTPUT_PATH_INVALID');
-  assert.throws(() => saveModel(seededPairModel(1), '/dev/null'), (e: unknown) => e instanceof CompilerError && e.code === 'OUTPUT_NOT_REGULAR');
+  assert.deepEqual(
+    readdirSync(dir).filter((n) => n.startsWith('existing_dir')),
+    ['existing_dir'],
+  );
+  assert.throws(
+    () => saveModel(seededPairModel(1), ''),
+    (e: unknown) => e instanceof CompilerError && e.code === 'OUTPUT_PATH_INVALID',
+  );
+  assert.throws(
+    () => saveModel(seededPairModel(1), '/dev/null'),
+    (e: unknown) => e instanceof CompilerError && e.code === 'OUTPUT_NOT_REGULAR',
+  );
 });
 
 test('a --report that cannot be written leaves no pruned model', () => {
@@ -80,18 +89,33 @@ test('a --report that cannot be written leaves no pruned model', () => {
   assert.equal(r.code, 1, r.stderr);
   assert.equal(code(r), 'FILE_WRITE_FAILED', r.stderr);
   assert.equal(existsSync(p), false, 'no model without its report');
-  assert.deepEqual(readdirSync(dir).filter((n) => n.includes('.tmp-')), []);
+  assert.deepEqual(
+    readdirSync(dir).filter((n) => n.includes('.tmp-')),
+    [],
+  );
 });
 
 test('guardOutputs: links and ./ spellings are the same file; a model output owns its lock and data names', () => {
   const a = join(dir, 'a.bin');
   writeFileSync(a, 'x');
   const rel = (p: string) => p.replace(dir, `${dir}/./`);
-  assert.throws(() => guardOutputs({ inputs: [{ path: a }], outputs: [{ path: rel(a) }] }), (e: unknown) => e instanceof CompilerError && e.code === 'OUTPUT_IS_INPUT');
-  assert.throws(() => guardOutputs({ inputs: [], outputs: [{ path: join(dir, 'o.onnx'), kind: 'model' }, { path: join(dir, 'o.onnx.lock') }] }), (e: unknown) => e instanceof CompilerError && e.code === 'OUTPUTS_COLLIDE');
+  assert.throws(
+    () => guardOutputs({ inputs: [{ path: a }], outputs: [{ path: rel(a) }] }),
+    (e: unknown) => e instanceof CompilerError && e.code === 'OUTPUT_IS_INPUT',
+  );
+  assert.throws(
+    () => guardOutputs({ inputs: [], outputs: [{ path: join(dir, 'o.onnx'), kind: 'model' }, { path: join(dir, 'o.onnx.lock') }] }),
+    (e: unknown) => e instanceof CompilerError && e.code === 'OUTPUTS_COLLIDE',
+  );
   writeFileSync(join(dir, 'o.onnx.0123456789abcdef.data'), 'x');
-  assert.throws(() => guardOutputs({ inputs: [{ path: join(dir, 'o.onnx.0123456789abcdef.data') }], outputs: [{ path: join(dir, 'o.onnx'), kind: 'model' }] }), (e: unknown) => e instanceof CompilerError && e.code === 'OUTPUT_IS_INPUT');
+  assert.throws(
+    () => guardOutputs({ inputs: [{ path: join(dir, 'o.onnx.0123456789abcdef.data') }], outputs: [{ path: join(dir, 'o.onnx'), kind: 'model' }] }),
+    (e: unknown) => e instanceof CompilerError && e.code === 'OUTPUT_IS_INPUT',
+  );
   // --overwrite lets a model replace the input model, never another input.
   guardOutputs({ inputs: [{ path: model, kind: 'model' }], outputs: [{ path: model, kind: 'model' }], overwrite: true });
-  assert.throws(() => guardOutputs({ inputs: [{ path: a }], outputs: [{ path: a, kind: 'model' }], overwrite: true }), (e: unknown) => e instanceof CompilerError && e.code === 'OUTPUT_IS_INPUT');
+  assert.throws(
+    () => guardOutputs({ inputs: [{ path: a }], outputs: [{ path: a, kind: 'model' }], overwrite: true }),
+    (e: unknown) => e instanceof CompilerError && e.code === 'OUTPUT_IS_INPUT',
+  );
 });

@@ -26,7 +26,11 @@ function files(d: string): string[] {
 
 function assertClean(d: string): void {
   const names = files(d);
-  assert.deepEqual(names.filter((n) => /\.tmp-|\.lock|\.stale-/.test(n)), [], `no temps or locks left: ${names.join(', ')}`);
+  assert.deepEqual(
+    names.filter((n) => /\.tmp-|\.lock|\.stale-/.test(n)),
+    [],
+    `no temps or locks left: ${names.join(', ')}`,
+  );
   assert.equal(names.filter((n) => n.endsWith('.data')).length, 1, `exactly one data file: ${names.join(', ')}`);
 }
 
@@ -35,7 +39,9 @@ test('a failure at any step of a save leaves the old pair (or the whole new one)
     const d = tempDir();
     const out = join(d, 'm.onnx');
     saveModel(seededPairModel(1), out, { externalData: 'always' });
-    setWriteFaultHook((at) => { if (at === s) throw new Error(`injected at ${at}`); });
+    setWriteFaultHook((at) => {
+      if (at === s) throw new Error(`injected at ${at}`);
+    });
     try {
       assert.throws(() => saveModel(seededPairModel(2), out, { externalData: 'always' }), /injected/);
     } finally {
@@ -43,7 +49,11 @@ test('a failure at any step of a save leaves the old pair (or the whole new one)
     }
     assert.equal(readPairSeed(out), COMMITTED.has(s) ? 2 : 1, `after a failure at ${s}`);
     const names = files(d);
-    assert.deepEqual(names.filter((n) => /\.tmp-|\.lock/.test(n)), [], `${s}: no temps or locks: ${names}`);
+    assert.deepEqual(
+      names.filter((n) => /\.tmp-|\.lock/.test(n)),
+      [],
+      `${s}: no temps or locks: ${names}`,
+    );
     if (!COMMITTED.has(s)) assert.equal(names.filter((n) => n.endsWith('.data')).length, 1, `${s}: the new data file is removed: ${names}`);
     // The next save tidies whatever the failure left.
     saveModel(seededPairModel(3), out, { externalData: 'always' });
@@ -71,10 +81,11 @@ test('a kill -9 at any step of a save leaves a consistent pair; the next save re
 test('two writers racing on one output take turns: the result is always a whole pair', async () => {
   const d = tempDir();
   const out = join(d, 'm.onnx');
-  const run = (seed: number) => new Promise<number>((res) => {
-    const c = spawn(process.execPath, [CHILD, out, String(seed), 'loop', '12'], { stdio: ['ignore', 'ignore', 'inherit'] });
-    c.on('exit', (code) => res(code ?? -1));
-  });
+  const run = (seed: number) =>
+    new Promise<number>((res) => {
+      const c = spawn(process.execPath, [CHILD, out, String(seed), 'loop', '12'], { stdio: ['ignore', 'ignore', 'inherit'] });
+      c.on('exit', (code) => res(code ?? -1));
+    });
   const codes = await Promise.all([run(10), run(20)]);
   assert.deepEqual(codes, [0, 0]);
   assert.ok([10, 20, 1010, 1020].includes(readPairSeed(out)));
@@ -92,7 +103,10 @@ test('a stale lock (its process is gone) is taken over; a live one makes the wri
 
   writeFileSync(`${out}.lock`, JSON.stringify({ token: 'someone-else', pid: process.ppid, host: hostname() }));
   const t0 = Date.now();
-  assert.throws(() => OutputLock.acquire(out, { timeoutMs: 300 }), (e: unknown) => e instanceof CompilerError && e.code === 'OUTPUT_LOCKED' && !!e.hint);
+  assert.throws(
+    () => OutputLock.acquire(out, { timeoutMs: 300 }),
+    (e: unknown) => e instanceof CompilerError && e.code === 'OUTPUT_LOCKED' && !!e.hint,
+  );
   assert.ok(Date.now() - t0 >= 300, 'waited for the lock');
   assert.equal(readPairSeed(out), 1, 'nothing replaced');
 });
@@ -114,7 +128,10 @@ test('staged files are all renamed into place on commit, none on abort', () => {
   const s = new StagedFiles();
   s.stage(join(d, 'a.json'), '{}');
   s.stage(join(d, 'b.json'), '[]');
-  assert.deepEqual(files(d).filter((n) => !n.includes('.tmp-')), []);
+  assert.deepEqual(
+    files(d).filter((n) => !n.includes('.tmp-')),
+    [],
+  );
   s.abort();
   assert.deepEqual(files(d), []);
   const t = new StagedFiles();

@@ -15,7 +15,9 @@ import { seededPairModel } from './pair-model.js';
 const [out, seedText, mode, arg] = process.argv.slice(2);
 const seed = Number(seedText);
 if (mode === 'kill') {
-  setWriteFaultHook((s: WriteStep) => { if (s === arg) process.kill(process.pid, 'SIGKILL'); });
+  setWriteFaultHook((s: WriteStep) => {
+    if (s === arg) process.kill(process.pid, 'SIGKILL');
+  });
   saveModel(seededPairModel(seed), out!, { externalData: 'always' });
 } else if (mode === 'loop') {
   for (let i = 0; i < Number(arg); i++) saveModel(seededPairModel(i % 2 ? seed + 1000 : seed), out!, { externalData: 'always' });

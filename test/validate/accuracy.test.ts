@@ -29,8 +29,14 @@ async function independentCount(model: Model, data: Dataset, batch: number, inpu
       const row = Array.from(scores.subarray(i * c, (i + 1) * c));
       let arg = 0;
       for (let j = 1; j < c; j++) if (row[j]! > row[arg]!) arg = j;
-      if (arg === b.y[i]) { top1++; perClass[b.y[i]!]!++; }
-      const order = row.map((s, j) => [s, j] as const).sort((p, q) => q[0] - p[0] || p[1] - q[1]).map(([, j]) => j);
+      if (arg === b.y[i]) {
+        top1++;
+        perClass[b.y[i]!]!++;
+      }
+      const order = row
+        .map((s, j) => [s, j] as const)
+        .sort((p, q) => q[0] - p[0] || p[1] - q[1])
+        .map(([, j]) => j);
       if (order.slice(0, 5).includes(b.y[i]!)) top5++;
     }
     n += b.n;
@@ -52,8 +58,14 @@ test('top-1, top-5 and per-class accuracy equal an independent onnxruntime count
   assert.equal(r.topKCorrect, ref.top5);
   assert.equal(r.k, 5);
   assert.equal(r.top1, ref.top1 / LIMIT);
-  assert.deepEqual(r.perClass.map((c) => c.correct), ref.perClass);
-  assert.equal(r.perClass.reduce((s, c) => s + c.count, 0), LIMIT);
+  assert.deepEqual(
+    r.perClass.map((c) => c.correct),
+    ref.perClass,
+  );
+  assert.equal(
+    r.perClass.reduce((s, c) => s + c.count, 0),
+    LIMIT,
+  );
   // Meaningful: neither trivial nor perfect.
   assert.ok(r.top1 > 0.6 && r.top1 < 0.95, `top-1 ${r.top1}`);
   assert.ok(r.topK > r.top1);
@@ -69,7 +81,10 @@ test('on the trained MNIST MLP in fixtures/trained, sculpt counts what onnxrunti
   assert.equal(acc.samples, LIMIT);
   assert.equal(acc.top1Correct, ref.top1);
   assert.equal(acc.topKCorrect, ref.top5);
-  assert.deepEqual(acc.perClass.map((c) => c.correct), ref.perClass);
+  assert.deepEqual(
+    acc.perClass.map((c) => c.correct),
+    ref.perClass,
+  );
   assert.ok(ref.top1 / LIMIT > 0.97, `trained MLP top-1 ${ref.top1 / LIMIT}`);
   data.close();
 });

@@ -49,7 +49,10 @@ export function centroidClassifier(opts: CentroidOptions = {}): Model {
   for (let c = 0; c < classes; c++) {
     const scale = opts.damage?.classes.includes(c) ? opts.damage.scale : 1;
     let sq = 0;
-    for (let j = 0; j < 784; j++) { w[j * classes + c] = mu[c]![j]! * scale; sq += mu[c]![j]! ** 2; }
+    for (let j = 0; j < 784; j++) {
+      w[j * classes + c] = mu[c]![j]! * scale;
+      sq += mu[c]![j]! ** 2;
+    }
     bias[c] = -0.5 * sq;
   }
   const b = GraphBuilder.newModel({ opset: 17 });

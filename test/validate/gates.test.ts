@@ -25,16 +25,34 @@ saveModel(buildModel('resnet20', { seed: 1, width: 0.25 }), small);
 const DATA = ['--data', 'mnist', '--limit', '500'];
 const FAST = ['--warmup', '2', '--min-runs', '5', '--max-runs', '25', '--max-time', '3', '--batch', '1'];
 
-function report(stdout: string): ValidationReport { return JSON.parse(stdout) as ValidationReport; }
+function report(stdout: string): ValidationReport {
+  return JSON.parse(stdout) as ValidationReport;
+}
 
 test('evaluateGates on known numbers: the limits are inclusive', () => {
   const r = evaluateGates({ maxDrop: 1, minSpeedup: 2, maxParams: 100 }, { top1: 0.9, baselineTop1: 0.91, speedup: 2, params: 100 });
-  assert.deepEqual(r.map((g) => [g.gate, g.passed]), [['max-drop', true], ['min-speedup', true], ['max-params', true]]);
+  assert.deepEqual(
+    r.map((g) => [g.gate, g.passed]),
+    [
+      ['max-drop', true],
+      ['min-speedup', true],
+      ['max-params', true],
+    ],
+  );
   assert.equal(r[0]!.actual, 1);
   const f = evaluateGates({ maxDrop: 0.5, minSpeedup: 2.01, maxParams: 99 }, { top1: 0.9, baselineTop1: 0.91, speedup: 2, params: 100 });
-  assert.deepEqual(f.map((g) => g.passed), [false, false, false]);
-  assert.throws(() => evaluateGates({ maxDrop: 1 }, { params: 1 }), (e: unknown) => e instanceof CompilerError && e.code === 'PRECONDITION_FAILED');
-  assert.throws(() => evaluateGates({ maxParams: -1 }, { params: 1 }), (e: unknown) => e instanceof CompilerError && e.code === 'INVALID_OPTION');
+  assert.deepEqual(
+    f.map((g) => g.passed),
+    [false, false, false],
+  );
+  assert.throws(
+    () => evaluateGates({ maxDrop: 1 }, { params: 1 }),
+    (e: unknown) => e instanceof CompilerError && e.code === 'PRECONDITION_FAILED',
+  );
+  assert.throws(
+    () => evaluateGates({ maxParams: -1 }, { params: 1 }),
+    (e: unknown) => e instanceof CompilerError && e.code === 'INVALID_OPTION',
+  );
 });
 
 test('--max-params: pass exits 0, fail exits 3 and names the gate', () => {
@@ -42,7 +60,10 @@ test('--max-params: pass exits 0, fail exits 3 and names the gate', () => {
   assert.equal(ok.code, 0, ok.stderr);
   const r = report(ok.stdout);
   assert.equal(r.model.params, 7850);
-  assert.deepEqual(r.gates.map((g) => [g.gate, g.passed, g.actual]), [['max-params', true, 7850]]);
+  assert.deepEqual(
+    r.gates.map((g) => [g.gate, g.passed, g.actual]),
+    [['max-params', true, 7850]],
+  );
   assert.equal(r.passed, true);
   const bad = runCli(['validate', good, '--max-params', '7849', '--json']);
   assert.equal(bad.code, 3);
@@ -85,7 +106,14 @@ test('all gates at once: 0 when all pass; 3 naming only the failing one', () => 
   const args = ['validate', worse, '--baseline', good, ...DATA, ...FAST, '--max-drop', '100', '--min-speedup', '0.01'];
   const ok = runCli([...args, '--max-params', '10000', '--json']);
   assert.equal(ok.code, 0, ok.stderr);
-  assert.deepEqual(report(ok.stdout).gates.map((g) => [g.gate, g.passed]), [['max-drop', true], ['min-speedup', true], ['max-params', true]]);
+  assert.deepEqual(
+    report(ok.stdout).gates.map((g) => [g.gate, g.passed]),
+    [
+      ['max-drop', true],
+      ['min-speedup', true],
+      ['max-params', true],
+    ],
+  );
   const bad = runCli([...args, '--max-params', '10']);
   assert.equal(bad.code, 3);
   assert.match(bad.stderr, /gate failed: max-params/);
@@ -106,7 +134,10 @@ test('--provider cuda falls back to cpu with a warning; --strict fails instead',
   assert.equal(r.code, 0, r.stderr);
   const rep = report(r.stdout);
   assert.equal(rep.requestedProvider, 'cuda');
-  if (rep.provider === 'cuda') { t.skip('the CUDA provider loads on this machine: nothing falls back'); return; }
+  if (rep.provider === 'cuda') {
+    t.skip('the CUDA provider loads on this machine: nothing falls back');
+    return;
+  }
   assert.equal(rep.provider, 'cpu');
   assert.match(r.stderr, /CUDA execution provider unavailable.*falling back to CPU/);
   const strict = runCli(['validate', good, '--provider', 'cuda', '--strict']);

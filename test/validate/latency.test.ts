@@ -4,7 +4,19 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { CompilerError, GraphBuilder, attrInts, isStable, measureLatency, median, openSession, percentile, latencyStats, runSession, Rng } from '../../src/index.js';
+import {
+  CompilerError,
+  GraphBuilder,
+  attrInts,
+  isStable,
+  measureLatency,
+  median,
+  openSession,
+  percentile,
+  latencyStats,
+  runSession,
+  Rng,
+} from '../../src/index.js';
 
 /** A runner whose i-th call (warm-up included) takes times[i] ms on a fake clock. */
 function fake(times: (i: number) => number) {
@@ -12,8 +24,13 @@ function fake(times: (i: number) => number) {
   let calls = 0;
   return {
     clock: () => now,
-    run: () => { now += times(calls); calls++; },
-    get calls() { return calls; },
+    run: () => {
+      now += times(calls);
+      calls++;
+    },
+    get calls() {
+      return calls;
+    },
   };
 }
 
@@ -27,7 +44,10 @@ test('median and nearest-rank p90 on known lists', () => {
   assert.equal(percentile([42], 90), 42);
   const s = latencyStats([3, 1, 2, 10]);
   assert.deepEqual(s, { medianMs: 2.5, p90Ms: 10, minMs: 1, maxMs: 10, meanMs: 4, runs: 4 });
-  assert.throws(() => median([]), (e: unknown) => e instanceof CompilerError && e.code === 'INVALID_OPTION');
+  assert.throws(
+    () => median([]),
+    (e: unknown) => e instanceof CompilerError && e.code === 'INVALID_OPTION',
+  );
 });
 
 test('isStable: the last `window` medians within tolerance of the newest', () => {
@@ -99,10 +119,22 @@ test('the time cap counts warm-up and ends the measurement', async () => {
 
 test('inconsistent options are INVALID_OPTION', async () => {
   const code = (e: unknown) => e instanceof CompilerError && e.code === 'INVALID_OPTION';
-  await assert.rejects(measureLatency(() => {}, { minRuns: 10, maxRuns: 5 }), code);
-  await assert.rejects(measureLatency(() => {}, { maxRuns: 0 }), code);
-  await assert.rejects(measureLatency(() => {}, { tolerance: -1 }), code);
-  await assert.rejects(measureLatency(() => {}, { warmup: 1.5 }), code);
+  await assert.rejects(
+    measureLatency(() => {}, { minRuns: 10, maxRuns: 5 }),
+    code,
+  );
+  await assert.rejects(
+    measureLatency(() => {}, { maxRuns: 0 }),
+    code,
+  );
+  await assert.rejects(
+    measureLatency(() => {}, { tolerance: -1 }),
+    code,
+  );
+  await assert.rejects(
+    measureLatency(() => {}, { warmup: 1.5 }),
+    code,
+  );
 });
 
 test('a real onnxruntime session: the procedure runs and the statistics are ordered', async () => {
@@ -114,7 +146,13 @@ test('a real onnxruntime session: the procedure runs and the statistics are orde
   const { session } = await openSession(b.model);
   const feed = { x: { data: rng.uniformArray(8 * 16 * 16), dims: [1, 8, 16, 16] } };
   let calls = 0;
-  const s = await measureLatency(async () => { calls++; await runSession(session, feed); }, { warmup: 2, minRuns: 5, maxRuns: 40, maxTimeMs: 5000 });
+  const s = await measureLatency(
+    async () => {
+      calls++;
+      await runSession(session, feed);
+    },
+    { warmup: 2, minRuns: 5, maxRuns: 40, maxTimeMs: 5000 },
+  );
   await session.release();
   assert.equal(calls, 2 + s.runs);
   assert.ok(s.runs >= 5 && s.runs <= 40);

@@ -102,4 +102,3 @@ export function normAxis(axis: number, rank: number): number | undefined {
   const a = axis < 0 ? axis + rank : axis;
   return a >= 0 && a < rank ? a : undefined;
 }
-

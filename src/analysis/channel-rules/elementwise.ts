@@ -36,10 +36,16 @@ function broadcasting(inputs?: readonly number[]): ChannelRule {
     const o = ctx.origin;
     const idx = inputs ?? n.inputs.map((_, i) => i);
     if (o.side === 'in' && !idx.includes(o.index)) return;
-    if (o.side === 'out' && o.index !== 0) { ctx.freezeOrigin('unexpected output'); return; }
+    if (o.side === 'out' && o.index !== 0) {
+      ctx.freezeOrigin('unexpected output');
+      return;
+    }
     const ins = idx.map((i) => n.inputs[i]).filter((v): v is Value => !!v);
     const ranks = ins.map((v) => rankOf(ctx, v));
-    if (ranks.some((r) => r === undefined)) { ctx.freezeOrigin('an operand rank is unknown'); return; }
+    if (ranks.some((r) => r === undefined)) {
+      ctx.freezeOrigin('an operand rank is unknown');
+      return;
+    }
     const R = rankOf(ctx, n.outputs[0]) ?? Math.max(...(ranks as number[]));
     const outAxis = o.side === 'out' ? o.axis : o.axis + R - rankOf(ctx, o.value)!;
     const members: [Value | null | undefined, number][] = [[n.outputs[0], outAxis]];
@@ -53,11 +59,20 @@ const softmaxLike: ChannelRule = (ctx) => {
   const n = ctx.node;
   const o = ctx.origin;
   const r = rankOf(ctx, n.inputs[0]);
-  if (r === undefined) { ctx.freezeOrigin('input rank unknown'); return; }
+  if (r === undefined) {
+    ctx.freezeOrigin('input rank unknown');
+    return;
+  }
   const axis = normAxis(n.attrInt('axis', ctx.opset >= 13 ? -1 : 1), r);
-  if (axis === undefined) { ctx.freezeOrigin('axis out of range'); return; }
+  if (axis === undefined) {
+    ctx.freezeOrigin('axis out of range');
+    return;
+  }
   const normalised = ctx.opset >= 13 ? o.axis === axis : o.axis >= axis;
-  if (normalised) { ctx.freezeOrigin(`${n.opType} normalises over this axis: removing a channel changes the others`); return; }
+  if (normalised) {
+    ctx.freezeOrigin(`${n.opType} normalises over this axis: removing a channel changes the others`);
+    return;
+  }
   unary(ctx);
 };
 
@@ -92,11 +107,20 @@ const reduce: ChannelRule = (ctx) => {
   const x = n.inputs[0];
   const y = n.outputs[0];
   const r = rankOf(ctx, x);
-  if (!x || !y || r === undefined) { ctx.freezeOrigin('input rank unknown'); return; }
+  if (!x || !y || r === undefined) {
+    ctx.freezeOrigin('input rank unknown');
+    return;
+  }
   if (o.side === 'in' && o.index !== 0) return;
   const axes = reduceAxes(ctx, n, r);
-  if (axes === undefined) { ctx.freezeOrigin('reduction axes are not constant'); return; }
-  if (axes === 'none') { ctx.identityTo(o.slot, o.side === 'in' ? y : x, o.axis); return; }
+  if (axes === undefined) {
+    ctx.freezeOrigin('reduction axes are not constant');
+    return;
+  }
+  if (axes === 'none') {
+    ctx.identityTo(o.slot, o.side === 'in' ? y : x, o.axis);
+    return;
+  }
   const keep = n.attrInt('keepdims', 1) !== 0;
   const kept = Array.from({ length: r }, (_, i) => i).filter((i) => !axes.includes(i));
   if (o.side === 'in') {
@@ -118,12 +142,21 @@ const argReduce: ChannelRule = (ctx) => {
   const x = n.inputs[0];
   const y = n.outputs[0];
   const r = rankOf(ctx, x);
-  if (!x || !y || r === undefined) { ctx.freezeOrigin('input rank unknown'); return; }
+  if (!x || !y || r === undefined) {
+    ctx.freezeOrigin('input rank unknown');
+    return;
+  }
   const axis = normAxis(n.attrInt('axis', 0), r);
   const keep = n.attrInt('keepdims', 1) !== 0;
-  if (axis === undefined) { ctx.freezeOrigin('axis out of range'); return; }
+  if (axis === undefined) {
+    ctx.freezeOrigin('axis out of range');
+    return;
+  }
   if (o.side === 'in') {
-    if (o.axis === axis) { ctx.freezeOrigin(`${n.opType} returns positions along this axis`); return; }
+    if (o.axis === axis) {
+      ctx.freezeOrigin(`${n.opType} returns positions along this axis`);
+      return;
+    }
     ctx.identityTo(o.slot, y, keep || o.axis < axis ? o.axis : o.axis - 1);
     return;
   }
@@ -136,8 +169,14 @@ const argReduce: ChannelRule = (ctx) => {
 const pool: ChannelRule = (ctx) => {
   const n = ctx.node;
   const o = ctx.origin;
-  if (o.side === 'out' && o.index !== 0) { ctx.freezeOrigin('pooling indices encode the channel position'); return; }
-  if (o.axis >= 2) { ctx.freezeOrigin('pooling changes the spatial axes'); return; }
+  if (o.side === 'out' && o.index !== 0) {
+    ctx.freezeOrigin('pooling indices encode the channel position');
+    return;
+  }
+  if (o.axis >= 2) {
+    ctx.freezeOrigin('pooling changes the spatial axes');
+    return;
+  }
   if (n.outputs[1] && (n.outputs[1].useCount > 0 || n.outputs[1].isGraphOutput())) {
     ctx.freezeOrigin('MaxPool indices encode the channel position');
     return;
@@ -151,17 +190,29 @@ const pad: ChannelRule = (ctx) => {
   if (o.side === 'in' && o.index !== 0) return;
   const x = n.inputs[0];
   const r = rankOf(ctx, x);
-  if (!x || r === undefined) { ctx.freezeOrigin('input rank unknown'); return; }
-  const pads = ctx.opset >= 11 ? ctx.ints(n.inputs[1]) : n.attrInts('pads') ?? n.attrInts('paddings');
-  if (!pads) { ctx.freezeOrigin('pads are not constant'); return; }
+  if (!x || r === undefined) {
+    ctx.freezeOrigin('input rank unknown');
+    return;
+  }
+  const pads = ctx.opset >= 11 ? ctx.ints(n.inputs[1]) : (n.attrInts('pads') ?? n.attrInts('paddings'));
+  if (!pads) {
+    ctx.freezeOrigin('pads are not constant');
+    return;
+  }
   let axes = Array.from({ length: r }, (_, i) => i);
   if (n.inputs[3]) {
     const a = ctx.ints(n.inputs[3]);
-    if (!a) { ctx.freezeOrigin('pad axes are not constant'); return; }
+    if (!a) {
+      ctx.freezeOrigin('pad axes are not constant');
+      return;
+    }
     axes = a.map((v) => (v < 0 ? v + r : v));
   }
   const p = axes.indexOf(o.axis);
-  if (p >= 0 && (pads[p] !== 0 || pads[p + axes.length] !== 0)) { ctx.freezeOrigin('Pad pads this axis'); return; }
+  if (p >= 0 && (pads[p] !== 0 || pads[p + axes.length] !== 0)) {
+    ctx.freezeOrigin('Pad pads this axis');
+    return;
+  }
   ctx.identityTo(o.slot, o.side === 'in' ? n.outputs[0] : x, o.axis);
 };
 
@@ -173,11 +224,17 @@ const resize: ChannelRule = (ctx) => {
   const x = n.inputs[0];
   const y = n.outputs[0];
   const r = rankOf(ctx, x);
-  if (!x || !y || r === undefined) { ctx.freezeOrigin('input rank unknown'); return; }
+  if (!x || !y || r === undefined) {
+    ctx.freezeOrigin('input rank unknown');
+    return;
+  }
   const axes = n.attrInts('axes')?.map((a) => (a < 0 ? a + r : a)) ?? Array.from({ length: r }, (_, i) => i);
   const p = axes.indexOf(o.axis);
   const pass = () => ctx.identityTo(o.slot, o.side === 'in' ? y : x, o.axis);
-  if (p < 0) { pass(); return; }
+  if (p < 0) {
+    pass();
+    return;
+  }
   let scales: number[] | undefined;
   let sizesIndex = -1;
   if (n.opType === 'Upsample') {
@@ -191,15 +248,24 @@ const resize: ChannelRule = (ctx) => {
     else scales = foldedFloats(ctx, s);
   }
   if (sizesIndex < 0) {
-    if (!scales || scales[p] !== 1) { ctx.freezeOrigin('Resize scales this axis (or its scales are not constant)'); return; }
+    if (!scales || scales[p] !== 1) {
+      ctx.freezeOrigin('Resize scales this axis (or its scales are not constant)');
+      return;
+    }
     pass();
     return;
   }
   const sv = n.inputs[sizesIndex]!;
   const sizes = ctx.ints(sv);
   const dim = ctx.shape(x)?.[o.axis];
-  if (!sizes || sizes[p] !== dim) { ctx.freezeOrigin('Resize resizes this axis (or its sizes are not constant)'); return; }
-  if (!constantTensor(sv)) { ctx.freezeOrigin('Resize sizes are computed at run time and would need rewriting'); return; }
+  if (!sizes || sizes[p] !== dim) {
+    ctx.freezeOrigin('Resize resizes this axis (or its sizes are not constant)');
+    return;
+  }
+  if (!constantTensor(sv)) {
+    ctx.freezeOrigin('Resize sizes are computed at run time and would need rewriting');
+    return;
+  }
   const ys = pass();
   if (!ys) return;
   ctx.fixup(`sizes`, (fc) => {
@@ -226,27 +292,101 @@ const quantize: ChannelRule = (ctx) => {
   const [x, scale, zp] = [n.inputs[0], n.inputs[1], n.inputs[2]];
   const y = n.outputs[0];
   const r = rankOf(ctx, x);
-  if (!x || !y || r === undefined) { ctx.freezeOrigin('input rank unknown'); return; }
-  if (n.attrInt('block_size', 0) > 0) { ctx.freezeOrigin('blocked quantisation'); return; }
+  if (!x || !y || r === undefined) {
+    ctx.freezeOrigin('input rank unknown');
+    return;
+  }
+  if (n.attrInt('block_size', 0) > 0) {
+    ctx.freezeOrigin('blocked quantisation');
+    return;
+  }
   const axis = normAxis(n.attrInt('axis', 1), r);
   const perAxis = (rankOf(ctx, scale) ?? 0) === 1 && ctx.shape(scale)?.[0] !== 1;
   const isParam = o.side === 'in' && o.index > 0;
   const a = isParam ? axis : o.axis;
-  if (a === undefined) { ctx.freezeOrigin('axis out of range'); return; }
-  const members: [Value | null | undefined, number][] = [[x, a], [y, a]];
+  if (a === undefined) {
+    ctx.freezeOrigin('axis out of range');
+    return;
+  }
+  const members: [Value | null | undefined, number][] = [
+    [x, a],
+    [y, a],
+  ];
   if (perAxis && a === axis) members.push([scale, 0], [zp, 0]);
   linkClass(ctx, members);
 };
 
 const UNARY = [
-  'Relu', 'LeakyRelu', 'Sigmoid', 'HardSigmoid', 'HardSwish', 'Tanh', 'Elu', 'Selu', 'Celu', 'Softplus', 'Softsign',
-  'Gelu', 'Mish', 'ThresholdedRelu', 'Erf', 'Abs', 'Neg', 'Sqrt', 'Exp', 'Log', 'Reciprocal', 'Floor', 'Ceil', 'Round',
-  'Sign', 'Sin', 'Cos', 'Tan', 'Asin', 'Acos', 'Atan', 'Sinh', 'Cosh', 'Asinh', 'Acosh', 'Atanh', 'Not', 'IsNaN', 'IsInf',
-  'Shrink', 'Cast', 'Identity', 'LpNormalization', 'BitwiseNot',
+  'Relu',
+  'LeakyRelu',
+  'Sigmoid',
+  'HardSigmoid',
+  'HardSwish',
+  'Tanh',
+  'Elu',
+  'Selu',
+  'Celu',
+  'Softplus',
+  'Softsign',
+  'Gelu',
+  'Mish',
+  'ThresholdedRelu',
+  'Erf',
+  'Abs',
+  'Neg',
+  'Sqrt',
+  'Exp',
+  'Log',
+  'Reciprocal',
+  'Floor',
+  'Ceil',
+  'Round',
+  'Sign',
+  'Sin',
+  'Cos',
+  'Tan',
+  'Asin',
+  'Acos',
+  'Atan',
+  'Sinh',
+  'Cosh',
+  'Asinh',
+  'Acosh',
+  'Atanh',
+  'Not',
+  'IsNaN',
+  'IsInf',
+  'Shrink',
+  'Cast',
+  'Identity',
+  'LpNormalization',
+  'BitwiseNot',
 ];
 const BINARY = [
-  'Add', 'Sub', 'Mul', 'Div', 'Pow', 'Mod', 'PRelu', 'Equal', 'Less', 'Greater', 'LessOrEqual', 'GreaterOrEqual',
-  'And', 'Or', 'Xor', 'BitShift', 'BitwiseAnd', 'BitwiseOr', 'BitwiseXor', 'Max', 'Min', 'Sum', 'Mean', 'Where',
+  'Add',
+  'Sub',
+  'Mul',
+  'Div',
+  'Pow',
+  'Mod',
+  'PRelu',
+  'Equal',
+  'Less',
+  'Greater',
+  'LessOrEqual',
+  'GreaterOrEqual',
+  'And',
+  'Or',
+  'Xor',
+  'BitShift',
+  'BitwiseAnd',
+  'BitwiseOr',
+  'BitwiseXor',
+  'Max',
+  'Min',
+  'Sum',
+  'Mean',
+  'Where',
 ];
 
 export const elementwiseChannelRules: Record<string, ChannelRule> = {
@@ -258,11 +398,27 @@ export const elementwiseChannelRules: Record<string, ChannelRule> = {
   Softmax: softmaxLike,
   LogSoftmax: softmaxLike,
   Hardmax: softmaxLike,
-  ReduceSum: reduce, ReduceSumSquare: reduce, ReduceL1: reduce, ReduceL2: reduce, ReduceMean: reduce,
-  ReduceMax: reduce, ReduceMin: reduce, ReduceProd: reduce, ReduceLogSum: reduce, ReduceLogSumExp: reduce,
-  ArgMax: argReduce, ArgMin: argReduce,
-  MaxPool: pool, AveragePool: pool, LpPool: pool, GlobalAveragePool: pool, GlobalMaxPool: pool, GlobalLpPool: pool,
+  ReduceSum: reduce,
+  ReduceSumSquare: reduce,
+  ReduceL1: reduce,
+  ReduceL2: reduce,
+  ReduceMean: reduce,
+  ReduceMax: reduce,
+  ReduceMin: reduce,
+  ReduceProd: reduce,
+  ReduceLogSum: reduce,
+  ReduceLogSumExp: reduce,
+  ArgMax: argReduce,
+  ArgMin: argReduce,
+  MaxPool: pool,
+  AveragePool: pool,
+  LpPool: pool,
+  GlobalAveragePool: pool,
+  GlobalMaxPool: pool,
+  GlobalLpPool: pool,
   Pad: pad,
-  Resize: resize, Upsample: resize,
-  DequantizeLinear: quantize, QuantizeLinear: quantize,
+  Resize: resize,
+  Upsample: resize,
+  DequantizeLinear: quantize,
+  QuantizeLinear: quantize,
 };

@@ -69,7 +69,10 @@ export function prod(dims: readonly (number | string | null)[], from: number, to
  */
 export function linkMerged(ctx: ChannelRuleContext, x: Value, c: number, f: number, l: number, y: Value, b: number): void {
   const dims = ctx.shape(x);
-  if (!dims) { ctx.freezeOrigin(`the shape of "${x.name}" is unknown`); return; }
+  if (!dims) {
+    ctx.freezeOrigin(`the shape of "${x.name}" is unknown`);
+    return;
+  }
   const P = prod(dims, f, c - 1);
   const C = dims[c];
   const I = prod(dims, c + 1, l);
@@ -105,10 +108,12 @@ export function extraOutputsUsed(n: Node): boolean {
 
 /** Sorted-array count of entries below `x`. */
 export function countBelow(sorted: Int32Array, x: number): number {
-  let lo = 0, hi = sorted.length;
+  let lo = 0,
+    hi = sorted.length;
   while (lo < hi) {
     const m = (lo + hi) >> 1;
-    if (sorted[m]! < x) lo = m + 1; else hi = m;
+    if (sorted[m]! < x) lo = m + 1;
+    else hi = m;
   }
   return lo;
 }

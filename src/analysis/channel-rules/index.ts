@@ -20,7 +20,11 @@ import { elementwiseChannelRules } from './elementwise.js';
 import { shapeChannelRules } from './shape-ops.js';
 
 /** Declares the slots a node of this op seeds: `seed(value, axis)` for each channel axis. */
-export type ChannelSeeds = (n: Node, seed: (v: Value | null | undefined, axis: number) => void, shape: (v: Value | null | undefined) => StaticDim[] | undefined) => void;
+export type ChannelSeeds = (
+  n: Node,
+  seed: (v: Value | null | undefined, axis: number) => void,
+  shape: (v: Value | null | undefined) => StaticDim[] | undefined,
+) => void;
 
 export interface ChannelRuleEntry {
   readonly rule: ChannelRule;
@@ -30,18 +34,29 @@ export interface ChannelRuleEntry {
 
 const convSeeds: ChannelSeeds = (n, seed) => {
   // Not the weight's axis 1: for a depthwise conv it is a size-1 axis that never prunes.
-  seed(n.inputs[1], 0); seed(n.inputs[0], 1); seed(n.outputs[0], 1);
+  seed(n.inputs[1], 0);
+  seed(n.inputs[0], 1);
+  seed(n.outputs[0], 1);
 };
 const denseSeeds: ChannelSeeds = (n, seed, shape) => {
   const b = n.inputs[1];
   if (!b || !constantTensor(b)) return;
   const r = shape(b)?.length ?? 0;
-  if (n.opType === 'Gemm' || r >= 2) { seed(b, r - 1); seed(b, Math.max(0, r - 2)); } else seed(b, 0);
+  if (n.opType === 'Gemm' || r >= 2) {
+    seed(b, r - 1);
+    seed(b, Math.max(0, r - 2));
+  } else seed(b, 0);
 };
-const normSeeds: ChannelSeeds = (n, seed) => { seed(n.inputs[1], 0); };
+const normSeeds: ChannelSeeds = (n, seed) => {
+  seed(n.inputs[1], 0);
+};
 const BUILTIN_SEEDS: Record<string, ChannelSeeds> = {
-  Conv: convSeeds, ConvTranspose: convSeeds, Gemm: denseSeeds, MatMul: denseSeeds,
-  BatchNormalization: normSeeds, InstanceNormalization: normSeeds,
+  Conv: convSeeds,
+  ConvTranspose: convSeeds,
+  Gemm: denseSeeds,
+  MatMul: denseSeeds,
+  BatchNormalization: normSeeds,
+  InstanceNormalization: normSeeds,
 };
 
 const key = (domain: string, opType: string) => `${domain === 'ai.onnx' ? '' : domain}::${opType}`;
@@ -73,7 +88,10 @@ export function hasChannelRule(opType: string, domain = ''): boolean {
 /** Ops of a domain ('' = ONNX) that have a rule, sorted. */
 export function channelRuleOps(domain = ''): string[] {
   const prefix = key(domain, '');
-  return [...registry.keys()].filter((k) => k.startsWith(prefix)).map((k) => k.slice(prefix.length)).sort();
+  return [...registry.keys()]
+    .filter((k) => k.startsWith(prefix))
+    .map((k) => k.slice(prefix.length))
+    .sort();
 }
 
 export { constantTensor, foldedOf } from './constant.js';

@@ -23,15 +23,24 @@ const concat: ChannelRule = (ctx) => {
   const o = ctx.origin;
   const y = n.outputs[0];
   const r = rankOf(ctx, o.value);
-  if (!y || r === undefined) { ctx.freezeOrigin('rank unknown'); return; }
+  if (!y || r === undefined) {
+    ctx.freezeOrigin('rank unknown');
+    return;
+  }
   const axis = normAxis(n.attrInt('axis', 1), r);
-  if (axis === undefined) { ctx.freezeOrigin('axis out of range'); return; }
+  if (axis === undefined) {
+    ctx.freezeOrigin('axis out of range');
+    return;
+  }
   if (o.axis !== axis) {
     for (const v of [...n.inputs, y]) if (v && v !== o.value) ctx.identityTo(o.slot, v, o.axis);
     return;
   }
   const sizes = n.inputs.map((v) => ctx.shape(v)?.[axis]);
-  if (sizes.some((d) => typeof d !== 'number')) { ctx.freezeOrigin('a Concat input has an unknown size on the concat axis'); return; }
+  if (sizes.some((d) => typeof d !== 'number')) {
+    ctx.freezeOrigin('a Concat input has an unknown size on the concat axis');
+    return;
+  }
   const total = (sizes as number[]).reduce((a, b) => a + b, 0);
   const ys = ctx.slot(y, axis, total);
   if (!ys) return;
@@ -61,18 +70,30 @@ const split: ChannelRule = (ctx) => {
   const o = ctx.origin;
   const x = n.inputs[0];
   const r = rankOf(ctx, x);
-  if (!x || r === undefined) { ctx.freezeOrigin('rank unknown'); return; }
+  if (!x || r === undefined) {
+    ctx.freezeOrigin('rank unknown');
+    return;
+  }
   if (o.side === 'in' && o.index !== 0) return;
   const axis = normAxis(n.attrInt('axis', 0), r);
-  if (axis === undefined) { ctx.freezeOrigin('axis out of range'); return; }
+  if (axis === undefined) {
+    ctx.freezeOrigin('axis out of range');
+    return;
+  }
   if (o.axis !== axis) {
     for (const v of [x, ...n.outputs]) if (v && v !== o.value) ctx.identityTo(o.slot, v, o.axis);
     return;
   }
   const dim = ctx.shape(x)?.[axis];
-  if (typeof dim !== 'number') { ctx.freezeOrigin('split axis size unknown'); return; }
+  if (typeof dim !== 'number') {
+    ctx.freezeOrigin('split axis size unknown');
+    return;
+  }
   const sizes = splitSizes(ctx, n, dim);
-  if (!sizes || sizes.length !== n.outputs.length || sizes.reduce((a, b) => a + b, 0) !== dim) { ctx.freezeOrigin('split sizes are not constant or do not add up'); return; }
+  if (!sizes || sizes.length !== n.outputs.length || sizes.reduce((a, b) => a + b, 0) !== dim) {
+    ctx.freezeOrigin('split sizes are not constant or do not add up');
+    return;
+  }
   const xs = ctx.slot(x, axis, dim);
   if (!xs) return;
   const outs: (import('./context.js').ChannelSlot | undefined)[] = [];
@@ -97,14 +118,22 @@ const split: ChannelRule = (ctx) => {
   });
 };
 
-interface SliceSpec { starts: number[]; ends: number[]; axes: number[]; steps: number[] }
+interface SliceSpec {
+  starts: number[];
+  ends: number[];
+  axes: number[];
+  steps: number[];
+}
 
 function sliceSpec(ctx: ChannelRuleContext, n: Node, r: number): SliceSpec | undefined {
   let starts: number[] | undefined, ends: number[] | undefined, axes: number[] | undefined, steps: number[] | undefined;
   if (ctx.opset < 10) {
-    starts = n.attrInts('starts'); ends = n.attrInts('ends'); axes = n.attrInts('axes');
+    starts = n.attrInts('starts');
+    ends = n.attrInts('ends');
+    axes = n.attrInts('axes');
   } else {
-    starts = ctx.ints(n.inputs[1]); ends = ctx.ints(n.inputs[2]);
+    starts = ctx.ints(n.inputs[1]);
+    ends = ctx.ints(n.inputs[2]);
     axes = n.inputs[3] ? ctx.ints(n.inputs[3]) : undefined;
     steps = n.inputs[4] ? ctx.ints(n.inputs[4]) : undefined;
     if ((n.inputs[3] && !axes) || (n.inputs[4] && !steps)) return undefined;
@@ -125,15 +154,33 @@ const slice: ChannelRule = (ctx) => {
   const o = ctx.origin;
   const [x, y] = [n.inputs[0], n.outputs[0]];
   const r = rankOf(ctx, x);
-  if (!x || !y || r === undefined) { ctx.freezeOrigin('rank unknown'); return; }
-  if (o.side === 'in' && o.index !== 0) { ctx.freezeOrigin('Slice bounds are data here'); return; }
+  if (!x || !y || r === undefined) {
+    ctx.freezeOrigin('rank unknown');
+    return;
+  }
+  if (o.side === 'in' && o.index !== 0) {
+    ctx.freezeOrigin('Slice bounds are data here');
+    return;
+  }
   const spec = sliceSpec(ctx, n, r);
-  if (!spec) { ctx.freezeOrigin('Slice bounds are not constant'); return; }
+  if (!spec) {
+    ctx.freezeOrigin('Slice bounds are not constant');
+    return;
+  }
   const p = spec.axes.indexOf(o.axis);
-  if (p < 0) { ctx.identityTo(o.slot, o.side === 'in' ? y : x, o.axis); return; }
-  if (spec.steps[p] !== 1) { ctx.freezeOrigin('Slice with a step other than 1 on this axis'); return; }
+  if (p < 0) {
+    ctx.identityTo(o.slot, o.side === 'in' ? y : x, o.axis);
+    return;
+  }
+  if (spec.steps[p] !== 1) {
+    ctx.freezeOrigin('Slice with a step other than 1 on this axis');
+    return;
+  }
   const D = ctx.shape(x)?.[o.axis];
-  if (typeof D !== 'number') { ctx.freezeOrigin('sliced axis size unknown'); return; }
+  if (typeof D !== 'number') {
+    ctx.freezeOrigin('sliced axis size unknown');
+    return;
+  }
   const s = clampIndex(spec.starts[p]!, D);
   const e = clampIndex(spec.ends[p]!, D);
   const count = Math.max(0, e - s);
@@ -172,16 +219,31 @@ const gather: ChannelRule = (ctx) => {
   const [x, idx, y] = [n.inputs[0], n.inputs[1], n.outputs[0]];
   const r = rankOf(ctx, x);
   const q = rankOf(ctx, idx);
-  if (!x || !idx || !y || r === undefined || q === undefined) { ctx.freezeOrigin('rank unknown'); return; }
+  if (!x || !idx || !y || r === undefined || q === undefined) {
+    ctx.freezeOrigin('rank unknown');
+    return;
+  }
   const axis = normAxis(n.attrInt('axis', 0), r);
-  if (axis === undefined) { ctx.freezeOrigin('axis out of range'); return; }
-  if (o.side === 'in' && o.index === 1) { ctx.freezeOrigin('Gather indices would select different data'); return; }
+  if (axis === undefined) {
+    ctx.freezeOrigin('axis out of range');
+    return;
+  }
+  if (o.side === 'in' && o.index === 1) {
+    ctx.freezeOrigin('Gather indices would select different data');
+    return;
+  }
   if (o.side === 'in') {
-    if (o.axis === axis) { ctx.freezeOrigin('Gather selects along this axis'); return; }
+    if (o.axis === axis) {
+      ctx.freezeOrigin('Gather selects along this axis');
+      return;
+    }
     ctx.identityTo(o.slot, y, o.axis < axis ? o.axis : o.axis + q - 1);
     return;
   }
-  if (o.axis >= axis && o.axis < axis + q) { ctx.freezeOrigin('this axis comes from the Gather indices'); return; }
+  if (o.axis >= axis && o.axis < axis + q) {
+    ctx.freezeOrigin('this axis comes from the Gather indices');
+    return;
+  }
   ctx.identityTo(o.slot, x, o.axis < axis ? o.axis : o.axis - q + 1);
 };
 
@@ -190,7 +252,10 @@ const flatten: ChannelRule = (ctx) => {
   const o = ctx.origin;
   const [x, y] = [n.inputs[0], n.outputs[0]];
   const r = rankOf(ctx, x);
-  if (!x || !y || r === undefined) { ctx.freezeOrigin('rank unknown'); return; }
+  if (!x || !y || r === undefined) {
+    ctx.freezeOrigin('rank unknown');
+    return;
+  }
   let axis = n.attrInt('axis', 1);
   if (axis < 0) axis += r;
   if (o.side === 'in') {
@@ -203,12 +268,16 @@ const flatten: ChannelRule = (ctx) => {
   linkMerged(ctx, x, f, f, l, y, o.axis);
 };
 
-interface Block { ins: number[]; outs: number[] }
+interface Block {
+  ins: number[];
+  outs: number[];
+}
 
 /** Splits a reshape into blocks of input axes ↔ output axes with equal products. */
 function reshapeBlocks(inS: readonly StaticDim[], outS: readonly StaticDim[]): Block[] | undefined {
   const blocks: Block[] = [];
-  let i = 0, j = 0;
+  let i = 0,
+    j = 0;
   const num = (d: StaticDim | undefined): d is number => typeof d === 'number' && d > 0;
   while (i < inS.length || j < outS.length) {
     if (i < inS.length && j < outS.length && inS[i] !== null && inS[i] === outS[j]) {
@@ -216,12 +285,28 @@ function reshapeBlocks(inS: readonly StaticDim[], outS: readonly StaticDim[]): B
       continue;
     }
     const b: Block = { ins: [], outs: [] };
-    let pi = 1, po = 1;
-    if (i < inS.length) { if (!num(inS[i])) return undefined; pi *= inS[i] as number; b.ins.push(i++); }
-    if (j < outS.length) { if (!num(outS[j])) return undefined; po *= outS[j] as number; b.outs.push(j++); }
+    let pi = 1,
+      po = 1;
+    if (i < inS.length) {
+      if (!num(inS[i])) return undefined;
+      pi *= inS[i] as number;
+      b.ins.push(i++);
+    }
+    if (j < outS.length) {
+      if (!num(outS[j])) return undefined;
+      po *= outS[j] as number;
+      b.outs.push(j++);
+    }
     while (pi !== po) {
-      if (pi < po) { if (i >= inS.length || !num(inS[i])) return undefined; pi *= inS[i] as number; b.ins.push(i++); }
-      else { if (j >= outS.length || !num(outS[j])) return undefined; po *= outS[j] as number; b.outs.push(j++); }
+      if (pi < po) {
+        if (i >= inS.length || !num(inS[i])) return undefined;
+        pi *= inS[i] as number;
+        b.ins.push(i++);
+      } else {
+        if (j >= outS.length || !num(outS[j])) return undefined;
+        po *= outS[j] as number;
+        b.outs.push(j++);
+      }
     }
     blocks.push(b);
   }
@@ -232,22 +317,35 @@ const reshape: ChannelRule = (ctx) => {
   const n = ctx.node;
   const o = ctx.origin;
   const [x, shapeV, y] = [n.inputs[0], n.inputs[1], n.outputs[0]];
-  if (o.side === 'in' && o.index !== 0) { ctx.freezeOrigin('the Reshape target is data here'); return; }
+  if (o.side === 'in' && o.index !== 0) {
+    ctx.freezeOrigin('the Reshape target is data here');
+    return;
+  }
   const inS = ctx.shape(x);
   const outS = ctx.shape(y);
-  if (!x || !y || !inS || !outS) { ctx.freezeOrigin('Reshape shapes unknown'); return; }
+  if (!x || !y || !inS || !outS) {
+    ctx.freezeOrigin('Reshape shapes unknown');
+    return;
+  }
   const blocks = reshapeBlocks(inS, outS);
-  if (!blocks) { ctx.freezeOrigin('Reshape mixes axes of unknown size'); return; }
+  if (!blocks) {
+    ctx.freezeOrigin('Reshape mixes axes of unknown size');
+    return;
+  }
   const side = o.side === 'in' ? 'ins' : 'outs';
   const blk = blocks.find((b) => b[side].includes(o.axis));
-  if (!blk) { ctx.freezeOrigin('axis not found in the Reshape'); return; }
+  if (!blk) {
+    ctx.freezeOrigin('axis not found in the Reshape');
+    return;
+  }
   const ins = blk.ins.filter((a) => inS[a] !== 1);
   const outs = blk.outs.filter((a) => outS[a] !== 1);
   if (ins.length === 0 || outs.length === 0) return; // a size-1 axis: nothing to carry
   let outAxis: number;
   if (ins.length === 1 && outs.length === 1) {
     outAxis = outs[0]!;
-    if (o.side === 'in') ctx.identityTo(o.slot, y, outAxis); else ctx.identityTo(o.slot, x, ins[0]!);
+    if (o.side === 'in') ctx.identityTo(o.slot, y, outAxis);
+    else ctx.identityTo(o.slot, x, ins[0]!);
   } else if (outs.length === 1) {
     outAxis = outs[0]!;
     const f = blk.ins[0]!;
@@ -259,7 +357,10 @@ const reshape: ChannelRule = (ctx) => {
     return;
   }
   // The target entry for outAxis must follow the new channel count.
-  if (n.attrInt('allowzero', 0) !== 0) { ctx.freezeOrigin('Reshape with allowzero'); return; }
+  if (n.attrInt('allowzero', 0) !== 0) {
+    ctx.freezeOrigin('Reshape with allowzero');
+    return;
+  }
   const target = ctx.folded(shapeV);
   const el = target?.data[outAxis];
   if (el === -1) return;
@@ -285,7 +386,10 @@ const transpose: ChannelRule = (ctx) => {
   const o = ctx.origin;
   const [x, y] = [n.inputs[0], n.outputs[0]];
   const r = rankOf(ctx, x) ?? rankOf(ctx, y);
-  if (!x || !y || r === undefined) { ctx.freezeOrigin('rank unknown'); return; }
+  if (!x || !y || r === undefined) {
+    ctx.freezeOrigin('rank unknown');
+    return;
+  }
   const perm = n.attrInts('perm') ?? Array.from({ length: r }, (_, i) => r - 1 - i);
   if (o.side === 'in') ctx.identityTo(o.slot, y, perm.indexOf(o.axis));
   else ctx.identityTo(o.slot, x, perm[o.axis]!);
@@ -301,12 +405,18 @@ const squeeze: ChannelRule = (ctx) => {
   const o = ctx.origin;
   const [x, y] = [n.inputs[0], n.outputs[0]];
   const inS = ctx.shape(x);
-  if (!x || !y || !inS) { ctx.freezeOrigin('rank unknown'); return; }
+  if (!x || !y || !inS) {
+    ctx.freezeOrigin('rank unknown');
+    return;
+  }
   if (o.side === 'in' && o.index !== 0) return;
   const r = inS.length;
   const hasAxes = ctx.opset >= 13 ? !!n.inputs[1] : n.attrInts('axes') !== undefined;
   let axes = hasAxes ? axesOf(ctx, n, r) : inS.map((d, i) => (d === 1 ? i : -1)).filter((i) => i >= 0);
-  if (!axes) { ctx.freezeOrigin('Squeeze axes are not constant'); return; }
+  if (!axes) {
+    ctx.freezeOrigin('Squeeze axes are not constant');
+    return;
+  }
   axes = [...new Set(axes)].sort((p, q) => p - q);
   const keptAxes = Array.from({ length: r }, (_, i) => i).filter((i) => !axes!.includes(i));
   if (o.side === 'in') {
@@ -323,10 +433,16 @@ const unsqueeze: ChannelRule = (ctx) => {
   const o = ctx.origin;
   const [x, y] = [n.inputs[0], n.outputs[0]];
   const r = rankOf(ctx, x);
-  if (!x || !y || r === undefined) { ctx.freezeOrigin('rank unknown'); return; }
+  if (!x || !y || r === undefined) {
+    ctx.freezeOrigin('rank unknown');
+    return;
+  }
   if (o.side === 'in' && o.index !== 0) return;
   const raw = ctx.opset >= 13 ? (n.inputs[1] ? ctx.ints(n.inputs[1]) : undefined) : n.attrInts('axes');
-  if (!raw) { ctx.freezeOrigin('Unsqueeze axes are not constant'); return; }
+  if (!raw) {
+    ctx.freezeOrigin('Unsqueeze axes are not constant');
+    return;
+  }
   const R = r + raw.length;
   const axes = raw.map((v) => (v < 0 ? v + R : v));
   const outKept = Array.from({ length: R }, (_, i) => i).filter((i) => !axes.includes(i));
@@ -358,7 +474,10 @@ const shape: ChannelRule = (ctx) => {
   const o = ctx.origin;
   const y = n.outputs[0];
   const r = rankOf(ctx, n.inputs[0]);
-  if (!y || r === undefined) { ctx.freezeOrigin('rank unknown'); return; }
+  if (!y || r === undefined) {
+    ctx.freezeOrigin('rank unknown');
+    return;
+  }
   const start = clampIndex(n.attrInt('start', 0), r);
   const end = clampIndex(n.attrInt('end', r), r);
   if (o.axis < start || o.axis >= end) return;
@@ -372,9 +491,15 @@ const shape: ChannelRule = (ctx) => {
 const tile: ChannelRule = (ctx) => {
   const n = ctx.node;
   const o = ctx.origin;
-  if (o.side === 'in' && o.index !== 0) { ctx.freezeOrigin('Tile repeats are data here'); return; }
+  if (o.side === 'in' && o.index !== 0) {
+    ctx.freezeOrigin('Tile repeats are data here');
+    return;
+  }
   const reps = ctx.ints(n.inputs[1]);
-  if (!reps || reps[o.axis] !== 1) { ctx.freezeOrigin('Tile repeats this axis (or its repeats are not constant)'); return; }
+  if (!reps || reps[o.axis] !== 1) {
+    ctx.freezeOrigin('Tile repeats this axis (or its repeats are not constant)');
+    return;
+  }
   ctx.identityTo(o.slot, o.side === 'in' ? n.outputs[0] : n.inputs[0], o.axis);
 };
 
@@ -382,18 +507,33 @@ const expand: ChannelRule = (ctx) => {
   const n = ctx.node;
   const o = ctx.origin;
   const [x, sv, y] = [n.inputs[0], n.inputs[1], n.outputs[0]];
-  if (o.side === 'in' && o.index !== 0) { ctx.freezeOrigin('the Expand shape is data here'); return; }
+  if (o.side === 'in' && o.index !== 0) {
+    ctx.freezeOrigin('the Expand shape is data here');
+    return;
+  }
   const r = rankOf(ctx, x);
   const R = rankOf(ctx, y);
   const target = ctx.ints(sv);
-  if (!x || !y || !sv || r === undefined || R === undefined || !target) { ctx.freezeOrigin('Expand shapes unknown'); return; }
+  if (!x || !y || !sv || r === undefined || R === undefined || !target) {
+    ctx.freezeOrigin('Expand shapes unknown');
+    return;
+  }
   const outAxis = o.side === 'in' ? o.axis + R - r : o.axis;
   const inAxis = outAxis - (R - r);
   const dim = inAxis >= 0 ? ctx.shape(x)?.[inAxis] : 1;
-  if (dim === 1 || dim === undefined) { ctx.freezeOrigin('Expand broadcasts this axis'); return; }
+  if (dim === 1 || dim === undefined) {
+    ctx.freezeOrigin('Expand broadcasts this axis');
+    return;
+  }
   const el = target[outAxis - (R - target.length)];
-  if (el !== undefined && el !== 1 && !constantTensor(sv)) { ctx.freezeOrigin('the Expand shape is computed at run time'); return; }
-  const ys = linkClass(ctx, [[x, inAxis], [y, outAxis]]);
+  if (el !== undefined && el !== 1 && !constantTensor(sv)) {
+    ctx.freezeOrigin('the Expand shape is computed at run time');
+    return;
+  }
+  const ys = linkClass(ctx, [
+    [x, inAxis],
+    [y, outAxis],
+  ]);
   if (!ys || el === undefined || el === 1) return;
   ctx.fixup('shape', (fc) => {
     const t = constantTensor(sv)!;
@@ -420,4 +560,3 @@ export const shapeChannelRules: Record<string, ChannelRule> = {
   Tile: tile,
   Expand: expand,
 };
-

@@ -13,15 +13,24 @@ import type { StaticDim } from '../../ir/types.js';
 export type Shape = StaticDim[];
 
 /** A rule's answer for one output: element type and shape; either may be left out. */
-export interface OutInfo { elem?: number; shape?: Shape }
+export interface OutInfo {
+  elem?: number;
+  shape?: Shape;
+}
 
 /** Thrown by a rule that cannot compute an output; the engine records `reason`. */
 export class UnknownShape extends Error {
-  constructor(readonly reason: string) { super(reason); }
+  constructor(readonly reason: string) {
+    super(reason);
+  }
 }
 
 /** A constant (or partly symbolic) small tensor: row-major data and static dims. */
-export interface Folded { dims: number[]; data: StaticDim[]; elem: number }
+export interface Folded {
+  dims: number[];
+  data: StaticDim[];
+  elem: number;
+}
 
 export interface RuleContext {
   readonly node: Node;
@@ -52,7 +61,9 @@ export function contradiction(node: Node, message: string): CompilerError {
   });
 }
 
-export function isNum(d: StaticDim): d is number { return typeof d === 'number'; }
+export function isNum(d: StaticDim): d is number {
+  return typeof d === 'number';
+}
 
 /** Normalises a possibly negative axis for rank `r`. */
 export function normAxis(ctx: RuleContext, axis: number, r: number, what = 'axis'): number {
@@ -67,7 +78,8 @@ export function prodDims(ds: readonly StaticDim[]): StaticDim {
   const syms: string[] = [];
   for (const d of ds) {
     if (d === null) return null;
-    if (typeof d === 'string') syms.push(d); else n *= d;
+    if (typeof d === 'string') syms.push(d);
+    else n *= d;
   }
   if (syms.length === 0) return n;
   if (n === 0) return 0;
@@ -97,7 +109,11 @@ export function broadcast(ctx: RuleContext, shapes: readonly Shape[]): Shape {
       const i = k - (r - s.length);
       if (i < 0) continue;
       const d = s[i]!;
-      if (first) { acc = d; first = false; continue; }
+      if (first) {
+        acc = d;
+        first = false;
+        continue;
+      }
       acc = broadcastDim(ctx, acc, d, k);
     }
     out.push(acc);

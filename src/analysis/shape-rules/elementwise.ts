@@ -10,16 +10,63 @@ import { broadcast } from './common.js';
 const same: Rule = (ctx: RuleContext) => [{ shape: ctx.shape(0) }];
 
 const UNARY = [
-  'Identity', 'Relu', 'LeakyRelu', 'Sigmoid', 'HardSigmoid', 'HardSwish', 'Tanh', 'Softmax', 'LogSoftmax',
-  'Hardmax', 'Exp', 'Log', 'Sqrt', 'Neg', 'Abs', 'Erf', 'Reciprocal', 'Floor', 'Ceil', 'Round', 'Sign',
-  'Sin', 'Cos', 'Tan', 'Asin', 'Acos', 'Atan', 'Sinh', 'Cosh', 'Asinh', 'Acosh', 'Atanh', 'Elu', 'Selu',
-  'Celu', 'Gelu', 'Mish', 'Softplus', 'Softsign', 'ThresholdedRelu', 'Shrink', 'LRN', 'Clip',
-  'LpNormalization', 'MeanVarianceNormalization', 'CumSum', 'Trilu', 'BitwiseNot', 'ReverseSequence',
-  'GroupNormalization', 'Swish', 'ScatterND', 'ScatterElements', 'Scatter',
+  'Identity',
+  'Relu',
+  'LeakyRelu',
+  'Sigmoid',
+  'HardSigmoid',
+  'HardSwish',
+  'Tanh',
+  'Softmax',
+  'LogSoftmax',
+  'Hardmax',
+  'Exp',
+  'Log',
+  'Sqrt',
+  'Neg',
+  'Abs',
+  'Erf',
+  'Reciprocal',
+  'Floor',
+  'Ceil',
+  'Round',
+  'Sign',
+  'Sin',
+  'Cos',
+  'Tan',
+  'Asin',
+  'Acos',
+  'Atan',
+  'Sinh',
+  'Cosh',
+  'Asinh',
+  'Acosh',
+  'Atanh',
+  'Elu',
+  'Selu',
+  'Celu',
+  'Gelu',
+  'Mish',
+  'Softplus',
+  'Softsign',
+  'ThresholdedRelu',
+  'Shrink',
+  'LRN',
+  'Clip',
+  'LpNormalization',
+  'MeanVarianceNormalization',
+  'CumSum',
+  'Trilu',
+  'BitwiseNot',
+  'ReverseSequence',
+  'GroupNormalization',
+  'Swish',
+  'ScatterND',
+  'ScatterElements',
+  'Scatter',
 ];
 
-const BINARY = ['Add', 'Sub', 'Mul', 'Div', 'Pow', 'Mod', 'BitShift', 'BitwiseAnd', 'BitwiseOr', 'BitwiseXor',
-  'Max', 'Min', 'Mean', 'Sum'];
+const BINARY = ['Add', 'Sub', 'Mul', 'Div', 'Pow', 'Mod', 'BitShift', 'BitwiseAnd', 'BitwiseOr', 'BitwiseXor', 'Max', 'Min', 'Mean', 'Sum'];
 
 const LOGIC = ['Equal', 'Less', 'Greater', 'LessOrEqual', 'GreaterOrEqual', 'And', 'Or', 'Xor'];
 
@@ -66,7 +113,9 @@ const prelu: Rule = (ctx: RuleContext) => {
 
 const where: Rule = (ctx: RuleContext) => [{ shape: broadcast(ctx, [ctx.shape(0), ctx.shape(1), ctx.shape(2)]), elem: ctx.elem(1) }];
 
-const quantize: Rule = (ctx: RuleContext) => [{ shape: ctx.shape(0), elem: ctx.has(2) ? ctx.elem(2) : ctx.node.attrInt('output_dtype', DataType.UINT8) || DataType.UINT8 }];
+const quantize: Rule = (ctx: RuleContext) => [
+  { shape: ctx.shape(0), elem: ctx.has(2) ? ctx.elem(2) : ctx.node.attrInt('output_dtype', DataType.UINT8) || DataType.UINT8 },
+];
 const dequantize: Rule = (ctx: RuleContext) => [{ shape: ctx.shape(0), elem: ctx.node.attrInt('output_dtype', 0) || ctx.elem(1) }];
 
 const eyeLike: Rule = (ctx: RuleContext) => [{ shape: ctx.shape(0), elem: ctx.node.attrInt('dtype') ?? ctx.elem(0) }];

@@ -20,8 +20,17 @@ import { isNum, prodDims } from './common.js';
 
 export const MAX_FOLD_ELEMENTS = 4096;
 
-const INT_TYPES = new Set<number>([DataType.INT64, DataType.INT32, DataType.INT16, DataType.INT8, DataType.UINT8,
-  DataType.UINT16, DataType.UINT32, DataType.UINT64, DataType.BOOL]);
+const INT_TYPES = new Set<number>([
+  DataType.INT64,
+  DataType.INT32,
+  DataType.INT16,
+  DataType.INT8,
+  DataType.UINT8,
+  DataType.UINT16,
+  DataType.UINT32,
+  DataType.UINT64,
+  DataType.BOOL,
+]);
 
 function tensorFolded(t: Tensor): Folded | undefined {
   if (t.size > MAX_FOLD_ELEMENTS) return undefined;
@@ -49,7 +58,9 @@ export function constantNodeFolded(n: Node): Folded | undefined {
   return undefined;
 }
 
-function numel(dims: readonly number[]): number { return dims.reduce((a, b) => a * b, 1); }
+function numel(dims: readonly number[]): number {
+  return dims.reduce((a, b) => a * b, 1);
+}
 
 /** Index of `flat` in a row-major tensor of `dims`, as a multi-index. */
 function unravel(flat: number, dims: readonly number[]): number[] {
@@ -84,38 +95,64 @@ function elementwise(a: Folded, b: Folded, elem: number, fn: (x: StaticDim, y: S
   const data: StaticDim[] = new Array(n);
   for (let i = 0; i < n; i++) {
     const idx = unravel(i, dims);
-    const ia = ravel(idx.map((x, k) => (pa[k] === 1 ? 0 : x)), pa);
-    const ib = ravel(idx.map((x, k) => (pb[k] === 1 ? 0 : x)), pb);
+    const ia = ravel(
+      idx.map((x, k) => (pa[k] === 1 ? 0 : x)),
+      pa,
+    );
+    const ib = ravel(
+      idx.map((x, k) => (pb[k] === 1 ? 0 : x)),
+      pb,
+    );
     data[i] = fn(a.data[ia]!, b.data[ib]!);
   }
   return { dims, data, elem };
 }
 
-function isIntType(t: number): boolean { return INT_TYPES.has(t) && t !== DataType.BOOL; }
+function isIntType(t: number): boolean {
+  return INT_TYPES.has(t) && t !== DataType.BOOL;
+}
 
 function arith(op: string, elem: number): ((x: StaticDim, y: StaticDim) => StaticDim) | undefined {
   const intDiv = isIntType(elem);
-  const num = (f: (x: number, y: number) => number) => (x: StaticDim, y: StaticDim): StaticDim => {
-    if (isNum(x) && isNum(y)) return f(x, y);
-    return null;
-  };
+  const num =
+    (f: (x: number, y: number) => number) =>
+    (x: StaticDim, y: StaticDim): StaticDim => {
+      if (isNum(x) && isNum(y)) return f(x, y);
+      return null;
+    };
   switch (op) {
-    case 'Add': return (x, y) => (x === 0 ? y : y === 0 ? x : num((p, q) => p + q)(x, y));
-    case 'Sub': return num((p, q) => p - q);
-    case 'Mul': return (x, y) => (x === 1 ? y : y === 1 ? x : x === 0 || y === 0 ? 0 : num((p, q) => p * q)(x, y));
-    case 'Div': return (x, y) => (y === 1 ? x : x !== null && x === y ? 1 : num((p, q) => (intDiv ? Math.trunc(p / q) : p / q))(x, y));
-    case 'Mod': return num((p, q) => p - Math.floor(p / q) * q);
-    case 'Max': return num(Math.max);
-    case 'Min': return num(Math.min);
-    case 'Pow': return num((p, q) => p ** q);
-    case 'Equal': return (x, y) => (isNum(x) && isNum(y) ? Number(x === y) : x !== null && x === y ? 1 : null);
-    case 'Less': return num((p, q) => Number(p < q));
-    case 'Greater': return num((p, q) => Number(p > q));
-    case 'LessOrEqual': return num((p, q) => Number(p <= q));
-    case 'GreaterOrEqual': return num((p, q) => Number(p >= q));
-    case 'And': return num((p, q) => Number(p !== 0 && q !== 0));
-    case 'Or': return num((p, q) => Number(p !== 0 || q !== 0));
-    default: return undefined;
+    case 'Add':
+      return (x, y) => (x === 0 ? y : y === 0 ? x : num((p, q) => p + q)(x, y));
+    case 'Sub':
+      return num((p, q) => p - q);
+    case 'Mul':
+      return (x, y) => (x === 1 ? y : y === 1 ? x : x === 0 || y === 0 ? 0 : num((p, q) => p * q)(x, y));
+    case 'Div':
+      return (x, y) => (y === 1 ? x : x !== null && x === y ? 1 : num((p, q) => (intDiv ? Math.trunc(p / q) : p / q))(x, y));
+    case 'Mod':
+      return num((p, q) => p - Math.floor(p / q) * q);
+    case 'Max':
+      return num(Math.max);
+    case 'Min':
+      return num(Math.min);
+    case 'Pow':
+      return num((p, q) => p ** q);
+    case 'Equal':
+      return (x, y) => (isNum(x) && isNum(y) ? Number(x === y) : x !== null && x === y ? 1 : null);
+    case 'Less':
+      return num((p, q) => Number(p < q));
+    case 'Greater':
+      return num((p, q) => Number(p > q));
+    case 'LessOrEqual':
+      return num((p, q) => Number(p <= q));
+    case 'GreaterOrEqual':
+      return num((p, q) => Number(p >= q));
+    case 'And':
+      return num((p, q) => Number(p !== 0 && q !== 0));
+    case 'Or':
+      return num((p, q) => Number(p !== 0 || q !== 0));
+    default:
+      return undefined;
   }
 }
 
@@ -173,7 +210,10 @@ export class Folder {
   readonly #shapes: ShapeLookup;
 
   /** `shapes`: where Shape/Size/Reshape read value shapes (default: the declared types). */
-  constructor(opset: (domain: string) => number, shapes: ShapeLookup = DECLARED_SHAPES) { this.#opset = opset; this.#shapes = shapes; }
+  constructor(opset: (domain: string) => number, shapes: ShapeLookup = DECLARED_SHAPES) {
+    this.#opset = opset;
+    this.#shapes = shapes;
+  }
 
   /** Folded contents of `v`, or undefined when it is not a small computable constant. */
   fold(v: Value | null | undefined): Folded | undefined {
@@ -192,7 +232,9 @@ export class Folder {
   }
 
   /** Forgets what was folded for `v` (its producer's inputs changed). */
-  forget(v: Value): void { this.#memo.delete(v); }
+  forget(v: Value): void {
+    this.#memo.delete(v);
+  }
 
   #compute(v: Value): Folded | undefined {
     if (v.initializer) {
@@ -206,8 +248,10 @@ export class Folder {
     const opset = this.#opset(n.domain);
     const inp = (i: number) => this.fold(n.inputs[i]);
     switch (n.opType) {
-      case 'Constant': return constantNodeFolded(n);
-      case 'Identity': return inp(0);
+      case 'Constant':
+        return constantNodeFolded(n);
+      case 'Identity':
+        return inp(0);
       case 'Shape': {
         const x = n.inputs[0];
         const s = x ? this.#shapes.shape(x) : undefined;
@@ -234,7 +278,10 @@ export class Folder {
         if (!x || to === undefined) return undefined;
         return { dims: x.dims, data: x.data.map((d) => castValue(d, to)), elem: to };
       }
-      case 'Reshape': case 'Flatten': case 'Squeeze': case 'Unsqueeze': {
+      case 'Reshape':
+      case 'Flatten':
+      case 'Squeeze':
+      case 'Unsqueeze': {
         // Data order is unchanged; the dims come from shape inference of this node.
         const x = inp(0);
         const s = this.#shapes.shape(v);
@@ -249,7 +296,8 @@ export class Folder {
         if (r !== 1 && !ps.every((p) => p.dims.length === 1)) {
           if (r === 0) return undefined;
           const axis = n.attrInt('axis', 0);
-          if ((axis < 0 ? axis + r : axis) !== 0 || !ps.every((p) => p.dims.length === r && p.dims.slice(1).join() === ps[0]!.dims.slice(1).join())) return undefined;
+          if ((axis < 0 ? axis + r : axis) !== 0 || !ps.every((p) => p.dims.length === r && p.dims.slice(1).join() === ps[0]!.dims.slice(1).join()))
+            return undefined;
           return { dims: [ps.reduce((a, p) => a + p.dims[0]!, 0), ...ps[0]!.dims.slice(1)], data: ps.flatMap((p) => p.data), elem: ps[0]!.elem };
         }
         const data = ps.flatMap((p) => p.data);
@@ -281,9 +329,12 @@ export class Folder {
         if (!x) return undefined;
         let starts: StaticDim[] | undefined, ends: StaticDim[] | undefined, axes: StaticDim[] | undefined, steps: StaticDim[] | undefined;
         if (opset < 10) {
-          starts = n.attrInts('starts'); ends = n.attrInts('ends'); axes = n.attrInts('axes');
+          starts = n.attrInts('starts');
+          ends = n.attrInts('ends');
+          axes = n.attrInts('axes');
         } else {
-          starts = inp(1)?.data; ends = inp(2)?.data;
+          starts = inp(1)?.data;
+          ends = inp(2)?.data;
           axes = n.inputs[3] ? inp(3)?.data : undefined;
           steps = n.inputs[4] ? inp(4)?.data : undefined;
           if ((n.inputs[3] && !axes) || (n.inputs[4] && !steps)) return undefined;
@@ -294,17 +345,32 @@ export class Folder {
         const ax = (axes as number[] | undefined) ?? starts.map((_, k) => k);
         return sliceFolded(x, starts as number[], ends as number[], ax, (steps as number[] | undefined) ?? ax.map(() => 1));
       }
-      case 'Neg': case 'Abs': case 'Floor': case 'Ceil': case 'Not': case 'Sqrt': case 'Reciprocal': case 'Round': {
+      case 'Neg':
+      case 'Abs':
+      case 'Floor':
+      case 'Ceil':
+      case 'Not':
+      case 'Sqrt':
+      case 'Reciprocal':
+      case 'Round': {
         const x = inp(0);
         if (!x) return undefined;
         const f: (a: number) => number = {
-          Neg: (a: number) => -a, Abs: Math.abs, Floor: Math.floor, Ceil: Math.ceil, Not: (a: number) => Number(a === 0),
-          Sqrt: Math.sqrt, Reciprocal: (a: number) => 1 / a, Round: roundHalfEven,
+          Neg: (a: number) => -a,
+          Abs: Math.abs,
+          Floor: Math.floor,
+          Ceil: Math.ceil,
+          Not: (a: number) => Number(a === 0),
+          Sqrt: Math.sqrt,
+          Reciprocal: (a: number) => 1 / a,
+          Round: roundHalfEven,
         }[n.opType]!;
         return { dims: x.dims, data: x.data.map((d) => (isNum(d) ? f(d) : null)), elem: x.elem };
       }
       case 'Where': {
-        const c = inp(0), a = inp(1), b = inp(2);
+        const c = inp(0),
+          a = inp(1),
+          b = inp(2);
         if (!c || !a || !b) return undefined;
         const ab = elementwise(a, b, a.elem, (x, y) => (x === y ? x : null));
         const ca = elementwise(c, a, a.elem, (p, x) => (p === null ? null : p ? x : null));
@@ -323,7 +389,9 @@ export class Folder {
         return { dims, data: new Array(numel(dims)).fill(fill.data[0] ?? 0), elem: fill.elem };
       }
       case 'Range': {
-        const a = inp(0), b = inp(1), c = inp(2);
+        const a = inp(0),
+          b = inp(1),
+          c = inp(2);
         if (!a || !b || !c) return undefined;
         const [s, l, d] = [a.data[0], b.data[0], c.data[0]];
         if (s === undefined || l === undefined || d === undefined) return undefined; // an empty start, limit or delta: not folded
@@ -332,7 +400,10 @@ export class Folder {
         if (count > MAX_FOLD_ELEMENTS) return undefined;
         return { dims: [count], data: Array.from({ length: count }, (_, i) => s + i * d), elem: a.elem };
       }
-      case 'ReduceProd': case 'ReduceSum': case 'ReduceMax': case 'ReduceMin': {
+      case 'ReduceProd':
+      case 'ReduceSum':
+      case 'ReduceMax':
+      case 'ReduceMin': {
         // Only the whole-vector form (numel computations); keepdims decides the rank.
         const x = inp(0);
         if (!x || x.dims.length !== 1 || (n.inputs[1] && n.inputs[1] !== null)) return undefined;
@@ -352,7 +423,8 @@ export class Folder {
         // Decide by op type before folding inputs: recursing into a conv's input would walk
         // the whole network for nothing.
         if (!ARITH_OPS.has(n.opType) || n.inputs.length !== 2 || out !== 0) return undefined;
-        const a = inp(0), b = inp(1);
+        const a = inp(0),
+          b = inp(1);
         if (!a || !b) return undefined;
         return elementwise(a, b, COMPARE.has(n.opType) ? DataType.BOOL : a.elem, arith(n.opType, a.elem)!);
       }

@@ -8,7 +8,13 @@ import type { StaticDim } from '../../ir/types.js';
 import type { OutInfo, Rule, RuleContext, Shape } from './common.js';
 import { UnknownShape, broadcast, isNum, normAxis, unifyDim } from './common.js';
 
-interface Window { kernel: number[]; strides: number[]; dilations: number[]; pads: number[]; autoPad: string }
+interface Window {
+  kernel: number[];
+  strides: number[];
+  dilations: number[];
+  pads: number[];
+  autoPad: string;
+}
 
 function windowAttrs(ctx: RuleContext, spatial: number, kernel: number[]): Window {
   const n = ctx.node;
@@ -34,14 +40,23 @@ function windowOut(ctx: RuleContext, d: StaticDim, k: number, s: number, dil: nu
   let padTotal: number;
   let padHead: number;
   switch (autoPad) {
-    case 'SAME_UPPER': case 'SAME_LOWER': {
+    case 'SAME_UPPER':
+    case 'SAME_LOWER': {
       padTotal = (Math.ceil(d / s) - 1) * s + k - d;
       padHead = autoPad === 'SAME_LOWER' ? Math.floor((padTotal + 1) / 2) : Math.floor(padTotal / 2);
       break;
     }
-    case 'VALID': padTotal = 0; padHead = 0; break;
-    case 'NOTSET': case '': padTotal = padB + padE; padHead = padB; break;
-    default: ctx.fail(`unknown auto_pad "${autoPad}"`);
+    case 'VALID':
+      padTotal = 0;
+      padHead = 0;
+      break;
+    case 'NOTSET':
+    case '':
+      padTotal = padB + padE;
+      padHead = padB;
+      break;
+    default:
+      ctx.fail(`unknown auto_pad "${autoPad}"`);
   }
   const num = d + padTotal - dil * (k - 1) - 1;
   let size = sized(num, s, ceil) + 1;
@@ -61,10 +76,12 @@ const conv: Rule = (ctx: RuleContext) => {
   if (w.length !== x.length) ctx.fail(`weight rank ${w.length} does not match input rank ${x.length}`);
   const group = ctx.node.attrInt('group', 1);
   const spatial = x.length - 2;
-  const kernel = ctx.node.attrInts('kernel_shape') ?? w.slice(2).map((d) => {
-    if (!isNum(d)) throw new UnknownShape('the weight has symbolic spatial dims and there is no kernel_shape');
-    return d;
-  });
+  const kernel =
+    ctx.node.attrInts('kernel_shape') ??
+    w.slice(2).map((d) => {
+      if (!isNum(d)) throw new UnknownShape('the weight has symbolic spatial dims and there is no kernel_shape');
+      return d;
+    });
   const win = windowAttrs(ctx, spatial, kernel);
   const cIn = x[1]!;
   const wIn = w[1]!;
@@ -96,10 +113,12 @@ const convTranspose: Rule = (ctx: RuleContext) => {
   const n = ctx.node;
   const group = n.attrInt('group', 1);
   const spatial = x.length - 2;
-  const kernel = n.attrInts('kernel_shape') ?? w.slice(2).map((d) => {
-    if (!isNum(d)) throw new UnknownShape('the weight has symbolic spatial dims and there is no kernel_shape');
-    return d;
-  });
+  const kernel =
+    n.attrInts('kernel_shape') ??
+    w.slice(2).map((d) => {
+      if (!isNum(d)) throw new UnknownShape('the weight has symbolic spatial dims and there is no kernel_shape');
+      return d;
+    });
   const win = windowAttrs(ctx, spatial, kernel);
   const outPad = n.attrInts('output_padding') ?? new Array<number>(spatial).fill(0);
   unifyDim(ctx, x[1]!, w[0]!, 'input channels vs weight dim 0');
@@ -114,7 +133,10 @@ const convTranspose: Rule = (ctx: RuleContext) => {
       continue;
     }
     const d = x[2 + i]!;
-    if (!isNum(d)) { out.push(null); continue; }
+    if (!isNum(d)) {
+      out.push(null);
+      continue;
+    }
     const s = win.strides[i]!;
     if (win.autoPad === 'SAME_UPPER' || win.autoPad === 'SAME_LOWER') {
       out.push(d * s);
@@ -233,7 +255,11 @@ const convInteger: Rule = (ctx: RuleContext) => {
 
 /** QLinearConv reads x at 0 and w at 3: reuse the Conv rule on a remapped view. */
 const qlinearConv: Rule = (ctx: RuleContext) => {
-  const view: RuleContext = { ...ctx, has: (i) => ctx.has(i === 0 ? 0 : i === 1 ? 3 : i === 2 ? 8 : -1), shape: (i) => ctx.shape(i === 0 ? 0 : i === 1 ? 3 : 8) };
+  const view: RuleContext = {
+    ...ctx,
+    has: (i) => ctx.has(i === 0 ? 0 : i === 1 ? 3 : i === 2 ? 8 : -1),
+    shape: (i) => ctx.shape(i === 0 ? 0 : i === 1 ? 3 : 8),
+  };
   return conv(view).map((o) => ({ ...o, elem: ctx.elem(7) }));
 };
 

@@ -30,7 +30,11 @@ export function reshapeDims(ctx: RuleContext, x: Shape | undefined, target: read
   });
   if (minus >= 0) {
     if (!x) throw new UnknownShape('Reshape infers a dimension (-1) of an input whose shape is unknown');
-    out[minus] = inferRest(ctx, x, out.filter((_, i) => i !== minus));
+    out[minus] = inferRest(
+      ctx,
+      x,
+      out.filter((_, i) => i !== minus),
+    );
   } else if (x && x.every(isNum) && out.every(isNum)) {
     const a = x.reduce((p, q) => p * q, 1);
     const b = out.reduce((p, q) => p * q, 1);
@@ -45,7 +49,9 @@ function inferRest(ctx: RuleContext, x: Shape, rest: Shape): StaticDim {
   let num = 1;
   let den = 1;
   const syms = new Map<string, number>();
-  for (const d of x) if (isNum(d)) num *= d; else syms.set(d as string, (syms.get(d as string) ?? 0) + 1);
+  for (const d of x)
+    if (isNum(d)) num *= d;
+    else syms.set(d as string, (syms.get(d as string) ?? 0) + 1);
   for (const d of rest) {
     if (isNum(d)) den *= d;
     else {
@@ -71,7 +77,11 @@ const reshape: Rule = (ctx: RuleContext) => {
   const target = ctx.has(1) ? ctx.dims(1, 'shape') : ctx.node.attrInts('shape');
   if (!target) throw new UnknownShape('Reshape has no target shape');
   let x: Shape | undefined;
-  try { x = ctx.shape(0); } catch (e) { if (!(e instanceof UnknownShape)) throw e; }
+  try {
+    x = ctx.shape(0);
+  } catch (e) {
+    if (!(e instanceof UnknownShape)) throw e;
+  }
   return [{ shape: reshapeDims(ctx, x, target, ctx.node.attrInt('allowzero', 0) === 1) }];
 };
 
@@ -143,9 +153,12 @@ const slice: Rule = (ctx: RuleContext) => {
   const x = ctx.shape(0);
   let starts: number[] | undefined, ends: number[] | undefined, axes: number[] | undefined, steps: number[] | undefined;
   if (ctx.opset < 10) {
-    starts = ctx.node.attrInts('starts'); ends = ctx.node.attrInts('ends'); axes = ctx.node.attrInts('axes');
+    starts = ctx.node.attrInts('starts');
+    ends = ctx.node.attrInts('ends');
+    axes = ctx.node.attrInts('axes');
   } else {
-    starts = ctx.ints(1, 'starts'); ends = ctx.ints(2, 'ends');
+    starts = ctx.ints(1, 'starts');
+    ends = ctx.ints(2, 'ends');
     axes = ctx.has(3) ? ctx.ints(3, 'axes') : undefined;
     steps = ctx.has(4) ? ctx.ints(4, 'steps') : undefined;
   }
@@ -219,26 +232,33 @@ const resize: Rule = (ctx: RuleContext) => {
   }
   const axesAttr = n.attrInts('axes');
   const axes = axesAttr ? axesAttr.map((a) => normAxis(ctx, a, r)) : x.map((_, i) => i);
-  const sizes = ctx.has(3) ? (() => {
-    const f = ctx.folded(3);
-    if (!f) throw new UnknownShape('sizes is not a constant');
-    return f.data.length === 0 ? undefined : f.data;
-  })() : undefined;
+  const sizes = ctx.has(3)
+    ? (() => {
+        const f = ctx.folded(3);
+        if (!f) throw new UnknownShape('sizes is not a constant');
+        return f.data.length === 0 ? undefined : f.data;
+      })()
+    : undefined;
   const out = [...x];
   if (sizes) {
     if (sizes.length !== axes.length) ctx.fail(`sizes has ${sizes.length} values for ${axes.length} axes`);
     const policy = n.attrString('keep_aspect_ratio_policy', 'stretch');
     if (policy === 'stretch') {
-      axes.forEach((a, k) => { out[a] = sizes[k]!; });
+      axes.forEach((a, k) => {
+        out[a] = sizes[k]!;
+      });
       return [{ shape: out }];
     }
     const ratios = axes.map((a, k) => {
-      const d = x[a]!, s = sizes[k]!;
+      const d = x[a]!,
+        s = sizes[k]!;
       if (!isNum(d) || !isNum(s)) throw new UnknownShape('keep_aspect_ratio_policy needs static sizes');
       return s / d;
     });
     const scale = policy === 'not_larger' ? Math.min(...ratios) : Math.max(...ratios);
-    axes.forEach((a) => { out[a] = Math.round(scale * (x[a] as number)); });
+    axes.forEach((a) => {
+      out[a] = Math.round(scale * (x[a] as number));
+    });
     return [{ shape: out }];
   }
   const scales = floatsOf(ctx, 2, 'scales');
@@ -421,8 +441,18 @@ const dataDependent: Rule = (ctx: RuleContext) => {
   throw new UnknownShape(`${ctx.node.opType} has a data-dependent output shape`);
 };
 
-const REDUCE_OPS = ['ReduceMean', 'ReduceSum', 'ReduceMax', 'ReduceMin', 'ReduceProd', 'ReduceL1', 'ReduceL2',
-  'ReduceLogSum', 'ReduceLogSumExp', 'ReduceSumSquare'];
+const REDUCE_OPS = [
+  'ReduceMean',
+  'ReduceSum',
+  'ReduceMax',
+  'ReduceMin',
+  'ReduceProd',
+  'ReduceL1',
+  'ReduceL2',
+  'ReduceLogSum',
+  'ReduceLogSumExp',
+  'ReduceSumSquare',
+];
 
 export const tensorRules: Record<string, Rule> = {
   Reshape: reshape,
@@ -458,4 +488,3 @@ export const tensorRules: Record<string, Rule> = {
   NonMaxSuppression: dataDependent,
   ...Object.fromEntries(REDUCE_OPS.map((op) => [op, reduce])),
 };
-

@@ -26,7 +26,11 @@ interface InspectArgs extends InputShapeArgs {
 }
 
 /** JSON shape of one graph input or output. */
-export interface InspectValue { name: string; elemType: string | null; shape: StaticDim[] | null }
+export interface InspectValue {
+  name: string;
+  elemType: string | null;
+  shape: StaticDim[] | null;
+}
 
 /** One row of `inspect --layers --json`. */
 export interface InspectLayer {
@@ -73,22 +77,29 @@ export interface InspectReport {
 
 export const inspectCommand: CommandModule<object, InspectArgs> = {
   command: 'inspect <model>',
-  describe: 'show a model\'s interface, opsets and cost (params, MACs, FLOPs, bytes), per layer with --layers',
-  builder: (y) => withInputShape(y)
-    .positional('model', { type: 'string', demandOption: true, describe: 'the .onnx file to inspect' })
-    .option('layers', { type: 'boolean', default: false, describe: 'add a per-layer table: name, op, in/out channels, kernel, stride, groups, MACs, params' })
-    .option('all', { type: 'boolean', default: false, describe: 'with --layers: list every node, not only layers with weights or windows' })
-    .option('batch', { type: 'number', default: 1, describe: 'count a symbolic batch dim (axis 0 of an input) as this many when computing MACs and bytes' })
-    .option('json', { type: 'boolean', default: false, describe: 'print the report as JSON on stdout (schema: InspectReport in src/cli/commands/inspect.ts)' })
-    .example('$0 inspect resnet20.onnx', 'interface, opsets and totals')
-    .example('$0 inspect resnet20.onnx --layers', 'a per-layer table of channels, kernels, MACs and params')
-    .example('$0 inspect m.onnx --json --batch 32', 'JSON for scripts; MACs and bytes for a batch of 32')
-    .example('$0 inspect ocr.onnx --input-shape 1,3,48,192', 'a model with symbolic N/H/W: cost at this input size')
-    .epilog('MACs count Conv, ConvTranspose, Gemm and MatMul; BatchNorm, activations, pooling and other\n'
-      + 'elementwise ops count 0. FLOPs = 2 x MACs. Params count weights, biases and BN scale/shift\n'
-      + '(not BN running statistics, which count in weight bytes only). Weights stored as Constant\n'
-      + 'nodes count like initializers. A dim left symbolic (H, W) is never guessed: the totals\n'
-      + 'then read "MACs >= X" and name the dims; give --input-shape.'),
+  describe: "show a model's interface, opsets and cost (params, MACs, FLOPs, bytes), per layer with --layers",
+  builder: (y) =>
+    withInputShape(y)
+      .positional('model', { type: 'string', demandOption: true, describe: 'the .onnx file to inspect' })
+      .option('layers', { type: 'boolean', default: false, describe: 'add a per-layer table: name, op, in/out channels, kernel, stride, groups, MACs, params' })
+      .option('all', { type: 'boolean', default: false, describe: 'with --layers: list every node, not only layers with weights or windows' })
+      .option('batch', { type: 'number', default: 1, describe: 'count a symbolic batch dim (axis 0 of an input) as this many when computing MACs and bytes' })
+      .option('json', {
+        type: 'boolean',
+        default: false,
+        describe: 'print the report as JSON on stdout (schema: InspectReport in src/cli/commands/inspect.ts)',
+      })
+      .example('$0 inspect resnet20.onnx', 'interface, opsets and totals')
+      .example('$0 inspect resnet20.onnx --layers', 'a per-layer table of channels, kernels, MACs and params')
+      .example('$0 inspect m.onnx --json --batch 32', 'JSON for scripts; MACs and bytes for a batch of 32')
+      .example('$0 inspect ocr.onnx --input-shape 1,3,48,192', 'a model with symbolic N/H/W: cost at this input size')
+      .epilog(
+        'MACs count Conv, ConvTranspose, Gemm and MatMul; BatchNorm, activations, pooling and other\n' +
+          'elementwise ops count 0. FLOPs = 2 x MACs. Params count weights, biases and BN scale/shift\n' +
+          '(not BN running statistics, which count in weight bytes only). Weights stored as Constant\n' +
+          'nodes count like initializers. A dim left symbolic (H, W) is never guessed: the totals\n' +
+          'then read "MACs >= X" and name the dims; give --input-shape.',
+      ),
   handler: (a) => {
     if (!Number.isInteger(a.batch) || a.batch < 1) {
       throw new CompilerError('INVALID_OPTION', `--batch must be a positive integer; got ${a.batch}`, { where: '--batch' });
@@ -101,7 +112,10 @@ export const inspectCommand: CommandModule<object, InspectArgs> = {
 };
 
 /** Builds the inspect report of a model file. @throws readModel's codes, SHAPE_INFERENCE_FAILED */
-export function inspectModel(path: string, opts: { layers?: boolean; all?: boolean; batch?: number; inputShapes?: Record<string, number[]>; model?: Model } = {}): InspectReport {
+export function inspectModel(
+  path: string,
+  opts: { layers?: boolean; all?: boolean; batch?: number; inputShapes?: Record<string, number[]>; model?: Model } = {},
+): InspectReport {
   const batch = opts.batch ?? 1;
   const model = opts.model ?? readModel(path);
   const fileBytes = statSync(path).size;
@@ -138,14 +152,22 @@ function describeValue(v: Value): InspectValue {
 
 function layerRow(c: NodeCost): InspectLayer {
   return {
-    name: c.name, op: c.op,
-    inChannels: c.inChannels ?? null, outChannels: c.outChannels ?? null,
-    kernel: c.kernel ?? null, stride: c.stride ?? null, groups: c.groups ?? null,
-    macs: c.macs, flops: c.flops, params: c.params, weightBytes: c.weightBytes, activationBytes: c.activationBytes,
-    outputShape: c.outputShape ?? null, incomplete: c.incomplete ?? null,
+    name: c.name,
+    op: c.op,
+    inChannels: c.inChannels ?? null,
+    outChannels: c.outChannels ?? null,
+    kernel: c.kernel ?? null,
+    stride: c.stride ?? null,
+    groups: c.groups ?? null,
+    macs: c.macs,
+    flops: c.flops,
+    params: c.params,
+    weightBytes: c.weightBytes,
+    activationBytes: c.activationBytes,
+    outputShape: c.outputShape ?? null,
+    incomplete: c.incomplete ?? null,
   };
 }
-
 
 function shapeText(v: InspectValue): string {
   const dims = v.shape === null ? '[?]' : `[${v.shape.map((d) => (d === null ? '?' : String(d))).join(',')}]`;
@@ -189,7 +211,9 @@ export function formatReport(r: InspectReport): string {
   lines.push(`  file          ${humanBytes(t.fileBytes).padStart(16)}`);
   if (r.lowerBound) {
     const dims = r.unknown.filter((d) => d !== '?');
-    lines.push(`  MACs >= ${humanCount(t.macs)}, unknown: ${dims.length ? `dims ${dims.join(', ')} are symbolic` : 'some shapes are unknown'}; give --input-shape (e.g. --input-shape ${exampleShape(r)})`);
+    lines.push(
+      `  MACs >= ${humanCount(t.macs)}, unknown: ${dims.length ? `dims ${dims.join(', ')} are symbolic` : 'some shapes are unknown'}; give --input-shape (e.g. --input-shape ${exampleShape(r)})`,
+    );
   }
   const unk = r.shapeInference.unknown;
   lines.push(`shapes    ${r.shapeInference.inferred} values inferred, ${unk.length} unknown`);
@@ -204,30 +228,49 @@ export function formatReport(r: InspectReport): string {
 
 function exampleShape(r: InspectReport): string {
   const ins = r.analysedInputs;
-  const one = (v: { name: string; shape: StaticDim[] | null }) => (v.shape ?? [1, 3, 224, 224]).map((d, i) => (typeof d === 'number' ? d : i === 0 ? 1 : 224)).join(',');
+  const one = (v: { name: string; shape: StaticDim[] | null }) =>
+    (v.shape ?? [1, 3, 224, 224]).map((d, i) => (typeof d === 'number' ? d : i === 0 ? 1 : 224)).join(',');
   return ins.length === 1 ? one(ins[0]!) : ins.map((v) => `${v.name}:${one(v)}`).join(' --input-shape ');
 }
 
 /** name 24, op 18, in 6, out 6, kernel 7, stride 6, groups 6, MACs 8, params 8: 97 columns. */
 function layerTable(rows: readonly InspectLayer[]): string {
   const cols: [string, number, 'l' | 'r'][] = [
-    ['name', 24, 'l'], ['op', 18, 'l'], ['in', 6, 'r'], ['out', 6, 'r'], ['kernel', 7, 'r'],
-    ['stride', 6, 'r'], ['groups', 6, 'r'], ['MACs', 8, 'r'], ['params', 8, 'r'],
+    ['name', 24, 'l'],
+    ['op', 18, 'l'],
+    ['in', 6, 'r'],
+    ['out', 6, 'r'],
+    ['kernel', 7, 'r'],
+    ['stride', 6, 'r'],
+    ['groups', 6, 'r'],
+    ['MACs', 8, 'r'],
+    ['params', 8, 'r'],
   ];
-  const line = (cells: string[]) => cells.map((c, i) => {
-    const [, w, align] = cols[i]!;
-    const s = fit(c, w);
-    return align === 'l' ? s.padEnd(w) : s.padStart(w);
-  }).join(' ').trimEnd();
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => {
+        const [, w, align] = cols[i]!;
+        const s = fit(c, w);
+        return align === 'l' ? s.padEnd(w) : s.padStart(w);
+      })
+      .join(' ')
+      .trimEnd();
   const dims = (k: number[] | null) => (k === null ? '' : k.join('x'));
   const out = [line(cols.map((c) => c[0])), '-'.repeat(cols.reduce((a, c) => a + c[1], cols.length - 1))];
   for (const r of rows) {
-    out.push(line([
-      r.name, r.op, r.inChannels === null ? '' : String(r.inChannels), r.outChannels === null ? '' : String(r.outChannels),
-      dims(r.kernel), dims(r.stride), r.groups === null ? '' : String(r.groups),
-      `${r.incomplete && r.macs > 0 ? '>=' : ''}${humanCount(r.macs)}${r.incomplete && r.macs === 0 ? '?' : ''}`, humanCount(r.params),
-    ]));
+    out.push(
+      line([
+        r.name,
+        r.op,
+        r.inChannels === null ? '' : String(r.inChannels),
+        r.outChannels === null ? '' : String(r.outChannels),
+        dims(r.kernel),
+        dims(r.stride),
+        r.groups === null ? '' : String(r.groups),
+        `${r.incomplete && r.macs > 0 ? '>=' : ''}${humanCount(r.macs)}${r.incomplete && r.macs === 0 ? '?' : ''}`,
+        humanCount(r.params),
+      ]),
+    );
   }
   return out.join('\n');
 }
-

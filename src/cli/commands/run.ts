@@ -45,8 +45,12 @@ function check(argv: string[]): Promise<string | null> {
     child.stderr.on('data', (c: Buffer) => chunks.push(c));
     child.on('error', reject);
     child.on('close', (code) => {
-      const text = Buffer.concat(chunks).toString('utf8').split('\n')
-        .filter((l) => l.trim() && !l.startsWith('(see sculpt')).map((l) => l.trim()).join(' ');
+      const text = Buffer.concat(chunks)
+        .toString('utf8')
+        .split('\n')
+        .filter((l) => l.trim() && !l.startsWith('(see sculpt'))
+        .map((l) => l.trim())
+        .join(' ');
       resolvePromise(code === 0 ? null : text.replace(/^usage error: /, '') || `exit ${code}`);
     });
   });
@@ -79,7 +83,9 @@ function renderSummary(m: RunManifest, outDir: string): string {
     lines.push(`  top-1          ${pct(s.before.top1).padEnd(16)}${pct(s.after.top1).padEnd(16)}${d}`);
   }
   if (s.before.latencyMs !== null && s.after.latencyMs !== null) {
-    lines.push(`  latency (b=1)  ${`${s.before.latencyMs.toFixed(3)} ms`.padEnd(16)}${`${s.after.latencyMs.toFixed(3)} ms`.padEnd(16)}speed-up ${(s.before.latencyMs / s.after.latencyMs).toFixed(2)}x`);
+    lines.push(
+      `  latency (b=1)  ${`${s.before.latencyMs.toFixed(3)} ms`.padEnd(16)}${`${s.after.latencyMs.toFixed(3)} ms`.padEnd(16)}speed-up ${(s.before.latencyMs / s.after.latencyMs).toFixed(2)}x`,
+    );
   }
   for (const g of s.gates) lines.push(`  gate ${g.gate}: ${g.passed ? 'passed' : 'FAILED'} (${g.message})`);
   lines.push('', `  model:    ${relative(process.cwd(), s.final) || s.final}`);
@@ -92,25 +98,28 @@ function renderSummary(m: RunManifest, outDir: string): string {
 export const runCommand: CommandModule<object, RunArgs> = {
   command: 'run <recipe>',
   describe: 'run a whole pipeline from a recipe (JSON or YAML): model, data, then prune/onestep/search/tissue/train/validate/diff steps; resumable',
-  builder: (y) => y
-    .positional('recipe', { type: 'string', demandOption: true, describe: 'the recipe file (.json, .yaml or .yml; docs/recipes.md)' })
-    .option('out-dir', { type: 'string', describe: 'the run folder: one sub-folder per step, manifest.json (default runs/<recipe name>)' })
-    .option('fresh', { type: 'boolean', default: false, describe: 'redo every step instead of resuming after the last unchanged one' })
-    .option('json', { type: 'boolean', default: false, describe: 'print the manifest (with its summary) as JSON on stdout' })
-    .example('$0 run recipe.yaml', 'run it; a rerun skips the steps whose inputs did not change')
-    .example('$0 run recipes/default.json --out-dir runs/try1 --json', 'for a pipeline: the manifest on stdout, exit 3 if a gate failed')
-    .epilogue([
-      'A recipe:',
-      '  model: resnet.onnx            # or { builtin: lenet5, seed: 1, train: { epochs: 1 } }',
-      '  data: mnist',
-      '  steps:',
-      '    - prune: { flops-target: 0.5 }',
-      '    - train: { teacher: $original, loss: kd, epochs: 1 }',
-      '    - validate: { max-drop: 1.5 }',
-      '    - diff: {}',
-      'Step options are the command\'s own long options; $original is the input model.',
-      'Exit codes: 0 done, 1 a step failed (the finished ones are kept), 2 usage or a bad recipe option, 3 a gate failed.',
-    ].join('\n')),
+  builder: (y) =>
+    y
+      .positional('recipe', { type: 'string', demandOption: true, describe: 'the recipe file (.json, .yaml or .yml; docs/recipes.md)' })
+      .option('out-dir', { type: 'string', describe: 'the run folder: one sub-folder per step, manifest.json (default runs/<recipe name>)' })
+      .option('fresh', { type: 'boolean', default: false, describe: 'redo every step instead of resuming after the last unchanged one' })
+      .option('json', { type: 'boolean', default: false, describe: 'print the manifest (with its summary) as JSON on stdout' })
+      .example('$0 run recipe.yaml', 'run it; a rerun skips the steps whose inputs did not change')
+      .example('$0 run recipes/default.json --out-dir runs/try1 --json', 'for a pipeline: the manifest on stdout, exit 3 if a gate failed')
+      .epilogue(
+        [
+          'A recipe:',
+          '  model: resnet.onnx            # or { builtin: lenet5, seed: 1, train: { epochs: 1 } }',
+          '  data: mnist',
+          '  steps:',
+          '    - prune: { flops-target: 0.5 }',
+          '    - train: { teacher: $original, loss: kd, epochs: 1 }',
+          '    - validate: { max-drop: 1.5 }',
+          '    - diff: {}',
+          "Step options are the command's own long options; $original is the input model.",
+          'Exit codes: 0 done, 1 a step failed (the finished ones are kept), 2 usage or a bad recipe option, 3 a gate failed.',
+        ].join('\n'),
+      ),
   handler: async (a) => {
     let recipe;
     try {
@@ -127,11 +136,15 @@ export const runCommand: CommandModule<object, RunArgs> = {
     const outDir = a['out-dir'] ?? join('runs', name);
     let manifest: RunManifest;
     try {
-      manifest = await runRecipe({ ...recipe, name }, {
-        exec,
-        check: async (argv) => check(argv),
-        log: (line) => process.stderr.write(`${line}\n`),
-      }, { outDir, fresh: a.fresh, toolVersion: toolVersion() });
+      manifest = await runRecipe(
+        { ...recipe, name },
+        {
+          exec,
+          check: async (argv) => check(argv),
+          log: (line) => process.stderr.write(`${line}\n`),
+        },
+        { outDir, fresh: a.fresh, toolVersion: toolVersion() },
+      );
     } catch (e) {
       if (isCompilerError(e) && e.code === 'RECIPE_INVALID') {
         process.stderr.write(`${formatError(e)}\n`);

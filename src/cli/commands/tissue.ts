@@ -83,7 +83,10 @@ interface TissueArgs extends InputShapeArgs {
 }
 
 function csv(s: string | undefined): string[] {
-  return (s ?? '').split(',').map((x) => x.trim()).filter(Boolean);
+  return (s ?? '')
+    .split(',')
+    .map((x) => x.trim())
+    .filter(Boolean);
 }
 
 function usage(msg: string, hint?: string): CompilerError {
@@ -98,9 +101,16 @@ export function tissueOptionsFromArgs(a: TissueArgs): TissueOptions {
     throw usage('--hidden, --k1 and --k2 go with --groups (a unit spec carries its own n2, k1, k2)');
   }
   // The options of --groups auto imply it; with fixed units they would be silently ignored.
-  const autoOnly = [a['flops-target'] !== undefined && '--flops-target', a['min-group-channels'] !== undefined && '--min-group-channels', a['best-effort'] && '--best-effort'].filter((x): x is string => typeof x === 'string');
+  const autoOnly = [
+    a['flops-target'] !== undefined && '--flops-target',
+    a['min-group-channels'] !== undefined && '--min-group-channels',
+    a['best-effort'] && '--best-effort',
+  ].filter((x): x is string => typeof x === 'string');
   if (autoOnly.length && (a.unit !== undefined || a.hybrid !== undefined || (a.groups !== undefined && a.groups !== 'auto'))) {
-    throw usage(`${autoOnly.join(', ')} go${autoOnly.length === 1 ? 'es' : ''} with --groups auto, which picks m per layer to meet the target; ${given[0]} fixes the units`, 'drop one, or use --groups auto');
+    throw usage(
+      `${autoOnly.join(', ')} go${autoOnly.length === 1 ? 'es' : ''} with --groups auto, which picks m per layer to meet the target; ${given[0]} fixes the units`,
+      'drop one, or use --groups auto',
+    );
   }
   let spec: LayerSpec;
   if (a.unit !== undefined) spec = { kind: 'units', units: [parseUnit(a.unit)] };
@@ -121,9 +131,19 @@ export function tissueOptionsFromArgs(a: TissueArgs): TissueOptions {
   const select = csv(a.select);
   return {
     strategy: a.strategy,
-    select, exclude: csv(a.exclude), spec, layerSpecs, activation: a.activation, init: a.init, shuffle: a.shuffle, seed: a.seed,
-    hybridOrder: a['hybrid-order'], flopsTarget: a['flops-target'], minGroupChannels: a['min-group-channels'],
-    bestEffort: a['best-effort'], canonicalize: a.canonicalize,
+    select,
+    exclude: csv(a.exclude),
+    spec,
+    layerSpecs,
+    activation: a.activation,
+    init: a.init,
+    shuffle: a.shuffle,
+    seed: a.seed,
+    hybridOrder: a['hybrid-order'],
+    flopsTarget: a['flops-target'],
+    minGroupChannels: a['min-group-channels'],
+    bestEffort: a['best-effort'],
+    canonicalize: a.canonicalize,
   };
 }
 
@@ -143,15 +163,21 @@ function renderReport(r: TissueReport): string {
   lines.push(`strategy ${r.strategy}, activation ${r.activation}, init ${r.init}, seed ${r.seed}${r.shuffle ? ', shuffle' : ''}`);
   if (r.auto) {
     const ms = [...new Set(Object.values(r.auto.perLayer))].sort((a, b) => a - b);
-    lines.push(`groups auto: target ${(r.auto.target * 100).toFixed(0)}% of FLOPs, >= ${r.auto.minGroupChannels} channels per group -> m per layer ${ms.join('/') || '-'}${r.auto.shuffle ? ', shuffle' : ''}: ${(r.auto.ratio * 100).toFixed(1)}%${r.auto.met ? '' : ' (target not met)'} after ${r.auto.tried.length} plan(s)`);
+    lines.push(
+      `groups auto: target ${(r.auto.target * 100).toFixed(0)}% of FLOPs, >= ${r.auto.minGroupChannels} channels per group -> m per layer ${ms.join('/') || '-'}${r.auto.shuffle ? ', shuffle' : ''}: ${(r.auto.ratio * 100).toFixed(1)}%${r.auto.met ? '' : ' (target not met)'} after ${r.auto.tried.length} plan(s)`,
+    );
     for (const b of r.auto.blocking) lines.push(`  blocking: ${b.name} (${(100 * b.share).toFixed(1)}% of MACs): ${b.reason}`);
   }
   lines.push('layer                          units                      params orig -> stacked       MACs orig -> stacked      analytic=counted');
   for (const l of r.layers) {
     const units = l.runs.map((u) => `${u.unit}x${u.count}`).join('+') + (l.shuffleGroups ? ` sh${l.shuffleGroups}` : '');
-    lines.push(`${l.name.padEnd(30).slice(0, 30)} ${units.padEnd(26).slice(0, 26)} ${`${fmt(l.original.params)} -> ${fmt(l.stacked.params)} (${pct(l.stacked.params, l.original.params)})`.padEnd(28)} ${`${fmt(l.original.macs)} -> ${fmt(l.stacked.macs)} (${pct(l.stacked.macs, l.original.macs)})`.padEnd(26)} ${l.matches ? 'yes' : `NO (counted ${l.counted.params} params, ${l.counted.macs} MACs)`}`);
+    lines.push(
+      `${l.name.padEnd(30).slice(0, 30)} ${units.padEnd(26).slice(0, 26)} ${`${fmt(l.original.params)} -> ${fmt(l.stacked.params)} (${pct(l.stacked.params, l.original.params)})`.padEnd(28)} ${`${fmt(l.original.macs)} -> ${fmt(l.stacked.macs)} (${pct(l.stacked.macs, l.original.macs)})`.padEnd(26)} ${l.matches ? 'yes' : `NO (counted ${l.counted.params} params, ${l.counted.macs} MACs)`}`,
+    );
   }
-  lines.push(`model: params ${fmt(r.before.params)} -> ${fmt(r.after.params)} (${pct(r.after.params, r.before.params)}), FLOPs ${fmt(r.before.flops)} -> ${fmt(r.after.flops)} (${pct(r.after.flops, r.before.flops)})`);
+  lines.push(
+    `model: params ${fmt(r.before.params)} -> ${fmt(r.after.params)} (${pct(r.after.params, r.before.params)}), FLOPs ${fmt(r.before.flops)} -> ${fmt(r.after.flops)} (${pct(r.after.flops, r.before.flops)})`,
+  );
   if (r.skipped.length) lines.push(`${r.skipped.length} layer(s) left normal (--explain says why)`);
   return `${lines.join('\n')}\n`;
 }
@@ -159,74 +185,149 @@ function renderReport(r: TissueReport): string {
 export const tissueCommand: CommandModule<object, TissueArgs> = {
   command: 'tissue <model>',
   describe: 'TissueNet: replace layers by stacked layers of small independent units; optionally train/distil; validate',
-  builder: (y) => withInputShape(y, { fix: true })
-    .positional('model', { type: 'string', demandOption: true, describe: 'input .onnx model (the original; also the baseline and, with --teacher original, the teacher)' })
-    .option('output', { alias: 'o', type: 'string', demandOption: true, describe: 'output .onnx (written atomically; never the input)' })
-    .option('strategy', { choices: ['all', 'r'] as const, describe: 'all: every replaceable layer, a normal layer kept between stacked ones (default); r: only the intermediate stages (first and last stage and the dense head stay normal)' })
-    .option('select', { type: 'string', describe: 'exactly these layers: comma-separated names or globs (* and ?), e.g. fc1,fc2 or "block2.*"' })
-    .option('exclude', { type: 'string', describe: 'layers never replaced (names or globs)' })
-    .option('unit', { type: 'string', describe: 'equal units n1:n2:n3[:k1:k2] (m = C_in/n1 = C_out/n3; k1 defaults to the original kernel, k2 to 1)' })
-    .option('groups', { type: 'string', describe: 'm equal units sized from each layer (n1 = C_in/m, n3 = C_out/m), or auto: m per layer meeting --flops-target with >= --min-group-channels per group, never units costing more than the layer; grouped/depthwise layers stay (default 4)' })
-    .option('hidden', { type: 'number', describe: 'with --groups: hidden channels n2 of each unit (default n3)' })
-    .option('k1', { type: 'number', describe: 'with --groups: first kernel size (default the original kernel)' })
-    .option('k2', { type: 'number', describe: 'with --groups: second kernel size (default 1)' })
-    .option('hybrid', { type: 'string', describe: 'hybrid units: a comma-separated unit list; each position draws one at random (--seed) so the n1 sum to C_in and the n3 to C_out; n1:n2:n3*count fixes the mix' })
-    .option('layer', { type: 'string', array: true, describe: 'per-layer spec NAME=SPEC (repeatable; NAME may be a glob): SPEC is a unit, a unit list, or gM / gMhN (groups, hidden)' })
-    .option('activation', { choices: TISSUE_ACTIVATIONS, default: 'relu' as TissueActivation, describe: 'activation between a unit\'s two weight layers' })
-    .option('init', { choices: TISSUE_INITS, default: 'original' as TissueInit, describe: 'original: fit each unit to the original layer\'s diagonal block (low-rank; measured better, see experiments/tissuenet-results.md); he: from scratch (seeded)' })
-    .option('shuffle', { type: 'boolean', describe: 'allow consecutive stacked layers, with a channel shuffle between them instead of a normal layer (default: off; --groups auto turns it on when the target needs it; --no-shuffle forbids it)' })
-    .option('seed', { type: 'number', default: 0, describe: 'seed of hybrid draws, random weights and training' })
-    .option('hybrid-order', { choices: ['random', 'listed'] as const, default: 'random' as const, describe: 'hybrid units with counts: positions in random (seeded) or listed order' })
-    .option('flops-target', { type: 'number', describe: '--groups auto (implied when --groups is not given): fraction of the model\'s FLOPs to keep (default 0.5)' })
-    .option('min-group-channels', { type: 'number', describe: '--groups auto (implied when --groups is not given): least channels per group in every unit layer (default 16: onnxruntime\'s fast conv layout needs it)' })
-    .option('best-effort', { type: 'boolean', default: false, describe: '--groups auto: when the FLOPs target cannot be met, write the closest plan and exit 0 (the remark names the blocking layers) instead of failing with TISSUE_TARGET_NOT_MET' })
-    .option('canonicalize', { type: 'boolean', default: false, describe: 'write the stacked layers\' weights as initializers even where the original weights were Constant nodes (default: the form they came in)' })
-    .option('train', { type: 'boolean', default: false, describe: 'train the rewritten model (needs --data); with --teacher, distil' })
-    .option('data', { type: 'string', describe: `data: ${DATA_SPECS.join(' | ')}; train split for --train, test split for accuracy, CE and SE` })
-    .option('teacher', { type: 'string', describe: 'with --train: teacher .onnx for knowledge distillation, or "original" for the input model' })
-    .option('loss', { choices: ['ce', 'kd'] as const, describe: 'training loss (default kd with --teacher, else ce)' })
-    .option('temperature', { alias: 'T', type: 'number', default: 4, describe: 'distillation temperature' })
-    .option('rho', { type: 'number', default: 0.9, describe: 'distillation weight of the soft term' })
-    .option('epochs', { type: 'number', default: 5, describe: 'training epochs' })
-    .option('lr', { type: 'number', describe: 'peak learning rate (default 0.05 sgd, 0.001 adam)' })
-    .option('optimizer', { choices: OPTIMIZERS, default: 'adam' as OptimizerName, describe: 'optimiser' })
-    .option('schedule', { choices: SCHEDULES, default: 'cosine' as ScheduleName, describe: 'learning-rate schedule' })
-    .option('warmup-steps', { type: 'number', default: 0, describe: 'linear warm-up steps' })
-    .option('weight-decay', { type: 'number', default: 0, describe: 'weight decay' })
-    .option('batch', { type: 'number', default: 128, describe: 'training batch size' })
-    .option('backend', { choices: ['auto', 'tfjs-node-gpu', 'tfjs-node', 'wasm', 'cpu'] as const, default: 'auto' as const, describe: 'tfjs backend for training' })
-    .option('limit', { type: 'number', describe: 'train on only this many samples' })
-    .option('eval-limit', { type: 'number', describe: 'evaluate on only this many test samples' })
-    .option('validate', { type: 'boolean', default: true, describe: 'validate against the original in onnxruntime (--no-validate skips)' })
-    .option('latency', { type: 'boolean', default: false, describe: 'measure onnxruntime latency of both models (always with --groups auto)' })
-    .option('threads', { type: 'number', default: 1, describe: 'onnxruntime intra-op threads for latency' })
-    .option('explain', { type: 'boolean', default: false, describe: 'print why layers were left normal' })
-    .option('json', { type: 'boolean', default: false, describe: 'print the summary as JSON on stdout' })
-    .option('overwrite', { type: 'boolean', default: false, describe: 'allow the output to be the input file' })
-    .example('$0 tissue mlp.onnx -o t.onnx --select fc1,fc2 --groups 4 --hidden 20 --shuffle', 'the MNIST MLP as TissueNet: fc1 and fc2 as 4 units with 20 hidden each, a shuffle between')
-    .example('$0 tissue vgg.onnx -o t.onnx --strategy r --groups 2 --train --data fashion-mnist --teacher original --epochs 3', 'VGG strategy r, distilled from the original, then CE/SE')
-    .example('$0 tissue lenet.onnx -o t.onnx --select conv2 --hybrid 2:8:4,1:4:2,3:12:6 --seed 1', 'hybrid units drawn per position')
-    .example('$0 tissue resnet.onnx -o t.onnx --groups auto --flops-target 0.5', 'pick m per layer for 50% of the FLOPs, >= 16 channels per group, with measured latency; exits 1 naming the blocking layers if 50% cannot be reached')
-    .example('$0 tissue mobilenet.onnx -o t.onnx --groups auto --flops-target 0.7 --best-effort', 'as close to 70% as the model allows, exit 0 with a remark')
-    .epilogue('Every stacked layer\'s params and MACs are given by the formulas in docs/methods.md and checked against the counted graph ("analytic=counted").'),
+  builder: (y) =>
+    withInputShape(y, { fix: true })
+      .positional('model', {
+        type: 'string',
+        demandOption: true,
+        describe: 'input .onnx model (the original; also the baseline and, with --teacher original, the teacher)',
+      })
+      .option('output', { alias: 'o', type: 'string', demandOption: true, describe: 'output .onnx (written atomically; never the input)' })
+      .option('strategy', {
+        choices: ['all', 'r'] as const,
+        describe:
+          'all: every replaceable layer, a normal layer kept between stacked ones (default); r: only the intermediate stages (first and last stage and the dense head stay normal)',
+      })
+      .option('select', { type: 'string', describe: 'exactly these layers: comma-separated names or globs (* and ?), e.g. fc1,fc2 or "block2.*"' })
+      .option('exclude', { type: 'string', describe: 'layers never replaced (names or globs)' })
+      .option('unit', { type: 'string', describe: 'equal units n1:n2:n3[:k1:k2] (m = C_in/n1 = C_out/n3; k1 defaults to the original kernel, k2 to 1)' })
+      .option('groups', {
+        type: 'string',
+        describe:
+          'm equal units sized from each layer (n1 = C_in/m, n3 = C_out/m), or auto: m per layer meeting --flops-target with >= --min-group-channels per group, never units costing more than the layer; grouped/depthwise layers stay (default 4)',
+      })
+      .option('hidden', { type: 'number', describe: 'with --groups: hidden channels n2 of each unit (default n3)' })
+      .option('k1', { type: 'number', describe: 'with --groups: first kernel size (default the original kernel)' })
+      .option('k2', { type: 'number', describe: 'with --groups: second kernel size (default 1)' })
+      .option('hybrid', {
+        type: 'string',
+        describe:
+          'hybrid units: a comma-separated unit list; each position draws one at random (--seed) so the n1 sum to C_in and the n3 to C_out; n1:n2:n3*count fixes the mix',
+      })
+      .option('layer', {
+        type: 'string',
+        array: true,
+        describe: 'per-layer spec NAME=SPEC (repeatable; NAME may be a glob): SPEC is a unit, a unit list, or gM / gMhN (groups, hidden)',
+      })
+      .option('activation', { choices: TISSUE_ACTIVATIONS, default: 'relu' as TissueActivation, describe: "activation between a unit's two weight layers" })
+      .option('init', {
+        choices: TISSUE_INITS,
+        default: 'original' as TissueInit,
+        describe:
+          "original: fit each unit to the original layer's diagonal block (low-rank; measured better, see experiments/tissuenet-results.md); he: from scratch (seeded)",
+      })
+      .option('shuffle', {
+        type: 'boolean',
+        describe:
+          'allow consecutive stacked layers, with a channel shuffle between them instead of a normal layer (default: off; --groups auto turns it on when the target needs it; --no-shuffle forbids it)',
+      })
+      .option('seed', { type: 'number', default: 0, describe: 'seed of hybrid draws, random weights and training' })
+      .option('hybrid-order', {
+        choices: ['random', 'listed'] as const,
+        default: 'random' as const,
+        describe: 'hybrid units with counts: positions in random (seeded) or listed order',
+      })
+      .option('flops-target', {
+        type: 'number',
+        describe: "--groups auto (implied when --groups is not given): fraction of the model's FLOPs to keep (default 0.5)",
+      })
+      .option('min-group-channels', {
+        type: 'number',
+        describe:
+          "--groups auto (implied when --groups is not given): least channels per group in every unit layer (default 16: onnxruntime's fast conv layout needs it)",
+      })
+      .option('best-effort', {
+        type: 'boolean',
+        default: false,
+        describe:
+          '--groups auto: when the FLOPs target cannot be met, write the closest plan and exit 0 (the remark names the blocking layers) instead of failing with TISSUE_TARGET_NOT_MET',
+      })
+      .option('canonicalize', {
+        type: 'boolean',
+        default: false,
+        describe: "write the stacked layers' weights as initializers even where the original weights were Constant nodes (default: the form they came in)",
+      })
+      .option('train', { type: 'boolean', default: false, describe: 'train the rewritten model (needs --data); with --teacher, distil' })
+      .option('data', { type: 'string', describe: `data: ${DATA_SPECS.join(' | ')}; train split for --train, test split for accuracy, CE and SE` })
+      .option('teacher', { type: 'string', describe: 'with --train: teacher .onnx for knowledge distillation, or "original" for the input model' })
+      .option('loss', { choices: ['ce', 'kd'] as const, describe: 'training loss (default kd with --teacher, else ce)' })
+      .option('temperature', { alias: 'T', type: 'number', default: 4, describe: 'distillation temperature' })
+      .option('rho', { type: 'number', default: 0.9, describe: 'distillation weight of the soft term' })
+      .option('epochs', { type: 'number', default: 5, describe: 'training epochs' })
+      .option('lr', { type: 'number', describe: 'peak learning rate (default 0.05 sgd, 0.001 adam)' })
+      .option('optimizer', { choices: OPTIMIZERS, default: 'adam' as OptimizerName, describe: 'optimiser' })
+      .option('schedule', { choices: SCHEDULES, default: 'cosine' as ScheduleName, describe: 'learning-rate schedule' })
+      .option('warmup-steps', { type: 'number', default: 0, describe: 'linear warm-up steps' })
+      .option('weight-decay', { type: 'number', default: 0, describe: 'weight decay' })
+      .option('batch', { type: 'number', default: 128, describe: 'training batch size' })
+      .option('backend', {
+        choices: ['auto', 'tfjs-node-gpu', 'tfjs-node', 'wasm', 'cpu'] as const,
+        default: 'auto' as const,
+        describe: 'tfjs backend for training',
+      })
+      .option('limit', { type: 'number', describe: 'train on only this many samples' })
+      .option('eval-limit', { type: 'number', describe: 'evaluate on only this many test samples' })
+      .option('validate', { type: 'boolean', default: true, describe: 'validate against the original in onnxruntime (--no-validate skips)' })
+      .option('latency', { type: 'boolean', default: false, describe: 'measure onnxruntime latency of both models (always with --groups auto)' })
+      .option('threads', { type: 'number', default: 1, describe: 'onnxruntime intra-op threads for latency' })
+      .option('explain', { type: 'boolean', default: false, describe: 'print why layers were left normal' })
+      .option('json', { type: 'boolean', default: false, describe: 'print the summary as JSON on stdout' })
+      .option('overwrite', { type: 'boolean', default: false, describe: 'allow the output to be the input file' })
+      .example(
+        '$0 tissue mlp.onnx -o t.onnx --select fc1,fc2 --groups 4 --hidden 20 --shuffle',
+        'the MNIST MLP as TissueNet: fc1 and fc2 as 4 units with 20 hidden each, a shuffle between',
+      )
+      .example(
+        '$0 tissue vgg.onnx -o t.onnx --strategy r --groups 2 --train --data fashion-mnist --teacher original --epochs 3',
+        'VGG strategy r, distilled from the original, then CE/SE',
+      )
+      .example('$0 tissue lenet.onnx -o t.onnx --select conv2 --hybrid 2:8:4,1:4:2,3:12:6 --seed 1', 'hybrid units drawn per position')
+      .example(
+        '$0 tissue resnet.onnx -o t.onnx --groups auto --flops-target 0.5',
+        'pick m per layer for 50% of the FLOPs, >= 16 channels per group, with measured latency; exits 1 naming the blocking layers if 50% cannot be reached',
+      )
+      .example('$0 tissue mobilenet.onnx -o t.onnx --groups auto --flops-target 0.7 --best-effort', 'as close to 70% as the model allows, exit 0 with a remark')
+      .epilogue(
+        'Every stacked layer\'s params and MACs are given by the formulas in docs/methods.md and checked against the counted graph ("analytic=counted").',
+      ),
   handler: async (a) => {
     const opts = tissueOptionsFromArgs(a);
     if (a.train && !a.data) throw usage('--train needs --data');
     if ((a.teacher !== undefined || a.loss !== undefined) && !a.train) throw usage('--teacher and --loss go with --train');
     if (a.loss === 'kd' && a.teacher === undefined) throw usage('--loss kd needs --teacher (a path, or "original")');
     guardOutputs({
-      inputs: [{ path: a.model, what: 'the input model', kind: 'model' }, { path: a.teacher === 'original' ? undefined : a.teacher, what: '--teacher', kind: 'model' }, ...dataSpecInputs(a.data)],
+      inputs: [
+        { path: a.model, what: 'the input model', kind: 'model' },
+        { path: a.teacher === 'original' ? undefined : a.teacher, what: '--teacher', kind: 'model' },
+        ...dataSpecInputs(a.data),
+      ],
       outputs: [{ path: a.output, what: '-o', kind: 'model' }],
       overwrite: a.overwrite,
     });
-    const log = (m: string): void => { process.stderr.write(`${m}\n`); };
+    const log = (m: string): void => {
+      process.stderr.write(`${m}\n`);
+    };
     const model = readModel(a.model);
     verifyModel(model, 'input model');
     let inputShapes = inputShapesFor(a, model);
     if (Object.keys(inputShapes).length === 0 && a.data) {
       // The data's sample shape sizes a symbolic input (for --groups auto and the reported cost).
       const probe = loadDatasetFor(model, a.data, { split: 'test', limit: 1 });
-      try { inputShapes = inputShapesFromSample(model, probe.inputShape); } finally { probe.close(); }
+      try {
+        inputShapes = inputShapesFromSample(model, probe.inputShape);
+      } finally {
+        probe.close();
+      }
     }
     let rewriting: Progress | undefined;
     const onLayer = (done: number, total: number): void => {
@@ -248,9 +349,20 @@ export const tissueCommand: CommandModule<object, TissueArgs> = {
         let teacher: Model | undefined;
         if (a.teacher !== undefined) teacher = a.teacher === 'original' ? readModel(a.model) : readModel(a.teacher);
         trained = await train(model, {
-          data, evalData: test, epochs: a.epochs, lr: a.lr, optimizer: a.optimizer, schedule: a.schedule, warmupSteps: a['warmup-steps'],
-          weightDecay: a['weight-decay'], batchSize: a.batch, backend: a.backend, seed: a.seed,
-          loss: a.loss ?? (teacher ? 'kd' : 'ce'), teacher, kd: { temperature: a.temperature, rho: a.rho },
+          data,
+          evalData: test,
+          epochs: a.epochs,
+          lr: a.lr,
+          optimizer: a.optimizer,
+          schedule: a.schedule,
+          warmupSteps: a['warmup-steps'],
+          weightDecay: a['weight-decay'],
+          batchSize: a.batch,
+          backend: a.backend,
+          seed: a.seed,
+          loss: a.loss ?? (teacher ? 'kd' : 'ce'),
+          teacher,
+          kd: { temperature: a.temperature, rho: a.rho },
           // Written before the trainer's final evaluation, so a failing evaluation loses nothing.
           output: { path: a.output, inputPath: a.model, overwrite: a.overwrite },
           log,
@@ -268,22 +380,41 @@ export const tissueCommand: CommandModule<object, TissueArgs> = {
       const latency = a.latency || report.auto !== undefined;
       if (a.validate) {
         validation = await validateModel(saved.path, {
-          data: test, baseline: a.model, latency, threads: a.threads, seed: a.seed, inputShapes,
+          data: test,
+          baseline: a.model,
+          latency,
+          threads: a.threads,
+          seed: a.seed,
+          inputShapes,
           onProgress: (label, done, total) => {
             bar ??= progress(label, total, { quiet: a.json });
             bar.update(done);
-            if (done >= total) { bar.stop(); bar = undefined; }
+            if (done >= total) {
+              bar.stop();
+              bar = undefined;
+            }
           },
         });
       }
       if (a.json) {
-        printJson({ input: a.model, output: saved.path, bytes: saved.bytes, tissue: report, remarks: r.remarks, train: trained ?? null, validation: validation ?? null });
+        printJson({
+          input: a.model,
+          output: saved.path,
+          bytes: saved.bytes,
+          tissue: report,
+          remarks: r.remarks,
+          train: trained ?? null,
+          validation: validation ?? null,
+        });
         return;
       }
       if (report.auto && !report.auto.met) say(`groups auto: the FLOPs target was not met (--best-effort); see the blocking layers above`);
       process.stdout.write(renderReport(report));
       if (a.explain) for (const rm of r.remarks) say(`remark ${rm.where}: ${rm.message}`);
-      if (trained) say(`trained ${trained.epochs} epoch(s) on ${trained.backend}: test accuracy ${trained.evalAccuracy !== undefined ? (100 * trained.evalAccuracy).toFixed(2) + '%' : '-'}`);
+      if (trained)
+        say(
+          `trained ${trained.epochs} epoch(s) on ${trained.backend}: test accuracy ${trained.evalAccuracy !== undefined ? (100 * trained.evalAccuracy).toFixed(2) + '%' : '-'}`,
+        );
       if (validation) process.stdout.write(renderValidationText(validation));
       say(`wrote ${saved.path} (${saved.bytes} bytes)`);
     } finally {

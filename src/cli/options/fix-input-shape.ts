@@ -16,7 +16,11 @@ import type { InferShapesPassOptions } from '../../../passes/infer-shapes.js';
  * @throws INVALID_OPTION when no --input-shape was given
  */
 export function fixInputShapes(model: Model, shapes: Readonly<Record<string, readonly number[]>>): void {
-  if (Object.keys(shapes).length === 0) throw new CompilerError('INVALID_OPTION', '--fix-input-shape needs --input-shape', { where: '--fix-input-shape', hint: 'e.g. --input-shape 1,3,224,224 --fix-input-shape' });
+  if (Object.keys(shapes).length === 0)
+    throw new CompilerError('INVALID_OPTION', '--fix-input-shape needs --input-shape', {
+      where: '--fix-input-shape',
+      hint: 'e.g. --input-shape 1,3,224,224 --fix-input-shape',
+    });
   const options: InferShapesPassOptions = { inputShapes: shapes, fixInputs: true, scope: 'interface' };
   runPasses(model, [inferShapesPass(options)]);
 }

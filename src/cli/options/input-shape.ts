@@ -45,11 +45,18 @@ export function parseInputShapeSpec(raw: readonly (string | number)[] | string |
     const dimsText = colon >= 0 ? text.slice(colon + 1) : text;
     const dims = dimsText.split(/[,x×]/).map((d) => d.trim());
     if (dims.length === 0 || dims.some((d) => !/^[0-9]+$/.test(d) || Number(d) < 1)) {
-      throw new CompilerError('INVALID_OPTION', `--input-shape "${text}": dims must be positive integers separated by commas`, { where: '--input-shape', hint: 'e.g. --input-shape 1,3,224,224 or --input-shape input:1,3,224,224' });
+      throw new CompilerError('INVALID_OPTION', `--input-shape "${text}": dims must be positive integers separated by commas`, {
+        where: '--input-shape',
+        hint: 'e.g. --input-shape 1,3,224,224 or --input-shape input:1,3,224,224',
+      });
     }
     const shape = dims.map(Number);
     if (name === undefined) {
-      if (bare) throw new CompilerError('INVALID_OPTION', '--input-shape given twice without a name', { where: '--input-shape', hint: 'name each input: --input-shape x:1,3,32,32 --input-shape y:1,10' });
+      if (bare)
+        throw new CompilerError('INVALID_OPTION', '--input-shape given twice without a name', {
+          where: '--input-shape',
+          hint: 'name each input: --input-shape x:1,3,32,32 --input-shape y:1,10',
+        });
       bare = shape;
     } else {
       if (name === '') throw new CompilerError('INVALID_OPTION', `--input-shape "${text}" has an empty input name`, { where: '--input-shape' });
@@ -70,24 +77,36 @@ export function hasInputShapes(spec: InputShapeSpec | undefined): boolean {
  * A malformed value is a usage error (exit 2) before any file is read.
  */
 export function withInputShape<T>(y: Argv<T>, opts: { fix?: boolean } = {}): Argv<T & InputShapeArgs> {
-  let out = y.option('input-shape', {
-    type: 'string',
-    array: true,
-    describe: 'size of a graph input whose dims are symbolic (N, H, W), for cost and targets: "1,3,224,224" for the only input, '
-      + '"name:1,3,224,224" per input (repeatable). Written models keep their symbolic dims'
-      + (opts.fix ? ' unless --fix-input-shape' : ''),
-  }).check((argv) => {
-    // A malformed value is a usage error (exit 2), reported before any file is read.
-    try {
-      parseInputShapeSpec(argv['input-shape'] as (string | number)[] | undefined);
-      return true;
-    } catch (e) {
-      return (e as Error).message;
-    }
-  }) as unknown as Argv<T & InputShapeArgs>;
+  let out = y
+    .option('input-shape', {
+      type: 'string',
+      array: true,
+      describe:
+        'size of a graph input whose dims are symbolic (N, H, W), for cost and targets: "1,3,224,224" for the only input, ' +
+        '"name:1,3,224,224" per input (repeatable). Written models keep their symbolic dims' +
+        (opts.fix ? ' unless --fix-input-shape' : ''),
+    })
+    .check((argv) => {
+      // A malformed value is a usage error (exit 2), reported before any file is read.
+      try {
+        parseInputShapeSpec(argv['input-shape'] as (string | number)[] | undefined);
+        return true;
+      } catch (e) {
+        return (e as Error).message;
+      }
+    }) as unknown as Argv<T & InputShapeArgs>;
   if (opts.fix) {
-    out = out.option('fix-input-shape', { type: 'boolean', default: false, describe: 'write the --input-shape sizes into the output model\'s inputs (and the inferred sizes into its outputs)' })
-      .check((argv) => (argv['fix-input-shape'] === true && !hasInputShapes(parseInputShapeSpec(argv['input-shape'] as (string | number)[] | undefined)) ? '--fix-input-shape needs --input-shape' : true)) as unknown as Argv<T & InputShapeArgs>;
+    out = out
+      .option('fix-input-shape', {
+        type: 'boolean',
+        default: false,
+        describe: "write the --input-shape sizes into the output model's inputs (and the inferred sizes into its outputs)",
+      })
+      .check((argv) =>
+        argv['fix-input-shape'] === true && !hasInputShapes(parseInputShapeSpec(argv['input-shape'] as (string | number)[] | undefined))
+          ? '--fix-input-shape needs --input-shape'
+          : true,
+      ) as unknown as Argv<T & InputShapeArgs>;
   }
   return out;
 }
@@ -103,7 +122,10 @@ export function resolveInputShapeSpec(spec: InputShapeSpec | undefined, model: M
   const inputs = model.graph.inputs.filter((v) => !v.initializer);
   if (spec.bare) {
     if (inputs.length !== 1) {
-      throw new CompilerError('INVALID_OPTION', `a bare --input-shape needs a model with one input; this one has ${inputs.length}`, { where: '--input-shape', hint: `name the input: ${inputs.map((v) => `--input-shape ${v.name}:...`).join(' ')}` });
+      throw new CompilerError('INVALID_OPTION', `a bare --input-shape needs a model with one input; this one has ${inputs.length}`, {
+        where: '--input-shape',
+        hint: `name the input: ${inputs.map((v) => `--input-shape ${v.name}:...`).join(' ')}`,
+      });
     }
     out[inputs[0]!.name] = [...spec.bare];
   }

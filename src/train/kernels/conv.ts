@@ -44,7 +44,21 @@ function scratch(n: number): Float32Array {
 }
 
 /** Sizes of a 2-D window op (NHWC): input, output, kernel, stride, dilation, leading pads. */
-interface Geometry { H: number; W: number; C: number; OH: number; OW: number; FH: number; FW: number; sh: number; sw: number; dh: number; dw: number; pt: number; pl: number }
+interface Geometry {
+  H: number;
+  W: number;
+  C: number;
+  OH: number;
+  OW: number;
+  FH: number;
+  FW: number;
+  sh: number;
+  sw: number;
+  dh: number;
+  dw: number;
+  pt: number;
+  pl: number;
+}
 
 /**
  * Writes colsᵀ [FH·FW·C, rows] for images n0 … n0+nb−1 (rows = nb·OH·OW), zeros where the
@@ -84,7 +98,10 @@ function gatherPointwiseT(xv: Float32Array, out: Float32Array, g: Geometry, N: n
   for (let n = 0; n < N; n++) {
     for (let oh = 0; oh < OH; oh++) {
       const ih = oh * sh - pt;
-      if (ih < 0 || ih >= H) { r += OW; continue; }
+      if (ih < 0 || ih >= H) {
+        r += OW;
+        continue;
+      }
       for (let ow = 0; ow < OW; ow++, r++) {
         const iw = ow * sw - pl;
         if (iw < 0 || iw >= W) continue;
@@ -100,7 +117,16 @@ export const conv2DBackpropFilter: SimpleKernel = ({ inputs, backend, attrs }) =
   channelsLast(attrs, 'Conv2DBackpropFilter');
   const { x, dy } = inputs as { x: TensorInfo; dy: TensorInfo };
   const filterShape = attrs.filterShape as Shape4;
-  const info = tf.backend_util.computeConv2DInfo(x.shape as Shape4, filterShape, attrs.strides as number, 1, attrs.pad as 'valid', attrs.dimRoundingMode as 'floor' | undefined, false, 'channelsLast');
+  const info = tf.backend_util.computeConv2DInfo(
+    x.shape as Shape4,
+    filterShape,
+    attrs.strides as number,
+    1,
+    attrs.pad as 'valid',
+    attrs.dimRoundingMode as 'floor' | undefined,
+    false,
+    'channelsLast',
+  );
   const [N, H, W, Ci] = x.shape as Shape4;
   const [FH, FW, , Co] = filterShape;
   const { outHeight: OH, outWidth: OW, strideHeight: sh, strideWidth: sw, dilationHeight: dh, dilationWidth: dw } = info;
@@ -141,7 +167,16 @@ export const conv2DBackpropFilterViaConv: SimpleKernel = ({ inputs, backend, att
   channelsLast(attrs, 'Conv2DBackpropFilter');
   const { x, dy } = inputs as { x: TensorInfo; dy: TensorInfo };
   const filterShape = attrs.filterShape as Shape4;
-  const info = tf.backend_util.computeConv2DInfo(x.shape as Shape4, filterShape, attrs.strides as number, 1, attrs.pad as 'valid', attrs.dimRoundingMode as 'floor' | undefined, false, 'channelsLast');
+  const info = tf.backend_util.computeConv2DInfo(
+    x.shape as Shape4,
+    filterShape,
+    attrs.strides as number,
+    1,
+    attrs.pad as 'valid',
+    attrs.dimRoundingMode as 'floor' | undefined,
+    false,
+    'channelsLast',
+  );
   const [FH, FW, Ci, Co] = filterShape;
   const { top, bottom, left, right } = info.padInfo;
   if (FH === 1 && FW === 1) {
@@ -159,16 +194,32 @@ export const conv2DBackpropFilterViaConv: SimpleKernel = ({ inputs, backend, att
         // Gathered and transposed in one pass on the host: wasm's Slice and StridedSlice
         // copy their whole input first and then move short runs (10–20x slower).
         const g: Geometry = { H, W, C: Ci, OH, OW, FH: 1, FW: 1, sh, sw, dh: 1, dw: 1, pt: top, pl: left };
-        xt = tf.engine().makeTensorFromTensorInfo(hostKernel(backend, [Ci, rows], [x], (out, [xv]) => gatherPointwiseT(xv!, out, g, N)), backend);
+        xt = tf.engine().makeTensorFromTensorInfo(
+          hostKernel(backend, [Ci, rows], [x], (out, [xv]) => gatherPointwiseT(xv!, out, g, N)),
+          backend,
+        );
       }
       return tf.reshape(tf.matMul(xt, tf.reshape(asTensor(backend, dy), [rows, Co])), filterShape);
     });
   }
-  if (info.strideHeight === 1 && info.strideWidth === 1 && tapGemmPays(x, info, FH, FW) && hasHeap(backend)) return tapGemmFilterGrad(backend, x, dy, info, filterShape);
+  if (info.strideHeight === 1 && info.strideWidth === 1 && tapGemmPays(x, info, FH, FW) && hasHeap(backend))
+    return tapGemmFilterGrad(backend, x, dy, info, filterShape);
   return tf.tidy(() => {
     const xt = tf.transpose(asTensor(backend, x), [3, 1, 2, 0]);
     const ft = tf.transpose(asTensor(backend, dy), [1, 2, 0, 3]);
-    const y = tf.conv2d(xt as tf.Tensor4D, ft as tf.Tensor4D, 1, [[0, 0], [top, bottom], [left, right], [0, 0]], 'NHWC', [info.strideHeight, info.strideWidth]);
+    const y = tf.conv2d(
+      xt as tf.Tensor4D,
+      ft as tf.Tensor4D,
+      1,
+      [
+        [0, 0],
+        [top, bottom],
+        [left, right],
+        [0, 0],
+      ],
+      'NHWC',
+      [info.strideHeight, info.strideWidth],
+    );
     const cropped = y.shape[1] === FH && y.shape[2] === FW ? y : tf.slice(y, [0, 0, 0, 0], [Ci, FH, FW, Co]);
     return tf.transpose(cropped, [1, 2, 0, 3]);
   });
@@ -221,7 +272,13 @@ function padTransposeX(xv: Float32Array, out: Float32Array, N: number, H: number
  * is one tensor, so wasm packs it for XNNPACK once and keeps the operator for the other taps.
  * The convolution instead packs dy as a filter after two transposes.
  */
-function tapGemmFilterGrad(backend: Parameters<SimpleKernel>[0]['backend'], x: TensorInfo, dy: TensorInfo, info: tf.backend_util.Conv2DInfo, filterShape: Shape4): TensorInfo {
+function tapGemmFilterGrad(
+  backend: Parameters<SimpleKernel>[0]['backend'],
+  x: TensorInfo,
+  dy: TensorInfo,
+  info: tf.backend_util.Conv2DInfo,
+  filterShape: Shape4,
+): TensorInfo {
   const [N, H, W, Ci] = x.shape as Shape4;
   const [FH, FW, , Co] = filterShape;
   const { outHeight: OH, outWidth: OW } = info;
@@ -233,27 +290,42 @@ function tapGemmFilterGrad(backend: Parameters<SimpleKernel>[0]['backend'], x: T
   const matMul = tf.getKernel('BatchMatMul', tf.getBackend());
   if (!matMul) throw new Error(`Conv2DBackpropFilter: no BatchMatMul kernel on ${tf.getBackend()}`);
   return tf.tidy(() => {
-    const xT = tf.engine().makeTensorFromTensorInfo(hostKernel(backend, [Ci * Rp + tail], [x], (out, [xv]) => padTransposeX(xv!, out, N, H, W, Ci, Hb, Wb, pt, pl)), backend);
+    const xT = tf.engine().makeTensorFromTensorInfo(
+      hostKernel(backend, [Ci * Rp + tail], [x], (out, [xv]) => padTransposeX(xv!, out, N, H, W, Ci, Hb, Wb, pt, pl)),
+      backend,
+    );
     // dy's rows into the grid: whole OW·Co runs (a host copy; wasm's PadV2 was slower).
-    const b = tf.engine().makeTensorFromTensorInfo(hostKernel(backend, [Rp, Co], [dy], (out, [dv]) => {
-      for (let r = 0; r < N * OH; r++) {
-        const src = r * OW * Co;
-        out.set(dv!.subarray(src, src + OW * Co), (Math.floor(r / OH) * Hb + (r % OH)) * Wb * Co);
-      }
-    }), backend);
+    const b = tf.engine().makeTensorFromTensorInfo(
+      hostKernel(backend, [Rp, Co], [dy], (out, [dv]) => {
+        for (let r = 0; r < N * OH; r++) {
+          const src = r * OW * Co;
+          out.set(dv!.subarray(src, src + OW * Co), (Math.floor(r / OH) * Hb + (r % OH)) * Wb * Co);
+        }
+      }),
+      backend,
+    );
     const parts: TensorInfo[] = [];
     for (let kh = 0; kh < FH; kh++) {
       for (let kw = 0; kw < FW; kw++) {
-        const part = withHeapView(backend, xT, kh * Wb + kw, [Ci, Rp], (a) => matMul.kernelFunc({ inputs: { a, b }, backend, attrs: { transposeA: false, transposeB: false } }) as TensorInfo);
+        const part = withHeapView(
+          backend,
+          xT,
+          kh * Wb + kw,
+          [Ci, Rp],
+          (a) => matMul.kernelFunc({ inputs: { a, b }, backend, attrs: { transposeA: false, transposeB: false } }) as TensorInfo,
+        );
         parts.push(part!);
         tf.engine().makeTensorFromTensorInfo(part!, backend); // owned (and disposed) by the tidy
       }
     }
     // The taps' [Ci, Co] blocks in order are dW [FH, FW, Ci, Co] (a host copy; wasm's Pack of
     // small tensors cost ~1 ms).
-    return tf.engine().makeTensorFromTensorInfo(hostKernel(backend, [...filterShape], parts, (out, ins) => {
-      ins.forEach((v, t) => out.set(v, t * Ci * Co));
-    }), backend);
+    return tf.engine().makeTensorFromTensorInfo(
+      hostKernel(backend, [...filterShape], parts, (out, ins) => {
+        ins.forEach((v, t) => out.set(v, t * Ci * Co));
+      }),
+      backend,
+    );
   });
 }
 
@@ -268,7 +340,10 @@ function flipFilter(fv: Float32Array, [FH, FW, A, B]: Shape4, swap: boolean): Fl
     for (let kw = 0; kw < FW; kw++) {
       const src = ((FH - 1 - kh) * FW + (FW - 1 - kw)) * A * B;
       const dst = (kh * FW + kw) * A * B;
-      if (!swap) { out.set(fv.subarray(src, src + A * B), dst); continue; }
+      if (!swap) {
+        out.set(fv.subarray(src, src + A * B), dst);
+        continue;
+      }
       for (let a = 0; a < A; a++) for (let b = 0; b < B; b++) out[dst + b * A + a] = fv[src + a * B + b]!;
     }
   }
@@ -281,7 +356,17 @@ function flipFilter(fv: Float32Array, [FH, FW, A, B]: Shape4, swap: boolean): Fl
  * forward conv over it ((k−1)·d − p on the leading side; negative sides are cropped by
  * `cropToInput` afterwards). Call inside a tidy.
  */
-function spreadForInputGrad(backend: Parameters<SimpleKernel>[0]['backend'], dy: TensorInfo, info: tf.backend_util.Conv2DInfo, inShape: Shape4, C: number, FH: number, FW: number, dh = 1, dw = 1): { src: tf.Tensor4D; pads: [[number, number], [number, number], [number, number], [number, number]]; top: number; left: number } {
+function spreadForInputGrad(
+  backend: Parameters<SimpleKernel>[0]['backend'],
+  dy: TensorInfo,
+  info: tf.backend_util.Conv2DInfo,
+  inShape: Shape4,
+  C: number,
+  FH: number,
+  FW: number,
+  dh = 1,
+  dw = 1,
+): { src: tf.Tensor4D; pads: [[number, number], [number, number], [number, number], [number, number]]; top: number; left: number } {
   const [N, H, W] = inShape;
   const { outHeight: OH, outWidth: OW, strideHeight: sh, strideWidth: sw } = info;
   // The spread keeps sh − 1 (sw − 1) zero rows (columns) after the last one: harmless, as
@@ -294,9 +379,29 @@ function spreadForInputGrad(backend: Parameters<SimpleKernel>[0]['backend'], dy:
   const right = W + info.padInfo.left - LW;
   let src = asTensor(backend, dy);
   if (sh !== 1 || sw !== 1) {
-    src = tf.reshape(tf.pad(tf.reshape(src, [N, OH, 1, OW, 1, C]), [[0, 0], [0, 0], [0, sh - 1], [0, 0], [0, sw - 1], [0, 0]]), [N, LH, LW, C]);
+    src = tf.reshape(
+      tf.pad(tf.reshape(src, [N, OH, 1, OW, 1, C]), [
+        [0, 0],
+        [0, 0],
+        [0, sh - 1],
+        [0, 0],
+        [0, sw - 1],
+        [0, 0],
+      ]),
+      [N, LH, LW, C],
+    );
   }
-  return { src: src as tf.Tensor4D, pads: [[0, 0], [Math.max(0, top), Math.max(0, bottom)], [Math.max(0, left), Math.max(0, right)], [0, 0]], top, left };
+  return {
+    src: src as tf.Tensor4D,
+    pads: [
+      [0, 0],
+      [Math.max(0, top), Math.max(0, bottom)],
+      [Math.max(0, left), Math.max(0, right)],
+      [0, 0],
+    ],
+    top,
+    left,
+  };
 }
 
 /** A padding larger than the kernel makes a side negative: crop to the input instead of padding. */
@@ -318,7 +423,16 @@ export const conv2DBackpropInput: SimpleKernel = ({ inputs, backend, attrs }) =>
   const { dy, filter } = inputs as { dy: TensorInfo; filter: TensorInfo };
   const inShape = attrs.inputShape as Shape4;
   const filterShape = filter.shape as Shape4;
-  const info = tf.backend_util.computeConv2DInfo(inShape, filterShape, attrs.strides as number, 1, attrs.pad as 'valid', attrs.dimRoundingMode as 'floor' | undefined, false, 'channelsLast');
+  const info = tf.backend_util.computeConv2DInfo(
+    inShape,
+    filterShape,
+    attrs.strides as number,
+    1,
+    attrs.pad as 'valid',
+    attrs.dimRoundingMode as 'floor' | undefined,
+    false,
+    'channelsLast',
+  );
   const [FH, FW, , Co] = filterShape;
   const { strideHeight: sh, strideWidth: sw } = info;
   if (sh > 1 || sw > 1) return polyphaseInputGrad(backend, dy, filter, info, inShape);
@@ -332,7 +446,8 @@ export const conv2DBackpropInput: SimpleKernel = ({ inputs, backend, attrs }) =>
 /** One axis of a polyphase input gradient (see `polyphaseInputGrad`). */
 interface PhaseAxis {
   /** Stride, and the largest dy offset d of a tap (input row u·s + r takes dy[u − d]). */
-  s: number; dHi: number;
+  s: number;
+  dHi: number;
   /** Taps per phase in the combined filter, dHi − dLo + 1. */
   T: number;
   /** Phases computed: all s, or the leading R when the others have no taps (kernel < stride). */
@@ -340,7 +455,10 @@ interface PhaseAxis {
   /** Phase blocks covering the input, ceil(size / s). */
   U: number;
   /** dy rows cut from the start (end) where the padding below would be negative, and the pads. */
-  cutLo: number; cutHi: number; padLo: number; padHi: number;
+  cutLo: number;
+  cutHi: number;
+  padLo: number;
+  padHi: number;
 }
 
 /**
@@ -373,7 +491,13 @@ function phaseAxis(k: number, s: number, p: number, size: number, outSize: numbe
  * ceil(k/s)² / k² of the spread convolution's work (4/9 for 3×3 stride 2); trailing phases
  * without taps (k < s) are not computed, only padded in as zeros.
  */
-function polyphaseInputGrad(backend: Parameters<SimpleKernel>[0]['backend'], dy: TensorInfo, filter: TensorInfo, info: tf.backend_util.Conv2DInfo, inShape: Shape4): TensorInfo {
+function polyphaseInputGrad(
+  backend: Parameters<SimpleKernel>[0]['backend'],
+  dy: TensorInfo,
+  filter: TensorInfo,
+  info: tf.backend_util.Conv2DInfo,
+  inShape: Shape4,
+): TensorInfo {
   const [N, H, W, Ci] = inShape;
   const [FH, FW, , Co] = filter.shape as Shape4;
   const { strideHeight: sh, strideWidth: sw, outHeight: OH, outWidth: OW } = info;
@@ -405,11 +529,22 @@ function polyphaseInputGrad(backend: Parameters<SimpleKernel>[0]['backend'], dy:
       src = tf.slice(src, [0, ah.cutLo, aw.cutLo, 0], [N, OH - ah.cutLo - ah.cutHi, OW - aw.cutLo - aw.cutHi, Co]);
     }
     // [N, U_h, U_w, (rh, rw, ci)] for the computed phases.
-    let y: tf.Tensor = tf.conv2d(src, tf.tensor4d(wc, [ah.T, aw.T, Co, P]), 1, [[0, 0], [ah.padLo, ah.padHi], [aw.padLo, aw.padHi], [0, 0]]);
+    let y: tf.Tensor = tf.conv2d(src, tf.tensor4d(wc, [ah.T, aw.T, Co, P]), 1, [
+      [0, 0],
+      [ah.padLo, ah.padHi],
+      [aw.padLo, aw.padHi],
+      [0, 0],
+    ]);
     // out[n, uh·sh + rh, uw·sw + rw, ci] = y[n, uh, uw, (rh, rw, ci)]: rh moves before uw,
     // then the phases without taps (rh ≥ R_h, rw ≥ R_w) are padded in as zeros.
     y = tf.transpose(tf.reshape(y, [N * ah.U, aw.U, ah.R, aw.R * Ci]), [0, 2, 1, 3]);
-    if (ah.R < sh || aw.R < sw) y = tf.pad(y, [[0, 0], [0, sh - ah.R], [0, 0], [0, (sw - aw.R) * Ci]]);
+    if (ah.R < sh || aw.R < sw)
+      y = tf.pad(y, [
+        [0, 0],
+        [0, sh - ah.R],
+        [0, 0],
+        [0, (sw - aw.R) * Ci],
+      ]);
     const spread = tf.reshape(y, [N, ah.U * sh, aw.U * sw, Ci]);
     if (ah.U * sh === H && aw.U * sw === W) return spread;
     return tf.slice(spread, [0, 0, 0, 0], [N, H, W, Ci]);
@@ -417,7 +552,15 @@ function polyphaseInputGrad(backend: Parameters<SimpleKernel>[0]['backend'], dy:
 }
 
 function depthwiseInfo(inShape: Shape4, filterShape: Shape4, attrs: Record<string, unknown>) {
-  return tf.backend_util.computeConv2DInfo(inShape, filterShape, attrs.strides as number, (attrs.dilations ?? 1) as number, attrs.pad as 'valid', attrs.dimRoundingMode as 'floor' | undefined, true);
+  return tf.backend_util.computeConv2DInfo(
+    inShape,
+    filterShape,
+    attrs.strides as number,
+    (attrs.dilations ?? 1) as number,
+    attrs.pad as 'valid',
+    attrs.dimRoundingMode as 'floor' | undefined,
+    true,
+  );
 }
 
 /**

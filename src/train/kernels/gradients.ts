@@ -112,7 +112,8 @@ export function batchNormTrain(t: Tensor, scale: Tensor, bias: Tensor, eps: numb
       const part = tf.tidy(() => tf.add(tf.mul(d, tf.mul(a, dyDiff)), tf.mul(tf.mul(kk, dbias), -1 / n)));
       const scaled = tf.mul(dyf, kk);
       const dx = tf.add(scaled, part);
-      scaled.dispose(); part.dispose();
+      scaled.dispose();
+      part.dispose();
       return [dx, tf.reshape(tf.mul(dyDiff, iv), g.shape), tf.reshape(dbias, b.shape)];
     };
     return { value, gradFunc };
@@ -146,7 +147,8 @@ export function hardSwish(t: Tensor, alpha = 1 / 6, beta = 0.5): Tensor {
       const slope = tf.tidy(() => tf.mul(ax, inOpenRange(h, 0, 1)));
       ax.dispose();
       const d = tf.add(h, slope);
-      h.dispose(); slope.dispose();
+      h.dispose();
+      slope.dispose();
       const dx = tf.mul(f32(dy), d);
       d.dispose();
       return dx;
@@ -175,7 +177,9 @@ export function matMulT(a: Tensor, b: Tensor, transposeA = false, transposeB = f
   return tf.matMul(transposeA ? swap(a) : a, transposeB ? swap(b) : b);
 }
 
-function f32(t: Tensor): Tensor { return t.dtype === 'float32' ? t : tf.cast(t, 'float32'); }
+function f32(t: Tensor): Tensor {
+  return t.dtype === 'float32' ? t : tf.cast(t, 'float32');
+}
 
 function axesOf(axis: unknown, shape: number[]): number[] {
   return tf.util.parseAxisParam((axis ?? null) as number | number[], shape);
@@ -459,10 +463,19 @@ const CONFIGS: Record<string, Omit<GradConfig, 'kernelName' | 'gradFunc'> & { gr
       const tb = attrs.transposeB as boolean;
       let da: () => Tensor;
       let db: () => Tensor;
-      if (!ta && !tb) { da = () => matMulT(dy, b!, false, true); db = () => matMulT(a!, dy, true, false); }
-      else if (!ta && tb) { da = () => matMulT(dy, b!, false, false); db = () => matMulT(dy, a!, true, false); }
-      else if (ta && !tb) { da = () => matMulT(b!, dy, false, true); db = () => matMulT(a!, dy, false, false); }
-      else { da = () => matMulT(b!, dy, true, true); db = () => matMulT(dy, a!, true, true); }
+      if (!ta && !tb) {
+        da = () => matMulT(dy, b!, false, true);
+        db = () => matMulT(a!, dy, true, false);
+      } else if (!ta && tb) {
+        da = () => matMulT(dy, b!, false, false);
+        db = () => matMulT(dy, a!, true, false);
+      } else if (ta && !tb) {
+        da = () => matMulT(b!, dy, false, true);
+        db = () => matMulT(a!, dy, false, false);
+      } else {
+        da = () => matMulT(b!, dy, true, true);
+        db = () => matMulT(dy, a!, true, true);
+      }
       return { a: () => unbroadcast(da(), a!.shape), b: () => unbroadcast(db(), b!.shape) };
     },
   },
@@ -473,8 +486,22 @@ const CONFIGS: Record<string, Omit<GradConfig, 'kernelName' | 'gradFunc'> & { gr
       // The kernel's own attrs, passed on as they came (dimRoundingMode may be absent): `as NamedAttrMap` here and below.
       const { strides, pad, dataFormat, dimRoundingMode } = attrs;
       return {
-        x: () => tf.engine().runKernel('Conv2DBackpropInput', { dy, filter: filter! }, { strides, pad, dataFormat, dimRoundingMode, inputShape: x!.shape } as NamedAttrMap) as Tensor,
-        filter: () => tf.engine().runKernel('Conv2DBackpropFilter', { x: x!, dy }, { strides, pad, dataFormat, dimRoundingMode, filterShape: filter!.shape } as NamedAttrMap) as Tensor,
+        x: () =>
+          tf.engine().runKernel('Conv2DBackpropInput', { dy, filter: filter! }, {
+            strides,
+            pad,
+            dataFormat,
+            dimRoundingMode,
+            inputShape: x!.shape,
+          } as NamedAttrMap) as Tensor,
+        filter: () =>
+          tf.engine().runKernel('Conv2DBackpropFilter', { x: x!, dy }, {
+            strides,
+            pad,
+            dataFormat,
+            dimRoundingMode,
+            filterShape: filter!.shape,
+          } as NamedAttrMap) as Tensor,
       };
     },
   },
@@ -483,8 +510,16 @@ const CONFIGS: Record<string, Omit<GradConfig, 'kernelName' | 'gradFunc'> & { gr
     gradFunc: (ddx, [dy, filter], attrs) => {
       const { strides, pad, dataFormat, dimRoundingMode } = attrs;
       return {
-        dy: () => tf.engine().runKernel('Conv2D', { x: ddx, filter: filter! }, { strides, pad, dataFormat, dilations: 1, dimRoundingMode } as NamedAttrMap) as Tensor,
-        filter: () => tf.engine().runKernel('Conv2DBackpropFilter', { x: ddx, dy: dy! }, { strides, pad, dataFormat, dimRoundingMode, filterShape: filter!.shape } as NamedAttrMap) as Tensor,
+        dy: () =>
+          tf.engine().runKernel('Conv2D', { x: ddx, filter: filter! }, { strides, pad, dataFormat, dilations: 1, dimRoundingMode } as NamedAttrMap) as Tensor,
+        filter: () =>
+          tf.engine().runKernel('Conv2DBackpropFilter', { x: ddx, dy: dy! }, {
+            strides,
+            pad,
+            dataFormat,
+            dimRoundingMode,
+            filterShape: filter!.shape,
+          } as NamedAttrMap) as Tensor,
       };
     },
   },
@@ -493,8 +528,22 @@ const CONFIGS: Record<string, Omit<GradConfig, 'kernelName' | 'gradFunc'> & { gr
     gradFunc: (dy, [x, filter], attrs) => {
       const { strides, pad, dilations, dimRoundingMode } = attrs;
       return {
-        x: () => tf.engine().runKernel('DepthwiseConv2dNativeBackpropInput', { dy, filter: filter! }, { strides, pad, dilations: dilations ?? 1, dimRoundingMode, inputShape: x!.shape } as NamedAttrMap) as Tensor,
-        filter: () => tf.engine().runKernel('DepthwiseConv2dNativeBackpropFilter', { x: x!, dy }, { strides, pad, dilations: dilations ?? 1, dimRoundingMode, filterShape: filter!.shape } as NamedAttrMap) as Tensor,
+        x: () =>
+          tf.engine().runKernel('DepthwiseConv2dNativeBackpropInput', { dy, filter: filter! }, {
+            strides,
+            pad,
+            dilations: dilations ?? 1,
+            dimRoundingMode,
+            inputShape: x!.shape,
+          } as NamedAttrMap) as Tensor,
+        filter: () =>
+          tf.engine().runKernel('DepthwiseConv2dNativeBackpropFilter', { x: x!, dy }, {
+            strides,
+            pad,
+            dilations: dilations ?? 1,
+            dimRoundingMode,
+            filterShape: filter!.shape,
+          } as NamedAttrMap) as Tensor,
       };
     },
   },
@@ -504,13 +553,25 @@ const CONFIGS: Record<string, Omit<GradConfig, 'kernelName' | 'gradFunc'> & { gr
     inputsToSave: ['x'],
     outputsToSave: [true],
     gradFunc: (dy, [x, y], attrs) => ({
-      x: () => tf.engine().runKernel('MaxPoolGrad', { dy, input: x!, output: y! }, { filterSize: attrs.filterSize, strides: attrs.strides, pad: attrs.pad, dimRoundingMode: attrs.dimRoundingMode } as NamedAttrMap) as Tensor,
+      x: () =>
+        tf.engine().runKernel('MaxPoolGrad', { dy, input: x!, output: y! }, {
+          filterSize: attrs.filterSize,
+          strides: attrs.strides,
+          pad: attrs.pad,
+          dimRoundingMode: attrs.dimRoundingMode,
+        } as NamedAttrMap) as Tensor,
     }),
   },
   AvgPool: {
     inputsToSave: ['x'],
     gradFunc: (dy, [x], attrs) => ({
-      x: () => tf.engine().runKernel('AvgPoolGrad', { dy, input: x! }, { filterSize: attrs.filterSize, strides: attrs.strides, pad: attrs.pad, dimRoundingMode: attrs.dimRoundingMode } as NamedAttrMap) as Tensor,
+      x: () =>
+        tf.engine().runKernel('AvgPoolGrad', { dy, input: x! }, {
+          filterSize: attrs.filterSize,
+          strides: attrs.strides,
+          pad: attrs.pad,
+          dimRoundingMode: attrs.dimRoundingMode,
+        } as NamedAttrMap) as Tensor,
     }),
   },
 };
@@ -533,7 +594,8 @@ function minMaxGrad(axisAttr: string): { inputsToSave: string[]; outputsToSave: 
 
 function assertUnitDilation(kernel: string, d: unknown): void {
   const ds = Array.isArray(d) ? d : [d ?? 1, d ?? 1];
-  if (ds.some((v) => v !== 1)) throw new Error(`gradient of ${kernel} with dilations ${ds.join('x')} is not implemented (the executor dilates the filter instead)`);
+  if (ds.some((v) => v !== 1))
+    throw new Error(`gradient of ${kernel} with dilations ${ds.join('x')} is not implemented (the executor dilates the filter instead)`);
 }
 
 /**
@@ -543,8 +605,33 @@ function assertUnitDilation(kernel: string, d: unknown): void {
  * so leanVariableGrads (backprop.ts) frees those tensors as soon as the node is recorded; a
  * disposed tensor keeps its shape.
  */
-const SHAPE_ONLY = new Set(['Add', 'Sub', 'AddN', 'Sum', 'Mean', 'Reshape', 'ExpandDims', 'Concat', 'Slice', 'PadV2', 'Tile',
-  'Floor', 'Ceil', 'Round', 'Sign', 'Step', 'Equal', 'NotEqual', 'Greater', 'GreaterEqual', 'Less', 'LessEqual', 'FloorDiv', 'ArgMax', 'ArgMin']);
+const SHAPE_ONLY = new Set([
+  'Add',
+  'Sub',
+  'AddN',
+  'Sum',
+  'Mean',
+  'Reshape',
+  'ExpandDims',
+  'Concat',
+  'Slice',
+  'PadV2',
+  'Tile',
+  'Floor',
+  'Ceil',
+  'Round',
+  'Sign',
+  'Step',
+  'Equal',
+  'NotEqual',
+  'Greater',
+  'GreaterEqual',
+  'Less',
+  'LessEqual',
+  'FloorDiv',
+  'ArgMax',
+  'ArgMin',
+]);
 
 /** Whether the gradient registered for `kernelName` is ours and reads its saved tensors only for their shapes (SHAPE_ONLY). */
 export function gradientReadsShapesOnly(kernelName: string): boolean {

@@ -30,17 +30,28 @@ function heapOf(backend: KernelBackend): HeapBackend | undefined {
  * the heap and detach earlier views; so `fill` must not allocate backend memory either.
  * Elsewhere the inputs come from `readF32` and the output is uploaded afterwards.
  */
-export function hostKernel(backend: KernelBackend, shape: number[], inputs: readonly TensorInfo[], fill: (out: Float32Array, ins: Float32Array[]) => void): TensorInfo {
+export function hostKernel(
+  backend: KernelBackend,
+  shape: number[],
+  inputs: readonly TensorInfo[],
+  fill: (out: Float32Array, ins: Float32Array[]) => void,
+): TensorInfo {
   const heap = heapOf(backend);
   if (heap && inputs.every((t) => t.dtype === 'float32')) {
     const out = heap.makeOutput(shape, 'float32');
     const o = heap.typedArrayFromHeap(out);
     o.fill(0);
-    fill(o, inputs.map((t) => heap.typedArrayFromHeap(t)));
+    fill(
+      o,
+      inputs.map((t) => heap.typedArrayFromHeap(t)),
+    );
     return out;
   }
   const o = new Float32Array(shape.reduce((a, b) => a * b, 1));
-  fill(o, inputs.map((t) => readF32(backend, t)));
+  fill(
+    o,
+    inputs.map((t) => readF32(backend, t)),
+  );
   return tf.tensor(o, shape, 'float32');
 }
 
@@ -100,7 +111,8 @@ export function withHeapView<T>(backend: KernelBackend, base: TensorInfo, offset
   const data = b.dataIdMap?.get(base.dataId);
   if (!data || typeof b.makeOutput !== 'function' || base.dtype !== 'float32') return undefined;
   const size = shape.reduce((p, q) => p * q, 1);
-  if (offset < 0 || offset + size > base.shape.reduce((p, q) => p * q, 1)) throw new Error(`withHeapView: [${offset}, ${offset + size}) is outside a tensor of ${base.shape}`);
+  if (offset < 0 || offset + size > base.shape.reduce((p, q) => p * q, 1))
+    throw new Error(`withHeapView: [${offset}, ${offset + size}) is outside a tensor of ${base.shape}`);
   const view = b.makeOutput(shape, 'float32', data.memoryOffset + 4 * offset);
   try {
     return fn(view);

@@ -18,8 +18,13 @@
 import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-wasm';
 import {
-  conv2DBackpropFilter, conv2DBackpropFilterViaConv, conv2DBackpropInput, depthwiseConv2dNativeBackpropFilter, depthwiseConv2dNativeBackpropInputViaConv,
-  identityShared, unsortedSegmentSum,
+  conv2DBackpropFilter,
+  conv2DBackpropFilterViaConv,
+  conv2DBackpropInput,
+  depthwiseConv2dNativeBackpropFilter,
+  depthwiseConv2dNativeBackpropInputViaConv,
+  identityShared,
+  unsortedSegmentSum,
 } from './conv.js';
 import { registerGradients } from './gradients.js';
 import { installKernel, type SimpleKernel } from './host.js';

@@ -54,7 +54,10 @@ export const maxPoolGrad: SimpleKernel = ({ inputs, backend, attrs }) => {
               if (iw < 0 || iw >= W) continue;
               const idx = ((n * H + ih) * W + iw) * C + c;
               const v = xv[idx]!;
-              if (at < 0 || v > best) { best = v; at = idx; }
+              if (at < 0 || v > best) {
+                best = v;
+                at = idx;
+              }
             }
           }
           if (at >= 0) dx[at]! += dyv[o + c]!;

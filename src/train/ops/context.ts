@@ -39,7 +39,7 @@ export type OpCompiler = (c: CompileCtx) => OpRun;
 export function unsupportedError(node: Node, why: string): CompilerError {
   return new CompilerError('UNSUPPORTED_OP', `${node.opType} at ${node.where}: ${why}`, {
     where: node.where,
-    hint: 'the trainer runs the ONNX op set of sculpt\'s shape inference (CNN/MLP ops); rewrite or remove this node before training',
+    hint: "the trainer runs the ONNX op set of sculpt's shape inference (CNN/MLP ops); rewrite or remove this node before training",
   });
 }
 

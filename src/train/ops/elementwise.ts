@@ -21,7 +21,7 @@ export function elementwise(vals: readonly RtVal[], fn: (...ts: Tensor[]) => Ten
 }
 
 function hostType(vals: readonly RtVal[]): HostDType {
-  return vals.some((v) => v.kind === 'host' ? v.dtype === 'float32' : v.dtype === 'float32') ? 'float32' : 'int32';
+  return vals.some((v) => (v.kind === 'host' ? v.dtype === 'float32' : v.dtype === 'float32')) ? 'float32' : 'int32';
 }
 
 /** Ops with a host rule run on the host when every operand is there (shape arithmetic). */
@@ -37,7 +37,11 @@ function unaryOp(fn: (t: Tensor) => Tensor, hostFn?: (x: number) => number): OpC
   };
 }
 
-function binaryOp(fn: (a: Tensor, b: Tensor) => Tensor, hostFn: ((a: number, b: number, int: boolean) => number) | undefined, resultType?: HostDType): OpCompiler {
+function binaryOp(
+  fn: (a: Tensor, b: Tensor) => Tensor,
+  hostFn: ((a: number, b: number, int: boolean) => number) | undefined,
+  resultType?: HostDType,
+): OpCompiler {
   return (c) => (ins) => {
     const a = need(ins, 0, c.node);
     const b = need(ins, 1, c.node);
@@ -61,11 +65,13 @@ function variadicOp(fn: (a: Tensor, b: Tensor) => Tensor, hostFn: (a: number, b:
       if (mean) acc = hostBroadcast([acc], 'float32', (x) => x / vals.length);
       return [acc];
     }
-    return [elementwise(vals, (...ts) => {
-      let acc = ts[0]!;
-      for (const t of ts.slice(1)) acc = fn(acc, t);
-      return mean ? tf.div(acc, vals.length) : acc;
-    })];
+    return [
+      elementwise(vals, (...ts) => {
+        let acc = ts[0]!;
+        for (const t of ts.slice(1)) acc = fn(acc, t);
+        return mean ? tf.div(acc, vals.length) : acc;
+      }),
+    ];
   };
 }
 
@@ -152,19 +158,33 @@ function geluCompiler(c: CompileCtx): OpRun {
   return unaryOp((t) => tf.mul(tf.mul(t, 0.5), tf.add(1, tf.erf(tf.mul(t, SQRT1_2)))))(c);
 }
 
-function truncT(q: Tensor): Tensor { return tf.mul(tf.sign(q), tf.floor(tf.abs(q))); }
+function truncT(q: Tensor): Tensor {
+  return tf.mul(tf.sign(q), tf.floor(tf.abs(q)));
+}
 
-function castBool(t: Tensor): Tensor { return t.dtype === 'bool' ? t : tf.cast(t, 'bool'); }
+function castBool(t: Tensor): Tensor {
+  return t.dtype === 'bool' ? t : tf.cast(t, 'bool');
+}
 
 const truthy = (x: unknown) => (x ? 1 : 0);
 
 export const ELEMENTWISE_OPS: Record<string, OpCompiler> = {
-  Relu: unaryOp((t) => tf.relu(t), (x) => Math.max(x, 0)),
-  LeakyRelu: (c) => { const a = c.node.attrFloat('alpha', 0.01); return unaryOp((t) => tf.leakyRelu(t, a))(c); },
+  Relu: unaryOp(
+    (t) => tf.relu(t),
+    (x) => Math.max(x, 0),
+  ),
+  LeakyRelu: (c) => {
+    const a = c.node.attrFloat('alpha', 0.01);
+    return unaryOp((t) => tf.leakyRelu(t, a))(c);
+  },
   PRelu: preluCompiler,
   Clip: clipCompiler,
   Sigmoid: unaryOp((t) => tf.sigmoid(t)),
-  HardSigmoid: (c) => { const a = c.node.attrFloat('alpha', 0.2); const b = c.node.attrFloat('beta', 0.5); return unaryOp((t) => hardSigmoid(t, a, b))(c); },
+  HardSigmoid: (c) => {
+    const a = c.node.attrFloat('alpha', 0.2);
+    const b = c.node.attrFloat('beta', 0.5);
+    return unaryOp((t) => hardSigmoid(t, a, b))(c);
+  },
   // On tfjs-node through Relu6 (native.ts); elsewhere one custom gradient that keeps only x.
   HardSwish: unaryOp((t) => (onNative() || t.dtype !== 'float32' ? tf.mul(t, hardSigmoid(t, 1 / 6, 0.5)) : hardSwish(t))),
   Tanh: unaryOp((t) => tf.tanh(t)),
@@ -176,9 +196,15 @@ export const ELEMENTWISE_OPS: Record<string, OpCompiler> = {
   Exp: unaryOp((t) => tf.exp(t), Math.exp),
   Log: unaryOp((t) => tf.log(t), Math.log),
   Sqrt: unaryOp((t) => tf.sqrt(t), Math.sqrt),
-  Neg: unaryOp((t) => tf.neg(t), (x) => -x),
+  Neg: unaryOp(
+    (t) => tf.neg(t),
+    (x) => -x,
+  ),
   Abs: unaryOp((t) => tf.abs(t), Math.abs),
-  Reciprocal: unaryOp((t) => tf.reciprocal(t), (x) => 1 / x),
+  Reciprocal: unaryOp(
+    (t) => tf.reciprocal(t),
+    (x) => 1 / x,
+  ),
   Erf: unaryOp((t) => tf.erf(t)),
   Sin: unaryOp((t) => tf.sin(t), Math.sin),
   Cos: unaryOp((t) => tf.cos(t), Math.cos),
@@ -186,30 +212,90 @@ export const ELEMENTWISE_OPS: Record<string, OpCompiler> = {
   Ceil: unaryOp((t) => tf.ceil(t), Math.ceil),
   Round: unaryOp((t) => tf.round(t), roundHalfEven),
   Sign: unaryOp((t) => tf.sign(t), Math.sign),
-  Not: unaryOp((t) => tf.logicalNot(castBool(t)), (x) => (x ? 0 : 1)),
+  Not: unaryOp(
+    (t) => tf.logicalNot(castBool(t)),
+    (x) => (x ? 0 : 1),
+  ),
   Softmax: softmaxCompiler(false),
   LogSoftmax: softmaxCompiler(true),
 
-  Add: binaryOp((a, b) => tf.add(a, b), (a, b) => a + b),
-  Sub: binaryOp((a, b) => tf.sub(a, b), (a, b) => a - b),
-  Mul: binaryOp((a, b) => tf.mul(a, b), (a, b) => a * b),
-  Div: binaryOp((a, b) => tf.div(a, b), (a, b, int) => (int ? Math.trunc(a / b) : a / b)),
-  Pow: binaryOp((a, b) => tf.pow(a, b), (a, b) => a ** b),
+  Add: binaryOp(
+    (a, b) => tf.add(a, b),
+    (a, b) => a + b,
+  ),
+  Sub: binaryOp(
+    (a, b) => tf.sub(a, b),
+    (a, b) => a - b,
+  ),
+  Mul: binaryOp(
+    (a, b) => tf.mul(a, b),
+    (a, b) => a * b,
+  ),
+  Div: binaryOp(
+    (a, b) => tf.div(a, b),
+    (a, b, int) => (int ? Math.trunc(a / b) : a / b),
+  ),
+  Pow: binaryOp(
+    (a, b) => tf.pow(a, b),
+    (a, b) => a ** b,
+  ),
   Mod: (c) => {
     const fmod = c.node.attrInt('fmod', 0) === 1;
-    return binaryOp((a, b) => (fmod ? tf.sub(a, tf.mul(truncT(tf.div(a, b)), b)) : tf.mod(a, b)), (a, b) => (fmod ? a % b : ((a % b) + b) % b))(c);
+    return binaryOp(
+      (a, b) => (fmod ? tf.sub(a, tf.mul(truncT(tf.div(a, b)), b)) : tf.mod(a, b)),
+      (a, b) => (fmod ? a % b : ((a % b) + b) % b),
+    )(c);
   },
-  Equal: binaryOp((a, b) => tf.equal(a, b), (a, b) => truthy(a === b), 'bool'),
-  Less: binaryOp((a, b) => tf.less(a, b), (a, b) => truthy(a < b), 'bool'),
-  LessOrEqual: binaryOp((a, b) => tf.lessEqual(a, b), (a, b) => truthy(a <= b), 'bool'),
-  Greater: binaryOp((a, b) => tf.greater(a, b), (a, b) => truthy(a > b), 'bool'),
-  GreaterOrEqual: binaryOp((a, b) => tf.greaterEqual(a, b), (a, b) => truthy(a >= b), 'bool'),
-  And: binaryOp((a, b) => tf.logicalAnd(castBool(a), castBool(b)), (a, b) => truthy(a && b), 'bool'),
-  Or: binaryOp((a, b) => tf.logicalOr(castBool(a), castBool(b)), (a, b) => truthy(a || b), 'bool'),
-  Xor: binaryOp((a, b) => tf.logicalXor(castBool(a), castBool(b)), (a, b) => truthy(!!a !== !!b), 'bool'),
+  Equal: binaryOp(
+    (a, b) => tf.equal(a, b),
+    (a, b) => truthy(a === b),
+    'bool',
+  ),
+  Less: binaryOp(
+    (a, b) => tf.less(a, b),
+    (a, b) => truthy(a < b),
+    'bool',
+  ),
+  LessOrEqual: binaryOp(
+    (a, b) => tf.lessEqual(a, b),
+    (a, b) => truthy(a <= b),
+    'bool',
+  ),
+  Greater: binaryOp(
+    (a, b) => tf.greater(a, b),
+    (a, b) => truthy(a > b),
+    'bool',
+  ),
+  GreaterOrEqual: binaryOp(
+    (a, b) => tf.greaterEqual(a, b),
+    (a, b) => truthy(a >= b),
+    'bool',
+  ),
+  And: binaryOp(
+    (a, b) => tf.logicalAnd(castBool(a), castBool(b)),
+    (a, b) => truthy(a && b),
+    'bool',
+  ),
+  Or: binaryOp(
+    (a, b) => tf.logicalOr(castBool(a), castBool(b)),
+    (a, b) => truthy(a || b),
+    'bool',
+  ),
+  Xor: binaryOp(
+    (a, b) => tf.logicalXor(castBool(a), castBool(b)),
+    (a, b) => truthy(!!a !== !!b),
+    'bool',
+  ),
   Where: whereCompiler,
-  Sum: variadicOp((a, b) => tf.add(a, b), (a, b) => a + b),
-  Mean: variadicOp((a, b) => tf.add(a, b), (a, b) => a + b, true),
+  Sum: variadicOp(
+    (a, b) => tf.add(a, b),
+    (a, b) => a + b,
+  ),
+  Mean: variadicOp(
+    (a, b) => tf.add(a, b),
+    (a, b) => a + b,
+    true,
+  ),
   Max: variadicOp((a, b) => tf.maximum(a, b), Math.max),
   Min: variadicOp((a, b) => tf.minimum(a, b), Math.min),
 };

@@ -66,7 +66,14 @@ function axisPads(a: SpatialAttrs, sizes: number[], kernel: number[]): [number, 
 export function dilateFilter(f: Tensor, dh: number, dw: number): Tensor {
   if (dh === 1 && dw === 1) return f;
   const [KH, KW, I, O] = f.shape as [number, number, number, number];
-  const spread = tf.pad(tf.reshape(f, [KH, 1, KW, 1, I, O]), [[0, 0], [0, dh - 1], [0, 0], [0, dw - 1], [0, 0], [0, 0]]);
+  const spread = tf.pad(tf.reshape(f, [KH, 1, KW, 1, I, O]), [
+    [0, 0],
+    [0, dh - 1],
+    [0, 0],
+    [0, dw - 1],
+    [0, 0],
+    [0, 0],
+  ]);
   return tf.slice(tf.reshape(spread, [KH * dh, KW * dw, I, O]), [0, 0, 0, 0], [(KH - 1) * dh + 1, (KW - 1) * dw + 1, I, O]);
 }
 
@@ -143,7 +150,10 @@ function convCompiler(c: CompileCtx): OpRun {
       if (Co % group !== 0) return c.unsupported(`${Co} output channels do not split into ${group} groups`);
       const xs = tf.split(xin, group, 3);
       const ws = tf.split(wt, group, 0);
-      y = tf.concat(xs.map((xg, g) => tf.conv2d(xg as tf.Tensor4D, dilateFilter(tf.transpose(ws[g]!, [2, 3, 1, 0]), dh, dw) as tf.Tensor4D, strides, padArg)), 3);
+      y = tf.concat(
+        xs.map((xg, g) => tf.conv2d(xg as tf.Tensor4D, dilateFilter(tf.transpose(ws[g]!, [2, 3, 1, 0]), dh, dw) as tf.Tensor4D, strides, padArg)),
+        3,
+      );
     }
     if (ins[2]) y = addBias(y, nchw(ins[2]));
     return [fromNhwc2d(y, oneD)];
@@ -185,8 +195,8 @@ function convTransposeCompiler(c: CompileCtx): OpRun {
         const p = total - out;
         begin = a.autoPad === 'SAME_UPPER' ? Math.floor(p / 2) : p - Math.floor(p / 2);
       } else {
-        const pb = a.autoPad === 'VALID' ? 0 : a.pads[i] ?? 0;
-        const pe = a.autoPad === 'VALID' ? 0 : a.pads[i + 2] ?? 0;
+        const pb = a.autoPad === 'VALID' ? 0 : (a.pads[i] ?? 0);
+        const pe = a.autoPad === 'VALID' ? 0 : (a.pads[i + 2] ?? 0);
         begin = pb;
         out = total - pb - pe;
       }
@@ -198,12 +208,22 @@ function convTransposeCompiler(c: CompileCtx): OpRun {
       const f = dilateFilter(tf.transpose(wg, [2, 3, 1, 0]), dh, dw);
       return tf.conv2dTranspose(xg as tf.Tensor4D, f as tf.Tensor4D, [N, full[0]!, full[1]!, f.shape[2]!], strides, 'valid');
     };
-    let y: Tensor = group === 1
-      ? run1(xt, wt)
-      : tf.concat(tf.split(xt, group, 3).map((xg, g) => run1(xg, tf.split(wt, group, 0)[g]!)), 3);
+    let y: Tensor =
+      group === 1
+        ? run1(xt, wt)
+        : tf.concat(
+            tf.split(xt, group, 3).map((xg, g) => run1(xg, tf.split(wt, group, 0)[g]!)),
+            3,
+          );
     // Output padding and a crop past the full result read zeros; then take [begin, begin + out).
     const extra = crop.map(([b, o], i) => Math.max(0, b + o - full[i]!));
-    if (extra[0]! > 0 || extra[1]! > 0) y = tf.pad(y, [[0, 0], [0, extra[0]!], [0, extra[1]!], [0, 0]]);
+    if (extra[0]! > 0 || extra[1]! > 0)
+      y = tf.pad(y, [
+        [0, 0],
+        [0, extra[0]!],
+        [0, extra[1]!],
+        [0, 0],
+      ]);
     y = tf.slice(y, [0, crop[0]![0], crop[1]![0], 0], [N, crop[0]![1], crop[1]![1], Cog * group]);
     if (ins[2]) y = addBias(y, nchw(ins[2]));
     return [fromNhwc2d(y, oneD)];
@@ -247,7 +267,12 @@ function poolCompiler(kind: 'max' | 'avg'): OpCompiler {
         extra.push(Math.max(0, (o - 1) * s + k - (sizes[i]! + pb + pe)));
       }
       const padded = pads.some(([b, e]) => b > 0 || e > 0) || extra.some((e) => e > 0);
-      const paddings: Pad4 = [[0, 0], [pads[0]![0], pads[0]![1] + extra[0]!], [pads[1]![0], pads[1]![1] + extra[1]!], [0, 0]];
+      const paddings: Pad4 = [
+        [0, 0],
+        [pads[0]![0], pads[0]![1] + extra[0]!],
+        [pads[1]![0], pads[1]![1] + extra[1]!],
+        [0, 0],
+      ];
       const xp = padded ? tf.pad(xt, paddings, kind === 'max' ? -Infinity : 0) : xt;
       const k2: [number, number] = [a.kernel[0]!, a.kernel[1]!];
       const s2: [number, number] = [a.strides[0]!, a.strides[1]!];

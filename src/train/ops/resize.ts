@@ -82,8 +82,13 @@ export function resizeCompiler(c: CompileCtx): OpRun {
     const scale = shape.map(() => 1);
     const out = [...shape];
     axes.forEach((a, i) => {
-      if (sizesIn) { out[a] = sizesIn[i]!; scale[a] = f(out[a]! / shape[a]!); }
-      else { scale[a] = scalesIn![i]!; out[a] = Math.floor(f(shape[a]! * scale[a]!)); }
+      if (sizesIn) {
+        out[a] = sizesIn[i]!;
+        scale[a] = f(out[a]! / shape[a]!);
+      } else {
+        scale[a] = scalesIn![i]!;
+        out[a] = Math.floor(f(shape[a]! * scale[a]!));
+      }
     });
     const keepNhwc = x.kind === 'tf' && x.nhwc;
     let t: Tensor = keepNhwc ? (x as { t: Tensor }).t : nchw(x);

@@ -16,8 +16,22 @@ import type { Tensor as IrTensor } from '../../ir/tensor.js';
 import type { CompileCtx, OpCompiler, OpRun } from './context.js';
 import { need } from './context.js';
 import {
-  broadcastNhwc, broadcastShapes, host, HostVal, hostBroadcast, ints, isNhwc, nchw, nhwcAxis, normAxis, sizeOf, stridesOf, tfv, TO_NCHW,
-  type HostDType, type RtVal,
+  broadcastNhwc,
+  broadcastShapes,
+  host,
+  HostVal,
+  hostBroadcast,
+  ints,
+  isNhwc,
+  nchw,
+  nhwcAxis,
+  normAxis,
+  sizeOf,
+  stridesOf,
+  tfv,
+  TO_NCHW,
+  type HostDType,
+  type RtVal,
 } from './values.js';
 
 /** Host tensors up to this many elements stay on the host; larger float constants go to the backend. */
@@ -26,11 +40,24 @@ const HOST_FLOAT_LIMIT = 64;
 /** The tfjs dtype an ONNX element type runs as (tfjs has float32, int32 and bool). */
 export function runDType(elem: number): HostDType | undefined {
   switch (elem) {
-    case DataType.FLOAT: case DataType.DOUBLE: case DataType.FLOAT16: case DataType.BFLOAT16: return 'float32';
-    case DataType.INT8: case DataType.INT16: case DataType.INT32: case DataType.INT64:
-    case DataType.UINT8: case DataType.UINT16: case DataType.UINT32: case DataType.UINT64: return 'int32';
-    case DataType.BOOL: return 'bool';
-    default: return undefined;
+    case DataType.FLOAT:
+    case DataType.DOUBLE:
+    case DataType.FLOAT16:
+    case DataType.BFLOAT16:
+      return 'float32';
+    case DataType.INT8:
+    case DataType.INT16:
+    case DataType.INT32:
+    case DataType.INT64:
+    case DataType.UINT8:
+    case DataType.UINT16:
+    case DataType.UINT32:
+    case DataType.UINT64:
+      return 'int32';
+    case DataType.BOOL:
+      return 'bool';
+    default:
+      return undefined;
   }
 }
 
@@ -150,7 +177,15 @@ function transposeCompiler(c: CompileCtx): OpRun {
     const perm = permAttr ?? [...Array(r).keys()].reverse();
     if (x.kind === 'host') return [hostTranspose(x, perm)];
     // Stored NHWC: logical = stored ∘ TO_NCHW, so one transpose of the storage does it.
-    if (x.nhwc) return [tfv(tf.transpose(x.t, perm.map((p) => TO_NCHW[p]!)))];
+    if (x.nhwc)
+      return [
+        tfv(
+          tf.transpose(
+            x.t,
+            perm.map((p) => TO_NCHW[p]!),
+          ),
+        ),
+      ];
     return [tfv(tf.transpose(x.t, perm))];
   };
 }
@@ -187,7 +222,11 @@ function splitCompiler(c: CompileCtx): OpRun {
     if (sizes.reduce((a, b) => a + b, 0) !== d) return c.unsupported(`split sizes [${sizes.join(',')}] do not add up to ${d}`);
     if (x.kind === 'host') {
       let at = 0;
-      return sizes.map((n) => { const idx = Array.from({ length: n }, (_, i) => at + i); at += n; return hostTake(x, axis, idx); });
+      return sizes.map((n) => {
+        const idx = Array.from({ length: n }, (_, i) => at + i);
+        at += n;
+        return hostTake(x, axis, idx);
+      });
     }
     if (x.nhwc) return tf.split(x.t, sizes, nhwcAxis(axis)).map((t) => tfv(t, true));
     return tf.split(x.t, sizes, axis).map((t) => tfv(t));
@@ -225,7 +264,11 @@ function sliceValue(x: RtVal, begin: number[], count: number[], step: number[]):
     let v: HostVal = x;
     for (let a = 0; a < begin.length; a++) {
       if (begin[a] === 0 && count[a] === x.dims[a] && step[a] === 1) continue;
-      v = hostTake(v, a, Array.from({ length: count[a]! }, (_, i) => begin[a]! + i * step[a]!));
+      v = hostTake(
+        v,
+        a,
+        Array.from({ length: count[a]! }, (_, i) => begin[a]! + i * step[a]!),
+      );
     }
     return v;
   }
@@ -238,8 +281,23 @@ function sliceValue(x: RtVal, begin: number[], count: number[], step: number[]):
     if (b.some((v, i) => v !== 0 || n[i] !== t.shape[i])) t = tf.slice(t, b, n);
   } else {
     for (let a = 0; a < b.length; a++) {
-      if (st[a] === 1) { if (b[a] !== 0 || n[a] !== t.shape[a]) t = tf.slice(t, b.map((v, i) => (i === a ? v : 0)), t.shape.map((d, i) => (i === a ? n[a]! : d))); continue; }
-      t = tf.gather(t, tf.tensor1d(Array.from({ length: n[a]! }, (_, i) => b[a]! + i * st[a]!), 'int32'), a);
+      if (st[a] === 1) {
+        if (b[a] !== 0 || n[a] !== t.shape[a])
+          t = tf.slice(
+            t,
+            b.map((v, i) => (i === a ? v : 0)),
+            t.shape.map((d, i) => (i === a ? n[a]! : d)),
+          );
+        continue;
+      }
+      t = tf.gather(
+        t,
+        tf.tensor1d(
+          Array.from({ length: n[a]! }, (_, i) => b[a]! + i * st[a]!),
+          'int32',
+        ),
+        a,
+      );
     }
   }
   return tfv(t, x.nhwc);
@@ -267,19 +325,36 @@ function padCompiler(c: CompileCtx): OpRun {
     const value = old ? c.node.attrFloat('value', 0) : ins[2] && host(ins[2]).size > 0 ? host(ins[2]).data[0]! : 0;
     const axes = !old && ins[3] ? ints(ins[3]).map((a) => axisOrFail(c, a, r)) : [...Array(r).keys()];
     const pads: [number, number][] = x.shape.map(() => [0, 0]);
-    axes.forEach((a, i) => { pads[a] = [raw[i] ?? 0, raw[i + axes.length] ?? 0]; });
+    axes.forEach((a, i) => {
+      pads[a] = [raw[i] ?? 0, raw[i + axes.length] ?? 0];
+    });
     // Negative pads crop.
     let v: RtVal = x;
     if (pads.some(([b, e]) => b < 0 || e < 0)) {
       const s = x.shape;
-      v = sliceValue(x, pads.map(([b]) => Math.max(0, -b)), s.map((d, i) => d - Math.max(0, -pads[i]![0]) - Math.max(0, -pads[i]![1])), s.map(() => 1));
+      v = sliceValue(
+        x,
+        pads.map(([b]) => Math.max(0, -b)),
+        s.map((d, i) => d - Math.max(0, -pads[i]![0]) - Math.max(0, -pads[i]![1])),
+        s.map(() => 1),
+      );
     }
     const pos = pads.map(([b, e]) => [Math.max(0, b), Math.max(0, e)] as [number, number]);
     if (pos.every(([b, e]) => b === 0 && e === 0)) return [v];
     const keepNhwc = v.kind === 'tf' && v.nhwc;
     const t = keepNhwc ? (v as { t: Tensor }).t : nchw(v);
     const order = keepNhwc ? [0, 2, 3, 1] : [...Array(r).keys()];
-    if (mode === 'constant') return [tfv(tf.pad(t, order.map((a) => pos[a]!), value), keepNhwc)];
+    if (mode === 'constant')
+      return [
+        tfv(
+          tf.pad(
+            t,
+            order.map((a) => pos[a]!),
+            value,
+          ),
+          keepNhwc,
+        ),
+      ];
     let out = t;
     order.forEach((a, stored) => {
       const [b, e] = pos[a]!;
@@ -300,7 +375,12 @@ function squeezeCompiler(c: CompileCtx): OpRun {
     const axes = (attrAxes ?? (ins[1] ? ints(ins[1]) : undefined))?.map((a) => axisOrFail(c, a, s.length));
     const drop = new Set(axes ?? s.flatMap((d, i) => (d === 1 ? [i] : [])));
     for (const a of drop) if (s[a] !== 1) return c.unsupported(`axis ${a} has size ${s[a]}, not 1`);
-    return [reshapeTo(x, s.filter((_, i) => !drop.has(i)))];
+    return [
+      reshapeTo(
+        x,
+        s.filter((_, i) => !drop.has(i)),
+      ),
+    ];
   };
 }
 
@@ -373,9 +453,14 @@ function constantCompiler(c: CompileCtx): OpRun {
   const t = n.attrTensor('value');
   if (t) value = constantValue(t, c.retain);
   else if (n.attrFloat('value_float') !== undefined) value = new HostVal([n.attrFloat('value_float')!], [], 'float32');
-  else if (n.attrFloats('value_floats')) { const f = n.attrFloats('value_floats')!; value = new HostVal(f, [f.length], 'float32'); }
-  else if (n.attrInt('value_int') !== undefined) value = new HostVal([n.attrInt('value_int')!], [], 'int32');
-  else if (n.attrInts('value_ints')) { const f = n.attrInts('value_ints')!; value = new HostVal(f, [f.length], 'int32'); }
+  else if (n.attrFloats('value_floats')) {
+    const f = n.attrFloats('value_floats')!;
+    value = new HostVal(f, [f.length], 'float32');
+  } else if (n.attrInt('value_int') !== undefined) value = new HostVal([n.attrInt('value_int')!], [], 'int32');
+  else if (n.attrInts('value_ints')) {
+    const f = n.attrInts('value_ints')!;
+    value = new HostVal(f, [f.length], 'int32');
+  }
   if (!value) return c.unsupported('a Constant without a numeric value (sparse or string)');
   const v = value;
   return () => [v];
@@ -385,7 +470,7 @@ function constantOfShapeCompiler(c: CompileCtx): OpRun {
   const t = c.node.attrTensor('value');
   const dtype = t ? runDType(t.dataType) : 'float32';
   if (!dtype) return c.unsupported('a value of an unsupported element type');
-  const fill = t ? t.toNumbers()[0] ?? 0 : 0;
+  const fill = t ? (t.toNumbers()[0] ?? 0) : 0;
   return (ins) => {
     const dims = ints(need(ins, 0, c.node));
     const n = sizeOf(dims);
@@ -414,7 +499,12 @@ function tileCompiler(c: CompileCtx): OpRun {
       let v: HostVal = x;
       reps.forEach((r, a) => {
         const d = v.dims[a]!;
-        if (r !== 1) v = hostTake(v, a, Array.from({ length: d * r }, (_, i) => i % d));
+        if (r !== 1)
+          v = hostTake(
+            v,
+            a,
+            Array.from({ length: d * r }, (_, i) => i % d),
+          );
       });
       return [v];
     }
@@ -428,7 +518,13 @@ function rangeCompiler(c: CompileCtx): OpRun {
     const s = start!.data[0]!;
     const d = delta!.data[0]!;
     const n = Math.max(Math.ceil((limit!.data[0]! - s) / d), 0);
-    return [new HostVal(Array.from({ length: n }, (_, i) => s + i * d), [n], start!.dtype)];
+    return [
+      new HostVal(
+        Array.from({ length: n }, (_, i) => s + i * d),
+        [n],
+        start!.dtype,
+      ),
+    ];
   };
 }
 

@@ -25,12 +25,20 @@ export class TfVal {
   #nchw: Tensor | undefined;
   #nhwc: Tensor | undefined;
   /** `nhwc`: `t` holds the logical NCHW tensor transposed to NHWC (rank 4 only). */
-  constructor(readonly t: Tensor, readonly nhwc = false) {
-    if (nhwc) this.#nhwc = t; else this.#nchw = t;
+  constructor(
+    readonly t: Tensor,
+    readonly nhwc = false,
+  ) {
+    if (nhwc) this.#nhwc = t;
+    else this.#nchw = t;
   }
 
-  get dtype(): TfDType { return this.t.dtype; }
-  get rank(): number { return this.t.rank; }
+  get dtype(): TfDType {
+    return this.t.dtype;
+  }
+  get rank(): number {
+    return this.t.rank;
+  }
   /** The logical (NCHW) shape. */
   get shape(): number[] {
     const s = this.t.shape;
@@ -59,10 +67,20 @@ export class TfVal {
 
 export class HostVal {
   readonly kind = 'host' as const;
-  constructor(readonly data: number[], readonly dims: number[], readonly dtype: HostDType) {}
-  get shape(): number[] { return this.dims; }
-  get rank(): number { return this.dims.length; }
-  get size(): number { return this.data.length; }
+  constructor(
+    readonly data: number[],
+    readonly dims: number[],
+    readonly dtype: HostDType,
+  ) {}
+  get shape(): number[] {
+    return this.dims;
+  }
+  get rank(): number {
+    return this.dims.length;
+  }
+  get size(): number {
+    return this.data.length;
+  }
 }
 
 export type RtVal = TfVal | HostVal;
@@ -73,9 +91,13 @@ export function sizeOf(dims: readonly number[]): number {
   return n;
 }
 
-export function rankOf(v: RtVal): number { return v.rank; }
+export function rankOf(v: RtVal): number {
+  return v.rank;
+}
 
-export function isNhwc(v: RtVal): boolean { return v.kind === 'tf' && v.nhwc; }
+export function isNhwc(v: RtVal): boolean {
+  return v.kind === 'tf' && v.nhwc;
+}
 
 /** The value as a backend tensor in logical (NCHW) layout. */
 export function nchw(v: RtVal): Tensor {
@@ -107,7 +129,9 @@ export function broadcastNhwc(v: RtVal): Tensor {
 }
 
 /** Wraps a tensor produced in NHWC (`nhwc`) or logical layout. */
-export function tfv(t: Tensor, nhwcLayout = false): TfVal { return new TfVal(t, nhwcLayout); }
+export function tfv(t: Tensor, nhwcLayout = false): TfVal {
+  return new TfVal(t, nhwcLayout);
+}
 
 /** The value on the host (reads a backend tensor synchronously; meant for small ones). */
 export function host(v: RtVal): HostVal {
@@ -118,13 +142,19 @@ export function host(v: RtVal): HostVal {
 }
 
 /** Integer values of a small value (shapes, axes, pads). */
-export function ints(v: RtVal): number[] { return host(v).data.map((x) => Math.trunc(x)); }
+export function ints(v: RtVal): number[] {
+  return host(v).data.map((x) => Math.trunc(x));
+}
 
 /** Float values of a small value. */
-export function floats(v: RtVal): number[] { return host(v).data; }
+export function floats(v: RtVal): number[] {
+  return host(v).data;
+}
 
 /** Maps a logical (NCHW) axis of a rank-4 value to its NHWC storage axis. */
-export function nhwcAxis(axis: number): number { return [0, 3, 1, 2][axis]!; }
+export function nhwcAxis(axis: number): number {
+  return [0, 3, 1, 2][axis]!;
+}
 
 /** Normalises a possibly negative axis for `rank`; undefined when out of range. */
 export function normAxis(axis: number, rank: number): number | undefined {
@@ -149,7 +179,10 @@ export function broadcastShapes(a: readonly number[], b: readonly number[]): num
 export function stridesOf(dims: readonly number[]): number[] {
   const s = new Array<number>(dims.length);
   let acc = 1;
-  for (let i = dims.length - 1; i >= 0; i--) { s[i] = acc; acc *= dims[i]!; }
+  for (let i = dims.length - 1; i >= 0; i--) {
+    s[i] = acc;
+    acc *= dims[i]!;
+  }
   return s;
 }
 
