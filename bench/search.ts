@@ -45,6 +45,7 @@ import {
   randomGenome,
   runSession,
   scatterFeature,
+  scorerInit,
   summarize,
   withOutputs,
 } from '../src/index.js';
@@ -69,18 +70,7 @@ function genomes(p: PreparedSearch, n: number, seed: number): Uint8Array[] {
 
 /** Evals/s of one Scorer session over the genomes (the WCA summary in JS, or in the graph); with `stage`, on that stage's cut network. */
 async function scorerRate(p: PreparedSearch, x: Float32Array, xDims: number[], gs: Uint8Array[], stage?: number): Promise<number> {
-  const sc = await Scorer.open({
-    model: p.masked,
-    dataInput: p.dataInput,
-    x,
-    xDims,
-    feature: p.feature.masked,
-    masks: p.scorerMasks,
-    ones: p.ones,
-    summaryOutput: p.summaryOutput,
-    fitness: 'wca',
-    stages: stageNetsOf(p),
-  });
+  const sc = await Scorer.open({ ...scorerInit(p, x, xDims, 'wca'), stages: stageNetsOf(p) });
   try {
     const ones = new Uint8Array(p.space.length).fill(1);
     sc.setTeacher(await sc.summary(ones));

@@ -1,7 +1,8 @@
 /**
- * The library surface of sculpt: the only module that passes/, models/, the CLI and users
- * import from. What a user needs, nothing a test needs: test helpers (round-trip
- * comparison, gradient checks) and serde/IR internals are imported from their modules.
+ * The library surface of sculpt, what users import: the compiler core (`core.ts`, which
+ * passes/ and models/ import on their own) and the trainer, runtime, validation, reports and
+ * methods. What a user needs, nothing a test needs: test helpers (round-trip comparison,
+ * gradient checks) and serde/IR internals are imported from their modules.
  */
 export * from './core.js';
 export * from './validate/accuracy.js';

@@ -51,3 +51,8 @@ export function inferInto(model: Model, opts: InferShapesOptions = {}): ShapeInf
   for (const [v, t] of r.shapes.entries()) v.info.type = t;
   return r;
 }
+
+/** `sculpt search` options for a GA small enough for a test: `iterations` per stage ("1,1"), a tiny population, one worker. */
+export function smallSearchArgs(iterations: string, calibration = 16): string[] {
+  return `--calibration ${calibration} --iterations ${iterations} --population 6 --offspring 6 --parents 3 --survivors 4 --workers 1`.split(' ');
+}

@@ -4,6 +4,8 @@
  * Samples are float32, NCHW per sample (or flat for vector data), pixels scaled to [0,1]
  * unless the spec asks for other normalisation.
  */
+import { CompilerError } from '../errors.js';
+
 export interface Batch {
   /** n samples, row-major: n × inputShape. */
   readonly x: Float32Array;
@@ -39,6 +41,19 @@ export interface Dataset {
    */
   readonly labeled?: boolean;
   batches(batchSize: number, opts?: BatchOptions): Iterable<Batch>;
+}
+
+/**
+ * Refuses data without labels for a use that reads them (`need`: "accuracy", "the
+ * cross-entropy loss", ...), naming the data set.
+ * @throws DATA_UNLABELED
+ */
+export function requireLabels(
+  ds: Dataset,
+  need: string,
+  hint = 'pass labelled data (npy:<x.npy>,<y.npy>, idx:<images>,<labels>, or a folder of class folders)',
+): void {
+  if (ds.labeled === false) throw new CompilerError('DATA_UNLABELED', `${need} needs labels; the data "${ds.name}" has none`, { hint });
 }
 
 /**

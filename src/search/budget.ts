@@ -188,40 +188,24 @@ export class Budget {
    */
   fill(g: Genome, importance: Float64Array): number {
     const sp = this.space;
-    const open = new Set(sp.groups.map((_, i) => i));
-    const keptOf = (i: number): number => {
-      const sg = sp.groups[i]!;
-      let k = 0;
-      for (let b = 0; b < sg.size; b++) k += g[sg.offset + b]!;
-      return k;
-    };
+    const kept = sp.keptOf(g);
+    // Each group's bits by importance, highest first: the next ones to turn on are the first that are off.
+    const order = sp.groups.map((sg) => Array.from({ length: sg.size }, (_, b) => sg.offset + b).sort((a, b) => importance[b]! - importance[a]! || a - b));
+    const open = new Set(sp.groups.map((_, i) => i).filter((i) => kept[i]! < sp.groups[i]!.size));
     let added = 0;
     for (;;) {
-      let pick = -1,
-        frac = Infinity;
-      for (const i of open) {
-        const sg = sp.groups[i]!;
-        const k = keptOf(i);
-        if (k >= sg.size) {
-          open.delete(i);
-          continue;
-        }
-        if (k / sg.size < frac) {
-          frac = k / sg.size;
-          pick = i;
-        }
-      }
+      let pick = -1;
+      for (const i of open) if (pick < 0 || kept[i]! / sp.groups[i]!.size < kept[pick]! / sp.groups[pick]!.size) pick = i;
       if (pick < 0) return added;
       const sg = sp.groups[pick]!;
-      const k = keptOf(pick);
+      const k = kept[pick]!;
       const up = sg.unit <= 1 ? k + 1 : Math.min(sg.size, k % sg.unit === 0 ? k + sg.unit : Math.ceil(k / sg.unit) * sg.unit);
-      const off: number[] = [];
-      for (let b = 0; b < sg.size; b++) if (!g[sg.offset + b]) off.push(sg.offset + b);
-      off.sort((a, b) => importance[b]! - importance[a]! || a - b);
-      const turn = off.slice(0, up - k);
+      const turn = order[pick]!.filter((b) => !g[b]).slice(0, up - k);
       for (const b of turn) g[b] = 1;
       if (this.fits(g, undefined)) {
         added += turn.length;
+        kept[pick] = up;
+        if (up >= sg.size) open.delete(pick);
         continue;
       }
       for (const b of turn) g[b] = 0;

@@ -22,7 +22,7 @@ import { Budget } from './budget.js';
 import type { BudgetOptions } from './budget.js';
 import type { FitnessKind } from './fitness.js';
 import { ScorerPool } from './pool.js';
-import { genomeToMask, prepareSearch, scatterFeature } from './prepare.js';
+import { genomeToMask, prepareSearch, scatterFeature, scorerInit } from './prepare.js';
 import type { PreparedSearch } from './prepare.js';
 import { runSearch } from './search.js';
 import { stageNetsOf } from './stage-cut.js';
@@ -136,18 +136,7 @@ export async function gwcs(model: Model, o: GwcsOptions): Promise<GwcsResult> {
   const workers = o.workers ?? availableParallelism();
   if (!Number.isInteger(workers) || workers < 0) throw new CompilerError('INVALID_OPTION', `--workers must be a non-negative integer; got ${workers}`);
   const pool = await ScorerPool.open(
-    {
-      model: prepared.masked,
-      dataInput: prepared.dataInput,
-      x: o.x,
-      xDims: o.xDims,
-      feature: prepared.feature.masked,
-      masks: prepared.scorerMasks,
-      ones: prepared.ones,
-      summaryOutput: prepared.summaryOutput,
-      fitness,
-      stages: o.stageCut === false ? undefined : stageNetsOf(prepared),
-    },
+    { ...scorerInit(prepared, o.x, o.xDims, fitness), stages: o.stageCut === false ? undefined : stageNetsOf(prepared) },
     workers,
   );
   let search: SearchResult;
@@ -209,16 +198,7 @@ export async function checkGenome(
   const feeds = { [prepared.dataInput]: { data: x, dims: [...xDims] } };
   const r = await runModel(pruned, feeds, [prepared.feature.original]);
   const got = scatterFeature(prepared.space, genome, prepared.feature.original, r[prepared.feature.original]!);
-  const sc = await Scorer.open({
-    model: prepared.masked,
-    dataInput: prepared.dataInput,
-    x,
-    xDims,
-    feature: prepared.feature.masked,
-    masks: prepared.scorerMasks,
-    ones: prepared.ones,
-    fitness: 'gap',
-  });
+  const sc = await Scorer.open(scorerInit(prepared, x, xDims, 'gap'));
   try {
     const want = await sc.feature(genome);
     const d = maxAbsDiff(want, got);

@@ -16,6 +16,7 @@ import { encodeModel } from '../serde/write.js';
 import type { HostTensor } from '../runtime/session.js';
 import { appendSummary, exposeMasks, exposeOutputs, writeInferredTypes } from './expose.js';
 import type { FitnessKind } from './fitness.js';
+import type { ScorerInit } from './scorer.js';
 import type { ExposedMask } from './expose.js';
 import { valueNamed } from './feature.js';
 import type { Genome } from './genetic.js';
@@ -201,4 +202,19 @@ export function scatterFeature(space: SearchSpace, genome: Genome, featureName: 
   const src = pruned.data as Float32Array;
   for (let s = 0; s < n; s++) for (let j = 0; j < k; j++) out.set(src.subarray((s * k + j) * inner, (s * k + j + 1) * inner), (s * c + kept[j]!) * inner);
   return { data: out, dims: [n, c, ...pruned.dims.slice(2)] };
+}
+
+/** What a `Scorer` (or `ScorerPool`) of the prepared network needs besides the stage cut: the masked network, its mask inputs and feature, and the calibration batch. */
+export function scorerInit(p: PreparedSearch, x: Float32Array, xDims: readonly number[], fitness: FitnessKind): ScorerInit {
+  return {
+    model: p.masked,
+    dataInput: p.dataInput,
+    x,
+    xDims,
+    feature: p.feature.masked,
+    masks: p.scorerMasks,
+    ones: p.ones,
+    summaryOutput: p.summaryOutput,
+    fitness,
+  };
 }

@@ -25,6 +25,7 @@ import { saveModel } from '../serde/write.js';
 import { openSession, runSession, withOutputs } from '../runtime/session.js';
 import type { HostTensor } from '../runtime/session.js';
 import type { Batch, Dataset } from '../data/dataset.js';
+import { requireLabels } from '../data/dataset.js';
 import { checkModelFitsData, dataInputOf } from '../data/fit.js';
 import { nativeBackendAdvice, selectBackend } from './backend.js';
 import type { BackendName } from './backend.js';
@@ -237,16 +238,9 @@ function checkLabels(o: TrainOptions, lossName: LossName): void {
         : lossName === 'kd' && rho < 1
           ? `distillation with rho ${rho} (its hard term, weight ${+(1 - rho).toFixed(6)})`
           : undefined;
-    if (why)
-      throw new CompilerError('DATA_UNLABELED', `${why} needs labels; the data "${o.data.name}" has none`, {
-        hint: 'distil from a teacher with the soft term alone (--loss kd --rho 1), mimic layers, or pass labelled data',
-      });
+    if (why) requireLabels(o.data, why, 'distil from a teacher with the soft term alone (--loss kd --rho 1), mimic layers, or pass labelled data');
   }
-  if (o.evalData?.labeled === false) {
-    throw new CompilerError('DATA_UNLABELED', `evaluating accuracy needs labels; the eval data "${o.evalData.name}" has none`, {
-      hint: 'drop the eval data or pass a labelled set',
-    });
-  }
+  if (o.evalData) requireLabels(o.evalData, 'evaluating accuracy', 'drop the eval data or pass a labelled set');
 }
 
 /**
@@ -711,7 +705,7 @@ export async function evaluateTf(
   opts: { batchSize?: number; backend?: BackendPreference; log?: (m: string) => void } = {},
 ): Promise<{ loss: number; accuracy: number; samples: number }> {
   checkModelFitsData(model, ds);
-  if (ds.labeled === false) throw new CompilerError('DATA_UNLABELED', `accuracy needs labels; the data "${ds.name}" has none`, { hint: 'pass labelled data' });
+  requireLabels(ds, 'accuracy');
   await selectBackend(opts.backend ?? 'auto', opts.log);
   let exec = TfExecutor.create(model, { trainable: 'none' });
   try {

@@ -9,6 +9,7 @@
  * and a NaN score for the label is a miss.
  */
 import type { Dataset } from '../data/dataset.js';
+import { requireLabels } from '../data/dataset.js';
 import { CompilerError } from '../errors.js';
 import type { Model, Value } from '../ir/core.js';
 import type { StaticDim } from '../ir/types.js';
@@ -125,11 +126,7 @@ function product(dims: readonly number[]): number {
  *   fewer outputs than the data has classes; DATA_UNLABELED; RUNTIME_FAILED from onnxruntime.
  */
 export async function evaluateAccuracy(session: Session, model: Model, data: Dataset, opts: AccuracyOptions = {}): Promise<AccuracyResult> {
-  if (data.labeled === false) {
-    throw new CompilerError('DATA_UNLABELED', `accuracy needs labels; the data "${data.name}" has none`, {
-      hint: 'pass labelled test data (npy:<x.npy>,<y.npy>, idx:<images>,<labels>, or a folder of class folders)',
-    });
-  }
+  requireLabels(data, 'accuracy');
   const io = opts.io ?? modelIo(model);
   const want = opts.k ?? 5;
   const sampleDims = io.inputShape.slice(1);

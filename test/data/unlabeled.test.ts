@@ -20,7 +20,7 @@ import {
   train,
   encodeModel,
 } from '../../src/index.js';
-import { runCli, tempDir } from '../helpers.js';
+import { runCli, smallSearchArgs, tempDir } from '../helpers.js';
 import { tinyCnn, writeQuadrantData } from '../onestep/fixtures.js';
 
 const require = createRequire(import.meta.url);
@@ -181,26 +181,7 @@ test('sculpt score --unlabeled takes unlabeled data; without it, and onestep wit
 });
 
 test('sculpt search on unlabeled data: the fitness needs no labels; recovery with a hard term is refused before the search', () => {
-  const small = [
-    '--calibration',
-    '16',
-    '--iterations',
-    '1,1',
-    '--population',
-    '6',
-    '--offspring',
-    '6',
-    '--parents',
-    '3',
-    '--survivors',
-    '4',
-    '--workers',
-    '1',
-    '--round-to',
-    '1',
-    '--seed',
-    '3',
-  ];
+  const small = [...smallSearchArgs('1,1'), '--round-to', '1', '--seed', '3'];
   const out = join(dir, 'searched.onnx');
   const bad = runCli(['search', cnn, '--data', xOnly, '-o', out, '--flops-target', '0.6', ...small, '--recover-epochs', '1', '--backend', 'cpu']);
   assert.equal(bad.code, 1, bad.stderr);
@@ -231,4 +212,19 @@ test('sculpt search on unlabeled data: the fitness needs no labels; recovery wit
   const j = JSON.parse(r.stdout);
   assert.ok(existsSync(out));
   assert.ok(Number.isFinite(j.recovery.finalLoss));
+});
+
+test('sculpt train on unlabeled data: distillation by the soft term trains without a test evaluation; cross-entropy exits 1 before training', () => {
+  const out = join(dir, 'trained.onnx');
+  const common = ['train', cnn, '--data', xOnly, '--steps', '2', '--batch', '16', '--backend', 'cpu'];
+  const ce = runCli([...common, '-o', out]);
+  assert.equal(ce.code, 1, ce.stderr);
+  assert.match(ce.stderr, /error DATA_UNLABELED: the cross-entropy loss needs labels/);
+  assert.ok(!existsSync(out));
+  const kd = runCli([...common, '-o', out, '--loss', 'kd', '--teacher', cnn, '--rho', '1', '--json']);
+  assert.equal(kd.code, 0, kd.stderr);
+  assert.match(kd.stderr, /has no labels: no test accuracy is measured/);
+  const j = JSON.parse(kd.stdout);
+  assert.equal(j.testAccuracy ?? null, null);
+  assert.ok(existsSync(out));
 });

@@ -10,28 +10,11 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Rng, encodeNpy, readModel, saveModel } from '../../src/index.js';
 import { buildModel } from '../../models/index.js';
-import { ROOT, runCli, tempDir } from '../helpers.js';
+import { ROOT, runCli, smallSearchArgs, tempDir } from '../helpers.js';
 
 const dir = tempDir('sculpt-search-cli-');
 const lenet = join(ROOT, 'fixtures/trained/lenet5-mnist.onnx');
-const small = [
-  '--calibration',
-  '16',
-  '--iterations',
-  '1,1',
-  '--population',
-  '6',
-  '--offspring',
-  '6',
-  '--parents',
-  '3',
-  '--survivors',
-  '4',
-  '--workers',
-  '1',
-  '--eval-limit',
-  '200',
-];
+const small = [...smallSearchArgs('1,1'), '--eval-limit', '200'];
 
 test('sculpt search --json: best genome within the FLOPs target, mask file that sculpt prune --mask applies, validated', () => {
   const out = join(dir, 'lenet-s.onnx');
@@ -147,30 +130,7 @@ test('sculpt search fills the searched genome up to the target; --no-fill keeps 
       Float32Array.from({ length: 16 * 3 * 1024 }, () => rng.next()),
     ),
   );
-  const args = [
-    'search',
-    net,
-    '--data',
-    `npy:${join(dir, 'calib.npy')}`,
-    '--flops-target',
-    '0.5',
-    '--calibration',
-    '12',
-    '--iterations',
-    '1,1,1',
-    '--population',
-    '6',
-    '--offspring',
-    '6',
-    '--parents',
-    '3',
-    '--survivors',
-    '4',
-    '--workers',
-    '1',
-    '--no-validate',
-    '--json',
-  ];
+  const args = ['search', net, '--data', `npy:${join(dir, 'calib.npy')}`, '--flops-target', '0.5', ...smallSearchArgs('1,1,1', 12), '--no-validate', '--json'];
   const r = runCli([...args, '-o', join(dir, 'r20-filled.onnx')]);
   assert.equal(r.code, 0, r.stderr);
   const s = JSON.parse(r.stdout).search;

@@ -20,6 +20,7 @@ import {
   runModel,
   runPasses,
   scatterFeature,
+  scorerInit,
 } from '../../src/index.js';
 import type { ExposedMask, Model } from '../../src/index.js';
 import { buildModel } from '../../models/index.js';
@@ -38,16 +39,7 @@ for (const [name, model] of cases) {
     const rng = new Rng(11);
     const dims = [3, ...(model.graph.inputs[0]!.shape!.slice(1) as number[])];
     const x = rng.uniformArray(dims.reduce((a, b) => a * b, 1));
-    const sc = await Scorer.open({
-      model: p.masked,
-      dataInput: p.dataInput,
-      x,
-      xDims: dims,
-      feature: p.feature.masked,
-      masks: p.scorerMasks,
-      ones: p.ones,
-      fitness: 'wca',
-    });
+    const sc = await Scorer.open(scorerInit(p, x, dims, 'wca'));
     try {
       // All ones: the original, bit for bit.
       const ones = await sc.feature(new Uint8Array(p.space.length).fill(1));
@@ -119,7 +111,7 @@ test('the fitness summary computed in the graph equals the JS summary, for every
   for (const fitness of ['wca', 'gap', 'gmp', 'gap+gmp'] as const) {
     const p = prepareSearch(model, { fitness, summaryInGraph: true });
     assert.ok(p.summaryOutput);
-    const init = { model: p.masked, dataInput: p.dataInput, x, xDims: dims, feature: p.feature.masked, masks: p.scorerMasks, ones: p.ones, fitness };
+    const init = scorerInit(p, x, dims, fitness);
     const [inGraph, js] = [await Scorer.open({ ...init, summaryOutput: p.summaryOutput }), await Scorer.open(init)];
     try {
       const g = randomGenome(p.space.length, 0.6, rng);

@@ -8,7 +8,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
-import { Rng, Scorer, ensureNonEmpty, maxAbsDiff, prepareSearch, randomGenome, readModel, stageNetsOf } from '../../src/index.js';
+import { Rng, Scorer, ensureNonEmpty, maxAbsDiff, prepareSearch, randomGenome, readModel, scorerInit, stageNetsOf } from '../../src/index.js';
 import { ROOT, tempDir } from '../helpers.js';
 import { torchSkipReason } from '../prune/torch-export.js';
 
@@ -31,16 +31,7 @@ test(`stage cut on torch.onnx exports of ${models.join(', ')}: every stage's cut
       const rng = new Rng(5);
       const dims = [2, ...(model.graph.inputs.find((v) => !v.initializer)!.shape!.slice(1) as number[])];
       const x = rng.uniformArray(dims.reduce((a, b) => a * b, 1));
-      const init = {
-        model: p.masked,
-        dataInput: p.dataInput,
-        x,
-        xDims: dims,
-        feature: p.feature.masked,
-        masks: p.scorerMasks,
-        ones: p.ones,
-        fitness: 'wca' as const,
-      };
+      const init = scorerInit(p, x, dims, 'wca');
       const full = await Scorer.open(init);
       const cut = await Scorer.open({ ...init, stages: stageNets });
       try {

@@ -5,7 +5,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Rng, Scorer, decodeModel, ensureNonEmpty, maxAbsDiff, prepareSearch, randomGenome, stageNetsOf } from '../../src/index.js';
+import { Rng, Scorer, decodeModel, ensureNonEmpty, maxAbsDiff, prepareSearch, randomGenome, scorerInit, stageNetsOf } from '../../src/index.js';
 import type { Model } from '../../src/index.js';
 import { cutForStage } from '../../src/search/stage-cut.js';
 import { buildModel } from '../../models/index.js';
@@ -31,16 +31,7 @@ for (const [name, model] of cases) {
     const rng = new Rng(5);
     const dims = [4, ...(model.graph.inputs[0]!.shape!.slice(1) as number[])];
     const x = rng.uniformArray(dims.reduce((a, b) => a * b, 1));
-    const init = {
-      model: p.masked,
-      dataInput: p.dataInput,
-      x,
-      xDims: dims,
-      feature: p.feature.masked,
-      masks: p.scorerMasks,
-      ones: p.ones,
-      fitness: 'wca' as const,
-    };
+    const init = scorerInit(p, x, dims, 'wca');
     const full = await Scorer.open(init);
     const cut = await Scorer.open({ ...init, stages: stageNets });
     try {

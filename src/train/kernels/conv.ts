@@ -117,16 +117,7 @@ export const conv2DBackpropFilter: SimpleKernel = ({ inputs, backend, attrs }) =
   channelsLast(attrs, 'Conv2DBackpropFilter');
   const { x, dy } = inputs as { x: TensorInfo; dy: TensorInfo };
   const filterShape = attrs.filterShape as Shape4;
-  const info = tf.backend_util.computeConv2DInfo(
-    x.shape as Shape4,
-    filterShape,
-    attrs.strides as number,
-    1,
-    attrs.pad as 'valid',
-    attrs.dimRoundingMode as 'floor' | undefined,
-    false,
-    'channelsLast',
-  );
+  const info = denseInfo(x.shape as Shape4, filterShape, attrs);
   const [N, H, W, Ci] = x.shape as Shape4;
   const [FH, FW, , Co] = filterShape;
   const { outHeight: OH, outWidth: OW, strideHeight: sh, strideWidth: sw, dilationHeight: dh, dilationWidth: dw } = info;
@@ -167,16 +158,7 @@ export const conv2DBackpropFilterViaConv: SimpleKernel = ({ inputs, backend, att
   channelsLast(attrs, 'Conv2DBackpropFilter');
   const { x, dy } = inputs as { x: TensorInfo; dy: TensorInfo };
   const filterShape = attrs.filterShape as Shape4;
-  const info = tf.backend_util.computeConv2DInfo(
-    x.shape as Shape4,
-    filterShape,
-    attrs.strides as number,
-    1,
-    attrs.pad as 'valid',
-    attrs.dimRoundingMode as 'floor' | undefined,
-    false,
-    'channelsLast',
-  );
+  const info = denseInfo(x.shape as Shape4, filterShape, attrs);
   const [FH, FW, Ci, Co] = filterShape;
   const { top, bottom, left, right } = info.padInfo;
   if (FH === 1 && FW === 1) {
@@ -423,16 +405,7 @@ export const conv2DBackpropInput: SimpleKernel = ({ inputs, backend, attrs }) =>
   const { dy, filter } = inputs as { dy: TensorInfo; filter: TensorInfo };
   const inShape = attrs.inputShape as Shape4;
   const filterShape = filter.shape as Shape4;
-  const info = tf.backend_util.computeConv2DInfo(
-    inShape,
-    filterShape,
-    attrs.strides as number,
-    1,
-    attrs.pad as 'valid',
-    attrs.dimRoundingMode as 'floor' | undefined,
-    false,
-    'channelsLast',
-  );
+  const info = denseInfo(inShape, filterShape, attrs);
   const [FH, FW, , Co] = filterShape;
   const { strideHeight: sh, strideWidth: sw } = info;
   if (sh > 1 || sw > 1) return polyphaseInputGrad(backend, dy, filter, info, inShape);
@@ -549,6 +522,20 @@ function polyphaseInputGrad(
     if (ah.U * sh === H && aw.U * sw === W) return spread;
     return tf.slice(spread, [0, 0, 0, 0], [N, H, W, Ci]);
   });
+}
+
+/** The geometry of a dense NHWC convolution from its backprop kernel attributes (tfjs' Conv2DBackprop* kernels carry no dilation: 1). */
+function denseInfo(inShape: Shape4, filterShape: Shape4, attrs: Record<string, unknown>) {
+  return tf.backend_util.computeConv2DInfo(
+    inShape,
+    filterShape,
+    attrs.strides as number,
+    1,
+    attrs.pad as 'valid',
+    attrs.dimRoundingMode as 'floor' | undefined,
+    false,
+    'channelsLast',
+  );
 }
 
 function depthwiseInfo(inShape: Shape4, filterShape: Shape4, attrs: Record<string, unknown>) {
