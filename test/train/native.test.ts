@@ -227,42 +227,38 @@ function opsRun<T>(f: () => T): { result: T; ops: string[] } {
   }
 }
 
-test(
-  "native matMul: two matrices run as TensorFlow's MatMul (every transpose pair, values and both gradients equal cpu's), batches as BatchMatMulV2",
-  { skip },
-  async () => {
-    const rng = new Rng(14);
-    const cases: [number[], number[], boolean, boolean][] = [
-      [[6, 5], [5, 4], false, false],
-      [[6, 5], [4, 5], false, true],
-      [[5, 6], [5, 4], true, false],
-      [[5, 6], [4, 5], true, true],
-      [[3, 6, 5], [3, 5, 4], false, false],
-    ];
-    for (const [sa, sb, ta, tb] of cases) {
-      const n = (s: number[]) => s.reduce((a, b) => a * b, 1);
-      const as = rng.uniformArray(n(sa), -1, 1);
-      const bs = rng.uniformArray(n(sb), -1, 1);
-      const outShape = [...sa.slice(0, -2), ta ? sa.at(-1)! : sa.at(-2)!, tb ? sb.at(-2)! : sb.at(-1)!];
-      const ws = rng.uniformArray(n(outShape), -1, 1);
-      const run = () => {
-        const w = tf.tensor(ws, outShape);
-        const f = (a: Tensor, b: Tensor) => tf.sum(tf.mul(tf.matMul(a, b, ta, tb), w));
-        const a = tf.tensor(as, sa);
-        const b = tf.tensor(bs, sb);
-        return [tf.matMul(a, b, ta, tb), ...tf.grads(f)([a, b])].map((t) => t.dataSync());
-      };
-      await selectBackend('cpu');
-      const want = run();
-      await selectBackend('tfjs-node');
-      const { result: got, ops } = opsRun(run);
-      const what = `[${sa}]${ta ? 'ᵀ' : ''} × [${sb}]${tb ? 'ᵀ' : ''}`;
-      ['y', 'da', 'db'].forEach((k, i) => close(got[i]!, want[i]!, 1e-6, `${k} of ${what}`));
-      const products = ops.filter((o) => /MatMul/.test(o));
-      assert.deepEqual(new Set(products), new Set([sa.length === 2 ? 'MatMul' : 'BatchMatMulV2']), `${what} ran ${products.join(', ')}`);
-    }
-  },
-);
+test("native matMul: two matrices run as TensorFlow's MatMul (every transpose pair, values and both gradients equal cpu's), batches as BatchMatMulV2", { skip }, async () => {
+  const rng = new Rng(14);
+  const cases: [number[], number[], boolean, boolean][] = [
+    [[6, 5], [5, 4], false, false],
+    [[6, 5], [4, 5], false, true],
+    [[5, 6], [5, 4], true, false],
+    [[5, 6], [4, 5], true, true],
+    [[3, 6, 5], [3, 5, 4], false, false],
+  ];
+  for (const [sa, sb, ta, tb] of cases) {
+    const n = (s: number[]) => s.reduce((a, b) => a * b, 1);
+    const as = rng.uniformArray(n(sa), -1, 1);
+    const bs = rng.uniformArray(n(sb), -1, 1);
+    const outShape = [...sa.slice(0, -2), ta ? sa.at(-1)! : sa.at(-2)!, tb ? sb.at(-2)! : sb.at(-1)!];
+    const ws = rng.uniformArray(n(outShape), -1, 1);
+    const run = () => {
+      const w = tf.tensor(ws, outShape);
+      const f = (a: Tensor, b: Tensor) => tf.sum(tf.mul(tf.matMul(a, b, ta, tb), w));
+      const a = tf.tensor(as, sa);
+      const b = tf.tensor(bs, sb);
+      return [tf.matMul(a, b, ta, tb), ...tf.grads(f)([a, b])].map((t) => t.dataSync());
+    };
+    await selectBackend('cpu');
+    const want = run();
+    await selectBackend('tfjs-node');
+    const { result: got, ops } = opsRun(run);
+    const what = `[${sa}]${ta ? 'ᵀ' : ''} × [${sb}]${tb ? 'ᵀ' : ''}`;
+    ['y', 'da', 'db'].forEach((k, i) => close(got[i]!, want[i]!, 1e-6, `${k} of ${what}`));
+    const products = ops.filter((o) => /MatMul/.test(o));
+    assert.deepEqual(new Set(products), new Set([sa.length === 2 ? 'MatMul' : 'BatchMatMulV2']), `${what} ran ${products.join(', ')}`);
+  }
+});
 
 test('native bias add (BiasAdd, BiasAddGrad) equals the broadcasting add on cpu: values and both gradients, ranks 2 and 4', { skip }, async () => {
   for (const shape of [
