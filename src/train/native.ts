@@ -94,33 +94,6 @@ const sparseCrossEntropy: KernelFunc = ({ inputs, backend }) => {
   ) as unknown as TensorInfo[];
 };
 
-/**
- * tfjs-node runs every matMul as BatchMatMulV2, also for two matrices. Rank 2 goes to
- * TensorFlow's MatMul here, the op Keras runs for a dense layer: the same product, but
- * BatchMatMulV2 splits a small one (a 500×300 layer at batch 128) over both threads
- * where MatMul keeps it on one, ~25% less CPU time for the same result. Other ranks keep
- * tfjs-node's kernel.
- */
-function matMul(prev: KernelFunc): KernelFunc {
-  return (args) => {
-    const b = args.backend as NodeBackend;
-    const { a, b: m } = args.inputs as Record<string, TensorInfo>;
-    if (a!.shape.length === 2 && m!.shape.length === 2 && a!.dtype === 'float32' && m!.dtype === 'float32') {
-      const f = b.binding;
-      return b.executeSingleOutput(
-        'MatMul',
-        [
-          { name: 'T', type: f.TF_ATTR_TYPE, value: f.TF_FLOAT },
-          { name: 'transpose_a', type: f.TF_ATTR_BOOL, value: !!args.attrs!.transposeA },
-          { name: 'transpose_b', type: f.TF_ATTR_BOOL, value: !!args.attrs!.transposeB },
-        ],
-        [a!, m!],
-      ) as unknown as TensorInfo;
-    }
-    return prev(args);
-  };
-}
-
 const nhwc = (b: NodeBackend) => [
   { name: 'T', type: b.binding.TF_ATTR_TYPE, value: b.binding.TF_FLOAT },
   { name: 'data_format', type: b.binding.TF_ATTR_STRING, value: 'NHWC' },
@@ -198,11 +171,6 @@ export function installNativeKernels(): void {
   // tfjs clones every tensor it saves for the backward pass (Identity): one eager op each,
   // ~100 per ResNet-20 step. Sharing the data costs none; no kernel writes in place.
   installKernel('Identity', TF, identityShared);
-  const bmm = tf.getKernel('BatchMatMul', TF)?.kernelFunc;
-  if (bmm) {
-    tf.unregisterKernel('BatchMatMul', TF);
-    tf.registerKernel({ kernelName: 'BatchMatMul', backendName: TF, kernelFunc: matMul(bmm) });
-  }
   nativeGradient('Relu', 'SculptReluGrad');
   nativeGradient('Relu6', 'SculptRelu6Grad');
 }

@@ -3,8 +3,7 @@
  * replace, computed on the cpu backend from the same values: batch norm with batch
  * statistics (y, the running mean and variance updated with the unbiased batch variance, and
  * the gradients of x, scale and offset)
- * at ranks 4 and 2, ReLU's gradient, Clip(0, 6) and hard-sigmoid through Relu6, rank-2 matMul
- * as TensorFlow's MatMul, and whole
+ * at ranks 4 and 2, ReLU's gradient, Clip(0, 6) and hard-sigmoid through Relu6, and whole
  * executor training steps of ResNet-20, MobileNetV2 and the depthwise + SE + hard-swish net. Skipped where @tensorflow/tfjs-node is not installed (tests never
  * need it; docs/benchmarks.md says how to build it offline).
  */
@@ -206,59 +205,6 @@ test(
     assert.throws(() => crossEntropy(tf.tensor2d(z, [7, 5]), tf.tensor1d(Int32Array.from([0, 5, 0, 0, 0, 0, 0]), 'int32')).dataSync(), /label value of 5/);
   },
 );
-
-/** Runs `f` with the names of the TensorFlow ops it executes on tfjs-node recorded (the binding is swapped for a recording copy meanwhile). */
-function opsRun<T>(f: () => T): { result: T; ops: string[] } {
-  const backend = tf.backend() as unknown as { binding: Record<string, unknown> };
-  const binding = backend.binding;
-  const copy: Record<string, unknown> = {};
-  for (const k of Object.getOwnPropertyNames(binding)) copy[k] = binding[k];
-  const ops: string[] = [];
-  const exec = binding.executeOp as (name: string, ...rest: unknown[]) => unknown;
-  copy.executeOp = (name: string, ...rest: unknown[]) => {
-    ops.push(name);
-    return exec.call(binding, name, ...rest);
-  };
-  backend.binding = copy;
-  try {
-    return { result: f(), ops };
-  } finally {
-    backend.binding = binding;
-  }
-}
-
-test("native matMul: two matrices run as TensorFlow's MatMul (every transpose pair, values and both gradients equal cpu's), batches as BatchMatMulV2", { skip }, async () => {
-  const rng = new Rng(14);
-  const cases: [number[], number[], boolean, boolean][] = [
-    [[6, 5], [5, 4], false, false],
-    [[6, 5], [4, 5], false, true],
-    [[5, 6], [5, 4], true, false],
-    [[5, 6], [4, 5], true, true],
-    [[3, 6, 5], [3, 5, 4], false, false],
-  ];
-  for (const [sa, sb, ta, tb] of cases) {
-    const n = (s: number[]) => s.reduce((a, b) => a * b, 1);
-    const as = rng.uniformArray(n(sa), -1, 1);
-    const bs = rng.uniformArray(n(sb), -1, 1);
-    const outShape = [...sa.slice(0, -2), ta ? sa.at(-1)! : sa.at(-2)!, tb ? sb.at(-2)! : sb.at(-1)!];
-    const ws = rng.uniformArray(n(outShape), -1, 1);
-    const run = () => {
-      const w = tf.tensor(ws, outShape);
-      const f = (a: Tensor, b: Tensor) => tf.sum(tf.mul(tf.matMul(a, b, ta, tb), w));
-      const a = tf.tensor(as, sa);
-      const b = tf.tensor(bs, sb);
-      return [tf.matMul(a, b, ta, tb), ...tf.grads(f)([a, b])].map((t) => t.dataSync());
-    };
-    await selectBackend('cpu');
-    const want = run();
-    await selectBackend('tfjs-node');
-    const { result: got, ops } = opsRun(run);
-    const what = `[${sa}]${ta ? 'ᵀ' : ''} × [${sb}]${tb ? 'ᵀ' : ''}`;
-    ['y', 'da', 'db'].forEach((k, i) => close(got[i]!, want[i]!, 1e-6, `${k} of ${what}`));
-    const products = ops.filter((o) => /MatMul/.test(o));
-    assert.deepEqual(new Set(products), new Set([sa.length === 2 ? 'MatMul' : 'BatchMatMulV2']), `${what} ran ${products.join(', ')}`);
-  }
-});
 
 test('native bias add (BiasAdd, BiasAddGrad) equals the broadcasting add on cpu: values and both gradients, ranks 2 and 4', { skip }, async () => {
   for (const shape of [
