@@ -8,6 +8,10 @@
  * wasm within 4x of PyTorch on ResNet-20 and the depthwise net. The python peers print their
  * trainable parameter count: the same for the three implementations of each network.
  *
+ * Windows: the python peers and the native backends measure the same number of steps
+ * (peerSteps), the wasm and cpu backends fewer; every runner first warms up (cfg.warmup
+ * steps: the MLP's 30 let V8 optimise the trainer's code, whose first 30 steps cost 1–3 ms
+ * more each, docs/benchmarks.md).
  * SCULPT_BENCH_STEPS=n measures n steps per sculpt backend (a longer memory window).
  * SCULPT_BENCH_NETS=mlp,resnet20 and SCULPT_BENCH_BACKENDS=tfjs-node,wasm limit the networks
  * and the sculpt backends measured (default: all).
@@ -41,11 +45,23 @@ import { table } from './util.js';
 
 type Net = 'mlp' | 'resnet20' | 'mobilenetv2' | 'mobile-se';
 const NETS: Record<Net, { batch: number; shape: number[]; steps: number; warmup: number; classes: number }> = {
-  mlp: { batch: 128, shape: [784], steps: 30, warmup: 5, classes: 10 },
+  mlp: { batch: 128, shape: [784], steps: 30, warmup: 30, classes: 10 },
   resnet20: { batch: 32, shape: [3, 32, 32], steps: 8, warmup: 2, classes: 10 },
   mobilenetv2: { batch: 16, shape: [3, 64, 64], steps: 4, warmup: 1, classes: 10 },
   'mobile-se': { batch: 32, shape: MOBILE_SE_SHAPE, steps: 6, warmup: 2, classes: 2 },
 };
+
+/**
+ * Steps the python peers measure, and the native backends with them (their steps cost the
+ * same, so the same window): twice the wasm/cpu window, and 600 on the MLP, whose ~5 ms
+ * step would otherwise make a window so short (0.6 s at 120 steps) that one neighbour's
+ * burst on a shared machine swings its CPU time by 30%.
+ */
+function peerSteps(net: Net): number {
+  return NETS[net].steps * (net === 'mlp' ? 20 : 2);
+}
+
+const NATIVE = new Set(['tfjs-node', 'tfjs-node-gpu']);
 
 function netModel(net: Net): Model {
   if (net === 'mobile-se') return buildMobileSe(1);
@@ -82,7 +98,7 @@ class RandomData implements Dataset {
 /** Child process: one backend, one net; prints {imagesPerSec, msPerStep, memory} as JSON. */
 async function worker(backend: string, net: Net): Promise<void> {
   const steps = Number(process.env.SCULPT_BENCH_STEPS);
-  const cfg = Number.isInteger(steps) && steps > 0 ? { ...NETS[net], steps } : NETS[net];
+  const cfg = { ...NETS[net], steps: Number.isInteger(steps) && steps > 0 ? steps : NATIVE.has(backend) ? peerSteps(net) : NETS[net].steps };
   const model = netModel(net);
   // A pool of half the measured steps: the window crosses an epoch boundary (the data restarts).
   const data = new RandomData(cfg.batch * Math.max(2, Math.ceil(cfg.steps / 2)), cfg.shape, 7, cfg.classes);
@@ -96,24 +112,32 @@ async function worker(backend: string, net: Net): Promise<void> {
     seed: 1,
     recalibrateBatchNorm: 0,
   };
-  await train(model, { ...common, steps: cfg.warmup });
   const mem: { tensors: number; rss: number; peak: number; heap?: number }[] = [];
   // wasm's heap only grows: its size after a step is the most that step (or any before) needed.
   const heap = () => (tf.backend() as unknown as { wasm?: { HEAPU8?: Uint8Array } }).wasm?.HEAPU8?.buffer.byteLength;
   // Process CPU time as well as wall time: on a shared machine wall time swings 2x with the
-  // neighbours' load, while the CPU time of a one-thread backend (wasm, cpu) stays put. It is
-  // taken between the first step's end and the last's, as the peers time their steps: the
-  // run's setup (compiling the graph, uploading the weights) and its end (writing them back)
-  // are not steps.
+  // neighbours' load, while the CPU time of a one-thread backend (wasm, cpu) stays put. One
+  // run of warm-up + measured steps, timed from the end of the last warm-up step to the end
+  // of the last step, as the peers time theirs: the run's setup (compiling the graph,
+  // uploading the weights), its first steps (V8 optimising the code of this run's closures,
+  // the allocators warming up) and its end (writing the weights back) are not steps.
+  let t0 = 0;
+  let wallMs = 0;
   let cpu0: NodeJS.CpuUsage | undefined;
   let cpu: NodeJS.CpuUsage | undefined;
+  const end = cfg.warmup + cfg.steps;
   const r = await train(model, {
     ...common,
-    steps: cfg.steps,
+    steps: end,
     onProgress: (p) => {
-      if (p.step === 1) cpu0 = process.cpuUsage();
-      else if (p.step === cfg.steps) cpu = process.cpuUsage(cpu0);
-      mem.push({ tensors: tf.memory().numTensors, rss: process.memoryUsage().rss, peak: p.stepPeakBytes, heap: heap() });
+      if (p.step === cfg.warmup) {
+        cpu0 = process.cpuUsage();
+        t0 = performance.now();
+      } else if (p.step === end) {
+        cpu = process.cpuUsage(cpu0);
+        wallMs = performance.now() - t0;
+      }
+      if (p.step > cfg.warmup) mem.push({ tensors: tf.memory().numTensors, rss: process.memoryUsage().rss, peak: p.stepPeakBytes, heap: heap() });
     },
   });
   const first = mem[0]!;
@@ -121,9 +145,9 @@ async function worker(backend: string, net: Net): Promise<void> {
   const peaks = mem.map((m) => m.peak / 2 ** 20);
   process.stdout.write(
     `${JSON.stringify({
-      imagesPerSec: r.imagesPerSec,
-      msPerStep: (1000 * cfg.batch) / r.imagesPerSec,
-      cpuMsPerStep: (cpu!.user + cpu!.system) / 1000 / (cfg.steps - 1),
+      imagesPerSec: (1000 * cfg.batch * cfg.steps) / wallMs,
+      msPerStep: wallMs / cfg.steps,
+      cpuMsPerStep: (cpu!.user + cpu!.system) / 1000 / cfg.steps,
       backend: r.backend,
       tensorGrowth: last.tensors - first.tensors,
       rssGrowthMiB: (last.rss - first.rss) / 2 ** 20,
@@ -479,7 +503,7 @@ function lastJson(stdout: string): Record<string, number | string> | undefined {
 
 function python(code: string, exe: string, net: Net): Row {
   const cfg = NETS[net];
-  const r = spawnSync(exe, ['-c', code, net, String(cfg.batch), String(cfg.steps * (net === 'mlp' ? 4 : 2)), String(cfg.warmup)], {
+  const r = spawnSync(exe, ['-c', code, net, String(cfg.batch), String(peerSteps(net)), String(cfg.warmup)], {
     encoding: 'utf8',
     timeout: 600_000,
   });
