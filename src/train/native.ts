@@ -13,6 +13,7 @@
  * | ReLU's gradient           | SculptReluGrad               | ReluGrad                 |
 | ReLU6's gradient (Clip 0..6, hard-sigmoid) | SculptRelu6Grad | Relu6Grad             |
 | Identity (tfjs' clones of saved tensors) | shares the data (kernels/conv.ts) | none          |
+ * | mean cross-entropy, integer labels | SculptSparseCrossEntropyMean | SparseSoftmaxCrossEntropyWithLogits, Mean, Mul |
  *
  * Installed once the `tensorflow` backend is active (selectBackend); on wasm and cpu nothing
  * changes. test/train/native.test.ts checks each against the composite on the cpu backend.
@@ -26,9 +27,28 @@ const TF = 'tensorflow';
 
 /** The parts of tfjs-node's NodeJSKernelBackend used here (its TF eager op runner). */
 interface NodeBackend extends KernelBackend {
-  binding: { TF_ATTR_FLOAT: number; TF_ATTR_STRING: number; TF_ATTR_BOOL: number; TF_ATTR_TYPE: number; TF_FLOAT: number; TF_INT32: number };
+  binding: {
+    TF_ATTR_FLOAT: number;
+    TF_ATTR_STRING: number;
+    TF_ATTR_BOOL: number;
+    TF_ATTR_TYPE: number;
+    TF_FLOAT: number;
+    TF_INT32: number;
+    executeOp(name: string, attrs: unknown[], inputs: number[], outputs: number): TensorMeta[];
+    createTensor(shape: number[], dtype: number, values: Float32Array | Int32Array): number;
+    deleteTensor(id: number): void;
+  };
   executeSingleOutput(name: string, attrs: unknown[], inputs: TensorInfo[]): Tensor;
   executeMultipleOutputs(name: string, attrs: unknown[], inputs: TensorInfo[], n: number): Tensor[];
+  getInputTensorIds(ts: TensorInfo[]): number[];
+  createOutputTensor(meta: TensorMeta): Tensor;
+}
+
+/** A TensorFlow tensor the binding made (its id, shape and dtype code). */
+interface TensorMeta {
+  id: number;
+  shape: number[];
+  dtype: number;
 }
 
 function bnAttrs(b: NodeBackend, epsilon: number): unknown[] {
@@ -78,20 +98,59 @@ function activationGrad(op: 'ReluGrad' | 'Relu6Grad'): KernelFunc {
   };
 }
 
-/** Logits [N,K] and int32 labels [N] → [per-row loss [N], its gradient softmax − onehot [N,K]]. */
-const sparseCrossEntropy: KernelFunc = ({ inputs, backend }) => {
+/** Small constant TF tensors (a reduction's axes, 1/n), made once through the binding and kept for the process: by key. */
+const constants = new Map<string, number>();
+
+function constantId(b: NodeBackend, key: string, shape: number[], dtype: number, values: Float32Array | Int32Array): number {
+  let id = constants.get(key);
+  if (id === undefined) constants.set(key, (id = b.binding.createTensor(shape, dtype, values)));
+  return id;
+}
+
+/**
+ * Logits [N,K] and int32 labels [N] → [mean loss (a scalar), its gradient (softmax − onehot) / N
+ * [N,K]]: TensorFlow's SparseSoftmaxCrossEntropyWithLogits, its rows' Mean and the gradient's
+ * scaling run straight through the binding, one tfjs kernel (tfjs-node's Mean would add a Cast
+ * and an axis upload; a tf.customGrad, its own tape bookkeeping; the gradient, a division).
+ */
+const sparseCrossEntropyMean: KernelFunc = ({ inputs, backend }) => {
   const b = backend as NodeBackend;
   const { logits, labels } = inputs as Record<string, TensorInfo>;
   const f = b.binding;
-  return b.executeMultipleOutputs(
+  const n = logits!.shape[0]!;
+  const T = { name: 'T', type: f.TF_ATTR_TYPE, value: f.TF_FLOAT };
+  const [rows, backprop] = f.executeOp(
     'SparseSoftmaxCrossEntropyWithLogits',
-    [
-      { name: 'T', type: f.TF_ATTR_TYPE, value: f.TF_FLOAT },
-      { name: 'Tlabels', type: f.TF_ATTR_TYPE, value: f.TF_INT32 },
-    ],
-    [logits!, labels!],
+    [T, { name: 'Tlabels', type: f.TF_ATTR_TYPE, value: f.TF_INT32 }],
+    b.getInputTensorIds([logits!, labels!]),
     2,
-  ) as unknown as TensorInfo[];
+  );
+  try {
+    const axis = constantId(b, 'axis0', [1], f.TF_INT32, Int32Array.of(0));
+    const [mean] = f.executeOp(
+      'Mean',
+      [T, { name: 'Tidx', type: f.TF_ATTR_TYPE, value: f.TF_INT32 }, { name: 'keep_dims', type: f.TF_ATTR_BOOL, value: false }],
+      [rows!.id, axis],
+      1,
+    );
+    const [scaled] = f.executeOp('Mul', [T], [backprop!.id, constantId(b, `1/${n}`, [], f.TF_FLOAT, Float32Array.of(1 / n))], 1);
+    return [b.createOutputTensor(mean!), b.createOutputTensor(scaled!)] as unknown as TensorInfo[];
+  } finally {
+    f.deleteTensor(rows!.id);
+    f.deleteTensor(backprop!.id);
+  }
+};
+
+const sparseCrossEntropyMeanGradient: GradConfig = {
+  kernelName: 'SculptSparseCrossEntropyMean',
+  inputsToSave: ['labels'],
+  outputsToSave: [false, true],
+  gradFunc: (dy: Tensor | Tensor[], saved: Tensor[]) => {
+    const [labels, scaled] = saved as [Tensor, Tensor];
+    const d = (Array.isArray(dy) ? dy[0] : dy)!;
+    // Integer labels carry no gradient (tfjs asks only where a path leads from a variable).
+    return { logits: () => tf.mul(scaled, d), labels: () => tf.zeros(labels.shape) };
+  },
 };
 
 const nhwc = (b: NodeBackend) => [
@@ -163,10 +222,11 @@ export function installNativeKernels(): void {
   tf.registerKernel({ kernelName: 'SculptBatchNormTrainGrad', backendName: TF, kernelFunc: batchNormTrainGrad });
   tf.registerKernel({ kernelName: 'SculptReluGrad', backendName: TF, kernelFunc: activationGrad('ReluGrad') });
   tf.registerKernel({ kernelName: 'SculptRelu6Grad', backendName: TF, kernelFunc: activationGrad('Relu6Grad') });
-  tf.registerKernel({ kernelName: 'SculptSparseCrossEntropy', backendName: TF, kernelFunc: sparseCrossEntropy });
+  tf.registerKernel({ kernelName: 'SculptSparseCrossEntropyMean', backendName: TF, kernelFunc: sparseCrossEntropyMean });
   tf.registerKernel({ kernelName: 'SculptBiasAdd', backendName: TF, kernelFunc: biasAdd });
   tf.registerKernel({ kernelName: 'SculptBiasAddGrad', backendName: TF, kernelFunc: biasAddGrad });
   tf.registerGradient(biasAddGradient);
+  tf.registerGradient(sparseCrossEntropyMeanGradient);
   tf.registerGradient(batchNormTrainGradient);
   // tfjs clones every tensor it saves for the backward pass (Identity): one eager op each,
   // ~100 per ResNet-20 step. Sharing the data costs none; no kernel writes in place.
@@ -237,14 +297,11 @@ export function nativeBatchNormTrain(
  */
 export function nativeCrossEntropy(logits: Tensor, labels: Tensor): tf.Scalar | undefined {
   if (!onNative() || logits.rank !== 2 || logits.dtype !== 'float32' || labels.rank !== 1) return undefined;
-  const n = logits.shape[0]!;
   const y = labels.dtype === 'int32' ? labels : tf.cast(labels, 'int32');
-  const f = tf.customGrad(((z: Tensor, save: (ts: Tensor[]) => void) => {
-    const [rows, backprop] = tf.engine().runKernel('SculptSparseCrossEntropy', { logits: z, labels: y }, {}) as Tensor[];
-    save([backprop!]);
-    return { value: tf.mean(rows!), gradFunc: (dy: Tensor, saved: Tensor[]) => tf.mul(saved[0]!, tf.div(dy, n)) };
-  }) as unknown as Parameters<typeof tf.customGrad>[0]);
-  return f(logits) as tf.Scalar;
+  const [loss, scaled] = tf.engine().runKernel('SculptSparseCrossEntropyMean', { logits, labels: y }, {}) as Tensor[];
+  // The scaled gradient is the backward pass's (the tape keeps its own reference, a shared clone).
+  scaled!.dispose();
+  return loss as tf.Scalar;
 }
 
 /**
