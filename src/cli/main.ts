@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 /**
  * The `sculpt` command line: a thin layer over the library (src/index.ts).
- * Exit codes: 0 success, 1 error (a CompilerError, printed with its code), 2 usage error,
+ * Exit codes: 0 success, 1 error (a CompilerError, printed with its code), 2 usage error
+ * (yargs' own, or a command's check of its options: a CliUsageError, printed with its code),
  * 3 a quality gate failed (validate).
  */
 import { createRequire } from 'node:module';
@@ -10,6 +11,7 @@ import { formatError, isCompilerError } from '../errors.js';
 import { commandsFor } from './commands/index.js';
 import { EXIT, ExitWith } from './exit.js';
 import { OptionRangeError, checkOptionRanges } from './option-ranges.js';
+import { CliUsageError } from './usage.js';
 import { writeSync } from 'node:fs';
 import { toolVersion } from '../util/version.js';
 
@@ -70,6 +72,11 @@ export async function main(argv: string[]): Promise<number> {
   } catch (e) {
     if (e instanceof UsageError) {
       process.stderr.write(`usage error: ${e.message}\n(see sculpt --help, or sculpt <command> --help)\n`);
+      return EXIT.USAGE;
+    }
+    if (e instanceof CliUsageError) {
+      const cmd = argv.find((x) => !x.startsWith('-'));
+      process.stderr.write(`${formatError(e)}\n(see sculpt ${cmd && /^[a-z-]+$/.test(cmd) ? cmd : '<command>'} --help)\n`);
       return EXIT.USAGE;
     }
     if (isCompilerError(e)) {

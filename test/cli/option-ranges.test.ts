@@ -61,3 +61,27 @@ test('sculpt --version prints the version in package.json', () => {
   assert.equal(r.code, 0);
   assert.equal(r.stdout.trim(), JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).version);
 });
+
+/** Options that conflict, or a malformed flag value: the command's own checks, before any file is read. */
+const CONFLICTS: [string[], string][] = [
+  [['train', missing, '-o', '/tmp/x.onnx', '--data', 'digits', '--epochs', '1', '--steps', '1'], 'INVALID_OPTION'],
+  [['train', missing, '-o', '/tmp/x.onnx', '--data', 'digits', '--mimic', 'a:b'], 'INVALID_OPTION'],
+  [['score', missing, '-o', '/tmp/x.json', '--data', 'digits', '--epochs', '1', '--steps', '1'], 'INVALID_OPTION'],
+  [['score', missing, '-o', '/tmp/x.json', '--data', 'digits', '--crucial', ','], 'INVALID_OPTION'],
+  [['onestep', missing, '-o', '/tmp/x.onnx', '--data', 'digits', '--ratio', '0.5', '--crucial', ','], 'INVALID_OPTION'],
+  [['validate', missing, '--report', 'json'], 'INVALID_OPTION'],
+  [['validate', missing, '--max-drop', '1'], 'INVALID_OPTION'],
+  [['tissue', missing, '-o', '/tmp/x.onnx', '--unit', '4:2:4', '--groups', '2'], 'INVALID_OPTION'],
+  [['tissue', missing, '-o', '/tmp/x.onnx', '--unit', '0:2:4'], 'TISSUE_SPEC_INVALID'],
+  [['transform', missing, '-o', '/tmp/x.onnx', '--passes', 'no-such-pass'], 'UNKNOWN_PASS'],
+];
+
+test('conflicting or malformed options: exit 2 with the error code, before the model is read', () => {
+  for (const [args, code] of CONFLICTS) {
+    const r = runCli(args);
+    assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
+    assert.match(r.stderr, new RegExp(`^error ${code}`), args.join(' '));
+    assert.match(r.stderr, new RegExp(`see sculpt ${args[0]} --help`), args.join(' '));
+    assert.doesNotMatch(r.stderr, /FILE_NOT_FOUND|INTERNAL/);
+  }
+});

@@ -2,14 +2,14 @@
 import { parseRoundTo } from '../../prune/round-to.js';
 import type { CommandModule } from 'yargs';
 import { CompilerError } from '../../errors.js';
+import { usageError } from '../usage.js';
 import { DATA_SPECS } from '../../data/loader.js';
 import { loadDatasetFor } from '../../data/fit.js';
 import type { LoadedDataset } from '../../data/loader.js';
 import { readModel } from '../../serde/read.js';
 import type { BackendPreference } from '../../train/loop.js';
-import { MIMIC_KINDS } from '../../train/losses.js';
-import type { MimicKind } from '../../train/losses.js';
-import { runOnestep } from '../../onestep/pipeline.js';
+import { MIMIC_KINDS } from '../../train/names.js';
+import type { MimicKind } from '../../train/names.js';
 import type { OnestepResult, Phase } from '../../onestep/pipeline.js';
 import type { LayerScoreKind } from '../../onestep/scores.js';
 import { EXIT, ExitWith } from '../exit.js';
@@ -154,7 +154,7 @@ export const onestepCommand: CommandModule<object, OnestepArgs> = {
       ['--finetune-epochs', a['finetune-epochs']],
       ['--score-epochs', a['score-epochs']],
     ] as const) {
-      if (!(Number.isFinite(v) && v >= 0)) throw new CompilerError('INVALID_OPTION', `${flag} must be ≥ 0; got ${v}`);
+      if (!(Number.isFinite(v) && v >= 0)) throw usageError(`${flag} must be ≥ 0; got ${v}`);
     }
     const crucial = a.crucial === undefined ? undefined : parseCrucial(a.crucial);
     guardOutputs({
@@ -188,6 +188,7 @@ export const onestepCommand: CommandModule<object, OnestepArgs> = {
       }
       let bar: ReturnType<typeof trainBar> | null = null;
       let barPhase: Phase | null = null;
+      const { runOnestep } = await import('../../onestep/pipeline.js'); // loads TensorFlow.js: not for --help
       const r = await runOnestep({
         input: a.model,
         output: a.output,

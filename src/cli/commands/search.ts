@@ -18,7 +18,6 @@ import type { LoadedDataset } from '../../data/loader.js';
 import { loadDatasetFor } from '../../data/fit.js';
 import { pruneModel } from '../../prune/index.js';
 import { parseMask } from '../../prune/mask.js';
-import { train } from '../../train/loop.js';
 import type { BackendPreference, TrainResult } from '../../train/loop.js';
 import { validateModel } from '../../validate/validate.js';
 import type { ValidationReport } from '../../validate/validate.js';
@@ -326,6 +325,7 @@ export const searchCommand: CommandModule<object, SearchArgs> = {
       let trained: TrainResult | undefined;
       if (a['recover-epochs'] > 0) {
         data = loadDatasetFor(model, a.data, { split: 'train', limit: a.limit, seed: a.seed });
+        const { train } = await import('../../train/loop.js'); // loads TensorFlow.js: not for --help
         trained = await train(pruned, {
           data,
           evalData: test,

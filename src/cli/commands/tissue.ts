@@ -18,10 +18,9 @@ import type { Model } from '../../ir/core.js';
 import { DATA_SPECS } from '../../data/loader.js';
 import type { LoadedDataset } from '../../data/loader.js';
 import { loadDatasetFor } from '../../data/fit.js';
-import { train } from '../../train/loop.js';
 import type { BackendPreference, TrainResult } from '../../train/loop.js';
-import { OPTIMIZERS } from '../../train/optim.js';
-import type { OptimizerName } from '../../train/optim.js';
+import { OPTIMIZERS } from '../../train/names.js';
+import type { OptimizerName } from '../../train/names.js';
 import { SCHEDULES } from '../../train/schedule.js';
 import type { ScheduleName } from '../../train/schedule.js';
 import { validateModel } from '../../validate/validate.js';
@@ -29,7 +28,9 @@ import type { ValidationReport } from '../../validate/validate.js';
 import { renderValidationText } from '../../report/validation.js';
 import { parseLayerSpec, parseUnit, parseUnitList, TISSUE_ACTIVATIONS, TISSUE_INITS } from '../../tissue/spec.js';
 import type { LayerSpec, TissueActivation, TissueInit } from '../../tissue/spec.js';
+import { checkTissueOptions } from '../../tissue/plan.js';
 import type { TissueOptions } from '../../tissue/plan.js';
+import { asUsage, usageError } from '../usage.js';
 import { tissuePass } from '../../../passes/tissue.js';
 import type { TissueReport } from '../../../passes/tissue.js';
 import { printJson, progress, say } from '../output.js';
@@ -90,7 +91,7 @@ function csv(s: string | undefined): string[] {
 }
 
 function usage(msg: string, hint?: string): CompilerError {
-  return new CompilerError('INVALID_OPTION', msg, { hint });
+  return usageError(msg, { hint });
 }
 
 /** The pass options the flags describe. @throws INVALID_OPTION, TISSUE_SPEC_INVALID */
@@ -301,10 +302,15 @@ export const tissueCommand: CommandModule<object, TissueArgs> = {
         'Every stacked layer\'s params and MACs are given by the formulas in docs/methods.md and checked against the counted graph ("analytic=counted").',
       ),
   handler: async (a) => {
-    const opts = tissueOptionsFromArgs(a);
-    if (a.train && !a.data) throw usage('--train needs --data');
-    if ((a.teacher !== undefined || a.loss !== undefined) && !a.train) throw usage('--teacher and --loss go with --train');
-    if (a.loss === 'kd' && a.teacher === undefined) throw usage('--loss kd needs --teacher (a path, or "original")');
+    // The command line alone: a conflict or a malformed value exits 2, before any file is read.
+    const opts = asUsage(() => {
+      const o = tissueOptionsFromArgs(a);
+      checkTissueOptions(o);
+      if (a.train && !a.data) throw usage('--train needs --data');
+      if ((a.teacher !== undefined || a.loss !== undefined) && !a.train) throw usage('--teacher and --loss go with --train');
+      if (a.loss === 'kd' && a.teacher === undefined) throw usage('--loss kd needs --teacher (a path, or "original")');
+      return o;
+    });
     guardOutputs({
       inputs: [
         { path: a.model, what: 'the input model', kind: 'model' },
@@ -348,6 +354,7 @@ export const tissueCommand: CommandModule<object, TissueArgs> = {
         data = loadDatasetFor(model, a.data!, { split: 'train', limit: a.limit, seed: a.seed });
         let teacher: Model | undefined;
         if (a.teacher !== undefined) teacher = a.teacher === 'original' ? readModel(a.model) : readModel(a.teacher);
+        const { train } = await import('../../train/loop.js'); // loads TensorFlow.js: not for --help
         trained = await train(model, {
           data,
           evalData: test,

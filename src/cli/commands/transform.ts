@@ -1,6 +1,7 @@
 /** `sculpt transform` and `sculpt passes`: run named passes over a model, or list them. */
 import type { CommandModule } from 'yargs';
 import { CompilerError } from '../../errors.js';
+import { asUsage, usageError } from '../usage.js';
 import { readModel } from '../../serde/read.js';
 import { saveModel } from '../../serde/write.js';
 import { verifyModel } from '../../ir/verify.js';
@@ -63,11 +64,14 @@ export const transformCommand: CommandModule<object, TransformArgs> = {
       .split(',')
       .map((s) => s.trim())
       .filter(Boolean);
-    const raw = passOptionsByPass(a['pass-option'] ?? [], names);
-    const passes: Pass[] = names.map((n) => {
-      const p = createPass(n, raw.get(n));
-      if (!p) throw new CompilerError('UNKNOWN_PASS', `no pass named "${n}"`, { hint: `known passes: ${passNames().join(', ')}` });
-      return p;
+    // The passes and their options come from the command line alone: a wrong one exits 2.
+    const passes: Pass[] = asUsage(() => {
+      const raw = passOptionsByPass(a['pass-option'] ?? [], names);
+      return names.map((n) => {
+        const p = createPass(n, raw.get(n));
+        if (!p) throw new CompilerError('UNKNOWN_PASS', `no pass named "${n}"`, { hint: `known passes: ${passNames().join(', ')}` });
+        return p;
+      });
     });
     guardOutputs({
       inputs: [{ path: a.model, what: 'the input model', kind: 'model' }],
@@ -104,12 +108,12 @@ function passOptionsByPass(flags: readonly string[], names: readonly string[]): 
   for (const f of flags) {
     const m = /^([a-z0-9-]+)\.([A-Za-z0-9_-]+)=(.*)$/s.exec(f);
     if (!m)
-      throw new CompilerError('INVALID_OPTION', `--pass-option "${f}" is not <pass>.<key>=<value>`, {
+      throw usageError(`--pass-option "${f}" is not <pass>.<key>=<value>`, {
         hint: 'e.g. --pass-option prune-channels.mask=keep.json',
       });
     const [, pass, key, value] = m as unknown as [string, string, string, string];
     if (!names.includes(pass))
-      throw new CompilerError('INVALID_OPTION', `--pass-option names pass "${pass}", which --passes does not run`, {
+      throw usageError(`--pass-option names pass "${pass}", which --passes does not run`, {
         hint: `add it to --passes (${names.join(',') || 'none given'})`,
       });
     const o = out.get(pass) ?? {};

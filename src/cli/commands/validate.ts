@@ -4,12 +4,12 @@
  * that end the process with exit code 3 when one fails.
  */
 import type { CommandModule } from 'yargs';
-import { CompilerError } from '../../errors.js';
+import { asUsage, usageError } from '../usage.js';
 import { readModel } from '../../serde/read.js';
 import { loadDatasetFor } from '../../data/fit.js';
 import { DATA_SPECS } from '../../data/loader.js';
 import type { LoadedDataset } from '../../data/loader.js';
-import { validateModel } from '../../validate/validate.js';
+import { checkGateOptions, validateModel } from '../../validate/validate.js';
 import { LATENCY_DEFAULTS } from '../../runtime/latency.js';
 import type { Provider } from '../../runtime/session.js';
 import { diffModels } from '../../report/diff.js';
@@ -115,8 +115,14 @@ export const validateCommand: CommandModule<object, ValidateArgs> = {
       .example('$0 validate small.onnx --baseline big.onnx --data mnist --latency --report html -o report.html', 'the HTML review page with these numbers')
       .epilogue('Exit codes: 0 all gates passed (or none set), 1 error, 2 usage, 3 a gate failed (named on stderr).'),
   handler: async (a) => {
-    if (a.report && !a.output) throw new CompilerError('INVALID_OPTION', '--report needs --output <file>');
-    if (a.output && !a.report) throw new CompilerError('INVALID_OPTION', '--output is the file for --report; say which (--report html or --report json)');
+    if (a.report && !a.output) throw usageError('--report needs --output <file>');
+    if (a.output && !a.report) throw usageError('--output is the file for --report; say which (--report html or --report json)');
+    asUsage(() =>
+      checkGateOptions(
+        { maxDrop: a['max-drop'], minSpeedup: a['min-speedup'], maxParams: a['max-params'] },
+        { baseline: a.baseline !== undefined, data: Boolean(a.data) },
+      ),
+    );
     guardOutputs({
       inputs: [{ path: a.model, what: 'the model', kind: 'model' }, { path: a.baseline, what: '--baseline', kind: 'model' }, ...dataSpecInputs(a.data)],
       outputs: [{ path: a.output, what: '-o' }],
