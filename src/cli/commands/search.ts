@@ -131,7 +131,8 @@ export const searchCommand: CommandModule<object, SearchArgs> = {
       })
       .option('iterations', {
         type: 'string',
-        describe: 'generations per stage, comma-separated, or one number for every stage (default 10 for the first half of the stages, 5 for the rest: [10,10,5,5] for four; ogs: their sum)',
+        describe:
+          'generations per stage, comma-separated, or one number for every stage (default 10 for the first half of the stages, 5 for the rest: [10,10,5,5] for four; ogs: their sum)',
       })
       .option('population', { type: 'number', default: 50, describe: 'initial population per stage' })
       .option('parents', { type: 'number', default: 20, describe: 'the fittest genomes that breed each generation' })
