@@ -83,5 +83,12 @@ test('conflicting or malformed options: exit 2 with the error code, before the m
     assert.match(r.stderr, new RegExp(`^error ${code}`), args.join(' '));
     assert.match(r.stderr, new RegExp(`see sculpt ${args[0]} --help`), args.join(' '));
     assert.doesNotMatch(r.stderr, /FILE_NOT_FOUND|INTERNAL/);
+    // `sculpt run` checks a recipe's steps this way before running any: the same answer.
+    const checked = runCli(args, { env: { SCULPT_CHECK_ARGS: '1' } });
+    assert.equal(checked.code, 2, `SCULPT_CHECK_ARGS=1 ${args.join(' ')}: ${checked.stderr}`);
+    assert.match(checked.stderr, new RegExp(`^error ${code}`));
   }
+  // A command line that is right passes the check without running anything.
+  const ok = runCli(['train', missing, '-o', '/tmp/x.onnx', '--data', 'digits', '--epochs', '1'], { env: { SCULPT_CHECK_ARGS: '1' } });
+  assert.equal(ok.code, 0, ok.stderr);
 });

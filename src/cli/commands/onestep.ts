@@ -79,6 +79,19 @@ function summaryText(r: OnestepResult): string[] {
   return lines;
 }
 
+/** The command line alone, checked before any file is read (exit 2; also `sculpt run`'s preflight, via `.check`). */
+function onestepUsage(a: OnestepArgs): true {
+  for (const [flag, v] of [
+    ['--recover-epochs', a['recover-epochs']],
+    ['--finetune-epochs', a['finetune-epochs']],
+    ['--score-epochs', a['score-epochs']],
+  ] as const) {
+    if (!(Number.isFinite(v) && v >= 0)) throw usageError(`${flag} must be ≥ 0; got ${v}`);
+  }
+  if (a.crucial !== undefined) parseCrucial(a.crucial);
+  return true;
+}
+
 export const onestepCommand: CommandModule<object, OnestepArgs> = {
   command: 'onestep <model>',
   describe: 'one-step pruning-recovery: learn β, prune globally to a target with crucial layers kept, recover by mimicking them, fine-tune, validate',
@@ -147,15 +160,10 @@ export const onestepCommand: CommandModule<object, OnestepArgs> = {
       )
       .epilogue(
         'Rerunning with the same --work-dir skips every phase whose inputs and options are unchanged.\nExit codes: 0 ok, 1 error, 2 usage, 3 a gate failed.',
-      ),
+      )
+      .check((a) => onestepUsage(a as unknown as OnestepArgs)),
   handler: async (a) => {
-    for (const [flag, v] of [
-      ['--recover-epochs', a['recover-epochs']],
-      ['--finetune-epochs', a['finetune-epochs']],
-      ['--score-epochs', a['score-epochs']],
-    ] as const) {
-      if (!(Number.isFinite(v) && v >= 0)) throw usageError(`${flag} must be ≥ 0; got ${v}`);
-    }
+    onestepUsage(a);
     const crucial = a.crucial === undefined ? undefined : parseCrucial(a.crucial);
     guardOutputs({
       inputs: [

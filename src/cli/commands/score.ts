@@ -63,6 +63,13 @@ export function trainBar(label: string, quiet: boolean): { onProgress: (p: Train
   };
 }
 
+/** The command line alone, checked before any file is read (exit 2; also `sculpt run`'s preflight, via `.check`). */
+function scoreUsage(a: ScoreArgs): true {
+  if (a.epochs !== undefined && a.steps !== undefined) throw usageError('give --epochs or --steps, not both');
+  if (a.crucial !== undefined) parseCrucial(a.crucial);
+  return true;
+}
+
 export const scoreCommand: CommandModule<object, ScoreArgs> = {
   command: 'score <model>',
   describe: 'learn a channel-importance vector β per prunable layer (weights frozen) and write scores.json (one-step pruning, step 1)',
@@ -108,9 +115,10 @@ export const scoreCommand: CommandModule<object, ScoreArgs> = {
         '$0 score resnet.onnx --data npy:x.npy,y.npy --unlabeled --crucial layer3.0.conv2,layer2.0.conv2 -o s.json',
         'unlabeled calibration data, hand-picked crucial layers',
       )
-      .epilogue('The scores file is accepted as-is by `sculpt prune --criterion scores --scores` and by `sculpt onestep --scores`.'),
+      .epilogue('The scores file is accepted as-is by `sculpt prune --criterion scores --scores` and by `sculpt onestep --scores`.')
+      .check((a) => scoreUsage(a as unknown as ScoreArgs)),
   handler: async (a) => {
-    if (a.epochs !== undefined && a.steps !== undefined) throw usageError('give --epochs or --steps, not both');
+    scoreUsage(a);
     if (resolve(a.output) === resolve(a.model))
       throw new CompilerError('OUTPUT_IS_INPUT', `refusing to write the scores over the input model ${a.model}`, {
         where: a.output,

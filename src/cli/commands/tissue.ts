@@ -183,6 +183,21 @@ function renderReport(r: TissueReport): string {
   return `${lines.join('\n')}\n`;
 }
 
+/**
+ * The pass options the command line alone gives, checked before any file is read: a conflict
+ * or a malformed value is a usage error (exit 2; also `sculpt run`'s preflight, via `.check`).
+ */
+function tissueUsage(a: TissueArgs): TissueOptions {
+  return asUsage(() => {
+    const o = tissueOptionsFromArgs(a);
+    checkTissueOptions(o);
+    if (a.train && !a.data) throw usage('--train needs --data');
+    if ((a.teacher !== undefined || a.loss !== undefined) && !a.train) throw usage('--teacher and --loss go with --train');
+    if (a.loss === 'kd' && a.teacher === undefined) throw usage('--loss kd needs --teacher (a path, or "original")');
+    return o;
+  });
+}
+
 export const tissueCommand: CommandModule<object, TissueArgs> = {
   command: 'tissue <model>',
   describe: 'TissueNet: replace layers by stacked layers of small independent units; optionally train/distil; validate',
@@ -300,17 +315,10 @@ export const tissueCommand: CommandModule<object, TissueArgs> = {
       .example('$0 tissue mobilenet.onnx -o t.onnx --groups auto --flops-target 0.7 --best-effort', 'as close to 70% as the model allows, exit 0 with a remark')
       .epilogue(
         'Every stacked layer\'s params and MACs are given by the formulas in docs/methods.md and checked against the counted graph ("analytic=counted").',
-      ),
+      )
+      .check((a) => Boolean(tissueUsage(a as unknown as TissueArgs))),
   handler: async (a) => {
-    // The command line alone: a conflict or a malformed value exits 2, before any file is read.
-    const opts = asUsage(() => {
-      const o = tissueOptionsFromArgs(a);
-      checkTissueOptions(o);
-      if (a.train && !a.data) throw usage('--train needs --data');
-      if ((a.teacher !== undefined || a.loss !== undefined) && !a.train) throw usage('--teacher and --loss go with --train');
-      if (a.loss === 'kd' && a.teacher === undefined) throw usage('--loss kd needs --teacher (a path, or "original")');
-      return o;
-    });
+    const opts = tissueUsage(a);
     guardOutputs({
       inputs: [
         { path: a.model, what: 'the input model', kind: 'model' },

@@ -105,6 +105,27 @@ function checkValues(model: ReturnType<typeof readModel>, names: string[], what:
   }
 }
 
+/**
+ * What the command line alone says, checked before any file is read: a conflict or a
+ * malformed value is a usage error (exit 2; also `sculpt run`'s preflight, via `.check`).
+ */
+function trainUsage(a: TrainArgs): { mimic: MimicPair[]; milestoneEpochs?: number[]; trainableRe?: RegExp; l1Re?: RegExp } {
+  if (a.epochs !== undefined && a.steps !== undefined) throw usageError('give --epochs or --steps, not both');
+  const mimic = parseMimic(a.mimic);
+  if (mimic.length && !a.teacher) throw usageError('--mimic needs --teacher', { hint: 'pass --teacher original.onnx' });
+  if (a.loss === 'kd' && !a.teacher) throw usageError('--loss kd needs --teacher', { hint: 'pass --teacher original.onnx' });
+  const milestoneEpochs = a['lr-milestones']
+    ? a['lr-milestones'].split(',').map((s) => {
+        const e = Number(s);
+        if (!(e > 0)) throw usageError(`--lr-milestones: "${s}" is not a positive epoch number`);
+        return e;
+      })
+    : undefined;
+  const trainableRe = a.trainable ? regex('--trainable', a.trainable) : undefined;
+  const l1Re = a.l1 ? regex('--l1', a.l1) : undefined;
+  return { mimic, milestoneEpochs, trainableRe, l1Re };
+}
+
 export const trainCommand: CommandModule<object, TrainArgs> = {
   command: 'train <model>',
   describe: 'train, fine-tune or distil a model in TensorFlow.js and write the weights back into the ONNX file',
@@ -190,22 +211,10 @@ export const trainCommand: CommandModule<object, TrainArgs> = {
       .example(
         '$0 train pruned.onnx -o rec.onnx --data mnist --teacher orig.onnx --loss none --mimic relu1_out:relu1_out,relu2_out:relu2_out --mimic-loss kl',
         'one-step recovery by feature mimicking',
-      ),
+      )
+      .check((a) => Boolean(trainUsage(a as unknown as TrainArgs))),
   handler: async (a) => {
-    // The command line alone (exit 2 when wrong), before any file is read.
-    if (a.epochs !== undefined && a.steps !== undefined) throw usageError('give --epochs or --steps, not both');
-    const mimic = parseMimic(a.mimic);
-    if (mimic.length && !a.teacher) throw usageError('--mimic needs --teacher', { hint: 'pass --teacher original.onnx' });
-    if (a.loss === 'kd' && !a.teacher) throw usageError('--loss kd needs --teacher', { hint: 'pass --teacher original.onnx' });
-    const milestoneEpochs = a['lr-milestones']
-      ? a['lr-milestones'].split(',').map((s) => {
-          const e = Number(s);
-          if (!(e > 0)) throw usageError(`--lr-milestones: "${s}" is not a positive epoch number`);
-          return e;
-        })
-      : undefined;
-    const trainableRe = a.trainable ? regex('--trainable', a.trainable) : undefined;
-    const l1Re = a.l1 ? regex('--l1', a.l1) : undefined;
+    const { mimic, milestoneEpochs, trainableRe, l1Re } = trainUsage(a);
     // Checked before training, so a long run cannot end in a refused save.
     guardOutputs({
       inputs: [{ path: a.model, what: 'the input model', kind: 'model' }, { path: a.teacher, what: '--teacher', kind: 'model' }, ...dataSpecInputs(a.data)],

@@ -29,6 +29,25 @@ interface TransformArgs extends InputShapeArgs {
   'external-data': 'auto' | 'always' | 'never';
 }
 
+/**
+ * The passes and their options, from the command line alone: a wrong one is a usage error
+ * (exit 2; also `sculpt run`'s preflight, via `.check`).
+ */
+function transformPasses(a: TransformArgs): Pass[] {
+  const names = (a.passes ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  return asUsage(() => {
+    const raw = passOptionsByPass(a['pass-option'] ?? [], names);
+    return names.map((n) => {
+      const p = createPass(n, raw.get(n));
+      if (!p) throw new CompilerError('UNKNOWN_PASS', `no pass named "${n}"`, { hint: `known passes: ${passNames().join(', ')}` });
+      return p;
+    });
+  });
+}
+
 export const transformCommand: CommandModule<object, TransformArgs> = {
   command: 'transform <model>',
   describe: 'read a model, run passes, verify, write it (no passes: a lossless rewrite)',
@@ -58,21 +77,10 @@ export const transformCommand: CommandModule<object, TransformArgs> = {
       .example(
         '$0 transform mlp.onnx -o t.onnx --passes tissue --pass-option tissue.select=fc1 --pass-option tissue.groups=4',
         'one layer as 4 TissueNet units',
-      ),
+      )
+      .check((a) => Boolean(transformPasses(a as unknown as TransformArgs))),
   handler: (a) => {
-    const names = (a.passes ?? '')
-      .split(',')
-      .map((s) => s.trim())
-      .filter(Boolean);
-    // The passes and their options come from the command line alone: a wrong one exits 2.
-    const passes: Pass[] = asUsage(() => {
-      const raw = passOptionsByPass(a['pass-option'] ?? [], names);
-      return names.map((n) => {
-        const p = createPass(n, raw.get(n));
-        if (!p) throw new CompilerError('UNKNOWN_PASS', `no pass named "${n}"`, { hint: `known passes: ${passNames().join(', ')}` });
-        return p;
-      });
-    });
+    const passes = transformPasses(a);
     guardOutputs({
       inputs: [{ path: a.model, what: 'the input model', kind: 'model' }],
       outputs: [{ path: a.output, what: '-o', kind: 'model' }],
