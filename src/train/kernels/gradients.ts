@@ -78,7 +78,8 @@ function inOpenRange(y: Tensor, lo: number, hi: number): Tensor {
  * variance and their broadcasts (each of which costs a full pass on wasm); the per-channel
  * scale-and-shifts are `channelAffine` (on wasm one SIMD depthwise 1×1 conv each, not a
  * broadcasting Multiply and Add: ~10% of a ResNet-20 step). Returns the batch
- * mean and (biased) variance for the running statistics; they carry no gradient.
+ * mean and (biased) variance for the running statistics, as tensors and (`stats`) host
+ * values; they carry no gradient.
  *
  * Memory: the whole forward, statistics included, runs inside the custom gradient, where
  * tfjs records nothing, and the backward pass keeps one full-size tensor, t − μ (with the
@@ -86,7 +87,12 @@ function inOpenRange(y: Tensor, lo: number, hi: number): Tensor {
  * `Square` on the tape: two more full-size tensors per batch norm, kept to the end of the
  * step though no gradient reads them.
  */
-export function batchNormTrain(t: Tensor, scale: Tensor, bias: Tensor, eps: number): { y: Tensor; mean: Tensor; variance: Tensor } {
+export function batchNormTrain(
+  t: Tensor,
+  scale: Tensor,
+  bias: Tensor,
+  eps: number,
+): { y: Tensor; mean: Tensor; variance: Tensor; stats: { mean: Float64Array; variance: Float64Array } } {
   const c = t.shape[t.rank - 1]!;
   const n = t.size / Math.max(1, c);
   // The per-channel arithmetic runs on the host in float64 (C values; each tfjs op costs ~10 µs
@@ -127,7 +133,7 @@ export function batchNormTrain(t: Tensor, scale: Tensor, bias: Tensor, eps: numb
     return { value, gradFunc };
   }) as unknown as Parameters<typeof tf.customGrad>[0]);
   const y = f(t, tf.reshape(scale, [c]), tf.reshape(bias, [c]));
-  return { y, mean: tf.tensor1d(Float32Array.from(mean!)), variance: tf.tensor1d(Float32Array.from(variance!)) };
+  return { y, mean: tf.tensor1d(Float32Array.from(mean!)), variance: tf.tensor1d(Float32Array.from(variance!)), stats: { mean: mean!, variance: variance! } };
 }
 
 /**
@@ -145,7 +151,8 @@ export function channelSums(t: Tensor): Float64Array {
   let per = 1;
   if ((be === 'wasm' || be === 'cpu') && t.rank === 4 && t.dtype === 'float32') {
     const [n, h, w] = t.shape as [number, number, number, number];
-    const pooled = h * w === 1 ? null : tf.avgPool(t as tf.Tensor4D, [h, w], [h, w], 'valid');
+    // The kernel itself: tf.avgPool adds a Cast of its result, a kernel call more.
+    const pooled = h * w === 1 ? null : (tf.engine().runKernel('AvgPool', { x: t }, { filterSize: [h, w], strides: [h, w], pad: 'valid' }) as Tensor);
     vals = (pooled ?? t).dataSync() as Float32Array;
     pooled?.dispose();
     rows = n;
