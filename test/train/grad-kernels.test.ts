@@ -190,6 +190,20 @@ const CONV_CASES: { name: string; x: Shape4; f: Shape4; stride: number | [number
     ],
   },
   { name: '5x5 s1 same 20x20', x: [2, 20, 20, 2], f: [5, 5, 2, 2], stride: 1, pad: 'same' },
+  // Large enough for the tap GEMMs on a padded grid (wasm), whose padding is written, not pre-zeroed.
+  { name: '3x3 s1 same 18x17, batch 3 (tap GEMMs)', x: [3, 18, 17, 4], f: [3, 3, 4, 5], stride: 1, pad: 'same' },
+  {
+    name: '3x3 s1 asymmetric 24x21, batch 1 (tap GEMMs)',
+    x: [1, 24, 21, 3],
+    f: [3, 3, 3, 2],
+    stride: 1,
+    pad: [
+      [0, 0],
+      [2, 0],
+      [0, 1],
+      [0, 0],
+    ],
+  },
 ];
 
 for (const backend of BACKENDS) {
