@@ -1,15 +1,18 @@
 #!/usr/bin/env node
 /**
  * The `sculpt` command line: a thin layer over the library (src/index.ts).
- * Exit codes: 0 success, 1 error (a CompilerError, printed with its code), 2 usage error,
+ * Exit codes: 0 success, 1 error (a CompilerError, printed with its code), 2 usage error
+ * (yargs' own, or a command's check of its options: a CliUsageError, printed with its code),
  * 3 a quality gate failed (validate).
  */
 import { createRequire } from 'node:module';
 import type yargsType from 'yargs';
+import type { Argv } from 'yargs';
 import { formatError, isCompilerError } from '../errors.js';
 import { commandsFor } from './commands/index.js';
 import { EXIT, ExitWith } from './exit.js';
 import { OptionRangeError, checkOptionRanges } from './option-ranges.js';
+import { CliUsageError } from './usage.js';
 import { writeSync } from 'node:fs';
 import { toolVersion } from '../util/version.js';
 
@@ -57,19 +60,39 @@ export async function main(argv: string[]): Promise<number> {
       throw new UsageError(msg);
     });
   // SCULPT_CHECK_ARGS=1: parse and validate only, run nothing (`sculpt run` checks a recipe's
-  // steps this way before doing any work).
-  // The middleware runs after yargs' validation and before any handler, nested ones included.
-  if (process.env.SCULPT_CHECK_ARGS === '1') {
-    parser.middleware(() => {
-      throw new ExitWith(EXIT.OK, 'arguments checked');
-    }, false);
+  // steps this way before doing any work). The stop is a middleware appended to each
+  // command's builder: it runs after yargs' validation and the command's own `.check` of
+  // its options, and before any handler (a parent's middleware also runs before a nested
+  // command's handler).
+  const checkOnly = process.env.SCULPT_CHECK_ARGS === '1';
+  for (const c of await commandsFor(argv)) {
+    if (!checkOnly) {
+      parser.command(c);
+      continue;
+    }
+    const build = c.builder;
+    parser.command({
+      ...c,
+      builder: (y: Argv) => {
+        const built = typeof build === 'function' ? (build(y) as Argv) : build ? y.options(build) : y;
+        return built.middleware(() => {
+          throw new ExitWith(EXIT.OK, 'arguments checked');
+        }, false);
+      },
+    });
   }
-  for (const c of await commandsFor(argv)) parser.command(c);
   try {
     await parser.parseAsync();
   } catch (e) {
     if (e instanceof UsageError) {
       process.stderr.write(`usage error: ${e.message}\n(see sculpt --help, or sculpt <command> --help)\n`);
+      return EXIT.USAGE;
+    }
+    if (e instanceof CliUsageError) {
+      const cmd = argv.find((x) => !x.startsWith('-'));
+      const help = `sculpt ${cmd && /^[a-z-]+$/.test(cmd) ? cmd : '<command>'} --help`;
+      const shown = e.hint ? e : new CliUsageError(e.code, e.message, { where: e.where, hint: `see ${help}`, cause: e.cause });
+      process.stderr.write(`${formatError(shown)}\n${e.hint ? `(see ${help})\n` : ''}`);
       return EXIT.USAGE;
     }
     if (isCompilerError(e)) {

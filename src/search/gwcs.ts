@@ -106,8 +106,12 @@ export function searchFingerprint(model: Model, o: GwcsOptions, iterations: read
   return h.digest('hex');
 }
 
-/** Iterations per stage for a grouping: GGS per stage; OGS one stage of their sum over the GGS stages. */
+/**
+ * Iterations per stage for a grouping: GGS per stage; OGS one stage of their sum over the GGS
+ * stages. One given number is the count for every stage.
+ */
 export function iterationsFor(prepared: PreparedSearch, ggsStages: number, given?: readonly number[]): number[] {
+  if (given?.length === 1) return new Array<number>(prepared.space.stages.length).fill(given[0]!);
   if (given) return [...given];
   const d = defaultIterations(ggsStages);
   return prepared.space.stages.length === 1 && ggsStages > 1 ? [d.reduce((a, b) => a + b, 0)] : d;

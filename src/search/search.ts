@@ -163,7 +163,7 @@ export async function runSearch(
     throw new CompilerError(
       'INVALID_OPTION',
       `--iterations needs ${space.stages.length} non-negative integers (one per stage); got ${o.iterations.join(',')}`,
-      { hint: `the stages are at resolutions ${space.stages.map((s) => s.resolution).join(', ')}` },
+      { hint: `the stages are at resolutions ${space.stages.map((s) => s.resolution).join(', ')}; or give one number for every stage` },
     );
   }
   const t0 = performance.now();

@@ -241,6 +241,11 @@ function resolveOptions(o: TissueOptions): Resolved {
   };
 }
 
+/** Checks options that need no model (conflicts, ranges, unit specs). @throws INVALID_OPTION, TISSUE_SPEC_INVALID */
+export function checkTissueOptions(o: TissueOptions): void {
+  resolveOptions(o);
+}
+
 function checkSpec(s: LayerSpec): void {
   if (s.kind === 'groups') {
     if (s.groups !== 'auto' && (!Number.isInteger(s.groups) || s.groups < 1))

@@ -37,7 +37,10 @@ async function tryNative(pkg: 'tfjs-node-gpu' | 'tfjs-node'): Promise<string | n
   try {
     await import(spec);
   } catch (e) {
-    return `${spec} is not installed (${firstLine(e)})`;
+    // The package itself missing is the common case: say so plainly. Anything else (a
+    // native library that fails to load) keeps its first line.
+    const missing = (e as NodeJS.ErrnoException).code === 'ERR_MODULE_NOT_FOUND' && firstLine(e).includes(`'${spec}'`);
+    return missing ? `${spec} is not installed` : `${spec} did not load (${firstLine(e)})`;
   }
   if (!tf.findBackendFactory('tensorflow')) {
     return `${spec} loaded, but registered its backend in another copy of @tensorflow/tfjs-core (install the same version as @tensorflow/tfjs-core ${tf.version_core})`;
@@ -90,7 +93,10 @@ export async function selectBackend(
     if (why === null) {
       selected = name;
       const note = skipped.length ? ` (skipped: ${skipped.join('; ')})` : '';
-      log(`backend: ${name}${name === 'tfjs-node-gpu' ? ' (uses the GPU where CUDA is available)' : ''}${note}`);
+      const line = `backend: ${name}${name === 'tfjs-node-gpu' ? ' (uses the GPU where CUDA is available)' : ''}${note}`;
+      // Said once per process per log: a pipeline's phases (score, recover, ...) select again.
+      if (announced.get(log) !== line) log(line);
+      announced.set(log, line);
       return { name, tf };
     }
     if (pref !== 'auto') {
@@ -104,6 +110,9 @@ export async function selectBackend(
   }
   throw new CompilerError('RUNTIME_FAILED', `no TensorFlow.js backend could start: ${skipped.join('; ')}`);
 }
+
+/** The last line each log was told, so a repeated selection is not announced again. */
+const announced = new WeakMap<(m: string) => void, string>();
 
 /** The backend selectBackend picked last, so `currentBackend` can tell tfjs-node-gpu from tfjs-node. */
 let selected: BackendName | undefined;

@@ -10,7 +10,12 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { CompilerError } from '../errors.js';
+import { MIMIC_KINDS } from './names.js';
+import type { MimicKind } from './names.js';
 import { nativeCrossEntropy } from './native.js';
+
+export { MIMIC_KINDS };
+export type { MimicKind };
 
 /**
  * Mean cross-entropy of `logits` [N,K] against class indices `labels` [N] (int32). On the
@@ -62,9 +67,6 @@ export function distillationLoss(studentLogits: tf.Tensor, teacherLogits: tf.Ten
     return tf.add(tf.mul(soft, rho * T * T), tf.mul(hard, 1 - rho)) as tf.Scalar;
   });
 }
-
-export type MimicKind = 'mse' | 'l1' | 'kl' | 'js';
-export const MIMIC_KINDS: readonly MimicKind[] = ['mse', 'l1', 'kl', 'js'];
 
 /**
  * Moves the channel axis (1) last and flattens the rest: [N,C,H,W] → [N·H·W, C];

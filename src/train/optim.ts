@@ -15,10 +15,12 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { CompilerError } from '../errors.js';
+import { OPTIMIZERS } from './names.js';
+import type { OptimizerName } from './names.js';
 import { NativeUpdater, nativeOptimizerAvailable } from './native-optim.js';
 
-export type OptimizerName = 'sgd' | 'adam' | 'adamw';
-export const OPTIMIZERS: readonly OptimizerName[] = ['sgd', 'adam', 'adamw'];
+export { OPTIMIZERS };
+export type { OptimizerName };
 
 export interface OptimizerOptions {
   momentum?: number;

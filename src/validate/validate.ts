@@ -289,6 +289,16 @@ export function compareMeasurements(m: ModelMeasurement, b: ModelMeasurement): C
   };
 }
 
+/** Checks that each gate has what it measures (no model needed). @throws INVALID_OPTION */
+export function checkGateOptions(gates: GateLimits, has: { baseline: boolean; data: boolean }): void {
+  checkGateLimits(gates);
+  const needs = gateNeeds(gates);
+  if (needs.baseline && !has.baseline) {
+    throw new CompilerError('INVALID_OPTION', `${gates.maxDrop !== undefined ? '--max-drop' : '--min-speedup'} compares against the original: give --baseline`);
+  }
+  if (needs.accuracy && !has.data) throw new CompilerError('INVALID_OPTION', '--max-drop needs test data: give --data');
+}
+
 /**
  * Validates `model` (a path or IR): see the module header.
  * @throws INVALID_OPTION / PRECONDITION_FAILED for gates without what they need;
@@ -296,12 +306,8 @@ export function compareMeasurements(m: ModelMeasurement, b: ModelMeasurement): C
  */
 export async function validateModel(model: string | Model, opts: ValidateOptions = {}): Promise<ValidationReport> {
   const gates = opts.gates ?? {};
-  checkGateLimits(gates);
+  checkGateOptions(gates, { baseline: opts.baseline !== undefined, data: Boolean(opts.data) });
   const needs = gateNeeds(gates);
-  if (needs.baseline && opts.baseline === undefined) {
-    throw new CompilerError('INVALID_OPTION', `${gates.maxDrop !== undefined ? '--max-drop' : '--min-speedup'} compares against the original: give --baseline`);
-  }
-  if (needs.accuracy && !opts.data) throw new CompilerError('INVALID_OPTION', '--max-drop needs test data: give --data');
   const withLatency = Boolean(opts.latency) || needs.latency;
   const subjects: Subject[] = [];
   try {

@@ -61,3 +61,34 @@ test('sculpt --version prints the version in package.json', () => {
   assert.equal(r.code, 0);
   assert.equal(r.stdout.trim(), JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).version);
 });
+
+/** Options that conflict, or a malformed flag value: the command's own checks, before any file is read. */
+const CONFLICTS: [string[], string][] = [
+  [['train', missing, '-o', '/tmp/x.onnx', '--data', 'digits', '--epochs', '1', '--steps', '1'], 'INVALID_OPTION'],
+  [['train', missing, '-o', '/tmp/x.onnx', '--data', 'digits', '--mimic', 'a:b'], 'INVALID_OPTION'],
+  [['score', missing, '-o', '/tmp/x.json', '--data', 'digits', '--epochs', '1', '--steps', '1'], 'INVALID_OPTION'],
+  [['score', missing, '-o', '/tmp/x.json', '--data', 'digits', '--crucial', ','], 'INVALID_OPTION'],
+  [['onestep', missing, '-o', '/tmp/x.onnx', '--data', 'digits', '--ratio', '0.5', '--crucial', ','], 'INVALID_OPTION'],
+  [['validate', missing, '--report', 'json'], 'INVALID_OPTION'],
+  [['validate', missing, '--max-drop', '1'], 'INVALID_OPTION'],
+  [['tissue', missing, '-o', '/tmp/x.onnx', '--unit', '4:2:4', '--groups', '2'], 'INVALID_OPTION'],
+  [['tissue', missing, '-o', '/tmp/x.onnx', '--unit', '0:2:4'], 'TISSUE_SPEC_INVALID'],
+  [['transform', missing, '-o', '/tmp/x.onnx', '--passes', 'no-such-pass'], 'UNKNOWN_PASS'],
+];
+
+test('conflicting or malformed options: exit 2 with the error code, before the model is read', () => {
+  for (const [args, code] of CONFLICTS) {
+    const r = runCli(args);
+    assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
+    assert.match(r.stderr, new RegExp(`^error ${code}`), args.join(' '));
+    assert.match(r.stderr, new RegExp(`see sculpt ${args[0]} --help`), args.join(' '));
+    assert.doesNotMatch(r.stderr, /FILE_NOT_FOUND|INTERNAL/);
+    // `sculpt run` checks a recipe's steps this way before running any: the same answer.
+    const checked = runCli(args, { env: { SCULPT_CHECK_ARGS: '1' } });
+    assert.equal(checked.code, 2, `SCULPT_CHECK_ARGS=1 ${args.join(' ')}: ${checked.stderr}`);
+    assert.match(checked.stderr, new RegExp(`^error ${code}`));
+  }
+  // A command line that is right passes the check without running anything.
+  const ok = runCli(['train', missing, '-o', '/tmp/x.onnx', '--data', 'digits', '--epochs', '1'], { env: { SCULPT_CHECK_ARGS: '1' } });
+  assert.equal(ok.code, 0, ok.stderr);
+});

@@ -33,6 +33,13 @@ test('--version, --help and inspect load neither TensorFlow.js nor onnxruntime',
   assert.ok(loadedBy(['validate', '--help']).some((p) => /onnxruntime-node/.test(p)));
 });
 
+test("every command's --help starts without TensorFlow.js (the trainer loads when a command trains)", () => {
+  for (const c of commands) {
+    const tf = loadedBy([...c.name.split(' '), '--help']).filter((p) => /@tensorflow/.test(p));
+    assert.deepEqual(tf, [], `sculpt ${c.name} --help`);
+  }
+});
+
 test('the command table names and describes each command as its module does', async () => {
   for (const c of commands) {
     const m = await c.load();

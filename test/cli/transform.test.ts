@@ -84,7 +84,7 @@ test('every pass `sculpt passes` lists runs from `transform --passes x --pass-op
   assert.ok(maxAbs <= 1e-5 * Math.max(1, scale), `max abs diff ${maxAbs}`);
 });
 
-test('transform --pass-option: unknown key, bad value, pass not in --passes, malformed flag are INVALID_OPTION', () => {
+test('transform --pass-option: unknown key, bad value, pass not in --passes, malformed flag are usage errors (exit 2, INVALID_OPTION)', () => {
   const src = join(dir, 'mlp-passes.onnx');
   const out = join(dir, 'never.onnx');
   for (const [opt, passes] of [
@@ -96,7 +96,7 @@ test('transform --pass-option: unknown key, bad value, pass not in --passes, mal
     ['fold-batchnorm.x=1', 'fold-batchnorm'],
   ] as const) {
     const r = runCli(['transform', src, '-o', out, '--passes', passes, '--pass-option', opt]);
-    assert.equal(r.code, 1, opt);
+    assert.equal(r.code, 2, opt);
     assert.match(r.stderr, /INVALID_OPTION/, opt);
   }
   assert.ok(!existsSync(out));

@@ -3,6 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Budget, Rng, ensureNonEmpty, prepareSearch, randomGenome, roundedCount } from '../../src/index.js';
 import { buildModel } from '../../models/index.js';
+import { iterationsFor } from '../../src/search/gwcs.js';
 
 const prepared = prepareSearch(buildModel('resnet20', { seed: 1, width: 0.5 }));
 const space = prepared.space;
@@ -154,4 +155,14 @@ test('fill gives channels back up to the budget: within it, no group can take it
     b.fill(again, importance);
     assert.deepEqual(again, g, 'deterministic');
   }
+});
+
+test('--iterations: one number is the count for every stage; a list is taken as given; none gives the 10/5 default', () => {
+  const stages = prepared.space.stages.length;
+  assert.ok(stages > 1);
+  assert.deepEqual(iterationsFor(prepared, stages, [3]), new Array(stages).fill(3));
+  assert.deepEqual(iterationsFor(prepared, stages, [4, 2, 1]), [4, 2, 1]);
+  const d = iterationsFor(prepared, stages);
+  assert.equal(d.length, stages);
+  assert.equal(d[0], 10);
 });

@@ -85,14 +85,15 @@ test('refuses to write over the input; names the code', () => {
   assert.match(r.stderr, /OUTPUT_IS_INPUT/);
 });
 
-test('missing file and unknown pass are named errors; usage errors exit 2', () => {
+test('a missing file is a named error (exit 1); an unknown pass, flag or command a usage error (exit 2)', () => {
   const r1 = runCli(['transform', '/nonexistent/m.onnx', '-o', join(dir, 'x.onnx')]);
   assert.equal(r1.code, 1);
   assert.match(r1.stderr, /FILE_NOT_FOUND/);
   const p = join(dir, 'ok.onnx');
   writeFileSync(p, goodModelBytes());
+  // An unknown pass is the command line's fault: a usage error that keeps its code.
   const r2 = runCli(['transform', p, '-o', join(dir, 'ok2.onnx'), '--passes', 'no-such-pass']);
-  assert.equal(r2.code, 1);
+  assert.equal(r2.code, 2);
   assert.match(r2.stderr, /UNKNOWN_PASS/);
   const r3 = runCli(['transform', p]);
   assert.equal(r3.code, 2, r3.stderr);

@@ -129,24 +129,26 @@ test('sculpt transform --passes tissue: the registered pass with its defaults (4
   assert.ok(s.remarks.some((x: { where: string }) => x.where === 'fc2'));
 });
 
-test('sculpt tissue errors: named code, exit 1, no output file', () => {
-  const cases: [string[], string][] = [
-    [['--select', 'fc3', '--groups', '4'], 'TISSUE_SPEC_INVALID'],
-    [['--select', 'fc1', '--unit', '100:10:50'], 'TISSUE_SPEC_INVALID'],
-    [['--select', 'nothing'], 'TISSUE_NO_LAYERS'],
-    [['--unit', '196:20:125', '--groups', '4'], 'INVALID_OPTION'],
-    [['--train'], 'INVALID_OPTION'],
-    [['--layer', 'fc1'], 'INVALID_OPTION'],
-    [['--strategy', 'r', '--select', 'fc1'], 'INVALID_OPTION'],
+test('sculpt tissue errors: named code, exit 1 (the model) or 2 (the command line alone), no output file', () => {
+  const cases: [string[], string, number][] = [
+    [['--select', 'fc3', '--groups', '4'], 'TISSUE_SPEC_INVALID', 1],
+    [['--select', 'fc1', '--unit', '100:10:50'], 'TISSUE_SPEC_INVALID', 1],
+    [['--select', 'nothing'], 'TISSUE_NO_LAYERS', 1],
+    [['--unit', '196:20:125', '--groups', '4'], 'INVALID_OPTION', 2],
+    [['--train'], 'INVALID_OPTION', 2],
+    [['--layer', 'fc1'], 'INVALID_OPTION', 2],
+    [['--strategy', 'r', '--select', 'fc1'], 'INVALID_OPTION', 2],
+    [['--unit', '0:1:1'], 'TISSUE_SPEC_INVALID', 2],
     // --groups auto's options with fixed units would be ignored: refused instead.
-    [['--groups', '4', '--flops-target', '0.7'], 'INVALID_OPTION'],
-    [['--unit', '196:20:125', '--select', 'fc1', '--min-group-channels', '8'], 'INVALID_OPTION'],
+    [['--groups', '4', '--flops-target', '0.7'], 'INVALID_OPTION', 2],
+    [['--unit', '196:20:125', '--select', 'fc1', '--min-group-channels', '8'], 'INVALID_OPTION', 2],
   ];
-  for (const [args, want] of cases) {
+  for (const [args, want, exit] of cases) {
     const out = join(dir, `bad-${want}.onnx`);
     const r = runCli(['tissue', mlp, '-o', out, '--no-validate', ...args]);
-    assert.equal(r.code, 1, `${args.join(' ')}: ${r.stderr}`);
+    assert.equal(r.code, exit, `${args.join(' ')}: ${r.stderr}`);
     assert.match(r.stderr, new RegExp(`error ${want}`), args.join(' '));
+    if (exit === 2) assert.match(r.stderr, /see sculpt tissue --help/, args.join(' '));
     assert.ok(!existsSync(out), `${args.join(' ')} wrote ${out}`);
   }
   const same = runCli(['tissue', mlp, '-o', mlp, '--no-validate']);

@@ -291,9 +291,13 @@ for (const backend of BACKENDS) {
 describe('backend selection', () => {
   test('auto picks the best backend that starts and says which; a forced one that cannot start is a named error', async () => {
     const lines: string[] = [];
-    const picked = await selectBackend('auto', (m) => lines.push(m));
+    const log = (m: string) => lines.push(m);
+    const picked = await selectBackend('auto', log);
     assert.equal(lines.length, 1);
     assert.match(lines[0]!, new RegExp(`^backend: ${picked.name}\\b`));
+    // A pipeline selects once per phase: the same choice is said once.
+    await selectBackend('auto', log);
+    assert.equal(lines.length, 1);
     assert.equal(picked.tf.getBackend(), picked.name === 'wasm' || picked.name === 'cpu' ? picked.name : 'tensorflow');
     const native = async (pkg: string) => {
       try {
@@ -306,6 +310,7 @@ describe('backend selection', () => {
     if (!(await native('@tensorflow/tfjs-node-gpu')) && !(await native('@tensorflow/tfjs-node'))) {
       assert.equal(picked.name, 'wasm', 'without native packages, wasm is the best');
       assert.match(lines[0]!, /skipped: @tensorflow\/tfjs-node-gpu is not installed/);
+      assert.doesNotMatch(lines[0]!, /Cannot find package/, 'a missing package is said plainly');
       await expectCode('RUNTIME_FAILED', () => selectBackend('tfjs-node'));
     }
     await expectCode('INVALID_OPTION', () => selectBackend('gpu' as never));

@@ -120,12 +120,12 @@ test('all gates at once: 0 when all pass; 3 naming only the failing one', () => 
   assert.doesNotMatch(bad.stderr, /gate failed: (max-drop|min-speedup)/);
 });
 
-test('a gate without what it measures is an error (exit 1, INVALID_OPTION), not a pass', () => {
+test('a gate without what it measures is a usage error (exit 2, INVALID_OPTION), not a pass', () => {
   const r = runCli(['validate', good, '--max-drop', '1']);
-  assert.equal(r.code, 1);
+  assert.equal(r.code, 2);
   assert.match(r.stderr, /error INVALID_OPTION/);
   const s = runCli(['validate', good, '--min-speedup', '1']);
-  assert.equal(s.code, 1);
+  assert.equal(s.code, 2);
   assert.match(s.stderr, /error INVALID_OPTION/);
 });
 

@@ -7,7 +7,7 @@ import { statSync } from 'node:fs';
 import type { CommandModule } from 'yargs';
 import type { NodeCost } from '../../analysis/cost.js';
 import { AnalysisManager, costAnalysis, shapesAnalysis } from '../../analysis/manager.js';
-import { CompilerError } from '../../errors.js';
+import { usageError } from '../usage.js';
 import type { Model, Value } from '../../ir/core.js';
 import { dataTypeName } from '../../ir/data-type.js';
 import type { StaticDim } from '../../ir/types.js';
@@ -102,7 +102,7 @@ export const inspectCommand: CommandModule<object, InspectArgs> = {
       ),
   handler: (a) => {
     if (!Number.isInteger(a.batch) || a.batch < 1) {
-      throw new CompilerError('INVALID_OPTION', `--batch must be a positive integer; got ${a.batch}`, { where: '--batch' });
+      throw usageError(`--batch must be a positive integer; got ${a.batch}`, { where: '--batch' });
     }
     const model = readModel(a.model);
     const report = inspectModel(a.model, { layers: a.layers, all: a.all, batch: a.batch, inputShapes: inputShapesFor(a, model), model });

@@ -2,14 +2,14 @@
 import { parseRoundTo } from '../../prune/round-to.js';
 import type { CommandModule } from 'yargs';
 import { CompilerError } from '../../errors.js';
+import { usageError } from '../usage.js';
 import { DATA_SPECS } from '../../data/loader.js';
 import { loadDatasetFor } from '../../data/fit.js';
 import type { LoadedDataset } from '../../data/loader.js';
 import { readModel } from '../../serde/read.js';
 import type { BackendPreference } from '../../train/loop.js';
-import { MIMIC_KINDS } from '../../train/losses.js';
-import type { MimicKind } from '../../train/losses.js';
-import { runOnestep } from '../../onestep/pipeline.js';
+import { MIMIC_KINDS } from '../../train/names.js';
+import type { MimicKind } from '../../train/names.js';
 import type { OnestepResult, Phase } from '../../onestep/pipeline.js';
 import type { LayerScoreKind } from '../../onestep/scores.js';
 import { EXIT, ExitWith } from '../exit.js';
@@ -77,6 +77,19 @@ function summaryText(r: OnestepResult): string[] {
   for (const g of v.gates) lines.push(`  gate ${g.gate.padEnd(11)} ${g.passed ? 'passed' : 'FAILED'}: ${g.message}`);
   lines.push(`  work dir        ${r.workDir}`);
   return lines;
+}
+
+/** The command line alone, checked before any file is read (exit 2; also `sculpt run`'s preflight, via `.check`). */
+function onestepUsage(a: OnestepArgs): true {
+  for (const [flag, v] of [
+    ['--recover-epochs', a['recover-epochs']],
+    ['--finetune-epochs', a['finetune-epochs']],
+    ['--score-epochs', a['score-epochs']],
+  ] as const) {
+    if (!(Number.isFinite(v) && v >= 0)) throw usageError(`${flag} must be ≥ 0; got ${v}`);
+  }
+  if (a.crucial !== undefined) parseCrucial(a.crucial);
+  return true;
 }
 
 export const onestepCommand: CommandModule<object, OnestepArgs> = {
@@ -147,15 +160,10 @@ export const onestepCommand: CommandModule<object, OnestepArgs> = {
       )
       .epilogue(
         'Rerunning with the same --work-dir skips every phase whose inputs and options are unchanged.\nExit codes: 0 ok, 1 error, 2 usage, 3 a gate failed.',
-      ),
+      )
+      .check((a) => onestepUsage(a as unknown as OnestepArgs)),
   handler: async (a) => {
-    for (const [flag, v] of [
-      ['--recover-epochs', a['recover-epochs']],
-      ['--finetune-epochs', a['finetune-epochs']],
-      ['--score-epochs', a['score-epochs']],
-    ] as const) {
-      if (!(Number.isFinite(v) && v >= 0)) throw new CompilerError('INVALID_OPTION', `${flag} must be ≥ 0; got ${v}`);
-    }
+    onestepUsage(a);
     const crucial = a.crucial === undefined ? undefined : parseCrucial(a.crucial);
     guardOutputs({
       inputs: [
@@ -188,6 +196,7 @@ export const onestepCommand: CommandModule<object, OnestepArgs> = {
       }
       let bar: ReturnType<typeof trainBar> | null = null;
       let barPhase: Phase | null = null;
+      const { runOnestep } = await import('../../onestep/pipeline.js'); // loads TensorFlow.js: not for --help
       const r = await runOnestep({
         input: a.model,
         output: a.output,

@@ -2,6 +2,7 @@
 import { resolve } from 'node:path';
 import type { CommandModule } from 'yargs';
 import { CompilerError } from '../../errors.js';
+import { usageError } from '../usage.js';
 import { readModel } from '../../serde/read.js';
 import { atomicWrite, saveModel } from '../../serde/write.js';
 import { verifyModel } from '../../ir/verify.js';
@@ -9,7 +10,6 @@ import { DATA_SPECS } from '../../data/loader.js';
 import { loadDatasetFor } from '../../data/fit.js';
 import type { LoadedDataset } from '../../data/loader.js';
 import type { BackendPreference, TrainProgress } from '../../train/loop.js';
-import { scoreModel } from '../../onestep/score.js';
 import type { CrucialSpec, LayerScoreKind } from '../../onestep/scores.js';
 import { printJson, progress, say } from '../output.js';
 import { dataSpecInputs, guardOutputs } from '../../util/output-guard.js';
@@ -45,7 +45,7 @@ export function parseCrucial(s: string): CrucialSpec {
     .split(',')
     .map((x) => x.trim())
     .filter(Boolean);
-  if (names.length === 0) throw new CompilerError('INVALID_OPTION', '--crucial needs auto, a number, or layer names');
+  if (names.length === 0) throw usageError('--crucial needs auto, a number, or layer names');
   return names;
 }
 
@@ -61,6 +61,13 @@ export function trainBar(label: string, quiet: boolean): { onProgress: (p: Train
       bar = null;
     },
   };
+}
+
+/** The command line alone, checked before any file is read (exit 2; also `sculpt run`'s preflight, via `.check`). */
+function scoreUsage(a: ScoreArgs): true {
+  if (a.epochs !== undefined && a.steps !== undefined) throw usageError('give --epochs or --steps, not both');
+  if (a.crucial !== undefined) parseCrucial(a.crucial);
+  return true;
 }
 
 export const scoreCommand: CommandModule<object, ScoreArgs> = {
@@ -108,9 +115,10 @@ export const scoreCommand: CommandModule<object, ScoreArgs> = {
         '$0 score resnet.onnx --data npy:x.npy,y.npy --unlabeled --crucial layer3.0.conv2,layer2.0.conv2 -o s.json',
         'unlabeled calibration data, hand-picked crucial layers',
       )
-      .epilogue('The scores file is accepted as-is by `sculpt prune --criterion scores --scores` and by `sculpt onestep --scores`.'),
+      .epilogue('The scores file is accepted as-is by `sculpt prune --criterion scores --scores` and by `sculpt onestep --scores`.')
+      .check((a) => scoreUsage(a as unknown as ScoreArgs)),
   handler: async (a) => {
-    if (a.epochs !== undefined && a.steps !== undefined) throw new CompilerError('INVALID_OPTION', 'give --epochs or --steps, not both');
+    scoreUsage(a);
     if (resolve(a.output) === resolve(a.model))
       throw new CompilerError('OUTPUT_IS_INPUT', `refusing to write the scores over the input model ${a.model}`, {
         where: a.output,
@@ -131,6 +139,7 @@ export const scoreCommand: CommandModule<object, ScoreArgs> = {
     try {
       data = loadDatasetFor(model, a.data, { split: 'train', limit: a.limit, seed: a.limit ? a.seed : undefined, resize: a.resize });
       const bar = trainBar('score', a.json);
+      const { scoreModel } = await import('../../onestep/score.js'); // loads TensorFlow.js: not for --help
       const r = await scoreModel(model, {
         data,
         lambda: a.lambda,

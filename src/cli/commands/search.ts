@@ -18,7 +18,6 @@ import type { LoadedDataset } from '../../data/loader.js';
 import { loadDatasetFor } from '../../data/fit.js';
 import { pruneModel } from '../../prune/index.js';
 import { parseMask } from '../../prune/mask.js';
-import { train } from '../../train/loop.js';
 import type { BackendPreference, TrainResult } from '../../train/loop.js';
 import { validateModel } from '../../validate/validate.js';
 import type { ValidationReport } from '../../validate/validate.js';
@@ -132,7 +131,8 @@ export const searchCommand: CommandModule<object, SearchArgs> = {
       })
       .option('iterations', {
         type: 'string',
-        describe: 'generations per stage, comma-separated (default 10 for the first half of the stages, 5 for the rest: [10,10,5,5] for four; ogs: their sum)',
+        describe:
+          'generations per stage, comma-separated, or one number for every stage (default 10 for the first half of the stages, 5 for the rest: [10,10,5,5] for four; ogs: their sum)',
       })
       .option('population', { type: 'number', default: 50, describe: 'initial population per stage' })
       .option('parents', { type: 'number', default: 20, describe: 'the fittest genomes that breed each generation' })
@@ -326,6 +326,7 @@ export const searchCommand: CommandModule<object, SearchArgs> = {
       let trained: TrainResult | undefined;
       if (a['recover-epochs'] > 0) {
         data = loadDatasetFor(model, a.data, { split: 'train', limit: a.limit, seed: a.seed });
+        const { train } = await import('../../train/loop.js'); // loads TensorFlow.js: not for --help
         trained = await train(pruned, {
           data,
           evalData: test,

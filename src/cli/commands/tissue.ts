@@ -18,10 +18,9 @@ import type { Model } from '../../ir/core.js';
 import { DATA_SPECS } from '../../data/loader.js';
 import type { LoadedDataset } from '../../data/loader.js';
 import { loadDatasetFor } from '../../data/fit.js';
-import { train } from '../../train/loop.js';
 import type { BackendPreference, TrainResult } from '../../train/loop.js';
-import { OPTIMIZERS } from '../../train/optim.js';
-import type { OptimizerName } from '../../train/optim.js';
+import { OPTIMIZERS } from '../../train/names.js';
+import type { OptimizerName } from '../../train/names.js';
 import { SCHEDULES } from '../../train/schedule.js';
 import type { ScheduleName } from '../../train/schedule.js';
 import { validateModel } from '../../validate/validate.js';
@@ -29,7 +28,9 @@ import type { ValidationReport } from '../../validate/validate.js';
 import { renderValidationText } from '../../report/validation.js';
 import { parseLayerSpec, parseUnit, parseUnitList, TISSUE_ACTIVATIONS, TISSUE_INITS } from '../../tissue/spec.js';
 import type { LayerSpec, TissueActivation, TissueInit } from '../../tissue/spec.js';
+import { checkTissueOptions } from '../../tissue/plan.js';
 import type { TissueOptions } from '../../tissue/plan.js';
+import { asUsage, usageError } from '../usage.js';
 import { tissuePass } from '../../../passes/tissue.js';
 import type { TissueReport } from '../../../passes/tissue.js';
 import { printJson, progress, say } from '../output.js';
@@ -90,7 +91,7 @@ function csv(s: string | undefined): string[] {
 }
 
 function usage(msg: string, hint?: string): CompilerError {
-  return new CompilerError('INVALID_OPTION', msg, { hint });
+  return usageError(msg, { hint });
 }
 
 /** The pass options the flags describe. @throws INVALID_OPTION, TISSUE_SPEC_INVALID */
@@ -180,6 +181,21 @@ function renderReport(r: TissueReport): string {
   );
   if (r.skipped.length) lines.push(`${r.skipped.length} layer(s) left normal (--explain says why)`);
   return `${lines.join('\n')}\n`;
+}
+
+/**
+ * The pass options the command line alone gives, checked before any file is read: a conflict
+ * or a malformed value is a usage error (exit 2; also `sculpt run`'s preflight, via `.check`).
+ */
+function tissueUsage(a: TissueArgs): TissueOptions {
+  return asUsage(() => {
+    const o = tissueOptionsFromArgs(a);
+    checkTissueOptions(o);
+    if (a.train && !a.data) throw usage('--train needs --data');
+    if ((a.teacher !== undefined || a.loss !== undefined) && !a.train) throw usage('--teacher and --loss go with --train');
+    if (a.loss === 'kd' && a.teacher === undefined) throw usage('--loss kd needs --teacher (a path, or "original")');
+    return o;
+  });
 }
 
 export const tissueCommand: CommandModule<object, TissueArgs> = {
@@ -299,12 +315,10 @@ export const tissueCommand: CommandModule<object, TissueArgs> = {
       .example('$0 tissue mobilenet.onnx -o t.onnx --groups auto --flops-target 0.7 --best-effort', 'as close to 70% as the model allows, exit 0 with a remark')
       .epilogue(
         'Every stacked layer\'s params and MACs are given by the formulas in docs/methods.md and checked against the counted graph ("analytic=counted").',
-      ),
+      )
+      .check((a) => Boolean(tissueUsage(a as unknown as TissueArgs))),
   handler: async (a) => {
-    const opts = tissueOptionsFromArgs(a);
-    if (a.train && !a.data) throw usage('--train needs --data');
-    if ((a.teacher !== undefined || a.loss !== undefined) && !a.train) throw usage('--teacher and --loss go with --train');
-    if (a.loss === 'kd' && a.teacher === undefined) throw usage('--loss kd needs --teacher (a path, or "original")');
+    const opts = tissueUsage(a);
     guardOutputs({
       inputs: [
         { path: a.model, what: 'the input model', kind: 'model' },
@@ -348,6 +362,7 @@ export const tissueCommand: CommandModule<object, TissueArgs> = {
         data = loadDatasetFor(model, a.data!, { split: 'train', limit: a.limit, seed: a.seed });
         let teacher: Model | undefined;
         if (a.teacher !== undefined) teacher = a.teacher === 'original' ? readModel(a.model) : readModel(a.teacher);
+        const { train } = await import('../../train/loop.js'); // loads TensorFlow.js: not for --help
         trained = await train(model, {
           data,
           evalData: test,

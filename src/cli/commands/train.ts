@@ -1,6 +1,7 @@
 /** `sculpt train`: fine-tune, train from scratch or distil a model in tfjs; write the weights back. */
 import type { CommandModule } from 'yargs';
 import { CompilerError } from '../../errors.js';
+import { usageError } from '../usage.js';
 import { readModel } from '../../serde/read.js';
 import { saveModel } from '../../serde/write.js';
 import { verifyModel } from '../../ir/verify.js';
@@ -10,12 +11,11 @@ import { inputShapesFor, withInputShape } from '../options/input-shape.js';
 import { fixInputShapes } from '../options/fix-input-shape.js';
 import type { InputShapeArgs } from '../options/input-shape.js';
 import type { LoadedDataset } from '../../data/loader.js';
-import { train } from '../../train/loop.js';
 import type { BackendPreference, LossName, MimicPair, TrainProgress } from '../../train/loop.js';
-import { MIMIC_KINDS } from '../../train/losses.js';
-import type { MimicKind } from '../../train/losses.js';
-import { OPTIMIZERS } from '../../train/optim.js';
-import type { OptimizerName } from '../../train/optim.js';
+import { MIMIC_KINDS } from '../../train/names.js';
+import type { MimicKind } from '../../train/names.js';
+import { OPTIMIZERS } from '../../train/names.js';
+import type { OptimizerName } from '../../train/names.js';
 import { SCHEDULES } from '../../train/schedule.js';
 import type { ScheduleName } from '../../train/schedule.js';
 import { printJson, progress, say } from '../output.js';
@@ -76,7 +76,7 @@ function parseMimic(s: string | undefined): MimicPair[] {
     .map((p) => {
       const parts = p.split(':');
       if (parts.length !== 2 || !parts[0] || !parts[1]) {
-        throw new CompilerError('INVALID_OPTION', `--mimic pair "${p}" is not teacher_value:student_value`, {
+        throw usageError(`--mimic pair "${p}" is not teacher_value:student_value`, {
           hint: 'e.g. --mimic block1.relu2_out:block1.relu2_out,fc1_out:fc1_out',
         });
       }
@@ -88,7 +88,7 @@ function regex(flag: string, s: string): RegExp {
   try {
     return new RegExp(s);
   } catch (e) {
-    throw new CompilerError('INVALID_OPTION', `${flag}: "${s}" is not a valid regular expression`, { cause: e });
+    throw usageError(`${flag}: "${s}" is not a valid regular expression`, { cause: e });
   }
 }
 
@@ -103,6 +103,27 @@ function checkValues(model: ReturnType<typeof readModel>, names: string[], what:
         hint: 'list value names with `sculpt inspect --layers` or print the IR',
       });
   }
+}
+
+/**
+ * What the command line alone says, checked before any file is read: a conflict or a
+ * malformed value is a usage error (exit 2; also `sculpt run`'s preflight, via `.check`).
+ */
+function trainUsage(a: TrainArgs): { mimic: MimicPair[]; milestoneEpochs?: number[]; trainableRe?: RegExp; l1Re?: RegExp } {
+  if (a.epochs !== undefined && a.steps !== undefined) throw usageError('give --epochs or --steps, not both');
+  const mimic = parseMimic(a.mimic);
+  if (mimic.length && !a.teacher) throw usageError('--mimic needs --teacher', { hint: 'pass --teacher original.onnx' });
+  if (a.loss === 'kd' && !a.teacher) throw usageError('--loss kd needs --teacher', { hint: 'pass --teacher original.onnx' });
+  const milestoneEpochs = a['lr-milestones']
+    ? a['lr-milestones'].split(',').map((s) => {
+        const e = Number(s);
+        if (!(e > 0)) throw usageError(`--lr-milestones: "${s}" is not a positive epoch number`);
+        return e;
+      })
+    : undefined;
+  const trainableRe = a.trainable ? regex('--trainable', a.trainable) : undefined;
+  const l1Re = a.l1 ? regex('--l1', a.l1) : undefined;
+  return { mimic, milestoneEpochs, trainableRe, l1Re };
 }
 
 export const trainCommand: CommandModule<object, TrainArgs> = {
@@ -190,9 +211,10 @@ export const trainCommand: CommandModule<object, TrainArgs> = {
       .example(
         '$0 train pruned.onnx -o rec.onnx --data mnist --teacher orig.onnx --loss none --mimic relu1_out:relu1_out,relu2_out:relu2_out --mimic-loss kl',
         'one-step recovery by feature mimicking',
-      ),
+      )
+      .check((a) => Boolean(trainUsage(a as unknown as TrainArgs))),
   handler: async (a) => {
-    if (a.epochs !== undefined && a.steps !== undefined) throw new CompilerError('INVALID_OPTION', 'give --epochs or --steps, not both');
+    const { mimic, milestoneEpochs, trainableRe, l1Re } = trainUsage(a);
     // Checked before training, so a long run cannot end in a refused save.
     guardOutputs({
       inputs: [{ path: a.model, what: 'the input model', kind: 'model' }, { path: a.teacher, what: '--teacher', kind: 'model' }, ...dataSpecInputs(a.data)],
@@ -204,8 +226,6 @@ export const trainCommand: CommandModule<object, TrainArgs> = {
     verifyModel(model, 'input model');
     inputShapesFor(a, model); // names and ranks checked before any training
     const teacher = a.teacher ? readModel(a.teacher) : undefined;
-    const mimic = parseMimic(a.mimic);
-    if (mimic.length && !teacher) throw new CompilerError('INVALID_OPTION', '--mimic needs --teacher', { hint: 'pass --teacher original.onnx' });
     if (teacher && mimic.length) {
       checkValues(
         teacher,
@@ -228,15 +248,7 @@ export const trainCommand: CommandModule<object, TrainArgs> = {
       if (a.eval && data.labeled)
         test = loadDatasetFor(model, a.data, { split: 'test', limit: a['eval-limit'], seed: a['eval-limit'] ? 0 : undefined, resize: a.resize });
       const stepsPerEpoch = Math.max(1, Math.floor(data.size / a.batch));
-      const milestones = a['lr-milestones']
-        ? a['lr-milestones'].split(',').map((s) => {
-            const e = Number(s);
-            if (!(e > 0)) throw new CompilerError('INVALID_OPTION', `--lr-milestones: "${s}" is not a positive epoch number`);
-            return Math.round(e * stepsPerEpoch);
-          })
-        : undefined;
-      const trainableRe = a.trainable ? regex('--trainable', a.trainable) : undefined;
-      const l1Re = a.l1 ? regex('--l1', a.l1) : undefined;
+      const milestones = milestoneEpochs?.map((e) => Math.round(e * stepsPerEpoch));
       const log = (m: string) => process.stderr.write(`${m}\n`);
       let bar: Progress | null = null;
       const onProgress = (p: TrainProgress) => {
@@ -248,6 +260,7 @@ export const trainCommand: CommandModule<object, TrainArgs> = {
           ips: Math.round(p.imagesPerSec),
         });
       };
+      const { train } = await import('../../train/loop.js'); // loads TensorFlow.js: not for --help
       const r = await train(model, {
         data,
         evalData: test,

@@ -1,6 +1,7 @@
 /** `sculpt transform` and `sculpt passes`: run named passes over a model, or list them. */
 import type { CommandModule } from 'yargs';
 import { CompilerError } from '../../errors.js';
+import { asUsage, usageError } from '../usage.js';
 import { readModel } from '../../serde/read.js';
 import { saveModel } from '../../serde/write.js';
 import { verifyModel } from '../../ir/verify.js';
@@ -26,6 +27,25 @@ interface TransformArgs extends InputShapeArgs {
   json: boolean;
   overwrite: boolean;
   'external-data': 'auto' | 'always' | 'never';
+}
+
+/**
+ * The passes and their options, from the command line alone: a wrong one is a usage error
+ * (exit 2; also `sculpt run`'s preflight, via `.check`).
+ */
+function transformPasses(a: TransformArgs): Pass[] {
+  const names = (a.passes ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  return asUsage(() => {
+    const raw = passOptionsByPass(a['pass-option'] ?? [], names);
+    return names.map((n) => {
+      const p = createPass(n, raw.get(n));
+      if (!p) throw new CompilerError('UNKNOWN_PASS', `no pass named "${n}"`, { hint: `known passes: ${passNames().join(', ')}` });
+      return p;
+    });
+  });
 }
 
 export const transformCommand: CommandModule<object, TransformArgs> = {
@@ -57,18 +77,10 @@ export const transformCommand: CommandModule<object, TransformArgs> = {
       .example(
         '$0 transform mlp.onnx -o t.onnx --passes tissue --pass-option tissue.select=fc1 --pass-option tissue.groups=4',
         'one layer as 4 TissueNet units',
-      ),
+      )
+      .check((a) => Boolean(transformPasses(a as unknown as TransformArgs))),
   handler: (a) => {
-    const names = (a.passes ?? '')
-      .split(',')
-      .map((s) => s.trim())
-      .filter(Boolean);
-    const raw = passOptionsByPass(a['pass-option'] ?? [], names);
-    const passes: Pass[] = names.map((n) => {
-      const p = createPass(n, raw.get(n));
-      if (!p) throw new CompilerError('UNKNOWN_PASS', `no pass named "${n}"`, { hint: `known passes: ${passNames().join(', ')}` });
-      return p;
-    });
+    const passes = transformPasses(a);
     guardOutputs({
       inputs: [{ path: a.model, what: 'the input model', kind: 'model' }],
       outputs: [{ path: a.output, what: '-o', kind: 'model' }],
@@ -104,12 +116,12 @@ function passOptionsByPass(flags: readonly string[], names: readonly string[]): 
   for (const f of flags) {
     const m = /^([a-z0-9-]+)\.([A-Za-z0-9_-]+)=(.*)$/s.exec(f);
     if (!m)
-      throw new CompilerError('INVALID_OPTION', `--pass-option "${f}" is not <pass>.<key>=<value>`, {
+      throw usageError(`--pass-option "${f}" is not <pass>.<key>=<value>`, {
         hint: 'e.g. --pass-option prune-channels.mask=keep.json',
       });
     const [, pass, key, value] = m as unknown as [string, string, string, string];
     if (!names.includes(pass))
-      throw new CompilerError('INVALID_OPTION', `--pass-option names pass "${pass}", which --passes does not run`, {
+      throw usageError(`--pass-option names pass "${pass}", which --passes does not run`, {
         hint: `add it to --passes (${names.join(',') || 'none given'})`,
       });
     const o = out.get(pass) ?? {};

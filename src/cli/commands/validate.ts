@@ -4,12 +4,12 @@
  * that end the process with exit code 3 when one fails.
  */
 import type { CommandModule } from 'yargs';
-import { CompilerError } from '../../errors.js';
+import { asUsage, usageError } from '../usage.js';
 import { readModel } from '../../serde/read.js';
 import { loadDatasetFor } from '../../data/fit.js';
 import { DATA_SPECS } from '../../data/loader.js';
 import type { LoadedDataset } from '../../data/loader.js';
-import { validateModel } from '../../validate/validate.js';
+import { checkGateOptions, validateModel } from '../../validate/validate.js';
 import { LATENCY_DEFAULTS } from '../../runtime/latency.js';
 import type { Provider } from '../../runtime/session.js';
 import { diffModels } from '../../report/diff.js';
@@ -49,6 +49,19 @@ interface ValidateArgs extends InputShapeArgs {
   json: boolean;
   report?: 'html' | 'json';
   output?: string;
+}
+
+/** The command line alone, checked before any file is read (exit 2; also `sculpt run`'s preflight, via `.check`). */
+function validateUsage(a: ValidateArgs): true {
+  if (a.report && !a.output) throw usageError('--report needs --output <file>');
+  if (a.output && !a.report) throw usageError('--output is the file for --report; say which (--report html or --report json)');
+  asUsage(() =>
+    checkGateOptions(
+      { maxDrop: a['max-drop'], minSpeedup: a['min-speedup'], maxParams: a['max-params'] },
+      { baseline: a.baseline !== undefined, data: Boolean(a.data) },
+    ),
+  );
+  return true;
 }
 
 export const validateCommand: CommandModule<object, ValidateArgs> = {
@@ -113,10 +126,10 @@ export const validateCommand: CommandModule<object, ValidateArgs> = {
         'a CI gate: exit 3 if accuracy drops > 1 point or the speed-up is < 1.5x',
       )
       .example('$0 validate small.onnx --baseline big.onnx --data mnist --latency --report html -o report.html', 'the HTML review page with these numbers')
-      .epilogue('Exit codes: 0 all gates passed (or none set), 1 error, 2 usage, 3 a gate failed (named on stderr).'),
+      .epilogue('Exit codes: 0 all gates passed (or none set), 1 error, 2 usage, 3 a gate failed (named on stderr).')
+      .check((a) => validateUsage(a as unknown as ValidateArgs)),
   handler: async (a) => {
-    if (a.report && !a.output) throw new CompilerError('INVALID_OPTION', '--report needs --output <file>');
-    if (a.output && !a.report) throw new CompilerError('INVALID_OPTION', '--output is the file for --report; say which (--report html or --report json)');
+    validateUsage(a);
     guardOutputs({
       inputs: [{ path: a.model, what: 'the model', kind: 'model' }, { path: a.baseline, what: '--baseline', kind: 'model' }, ...dataSpecInputs(a.data)],
       outputs: [{ path: a.output, what: '-o' }],
