@@ -76,6 +76,9 @@ export interface ModelDefaults {
  * @throws INVALID_OPTION for a non-integer or non-positive size/channels/classes/seed, a
  *   width that is not positive and finite, or an empty batch name; OPSET_OUT_OF_RANGE.
  */
+/** The widest width multiplier (as `sculpt models build --width` allows): ResNet-50 at 4x already has ~370M parameters. */
+export const MAX_WIDTH = 4;
+
 export function resolveOptions(opts: BuildOptions, defaults: ModelDefaults): ResolvedOptions {
   const r: ResolvedOptions = {
     seed: opts.seed ?? 0,
@@ -94,8 +97,8 @@ export function resolveOptions(opts: BuildOptions, defaults: ModelDefaults): Res
   positiveInt('numClasses', r.numClasses);
   if (!Number.isInteger(r.seed) || r.seed < 0)
     throw new CompilerError('INVALID_OPTION', `seed must be a non-negative integer; got ${r.seed}`, { where: 'seed' });
-  if (!Number.isFinite(r.width) || r.width <= 0)
-    throw new CompilerError('INVALID_OPTION', `width must be a positive number; got ${r.width}`, { where: 'width' });
+  if (!Number.isFinite(r.width) || r.width <= 0 || r.width > MAX_WIDTH)
+    throw new CompilerError('INVALID_OPTION', `width must be a number in (0, ${MAX_WIDTH}]; got ${r.width}`, { where: 'width' });
   if (typeof r.batch === 'number' ? !Number.isInteger(r.batch) || r.batch < 1 : r.batch.length === 0) {
     throw new CompilerError('INVALID_OPTION', `batch must be a positive integer or a dimension name; got "${r.batch}"`, { where: 'batch' });
   }

@@ -9,6 +9,7 @@
  * file may not be empty (`-o ""`). yargs reads `--ratio ""` as 0: empty values are found in
  * the raw arguments.
  */
+import { MAX_UNIT_KERNEL } from '../tissue/spec.js';
 
 export interface Range {
   min?: number;
@@ -59,8 +60,8 @@ export const COMMON: Readonly<Record<string, Range>> = {
   'max-ratio': real(0, 1, { max: true }, 'the largest fraction of one group removed'),
   'min-group-channels': int(1, 1 << 20),
   hidden: int(1, 4096, 'hidden channels'),
-  k1: int(1, 31, 'a kernel size'),
-  k2: int(1, 31, 'a kernel size'),
+  k1: int(1, MAX_UNIT_KERNEL, 'a kernel size'),
+  k2: int(1, MAX_UNIT_KERNEL, 'a kernel size'),
   warmup: int(0, 1_000_000, 'warm-up runs'),
   'min-runs': int(1, 10_000_000, 'timed runs'),
   'max-runs': int(1, 10_000_000, 'timed runs'),

@@ -58,3 +58,10 @@ export function progress(label: string, total: number, opts: { quiet?: boolean; 
     stop() {},
   };
 }
+
+/** A training loss for a progress bar: with an L1 penalty, the part of it that is the penalty. */
+export function lossText(p: { loss: number; penalty?: number }): string {
+  if (!Number.isFinite(p.loss)) return '-';
+  const l = p.loss.toFixed(4);
+  return p.penalty !== undefined && Number.isFinite(p.penalty) ? `${l} (L1 ${p.penalty.toFixed(4)})` : l;
+}

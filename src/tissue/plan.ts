@@ -32,7 +32,7 @@ import { denseEquivalentCost, originalLayerCost, stackedLayerCost } from './cost
 import type { TissueLayer, TissueScan } from './layers.js';
 import { scanTissueLayers, upstreamMixing } from './layers.js';
 import type { LayerSpec, TissueActivation, TissueInit, TissueStrategy } from './spec.js';
-import { checkActivation, formatUnit, globMatch, TISSUE_INITS, TISSUE_STRATEGIES } from './spec.js';
+import { checkActivation, formatUnit, globMatch, MAX_UNIT_KERNEL, TISSUE_INITS, TISSUE_STRATEGIES } from './spec.js';
 
 export interface TissueOptions {
   /** Default `all`; `select` when `select` is given. */
@@ -253,10 +253,15 @@ function checkSpec(s: LayerSpec): void {
     if (s.hidden !== undefined && (!Number.isInteger(s.hidden) || s.hidden < 1))
       throw new CompilerError('TISSUE_SPEC_INVALID', `hidden must be a positive integer; got ${s.hidden}`, { where: 'hidden' });
     for (const k of [s.k1, s.k2])
-      if (k !== undefined && (!Number.isInteger(k) || k < 1))
-        throw new CompilerError('TISSUE_SPEC_INVALID', `kernel sizes must be positive integers; got ${k}`, { where: 'kernel' });
+      if (k !== undefined && (!Number.isInteger(k) || k < 1 || k > MAX_UNIT_KERNEL))
+        throw new CompilerError('TISSUE_SPEC_INVALID', `kernel sizes must be integers in [1, ${MAX_UNIT_KERNEL}]; got ${k}`, { where: 'kernel' });
   } else if (s.units.length === 0) {
     throw new CompilerError('TISSUE_SPEC_INVALID', 'a unit list needs at least one unit', { where: 'units' });
+  } else {
+    for (const u of s.units)
+      for (const k of [u.k1, u.k2])
+        if (k !== undefined && (!Number.isInteger(k) || k < 1 || k > MAX_UNIT_KERNEL))
+          throw new CompilerError('TISSUE_SPEC_INVALID', `kernel sizes must be integers in [1, ${MAX_UNIT_KERNEL}]; got ${k}`, { where: 'kernel' });
   }
 }
 

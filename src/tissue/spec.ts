@@ -48,6 +48,9 @@ export type LayerSpec =
   | { readonly kind: 'units'; readonly units: readonly UnitSpec[] }
   | { readonly kind: 'groups'; readonly groups: number | 'auto'; readonly hidden?: number; readonly k1?: number; readonly k2?: number };
 
+/** The largest kernel size a unit may have (k1, k2): beyond it a unit is not a small unit, and its weights could exhaust memory. */
+export const MAX_UNIT_KERNEL = 31;
+
 function specError(text: string, why: string): CompilerError {
   return new CompilerError('TISSUE_SPEC_INVALID', `unit spec "${text}": ${why}`, {
     where: text,
@@ -75,6 +78,11 @@ export function parseUnit(text: string): UnitSpec {
   if (nums.length === 5) {
     u.k1 = nums[3];
     u.k2 = nums[4];
+    for (const [what, k] of [
+      ['k1', u.k1!],
+      ['k2', u.k2!],
+    ] as const)
+      if (k > MAX_UNIT_KERNEL) throw specError(t, `${what} ${k} is larger than the largest kernel size, ${MAX_UNIT_KERNEL}`);
   }
   if (countText !== undefined) u.count = positiveInt(t, countText.trim(), 'count');
   return u;

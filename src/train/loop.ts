@@ -124,6 +124,8 @@ export interface TrainProgress {
   epoch: number;
   /** Running means since the last report window (last ~50 steps). */
   loss: number;
+  /** The part of `loss` that is the L1 penalty λ·‖·‖₁ (same window); absent without `l1`. */
+  penalty?: number;
   accuracy: number;
   lr: number;
   imagesPerSec: number;
@@ -471,10 +473,12 @@ export async function train(model: Model, o: TrainOptions): Promise<TrainResult>
     };
 
     let winLoss = 0;
+    let winPenalty = 0;
     let winCorrect = 0;
     let winN = 0;
     let winSteps = 0;
     let lastLoss = NaN;
+    let lastPenalty = NaN;
     let lastAcc = NaN;
     const t0 = Date.now();
     let cur = firstStep < totalSteps ? stream.next().value! : undefined;
@@ -494,13 +498,14 @@ export async function train(model: Model, o: TrainOptions): Promise<TrainResult>
       }
       const lr = lrAt(step);
       const memory: BackpropStats = { savedBytes: 0, forwardBytes: 0, peakBytes: 0 };
-      const [lossV, correct] = runStep(step, b.n, () =>
+      const [lossV, correct, penaltyV] = runStep(step, b.n, () =>
         tf.tidy(() => {
           const x = tf.tensor(b.x, [b.n, ...shape]);
           const y = tf.tensor1d(b.y, 'int32');
           const tT: Record<string, tf.Tensor> = {};
           if (tOut) for (const [k, v] of Object.entries(tOut)) tT[k] = hostToTf(v);
           let kept: tf.Tensor | null = null;
+          let penalty: tf.Tensor | null = null;
           try {
             // tf.variableGrads with each saved tensor and gradient freed as soon as the backward pass is done with it.
             const { value, grads } = leanVariableGrads(
@@ -515,7 +520,10 @@ export async function train(model: Model, o: TrainOptions): Promise<TrainResult>
                   const ms = mimic.map((p) => mimicLoss(tT[p.teacher]!, outs[p.student]!, mimicKind, `${p.teacher}:${p.student}`));
                   terms.push(tf.mul(tf.div(tf.addN(ms), ms.length), mimicWeight) as tf.Scalar);
                 }
-                if (o.l1) terms.push(l1Penalty(l1Vars, o.l1.lambda));
+                if (o.l1) {
+                  penalty = tf.keep(l1Penalty(l1Vars, o.l1.lambda));
+                  terms.push(penalty as tf.Scalar);
+                }
                 return (terms.length === 1 ? terms[0]! : tf.addN(terms)) as tf.Scalar;
               },
               vars,
@@ -528,12 +536,14 @@ export async function train(model: Model, o: TrainOptions): Promise<TrainResult>
             }
             opt.apply(vars, gmap, lr);
             const z = kept! as tf.Tensor;
-            return [value.dataSync()[0]!, correctCountOnHost(z.dataSync(), b.y, z.shape[z.rank - 1]!)] as [number, number];
+            const p = penalty as tf.Tensor | null;
+            return [value.dataSync()[0]!, correctCountOnHost(z.dataSync(), b.y, z.shape[z.rank - 1]!), p ? p.dataSync()[0]! : NaN] as [number, number, number];
           } finally {
             // Kept past the forward pass's tidy: freed here, also when the step fails (unless
             // the failure took the backend with it: then its error is the one to report).
             try {
               (kept as tf.Tensor | null)?.dispose();
+              (penalty as tf.Tensor | null)?.dispose();
             } catch {
               /* the backend is gone */
             }
@@ -548,15 +558,18 @@ export async function train(model: Model, o: TrainOptions): Promise<TrainResult>
       trainMs += Date.now() - ts;
       images += b.n;
       winLoss += lossV * b.n;
+      winPenalty += penaltyV * b.n;
       winCorrect += correct;
       winN += b.n;
       winSteps++;
       const done = step + 1;
       // Shown: the mean over the current window of up to 50 steps (fresh each epoch).
       lastLoss = winLoss / winN;
+      lastPenalty = winPenalty / winN;
       lastAcc = o.data.labeled === false ? NaN : winCorrect / winN; // no labels: unknown
       if (winSteps >= 50 || done % stepsPerEpoch === 0) {
         winLoss = 0;
+        winPenalty = 0;
         winCorrect = 0;
         winN = 0;
         winSteps = 0;
@@ -567,6 +580,7 @@ export async function train(model: Model, o: TrainOptions): Promise<TrainResult>
         totalSteps,
         epoch,
         loss: lastLoss,
+        ...(o.l1 ? { penalty: lastPenalty } : {}),
         accuracy: lastAcc,
         lr,
         imagesPerSec: ips,

@@ -259,6 +259,12 @@ test('bad names and options give named errors', () => {
     code(() => buildModel('mlp', { width: 0 })),
     'INVALID_OPTION',
   );
+  // The CLI's cap holds in the library too: a width that would need gigabytes is refused, not built.
+  assert.equal(
+    code(() => buildModel('resnet50', { width: 1000 })),
+    'INVALID_OPTION',
+  );
+  assert.equal(paramCount(buildModel('mlp', { width: 4 })) > 0, true);
   assert.equal(
     code(() => buildModel('mlp', { size: 2.5 })),
     'INVALID_OPTION',

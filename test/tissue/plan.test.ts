@@ -23,6 +23,7 @@ import {
 import type { LayerSpec, Model, TissueOptions } from '../../src/index.js';
 import { buildModel } from '../../models/index.js';
 import { tissuePass } from '../../passes/tissue.js';
+import { checkTissueOptions } from '../../src/tissue/plan.js';
 import { runPasses } from '../../src/index.js';
 
 function code(f: () => unknown): string {
@@ -42,7 +43,7 @@ test('unit specs parse, print back, and bad ones are TISSUE_SPEC_INVALID', () =>
   assert.equal(parseUnitList('4:8:4, 8:8:8').length, 2);
   assert.deepEqual(parseLayerSpec('g4h32'), { kind: 'groups', groups: 4, hidden: 32 });
   assert.deepEqual(parseLayerSpec('gauto'), { kind: 'groups', groups: 'auto' });
-  for (const bad of ['', '4:8', '4:8:4:3', '4:0:4', '4:x:4', '4:8:4*0', '4:8:4*2*3', '4:-1:4', '1.5:2:3']) {
+  for (const bad of ['', '4:8', '4:8:4:3', '4:0:4', '4:x:4', '4:8:4*0', '4:8:4*2*3', '4:-1:4', '1.5:2:3', '4:8:4:32:1', '4:8:4:3:1000']) {
     assert.equal(
       code(() => parseUnit(bad)),
       'TISSUE_SPEC_INVALID',
@@ -51,6 +52,16 @@ test('unit specs parse, print back, and bad ones are TISSUE_SPEC_INVALID', () =>
   }
   assert.equal(
     code(() => parseUnitList('4:8:4*2,8:8:8')),
+    'TISSUE_SPEC_INVALID',
+  );
+  // The kernel cap holds for specs built in code too, not only for parsed ones.
+  assert.equal(parseUnit('4:8:4:31:31').k1, 31);
+  assert.equal(
+    code(() => checkTissueOptions({ spec: { kind: 'units', units: [{ n1: 4, n2: 8, n3: 4, k1: 64, k2: 1 }] } })),
+    'TISSUE_SPEC_INVALID',
+  );
+  assert.equal(
+    code(() => checkTissueOptions({ spec: { kind: 'groups', groups: 2, k1: 99 } })),
     'TISSUE_SPEC_INVALID',
   );
   assert.equal(

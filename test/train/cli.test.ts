@@ -46,7 +46,7 @@ test('round trip: trained weights and BN statistics change, the printed IR does 
   assert.match(r.stderr, /test accuracy/);
   // on cpu: how much faster the native backend trained, and how to install it, said once
   assert.equal(r.stderr.match(/npm install @tensorflow\/tfjs-node@\d/g)?.length, 1, r.stderr);
-  assert.match(r.stderr, /native backend trained [\d.]+x on MLP/);
+  assert.match(r.stderr, /native backend \(@tensorflow\/tfjs-node\) trains faster here: [\d.]+x on MLP/);
   const a = readModel(input);
   const b = readModel(out);
   assert.equal(printModel(b), printModel(a));

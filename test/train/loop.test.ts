@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { CompilerError, evaluateTf, loadDatasetFor, readModel, selectBackend, train } from '../../src/index.js';
-import type { Model, TrainOptions } from '../../src/index.js';
+import type { Model, TrainOptions, TrainProgress } from '../../src/index.js';
 import { buildModel } from '../../models/index.js';
 import { digitsCnn, weights } from './fixtures.js';
 import { tempDir } from '../helpers.js';
@@ -76,7 +76,20 @@ test('the same seed gives bit-identical weights on cpu and on wasm; another seed
 test('only the chosen parameters train; BN frozen keeps its running statistics; an L1 penalty shrinks its target', { skip: needData('digits') }, async () => {
   const m = digitsCnn(2);
   const w0 = weights(m);
-  await train(m, { ...base, ...data(m), evalData: undefined, steps: 20, trainable: (n) => n.startsWith('fc.'), batchNorm: 'frozen' } as TrainOptions);
+  const plain: TrainProgress[] = [];
+  await train(m, {
+    ...base,
+    ...data(m),
+    evalData: undefined,
+    steps: 20,
+    trainable: (n) => n.startsWith('fc.'),
+    batchNorm: 'frozen',
+    onProgress: (p: TrainProgress) => plain.push(p),
+  } as TrainOptions);
+  assert.ok(
+    plain.every((p) => p.penalty === undefined),
+    'no L1 term: no penalty reported',
+  );
   const w1 = weights(m);
   for (const [k, v] of w0) {
     if (k.startsWith('fc.')) assert.notDeepEqual(w1.get(k), v, `${k} trained`);
@@ -84,7 +97,9 @@ test('only the chosen parameters train; BN frozen keeps its running statistics; 
   }
   const sumAbs = (a: Float32Array) => a.reduce((s, x) => s + Math.abs(x), 0);
   const withL1 = digitsCnn(2);
+  const progress: TrainProgress[] = [];
   await train(withL1, {
+    onProgress: (p: TrainProgress) => progress.push(p),
     ...base,
     ...data(withL1),
     evalData: undefined,
@@ -95,6 +110,10 @@ test('only the chosen parameters train; BN frozen keeps its running statistics; 
     lr: 0.05,
   } as TrainOptions);
   assert.ok(sumAbs(weights(withL1).get('bn.weight')!) < 0.6 * sumAbs(w0.get('bn.weight')!), 'L1 alone pulls the BN scales towards 0');
+  // With only the L1 term the loss is the penalty; the first step's is λ·‖β₀‖₁ (its window of one step).
+  assert.equal(progress[0]!.penalty, progress[0]!.loss);
+  assert.ok(Math.abs(progress[0]!.penalty! - 0.5 * sumAbs(w0.get('bn.weight')!)) < 1e-3 * progress[0]!.penalty!, `${progress[0]!.penalty}`);
+  assert.ok(progress.at(-1)!.penalty! < progress[0]!.penalty!);
 });
 
 test('distillation and feature mimicking pull an untrained student towards a trained teacher', { skip: needData('digits') }, async () => {

@@ -11,7 +11,7 @@ import { loadDatasetFor } from '../../data/fit.js';
 import type { LoadedDataset } from '../../data/loader.js';
 import type { BackendPreference, TrainProgress } from '../../train/loop.js';
 import type { CrucialSpec, LayerScoreKind } from '../../onestep/scores.js';
-import { printJson, progress, say } from '../output.js';
+import { lossText, printJson, progress, say } from '../output.js';
 import { dataSpecInputs, guardOutputs } from '../../util/output-guard.js';
 import type { Progress } from '../output.js';
 
@@ -54,7 +54,7 @@ export function trainBar(label: string, quiet: boolean): { onProgress: (p: Train
   return {
     onProgress: (p) => {
       bar ??= progress(label, p.totalSteps, { quiet, format: 'epoch {epoch} | loss {loss} | {ips} img/s' });
-      bar.update(p.step, { epoch: p.epoch + 1, loss: Number.isFinite(p.loss) ? p.loss.toFixed(4) : '-', ips: Math.round(p.imagesPerSec) });
+      bar.update(p.step, { epoch: p.epoch + 1, loss: lossText(p), ips: Math.round(p.imagesPerSec) });
     },
     stop: () => {
       bar?.stop();

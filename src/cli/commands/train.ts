@@ -18,7 +18,7 @@ import { OPTIMIZERS } from '../../train/names.js';
 import type { OptimizerName } from '../../train/names.js';
 import { SCHEDULES } from '../../train/schedule.js';
 import type { ScheduleName } from '../../train/schedule.js';
-import { printJson, progress, say } from '../output.js';
+import { lossText, printJson, progress, say } from '../output.js';
 import { dataSpecInputs, guardOutputs } from '../../util/output-guard.js';
 import type { Progress } from '../output.js';
 
@@ -255,7 +255,7 @@ export const trainCommand: CommandModule<object, TrainArgs> = {
         bar ??= progress('train', p.totalSteps, { quiet: a.json, format: 'epoch {epoch} | loss {loss} | acc {acc} | {ips} img/s' });
         bar.update(p.step, {
           epoch: p.epoch + 1,
-          loss: Number.isFinite(p.loss) ? p.loss.toFixed(4) : '-',
+          loss: lossText(p),
           acc: Number.isFinite(p.accuracy) ? `${(100 * p.accuracy).toFixed(1)}%` : '-',
           ips: Math.round(p.imagesPerSec),
         });
