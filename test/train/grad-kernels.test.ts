@@ -350,7 +350,7 @@ for (const backend of BACKENDS) {
       tf.dispose([x, w]);
     });
 
-    test("channelAffine (wasm: a depthwise 1x1 conv) rounds exactly as tf.add(tf.mul(t, k), b), every rank, k or b left out", () => {
+    test('channelAffine (wasm: a depthwise 1x1 conv) rounds exactly as tf.add(tf.mul(t, k), b), every rank, k or b left out', () => {
       const rng = new Rng(21);
       for (const shape of [[2, 5, 4, 3], [1, 1, 1, 6], [4, 3], [2, 5, 3], [7]]) {
         const c = shape.at(-1)!;
@@ -370,7 +370,12 @@ for (const backend of BACKENDS) {
 
     test('batch norm in training (one custom gradient): finite differences, and the gradients of the autodiffed composite, every rank and batch 1', () => {
       const rng = new Rng(22);
-      for (const shape of [[2, 3, 4, 5], [1, 2, 2, 3], [5, 3], [2, 4, 3]]) {
+      for (const shape of [
+        [2, 3, 4, 5],
+        [1, 2, 2, 3],
+        [5, 3],
+        [2, 4, 3],
+      ]) {
         const c = shape.at(-1)!;
         const n = shape.reduce((a, b) => a * b, 1);
         const ins: GradCheckInput[] = [

@@ -129,7 +129,14 @@ export function batchNormTrain(
       const dx = tf.add(scaled, part);
       scaled.dispose();
       part.dispose();
-      return [dx, tf.tensor(Float32Array.from(dyDiff, (s, i) => s * inv[i]!), g.shape), tf.tensor(Float32Array.from(dbias), b.shape)];
+      return [
+        dx,
+        tf.tensor(
+          Float32Array.from(dyDiff, (s, i) => s * inv[i]!),
+          g.shape,
+        ),
+        tf.tensor(Float32Array.from(dbias), b.shape),
+      ];
     };
     return { value, gradFunc };
   }) as unknown as Parameters<typeof tf.customGrad>[0]);

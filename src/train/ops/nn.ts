@@ -362,8 +362,16 @@ function batchNormCompiler(c: CompileCtx): OpRun {
       const unbias = n > 1 ? n / (n - 1) : 1;
       const rmv = rm.dataSync() as ArrayLike<number>;
       const rvv = rv.dataSync() as ArrayLike<number>;
-      newMean = tf.tensor(Float32Array.from(stats.mean, (m, i) => rmv[i]! * mom + m * (1 - mom)), rm.shape, 'float32');
-      newVar = tf.tensor(Float32Array.from(stats.variance, (v, i) => rvv[i]! * mom + v * unbias * (1 - mom)), rv.shape, 'float32');
+      newMean = tf.tensor(
+        Float32Array.from(stats.mean, (m, i) => rmv[i]! * mom + m * (1 - mom)),
+        rm.shape,
+        'float32',
+      );
+      newVar = tf.tensor(
+        Float32Array.from(stats.variance, (v, i) => rvv[i]! * mom + v * unbias * (1 - mom)),
+        rv.shape,
+        'float32',
+      );
     }
     if (ctx.bnTrain && updatable) {
       ctx.assign(meanName, newMean);
