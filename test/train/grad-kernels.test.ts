@@ -19,7 +19,7 @@ import type { Tensor } from '@tensorflow/tfjs-core';
 import { Rng, selectBackend } from '../../src/index.js';
 
 import { originalKernel } from '../../src/train/kernels/index.js';
-import { hardSwish } from '../../src/train/kernels/gradients.js';
+import { batchNormTrain, channelAffine, hardSwish } from '../../src/train/kernels/gradients.js';
 
 const BACKENDS = ['cpu', 'wasm'] as const;
 
@@ -190,6 +190,20 @@ const CONV_CASES: { name: string; x: Shape4; f: Shape4; stride: number | [number
     ],
   },
   { name: '5x5 s1 same 20x20', x: [2, 20, 20, 2], f: [5, 5, 2, 2], stride: 1, pad: 'same' },
+  // Large enough for the tap GEMMs on a padded grid (wasm), whose padding is written, not pre-zeroed.
+  { name: '3x3 s1 same 18x17, batch 3 (tap GEMMs)', x: [3, 18, 17, 4], f: [3, 3, 4, 5], stride: 1, pad: 'same' },
+  {
+    name: '3x3 s1 asymmetric 24x21, batch 1 (tap GEMMs)',
+    x: [1, 24, 21, 3],
+    f: [3, 3, 3, 2],
+    stride: 1,
+    pad: [
+      [0, 0],
+      [2, 0],
+      [0, 1],
+      [0, 0],
+    ],
+  },
 ];
 
 for (const backend of BACKENDS) {
@@ -334,6 +348,63 @@ for (const backend of BACKENDS) {
         .dataSync();
       ours.forEach((g, i) => assert.ok(Math.abs(g - theirs[i]!) <= 1e-6 * (1 + Math.abs(g)), `x = ${v[i]}: ${g} vs ${theirs[i]}`));
       tf.dispose([x, w]);
+    });
+
+    test('channelAffine (wasm: a depthwise 1x1 conv) rounds exactly as tf.add(tf.mul(t, k), b), every rank, k or b left out', () => {
+      const rng = new Rng(21);
+      for (const shape of [[2, 5, 4, 3], [1, 1, 1, 6], [4, 3], [2, 5, 3], [7]]) {
+        const c = shape.at(-1)!;
+        const t = tf.tensor(rng.normalArray(shape.reduce((a, b) => a * b, 1)), shape);
+        const k = tf.tensor(rng.normalArray(c), [c]);
+        const b = tf.tensor(rng.normalArray(c), [c]);
+        const same = (got: Tensor, want: Tensor, what: string) => {
+          assert.deepEqual(got.shape, want.shape, `${what} [${shape}] shape`);
+          assert.deepEqual(Array.from(got.dataSync()), Array.from(want.dataSync()), `${what} [${shape}]`);
+        };
+        same(channelAffine(t, k, b), tf.add(tf.mul(t, k), b), 't·k + b');
+        same(channelAffine(t, k, null), tf.mul(t, k), 't·k');
+        same(channelAffine(t, null, tf.neg(b)), tf.sub(t, b), 't − b');
+        tf.dispose([t, k, b]);
+      }
+    });
+
+    test('batch norm in training (one custom gradient): finite differences, and the gradients of the autodiffed composite, every rank and batch 1', () => {
+      const rng = new Rng(22);
+      for (const shape of [
+        [2, 3, 4, 5],
+        [1, 2, 2, 3],
+        [5, 3],
+        [2, 4, 3],
+      ]) {
+        const c = shape.at(-1)!;
+        const n = shape.reduce((a, b) => a * b, 1);
+        const ins: GradCheckInput[] = [
+          { name: 'x', shape, values: Float32Array.from(rng.uniformArray(n, -1, 1), (v, i) => v + (i % c) * 0.5) },
+          { name: 'scale', shape: [c], values: rng.uniformArray(c, 0.5, 1.5) },
+          { name: 'bias', shape: [c], values: rng.uniformArray(c, -1, 1) },
+        ];
+        assertOk(
+          gradCheck(([x, g, b]) => batchNormTrain(x!, g!, b!, 1e-3).y, ins, { samples: 16 }),
+          `batchNormTrain [${shape}]`,
+        );
+        const axes = shape.slice(0, -1).map((_, i) => i);
+        const composite = (x: Tensor, g: Tensor, b: Tensor) => {
+          const mean = tf.mean(x, axes);
+          const diff = tf.sub(x, mean);
+          return tf.add(tf.mul(diff, tf.mul(g, tf.rsqrt(tf.add(tf.mean(tf.square(diff), axes), 1e-3)))), b);
+        };
+        const [x, g, b] = ins.map((i) => tf.tensor(i.values, [...i.shape]));
+        const w = tf.tensor(rng.uniformArray(n, -1, 1), shape);
+        const loss = (f: typeof composite) => (xx: Tensor, gg: Tensor, bb: Tensor) => tf.sum(tf.mul(f(xx, gg, bb), w));
+        const ours = tf.grads(loss((xx, gg, bb) => batchNormTrain(xx, gg, bb, 1e-3).y))([x!, g!, b!]);
+        const theirs = tf.grads(loss(composite))([x!, g!, b!]);
+        ours.forEach((o, i) => {
+          const a = o.dataSync();
+          const r = theirs[i]!.dataSync();
+          a.forEach((v, j) => assert.ok(Math.abs(v - r[j]!) <= 1e-4 * (1 + Math.abs(r[j]!)), `[${shape}] input ${i} at ${j}: ${v} vs ${r[j]}`));
+        });
+        tf.dispose([x!, g!, b!, w, ...ours, ...theirs]);
+      }
     });
 
     test('piecewise-constant ops have zero gradient, Select routes it', () => {

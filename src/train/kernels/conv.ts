@@ -231,9 +231,23 @@ function tapGemmPays(x: TensorInfo, info: tf.backend_util.Conv2DInfo, FH: number
 }
 const TAP_GRID_MAX = 1.3;
 
-/** xT [C, Rp + tail]: x placed at (pt, pl) in each image's Hb × Wb block, channels first; zeros elsewhere. */
+/** xT [C, Rp + tail]: x placed at (pt, pl) in each image's Hb × Wb block, channels first; zeros elsewhere (every element written). */
 function padTransposeX(xv: Float32Array, out: Float32Array, N: number, H: number, W: number, C: number, Hb: number, Wb: number, pt: number, pl: number): void {
   const Rp = N * Hb * Wb;
+  // The padding rows and columns, then the tail past the last channel: only they are zeroed.
+  for (let c = 0; c < C; c++) {
+    for (let n = 0; n < N; n++) {
+      for (let h = 0, d = c * Rp + n * Hb * Wb; h < Hb; h++, d += Wb) {
+        if (h < pt || h >= pt + H) {
+          for (let w = 0; w < Wb; w++) out[d + w] = 0;
+          continue;
+        }
+        for (let w = 0; w < pl; w++) out[d + w] = 0;
+        for (let w = pl + W; w < Wb; w++) out[d + w] = 0;
+      }
+    }
+  }
+  out.fill(0, C * Rp);
   for (let n = 0; n < N; n++) {
     for (let h = 0; h < H; h++) {
       for (let w = 0; w < W; w++) {
@@ -273,17 +287,32 @@ function tapGemmFilterGrad(
   if (!matMul) throw new Error(`Conv2DBackpropFilter: no BatchMatMul kernel on ${tf.getBackend()}`);
   return tf.tidy(() => {
     const xT = tf.engine().makeTensorFromTensorInfo(
-      hostKernel(backend, [Ci * Rp + tail], [x], (out, [xv]) => padTransposeX(xv!, out, N, H, W, Ci, Hb, Wb, pt, pl)),
+      hostKernel(backend, [Ci * Rp + tail], [x], (out, [xv]) => padTransposeX(xv!, out, N, H, W, Ci, Hb, Wb, pt, pl), false),
       backend,
     );
-    // dy's rows into the grid: whole OW·Co runs (a host copy; wasm's PadV2 was slower).
+    // dy's rows into the grid: whole OW·Co runs, zeros after them and in the rows below (a
+    // host copy; wasm's PadV2 was slower).
     const b = tf.engine().makeTensorFromTensorInfo(
-      hostKernel(backend, [Rp, Co], [dy], (out, [dv]) => {
-        for (let r = 0; r < N * OH; r++) {
-          const src = r * OW * Co;
-          out.set(dv!.subarray(src, src + OW * Co), (Math.floor(r / OH) * Hb + (r % OH)) * Wb * Co);
-        }
-      }),
+      hostKernel(
+        backend,
+        [Rp, Co],
+        [dy],
+        (out, [dv]) => {
+          for (let n = 0; n < N; n++) {
+            for (let h = 0; h < Hb; h++) {
+              const dst = (n * Hb + h) * Wb * Co;
+              if (h >= OH) {
+                out.fill(0, dst, dst + Wb * Co);
+                continue;
+              }
+              const src = (n * OH + h) * OW * Co;
+              out.set(dv!.subarray(src, src + OW * Co), dst);
+              if (Wb > OW) out.fill(0, dst + OW * Co, dst + Wb * Co);
+            }
+          }
+        },
+        false,
+      ),
       backend,
     );
     const parts: TensorInfo[] = [];
@@ -303,9 +332,15 @@ function tapGemmFilterGrad(
     // The taps' [Ci, Co] blocks in order are dW [FH, FW, Ci, Co] (a host copy; wasm's Pack of
     // small tensors cost ~1 ms).
     return tf.engine().makeTensorFromTensorInfo(
-      hostKernel(backend, [...filterShape], parts, (out, ins) => {
-        ins.forEach((v, t) => out.set(v, t * Ci * Co));
-      }),
+      hostKernel(
+        backend,
+        [...filterShape],
+        parts,
+        (out, ins) => {
+          ins.forEach((v, t) => out.set(v, t * Ci * Co));
+        },
+        false,
+      ),
       backend,
     );
   });
@@ -316,8 +351,7 @@ function tapGemmFilterGrad(
  * axes exchanged ([FH, FW, B, A]). On the host: filters are small, and wasm's Reverse
  * kernel took ~0.7 ms for a 3×3×64×64 filter.
  */
-function flipFilter(fv: Float32Array, [FH, FW, A, B]: Shape4, swap: boolean): Float32Array {
-  const out = new Float32Array(fv.length);
+function flipFilter(fv: Float32Array, [FH, FW, A, B]: Shape4, swap: boolean, out: Float32Array = new Float32Array(fv.length)): Float32Array {
   for (let kh = 0; kh < FH; kh++) {
     for (let kw = 0; kw < FW; kw++) {
       const src = ((FH - 1 - kh) * FW + (FW - 1 - kw)) * A * B;
@@ -411,7 +445,12 @@ export const conv2DBackpropInput: SimpleKernel = ({ inputs, backend, attrs }) =>
   if (sh > 1 || sw > 1) return polyphaseInputGrad(backend, dy, filter, info, inShape);
   return tf.tidy(() => {
     const { src, pads, top, left } = spreadForInputGrad(backend, dy, info, inShape, Co, FH, FW);
-    const y = tf.conv2d(src, tf.tensor4d(flipFilter(readF32(backend, filter), filterShape, true), [FH, FW, Co, inShape[3]]), 1, pads);
+    // Flipped from and into wasm's memory (no read-back and upload there).
+    const flipped = tf.engine().makeTensorFromTensorInfo(
+      hostKernel(backend, [FH, FW, Co, inShape[3]], [filter], (out, [fv]) => flipFilter(fv!, filterShape, true, out), false),
+      backend,
+    ) as tf.Tensor4D;
+    const y = tf.conv2d(src, flipped, 1, pads);
     return cropToInput(y, inShape, top, left);
   });
 };

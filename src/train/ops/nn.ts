@@ -355,12 +355,23 @@ function batchNormCompiler(c: CompileCtx): OpRun {
     let y: Tensor, newMean: Tensor, newVar: Tensor;
     if (fused) ({ y, runningMean: newMean, runningVar: newVar } = fused);
     else {
-      let mean: Tensor, variance: Tensor;
-      ({ y, mean, variance } = batchNormTrain(t, scale, bias, eps));
-      // Running variance takes the unbiased batch variance, as PyTorch does (ONNX leaves it open).
-      const unbiased = n > 1 ? tf.mul(variance, n / (n - 1)) : variance;
-      newMean = tf.add(tf.mul(rm, mom), tf.mul(mean, 1 - mom));
-      newVar = tf.add(tf.mul(rv, mom), tf.mul(unbiased, 1 - mom));
+      let stats: { mean: Float64Array; variance: Float64Array };
+      ({ y, stats } = batchNormTrain(t, scale, bias, eps));
+      // Running variance takes the unbiased batch variance, as PyTorch does (ONNX leaves it
+      // open). On the host: C values each, not seven small kernels per batch norm.
+      const unbias = n > 1 ? n / (n - 1) : 1;
+      const rmv = rm.dataSync() as ArrayLike<number>;
+      const rvv = rv.dataSync() as ArrayLike<number>;
+      newMean = tf.tensor(
+        Float32Array.from(stats.mean, (m, i) => rmv[i]! * mom + m * (1 - mom)),
+        rm.shape,
+        'float32',
+      );
+      newVar = tf.tensor(
+        Float32Array.from(stats.variance, (v, i) => rvv[i]! * mom + v * unbias * (1 - mom)),
+        rv.shape,
+        'float32',
+      );
     }
     if (ctx.bnTrain && updatable) {
       ctx.assign(meanName, newMean);
