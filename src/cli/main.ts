@@ -9,7 +9,7 @@ import { createRequire } from 'node:module';
 import type yargsType from 'yargs';
 import type { Argv } from 'yargs';
 import { formatError, isCompilerError } from '../errors.js';
-import { commandsFor } from './commands/index.js';
+import { commands, commandsFor } from './commands/index.js';
 import { EXIT, ExitWith } from './exit.js';
 import { OptionRangeError, checkOptionRanges } from './option-ranges.js';
 import { CliUsageError } from './usage.js';
@@ -84,13 +84,15 @@ export async function main(argv: string[]): Promise<number> {
   try {
     await parser.parseAsync();
   } catch (e) {
+    // The help page to point at: the command's, when the command line names a known one.
+    const cmd = argv.find((x) => !x.startsWith('-'));
+    const known = cmd !== undefined && commands.some((c) => c.name === cmd);
+    const help = known ? `sculpt ${cmd} --help` : 'sculpt <command> --help';
     if (e instanceof UsageError) {
-      process.stderr.write(`usage error: ${e.message}\n(see sculpt --help, or sculpt <command> --help)\n`);
+      process.stderr.write(`usage error: ${e.message}\n(see ${known ? help : 'sculpt --help, or sculpt <command> --help'})\n`);
       return EXIT.USAGE;
     }
     if (e instanceof CliUsageError) {
-      const cmd = argv.find((x) => !x.startsWith('-'));
-      const help = `sculpt ${cmd && /^[a-z-]+$/.test(cmd) ? cmd : '<command>'} --help`;
       const shown = e.hint ? e : new CliUsageError(e.code, e.message, { where: e.where, hint: `see ${help}`, cause: e.cause });
       process.stderr.write(`${formatError(shown)}\n${e.hint ? `(see ${help})\n` : ''}`);
       return EXIT.USAGE;

@@ -37,6 +37,7 @@ test('out-of-range, non-finite and empty option values: exit 2 before the model 
     const r = runCli(args);
     assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
     assert.match(r.stderr, /^usage error: --/, args.join(' '));
+    assert.match(r.stderr, new RegExp(`see sculpt ${args[0]} --help`), args.join(' '));
     assert.doesNotMatch(r.stderr, /FILE_NOT_FOUND|INTERNAL/);
   }
 });
