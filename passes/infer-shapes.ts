@@ -42,6 +42,17 @@ function write(v: Value, t: TypeInfo | undefined): boolean {
   return true;
 }
 
+/** `t` with the symbolic dim names `v` declares, where `t` has a symbolic dim at the same place. */
+function withDeclaredNames(v: Value, t: TypeInfo | undefined): TypeInfo | undefined {
+  const declared = shapeOf(v.type);
+  if (!t || t.kind !== 'tensor' || !t.shape || !declared || declared.length !== t.shape.dims.length) return t;
+  const dims = t.shape.dims.map((d, k) => {
+    const was = declared[k];
+    return d.param !== undefined && typeof was === 'string' ? { ...d, param: was } : d;
+  });
+  return { ...t, shape: { ...t.shape, dims } };
+}
+
 const SUMMARY = 'write inferred element types and shapes into the model (value_info and graph outputs); --fix-input-shape uses it';
 
 /**
@@ -62,7 +73,8 @@ export function inferShapesPass(options?: InferShapesPassOptions): Pass<{ values
       const g = model.graph;
       let written = 0;
       if (o.fixInputs) for (const v of g.inputs) if (!v.initializer && write(v, res.shapes.type(v))) written++;
-      for (const v of g.outputs) if (write(v, res.shapes.type(v))) written++;
+      // A graph output keeps the symbolic names it declares (its interface), where inference has a name too.
+      for (const v of g.outputs) if (write(v, withDeclaredNames(v, res.shapes.type(v)))) written++;
       if ((o.scope ?? 'all') === 'all') {
         const outputs = new Set(g.outputs);
         const recorded = new Set(g.valueInfos);

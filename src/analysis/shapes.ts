@@ -221,21 +221,16 @@ function defaultElem(n: Node, table: ShapeTable): number | undefined {
 }
 
 /**
- * The inferred type, refined by what the file declared: a declared number fills an
- * unknown dim, and a graph output keeps its declared symbolic names (its interface).
+ * The inferred type, refined by what the file declared: a declared number or name fills an
+ * unknown dim. An inferred symbolic dim stays as inferred, also on a graph output that
+ * declares another name for it (tf2onnx names the batch `unk__12` on the input and
+ * `unk__13` on the output): it is the input's dim, bound by --input-shape and --batch.
+ * The infer-shapes pass writes graph outputs back with their declared names (the interface).
  */
 function merged(o: Value, elem: number | undefined, shape: Shape): TypeInfo {
   const declared = shapeOf(o.type);
   let out = shape;
-  if (declared && declared.length === shape.length) {
-    const isOutput = o.isGraphOutput();
-    out = shape.map((d, k) => {
-      const was = declared[k]!;
-      if (d === null) return was;
-      if (isOutput && typeof d === 'string' && typeof was === 'string') return was;
-      return d;
-    });
-  }
+  if (declared && declared.length === shape.length) out = shape.map((d, k) => (d === null ? declared[k]! : d));
   const t: TypeInfo = { kind: 'tensor', elemType: elem ?? o.elemType, shape: { dims: out.map(toDim) } };
   return t;
 }

@@ -142,6 +142,9 @@ export function formatPruneReport(r: PruneReport, explain = false): string {
       for (const g of frozen) lines.push(`  #${g.id} ${g.name} (${g.channels} channels): ${g.frozen!.join('; ')}`);
     }
     for (const rm of r.remarks) lines.push(`remark: ${rm}`);
+  } else {
+    // Where the result missed what was asked, and why, is said without --explain too.
+    for (const rm of r.remarks) if (/^(--flops-target|--ratio|FLOPs are lower bounds)/.test(rm) && !/\(within /.test(rm)) lines.push(`note: ${rm}`);
   }
   if (r.latency) {
     const l = r.latency;

@@ -5,7 +5,8 @@
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { GraphBuilder, attrFloat, attrInt, attrInts, computeCost, nodeCost } from '../../src/index.js';
+import { AnalysisManager, DataType, GraphBuilder, attrFloat, attrInt, attrInts, computeCost, nodeCost, runPass, shapeOf, tensorType } from '../../src/index.js';
+import { inferShapesPass } from '../../passes/infer-shapes.js';
 import type { CostReport, NodeCost } from '../../src/index.js';
 import { buildModel } from '../../models/index.js';
 
@@ -184,5 +185,20 @@ describe('op conventions', () => {
     assert.equal(layer(r, 'conv').params, 6);
     assert.equal(r.nodes[0]!.activationBytes, 0);
     assert.equal(y.elemType, undefined);
+  });
+});
+
+describe('a graph output that names the batch dim differently from the input (tf2onnx: unk__12 in, unk__13 out)', () => {
+  it('the cost is exact at the default batch, and infer-shapes writes the output back with its declared name', () => {
+    const m = buildModel('mlp'); // input [N,784], output [N,10]
+    const out = m.graph.outputs[0]!;
+    out.type = tensorType(DataType.FLOAT, ['unk__13', 10]);
+    const r = computeCost(m);
+    assert.equal(r.exact, true, `unknown dims: ${r.unknownDims.join(', ')}`);
+    assert.equal(r.total.macs, 545_000);
+    const am = new AnalysisManager(m);
+    runPass(m, inferShapesPass({ scope: 'interface' }), { analyses: am });
+    assert.deepEqual(shapeOf(out.type), ['unk__13', 10], 'the interface keeps its names');
+    assert.equal(computeCost(m).exact, true);
   });
 });

@@ -67,6 +67,15 @@ test('prune --flops-target 0.5 --verify --report --json: a smaller verified mode
   assert.equal(sha(again), sha(out));
 });
 
+test('a FLOPs target the rounding misses is said without --explain (a note naming the cause); one it meets is not', () => {
+  const coarse = runCli(['prune', model, '-o', join(dir, 'coarse.onnx'), '--flops-target', '0.5', '--round-to', '32']);
+  assert.equal(coarse.code, 0, coarse.stderr);
+  assert.match(coarse.stdout, /^note: --flops-target 0\.5: kept [\d.]+% of FLOPs, [\d.]+ points (under|over) the target; .*--round-to 32/m);
+  const fine = runCli(['prune', model, '-o', join(dir, 'fine.onnx'), '--flops-target', '0.5', '--round-to', '1']);
+  assert.equal(fine.code, 0, fine.stderr);
+  assert.doesNotMatch(fine.stdout, /^note:/m);
+});
+
 test('groups lists groups, --explain gives members and reasons, --json is data', () => {
   const r = runCli(['groups', model, '--explain']);
   assert.equal(r.code, 0, r.stderr);
