@@ -39,9 +39,27 @@ interface Plan {
   /** Channel conversion + resize needed (else the native buffer is used as is). */
   readonly resample: boolean;
   readonly outShape: readonly number[];
+  /** The model takes images channels-last ([H,W,C], as Keras/tf2onnx exports do): CHW planes are interleaved last. */
+  readonly hwcOut?: boolean;
+}
+
+/**
+ * Whether a model's per-sample shape is an image channels-last: [H,W,C] with C in 1, 3, 4
+ * and H not (the rule the array loaders use for files; ambiguous shapes are channels-first).
+ */
+function channelsLast(target: readonly number[] | undefined): target is readonly [number, number, number] {
+  return !!target && target.length === 3 && [1, 3, 4].includes(target[2]!) && ![1, 3, 4].includes(target[0]!);
 }
 
 function planShape(native: readonly number[], target: readonly number[] | undefined, resize: boolean, where: string): Plan {
+  if (!channelsLast(target)) return planChannelsFirst(native, target, resize, where);
+  // Planned as channels-first (the loaders' planes), written out channels-last.
+  const [h, w, c] = target;
+  const p = planChannelsFirst(native, [c, h, w], resize, where, target);
+  return { ...p, outShape: [...target], hwcOut: true };
+}
+
+function planChannelsFirst(native: readonly number[], target: readonly number[] | undefined, resize: boolean, where: string, asked = target): Plan {
   const img3 = (s: readonly number[]) => (s.length === 3 ? ([s[0]!, s[1]!, s[2]!] as const) : undefined);
   if (!target || (target.length === native.length && target.every((d, i) => d === native[i]))) {
     return { image: img3(native), resample: false, outShape: [...native] };
@@ -53,7 +71,7 @@ function planShape(native: readonly number[], target: readonly number[] | undefi
     });
   }
   const mismatch = (why: string) =>
-    new CompilerError('DATA_SHAPE_MISMATCH', `${where}: samples are [${native.join(',')}] but the model wants [${target.join(',')}]${why}`, {
+    new CompilerError('DATA_SHAPE_MISMATCH', `${where}: samples are [${native.join(',')}] (channels first) but the model wants [${asked!.join(',')}]${why}`, {
       where,
       hint: resize ? 'pick a model made for this data' : "pass --resize to resample the images to the model's size (or use a model made for this data)",
     });
@@ -74,6 +92,12 @@ function planShape(native: readonly number[], target: readonly number[] | undefi
     return { image: [n3[0], side, side], resample: true, outShape: [...target] };
   }
   throw mismatch('');
+}
+
+/** CHW planes → HWC at `out[o..]`. */
+function chwToHwc(src: Float32Array, c: number, h: number, w: number, out: Float32Array, o: number): void {
+  const hw = h * w;
+  for (let k = 0; k < hw; k++) for (let ch = 0; ch < c; ch++) out[o + k * c + ch] = src[ch * hw + k]!;
 }
 
 /** Gray ↔ RGB, then resize, from native CHW planes. */
@@ -161,6 +185,8 @@ export class LoadedDataset implements Dataset {
     const chans = image ? image[0] : 1;
     const planeLen = image ? image[1] * image[2] : per;
     const vectorNorm = !image && this.#mean !== null && this.#mean.length > 1;
+    // Channels-last models: each sample is assembled as CHW planes here, then interleaved into x.
+    const hwc = this.#plan.hwcOut ? new Float32Array(per) : null;
     for (let start = 0; start < order.length; start += batchSize) {
       const n = Math.min(batchSize, order.length - start);
       if (n < batchSize && opts.dropLast) break;
@@ -176,18 +202,20 @@ export class LoadedDataset implements Dataset {
           s = resampled;
         }
         if (aug && image) augmentPlanes(s, image[0], image[1], image[2], aug.crop ?? 0, !!aug.flip, augRng, tmp);
-        const o = b * per;
+        const dst = hwc ?? x;
+        const o = hwc ? 0 : b * per;
         if (this.#mean && this.#invStd) {
-          if (vectorNorm) for (let k = 0; k < per; k++) x[o + k] = (s[k]! - this.#mean[k]!) * this.#invStd[k]!;
+          if (vectorNorm) for (let k = 0; k < per; k++) dst[o + k] = (s[k]! - this.#mean[k]!) * this.#invStd[k]!;
           else {
             for (let c = 0; c < chans; c++) {
               const m = this.#mean[this.#mean.length === 1 ? 0 : c]!;
               const is = this.#invStd[this.#invStd.length === 1 ? 0 : c]!;
               const base = c * planeLen;
-              for (let k = 0; k < planeLen; k++) x[o + base + k] = (s[base + k]! - m) * is;
+              for (let k = 0; k < planeLen; k++) dst[o + base + k] = (s[base + k]! - m) * is;
             }
           }
-        } else x.set(s.subarray(0, per), o);
+        } else dst.set(s.subarray(0, per), o);
+        if (hwc) chwToHwc(hwc, chans, image![1], image![2], x, b * per);
       }
       yield { x, y, n };
     }

@@ -16,8 +16,9 @@
  *     and its BatchNorm, and a residual stage (one group through its Adds) gets one vector,
  *     applied where each block's conv, the next stage or the classifier reads the stream.
  *  2. A site is moved up through ops that commute with a non-negative per-channel scale and
- *     only rearrange or pool (Flatten, Reshape, pooling, Identity, Dropout, Squeeze,
- *     Unsqueeze, Concat) when every use of their output is in the site, so the scale lands
+ *     only rearrange, pool or reduce other axes (Flatten, Reshape, Transpose, pooling,
+ *     Identity, Dropout, Squeeze, Unsqueeze, Concat, ReduceMean/Sum/Max/Min/L1/L2) when
+ *     every use of their output is in the site, so the scale lands
  *     right after the activation (`Relu → MaxPool → Flatten → Gemm` is scaled after the
  *     Relu), never before it: the paper's "after BatchNorm and activation".
  *  3. Sites on the same value merge. A site value that also carries channels of other
@@ -85,6 +86,16 @@ const HOIST = new Set([
   'Squeeze',
   'Unsqueeze',
   'Concat',
+  'Transpose',
+  // Reductions over other axes than the channel's (a site's value carries the group, so its
+  // channel axis was not reduced): linear, or (Max, Min, L1, L2) homogeneous for s >= 0.
+  // tf2onnx writes global average pooling as ReduceMean over H and W.
+  'ReduceMean',
+  'ReduceSum',
+  'ReduceMax',
+  'ReduceMin',
+  'ReduceL1',
+  'ReduceL2',
 ]);
 
 function isDefaultDomain(n: Node): boolean {

@@ -395,3 +395,38 @@ test('named errors: corrupt files, label/image count mismatch, shape mismatch, b
     'DATA_SHAPE_MISMATCH',
   );
 });
+
+test('channels-last models ([H,W,C], Keras/tf2onnx exports): samples come channels-last, from HWC or CHW files, normalised per channel', () => {
+  const dir = tempDir('sculpt-hwc-');
+  const n = 2,
+    h = 5,
+    w = 6,
+    c = 3;
+  const hwcData = Float32Array.from({ length: n * h * w * c }, (_, i) => i);
+  writeFileSync(join(dir, 'hwc.npy'), encodeNpy([n, h, w, c], hwcData));
+  // The same images channels-first.
+  const chwData = new Float32Array(hwcData.length);
+  for (let s = 0; s < n; s++)
+    for (let y = 0; y < h; y++)
+      for (let x = 0; x < w; x++) for (let k = 0; k < c; k++) chwData[s * h * w * c + k * h * w + y * w + x] = hwcData[s * h * w * c + (y * w + x) * c + k]!;
+  writeFileSync(join(dir, 'chw.npy'), encodeNpy([n, c, h, w], chwData));
+  writeFileSync(join(dir, 'y.npy'), encodeNpy([n], BigInt64Array.from([0n, 1n])));
+  for (const f of ['hwc', 'chw']) {
+    const ds = loadDataset(`npy:${join(dir, `${f}.npy`)},${join(dir, 'y.npy')}`, { shape: [h, w, c], split: 'train', holdout: 0 });
+    assert.deepEqual(ds.inputShape, [h, w, c], f);
+    assert.deepEqual(Array.from(all(ds).x), Array.from(hwcData), `${f}: the channels-last samples, element for element`);
+    // Per-channel mean/std act on the channel axis, which is now the last.
+    const norm = loadDataset(`npy:${join(dir, `${f}.npy`)},${join(dir, 'y.npy')}`, {
+      shape: [h, w, c],
+      split: 'train',
+      holdout: 0,
+      mean: [0, 100, 200],
+      std: [1, 2, 4],
+    });
+    const x = all(norm).x;
+    for (const i of [0, 1, 2, 31, 89, 179]) assert.equal(x[i], (hwcData[i]! - [0, 100, 200][i % c]!) / [1, 2, 4][i % c]!, `${f} element ${i}`);
+  }
+  // A channels-first model reads the same files as CHW, as before.
+  const first = loadDataset(`npy:${join(dir, 'hwc.npy')},${join(dir, 'y.npy')}`, { shape: [c, h, w], split: 'train', holdout: 0 });
+  assert.deepEqual(Array.from(all(first).x), Array.from(chwData));
+});

@@ -16,6 +16,8 @@ import {
   Tensor,
   Value,
   analyzeChannelGroups,
+  attrInt,
+  attrInts,
   applyChannelPruning,
   decodeModel,
   encodeModel,
@@ -213,6 +215,29 @@ test('a site that cannot move through a Concat gets a per-position vector (two g
   }
   await checkModel(m, 9, 'concat-shared-site');
   await checkModel(m, 10, 'concat-shared-site (inputs)', 'input');
+});
+
+test('a tf2onnx-style head (NHWC input, swish, ReduceMean over H,W, MatMul + Add, Softmax): the site lands on the activation, not after the reduction', async () => {
+  const n = new Net(12, 13);
+  const nhwc = n.b.input('input_1', ['unk__12', 8, 8, 3]);
+  const x = n.b.op('Transpose', [nhwc], [attrInts('perm', [0, 3, 1, 2])]);
+  const c1 = n.relu(n.conv(x, 3, 8, 3, { name: 'c1' }));
+  const c2 = n.conv(c1, 8, 12, 3, { name: 'c2', stride: 2 });
+  const a2 = n.b.op('Mul', [c2, n.b.op('Sigmoid', [c2])]);
+  const r3 = n.relu(n.add(n.conv(a2, 12, 12, 3, { name: 'c3' }), a2));
+  const gap = n.b.op('ReduceMean', [r3], [attrInts('axes', [2, 3]), attrInt('keepdims', 0)]);
+  const logits = n.b.op('Add', [n.b.op('MatMul', [gap, n.weights('fc_w', [12, 5], 12)]), n.vec('fc_b', 5)]);
+  n.b.output(n.b.op('Softmax', [logits], [attrInt('axis', -1)]), 'dense');
+  const m = n.model;
+  inferShapes(m);
+  const points = findScalePoints(analyzeChannelGroups(m));
+  const stream = points.find((p) => p.sites.some((x) => x.value === a2))!;
+  assert.ok(stream, 'the residual stream has a site where c3 reads it');
+  assert.ok(
+    stream.sites.some((x) => x.value === r3),
+    `the classifier's site is on the activation (the searched feature), not on the ReduceMean output: ${stream.sites.map((x) => x.value.name).join(', ')}`,
+  );
+  await checkModel(m, 13, 'tf2onnx-style head');
 });
 
 const torchSkip = torchSkipReason();
