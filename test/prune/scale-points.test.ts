@@ -240,6 +240,26 @@ test('a tf2onnx-style head (NHWC input, swish, ReduceMean over H,W, MatMul + Add
   await checkModel(m, 13, 'tf2onnx-style head');
 });
 
+for (const how of ['Reshape', 'Flatten'] as const) {
+  test(`a channels-last flatten (Transpose(0,2,3,1) → ${how} → MatMul, as tf2onnx writes Keras' Flatten): the last conv stays prunable, channel c owning every C-th column`, async () => {
+    const n = new Net(14, 13);
+    const x = n.b.op('Transpose', [n.b.input('input_1', ['unk__5', 8, 8, 3])], [attrInts('perm', [0, 3, 1, 2])]);
+    const c1 = n.relu(n.conv(x, 3, 8, 3, { name: 'c1', stride: 2 }));
+    const c2 = n.relu(n.conv(c1, 8, 6, 3, { name: 'c2', stride: 2 }));
+    const nhwc = n.b.op('Transpose', [c2], [attrInts('perm', [0, 2, 3, 1])]);
+    const flat =
+      how === 'Reshape' ? n.b.op('Reshape', [nhwc, n.b.int64s('flat_shape', [2], [-1, 2 * 2 * 6])]) : n.b.op('Flatten', [nhwc], [attrInt('axis', 1)]);
+    n.b.output(n.b.op('Add', [n.b.op('MatMul', [flat, n.weights('fc_w', [24, 5], 24)]), n.vec('fc_b', 5)]), 'logits');
+    const m = n.model;
+    inferShapes(m);
+    const a = analyzeChannelGroups(m);
+    const g = a.groups.find((x) => x.members.some((mm) => mm.slot.value === c2));
+    assert.ok(g && isGroupPrunable(g), `c2's channels are prunable: ${g?.frozen?.join('; ')}`);
+    assert.equal(g.size, 6);
+    await checkModel(m, 15, `channels-last ${how}`);
+  });
+}
+
 const torchSkip = torchSkipReason();
 test('scale points on torchvision exports (ResNet-18, MobileNetV2, BN folded)', { skip: torchSkip }, async () => {
   const dir = tempDir('sculpt-scale-');

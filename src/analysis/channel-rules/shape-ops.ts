@@ -8,10 +8,11 @@
  * channel count out of it.
  *
  *   Flatten: [N, C, H, W] → [N, C·H·W]    channel c ↔ columns c·H·W .. c·H·W + H·W − 1
+ *   Transpose(0,2,3,1) → Flatten/Reshape: [N, H, W, C] → [N, H·W·C]   channel c ↔ columns c, c + C, ...
  *   Reshape: [N, C, H, W] → [N, g, C/g, H, W]   frozen (channel shuffle)
  */
 import { attrInts } from '../../ir/attribute.js';
-import type { Node } from '../../ir/core.js';
+import type { Node, Value } from '../../ir/core.js';
 import type { StaticDim } from '../../ir/types.js';
 import type { ChannelRule, ChannelRuleContext } from './context.js';
 import { normAxis } from './context.js';
@@ -247,6 +248,34 @@ const gather: ChannelRule = (ctx) => {
   ctx.identityTo(o.slot, x, o.axis < axis ? o.axis : o.axis - q + 1);
 };
 
+/**
+ * The axis of `x` that holds the channels when `x` is a transpose of a channels-first
+ * activation (tf2onnx flattens NHWC: Transpose(0,2,3,1) → Reshape, so channel c owns every
+ * C-th column, not a block): axis 1 of the first value above the chain of Transposes, carried
+ * down through their perms. Undefined when `x` is not a Transpose's output.
+ */
+function transposedChannelAxis(ctx: ChannelRuleContext, x: Value): number | undefined {
+  const perms: number[][] = [];
+  let v: Value | null | undefined = x;
+  while (v?.producer && v.producer.opType === 'Transpose' && (v.producer.domain === '' || v.producer.domain === 'ai.onnx')) {
+    const r = rankOf(ctx, v);
+    if (r === undefined) return undefined;
+    perms.push(v.producer.attrInts('perm') ?? Array.from({ length: r }, (_, i) => r - 1 - i));
+    v = v.producer.inputs[0];
+  }
+  if (perms.length === 0) return undefined;
+  let axis = 1;
+  for (const p of perms.reverse()) axis = p.indexOf(axis);
+  return axis >= 0 ? axis : undefined;
+}
+
+/** Of the merged input axes `f..l`, the one whose channels a merged output position carries: a transposed channel axis, else the first of size > 1. */
+function mergedChannelAxis(ctx: ChannelRuleContext, x: Value, f: number, l: number, first: number): number {
+  const t = transposedChannelAxis(ctx, x);
+  const d = ctx.shape(x);
+  return t !== undefined && t >= f && t <= l && d?.[t] !== 1 ? t : first;
+}
+
 const flatten: ChannelRule = (ctx) => {
   const n = ctx.node;
   const o = ctx.origin;
@@ -265,7 +294,7 @@ const flatten: ChannelRule = (ctx) => {
   }
   const [f, l] = o.axis === 0 ? [0, axis - 1] : [axis, r - 1];
   if (l < f) return; // an axis of size 1 made up by Flatten
-  linkMerged(ctx, x, f, f, l, y, o.axis);
+  linkMerged(ctx, x, mergedChannelAxis(ctx, x, f, l, f), f, l, y, o.axis);
 };
 
 interface Block {
@@ -351,7 +380,7 @@ const reshape: ChannelRule = (ctx) => {
     const f = blk.ins[0]!;
     const l = blk.ins[blk.ins.length - 1]!;
     if (o.side === 'in') linkMerged(ctx, x, o.axis, f, l, y, outAxis);
-    else linkMerged(ctx, x, ins[0]!, f, l, y, outAxis);
+    else linkMerged(ctx, x, mergedChannelAxis(ctx, x, f, l, ins[0]!), f, l, y, outAxis);
   } else {
     ctx.freezeOrigin(ins.length === 1 ? 'Reshape splits this axis (as a channel shuffle does)' : 'Reshape regroups several axes into several others');
     return;
