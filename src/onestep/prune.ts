@@ -51,7 +51,7 @@ export function globalPrune(model: Model, doc: ScoresDoc, o: GlobalPruneOptions)
     throw new CompilerError(
       'TARGET_UNREACHABLE',
       `every layer with a β is crucial (${doc.crucial.join(', ')}): nothing may be pruned; the best reachable FLOPs fraction is 1.000`,
-      { hint: 'lower --crucial (e.g. --crucial 2) or name fewer layers' },
+      { hint: `ask for fewer crucial layers (--crucial ${Math.max(0, doc.crucial.length - 2)}: the last conv is always one) or name fewer` },
     );
   }
   const out = pruneModel(model, {

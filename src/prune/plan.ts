@@ -290,7 +290,7 @@ export function planPruning(model: Model, a: ChannelAnalysis, cost: CostReport, 
     if (tooNarrow > 0) {
       throw new CompilerError(
         'TARGET_UNREACHABLE',
-        `no scored layer can lose channels in multiples of ${o.roundTo} (--round-to ${o.roundTo}${o.roundToReason ? `, ${o.roundToReason}` : ''}): ${tooNarrow} layer(s) are too narrow`,
+        `no scored layer can lose channels in multiples of ${o.roundTo} (--round-to ${o.roundTo}${o.roundToReason && o.roundToReason !== 'given' ? `, auto: ${o.roundToReason}` : ''}): ${tooNarrow} layer(s) are too narrow`,
         { hint: 'give a smaller --round-to (e.g. 4, or 1 for exact counts)' },
       );
     }

@@ -113,4 +113,13 @@ test('the default --round-to is auto, as for sculpt prune: the report records th
     (e: unknown) => e instanceof CompilerError && e.code === 'TARGET_UNREACHABLE' && /multiples of/.test(e.message) && /--round-to/.test(e.hint ?? ''),
   );
   assert.equal(globalPrune(copy(m), doc, { ratio: 0.5, maxRatio: 0.99, roundTo: 4 }).plan.roundTo, 4);
+  // The message names auto's reason when auto chose; a number passed on (as the one-step pipeline does) is just the number.
+  assert.throws(
+    () => globalPrune(copy(m), doc, { ratio: 0.5, maxRatio: 0.99 }),
+    (e: unknown) => e instanceof CompilerError && /\(--round-to \d+, auto: /.test(e.message),
+  );
+  assert.throws(
+    () => globalPrune(copy(m), doc, { ratio: 0.5, maxRatio: 0.99, roundTo: 16 }),
+    (e: unknown) => e instanceof CompilerError && /\(--round-to 16\):/.test(e.message),
+  );
 });
