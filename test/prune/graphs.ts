@@ -389,3 +389,23 @@ export function randomNet(blocks: readonly BlockSpec[], seed: number, bnKept: bo
   }
   return n.head(x, c);
 }
+
+/**
+ * A net as tf2onnx writes a small Keras model: NHWC input through a Transpose, a swish
+ * (x·sigmoid(x)), a residual Add, global average pooling as ReduceMean over H and W, the
+ * classifier as MatMul + Add, Softmax. Returns the model with the residual stream `a2` and
+ * the last activation `r3` (GWCS's feature).
+ */
+export function tf2onnxStyleNet(seed: number): { model: Model; a2: Value; r3: Value } {
+  const n = new Net(seed, 13);
+  const nhwc = n.b.input('input_1', ['unk__12', 8, 8, 3]);
+  const x = n.b.op('Transpose', [nhwc], [attrInts('perm', [0, 3, 1, 2])]);
+  const c1 = n.relu(n.conv(x, 3, 8, 3, { name: 'c1' }));
+  const c2 = n.conv(c1, 8, 12, 3, { name: 'c2', stride: 2 });
+  const a2 = n.b.op('Mul', [c2, n.b.op('Sigmoid', [c2])]);
+  const r3 = n.relu(n.add(n.conv(a2, 12, 12, 3, { name: 'c3' }), a2));
+  const gap = n.b.op('ReduceMean', [r3], [attrInts('axes', [2, 3]), attrInt('keepdims', 0)]);
+  const logits = n.b.op('Add', [n.b.op('MatMul', [gap, n.weights('fc_w', [12, 5], 12)]), n.vec('fc_b', 5)]);
+  n.b.output(n.b.op('Softmax', [logits], [attrInt('axis', -1)]), 'dense');
+  return { model: n.model, a2, r3 };
+}

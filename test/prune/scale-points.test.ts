@@ -35,7 +35,7 @@ import {
 import type { HostTensor, Model, ScalePoint } from '../../src/index.js';
 import { buildModel } from '../../models/index.js';
 import { ROOT, seededFeeds, tempDir } from '../helpers.js';
-import { CONSTRUCTS, Net } from './graphs.js';
+import { CONSTRUCTS, Net, tf2onnxStyleNet } from './graphs.js';
 import { torchSkipReason } from './torch-export.js';
 
 function copy(m: Model): Model {
@@ -218,17 +218,7 @@ test('a site that cannot move through a Concat gets a per-position vector (two g
 });
 
 test('a tf2onnx-style head (NHWC input, swish, ReduceMean over H,W, MatMul + Add, Softmax): the site lands on the activation, not after the reduction', async () => {
-  const n = new Net(12, 13);
-  const nhwc = n.b.input('input_1', ['unk__12', 8, 8, 3]);
-  const x = n.b.op('Transpose', [nhwc], [attrInts('perm', [0, 3, 1, 2])]);
-  const c1 = n.relu(n.conv(x, 3, 8, 3, { name: 'c1' }));
-  const c2 = n.conv(c1, 8, 12, 3, { name: 'c2', stride: 2 });
-  const a2 = n.b.op('Mul', [c2, n.b.op('Sigmoid', [c2])]);
-  const r3 = n.relu(n.add(n.conv(a2, 12, 12, 3, { name: 'c3' }), a2));
-  const gap = n.b.op('ReduceMean', [r3], [attrInts('axes', [2, 3]), attrInt('keepdims', 0)]);
-  const logits = n.b.op('Add', [n.b.op('MatMul', [gap, n.weights('fc_w', [12, 5], 12)]), n.vec('fc_b', 5)]);
-  n.b.output(n.b.op('Softmax', [logits], [attrInt('axis', -1)]), 'dense');
-  const m = n.model;
+  const { model: m, a2, r3 } = tf2onnxStyleNet(12);
   inferShapes(m);
   const points = findScalePoints(analyzeChannelGroups(m));
   const stream = points.find((p) => p.sites.some((x) => x.value === a2))!;

@@ -7,22 +7,13 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Rng, attrInt, attrInts, prepareSearch } from '../../src/index.js';
+import { Rng, prepareSearch } from '../../src/index.js';
 import { checkGenome } from '../../src/search/gwcs.js';
-import { Net } from '../prune/graphs.js';
+import { tf2onnxStyleNet } from '../prune/graphs.js';
 
 test('GWCS on a channels-last, tf2onnx-style net: every single dropped channel gives the pruned model its masked feature', async () => {
-  const n = new Net(4, 13);
-  const nhwc = n.b.input('input_1', ['unk__12', 8, 8, 3]);
-  const x = n.b.op('Transpose', [nhwc], [attrInts('perm', [0, 3, 1, 2])]);
-  const c1 = n.relu(n.conv(x, 3, 8, 3, { name: 'c1' }));
-  const c2 = n.conv(c1, 8, 12, 3, { name: 'c2', stride: 2 });
-  const a2 = n.b.op('Mul', [c2, n.b.op('Sigmoid', [c2])]);
-  const r3 = n.relu(n.add(n.conv(a2, 12, 12, 3, { name: 'c3' }), a2));
-  const gap = n.b.op('ReduceMean', [r3], [attrInts('axes', [2, 3]), attrInt('keepdims', 0)]);
-  const logits = n.b.op('Add', [n.b.op('MatMul', [gap, n.weights('fc_w', [12, 5], 12)]), n.vec('fc_b', 5)]);
-  n.b.output(n.b.op('Softmax', [logits], [attrInt('axis', -1)]), 'dense');
-  const p = prepareSearch(n.model, { grouping: 'ggs', fitness: 'wca' });
+  const { model, r3 } = tf2onnxStyleNet(4);
+  const p = prepareSearch(model, { grouping: 'ggs', fitness: 'wca' });
   assert.equal(p.feature.original, r3.name);
   const bits = p.space.groups.reduce((s, g) => s + g.size, 0);
   assert.equal(bits, 8 + 12, 'both prunable groups are searched');
