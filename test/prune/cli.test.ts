@@ -67,13 +67,21 @@ test('prune --flops-target 0.5 --verify --report --json: a smaller verified mode
   assert.equal(sha(again), sha(out));
 });
 
-test('a FLOPs target the rounding misses is said without --explain (a note naming the cause); one it meets is not', () => {
+test('a FLOPs target the rounding misses is said without --explain (a note naming the cause), and fails with --strict-target (exit 3); one it meets is not', () => {
   const coarse = runCli(['prune', model, '-o', join(dir, 'coarse.onnx'), '--flops-target', '0.5', '--round-to', '32']);
   assert.equal(coarse.code, 0, coarse.stderr);
   assert.match(coarse.stdout, /^note: --flops-target 0\.5: kept [\d.]+% of FLOPs, [\d.]+ points (under|over) the target; .*--round-to 32/m);
   const fine = runCli(['prune', model, '-o', join(dir, 'fine.onnx'), '--flops-target', '0.5', '--round-to', '1']);
   assert.equal(fine.code, 0, fine.stderr);
-  assert.doesNotMatch(fine.stdout, /^note:/m);
+  assert.doesNotMatch(fine.stdout, /^note:/m); // --strict-target makes the miss a failed gate (exit 3); the model is written all the same.
+  const strict = runCli(['prune', model, '-o', join(dir, 'strict.onnx'), '--flops-target', '0.5', '--round-to', '32', '--strict-target']);
+  assert.equal(strict.code, 3, strict.stderr);
+  assert.match(strict.stderr, /gate failed: flops-target: kept [\d.]+% of FLOPs for a target of 50\.0%/);
+  assert.ok(existsSync(join(dir, 'strict.onnx')));
+  const met = runCli(['prune', model, '-o', join(dir, 'met.onnx'), '--flops-target', '0.5', '--round-to', '1', '--strict-target', '--json']);
+  assert.equal(met.code, 0, met.stderr);
+  assert.ok(Math.abs(JSON.parse(met.stdout).summary.flopsRatio - 0.5) <= 0.005);
+  assert.equal(runCli(['prune', model, '-o', join(dir, 'x.onnx'), '--ratio', '0.5', '--strict-target']).code, 2);
 });
 
 test('groups lists groups, --explain gives members and reasons, --json is data', () => {

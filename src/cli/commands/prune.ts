@@ -12,6 +12,8 @@ import type { LatencyClock } from '../../prune/latency.js';
 import { pruneModel, pruneModelToLatency } from '../../prune/index.js';
 import type { PruneModelOptions } from '../../prune/index.js';
 import { formatPruneReport } from '../../prune/report.js';
+import { TARGET_TOLERANCE } from '../../prune/target-remarks.js';
+import { usageError } from '../usage.js';
 import { verifyMaskedEquivalence, verifyMismatchError } from '../../prune/verify.js';
 import { readModel } from '../../serde/read.js';
 import { atomicWrite, saveModel } from '../../serde/write.js';
@@ -28,6 +30,7 @@ interface PruneArgs extends InputShapeArgs {
   output: string;
   ratio?: number;
   'flops-target'?: number;
+  'strict-target': boolean;
   criterion?: PruneCriterion;
   scores?: string;
   mask?: string;
@@ -115,6 +118,11 @@ export const pruneCommand: CommandModule<object, PruneArgs> = {
         describe:
           'run the pruned model against the original with the removed channels zeroed (onnxruntime, seeded inputs); fail if they differ by more than 1e-4 of the output scale',
       })
+      .option('strict-target', {
+        type: 'boolean',
+        default: false,
+        describe: `with --flops-target: exit 3 (a failed gate; the model and report are still written) when the kept FLOPs are more than ${100 * TARGET_TOLERANCE} points off the target, as a coarse --round-to can leave them`,
+      })
       .option('explain', { type: 'boolean', default: false, describe: 'also print per-layer channels, frozen groups with reasons, and remarks' })
       .option('untie', {
         type: 'boolean',
@@ -142,7 +150,11 @@ export const pruneCommand: CommandModule<object, PruneArgs> = {
       )
       .conflicts('ratio', ['flops-target', 'latency-target'])
       .conflicts('flops-target', 'latency-target')
-      .conflicts('mask', ['ratio', 'flops-target', 'latency-target']),
+      .conflicts('mask', ['ratio', 'flops-target', 'latency-target'])
+      .check((a) => {
+        if (a['strict-target'] && a['flops-target'] === undefined) throw usageError('--strict-target goes with --flops-target');
+        return true;
+      }),
   handler: async (a) => {
     if (a.mask === undefined && a.ratio === undefined && a['flops-target'] === undefined && a['latency-target'] === undefined) {
       process.stderr.write('usage error: give --ratio, --flops-target, --latency-target or --mask (see sculpt prune --help)\n');
@@ -234,12 +246,18 @@ export const pruneCommand: CommandModule<object, PruneArgs> = {
         staged.abort();
       }
       lap('save', steps);
-      if (a.json) {
-        printJson(report);
-        return;
+      if (a.json) printJson(report);
+      else {
+        say(formatPruneReport(report, a.explain));
+        say(`wrote ${saved.path} (${saved.bytes} bytes)${a.report ? `, report ${a.report}` : ''}`);
       }
-      say(formatPruneReport(report, a.explain));
-      say(`wrote ${saved.path} (${saved.bytes} bytes)${a.report ? `, report ${a.report}` : ''}`);
+      const target = a['flops-target'];
+      if (a['strict-target'] && target !== undefined && Math.abs(report.summary.flopsRatio - target) > TARGET_TOLERANCE) {
+        process.stderr.write(
+          `gate failed: flops-target: kept ${(100 * report.summary.flopsRatio).toFixed(1)}% of FLOPs for a target of ${(100 * target).toFixed(1)}% (tolerance ${100 * TARGET_TOLERANCE} points; the remarks say why)\n`,
+        );
+        throw new ExitWith(EXIT.GATE_FAILED);
+      }
     } finally {
       bar.stop();
     }
