@@ -74,6 +74,8 @@ const CONFLICTS: [string[], string][] = [
   [['validate', missing, '--max-drop', '1'], 'INVALID_OPTION'],
   [['tissue', missing, '-o', '/tmp/x.onnx', '--unit', '4:2:4', '--groups', '2'], 'INVALID_OPTION'],
   [['tissue', missing, '-o', '/tmp/x.onnx', '--unit', '0:2:4'], 'TISSUE_SPEC_INVALID'],
+  [['tissue', missing, '-o', '/tmp/x.onnx', '--groups', '2', '--steps', '3'], 'INVALID_OPTION'],
+  [['tissue', missing, '-o', '/tmp/x.onnx', '--train', '--data', 'digits', '--epochs', '1', '--steps', '3'], 'INVALID_OPTION'],
   [['transform', missing, '-o', '/tmp/x.onnx', '--passes', 'no-such-pass'], 'UNKNOWN_PASS'],
 ];
 

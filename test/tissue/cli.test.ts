@@ -73,6 +73,30 @@ test('sculpt tissue --train with the original as teacher: accuracy, CE and SE on
   assert.ok(Math.abs(c.ce - accRatio / c.flops.ratio) < 1e-9);
   assert.ok(Math.abs(c.se - accRatio / c.params.ratio) < 1e-9);
   assert.ok(s.tissue.layers[0].fitError > 0 && s.tissue.layers[0].fitError < 1);
+  // --steps instead of whole epochs, as `sculpt train` takes it.
+  const few = runCli([
+    'tissue',
+    mlp,
+    '-o',
+    join(dir, 'mlp-steps.onnx'),
+    '--select',
+    'fc1',
+    '--groups',
+    '4',
+    '--train',
+    '--data',
+    'mnist',
+    '--limit',
+    '256',
+    '--steps',
+    '3',
+    '--no-validate',
+    '--backend',
+    'cpu',
+    '--json',
+  ]);
+  assert.equal(few.code, 0, few.stderr);
+  assert.equal(JSON.parse(few.stdout).train.steps, 3);
 });
 
 test('sculpt tissue --groups auto: the smallest m meeting the FLOPs target at >= 16 channels per group, latency measured', () => {

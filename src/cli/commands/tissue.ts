@@ -65,7 +65,8 @@ interface TissueArgs extends InputShapeArgs {
   loss?: 'ce' | 'kd';
   temperature: number;
   rho: number;
-  epochs: number;
+  epochs?: number;
+  steps?: number;
   lr?: number;
   optimizer: OptimizerName;
   schedule: ScheduleName;
@@ -194,6 +195,8 @@ function tissueUsage(a: TissueArgs): TissueOptions {
     if (a.train && !a.data) throw usage('--train needs --data');
     if ((a.teacher !== undefined || a.loss !== undefined) && !a.train) throw usage('--teacher and --loss go with --train');
     if (a.loss === 'kd' && a.teacher === undefined) throw usage('--loss kd needs --teacher (a path, or "original")');
+    if (a.epochs !== undefined && a.steps !== undefined) throw usage('give --epochs or --steps, not both');
+    if ((a.epochs !== undefined || a.steps !== undefined) && !a.train) throw usage('--epochs and --steps go with --train');
     return o;
   });
 }
@@ -279,7 +282,8 @@ export const tissueCommand: CommandModule<object, TissueArgs> = {
       .option('loss', { choices: ['ce', 'kd'] as const, describe: 'training loss (default kd with --teacher, else ce)' })
       .option('temperature', { alias: 'T', type: 'number', default: 4, describe: 'distillation temperature' })
       .option('rho', { type: 'number', default: 0.9, describe: 'distillation weight of the soft term' })
-      .option('epochs', { type: 'number', default: 5, describe: 'training epochs' })
+      .option('epochs', { type: 'number', describe: 'training epochs (default 5)' })
+      .option('steps', { type: 'number', describe: 'train this many optimiser steps instead of whole epochs' })
       .option('lr', { type: 'number', describe: 'peak learning rate (default 0.05 sgd, 0.001 adam)' })
       .option('optimizer', { choices: OPTIMIZERS, default: 'adam' as OptimizerName, describe: 'optimiser' })
       .option('schedule', { choices: SCHEDULES, default: 'cosine' as ScheduleName, describe: 'learning-rate schedule' })
@@ -366,7 +370,8 @@ export const tissueCommand: CommandModule<object, TissueArgs> = {
         trained = await train(model, {
           data,
           evalData: test,
-          epochs: a.epochs,
+          epochs: a.steps === undefined ? (a.epochs ?? 5) : undefined,
+          steps: a.steps,
           lr: a.lr,
           optimizer: a.optimizer,
           schedule: a.schedule,
