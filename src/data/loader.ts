@@ -16,7 +16,7 @@ import type { Augment, Batch, BatchOptions, Dataset, LoadOptions, Split } from '
 import { DEFAULT_MAX_IN_MEMORY } from './bytes.js';
 import { augmentPlanes, resizePlanes } from './image.js';
 import type { Source, SourcePair } from './sources.js';
-import { ConcatSource, digitsSource, fashionMnistSource, folderSource, idxSource, mnistSource, npySource } from './sources.js';
+import { ConcatSource, digitsSource, fashionMnistSource, folderSource, idxSource, isChannelsLast, mnistSource, npySource } from './sources.js';
 
 /** The specs `loadDataset` understands, for help texts. */
 export const DATA_SPECS = [
@@ -43,16 +43,9 @@ interface Plan {
   readonly hwcOut?: boolean;
 }
 
-/**
- * Whether a model's per-sample shape is an image channels-last: [H,W,C] with C in 1, 3, 4
- * and H not (the rule the array loaders use for files; ambiguous shapes are channels-first).
- */
-function channelsLast(target: readonly number[] | undefined): target is readonly [number, number, number] {
-  return !!target && target.length === 3 && [1, 3, 4].includes(target[2]!) && ![1, 3, 4].includes(target[0]!);
-}
-
 function planShape(native: readonly number[], target: readonly number[] | undefined, resize: boolean, where: string): Plan {
-  if (!channelsLast(target)) return planChannelsFirst(native, target, resize, where);
+  // A model's per-sample shape read by the rule the array files are read by.
+  if (!isChannelsLast(target)) return planChannelsFirst(native, target, resize, where);
   // Planned as channels-first (the loaders' planes), written out channels-last.
   const [h, w, c] = target;
   const p = planChannelsFirst(native, [c, h, w], resize, where, target);

@@ -62,15 +62,22 @@ function maxLabel(...ls: (Int32Array | undefined)[]): number {
   return m;
 }
 
+/**
+ * Whether image dims read channels-last: [H,W,C] with C in 1, 3, 4 and H not. Ambiguous
+ * shapes are channels-first (the ONNX convention). Used for files and for model inputs.
+ */
+export function isChannelsLast(dims: readonly number[] | undefined): dims is readonly [number, number, number] {
+  return !!dims && dims.length === 3 && [1, 3, 4].includes(dims[2]!) && ![1, 3, 4].includes(dims[0]!);
+}
+
 /** Native shape for trailing dims of an array file: [H,W] → [1,H,W]; [H,W,C≤4] → HWC; [D] → [D]. */
 function nativeShape(dims: readonly number[], where: string): { shape: number[]; hwc: boolean } {
   if (dims.length === 1) return { shape: [dims[0]!], hwc: false };
   if (dims.length === 2) return { shape: [1, dims[0]!, dims[1]!], hwc: false };
   if (dims.length === 3) {
-    // [C,H,W] is the ONNX convention; [H,W,C] (C in 1,3,4 and the first dim not) is how
-    // image libraries save. Ambiguous shapes take CHW.
+    // [C,H,W] is the ONNX convention; [H,W,C] is how image libraries save.
     const [a, b, c] = dims as [number, number, number];
-    if ([1, 3, 4].includes(c) && ![1, 3, 4].includes(a)) return { shape: [c, a, b], hwc: true };
+    if (isChannelsLast(dims)) return { shape: [c, a, b], hwc: true };
     return { shape: [a, b, c], hwc: false };
   }
   throw new CompilerError('DATA_SHAPE_MISMATCH', `${where}: samples of rank ${dims.length} ([${dims.join(',')}]) are not images or vectors`, { where });

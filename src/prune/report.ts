@@ -3,7 +3,7 @@
  * `"pruned"` (each `{ name, axis, removed }`; the file is itself a valid `--mask`), the
  * per-layer channels, MACs and params before and after, group decisions and totals.
  */
-import { targetRemarks } from './target-remarks.js';
+import { isTargetMiss, targetRemarks } from './target-remarks.js';
 import type { ChannelAnalysis } from '../analysis/channel-groups.js';
 import { isGroupPrunable, summarizeGroups } from '../analysis/channel-groups.js';
 import type { CostReport } from '../analysis/cost.js';
@@ -144,7 +144,7 @@ export function formatPruneReport(r: PruneReport, explain = false): string {
     for (const rm of r.remarks) lines.push(`remark: ${rm}`);
   } else {
     // Where the result missed what was asked, and why, is said without --explain too.
-    for (const rm of r.remarks) if (/^(--flops-target|--ratio|FLOPs are lower bounds)/.test(rm) && !/\(within /.test(rm)) lines.push(`note: ${rm}`);
+    for (const rm of r.remarks) if (isTargetMiss(rm)) lines.push(`note: ${rm}`);
   }
   if (r.latency) {
     const l = r.latency;

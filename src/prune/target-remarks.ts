@@ -11,6 +11,11 @@ import { isGroupPrunable } from '../analysis/channel-groups.js';
 import type { CostReport } from '../analysis/cost.js';
 import type { PrunePlan } from './plan.js';
 
+/** Whether a remark says the result missed what was asked (and why): shown without --explain. */
+export function isTargetMiss(remark: string): boolean {
+  return /^(--flops-target|--ratio|FLOPs are lower bounds)/.test(remark) && !/\(within /.test(remark);
+}
+
 /** Off by more than this (absolute fraction) from a target, a remark says why. */
 export const TARGET_TOLERANCE = 0.005;
 

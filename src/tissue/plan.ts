@@ -252,17 +252,18 @@ function checkSpec(s: LayerSpec): void {
       throw new CompilerError('TISSUE_SPEC_INVALID', `groups must be a positive integer or auto; got ${s.groups}`, { where: 'groups' });
     if (s.hidden !== undefined && (!Number.isInteger(s.hidden) || s.hidden < 1))
       throw new CompilerError('TISSUE_SPEC_INVALID', `hidden must be a positive integer; got ${s.hidden}`, { where: 'hidden' });
-    for (const k of [s.k1, s.k2])
-      if (k !== undefined && (!Number.isInteger(k) || k < 1 || k > MAX_UNIT_KERNEL))
-        throw new CompilerError('TISSUE_SPEC_INVALID', `kernel sizes must be integers in [1, ${MAX_UNIT_KERNEL}]; got ${k}`, { where: 'kernel' });
+    checkKernels(s.k1, s.k2);
   } else if (s.units.length === 0) {
     throw new CompilerError('TISSUE_SPEC_INVALID', 'a unit list needs at least one unit', { where: 'units' });
   } else {
-    for (const u of s.units)
-      for (const k of [u.k1, u.k2])
-        if (k !== undefined && (!Number.isInteger(k) || k < 1 || k > MAX_UNIT_KERNEL))
-          throw new CompilerError('TISSUE_SPEC_INVALID', `kernel sizes must be integers in [1, ${MAX_UNIT_KERNEL}]; got ${k}`, { where: 'kernel' });
+    for (const u of s.units) checkKernels(u.k1, u.k2);
   }
+}
+
+function checkKernels(...ks: (number | undefined)[]): void {
+  for (const k of ks)
+    if (k !== undefined && (!Number.isInteger(k) || k < 1 || k > MAX_UNIT_KERNEL))
+      throw new CompilerError('TISSUE_SPEC_INVALID', `kernel sizes must be integers in [1, ${MAX_UNIT_KERNEL}]; got ${k}`, { where: 'kernel' });
 }
 
 function specText(s: LayerSpec, groups?: number): string {

@@ -11,7 +11,7 @@ import type { BackendPreference } from '../../train/loop.js';
 import { MIMIC_KINDS } from '../../train/names.js';
 import type { MimicKind } from '../../train/names.js';
 import type { OnestepResult, Phase } from '../../onestep/pipeline.js';
-import type { LayerScoreKind } from '../../onestep/scores.js';
+import type { CrucialSpec, LayerScoreKind } from '../../onestep/scores.js';
 import { EXIT, ExitWith } from '../exit.js';
 import { printJson, say } from '../output.js';
 import { dataSpecInputs, guardOutputs } from '../../util/output-guard.js';
@@ -80,7 +80,7 @@ function summaryText(r: OnestepResult): string[] {
 }
 
 /** The command line alone, checked before any file is read (exit 2; also `sculpt run`'s preflight, via `.check`). */
-function onestepUsage(a: OnestepArgs): true {
+function onestepUsage(a: OnestepArgs): { crucial?: CrucialSpec } {
   for (const [flag, v] of [
     ['--recover-epochs', a['recover-epochs']],
     ['--finetune-epochs', a['finetune-epochs']],
@@ -88,8 +88,7 @@ function onestepUsage(a: OnestepArgs): true {
   ] as const) {
     if (!(Number.isFinite(v) && v >= 0)) throw usageError(`${flag} must be ≥ 0; got ${v}`);
   }
-  if (a.crucial !== undefined) parseCrucial(a.crucial);
-  return true;
+  return { crucial: a.crucial === undefined ? undefined : parseCrucial(a.crucial) };
 }
 
 export const onestepCommand: CommandModule<object, OnestepArgs> = {
@@ -161,10 +160,9 @@ export const onestepCommand: CommandModule<object, OnestepArgs> = {
       .epilogue(
         'Rerunning with the same --work-dir skips every phase whose inputs and options are unchanged.\nExit codes: 0 ok, 1 error, 2 usage, 3 a gate failed.',
       )
-      .check((a) => onestepUsage(a as unknown as OnestepArgs)),
+      .check((a) => Boolean(onestepUsage(a as unknown as OnestepArgs))),
   handler: async (a) => {
-    onestepUsage(a);
-    const crucial = a.crucial === undefined ? undefined : parseCrucial(a.crucial);
+    const { crucial } = onestepUsage(a);
     guardOutputs({
       inputs: [
         { path: a.model, what: 'the input model', kind: 'model' },

@@ -64,10 +64,9 @@ export function trainBar(label: string, quiet: boolean): { onProgress: (p: Train
 }
 
 /** The command line alone, checked before any file is read (exit 2; also `sculpt run`'s preflight, via `.check`). */
-function scoreUsage(a: ScoreArgs): true {
+function scoreUsage(a: ScoreArgs): { crucial: CrucialSpec } {
   if (a.epochs !== undefined && a.steps !== undefined) throw usageError('give --epochs or --steps, not both');
-  if (a.crucial !== undefined) parseCrucial(a.crucial);
-  return true;
+  return { crucial: parseCrucial(a.crucial) };
 }
 
 export const scoreCommand: CommandModule<object, ScoreArgs> = {
@@ -116,9 +115,9 @@ export const scoreCommand: CommandModule<object, ScoreArgs> = {
         'unlabeled calibration data, hand-picked crucial layers',
       )
       .epilogue('The scores file is accepted as-is by `sculpt prune --criterion scores --scores` and by `sculpt onestep --scores`.')
-      .check((a) => scoreUsage(a as unknown as ScoreArgs)),
+      .check((a) => Boolean(scoreUsage(a as unknown as ScoreArgs))),
   handler: async (a) => {
-    scoreUsage(a);
+    const { crucial } = scoreUsage(a);
     if (resolve(a.output) === resolve(a.model))
       throw new CompilerError('OUTPUT_IS_INPUT', `refusing to write the scores over the input model ${a.model}`, {
         where: a.output,
@@ -131,7 +130,6 @@ export const scoreCommand: CommandModule<object, ScoreArgs> = {
         { path: a['beta-model'], what: '--beta-model', kind: 'model' },
       ],
     });
-    const crucial = parseCrucial(a.crucial);
     const model = readModel(a.model);
     verifyModel(model, 'input model');
     const teacher = a.teacher ? readModel(a.teacher) : undefined;

@@ -129,7 +129,6 @@ export const validateCommand: CommandModule<object, ValidateArgs> = {
       .epilogue('Exit codes: 0 all gates passed (or none set), 1 error, 2 usage, 3 a gate failed (named on stderr).')
       .check((a) => validateUsage(a as unknown as ValidateArgs)),
   handler: async (a) => {
-    validateUsage(a);
     guardOutputs({
       inputs: [{ path: a.model, what: 'the model', kind: 'model' }, { path: a.baseline, what: '--baseline', kind: 'model' }, ...dataSpecInputs(a.data)],
       outputs: [{ path: a.output, what: '-o' }],
